@@ -1,0 +1,25 @@
+# Ferry's build, test, demo and benchmark entry points.
+SHELL := /bin/bash
+GO ?= go
+GOBIN ?= $(shell $(GO) env GOPATH)/bin
+export PATH := $(GOBIN):$(PATH)
+PROTOC_GEN_GO_VERSION ?= v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
+
+.PHONY: all build test test-unit test-integration demo bench proto tools fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o bin/ferry ./cmd/ferry
+
+proto: tools
+	protoc -I proto --go_out=proto --go_opt=module=github.com/ferry-san/ferry/proto \
+	  --go-grpc_out=proto --go-grpc_opt=module=github.com/ferry-san/ferry/proto \
+	  proto/ferry/v1/*.proto
+
+tools:
+	@command -v protoc >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq protobuf-compiler >/dev/null || \
+	  (apt-get update -qq && apt-get install -y -qq protobuf-compiler); } || { echo "protoc missing: apt-get install protobuf-compiler" >&2; exit 1; }
+	@command -v protoc-gen-go >/dev/null || $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	@command -v protoc-gen-go-grpc >/dev/null || $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
