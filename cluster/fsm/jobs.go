@@ -1,0 +1,163 @@
+package fsm
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+)
+
+// queuedReason is the honest answer to "why is my job not running": this
+// release replicates and stores jobs, but has no engine to execute them.
+const queuedReason = "waiting for a data mover; no mover runs jobs in this release yet (the Extended Copy engine will)"
+
+const defaultCancelReason = "cancelled by user"
+
+// submitJob creates the job or returns the one the submit duplicates.
+//
+// A known idempotency key returns its job even when the spec differs from
+// the one submitted now: the key names the request, and the first request
+// under a key is the one that counts. Callers that need to detect a
+// mismatched retry must compare specs themselves.
+func (s *state) submitJob(index uint64, cmd *ferryv1.Command, op *ferryv1.SubmitJobOp) (*ferryv1.Job, bool, error) {
+	if err := validateSubmit(cmd, op); err != nil {
+		return nil, false, err
+	}
+	if key := op.GetIdempotencyKey(); key != "" {
+		if id, ok := s.byKey[key]; ok {
+			return s.jobs[id], true, nil
+		}
+	}
+	if j, ok := s.jobs[op.GetJobId()]; ok {
+		return j, true, nil
+	}
+
+	now := proto.Clone(cmd.GetTime()).(*timestamppb.Timestamp)
+	j := &ferryv1.Job{
+		Id:             op.GetJobId(),
+		IdempotencyKey: op.GetIdempotencyKey(),
+		Spec:           proto.Clone(op.GetSpec()).(*ferryv1.JobSpec),
+		State:          ferryv1.JobState_JOB_STATE_QUEUED,
+		StateReason:    queuedReason,
+		CreatedAt:      now,
+		UpdatedAt:      now,
+		CreatedIndex:   index,
+		SubmittedVia:   cmd.GetNode(),
+	}
+	j.History = append(j.History, event(index, cmd, ferryv1.JobState_JOB_STATE_QUEUED, "submitted"))
+	s.insertJob(j)
+	return j, false, nil
+}
+
+// cancelJob moves a job that has not ended to CANCELLED. Cancelling twice is
+// not an error, so a client can retry a cancel whose answer it lost.
+func (s *state) cancelJob(index uint64, cmd *ferryv1.Command, op *ferryv1.CancelJobOp) (*ferryv1.Job, error) {
+	if err := validateCancel(cmd, op); err != nil {
+		return nil, err
+	}
+	j, ok := s.jobs[op.GetJobId()]
+	if !ok {
+		return nil, fmt.Errorf("cancel job %q: %w", op.GetJobId(), ErrNotFound)
+	}
+	switch j.GetState() {
+	case ferryv1.JobState_JOB_STATE_CANCELLED:
+		return j, nil
+	case ferryv1.JobState_JOB_STATE_SUCCEEDED, ferryv1.JobState_JOB_STATE_FAILED:
+		return nil, fmt.Errorf("cancel job %q: %w (%s)", op.GetJobId(), ErrJobEnded, j.GetState())
+	}
+	reason := op.GetReason()
+	if reason == "" {
+		reason = defaultCancelReason
+	}
+	j.State = ferryv1.JobState_JOB_STATE_CANCELLED
+	j.StateReason = reason
+	j.UpdatedAt = proto.Clone(cmd.GetTime()).(*timestamppb.Timestamp)
+	j.History = append(j.History, event(index, cmd, ferryv1.JobState_JOB_STATE_CANCELLED, reason))
+	return j, nil
+}
+
+func event(index uint64, cmd *ferryv1.Command, st ferryv1.JobState, msg string) *ferryv1.JobEvent {
+	return &ferryv1.JobEvent{
+		Time:      proto.Clone(cmd.GetTime()).(*timestamppb.Timestamp),
+		State:     st,
+		Node:      cmd.GetNode(),
+		Message:   msg,
+		RaftIndex: index,
+	}
+}
+
+// insertJob adds a new job to every index. Raft indexes only grow, so the
+// append at the end is the usual case; the search keeps order correct even
+// if a caller breaks that rule.
+func (s *state) insertJob(j *ferryv1.Job) {
+	s.jobs[j.GetId()] = j
+	if key := j.GetIdempotencyKey(); key != "" {
+		s.byKey[key] = j.GetId()
+	}
+	if n := len(s.order); n == 0 || compareJobs(s.order[n-1], j) < 0 {
+		s.order = append(s.order, j)
+		return
+	}
+	i, _ := slices.BinarySearchFunc(s.order, j, compareJobs)
+	s.order = slices.Insert(s.order, i, j)
+}
+
+// compareJobs orders jobs by creation; the id breaks ties so the order is
+// total and the same on every replica.
+func compareJobs(a, b *ferryv1.Job) int {
+	return cmp.Or(
+		cmp.Compare(a.GetCreatedIndex(), b.GetCreatedIndex()),
+		cmp.Compare(a.GetId(), b.GetId()),
+	)
+}
+
+func validateSubmit(cmd *ferryv1.Command, op *ferryv1.SubmitJobOp) error {
+	var v violations
+	v.commandTime(cmd)
+	v.jobID(op.GetJobId())
+	v = append(v, ValidateIdempotencyKey(op.GetIdempotencyKey())...)
+	v = append(v, ValidateSpec(op.GetSpec())...)
+	if len(v) > 0 {
+		return &ValidationError{Violations: v}
+	}
+	return nil
+}
+
+func validateCancel(cmd *ferryv1.Command, op *ferryv1.CancelJobOp) error {
+	var v violations
+	v.commandTime(cmd)
+	v.jobID(op.GetJobId())
+	if len(op.GetReason()) > maxCancelReasonLen {
+		v.add("reason", fmt.Sprintf("longer than %d bytes", maxCancelReasonLen))
+	}
+	if len(v) > 0 {
+		return &ValidationError{Violations: v}
+	}
+	return nil
+}
+
+// commandTime insists on the proposer's clock: without it replicas would
+// have no common time to stamp the job's history with.
+func (v *violations) commandTime(cmd *ferryv1.Command) {
+	t := cmd.GetTime()
+	if t == nil {
+		v.add("time", "required: the proposer's clock")
+		return
+	}
+	if err := t.CheckValid(); err != nil {
+		v.add("time", err.Error())
+	}
+}
+
+func (v *violations) jobID(id string) {
+	switch {
+	case id == "":
+		v.add("job_id", "required")
+	case len(id) > maxJobIDLen:
+		v.add("job_id", fmt.Sprintf("longer than %d bytes", maxJobIDLen))
+	}
+}

@@ -1,0 +1,91 @@
+package fsm
+
+import (
+	"cmp"
+	"slices"
+
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+)
+
+// AddNode records the node a committed configuration change added, or
+// updates it if its Raft id is already known. Raft id 0 is not a node and a
+// removed id never comes back, so both are ignored; the index is applied
+// either way.
+func (f *FSM) AddNode(index uint64, info *ferryv1.NodeInfo) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.st.advance(index)
+	id := info.GetRaftId()
+	if id == 0 {
+		return
+	}
+	if _, gone := f.st.removed[id]; gone {
+		return
+	}
+	f.st.nodes[id] = cloneNode(info)
+}
+
+// RemoveNode forgets the node a committed configuration change removed and
+// remembers its Raft id as removed for good: Raft must never accept
+// messages from, or re-add, a removed id.
+func (f *FSM) RemoveNode(index uint64, raftID uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.st.advance(index)
+	if raftID == 0 {
+		return
+	}
+	delete(f.st.nodes, raftID)
+	f.st.removed[raftID] = struct{}{}
+}
+
+// Node returns a copy of the member with the Raft id.
+func (f *FSM) Node(raftID uint64) (*ferryv1.NodeInfo, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	n, ok := f.st.nodes[raftID]
+	if !ok {
+		return nil, false
+	}
+	return cloneNode(n), true
+}
+
+// NodeByName returns a copy of the member with the name. Names are meant to
+// be unique, but while a node re-joins under a new Raft id both ids may be
+// members at once; the higher Raft id wins so every replica answers alike.
+func (f *FSM) NodeByName(name string) (*ferryv1.NodeInfo, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var found *ferryv1.NodeInfo
+	for _, n := range f.st.nodes {
+		if n.GetName() == name && (found == nil || n.GetRaftId() > found.GetRaftId()) {
+			found = n
+		}
+	}
+	if found == nil {
+		return nil, false
+	}
+	return cloneNode(found), true
+}
+
+// Nodes returns copies of all members sorted by name, then Raft id.
+func (f *FSM) Nodes() []*ferryv1.NodeInfo {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	nodes := make([]*ferryv1.NodeInfo, 0, len(f.st.nodes))
+	for _, n := range f.st.nodes {
+		nodes = append(nodes, cloneNode(n))
+	}
+	slices.SortFunc(nodes, func(a, b *ferryv1.NodeInfo) int {
+		return cmp.Or(cmp.Compare(a.GetName(), b.GetName()), cmp.Compare(a.GetRaftId(), b.GetRaftId()))
+	})
+	return nodes
+}
+
+// IsRemoved reports whether the Raft id was removed from the cluster.
+func (f *FSM) IsRemoved(raftID uint64) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	_, gone := f.st.removed[raftID]
+	return gone
+}

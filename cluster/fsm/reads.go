@@ -1,0 +1,73 @@
+package fsm
+
+import (
+	"slices"
+
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+)
+
+// Query selects jobs for Jobs.
+type Query struct {
+	// State keeps only jobs in this state; JOB_STATE_UNSPECIFIED keeps all.
+	State ferryv1.JobState
+	// AfterIndex keeps only jobs created after this Raft index: 0 for the
+	// first page, then the next value a previous call returned.
+	AfterIndex uint64
+	// Limit caps the number of jobs returned; 0 or less means no cap.
+	Limit int
+}
+
+// Job returns a copy of the job with the id.
+func (f *FSM) Job(id string) (*ferryv1.Job, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	j, ok := f.st.jobs[id]
+	if !ok {
+		return nil, false
+	}
+	return cloneJob(j), true
+}
+
+// Jobs returns copies of the jobs matching q, ordered by created_index. When
+// more matching jobs remain after the page, next is the cursor to pass as
+// AfterIndex for the following page; otherwise next is 0. The cursor is a
+// Raft index rather than a position, so pages stay consistent while jobs are
+// being added.
+func (f *FSM) Jobs(q Query) (jobs []*ferryv1.Job, next uint64) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	start, _ := slices.BinarySearchFunc(f.st.order, q.AfterIndex, func(j *ferryv1.Job, after uint64) int {
+		if j.GetCreatedIndex() <= after {
+			return -1
+		}
+		return 1
+	})
+	for _, j := range f.st.order[start:] {
+		if q.State != ferryv1.JobState_JOB_STATE_UNSPECIFIED && j.GetState() != q.State {
+			continue
+		}
+		if q.Limit > 0 && len(jobs) == q.Limit {
+			return jobs, jobs[len(jobs)-1].GetCreatedIndex()
+		}
+		jobs = append(jobs, cloneJob(j))
+	}
+	return jobs, 0
+}
+
+// JobCounts returns how many jobs are in each state. Every state a job can
+// be in has an entry, zero or not, so that gauges built from it drop back to
+// zero instead of keeping a stale value.
+func (f *FSM) JobCounts() map[ferryv1.JobState]int {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	counts := make(map[ferryv1.JobState]int, len(ferryv1.JobState_name))
+	for v := range ferryv1.JobState_name {
+		if st := ferryv1.JobState(v); st != ferryv1.JobState_JOB_STATE_UNSPECIFIED {
+			counts[st] = 0
+		}
+	}
+	for _, j := range f.st.order {
+		counts[j.GetState()]++
+	}
+	return counts
+}
