@@ -1,0 +1,46 @@
+package localcluster
+
+import (
+	"fmt"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+)
+
+// Conn returns a gRPC connection to the node's API, shared by all callers
+// and kept across restarts (the address does not change). Close closes it.
+func (c *Cluster) Conn(name string) (*grpc.ClientConn, error) {
+	n, err := c.Node(name)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if conn, ok := c.conns[name]; ok {
+		return conn, nil
+	}
+	conn, err := grpc.NewClient(n.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("localcluster: dial %s: %w", name, err)
+	}
+	c.conns[name] = conn
+	return conn, nil
+}
+
+// Client is the node's JobService and ClusterService over its shared
+// connection.
+type Client struct {
+	Jobs    ferryv1.JobServiceClient
+	Cluster ferryv1.ClusterServiceClient
+}
+
+// Client returns typed clients for the node's API.
+func (c *Cluster) Client(name string) (Client, error) {
+	conn, err := c.Conn(name)
+	if err != nil {
+		return Client{}, err
+	}
+	return Client{Jobs: ferryv1.NewJobServiceClient(conn), Cluster: ferryv1.NewClusterServiceClient(conn)}, nil
+}
