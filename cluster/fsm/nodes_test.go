@@ -1,0 +1,136 @@
+package fsm
+
+import (
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+)
+
+func TestMembership(t *testing.T) {
+	a := &ferryv1.NodeInfo{Name: "node-a", RaftId: 30, Site: "east", GrpcAddr: "10.0.0.1:7000"}
+	b := &ferryv1.NodeInfo{Name: "node-b", RaftId: 10, Site: "west", GrpcAddr: "10.0.0.2:7000"}
+	c := &ferryv1.NodeInfo{Name: "node-c", RaftId: 20, Site: "west", GrpcAddr: "10.0.0.3:7000"}
+	aMoved := &ferryv1.NodeInfo{Name: "node-a", RaftId: 30, Site: "east", GrpcAddr: "10.0.0.9:7000"}
+	aRejoined := &ferryv1.NodeInfo{Name: "node-a", RaftId: 31, Site: "east", GrpcAddr: "10.0.0.1:7000"}
+
+	// A step is one membership change, applied at its position + 1.
+	type step func(f *FSM, index uint64)
+	add := func(n *ferryv1.NodeInfo) step { return func(f *FSM, i uint64) { f.AddNode(i, n) } }
+	remove := func(id uint64) step { return func(f *FSM, i uint64) { f.RemoveNode(i, id) } }
+	tests := []struct {
+		name        string
+		steps       []step
+		wantNames   []string // Nodes(), in order
+		wantRaftIDs []uint64 // Nodes(), in order
+		wantRemoved []uint64
+		wantByName  map[string]uint64 // NodeByName → raft id; 0 means absent
+	}{
+		{
+			name:        "adds sorted by name",
+			steps:       []step{add(c), add(a), add(b)},
+			wantNames:   []string{"node-a", "node-b", "node-c"},
+			wantRaftIDs: []uint64{30, 10, 20},
+			wantByName:  map[string]uint64{"node-a": 30, "node-b": 10, "node-x": 0},
+		},
+		{
+			name:        "add upserts by raft id",
+			steps:       []step{add(a), add(aMoved)},
+			wantNames:   []string{"node-a"},
+			wantRaftIDs: []uint64{30},
+			wantByName:  map[string]uint64{"node-a": 30},
+		},
+		{
+			name:        "remove forgets the node and remembers the id",
+			steps:       []step{add(a), add(b), remove(30)},
+			wantNames:   []string{"node-b"},
+			wantRaftIDs: []uint64{10},
+			wantRemoved: []uint64{30},
+			wantByName:  map[string]uint64{"node-a": 0, "node-b": 10},
+		},
+		{
+			name:        "a removed id never comes back",
+			steps:       []step{add(a), remove(30), add(aMoved)},
+			wantRemoved: []uint64{30},
+			wantByName:  map[string]uint64{"node-a": 0},
+		},
+		{
+			name:        "removing an unknown id still bars it",
+			steps:       []step{remove(99), add(&ferryv1.NodeInfo{Name: "late", RaftId: 99})},
+			wantRemoved: []uint64{99},
+		},
+		{
+			name:        "a name re-joining under a new id: the higher id wins until the old one goes",
+			steps:       []step{add(aRejoined), add(a)},
+			wantNames:   []string{"node-a", "node-a"},
+			wantRaftIDs: []uint64{30, 31},
+			wantByName:  map[string]uint64{"node-a": 31},
+		},
+		{
+			name:        "re-joined name after the old id is removed",
+			steps:       []step{add(a), add(aRejoined), remove(30)},
+			wantNames:   []string{"node-a"},
+			wantRaftIDs: []uint64{31},
+			wantRemoved: []uint64{30},
+			wantByName:  map[string]uint64{"node-a": 31},
+		},
+		{
+			name:  "raft id 0 and nil are ignored",
+			steps: []step{add(nil), add(&ferryv1.NodeInfo{Name: "zero"}), remove(0)},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := New()
+			for i, s := range tc.steps {
+				s(f, uint64(i+1))
+			}
+			if got := f.AppliedIndex(); got != uint64(len(tc.steps)) {
+				t.Errorf("AppliedIndex = %d, want %d", got, len(tc.steps))
+			}
+			nodes := f.Nodes()
+			if len(nodes) != len(tc.wantNames) {
+				t.Fatalf("Nodes() = %v, want names %q", nodes, tc.wantNames)
+			}
+			for i, n := range nodes {
+				if n.GetName() != tc.wantNames[i] || n.GetRaftId() != tc.wantRaftIDs[i] {
+					t.Errorf("Nodes()[%d] = %s/%d, want %s/%d", i, n.GetName(), n.GetRaftId(), tc.wantNames[i], tc.wantRaftIDs[i])
+				}
+				got, ok := f.Node(n.GetRaftId())
+				if !ok || !proto.Equal(got, n) {
+					t.Errorf("Node(%d) = %v, %v; want %v", n.GetRaftId(), got, ok, n)
+				}
+			}
+			for name, wantID := range tc.wantByName {
+				n, ok := f.NodeByName(name)
+				if ok != (wantID != 0) || n.GetRaftId() != wantID {
+					t.Errorf("NodeByName(%q) = %v, %v; want raft id %d", name, n, ok, wantID)
+				}
+			}
+			for _, id := range tc.wantRemoved {
+				if !f.IsRemoved(id) {
+					t.Errorf("IsRemoved(%d) = false", id)
+				}
+				if _, ok := f.Node(id); ok {
+					t.Errorf("removed node %d is still a member", id)
+				}
+			}
+			for _, n := range nodes {
+				if f.IsRemoved(n.GetRaftId()) {
+					t.Errorf("member %d reported removed", n.GetRaftId())
+				}
+			}
+		})
+	}
+}
+
+func TestAddNodeCopiesItsArgument(t *testing.T) {
+	f := New()
+	info := &ferryv1.NodeInfo{Name: "node-a", RaftId: 1, GrpcAddr: "10.0.0.1:7000"}
+	f.AddNode(1, info)
+	info.GrpcAddr = "changed"
+	if n, _ := f.Node(1); n.GetGrpcAddr() != "10.0.0.1:7000" {
+		t.Errorf("stored node changed through the caller's pointer: %v", n)
+	}
+}
