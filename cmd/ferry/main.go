@@ -5,25 +5,81 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
 )
 
+// cliEnv is what a command sees of its process, so tests can run commands
+// in-process with their own streams and environment.
+type cliEnv struct {
+	stdin     io.Reader
+	stdout    io.Writer
+	stderr    io.Writer
+	lookupEnv func(key string) (string, bool)
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: ferry agent|demo|members|raft|job ...")
-		os.Exit(2)
+	code := run(ctx, os.Args[1:], cliEnv{
+		stdin:     os.Stdin,
+		stdout:    os.Stdout,
+		stderr:    os.Stderr,
+		lookupEnv: os.LookupEnv,
+	})
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches one invocation and returns the exit status: 0 success,
+// 1 failure reported by the server or network, 2 usage error.
+func run(ctx context.Context, args []string, env cliEnv) int {
+	if len(args) == 0 {
+		printUsage(env.stderr)
+		return exitUsage
 	}
-	switch os.Args[1] {
+	switch args[0] {
 	case "agent":
-		os.Exit(runAgent(ctx, os.Args[2:], os.Stdout, os.Stderr))
+		return runAgent(ctx, args[1:], env.stdout, env.stderr)
 	case "demo":
-		os.Exit(runDemo(ctx, os.Args[2:], os.Stdout, os.Stderr))
-	default:
-		fmt.Fprintf(os.Stderr, "ferry: unknown command %q\n", os.Args[1])
-		os.Exit(2)
+		return runDemo(ctx, args[1:], env.stdout, env.stderr)
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			// "ferry help job get" is "ferry job get -h".
+			return run(ctx, append(append([]string{}, args[1:]...), "-h"), env)
+		}
+		printUsage(env.stdout)
+		return exitOK
 	}
+	return runClient(ctx, args, env)
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, `Usage: ferry <command> [arguments] [flags]
+
+Ferry runs a fault-tolerant cluster of SAN data movers and controls it.
+
+Node commands:
+  agent                      run a Ferry node (see "ferry agent -h")
+  demo                       run a local demo cluster (see "ferry demo -h")
+
+Client commands (talk gRPC to any node of a running cluster):
+`)
+	for _, c := range clientCommands() {
+		fmt.Fprintf(w, "  %-26s %s\n", c.synopsis(), c.summary)
+	}
+	fmt.Fprint(w, `  help [COMMAND]             show a command's usage and flags
+
+Every client command takes -addr (any node's gRPC address), -o table|json,
+-timeout and -config; see "ferry <command> -h". Flags may also be set by
+FERRY_<FLAG> environment variables (FERRY_ADDR) or a config file of
+"name = value" lines; precedence is flag > environment > config file > default.
+
+Client connections use plaintext gRPC without authentication: use them only
+on loopback or a trusted network.
+
+Exit status: 0 success, 1 error reported by the server or the network (or a
+watched job that did not succeed), 2 usage error.
+`)
 }

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ferry-san/ferry/internal/flagenv"
+)
+
+// envPrefix prefixes the environment variables that stand in for flags.
+const envPrefix = "FERRY"
+
+// action runs a client command once its flags are parsed; args are its
+// positional arguments, already checked against clientCommand.nargs.
+type action func(ctx context.Context, c *client, args []string) error
+
+// clientCommand is one client subcommand, e.g. "job get".
+type clientCommand struct {
+	name    string // words after "ferry"
+	args    string // the synopsis after the name, e.g. "ID"; names positionals when nargs > 0
+	nargs   int    // exact number of positional arguments
+	summary string
+	details string // optional paragraph for -h
+	// flags registers the command's own flags on fs and returns the action,
+	// which reads them once parsed.
+	flags func(fs *flag.FlagSet) action
+}
+
+// clientCommands lists the client subcommands in the order help shows them.
+func clientCommands() []*clientCommand {
+	return []*clientCommand{
+		membersCommand(),
+		membersRemoveCommand(),
+		raftStatusCommand(),
+		jobSubmitCommand(),
+		jobListCommand(),
+		jobGetCommand(),
+		jobCancelCommand(),
+		jobWatchCommand(),
+	}
+}
+
+func (c *clientCommand) synopsis() string {
+	if c.args == "" {
+		return c.name
+	}
+	return c.name + " " + c.args
+}
+
+// runClient finds the client command named by the leading words of args
+// (the longest match, so "members remove" wins over "members") and runs it.
+func runClient(ctx context.Context, args []string, env cliEnv) int {
+	var found *clientCommand
+	var words int
+	groups := map[string]bool{}
+	for _, c := range clientCommands() {
+		w := strings.Fields(c.name)
+		groups[w[0]] = true
+		if len(w) > words && len(args) >= len(w) && equalWords(args[:len(w)], w) {
+			found, words = c, len(w)
+		}
+	}
+	if found == nil {
+		if groups[args[0]] {
+			fmt.Fprintf(env.stderr, "ferry: %s: missing or unknown subcommand; commands:\n", args[0])
+			for _, c := range clientCommands() {
+				if strings.HasPrefix(c.name, args[0]+" ") {
+					fmt.Fprintf(env.stderr, "  ferry %s\n", c.synopsis())
+				}
+			}
+			return exitUsage
+		}
+		fmt.Fprintf(env.stderr, "ferry: unknown command %q (see \"ferry help\")\n", args[0])
+		return exitUsage
+	}
+	return found.run(ctx, args[words:], env)
+}
+
+func equalWords(a, b []string) bool {
+	for i := range b {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// commonFlags are the flags every client command takes.
+type commonFlags struct {
+	addr    string
+	output  string
+	timeout time.Duration
+	config  string
+}
+
+func (f *commonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:7101", "gRPC `address` of any node")
+	fs.StringVar(&f.output, "o", "table", "output `format`: table or json (protojson of the response)")
+	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "time limit per RPC, including retries while the cluster has no leader")
+	fs.StringVar(&f.config, flagenv.ConfigFlag, "", "config `file` of \"name = value\" lines for these flags")
+}
+
+func (c *clientCommand) run(ctx context.Context, args []string, env cliEnv) int {
+	fs := flag.NewFlagSet("ferry "+c.name, flag.ContinueOnError)
+	// Parse errors are reported below, once, with a pointer to -h.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	var common commonFlags
+	common.register(fs)
+	act := c.flags(fs)
+
+	parser := flagenv.Parser{EnvPrefix: envPrefix, LookupEnv: env.lookupEnv}
+	pos, err := parser.Parse(fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		c.printUsage(env.stdout, fs)
+		return exitOK
+	case err != nil:
+		return c.usageFailure(env.stderr, err)
+	case len(pos) != c.nargs:
+		return c.usageFailure(env.stderr, c.argCountError(pos))
+	}
+	cl, err := newClient(common, env)
+	if err != nil {
+		return c.usageFailure(env.stderr, err)
+	}
+	defer cl.close()
+	if err := act(ctx, cl, pos); err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			return c.usageFailure(env.stderr, err)
+		}
+		reportError(env.stderr, err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func (c *clientCommand) argCountError(pos []string) error {
+	switch {
+	case c.nargs == 0:
+		return usageError{fmt.Sprintf("unexpected argument %q", pos[0])}
+	case len(pos) < c.nargs:
+		return usageError{fmt.Sprintf("missing %s", strings.Fields(c.args)[len(pos)])}
+	default:
+		return usageError{fmt.Sprintf("unexpected argument %q after %s", pos[c.nargs], c.args)}
+	}
+}
+
+func (c *clientCommand) usageFailure(w io.Writer, err error) int {
+	fmt.Fprintf(w, "ferry: %s: %v\n", c.name, err)
+	fmt.Fprintf(w, "usage: ferry %s [flags] (see \"ferry %s -h\")\n", c.synopsis(), c.name)
+	return exitUsage
+}
+
+// printUsage writes the command's help: synopsis, description and every
+// flag with its default and environment variable.
+func (c *clientCommand) printUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: ferry %s [flags]\n\n%s.\n", c.synopsis(), capitalize(c.summary))
+	if c.details != "" {
+		fmt.Fprintf(w, "\n%s\n", c.details)
+	}
+	fmt.Fprint(w, "\nFlags (precedence: flag > environment > config file > default):\n")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fs.VisitAll(func(f *flag.Flag) {
+		typ, usage := flag.UnquoteUsage(f)
+		def := f.DefValue
+		if def == "" {
+			def = "none"
+		}
+		name := "-" + f.Name
+		if typ != "" {
+			name += " " + typ
+		}
+		fmt.Fprintf(tw, "  %s\t%s (default %s; env %s)\n", name, usage, def, flagenv.EnvName(envPrefix, f.Name))
+	})
+	tw.Flush()
+	fmt.Fprint(w, "\nClient connections use plaintext gRPC: only on loopback or a trusted network.\n")
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
