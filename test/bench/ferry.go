@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/ferry-san/ferry/internal/localcluster"
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+)
+
+// startTimeout bounds starting either cluster.
+const startTimeout = time.Minute
+
+// benchFerry starts a three-node Ferry cluster under dir, submits jobs at
+// every concurrency level, and stops it.
+func benchFerry(ctx context.Context, o options, dir string, log *slog.Logger) ([]result, error) {
+	bin := o.ferryBinary
+	if bin == "" {
+		bin = filepath.Join(dir, "ferry")
+		log.Info("building ferry", "out", bin)
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ferry")
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			return nil, fmt.Errorf("go build ./cmd/ferry: %w", err)
+		}
+	}
+	c, err := localcluster.New(localcluster.Config{
+		Binary:   bin,
+		Dir:      filepath.Join(dir, "ferry-cluster"),
+		LogLevel: "warn",
+		Logger:   log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	nodes := []string{"n1", "n2", "n3"}
+	if err := startFerry(ctx, c, nodes); err != nil {
+		fmt.Fprint(os.Stderr, c.Tails(30))
+		return nil, err
+	}
+	clients := make([]ferryv1.JobServiceClient, len(nodes))
+	for i, name := range nodes {
+		cl, err := c.Client(name)
+		if err != nil {
+			return nil, err
+		}
+		clients[i] = cl.Jobs
+	}
+	level := 0
+	submit := func(ctx context.Context, worker, seq int) error {
+		// Every request goes to the next node, as etcd's client balances
+		// round robin over its endpoints.
+		_, err := clients[(worker+seq)%len(clients)].Submit(ctx, &ferryv1.SubmitJobRequest{
+			Spec:           localcluster.SampleSpec(seq),
+			IdempotencyKey: fmt.Sprintf("bench-%d-%d-%d", level, worker, seq),
+		})
+		return err
+	}
+	log.Info("ferry warm-up", "for", o.warmup)
+	drive(ctx, 16, o.warmup, submit)
+	var results []result
+	for i, n := range o.clients {
+		level = i + 1
+		log.Info("ferry load", "clients", n, "for", o.duration)
+		results = append(results, drive(ctx, n, o.duration, submit))
+	}
+	return results, nil
+}
+
+func startFerry(ctx context.Context, c *localcluster.Cluster, nodes []string) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	if _, err := c.Start(ctx, nodes[0]); err != nil {
+		return err
+	}
+	if err := c.WaitReady(ctx, nodes[0]); err != nil {
+		return err
+	}
+	for _, name := range nodes[1:] {
+		if _, err := c.Start(ctx, name, nodes[0]); err != nil {
+			return err
+		}
+	}
+	if err := c.WaitReady(ctx); err != nil {
+		return err
+	}
+	_, err := c.WaitVoters(ctx, nodes...)
+	return err
+}
