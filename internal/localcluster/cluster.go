@@ -98,7 +98,7 @@ func (c *Cluster) StartNode(ctx context.Context, opts StartOptions) (*Node, erro
 		Name:     opts.Name,
 		NodeName: opts.NodeName,
 		Ports:    ports,
-		DataDir:  filepath.Join(c.cfg.Dir, opts.Name),
+		DataDir:  c.DataDir(opts.Name),
 		LogPath:  filepath.Join(c.cfg.Dir, opts.Name+".log"),
 	}
 	joinAddrs, err := c.gossipAddrsLocked(opts.Join)
@@ -176,6 +176,10 @@ func (c *Cluster) launch(n *Node, joinAddrs []string, extra []string) error {
 		"grpc", n.GRPCAddr(), "gossip", n.GossipAddr(), "http", n.HTTPAddr(), "join", joinAddrs)
 	return nil
 }
+
+// DataDir is the data dir that the node of that name has, or will have when
+// started: tests plant files there before starting a node.
+func (c *Cluster) DataDir(name string) string { return filepath.Join(c.cfg.Dir, name) }
 
 // Node returns the named node.
 func (c *Cluster) Node(name string) (*Node, error) {
