@@ -13,6 +13,17 @@ all: build
 build:
 	$(GO) build -o bin/ferry ./cmd/ferry
 
+# Three local nodes, a few jobs, a leader killed and a node caught up: well
+# under a minute, everything cleaned up.
+demo: build
+	./bin/ferry demo
+
+# Ferry submissions vs etcd puts on 3-node loopback clusters (installs
+# Debian's etcd-server when missing and run as root). Not part of `test`.
+BENCH_FLAGS ?=
+bench: build
+	$(GO) run ./test/bench -ferry bin/ferry $(BENCH_FLAGS)
+
 proto: tools
 	protoc -I proto --go_out=proto --go_opt=module=github.com/ferry-san/ferry/proto \
 	  --go-grpc_out=proto --go-grpc_opt=module=github.com/ferry-san/ferry/proto \
