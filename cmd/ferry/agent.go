@@ -2,11 +2,246 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+
+	"github.com/ferry-san/ferry/cluster"
+	"github.com/ferry-san/ferry/internal/flagenv"
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/rpc/grpcapi"
 )
 
+// agentFlags are the settings of `ferry agent`.
+type agentFlags struct {
+	node, dataDir, bind, advertise, site, join, clusterName string
+	grpcPort, gossipPort, httpPort                        int
+	voters                                                int
+	snapshotEntries, catchUpEntries                       uint64
+	deadNodeTimeout, tick                                 time.Duration
+	electionTicks                                         int
+	logFormat, logLevel                                   string
+	dev                                                   bool
+}
+
+func agentFlagSet(stderr io.Writer) (*flag.FlagSet, *agentFlags) {
+	d := cluster.DefaultConfig()
+	f := &agentFlags{}
+	fs := flag.NewFlagSet("ferry agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	host, _ := os.Hostname()
+	fs.StringVar(&f.node, "node", host, "unique name of this node in the cluster")
+	fs.StringVar(&f.dataDir, "data-dir", "", "directory for the node's Raft log (raft.db); default /var/lib/ferry/NODE")
+	fs.StringVar(&f.bind, "bind", d.BindAddr, "address every listener binds to")
+	fs.StringVar(&f.advertise, "advertise", "", "address other nodes and clients use to reach this node (default: -bind)")
+	fs.IntVar(&f.grpcPort, "grpc-port", 7101, "port of the gRPC API and the Raft transport")
+	fs.IntVar(&f.gossipPort, "gossip-port", d.GossipPort, "port of gossip (memberlist, TCP and UDP)")
+	fs.IntVar(&f.httpPort, "http-port", 7301, "port of /metrics, /healthz and /readyz")
+	fs.StringVar(&f.site, "site", d.Site, "site (data centre) this node belongs to")
+	fs.StringVar(&f.join, "join", "", "comma-separated gossip addresses of existing members; empty with a new data dir bootstraps a new cluster")
+	fs.StringVar(&f.clusterName, "cluster-name", d.ClusterName, "name of the cluster")
+	fs.IntVar(&f.voters, "voters", d.MaxVoters, "most Raft voters; learners are promoted while the count stays odd")
+	fs.Uint64Var(&f.snapshotEntries, "snapshot-entries", d.SnapshotEntries, "applied entries between snapshots (and log compactions)")
+	fs.Uint64Var(&f.catchUpEntries, "catch-up-entries", d.CatchUpEntries, "entries kept behind a snapshot for lagging followers")
+	fs.DurationVar(&f.deadNodeTimeout, "dead-node-timeout", d.DeadNodeTimeout, "how long a node must be dead in gossip before the leader removes it from Raft")
+	fs.DurationVar(&f.tick, "tick", d.TickInterval, "Raft tick interval")
+	fs.IntVar(&f.electionTicks, "election-ticks", d.ElectionTicks, "Raft election timeout in ticks")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&f.dev, "dev", false, "one node with its data in a temporary directory, removed on exit")
+	fs.String(flagenv.ConfigFlag, "", "config file: one 'flag-name = value' per line")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: ferry agent [flags]\n\nRuns one Ferry node. Every flag may also be set as FERRY_<FLAG> (e.g. FERRY_GRPC_PORT)\nor in the -config file; the command line wins, then the environment, then the file.\n\n")
+		fs.PrintDefaults()
+	}
+	return fs, f
+}
+
 func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "ferry agent: not yet built")
-	return 1
+	fs, f := agentFlagSet(stderr)
+	if _, err := flagenv.Parse(fs, args, "FERRY"); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "ferry agent: %v\n", err)
+		return 2
+	}
+	log, err := newLogger(stderr, f.logFormat, f.logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "ferry agent: %v\n", err)
+		return 2
+	}
+	if f.dev {
+		dir, err := os.MkdirTemp("", "ferry-dev-")
+		if err != nil {
+			fmt.Fprintf(stderr, "ferry agent: %v\n", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		f.dataDir = dir
+		if f.node == "" {
+			f.node = "dev"
+		}
+		log.Info("dev mode: one node, data in a temporary directory", "dir", dir)
+	}
+	if f.node == "" {
+		fmt.Fprintln(stderr, "ferry agent: -node is required")
+		return 2
+	}
+	if f.dataDir == "" {
+		f.dataDir = filepath.Join("/var/lib/ferry", f.node)
+	}
+	if err := serveAgent(ctx, f, log); err != nil {
+		if errors.Is(err, cluster.ErrRemoved) {
+			fmt.Fprintf(stderr, "ferry agent: %v; start it with a new data dir to rejoin\n", err)
+			return 0
+		}
+		fmt.Fprintf(stderr, "ferry agent: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("-log-format %q: want text or json", format)
+}
+
+// serveAgent runs the node until ctx ends or the node fails.
+func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
+	advertise := f.advertise
+	if advertise == "" {
+		advertise = f.bind
+	}
+	// Listen first: a port already taken must stop the agent before it
+	// touches the cluster.
+	grpcLn, err := net.Listen("tcp", net.JoinHostPort(f.bind, strconv.Itoa(f.grpcPort)))
+	if err != nil {
+		return fmt.Errorf("grpc listener: %w", err)
+	}
+	defer grpcLn.Close()
+	httpLn, err := net.Listen("tcp", net.JoinHostPort(f.bind, strconv.Itoa(f.httpPort)))
+	if err != nil {
+		return fmt.Errorf("http listener: %w", err)
+	}
+	defer httpLn.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	var join []string
+	for _, a := range strings.Split(f.join, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			join = append(join, a)
+		}
+	}
+	cfg := cluster.Config{
+		NodeName:        f.node,
+		ClusterName:     f.clusterName,
+		Site:            f.site,
+		DataDir:         f.dataDir,
+		BindAddr:        f.bind,
+		AdvertiseAddr:   advertise,
+		GRPCAddr:        net.JoinHostPort(advertise, strconv.Itoa(grpcLn.Addr().(*net.TCPAddr).Port)),
+		HTTPAddr:        net.JoinHostPort(advertise, strconv.Itoa(httpLn.Addr().(*net.TCPAddr).Port)),
+		GossipPort:      f.gossipPort,
+		Join:            join,
+		TickInterval:    f.tick,
+		ElectionTicks:   f.electionTicks,
+		SnapshotEntries: f.snapshotEntries,
+		CatchUpEntries:  f.catchUpEntries,
+		MaxVoters:       f.voters,
+		DeadNodeTimeout: f.deadNodeTimeout,
+		Logger:          log,
+		Registerer:      reg,
+	}
+	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	node, err := cluster.Start(startCtx, cfg)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer node.Stop()
+
+	metrics := grpcapi.NewMetrics(reg)
+	gs := grpc.NewServer(grpc.ChainUnaryInterceptor(metrics.Unary), grpc.ChainStreamInterceptor(metrics.Stream))
+	api := grpcapi.New(node, log)
+	ferryv1.RegisterJobServiceServer(gs, api)
+	ferryv1.RegisterClusterServiceServer(gs, api)
+	ferryv1.RegisterRaftTransportServer(gs, node.Transport())
+	go func() {
+		if err := gs.Serve(grpcLn); err != nil {
+			log.Error("grpc server stopped", "err", err)
+		}
+	}()
+	defer stopGRPC(gs)
+
+	hs := &http.Server{Handler: httpHandler(node, reg), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := hs.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", "err", err)
+		}
+	}()
+	defer hs.Close()
+
+	log.Info("agent running", "grpc", cfg.GRPCAddr, "http", cfg.HTTPAddr,
+		"gossip", net.JoinHostPort(advertise, strconv.Itoa(f.gossipPort)), "data_dir", f.dataDir, "site", f.site)
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+		return nil
+	case <-node.Done():
+		return node.Err()
+	}
+}
+
+// stopGRPC lets calls in flight finish briefly; watch streams never end by
+// themselves, so it then closes what remains.
+func stopGRPC(gs *grpc.Server) {
+	done := make(chan struct{})
+	go func() { gs.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		gs.Stop()
+	}
+}
+
+func httpHandler(node *cluster.Node, reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !node.Ready() {
+			http.Error(w, "not ready: no leader, or the log is not applied up to the commit index", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	return mux
 }

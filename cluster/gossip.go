@@ -1,0 +1,302 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+)
+
+// GossipMember is one node as gossip sees it.
+type GossipMember struct {
+	Name       string
+	RaftID     uint64
+	ClusterID  string
+	Site       string
+	GRPCAddr   string
+	HTTPAddr   string
+	GossipAddr string
+	State      ferryv1.GossipState
+	// Since is when the member entered State, as this node observed it.
+	Since time.Time
+}
+
+// nodeMeta is what a node tells the others about itself through gossip.
+type nodeMeta struct {
+	ClusterID string `json:"c,omitempty"`
+	RaftID    uint64 `json:"r"`
+	Site      string `json:"s,omitempty"`
+	GRPC      string `json:"g,omitempty"`
+	HTTP      string `json:"h,omitempty"`
+}
+
+type gossipConfig struct {
+	name       string
+	bindAddr   string
+	advertise  string
+	port       int
+	meta       nodeMeta
+	logger     *slog.Logger
+	onChange   func()
+	joinWindow time.Duration
+}
+
+func (n *Node) gossipConfig() gossipConfig {
+	return gossipConfig{
+		name:      n.cfg.NodeName,
+		bindAddr:  n.cfg.BindAddr,
+		advertise: n.cfg.AdvertiseAddr,
+		port:      n.cfg.GossipPort,
+		meta: nodeMeta{
+			RaftID: n.id, Site: n.cfg.Site, GRPC: n.cfg.GRPCAddr, HTTP: n.cfg.HTTPAddr,
+		},
+		logger:     n.log.With("component", "gossip"),
+		joinWindow: 5 * time.Second,
+	}
+}
+
+// Gossip wraps memberlist: it advertises this node's metadata and keeps the
+// state of every member seen, including dead ones (memberlist forgets those).
+type Gossip struct {
+	cfg     gossipConfig
+	list    *memberlist.Memberlist
+	started time.Time
+
+	metaMu sync.Mutex
+	meta   nodeMeta
+
+	mu      sync.Mutex
+	members map[string]*GossipMember
+
+	conflicts chan struct{}
+	changed   atomic.Pointer[chan struct{}]
+}
+
+func startGossip(cfg gossipConfig) (*Gossip, error) {
+	g := &Gossip{cfg: cfg, meta: cfg.meta, members: map[string]*GossipMember{}, conflicts: make(chan struct{}, 1), started: time.Now()}
+	ch := make(chan struct{})
+	g.changed.Store(&ch)
+	mc := memberlist.DefaultLANConfig()
+	mc.Name = cfg.name
+	mc.BindAddr = cfg.bindAddr
+	mc.BindPort = cfg.port
+	mc.AdvertiseAddr = cfg.advertise
+	mc.AdvertisePort = cfg.port
+	mc.Delegate = (*gossipDelegate)(g)
+	mc.Events = (*gossipEvents)(g)
+	mc.Conflict = (*gossipConflicts)(g)
+	// A node restarted on a new address may take its name back once the old
+	// incarnation has been dead this long.
+	mc.DeadNodeReclaimTime = 30 * time.Second
+	mc.Logger = log.New(&memberlistLog{cfg.logger}, "", 0)
+	list, err := memberlist.Create(mc)
+	if err != nil {
+		return nil, fmt.Errorf("gossip on %s:%d: %w", cfg.bindAddr, cfg.port, err)
+	}
+	g.list = list
+	return g, nil
+}
+
+// Join contacts the given gossip addresses; it succeeds if any answered.
+func (g *Gossip) Join(addrs []string) error {
+	if _, err := g.list.Join(addrs); err != nil {
+		return err
+	}
+	return nil
+}
+
+// WaitClusterID waits until a member advertises its cluster id: a new node
+// learns which cluster it joins from gossip.
+func (g *Gossip) WaitClusterID(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		changed := g.Changed()
+		for _, m := range g.Members() {
+			if m.ClusterID != "" && m.Name != g.cfg.name {
+				return m.ClusterID, nil
+			}
+		}
+		select {
+		case <-changed:
+		case <-g.conflicts:
+			return "", fmt.Errorf("another live node is already named %q: refusing to run twice under one name", g.cfg.name)
+		case <-ctx.Done():
+			return "", fmt.Errorf("no member of the joined cluster advertised a cluster id: %w", ctx.Err())
+		}
+	}
+}
+
+// SetClusterID advertises the cluster id once it is known.
+func (g *Gossip) SetClusterID(id string) error {
+	g.metaMu.Lock()
+	g.meta.ClusterID = id
+	g.metaMu.Unlock()
+	return g.list.UpdateNode(time.Second)
+}
+
+// Conflicts receives a signal when another live node claims this node's name
+// while this node is starting: the newcomer is the one that must give way.
+func (g *Gossip) Conflicts() <-chan struct{} { return g.conflicts }
+
+// Changed returns a channel closed at the next membership change.
+func (g *Gossip) Changed() <-chan struct{} { return *g.changed.Load() }
+
+func (g *Gossip) notifyChanged() {
+	ch := make(chan struct{})
+	old := g.changed.Swap(&ch)
+	close(*old)
+}
+
+// Members returns every member ever seen since start, with its latest state.
+func (g *Gossip) Members() []GossipMember {
+	suspect := map[string]bool{}
+	for _, n := range g.list.Members() {
+		if n.State == memberlist.StateSuspect {
+			suspect[n.Name] = true
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]GossipMember, 0, len(g.members))
+	for _, m := range g.members {
+		c := *m
+		if c.State == ferryv1.GossipState_GOSSIP_STATE_ALIVE && suspect[c.Name] {
+			c.State = ferryv1.GossipState_GOSSIP_STATE_SUSPECT
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// MemberByID finds a member by Raft id.
+func (g *Gossip) MemberByID(id uint64) (GossipMember, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, m := range g.members {
+		if m.RaftID == id {
+			return *m, true
+		}
+	}
+	return GossipMember{}, false
+}
+
+// NumAlive counts alive members, this node included.
+func (g *Gossip) NumAlive() int { return g.list.NumMembers() }
+
+// Leave tells the others this node is leaving, then stops gossiping.
+func (g *Gossip) Leave(timeout time.Duration) {
+	if err := g.list.Leave(timeout); err != nil {
+		g.cfg.logger.Warn("leave gossip", "err", err)
+	}
+	if err := g.list.Shutdown(); err != nil {
+		g.cfg.logger.Warn("stop gossip", "err", err)
+	}
+}
+
+func (g *Gossip) record(n *memberlist.Node, state ferryv1.GossipState) {
+	var meta nodeMeta
+	if len(n.Meta) > 0 {
+		if err := json.Unmarshal(n.Meta, &meta); err != nil {
+			g.cfg.logger.Warn("ignoring member with unreadable metadata", "member", n.Name, "err", err)
+			return
+		}
+	}
+	g.mu.Lock()
+	prev, ok := g.members[n.Name]
+	m := &GossipMember{
+		Name: n.Name, RaftID: meta.RaftID, ClusterID: meta.ClusterID, Site: meta.Site,
+		GRPCAddr: meta.GRPC, HTTPAddr: meta.HTTP,
+		GossipAddr: net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port))),
+		State:      state, Since: time.Now(),
+	}
+	if ok && prev.State == state {
+		m.Since = prev.Since
+	}
+	g.members[n.Name] = m
+	g.mu.Unlock()
+	if !ok || prev.State != state {
+		g.cfg.logger.Info("gossip member state", "member", n.Name, "state", strings.TrimPrefix(state.String(), "GOSSIP_STATE_"), "addr", m.GossipAddr)
+	}
+	g.notifyChanged()
+}
+
+type gossipDelegate Gossip
+
+func (d *gossipDelegate) NodeMeta(limit int) []byte {
+	d.metaMu.Lock()
+	defer d.metaMu.Unlock()
+	b, _ := json.Marshal(d.meta)
+	if len(b) > limit {
+		return nil
+	}
+	return b
+}
+func (d *gossipDelegate) NotifyMsg([]byte)                           {}
+func (d *gossipDelegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (d *gossipDelegate) LocalState(join bool) []byte                { return nil }
+func (d *gossipDelegate) MergeRemoteState(buf []byte, join bool)     {}
+
+type gossipEvents Gossip
+
+func (e *gossipEvents) NotifyJoin(n *memberlist.Node) {
+	(*Gossip)(e).record(n, ferryv1.GossipState_GOSSIP_STATE_ALIVE)
+}
+func (e *gossipEvents) NotifyUpdate(n *memberlist.Node) {
+	(*Gossip)(e).record(n, ferryv1.GossipState_GOSSIP_STATE_ALIVE)
+}
+func (e *gossipEvents) NotifyLeave(n *memberlist.Node) {
+	state := ferryv1.GossipState_GOSSIP_STATE_DEAD
+	if n.State == memberlist.StateLeft {
+		state = ferryv1.GossipState_GOSSIP_STATE_LEFT
+	}
+	(*Gossip)(e).record(n, state)
+}
+
+type gossipConflicts Gossip
+
+func (c *gossipConflicts) NotifyConflict(existing, other *memberlist.Node) {
+	g := (*Gossip)(c)
+	g.cfg.logger.Error("two nodes claim one name", "name", existing.Name,
+		"mine", net.JoinHostPort(existing.Addr.String(), strconv.Itoa(int(existing.Port))),
+		"theirs", net.JoinHostPort(other.Addr.String(), strconv.Itoa(int(other.Port))))
+	if existing.Name == g.cfg.name && time.Since(g.started) < g.cfg.joinWindow {
+		select {
+		case g.conflicts <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// memberlistLog turns memberlist's "[LEVEL] text" lines into slog records,
+// keeping its chatty DEBUG lines at debug level.
+type memberlistLog struct{ l *slog.Logger }
+
+func (w *memberlistLog) Write(p []byte) (int, error) {
+	line := strings.TrimSpace(string(p))
+	level := slog.LevelDebug
+	switch {
+	case strings.HasPrefix(line, "[ERR]"):
+		level = slog.LevelError
+	case strings.HasPrefix(line, "[WARN]"):
+		level = slog.LevelWarn
+	case strings.HasPrefix(line, "[INFO]"):
+		level = slog.LevelInfo
+	}
+	if i := strings.Index(line, "] "); i >= 0 && strings.HasPrefix(line, "[") {
+		line = line[i+2:]
+	}
+	w.l.Log(context.Background(), level, strings.TrimPrefix(line, "memberlist: "))
+	return len(p), nil
+}

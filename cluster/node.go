@@ -1,0 +1,317 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ferry-san/ferry/cluster/fsm"
+	"github.com/ferry-san/ferry/cluster/raftlog"
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+)
+
+// LogFileName is the name of the node's bbolt file inside its data dir.
+const LogFileName = "raft.db"
+
+// ErrRemoved is reported on Node.Done when this node was removed from the
+// cluster's Raft configuration.
+var ErrRemoved = errors.New("this node was removed from the cluster")
+
+// Node is one running member of a Ferry cluster.
+type Node struct {
+	cfg       Config
+	log       *slog.Logger
+	store     *raftlog.Store
+	fsm       *fsm.FSM
+	id        uint64
+	clusterID string
+
+	raft      raft.Node
+	transport *Transport
+	gossip    *Gossip
+	metrics   *metrics
+
+	proposals *waitSet[fsm.Result]
+	reads     *waitSet[uint64]
+	applied   *appliedIndex
+	jobs      *jobBroker
+	leader    *leaderWatch
+	// confChanged fires after each applied membership change.
+	confChanged *leaderWatch
+
+	mu            sync.RWMutex
+	confState     *raftpb.ConfState
+	snapshotIndex uint64
+
+	readSeq atomic.Uint64
+
+	stopOnce sync.Once
+	stopc    chan struct{}
+	done     chan struct{}
+	errMu    sync.Mutex
+	err      error
+}
+
+// Start opens the node's log, joins gossip, and starts Raft. It returns once
+// the node runs; it does not wait for a leader.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	cfg.setDefaults()
+	if cfg.NodeName == "" {
+		return nil, errors.New("cluster: node name is required")
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("cluster: data dir is required")
+	}
+	path := filepath.Join(cfg.DataDir, LogFileName)
+	store, err := raftlog.Open(path, raftlog.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("open raft log: %w", err)
+	}
+	n := &Node{
+		cfg:       cfg,
+		log:       cfg.Logger.With("node", cfg.NodeName),
+		store:     store,
+		fsm:       fsm.New(),
+		proposals: newWaitSet[fsm.Result](),
+		reads:     newWaitSet[uint64](),
+		applied:   newAppliedIndex(),
+		jobs:      newJobBroker(),
+		leader:    newLeaderWatch(),
+		confChanged: newLeaderWatch(),
+		stopc:     make(chan struct{}),
+		done:      make(chan struct{}),
+	}
+	if err := n.start(ctx); err != nil {
+		n.shutdownResources()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) start(ctx context.Context) error {
+	ident, known, err := n.store.Identity()
+	if err != nil {
+		return fmt.Errorf("read node identity: %w", err)
+	}
+	if known && ident.NodeName != n.cfg.NodeName {
+		return fmt.Errorf("data dir %s belongs to node %q, not %q", n.cfg.DataDir, ident.NodeName, n.cfg.NodeName)
+	}
+	if !known {
+		ident = raftlog.Identity{NodeName: n.cfg.NodeName, ClusterName: n.cfg.ClusterName, RaftID: randomID()}
+	}
+	n.id = ident.RaftID
+	n.clusterID = ident.ClusterID
+	n.metrics = newMetrics(n)
+	n.transport = newTransport(n)
+
+	n.gossip, err = startGossip(n.gossipConfig())
+	if err != nil {
+		return fmt.Errorf("start gossip: %w", err)
+	}
+
+	bootstrap := !known && len(n.cfg.Join) == 0
+	switch {
+	case bootstrap:
+		ident.ClusterID = uuid.NewString()
+		n.clusterID = ident.ClusterID
+	case !known:
+		if err := n.gossip.Join(n.cfg.Join); err != nil {
+			return fmt.Errorf("join %v: %w", n.cfg.Join, err)
+		}
+		if ident.ClusterID, err = n.gossip.WaitClusterID(ctx); err != nil {
+			return err
+		}
+		n.clusterID = ident.ClusterID
+	}
+	if err := n.gossip.SetClusterID(n.clusterID); err != nil {
+		return err
+	}
+	if !known {
+		if err := n.store.SetIdentity(ident); err != nil {
+			return fmt.Errorf("save node identity: %w", err)
+		}
+	}
+
+	rc := &raft.Config{
+		ID:              n.id,
+		ElectionTick:    n.cfg.ElectionTicks,
+		HeartbeatTick:   n.cfg.HeartbeatTicks,
+		Storage:         n.store,
+		MaxSizePerMsg:   1 << 20,
+		MaxInflightMsgs: 256,
+		CheckQuorum:     true,
+		PreVote:         true,
+		ReadOnlyOption:  raft.ReadOnlySafe,
+		Logger:          raftLogger{n.log.With("component", "raft")},
+		// A removed leader must not linger as leader of a cluster it left.
+		StepDownOnRemoval: true,
+	}
+	if bootstrap {
+		self, err := proto.Marshal(n.nodeInfo())
+		if err != nil {
+			return err
+		}
+		n.confState = &raftpb.ConfState{}
+		n.raft = raft.StartNode(rc, []raft.Peer{{ID: n.id, Context: self}})
+		n.log.Info("bootstrapped a new cluster", "cluster_id", n.clusterID, "raft_id", fmt.Sprintf("%x", n.id))
+	} else {
+		if err := n.restoreFromSnapshot(); err != nil {
+			return err
+		}
+		rc.Applied = n.applied.get()
+		n.raft = raft.RestartNode(rc)
+		n.log.Info("started raft", "cluster_id", n.clusterID, "raft_id", fmt.Sprintf("%x", n.id), "applied", rc.Applied)
+		if known {
+			// On a whole-cluster restart the peers may not be up yet; keep trying.
+			go n.rejoinGossip()
+		}
+	}
+	go n.run()
+	go n.runMembership()
+	return nil
+}
+
+// restoreFromSnapshot loads the state machine from the stored snapshot so that
+// Raft only replays the entries after it.
+func (n *Node) restoreFromSnapshot() error {
+	snap, err := n.store.Snapshot()
+	if err != nil {
+		return fmt.Errorf("read snapshot: %w", err)
+	}
+	n.confState = &raftpb.ConfState{}
+	if raft.IsEmptySnap(snap) {
+		return nil
+	}
+	idx := snap.GetMetadata().GetIndex()
+	if err := n.fsm.Restore(snap.GetData(), idx); err != nil {
+		return fmt.Errorf("restore state from snapshot at index %d: %w", idx, err)
+	}
+	n.confState = proto.Clone(snap.GetMetadata().GetConfState()).(*raftpb.ConfState)
+	n.snapshotIndex = idx
+	n.applied.set(idx)
+	return nil
+}
+
+func (n *Node) nodeInfo() *ferryv1.NodeInfo {
+	return &ferryv1.NodeInfo{
+		Name:       n.cfg.NodeName,
+		RaftId:     n.id,
+		Site:       n.cfg.Site,
+		GrpcAddr:   n.cfg.GRPCAddr,
+		HttpAddr:   n.cfg.HTTPAddr,
+		GossipAddr: fmt.Sprintf("%s:%d", n.cfg.AdvertiseAddr, n.cfg.GossipPort),
+	}
+}
+
+// rejoinGossip contacts the configured join addresses and every peer the
+// replicated state knows of until one answers.
+func (n *Node) rejoinGossip() {
+	backoff := 200 * time.Millisecond
+	for {
+		addrs := append([]string(nil), n.cfg.Join...)
+		self := n.nodeInfo().GetGossipAddr()
+		for _, ni := range n.fsm.Nodes() {
+			if ni.GetRaftId() != n.id && ni.GetGossipAddr() != "" && ni.GetGossipAddr() != self {
+				addrs = append(addrs, ni.GetGossipAddr())
+			}
+		}
+		if len(addrs) == 0 || n.gossip.NumAlive() > 1 {
+			return
+		}
+		if err := n.gossip.Join(addrs); err == nil {
+			return
+		}
+		select {
+		case <-n.stopc:
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func randomID() uint64 {
+	var b [8]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			panic(err) // crypto/rand never fails on Linux
+		}
+		if id := binary.BigEndian.Uint64(b[:]); id != 0 {
+			return id
+		}
+	}
+}
+
+// ID returns this node's Raft id.
+func (n *Node) ID() uint64 { return n.id }
+
+// Name returns this node's name.
+func (n *Node) Name() string { return n.cfg.NodeName }
+
+// ClusterID returns the id of the cluster this node belongs to.
+func (n *Node) ClusterID() string { return n.clusterID }
+
+// FSM returns the node's replicated state machine for reads. Reads of it are
+// as fresh as this node's applied index; call LinearizableRead first for a
+// linearizable read.
+func (n *Node) FSM() *fsm.FSM { return n.fsm }
+
+// Transport returns the gRPC service that receives Raft messages from peers;
+// the caller registers it on its gRPC server.
+func (n *Node) Transport() ferryv1.RaftTransportServer { return n.transport }
+
+// Done is closed when the node stops, by Stop or by a fatal error (see Err).
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+// Err returns why the node stopped, or nil.
+func (n *Node) Err() error {
+	n.errMu.Lock()
+	defer n.errMu.Unlock()
+	return n.err
+}
+
+func (n *Node) fail(err error) {
+	n.errMu.Lock()
+	if n.err == nil {
+		n.err = err
+	}
+	n.errMu.Unlock()
+	n.log.Error("node stopping", "err", err)
+	n.stop()
+}
+
+func (n *Node) stop() { n.stopOnce.Do(func() { close(n.stopc) }) }
+
+// Stop leaves gossip, stops Raft and closes the log. A graceful leave lets the
+// others see the node as left rather than dead.
+func (n *Node) Stop() {
+	n.stop()
+	<-n.done
+}
+
+func (n *Node) shutdownResources() {
+	if n.gossip != nil {
+		n.gossip.Leave(time.Second)
+	}
+	if n.transport != nil {
+		n.transport.close()
+	}
+	if n.raft != nil {
+		n.raft.Stop()
+	}
+	if err := n.store.Close(); err != nil {
+		n.log.Warn("close raft log", "err", err)
+	}
+}

@@ -1,0 +1,159 @@
+package grpcapi
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ferry-san/ferry/cluster/fsm"
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+)
+
+// defaultWriteTimeout bounds a write whose caller set no deadline, so that a
+// request to a cluster without quorum fails instead of hanging.
+const defaultWriteTimeout = 30 * time.Second
+
+func newJobID() string { return uuid.NewString() }
+
+func (s *Server) Submit(ctx context.Context, req *ferryv1.SubmitJobRequest) (*ferryv1.SubmitJobResponse, error) {
+	if bad := append(fsm.ValidateSpec(req.GetSpec()), fsm.ValidateIdempotencyKey(req.GetIdempotencyKey())...); len(bad) > 0 {
+		return nil, invalid(bad...)
+	}
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
+	res, err := s.node.Propose(ctx, &ferryv1.Command{Op: &ferryv1.Command_SubmitJob{SubmitJob: &ferryv1.SubmitJobOp{
+		JobId:          s.newID(),
+		IdempotencyKey: req.GetIdempotencyKey(),
+		Spec:           req.GetSpec(),
+	}}})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if res.Err != nil {
+		return nil, toStatus(res.Err)
+	}
+	return &ferryv1.SubmitJobResponse{Job: res.Job, Existing: res.Existing}, nil
+}
+
+func (s *Server) Get(ctx context.Context, req *ferryv1.GetJobRequest) (*ferryv1.Job, error) {
+	if req.GetId() == "" {
+		return nil, invalid(fsm.FieldViolation{Field: "id", Description: "required"})
+	}
+	if err := s.read(ctx, req.GetStale()); err != nil {
+		return nil, err
+	}
+	job, ok := s.node.FSM().Job(req.GetId())
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "job %q not found", req.GetId())
+	}
+	return job, nil
+}
+
+func (s *Server) List(ctx context.Context, req *ferryv1.ListJobsRequest) (*ferryv1.ListJobsResponse, error) {
+	if _, ok := ferryv1.JobState_name[int32(req.GetState())]; !ok {
+		return nil, invalid(fsm.FieldViolation{Field: "state", Description: "unknown job state"})
+	}
+	var after uint64
+	if tok := req.GetPageToken(); tok != "" {
+		v, err := strconv.ParseUint(tok, 10, 64)
+		if err != nil {
+			return nil, invalid(fsm.FieldViolation{Field: "page_token", Description: "not a token from a previous response"})
+		}
+		after = v
+	}
+	if err := s.read(ctx, req.GetStale()); err != nil {
+		return nil, err
+	}
+	jobs, next := s.node.FSM().Jobs(fsm.Query{State: req.GetState(), AfterIndex: after, Limit: int(req.GetPageSize())})
+	resp := &ferryv1.ListJobsResponse{Jobs: jobs}
+	if next != 0 {
+		resp.NextPageToken = strconv.FormatUint(next, 10)
+	}
+	return resp, nil
+}
+
+func (s *Server) Cancel(ctx context.Context, req *ferryv1.CancelJobRequest) (*ferryv1.Job, error) {
+	if req.GetId() == "" {
+		return nil, invalid(fsm.FieldViolation{Field: "id", Description: "required"})
+	}
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
+	res, err := s.node.Propose(ctx, &ferryv1.Command{Op: &ferryv1.Command_CancelJob{CancelJob: &ferryv1.CancelJobOp{
+		JobId: req.GetId(), Reason: req.GetReason(),
+	}}})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if res.Err != nil {
+		return nil, toStatus(res.Err)
+	}
+	return res.Job, nil
+}
+
+func (s *Server) Watch(req *ferryv1.WatchJobRequest, stream grpc.ServerStreamingServer[ferryv1.Job]) error {
+	if req.GetId() == "" {
+		return invalid(fsm.FieldViolation{Field: "id", Description: "required"})
+	}
+	ctx := stream.Context()
+	// Subscribe before the first read so no change can slip in between.
+	changed, stop := s.node.WatchJob(req.GetId())
+	defer stop()
+	if err := s.read(ctx, false); err != nil {
+		return err
+	}
+	var last *ferryv1.Job
+	for {
+		job, ok := s.node.FSM().Job(req.GetId())
+		if !ok {
+			return status.Errorf(codes.NotFound, "job %q not found", req.GetId())
+		}
+		if last == nil || job.GetUpdatedAt().AsTime() != last.GetUpdatedAt().AsTime() || job.GetState() != last.GetState() || len(job.GetHistory()) != len(last.GetHistory()) {
+			if err := stream.Send(job); err != nil {
+				return err
+			}
+			last = job
+		}
+		if terminal(job.GetState()) {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		}
+	}
+}
+
+func terminal(s ferryv1.JobState) bool {
+	switch s {
+	case ferryv1.JobState_JOB_STATE_SUCCEEDED, ferryv1.JobState_JOB_STATE_FAILED, ferryv1.JobState_JOB_STATE_CANCELLED:
+		return true
+	}
+	return false
+}
+
+// read makes the node's state fresh enough for the caller: linearizable
+// unless it accepted a stale read.
+func (s *Server) read(ctx context.Context, stale bool) error {
+	if stale {
+		return nil
+	}
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
+	if err := s.node.LinearizableRead(ctx); err != nil {
+		return toStatus(err)
+	}
+	return nil
+}
+
+func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, defaultWriteTimeout)
+}
