@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -379,5 +380,25 @@ func TestAppliedIndexNeverGoesBack(t *testing.T) {
 	f.RemoveNode(11, 2)
 	if got := f.AppliedIndex(); got != 11 {
 		t.Errorf("AppliedIndex = %d, want 11", got)
+	}
+}
+
+// TestApplyOpFromANewerVersion: an entry whose op this binary does not know
+// unmarshals with no op set (the field is kept as unknown) and must be
+// refused, not mistaken for something else.
+func TestApplyOpFromANewerVersion(t *testing.T) {
+	data, err := proto.Marshal(&ferryv1.Command{RequestId: "r", Time: stamp(0), Node: "node-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Field 12 (a future op), wire type 2 (bytes), holding an empty message.
+	data = protowire.AppendTag(data, 12, protowire.BytesType)
+	data = protowire.AppendBytes(data, nil)
+	var cmd ferryv1.Command
+	if err := proto.Unmarshal(data, &cmd); err != nil {
+		t.Fatal(err)
+	}
+	if r := New().Apply(1, &cmd); !errors.Is(r.Err, ErrUnknownCommand) {
+		t.Errorf("Err = %v, want ErrUnknownCommand", r.Err)
 	}
 }
