@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -35,11 +36,18 @@ func reportError(w io.Writer, err error) {
 }
 
 func describeError(err error) []string {
-	st, ok := status.FromError(err)
-	if !ok {
+	// status.FromError would fold any wrapping text into the message;
+	// keep it apart so the code still comes first after it.
+	var se interface{ GRPCStatus() *status.Status }
+	if !errors.As(err, &se) {
 		return []string{err.Error()}
 	}
-	code := codeText(st.Code())
+	st := se.GRPCStatus()
+	var prefix string
+	if inner, ok := se.(error); ok && inner != err {
+		prefix = strings.TrimSuffix(err.Error(), inner.Error())
+	}
+	code := prefix + codeText(st.Code())
 	var violations []string
 	for _, d := range st.Details() {
 		br, ok := d.(*errdetails.BadRequest)
@@ -50,10 +58,11 @@ func describeError(err error) []string {
 			violations = append(violations, fmt.Sprintf("%s: %s", v.GetField(), v.GetDescription()))
 		}
 	}
+	// Servers often start the message with the code's words, and list the
+	// violations in it too; say each thing once.
+	msg := strings.TrimPrefix(st.Message(), codeText(st.Code())+": ")
 	var lines []string
-	msg := st.Message()
-	// Servers often repeat the only violation as the message; say it once.
-	if msg != "" && !(len(violations) == 1 && violations[0] == msg) {
+	if msg != "" && !containsAll(msg, violations) {
 		lines = append(lines, code+": "+msg)
 	}
 	for _, v := range violations {
@@ -63,6 +72,17 @@ func describeError(err error) []string {
 		lines = append(lines, code)
 	}
 	return lines
+}
+
+// containsAll reports whether s mentions every one of parts (and there is
+// at least one).
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return len(parts) > 0
 }
 
 // codeText turns a gRPC code name into words: InvalidArgument becomes

@@ -153,7 +153,7 @@ func (f *fakeServer) Submit(_ context.Context, req *ferryv1.SubmitJobRequest) (*
 		return nil, err
 	}
 	if req.GetSpec().GetSource().GetDevice() == nil {
-		st, err := status.New(codes.InvalidArgument, "invalid job spec").WithDetails(&errdetails.BadRequest{
+		st, err := status.New(codes.InvalidArgument, "invalid argument: spec.source.device: required").WithDetails(&errdetails.BadRequest{
 			FieldViolations: []*errdetails.BadRequest_FieldViolation{
 				{Field: "spec.source.device", Description: "required"},
 			},
