@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log"
 	"log/slog"
@@ -79,7 +80,8 @@ type Gossip struct {
 	mu      sync.Mutex
 	members map[string]*GossipMember
 
-	conflicts chan struct{}
+	conflicts  chan struct{}
+	conflicted atomic.Bool
 	changed   atomic.Pointer[chan struct{}]
 }
 
@@ -108,10 +110,17 @@ func startGossip(cfg gossipConfig) (*Gossip, error) {
 	return g, nil
 }
 
-// Join contacts the given gossip addresses; it succeeds if any answered.
+// ErrNameTaken means another live node already gossips under this node's name.
+var ErrNameTaken = errors.New("another live node already has this name")
+
+// Join contacts the given gossip addresses; it succeeds if any answered and
+// none of them knows a live node by this node's name.
 func (g *Gossip) Join(addrs []string) error {
 	if _, err := g.list.Join(addrs); err != nil {
 		return err
+	}
+	if g.conflicted.Load() {
+		return fmt.Errorf("%w: refusing to run twice as %q", ErrNameTaken, g.cfg.name)
 	}
 	return nil
 }
@@ -131,7 +140,7 @@ func (g *Gossip) WaitClusterID(ctx context.Context) (string, error) {
 		select {
 		case <-changed:
 		case <-g.conflicts:
-			return "", fmt.Errorf("another live node is already named %q: refusing to run twice under one name", g.cfg.name)
+			return "", fmt.Errorf("%w: refusing to run twice as %q", ErrNameTaken, g.cfg.name)
 		case <-ctx.Done():
 			return "", fmt.Errorf("no member of the joined cluster advertised a cluster id: %w", ctx.Err())
 		}
@@ -272,6 +281,7 @@ func (c *gossipConflicts) NotifyConflict(existing, other *memberlist.Node) {
 		"mine", net.JoinHostPort(existing.Addr.String(), strconv.Itoa(int(existing.Port))),
 		"theirs", net.JoinHostPort(other.Addr.String(), strconv.Itoa(int(other.Port))))
 	if existing.Name == g.cfg.name && time.Since(g.started) < g.cfg.joinWindow {
+		g.conflicted.Store(true)
 		select {
 		case g.conflicts <- struct{}{}:
 		default:

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -128,7 +129,7 @@ func (n *Node) start(ctx context.Context) error {
 		n.clusterID = ident.ClusterID
 	case !known:
 		if err := n.gossip.Join(n.cfg.Join); err != nil {
-			return fmt.Errorf("join %v: %w", n.cfg.Join, err)
+			return fmt.Errorf("join %s: %w", strings.Join(n.cfg.Join, ","), err)
 		}
 		if ident.ClusterID, err = n.gossip.WaitClusterID(ctx); err != nil {
 			return err
@@ -216,10 +217,11 @@ func (n *Node) nodeInfo() *ferryv1.NodeInfo {
 }
 
 // rejoinGossip contacts the configured join addresses and every peer the
-// replicated state knows of until one answers.
+// replicated state knows of until one answers. The state fills in as the log
+// replays, so the list is rebuilt on every attempt.
 func (n *Node) rejoinGossip() {
 	backoff := 200 * time.Millisecond
-	for {
+	for n.gossip.NumAlive() <= 1 {
 		addrs := append([]string(nil), n.cfg.Join...)
 		self := n.nodeInfo().GetGossipAddr()
 		for _, ni := range n.fsm.Nodes() {
@@ -227,10 +229,7 @@ func (n *Node) rejoinGossip() {
 				addrs = append(addrs, ni.GetGossipAddr())
 			}
 		}
-		if len(addrs) == 0 || n.gossip.NumAlive() > 1 {
-			return
-		}
-		if err := n.gossip.Join(addrs); err == nil {
+		if len(addrs) > 0 && n.gossip.Join(addrs) == nil {
 			return
 		}
 		select {
@@ -238,7 +237,7 @@ func (n *Node) rejoinGossip() {
 			return
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 5*time.Second)
+		backoff = min(2*backoff, 2*time.Second)
 	}
 }
 

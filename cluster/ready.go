@@ -29,7 +29,7 @@ func (n *Node) run() {
 			}
 			n.raft.Advance()
 		case <-n.gossip.Conflicts():
-			n.fail(fmt.Errorf("another live node is already named %q: refusing to run twice under one name", n.cfg.NodeName))
+			n.fail(fmt.Errorf("%w: refusing to run twice as %q", ErrNameTaken, n.cfg.NodeName))
 			return
 		case <-n.stopc:
 			return
