@@ -82,7 +82,7 @@ type Gossip struct {
 
 	conflicts  chan struct{}
 	conflicted atomic.Bool
-	changed   atomic.Pointer[chan struct{}]
+	changed    atomic.Pointer[chan struct{}]
 }
 
 func startGossip(cfg gossipConfig) (*Gossip, error) {

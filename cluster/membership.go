@@ -66,7 +66,9 @@ func (n *Node) reconcileMembers(ctx context.Context) error {
 // only one pending configuration change.
 func (n *Node) planMembership(now time.Time) (memberPlan, bool) {
 	cs := n.ConfState()
-	inConf := func(id uint64) bool { return slices.Contains(cs.GetVoters(), id) || slices.Contains(cs.GetLearners(), id) }
+	inConf := func(id uint64) bool {
+		return slices.Contains(cs.GetVoters(), id) || slices.Contains(cs.GetLearners(), id)
+	}
 	gossip := map[uint64]GossipMember{}
 	for _, m := range n.gossip.Members() {
 		if m.ClusterID == n.clusterID && m.RaftID != 0 {

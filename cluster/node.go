@@ -81,18 +81,18 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("open raft log: %w", err)
 	}
 	n := &Node{
-		cfg:       cfg,
-		log:       cfg.Logger.With("node", cfg.NodeName),
-		store:     store,
-		fsm:       fsm.New(),
-		proposals: newWaitSet[fsm.Result](),
-		reads:     newWaitSet[uint64](),
-		applied:   newAppliedIndex(),
-		jobs:      newJobBroker(),
-		leader:    newLeaderWatch(),
+		cfg:         cfg,
+		log:         cfg.Logger.With("node", cfg.NodeName),
+		store:       store,
+		fsm:         fsm.New(),
+		proposals:   newWaitSet[fsm.Result](),
+		reads:       newWaitSet[uint64](),
+		applied:     newAppliedIndex(),
+		jobs:        newJobBroker(),
+		leader:      newLeaderWatch(),
 		confChanged: newLeaderWatch(),
-		stopc:     make(chan struct{}),
-		done:      make(chan struct{}),
+		stopc:       make(chan struct{}),
+		done:        make(chan struct{}),
 	}
 	if err := n.start(ctx); err != nil {
 		n.shutdownResources()

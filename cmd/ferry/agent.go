@@ -29,13 +29,13 @@ import (
 // agentFlags are the settings of `ferry agent`.
 type agentFlags struct {
 	node, dataDir, bind, advertise, site, join, clusterName string
-	grpcPort, gossipPort, httpPort                        int
-	voters                                                int
-	snapshotEntries, catchUpEntries                       uint64
-	deadNodeTimeout, tick                                 time.Duration
-	electionTicks                                         int
-	logFormat, logLevel                                   string
-	dev                                                   bool
+	grpcPort, gossipPort, httpPort                          int
+	voters                                                  int
+	snapshotEntries, catchUpEntries                         uint64
+	deadNodeTimeout, tick                                   time.Duration
+	electionTicks                                           int
+	logFormat, logLevel                                     string
+	dev                                                     bool
 }
 
 func agentFlagSet(stderr io.Writer) (*flag.FlagSet, *agentFlags) {
