@@ -68,18 +68,33 @@ func runClient(ctx context.Context, args []string, env cliEnv) int {
 	}
 	if found == nil {
 		if groups[args[0]] {
-			fmt.Fprintf(env.stderr, "ferry: %s: missing or unknown subcommand; commands:\n", args[0])
-			for _, c := range clientCommands() {
-				if strings.HasPrefix(c.name, args[0]+" ") {
-					fmt.Fprintf(env.stderr, "  ferry %s\n", c.synopsis())
-				}
+			if len(args) == 2 && isHelpFlag(args[1]) {
+				printGroupUsage(env.stdout, args[0])
+				return exitOK
 			}
+			fmt.Fprintf(env.stderr, "ferry: %s: missing or unknown subcommand\n", args[0])
+			printGroupUsage(env.stderr, args[0])
 			return exitUsage
 		}
 		fmt.Fprintf(env.stderr, "ferry: unknown command %q (see \"ferry help\")\n", args[0])
 		return exitUsage
 	}
 	return found.run(ctx, args[words:], env)
+}
+
+func isHelpFlag(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help"
+}
+
+// printGroupUsage lists the subcommands of a group such as "job".
+func printGroupUsage(w io.Writer, group string) {
+	fmt.Fprintf(w, "Usage: ferry %s <subcommand> [arguments] [flags]\n\nSubcommands:\n", group)
+	for _, c := range clientCommands() {
+		if strings.HasPrefix(c.name, group+" ") {
+			fmt.Fprintf(w, "  ferry %-22s %s\n", c.synopsis(), c.summary)
+		}
+	}
+	fmt.Fprintf(w, "\nSee \"ferry %s <subcommand> -h\" for flags.\n", group)
 }
 
 func equalWords(a, b []string) bool {

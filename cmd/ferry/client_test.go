@@ -110,6 +110,8 @@ func TestCommandsGolden(t *testing.T) {
 		{"usage_none", "", nil},
 		{"usage_unknown_command", "", []string{"frobnicate"}},
 		{"usage_group", "", []string{"job"}},
+		{"help_group", "", []string{"help", "job"}},
+		{"group_h", "", []string{"raft", "-h"}},
 		{"usage_group_unknown", "", []string{"raft", "elect"}},
 		{"usage_missing_arg", "", []string{"job", "get"}},
 		{"usage_extra_arg", "", []string{"job", "get", "a", "b"}},
