@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -45,11 +46,13 @@ func (n *Node) runMembership() {
 	}
 }
 
-// memberPlan is the one configuration change a reconcile round makes.
+// memberPlan is the one configuration change a reconcile round makes: one
+// operation on one or more nodes (several only for promotions, which then go
+// through joint consensus in one step).
 type memberPlan struct {
 	op   raftpb.ConfChangeType
-	id   uint64
-	info *ferryv1.NodeInfo
+	ids  []uint64
+	info *ferryv1.NodeInfo // context for additions: who the (first) node is
 	why  string
 }
 
@@ -58,7 +61,11 @@ func (n *Node) reconcileMembers(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	n.log.Info("changing membership", "op", plan.op.String(), "member", plan.info.GetName(), "why", plan.why)
+	names := make([]string, len(plan.ids))
+	for i, id := range plan.ids {
+		names[i] = n.nameOf(id)
+	}
+	n.log.Info("changing membership", "op", plan.op.String(), "members", strings.Join(names, ","), "why", plan.why)
 	return n.changeMember(ctx, plan)
 }
 
@@ -78,7 +85,7 @@ func (n *Node) planMembership(now time.Time) (memberPlan, bool) {
 	// New nodes become learners first, so they catch up without affecting quorum.
 	for id, m := range gossip {
 		if m.State == ferryv1.GossipState_GOSSIP_STATE_ALIVE && !inConf(id) && !n.fsm.IsRemoved(id) {
-			return memberPlan{op: raftpb.ConfChangeAddLearnerNode, id: id, info: m.nodeInfo(), why: "new node seen in gossip"}, true
+			return memberPlan{op: raftpb.ConfChangeAddLearnerNode, ids: []uint64{id}, info: m.nodeInfo(), why: "new node seen in gossip"}, true
 		}
 	}
 	// Nodes dead for longer than the timeout leave the configuration.
@@ -86,12 +93,13 @@ func (n *Node) planMembership(now time.Time) (memberPlan, bool) {
 		m, ok := gossip[id]
 		gone := ok && (m.State == ferryv1.GossipState_GOSSIP_STATE_DEAD || m.State == ferryv1.GossipState_GOSSIP_STATE_LEFT)
 		if id != n.id && gone && now.Sub(m.Since) > n.cfg.DeadNodeTimeout {
-			return memberPlan{op: raftpb.ConfChangeRemoveNode, id: id, info: m.nodeInfo(), why: fmt.Sprintf("dead in gossip for %s", now.Sub(m.Since).Round(time.Second))}, true
+			return memberPlan{op: raftpb.ConfChangeRemoveNode, ids: []uint64{id}, info: m.nodeInfo(), why: fmt.Sprintf("dead in gossip for %s", now.Sub(m.Since).Round(time.Second))}, true
 		}
 	}
-	// Promote caught-up learners while the voter count can grow by two (or
-	// reach MaxVoters), keeping it odd: an even count tolerates no more
-	// failures than the odd count below it and needs a larger quorum.
+	// Promote caught-up learners when the voter count can reach the next odd
+	// number up to MaxVoters: an even count tolerates no more failures than
+	// the odd count below it and needs a larger quorum. Two promotions go in
+	// one joint-consensus change, so the cluster never sits at an even count.
 	last, _ := n.store.LastIndex()
 	st := n.raft.Status()
 	var ready []uint64
@@ -109,8 +117,8 @@ func (n *Node) planMembership(now time.Time) (memberPlan, bool) {
 		target--
 	}
 	if len(ready) > 0 && voters < target {
-		id := ready[0]
-		return memberPlan{op: raftpb.ConfChangeAddNode, id: id, info: gossip[id].nodeInfo(), why: "learner caught up"}, true
+		ids := ready[:target-voters]
+		return memberPlan{op: raftpb.ConfChangeAddNode, ids: ids, info: gossip[ids[0]].nodeInfo(), why: "learners caught up"}, true
 	}
 	return memberPlan{}, false
 }
@@ -124,19 +132,24 @@ func (n *Node) changeMember(ctx context.Context, p memberPlan) error {
 		}
 		cctx = b
 	}
-	cc := &raftpb.ConfChangeV2{
-		Changes: []*raftpb.ConfChangeSingle{{Type: p.op.Enum(), NodeId: proto.Uint64(p.id)}},
-		Context: cctx,
+	cc := &raftpb.ConfChangeV2{Context: cctx}
+	for _, id := range p.ids {
+		cc.Changes = append(cc.Changes, &raftpb.ConfChangeSingle{Type: p.op.Enum(), NodeId: proto.Uint64(id)})
 	}
 	return n.ProposeConfChange(ctx, cc, func(cs *raftpb.ConfState) bool {
-		switch p.op {
-		case raftpb.ConfChangeAddNode:
-			return slices.Contains(cs.GetVoters(), p.id)
-		case raftpb.ConfChangeAddLearnerNode:
-			return slices.Contains(cs.GetLearners(), p.id) || slices.Contains(cs.GetVoters(), p.id)
-		default:
-			return !slices.Contains(cs.GetVoters(), p.id) && !slices.Contains(cs.GetLearners(), p.id)
+		if len(cs.GetVotersOutgoing()) > 0 {
+			return false // still in the joint configuration
 		}
+		for _, id := range p.ids {
+			voter, learner := slices.Contains(cs.GetVoters(), id), slices.Contains(cs.GetLearners(), id)
+			switch {
+			case p.op == raftpb.ConfChangeAddNode && !voter,
+				p.op == raftpb.ConfChangeAddLearnerNode && !voter && !learner,
+				p.op == raftpb.ConfChangeRemoveNode && (voter || learner):
+				return false
+			}
+		}
+		return true
 	})
 }
 
@@ -160,9 +173,8 @@ func (n *Node) RemoveMember(ctx context.Context, name string) error {
 	if slices.Equal(cs.GetVoters(), []uint64{id}) {
 		return fmt.Errorf("%w: %q", ErrLastVoter, name)
 	}
-	info := &ferryv1.NodeInfo{Name: name, RaftId: id}
 	n.log.Info("changing membership", "op", "remove", "member", name, "why", "requested by an operator")
-	return n.changeMember(ctx, memberPlan{op: raftpb.ConfChangeRemoveNode, id: id, info: info})
+	return n.changeMember(ctx, memberPlan{op: raftpb.ConfChangeRemoveNode, ids: []uint64{id}})
 }
 
 func (m GossipMember) nodeInfo() *ferryv1.NodeInfo {
