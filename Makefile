@@ -13,6 +13,27 @@ all: build
 build:
 	$(GO) build -o bin/ferry ./cmd/ferry
 
+# Everything: vet, unit and in-process cluster tests, fuzz seed corpora, and
+# the multi-process tests in test/ that run the real binary on 127.0.0.1.
+# All under the race detector; the whole run stays well under 20 minutes on
+# two cores.
+TEST_FLAGS ?=
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 18m $(TEST_FLAGS) ./...
+
+# The fast part: what needs no second process.
+test-unit:
+	$(GO) test -race -count=1 -short ./cluster/... ./rpc/... ./cmd/... ./internal/...
+
+# Fuzz each network-facing parser for a while (FUZZTIME each).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzApply -fuzztime $(FUZZTIME) ./cluster/fsm/
+
+clean:
+	rm -rf bin
+
 # Three local nodes, a few jobs, a leader killed and a node caught up: well
 # under a minute, everything cleaned up.
 demo: build
