@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -272,5 +273,32 @@ func TestLeaderLossElectsAnotherAndKeepsCommittedJobs(t *testing.T) {
 		if got := len(jobsOf(n)); got != 21 {
 			t.Fatalf("%s has %d jobs, want 21", n.Name(), got)
 		}
+	}
+}
+
+func TestDataDirOfAnotherClusterIsRefused(t *testing.T) {
+	a := startCluster(t, 1, nil)[0]
+	b := startCluster(t, 1, func(c *Config) { c.NodeName = "b1" })[0]
+	cfg := a.cfg
+	a.stop()
+	cfg.Join = []string{gossipAddr(b)}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	n, err := Start(ctx, cfg)
+	if err == nil {
+		n.Stop()
+		t.Fatal("a node of cluster A started by joining cluster B")
+	}
+	if !errors.Is(err, ErrForeignCluster) {
+		t.Fatalf("err = %v, want ErrForeignCluster", err)
+	}
+
+	cfg.Join = nil
+	cfg.ClusterName = "other"
+	if n, err := Start(ctx, cfg); !errors.Is(err, ErrForeignCluster) {
+		if n != nil {
+			n.Stop()
+		}
+		t.Fatalf("renamed cluster: err = %v, want ErrForeignCluster", err)
 	}
 }

@@ -43,7 +43,9 @@ type nodeMeta struct {
 }
 
 type gossipConfig struct {
-	name       string
+	name string
+	// label keeps clusters of different names from gossiping with each other.
+	label      string
 	bindAddr   string
 	advertise  string
 	port       int
@@ -56,6 +58,7 @@ type gossipConfig struct {
 func (n *Node) gossipConfig() gossipConfig {
 	return gossipConfig{
 		name:      n.cfg.NodeName,
+		label:     n.cfg.ClusterName,
 		bindAddr:  n.cfg.BindAddr,
 		advertise: n.cfg.AdvertiseAddr,
 		port:      n.cfg.GossipPort,
@@ -93,6 +96,7 @@ func startGossip(cfg gossipConfig) (*Gossip, error) {
 	mc.Name = cfg.name
 	mc.BindAddr = cfg.bindAddr
 	mc.BindPort = cfg.port
+	mc.Label = cfg.label
 	mc.AdvertiseAddr = cfg.advertise
 	mc.AdvertisePort = cfg.port
 	mc.Delegate = (*gossipDelegate)(g)

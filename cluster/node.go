@@ -26,6 +26,9 @@ import (
 // LogFileName is the name of the node's bbolt file inside its data dir.
 const LogFileName = "raft.db"
 
+// ErrForeignCluster means the data dir belongs to another node or cluster.
+var ErrForeignCluster = errors.New("data dir belongs elsewhere")
+
 // ErrRemoved is reported on Node.Done when this node was removed from the
 // cluster's Raft configuration.
 var ErrRemoved = errors.New("this node was removed from the cluster")
@@ -107,7 +110,10 @@ func (n *Node) start(ctx context.Context) error {
 		return fmt.Errorf("read node identity: %w", err)
 	}
 	if known && ident.NodeName != n.cfg.NodeName {
-		return fmt.Errorf("data dir %s belongs to node %q, not %q", n.cfg.DataDir, ident.NodeName, n.cfg.NodeName)
+		return fmt.Errorf("%w: data dir %s belongs to node %q, not %q", ErrForeignCluster, n.cfg.DataDir, ident.NodeName, n.cfg.NodeName)
+	}
+	if known && ident.ClusterName != n.cfg.ClusterName {
+		return fmt.Errorf("%w: data dir %s belongs to cluster %q, not %q", ErrForeignCluster, n.cfg.DataDir, ident.ClusterName, n.cfg.ClusterName)
 	}
 	if !known {
 		ident = raftlog.Identity{NodeName: n.cfg.NodeName, ClusterName: n.cfg.ClusterName, RaftID: randomID()}
@@ -135,6 +141,18 @@ func (n *Node) start(ctx context.Context) error {
 			return err
 		}
 		n.clusterID = ident.ClusterID
+	case len(n.cfg.Join) > 0:
+		// A known node told to join: make sure it is its own cluster. If
+		// nobody answers (a whole-cluster restart), rejoinGossip keeps trying.
+		if err := n.gossip.Join(n.cfg.Join); err == nil {
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			other, err := n.gossip.WaitClusterID(wctx)
+			cancel()
+			if err == nil && other != n.clusterID {
+				return fmt.Errorf("%w: data dir %s belongs to cluster %s, but the members at %s belong to cluster %s",
+					ErrForeignCluster, n.cfg.DataDir, n.clusterID, strings.Join(n.cfg.Join, ","), other)
+			}
+		}
 	}
 	if err := n.gossip.SetClusterID(n.clusterID); err != nil {
 		return err
