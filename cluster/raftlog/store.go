@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,13 +103,14 @@ func (s *Store) Close() error {
 }
 
 func openBolt(path string, lockTimeout time.Duration) (db *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer recoverCorrupt(path, &err)
 	db, err = bolt.Open(path, 0o600, &bolt.Options{
-		Timeout: lockTimeout,
-		// The freelist is rebuilt by scanning at open instead of being
-		// rewritten on every commit, which keeps each Save's write small.
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
+		Timeout:      lockTimeout,
+		FreelistType: bolt.FreelistMapType,
+		// The freelist stays synced (NoFreelistSync off): rebuilding it at
+		// open walks every page in a goroutine of bbolt's own, where a
+		// corrupt page would crash the process beyond our recover.
 	})
 	if err == nil {
 		return db, nil
@@ -127,7 +129,9 @@ func openBolt(path string, lockTimeout time.Duration) (db *bolt.DB, err error) {
 }
 
 // recoverCorrupt turns a bbolt panic, which it raises on some corrupt pages,
-// into an ErrCorrupt error for the deferring function.
+// into an ErrCorrupt error for the deferring function. Callers also enable
+// debug.SetPanicOnFault so that a corrupt page reference faulting outside the
+// mmap panics (recoverably) instead of crashing the process.
 func recoverCorrupt(path string, err *error) {
 	if r := recover(); r != nil {
 		*err = fmt.Errorf("raftlog: %s: reading the file failed (%v): %w", path, r, ErrCorrupt)
@@ -135,11 +139,13 @@ func recoverCorrupt(path string, err *error) {
 }
 
 func (s *Store) view(fn func(*bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer recoverCorrupt(s.path, &err)
 	return s.db.View(fn)
 }
 
 func (s *Store) update(fn func(*bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer recoverCorrupt(s.path, &err)
 	return s.db.Update(fn)
 }
