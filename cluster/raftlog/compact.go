@@ -38,7 +38,7 @@ func (s *Store) CreateSnapshot(i uint64, cs *pb.ConfState, data []byte) (*pb.Sna
 		Term:      new(term),
 		ConfState: proto.Clone(cs).(*pb.ConfState),
 	})
-	metaBytes, err := proto.Marshal(meta)
+	metaBytes, err := sealProto(meta)
 	if err != nil {
 		return nil, fmt.Errorf("raftlog: encode snapshot metadata: %w", err)
 	}

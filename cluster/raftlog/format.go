@@ -5,18 +5,18 @@ import (
 	"fmt"
 
 	pb "go.etcd.io/raft/v3/raftpb"
-	"google.golang.org/protobuf/proto"
 )
 
-// On-disk layout (format version 1):
+// On-disk layout (format version 1); values marked * are sealed with a
+// checksum (see seal):
 //
 //	meta/magic          formatMagic
 //	meta/version        uint32 big-endian
-//	meta/hardstate      raftpb.HardState (protobuf), absent until first saved
-//	meta/identity       Identity (JSON), absent until SetIdentity
-//	snapshot/metadata   raftpb.SnapshotMetadata (protobuf), absent until the first snapshot
-//	snapshot/data       snapshot payload
-//	entries/<index>     raftpb.Entry (protobuf); key is the uint64 index big-endian so
+//	meta/hardstate      *raftpb.HardState (protobuf), absent until first saved
+//	meta/identity       *Identity (JSON), absent until SetIdentity
+//	snapshot/metadata   *raftpb.SnapshotMetadata (protobuf), absent until the first snapshot
+//	snapshot/data       *snapshot payload
+//	entries/<index>     *raftpb.Entry (protobuf); key is the uint64 index big-endian so
 //	                    cursor order is log order. The first key is the dummy entry.
 var (
 	bucketMeta     = []byte("meta")
@@ -61,7 +61,7 @@ func decodeEntry(k, v []byte) (*pb.Entry, error) {
 		return nil, err
 	}
 	e := &pb.Entry{}
-	if err := proto.Unmarshal(v, e); err != nil {
+	if err := unsealProto(v, e); err != nil {
 		return nil, fmt.Errorf("entry %d: %w", i, err)
 	}
 	if e.GetIndex() != i {

@@ -19,7 +19,11 @@ type Identity struct {
 
 func decodeIdentity(v []byte) (Identity, error) {
 	var id Identity
-	err := json.Unmarshal(v, &id)
+	payload, err := unseal(v)
+	if err != nil {
+		return id, err
+	}
+	err = json.Unmarshal(payload, &id)
 	return id, err
 }
 
@@ -45,10 +49,11 @@ func (s *Store) Identity() (id Identity, ok bool, err error) {
 
 // SetIdentity stores id durably (fsynced), replacing any previous identity.
 func (s *Store) SetIdentity(id Identity) error {
-	v, err := json.Marshal(id)
+	payload, err := json.Marshal(id)
 	if err != nil {
 		return fmt.Errorf("raftlog: encode identity: %w", err)
 	}
+	v := seal(payload)
 	err = s.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyIdentity, v) })
 	if err != nil {
 		return fmt.Errorf("raftlog: set identity in %s: %w", s.path, err)

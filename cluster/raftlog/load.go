@@ -7,7 +7,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	pb "go.etcd.io/raft/v3/raftpb"
-	"google.golang.org/protobuf/proto"
 )
 
 // load checks the format marker, decodes the small state kept in memory and
@@ -30,7 +29,7 @@ func (s *Store) load() error {
 
 		s.hardState = &pb.HardState{}
 		if v := meta.Get(keyHardState); v != nil {
-			if err := proto.Unmarshal(v, s.hardState); err != nil {
+			if err := unsealProto(v, s.hardState); err != nil {
 				return s.corrupt("decode hard state: %v", err)
 			}
 		}
@@ -46,7 +45,7 @@ func (s *Store) load() error {
 		}
 		s.snapMeta = &pb.SnapshotMetadata{}
 		if v := snap.Get(keySnapMeta); v != nil {
-			if err := proto.Unmarshal(v, s.snapMeta); err != nil {
+			if err := unsealProto(v, s.snapMeta); err != nil {
 				return s.corrupt("decode snapshot metadata: %v", err)
 			}
 		}

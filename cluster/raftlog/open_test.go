@@ -1,6 +1,7 @@
 package raftlog
 
 import (
+	"bytes"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -91,7 +92,19 @@ func TestOpenRejects(t *testing.T) {
 		{"bad identity", ferryThen(put(bucketMeta, keyIdentity, []byte("{not json"))), ErrCorrupt},
 		{"bad snapshot metadata", ferryThen(put(bucketSnapshot, keySnapMeta, []byte{0x0a, 0x05, 0x01})), ErrCorrupt},
 		{"bad last entry", ferryThen(put(bucketEntries, indexKey(3), []byte{0xff})), ErrCorrupt},
-		{"entry under wrong key", ferryThen(put(bucketEntries, indexKey(4), []byte{0x18, 0x07})), ErrCorrupt},
+		{"entry under wrong key", ferryThen(func(tx *bolt.Tx) error {
+			v, err := sealProto(ent(7, 1))
+			if err != nil {
+				return err
+			}
+			return tx.Bucket(bucketEntries).Put(indexKey(3), v)
+		}), ErrCorrupt},
+		{"checksum mismatch", ferryThen(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketMeta)
+			v := bytes.Clone(b.Get(keyHardState))
+			v[len(v)-1] ^= 1
+			return b.Put(keyHardState, v)
+		}), ErrCorrupt},
 		{"gap in log", ferryThen(func(tx *bolt.Tx) error { return tx.Bucket(bucketEntries).Delete(indexKey(2)) }), ErrCorrupt},
 		{"bad entry key", ferryThen(put(bucketEntries, []byte("x"), []byte{})), ErrCorrupt},
 		{"entries bucket missing", ferryThen(func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketEntries) }), ErrCorrupt},
@@ -194,5 +207,71 @@ func TestOpenUnwritableDir(t *testing.T) {
 	_, err := Open(filepath.Join(dir, "raft.db"), Options{})
 	if err == nil || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrNotRaftLog) {
 		t.Fatalf("Open in a read-only dir: error = %v, want a plain I/O error", err)
+	}
+}
+
+// TestDamagedValuesDetected flips one bit in values Open does not read and
+// checks the read that meets them reports ErrCorrupt instead of returning
+// altered data.
+func TestDamagedValuesDetected(t *testing.T) {
+	flip := func(bucket, key []byte) func(tx *bolt.Tx) error {
+		return func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucket)
+			v := bytes.Clone(b.Get(key))
+			v[len(v)-1] ^= 0x10
+			return b.Put(key, v)
+		}
+	}
+	tests := []struct {
+		name   string
+		damage func(tx *bolt.Tx) error
+		read   func(s *Store) error
+	}{
+		{"middle entry via Entries", flip(bucketEntries, indexKey(2)), func(s *Store) error {
+			_, err := s.Entries(1, 4, noLimit)
+			return err
+		}},
+		{"middle entry via Term", flip(bucketEntries, indexKey(2)), func(s *Store) error {
+			_, err := s.Term(2)
+			return err
+		}},
+		{"snapshot data", flip(bucketSnapshot, keySnapData), func(s *Store) error {
+			_, err := s.Snapshot()
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "raft.db")
+			s, err := Open(path, Options{CacheEntries: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustSave(t, s, hardState(1, 1, 3), ents([2]uint64{1, 1}, [2]uint64{2, 1}, [2]uint64{3, 1}), nil)
+			if _, err := s.CreateSnapshot(2, nil, []byte("state")); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			db, err := bolt.Open(path, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Update(tt.damage); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s, err = Open(path, Options{CacheEntries: -1})
+			if err != nil {
+				t.Fatalf("Open: %v (the damage is in a value Open does not read)", err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			if err := tt.read(s); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("read of a damaged value: error = %v, want ErrCorrupt", err)
+			}
+		})
 	}
 }

@@ -48,7 +48,7 @@ func (s *Store) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot) erro
 	encoded := make([][]byte, len(ents))
 	for i, e := range ents {
 		var err error
-		if encoded[i], err = proto.Marshal(e); err != nil {
+		if encoded[i], err = sealProto(e); err != nil {
 			return fmt.Errorf("raftlog: save: encode entry %d: %w", e.GetIndex(), err)
 		}
 	}
@@ -56,14 +56,14 @@ func (s *Store) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot) erro
 	var snapMeta *pb.SnapshotMetadata
 	if hasHS {
 		var err error
-		if hsBytes, err = proto.Marshal(hs); err != nil {
+		if hsBytes, err = sealProto(hs); err != nil {
 			return fmt.Errorf("raftlog: save: encode hard state: %w", err)
 		}
 	}
 	if hasSnap {
 		snapMeta = pb.EnsureSnapshotMetadata(proto.Clone(snap.GetMetadata()).(*pb.SnapshotMetadata))
 		var err error
-		if snapMetaBytes, err = proto.Marshal(snapMeta); err != nil {
+		if snapMetaBytes, err = sealProto(snapMeta); err != nil {
 			return fmt.Errorf("raftlog: save: encode snapshot metadata: %w", err)
 		}
 	}
@@ -118,7 +118,7 @@ func (s *Store) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot) erro
 		b.last = ents[len(ents)-1].GetIndex()
 		cached := make([]cachedEntry, len(ents))
 		for i, e := range ents {
-			cached[i] = cachedEntry{e: e, size: uint64(len(encoded[i]))}
+			cached[i] = cachedEntry{e: e, size: uint64(len(encoded[i]) - checksumSize)}
 		}
 		s.cache.append(cached)
 	}
@@ -134,11 +134,7 @@ func putSnapshot(tx *bolt.Tx, metaBytes, data []byte) error {
 	if err := b.Put(keySnapMeta, metaBytes); err != nil {
 		return err
 	}
-	// bbolt rejects nil values; an empty snapshot payload is stored as empty.
-	if data == nil {
-		data = []byte{}
-	}
-	return b.Put(keySnapData, data)
+	return b.Put(keySnapData, seal(data))
 }
 
 // resetLog replaces the whole log with a dummy entry at (index, term).
@@ -211,7 +207,7 @@ func deleteBefore(b *bolt.Bucket, to uint64) error {
 }
 
 func putEntry(b *bolt.Bucket, e *pb.Entry) error {
-	v, err := proto.Marshal(e)
+	v, err := sealProto(e)
 	if err != nil {
 		return err
 	}

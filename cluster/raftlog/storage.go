@@ -109,9 +109,9 @@ func (s *Store) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 			if !bytes.Equal(k, indexKey(next)) {
 				return s.corrupt("log entry %d missing", next)
 			}
-			// The stored value is the entry's protobuf encoding, so its length
-			// is the proto.Size raft measures maxSize in.
-			size += uint64(len(v))
+			// The stored value is the sealed protobuf encoding, so this is
+			// the proto.Size raft measures maxSize in.
+			size += uint64(max(len(v)-checksumSize, 0))
 			if len(out) > 0 && size > maxSize {
 				return nil
 			}
@@ -139,8 +139,12 @@ func (s *Store) Snapshot() (*pb.Snapshot, error) {
 		return snap, nil
 	}
 	err := s.view(func(tx *bolt.Tx) error {
+		data, err := unseal(tx.Bucket(bucketSnapshot).Get(keySnapData))
+		if err != nil {
+			return s.corrupt("snapshot data at index %d: %v", s.snapMeta.GetIndex(), err)
+		}
 		// Copy: bbolt values live in the mmap only for the transaction.
-		snap.Data = bytes.Clone(tx.Bucket(bucketSnapshot).Get(keySnapData))
+		snap.Data = bytes.Clone(data)
 		return nil
 	})
 	if err != nil {
