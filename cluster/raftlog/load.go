@@ -9,9 +9,10 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 )
 
-// load checks the format marker, decodes the small state kept in memory and
-// checks that the log's keys are contiguous, so corruption is reported by Open
-// rather than surfacing later inside raft, which panics on storage errors.
+// load checks the format marker, decodes the state kept in memory and checks
+// every log entry (contiguous, checksum, decodes), so a damaged log is reported
+// by Open rather than later inside raft, which panics on storage errors. The
+// walk also fills the entry cache with the tail of the log.
 func (s *Store) load() error {
 	return s.view(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
@@ -70,21 +71,16 @@ func (s *Store) loadBounds(ents *bolt.Bucket) error {
 		return s.corrupt("decode first log entry: %v", err)
 	}
 	last := dummy.GetIndex()
-	for k, _ = c.Next(); k != nil; k, _ = c.Next() {
-		i, err := keyIndex(k)
+	for k, v = c.Next(); k != nil; k, v = c.Next() {
+		e, err := decodeEntry(k, v)
 		if err != nil {
 			return s.corrupt("log entry after %d: %v", last, err)
 		}
-		if i != last+1 {
-			return s.corrupt("log has a gap: entry %d follows entry %d", i, last)
+		if e.GetIndex() != last+1 {
+			return s.corrupt("log has a gap: entry %d follows entry %d", e.GetIndex(), last)
 		}
-		last = i
-	}
-	if last != dummy.GetIndex() {
-		k, v := c.Last()
-		if _, err := decodeEntry(k, v); err != nil {
-			return s.corrupt("decode last log entry: %v", err)
-		}
+		last = e.GetIndex()
+		s.cache.append([]cachedEntry{{e: e, size: uint64(len(v) - checksumSize)}})
 	}
 	s.dummyIndex, s.dummyTerm = dummy.GetIndex(), dummy.GetTerm()
 	s.first.Store(s.dummyIndex + 1)

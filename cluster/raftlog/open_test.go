@@ -99,6 +99,12 @@ func TestOpenRejects(t *testing.T) {
 			}
 			return tx.Bucket(bucketEntries).Put(indexKey(3), v)
 		}), ErrCorrupt},
+		{"damaged middle entry", ferryThen(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketEntries)
+			v := bytes.Clone(b.Get(indexKey(2)))
+			v[len(v)-1] ^= 1
+			return b.Put(indexKey(2), v)
+		}), ErrCorrupt},
 		{"checksum mismatch", ferryThen(func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketMeta)
 			v := bytes.Clone(b.Get(keyHardState))
@@ -210,9 +216,9 @@ func TestOpenUnwritableDir(t *testing.T) {
 	}
 }
 
-// TestDamagedValuesDetected flips one bit in values Open does not read and
-// checks the read that meets them reports ErrCorrupt instead of returning
-// altered data.
+// TestDamagedValuesDetected damages values behind an open store's back (as a
+// failing disk would) and checks the read that meets them reports ErrCorrupt
+// instead of returning altered data.
 func TestDamagedValuesDetected(t *testing.T) {
 	flip := func(bucket, key []byte) func(tx *bolt.Tx) error {
 		return func(tx *bolt.Tx) error {
@@ -227,11 +233,11 @@ func TestDamagedValuesDetected(t *testing.T) {
 		damage func(tx *bolt.Tx) error
 		read   func(s *Store) error
 	}{
-		{"middle entry via Entries", flip(bucketEntries, indexKey(2)), func(s *Store) error {
+		{"entry via Entries", flip(bucketEntries, indexKey(2)), func(s *Store) error {
 			_, err := s.Entries(1, 4, noLimit)
 			return err
 		}},
-		{"middle entry via Term", flip(bucketEntries, indexKey(2)), func(s *Store) error {
+		{"entry via Term", flip(bucketEntries, indexKey(2)), func(s *Store) error {
 			_, err := s.Term(2)
 			return err
 		}},
@@ -239,38 +245,39 @@ func TestDamagedValuesDetected(t *testing.T) {
 			_, err := s.Snapshot()
 			return err
 		}},
+		{"identity", flip(bucketMeta, keyIdentity), func(s *Store) error {
+			_, _, err := s.Identity()
+			return err
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "raft.db")
-			s, err := Open(path, Options{CacheEntries: -1})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, path := openTemp(t, Options{CacheEntries: -1})
 			mustSave(t, s, hardState(1, 1, 3), ents([2]uint64{1, 1}, [2]uint64{2, 1}, [2]uint64{3, 1}), nil)
 			if _, err := s.CreateSnapshot(2, nil, []byte("state")); err != nil {
 				t.Fatal(err)
 			}
+			if err := s.SetIdentity(Identity{NodeName: "a"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.update(tt.damage); err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.read(s); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("read of a damaged value: error = %v, want ErrCorrupt", err)
+			}
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			db, err := bolt.Open(path, 0o600, nil)
-			if err != nil {
-				t.Fatal(err)
+			// Open checks the log and identity up front; the snapshot data,
+			// possibly large, is checked when read.
+			s2, err := Open(path, Options{})
+			if err == nil {
+				err = tt.read(s2)
+				_ = s2.Close()
 			}
-			if err := db.Update(tt.damage); err != nil {
-				t.Fatal(err)
-			}
-			if err := db.Close(); err != nil {
-				t.Fatal(err)
-			}
-			s, err = Open(path, Options{CacheEntries: -1})
-			if err != nil {
-				t.Fatalf("Open: %v (the damage is in a value Open does not read)", err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
-			if err := tt.read(s); !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("read of a damaged value: error = %v, want ErrCorrupt", err)
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("reopen and read: error = %v, want ErrCorrupt", err)
 			}
 		})
 	}
