@@ -37,7 +37,7 @@ func (c *entryCache) append(ents []cachedEntry) {
 		return
 	}
 	f := ents[0].e.GetIndex()
-	if len(c.ents) == 0 || f < c.first || f > c.last()+1 {
+	if len(c.ents) == 0 || f <= c.first || f > c.last()+1 {
 		c.reset()
 		c.first = f
 	} else {
@@ -50,15 +50,9 @@ func (c *entryCache) append(ents []cachedEntry) {
 	c.trim()
 }
 
-// truncateFrom drops cached entries with index >= i.
+// truncateFrom drops cached entries with index >= i, for
+// c.first < i <= c.last()+1.
 func (c *entryCache) truncateFrom(i uint64) {
-	if len(c.ents) == 0 || i > c.last() {
-		return
-	}
-	if i <= c.first {
-		c.reset()
-		return
-	}
 	keep := int(i - c.first)
 	for j := keep; j < len(c.ents); j++ {
 		c.bytes -= c.ents[j].size
