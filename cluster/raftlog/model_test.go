@@ -24,8 +24,9 @@ func TestMatchesMemoryStorage(t *testing.T) {
 				first, _ := ms.FirstIndex()
 				last, _ := ms.LastIndex()
 				switch op := rng.IntN(10); {
-				case op < 6: // append, possibly replacing a suffix
-					from := first + uint64(rng.IntN(int(last-first+2)))
+				case op < 6: // append, possibly replacing a suffix or overlapping the compacted prefix
+					low := max(first, 3) - 2
+					from := low + uint64(rng.IntN(int(last-low+2)))
 					if rng.IntN(4) == 0 {
 						term++
 					}
