@@ -1,0 +1,102 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-san/ferry/internal/localcluster"
+)
+
+// keepDirEnv names a directory under which each test keeps its nodes' data
+// and logs, for debugging, instead of a temporary directory.
+const keepDirEnv = "FERRY_TEST_DIR"
+
+// logLevelEnv sets the agents' -log-level (default info).
+const logLevelEnv = "FERRY_TEST_LOG_LEVEL"
+
+// Generous deadlines: they bound a hung test, they are not expectations.
+const (
+	startTimeout = 60 * time.Second
+	logTail      = 60
+)
+
+// newCluster prepares an empty cluster whose processes die with the test and
+// whose logs are printed if the test fails.
+func newCluster(t *testing.T) *localcluster.Cluster {
+	t.Helper()
+	dir := t.TempDir()
+	if keep := os.Getenv(keepDirEnv); keep != "" {
+		dir = filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"))
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := localcluster.New(localcluster.Config{Binary: ferryBinary, Dir: dir, LogLevel: os.Getenv(logLevelEnv)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log("\n" + c.Tails(logTail))
+		}
+		if err := c.Close(); err != nil {
+			t.Errorf("close cluster: %v", err)
+		}
+	})
+	return c
+}
+
+// nodeNames is n1..nN.
+func nodeNames(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("n%d", i+1)
+	}
+	return names
+}
+
+// startCluster starts n nodes (n1 bootstraps, the rest join it) and waits
+// until all are ready and, for up to three nodes, all are voters.
+func startCluster(t *testing.T, n int) *localcluster.Cluster {
+	t.Helper()
+	c := newCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	names := nodeNames(n)
+	if _, err := c.Start(ctx, names[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitReady(ctx, names[0]); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names[1:] {
+		if _, err := c.Start(ctx, name, names[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n <= 3 {
+		if _, err := c.WaitVoters(ctx, names...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// others is names without skip.
+func others(names []string, skip string) []string {
+	var out []string
+	for _, n := range names {
+		if n != skip {
+			out = append(out, n)
+		}
+	}
+	return out
+}
