@@ -297,6 +297,12 @@ type Command struct {
 	//
 	//	*Command_SubmitJob
 	//	*Command_CancelJob
+	//	*Command_RegisterDisk
+	//	*Command_RegisterLibrary
+	//	*Command_AddCartridge
+	//	*Command_StartJob
+	//	*Command_CheckpointJob
+	//	*Command_FinishJob
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -378,6 +384,60 @@ func (x *Command) GetCancelJob() *CancelJobOp {
 	return nil
 }
 
+func (x *Command) GetRegisterDisk() *RegisterDiskOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RegisterDisk); ok {
+			return x.RegisterDisk
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRegisterLibrary() *RegisterLibraryOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RegisterLibrary); ok {
+			return x.RegisterLibrary
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetAddCartridge() *AddCartridgeOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_AddCartridge); ok {
+			return x.AddCartridge
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetStartJob() *StartJobOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_StartJob); ok {
+			return x.StartJob
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetCheckpointJob() *CheckpointJobOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CheckpointJob); ok {
+			return x.CheckpointJob
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetFinishJob() *FinishJobOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_FinishJob); ok {
+			return x.FinishJob
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -390,9 +450,386 @@ type Command_CancelJob struct {
 	CancelJob *CancelJobOp `protobuf:"bytes,11,opt,name=cancel_job,json=cancelJob,proto3,oneof"`
 }
 
+type Command_RegisterDisk struct {
+	RegisterDisk *RegisterDiskOp `protobuf:"bytes,12,opt,name=register_disk,json=registerDisk,proto3,oneof"`
+}
+
+type Command_RegisterLibrary struct {
+	RegisterLibrary *RegisterLibraryOp `protobuf:"bytes,13,opt,name=register_library,json=registerLibrary,proto3,oneof"`
+}
+
+type Command_AddCartridge struct {
+	AddCartridge *AddCartridgeOp `protobuf:"bytes,14,opt,name=add_cartridge,json=addCartridge,proto3,oneof"`
+}
+
+type Command_StartJob struct {
+	StartJob *StartJobOp `protobuf:"bytes,15,opt,name=start_job,json=startJob,proto3,oneof"`
+}
+
+type Command_CheckpointJob struct {
+	CheckpointJob *CheckpointJobOp `protobuf:"bytes,16,opt,name=checkpoint_job,json=checkpointJob,proto3,oneof"`
+}
+
+type Command_FinishJob struct {
+	FinishJob *FinishJobOp `protobuf:"bytes,17,opt,name=finish_job,json=finishJob,proto3,oneof"`
+}
+
 func (*Command_SubmitJob) isCommand_Op() {}
 
 func (*Command_CancelJob) isCommand_Op() {}
+
+func (*Command_RegisterDisk) isCommand_Op() {}
+
+func (*Command_RegisterLibrary) isCommand_Op() {}
+
+func (*Command_AddCartridge) isCommand_Op() {}
+
+func (*Command_StartJob) isCommand_Op() {}
+
+func (*Command_CheckpointJob) isCommand_Op() {}
+
+func (*Command_FinishJob) isCommand_Op() {}
+
+type RegisterDiskOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Disk          *Disk                  `protobuf:"bytes,1,opt,name=disk,proto3" json:"disk,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterDiskOp) Reset() {
+	*x = RegisterDiskOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterDiskOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterDiskOp) ProtoMessage() {}
+
+func (x *RegisterDiskOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterDiskOp.ProtoReflect.Descriptor instead.
+func (*RegisterDiskOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RegisterDiskOp) GetDisk() *Disk {
+	if x != nil {
+		return x.Disk
+	}
+	return nil
+}
+
+type RegisterLibraryOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Library       *Library               `protobuf:"bytes,1,opt,name=library,proto3" json:"library,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterLibraryOp) Reset() {
+	*x = RegisterLibraryOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterLibraryOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterLibraryOp) ProtoMessage() {}
+
+func (x *RegisterLibraryOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterLibraryOp.ProtoReflect.Descriptor instead.
+func (*RegisterLibraryOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RegisterLibraryOp) GetLibrary() *Library {
+	if x != nil {
+		return x.Library
+	}
+	return nil
+}
+
+type AddCartridgeOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cartridge     *Cartridge             `protobuf:"bytes,1,opt,name=cartridge,proto3" json:"cartridge,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddCartridgeOp) Reset() {
+	*x = AddCartridgeOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddCartridgeOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddCartridgeOp) ProtoMessage() {}
+
+func (x *AddCartridgeOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddCartridgeOp.ProtoReflect.Descriptor instead.
+func (*AddCartridgeOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *AddCartridgeOp) GetCartridge() *Cartridge {
+	if x != nil {
+		return x.Cartridge
+	}
+	return nil
+}
+
+// StartJobOp makes the proposing node the job's owner. The state machine
+// loads the job's cartridges into free drives; without one the job waits.
+type StartJobOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	BytesTotal    uint64                 `protobuf:"varint,2,opt,name=bytes_total,json=bytesTotal,proto3" json:"bytes_total,omitempty"`
+	SegmentsTotal uint32                 `protobuf:"varint,3,opt,name=segments_total,json=segmentsTotal,proto3" json:"segments_total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartJobOp) Reset() {
+	*x = StartJobOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartJobOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartJobOp) ProtoMessage() {}
+
+func (x *StartJobOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartJobOp.ProtoReflect.Descriptor instead.
+func (*StartJobOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *StartJobOp) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *StartJobOp) GetBytesTotal() uint64 {
+	if x != nil {
+		return x.BytesTotal
+	}
+	return 0
+}
+
+func (x *StartJobOp) GetSegmentsTotal() uint32 {
+	if x != nil {
+		return x.SegmentsTotal
+	}
+	return 0
+}
+
+// CheckpointJobOp records the owner's progress. Refused unless epoch is the
+// job's current epoch (fencing).
+type CheckpointJobOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Checkpoint    []byte                 `protobuf:"bytes,3,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	Progress      *JobProgress           `protobuf:"bytes,4,opt,name=progress,proto3" json:"progress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointJobOp) Reset() {
+	*x = CheckpointJobOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointJobOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointJobOp) ProtoMessage() {}
+
+func (x *CheckpointJobOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointJobOp.ProtoReflect.Descriptor instead.
+func (*CheckpointJobOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CheckpointJobOp) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *CheckpointJobOp) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *CheckpointJobOp) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *CheckpointJobOp) GetProgress() *JobProgress {
+	if x != nil {
+		return x.Progress
+	}
+	return nil
+}
+
+type FinishJobOp struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	JobId string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Epoch uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// SUCCEEDED or FAILED.
+	State         JobState   `protobuf:"varint,3,opt,name=state,proto3,enum=ferry.v1.JobState" json:"state,omitempty"`
+	Result        *JobResult `protobuf:"bytes,4,opt,name=result,proto3" json:"result,omitempty"`
+	Error         *JobError  `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinishJobOp) Reset() {
+	*x = FinishJobOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishJobOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishJobOp) ProtoMessage() {}
+
+func (x *FinishJobOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishJobOp.ProtoReflect.Descriptor instead.
+func (*FinishJobOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *FinishJobOp) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *FinishJobOp) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *FinishJobOp) GetState() JobState {
+	if x != nil {
+		return x.State
+	}
+	return JobState_JOB_STATE_UNSPECIFIED
+}
+
+func (x *FinishJobOp) GetResult() *JobResult {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *FinishJobOp) GetError() *JobError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
 
 type SubmitJobOp struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -405,7 +842,7 @@ type SubmitJobOp struct {
 
 func (x *SubmitJobOp) Reset() {
 	*x = SubmitJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[5]
+	mi := &file_ferry_v1_internal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -417,7 +854,7 @@ func (x *SubmitJobOp) String() string {
 func (*SubmitJobOp) ProtoMessage() {}
 
 func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[5]
+	mi := &file_ferry_v1_internal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -430,7 +867,7 @@ func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobOp.ProtoReflect.Descriptor instead.
 func (*SubmitJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{5}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SubmitJobOp) GetJobId() string {
@@ -464,7 +901,7 @@ type CancelJobOp struct {
 
 func (x *CancelJobOp) Reset() {
 	*x = CancelJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[6]
+	mi := &file_ferry_v1_internal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -476,7 +913,7 @@ func (x *CancelJobOp) String() string {
 func (*CancelJobOp) ProtoMessage() {}
 
 func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[6]
+	mi := &file_ferry_v1_internal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -489,7 +926,7 @@ func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobOp.ProtoReflect.Descriptor instead.
 func (*CancelJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{6}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CancelJobOp) GetJobId() string {
@@ -512,14 +949,17 @@ type StateSnapshot struct {
 	Jobs  []*Job                 `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
 	Nodes []*NodeInfo            `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
 	// Raft ids that were removed and must never come back.
-	Removed       []uint64 `protobuf:"varint,3,rep,packed,name=removed,proto3" json:"removed,omitempty"`
+	Removed       []uint64     `protobuf:"varint,3,rep,packed,name=removed,proto3" json:"removed,omitempty"`
+	Disks         []*Disk      `protobuf:"bytes,4,rep,name=disks,proto3" json:"disks,omitempty"`
+	Libraries     []*Library   `protobuf:"bytes,5,rep,name=libraries,proto3" json:"libraries,omitempty"`
+	Cartridges    []*Cartridge `protobuf:"bytes,6,rep,name=cartridges,proto3" json:"cartridges,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StateSnapshot) Reset() {
 	*x = StateSnapshot{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[7]
+	mi := &file_ferry_v1_internal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -531,7 +971,7 @@ func (x *StateSnapshot) String() string {
 func (*StateSnapshot) ProtoMessage() {}
 
 func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[7]
+	mi := &file_ferry_v1_internal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -544,7 +984,7 @@ func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateSnapshot.ProtoReflect.Descriptor instead.
 func (*StateSnapshot) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{7}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StateSnapshot) GetJobs() []*Job {
@@ -568,11 +1008,32 @@ func (x *StateSnapshot) GetRemoved() []uint64 {
 	return nil
 }
 
+func (x *StateSnapshot) GetDisks() []*Disk {
+	if x != nil {
+		return x.Disks
+	}
+	return nil
+}
+
+func (x *StateSnapshot) GetLibraries() []*Library {
+	if x != nil {
+		return x.Libraries
+	}
+	return nil
+}
+
+func (x *StateSnapshot) GetCartridges() []*Cartridge {
+	if x != nil {
+		return x.Cartridges
+	}
+	return nil
+}
+
 var File_ferry_v1_internal_proto protoreflect.FileDescriptor
 
 const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\n" +
-	"\x17ferry/v1/internal.proto\x12\bferry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x12ferry/v1/job.proto\"j\n" +
+	"\x17ferry/v1/internal.proto\x12\bferry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15ferry/v1/device.proto\x1a\x12ferry/v1/job.proto\"j\n" +
 	"\tRaftBatch\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x12\n" +
@@ -593,7 +1054,7 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\tgrpc_addr\x18\x04 \x01(\tR\bgrpcAddr\x12\x1b\n" +
 	"\thttp_addr\x18\x05 \x01(\tR\bhttpAddr\x12\x1f\n" +
 	"\vgossip_addr\x18\x06 \x01(\tR\n" +
-	"gossipAddr\"\xe2\x01\n" +
+	"gossipAddr\"\xdf\x04\n" +
 	"\aCommand\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12.\n" +
@@ -603,19 +1064,56 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"submit_job\x18\n" +
 	" \x01(\v2\x15.ferry.v1.SubmitJobOpH\x00R\tsubmitJob\x126\n" +
 	"\n" +
-	"cancel_job\x18\v \x01(\v2\x15.ferry.v1.CancelJobOpH\x00R\tcancelJobB\x04\n" +
-	"\x02op\"t\n" +
+	"cancel_job\x18\v \x01(\v2\x15.ferry.v1.CancelJobOpH\x00R\tcancelJob\x12?\n" +
+	"\rregister_disk\x18\f \x01(\v2\x18.ferry.v1.RegisterDiskOpH\x00R\fregisterDisk\x12H\n" +
+	"\x10register_library\x18\r \x01(\v2\x1b.ferry.v1.RegisterLibraryOpH\x00R\x0fregisterLibrary\x12?\n" +
+	"\radd_cartridge\x18\x0e \x01(\v2\x18.ferry.v1.AddCartridgeOpH\x00R\faddCartridge\x123\n" +
+	"\tstart_job\x18\x0f \x01(\v2\x14.ferry.v1.StartJobOpH\x00R\bstartJob\x12B\n" +
+	"\x0echeckpoint_job\x18\x10 \x01(\v2\x19.ferry.v1.CheckpointJobOpH\x00R\rcheckpointJob\x126\n" +
+	"\n" +
+	"finish_job\x18\x11 \x01(\v2\x15.ferry.v1.FinishJobOpH\x00R\tfinishJobB\x04\n" +
+	"\x02op\"4\n" +
+	"\x0eRegisterDiskOp\x12\"\n" +
+	"\x04disk\x18\x01 \x01(\v2\x0e.ferry.v1.DiskR\x04disk\"@\n" +
+	"\x11RegisterLibraryOp\x12+\n" +
+	"\alibrary\x18\x01 \x01(\v2\x11.ferry.v1.LibraryR\alibrary\"C\n" +
+	"\x0eAddCartridgeOp\x121\n" +
+	"\tcartridge\x18\x01 \x01(\v2\x13.ferry.v1.CartridgeR\tcartridge\"k\n" +
+	"\n" +
+	"StartJobOp\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1f\n" +
+	"\vbytes_total\x18\x02 \x01(\x04R\n" +
+	"bytesTotal\x12%\n" +
+	"\x0esegments_total\x18\x03 \x01(\rR\rsegmentsTotal\"\x91\x01\n" +
+	"\x0fCheckpointJobOp\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x03 \x01(\fR\n" +
+	"checkpoint\x121\n" +
+	"\bprogress\x18\x04 \x01(\v2\x15.ferry.v1.JobProgressR\bprogress\"\xbb\x01\n" +
+	"\vFinishJobOp\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12(\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x12.ferry.v1.JobStateR\x05state\x12+\n" +
+	"\x06result\x18\x04 \x01(\v2\x13.ferry.v1.JobResultR\x06result\x12(\n" +
+	"\x05error\x18\x05 \x01(\v2\x12.ferry.v1.JobErrorR\x05error\"t\n" +
 	"\vSubmitJobOp\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12%\n" +
 	"\x04spec\x18\x03 \x01(\v2\x11.ferry.v1.JobSpecR\x04spec\"<\n" +
 	"\vCancelJobOp\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"v\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x82\x02\n" +
 	"\rStateSnapshot\x12!\n" +
 	"\x04jobs\x18\x01 \x03(\v2\r.ferry.v1.JobR\x04jobs\x12(\n" +
 	"\x05nodes\x18\x02 \x03(\v2\x12.ferry.v1.NodeInfoR\x05nodes\x12\x18\n" +
-	"\aremoved\x18\x03 \x03(\x04R\aremoved2{\n" +
+	"\aremoved\x18\x03 \x03(\x04R\aremoved\x12$\n" +
+	"\x05disks\x18\x04 \x03(\v2\x0e.ferry.v1.DiskR\x05disks\x12/\n" +
+	"\tlibraries\x18\x05 \x03(\v2\x11.ferry.v1.LibraryR\tlibraries\x123\n" +
+	"\n" +
+	"cartridges\x18\x06 \x03(\v2\x13.ferry.v1.CartridgeR\n" +
+	"cartridges2{\n" +
 	"\rRaftTransport\x120\n" +
 	"\x04Send\x12\x13.ferry.v1.RaftBatch\x1a\x11.ferry.v1.RaftAck(\x01\x128\n" +
 	"\bSnapshot\x12\x17.ferry.v1.SnapshotChunk\x1a\x11.ferry.v1.RaftAck(\x01B2Z0github.com/ferry-san/ferry/proto/ferryv1;ferryv1b\x06proto3"
@@ -632,36 +1130,65 @@ func file_ferry_v1_internal_proto_rawDescGZIP() []byte {
 	return file_ferry_v1_internal_proto_rawDescData
 }
 
-var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_ferry_v1_internal_proto_goTypes = []any{
 	(*RaftBatch)(nil),             // 0: ferry.v1.RaftBatch
 	(*SnapshotChunk)(nil),         // 1: ferry.v1.SnapshotChunk
 	(*RaftAck)(nil),               // 2: ferry.v1.RaftAck
 	(*NodeInfo)(nil),              // 3: ferry.v1.NodeInfo
 	(*Command)(nil),               // 4: ferry.v1.Command
-	(*SubmitJobOp)(nil),           // 5: ferry.v1.SubmitJobOp
-	(*CancelJobOp)(nil),           // 6: ferry.v1.CancelJobOp
-	(*StateSnapshot)(nil),         // 7: ferry.v1.StateSnapshot
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
-	(*JobSpec)(nil),               // 9: ferry.v1.JobSpec
-	(*Job)(nil),                   // 10: ferry.v1.Job
+	(*RegisterDiskOp)(nil),        // 5: ferry.v1.RegisterDiskOp
+	(*RegisterLibraryOp)(nil),     // 6: ferry.v1.RegisterLibraryOp
+	(*AddCartridgeOp)(nil),        // 7: ferry.v1.AddCartridgeOp
+	(*StartJobOp)(nil),            // 8: ferry.v1.StartJobOp
+	(*CheckpointJobOp)(nil),       // 9: ferry.v1.CheckpointJobOp
+	(*FinishJobOp)(nil),           // 10: ferry.v1.FinishJobOp
+	(*SubmitJobOp)(nil),           // 11: ferry.v1.SubmitJobOp
+	(*CancelJobOp)(nil),           // 12: ferry.v1.CancelJobOp
+	(*StateSnapshot)(nil),         // 13: ferry.v1.StateSnapshot
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*Disk)(nil),                  // 15: ferry.v1.Disk
+	(*Library)(nil),               // 16: ferry.v1.Library
+	(*Cartridge)(nil),             // 17: ferry.v1.Cartridge
+	(*JobProgress)(nil),           // 18: ferry.v1.JobProgress
+	(JobState)(0),                 // 19: ferry.v1.JobState
+	(*JobResult)(nil),             // 20: ferry.v1.JobResult
+	(*JobError)(nil),              // 21: ferry.v1.JobError
+	(*JobSpec)(nil),               // 22: ferry.v1.JobSpec
+	(*Job)(nil),                   // 23: ferry.v1.Job
 }
 var file_ferry_v1_internal_proto_depIdxs = []int32{
-	8,  // 0: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
-	5,  // 1: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
-	6,  // 2: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
-	9,  // 3: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
-	10, // 4: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
-	3,  // 5: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
-	0,  // 6: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
-	1,  // 7: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
-	2,  // 8: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
-	2,  // 9: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
-	8,  // [8:10] is the sub-list for method output_type
-	6,  // [6:8] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	14, // 0: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
+	11, // 1: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
+	12, // 2: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
+	5,  // 3: ferry.v1.Command.register_disk:type_name -> ferry.v1.RegisterDiskOp
+	6,  // 4: ferry.v1.Command.register_library:type_name -> ferry.v1.RegisterLibraryOp
+	7,  // 5: ferry.v1.Command.add_cartridge:type_name -> ferry.v1.AddCartridgeOp
+	8,  // 6: ferry.v1.Command.start_job:type_name -> ferry.v1.StartJobOp
+	9,  // 7: ferry.v1.Command.checkpoint_job:type_name -> ferry.v1.CheckpointJobOp
+	10, // 8: ferry.v1.Command.finish_job:type_name -> ferry.v1.FinishJobOp
+	15, // 9: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
+	16, // 10: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
+	17, // 11: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
+	18, // 12: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
+	19, // 13: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
+	20, // 14: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
+	21, // 15: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
+	22, // 16: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
+	23, // 17: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
+	3,  // 18: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
+	15, // 19: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
+	16, // 20: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
+	17, // 21: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
+	0,  // 22: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
+	1,  // 23: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
+	2,  // 24: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
+	2,  // 25: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
+	24, // [24:26] is the sub-list for method output_type
+	22, // [22:24] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_internal_proto_init() }
@@ -669,10 +1196,17 @@ func file_ferry_v1_internal_proto_init() {
 	if File_ferry_v1_internal_proto != nil {
 		return
 	}
+	file_ferry_v1_device_proto_init()
 	file_ferry_v1_job_proto_init()
 	file_ferry_v1_internal_proto_msgTypes[4].OneofWrappers = []any{
 		(*Command_SubmitJob)(nil),
 		(*Command_CancelJob)(nil),
+		(*Command_RegisterDisk)(nil),
+		(*Command_RegisterLibrary)(nil),
+		(*Command_AddCartridge)(nil),
+		(*Command_StartJob)(nil),
+		(*Command_CheckpointJob)(nil),
+		(*Command_FinishJob)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -680,7 +1214,7 @@ func file_ferry_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_internal_proto_rawDesc), len(file_ferry_v1_internal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

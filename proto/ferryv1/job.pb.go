@@ -130,6 +130,61 @@ func (JobState) EnumDescriptor() ([]byte, []int) {
 	return file_ferry_v1_job_proto_rawDescGZIP(), []int{1}
 }
 
+type CopyResultsAction int32
+
+const (
+	CopyResultsAction_COPY_RESULTS_ACTION_UNSPECIFIED CopyResultsAction = 0
+	// Service action 0x00.
+	CopyResultsAction_COPY_RESULTS_ACTION_COPY_STATUS CopyResultsAction = 1
+	// Service action 0x03.
+	CopyResultsAction_COPY_RESULTS_ACTION_OPERATING_PARAMETERS CopyResultsAction = 2
+	// Service action 0x04.
+	CopyResultsAction_COPY_RESULTS_ACTION_FAILED_SEGMENT_DETAILS CopyResultsAction = 3
+)
+
+// Enum value maps for CopyResultsAction.
+var (
+	CopyResultsAction_name = map[int32]string{
+		0: "COPY_RESULTS_ACTION_UNSPECIFIED",
+		1: "COPY_RESULTS_ACTION_COPY_STATUS",
+		2: "COPY_RESULTS_ACTION_OPERATING_PARAMETERS",
+		3: "COPY_RESULTS_ACTION_FAILED_SEGMENT_DETAILS",
+	}
+	CopyResultsAction_value = map[string]int32{
+		"COPY_RESULTS_ACTION_UNSPECIFIED":            0,
+		"COPY_RESULTS_ACTION_COPY_STATUS":            1,
+		"COPY_RESULTS_ACTION_OPERATING_PARAMETERS":   2,
+		"COPY_RESULTS_ACTION_FAILED_SEGMENT_DETAILS": 3,
+	}
+)
+
+func (x CopyResultsAction) Enum() *CopyResultsAction {
+	p := new(CopyResultsAction)
+	*p = x
+	return p
+}
+
+func (x CopyResultsAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CopyResultsAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_ferry_v1_job_proto_enumTypes[2].Descriptor()
+}
+
+func (CopyResultsAction) Type() protoreflect.EnumType {
+	return &file_ferry_v1_job_proto_enumTypes[2]
+}
+
+func (x CopyResultsAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CopyResultsAction.Descriptor instead.
+func (CopyResultsAction) EnumDescriptor() ([]byte, []int) {
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{2}
+}
+
 // DeviceRef names a registered device. A job never names a path: only devices
 // in the cluster's registry can be read or written.
 type DeviceRef struct {
@@ -692,7 +747,15 @@ type Job struct {
 	// The Raft index at which the job was created; orders jobs.
 	CreatedIndex uint64 `protobuf:"varint,12,opt,name=created_index,json=createdIndex,proto3" json:"created_index,omitempty"`
 	// The node that accepted the submission.
-	SubmittedVia  string `protobuf:"bytes,13,opt,name=submitted_via,json=submittedVia,proto3" json:"submitted_via,omitempty"`
+	SubmittedVia string `protobuf:"bytes,13,opt,name=submitted_via,json=submittedVia,proto3" json:"submitted_via,omitempty"`
+	// Set when the job succeeded.
+	Result *JobResult `protobuf:"bytes,14,opt,name=result,proto3" json:"result,omitempty"`
+	// Set when the job failed.
+	Error *JobError `protobuf:"bytes,15,opt,name=error,proto3" json:"error,omitempty"`
+	// The mover's last committed checkpoint (opaque to everyone but the mover).
+	Checkpoint []byte `protobuf:"bytes,16,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// Cartridges loaded for the job, one per tape endpoint.
+	Tapes         []*TapeAssignment `protobuf:"bytes,17,rep,name=tapes,proto3" json:"tapes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -818,6 +881,278 @@ func (x *Job) GetSubmittedVia() string {
 	return ""
 }
 
+func (x *Job) GetResult() *JobResult {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *Job) GetError() *JobError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *Job) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *Job) GetTapes() []*TapeAssignment {
+	if x != nil {
+		return x.Tapes
+	}
+	return nil
+}
+
+type JobResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Hexadecimal SHA-256 of every byte written, in order.
+	Sha256        string           `protobuf:"bytes,1,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	Bytes         uint64           `protobuf:"varint,2,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	Segments      []*SegmentResult `protobuf:"bytes,3,rep,name=segments,proto3" json:"segments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobResult) Reset() {
+	*x = JobResult{}
+	mi := &file_ferry_v1_job_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobResult) ProtoMessage() {}
+
+func (x *JobResult) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_job_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobResult.ProtoReflect.Descriptor instead.
+func (*JobResult) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *JobResult) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *JobResult) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *JobResult) GetSegments() []*SegmentResult {
+	if x != nil {
+		return x.Segments
+	}
+	return nil
+}
+
+type SegmentResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sha256        string                 `protobuf:"bytes,1,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	Bytes         uint64                 `protobuf:"varint,2,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SegmentResult) Reset() {
+	*x = SegmentResult{}
+	mi := &file_ferry_v1_job_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SegmentResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SegmentResult) ProtoMessage() {}
+
+func (x *SegmentResult) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_job_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SegmentResult.ProtoReflect.Descriptor instead.
+func (*SegmentResult) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SegmentResult) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *SegmentResult) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+type JobError struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Message string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	// SCSI sense data (fixed format) describing the failure.
+	Sense []byte `protobuf:"bytes,2,opt,name=sense,proto3" json:"sense,omitempty"`
+	// The segment that failed and how much of it was done.
+	Segment          uint32 `protobuf:"varint,3,opt,name=segment,proto3" json:"segment,omitempty"`
+	SegmentBytesDone uint64 `protobuf:"varint,4,opt,name=segment_bytes_done,json=segmentBytesDone,proto3" json:"segment_bytes_done,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *JobError) Reset() {
+	*x = JobError{}
+	mi := &file_ferry_v1_job_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobError) ProtoMessage() {}
+
+func (x *JobError) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_job_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobError.ProtoReflect.Descriptor instead.
+func (*JobError) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *JobError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *JobError) GetSense() []byte {
+	if x != nil {
+		return x.Sense
+	}
+	return nil
+}
+
+func (x *JobError) GetSegment() uint32 {
+	if x != nil {
+		return x.Segment
+	}
+	return 0
+}
+
+func (x *JobError) GetSegmentBytesDone() uint64 {
+	if x != nil {
+		return x.SegmentBytesDone
+	}
+	return 0
+}
+
+// TapeAssignment records that a cartridge sits in a drive for a job.
+type TapeAssignment struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Barcode       string                 `protobuf:"bytes,1,opt,name=barcode,proto3" json:"barcode,omitempty"`
+	Library       string                 `protobuf:"bytes,2,opt,name=library,proto3" json:"library,omitempty"`
+	Drive         uint32                 `protobuf:"varint,3,opt,name=drive,proto3" json:"drive,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TapeAssignment) Reset() {
+	*x = TapeAssignment{}
+	mi := &file_ferry_v1_job_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TapeAssignment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TapeAssignment) ProtoMessage() {}
+
+func (x *TapeAssignment) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_job_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TapeAssignment.ProtoReflect.Descriptor instead.
+func (*TapeAssignment) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TapeAssignment) GetBarcode() string {
+	if x != nil {
+		return x.Barcode
+	}
+	return ""
+}
+
+func (x *TapeAssignment) GetLibrary() string {
+	if x != nil {
+		return x.Library
+	}
+	return ""
+}
+
+func (x *TapeAssignment) GetDrive() uint32 {
+	if x != nil {
+		return x.Drive
+	}
+	return 0
+}
+
 type SubmitJobRequest struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Spec           *JobSpec               `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
@@ -828,7 +1163,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[8]
+	mi := &file_ferry_v1_job_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -840,7 +1175,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[8]
+	mi := &file_ferry_v1_job_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -853,7 +1188,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{8}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SubmitJobRequest) GetSpec() *JobSpec {
@@ -881,7 +1216,7 @@ type SubmitJobResponse struct {
 
 func (x *SubmitJobResponse) Reset() {
 	*x = SubmitJobResponse{}
-	mi := &file_ferry_v1_job_proto_msgTypes[9]
+	mi := &file_ferry_v1_job_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -893,7 +1228,7 @@ func (x *SubmitJobResponse) String() string {
 func (*SubmitJobResponse) ProtoMessage() {}
 
 func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[9]
+	mi := &file_ferry_v1_job_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -906,7 +1241,7 @@ func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobResponse.ProtoReflect.Descriptor instead.
 func (*SubmitJobResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{9}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SubmitJobResponse) GetJob() *Job {
@@ -934,7 +1269,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[10]
+	mi := &file_ferry_v1_job_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -946,7 +1281,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[10]
+	mi := &file_ferry_v1_job_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -959,7 +1294,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{10}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetJobRequest) GetId() string {
@@ -991,7 +1326,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[11]
+	mi := &file_ferry_v1_job_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1003,7 +1338,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[11]
+	mi := &file_ferry_v1_job_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1016,7 +1351,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{11}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListJobsRequest) GetState() JobState {
@@ -1057,7 +1392,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_ferry_v1_job_proto_msgTypes[12]
+	mi := &file_ferry_v1_job_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1404,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[12]
+	mi := &file_ferry_v1_job_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1417,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListJobsResponse) GetJobs() []*Job {
@@ -1109,7 +1444,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[13]
+	mi := &file_ferry_v1_job_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1456,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[13]
+	mi := &file_ferry_v1_job_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1469,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CancelJobRequest) GetId() string {
@@ -1160,7 +1495,7 @@ type WatchJobRequest struct {
 
 func (x *WatchJobRequest) Reset() {
 	*x = WatchJobRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[14]
+	mi := &file_ferry_v1_job_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1507,7 @@ func (x *WatchJobRequest) String() string {
 func (*WatchJobRequest) ProtoMessage() {}
 
 func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[14]
+	mi := &file_ferry_v1_job_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,12 +1520,120 @@ func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchJobRequest.ProtoReflect.Descriptor instead.
 func (*WatchJobRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WatchJobRequest) GetId() string {
 	if x != nil {
 		return x.Id
+	}
+	return ""
+}
+
+type CopyResultsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The job; unused for OPERATING PARAMETERS.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Unspecified means COPY STATUS.
+	Action        CopyResultsAction `protobuf:"varint,2,opt,name=action,proto3,enum=ferry.v1.CopyResultsAction" json:"action,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CopyResultsRequest) Reset() {
+	*x = CopyResultsRequest{}
+	mi := &file_ferry_v1_job_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CopyResultsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CopyResultsRequest) ProtoMessage() {}
+
+func (x *CopyResultsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_job_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CopyResultsRequest.ProtoReflect.Descriptor instead.
+func (*CopyResultsRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CopyResultsRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CopyResultsRequest) GetAction() CopyResultsAction {
+	if x != nil {
+		return x.Action
+	}
+	return CopyResultsAction_COPY_RESULTS_ACTION_UNSPECIFIED
+}
+
+type CopyResultsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The parameter data as RECEIVE COPY RESULTS returns it.
+	Data []byte `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	// The same, decoded for people.
+	Text          string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CopyResultsResponse) Reset() {
+	*x = CopyResultsResponse{}
+	mi := &file_ferry_v1_job_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CopyResultsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CopyResultsResponse) ProtoMessage() {}
+
+func (x *CopyResultsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_job_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CopyResultsResponse.ProtoReflect.Descriptor instead.
+func (*CopyResultsResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CopyResultsResponse) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *CopyResultsResponse) GetText() string {
+	if x != nil {
+		return x.Text
 	}
 	return ""
 }
@@ -1243,7 +1686,7 @@ const file_ferry_v1_job_proto_rawDesc = "" +
 	"\x04node\x18\x03 \x01(\tR\x04node\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12\x1d\n" +
 	"\n" +
-	"raft_index\x18\x05 \x01(\x04R\traftIndex\"\xff\x03\n" +
+	"raft_index\x18\x05 \x01(\x04R\traftIndex\"\xa6\x05\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12%\n" +
@@ -1260,7 +1703,29 @@ const file_ferry_v1_job_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12#\n" +
 	"\rcreated_index\x18\f \x01(\x04R\fcreatedIndex\x12#\n" +
-	"\rsubmitted_via\x18\r \x01(\tR\fsubmittedVia\"b\n" +
+	"\rsubmitted_via\x18\r \x01(\tR\fsubmittedVia\x12+\n" +
+	"\x06result\x18\x0e \x01(\v2\x13.ferry.v1.JobResultR\x06result\x12(\n" +
+	"\x05error\x18\x0f \x01(\v2\x12.ferry.v1.JobErrorR\x05error\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x10 \x01(\fR\n" +
+	"checkpoint\x12.\n" +
+	"\x05tapes\x18\x11 \x03(\v2\x18.ferry.v1.TapeAssignmentR\x05tapes\"n\n" +
+	"\tJobResult\x12\x16\n" +
+	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x14\n" +
+	"\x05bytes\x18\x02 \x01(\x04R\x05bytes\x123\n" +
+	"\bsegments\x18\x03 \x03(\v2\x17.ferry.v1.SegmentResultR\bsegments\"=\n" +
+	"\rSegmentResult\x12\x16\n" +
+	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x14\n" +
+	"\x05bytes\x18\x02 \x01(\x04R\x05bytes\"\x82\x01\n" +
+	"\bJobError\x12\x18\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\x12\x14\n" +
+	"\x05sense\x18\x02 \x01(\fR\x05sense\x12\x18\n" +
+	"\asegment\x18\x03 \x01(\rR\asegment\x12,\n" +
+	"\x12segment_bytes_done\x18\x04 \x01(\x04R\x10segmentBytesDone\"Z\n" +
+	"\x0eTapeAssignment\x12\x18\n" +
+	"\abarcode\x18\x01 \x01(\tR\abarcode\x12\x18\n" +
+	"\alibrary\x18\x02 \x01(\tR\alibrary\x12\x14\n" +
+	"\x05drive\x18\x03 \x01(\rR\x05drive\"b\n" +
 	"\x10SubmitJobRequest\x12%\n" +
 	"\x04spec\x18\x01 \x01(\v2\x11.ferry.v1.JobSpecR\x04spec\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\"P\n" +
@@ -1283,7 +1748,13 @@ const file_ferry_v1_job_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"!\n" +
 	"\x0fWatchJobRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id*U\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"Y\n" +
+	"\x12CopyResultsRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x123\n" +
+	"\x06action\x18\x02 \x01(\x0e2\x1b.ferry.v1.CopyResultsActionR\x06action\"=\n" +
+	"\x13CopyResultsResponse\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text*U\n" +
 	"\n" +
 	"DeviceKind\x12\x1b\n" +
 	"\x17DEVICE_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -1295,14 +1766,20 @@ const file_ferry_v1_job_proto_rawDesc = "" +
 	"\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n" +
 	"\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n" +
 	"\x10JOB_STATE_FAILED\x10\x04\x12\x17\n" +
-	"\x13JOB_STATE_CANCELLED\x10\x052\xa7\x02\n" +
+	"\x13JOB_STATE_CANCELLED\x10\x05*\xbb\x01\n" +
+	"\x11CopyResultsAction\x12#\n" +
+	"\x1fCOPY_RESULTS_ACTION_UNSPECIFIED\x10\x00\x12#\n" +
+	"\x1fCOPY_RESULTS_ACTION_COPY_STATUS\x10\x01\x12,\n" +
+	"(COPY_RESULTS_ACTION_OPERATING_PARAMETERS\x10\x02\x12.\n" +
+	"*COPY_RESULTS_ACTION_FAILED_SEGMENT_DETAILS\x10\x032\xf3\x02\n" +
 	"\n" +
 	"JobService\x12A\n" +
 	"\x06Submit\x12\x1a.ferry.v1.SubmitJobRequest\x1a\x1b.ferry.v1.SubmitJobResponse\x12-\n" +
 	"\x03Get\x12\x17.ferry.v1.GetJobRequest\x1a\r.ferry.v1.Job\x12=\n" +
 	"\x04List\x12\x19.ferry.v1.ListJobsRequest\x1a\x1a.ferry.v1.ListJobsResponse\x123\n" +
 	"\x06Cancel\x12\x1a.ferry.v1.CancelJobRequest\x1a\r.ferry.v1.Job\x123\n" +
-	"\x05Watch\x12\x19.ferry.v1.WatchJobRequest\x1a\r.ferry.v1.Job0\x01B2Z0github.com/ferry-san/ferry/proto/ferryv1;ferryv1b\x06proto3"
+	"\x05Watch\x12\x19.ferry.v1.WatchJobRequest\x1a\r.ferry.v1.Job0\x01\x12J\n" +
+	"\vCopyResults\x12\x1c.ferry.v1.CopyResultsRequest\x1a\x1d.ferry.v1.CopyResultsResponseB2Z0github.com/ferry-san/ferry/proto/ferryv1;ferryv1b\x06proto3"
 
 var (
 	file_ferry_v1_job_proto_rawDescOnce sync.Once
@@ -1316,62 +1793,76 @@ func file_ferry_v1_job_proto_rawDescGZIP() []byte {
 	return file_ferry_v1_job_proto_rawDescData
 }
 
-var file_ferry_v1_job_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_ferry_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_ferry_v1_job_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_ferry_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_ferry_v1_job_proto_goTypes = []any{
 	(DeviceKind)(0),               // 0: ferry.v1.DeviceKind
 	(JobState)(0),                 // 1: ferry.v1.JobState
-	(*DeviceRef)(nil),             // 2: ferry.v1.DeviceRef
-	(*Endpoint)(nil),              // 3: ferry.v1.Endpoint
-	(*Segment)(nil),               // 4: ferry.v1.Segment
-	(*JobOptions)(nil),            // 5: ferry.v1.JobOptions
-	(*JobSpec)(nil),               // 6: ferry.v1.JobSpec
-	(*JobProgress)(nil),           // 7: ferry.v1.JobProgress
-	(*JobEvent)(nil),              // 8: ferry.v1.JobEvent
-	(*Job)(nil),                   // 9: ferry.v1.Job
-	(*SubmitJobRequest)(nil),      // 10: ferry.v1.SubmitJobRequest
-	(*SubmitJobResponse)(nil),     // 11: ferry.v1.SubmitJobResponse
-	(*GetJobRequest)(nil),         // 12: ferry.v1.GetJobRequest
-	(*ListJobsRequest)(nil),       // 13: ferry.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),      // 14: ferry.v1.ListJobsResponse
-	(*CancelJobRequest)(nil),      // 15: ferry.v1.CancelJobRequest
-	(*WatchJobRequest)(nil),       // 16: ferry.v1.WatchJobRequest
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(CopyResultsAction)(0),        // 2: ferry.v1.CopyResultsAction
+	(*DeviceRef)(nil),             // 3: ferry.v1.DeviceRef
+	(*Endpoint)(nil),              // 4: ferry.v1.Endpoint
+	(*Segment)(nil),               // 5: ferry.v1.Segment
+	(*JobOptions)(nil),            // 6: ferry.v1.JobOptions
+	(*JobSpec)(nil),               // 7: ferry.v1.JobSpec
+	(*JobProgress)(nil),           // 8: ferry.v1.JobProgress
+	(*JobEvent)(nil),              // 9: ferry.v1.JobEvent
+	(*Job)(nil),                   // 10: ferry.v1.Job
+	(*JobResult)(nil),             // 11: ferry.v1.JobResult
+	(*SegmentResult)(nil),         // 12: ferry.v1.SegmentResult
+	(*JobError)(nil),              // 13: ferry.v1.JobError
+	(*TapeAssignment)(nil),        // 14: ferry.v1.TapeAssignment
+	(*SubmitJobRequest)(nil),      // 15: ferry.v1.SubmitJobRequest
+	(*SubmitJobResponse)(nil),     // 16: ferry.v1.SubmitJobResponse
+	(*GetJobRequest)(nil),         // 17: ferry.v1.GetJobRequest
+	(*ListJobsRequest)(nil),       // 18: ferry.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),      // 19: ferry.v1.ListJobsResponse
+	(*CancelJobRequest)(nil),      // 20: ferry.v1.CancelJobRequest
+	(*WatchJobRequest)(nil),       // 21: ferry.v1.WatchJobRequest
+	(*CopyResultsRequest)(nil),    // 22: ferry.v1.CopyResultsRequest
+	(*CopyResultsResponse)(nil),   // 23: ferry.v1.CopyResultsResponse
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
 }
 var file_ferry_v1_job_proto_depIdxs = []int32{
 	0,  // 0: ferry.v1.Endpoint.kind:type_name -> ferry.v1.DeviceKind
-	2,  // 1: ferry.v1.Endpoint.device:type_name -> ferry.v1.DeviceRef
-	3,  // 2: ferry.v1.JobSpec.source:type_name -> ferry.v1.Endpoint
-	3,  // 3: ferry.v1.JobSpec.destination:type_name -> ferry.v1.Endpoint
-	4,  // 4: ferry.v1.JobSpec.segments:type_name -> ferry.v1.Segment
-	5,  // 5: ferry.v1.JobSpec.options:type_name -> ferry.v1.JobOptions
-	17, // 6: ferry.v1.JobEvent.time:type_name -> google.protobuf.Timestamp
+	3,  // 1: ferry.v1.Endpoint.device:type_name -> ferry.v1.DeviceRef
+	4,  // 2: ferry.v1.JobSpec.source:type_name -> ferry.v1.Endpoint
+	4,  // 3: ferry.v1.JobSpec.destination:type_name -> ferry.v1.Endpoint
+	5,  // 4: ferry.v1.JobSpec.segments:type_name -> ferry.v1.Segment
+	6,  // 5: ferry.v1.JobSpec.options:type_name -> ferry.v1.JobOptions
+	24, // 6: ferry.v1.JobEvent.time:type_name -> google.protobuf.Timestamp
 	1,  // 7: ferry.v1.JobEvent.state:type_name -> ferry.v1.JobState
-	6,  // 8: ferry.v1.Job.spec:type_name -> ferry.v1.JobSpec
+	7,  // 8: ferry.v1.Job.spec:type_name -> ferry.v1.JobSpec
 	1,  // 9: ferry.v1.Job.state:type_name -> ferry.v1.JobState
-	7,  // 10: ferry.v1.Job.progress:type_name -> ferry.v1.JobProgress
-	8,  // 11: ferry.v1.Job.history:type_name -> ferry.v1.JobEvent
-	17, // 12: ferry.v1.Job.created_at:type_name -> google.protobuf.Timestamp
-	17, // 13: ferry.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
-	6,  // 14: ferry.v1.SubmitJobRequest.spec:type_name -> ferry.v1.JobSpec
-	9,  // 15: ferry.v1.SubmitJobResponse.job:type_name -> ferry.v1.Job
-	1,  // 16: ferry.v1.ListJobsRequest.state:type_name -> ferry.v1.JobState
-	9,  // 17: ferry.v1.ListJobsResponse.jobs:type_name -> ferry.v1.Job
-	10, // 18: ferry.v1.JobService.Submit:input_type -> ferry.v1.SubmitJobRequest
-	12, // 19: ferry.v1.JobService.Get:input_type -> ferry.v1.GetJobRequest
-	13, // 20: ferry.v1.JobService.List:input_type -> ferry.v1.ListJobsRequest
-	15, // 21: ferry.v1.JobService.Cancel:input_type -> ferry.v1.CancelJobRequest
-	16, // 22: ferry.v1.JobService.Watch:input_type -> ferry.v1.WatchJobRequest
-	11, // 23: ferry.v1.JobService.Submit:output_type -> ferry.v1.SubmitJobResponse
-	9,  // 24: ferry.v1.JobService.Get:output_type -> ferry.v1.Job
-	14, // 25: ferry.v1.JobService.List:output_type -> ferry.v1.ListJobsResponse
-	9,  // 26: ferry.v1.JobService.Cancel:output_type -> ferry.v1.Job
-	9,  // 27: ferry.v1.JobService.Watch:output_type -> ferry.v1.Job
-	23, // [23:28] is the sub-list for method output_type
-	18, // [18:23] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	8,  // 10: ferry.v1.Job.progress:type_name -> ferry.v1.JobProgress
+	9,  // 11: ferry.v1.Job.history:type_name -> ferry.v1.JobEvent
+	24, // 12: ferry.v1.Job.created_at:type_name -> google.protobuf.Timestamp
+	24, // 13: ferry.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
+	11, // 14: ferry.v1.Job.result:type_name -> ferry.v1.JobResult
+	13, // 15: ferry.v1.Job.error:type_name -> ferry.v1.JobError
+	14, // 16: ferry.v1.Job.tapes:type_name -> ferry.v1.TapeAssignment
+	12, // 17: ferry.v1.JobResult.segments:type_name -> ferry.v1.SegmentResult
+	7,  // 18: ferry.v1.SubmitJobRequest.spec:type_name -> ferry.v1.JobSpec
+	10, // 19: ferry.v1.SubmitJobResponse.job:type_name -> ferry.v1.Job
+	1,  // 20: ferry.v1.ListJobsRequest.state:type_name -> ferry.v1.JobState
+	10, // 21: ferry.v1.ListJobsResponse.jobs:type_name -> ferry.v1.Job
+	2,  // 22: ferry.v1.CopyResultsRequest.action:type_name -> ferry.v1.CopyResultsAction
+	15, // 23: ferry.v1.JobService.Submit:input_type -> ferry.v1.SubmitJobRequest
+	17, // 24: ferry.v1.JobService.Get:input_type -> ferry.v1.GetJobRequest
+	18, // 25: ferry.v1.JobService.List:input_type -> ferry.v1.ListJobsRequest
+	20, // 26: ferry.v1.JobService.Cancel:input_type -> ferry.v1.CancelJobRequest
+	21, // 27: ferry.v1.JobService.Watch:input_type -> ferry.v1.WatchJobRequest
+	22, // 28: ferry.v1.JobService.CopyResults:input_type -> ferry.v1.CopyResultsRequest
+	16, // 29: ferry.v1.JobService.Submit:output_type -> ferry.v1.SubmitJobResponse
+	10, // 30: ferry.v1.JobService.Get:output_type -> ferry.v1.Job
+	19, // 31: ferry.v1.JobService.List:output_type -> ferry.v1.ListJobsResponse
+	10, // 32: ferry.v1.JobService.Cancel:output_type -> ferry.v1.Job
+	10, // 33: ferry.v1.JobService.Watch:output_type -> ferry.v1.Job
+	23, // 34: ferry.v1.JobService.CopyResults:output_type -> ferry.v1.CopyResultsResponse
+	29, // [29:35] is the sub-list for method output_type
+	23, // [23:29] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_job_proto_init() }
@@ -1389,8 +1880,8 @@ func file_ferry_v1_job_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_job_proto_rawDesc), len(file_ferry_v1_job_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   15,
+			NumEnums:      3,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

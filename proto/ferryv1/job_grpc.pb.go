@@ -19,11 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	JobService_Submit_FullMethodName = "/ferry.v1.JobService/Submit"
-	JobService_Get_FullMethodName    = "/ferry.v1.JobService/Get"
-	JobService_List_FullMethodName   = "/ferry.v1.JobService/List"
-	JobService_Cancel_FullMethodName = "/ferry.v1.JobService/Cancel"
-	JobService_Watch_FullMethodName  = "/ferry.v1.JobService/Watch"
+	JobService_Submit_FullMethodName      = "/ferry.v1.JobService/Submit"
+	JobService_Get_FullMethodName         = "/ferry.v1.JobService/Get"
+	JobService_List_FullMethodName        = "/ferry.v1.JobService/List"
+	JobService_Cancel_FullMethodName      = "/ferry.v1.JobService/Cancel"
+	JobService_Watch_FullMethodName       = "/ferry.v1.JobService/Watch"
+	JobService_CopyResults_FullMethodName = "/ferry.v1.JobService/CopyResults"
 )
 
 // JobServiceClient is the client API for JobService service.
@@ -44,6 +45,9 @@ type JobServiceClient interface {
 	// Watch sends the job as it is now, then again after every change, and ends
 	// when the job reaches a terminal state.
 	Watch(ctx context.Context, in *WatchJobRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Job], error)
+	// CopyResults answers as RECEIVE COPY RESULTS (SPC-4) would for the job:
+	// the parameter data bytes and a readable rendering.
+	CopyResults(ctx context.Context, in *CopyResultsRequest, opts ...grpc.CallOption) (*CopyResultsResponse, error)
 }
 
 type jobServiceClient struct {
@@ -113,6 +117,16 @@ func (c *jobServiceClient) Watch(ctx context.Context, in *WatchJobRequest, opts 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type JobService_WatchClient = grpc.ServerStreamingClient[Job]
 
+func (c *jobServiceClient) CopyResults(ctx context.Context, in *CopyResultsRequest, opts ...grpc.CallOption) (*CopyResultsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CopyResultsResponse)
+	err := c.cc.Invoke(ctx, JobService_CopyResults_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // JobServiceServer is the server API for JobService service.
 // All implementations must embed UnimplementedJobServiceServer
 // for forward compatibility.
@@ -131,6 +145,9 @@ type JobServiceServer interface {
 	// Watch sends the job as it is now, then again after every change, and ends
 	// when the job reaches a terminal state.
 	Watch(*WatchJobRequest, grpc.ServerStreamingServer[Job]) error
+	// CopyResults answers as RECEIVE COPY RESULTS (SPC-4) would for the job:
+	// the parameter data bytes and a readable rendering.
+	CopyResults(context.Context, *CopyResultsRequest) (*CopyResultsResponse, error)
 	mustEmbedUnimplementedJobServiceServer()
 }
 
@@ -155,6 +172,9 @@ func (UnimplementedJobServiceServer) Cancel(context.Context, *CancelJobRequest) 
 }
 func (UnimplementedJobServiceServer) Watch(*WatchJobRequest, grpc.ServerStreamingServer[Job]) error {
 	return status.Error(codes.Unimplemented, "method Watch not implemented")
+}
+func (UnimplementedJobServiceServer) CopyResults(context.Context, *CopyResultsRequest) (*CopyResultsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CopyResults not implemented")
 }
 func (UnimplementedJobServiceServer) mustEmbedUnimplementedJobServiceServer() {}
 func (UnimplementedJobServiceServer) testEmbeddedByValue()                    {}
@@ -260,6 +280,24 @@ func _JobService_Watch_Handler(srv interface{}, stream grpc.ServerStream) error 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type JobService_WatchServer = grpc.ServerStreamingServer[Job]
 
+func _JobService_CopyResults_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CopyResultsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(JobServiceServer).CopyResults(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: JobService_CopyResults_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(JobServiceServer).CopyResults(ctx, req.(*CopyResultsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // JobService_ServiceDesc is the grpc.ServiceDesc for JobService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -282,6 +320,10 @@ var JobService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Cancel",
 			Handler:    _JobService_Cancel_Handler,
+		},
+		{
+			MethodName: "CopyResults",
+			Handler:    _JobService_CopyResults_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
