@@ -1,0 +1,9 @@
+// Package disk provides disk LUNs: a regular file or a Linux block device
+// presented as a fixed number of logical blocks of 512 or 4096 bytes.
+//
+// Every read and write is checked against the LUN's end before it reaches
+// the file, so a copy can never grow an image file or run off a device; a
+// violation is an *RangeError that matches ErrOutOfRange. Offsets are in
+// bytes so that callers with byte-granular segments (SPC-4 descriptor 0x0A)
+// need no conversion; the error still names the logical blocks touched.
+package disk
