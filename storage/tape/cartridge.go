@@ -1,0 +1,257 @@
+package tape
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// Options configures a Cartridge.
+type Options struct {
+	// Capacity is the size of the medium in image bytes, record headers
+	// and filemarks included. 0 means unlimited.
+	Capacity int64
+	// EarlyWarning is the size of the early-warning zone that ends at
+	// Capacity. Default: 2% of Capacity, at least 1 MiB, at most Capacity.
+	// Ignored when Capacity is 0.
+	EarlyWarning int64
+	// ReadOnly write-protects the cartridge; the image is opened read-only.
+	ReadOnly bool
+	// BlockSize selects fixed mode with records of that many bytes; 0
+	// (the default) is variable mode. SetBlockSize changes it later.
+	BlockSize uint32
+	// Recover opens an image whose tail is damaged (typically a record cut
+	// short by a crash) instead of failing with ErrCorrupt: end of data is
+	// put just before the damage, which the next write overwrites. Damage
+	// reports what was found.
+	Recover bool
+}
+
+// minEarlyWarning is the smallest default early-warning zone: room for a
+// few large records and the filemarks that close a tape file.
+const minEarlyWarning = 1 << 20
+
+func (o Options) normalized() (Options, error) {
+	switch {
+	case o.Capacity < 0:
+		return o, fmt.Errorf("%w: capacity %d is negative", ErrInvalidArgument, o.Capacity)
+	case o.EarlyWarning < 0:
+		return o, fmt.Errorf("%w: early-warning zone %d is negative", ErrInvalidArgument, o.EarlyWarning)
+	case o.BlockSize > MaxRecordSize:
+		return o, fmt.Errorf("%w: block size %d is above the maximum record size %d", ErrInvalidArgument, o.BlockSize, MaxRecordSize)
+	case o.Capacity > 0 && o.EarlyWarning > o.Capacity:
+		return o, fmt.Errorf("%w: early-warning zone %d is larger than the capacity %d", ErrInvalidArgument, o.EarlyWarning, o.Capacity)
+	}
+	if o.Capacity > 0 && o.EarlyWarning == 0 {
+		o.EarlyWarning = min(max(o.Capacity/50, minEarlyWarning), o.Capacity)
+	}
+	return o, nil
+}
+
+// Cartridge is a virtual tape cartridge: one open SIMH image, loaded in a
+// virtual drive. It implements Drive. Its methods are safe for concurrent
+// use, though a tape, having one position, is naturally used by one
+// goroutine at a time.
+type Cartridge struct {
+	mu      sync.Mutex
+	path    string
+	f       *os.File // nil once closed
+	opt     Options
+	ewPoint int64 // writes ending past this offset report early warning
+
+	idx       *index
+	pos       uint64 // object id of the next object to read or write
+	blockSize uint32
+
+	wb writeBuffer
+	// trunc: the image has bytes after the end of data (a damaged tail,
+	// an end-of-medium marker, a failed write) that the next write cuts.
+	trunc bool
+	// dirty: written since the last fsync.
+	dirty bool
+	// failed: a buffered write could not reach the image, so records that
+	// were acknowledged are missing; every later operation reports it.
+	failed error
+	damage *CorruptError
+}
+
+var _ Drive = (*Cartridge)(nil)
+
+// Create makes a blank cartridge image at path, which must not exist.
+func Create(path string, opt Options) (*Cartridge, error) {
+	opt, err := opt.normalized()
+	if err != nil {
+		return nil, err
+	}
+	if opt.ReadOnly {
+		return nil, fmt.Errorf("%w: a new cartridge cannot be write protected", ErrInvalidArgument)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+	if err != nil {
+		return nil, fmt.Errorf("tape: create cartridge: %w", err)
+	}
+	// The new name must survive a crash as well as the records later
+	// flushed into it.
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("tape: create cartridge %s: %w", path, err)
+	}
+	return newCartridge(path, f, opt, &index{}), nil
+}
+
+// Open loads an existing cartridge image, indexing its records with one
+// scan of their headers. A structurally invalid image fails with a
+// CorruptError (errors.Is ErrCorrupt) unless opt.Recover is set.
+func Open(path string, opt Options) (*Cartridge, error) {
+	opt, err := opt.normalized()
+	if err != nil {
+		return nil, err
+	}
+	flag := os.O_RDWR
+	if opt.ReadOnly {
+		flag = os.O_RDONLY
+	}
+	f, err := os.OpenFile(path, flag, 0)
+	if err != nil {
+		return nil, fmt.Errorf("tape: open cartridge: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("tape: open cartridge: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrInvalidArgument, path)
+	}
+	idx, damage, err := scan(f, st.Size(), path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if damage != nil && !opt.Recover {
+		f.Close()
+		return nil, damage
+	}
+	c := newCartridge(path, f, opt, idx)
+	c.damage = damage
+	c.trunc = st.Size() > idx.end
+	return c, nil
+}
+
+func newCartridge(path string, f *os.File, opt Options, idx *index) *Cartridge {
+	c := &Cartridge{path: path, f: f, opt: opt, idx: idx, blockSize: opt.BlockSize, ewPoint: math.MaxInt64}
+	if opt.Capacity > 0 {
+		c.ewPoint = opt.Capacity - opt.EarlyWarning
+	}
+	return c
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Path is the image file.
+func (c *Cartridge) Path() string { return c.path }
+
+// Damage reports the defect that Open with Recover stopped at, or nil.
+func (c *Cartridge) Damage() *CorruptError {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.damage
+}
+
+// Used is how many bytes of the medium hold data: the image size up to end
+// of data.
+func (c *Cartridge) Used() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.idx.end
+}
+
+// Capacity is the size of the medium, 0 when unlimited.
+func (c *Cartridge) Capacity() int64 { return c.opt.Capacity }
+
+// ReadOnly reports write protection.
+func (c *Cartridge) ReadOnly() bool { return c.opt.ReadOnly }
+
+// SetBlockSize selects fixed mode with n-byte records, or variable mode
+// when n is 0.
+func (c *Cartridge) SetBlockSize(n uint32) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.ready(); err != nil {
+		return err
+	}
+	if n > MaxRecordSize {
+		return fmt.Errorf("%w: block size %d is above the maximum record size %d", ErrInvalidArgument, n, MaxRecordSize)
+	}
+	c.blockSize = n
+	return nil
+}
+
+// BlockSize is the fixed-mode record size, 0 in variable mode.
+func (c *Cartridge) BlockSize() uint32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.blockSize
+}
+
+// Flush writes buffered records to the image and fsyncs it: everything
+// acknowledged so far survives a crash.
+func (c *Cartridge) Flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.ready(); err != nil {
+		return err
+	}
+	return c.sync()
+}
+
+func (c *Cartridge) sync() error {
+	if err := c.flushWrites(); err != nil {
+		return err
+	}
+	if !c.dirty {
+		return nil
+	}
+	if err := c.f.Sync(); err != nil {
+		c.failed = fmt.Errorf("tape: fsync %s: %w", c.path, err)
+		return c.failed
+	}
+	c.dirty = false
+	return nil
+}
+
+// Close flushes and fsyncs what was written, as a drive does on unload,
+// and closes the image. Every later call returns ErrNotLoaded.
+func (c *Cartridge) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.f == nil {
+		return fmt.Errorf("tape: close %s: %w", c.path, ErrNotLoaded)
+	}
+	err := c.failed
+	if err == nil {
+		err = c.sync()
+	}
+	err = errors.Join(err, c.f.Close())
+	c.f = nil
+	return err
+}
+
+// ready is the precondition of every operation.
+func (c *Cartridge) ready() error {
+	if c.f == nil {
+		return fmt.Errorf("tape: %s: %w", c.path, ErrNotLoaded)
+	}
+	return c.failed
+}
