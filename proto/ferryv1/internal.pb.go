@@ -629,6 +629,9 @@ type StartJobOp struct {
 	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
 	BytesTotal    uint64                 `protobuf:"varint,2,opt,name=bytes_total,json=bytesTotal,proto3" json:"bytes_total,omitempty"`
 	SegmentsTotal uint32                 `protobuf:"varint,3,opt,name=segments_total,json=segmentsTotal,proto3" json:"segments_total,omitempty"`
+	// Barcodes of the cartridges the job reads or writes, resolved by the
+	// proposer from the spec; each must be loaded in a drive.
+	Cartridges    []string `protobuf:"bytes,4,rep,name=cartridges,proto3" json:"cartridges,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -682,6 +685,13 @@ func (x *StartJobOp) GetSegmentsTotal() uint32 {
 		return x.SegmentsTotal
 	}
 	return 0
+}
+
+func (x *StartJobOp) GetCartridges() []string {
+	if x != nil {
+		return x.Cartridges
+	}
+	return nil
 }
 
 // CheckpointJobOp records the owner's progress. Refused unless epoch is the
@@ -1078,13 +1088,16 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\x11RegisterLibraryOp\x12+\n" +
 	"\alibrary\x18\x01 \x01(\v2\x11.ferry.v1.LibraryR\alibrary\"C\n" +
 	"\x0eAddCartridgeOp\x121\n" +
-	"\tcartridge\x18\x01 \x01(\v2\x13.ferry.v1.CartridgeR\tcartridge\"k\n" +
+	"\tcartridge\x18\x01 \x01(\v2\x13.ferry.v1.CartridgeR\tcartridge\"\x8b\x01\n" +
 	"\n" +
 	"StartJobOp\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1f\n" +
 	"\vbytes_total\x18\x02 \x01(\x04R\n" +
 	"bytesTotal\x12%\n" +
-	"\x0esegments_total\x18\x03 \x01(\rR\rsegmentsTotal\"\x91\x01\n" +
+	"\x0esegments_total\x18\x03 \x01(\rR\rsegmentsTotal\x12\x1e\n" +
+	"\n" +
+	"cartridges\x18\x04 \x03(\tR\n" +
+	"cartridges\"\x91\x01\n" +
 	"\x0fCheckpointJobOp\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x1e\n" +
