@@ -136,28 +136,31 @@ func TestLeaderKilledDuringSubmissions(t *testing.T) {
 		t.Errorf("survivors disagree: %s holds %d jobs, %s holds %d", survivors[0], len(sets[0].ids), survivors[1], len(sets[1].ids))
 	}
 
+	// The restarted node must be ready and hold everything within
+	// catchUpTimeout: a thousand small jobs take about a second on loopback.
 	restarted := time.Now()
-	if err := c.Restart(ctx, leader); err != nil {
+	rctx, rcancel := context.WithTimeout(ctx, catchUpTimeout)
+	defer rcancel()
+	if err := c.Restart(rctx, leader); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.WaitReady(ctx, leader); err != nil {
-		t.Fatal(err)
+	if err := c.WaitReady(rctx, leader); err != nil {
+		t.Fatalf("%s not ready %v after its restart: %v", leader, time.Since(restarted).Round(time.Millisecond), err)
 	}
 	t.Logf("%s ready %v after restart", leader, time.Since(restarted).Round(time.Millisecond))
-	if err := waitCaughtUp(ctx, c, leader, sets[0].ids); err != nil {
+	if err := waitCaughtUp(rctx, c, leader, sets[0].ids); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%s restarted and caught up in %v", leader, time.Since(restarted).Round(time.Millisecond))
 }
 
-// catchUpTimeout bounds how long a restarted node may take to hold what the
-// others hold; a thousand small jobs take well under a second on loopback.
+// catchUpTimeout bounds how long a restarted node may take to be ready and
+// hold what the others hold.
 const catchUpTimeout = 30 * time.Second
 
-// waitCaughtUp polls the node's stale listing until it holds exactly ids.
+// waitCaughtUp polls the node's stale listing until it holds exactly ids or
+// ctx ends.
 func waitCaughtUp(ctx context.Context, c *localcluster.Cluster, node string, ids []string) error {
-	ctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
-	defer cancel()
 	last := "never listed"
 	for {
 		list, err := listJobs(ctx, c, node, true)

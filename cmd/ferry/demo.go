@@ -25,7 +25,8 @@ const demoJobs = 5
 // demoTimeout bounds the whole demo; it normally takes a few seconds.
 const demoTimeout = 90 * time.Second
 
-// demoCatchUp bounds how long the restarted node may take to catch up.
+// demoCatchUp bounds how long the restarted node may take to be ready and
+// catch up.
 const demoCatchUp = 30 * time.Second
 
 // runDemo starts three local nodes, submits jobs, kills the leader, shows the
@@ -169,13 +170,15 @@ func (d *demo) run(ctx context.Context) error {
 
 	d.say("Restarting %s from its data dir", leader)
 	restarted := time.Now()
-	if err := d.c.Restart(ctx, leader); err != nil {
+	rctx, rcancel := context.WithTimeout(ctx, demoCatchUp)
+	defer rcancel()
+	if err := d.c.Restart(rctx, leader); err != nil {
 		return err
 	}
-	if err := d.c.WaitReady(ctx, leader); err != nil {
-		return err
+	if err := d.c.WaitReady(rctx, leader); err != nil {
+		return fmt.Errorf("%s not ready within %v of its restart: %w", leader, demoCatchUp, err)
 	}
-	if err := d.waitCaughtUp(ctx, leader, lists[0]); err != nil {
+	if err := d.waitCaughtUp(rctx, leader, lists[0]); err != nil {
 		return err
 	}
 	fmt.Fprintf(d.out, "  %s is back and has caught up, %.2f s after its restart; its local (stale) view:\n", leader, time.Since(restarted).Seconds())
@@ -275,10 +278,9 @@ func (d *demo) jobIDs(ctx context.Context, node string, stale bool) ([]string, e
 	return ids, nil
 }
 
-// waitCaughtUp polls the node's own applied state until it holds ids.
+// waitCaughtUp polls the node's own applied state until it holds ids or ctx
+// ends.
 func (d *demo) waitCaughtUp(ctx context.Context, node string, ids []string) error {
-	ctx, cancel := context.WithTimeout(ctx, demoCatchUp)
-	defer cancel()
 	for {
 		got, err := d.jobIDs(ctx, node, true)
 		if err == nil && slices.Equal(got, ids) {
@@ -286,7 +288,7 @@ func (d *demo) waitCaughtUp(ctx context.Context, node string, ids []string) erro
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s did not catch up within %v (holds %d of %d jobs, last error: %v)", node, demoCatchUp, len(got), len(ids), err)
+			return fmt.Errorf("%s did not catch up: %w (holds %d of %d jobs, last error: %v)", node, ctx.Err(), len(got), len(ids), err)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
