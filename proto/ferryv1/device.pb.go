@@ -808,8 +808,10 @@ type Cartridge struct {
 	Location       *Element               `protobuf:"bytes,5,opt,name=location,proto3" json:"location,omitempty"`
 	CapacityBytes  uint64                 `protobuf:"varint,6,opt,name=capacity_bytes,json=capacityBytes,proto3" json:"capacity_bytes,omitempty"`
 	WriteProtected bool                   `protobuf:"varint,7,opt,name=write_protected,json=writeProtected,proto3" json:"write_protected,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The storage slot the cartridge returns to when a drive unloads it.
+	HomeSlot      uint32 `protobuf:"varint,8,opt,name=home_slot,json=homeSlot,proto3" json:"home_slot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Cartridge) Reset() {
@@ -889,6 +891,13 @@ func (x *Cartridge) GetWriteProtected() bool {
 		return x.WriteProtected
 	}
 	return false
+}
+
+func (x *Cartridge) GetHomeSlot() uint32 {
+	if x != nil {
+		return x.HomeSlot
+	}
+	return 0
 }
 
 type LabelTapeRequest struct {
@@ -1206,7 +1215,7 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\tlibraries\x18\x01 \x03(\v2\x11.ferry.v1.LibraryR\tlibraries\"B\n" +
 	"\x10InventoryRequest\x12\x18\n" +
 	"\alibrary\x18\x01 \x01(\tR\alibrary\x12\x14\n" +
-	"\x05stale\x18\x02 \x01(\bR\x05stale\"\xe4\x01\n" +
+	"\x05stale\x18\x02 \x01(\bR\x05stale\"\x81\x02\n" +
 	"\tCartridge\x12\x18\n" +
 	"\abarcode\x18\x01 \x01(\tR\abarcode\x12\x18\n" +
 	"\alibrary\x18\x02 \x01(\tR\alibrary\x12\x10\n" +
@@ -1214,7 +1223,8 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\x04path\x18\x04 \x01(\tR\x04path\x12-\n" +
 	"\blocation\x18\x05 \x01(\v2\x11.ferry.v1.ElementR\blocation\x12%\n" +
 	"\x0ecapacity_bytes\x18\x06 \x01(\x04R\rcapacityBytes\x12'\n" +
-	"\x0fwrite_protected\x18\a \x01(\bR\x0ewriteProtected\"Z\n" +
+	"\x0fwrite_protected\x18\a \x01(\bR\x0ewriteProtected\x12\x1b\n" +
+	"\thome_slot\x18\b \x01(\rR\bhomeSlot\"Z\n" +
 	"\x10LabelTapeRequest\x12\x18\n" +
 	"\alibrary\x18\x01 \x01(\tR\alibrary\x12\x12\n" +
 	"\x04slot\x18\x02 \x01(\rR\x04slot\x12\x18\n" +
