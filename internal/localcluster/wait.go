@@ -36,7 +36,11 @@ func poll(ctx context.Context, what string, check func(ctx context.Context) (don
 		if done {
 			return nil
 		}
-		last = why
+		// A probe cut short by ctx's end says nothing about the node; keep
+		// the reason the one before it gave.
+		if ctx.Err() == nil {
+			last = why
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("localcluster: waiting for %s: %w (last: %s)", what, ctx.Err(), last)
