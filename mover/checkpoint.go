@@ -1,0 +1,202 @@
+package mover
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// TapePos is where a tape stood at a checkpoint.
+type TapePos struct {
+	// ObjectID is the logical object identifier (records and filemarks
+	// from the beginning of medium) that LOCATE returns to.
+	ObjectID uint64
+	// File is the number of filemarks before the position.
+	File uint64
+}
+
+// Checkpoint is a point from which Run can resume a plan. Everything the
+// destination holds up to it was flushed before it was emitted.
+type Checkpoint struct {
+	// Segment is the index of the segment to continue; len(plan) after the
+	// last one.
+	Segment int
+	// SegmentDone is the bytes of Segment delivered to its destination (or
+	// read, for StreamToDiscard).
+	SegmentDone int64
+	// SegmentRecords and SegmentFiles count the records and filemarks read
+	// from Segment's stream source.
+	SegmentRecords, SegmentFiles int64
+	// BytesDone is the bytes the job has written in all segments.
+	BytesDone int64
+	// Positions holds the position of every tape device, by device index.
+	Positions map[int]TapePos
+	// Hash and SegmentHash are the marshalled SHA-256 states of the job and
+	// of Segment.
+	Hash, SegmentHash []byte
+	// Done are the results of the segments before Segment.
+	Done []SegmentResult
+}
+
+const (
+	checkpointMagic   = "FYCP"
+	checkpointVersion = 1
+	// maxCheckpointItems bounds counts read from untrusted bytes so a
+	// corrupt checkpoint cannot make Unmarshal allocate gigabytes.
+	maxCheckpointItems = 1 << 20
+)
+
+// ErrBadCheckpoint reports bytes that are not a checkpoint this version
+// understands.
+var ErrBadCheckpoint = errors.New("mover: malformed checkpoint")
+
+// MarshalBinary encodes the checkpoint: a magic, a version byte, then
+// varint fields. Tape positions are sorted by device, so equal checkpoints
+// encode to equal bytes.
+func (c Checkpoint) MarshalBinary() ([]byte, error) {
+	b := append([]byte(checkpointMagic), checkpointVersion)
+	b = binary.AppendUvarint(b, uint64(c.Segment))
+	b = binary.AppendVarint(b, c.SegmentDone)
+	b = binary.AppendVarint(b, c.SegmentRecords)
+	b = binary.AppendVarint(b, c.SegmentFiles)
+	b = binary.AppendVarint(b, c.BytesDone)
+	keys := make([]int, 0, len(c.Positions))
+	for k := range c.Positions {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for _, k := range keys {
+		p := c.Positions[k]
+		b = binary.AppendUvarint(b, uint64(k))
+		b = binary.AppendUvarint(b, p.ObjectID)
+		b = binary.AppendUvarint(b, p.File)
+	}
+	b = appendBytes(b, c.Hash)
+	b = appendBytes(b, c.SegmentHash)
+	b = binary.AppendUvarint(b, uint64(len(c.Done)))
+	for _, r := range c.Done {
+		b = binary.AppendVarint(b, r.Bytes)
+		b = append(b, r.SHA256[:]...)
+	}
+	return b, nil
+}
+
+func appendBytes(b, p []byte) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(p))), p...)
+}
+
+// UnmarshalBinary decodes what MarshalBinary produced; anything else is an
+// error matching ErrBadCheckpoint.
+func (c *Checkpoint) UnmarshalBinary(data []byte) error {
+	d := decoder{b: data}
+	if string(d.take(len(checkpointMagic))) != checkpointMagic {
+		return fmt.Errorf("%w: bad magic", ErrBadCheckpoint)
+	}
+	if v := d.take(1); d.err == nil && v[0] != checkpointVersion {
+		return fmt.Errorf("%w: version %d, want %d", ErrBadCheckpoint, v[0], checkpointVersion)
+	}
+	var out Checkpoint
+	out.Segment = int(d.count())
+	out.SegmentDone = d.varint()
+	out.SegmentRecords = d.varint()
+	out.SegmentFiles = d.varint()
+	out.BytesDone = d.varint()
+	if n := d.count(); n > 0 {
+		out.Positions = make(map[int]TapePos, n)
+		for range n {
+			k := int(d.count())
+			out.Positions[k] = TapePos{ObjectID: d.uvarint(), File: d.uvarint()}
+		}
+	}
+	out.Hash = d.bytes()
+	out.SegmentHash = d.bytes()
+	if n := d.count(); n > 0 {
+		out.Done = make([]SegmentResult, 0, min(n, uint64(len(data))))
+		for range n {
+			r := SegmentResult{Bytes: d.varint()}
+			copy(r.SHA256[:], d.take(len(r.SHA256)))
+			out.Done = append(out.Done, r)
+		}
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%d trailing bytes", len(d.b))
+	}
+	if d.err != nil {
+		return fmt.Errorf("%w: %w", ErrBadCheckpoint, d.err)
+	}
+	*c = out
+	return nil
+}
+
+// decoder reads varint fields, remembering the first error so the caller
+// checks once.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+var errShort = errors.New("truncated")
+
+func (d *decoder) take(n int) []byte {
+	if d.err != nil || n > len(d.b) {
+		if d.err == nil {
+			d.err = errShort
+		}
+		return make([]byte, n)
+	}
+	p := d.b[:n]
+	d.b = d.b[n:]
+	return p
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errShort
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errShort
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count is a uvarint that sizes something; it is bounded.
+func (d *decoder) count() uint64 {
+	v := d.uvarint()
+	if v > maxCheckpointItems && d.err == nil {
+		d.err = fmt.Errorf("count %d too large", v)
+	}
+	if d.err != nil {
+		return 0
+	}
+	return v
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.count()
+	if n == 0 || d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.err = errShort
+		return nil
+	}
+	return slices.Clone(d.take(int(n)))
+}

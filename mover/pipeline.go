@@ -1,0 +1,188 @@
+package mover
+
+import (
+	"context"
+	"sync"
+)
+
+// written is the writer's report of one chunk, with the source state the
+// chunk carried (the chunk itself is already back in the pool).
+type written struct {
+	n              int
+	last, clean    bool
+	records, files int64
+	srcPos, dstPos TapePos
+	hasSrc, hasDst bool
+}
+
+// hashed is the hasher's report of one chunk: the hash states after it.
+type hashed struct {
+	job, seg []byte
+}
+
+// data runs a segment that moves bytes through the reader → writer/hasher
+// pipeline, committing chunks in order on the calling goroutine.
+func (r *runner) data(ctx context.Context, s Segment) error {
+	src, snk := r.build(s)
+	srcClass, dstClass := s.Kind.roles()
+	hashing := dstClass != classNone
+	if hashing {
+		r.dirty[s.Dst] = true
+	}
+
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		once     sync.Once
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	fail := func(err error) {
+		once.Do(func() { firstErr = err; cancel() })
+	}
+	toWrite := make(chan *chunk, r.cfg.Buffers)
+	toHash := make(chan *chunk, r.cfg.Buffers)
+	// The reports are small; deep queues let reading and writing go on
+	// while this goroutine waits for a flush.
+	wdone := make(chan written, 256)
+	hdone := make(chan hashed, 256)
+	lim := newLimiter(r.cfg.BandwidthLimit)
+
+	wg.Add(3)
+	go func() { // reader
+		defer wg.Done()
+		defer close(toWrite)
+		defer close(toHash)
+		for {
+			var c *chunk
+			select {
+			case c = <-r.pool.free:
+			case <-pctx.Done():
+				return
+			}
+			if err := src.fill(c); err != nil {
+				r.pool.free <- c
+				fail(err)
+				return
+			}
+			if err := lim.wait(pctx, len(c.data)); err != nil {
+				r.pool.free <- c
+				return
+			}
+			if hashing {
+				c.refs.Store(2)
+				toHash <- c // never blocks: the channels hold every buffer
+			} else {
+				c.refs.Store(1)
+			}
+			toWrite <- c
+			if c.last {
+				return
+			}
+		}
+	}()
+	go func() { // writer
+		defer wg.Done()
+		defer close(wdone)
+		for c := range toWrite {
+			if pctx.Err() != nil {
+				r.pool.release(c)
+				continue
+			}
+			w := written{n: len(c.data), last: c.last, records: c.records, files: c.files, srcPos: c.srcPos, hasSrc: c.hasSrcPos}
+			err := snk.write(c)
+			r.pool.release(c)
+			if err == nil {
+				w.dstPos, w.hasDst, err = snk.position()
+			}
+			if err != nil {
+				fail(err)
+				continue
+			}
+			w.clean = snk.clean()
+			select {
+			case wdone <- w:
+			case <-pctx.Done():
+			}
+		}
+	}()
+	go func() { // hasher
+		defer wg.Done()
+		defer close(hdone)
+		for c := range toHash {
+			if pctx.Err() != nil {
+				r.pool.release(c)
+				continue
+			}
+			r.hashes.write(c.data)
+			r.pool.release(c)
+			var h hashed
+			h.job, h.seg = r.hashes.states()
+			select {
+			case hdone <- h:
+			case <-pctx.Done():
+			}
+		}
+	}()
+
+	r.commit(pctx, s, srcClass, hashing, snk, wdone, hdone, fail)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+// commit takes the writer's and hasher's reports chunk by chunk, advances
+// the segment's counters and positions, and checkpoints when one is due.
+func (r *runner) commit(ctx context.Context, s Segment, srcClass deviceClass, hashing bool, snk sink,
+	wdone <-chan written, hdone <-chan hashed, fail func(error)) {
+	for {
+		var w written
+		var ok bool
+		select {
+		case w, ok = <-wdone:
+		case <-ctx.Done():
+			return
+		}
+		if !ok {
+			return
+		}
+		var h hashed
+		if hashing {
+			select {
+			case h, ok = <-hdone:
+			case <-ctx.Done():
+				return
+			}
+			if !ok {
+				return
+			}
+			r.jobBytes += int64(w.n)
+		}
+		r.segBytes += int64(w.n)
+		r.segRecs, r.segFiles = w.records, w.files
+		r.sinceBytes += int64(w.n)
+		if w.hasSrc {
+			r.positions[s.Src] = w.srcPos
+		}
+		if w.hasDst {
+			r.positions[s.Dst] = w.dstPos
+		}
+		r.progress(false)
+		if w.last {
+			return
+		}
+		if w.clean && r.due() {
+			st := checkpointState{jobHash: h.job, segHash: h.seg}
+			if !hashing {
+				// No hasher runs for a discard, so the states are ours to read.
+				st.jobHash, st.segHash = r.hashes.states()
+			}
+			if err := r.checkpoint(ctx, snk, st); err != nil {
+				fail(err)
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,19 @@
+package mover
+
+// SegmentResult is what one segment moved.
+type SegmentResult struct {
+	// Bytes written to the destination (read, for StreamToDiscard).
+	Bytes int64
+	// SHA256 of the bytes written by the segment.
+	SHA256 [32]byte
+}
+
+// Result is what a whole plan moved. After a resume it is the same as the
+// result of an uninterrupted run.
+type Result struct {
+	// Bytes written by all segments.
+	Bytes int64
+	// SHA256 of all bytes written, in plan order.
+	SHA256   [32]byte
+	Segments []SegmentResult
+}

@@ -1,0 +1,170 @@
+package mover
+
+import (
+	"sync"
+)
+
+// sink takes a segment's chunks in order.
+type sink interface {
+	write(c *chunk) error
+	// flush makes everything written so far durable. It may be called
+	// from another goroutine while write runs.
+	flush() error
+	// clean reports that nothing is held back between chunks, so the point
+	// after the last write is a valid checkpoint.
+	clean() bool
+	// position is where a tape destination stands; ok is false otherwise.
+	position() (p TapePos, ok bool, err error)
+}
+
+// blockSink writes a run of bytes from an offset of a block device.
+type blockSink struct {
+	dev BlockDevice
+	idx int
+	off int64
+}
+
+func (s *blockSink) write(c *chunk) error {
+	if len(c.data) == 0 {
+		return nil
+	}
+	if _, err := s.dev.WriteAt(c.data, s.off); err != nil {
+		return &stageError{op: "write", device: s.idx, write: true, err: err}
+	}
+	s.off += int64(len(c.data))
+	return nil
+}
+
+func (s *blockSink) flush() error {
+	if err := s.dev.Flush(); err != nil {
+		return &stageError{op: "flush", device: s.idx, write: true, err: err}
+	}
+	return nil
+}
+
+func (s *blockSink) clean() bool                      { return true }
+func (s *blockSink) position() (TapePos, bool, error) { return TapePos{}, false, nil }
+func (discardSink) write(*chunk) error                { return nil }
+func (discardSink) flush() error                      { return nil }
+func (discardSink) clean() bool                       { return true }
+func (discardSink) position() (TapePos, bool, error)  { return TapePos{}, false, nil }
+
+// discardSink drops everything (stream→discard).
+type discardSink struct{}
+
+// tapeSink writes records to a tape. mu serialises writes with a flush
+// from the committing goroutine, since a tape drive is not safe for
+// concurrent use.
+type tapeSink struct {
+	mu  sync.Mutex
+	t   TapeDrive
+	idx int
+	// recordSize > 0 cuts a plain run of bytes into records of that size,
+	// carrying a partial record to the next chunk unless it is the last.
+	// 0 writes c.recs one to one.
+	recordSize int
+	carry      []byte
+	warned     bool
+	onWarning  func()
+}
+
+func (s *tapeSink) write(c *chunk) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.recordSize == 0 {
+		off := 0
+		for _, n := range c.recs {
+			if n < 0 {
+				if err := s.filemark(); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := s.record(c.data[off : off+n]); err != nil {
+				return err
+			}
+			off += n
+		}
+		return nil
+	}
+	data := c.data
+	if len(s.carry) > 0 {
+		k := min(s.recordSize-len(s.carry), len(data))
+		s.carry = append(s.carry, data[:k]...)
+		data = data[k:]
+		if len(s.carry) < s.recordSize && !c.last {
+			return nil
+		}
+		if err := s.record(s.carry); err != nil {
+			return err
+		}
+		s.carry = s.carry[:0]
+	}
+	for len(data) >= s.recordSize {
+		if err := s.record(data[:s.recordSize]); err != nil {
+			return err
+		}
+		data = data[s.recordSize:]
+	}
+	if len(data) > 0 {
+		if c.last {
+			return s.record(data) // the short last record
+		}
+		s.carry = append(s.carry, data...)
+	}
+	return nil
+}
+
+func (s *tapeSink) record(p []byte) error {
+	ew, err := s.t.WriteRecord(p)
+	if err != nil {
+		return &stageError{op: "write", device: s.idx, write: true, err: err}
+	}
+	s.earlyWarning(ew)
+	return nil
+}
+
+func (s *tapeSink) filemark() error {
+	ew, err := s.t.WriteFilemarks(1)
+	if err != nil {
+		return &stageError{op: "write filemark", device: s.idx, write: true, err: err}
+	}
+	s.earlyWarning(ew)
+	return nil
+}
+
+// earlyWarning reports the early-warning zone once per segment: writes there
+// still succeed, and the end of the medium fails them for real.
+func (s *tapeSink) earlyWarning(ew bool) {
+	if ew && !s.warned {
+		s.warned = true
+		if s.onWarning != nil {
+			s.onWarning()
+		}
+	}
+}
+
+func (s *tapeSink) flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.t.Flush(); err != nil {
+		return &stageError{op: "flush", device: s.idx, write: true, err: err}
+	}
+	return nil
+}
+
+func (s *tapeSink) clean() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.carry) == 0
+}
+
+func (s *tapeSink) position() (TapePos, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.t.ReadPosition()
+	if err != nil {
+		return TapePos{}, false, &stageError{op: "read position", device: s.idx, err: err}
+	}
+	return TapePos{ObjectID: p.ObjectID, File: p.File}, true, nil
+}
