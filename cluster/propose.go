@@ -124,3 +124,6 @@ func (n *Node) LinearizableRead(ctx context.Context) error {
 // WatchJob returns a channel signalled after each change of the job, and a
 // function that stops the watch.
 func (n *Node) WatchJob(id string) (<-chan struct{}, func()) { return n.jobs.subscribe(id) }
+
+// WatchJobs is WatchJob for every job at once.
+func (n *Node) WatchJobs() (<-chan struct{}, func()) { return n.jobs.subscribe(anyJob) }

@@ -148,7 +148,7 @@ func (n *Node) applyCommand(idx uint64, data []byte) {
 	if cmd.GetNode() == n.cfg.NodeName {
 		n.proposals.complete(cmd.GetRequestId(), res)
 	}
-	if res.Err == nil && res.Job != nil && !res.Existing {
+	if res.Job != nil && !res.Existing {
 		n.jobs.publish(res.Job.GetId())
 		n.log.Info("job state changed", "job", res.Job.GetId(), "state", res.Job.GetState().String(), "index", idx)
 	}

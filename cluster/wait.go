@@ -159,10 +159,16 @@ func (b *jobBroker) subscribe(id string) (<-chan struct{}, func()) {
 	}
 }
 
+// anyJob is the subscription key that hears about every job.
+const anyJob = "*"
+
 func (b *jobBroker) publish(id string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for ch := range b.subs[id] {
+		signal(ch)
+	}
+	for ch := range b.subs[anyJob] {
 		signal(ch)
 	}
 }
