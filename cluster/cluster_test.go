@@ -75,7 +75,7 @@ func startNode(t *testing.T, cfg Config) *testNode {
 		ln.Close()
 		t.Fatalf("start %s: %v", cfg.NodeName, err)
 	}
-	gs := grpc.NewServer()
+	gs := grpc.NewServer(ServerOptions()...)
 	ferryv1.RegisterRaftTransportServer(gs, n.Transport())
 	go gs.Serve(ln)
 	tn := &testNode{Node: n, cfg: cfg, gs: gs}

@@ -45,14 +45,12 @@ type nodeMeta struct {
 type gossipConfig struct {
 	name string
 	// label keeps clusters of different names from gossiping with each other.
-	label      string
-	bindAddr   string
-	advertise  string
-	port       int
-	meta       nodeMeta
-	logger     *slog.Logger
-	onChange   func()
-	joinWindow time.Duration
+	label     string
+	bindAddr  string
+	advertise string
+	port      int
+	meta      nodeMeta
+	logger    *slog.Logger
 }
 
 func (n *Node) gossipConfig() gossipConfig {
@@ -65,17 +63,19 @@ func (n *Node) gossipConfig() gossipConfig {
 		meta: nodeMeta{
 			RaftID: n.id, Site: n.cfg.Site, GRPC: n.cfg.GRPCAddr, HTTP: n.cfg.HTTPAddr,
 		},
-		logger:     n.log.With("component", "gossip"),
-		joinWindow: 5 * time.Second,
+		logger: n.log.With("component", "gossip"),
 	}
 }
 
 // Gossip wraps memberlist: it advertises this node's metadata and keeps the
 // state of every member seen, including dead ones (memberlist forgets those).
 type Gossip struct {
-	cfg     gossipConfig
-	list    *memberlist.Memberlist
-	started time.Time
+	cfg  gossipConfig
+	list *memberlist.Memberlist
+	// newcomer is set while a node without a Raft identity joins: only
+	// then does a second claim on its name make this node give way. An
+	// established member keeps running and the newcomer is the one refused.
+	newcomer atomic.Bool
 
 	metaMu sync.Mutex
 	meta   nodeMeta
@@ -89,7 +89,7 @@ type Gossip struct {
 }
 
 func startGossip(cfg gossipConfig) (*Gossip, error) {
-	g := &Gossip{cfg: cfg, meta: cfg.meta, members: map[string]*GossipMember{}, conflicts: make(chan struct{}, 1), started: time.Now()}
+	g := &Gossip{cfg: cfg, meta: cfg.meta, members: map[string]*GossipMember{}, conflicts: make(chan struct{}, 1)}
 	ch := make(chan struct{})
 	g.changed.Store(&ch)
 	mc := memberlist.DefaultLANConfig()
@@ -159,9 +159,16 @@ func (g *Gossip) SetClusterID(id string) error {
 	return g.list.UpdateNode(time.Second)
 }
 
-// Conflicts receives a signal when another live node claims this node's name
-// while this node is starting: the newcomer is the one that must give way.
-func (g *Gossip) Conflicts() <-chan struct{} { return g.conflicts }
+// JoinAsNewcomer is Join for a node that is not yet a member: if a live node
+// already has this node's name, it fails with ErrNameTaken.
+func (g *Gossip) JoinAsNewcomer(addrs []string) error {
+	g.newcomer.Store(true)
+	return g.Join(addrs)
+}
+
+// Established ends the newcomer period: later name conflicts are logged, and
+// the newcomer on the other side is the one to give way.
+func (g *Gossip) Established() { g.newcomer.Store(false) }
 
 // Changed returns a channel closed at the next membership change.
 func (g *Gossip) Changed() <-chan struct{} { return *g.changed.Load() }
@@ -284,7 +291,7 @@ func (c *gossipConflicts) NotifyConflict(existing, other *memberlist.Node) {
 	g.cfg.logger.Error("two nodes claim one name", "name", existing.Name,
 		"mine", net.JoinHostPort(existing.Addr.String(), strconv.Itoa(int(existing.Port))),
 		"theirs", net.JoinHostPort(other.Addr.String(), strconv.Itoa(int(other.Port))))
-	if existing.Name == g.cfg.name && time.Since(g.started) < g.cfg.joinWindow {
+	if existing.Name == g.cfg.name && g.newcomer.Load() {
 		g.conflicted.Store(true)
 		select {
 		case g.conflicts <- struct{}{}:

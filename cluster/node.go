@@ -134,7 +134,7 @@ func (n *Node) start(ctx context.Context) error {
 		ident.ClusterID = uuid.NewString()
 		n.clusterID = ident.ClusterID
 	case !known:
-		if err := n.gossip.Join(n.cfg.Join); err != nil {
+		if err := n.gossip.JoinAsNewcomer(n.cfg.Join); err != nil {
 			return fmt.Errorf("join %s: %w", strings.Join(n.cfg.Join, ","), err)
 		}
 		if ident.ClusterID, err = n.gossip.WaitClusterID(ctx); err != nil {
@@ -162,6 +162,7 @@ func (n *Node) start(ctx context.Context) error {
 			return fmt.Errorf("save node identity: %w", err)
 		}
 	}
+	n.gossip.Established()
 
 	rc := &raft.Config{
 		ID:              n.id,

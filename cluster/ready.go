@@ -28,9 +28,6 @@ func (n *Node) run() {
 				return
 			}
 			n.raft.Advance()
-		case <-n.gossip.Conflicts():
-			n.fail(fmt.Errorf("%w: refusing to run twice as %q", ErrNameTaken, n.cfg.NodeName))
-			return
 		case <-n.stopc:
 			return
 		}

@@ -160,6 +160,7 @@ func (p *peer) run() {
 			p.t.n.log.Debug("raft stream to peer broke", "peer", p.t.n.nameOf(p.id), "err", err)
 			p.t.n.raft.ReportUnreachable(p.id)
 			p.t.n.metrics.peerFailures.Inc()
+			p.drain()
 		}
 		select {
 		case <-p.stopc:
@@ -168,6 +169,26 @@ func (p *peer) run() {
 		}
 		backoff = min(2*backoff, time.Second)
 	}
+}
+
+// drain drops what queued up while the peer was unreachable: Raft resends
+// what still matters, and stale proposals or votes would only get in the way.
+func (p *peer) drain() {
+	for {
+		select {
+		case <-p.queue:
+		default:
+			return
+		}
+	}
+}
+
+// ServerOptions are the options a gRPC server carrying the Raft transport
+// needs: peers ping idle streams every few seconds so that a dead peer is
+// noticed, and gRPC's default keepalive policy would reject those pings and
+// drop the connection.
+func ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true})}
 }
 
 // stream holds one gRPC stream open and sends batches on it until it fails.
@@ -349,8 +370,19 @@ func (t *Transport) admit(clusterID string, from uint64) error {
 	return nil
 }
 
+// forwardedPropWait bounds how long a proposal forwarded by a follower may
+// wait to enter Raft. Raft takes proposals only while it knows a leader; a
+// blocked step would hold up every message behind it on the stream,
+// heartbeats of a new leader included. The proposer re-proposes a dropped one.
+const forwardedPropWait = 100 * time.Millisecond
+
 func (t *Transport) step(ctx context.Context, m *raftpb.Message) {
+	if m.GetType() == raftpb.MsgProp {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, forwardedPropWait)
+		defer cancel()
+	}
 	if err := t.n.raft.Step(ctx, m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) && !errors.Is(err, raft.ErrStepLocalMsg) {
-		t.n.log.Debug("raft step", "err", err)
+		t.n.log.Debug("raft step", "type", m.GetType().String(), "err", err)
 	}
 }
