@@ -109,9 +109,9 @@ func TestCorruptImages(t *testing.T) {
 		{"record cut short", le(0, 10, "abc"), 4, 1},
 		{"trailer missing", le(2, "ab", 2, 4, "abcd"), 10, 1},
 		{"partial length word", le(2, "ab", 2, []byte{1, 0}), 10, 1},
-		{"reserved marker", le(0, 0xFF000001, 0), 4, 1},
+		{"reserved marker", le(0, uint32(0xFF000001), 0), 4, 1},
 		{"bits that must be zero", le(0x01000004, "abcd", 0x01000004), 0, 0},
-		{"bad-record flag with no length", le(0x80000000), 0, 0},
+		{"bad-record flag with no length", le(uint32(0x80000000)), 0, 0},
 		{"odd record without its pad byte", le(3, "abc", 3), 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,7 +151,7 @@ func TestCorruptImages(t *testing.T) {
 
 func TestMarkersAndFlags(t *testing.T) {
 	t.Run("end of medium marker ends the data", func(t *testing.T) {
-		path := writeImage(t, le(2, "ab", 2, 0, 0xFFFFFFFF, "junk after the marker"))
+		path := writeImage(t, le(2, "ab", 2, 0, uint32(0xFFFFFFFF), "junk after the marker"))
 		c, err := Open(path, Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -173,7 +173,7 @@ func TestMarkersAndFlags(t *testing.T) {
 		}
 	})
 	t.Run("erase gaps are skipped", func(t *testing.T) {
-		path := writeImage(t, le(0xFFFFFFFE, 2, "ab", 2, 0xFFFFFFFE, 0xFFFFFFFE, 0, 1, "x", []byte{0}, 1))
+		path := writeImage(t, le(uint32(0xFFFFFFFE), 2, "ab", 2, uint32(0xFFFFFFFE), uint32(0xFFFFFFFE), 0, 1, "x", []byte{0}, 1))
 		c, err := Open(path, Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -194,7 +194,7 @@ func TestMarkersAndFlags(t *testing.T) {
 		}
 	})
 	t.Run("bad-record flag", func(t *testing.T) {
-		path := writeImage(t, le(0x80000003, "abc", []byte{0}, 0x80000003, 1, "z", []byte{0}, 1))
+		path := writeImage(t, le(uint32(0x80000003), "abc", []byte{0}, uint32(0x80000003), 1, "z", []byte{0}, 1))
 		c, err := Open(path, Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -244,8 +244,8 @@ func TestImageShrunkWhileOpen(t *testing.T) {
 func FuzzOpen(f *testing.F) {
 	f.Add(goldenImage)
 	f.Add(le(4, "abcd", 5))
-	f.Add(le(0, 0xFFFFFFFF, 1, 2))
-	f.Add(le(0xFFFFFFFE, 0x80000001, "a", []byte{0}, 0x80000001))
+	f.Add(le(0, uint32(0xFFFFFFFF), 1, 2))
+	f.Add(le(uint32(0xFFFFFFFE), uint32(0x80000001), "a", []byte{0}, uint32(0x80000001)))
 	f.Add([]byte{1, 0})
 	f.Fuzz(func(t *testing.T, image []byte) {
 		path := writeImage(t, image)
