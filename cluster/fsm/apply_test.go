@@ -391,8 +391,8 @@ func TestApplyOpFromANewerVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Field 12 (a future op), wire type 2 (bytes), holding an empty message.
-	data = protowire.AppendTag(data, 12, protowire.BytesType)
+	// Field 99 (a future op), wire type 2 (bytes), holding an empty message.
+	data = protowire.AppendTag(data, 99, protowire.BytesType)
 	data = protowire.AppendBytes(data, nil)
 	var cmd ferryv1.Command
 	if err := proto.Unmarshal(data, &cmd); err != nil {

@@ -8,12 +8,29 @@ import (
 // Sentinel errors wrapped by Result.Err and by Restore; check them with
 // errors.Is.
 var (
-	// ErrNotFound: the command names a job the state machine does not know.
+	// ErrNotFound: the command names a job, device, library or cartridge the
+	// state machine does not know.
 	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: a registration reuses a name, barcode, NAA designator
+	// or path that another device or library already has.
+	ErrAlreadyExists = errors.New("already exists")
 	// ErrInvalid: the command is malformed; a *ValidationError says why.
 	ErrInvalid = errors.New("invalid argument")
 	// ErrJobEnded: the job already succeeded or failed, so it cannot change.
 	ErrJobEnded = errors.New("job has ended")
+	// ErrOwned: the job is running on another node, which owns it.
+	ErrOwned = errors.New("job is owned by another node")
+	// ErrBusy: a place or a cartridge the command needs is taken: a slot
+	// already holds a cartridge, or a job cannot start yet because a
+	// cartridge it needs is in use by another job or its library has no free
+	// drive. Such a job stays queued with the reason in its state_reason;
+	// starting it again later may succeed.
+	ErrBusy = errors.New("resource busy")
+	// ErrFenced: the command comes from a node that no longer owns the job,
+	// or carries an older epoch than the job's current one (the fencing
+	// rule), or the job is no longer running. The sender must stop working
+	// on the job.
+	ErrFenced = errors.New("fenced: not the job's current owner and epoch")
 	// ErrUnknownCommand: the entry carries no operation this version knows.
 	ErrUnknownCommand = errors.New("unknown command")
 	// ErrBadSnapshot: Restore was given data that is not a consistent

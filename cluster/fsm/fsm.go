@@ -18,6 +18,9 @@ type FSM struct {
 }
 
 // state is everything a snapshot carries, plus indexes derived from it.
+// Devices share two namespaces: a DeviceRef names a disk or a cartridge, so
+// disk names and barcodes must not collide, and an NAA designator identifies
+// exactly one device of either kind.
 // Restore builds a whole new state and swaps it in, so a bad snapshot never
 // leaves a half-restored machine behind.
 type state struct {
@@ -28,6 +31,18 @@ type state struct {
 	byKey   map[string]string // idempotency key → job id
 	nodes   map[uint64]*ferryv1.NodeInfo
 	removed map[uint64]struct{}
+
+	disks      map[string]*ferryv1.Disk
+	libraries  map[string]*tapeLibrary
+	cartridges map[string]*ferryv1.Cartridge
+	// naas maps a lower-case NAA designator to the disk name or barcode.
+	naas map[string]string
+	// paths maps a device's file to the disk name or barcode, so that no
+	// file is reachable under two names.
+	paths map[string]string
+	// holders maps the barcode of every loaded cartridge to the running job
+	// it is loaded for.
+	holders map[string]string
 }
 
 func newState() *state {
@@ -36,6 +51,13 @@ func newState() *state {
 		byKey:   make(map[string]string),
 		nodes:   make(map[uint64]*ferryv1.NodeInfo),
 		removed: make(map[uint64]struct{}),
+
+		disks:      make(map[string]*ferryv1.Disk),
+		libraries:  make(map[string]*tapeLibrary),
+		cartridges: make(map[string]*ferryv1.Cartridge),
+		naas:       make(map[string]string),
+		paths:      make(map[string]string),
+		holders:    make(map[string]string),
 	}
 }
 
@@ -44,22 +66,34 @@ func New() *FSM {
 	return &FSM{st: newState()}
 }
 
-// Result is the outcome of applying one command.
+// Result is the outcome of applying one command. When Err is nil exactly
+// one of Job, Disk, Library and Cartridge is set, matching the command's op.
 type Result struct {
-	// Job is a copy of the job after the command; nil when Err is set.
+	// Job is a copy of the job after a job command; nil when Err is set.
 	Job *ferryv1.Job
+	// Disk is a copy of the disk a RegisterDiskOp registered.
+	Disk *ferryv1.Disk
+	// Library is a copy of the library a RegisterLibraryOp registered, with
+	// its (empty) inventory.
+	Library *ferryv1.Library
+	// Cartridge is a copy of the cartridge an AddCartridgeOp added.
+	Cartridge *ferryv1.Cartridge
 	// Existing reports that a submit matched a job that already existed, by
 	// idempotency key or because the same job id was proposed again (as
-	// happens when a proposal is retried across a leader change).
+	// happens when a proposal is retried across a leader change), or that a
+	// start or checkpoint was such a retry and changed nothing.
 	Existing bool
-	// Err wraps ErrNotFound, ErrInvalid, ErrJobEnded or ErrUnknownCommand.
+	// Err wraps one of the package's sentinel errors.
 	Err error
 }
 
 // Apply applies the command committed at the Raft index. Given the same
 // state and the same arguments it always produces the same state and Result.
 // The index is recorded as applied even when the command fails, because the
-// failure itself is the entry's deterministic outcome.
+// failure itself is the entry's deterministic outcome. A failed command
+// changes nothing, with one exception: a StartJobOp refused with ErrBusy
+// records the reason in the queued job's state_reason, so that people can
+// see what the job waits for.
 //
 // Indexes must increase from call to call, as Raft delivers them; the
 // applied index never moves backwards.
@@ -68,33 +102,78 @@ func (f *FSM) Apply(index uint64, cmd *ferryv1.Command) Result {
 	defer f.mu.Unlock()
 	f.st.advance(index)
 
-	var (
-		job      *ferryv1.Job
-		existing bool
-		err      error
-	)
+	var r Result
 	switch op := cmd.GetOp().(type) {
 	case *ferryv1.Command_SubmitJob:
 		if op.SubmitJob == nil {
-			err = fmt.Errorf("%w: submit_job without a body", ErrUnknownCommand)
-			break
+			return Result{Err: noBody("submit_job")}
 		}
-		job, existing, err = f.st.submitJob(index, cmd, op.SubmitJob)
+		r.Job, r.Existing, r.Err = f.st.submitJob(index, cmd, op.SubmitJob)
 	case *ferryv1.Command_CancelJob:
 		if op.CancelJob == nil {
-			err = fmt.Errorf("%w: cancel_job without a body", ErrUnknownCommand)
-			break
+			return Result{Err: noBody("cancel_job")}
 		}
-		job, err = f.st.cancelJob(index, cmd, op.CancelJob)
+		r.Job, r.Err = f.st.cancelJob(index, cmd, op.CancelJob)
+	case *ferryv1.Command_RegisterDisk:
+		if op.RegisterDisk == nil {
+			return Result{Err: noBody("register_disk")}
+		}
+		r.Disk, r.Err = f.st.registerDisk(cmd, op.RegisterDisk)
+	case *ferryv1.Command_RegisterLibrary:
+		if op.RegisterLibrary == nil {
+			return Result{Err: noBody("register_library")}
+		}
+		r.Library, r.Err = f.st.registerLibrary(cmd, op.RegisterLibrary)
+	case *ferryv1.Command_AddCartridge:
+		if op.AddCartridge == nil {
+			return Result{Err: noBody("add_cartridge")}
+		}
+		r.Cartridge, r.Err = f.st.addCartridge(cmd, op.AddCartridge)
+	case *ferryv1.Command_StartJob:
+		if op.StartJob == nil {
+			return Result{Err: noBody("start_job")}
+		}
+		r.Job, r.Existing, r.Err = f.st.startJob(index, cmd, op.StartJob)
+	case *ferryv1.Command_CheckpointJob:
+		if op.CheckpointJob == nil {
+			return Result{Err: noBody("checkpoint_job")}
+		}
+		r.Job, r.Existing, r.Err = f.st.checkpointJob(index, cmd, op.CheckpointJob)
+	case *ferryv1.Command_FinishJob:
+		if op.FinishJob == nil {
+			return Result{Err: noBody("finish_job")}
+		}
+		r.Job, r.Err = f.st.finishJob(index, cmd, op.FinishJob)
 	default:
 		// A nil command, no op, or an op from a newer version that this
 		// binary cannot interpret.
-		err = fmt.Errorf("%w: entry %d carries no known operation", ErrUnknownCommand, index)
+		return Result{Err: fmt.Errorf("%w: entry %d carries no known operation", ErrUnknownCommand, index)}
 	}
-	if err != nil {
-		return Result{Err: err}
+	if r.Err != nil {
+		return Result{Err: r.Err}
 	}
-	return Result{Job: cloneJob(job), Existing: existing}
+	return f.st.copyOut(r)
+}
+
+func noBody(op string) error {
+	return fmt.Errorf("%w: %s without a body", ErrUnknownCommand, op)
+}
+
+// copyOut detaches the result from the state. A library is returned with
+// its full inventory, as Library would report it.
+func (s *state) copyOut(r Result) Result {
+	out := Result{Existing: r.Existing}
+	switch {
+	case r.Job != nil:
+		out.Job = cloneJob(r.Job)
+	case r.Disk != nil:
+		out.Disk = cloneDisk(r.Disk)
+	case r.Library != nil:
+		out.Library = s.libraryWithInventory(r.Library.GetName())
+	case r.Cartridge != nil:
+		out.Cartridge = s.cartridgeCopy(r.Cartridge)
+	}
+	return out
 }
 
 // AppliedIndex returns the highest index passed to Apply, AddNode or
@@ -117,4 +196,12 @@ func cloneJob(j *ferryv1.Job) *ferryv1.Job {
 
 func cloneNode(n *ferryv1.NodeInfo) *ferryv1.NodeInfo {
 	return proto.Clone(n).(*ferryv1.NodeInfo)
+}
+
+func cloneDisk(d *ferryv1.Disk) *ferryv1.Disk {
+	return proto.Clone(d).(*ferryv1.Disk)
+}
+
+func cloneCartridge(c *ferryv1.Cartridge) *ferryv1.Cartridge {
+	return proto.Clone(c).(*ferryv1.Cartridge)
 }

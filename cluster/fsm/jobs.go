@@ -11,9 +11,9 @@ import (
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
 
-// queuedReason is the honest answer to "why is my job not running": this
-// release replicates and stores jobs, but has no engine to execute them.
-const queuedReason = "waiting for a data mover; no mover runs jobs in this release yet (the Extended Copy engine will)"
+// queuedReason says who will start a new job: the executor on the node
+// that accepted the submission.
+const queuedReason = "waiting to start on the node that accepted it"
 
 const defaultCancelReason = "cancelled by user"
 
@@ -54,7 +54,9 @@ func (s *state) submitJob(index uint64, cmd *ferryv1.Command, op *ferryv1.Submit
 }
 
 // cancelJob moves a job that has not ended to CANCELLED. Cancelling twice is
-// not an error, so a client can retry a cancel whose answer it lost.
+// not an error, so a client can retry a cancel whose answer it lost. A
+// running job's cartridges go home at once; its owner notices the state and
+// stops, and its epoch no longer admits checkpoints.
 func (s *state) cancelJob(index uint64, cmd *ferryv1.Command, op *ferryv1.CancelJobOp) (*ferryv1.Job, error) {
 	if err := validateCancel(cmd, op); err != nil {
 		return nil, err
@@ -68,6 +70,9 @@ func (s *state) cancelJob(index uint64, cmd *ferryv1.Command, op *ferryv1.Cancel
 		return j, nil
 	case ferryv1.JobState_JOB_STATE_SUCCEEDED, ferryv1.JobState_JOB_STATE_FAILED:
 		return nil, fmt.Errorf("cancel job %q: %w (%s)", op.GetJobId(), ErrJobEnded, j.GetState())
+	}
+	if err := s.releaseTapes(j); err != nil {
+		return nil, fmt.Errorf("cancel job %q: %w", op.GetJobId(), err)
 	}
 	reason := op.GetReason()
 	if reason == "" {

@@ -10,6 +10,11 @@ import (
 type Query struct {
 	// State keeps only jobs in this state; JOB_STATE_UNSPECIFIED keeps all.
 	State ferryv1.JobState
+	// Owner keeps only jobs owned by this node (running ones, and ended
+	// ones that it ran); "" keeps all.
+	Owner string
+	// SubmittedVia keeps only jobs accepted by this node; "" keeps all.
+	SubmittedVia string
 	// AfterIndex keeps only jobs created after this Raft index: 0 for the
 	// first page, then the next value a previous call returned.
 	AfterIndex uint64
@@ -43,7 +48,7 @@ func (f *FSM) Jobs(q Query) (jobs []*ferryv1.Job, next uint64) {
 		return 1
 	})
 	for _, j := range f.st.order[start:] {
-		if q.State != ferryv1.JobState_JOB_STATE_UNSPECIFIED && j.GetState() != q.State {
+		if !q.matches(j) {
 			continue
 		}
 		if q.Limit > 0 && len(jobs) == q.Limit {
@@ -52,6 +57,12 @@ func (f *FSM) Jobs(q Query) (jobs []*ferryv1.Job, next uint64) {
 		jobs = append(jobs, cloneJob(j))
 	}
 	return jobs, 0
+}
+
+func (q Query) matches(j *ferryv1.Job) bool {
+	return (q.State == ferryv1.JobState_JOB_STATE_UNSPECIFIED || j.GetState() == q.State) &&
+		(q.Owner == "" || j.GetOwner() == q.Owner) &&
+		(q.SubmittedVia == "" || j.GetSubmittedVia() == q.SubmittedVia)
 }
 
 // JobCounts returns how many jobs are in each state. Every state a job can
