@@ -25,8 +25,9 @@ import (
 //     (UNREACHABLE COPY TARGET) or of the wrong device type (INVALID
 //     OPERATION FOR COPY SOURCE OR DESTINATION), reads past the inline data
 //     (INLINE DATA LENGTH EXCEEDED) or breaks a granularity (COPY SEGMENT
-//     GRANULARITY VIOLATION), with the segment's index in COMMAND-SPECIFIC
-//     INFORMATION and a segment pointer.
+//     GRANULARITY VIOLATION) or, without CAT, leaves part of a block
+//     (UNEXPECTED INEXACT SEGMENT), with the segment's index in
+//     COMMAND-SPECIFIC INFORMATION and a segment pointer.
 //
 // An empty b is an empty list: SPC-4 makes a zero PARAMETER LIST LENGTH a
 // successful no-op.
@@ -323,27 +324,32 @@ func checkSegment(s Segment, off, idx int, src, dst *TargetDescriptor, p *Parame
 		}
 		return nil
 	}
-	var total uint64 // bytes the segment moves
-	countAt := 0     // descriptor byte of the count field
+	total := dataBytes(s, src, dst)
+	countAt := 0 // descriptor byte of the count field
 	switch s.Type {
 	case BlockToStream:
-		total, countAt = uint64(s.Blocks)*uint64(src.BlockLength), 14
+		countAt = 14
 		if err := streamLen(s.StreamLength, dst, s.Blocks > 0, 9); err != nil {
 			return err
 		}
 	case StreamToBlock:
-		total, countAt = uint64(s.Blocks)*uint64(dst.BlockLength), 14
+		countAt = 14
 		if err := streamLen(s.StreamLength, src, s.Blocks > 0, 9); err != nil {
 			return err
 		}
 	case BlockToBlock:
-		bl := src.BlockLength
+		countAt = 10
+		// Without CAT a residue of less than a destination (or, with DC,
+		// source) block cannot be carried to the next segment.
+		other := dst.BlockLength
 		if s.DC {
-			bl = dst.BlockLength
+			other = src.BlockLength
 		}
-		total, countAt = uint64(s.Blocks)*uint64(bl), 10
+		if !s.CAT && total%uint64(other) != 0 {
+			return copyAborted(sense.UnexpectedInexactSegment, idx, countAt, 7)
+		}
 	case StreamToStream:
-		total, countAt = uint64(s.ByteCount), 16
+		countAt = 16
 		if err := streamLen(s.StreamLength, src, s.ByteCount > 0, 9); err != nil {
 			return err
 		}
@@ -351,7 +357,7 @@ func checkSegment(s Segment, off, idx int, src, dst *TargetDescriptor, p *Parame
 			return err
 		}
 	case InlineToStream:
-		total, countAt = uint64(s.ByteCount), 16
+		countAt = 16
 		if err := streamLen(s.StreamLength, dst, s.ByteCount > 0, 9); err != nil {
 			return err
 		}
@@ -366,12 +372,12 @@ func checkSegment(s Segment, off, idx int, src, dst *TargetDescriptor, p *Parame
 			return copyAborted(sense.CopySegmentGranularity, idx, 12, 7)
 		}
 	case StreamToDiscard:
-		total, countAt = uint64(s.ByteCount), 12
+		countAt = 12
 		if err := streamLen(s.StreamLength, src, s.ByteCount > 0, 9); err != nil {
 			return err
 		}
 	case BlockToBlockOffsets:
-		total, countAt = uint64(s.ByteCount), 8
+		countAt = 8
 		if uint32(s.SrcOffset) >= src.BlockLength {
 			return invalidAt(off+28, 7)
 		}

@@ -178,6 +178,11 @@ func TestDecodeRejects(t *testing.T) {
 			want: aborted(sense.InlineDataLengthExceeded, 2, 16, 7)},
 		{name: "inline offset past the inline data", mutate: func(b []byte) []byte { b[147] = 9; return b },
 			want: aborted(sense.InlineDataLengthExceeded, 2, 12, 7)},
+		{
+			name: "inexact block→block without CAT",
+			list: &ParameterList{Targets: targets()[:2], Segments: []Segment{{Type: BlockToBlock, Src: 0, Dst: 1, Blocks: 1}}},
+			want: aborted(sense.UnexpectedInexactSegment, 0, 10, 7),
+		},
 		{name: "data segment granularity", limits: func(l *Limits) { l.DataSegmentGranularity = 12 },
 			want: aborted(sense.CopySegmentGranularity, 0, 10, 7)},
 		{name: "inline data granularity", limits: func(l *Limits) { l.InlineDataGranularity = 4 },
@@ -240,4 +245,28 @@ func TestLargeListOmitsFieldPointer(t *testing.T) {
 	if !errors.As(err, &s) || s.Code() != sense.InvalidFieldInParameterList || s.FieldPointer != nil {
 		t.Fatalf("got %v, want INVALID FIELD IN PARAMETER LIST without a field pointer", err)
 	}
+}
+
+func TestSegmentBytes(t *testing.T) {
+	p := fullList()
+	want := []uint64{2048 * 512, 16 * 4096, 8 * 4096, 1 << 20, 80, 65536, 0, 1000, 0, 0, 0, 0}
+	for i, w := range want {
+		if got := p.SegmentBytes(i); got != w {
+			t.Errorf("SegmentBytes(%d) (%v) = %d, want %d", i, p.Segments[i].Type, got, w)
+		}
+	}
+	if got := p.SegmentBytes(len(want)); got != 0 {
+		t.Errorf("SegmentBytes past the end = %d", got)
+	}
+	p.Segments[0].Src = 9
+	if got := p.SegmentBytes(0); got != 0 {
+		t.Errorf("SegmentBytes with a dangling CSCD index = %d", got)
+	}
+}
+
+// TestInexactWithCAT: with CAT the residue carries to the next segment, so
+// the copy manager accepts the segment.
+func TestInexactWithCAT(t *testing.T) {
+	p := &ParameterList{Targets: targets()[:2], Segments: []Segment{{Type: BlockToBlock, CAT: true, Src: 0, Dst: 1, Blocks: 1}}}
+	requireEqual(t, mustDecode(t, mustEncode(t, p), DefaultLimits()), p)
 }
