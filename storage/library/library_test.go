@@ -88,15 +88,30 @@ func TestMoveRules(t *testing.T) {
 			map[string]Location{"C00001L9": slot4}},
 		{"unload to an occupied slot", func(s *State) error { l := AtSlot(1); return s.Unload(1, &l) }, ErrOccupied,
 			"cannot unload C00001L9 from drive 1: slot 1 already holds A00001L9", nil},
-		{"unload when home is taken", func(s *State) error {
-			if err := s.Move("A00001L9", AtSlot(3)); err != nil {
+		{"move into a loaded cartridge's home", func(s *State) error { return s.Move("A00001L9", AtSlot(3)) }, ErrOccupied,
+			"slot 3 is the home of C00001L9, which is loaded in drive 1", nil},
+		{"add into a loaded cartridge's home", func(s *State) error { return s.Add("E00001L9", AtSlot(3)) }, ErrOccupied,
+			"slot 3 is the home of C00001L9", nil},
+		{"unload into another's home", func(s *State) error {
+			if err := s.Load("A00001L9", 0); err != nil {
 				return err
 			}
-			return s.Unload(1, nil)
-		}, ErrOccupied, "slot 3 already holds A00001L9", nil},
+			l := AtSlot(1)
+			return s.Unload(1, &l)
+		}, ErrOccupied, "cannot unload C00001L9 from drive 1: slot 1 is the home of A00001L9", nil},
+		{"unload to the IE slot, then the home is free", func(s *State) error {
+			if err := s.Remove("D00001L9"); err != nil {
+				return err
+			}
+			if err := s.Unload(1, &ie); err != nil {
+				return err
+			}
+			return s.Add("E00001L9", AtSlot(3))
+		}, nil, "", map[string]Location{"C00001L9": ie, "E00001L9": AtSlot(3)}},
 		{"unload an empty drive", func(s *State) error { return s.Unload(0, nil) }, ErrEmpty, "drive 0 is empty", nil},
 		{"unload into a drive", func(s *State) error { return s.Unload(1, &drive0) }, ErrNotAllowed, "not drive 0", nil},
-		{"unload to the IE slot when full", func(s *State) error { return s.Unload(1, &ie) }, ErrOccupied, "import/export slot 1 already holds D00001L9", nil},
+		{"unload to the IE slot when full", func(s *State) error { return s.Unload(1, &ie) }, ErrOccupied,
+			"cannot unload C00001L9 from drive 1: import/export slot 1 already holds D00001L9", nil},
 
 		{"move slot to slot", func(s *State) error { return s.Move("A00001L9", slot4) }, nil, "",
 			map[string]Location{"A00001L9": slot4}},
@@ -151,7 +166,7 @@ func TestMoveRules(t *testing.T) {
 			}
 			// A refused move changes nothing (except the ones that made
 			// a successful move first).
-			if tc.err != nil && !strings.Contains(tc.name, "home is taken") && !reflect.DeepEqual(s, before) {
+			if tc.err != nil && !strings.Contains(tc.name, "another's home") && !reflect.DeepEqual(s, before) {
 				t.Fatalf("a refused move changed the state:\n%+v\nwas\n%+v", s, before)
 			}
 		})
@@ -232,6 +247,11 @@ func TestValidate(t *testing.T) {
 		{"origin is a drive", func(s *State) { s.Origins["C00001L9"] = AtDrive(0) }},
 		{"origin of a missing cartridge", func(s *State) { s.Origins["Z00001L9"] = AtSlot(4) }},
 		{"bad sizes", func(s *State) { s.Drives = 0 }},
+		{"a cartridge in another's home", func(s *State) { s.Cartridges["A00001L9"] = AtSlot(3) }},
+		{"two cartridges with one home", func(s *State) {
+			s.Cartridges["A00001L9"] = AtDrive(0)
+			s.Origins["A00001L9"] = AtSlot(3)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := fixture(t)
@@ -279,5 +299,37 @@ func TestParseLocation(t *testing.T) {
 	}
 	if got := AtIE(2).String(); got != "import/export slot 2" {
 		t.Errorf("String %q", got)
+	}
+}
+
+func TestFreeElements(t *testing.T) {
+	s := fixture(t)
+	for _, tc := range []struct {
+		l    Location
+		free bool
+	}{
+		{AtSlot(1), false}, {AtSlot(3), false}, {AtSlot(4), true}, {AtSlot(6), false},
+		{AtDrive(0), true}, {AtDrive(1), false}, {AtIE(1), false}, {Location{}, false},
+	} {
+		if got := s.Free(tc.l); got != tc.free {
+			t.Errorf("Free(%v) = %v, want %v", tc.l, got, tc.free)
+		}
+	}
+	if b, ok := s.HomeOf(AtSlot(3)); !ok || b != "C00001L9" {
+		t.Errorf("HomeOf(slot 3) = %q, %v", b, ok)
+	}
+	if _, ok := s.HomeOf(AtSlot(4)); ok {
+		t.Error("slot 4 is nobody's home")
+	}
+	for _, tc := range []struct {
+		k    LocKind
+		want Location
+		ok   bool
+	}{
+		{Slot, AtSlot(4), true}, {Drive, AtDrive(0), true}, {ImportExport, Location{}, false}, {LocKind(9), Location{}, false},
+	} {
+		if got, ok := s.FirstFree(tc.k); got != tc.want || ok != tc.ok {
+			t.Errorf("FirstFree(%v) = %v, %v; want %v, %v", tc.k, got, ok, tc.want, tc.ok)
+		}
 	}
 }

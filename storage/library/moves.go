@@ -1,6 +1,9 @@
 package library
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 func (s *State) fail(sentinel error, format string, args ...any) error {
 	return &Error{Library: s.Name, Err: sentinel, Msg: fmt.Sprintf(format, args...)}
@@ -29,13 +32,17 @@ func (s *State) element(l Location) error {
 	return s.fail(ErrNoSuchElement, "no %v: the library has %s", l, n)
 }
 
-// empty checks that l exists and holds nothing.
-func (s *State) empty(l Location) error {
+// vacant checks that l exists, holds nothing and is not reserved as the
+// home of a loaded cartridge other than barcode.
+func (s *State) vacant(l Location, barcode string) error {
 	if err := s.element(l); err != nil {
 		return err
 	}
 	if b, ok := s.At(l); ok {
 		return s.fail(ErrOccupied, "%v already holds %s", l, b)
+	}
+	if b, ok := s.HomeOf(l); ok && b != barcode {
+		return s.fail(ErrOccupied, "%v is the home of %s, which is loaded in %v", l, b, s.Cartridges[b])
 	}
 	return nil
 }
@@ -65,7 +72,7 @@ func (s *State) Add(barcode string, at Location) error {
 	if at.Kind == Drive {
 		return s.fail(ErrNotAllowed, "a new cartridge goes into a slot or an import/export slot, not %v", at)
 	}
-	if err := s.empty(at); err != nil {
+	if err := s.vacant(at, barcode); err != nil {
 		return err
 	}
 	s.Cartridges[barcode] = at
@@ -73,8 +80,8 @@ func (s *State) Add(barcode string, at Location) error {
 }
 
 // Move carries a cartridge to an empty element, as MOVE MEDIUM does. Into
-// a drive it is a load (the origin is remembered); out of a drive, an
-// unload. Moving a cartridge to where it already is does nothing.
+// a drive it is a load (the origin is remembered and reserved); out of a
+// drive, an unload. Moving a cartridge to where it already is does nothing.
 func (s *State) Move(barcode string, to Location) error {
 	from, err := s.locate(barcode)
 	if err != nil {
@@ -83,7 +90,7 @@ func (s *State) Move(barcode string, to Location) error {
 	if from == to {
 		return nil
 	}
-	if err := s.empty(to); err != nil {
+	if err := s.vacant(to, barcode); err != nil {
 		return err
 	}
 	switch {
@@ -107,14 +114,11 @@ func (s *State) Load(barcode string, drive int) error {
 	if from.Kind == Drive {
 		return s.fail(ErrNotAllowed, "%s is already loaded in %v", barcode, from)
 	}
-	if err := s.empty(to); err != nil {
-		return err
-	}
 	return s.Move(barcode, to)
 }
 
 // Unload takes the cartridge out of a drive to `to`, or when to is nil
-// back to the slot it was loaded from.
+// back to the slot it was loaded from, which was kept free for it.
 func (s *State) Unload(drive int, to *Location) error {
 	d := AtDrive(drive)
 	if err := s.element(d); err != nil {
@@ -136,8 +140,12 @@ func (s *State) Unload(drive int, to *Location) error {
 	if dest.Kind == Drive {
 		return s.fail(ErrNotAllowed, "unloading %v goes to a slot or an import/export slot, not %v", d, dest)
 	}
-	if b, ok := s.At(dest); ok {
-		return s.fail(ErrOccupied, "cannot unload %s from %v: %v already holds %s", barcode, d, dest, b)
+	if err := s.vacant(dest, barcode); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			e.Msg = fmt.Sprintf("cannot unload %s from %v: %s", barcode, d, e.Msg)
+		}
+		return err
 	}
 	return s.Move(barcode, dest)
 }

@@ -27,7 +27,9 @@ type State struct {
 	// Cartridges maps each barcode to the element holding it.
 	Cartridges map[string]Location
 	// Origins maps each cartridge in a drive to the slot or import/export
-	// slot it was loaded from: where Unload returns it by default.
+	// slot it was loaded from: its home, where Unload returns it by
+	// default. A home stays reserved while its cartridge is loaded, so
+	// nothing else can be put there and the unload cannot fail.
 	Origins map[string]Location
 }
 
@@ -91,6 +93,53 @@ func (s *State) At(l Location) (barcode string, ok bool) {
 	return "", false
 }
 
+// HomeOf tells which loaded cartridge has l as its home.
+func (s *State) HomeOf(l Location) (barcode string, ok bool) {
+	for b, o := range s.Origins {
+		if o == l {
+			return b, true
+		}
+	}
+	return "", false
+}
+
+// Free reports whether a cartridge can be put at l: it exists, is empty and
+// is no loaded cartridge's home.
+func (s *State) Free(l Location) bool {
+	if !s.Exists(l) {
+		return false
+	}
+	_, held := s.At(l)
+	_, reserved := s.HomeOf(l)
+	return !held && !reserved
+}
+
+// FirstFree is the lowest-numbered free element of a kind.
+func (s *State) FirstFree(k LocKind) (Location, bool) {
+	taken := make(map[Location]bool, len(s.Cartridges)+len(s.Origins))
+	for _, l := range s.Cartridges {
+		taken[l] = true
+	}
+	for _, l := range s.Origins {
+		taken[l] = true
+	}
+	first, last := 1, 0
+	switch k {
+	case Slot:
+		last = s.Slots
+	case Drive:
+		first, last = 0, s.Drives-1
+	case ImportExport:
+		last = s.IESlots
+	}
+	for i := first; i <= last; i++ {
+		if l := (Location{Kind: k, Index: i}); !taken[l] {
+			return l, true
+		}
+	}
+	return Location{}, false
+}
+
 // Inventory lists every element, slots then drives then import/export
 // slots, each in index order, with what it holds.
 func (s *State) Inventory() []Element {
@@ -119,9 +168,11 @@ func (s *State) Inventory() []Element {
 }
 
 // Barcodes lists the cartridges in the library, sorted.
-func (s *State) Barcodes() []string {
-	out := make([]string, 0, len(s.Cartridges))
-	for b := range s.Cartridges {
+func (s *State) Barcodes() []string { return sortedKeys(s.Cartridges) }
+
+func sortedKeys(m map[string]Location) []string {
+	out := make([]string, 0, len(m))
+	for b := range m {
 		out = append(out, b)
 	}
 	sort.Strings(out)
@@ -144,7 +195,7 @@ func (s *State) Exists(l Location) bool {
 // Validate checks the invariants of a State that came from elsewhere (a
 // snapshot, a decoded message): sizes in range, valid barcodes, every
 // cartridge in an existing element, no element holding two, and an origin
-// exactly for each cartridge in a drive.
+// exactly for each cartridge in a drive, kept free for it.
 func (s *State) Validate() error {
 	if _, err := New(s.Name, s.Slots, s.Drives, s.IESlots); err != nil {
 		return err
@@ -175,10 +226,19 @@ func (s *State) Validate() error {
 			return bad("%s has origin %v, which is not a slot of the library", b, o)
 		}
 	}
-	for b := range s.Origins {
+	homes := make(map[Location]string, len(s.Origins))
+	for _, b := range sortedKeys(s.Origins) {
+		o := s.Origins[b]
 		if _, ok := s.Cartridges[b]; !ok {
 			return bad("origin recorded for %s, which is not in the library", b)
 		}
+		if other, ok := holder[o]; ok {
+			return bad("%v, the home of %s, holds %s", o, b, other)
+		}
+		if other, ok := homes[o]; ok {
+			return bad("%v is the home of both %s and %s", o, other, b)
+		}
+		homes[o] = b
 	}
 	return nil
 }
