@@ -69,7 +69,9 @@ func New() *FSM {
 // Result is the outcome of applying one command. When Err is nil exactly
 // one of Job, Disk, Library and Cartridge is set, matching the command's op.
 type Result struct {
-	// Job is a copy of the job after a job command; nil when Err is set.
+	// Job is a copy of the job after a job command. It is nil when Err is
+	// set, except with ErrBusy from a StartJobOp: then it is the job, still
+	// queued, with the reason it waits in its state_reason.
 	Job *ferryv1.Job
 	// Disk is a copy of the disk a RegisterDiskOp registered.
 	Disk *ferryv1.Disk
@@ -92,8 +94,8 @@ type Result struct {
 // The index is recorded as applied even when the command fails, because the
 // failure itself is the entry's deterministic outcome. A failed command
 // changes nothing, with one exception: a StartJobOp refused with ErrBusy
-// records the reason in the queued job's state_reason, so that people can
-// see what the job waits for.
+// records the reason in the queued job's state_reason (and returns the job
+// along with the error), so that people can see what the job waits for.
 //
 // Indexes must increase from call to call, as Raft delivers them; the
 // applied index never moves backwards.
@@ -150,7 +152,11 @@ func (f *FSM) Apply(index uint64, cmd *ferryv1.Command) Result {
 		return Result{Err: fmt.Errorf("%w: entry %d carries no known operation", ErrUnknownCommand, index)}
 	}
 	if r.Err != nil {
-		return Result{Err: r.Err}
+		out := Result{Err: r.Err}
+		if r.Job != nil {
+			out.Job = cloneJob(r.Job)
+		}
+		return out
 	}
 	return f.st.copyOut(r)
 }

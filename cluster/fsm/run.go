@@ -59,14 +59,18 @@ func (s *state) startJob(index uint64, cmd *ferryv1.Command, op *ferryv1.StartJo
 		return nil, false, fmt.Errorf("start job %q: %w (%s)", id, ErrJobEnded, j.GetState())
 	}
 
-	tapes, err := s.assignTapes(j, op.GetCartridges())
+	// A job that reads and writes the same cartridge needs it loaded once.
+	tapes, err := s.assignTapes(j, uniq(op.GetCartridges()))
 	if err != nil {
-		var reason string
-		if errors.Is(err, ErrBusy) {
-			reason = strings.TrimPrefix(err.Error(), ErrBusy.Error()+": ")
+		reason := strings.TrimPrefix(err.Error(), ErrBusy.Error()+": ")
+		err = fmt.Errorf("start job %q: %w", id, err)
+		if errors.Is(err, ErrBusy) && j.GetState() == ferryv1.JobState_JOB_STATE_QUEUED {
 			s.setWaitReason(j, cmd, reason)
+			// The job goes with the error so that watchers can be told
+			// what it waits for.
+			return j, false, err
 		}
-		return nil, false, fmt.Errorf("start job %q: %w", id, err)
+		return nil, false, err
 	}
 
 	msg := startedEventPrefix
@@ -112,7 +116,7 @@ func isRepeatedStart(j *ferryv1.Job, cmd *ferryv1.Command) bool {
 // setWaitReason records why a queued job cannot start. Only the reason
 // changes: the job stays queued, and retries add no history.
 func (s *state) setWaitReason(j *ferryv1.Job, cmd *ferryv1.Command, reason string) {
-	if j.GetState() != ferryv1.JobState_JOB_STATE_QUEUED || j.GetStateReason() == reason {
+	if j.GetStateReason() == reason {
 		return
 	}
 	j.StateReason = reason
@@ -295,11 +299,8 @@ func validateStart(cmd *ferryv1.Command, op *ferryv1.StartJobOp) error {
 		v.add("cartridges", fmt.Sprintf("more than %d cartridges", maxStartCartridges))
 	}
 	for i, b := range op.GetCartridges() {
-		field := fmt.Sprintf("cartridges[%d]", i)
 		if b == "" {
-			v.add(field, "must not be empty")
-		} else if slices.Index(op.GetCartridges(), b) < i {
-			v.add(field, fmt.Sprintf("%s is named twice", b))
+			v.add(fmt.Sprintf("cartridges[%d]", i), "must not be empty")
 		}
 	}
 	return v.err()
@@ -362,6 +363,17 @@ func (v *violations) epoch(e uint64) {
 	if e == 0 {
 		v.add("epoch", "required: the epoch the job was started with")
 	}
+}
+
+// uniq returns the barcodes without repeats, in first-named order.
+func uniq(barcodes []string) []string {
+	out := make([]string, 0, len(barcodes))
+	for _, b := range barcodes {
+		if !slices.Contains(out, b) {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 func isSHA256Hex(s string) bool {

@@ -75,6 +75,15 @@ func ValidateSpec(spec *ferryv1.JobSpec) []FieldViolation {
 	return v
 }
 
+// ValidateEndpoint returns every rule one endpoint breaks, with field paths
+// under field (e.g. "endpoint"), or nil when it is valid. It applies the
+// rules ValidateSpec applies to a spec's source and destination.
+func ValidateEndpoint(field string, e *ferryv1.Endpoint) []FieldViolation {
+	var v violations
+	v.endpoint(field, e)
+	return v
+}
+
 // ValidateIdempotencyKey checks a submit's idempotency key; the empty key
 // (no idempotency) is valid.
 func ValidateIdempotencyKey(key string) []FieldViolation {

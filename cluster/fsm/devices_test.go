@@ -1,0 +1,334 @@
+package fsm
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+)
+
+func TestRegisterDevices(t *testing.T) {
+	registered := []*ferryv1.Command{
+		diskCmd(0, validDisk("db01", 1)),
+		libraryCmd(0, validLibrary("libA")),
+		cartridgeCmd(0, validCartridge("A00001L9", "libA", 1, 101)),
+	}
+	tests := []struct {
+		name  string
+		setup []*ferryv1.Command
+		cmd   *ferryv1.Command
+		// wantErr is checked with errors.Is; nil means success.
+		wantErr     error
+		wantErrText string
+		// want is compared with the Result's device when the command succeeds.
+		want proto.Message
+	}{
+		{
+			name: "disk",
+			cmd:  diskCmd(0, validDisk("db01", 1)),
+			want: validDisk("db01", 1),
+		},
+		{
+			name: "disk with 4096-byte blocks and an upper-case NAA",
+			cmd: diskCmd(0, diskWith(func(d *ferryv1.Disk) {
+				d.BlockSize, d.SizeBytes, d.Naa = 4096, 4096*3, "6001405F3A1B2C3D6001405F3A1B2C3D"
+			})),
+			want: diskWith(func(d *ferryv1.Disk) {
+				d.BlockSize, d.SizeBytes, d.Naa = 4096, 4096*3, "6001405f3a1b2c3d6001405f3a1b2c3d"
+			}),
+		},
+		{
+			name: "disk with every field wrong lists every violation",
+			cmd: diskCmd(0, &ferryv1.Disk{
+				Name: "db 01", Naa: "xyz", Path: "san/db01", BlockSize: 1024, SizeBytes: 4096,
+			}),
+			wantErr: ErrInvalid,
+			wantErrText: "disk.name: may contain only letters, digits and . _ : -; disk.naa: must be 16 or 32 hexadecimal digits; " +
+				"disk.path: must be an absolute path; disk.block_size: must be 512 or 4096; disk.site: required",
+		},
+		{
+			name:        "disk without a body",
+			cmd:         diskCmd(0, nil),
+			wantErr:     ErrInvalid,
+			wantErrText: "disk: required",
+		},
+		{
+			name:        "disk with an unclean path",
+			cmd:         diskCmd(0, diskWith(func(d *ferryv1.Disk) { d.Path = "/san/../san/db01.img" })),
+			wantErr:     ErrInvalid,
+			wantErrText: "disk.path: must be a clean path (/san/db01.img)",
+		},
+		{
+			name:        "disk of size 0",
+			cmd:         diskCmd(0, diskWith(func(d *ferryv1.Disk) { d.SizeBytes = 0 })),
+			wantErr:     ErrInvalid,
+			wantErrText: "disk.size_bytes: must be greater than 0",
+		},
+		{
+			name:        "disk size not a multiple of the block size",
+			cmd:         diskCmd(0, diskWith(func(d *ferryv1.Disk) { d.SizeBytes = 1000 })),
+			wantErr:     ErrInvalid,
+			wantErrText: "disk.size_bytes: must be a multiple of the block size 512",
+		},
+		{
+			name: "disk without a time",
+			cmd: func() *ferryv1.Command {
+				c := diskCmd(0, validDisk("db01", 1))
+				c.Time = nil
+				return c
+			}(),
+			wantErr:     ErrInvalid,
+			wantErrText: "time: required",
+		},
+		{
+			name:        "disk name taken by a disk",
+			setup:       registered,
+			cmd:         diskCmd(1, validDisk("db01", 9)),
+			wantErr:     ErrAlreadyExists,
+			wantErrText: `the name belongs to disk "db01"`,
+		},
+		{
+			name:        "disk name taken by a cartridge",
+			setup:       registered,
+			cmd:         diskCmd(1, validDisk("A00001L9", 9)),
+			wantErr:     ErrAlreadyExists,
+			wantErrText: `the name belongs to cartridge "A00001L9"`,
+		},
+		{
+			name:        "disk NAA taken by a cartridge, in another case",
+			setup:       registered,
+			cmd:         diskCmd(1, diskWith(func(d *ferryv1.Disk) { d.Name, d.Naa = "db09", strings.ToUpper(testNAA(101)) })),
+			wantErr:     ErrAlreadyExists,
+			wantErrText: `NAA 6001405f00000065 belongs to "A00001L9"`,
+		},
+		{
+			name:        "disk path taken",
+			setup:       registered,
+			cmd:         diskCmd(1, diskWith(func(d *ferryv1.Disk) { d.Name, d.Naa = "db09", testNAA(9) })),
+			wantErr:     ErrAlreadyExists,
+			wantErrText: `/san/east/db01.img belongs to "db01"`,
+		},
+		{
+			name: "library",
+			cmd:  libraryCmd(0, validLibrary("libA")),
+			want: validLibrary("libA"),
+		},
+		{
+			name: "library elements in the op are ignored",
+			cmd: libraryCmd(0, libraryWith(func(l *ferryv1.Library) {
+				l.Slots, l.Drives, l.IeSlots = 1, 1, 0
+				l.Elements = []*ferryv1.Element{{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: 1, Barcode: "A00001L9"}}
+			})),
+			want: libraryWith(func(l *ferryv1.Library) { l.Slots, l.Drives, l.IeSlots = 1, 1, 0 }),
+		},
+		{
+			name: "library at the limits",
+			cmd: libraryCmd(0, libraryWith(func(l *ferryv1.Library) {
+				l.Slots, l.Drives, l.IeSlots = maxSlots, maxDrives, maxIESlots
+			})),
+			want: libraryWith(func(l *ferryv1.Library) { l.Slots, l.Drives, l.IeSlots = maxSlots, maxDrives, maxIESlots }),
+		},
+		{
+			name: "library with every field wrong lists every violation",
+			cmd: libraryCmd(0, &ferryv1.Library{
+				Name: "", Dir: "vtl", Slots: maxSlots + 1, Drives: 0, IeSlots: maxIESlots + 1,
+			}),
+			wantErr: ErrInvalid,
+			wantErrText: "library.name: must not be empty; library.dir: must be an absolute path; " +
+				"library.slots: must be between 1 and 10000; library.drives: must be between 1 and 256; " +
+				"library.ie_slots: must be between 0 and 64; library.cartridge_capacity_bytes: must be greater than 0",
+		},
+		{
+			name:        "library without a body",
+			cmd:         libraryCmd(0, nil),
+			wantErr:     ErrInvalid,
+			wantErrText: "library: required",
+		},
+		{
+			name:    "library name taken",
+			setup:   registered,
+			cmd:     libraryCmd(1, libraryWith(func(l *ferryv1.Library) { l.Dir = "/vtl/other" })),
+			wantErr: ErrAlreadyExists,
+		},
+		{
+			name:        "library directory taken",
+			setup:       registered,
+			cmd:         libraryCmd(1, libraryWith(func(l *ferryv1.Library) { l.Name = "libB" })),
+			wantErr:     ErrAlreadyExists,
+			wantErrText: `directory /vtl/libA belongs to library "libA"`,
+		},
+		{
+			name:  "cartridge in a slot gets its home slot and the library's capacity",
+			setup: registered[:2],
+			cmd: cartridgeCmd(1, cartridgeWith(func(c *ferryv1.Cartridge) {
+				c.Location.Index, c.HomeSlot, c.Location.Barcode = 7, 3, "ignored"
+			})),
+			want: cartridgeWith(func(c *ferryv1.Cartridge) {
+				c.Location = &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: 7, Barcode: "A00001L9"}
+				c.HomeSlot, c.CapacityBytes = 7, 8<<30
+			}),
+		},
+		{
+			name:  "cartridge in the import/export slot has no home yet",
+			setup: registered[:2],
+			cmd: cartridgeCmd(1, cartridgeWith(func(c *ferryv1.Cartridge) {
+				c.Location = &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_IMPORT_EXPORT, Index: 1}
+				c.CapacityBytes, c.WriteProtected = 1<<20, true
+			})),
+			want: cartridgeWith(func(c *ferryv1.Cartridge) {
+				c.Location = &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_IMPORT_EXPORT, Index: 1, Barcode: "A00001L9"}
+				c.CapacityBytes, c.WriteProtected = 1<<20, true
+			}),
+		},
+		{
+			name: "cartridge with every field wrong lists every violation",
+			cmd: cartridgeCmd(0, &ferryv1.Cartridge{
+				Barcode: "a1", Naa: "", Path: "",
+				Location: &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_DRIVE},
+			}),
+			wantErr: ErrInvalid,
+			wantErrText: `cartridge.barcode: barcode "a1": 2 characters, not 8 (want six upper-case letters or digits, L and a generation digit, like A00001L9); ` +
+				"cartridge.library: required; cartridge.naa: must be 16 or 32 hexadecimal digits; cartridge.path: required; " +
+				"cartridge.location.kind: must be ELEMENT_KIND_SLOT or ELEMENT_KIND_IMPORT_EXPORT: a new cartridge enters through a slot",
+		},
+		{
+			name:        "cartridge without a location",
+			setup:       registered[:2],
+			cmd:         cartridgeCmd(1, cartridgeWith(func(c *ferryv1.Cartridge) { c.Location = nil })),
+			wantErr:     ErrInvalid,
+			wantErrText: "cartridge.location: required",
+		},
+		{
+			name:        "cartridge without a body",
+			cmd:         cartridgeCmd(0, nil),
+			wantErr:     ErrInvalid,
+			wantErrText: "cartridge: required",
+		},
+		{
+			name:        "cartridge in an unknown library",
+			setup:       registered[:2],
+			cmd:         cartridgeCmd(1, cartridgeWith(func(c *ferryv1.Cartridge) { c.Library = "libZ" })),
+			wantErr:     ErrNotFound,
+			wantErrText: `library "libZ"`,
+		},
+		{
+			name:        "cartridge past the last slot",
+			setup:       registered[:2],
+			cmd:         cartridgeCmd(1, cartridgeWith(func(c *ferryv1.Cartridge) { c.Location.Index = 25 })),
+			wantErr:     ErrInvalid,
+			wantErrText: "cartridge.location.index: library libA has no slot 25",
+		},
+		{
+			name:        "cartridge in slot 0",
+			setup:       registered[:2],
+			cmd:         cartridgeCmd(1, cartridgeWith(func(c *ferryv1.Cartridge) { c.Location.Index = 0 })),
+			wantErr:     ErrInvalid,
+			wantErrText: "cartridge.location.index",
+		},
+		{
+			name:        "cartridge in an occupied slot",
+			setup:       registered,
+			cmd:         cartridgeCmd(1, validCartridge("A00002L9", "libA", 1, 102)),
+			wantErr:     ErrBusy,
+			wantErrText: "slot 1 already holds A00001L9",
+		},
+		{
+			name:        "cartridge barcode taken",
+			setup:       registered,
+			cmd:         cartridgeCmd(1, validCartridge("A00001L9", "libA", 2, 102)),
+			wantErr:     ErrAlreadyExists,
+			wantErrText: `the name belongs to cartridge "A00001L9"`,
+		},
+		{
+			name:        "cartridge barcode taken by a disk",
+			setup:       append(registered[:2:2], diskCmd(0, validDisk("A00002L9", 2))),
+			cmd:         cartridgeCmd(1, validCartridge("A00002L9", "libA", 2, 102)),
+			wantErr:     ErrAlreadyExists,
+			wantErrText: `the name belongs to disk "A00002L9"`,
+		},
+		{
+			name:        "cartridge NAA taken by a disk",
+			setup:       registered,
+			cmd:         cartridgeCmd(1, validCartridge("A00002L9", "libA", 2, 1)),
+			wantErr:     ErrAlreadyExists,
+			wantErrText: `belongs to "db01"`,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := New()
+			applyAll(t, f, tc.setup...)
+			before, _, err := f.Snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := f.Apply(uint64(len(tc.setup)+1), tc.cmd)
+			if tc.wantErr != nil {
+				if !errors.Is(got.Err, tc.wantErr) {
+					t.Fatalf("Err = %v, want %v", got.Err, tc.wantErr)
+				}
+				if !strings.Contains(got.Err.Error(), tc.wantErrText) {
+					t.Errorf("Err = %q, want it to contain %q", got.Err, tc.wantErrText)
+				}
+				if got.Disk != nil || got.Library != nil || got.Cartridge != nil || got.Job != nil {
+					t.Errorf("failed Apply returned a value: %+v", got)
+				}
+				after, _, err := f.Snapshot()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(before) != string(after) {
+					t.Error("a failed command changed the state")
+				}
+				return
+			}
+			if got.Err != nil {
+				t.Fatalf("Err = %v", got.Err)
+			}
+			var (
+				out    proto.Message
+				stored proto.Message
+			)
+			switch {
+			case got.Disk != nil:
+				out = got.Disk
+				stored, _ = f.Disk(got.Disk.GetName())
+			case got.Library != nil:
+				// The result carries the inventory; compare the description.
+				lib := proto.Clone(got.Library).(*ferryv1.Library)
+				if n := len(lib.GetElements()); n != int(lib.GetSlots()+lib.GetDrives()+lib.GetIeSlots()) {
+					t.Errorf("library result has %d elements, want one per element", n)
+				}
+				lib.Elements = nil
+				out = lib
+				stored = f.Libraries()[0]
+			case got.Cartridge != nil:
+				out = got.Cartridge
+				stored, _ = f.Cartridge(got.Cartridge.GetBarcode())
+			default:
+				t.Fatalf("Result carries nothing: %+v", got)
+			}
+			if !proto.Equal(out, tc.want) {
+				t.Errorf("result =\n%v\nwant\n%v", out, tc.want)
+			}
+			if !proto.Equal(out, stored) {
+				t.Errorf("result differs from what the reads return:\n%v\n%v", out, stored)
+			}
+		})
+	}
+}
+
+// TestAddCartridgeKeepsLoadedHomesFree: the home slot of a cartridge in a
+// drive is empty but not free, or the cartridge could not go back.
+func TestAddCartridgeKeepsLoadedHomesFree(t *testing.T) {
+	f := deviceFixture(t)
+	applyAll(t, f, startCmd(1, "node-a", "j1", "A00001L9"))
+	r := f.Apply(f.AppliedIndex()+1, cartridgeCmd(2, validCartridge("A00009L9", "libA", 1, 109)))
+	if !errors.Is(r.Err, ErrBusy) || !strings.Contains(r.Err.Error(), "slot 1 of library libA is the home of A00001L9") {
+		t.Errorf("Err = %v, want ErrBusy naming A00001L9's home", r.Err)
+	}
+	applyAll(t, f, cartridgeCmd(3, validCartridge("A00009L9", "libA", 4, 109)))
+}
