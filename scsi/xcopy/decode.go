@@ -48,6 +48,9 @@ func Decode(b []byte, lim Limits) (*ParameterList, error) {
 	p.ListID = b[0]
 	p.STR = b[1]&0x20 != 0
 	p.ListIDUsage = ListIDUsage(b[1] >> 3 & 0x03)
+	if p.ListIDUsage == 1 { // 01b is reserved
+		return nil, invalidAt(1, 4)
+	}
 	p.Priority = b[1] & 0x07
 	tdll := int(binary.BigEndian.Uint16(b[2:4]))
 	sdll := uint64(binary.BigEndian.Uint32(b[8:12]))

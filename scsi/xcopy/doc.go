@@ -22,6 +22,9 @@
 //     checked (SPC-4 made NUL obsolete and leaves LU ID TYPE to E4h's
 //     designator); PROTOCOL IDENTIFIER and PIV are ignored and re-encoded
 //     as zero, since they mean nothing for a logical-unit designator;
+//   - LIST ID USAGE 01b is reserved and refused (sg3_utils offers only 00b,
+//     10b and 11b); 11b is accepted with any LIST IDENTIFIER, because
+//     libiscsi's tests send it with identifier 1;
 //   - bytes after the parameter list's inline data are ignored;
 //   - a segment moving zero blocks or bytes is valid, as SPC-4 says;
 //   - a CSCD index past the CSCD list is COPY ABORTED, UNREACHABLE COPY

@@ -45,7 +45,7 @@ type ParameterList struct {
 	ListID byte
 	// STR is the sequential striped bit (byte 1 bit 5).
 	STR bool
-	// ListIDUsage is byte 1 bits 4-3.
+	// ListIDUsage is byte 1 bits 4-3; 01b is reserved.
 	ListIDUsage ListIDUsage
 	// Priority is byte 1 bits 2-0.
 	Priority byte

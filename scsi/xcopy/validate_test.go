@@ -92,6 +92,7 @@ func TestDecodeRejects(t *testing.T) {
 
 		// Header fields.
 		{name: "header byte 1 reserved bit", mutate: func(b []byte) []byte { b[1] |= 0x80; return b }, want: invalid(1, 7)},
+		{name: "reserved LIST ID USAGE 01b", mutate: func(b []byte) []byte { b[1] |= 0x08; return b }, want: invalid(1, 4)},
 		{name: "header reserved byte 5", mutate: func(b []byte) []byte { b[5] = 0x10; return b }, want: invalid(5, 4)},
 
 		// CSCD descriptor fields.
