@@ -30,7 +30,8 @@ import (
 //     COMMAND-SPECIFIC INFORMATION and a segment pointer.
 //
 // An empty b is an empty list: SPC-4 makes a zero PARAMETER LIST LENGTH a
-// successful no-op.
+// successful no-op. The zero Limits accept no descriptors at all; start
+// from DefaultLimits.
 func Decode(b []byte, lim Limits) (*ParameterList, error) {
 	p := &ParameterList{}
 	if len(b) == 0 {

@@ -231,3 +231,39 @@ func DecodeFailedSegmentDetails(b []byte) (*FailedSegmentDetails, error) {
 		Sense:         append([]byte(nil), b[60:60+n]...),
 	}, nil
 }
+
+// String names the status as RECEIVE COPY RESULTS reports it.
+func (s CopyManagerStatus) String() string {
+	switch s {
+	case StatusInProgress:
+		return "operation in progress"
+	case StatusCompleted:
+		return "operation completed without errors"
+	case StatusFailed:
+		return "operation completed with errors"
+	}
+	return fmt.Sprintf("copy manager status %02Xh", uint8(s))
+}
+
+// String names the unit of a transfer count.
+func (u TransferCountUnits) String() string {
+	switch u {
+	case UnitBytes:
+		return "bytes"
+	case UnitKiB:
+		return "KiB"
+	case UnitMiB:
+		return "MiB"
+	case UnitGiB:
+		return "GiB"
+	case UnitTiB:
+		return "TiB"
+	case UnitPiB:
+		return "PiB"
+	case UnitEiB:
+		return "EiB"
+	case UnitBlocks:
+		return "logical blocks"
+	}
+	return fmt.Sprintf("transfer count units %02Xh", uint8(u))
+}

@@ -165,3 +165,20 @@ func patch(b []byte, i int, v byte) []byte {
 	c[i] = v
 	return c
 }
+
+func TestResultNames(t *testing.T) {
+	for _, tc := range []struct {
+		got, want string
+	}{
+		{StatusFailed.String(), "operation completed with errors"},
+		{CopyManagerStatus(9).String(), "copy manager status 09h"},
+		{UnitBlocks.String(), "logical blocks"},
+		{UnitMiB.String(), "MiB"},
+		{BlockToBlockOffsets.String(), "block→block with offsets"},
+		{DeviceStream.String(), "stream"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ const (
 	DeviceStream DeviceType = 0x01 // sequential access device (a tape drive)
 )
 
+// String names the device type.
 func (d DeviceType) String() string {
 	switch d {
 	case DeviceBlock:
@@ -118,6 +119,7 @@ func SegmentTypes() []SegmentType {
 	}
 }
 
+// String names the segment type the way SPC-4's tables abbreviate it.
 func (t SegmentType) String() string {
 	switch t {
 	case BlockToStream:
