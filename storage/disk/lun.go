@@ -179,3 +179,17 @@ func (l *LUN) Fd() uintptr { return l.f.Fd() }
 // File is the underlying file, for zero-copy system calls. Accesses made
 // through it bypass the bounds check.
 func (l *LUN) File() *os.File { return l.f }
+
+// StartWriteback asks the kernel to begin writing the byte range to the
+// device without waiting for it. A copy calls it behind its writes so that
+// dirty pages stream out while it runs and a later Flush has little left to
+// wait for; on a platform without sync_file_range it does nothing.
+func (l *LUN) StartWriteback(off, n int64) error {
+	if l.readOnly || n <= 0 {
+		return nil
+	}
+	if err := startWriteback(l.f, off, n); err != nil {
+		return fmt.Errorf("disk %s: start writeback: %w", l.path, err)
+	}
+	return nil
+}
