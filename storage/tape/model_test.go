@@ -146,7 +146,7 @@ func residue(err error) int64 {
 }
 
 func TestAgainstModel(t *testing.T) {
-	runs, steps := 40, 300
+	runs := 40
 	if testing.Short() {
 		runs = 10
 	}
@@ -158,92 +158,120 @@ func TestAgainstModel(t *testing.T) {
 			if run%2 == 1 {
 				opt = Options{Capacity: 20000 + rng.Int64N(200000), EarlyWarning: 5000}
 			}
-			path := filepath.Join(t.TempDir(), "m.tap")
-			c, err := Create(path, opt)
-			if err != nil {
+			runModel(t, opt, 300, rng.IntN)
+		})
+	}
+}
+
+// FuzzAgainstModel lets the fuzzer choose the operations: each byte picks
+// the next choice of runModel.
+func FuzzAgainstModel(f *testing.F) {
+	f.Add([]byte{0, 10, 0, 200, 1, 30, 2, 50, 3, 90, 4, 60})
+	f.Add([]byte{35, 3, 35, 1, 80, 1, 9, 85, 0, 0, 70, 2, 97, 60, 5})
+	f.Fuzz(func(t *testing.T, choices []byte) {
+		opt := Options{}
+		if len(choices) > 0 && choices[0]&1 == 1 {
+			opt = Options{Capacity: 2000 + int64(choices[0])*40, EarlyWarning: 1000}
+		}
+		i := 0
+		next := func(n int) int {
+			if i >= len(choices) {
+				return 0
+			}
+			i++
+			return int(choices[i-1]) % n
+		}
+		runModel(t, opt, len(choices)/2, next)
+	})
+}
+
+// runModel applies steps random operations to a new Cartridge and to the
+// model, failing at the first difference; next(n) chooses in [0, n).
+func runModel(t *testing.T, opt Options, steps int, next func(n int) int) {
+	path := filepath.Join(t.TempDir(), "m.tap")
+	c, err := Create(path, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { c.Close() }()
+	m := &model{capacity: opt.Capacity, ewPoint: opt.Capacity - opt.EarlyWarning}
+	for step := range steps {
+		var what string
+		var gotErr, wantErr error
+		var gotN, wantN int
+		var gotEW, wantEW bool
+		switch op := next(100); {
+		case op < 30:
+			n := 1 + next(300)
+			if next(20) == 0 {
+				n = directWriteMin + next(5000)
+			}
+			p := record(step, n)
+			what = fmt.Sprintf("WriteRecord(%d)", n)
+			gotEW, gotErr = c.WriteRecord(p)
+			wantEW, wantErr = m.write(p)
+		case op < 40:
+			n := next(4)
+			what = fmt.Sprintf("WriteFilemarks(%d)", n)
+			gotEW, gotErr = c.WriteFilemarks(n)
+			if n == 0 {
+				wantEW = m.position().EarlyWarning
+			} else {
+				wantEW, wantErr = m.write(make([][]byte, n)...)
+			}
+		case op < 65:
+			size := next(400)
+			what = fmt.Sprintf("ReadRecord(%d)", size)
+			p, q := make([]byte, size), make([]byte, size)
+			gotN, gotErr = c.ReadRecord(p)
+			wantN, wantErr = m.read(q)
+			if !bytes.Equal(p[:gotN], q[:wantN]) {
+				t.Fatalf("step %d %s: data differs", step, what)
+			}
+		case op < 75:
+			id := next(len(m.objs) + 3)
+			what = fmt.Sprintf("Locate(%d)", id)
+			gotErr = c.Locate(uint64(id))
+			if id > len(m.objs) {
+				m.pos, wantErr = len(m.objs), ErrEndOfData
+			} else {
+				m.pos = id
+			}
+		case op < 92:
+			u := SpaceUnit(next(3))
+			count := int64(next(11)) - 5
+			what = fmt.Sprintf("Space(%v, %d)", u, count)
+			gotErr = c.Space(u, count)
+			var res int64
+			wantErr, res = m.space(u, count)
+			if residue(gotErr) != res {
+				t.Fatalf("step %d %s: residue %d, want %d (%v)", step, what, residue(gotErr), res, gotErr)
+			}
+		case op < 96:
+			what = "Rewind"
+			gotErr = c.Rewind()
+			m.pos = 0
+		case op < 97:
+			what = "Flush"
+			gotErr = c.Flush()
+		default:
+			what = "reopen"
+			if err := c.Close(); err != nil {
 				t.Fatal(err)
 			}
-			defer func() { c.Close() }()
-			m := &model{capacity: opt.Capacity, ewPoint: opt.Capacity - opt.EarlyWarning}
-			for step := range steps {
-				var what string
-				var gotErr, wantErr error
-				var gotN, wantN int
-				var gotEW, wantEW bool
-				switch op := rng.IntN(100); {
-				case op < 30:
-					n := 1 + rng.IntN(300)
-					if rng.IntN(20) == 0 {
-						n = directWriteMin + rng.IntN(5000)
-					}
-					p := record(step, n)
-					what = fmt.Sprintf("WriteRecord(%d)", n)
-					gotEW, gotErr = c.WriteRecord(p)
-					wantEW, wantErr = m.write(p)
-				case op < 40:
-					n := rng.IntN(4)
-					what = fmt.Sprintf("WriteFilemarks(%d)", n)
-					gotEW, gotErr = c.WriteFilemarks(n)
-					if n == 0 {
-						wantEW = m.position().EarlyWarning
-					} else {
-						wantEW, wantErr = m.write(make([][]byte, n)...)
-					}
-				case op < 65:
-					size := rng.IntN(400)
-					what = fmt.Sprintf("ReadRecord(%d)", size)
-					p, q := make([]byte, size), make([]byte, size)
-					gotN, gotErr = c.ReadRecord(p)
-					wantN, wantErr = m.read(q)
-					if !bytes.Equal(p[:gotN], q[:wantN]) {
-						t.Fatalf("step %d %s: data differs", step, what)
-					}
-				case op < 75:
-					id := rng.IntN(len(m.objs) + 3)
-					what = fmt.Sprintf("Locate(%d)", id)
-					gotErr = c.Locate(uint64(id))
-					if id > len(m.objs) {
-						m.pos, wantErr = len(m.objs), ErrEndOfData
-					} else {
-						m.pos = id
-					}
-				case op < 92:
-					u := SpaceUnit(rng.IntN(3))
-					count := rng.Int64N(11) - 5
-					what = fmt.Sprintf("Space(%v, %d)", u, count)
-					gotErr = c.Space(u, count)
-					var res int64
-					wantErr, res = m.space(u, count)
-					if residue(gotErr) != res {
-						t.Fatalf("step %d %s: residue %d, want %d (%v)", step, what, residue(gotErr), res, gotErr)
-					}
-				case op < 96:
-					what = "Rewind"
-					gotErr = c.Rewind()
-					m.pos = 0
-				case op < 97:
-					what = "Flush"
-					gotErr = c.Flush()
-				default:
-					what = "reopen"
-					if err := c.Close(); err != nil {
-						t.Fatal(err)
-					}
-					if c, err = Open(path, opt); err != nil {
-						t.Fatalf("step %d reopen: %v", step, err)
-					}
-					m.pos = 0
-				}
-				if sentinel(gotErr) != wantErr || gotN != wantN || gotEW != wantEW {
-					t.Fatalf("step %d %s: (%d, %v, %v), model (%d, %v, %v)", step, what, gotN, gotEW, gotErr, wantN, wantEW, wantErr)
-				}
-				if got, want := pos(t, c), m.position(); got != want {
-					t.Fatalf("step %d %s: position %+v, model %+v", step, what, got, want)
-				}
-				if got, want := c.Used(), m.offset(len(m.objs)); got != want {
-					t.Fatalf("step %d %s: used %d, model %d", step, what, got, want)
-				}
+			if c, err = Open(path, opt); err != nil {
+				t.Fatalf("step %d reopen: %v", step, err)
 			}
-		})
+			m.pos = 0
+		}
+		if sentinel(gotErr) != wantErr || gotN != wantN || gotEW != wantEW {
+			t.Fatalf("step %d %s: (%d, %v, %v), model (%d, %v, %v)", step, what, gotN, gotEW, gotErr, wantN, wantEW, wantErr)
+		}
+		if got, want := pos(t, c), m.position(); got != want {
+			t.Fatalf("step %d %s: position %+v, model %+v", step, what, got, want)
+		}
+		if got, want := c.Used(), m.offset(len(m.objs)); got != want {
+			t.Fatalf("step %d %s: used %d, model %d", step, what, got, want)
+		}
 	}
 }
