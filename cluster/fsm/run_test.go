@@ -200,7 +200,7 @@ func TestStartJob(t *testing.T) {
 			},
 		},
 		{
-			name:  "a cartridge in the import/export slot is taken into the first free slot, its new home",
+			name: "a cartridge in the import/export slot is taken into the first free slot, its new home",
 			setup: with(cartridgeCmd(1, cartridgeWith(func(c *ferryv1.Cartridge) {
 				c.Barcode, c.Naa, c.Path = "A00009L9", testNAA(109), "/vtl/libA/A00009L9.tap"
 				c.Location = &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_IMPORT_EXPORT, Index: 1}
