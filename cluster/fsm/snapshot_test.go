@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -37,6 +38,42 @@ func buildHistory(f *FSM) {
 	for _, id := range []uint64{95, 82, 99, 7} {
 		f.RemoveNode(next(), id)
 	}
+	buildDevices(f, next)
+}
+
+// buildDevices registers devices in an order map iteration would not
+// preserve and runs jobs on them, leaving some cartridges loaded.
+func buildDevices(f *FSM, next func() uint64) {
+	for i := range 12 {
+		n := (i * 5) % 12
+		f.Apply(next(), diskCmd(60+i, validDisk(fmt.Sprintf("disk-%02d", n), n)))
+	}
+	for _, name := range []string{"libC", "libA", "libB"} {
+		f.Apply(next(), libraryCmd(70, validLibrary(name)))
+	}
+	for i := range 18 {
+		n := (i * 7) % 18
+		lib := []string{"libA", "libB", "libC"}[n%3]
+		c := validCartridge(fmt.Sprintf("T%05dL9", n), lib, uint32(24-n/3), 100+n)
+		if n == 17 {
+			c.Location = &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_IMPORT_EXPORT, Index: 1}
+		}
+		f.Apply(next(), cartridgeCmd(80+i, c))
+	}
+	// job-01 (one cartridge imported from the import/export slot) and
+	// job-05 hold cartridges at the end; job-02's are freed by its finish
+	// and job-09's by its cancel; job-03 waits for a drive.
+	epoch := next()
+	f.Apply(epoch, startCmd(90, "node-03", "job-01", "T00000L9", "T00017L9", "T00001L9"))
+	f.Apply(next(), checkpointCmd(91, "node-03", "job-01", epoch, 4096))
+	f.Apply(next(), checkpointCmd(92, "node-03", "job-01", epoch, 8192))
+	epoch = next()
+	f.Apply(epoch, startCmd(93, "node-04", "job-02", "T00004L9", "T00002L9"))
+	f.Apply(next(), succeedCmd(94, "node-04", "job-02", epoch))
+	f.Apply(next(), startCmd(95, "node-05", "job-05", "T00003L9"))
+	f.Apply(next(), startCmd(96, "node-05", "job-03", "T00006L9", "T00009L9"))
+	f.Apply(next(), startCmd(97, "node-05", "job-09", "T00005L9"))
+	f.Apply(next(), cancelCmd(98, "job-09", ""))
 }
 
 func TestSnapshotIsDeterministic(t *testing.T) {
@@ -87,6 +124,24 @@ func TestSnapshotOrder(t *testing.T) {
 	if want := []uint64{7, 82, 95, 99}; !slices.Equal(snap.GetRemoved(), want) {
 		t.Errorf("removed = %v, want %v", snap.GetRemoved(), want)
 	}
+	if len(snap.GetDisks()) != 12 || len(snap.GetLibraries()) != 3 || len(snap.GetCartridges()) != 18 {
+		t.Fatalf("snapshot has %d disks, %d libraries, %d cartridges, want 12, 3, 18",
+			len(snap.GetDisks()), len(snap.GetLibraries()), len(snap.GetCartridges()))
+	}
+	if !slices.IsSortedFunc(snap.GetDisks(), func(a, b *ferryv1.Disk) int { return cmp.Compare(a.GetName(), b.GetName()) }) {
+		t.Error("disks are not sorted by name")
+	}
+	if !slices.IsSortedFunc(snap.GetLibraries(), func(a, b *ferryv1.Library) int { return cmp.Compare(a.GetName(), b.GetName()) }) {
+		t.Error("libraries are not sorted by name")
+	}
+	if !slices.IsSortedFunc(snap.GetCartridges(), func(a, b *ferryv1.Cartridge) int { return cmp.Compare(a.GetBarcode(), b.GetBarcode()) }) {
+		t.Error("cartridges are not sorted by barcode")
+	}
+	for _, l := range snap.GetLibraries() {
+		if len(l.GetElements()) > 0 {
+			t.Errorf("library %s carries its elements; the cartridges are the placement", l.GetName())
+		}
+	}
 }
 
 func TestRestoreRoundTrip(t *testing.T) {
@@ -129,6 +184,46 @@ func TestRestoreRoundTrip(t *testing.T) {
 	if !slices.EqualFunc(src.Nodes(), dst.Nodes(), func(a, b *ferryv1.NodeInfo) bool { return proto.Equal(a, b) }) {
 		t.Error("restored nodes differ")
 	}
+
+	if !slices.EqualFunc(src.Disks(), dst.Disks(), func(a, b *ferryv1.Disk) bool { return proto.Equal(a, b) }) {
+		t.Error("restored disks differ")
+	}
+	if !slices.EqualFunc(src.Cartridges(""), dst.Cartridges(""), func(a, b *ferryv1.Cartridge) bool { return proto.Equal(a, b) }) {
+		t.Error("restored cartridges differ")
+	}
+	for _, l := range src.Libraries() {
+		want, _ := src.Library(l.GetName())
+		got, ok := dst.Library(l.GetName())
+		if !ok || !proto.Equal(got, want) {
+			t.Errorf("restored inventory of %s differs:\n%v\nwant\n%v", l.GetName(), got, want)
+		}
+	}
+	// The placement and who holds what are rebuilt exactly: both machines
+	// take the same further commands the same way.
+	job01, _ := src.Job("job-01")
+	more := []*ferryv1.Command{
+		startCmd(100, "node-05", "job-03", "T00006L9", "T00009L9"),
+		succeedCmd(101, "node-03", "job-01", job01.GetEpoch()),
+		startCmd(102, "node-05", "job-03", "T00006L9"),
+		startCmd(103, "node-06", "job-06", "T00017L9", "T00003L9"),
+		cartridgeCmd(104, validCartridge("T00099L9", "libC", 1, 199)),
+		cancelCmd(105, "job-05", ""),
+	}
+	for i, c := range more {
+		rs, rd := src.Apply(idx+uint64(i)+1, c), dst.Apply(idx+uint64(i)+1, c)
+		if fmt.Sprint(rs.Err) != fmt.Sprint(rd.Err) || !proto.Equal(rs.Job, rd.Job) {
+			t.Errorf("command %d after restore: %v / %v, want the same outcome", i, rs.Err, rd.Err)
+		}
+	}
+	srcData, _, _ := src.Snapshot()
+	dstData, _, _ := dst.Snapshot()
+	if !bytes.Equal(srcData, dstData) {
+		t.Error("the original and the restored machine diverged on the same commands")
+	}
+	if j, _ := dst.Job("job-03"); j.GetState() != ferryv1.JobState_JOB_STATE_RUNNING {
+		t.Errorf("job-03 is %v after job-01 freed its drive, want RUNNING", j.GetState())
+	}
+	idx += uint64(len(more))
 
 	// The idempotency index is derived, not stored: it must be rebuilt.
 	r := dst.Apply(idx+1, submitCmd(99, "job-new", "key-3", validSpec()))
@@ -204,6 +299,126 @@ func TestRestoreRejectsBadSnapshots(t *testing.T) {
 			}
 			if err := f.Restore(tc.data, 100); !errors.Is(err, ErrBadSnapshot) {
 				t.Fatalf("Restore = %v, want ErrBadSnapshot", err)
+			}
+			after, afterIdx, err := f.Snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(before, after) || idx != afterIdx {
+				t.Error("a failed Restore changed the state")
+			}
+		})
+	}
+}
+
+// deviceSnapshot is a consistent snapshot: disk db01, library libA (4
+// slots, 1 drive, 1 import/export slot), A00001L9 at home in slot 1 and
+// A00002L9 loaded in drive 0 from slot 2 for running job j1.
+func deviceSnapshot() *ferryv1.StateSnapshot {
+	slot := func(i uint32) *ferryv1.Element {
+		return &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: i}
+	}
+	a1 := validCartridge("A00001L9", "libA", 1, 101)
+	a1.HomeSlot = 1
+	a2 := validCartridge("A00002L9", "libA", 2, 102)
+	a2.Location, a2.HomeSlot = &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_DRIVE, Index: 0}, 2
+	a1.Location = slot(1)
+	return &ferryv1.StateSnapshot{
+		Jobs: []*ferryv1.Job{{
+			Id: "j1", CreatedIndex: 1, State: ferryv1.JobState_JOB_STATE_RUNNING, Owner: "node-a", Epoch: 2,
+			Tapes: []*ferryv1.TapeAssignment{tape("A00002L9", "libA", 0)},
+		}},
+		Disks:      []*ferryv1.Disk{validDisk("db01", 1)},
+		Libraries:  []*ferryv1.Library{libraryWith(func(l *ferryv1.Library) { l.Slots, l.Drives = 4, 1 })},
+		Cartridges: []*ferryv1.Cartridge{a1, a2},
+	}
+}
+
+func TestRestoreDevices(t *testing.T) {
+	data, err := proto.Marshal(deviceSnapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := New()
+	if err := f.Restore(data, 2); err != nil {
+		t.Fatal(err)
+	}
+	wantDrive(t, f, "libA", 0, "A00002L9", "j1")
+	wantAt(t, f, "A00001L9", ferryv1.ElementKind_ELEMENT_KIND_SLOT, 1, "")
+	// Slot 2 is A00002L9's home: taken, though empty.
+	if r := f.Apply(3, cartridgeCmd(1, validCartridge("A00003L9", "libA", 2, 103))); !errors.Is(r.Err, ErrBusy) {
+		t.Errorf("adding into a loaded cartridge's home: %v, want ErrBusy", r.Err)
+	}
+	// Finishing the job sends A00002L9 home.
+	applyAll(t, f, submitCmd(4, "j2", "", validSpec()), succeedCmd(5, "node-a", "j1", 2))
+	wantAt(t, f, "A00002L9", ferryv1.ElementKind_ELEMENT_KIND_SLOT, 2, "")
+}
+
+func TestRestoreRejectsBadDevices(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(s *ferryv1.StateSnapshot)
+		want string
+	}{
+		{"duplicate disk name", func(s *ferryv1.StateSnapshot) {
+			s.Disks = append(s.Disks, diskWith(func(d *ferryv1.Disk) { d.Naa, d.Path = testNAA(9), "/san/other" }))
+		}, `the name belongs to disk "db01"`},
+		{"disk without a name", func(s *ferryv1.StateSnapshot) { s.Disks[0].Name = "" }, "a disk has no name"},
+		{"disk named like a cartridge", func(s *ferryv1.StateSnapshot) { s.Disks[0].Name = "A00001L9" }, `the name belongs to disk "A00001L9"`},
+		{"NAA shared by a disk and a cartridge, in another case", func(s *ferryv1.StateSnapshot) {
+			s.Disks[0].Naa = strings.ToUpper(testNAA(102))
+		}, "belongs to"},
+		{"path shared", func(s *ferryv1.StateSnapshot) { s.Cartridges[0].Path = s.Disks[0].Path }, `belongs to "db01"`},
+		{"duplicate library", func(s *ferryv1.StateSnapshot) { s.Libraries = append(s.Libraries, s.Libraries[0]) }, `library name "libA"`},
+		{"library without drives", func(s *ferryv1.StateSnapshot) { s.Libraries[0].Drives = 0 }, "0 drives"},
+		{"cartridge in an unknown library", func(s *ferryv1.StateSnapshot) { s.Cartridges[0].Library = "libZ" }, `unknown library "libZ"`},
+		{"cartridge outside the library", func(s *ferryv1.StateSnapshot) {
+			s.Cartridges[0].Location.Index, s.Cartridges[0].HomeSlot = 5, 5
+		}, "in slot 5, which library libA does not have"},
+		{"cartridge nowhere", func(s *ferryv1.StateSnapshot) { s.Cartridges[0].Location = nil }, "which library libA does not have"},
+		{"two cartridges in one element", func(s *ferryv1.StateSnapshot) {
+			s.Cartridges[1].Location = &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: 1}
+			s.Cartridges[1].HomeSlot = 1
+			s.Jobs[0].State = ferryv1.JobState_JOB_STATE_SUCCEEDED
+		}, "slot 1 of library libA is claimed by both A00001L9 and A00002L9"},
+		{"a loaded cartridge's home holds another", func(s *ferryv1.StateSnapshot) { s.Cartridges[1].HomeSlot = 1 }, "claimed by both"},
+		{"a loaded cartridge without a home", func(s *ferryv1.StateSnapshot) { s.Cartridges[1].HomeSlot = 0 }, "origin"},
+		{"a cartridge away from its home slot", func(s *ferryv1.StateSnapshot) { s.Cartridges[0].HomeSlot = 3 }, "its home is slot 3"},
+		{"an import/export cartridge with a home", func(s *ferryv1.StateSnapshot) {
+			s.Cartridges[0].Location = &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_IMPORT_EXPORT, Index: 1}
+		}, "has home slot 1"},
+		{"an invalid barcode", func(s *ferryv1.StateSnapshot) { s.Cartridges[0].Barcode = "A00001X9" }, "media type"},
+		{"a loaded cartridge no job holds", func(s *ferryv1.StateSnapshot) {
+			s.Jobs[0].State = ferryv1.JobState_JOB_STATE_SUCCEEDED
+		}, "no running job holds it"},
+		{"a running job holding a cartridge in a slot", func(s *ferryv1.StateSnapshot) {
+			s.Jobs[0].Tapes = append(s.Jobs[0].Tapes, tape("A00001L9", "libA", 0))
+		}, "holds A00001L9 in libA drive 0, but it is in libA slot 1"},
+		{"a running job holding an unknown cartridge", func(s *ferryv1.StateSnapshot) {
+			s.Jobs[0].Tapes[0].Barcode = "Z00001L9"
+		}, `unknown cartridge "Z00001L9"`},
+		{"two running jobs holding one cartridge", func(s *ferryv1.StateSnapshot) {
+			j2 := proto.Clone(s.Jobs[0]).(*ferryv1.Job)
+			j2.Id, j2.CreatedIndex = "j2", 2
+			s.Jobs = append(s.Jobs, j2)
+		}, `held by both job "j1" and job "j2"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			snap := deviceSnapshot()
+			tc.edit(snap)
+			data, err := proto.Marshal(snap)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := deviceFixture(t)
+			before, idx, err := f.Snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = f.Restore(data, 100)
+			if !errors.Is(err, ErrBadSnapshot) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Restore = %v, want ErrBadSnapshot containing %q", err, tc.want)
 			}
 			after, afterIdx, err := f.Snapshot()
 			if err != nil {
