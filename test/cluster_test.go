@@ -36,7 +36,9 @@ func newCluster(t *testing.T) *localcluster.Cluster {
 			t.Fatal(err)
 		}
 	}
-	c, err := localcluster.New(localcluster.Config{Binary: ferryBinary, Dir: dir, LogLevel: os.Getenv(logLevelEnv)})
+	// These tests are about the cluster core: the nodes replicate jobs but
+	// run none, so that copies do not compete with the load under test.
+	c, err := localcluster.New(localcluster.Config{Binary: ferryBinary, Dir: dir, LogLevel: os.Getenv(logLevelEnv), ExtraArgs: []string{"-run-jobs=false"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,6 +88,9 @@ func startCluster(t *testing.T, n int) *localcluster.Cluster {
 		if _, err := c.WaitVoters(ctx, names...); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := c.RegisterSampleDevices(ctx, names[0]); err != nil {
+		t.Fatalf("register the sample devices: %v", err)
 	}
 	return c
 }

@@ -21,7 +21,9 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/ferry-san/ferry/cluster"
+	"github.com/ferry-san/ferry/cluster/executor"
 	"github.com/ferry-san/ferry/internal/flagenv"
+	"github.com/ferry-san/ferry/mover"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/rpc/grpcapi"
 )
@@ -35,7 +37,9 @@ type agentFlags struct {
 	deadNodeTimeout, tick                                   time.Duration
 	electionTicks                                           int
 	logFormat, logLevel                                     string
-	dev                                                     bool
+	checkpointBytes                                         int64
+	checkpointEvery                                         time.Duration
+	dev, runJobs                                            bool
 }
 
 func agentFlagSet(stderr io.Writer) (*flag.FlagSet, *agentFlags) {
@@ -60,8 +64,11 @@ func agentFlagSet(stderr io.Writer) (*flag.FlagSet, *agentFlags) {
 	fs.DurationVar(&f.deadNodeTimeout, "dead-node-timeout", d.DeadNodeTimeout, "how long a node must be dead in gossip before the leader removes it from Raft")
 	fs.DurationVar(&f.tick, "tick", d.TickInterval, "Raft tick interval")
 	fs.IntVar(&f.electionTicks, "election-ticks", d.ElectionTicks, "Raft election timeout in ticks")
+	fs.Int64Var(&f.checkpointBytes, "checkpoint-bytes", mover.DefaultCheckpointBytes, "bytes a copy moves between committed checkpoints")
+	fs.DurationVar(&f.checkpointEvery, "checkpoint-every", mover.DefaultCheckpointEvery, "longest time between a running copy's committed checkpoints")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&f.runJobs, "run-jobs", true, "run the copy jobs this node accepts; false makes a node that only replicates and serves the API")
 	fs.BoolVar(&f.dev, "dev", false, "one node with its data in a temporary directory, removed on exit")
 	fs.String(flagenv.ConfigFlag, "", "config file: one 'flag-name = value' per line")
 	fs.Usage = func() {
@@ -187,10 +194,11 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 	defer node.Stop()
 
 	metrics := grpcapi.NewMetrics(reg)
-	gs := grpc.NewServer(grpc.ChainUnaryInterceptor(metrics.Unary), grpc.ChainStreamInterceptor(metrics.Stream))
+	gs := grpc.NewServer(append(cluster.ServerOptions(), grpc.ChainUnaryInterceptor(metrics.Unary), grpc.ChainStreamInterceptor(metrics.Stream))...)
 	api := grpcapi.New(node, log)
 	ferryv1.RegisterJobServiceServer(gs, api)
 	ferryv1.RegisterClusterServiceServer(gs, api)
+	ferryv1.RegisterDeviceServiceServer(gs, grpcapi.NewDeviceServer(node))
 	ferryv1.RegisterRaftTransportServer(gs, node.Transport())
 	go func() {
 		if err := gs.Serve(grpcLn); err != nil {
@@ -206,6 +214,19 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 		}
 	}()
 	defer hs.Close()
+
+	execCtx, stopExec := context.WithCancel(context.Background())
+	exec := executor.New(node, executor.Config{Logger: log, Registerer: reg, Mover: mover.Config{
+		CheckpointBytes: f.checkpointBytes, CheckpointEvery: f.checkpointEvery,
+	}})
+	execDone := make(chan struct{})
+	if f.runJobs {
+		go func() { exec.Run(execCtx); close(execDone) }()
+	} else {
+		close(execDone)
+	}
+	// Copies stop (keeping their committed checkpoints) before the node does.
+	defer func() { stopExec(); <-execDone }()
 
 	log.Info("agent running", "grpc", cfg.GRPCAddr, "http", cfg.HTTPAddr,
 		"gossip", net.JoinHostPort(advertise, strconv.Itoa(f.gossipPort)), "data_dir", f.dataDir, "site", f.site)

@@ -214,6 +214,10 @@ func (d *demo) startCluster(ctx context.Context, names []string) error {
 	}
 	fmt.Fprintf(d.out, "  %s joined through gossip; the leader added them as learners, then promoted them: 3 voters.\n",
 		strings.Join(names[1:], " and "))
+	if err := d.c.RegisterSampleDevices(ctx, names[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "  registered disk %s, library %s and cartridge %s.\n", localcluster.SampleDisk, localcluster.SampleLibrary, localcluster.SampleTape)
 	return nil
 }
 

@@ -1,7 +1,13 @@
 package localcluster
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
@@ -9,24 +15,72 @@ import (
 // SampleSpec is a valid disk-to-tape job of about 200 bytes, numbered i so
 // that jobs can be told apart; tests, the demo and the benchmark submit it.
 func SampleSpec(i int) *ferryv1.JobSpec {
-	tapeFile := uint32(i % 1000)
 	return &ferryv1.JobSpec{
 		Name: fmt.Sprintf("nightly backup of database volume db01, extent %06d, to the offsite LTO tape pool", i),
 		Source: &ferryv1.Endpoint{
 			Kind:   ferryv1.DeviceKind_DEVICE_KIND_DISK,
-			Device: &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Naa{Naa: "6001405f3a1b2c3d6001405f3a1b2c3d"}},
+			Device: &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: SampleDisk}},
 			Lba:    uint64(i) * 2048,
 			Blocks: 2048,
 		},
 		Destination: &ferryv1.Endpoint{
-			Kind:     ferryv1.DeviceKind_DEVICE_KIND_TAPE,
-			Device:   &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: "A00001L9"}},
-			TapeFile: &tapeFile,
+			Kind:   ferryv1.DeviceKind_DEVICE_KIND_TAPE,
+			Device: &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: SampleTape}},
 		},
 		Segments: []*ferryv1.Segment{
 			{SourceOffset: 0, DestinationOffset: 0, Length: 512 << 10},
 			{SourceOffset: 512 << 10, DestinationOffset: 512 << 10, Length: 512 << 10},
 		},
 		Options: &ferryv1.JobOptions{Priority: 5, BwlimitBytesPerSecond: 200 << 20, Verify: true, CheckpointIntervalBytes: 64 << 20},
+	}
+}
+
+// The devices SampleSpec names; RegisterSampleDevices creates them.
+const (
+	SampleDisk    = "db01"
+	SampleTape    = "A00001L9"
+	SampleLibrary = "vault"
+	// sampleDiskBlocks covers every LBA range SampleSpec(i) uses for
+	// i < 1000; the file is sparse.
+	sampleDiskBlocks = 1000 * 2048
+)
+
+// RegisterSampleDevices creates, through the named node, the disk, library
+// and cartridge that SampleSpec names, with their files in the cluster's dir.
+func (c *Cluster) RegisterSampleDevices(ctx context.Context, node string) error {
+	conn, err := c.Conn(node)
+	if err != nil {
+		return err
+	}
+	dev := ferryv1.NewDeviceServiceClient(conn)
+	return retryUnavailable(ctx, func() error {
+		if _, err := dev.CreateDisk(ctx, &ferryv1.CreateDiskRequest{Name: SampleDisk, Path: filepath.Join(c.cfg.Dir, SampleDisk+".img"),
+			SizeBytes: sampleDiskBlocks * 512, BlockSize: 512}); err != nil && status.Code(err) != codes.AlreadyExists {
+			return err
+		}
+		if _, err := dev.CreateLibrary(ctx, &ferryv1.CreateLibraryRequest{Name: SampleLibrary, Dir: filepath.Join(c.cfg.Dir, SampleLibrary),
+			Slots: 8, Drives: 2, CartridgeCapacityBytes: 8 << 30}); err != nil && status.Code(err) != codes.AlreadyExists {
+			return err
+		}
+		if _, err := dev.LabelTape(ctx, &ferryv1.LabelTapeRequest{Library: SampleLibrary, Slot: 1, Barcode: SampleTape}); err != nil && status.Code(err) != codes.AlreadyExists {
+			return err
+		}
+		return nil
+	})
+}
+
+// retryUnavailable calls f until it succeeds, fails with another code than
+// UNAVAILABLE, or ctx ends: a cluster may be between leaders.
+func retryUnavailable(ctx context.Context, f func() error) error {
+	for {
+		err := f()
+		if status.Code(err) != codes.Unavailable {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }

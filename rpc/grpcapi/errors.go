@@ -42,7 +42,10 @@ func toStatus(err error) error {
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, fsm.ErrNotFound), errors.Is(err, cluster.ErrUnknownMember):
 		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, fsm.ErrJobEnded), errors.Is(err, cluster.ErrLastVoter):
+	case errors.Is(err, fsm.ErrAlreadyExists):
+		return status.Error(codes.AlreadyExists, err.Error())
+	case errors.Is(err, fsm.ErrJobEnded), errors.Is(err, cluster.ErrLastVoter), errors.Is(err, fsm.ErrOwned),
+		errors.Is(err, fsm.ErrBusy), errors.Is(err, fsm.ErrFenced):
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, cluster.ErrNoLeader):
 		return status.Error(codes.Unavailable, err.Error())

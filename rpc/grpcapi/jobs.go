@@ -24,6 +24,9 @@ func (s *Server) Submit(ctx context.Context, req *ferryv1.SubmitJobRequest) (*fe
 	if bad := append(fsm.ValidateSpec(req.GetSpec()), fsm.ValidateIdempotencyKey(req.GetIdempotencyKey())...); len(bad) > 0 {
 		return nil, invalid(bad...)
 	}
+	if err := s.checkDevices(req.GetSpec()); err != nil {
+		return nil, err
+	}
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
 	res, err := s.node.Propose(ctx, &ferryv1.Command{Op: &ferryv1.Command_SubmitJob{SubmitJob: &ferryv1.SubmitJobOp{

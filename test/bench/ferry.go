@@ -34,6 +34,8 @@ func benchFerry(ctx context.Context, o options, dir string, log *slog.Logger) ([
 		Dir:      filepath.Join(dir, "ferry-cluster"),
 		LogLevel: "warn",
 		Logger:   log,
+		// Submissions are measured, not copies: the nodes run no jobs.
+		ExtraArgs: []string{"-run-jobs=false"},
 	})
 	if err != nil {
 		return nil, err
@@ -90,6 +92,8 @@ func startFerry(ctx context.Context, c *localcluster.Cluster, nodes []string) er
 	if err := c.WaitReady(ctx); err != nil {
 		return err
 	}
-	_, err := c.WaitVoters(ctx, nodes...)
-	return err
+	if _, err := c.WaitVoters(ctx, nodes...); err != nil {
+		return err
+	}
+	return c.RegisterSampleDevices(ctx, nodes[0])
 }

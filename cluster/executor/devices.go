@@ -1,0 +1,165 @@
+package executor
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ferry-san/ferry/cluster/fsm"
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/storage/disk"
+	"github.com/ferry-san/ferry/storage/tape"
+)
+
+// hashChunk is how much of a disk Hash reads at a time.
+const hashChunk = 4 << 20
+
+// OpenDisk opens a registered disk LUN.
+func OpenDisk(d *ferryv1.Disk, readOnly bool) (*disk.LUN, error) {
+	lun, err := disk.Open(d.GetPath(), disk.Options{BlockSize: d.GetBlockSize(), ReadOnly: readOnly || d.GetReadOnly()})
+	if err != nil {
+		return nil, fmt.Errorf("disk %s: %w", d.GetName(), err)
+	}
+	return lun, nil
+}
+
+// OpenCartridge opens a registered cartridge's image as if loaded in a drive.
+// A tail damaged by a crash mid-write is cut off: the next write of a resumed
+// copy overwrites it anyway.
+func OpenCartridge(c *ferryv1.Cartridge, readOnly bool) (*tape.Cartridge, error) {
+	t, err := tape.Open(c.GetPath(), tape.Options{
+		Capacity: int64(c.GetCapacityBytes()),
+		ReadOnly: readOnly || c.GetWriteProtected(),
+		Recover:  !readOnly,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cartridge %s: %w", c.GetBarcode(), err)
+	}
+	return t, nil
+}
+
+// PositionAtFile puts the tape at the start of tape file n (file 0 is the
+// label).
+func PositionAtFile(t *tape.Cartridge, n uint32) error {
+	if err := t.Rewind(); err != nil {
+		return err
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := t.Space(tape.SpaceFilemarks, int64(n)); err != nil {
+		if errors.Is(err, tape.ErrEndOfData) {
+			return fmt.Errorf("tape file %d does not exist: %w", n, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// Hash reads the endpoint's bytes and returns their SHA-256: a disk range, one
+// tape file, or (no tape file given) every data record after the label.
+func Hash(ctx context.Context, reg *fsm.FSM, ep *ferryv1.Endpoint) (*ferryv1.HashResponse, error) {
+	dev, err := reg.ResolveDevice(ep.GetDevice())
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case dev.Disk != nil:
+		if ep.GetKind() == ferryv1.DeviceKind_DEVICE_KIND_TAPE {
+			return nil, fmt.Errorf("%w: %s is a disk, not a tape", fsm.ErrInvalid, dev.Disk.GetName())
+		}
+		return hashDisk(ctx, dev.Disk, ep)
+	case dev.Cartridge != nil:
+		if ep.GetKind() == ferryv1.DeviceKind_DEVICE_KIND_DISK {
+			return nil, fmt.Errorf("%w: %s is a tape, not a disk", fsm.ErrInvalid, dev.Cartridge.GetBarcode())
+		}
+		return hashTape(ctx, dev.Cartridge, ep)
+	}
+	return nil, fmt.Errorf("%w: device", fsm.ErrNotFound)
+}
+
+func hashDisk(ctx context.Context, d *ferryv1.Disk, ep *ferryv1.Endpoint) (*ferryv1.HashResponse, error) {
+	lun, err := OpenDisk(d, true)
+	if err != nil {
+		return nil, err
+	}
+	defer lun.Close()
+	off, length, err := DiskRange(lun, ep)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	buf := make([]byte, min(hashChunk, max(length, 1)))
+	for done := int64(0); done < length; {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		n := min(int64(len(buf)), length-done)
+		if _, err := lun.ReadAt(buf[:n], off+done); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("disk %s: %w", d.GetName(), err)
+		}
+		h.Write(buf[:n])
+		done += n
+	}
+	return &ferryv1.HashResponse{Sha256: hex.EncodeToString(h.Sum(nil)), Bytes: uint64(length)}, nil
+}
+
+// DiskRange turns an endpoint's LBA and block count into a byte range of the
+// LUN, checking it lies inside.
+func DiskRange(lun *disk.LUN, ep *ferryv1.Endpoint) (off, length int64, err error) {
+	bs := uint64(lun.BlockSize())
+	blocks := ep.GetBlocks()
+	if ep.GetLba() > lun.Blocks() {
+		return 0, 0, fmt.Errorf("%w: LBA %d is past the end of %s (%d blocks)", disk.ErrOutOfRange, ep.GetLba(), lun.Path(), lun.Blocks())
+	}
+	if blocks == 0 {
+		blocks = lun.Blocks() - ep.GetLba()
+	}
+	if ep.GetLba()+blocks > lun.Blocks() || ep.GetLba()+blocks < ep.GetLba() {
+		return 0, 0, fmt.Errorf("%w: LBA %d + %d blocks is past the end of %s (%d blocks)", disk.ErrOutOfRange, ep.GetLba(), blocks, lun.Path(), lun.Blocks())
+	}
+	return int64(ep.GetLba() * bs), int64(blocks * bs), nil
+}
+
+func hashTape(ctx context.Context, c *ferryv1.Cartridge, ep *ferryv1.Endpoint) (*ferryv1.HashResponse, error) {
+	t, err := OpenCartridge(c, true)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	oneFile := ep.TapeFile != nil
+	file := uint32(1)
+	if oneFile {
+		file = ep.GetTapeFile()
+	}
+	if err := PositionAtFile(t, file); err != nil {
+		return nil, fmt.Errorf("cartridge %s: %w", c.GetBarcode(), err)
+	}
+	h := sha256.New()
+	buf := make([]byte, tape.MaxRecordSize)
+	resp := &ferryv1.HashResponse{}
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		n, err := t.ReadRecord(buf)
+		switch {
+		case err == nil:
+			h.Write(buf[:n])
+			resp.Bytes += uint64(n)
+			resp.Records++
+			continue
+		case errors.Is(err, tape.ErrFilemark) && !oneFile:
+			continue
+		case errors.Is(err, tape.ErrFilemark), errors.Is(err, tape.ErrEndOfData):
+		default:
+			return nil, fmt.Errorf("cartridge %s: %w", c.GetBarcode(), err)
+		}
+		break
+	}
+	resp.Sha256 = hex.EncodeToString(h.Sum(nil))
+	return resp, nil
+}

@@ -1,0 +1,249 @@
+package executor
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ferry-san/ferry/cluster/fsm"
+	"github.com/ferry-san/ferry/mover"
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/storage/disk"
+	"github.com/ferry-san/ferry/storage/tape"
+)
+
+// opened is a job's devices, open and ready for the mover.
+type opened struct {
+	devs       []mover.Device
+	cartridges []string // barcodes, for the drive assignment
+	closers    []func() error
+}
+
+func (o *opened) close() error {
+	var errs []error
+	for _, c := range o.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
+
+// openEndpoint opens the registered device an endpoint names, writable when
+// it is a destination.
+func (o *opened) openEndpoint(reg *fsm.FSM, ep *ferryv1.Endpoint, write bool) error {
+	dev, err := reg.ResolveDevice(ep.GetDevice())
+	if err != nil {
+		return err
+	}
+	switch {
+	case dev.Disk != nil && ep.GetKind() == ferryv1.DeviceKind_DEVICE_KIND_DISK:
+		lun, err := OpenDisk(dev.Disk, !write)
+		if err != nil {
+			return err
+		}
+		o.devs = append(o.devs, mover.Device{Name: "disk:" + dev.Disk.GetName(), Block: lun})
+		o.closers = append(o.closers, lun.Close)
+	case dev.Cartridge != nil && ep.GetKind() == ferryv1.DeviceKind_DEVICE_KIND_TAPE:
+		t, err := OpenCartridge(dev.Cartridge, !write)
+		if err != nil {
+			return err
+		}
+		o.devs = append(o.devs, mover.Device{Name: "tape:" + dev.Cartridge.GetBarcode(), Tape: t})
+		o.cartridges = append(o.cartridges, dev.Cartridge.GetBarcode())
+		o.closers = append(o.closers, t.Close)
+	default:
+		return fmt.Errorf("%w: %s names a %s", fsm.ErrInvalid, describe(ep), kindOf(dev))
+	}
+	return nil
+}
+
+func kindOf(d fsm.Device) string {
+	if d.Disk != nil {
+		return "disk"
+	}
+	return "tape"
+}
+
+func describe(ep *ferryv1.Endpoint) string {
+	name := ep.GetDevice().GetName()
+	if name == "" {
+		name = ep.GetDevice().GetNaa()
+	}
+	if ep.GetKind() == ferryv1.DeviceKind_DEVICE_KIND_TAPE {
+		return "tape:" + name
+	}
+	return "disk:" + name
+}
+
+// endpointPlan builds the plan of a source → destination job; devs[0] is the
+// source, devs[1] the destination. Tape positions are turned into LOCATE
+// segments with fixed object ids, so the plan rebuilt for a resume is the
+// same plan.
+//
+//   - disk → disk: the range, to the destination LBA;
+//   - disk → tape: a new tape file at end of data, or from tape file N on
+//     (everything after it is overwritten, as on a real tape);
+//   - tape → disk: one tape file (default 1: file 0 is the label);
+//   - tape → tape: one file appended as a new file, or without a file number
+//     every file after the label onto the destination after its own label,
+//     filemarks included.
+func endpointPlan(spec *ferryv1.JobSpec, devs []mover.Device) (mover.Plan, int64, error) {
+	src, dst := spec.GetSource(), spec.GetDestination()
+	s, d := devs[0], devs[1]
+	var segs []mover.Segment
+	var total int64
+	switch {
+	case s.Block != nil && d.Block != nil:
+		off, length, err := blockRange(s.Block, src)
+		if err != nil {
+			return mover.Plan{}, 0, err
+		}
+		doff, dlen, err := blockRange(d.Block, dst)
+		if err != nil {
+			return mover.Plan{}, 0, err
+		}
+		parts, err := extents(spec.GetSegments(), length, dlen)
+		if err != nil {
+			return mover.Plan{}, 0, err
+		}
+		for _, p := range parts {
+			segs = append(segs, mover.Segment{Kind: mover.BlockToBlock, Src: 0, Dst: 1, SrcOffset: off + p.src, DstOffset: doff + p.dst, Length: p.length})
+			total += p.length
+		}
+	case s.Block != nil && d.Tape != nil:
+		off, length, err := blockRange(s.Block, src)
+		if err != nil {
+			return mover.Plan{}, 0, err
+		}
+		pos, err := destinationStart(d.Tape, dst)
+		if err != nil {
+			return mover.Plan{}, 0, err
+		}
+		parts, err := extents(spec.GetSegments(), length, -1)
+		if err != nil {
+			return mover.Plan{}, 0, err
+		}
+		segs = append(segs, pos)
+		for _, p := range parts {
+			segs = append(segs, mover.Segment{Kind: mover.BlockToStream, Src: 0, Dst: 1, SrcOffset: off + p.src, Length: p.length})
+			total += p.length
+		}
+		segs = append(segs, mover.Segment{Kind: mover.WriteFilemarks, Dst: 1, Filemarks: 1})
+	case len(spec.GetSegments()) > 0:
+		return mover.Plan{}, 0, fmt.Errorf("%w: explicit segments need a disk source", fsm.ErrInvalid)
+	case s.Tape != nil && d.Block != nil:
+		file := uint32(1)
+		if src.TapeFile != nil {
+			file = src.GetTapeFile()
+		}
+		at, err := fileStart(s.Tape, file)
+		if err != nil {
+			return mover.Plan{}, 0, err
+		}
+		doff, _, err := blockRange(d.Block, dst)
+		if err != nil {
+			return mover.Plan{}, 0, err
+		}
+		segs = append(segs, mover.Segment{Kind: mover.Locate, Dst: 0, ObjectID: at},
+			mover.Segment{Kind: mover.StreamToBlock, Src: 0, Dst: 1, DstOffset: doff, Records: -1})
+		total = -1
+	case s.Tape != nil && d.Tape != nil:
+		total = -1
+		if src.TapeFile != nil {
+			at, err := fileStart(s.Tape, src.GetTapeFile())
+			if err != nil {
+				return mover.Plan{}, 0, err
+			}
+			pos, err := destinationStart(d.Tape, dst)
+			if err != nil {
+				return mover.Plan{}, 0, err
+			}
+			segs = append(segs, mover.Segment{Kind: mover.Locate, Dst: 0, ObjectID: at}, pos,
+				mover.Segment{Kind: mover.StreamToStream, Src: 0, Dst: 1, Records: -1},
+				mover.Segment{Kind: mover.WriteFilemarks, Dst: 1, Filemarks: 1})
+			break
+		}
+		at, err := fileStart(s.Tape, 1)
+		if err != nil {
+			return mover.Plan{}, 0, err
+		}
+		dstFile := uint32(1)
+		if dst.TapeFile != nil {
+			dstFile = dst.GetTapeFile()
+		}
+		dat, err := fileStart(d.Tape, dstFile)
+		if err != nil {
+			return mover.Plan{}, 0, err
+		}
+		segs = append(segs, mover.Segment{Kind: mover.Locate, Dst: 0, ObjectID: at},
+			mover.Segment{Kind: mover.Locate, Dst: 1, ObjectID: dat},
+			mover.Segment{Kind: mover.TapeImage, Src: 0, Dst: 1})
+	}
+	return mover.Plan{Segments: segs}, total, nil
+}
+
+// extent is one explicit segment, in bytes relative to the endpoints.
+type extent struct{ src, dst, length int64 }
+
+// extents checks a job's explicit segments against the source range (and
+// the destination range, dstLen < 0 for a tape); no segments means one
+// covering the whole source range.
+func extents(segs []*ferryv1.Segment, srcLen, dstLen int64) ([]extent, error) {
+	if len(segs) == 0 {
+		if dstLen >= 0 && srcLen > dstLen {
+			return nil, fmt.Errorf("%w: %d bytes do not fit in the destination range (%d bytes)", disk.ErrOutOfRange, srcLen, dstLen)
+		}
+		return []extent{{0, 0, srcLen}}, nil
+	}
+	out := make([]extent, 0, len(segs))
+	for i, sg := range segs {
+		e := extent{int64(sg.GetSourceOffset()), int64(sg.GetDestinationOffset()), int64(sg.GetLength())}
+		if e.src < 0 || e.length <= 0 || e.src+e.length > srcLen || e.src+e.length < e.src {
+			return nil, fmt.Errorf("%w: segment %d (%d+%d) is outside the source range of %d bytes", disk.ErrOutOfRange, i, e.src, e.length, srcLen)
+		}
+		if dstLen >= 0 && (e.dst < 0 || e.dst+e.length > dstLen || e.dst+e.length < e.dst) {
+			return nil, fmt.Errorf("%w: segment %d (%d+%d) is outside the destination range of %d bytes", disk.ErrOutOfRange, i, e.dst, e.length, dstLen)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// blockRange is DiskRange for a mover block device.
+func blockRange(b mover.BlockDevice, ep *ferryv1.Endpoint) (off, length int64, err error) {
+	lun, ok := b.(*disk.LUN)
+	if !ok {
+		return 0, 0, fmt.Errorf("executor: block device is not a disk LUN")
+	}
+	return DiskRange(lun, ep)
+}
+
+// destinationStart positions a destination tape: at the start of the named
+// file (overwriting from there), or at end of data for a new file.
+func destinationStart(t mover.TapeDrive, ep *ferryv1.Endpoint) (mover.Segment, error) {
+	if ep.TapeFile == nil {
+		return mover.Segment{Kind: mover.Space, Dst: 1, Space: tape.SpaceEndOfData}, nil
+	}
+	if ep.GetTapeFile() == 0 {
+		return mover.Segment{}, fmt.Errorf("%w: tape file 0 is the label; data files count from 1", fsm.ErrInvalid)
+	}
+	at, err := fileStart(t, ep.GetTapeFile())
+	if err != nil {
+		return mover.Segment{}, err
+	}
+	return mover.Segment{Kind: mover.Locate, Dst: 1, ObjectID: at}, nil
+}
+
+// fileStart finds the logical object id where tape file n begins.
+func fileStart(t mover.TapeDrive, n uint32) (uint64, error) {
+	c, ok := t.(*tape.Cartridge)
+	if !ok {
+		return 0, fmt.Errorf("executor: tape is not a virtual cartridge")
+	}
+	if err := PositionAtFile(c, n); err != nil {
+		return 0, err
+	}
+	pos, err := c.ReadPosition()
+	if err != nil {
+		return 0, err
+	}
+	return pos.ObjectID, nil
+}

@@ -1,0 +1,67 @@
+package executor
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"github.com/ferry-san/ferry/mover"
+	"github.com/ferry-san/ferry/scsi/sense"
+	"github.com/ferry-san/ferry/storage/tape"
+)
+
+// verifyCopy re-reads what a source → destination plan wrote and compares
+// its SHA-256 with the one the mover computed while writing. A tape
+// destination is read back from the tape file the plan ended (it stands just
+// after that file's filemark).
+func verifyCopy(plan mover.Plan, dst mover.Device, want [32]byte) error {
+	h := sha256.New()
+	switch {
+	case dst.Block != nil:
+		buf := make([]byte, hashChunk)
+		for _, s := range plan.Segments {
+			if s.Kind != mover.BlockToBlock {
+				continue
+			}
+			for done := int64(0); done < s.Length; {
+				n := min(int64(len(buf)), s.Length-done)
+				if _, err := dst.Block.ReadAt(buf[:n], s.DstOffset+done); err != nil {
+					return fmt.Errorf("verify: read back %s: %w", dst.Name, err)
+				}
+				h.Write(buf[:n])
+				done += n
+			}
+		}
+	case dst.Tape != nil:
+		c, ok := dst.Tape.(*tape.Cartridge)
+		if !ok {
+			return errors.New("verify: tape is not a virtual cartridge")
+		}
+		pos, err := c.ReadPosition()
+		if err != nil {
+			return err
+		}
+		if pos.File == 0 {
+			return errors.New("verify: the destination tape holds no data file")
+		}
+		if err := PositionAtFile(c, uint32(pos.File-1)); err != nil {
+			return fmt.Errorf("verify: %s: %w", dst.Name, err)
+		}
+		buf := make([]byte, tape.MaxRecordSize)
+		for {
+			n, err := c.ReadRecord(buf)
+			if err != nil {
+				if errors.Is(err, tape.ErrFilemark) || errors.Is(err, tape.ErrEndOfData) {
+					break
+				}
+				return fmt.Errorf("verify: read back %s: %w", dst.Name, err)
+			}
+			h.Write(buf[:n])
+		}
+	}
+	if got := h.Sum(nil); !bytes.Equal(got, want[:]) {
+		return fmt.Errorf("%w: %s reads back as sha256 %x, the copy wrote %x", sense.New(sense.Miscompare, sense.MiscompareDuringVerify), dst.Name, got, want)
+	}
+	return nil
+}
