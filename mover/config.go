@@ -12,8 +12,8 @@ type Config struct {
 	// 4096. Default 4 MiB. Buffers grow when a tape record is larger.
 	BufferSize int
 	// Buffers is how many buffers circulate between reader, writer and
-	// hasher; two is the minimum for reading and writing in parallel.
-	// Default 4.
+	// hasher; fewer than two is raised to two, the minimum for reading and
+	// writing in parallel. Default 4.
 	Buffers int
 	// CheckpointBytes: a checkpoint is emitted after this many bytes.
 	// Default 64 MiB.
@@ -60,8 +60,11 @@ func (c Config) withDefaults() Config {
 		c.BufferSize = d.BufferSize
 	}
 	c.BufferSize = alignUp(c.BufferSize, bufferAlign)
-	if c.Buffers < 2 {
+	switch {
+	case c.Buffers == 0:
 		c.Buffers = d.Buffers
+	case c.Buffers < 2:
+		c.Buffers = 2
 	}
 	if c.CheckpointBytes <= 0 {
 		c.CheckpointBytes = d.CheckpointBytes
