@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -27,6 +28,9 @@ type clientCommand struct {
 	nargs   int    // exact number of positional arguments
 	summary string
 	details string // optional paragraph for -h
+	// outputs are -o formats the command takes besides table and json;
+	// the action sees the chosen one in client.format.
+	outputs []string
 	// flags registers the command's own flags on fs and returns the action,
 	// which reads them once parsed.
 	flags func(fs *flag.FlagSet) action
@@ -43,6 +47,18 @@ func clientCommands() []*clientCommand {
 		jobGetCommand(),
 		jobCancelCommand(),
 		jobWatchCommand(),
+		diskCreateCommand(),
+		diskAddCommand(),
+		diskListCommand(),
+		libraryCreateCommand(),
+		libraryListCommand(),
+		libraryInventoryCommand(),
+		tapeLabelCommand(),
+		tapeListCommand(),
+		copyCommand(),
+		xcopyCommand(),
+		copyResultsCommand(),
+		verifyCommand(),
 	}
 }
 
@@ -141,11 +157,22 @@ func (c *clientCommand) run(ctx context.Context, args []string, env cliEnv) int 
 	case len(pos) != c.nargs:
 		return c.usageFailure(env.stderr, c.argCountError(pos))
 	}
+	format := common.output
+	extra := slices.Contains(c.outputs, format)
+	switch {
+	case extra:
+		common.output = "table" // newClient knows only the common formats
+	case c.outputs != nil && format != "table" && format != "json":
+		return c.usageFailure(env.stderr, usageError{fmt.Sprintf("-o %q: want table, json, %s", format, strings.Join(c.outputs, ", "))})
+	}
 	cl, err := newClient(common, env)
 	if err != nil {
 		return c.usageFailure(env.stderr, err)
 	}
 	defer cl.close()
+	if extra {
+		cl.format = format
+	}
 	if err := act(ctx, cl, pos); err != nil {
 		var ue usageError
 		if errors.As(err, &ue) {

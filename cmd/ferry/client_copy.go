@@ -1,0 +1,289 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/scsi/sense"
+)
+
+// followDetails explains, for copy and xcopy, what happens after Submit.
+const followDetails = "Unless -detach is given, ferry follows the job until it ends: on a terminal a progress bar\n" +
+	"(bytes, MB/s, ETA) on standard error, otherwise a progress line at most every 2 s. On success\n" +
+	"it prints \"sha256 HEX  N bytes in DURATION (RATE)\" and exits 0; a failed job's error and\n" +
+	"its SCSI sense data are printed and the exit status is 1. Interrupting ferry (Ctrl-C)\n" +
+	"cancels the job. With -detach it prints the job id and returns at once: follow the job\n" +
+	"with \"ferry job watch ID\". Without -idempotency-key ferry makes up a key once per\n" +
+	"invocation, so a retried submission cannot create the job twice."
+
+func copyCommand() *clientCommand {
+	return &clientCommand{
+		name:    "copy",
+		args:    "SRC DST",
+		nargs:   2,
+		summary: "copy disk blocks or tape files and follow the job",
+		details: "SRC and DST are disk:NAME[@LBA[+BLOCKS]] or tape:BARCODE[#FILE]; NAME or BARCODE may be\n" +
+			"naa.<hex designator>. A disk without @LBA starts at block 0, without +BLOCKS runs to\n" +
+			"the end. A tape without #FILE is the whole tape as a source (a tape to tape copy is then\n" +
+			"an image copy, filemarks included) and a new file at end of data as a destination;\n" +
+			"file 0 is the label. Examples:\n" +
+			"  ferry copy disk:db01@2048+65536 disk:db02@0\n" +
+			"  ferry copy disk:db01 tape:A00001L9 -bwlimit 80MiB/s\n" +
+			"  ferry copy tape:A00001L9#1 disk:db02\n\n" + followDetails,
+		flags: func(fs *flag.FlagSet) action {
+			var f copyFlags
+			f.register(fs)
+			verify := fs.Bool("verify", false, "re-read and compare the destination after the copy")
+			return func(ctx context.Context, c *client, args []string) error {
+				src, err := parseEndpoint(args[0])
+				if err != nil {
+					return err
+				}
+				dst, err := parseEndpoint(args[1])
+				if err != nil {
+					return err
+				}
+				opts, err := f.options()
+				if err != nil {
+					return err
+				}
+				opts.Verify = *verify
+				return submitCopy(ctx, c, &f, &ferryv1.JobSpec{Name: f.name, Source: src, Destination: dst, Options: opts})
+			}
+		},
+	}
+}
+
+func xcopyCommand() *clientCommand {
+	return &clientCommand{
+		name:    "xcopy",
+		args:    "-param-list FILE",
+		summary: "run a raw SPC-4 EXTENDED COPY parameter list",
+		details: "FILE holds the parameter list exactly as the Data-Out buffer of an EXTENDED COPY command\n" +
+			"carries it; -param-list - reads it from standard input. Its CSCD descriptors name\n" +
+			"devices by the NAA designators of the cluster's registry (\"ferry disk list\"). A list the\n" +
+			"copy manager refuses fails the job with the sense data SPC-4 prescribes.\n\n" + followDetails,
+		flags: func(fs *flag.FlagSet) action {
+			var f copyFlags
+			f.register(fs)
+			file := fs.String("param-list", "", "parameter list `file`, or - for standard input; required")
+			return func(ctx context.Context, c *client, _ []string) error {
+				if *file == "" {
+					return usageError{"-param-list is required"}
+				}
+				opts, err := f.options()
+				if err != nil {
+					return err
+				}
+				list, err := readParameterList(*file, c.stdin)
+				if err != nil {
+					return err
+				}
+				return submitCopy(ctx, c, &f, &ferryv1.JobSpec{Name: f.name, XcopyParameterList: list, Options: opts})
+			}
+		},
+	}
+}
+
+// copyFlags are the job flags copy and xcopy share.
+type copyFlags struct {
+	name     string
+	priority int
+	bwlimit  *sizeFlag
+	detach   bool
+	key      string
+}
+
+func (f *copyFlags) register(fs *flag.FlagSet) {
+	f.bwlimit = newBandwidthFlag()
+	fs.Var(f.bwlimit, "bwlimit", "bandwidth `limit` such as 80MiB/s or 100MB/s; none means unlimited")
+	fs.BoolVar(&f.detach, "detach", false, "print the job id and return instead of following the job")
+	fs.StringVar(&f.name, "name", "", "`label` of the job, for people")
+	fs.IntVar(&f.priority, "priority", 0, "job `priority`: higher runs first")
+	fs.StringVar(&f.key, "idempotency-key", "", "idempotency `key`: resubmitting it returns the first job instead of a new one; if none, ferry generates one")
+}
+
+func (f *copyFlags) options() (*ferryv1.JobOptions, error) {
+	if f.priority < math.MinInt32 || f.priority > math.MaxInt32 {
+		return nil, usageError{fmt.Sprintf("-priority %d: out of range", f.priority)}
+	}
+	return &ferryv1.JobOptions{Priority: int32(f.priority), BwlimitBytesPerSecond: f.bwlimit.bytes}, nil
+}
+
+// readParameterList reads an EXTENDED COPY parameter list from a file, or
+// stdin for "-".
+func readParameterList(name string, stdin io.Reader) ([]byte, error) {
+	var data []byte
+	var err error
+	display := name
+	if name == "-" {
+		display = "standard input"
+		data, err = io.ReadAll(stdin)
+	} else {
+		data, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading parameter list: %w", err)
+	}
+	if len(data) == 0 {
+		return nil, fmt.Errorf("parameter list %s is empty", display)
+	}
+	return data, nil
+}
+
+// submitCopy submits spec and, unless -detach, follows the job to its end.
+func submitCopy(ctx context.Context, c *client, f *copyFlags, spec *ferryv1.JobSpec) error {
+	key := f.key
+	if key == "" {
+		key = "cli-" + rand.Text()
+	}
+	sctx, cancel := c.rpcContext(ctx)
+	resp, err := c.jobs.Submit(sctx, &ferryv1.SubmitJobRequest{Spec: spec, IdempotencyKey: key})
+	cancel()
+	if err != nil {
+		return err
+	}
+	if resp.GetExisting() {
+		fmt.Fprintf(c.stderr, "ferry: idempotency key %q matched an existing job\n", key)
+	}
+	id := resp.GetJob().GetId()
+	if f.detach {
+		if c.format == "json" {
+			return writeJSON(c.stdout, resp, "  ")
+		}
+		_, err := fmt.Fprintln(c.stdout, id)
+		return err
+	}
+	return followCopy(ctx, c, id)
+}
+
+// followCopy watches job id to its end with a progress display, and reports
+// how it ended. An interrupted ferry cancels the job.
+func followCopy(ctx context.Context, c *client, id string) error {
+	p := newProgress(c.stderr, isTerminal(c.stderr), id)
+	last, err := watchJob(ctx, c, id, func(j *ferryv1.Job) error {
+		p.update(j)
+		return nil
+	})
+	p.finish(last)
+	if ctx.Err() != nil {
+		return cancelInterrupted(ctx, c, id)
+	}
+	if err != nil {
+		return err
+	}
+	if c.format == "json" {
+		if err := writeJSON(c.stdout, last, "  "); err != nil {
+			return err
+		}
+		return copyOutcome(io.Discard, id, last)
+	}
+	return copyOutcome(c.stdout, id, last)
+}
+
+// cancelInterrupted cancels the job whose copy the user interrupted.
+func cancelInterrupted(ctx context.Context, c *client, id string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+	defer cancel()
+	j, err := c.jobs.Cancel(ctx, &ferryv1.CancelJobRequest{Id: id, Reason: "interrupted: the ferry copy client was stopped"})
+	if err != nil {
+		return fmt.Errorf("interrupted; cancelling job %s: %w", id, err)
+	}
+	return fmt.Errorf("interrupted: job %s %s", id, jobStateText(j.GetState()))
+}
+
+// copyOutcome prints a succeeded job's result line to w, or returns why the
+// job did not succeed.
+func copyOutcome(w io.Writer, id string, j *ferryv1.Job) error {
+	switch j.GetState() {
+	case ferryv1.JobState_JOB_STATE_SUCCEEDED:
+		r := j.GetResult()
+		d := jobDuration(j)
+		_, err := fmt.Fprintf(w, "sha256 %s  %d bytes in %s (%s)\n", orDash(r.GetSha256()), r.GetBytes(), durationText(d), rateText(r.GetBytes(), d))
+		return err
+	case ferryv1.JobState_JOB_STATE_FAILED:
+		return failedJobError(id, j)
+	case ferryv1.JobState_JOB_STATE_CANCELLED:
+		return &jobFailure{lines: []string{fmt.Sprintf("job %s cancelled: %s", id, orDash(j.GetStateReason()))}}
+	default:
+		return fmt.Errorf("watch of job %s ended while it was %s", id, jobStateText(j.GetState()))
+	}
+}
+
+// failedJobError is the failed job's error message, where in the copy it
+// failed, and its decoded sense data.
+func failedJobError(id string, j *ferryv1.Job) error {
+	e := j.GetError()
+	msg := e.GetMessage()
+	if msg == "" {
+		msg = orDash(j.GetStateReason())
+	}
+	where := ""
+	if e.GetSegment() > 0 || e.GetSegmentBytesDone() > 0 {
+		where = fmt.Sprintf(" in segment %d after %d bytes", e.GetSegment(), e.GetSegmentBytesDone())
+	}
+	lines := []string{fmt.Sprintf("job %s failed%s: %s", id, where, msg)}
+	if raw := e.GetSense(); len(raw) > 0 {
+		s, err := sense.Parse(raw)
+		if err != nil {
+			lines = append(lines, fmt.Sprintf("sense data %s: %v", hex.EncodeToString(raw), err))
+		} else {
+			lines = append(lines, "sense: "+s.Error())
+		}
+	}
+	return &jobFailure{lines: lines}
+}
+
+// jobFailure is a job that did not succeed, described in several lines;
+// reportError prefixes each with "ferry: ".
+type jobFailure struct{ lines []string }
+
+func (e *jobFailure) Error() string { return strings.Join(e.lines, "\nferry: ") }
+
+// jobDuration is how long the job ran: from its first running event (or its
+// creation) to its last event (or its last update).
+func jobDuration(j *ferryv1.Job) time.Duration {
+	start, end := j.GetCreatedAt(), j.GetUpdatedAt()
+	for _, e := range j.GetHistory() {
+		if e.GetState() == ferryv1.JobState_JOB_STATE_RUNNING {
+			start = e.GetTime()
+			break
+		}
+	}
+	if h := j.GetHistory(); len(h) > 0 && jobEnded(h[len(h)-1].GetState()) {
+		end = h[len(h)-1].GetTime()
+	}
+	if start == nil || end == nil {
+		return 0
+	}
+	return max(0, end.AsTime().Sub(start.AsTime()))
+}
+
+// durationText rounds d to what a person reads: "350ms", "2.5s", "1m23s".
+func durationText(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	default:
+		return d.Round(time.Second).String()
+	}
+}
+
+// rateText is bytes over d in decimal megabytes per second.
+func rateText(bytes uint64, d time.Duration) string {
+	if d <= 0 {
+		return "- MB/s"
+	}
+	return fmt.Sprintf("%.1f MB/s", float64(bytes)/d.Seconds()/1e6)
+}

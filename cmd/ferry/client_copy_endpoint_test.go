@@ -1,0 +1,166 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ferry-san/ferry/proto/ferryv1"
+)
+
+func TestParseEndpoint(t *testing.T) {
+	file := func(n uint32) *uint32 { return &n }
+	disk := func(name string, lba, blocks uint64) *ferryv1.Endpoint {
+		return &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: name}}, Lba: lba, Blocks: blocks}
+	}
+	tape := func(name string, f *uint32) *ferryv1.Endpoint {
+		return &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_TAPE, Device: &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: name}}, TapeFile: f}
+	}
+	naaDisk := &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Naa{Naa: "6001405f3a1b2c3d6001405f3a1b2c3d"}}, Lba: 7}
+	naaTape := &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_TAPE, Device: &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Naa{Naa: "3f00000000000004"}}, TapeFile: file(0)}
+	tests := []struct {
+		in      string
+		want    *ferryv1.Endpoint
+		wantErr string // part of the error; the grammar is always checked
+	}{
+		{in: "disk:db01", want: disk("db01", 0, 0)},
+		{in: "disk:db01@2048", want: disk("db01", 2048, 0)},
+		{in: "disk:db01@2048+65536", want: disk("db01", 2048, 65536)},
+		{in: "disk:db02@0", want: disk("db02", 0, 0)},
+		{in: "disk:db01@18446744073709551615+1", want: disk("db01", 1<<64-1, 1)},
+		{in: "disk:vol:with:colons", want: disk("vol:with:colons", 0, 0)},
+		{in: "disk:NAA.6001405F3A1B2C3D6001405F3A1B2C3D@7", want: naaDisk},
+		{in: "disk:naa", want: disk("naa", 0, 0)},
+		{in: "tape:A00001L9", want: tape("A00001L9", nil)},
+		{in: "tape:A00001L9#1", want: tape("A00001L9", file(1))},
+		{in: "tape:naa.3f00000000000004#0", want: naaTape},
+		{in: "", wantErr: "missing disk: or tape:"},
+		{in: "db01", wantErr: "missing disk: or tape:"},
+		{in: "Disk:db01", wantErr: `unknown device kind "Disk"`},
+		{in: "lun:db01", wantErr: `unknown device kind "lun"`},
+		{in: "disk:", wantErr: "missing device name"},
+		{in: "disk:@0", wantErr: "missing device name"},
+		{in: "tape:#1", wantErr: "missing device name"},
+		{in: "disk:db01@", wantErr: "LBA missing"},
+		{in: "disk:db01@x", wantErr: `LBA "x" is not a decimal number`},
+		{in: "disk:db01@-1", wantErr: `LBA "-1" is not a decimal number`},
+		{in: "disk:db01@0x10", wantErr: `LBA "0x10" is not a decimal number`},
+		{in: "disk:db01@18446744073709551616", wantErr: "LBA \"18446744073709551616\" is too large"},
+		{in: "disk:db01@0+", wantErr: "BLOCKS missing"},
+		{in: "disk:db01@0+0", wantErr: "BLOCKS must be at least 1"},
+		{in: "disk:db01@0+8+8", wantErr: `BLOCKS "8+8" is not a decimal number`},
+		{in: "disk:db01+8", wantErr: "NAME@LBA+BLOCKS"},
+		{in: "disk:db01#1", wantErr: "NAME@LBA+BLOCKS"},
+		{in: "tape:A00001L9#", wantErr: "FILE missing"},
+		{in: "tape:A00001L9#one", wantErr: `FILE "one" is not a decimal number`},
+		{in: "tape:A00001L9#4294967296", wantErr: "too large"},
+		{in: "tape:A00001L9@5", wantErr: "a tape takes no LBA range"},
+		{in: "disk:naa.12", wantErr: "want 16 or 32 hexadecimal digits"},
+		{in: "disk:naa.zz00000000000000", wantErr: "want 16 or 32 hexadecimal digits"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parseEndpoint(tt.in)
+			if tt.wantErr != "" {
+				var ue usageError
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), endpointGrammar) {
+					t.Fatalf("parseEndpoint(%q) = %v, %v; want an error with %q and the grammar", tt.in, got, err, tt.wantErr)
+				}
+				if !errors.As(err, &ue) {
+					t.Errorf("error %v is not a usage error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseEndpoint(%q): %v", tt.in, err)
+			}
+			if !proto.Equal(got, tt.want) {
+				t.Errorf("parseEndpoint(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    uint64
+		wantErr string
+	}{
+		{in: "0", want: 0},
+		{in: "4096", want: 4096},
+		{in: "512B", want: 512},
+		{in: "1KiB", want: 1024},
+		{in: "1kib", want: 1024},
+		{in: "4 MiB", want: 4 << 20},
+		{in: "1GiB", want: 1 << 30},
+		{in: "8GiB", want: 8 << 30},
+		{in: "2TiB", want: 2 << 40},
+		{in: "1.5KiB", want: 1536},
+		{in: "0.5GiB", want: 1 << 29},
+		{in: "1KB", want: 1000},
+		{in: "80MB", want: 80e6},
+		{in: "1GB", want: 1e9},
+		{in: "3TB", want: 3e12},
+		{in: " 7 ", want: 7},
+		{in: "16EiB", wantErr: "want a number of bytes"},
+		{in: "18446744073709551615", want: 1<<64 - 1},
+		{in: "18446744073709551616", wantErr: "too large"},
+		{in: "20000PiB", wantErr: "too large"},
+		{in: "1.3B", wantErr: "not a whole number of bytes"},
+		{in: "0.1KiB", wantErr: "not a whole number of bytes"},
+		{in: "", wantErr: "want a number of bytes"},
+		{in: "GiB", wantErr: "want a number of bytes"},
+		{in: "1GX", wantErr: "want a number of bytes"},
+		{in: "-1", wantErr: "want a number of bytes"},
+		{in: "1..5MiB", wantErr: "want a number of bytes"},
+		{in: ".5MiB", wantErr: "want a number of bytes"},
+		{in: "5.MiB", wantErr: "want a number of bytes"},
+		{in: "1e3", wantErr: "want a number of bytes"},
+		{in: "1 G i B", wantErr: "want a number of bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parseSize(tt.in)
+			checkParsed(t, "parseSize", tt.in, got, err, tt.want, tt.wantErr)
+		})
+	}
+}
+
+func TestParseBandwidth(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    uint64
+		wantErr string
+	}{
+		{in: "80MiB/s", want: 80 << 20},
+		{in: "100MB/s", want: 100e6},
+		{in: "1GiB", want: 1 << 30},
+		{in: "1048576", want: 1 << 20},
+		{in: "0", want: 0},
+		{in: "fast", wantErr: "want bytes per second, such as 80MiB/s"},
+		{in: "80MiB/h", wantErr: "want bytes per second, such as 80MiB/s"},
+		{in: "1.1B/s", wantErr: "not a whole number of bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parseBandwidth(tt.in)
+			checkParsed(t, "parseBandwidth", tt.in, got, err, tt.want, tt.wantErr)
+		})
+	}
+}
+
+func checkParsed(t *testing.T, fn, in string, got uint64, err error, want uint64, wantErr string) {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("%s(%q) = %d, %v; want an error with %q", fn, in, got, err, wantErr)
+		}
+		return
+	}
+	if err != nil || got != want {
+		t.Errorf("%s(%q) = %d, %v; want %d", fn, in, got, err, want)
+	}
+}

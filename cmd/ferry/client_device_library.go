@@ -1,0 +1,299 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/ferry-san/ferry/proto/ferryv1"
+)
+
+func libraryCreateCommand() *clientCommand {
+	return &clientCommand{
+		name:    "library create",
+		summary: "create a virtual tape library",
+		details: "A library has storage slots (from 1), tape drives (from 0) and import/export slots (from 1).\n" +
+			"The node that answers creates DIR (absolute, reachable by every node that will copy to or\n" +
+			"from the library); each cartridge is a SIMH .tap file in it. -capacity is each new\n" +
+			"cartridge's capacity (8GiB, 500GB); writes past it fail with end of medium.",
+		flags: func(fs *flag.FlagSet) action {
+			name := fs.String("name", "", "library `name`; required")
+			dir := fs.String("dir", "", "absolute `directory` for the cartridge files; required")
+			slots := fs.Uint("slots", 0, "number of storage `slots`")
+			drives := fs.Uint("drives", 0, "number of tape `drives`")
+			ie := fs.Uint("ie-slots", 1, "number of import/export `slots`")
+			capacity := newSizeFlag()
+			fs.Var(capacity, "capacity", "capacity of each new cartridge, e.g. 8GiB")
+			site := fs.String("site", "", "`site` the library belongs to")
+			return func(ctx context.Context, c *client, _ []string) error {
+				if err := requireFlags(map[string]bool{"-name": *name != "", "-dir": *dir != ""}); err != nil {
+					return err
+				}
+				counts := map[string]*uint{"-slots": slots, "-drives": drives, "-ie-slots": ie}
+				for _, flagName := range []string{"-slots", "-drives", "-ie-slots"} {
+					if *counts[flagName] > math.MaxUint32 {
+						return usageError{fmt.Sprintf("%s %d: too many", flagName, *counts[flagName])}
+					}
+				}
+				ctx, cancel := c.rpcContext(ctx)
+				defer cancel()
+				lib, err := ferryv1.NewDeviceServiceClient(c.conn).CreateLibrary(ctx, &ferryv1.CreateLibraryRequest{
+					Name: *name, Dir: *dir, Site: *site, Slots: uint32(*slots), Drives: uint32(*drives),
+					IeSlots: uint32(*ie), CartridgeCapacityBytes: capacity.bytes,
+				})
+				if err != nil {
+					return err
+				}
+				if c.format == "json" {
+					return writeJSON(c.stdout, lib, "  ")
+				}
+				return printLibrarySummary(c, lib)
+			}
+		},
+	}
+}
+
+func libraryListCommand() *clientCommand {
+	return &clientCommand{
+		name:    "library list",
+		summary: "list the tape libraries",
+		flags: func(*flag.FlagSet) action {
+			return func(ctx context.Context, c *client, _ []string) error {
+				ctx, cancel := c.rpcContext(ctx)
+				defer cancel()
+				resp, err := ferryv1.NewDeviceServiceClient(c.conn).ListLibraries(ctx, &ferryv1.ListLibrariesRequest{})
+				if err != nil {
+					return err
+				}
+				if c.format == "json" {
+					return writeJSON(c.stdout, resp, "  ")
+				}
+				libs := slices.Clone(resp.GetLibraries())
+				slices.SortFunc(libs, func(a, b *ferryv1.Library) int { return cmp.Compare(a.GetName(), b.GetName()) })
+				tw := newTable(c.stdout)
+				row(tw, "NAME", "SITE", "SLOTS", "DRIVES", "I/E", "CARTRIDGES", "CAPACITY", "DIR")
+				for _, l := range libs {
+					row(tw, l.GetName(), orDash(l.GetSite()), fmt.Sprint(l.GetSlots()), fmt.Sprint(l.GetDrives()),
+						fmt.Sprint(l.GetIeSlots()), fmt.Sprint(cartridgeCount(l)), capacityText(l.GetCartridgeCapacityBytes()), orDash(l.GetDir()))
+				}
+				return tw.Flush()
+			}
+		},
+	}
+}
+
+func libraryInventoryCommand() *clientCommand {
+	return &clientCommand{
+		name:    "library inventory",
+		args:    "LIBRARY",
+		nargs:   1,
+		summary: "show what each drive, slot and I/E slot holds",
+		details: "Lists every drive, storage slot and import/export (I/E) slot with the barcode of the\n" +
+			"cartridge it holds, or empty. A drive holding a cartridge for a copy shows the job using it.",
+		flags: func(fs *flag.FlagSet) action {
+			stale := fs.Bool("stale", false, "answer from the node's applied state, skipping the leader round trip")
+			return func(ctx context.Context, c *client, args []string) error {
+				ctx, cancel := c.rpcContext(ctx)
+				defer cancel()
+				lib, err := ferryv1.NewDeviceServiceClient(c.conn).Inventory(ctx, &ferryv1.InventoryRequest{Library: args[0], Stale: *stale})
+				if err != nil {
+					return err
+				}
+				if c.format == "json" {
+					return writeJSON(c.stdout, lib, "  ")
+				}
+				if err := printLibrarySummary(c, lib); err != nil {
+					return err
+				}
+				fmt.Fprintln(c.stdout)
+				tw := newTable(c.stdout)
+				row(tw, "ELEMENT", "BARCODE", "JOB")
+				for _, e := range inventoryElements(lib) {
+					barcode, job := "empty", "-"
+					if e.GetBarcode() != "" {
+						barcode = e.GetBarcode()
+					}
+					if e.GetKind() == ferryv1.ElementKind_ELEMENT_KIND_DRIVE {
+						job = orDash(e.GetJobId())
+					}
+					row(tw, elementText(e), barcode, job)
+				}
+				return tw.Flush()
+			}
+		},
+	}
+}
+
+// inventoryElements lists every element of the library, drives first, then
+// slots, then import/export slots, each by index. Elements the server left
+// out are empty; elements it sent beyond the library's counts are kept.
+func inventoryElements(lib *ferryv1.Library) []*ferryv1.Element {
+	type key struct {
+		kind  ferryv1.ElementKind
+		index uint32
+	}
+	have := map[key]*ferryv1.Element{}
+	for _, e := range lib.GetElements() {
+		have[key{e.GetKind(), e.GetIndex()}] = e
+	}
+	add := func(kind ferryv1.ElementKind, first, n uint32) {
+		for i := first; i < first+n; i++ {
+			if _, ok := have[key{kind, i}]; !ok {
+				have[key{kind, i}] = &ferryv1.Element{Kind: kind, Index: i}
+			}
+		}
+	}
+	add(ferryv1.ElementKind_ELEMENT_KIND_DRIVE, 0, lib.GetDrives())
+	add(ferryv1.ElementKind_ELEMENT_KIND_SLOT, 1, lib.GetSlots())
+	add(ferryv1.ElementKind_ELEMENT_KIND_IMPORT_EXPORT, 1, lib.GetIeSlots())
+	all := make([]*ferryv1.Element, 0, len(have))
+	for _, e := range have {
+		all = append(all, e)
+	}
+	order := map[ferryv1.ElementKind]int{
+		ferryv1.ElementKind_ELEMENT_KIND_DRIVE:         0,
+		ferryv1.ElementKind_ELEMENT_KIND_SLOT:          1,
+		ferryv1.ElementKind_ELEMENT_KIND_IMPORT_EXPORT: 2,
+		ferryv1.ElementKind_ELEMENT_KIND_UNSPECIFIED:   3,
+	}
+	slices.SortFunc(all, func(a, b *ferryv1.Element) int {
+		return cmp.Or(cmp.Compare(order[a.GetKind()], order[b.GetKind()]), cmp.Compare(a.GetIndex(), b.GetIndex()))
+	})
+	return all
+}
+
+func printLibrarySummary(c *client, l *ferryv1.Library) error {
+	tw := newTable(c.stdout)
+	row(tw, "library:", l.GetName())
+	row(tw, "site:", orDash(l.GetSite()))
+	row(tw, "dir:", orDash(l.GetDir()))
+	row(tw, "elements:", fmt.Sprintf("%s, %s, %s", plural(l.GetSlots(), "slot"), plural(l.GetDrives(), "drive"), plural(l.GetIeSlots(), "import/export slot")))
+	row(tw, "cartridge capacity:", capacityText(l.GetCartridgeCapacityBytes()))
+	return tw.Flush()
+}
+
+// plural is "1 slot", "2 slots".
+func plural(n uint32, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func cartridgeCount(l *ferryv1.Library) int {
+	n := 0
+	for _, e := range l.GetElements() {
+		if e.GetBarcode() != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func capacityText(n uint64) string {
+	if n == 0 {
+		return "-"
+	}
+	return bytesText(n)
+}
+
+// elementText names a library element: "drive 0", "slot 3", "i/e 1".
+func elementText(e *ferryv1.Element) string {
+	if e == nil {
+		return "-"
+	}
+	switch e.GetKind() {
+	case ferryv1.ElementKind_ELEMENT_KIND_DRIVE:
+		return fmt.Sprintf("drive %d", e.GetIndex())
+	case ferryv1.ElementKind_ELEMENT_KIND_SLOT:
+		return fmt.Sprintf("slot %d", e.GetIndex())
+	case ferryv1.ElementKind_ELEMENT_KIND_IMPORT_EXPORT:
+		return fmt.Sprintf("i/e %d", e.GetIndex())
+	default:
+		return "-"
+	}
+}
+
+func tapeLabelCommand() *clientCommand {
+	return &clientCommand{
+		name:    "tape label",
+		summary: "create a cartridge in a slot and write its label",
+		details: "The slot must be empty. The cartridge's ANSI VOL1 label is written as tape file 0.\n" +
+			"BARCODE is the cartridge's volume serial and media type, like A00001L9; data files written\n" +
+			"to the tape count from 1.",
+		flags: func(fs *flag.FlagSet) action {
+			lib := fs.String("library", "", "`library` holding the slot; required")
+			slot := fs.Uint("slot", 0, "empty storage `slot` (from 1); required")
+			barcode := fs.String("barcode", "", "`barcode` of the new cartridge; required")
+			return func(ctx context.Context, c *client, _ []string) error {
+				if err := requireFlags(map[string]bool{"-library": *lib != "", "-slot": *slot != 0, "-barcode": *barcode != ""}); err != nil {
+					return err
+				}
+				if *slot > math.MaxUint32 {
+					return usageError{fmt.Sprintf("-slot %d: too large", *slot)}
+				}
+				ctx, cancel := c.rpcContext(ctx)
+				defer cancel()
+				cart, err := ferryv1.NewDeviceServiceClient(c.conn).LabelTape(ctx, &ferryv1.LabelTapeRequest{Library: *lib, Slot: uint32(*slot), Barcode: *barcode})
+				if err != nil {
+					return err
+				}
+				if c.format == "json" {
+					return writeJSON(c.stdout, cart, "  ")
+				}
+				tw := newTable(c.stdout)
+				row(tw, "barcode:", cart.GetBarcode())
+				row(tw, "library:", cart.GetLibrary())
+				row(tw, "location:", elementText(cart.GetLocation()))
+				row(tw, "naa:", orDash(cart.GetNaa()))
+				row(tw, "capacity:", capacityText(cart.GetCapacityBytes()))
+				row(tw, "path:", orDash(cart.GetPath()))
+				return tw.Flush()
+			}
+		},
+	}
+}
+
+func tapeListCommand() *clientCommand {
+	return &clientCommand{
+		name:    "tape list",
+		summary: "list the cartridges and where they are",
+		details: "LOCATION is where a cartridge is now; HOME is the slot a drive returns it to.",
+		flags: func(fs *flag.FlagSet) action {
+			lib := fs.String("library", "", "only this `library`'s cartridges")
+			return func(ctx context.Context, c *client, _ []string) error {
+				ctx, cancel := c.rpcContext(ctx)
+				defer cancel()
+				resp, err := ferryv1.NewDeviceServiceClient(c.conn).ListCartridges(ctx, &ferryv1.ListCartridgesRequest{Library: *lib})
+				if err != nil {
+					return err
+				}
+				if c.format == "json" {
+					return writeJSON(c.stdout, resp, "  ")
+				}
+				carts := slices.Clone(resp.GetCartridges())
+				slices.SortFunc(carts, func(a, b *ferryv1.Cartridge) int {
+					return cmp.Or(cmp.Compare(a.GetLibrary(), b.GetLibrary()), cmp.Compare(a.GetBarcode(), b.GetBarcode()))
+				})
+				tw := newTable(c.stdout)
+				row(tw, "BARCODE", "LIBRARY", "LOCATION", "HOME", "CAPACITY", "WRITE", "NAA")
+				for _, t := range carts {
+					home := "-"
+					if t.GetHomeSlot() > 0 {
+						home = fmt.Sprintf("slot %d", t.GetHomeSlot())
+					}
+					write := "enabled"
+					if t.GetWriteProtected() {
+						write = "protected"
+					}
+					row(tw, t.GetBarcode(), orDash(t.GetLibrary()), elementText(t.GetLocation()), home,
+						capacityText(t.GetCapacityBytes()), write, orDash(t.GetNaa()))
+				}
+				return tw.Flush()
+			}
+		},
+	}
+}
