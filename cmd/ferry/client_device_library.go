@@ -74,10 +74,10 @@ func libraryListCommand() *clientCommand {
 				libs := slices.Clone(resp.GetLibraries())
 				slices.SortFunc(libs, func(a, b *ferryv1.Library) int { return cmp.Compare(a.GetName(), b.GetName()) })
 				tw := newTable(c.stdout)
-				row(tw, "NAME", "SITE", "SLOTS", "DRIVES", "I/E", "CARTRIDGES", "CAPACITY", "DIR")
+				row(tw, "NAME", "SITE", "SLOTS", "DRIVES", "I/E", "CAPACITY", "DIR")
 				for _, l := range libs {
 					row(tw, l.GetName(), orDash(l.GetSite()), fmt.Sprint(l.GetSlots()), fmt.Sprint(l.GetDrives()),
-						fmt.Sprint(l.GetIeSlots()), fmt.Sprint(cartridgeCount(l)), capacityText(l.GetCartridgeCapacityBytes()), orDash(l.GetDir()))
+						fmt.Sprint(l.GetIeSlots()), capacityText(l.GetCartridgeCapacityBytes()), orDash(l.GetDir()))
 				}
 				return tw.Flush()
 			}
@@ -181,16 +181,6 @@ func plural(n uint32, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-func cartridgeCount(l *ferryv1.Library) int {
-	n := 0
-	for _, e := range l.GetElements() {
-		if e.GetBarcode() != "" {
-			n++
-		}
-	}
-	return n
 }
 
 func capacityText(n uint64) string {
