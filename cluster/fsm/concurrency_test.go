@@ -3,6 +3,7 @@ package fsm
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
@@ -50,5 +51,62 @@ func TestConcurrentApplyAndReads(t *testing.T) {
 	counts := f.JobCounts()
 	if q, c := counts[ferryv1.JobState_JOB_STATE_QUEUED], counts[ferryv1.JobState_JOB_STATE_CANCELLED]; q != 0 || c != n/4 {
 		t.Errorf("queued %d cancelled %d, want 0 and %d", q, c, n/4)
+	}
+}
+
+// TestConcurrentJobRunsAndDeviceReads moves cartridges in and out of
+// drives while readers look at libraries and devices.
+func TestConcurrentJobRunsAndDeviceReads(t *testing.T) {
+	f := deviceFixture(t)
+	const jobs = 60
+	var (
+		wg       sync.WaitGroup
+		finished atomic.Bool
+	)
+	wg.Go(func() {
+		defer finished.Store(true)
+		apply := func(idx uint64, cmd *ferryv1.Command) {
+			if r := f.Apply(idx, cmd); r.Err != nil {
+				t.Errorf("Apply(%d): %v", idx, r.Err)
+			}
+		}
+		for i := range jobs {
+			id := fmt.Sprintf("r%d", i)
+			apply(f.AppliedIndex()+1, submitCmd(i, id, "", validSpec()))
+			epoch := f.AppliedIndex() + 1
+			apply(epoch, startCmd(i, "node-a", id, "A00001L9", "B00001L9"))
+			apply(epoch+1, checkpointCmd(i, "node-a", id, epoch, 4096))
+			if i%2 == 0 {
+				apply(epoch+2, succeedCmd(i, "node-a", id, epoch))
+			} else {
+				apply(epoch+2, cancelCmd(i, id, ""))
+			}
+		}
+	})
+	for range 3 {
+		wg.Go(func() {
+			for !finished.Load() {
+				f.Library("libA")
+				f.Libraries()
+				f.Cartridges("")
+				f.Cartridge("B00001L9")
+				f.Disks()
+				if _, err := f.ResolveDevice(byName("A00001L9")); err != nil {
+					t.Error(err)
+					return
+				}
+				f.Jobs(Query{Owner: "node-a", State: ferryv1.JobState_JOB_STATE_RUNNING})
+				if _, _, err := f.Snapshot(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	wantDrive(t, f, "libA", 0, "", "")
+	wantAt(t, f, "B00001L9", ferryv1.ElementKind_ELEMENT_KIND_SLOT, 5, "")
+	if n := f.JobCounts()[ferryv1.JobState_JOB_STATE_SUCCEEDED]; n != jobs/2 {
+		t.Errorf("%d jobs succeeded, want %d", n, jobs/2)
 	}
 }
