@@ -82,8 +82,8 @@ func applyAll(t *testing.T, f *FSM, cmds ...*ferryv1.Command) {
 	}
 }
 
-// setJobState forces a job into a state no command can reach yet (no mover
-// exists), by going through a snapshot as a future release would.
+// setJobState forces a job into a state without going through its
+// lifecycle (no owner, epoch or tapes), by editing a snapshot.
 func setJobState(t *testing.T, f *FSM, id string, st ferryv1.JobState) {
 	t.Helper()
 	data, idx, err := f.Snapshot()
