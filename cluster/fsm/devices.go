@@ -104,7 +104,7 @@ func (s *state) addCartridge(cmd *ferryv1.Command, op *ferryv1.AddCartridgeOp) (
 		return nil, err
 	}
 	if b, ok := homeOwner(lib.place, at.Index); ok && at.Kind == library.Slot {
-		return nil, fmt.Errorf("cartridge %q: %w: %v of library %s is the home of %s, which is loaded in a drive", c.GetBarcode(), ErrBusy, at, lib.meta.GetName(), b)
+		return nil, fmt.Errorf("cartridge %q: %w", c.GetBarcode(), busy("%v of library %s is the home of %s, which is loaded in a drive", at, lib.meta.GetName(), b))
 	}
 	if err := lib.place.Add(c.GetBarcode(), at); err != nil {
 		return nil, fmt.Errorf("cartridge %q: %w", c.GetBarcode(), changerError(err))

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -37,6 +38,19 @@ var (
 	// StateSnapshot.
 	ErrBadSnapshot = errors.New("bad snapshot")
 )
+
+// busyError is ErrBusy with the reason alone, which a refused start records
+// as the waiting job's state_reason.
+type busyError struct{ reason string }
+
+func busy(format string, args ...any) error {
+	return &busyError{reason: fmt.Sprintf(format, args...)}
+}
+
+func (e *busyError) Error() string { return ErrBusy.Error() + ": " + e.reason }
+
+// Unwrap makes errors.Is(err, ErrBusy) hold.
+func (e *busyError) Unwrap() error { return ErrBusy }
 
 // FieldViolation is one reason a request is invalid. Field is a path in proto
 // field-name form relative to the request, e.g. "spec.source.device.naa" or

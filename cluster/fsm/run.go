@@ -62,15 +62,14 @@ func (s *state) startJob(index uint64, cmd *ferryv1.Command, op *ferryv1.StartJo
 	// A job that reads and writes the same cartridge needs it loaded once.
 	tapes, err := s.assignTapes(j, uniq(op.GetCartridges()))
 	if err != nil {
-		reason := strings.TrimPrefix(err.Error(), ErrBusy.Error()+": ")
-		err = fmt.Errorf("start job %q: %w", id, err)
-		if errors.Is(err, ErrBusy) && j.GetState() == ferryv1.JobState_JOB_STATE_QUEUED {
-			s.setWaitReason(j, cmd, reason)
+		var b *busyError
+		if errors.As(err, &b) && j.GetState() == ferryv1.JobState_JOB_STATE_QUEUED {
+			s.setWaitReason(j, cmd, b.reason)
 			// The job goes with the error so that watchers can be told
 			// what it waits for.
-			return j, false, err
+			return j, false, fmt.Errorf("start job %q: %w", id, err)
 		}
-		return nil, false, err
+		return nil, false, fmt.Errorf("start job %q: %w", id, err)
 	}
 
 	msg := startedEventPrefix
@@ -149,8 +148,8 @@ func (s *state) assignTapes(j *ferryv1.Job, barcodes []string) ([]*ferryv1.TapeA
 		if !ok {
 			return nil, fmt.Errorf("cartridge %q: %w", b, ErrNotFound)
 		}
-		if holder, busy := s.holders[b]; busy {
-			return nil, fmt.Errorf("%w: cartridge %s is in use by job %s", ErrBusy, b, holder)
+		if holder, held := s.holders[b]; held {
+			return nil, busy("cartridge %s is in use by job %s", b, holder)
 		}
 		t, err := moves.load(c)
 		if err != nil {

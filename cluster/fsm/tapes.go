@@ -162,7 +162,7 @@ func (m *tapeMoves) load(c *ferryv1.Cartridge) (*ferryv1.TapeAssignment, error) 
 		}
 	}
 	if drive < 0 {
-		return nil, fmt.Errorf("%w: no free drive in library %s", ErrBusy, c.GetLibrary())
+		return nil, busy("no free drive in library %s", c.GetLibrary())
 	}
 	if from.Kind == library.ImportExport {
 		slot := 0
@@ -173,7 +173,7 @@ func (m *tapeMoves) load(c *ferryv1.Cartridge) (*ferryv1.TapeAssignment, error) 
 			}
 		}
 		if slot == 0 {
-			return nil, fmt.Errorf("%w: no free storage slot in library %s to take %s from %v", ErrBusy, c.GetLibrary(), c.GetBarcode(), from)
+			return nil, busy("no free storage slot in library %s to take %s from %v", c.GetLibrary(), c.GetBarcode(), from)
 		}
 		if err := w.Move(c.GetBarcode(), library.AtSlot(slot)); err != nil {
 			return nil, changerError(err)
@@ -225,7 +225,7 @@ func (m *tapeMoves) commit() {
 // own bookkeeping went wrong, which only a bad snapshot can cause.
 func changerError(err error) error {
 	if errors.Is(err, library.ErrOccupied) {
-		return fmt.Errorf("%w: %w", ErrBusy, err)
+		return busy("%v", err)
 	}
 	return fmt.Errorf("%w: %w", ErrBadSnapshot, err)
 }
