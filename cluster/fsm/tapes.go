@@ -156,7 +156,7 @@ func (m *tapeMoves) load(c *ferryv1.Cartridge) (*ferryv1.TapeAssignment, error) 
 	taken := occupied(w)
 	drive := -1
 	for i := range w.Drives {
-		if _, busy := taken[library.AtDrive(i)]; !busy {
+		if _, held := taken[library.AtDrive(i)]; !held {
 			drive = i
 			break
 		}
@@ -167,7 +167,7 @@ func (m *tapeMoves) load(c *ferryv1.Cartridge) (*ferryv1.TapeAssignment, error) 
 	if from.Kind == library.ImportExport {
 		slot := 0
 		for i := 1; i <= w.Slots; i++ {
-			if _, busy := taken[library.AtSlot(i)]; !busy {
+			if _, held := taken[library.AtSlot(i)]; !held {
 				slot = i
 				break
 			}
