@@ -151,12 +151,17 @@ func (g *Gossip) WaitClusterID(ctx context.Context) (string, error) {
 	}
 }
 
-// SetClusterID advertises the cluster id once it is known.
+// SetClusterID advertises the cluster id once it is known. The new metadata
+// takes effect locally at once and spreads by gossip and push-pull syncs, so
+// a slow broadcast is no reason to fail.
 func (g *Gossip) SetClusterID(id string) error {
 	g.metaMu.Lock()
 	g.meta.ClusterID = id
 	g.metaMu.Unlock()
-	return g.list.UpdateNode(time.Second)
+	if err := g.list.UpdateNode(time.Second); err != nil {
+		g.cfg.logger.Debug("metadata broadcast still pending", "err", err)
+	}
+	return nil
 }
 
 // JoinAsNewcomer is Join for a node that is not yet a member: if a live node

@@ -163,9 +163,17 @@ func (e *Executor) execute(ctx context.Context, job *ferryv1.Job) {
 		// be able to fail it.
 		cartridges = nil
 	}
-	started, err := e.propose(ctx, &ferryv1.Command{Op: &ferryv1.Command_StartJob{StartJob: &ferryv1.StartJobOp{
-		JobId: job.GetId(), Cartridges: cartridges,
-	}}})
+	start := func(cartridges []string) (*ferryv1.Job, error) {
+		return e.propose(ctx, &ferryv1.Command{Op: &ferryv1.Command_StartJob{StartJob: &ferryv1.StartJobOp{
+			JobId: job.GetId(), Cartridges: cartridges,
+		}}})
+	}
+	started, err := start(cartridges)
+	if errors.Is(err, fsm.ErrNotFound) || errors.Is(err, fsm.ErrInvalid) {
+		// A cartridge that cannot be loaded will never be: claim the job
+		// without it, so that the copy fails and says why.
+		started, err = start(nil)
+	}
 	if err != nil {
 		if errors.Is(err, fsm.ErrBusy) {
 			log.Debug("job waits", "reason", err)

@@ -120,7 +120,7 @@ func (d *demo) run(ctx context.Context) error {
 			return err
 		}
 	}
-	d.say("The jobs are replicated and QUEUED. (This release has no mover yet: nothing runs them.)")
+	d.say("The jobs are replicated; each node runs the ones it accepted, one at a time on the shared cartridge")
 	if err := d.cli(ctx, "job", "list", "-addr", d.addr("n2")); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package grpcapi
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -18,10 +19,21 @@ import (
 
 // checkDevices refuses a job whose devices are not registered, of the wrong
 // kind, or whose EXTENDED COPY parameter list a copy manager would refuse,
-// before anything is replicated. It reads this node's state: a device
-// registered a moment ago through another node may not be here yet, and the
-// client retries.
-func (s *Server) checkDevices(spec *ferryv1.JobSpec) error {
+// before anything is replicated. It reads this node's state, and only when a
+// device is missing there makes sure with a linearizable read: a device
+// registered a moment ago through another node may not have reached this one.
+func (s *Server) checkDevices(ctx context.Context, spec *ferryv1.JobSpec) error {
+	err := s.checkDevicesLocally(spec)
+	if err == nil || status.Code(err) != codes.InvalidArgument || len(spec.GetXcopyParameterList()) > 0 {
+		return err
+	}
+	if rerr := s.read(ctx, false); rerr != nil {
+		return rerr
+	}
+	return s.checkDevicesLocally(spec)
+}
+
+func (s *Server) checkDevicesLocally(spec *ferryv1.JobSpec) error {
 	if list := spec.GetXcopyParameterList(); len(list) > 0 {
 		if _, err := xcopy.Decode(list, xcopy.DefaultLimits()); err != nil {
 			return senseStatus(codes.InvalidArgument, "spec.xcopy_parameter_list", err)

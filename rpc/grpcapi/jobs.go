@@ -24,7 +24,7 @@ func (s *Server) Submit(ctx context.Context, req *ferryv1.SubmitJobRequest) (*fe
 	if bad := append(fsm.ValidateSpec(req.GetSpec()), fsm.ValidateIdempotencyKey(req.GetIdempotencyKey())...); len(bad) > 0 {
 		return nil, invalid(bad...)
 	}
-	if err := s.checkDevices(req.GetSpec()); err != nil {
+	if err := s.checkDevices(ctx, req.GetSpec()); err != nil {
 		return nil, err
 	}
 	ctx, cancel := withDefaultTimeout(ctx)

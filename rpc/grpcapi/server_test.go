@@ -33,7 +33,25 @@ type fakeNode struct {
 	subs     map[string][]chan struct{}
 }
 
-func newFakeNode() *fakeNode { return &fakeNode{fsm: fsm.New(), subs: map[string][]chan struct{}{}} }
+// newFakeNode returns a node whose registry holds the disk db01 and the
+// cartridge A00001L9 that diskToTape names.
+func newFakeNode() *fakeNode {
+	f := &fakeNode{fsm: fsm.New(), subs: map[string][]chan struct{}{}}
+	for _, op := range []*ferryv1.Command{
+		{Op: &ferryv1.Command_RegisterDisk{RegisterDisk: &ferryv1.RegisterDiskOp{Disk: &ferryv1.Disk{
+			Name: "db01", Naa: "3000000000000001", Path: "/san/db01.img", SizeBytes: 1 << 20, BlockSize: 512, Site: "east"}}}},
+		{Op: &ferryv1.Command_RegisterLibrary{RegisterLibrary: &ferryv1.RegisterLibraryOp{Library: &ferryv1.Library{
+			Name: "libA", Dir: "/vtl/libA", Site: "east", Slots: 4, Drives: 1, IeSlots: 1, CartridgeCapacityBytes: 1 << 30}}}},
+		{Op: &ferryv1.Command_AddCartridge{AddCartridge: &ferryv1.AddCartridgeOp{Cartridge: &ferryv1.Cartridge{
+			Barcode: "A00001L9", Library: "libA", Naa: "3000000000000002", Path: "/vtl/libA/A00001L9.tap", HomeSlot: 1,
+			Location: &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: 1}, CapacityBytes: 1 << 30}}}},
+	} {
+		if res, err := f.Propose(context.Background(), op); err != nil || res.Err != nil {
+			panic(fmt.Sprintf("register sample devices: %v %v", err, res.Err))
+		}
+	}
+	return f
+}
 
 func (f *fakeNode) Name() string { return "n1" }
 
@@ -147,6 +165,17 @@ func TestSubmitValidationNamesTheField(t *testing.T) {
 			return s
 		}()}, "spec.source.device"},
 		{"key too long", &ferryv1.SubmitJobRequest{Spec: diskToTape(), IdempotencyKey: string(make([]byte, 300))}, "idempotency_key"},
+		{"unregistered device", &ferryv1.SubmitJobRequest{Spec: func() *ferryv1.JobSpec {
+			s := diskToTape()
+			s.Source.Device = &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: "nope"}}
+			return s
+		}()}, "spec.source.device"},
+		{"tape named as a disk", &ferryv1.SubmitJobRequest{Spec: func() *ferryv1.JobSpec {
+			s := diskToTape()
+			s.Source.Device = &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: "A00001L9"}}
+			return s
+		}()}, "spec.source.kind"},
+		{"malformed parameter list", &ferryv1.SubmitJobRequest{Spec: &ferryv1.JobSpec{XcopyParameterList: []byte{1, 2, 3}}}, "spec.xcopy_parameter_list"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -259,6 +288,12 @@ func TestErrorCodes(t *testing.T) {
 
 	down := newFakeNode()
 	down.noQuorum = true
+	if _, err := serve(t, down).jobs.Submit(ctx, &ferryv1.SubmitJobRequest{Spec: &ferryv1.JobSpec{
+		Source:      &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: "nope"}}},
+		Destination: diskToTape().GetDestination(),
+	}}); status.Code(err) != codes.Unavailable {
+		t.Errorf("submit naming a device unknown here, without a leader to ask: %v, want Unavailable", err)
+	}
 	c = serve(t, down)
 	if _, err := c.jobs.Submit(ctx, &ferryv1.SubmitJobRequest{Spec: diskToTape()}); status.Code(err) != codes.Unavailable {
 		t.Errorf("submit without a leader: %v, want Unavailable", err)
