@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/scsi/sense"
+	"github.com/ferry-san/ferry/scsi/xcopy"
 )
 
 // dataFake adds the data path to fakeServer: DeviceService with a canned
@@ -81,21 +82,41 @@ func (f *dataFake) Cancel(_ context.Context, req *ferryv1.CancelJobRequest) (*fe
 	return &ferryv1.Job{Id: req.GetId(), State: ferryv1.JobState_JOB_STATE_CANCELLED, StateReason: req.GetReason()}, nil
 }
 
+// CopyResults answers for j-9, which failed on a bad parameter list, and
+// j-8, which succeeded but whose COPY STATUS data comes out truncated.
 func (f *dataFake) CopyResults(_ context.Context, req *ferryv1.CopyResultsRequest) (*ferryv1.CopyResultsResponse, error) {
 	if err := f.admit(); err != nil {
 		return nil, err
 	}
-	if req.GetId() != "j-9" && req.GetAction() != ferryv1.CopyResultsAction_COPY_RESULTS_ACTION_OPERATING_PARAMETERS {
+	const (
+		copyStatus = ferryv1.CopyResultsAction_COPY_RESULTS_ACTION_COPY_STATUS
+		operating  = ferryv1.CopyResultsAction_COPY_RESULTS_ACTION_OPERATING_PARAMETERS
+		failed     = ferryv1.CopyResultsAction_COPY_RESULTS_ACTION_FAILED_SEGMENT_DETAILS
+	)
+	action := req.GetAction()
+	if action == ferryv1.CopyResultsAction_COPY_RESULTS_ACTION_UNSPECIFIED {
+		action = copyStatus
+	}
+	var data []byte
+	var err error
+	switch {
+	case action == operating:
+		data, err = xcopy.DefaultLimits().OperatingParameters().Encode()
+	case req.GetId() == "j-9" && action == copyStatus:
+		data = xcopy.CopyStatus{Status: xcopy.StatusFailed, SegmentsProcessed: 1, Units: xcopy.UnitBytes, TransferCount: 4096}.Encode()
+	case req.GetId() == "j-9" && action == failed:
+		data, err = xcopy.FailedSegmentDetails{CommandStatus: 0x02, Sense: sense.InvalidParameter(2, 7).Fixed()}.Encode()
+	case req.GetId() == "j-8" && action == copyStatus:
+		return &ferryv1.CopyResultsResponse{Data: []byte{0, 0, 0, 8, 1}, Text: "copy manager status: completed without errors"}, nil
+	case req.GetId() == "j-8" && action == failed:
+		data = xcopy.NoFailedSegmentDetails()
+	default:
 		return nil, status.Errorf(codes.NotFound, "job %q not found", req.GetId())
 	}
-	switch req.GetAction() {
-	case ferryv1.CopyResultsAction_COPY_RESULTS_ACTION_OPERATING_PARAMETERS:
-		return &ferryv1.CopyResultsResponse{Data: []byte{0, 0, 0, 0x2c, 0, 0, 0, 0}, Text: "maximum target descriptor count: 2\nmaximum segment descriptor count: 64"}, nil
-	case ferryv1.CopyResultsAction_COPY_RESULTS_ACTION_FAILED_SEGMENT_DETAILS:
-		return &ferryv1.CopyResultsResponse{Data: []byte{0, 0, 0, 0x38, 0, 0, 0, 0, 0, 0, 0, 0}}, nil
-	default:
-		return &ferryv1.CopyResultsResponse{Data: []byte{0, 0, 0, 8, 0x01, 0, 0, 0x02, 0, 0, 0, 0}, Text: "copy manager status: operation completed without errors\nsegments processed: 2\n"}, nil
+	if err != nil {
+		return nil, err
 	}
+	return &ferryv1.CopyResultsResponse{Data: data, Text: "the server's rendering"}, nil
 }
 
 // Device registry.
