@@ -169,7 +169,7 @@ func submitCopy(ctx context.Context, c *client, f *copyFlags, spec *ferryv1.JobS
 // followCopy watches job id to its end with a progress display, and reports
 // how it ended. An interrupted ferry cancels the job.
 func followCopy(ctx context.Context, c *client, id string) error {
-	p := newProgress(c.stderr, isTerminal(c.stderr), id)
+	p := newProgress(c.stderr, terminalWidth(c.stderr), id)
 	last, err := watchJob(ctx, c, id, func(j *ferryv1.Job) error {
 		p.update(j)
 		return nil

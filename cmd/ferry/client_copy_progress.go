@@ -23,9 +23,9 @@ const barWidth = 24
 // commits each checkpoint), not the client's clock, so they are right even
 // when updates reach the client in bursts.
 type progress struct {
-	w   io.Writer
-	tty bool
-	id  string
+	w     io.Writer
+	width int // of the terminal; 0 for plain lines
+	id    string
 
 	seen      bool
 	state     ferryv1.JobState
@@ -41,8 +41,8 @@ type progressSample struct {
 	ok    bool
 }
 
-func newProgress(w io.Writer, tty bool, id string) *progress {
-	return &progress{w: w, tty: tty, id: id}
+func newProgress(w io.Writer, width int, id string) *progress {
+	return &progress{w: w, width: width, id: id}
 }
 
 // update shows j if it says something new. Terminal states are left to
@@ -58,9 +58,8 @@ func (p *progress) update(j *ferryv1.Job) {
 	if jobEnded(st) {
 		return
 	}
-	if p.tty {
-		fmt.Fprintf(p.w, "\r\x1b[K%s", p.barLine(j))
-		p.drawn = true
+	if p.width > 0 {
+		p.draw(j)
 		return
 	}
 	if st == ferryv1.JobState_JOB_STATE_RUNNING {
@@ -78,14 +77,25 @@ func (p *progress) update(j *ferryv1.Job) {
 
 // finish ends the terminal line, drawing a successful job at its end.
 func (p *progress) finish(j *ferryv1.Job) {
-	if !p.tty || !p.drawn {
+	if p.width == 0 || !p.drawn {
 		return
 	}
 	if j.GetState() == ferryv1.JobState_JOB_STATE_SUCCEEDED {
-		fmt.Fprintf(p.w, "\r\x1b[K%s", p.barLine(j))
+		p.draw(j)
 	}
 	fmt.Fprintln(p.w)
 	p.drawn = false
+}
+
+// draw replaces the terminal line with j's, cut to the terminal's width so
+// that it never wraps: a wrapped line could not be redrawn in place.
+func (p *progress) draw(j *ferryv1.Job) {
+	line := []rune(p.barLine(j))
+	if len(line) >= p.width {
+		line = line[:max(p.width-1, 0)]
+	}
+	fmt.Fprintf(p.w, "\r\x1b[K%s", string(line))
+	p.drawn = true
 }
 
 // barLine is the terminal line for j: "[#####-----]  25%  1.0 MiB / 4.0 MiB
@@ -99,7 +109,7 @@ func (p *progress) barLine(j *ferryv1.Job) string {
 	total, done := j.GetProgress().GetBytesTotal(), j.GetProgress().GetBytesDone()
 	if total == 0 {
 		// A tape source's length is unknown until its end is read.
-		return fmt.Sprintf("job %s  %s", p.id, p.stats(j, " / "))
+		return "copying: " + p.stats(j, " / ")
 	}
 	filled := min(barWidth, int(float64(done)/float64(total)*barWidth))
 	bar := strings.Repeat("#", filled) + strings.Repeat("-", barWidth-filled)

@@ -13,7 +13,7 @@ import (
 func TestProgressTerminal(t *testing.T) {
 	const mib = 1 << 20
 	var b strings.Builder
-	p := newProgress(&b, true, "j-9")
+	p := newProgress(&b, 80, "j-9")
 	for _, j := range []*ferryv1.Job{
 		copyJob(queued, 0, 0, 0, "waiting for a mover"),
 		copyJob(running, 0, 8*mib, 1, "copying"),
@@ -37,17 +37,28 @@ func TestProgressTerminal(t *testing.T) {
 	}
 }
 
+// TestProgressTerminalNarrow checks that a line longer than the terminal is
+// cut short instead of wrapping.
+func TestProgressTerminalNarrow(t *testing.T) {
+	var b strings.Builder
+	p := newProgress(&b, 20, "j-9")
+	p.update(copyJob(queued, 0, 0, 0, "waiting for a mover"))
+	if want := "\r\x1b[Kjob j-9 queued: wai"; b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}
+
 // TestProgressTerminalUnknownTotal checks a tape source: bytes and rate,
 // no bar and no ETA; a failed job's line is ended without redrawing.
 func TestProgressTerminalUnknownTotal(t *testing.T) {
 	var b strings.Builder
-	p := newProgress(&b, true, "j-9")
+	p := newProgress(&b, 80, "j-9")
 	p.update(copyJob(running, 0, 0, 1, "copying"))
 	p.update(copyJob(running, 5e6, 0, 3, "copying"))
 	failed := failedJob(5e6, 4, "read error", nil, 0)
 	p.update(failed)
 	p.finish(failed)
-	want := "\r\x1b[Kjob j-9  0 B copied\r\x1b[Kjob j-9  4.8 MiB copied, 2.5 MB/s\n"
+	want := "\r\x1b[Kcopying: 0 B copied\r\x1b[Kcopying: 4.8 MiB copied, 2.5 MB/s\n"
 	if got := b.String(); got != want {
 		t.Errorf("terminal output:\n got %q\nwant %q", got, want)
 	}

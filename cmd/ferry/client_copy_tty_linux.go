@@ -6,13 +6,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// isTerminal reports whether w is a terminal, so progress can be redrawn in
-// place; pipes, files and test buffers get plain lines instead.
-func isTerminal(w io.Writer) bool {
+// terminalWidth returns the width in columns of w if it is a terminal, or 0:
+// progress is redrawn in place on a terminal and printed as plain lines to
+// pipes, files and test buffers.
+func terminalWidth(w io.Writer) int {
 	f, ok := w.(interface{ Fd() uintptr })
 	if !ok {
-		return false
+		return 0
 	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0
+	}
+	if ws.Col == 0 {
+		return 80 // a terminal that does not say, such as a serial console
+	}
+	return int(ws.Col)
 }

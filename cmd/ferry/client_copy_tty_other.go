@@ -4,5 +4,5 @@ package main
 
 import "io"
 
-// isTerminal is false off Linux: progress is printed as plain lines there.
-func isTerminal(io.Writer) bool { return false }
+// terminalWidth is 0 off Linux: progress is printed as plain lines there.
+func terminalWidth(io.Writer) int { return 0 }
