@@ -174,8 +174,9 @@ func TestDataPathCLI(t *testing.T) {
 
 	// Devices: two disks with different random contents, two tapes.
 	r := f.ok("disk", "create", "--name", "db01", "--size", "4MiB", "--path", path("db01.img"), "--block-size", "512", "--site", "east")
-	if !strings.Contains(r.stdout, "naa:") || !strings.Contains(r.stdout, "blocks:      8192") {
-		t.Errorf("disk create does not show the NAA and 8192 blocks:\n%s", r)
+	naa := regexp.MustCompile(`(?m)^naa: +([0-9a-f]+)$`).FindStringSubmatch(r.stdout)
+	if naa == nil || !strings.Contains(r.stdout, "blocks:      8192") {
+		t.Fatalf("disk create does not show the NAA and 8192 blocks:\n%s", r)
 	}
 	db01 := fillRandom(t, path("db01.img"), diskBytes)
 	f.ok("disk", "create", "--name", "db02", "--size", "4MiB", "--path", path("db02.img"))
@@ -211,6 +212,7 @@ func TestDataPathCLI(t *testing.T) {
 	f.verified(whole, "disk:db01", "disk:db02")
 	f.verified(whole, "disk:db01", "tape:A00001L9#1")
 	f.copied(sum(db01[:8*512]), 8*512, "disk:db01@0+8", "disk:db02@0")
+	f.copied(sum(db01[16*512:]), diskBytes-16*512, "disk:naa."+naa[1]+"@16", "disk:db02@16", "--verify", "--bwlimit", "100MiB/s", "--priority", "3")
 	f.ok("copy", "tape:A00001L9", "tape:B00001L9")
 	r = f.ok("verify", "tape:A00001L9", "tape:B00001L9")
 	if m := regexp.MustCompile(`sha256 ([0-9a-f]{64})`).FindAllStringSubmatch(r.stdout, -1); len(m) != 2 || m[0][1] != m[1][1] {
