@@ -61,6 +61,11 @@ type Node struct {
 
 	readSeq atomic.Uint64
 
+	// Owned by the run loop: the term and vote last made durable, and a
+	// HardState whose write persist deferred.
+	durableTerm, durableVote uint64
+	pendingHS                *raftpb.HardState
+
 	stopOnce sync.Once
 	stopc    chan struct{}
 	done     chan struct{}
@@ -163,6 +168,12 @@ func (n *Node) start(ctx context.Context) error {
 		}
 	}
 	n.gossip.Established()
+
+	hs, _, err := n.store.InitialState()
+	if err != nil {
+		return fmt.Errorf("read raft hard state: %w", err)
+	}
+	n.durableTerm, n.durableVote = hs.GetTerm(), hs.GetVote()
 
 	rc := &raft.Config{
 		ID:              n.id,
@@ -328,6 +339,9 @@ func (n *Node) shutdownResources() {
 	}
 	if n.raft != nil {
 		n.raft.Stop()
+	}
+	if err := n.flushHardState(); err != nil {
+		n.log.Warn("save raft hard state", "err", err)
 	}
 	if err := n.store.Close(); err != nil {
 		n.log.Warn("close raft log", "err", err)

@@ -38,12 +38,17 @@ func (n *Node) handleReady(rd raft.Ready) error {
 	if rd.SoftState != nil {
 		n.observeSoftState(rd.SoftState)
 	}
-	start := time.Now()
-	if err := n.store.Save(rd.HardState, rd.Entries, rd.Snapshot); err != nil {
-		return fmt.Errorf("persist raft state: %w", err)
+	// A leader whose term and vote are already durable sends its appends
+	// while it writes them (Raft thesis 10.2.1, allowed by the raft
+	// package's contract): raft counts the leader's own copy toward a quorum
+	// from the moment it appends, and nothing it sends depends on the write.
+	// Everyone else sends only after the write.
+	early := n.IsLeader() && !n.termOrVoteChanges(rd.HardState)
+	if early {
+		n.transport.send(rd.Messages)
 	}
-	if rd.MustSync {
-		n.metrics.fsyncSeconds.Observe(time.Since(start).Seconds())
+	if err := n.persist(rd); err != nil {
+		return err
 	}
 	if rd.HardState != nil {
 		n.metrics.term.Set(float64(rd.HardState.GetTerm()))
@@ -54,8 +59,10 @@ func (n *Node) handleReady(rd raft.Ready) error {
 			return err
 		}
 	}
-	// Only now, with everything durable, may messages leave this node.
-	n.transport.send(rd.Messages)
+	if !early {
+		// Only now, with everything durable, may messages leave this node.
+		n.transport.send(rd.Messages)
+	}
 	for _, rs := range rd.ReadStates {
 		n.reads.complete(string(rs.RequestCtx), rs.Index)
 	}
@@ -63,6 +70,52 @@ func (n *Node) handleReady(rd raft.Ready) error {
 		return err
 	}
 	return n.maybeSnapshot()
+}
+
+// persist makes a Ready durable. A HardState whose only change is the
+// commit index needs no fsync (raft's MustSync is false: the commit index is
+// learned again from the leader), so it is kept until the next write instead
+// of costing a transaction of its own.
+func (n *Node) persist(rd raft.Ready) error {
+	hs := rd.HardState
+	noWrite := len(rd.Entries) == 0 && raft.IsEmptySnap(rd.Snapshot)
+	if noWrite && (hs == nil || !rd.MustSync) {
+		if hs != nil {
+			n.pendingHS = hs
+		}
+		return nil
+	}
+	if hs == nil {
+		hs = n.pendingHS
+	}
+	start := time.Now()
+	if err := n.store.Save(hs, rd.Entries, rd.Snapshot); err != nil {
+		return fmt.Errorf("persist raft state: %w", err)
+	}
+	n.pendingHS = nil
+	n.metrics.fsyncSeconds.Observe(time.Since(start).Seconds())
+	if hs != nil {
+		n.durableTerm, n.durableVote = hs.GetTerm(), hs.GetVote()
+	}
+	return nil
+}
+
+// flushHardState writes a HardState kept back by persist: before a snapshot
+// (a restarted node must find its commit index at least at the snapshot) and
+// before the log closes.
+func (n *Node) flushHardState() error {
+	if n.pendingHS == nil {
+		return nil
+	}
+	if err := n.store.Save(n.pendingHS, nil, nil); err != nil {
+		return fmt.Errorf("persist raft hard state: %w", err)
+	}
+	n.pendingHS = nil
+	return nil
+}
+
+func (n *Node) termOrVoteChanges(hs *raftpb.HardState) bool {
+	return hs != nil && (hs.GetTerm() != n.durableTerm || hs.GetVote() != n.durableVote)
 }
 
 func (n *Node) observeSoftState(ss *raft.SoftState) {
@@ -191,6 +244,9 @@ func (n *Node) maybeSnapshot() error {
 	n.mu.RUnlock()
 	if applied <= n.snapshotIndex || since < n.cfg.SnapshotEntries {
 		return nil
+	}
+	if err := n.flushHardState(); err != nil {
+		return err
 	}
 	data, fsmIndex, err := n.fsm.Snapshot()
 	if err != nil {
