@@ -21,8 +21,9 @@ func copyResultsCommand() *clientCommand {
 		summary: "show a copy job's RECEIVE COPY RESULTS data",
 		details: "Without flags: COPY STATUS (service action 00h). -failed-segments: FAILED SEGMENT\n" +
 			"DETAILS (04h); -operating-parameters: OPERATING PARAMETERS (03h), the copy manager's\n" +
-			"limits, the same for every job. -o text (or table) prints the data decoded field by field, -o raw writes\n" +
-			"the parameter data bytes to standard output, -o json prints the response as protojson.",
+			"limits, the same for every job. -o text (or table) prints the data decoded field by\n" +
+			"field, -o raw writes the parameter data bytes to standard output, -o json prints the\n" +
+			"response as protojson.",
 		outputs: []string{"text", "raw"},
 		flags: func(fs *flag.FlagSet) action {
 			failed := fs.Bool("failed-segments", false, "FAILED SEGMENT DETAILS instead of COPY STATUS")

@@ -104,6 +104,8 @@ func TestCopyGolden(t *testing.T) {
 		{golden: "xcopy_stdin_detach", stdin: "\x00\x00\x00\x00", args: []string{"xcopy", "-param-list", "-", "-detach", "-idempotency-key", "k3"}},
 		{golden: "xcopy_empty", args: []string{"xcopy", "-param-list", empty}},
 		{golden: "xcopy_no_list", args: []string{"xcopy"}},
+		{golden: "copy_h", args: []string{"copy", "-h"}},
+		{golden: "xcopy_h", args: []string{"help", "xcopy"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
@@ -147,6 +149,7 @@ func TestCopyResultsGolden(t *testing.T) {
 		{"copy_results_not_found", []string{"copy-results", "j-1"}},
 		{"copy_results_both", []string{"copy-results", "j-9", "--failed-segments", "--operating-parameters"}},
 		{"copy_results_bad_output", []string{"copy-results", "j-9", "-o", "yaml"}},
+		{"copy_results_h", []string{"copy-results", "-h"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {

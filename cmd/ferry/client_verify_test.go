@@ -17,6 +17,7 @@ func TestVerifyGolden(t *testing.T) {
 		{"verify_json", []string{"verify", "disk:db01", "disk:db03", "-o", "json"}},
 		{"verify_unknown", []string{"verify", "disk:db01", "disk:nope"}},
 		{"verify_bad_endpoint", []string{"verify", "disk:db01", "tape:A00001L9@5"}},
+		{"verify_h", []string{"verify", "-h"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
