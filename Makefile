@@ -6,7 +6,7 @@ export PATH := $(GOBIN):$(PATH)
 PROTOC_GEN_GO_VERSION ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
 
-.PHONY: all build test test-unit test-integration demo bench bench-mover proto tools fuzz clean
+.PHONY: all build test test-unit demo bench bench-cluster bench-mover proto tools fuzz clean
 
 all: build
 
@@ -26,10 +26,16 @@ test:
 test-unit:
 	$(GO) test -race -count=1 -short ./cluster/... ./rpc/... ./cmd/... ./internal/...
 
-# Fuzz each network-facing parser for a while (FUZZTIME each).
+# Fuzz each parser of untrusted bytes for a while (FUZZTIME each); their
+# seed corpora run in every `make test`.
 FUZZTIME ?= 30s
+FUZZ_TARGETS := ./cluster/fsm:FuzzApply ./scsi/xcopy:FuzzDecode ./scsi/xcopy:FuzzDecodeResults \
+	./scsi/sense:FuzzParseSense ./storage/tape:FuzzOpen ./storage/tape:FuzzAgainstModel ./mover:FuzzCheckpoint
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzApply -fuzztime $(FUZZTIME) ./cluster/fsm/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz $${t#*:} in $${t%%:*}"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}/"; \
+	done
 
 clean:
 	rm -rf bin
@@ -39,10 +45,13 @@ clean:
 demo: build
 	./bin/ferry demo
 
-# Ferry submissions vs etcd puts on 3-node loopback clusters (installs
-# Debian's etcd-server when missing and run as root). Not part of `test`.
+# Benchmarks, not part of `test`: Ferry submissions vs etcd puts on 3-node
+# loopback clusters (installs Debian's etcd-server when missing and run as
+# root), then the mover vs dd on 2 GiB copies.
 BENCH_FLAGS ?=
-bench: build
+bench: build bench-cluster bench-mover
+
+bench-cluster: build
 	$(GO) run ./test/bench -ferry bin/ferry $(BENCH_FLAGS)
 
 proto: tools
