@@ -130,6 +130,17 @@ type commonFlags struct {
 	config  string
 }
 
+// isCommonEnv reports whether key is the environment variable of one of
+// commonFlags, the only flags a client command takes from the environment.
+func isCommonEnv(key string) bool {
+	for _, n := range [...]string{"addr", "o", "timeout", flagenv.ConfigFlag} {
+		if flagenv.EnvName(envPrefix, n) == key {
+			return true
+		}
+	}
+	return false
+}
+
 func (f *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:7101", "gRPC `address` of any node")
 	fs.StringVar(&f.output, "o", "table", "output `format`: table or json (protojson of the response)")
@@ -146,7 +157,15 @@ func (c *clientCommand) run(ctx context.Context, args []string, env cliEnv) int 
 	common.register(fs)
 	act := c.flags(fs)
 
-	parser := flagenv.Parser{EnvPrefix: envPrefix, LookupEnv: env.lookupEnv}
+	// Only the connection settings come from the environment: a stray
+	// FERRY_PATH or FERRY_NAME must never fill in what a command acts on.
+	lookup := func(key string) (string, bool) {
+		if !isCommonEnv(key) {
+			return "", false
+		}
+		return env.lookupEnv(key)
+	}
+	parser := flagenv.Parser{EnvPrefix: envPrefix, LookupEnv: lookup}
 	pos, err := parser.Parse(fs, args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -220,7 +239,11 @@ func (c *clientCommand) printUsage(w io.Writer, fs *flag.FlagSet) {
 		if typ != "" {
 			name += " " + typ
 		}
-		fmt.Fprintf(tw, "  %s\t%s (default %s; env %s)\n", name, usage, def, flagenv.EnvName(envPrefix, f.Name))
+		if key := flagenv.EnvName(envPrefix, f.Name); isCommonEnv(key) {
+			fmt.Fprintf(tw, "  %s\t%s (default %s; env %s)\n", name, usage, def, key)
+		} else {
+			fmt.Fprintf(tw, "  %s\t%s (default %s)\n", name, usage, def)
+		}
 	})
 	tw.Flush()
 	fmt.Fprint(w, "\nClient connections use plaintext gRPC: only on loopback or a trusted network.\n")
