@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferry-san/ferry/cluster/fsm"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/scsi/sense"
 	"github.com/ferry-san/ferry/storage/disk"
 	"github.com/ferry-san/ferry/storage/tape"
 )
@@ -107,19 +108,25 @@ func hashDisk(ctx context.Context, d *ferryv1.Disk, ep *ferryv1.Endpoint) (*ferr
 	return &ferryv1.HashResponse{Sha256: hex.EncodeToString(h.Sum(nil)), Bytes: uint64(length)}, nil
 }
 
+// outOfRange is the sense of a range that leaves the LUN, with the first
+// LBA outside it as the INFORMATION.
+func outOfRange(lba uint64) *sense.Sense {
+	return sense.New(sense.IllegalRequest, sense.LBAOutOfRange).WithInformation(lba)
+}
+
 // DiskRange turns an endpoint's LBA and block count into a byte range of the
 // LUN, checking it lies inside.
 func DiskRange(lun *disk.LUN, ep *ferryv1.Endpoint) (off, length int64, err error) {
 	bs := uint64(lun.BlockSize())
 	blocks := ep.GetBlocks()
 	if ep.GetLba() > lun.Blocks() {
-		return 0, 0, fmt.Errorf("%w: LBA %d is past the end of %s (%d blocks)", disk.ErrOutOfRange, ep.GetLba(), lun.Path(), lun.Blocks())
+		return 0, 0, fmt.Errorf("%w: %w: LBA %d is past the end of %s (%d blocks)", outOfRange(ep.GetLba()), disk.ErrOutOfRange, ep.GetLba(), lun.Path(), lun.Blocks())
 	}
 	if blocks == 0 {
 		blocks = lun.Blocks() - ep.GetLba()
 	}
 	if ep.GetLba()+blocks > lun.Blocks() || ep.GetLba()+blocks < ep.GetLba() {
-		return 0, 0, fmt.Errorf("%w: LBA %d + %d blocks is past the end of %s (%d blocks)", disk.ErrOutOfRange, ep.GetLba(), blocks, lun.Path(), lun.Blocks())
+		return 0, 0, fmt.Errorf("%w: %w: LBA %d + %d blocks is past the end of %s (%d blocks)", outOfRange(lun.Blocks()), disk.ErrOutOfRange, ep.GetLba(), blocks, lun.Path(), lun.Blocks())
 	}
 	return int64(ep.GetLba() * bs), int64(blocks * bs), nil
 }

@@ -221,6 +221,7 @@ func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job,
 	}()
 	spec := job.GetSpec()
 	var plan mover.Plan
+	var total int64 // bytes the plan moves, 0 when a tape source hides it
 	if list := spec.GetXcopyParameterList(); len(list) > 0 {
 		var err error
 		if plan, err = e.xcopyPlan(reg, list, o); err != nil {
@@ -234,7 +235,7 @@ func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job,
 			return mover.Result{}, err
 		}
 		var err error
-		if plan, _, err = endpointPlan(spec, o.devs); err != nil {
+		if plan, total, err = endpointPlan(spec, o.devs); err != nil {
 			return mover.Result{}, err
 		}
 	}
@@ -262,7 +263,8 @@ func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job,
 		}
 		_, err = e.propose(ctx, &ferryv1.Command{Op: &ferryv1.Command_CheckpointJob{CheckpointJob: &ferryv1.CheckpointJobOp{
 			JobId: job.GetId(), Epoch: epoch, Checkpoint: b,
-			Progress: &ferryv1.JobProgress{BytesDone: uint64(cp.BytesDone), SegmentsDone: uint32(cp.Segment), SegmentsTotal: segments, CheckpointOffset: uint64(cp.BytesDone)},
+			Progress: &ferryv1.JobProgress{BytesDone: uint64(cp.BytesDone), BytesTotal: uint64(max(total, 0)), SegmentsDone: uint32(cp.Segment),
+				SegmentsTotal: segments, CheckpointOffset: uint64(cp.BytesDone)},
 		}}})
 		e.metrics.checkpoints.WithLabelValues(outcome(err)).Inc()
 		return err

@@ -7,6 +7,7 @@ import (
 	"github.com/ferry-san/ferry/cluster/fsm"
 	"github.com/ferry-san/ferry/mover"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/scsi/sense"
 	"github.com/ferry-san/ferry/storage/disk"
 	"github.com/ferry-san/ferry/storage/tape"
 )
@@ -189,7 +190,7 @@ type extent struct{ src, dst, length int64 }
 func extents(segs []*ferryv1.Segment, srcLen, dstLen int64) ([]extent, error) {
 	if len(segs) == 0 {
 		if dstLen >= 0 && srcLen > dstLen {
-			return nil, fmt.Errorf("%w: %d bytes do not fit in the destination range (%d bytes)", disk.ErrOutOfRange, srcLen, dstLen)
+			return nil, fmt.Errorf("%w: %w: %d bytes do not fit in the destination range (%d bytes)", rangeSense(), disk.ErrOutOfRange, srcLen, dstLen)
 		}
 		return []extent{{0, 0, srcLen}}, nil
 	}
@@ -197,15 +198,17 @@ func extents(segs []*ferryv1.Segment, srcLen, dstLen int64) ([]extent, error) {
 	for i, sg := range segs {
 		e := extent{int64(sg.GetSourceOffset()), int64(sg.GetDestinationOffset()), int64(sg.GetLength())}
 		if e.src < 0 || e.length <= 0 || e.src+e.length > srcLen || e.src+e.length < e.src {
-			return nil, fmt.Errorf("%w: segment %d (%d+%d) is outside the source range of %d bytes", disk.ErrOutOfRange, i, e.src, e.length, srcLen)
+			return nil, fmt.Errorf("%w: %w: segment %d (%d+%d) is outside the source range of %d bytes", rangeSense(), disk.ErrOutOfRange, i, e.src, e.length, srcLen)
 		}
 		if dstLen >= 0 && (e.dst < 0 || e.dst+e.length > dstLen || e.dst+e.length < e.dst) {
-			return nil, fmt.Errorf("%w: segment %d (%d+%d) is outside the destination range of %d bytes", disk.ErrOutOfRange, i, e.dst, e.length, dstLen)
+			return nil, fmt.Errorf("%w: %w: segment %d (%d+%d) is outside the destination range of %d bytes", rangeSense(), disk.ErrOutOfRange, i, e.dst, e.length, dstLen)
 		}
 		out = append(out, e)
 	}
 	return out, nil
 }
+
+func rangeSense() *sense.Sense { return sense.New(sense.IllegalRequest, sense.LBAOutOfRange) }
 
 // blockRange is DiskRange for a mover block device.
 func blockRange(b mover.BlockDevice, ep *ferryv1.Endpoint) (off, length int64, err error) {

@@ -214,6 +214,13 @@ func (s *state) checkpointJob(index uint64, cmd *ferryv1.Command, op *ferryv1.Ch
 	j.Progress.BytesDone = p.GetBytesDone()
 	j.Progress.SegmentsDone = p.GetSegmentsDone()
 	j.Progress.CheckpointOffset = p.GetCheckpointOffset()
+	// The owner learns the totals only once it has planned the copy.
+	if p.GetBytesTotal() > 0 {
+		j.Progress.BytesTotal = p.GetBytesTotal()
+	}
+	if p.GetSegmentsTotal() > 0 {
+		j.Progress.SegmentsTotal = p.GetSegmentsTotal()
+	}
 	j.Checkpoint = slices.Clone(op.GetCheckpoint())
 	j.UpdatedAt = proto.Clone(cmd.GetTime()).(*timestamppb.Timestamp)
 
