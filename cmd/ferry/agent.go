@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -39,7 +40,7 @@ type agentFlags struct {
 	logFormat, logLevel                                     string
 	checkpointBytes                                         int64
 	checkpointEvery                                         time.Duration
-	dev, runJobs                                            bool
+	dev, runJobs, pprof                                     bool
 }
 
 func agentFlagSet(stderr io.Writer) (*flag.FlagSet, *agentFlags) {
@@ -69,6 +70,7 @@ func agentFlagSet(stderr io.Writer) (*flag.FlagSet, *agentFlags) {
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&f.runJobs, "run-jobs", true, "run the copy jobs this node accepts; false makes a node that only replicates and serves the API")
+	fs.BoolVar(&f.pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ on the http port")
 	fs.BoolVar(&f.dev, "dev", false, "one node with its data in a temporary directory, removed on exit")
 	fs.String(flagenv.ConfigFlag, "", "config file: one 'flag-name = value' per line")
 	fs.Usage = func() {
@@ -207,7 +209,7 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 	}()
 	defer stopGRPC(gs)
 
-	hs := &http.Server{Handler: httpHandler(node, reg), ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: httpHandler(node, reg, f.pprof), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := hs.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "err", err)
@@ -251,8 +253,13 @@ func stopGRPC(gs *grpc.Server) {
 	}
 }
 
-func httpHandler(node *cluster.Node, reg *prometheus.Registry) http.Handler {
+func httpHandler(node *cluster.Node, reg *prometheus.Registry, withPprof bool) http.Handler {
 	mux := http.NewServeMux()
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
