@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
 	"time"
 
@@ -122,15 +121,7 @@ func (f *copyFlags) options() (*ferryv1.JobOptions, error) {
 // readParameterList reads an EXTENDED COPY parameter list from a file, or
 // stdin for "-".
 func readParameterList(name string, stdin io.Reader) ([]byte, error) {
-	var data []byte
-	var err error
-	display := name
-	if name == "-" {
-		display = "standard input"
-		data, err = io.ReadAll(stdin)
-	} else {
-		data, err = os.ReadFile(name)
-	}
+	data, display, err := readInput(name, stdin)
 	if err != nil {
 		return nil, fmt.Errorf("reading parameter list: %w", err)
 	}

@@ -58,17 +58,19 @@ func jobSubmitCommand() *clientCommand {
 	}
 }
 
+// readInput reads a file, or stdin for "-", and names it for messages.
+func readInput(name string, stdin io.Reader) (data []byte, display string, err error) {
+	if name == "-" {
+		data, err = io.ReadAll(stdin)
+		return data, "standard input", err
+	}
+	data, err = os.ReadFile(name)
+	return data, name, err
+}
+
 // readJobSpec reads a JobSpec from a protojson file, or stdin for "-".
 func readJobSpec(name string, stdin io.Reader) (*ferryv1.JobSpec, error) {
-	var data []byte
-	var err error
-	display := name
-	if name == "-" {
-		display = "standard input"
-		data, err = io.ReadAll(stdin)
-	} else {
-		data, err = os.ReadFile(name)
-	}
+	data, display, err := readInput(name, stdin)
 	if err != nil {
 		return nil, fmt.Errorf("reading job file: %w", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/ferry-san/ferry/internal/goldenhex"
 )
 
 func mustEncode(t *testing.T, p *ParameterList) []byte {
@@ -41,7 +43,7 @@ func TestGoldenDescriptors(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			b := mustEncode(t, p)
 			checkGolden(t, name, "EXTENDED COPY (LID1) parameter list: "+name, b)
-			golden := readHex(t, "testdata/"+name+".hex")
+			golden := goldenhex.Read(t, "testdata/"+name+".hex")
 			got := mustDecode(t, golden, DefaultLimits())
 			if !reflect.DeepEqual(got, p) {
 				t.Errorf("Decode(golden) =\n%+v\nwant\n%+v", got, p)
