@@ -49,11 +49,11 @@ type Node struct {
 
 	proposals *waitSet[fsm.Result]
 	reads     *waitSet[uint64]
-	applied   *appliedIndex
+	applied   appliedIndex
 	jobs      *jobBroker
-	leader    *leaderWatch
+	leader    *watched[leaderState]
 	// confChanged fires after each applied membership change.
-	confChanged *leaderWatch
+	confChanged *watched[uint64]
 
 	mu            sync.RWMutex
 	confState     *raftpb.ConfState
@@ -97,8 +97,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		reads:       newWaitSet[uint64](),
 		applied:     newAppliedIndex(),
 		jobs:        newJobBroker(),
-		leader:      newLeaderWatch(),
-		confChanged: newLeaderWatch(),
+		leader:      newWatched[leaderState](),
+		confChanged: newWatched[uint64](),
 		stopc:       make(chan struct{}),
 		done:        make(chan struct{}),
 	}

@@ -43,7 +43,7 @@ func (n *Node) Propose(ctx context.Context, cmd *ferryv1.Command) (fsm.Result, e
 	resc := n.proposals.register(cmd.RequestId)
 	defer n.proposals.cancel(cmd.RequestId)
 	for {
-		changed := n.leader.wait()
+		changed, _ := n.leader.wait()
 		if err := n.raft.Propose(ctx, data); err != nil && !errors.Is(err, raft.ErrProposalDropped) {
 			n.metrics.proposals.WithLabelValues("error").Inc()
 			return fsm.Result{}, n.proposeErr(ctx, err)
@@ -74,7 +74,8 @@ func (n *Node) proposeErr(ctx context.Context, err error) error {
 // ProposeConfChange proposes a membership change and waits until it is applied.
 func (n *Node) ProposeConfChange(ctx context.Context, cc *raftpb.ConfChangeV2, applied func(*raftpb.ConfState) bool) error {
 	for {
-		changed, confChanged := n.leader.wait(), n.confChanged.wait()
+		changed, _ := n.leader.wait()
+		confChanged, _ := n.confChanged.wait()
 		if applied(n.ConfState()) {
 			return nil
 		}
@@ -103,13 +104,13 @@ func (n *Node) LinearizableRead(ctx context.Context) error {
 	idxc := n.reads.register(string(key[:]))
 	defer n.reads.cancel(string(key[:]))
 	for {
-		changed := n.leader.wait()
+		changed, _ := n.leader.wait()
 		if err := n.raft.ReadIndex(ctx, key[:]); err != nil {
 			return n.proposeErr(ctx, err)
 		}
 		select {
 		case idx := <-idxc:
-			return n.applied.wait(ctx, idx)
+			return n.applied.waitFor(ctx, idx)
 		case <-changed:
 		case <-time.After(reproposeAfter):
 		case <-n.stopc:

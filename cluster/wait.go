@@ -40,38 +40,61 @@ func (w *waitSet[T]) complete(key string, v T) {
 	}
 }
 
-// appliedIndex is the state machine's applied index, with waiters for it to
-// reach a given index.
-type appliedIndex struct {
+// watched is a value that goroutines wait on: every change closes the
+// channel that wait returned before it.
+type watched[T comparable] struct {
 	mu      sync.Mutex
-	index   uint64
+	v       T
 	changed chan struct{}
 }
 
-func newAppliedIndex() *appliedIndex { return &appliedIndex{changed: make(chan struct{})} }
+func newWatched[T comparable]() *watched[T] { return &watched[T]{changed: make(chan struct{})} }
 
-func (a *appliedIndex) get() uint64 {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.index
+func (w *watched[T]) get() T {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.v
 }
 
-func (a *appliedIndex) set(i uint64) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if i == a.index {
+// set stores v and wakes the waiters, unless v is what was there.
+func (w *watched[T]) set(v T) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if v == w.v {
 		return
 	}
-	a.index = i
-	close(a.changed)
-	a.changed = make(chan struct{})
+	w.v = v
+	w.wakeLocked()
 }
 
-func (a *appliedIndex) wait(ctx context.Context, i uint64) error {
+// notify wakes the waiters without a change of value.
+func (w *watched[T]) notify() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.wakeLocked()
+}
+
+func (w *watched[T]) wakeLocked() {
+	close(w.changed)
+	w.changed = make(chan struct{})
+}
+
+// wait returns a channel closed at the next change, and the value now.
+func (w *watched[T]) wait() (<-chan struct{}, T) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.changed, w.v
+}
+
+// appliedIndex is the state machine's applied index, with waiters for it to
+// reach a given index.
+type appliedIndex struct{ *watched[uint64] }
+
+func newAppliedIndex() appliedIndex { return appliedIndex{newWatched[uint64]()} }
+
+func (a appliedIndex) waitFor(ctx context.Context, i uint64) error {
 	for {
-		a.mu.Lock()
-		idx, ch := a.index, a.changed
-		a.mu.Unlock()
+		ch, idx := a.wait()
 		if idx >= i {
 			return nil
 		}
@@ -87,47 +110,6 @@ func (a *appliedIndex) wait(ctx context.Context, i uint64) error {
 type leaderState struct {
 	lead  uint64
 	state raft.StateType
-}
-
-// leaderWatch publishes leader changes (and membership changes) to waiters
-// that must retry when either happens.
-type leaderWatch struct {
-	mu      sync.Mutex
-	cur     leaderState
-	changed chan struct{}
-}
-
-func newLeaderWatch() *leaderWatch { return &leaderWatch{changed: make(chan struct{})} }
-
-func (l *leaderWatch) get() leaderState {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.cur
-}
-
-func (l *leaderWatch) set(s leaderState) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if s == l.cur {
-		return
-	}
-	l.cur = s
-	close(l.changed)
-	l.changed = make(chan struct{})
-}
-
-func (l *leaderWatch) notify() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	close(l.changed)
-	l.changed = make(chan struct{})
-}
-
-// wait returns a channel closed at the next change.
-func (l *leaderWatch) wait() <-chan struct{} {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.changed
 }
 
 // jobBroker tells watchers that a job changed; they read the new state from
