@@ -61,10 +61,9 @@ type Node struct {
 
 	readSeq atomic.Uint64
 
-	// Owned by the run loop: the term and vote last made durable, and a
-	// HardState whose write persist deferred.
-	durableTerm, durableVote uint64
-	pendingHS                *raftpb.HardState
+	// applyMu orders applying entries and installing a snapshot, which run
+	// on the apply and append loops.
+	applyMu sync.Mutex
 
 	stopOnce sync.Once
 	stopc    chan struct{}
@@ -169,23 +168,19 @@ func (n *Node) start(ctx context.Context) error {
 	}
 	n.gossip.Established()
 
-	hs, _, err := n.store.InitialState()
-	if err != nil {
-		return fmt.Errorf("read raft hard state: %w", err)
-	}
-	n.durableTerm, n.durableVote = hs.GetTerm(), hs.GetVote()
-
 	rc := &raft.Config{
-		ID:              n.id,
-		ElectionTick:    n.cfg.ElectionTicks,
-		HeartbeatTick:   n.cfg.HeartbeatTicks,
-		Storage:         n.store,
-		MaxSizePerMsg:   1 << 20,
-		MaxInflightMsgs: 256,
-		CheckQuorum:     true,
-		PreVote:         true,
-		ReadOnlyOption:  raft.ReadOnlySafe,
-		Logger:          raftLogger{n.log.With("component", "raft")},
+		ID:            n.id,
+		ElectionTick:  n.cfg.ElectionTicks,
+		HeartbeatTick: n.cfg.HeartbeatTicks,
+		Storage:       n.store,
+		MaxSizePerMsg: 1 << 20,
+		// Log writes and applies run beside the Ready loop: see run.
+		AsyncStorageWrites: true,
+		MaxInflightMsgs:    256,
+		CheckQuorum:        true,
+		PreVote:            true,
+		ReadOnlyOption:     raft.ReadOnlySafe,
+		Logger:             raftLogger{n.log.With("component", "raft")},
 		// A removed leader must not linger as leader of a cluster it left.
 		StepDownOnRemoval: true,
 	}
@@ -339,9 +334,6 @@ func (n *Node) shutdownResources() {
 	}
 	if n.raft != nil {
 		n.raft.Stop()
-	}
-	if err := n.flushHardState(); err != nil {
-		n.log.Warn("save raft hard state", "err", err)
 	}
 	if err := n.store.Close(); err != nil {
 		n.log.Warn("close raft log", "err", err)

@@ -1,7 +1,10 @@
 package cluster
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -11,11 +14,30 @@ import (
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
 
-// run is the node's only writer of Raft and state-machine state: it ticks the
-// Raft clock and handles each Ready in the order the Raft contract demands.
+// run ticks the Raft clock and routes each Ready. Raft runs with
+// asynchronous storage writes: log appends (with the HardState and incoming
+// snapshots) go to appendLoop, committed entries to applyLoop, and both
+// answer Raft with the response messages it attached, only after their work
+// is done. The three proceed in parallel, so the next batch of proposals is
+// being replicated while the previous one is fsynced and the one before it
+// applied.
 func (n *Node) run() {
 	defer close(n.done)
 	defer n.shutdownResources()
+	appends := make(chan *raftpb.Message, 256)
+	applies := make(chan *raftpb.Message, 256)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); n.appendLoop(appends) }()
+	go func() { defer wg.Done(); n.applyLoop(applies) }()
+	defer func() {
+		// Stopping Raft first unblocks the loops' steps; the log closes
+		// only after both have returned.
+		n.raft.Stop()
+		close(appends)
+		close(applies)
+		wg.Wait()
+	}()
 	ticker := time.NewTicker(n.cfg.TickInterval)
 	defer ticker.Stop()
 	for {
@@ -23,99 +45,169 @@ func (n *Node) run() {
 		case <-ticker.C:
 			n.raft.Tick()
 		case rd := <-n.raft.Ready():
-			if err := n.handleReady(rd); err != nil {
-				n.fail(err)
-				return
-			}
-			n.raft.Advance()
+			n.handleReady(rd, appends, applies)
 		case <-n.stopc:
 			return
 		}
 	}
 }
 
-func (n *Node) handleReady(rd raft.Ready) error {
+func (n *Node) handleReady(rd raft.Ready, appends, applies chan<- *raftpb.Message) {
 	if rd.SoftState != nil {
 		n.observeSoftState(rd.SoftState)
-	}
-	// A leader whose term and vote are already durable sends its appends
-	// while it writes them (Raft thesis 10.2.1, allowed by the raft
-	// package's contract): raft counts the leader's own copy toward a quorum
-	// from the moment it appends, and nothing it sends depends on the write.
-	// Everyone else sends only after the write.
-	early := n.IsLeader() && !n.termOrVoteChanges(rd.HardState)
-	if early {
-		n.transport.send(rd.Messages)
-	}
-	if err := n.persist(rd); err != nil {
-		return err
 	}
 	if rd.HardState != nil {
 		n.metrics.term.Set(float64(rd.HardState.GetTerm()))
 		n.metrics.commitIndex.Set(float64(rd.HardState.GetCommit()))
 	}
-	if !raft.IsEmptySnap(rd.Snapshot) {
-		if err := n.installSnapshot(rd.Snapshot); err != nil {
-			return err
-		}
-	}
-	if !early {
-		// Only now, with everything durable, may messages leave this node.
-		n.transport.send(rd.Messages)
-	}
 	for _, rs := range rd.ReadStates {
 		n.reads.complete(string(rs.RequestCtx), rs.Index)
 	}
-	if err := n.applyEntries(rd.CommittedEntries); err != nil {
-		return err
+	// Messages to peers in the Ready itself depend on nothing local being
+	// durable (a leader's appends, heartbeats): they leave at once, so the
+	// leader writes its log in parallel with its followers (Raft thesis
+	// 10.2.1). Those that do depend on it (acknowledgements, votes) travel
+	// as responses of the storage messages and leave after the write.
+	var out []*raftpb.Message
+	for _, m := range rd.Messages {
+		switch m.GetTo() {
+		case raft.LocalAppendThread:
+			appends <- m
+		case raft.LocalApplyThread:
+			applies <- m
+		default:
+			out = append(out, m)
+		}
 	}
-	return n.maybeSnapshot()
+	n.transport.send(out)
 }
 
-// persist makes a Ready durable. A HardState whose only change is the
-// commit index needs no fsync (raft's MustSync is false: the commit index is
-// learned again from the leader), so it is kept until the next write instead
-// of costing a transaction of its own.
-func (n *Node) persist(rd raft.Ready) error {
-	hs := rd.HardState
-	noWrite := len(rd.Entries) == 0 && raft.IsEmptySnap(rd.Snapshot)
-	if noWrite && (hs == nil || !rd.MustSync) {
-		if hs != nil {
-			n.pendingHS = hs
+// maxAppendBatch bounds how many queued storage appends one write combines.
+const maxAppendBatch = 64
+
+// appendLoop makes log appends durable, combining whatever has queued up into
+// one fsynced transaction (group commit), then delivers their responses.
+func (n *Node) appendLoop(q <-chan *raftpb.Message) {
+	failed := false
+	var next *raftpb.Message
+	for {
+		m := next
+		next = nil
+		if m == nil {
+			var ok bool
+			if m, ok = <-q; !ok {
+				return
+			}
 		}
-		return nil
+		batch := []*raftpb.Message{m}
+	collect:
+		for len(batch) < maxAppendBatch {
+			select {
+			case more, ok := <-q:
+				if !ok {
+					break collect
+				}
+				if hasSnapshot(more) {
+					// A snapshot replaces the log: it starts a batch of its own.
+					next = more
+					break collect
+				}
+				batch = append(batch, more)
+			default:
+				break collect
+			}
+		}
+		if failed {
+			continue // the node is stopping: drain without writing
+		}
+		if err := n.persistAppends(batch); err != nil {
+			failed = true
+			n.fail(err)
+			continue
+		}
+		var out []*raftpb.Message
+		for _, bm := range batch {
+			for _, r := range bm.GetResponses() {
+				if r.GetTo() == n.id {
+					n.stepLocal(r)
+				} else {
+					out = append(out, r)
+				}
+			}
+		}
+		n.transport.send(out)
 	}
-	if hs == nil {
-		hs = n.pendingHS
+}
+
+func hasSnapshot(m *raftpb.Message) bool {
+	return m.GetSnapshot() != nil && !raft.IsEmptySnap(m.GetSnapshot())
+}
+
+// persistAppends writes a batch of storage appends as one transaction: the
+// last HardState, the entries merged as sequential appends would leave them
+// (a later append from index i replaces everything from i on), and a
+// snapshot, which only the first message of a batch may carry.
+func (n *Node) persistAppends(batch []*raftpb.Message) error {
+	var hs *raftpb.HardState
+	var ents []*raftpb.Entry
+	snap := batch[0].GetSnapshot()
+	for _, m := range batch {
+		if m.Term != nil {
+			hs = &raftpb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}
+		}
+		if es := m.GetEntries(); len(es) > 0 {
+			first := es[0].GetIndex()
+			cut := len(ents)
+			for cut > 0 && ents[cut-1].GetIndex() >= first {
+				cut--
+			}
+			ents = append(ents[:cut], es...)
+		}
+	}
+	if hs == nil && len(ents) == 0 && !hasSnapshot(batch[0]) {
+		return nil
 	}
 	start := time.Now()
-	if err := n.store.Save(hs, rd.Entries, rd.Snapshot); err != nil {
+	if err := n.store.Save(hs, ents, snap); err != nil {
 		return fmt.Errorf("persist raft state: %w", err)
 	}
-	n.pendingHS = nil
 	n.metrics.fsyncSeconds.Observe(time.Since(start).Seconds())
-	if hs != nil {
-		n.durableTerm, n.durableVote = hs.GetTerm(), hs.GetVote()
+	if hasSnapshot(batch[0]) {
+		return n.installSnapshot(snap)
 	}
 	return nil
 }
 
-// flushHardState writes a HardState kept back by persist: before a snapshot
-// (a restarted node must find its commit index at least at the snapshot) and
-// before the log closes.
-func (n *Node) flushHardState() error {
-	if n.pendingHS == nil {
-		return nil
+// applyLoop applies committed entries to the state machine in order, then
+// tells Raft they are applied.
+func (n *Node) applyLoop(q <-chan *raftpb.Message) {
+	failed := false
+	for m := range q {
+		if failed {
+			continue
+		}
+		n.applyMu.Lock()
+		err := n.applyEntries(m.GetEntries())
+		n.applyMu.Unlock()
+		if err == nil {
+			err = n.maybeSnapshot()
+		}
+		if err != nil {
+			failed = true
+			n.fail(err)
+			continue
+		}
+		for _, r := range m.GetResponses() {
+			n.stepLocal(r)
+		}
 	}
-	if err := n.store.Save(n.pendingHS, nil, nil); err != nil {
-		return fmt.Errorf("persist raft hard state: %w", err)
-	}
-	n.pendingHS = nil
-	return nil
 }
 
-func (n *Node) termOrVoteChanges(hs *raftpb.HardState) bool {
-	return hs != nil && (hs.GetTerm() != n.durableTerm || hs.GetVote() != n.durableVote)
+// stepLocal hands Raft a response from this node's storage loops.
+func (n *Node) stepLocal(m *raftpb.Message) {
+	if err := n.raft.Step(context.Background(), m); err != nil && !errors.Is(err, raft.ErrStopped) {
+		n.log.Debug("raft step of a local response", "type", m.GetType().String(), "err", err)
+	}
 }
 
 func (n *Node) observeSoftState(ss *raft.SoftState) {
@@ -139,7 +231,13 @@ func (n *Node) observeSoftState(ss *raft.SoftState) {
 	n.leader.set(leaderState{lead: ss.Lead, state: ss.RaftState})
 }
 
+// installSnapshot replaces the state machine with a snapshot the leader
+// sent, once it is durable. The apply loop may be applying older entries at
+// the same moment; applyMu orders the two, and entries at or below the
+// snapshot are skipped afterwards.
 func (n *Node) installSnapshot(snap *raftpb.Snapshot) error {
+	n.applyMu.Lock()
+	defer n.applyMu.Unlock()
 	idx := snap.GetMetadata().GetIndex()
 	if err := n.fsm.Restore(snap.GetData(), idx); err != nil {
 		return fmt.Errorf("install snapshot at index %d: %w", idx, err)
@@ -244,9 +342,6 @@ func (n *Node) maybeSnapshot() error {
 	n.mu.RUnlock()
 	if applied <= n.snapshotIndex || since < n.cfg.SnapshotEntries {
 		return nil
-	}
-	if err := n.flushHardState(); err != nil {
-		return err
 	}
 	data, fsmIndex, err := n.fsm.Snapshot()
 	if err != nil {

@@ -42,8 +42,31 @@ func (s *Store) CreateSnapshot(i uint64, cs *pb.ConfState, data []byte) (*pb.Sna
 	if err != nil {
 		return nil, fmt.Errorf("raftlog: encode snapshot metadata: %w", err)
 	}
-	if err := s.update(func(tx *bolt.Tx) error { return putSnapshot(tx, metaBytes, data) }); err != nil {
+	// A snapshot's index is committed by definition; a restarted raft
+	// refuses a HardState whose commit index is behind its snapshot, and
+	// the commit index may not have been written yet when the state
+	// machine is applied from another goroutine than the log's writer.
+	var raised *pb.HardState
+	var raisedBytes []byte
+	if s.hardState.GetCommit() < i {
+		raised = proto.Clone(s.hardState).(*pb.HardState)
+		raised.Commit = new(i)
+		if raisedBytes, err = sealProto(raised); err != nil {
+			return nil, fmt.Errorf("raftlog: encode hard state: %w", err)
+		}
+	}
+	if err := s.update(func(tx *bolt.Tx) error {
+		if raised != nil {
+			if err := tx.Bucket(bucketMeta).Put(keyHardState, raisedBytes); err != nil {
+				return err
+			}
+		}
+		return putSnapshot(tx, metaBytes, data)
+	}); err != nil {
 		return nil, fmt.Errorf("raftlog: create snapshot in %s: %w", s.path, err)
+	}
+	if raised != nil {
+		s.hardState = raised
 	}
 	s.snapMeta = meta
 	return &pb.Snapshot{Data: data, Metadata: proto.Clone(meta).(*pb.SnapshotMetadata)}, nil

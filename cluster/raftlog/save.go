@@ -71,6 +71,18 @@ func (s *Store) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot) erro
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
+	// Keep the invariant a restarted raft checks: the commit index is never
+	// behind the snapshot (CreateSnapshot may have raised it past a HardState
+	// that a writer still had in flight).
+	if floor := max(s.snapMeta.GetIndex(), snapMeta.GetIndex()); hasHS && hs.GetCommit() < floor {
+		hs = proto.Clone(hs).(*pb.HardState)
+		hs.Commit = new(floor)
+		var err error
+		if hsBytes, err = sealProto(hs); err != nil {
+			return fmt.Errorf("raftlog: save: encode hard state: %w", err)
+		}
+	}
+
 	b := s.bounds()
 	if hasSnap {
 		if cur := s.snapMeta.GetIndex(); cur >= snapMeta.GetIndex() {
