@@ -4,7 +4,10 @@
 // finds peers and tells who is alive, and the membership controller that turns
 // gossip into Raft configuration changes on the leader.
 //
-// The Raft contract is followed exactly: a Ready's HardState, entries and
-// snapshot are fsynced to the bbolt log before its messages are sent and before
-// its committed entries are applied.
+// Raft runs with the raft package's asynchronous storage writes, whose
+// contract is followed exactly: log entries, HardState and snapshots are
+// fsynced to the bbolt log before the acknowledgements and votes that depend
+// on them are sent, and entries are applied only once they are durable. The
+// writes (group-committed) and the applies run on their own goroutines,
+// beside the loop that routes Raft's Ready.
 package cluster
