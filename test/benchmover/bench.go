@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -32,7 +33,7 @@ func (m measurement) mbps() float64 { return float64(m.bytes) / 1e6 / m.seconds 
 // result is the medians of one copy kind.
 type result struct {
 	kind        string
-	dd, on, off measurement
+	dd, on, off summary
 }
 
 func runBench(ctx context.Context, o options, log *slog.Logger) error {
@@ -54,6 +55,12 @@ func runBench(ctx context.Context, o options, log *slog.Logger) error {
 	cache := newCacheControl()
 	log.Info("preparing source files", "dir", dir, "size", o.size, "cache", cache.describe())
 	srcImg, srcTap := filepath.Join(dir, "src.img"), filepath.Join(dir, "src.tap")
+	for _, p := range []string{srcImg, srcTap} {
+		// Left by an earlier run with -keep.
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
 	sum, err := makeSource(srcImg, o.size)
 	if err != nil {
 		return err
@@ -66,46 +73,60 @@ func runBench(ctx context.Context, o options, log *slog.Logger) error {
 		{"disk-tape", srcImg, filepath.Join(dir, "dst.tap")},
 		{"tape-disk", srcTap, filepath.Join(dir, "dst.img")},
 	}
+	var load [2]string
+	load[0] = loadAverage()
 	var results []result
 	for _, k := range kinds {
 		var dd, on, off []measurement
 		for rep := range o.reps {
-			log.Info("measuring", "kind", k.name, "rep", rep+1)
-			m, err := timeDD(ctx, k.src, k.dst, cache)
-			if err != nil {
-				return err
-			}
-			dd = append(dd, m)
-			for _, ckpt := range []bool{true, false} {
-				m, err := timeMover(ctx, o, k.name, k.src, k.dst, ckpt, sum, cache)
+			// Rotate the order so that whatever the shared machine does
+			// over time (other jobs, the host's write-back) falls on each
+			// contestant alike.
+			for i := range 3 {
+				var m measurement
+				var err error
+				switch which := (rep + i) % 3; which {
+				case 0:
+					log.Info("measuring", "kind", k.name, "rep", rep+1, "run", "dd")
+					m, err = timeDD(ctx, o, k.src, k.dst, cache)
+					dd = append(dd, m)
+				default:
+					ckpt := which == 1
+					log.Info("measuring", "kind", k.name, "rep", rep+1, "run", "mover", "checkpoints", ckpt)
+					m, err = timeMover(ctx, o, k.name, k.src, k.dst, ckpt, sum, cache)
+					if ckpt {
+						on = append(on, m)
+					} else {
+						off = append(off, m)
+					}
+				}
 				if err != nil {
 					return fmt.Errorf("%s: %w", k.name, err)
 				}
-				if ckpt {
-					on = append(on, m)
-				} else {
-					off = append(off, m)
-				}
 			}
 		}
-		results = append(results, result{kind: k.name, dd: median(dd), on: median(on), off: median(off)})
+		results = append(results, result{kind: k.name, dd: summarize(dd), on: summarize(on), off: summarize(off)})
 		os.Remove(k.dst)
 	}
-	report(os.Stdout, o, cache, results)
+	load[1] = loadAverage()
+	report(os.Stdout, o, cache, load, results)
 	return nil
 }
 
-func median(ms []measurement) measurement {
-	slices.SortFunc(ms, func(a, b measurement) int {
-		switch {
-		case a.seconds < b.seconds:
-			return -1
-		case a.seconds > b.seconds:
-			return 1
-		}
-		return 0
-	})
-	return ms[len(ms)/2]
+// summary is the median run of a series and the series' spread.
+type summary struct {
+	measurement
+	minMBps, maxMBps float64
+	maxRSS           int64 // KiB, the peak over the series
+}
+
+func summarize(ms []measurement) summary {
+	slices.SortFunc(ms, func(a, b measurement) int { return cmp.Compare(a.seconds, b.seconds) })
+	s := summary{measurement: ms[len(ms)/2], maxMBps: ms[0].mbps(), minMBps: ms[len(ms)-1].mbps()}
+	for _, m := range ms {
+		s.maxRSS = max(s.maxRSS, m.maxRSS)
+	}
+	return s
 }
 
 // makeSource writes size pseudo-random bytes and returns their SHA-256.
@@ -189,18 +210,21 @@ func freshDestination(dst string, size int64) error {
 	return disk.Create(dst, size, 512)
 }
 
-func timeDD(ctx context.Context, src, dst string, cache *cacheControl) (measurement, error) {
-	if err := os.Remove(dst); err != nil && !os.IsNotExist(err) {
-		return measurement{}, err
-	}
+// timeDD copies src to dst with dd. The destination is prepared exactly as
+// for the mover (a fresh sparse image, or an empty cartridge file) and dd
+// writes into it without truncating, so both start from the same state.
+func timeDD(ctx context.Context, o options, src, dst string, cache *cacheControl) (measurement, error) {
 	fi, err := os.Stat(src)
 	if err != nil {
+		return measurement{}, err
+	}
+	if err := freshDestination(dst, o.size); err != nil {
 		return measurement{}, err
 	}
 	if err := cache.drop(src, dst); err != nil {
 		return measurement{}, err
 	}
-	cmd := exec.CommandContext(ctx, "dd", "if="+src, "of="+dst, "bs=1M", "conv=fsync", "status=none")
+	cmd := exec.CommandContext(ctx, "dd", "if="+src, "of="+dst, "bs=1M", "conv=fsync,notrunc", "status=none")
 	cmd.Stderr = os.Stderr
 	start := time.Now()
 	if err := cmd.Run(); err != nil {

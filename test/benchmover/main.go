@@ -41,7 +41,7 @@ func main() {
 	var size string
 	flag.StringVar(&size, "size", "2GiB", "bytes to copy per run (KiB, MiB, GiB suffixes)")
 	flag.StringVar(&o.dir, "dir", "", "directory for the test files (default: a new temp dir under /tmp)")
-	flag.IntVar(&o.reps, "reps", 1, "runs of each measurement; the median is reported")
+	flag.IntVar(&o.reps, "reps", 3, "runs of each measurement; the median is reported")
 	flag.BoolVar(&o.keep, "keep", false, "keep the test files")
 	// Child mode: run one copy and report on stdout.
 	flag.BoolVar(&o.child, "child", false, "internal: run one mover copy")

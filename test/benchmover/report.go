@@ -3,11 +3,15 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"text/tabwriter"
 )
 
-func report(w io.Writer, o options, cache *cacheControl, results []result) {
-	fmt.Fprintf(w, "\nmover vs dd bs=1M conv=fsync, %d MiB per copy, median of %d, cache: %s\n\n", o.size>>20, o.reps, cache.describe())
+func report(w io.Writer, o options, cache *cacheControl, load [2]string, results []result) {
+	fmt.Fprintf(w, "\n$ %s\n", strings.Join(os.Args, " "))
+	fmt.Fprintf(w, "mover vs dd bs=1M conv=fsync, %d MiB per copy, median of %d runs each (dd, mover with and without checkpoints in rotating order)\n", o.size>>20, o.reps)
+	fmt.Fprintf(w, "cache: %s\nload average before: %s, after: %s\n\n", cache.describe(), load[0], load[1])
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "copy\tdd MB/s\tmover+ckpt MB/s\tratio\tmover MB/s\tratio\tckpt cost\tcheckpoints\tpeak RSS\t")
 	for _, r := range results {
@@ -17,5 +21,28 @@ func report(w io.Writer, o options, cache *cacheControl, results []result) {
 			cost, r.on.ckpts, max(r.on.maxRSS, r.off.maxRSS)>>10)
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "\nspread of the runs (slowest–fastest MB/s):")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "copy\tdd\tmover+ckpt\tmover\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", r.kind, spread(r.dd), spread(r.on), spread(r.off))
+	}
+	tw.Flush()
 	fmt.Fprintln(w, "\ntargets: ratio with checkpoints ≥ 0.95×, checkpoint cost ≤ 3%")
+}
+
+func spread(s summary) string { return fmt.Sprintf("%.0f–%.0f", s.minMBps, s.maxMBps) }
+
+// loadAverage is the 1, 5 and 15 minute load averages, to judge how busy
+// the machine was.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
