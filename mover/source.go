@@ -39,7 +39,11 @@ func (s *blockSource) fill(c *chunk) error {
 	c.data = c.buf[:n]
 	c.recs = nil
 	if n > 0 {
-		if _, err := s.dev.ReadAt(c.data, s.off); err != nil {
+		read := s.dev.ReadAt
+		if sr, ok := s.dev.(streamReader); ok {
+			read = sr.ReadStream
+		}
+		if _, err := read(c.data, s.off); err != nil {
 			return &stageError{op: "read", device: s.idx, err: err}
 		}
 	}
@@ -47,6 +51,13 @@ func (s *blockSource) fill(c *chunk) error {
 	s.remaining -= int64(n)
 	c.last = s.remaining == 0
 	return nil
+}
+
+// streamReader is a block device with a read path for long sequential
+// copies, as *disk.LUN has: aligned buffers are read with O_DIRECT, sparing
+// a copy out of the page cache.
+type streamReader interface {
+	ReadStream(p []byte, off int64) (int, error)
 }
 
 // inlineSource delivers a segment's inline data in one chunk.

@@ -34,7 +34,3 @@ func blockDeviceGeometry(f *os.File) (size int64, logical uint32, err error) {
 	}
 	return int64(bytes), uint32(ssz), nil
 }
-
-func startWriteback(f *os.File, off, n int64) error {
-	return unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
-}

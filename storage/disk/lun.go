@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,8 +16,8 @@ type Options struct {
 	ReadOnly bool
 }
 
-// LUN is an open disk LUN. ReadAt, WriteAt and Flush may be called
-// concurrently, as on an *os.File.
+// LUN is an open disk LUN. ReadAt, WriteAt, ReadStream, WriteStream and
+// Flush may be called concurrently, as on an *os.File.
 type LUN struct {
 	f         *os.File
 	path      string
@@ -24,6 +25,7 @@ type LUN struct {
 	size      int64
 	readOnly  bool
 	device    bool
+	stream    streamIO
 }
 
 // Open opens a regular file or a block device as a LUN. The size must be a
@@ -167,7 +169,8 @@ func (l *LUN) Flush() error {
 
 // Close closes the file; it does not flush.
 func (l *LUN) Close() error {
-	if err := l.f.Close(); err != nil {
+	serr := l.closeStream()
+	if err := errors.Join(l.f.Close(), serr); err != nil {
 		return fmt.Errorf("disk %s: close: %w", l.path, err)
 	}
 	return nil
@@ -179,17 +182,3 @@ func (l *LUN) Fd() uintptr { return l.f.Fd() }
 // File is the underlying file, for zero-copy system calls. Accesses made
 // through it bypass the bounds check.
 func (l *LUN) File() *os.File { return l.f }
-
-// StartWriteback asks the kernel to begin writing the byte range to the
-// device without waiting for it. A copy calls it behind its writes so that
-// dirty pages stream out while it runs and a later Flush has little left to
-// wait for; on a platform without sync_file_range it does nothing.
-func (l *LUN) StartWriteback(off, n int64) error {
-	if l.readOnly || n <= 0 {
-		return nil
-	}
-	if err := startWriteback(l.f, off, n); err != nil {
-		return fmt.Errorf("disk %s: start writeback: %w", l.path, err)
-	}
-	return nil
-}
