@@ -37,17 +37,30 @@ type chunk struct {
 	hasSrcPos      bool
 
 	refs atomic.Int32
+	// mapped is the memory mapping buf was cut from, unmapped by the
+	// pool's close; nil for a buffer on the Go heap.
+	mapped []byte
 }
 
 // pool circulates a fixed set of chunks.
 type pool struct {
-	free chan *chunk
+	free   chan *chunk
+	chunks []*chunk
 }
 
+// newPool allocates the chunks' buffers as huge-page mappings where the
+// system allows (see mapBuffer), on the Go heap otherwise.
 func newPool(buffers, size int) *pool {
 	p := &pool{free: make(chan *chunk, buffers)}
 	for range buffers {
-		p.free <- &chunk{buf: alignedBuffer(size)}
+		c := &chunk{}
+		if b, m, err := mapBuffer(size); err == nil {
+			c.buf, c.mapped = b, m
+		} else {
+			c.buf = alignedBuffer(size)
+		}
+		p.chunks = append(p.chunks, c)
+		p.free <- c
 	}
 	return p
 }
@@ -56,5 +69,15 @@ func newPool(buffers, size int) *pool {
 func (p *pool) release(c *chunk) {
 	if c.refs.Add(-1) == 0 {
 		p.free <- c
+	}
+}
+
+// close unmaps the buffers. No chunk may be in use.
+func (p *pool) close() {
+	for _, c := range p.chunks {
+		if c.mapped != nil {
+			unmapBuffer(c.mapped)
+			c.mapped, c.buf, c.data = nil, nil, nil
+		}
 	}
 }

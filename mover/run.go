@@ -39,6 +39,8 @@ func Run(ctx context.Context, cfg Config, plan Plan, devs []Device, resume *Chec
 	}
 	r.lastCheckpoint = r.start
 	r.pool = newPool(cfg.Buffers, plan.bufferSize(cfg.BufferSize, devs))
+	// Every pipeline goroutine has exited when Run returns.
+	defer r.pool.close()
 	if err := r.begin(ctx, resume); err != nil {
 		return Result{}, err
 	}
