@@ -2,6 +2,8 @@ package mover
 
 import (
 	"sync"
+
+	"github.com/ferry-san/ferry/storage/tape"
 )
 
 // sink takes a segment's chunks in order.
@@ -66,8 +68,8 @@ func (discardSink) position() (TapePos, bool, error)  { return TapePos{}, false,
 type discardSink struct{}
 
 // tapeSink writes records to a tape. mu serialises writes with a flush
-// from the committing goroutine, since a tape drive is not safe for
-// concurrent use.
+// from the committing goroutine, since a tape drive is not in general safe
+// for concurrent use (a *tape.Cartridge is, see flush).
 type tapeSink struct {
 	mu  sync.Mutex
 	t   TapeDrive
@@ -158,8 +160,13 @@ func (s *tapeSink) earlyWarning(ew bool) {
 }
 
 func (s *tapeSink) flush() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	// A cartridge's Flush runs its fsync beside writes from another
+	// goroutine, so the writer goes on during a checkpoint's flush; other
+	// drives are used by one goroutine at a time.
+	if _, ok := s.t.(*tape.Cartridge); !ok {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+	}
 	if err := s.t.Flush(); err != nil {
 		return &stageError{op: "flush", device: s.idx, write: true, err: err}
 	}

@@ -67,6 +67,13 @@ type Cartridge struct {
 	blockSize uint32
 
 	wb writeBuffer
+	// writeback is where the image's bytes start that were handed to the
+	// file but whose write-back was not yet started (see startWriteback).
+	writeback int64
+	// syncing counts Flush calls in their fsync, made without mu so that
+	// writes go on meanwhile; Close waits on idle until there are none.
+	syncing int
+	idle    sync.Cond
 	// trunc: the image has bytes after the end of data (a damaged tail,
 	// an end-of-medium marker, a failed write) that the next write cuts.
 	trunc bool
@@ -143,7 +150,8 @@ func Open(path string, opt Options) (*Cartridge, error) {
 }
 
 func newCartridge(path string, f *os.File, opt Options, idx *index) *Cartridge {
-	c := &Cartridge{path: path, f: f, opt: opt, idx: idx, blockSize: opt.BlockSize, ewPoint: math.MaxInt64}
+	c := &Cartridge{path: path, f: f, opt: opt, idx: idx, blockSize: opt.BlockSize, ewPoint: math.MaxInt64, writeback: idx.end}
+	c.idle.L = &c.mu
 	if opt.Capacity > 0 {
 		c.ewPoint = opt.Capacity - opt.EarlyWarning
 	}
@@ -206,16 +214,41 @@ func (c *Cartridge) BlockSize() uint32 {
 }
 
 // Flush writes buffered records to the image and fsyncs it: everything
-// acknowledged so far survives a crash.
+// acknowledged before the call survives a crash. The fsync runs without
+// holding the cartridge, so another goroutine may go on writing meanwhile
+// (what it writes is not covered): a copy need not stop for a checkpoint.
 func (c *Cartridge) Flush() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.ready(); err != nil {
 		return err
 	}
-	return c.sync()
+	if err := c.flushWrites(); err != nil {
+		return err
+	}
+	if !c.dirty {
+		return nil
+	}
+	// Writes after this point set dirty again; only an fsync that started
+	// after them may clear it.
+	c.dirty = false
+	c.syncing++
+	c.mu.Unlock()
+	err := c.f.Sync()
+	c.mu.Lock()
+	c.syncing--
+	c.idle.Broadcast()
+	if err != nil {
+		c.dirty = true
+		if c.failed == nil {
+			c.failed = fmt.Errorf("tape: fsync %s: %w", c.path, err)
+		}
+		return c.failed
+	}
+	return nil
 }
 
+// sync is Flush for callers that hold mu throughout.
 func (c *Cartridge) sync() error {
 	if err := c.flushWrites(); err != nil {
 		return err
@@ -237,6 +270,12 @@ func (c *Cartridge) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.f == nil {
+		return fmt.Errorf("tape: close %s: %w", c.path, ErrNotLoaded)
+	}
+	for c.syncing > 0 {
+		c.idle.Wait()
+	}
+	if c.f == nil { // closed by another Close while this one waited
 		return fmt.Errorf("tape: close %s: %w", c.path, ErrNotLoaded)
 	}
 	err := c.failed

@@ -600,3 +600,70 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("at %d after 200 writes", p.ObjectID)
 	}
 }
+
+// TestFlushWhileWriting flushes from one goroutine while another writes, as
+// the mover does at a checkpoint: every record must be in the image after
+// reopening, and Close must wait for a Flush still in its fsync.
+func TestFlushWhileWriting(t *testing.T) {
+	c, path := newTape(t, Options{})
+	const records = 300
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		defer close(done)
+		for i := range records {
+			// Large and small records take the two write paths.
+			n := 10 + i
+			if i%3 == 0 {
+				n = directWriteMin + i
+			}
+			if _, err := c.WriteRecord(record(i, n)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if err := c.Flush(); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	flushed := make(chan error, 1)
+	go func() { flushed <- c.Flush() }()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-flushed; err != nil && !errors.Is(err, ErrNotLoaded) {
+		t.Fatalf("Flush racing Close: %v", err)
+	}
+	c, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got := lengths(t, c)
+	if len(got) != records {
+		t.Fatalf("%d records after reopening, want %d", len(got), records)
+	}
+	for i, n := range got {
+		want := 10 + i
+		if i%3 == 0 {
+			want = directWriteMin + i
+		}
+		if n != want {
+			t.Fatalf("record %d is %d bytes, want %d", i, n, want)
+		}
+	}
+}

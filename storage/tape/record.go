@@ -104,6 +104,7 @@ func (c *Cartridge) WriteRecord(p []byte) (earlyWarning bool, err error) {
 			c.trunc = true
 			return false, fmt.Errorf("tape: write %s at offset %d: %w", c.path, off, err)
 		}
+		c.startWriteback(off + wordSize + int64(n))
 		if err := c.buffer(off+wordSize+int64(n), pad, hdr[:]); err != nil {
 			return false, err
 		}
@@ -188,5 +189,6 @@ func (c *Cartridge) cutAt(off int64) error {
 	}
 	c.idx.truncate(c.pos)
 	c.trunc = false
+	c.writeback = min(c.writeback, off)
 	return nil
 }

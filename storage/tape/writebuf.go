@@ -59,5 +59,28 @@ func (c *Cartridge) flushWrites() error {
 	}
 	wb.off += int64(len(wb.buf))
 	wb.buf = wb.buf[:0]
+	c.startWriteback(wb.off)
 	return nil
+}
+
+// writebackChunk is how much the image accumulates before its write-back
+// is started.
+const writebackChunk = 4 << 20
+
+// startWriteback asks the kernel to start writing the image up to end back
+// to the disk, without waiting, once writebackChunk bytes have gathered
+// since the last time. Streaming dirty pages out behind the writes keeps a
+// Flush short, where they would otherwise pile up (the kernel's own
+// threshold is a tenth of memory) for the fsync to write and wait for.
+// It is advice: a failure is not reported (the fsync will report it).
+func (c *Cartridge) startWriteback(end int64) {
+	if end < c.writeback {
+		c.writeback = end // written behind the mark: rewound and rewritten
+		return
+	}
+	if end-c.writeback < writebackChunk {
+		return
+	}
+	startWriteback(c.f, c.writeback, end-c.writeback)
+	c.writeback = end
 }
