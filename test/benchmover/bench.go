@@ -245,7 +245,8 @@ func timeMover(ctx context.Context, o options, kind, src, dst string, ckpt bool,
 		return measurement{}, err
 	}
 	cmd := exec.CommandContext(ctx, self, "-child", "-kind", kind, "-src", src, "-dst", dst,
-		fmt.Sprintf("-checkpoints=%v", ckpt), "-size", fmt.Sprint(o.size), "-record", fmt.Sprint(o.record))
+		fmt.Sprintf("-checkpoints=%v", ckpt), "-size", fmt.Sprint(o.size), "-record", fmt.Sprint(o.record),
+		"-buffers", fmt.Sprint(o.buffers), "-buffer-size", fmt.Sprint(o.bufferSize))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
 	start := time.Now()

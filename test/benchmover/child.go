@@ -67,6 +67,12 @@ func runChild(ctx context.Context, o options) error {
 		return fmt.Errorf("unknown kind %q", o.kind)
 	}
 	cfg := mover.DefaultConfig()
+	if o.buffers > 0 {
+		cfg.Buffers = o.buffers
+	}
+	if o.bufferSize > 0 {
+		cfg.BufferSize = o.bufferSize
+	}
 	n := 0
 	if o.ckpt {
 		// What the cluster does with a checkpoint before it proposes it.

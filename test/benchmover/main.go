@@ -3,13 +3,17 @@
 // For a disk→disk, disk→tape and tape→disk copy of -size bytes it times
 // `dd bs=1M conv=fsync` over the same files, then the mover with
 // checkpoints on (the defaults: every 64 MiB and every second, each one
-// marshalled as the cluster would) and off. Every run is a child process,
-// started after the page cache was dropped (when permitted: root and a
-// writable /proc/sys/vm/drop_caches; otherwise the files are evicted with
-// posix_fadvise DONTNEED, and the report says so), and timed the same way
-// from outside. The mover's peak RSS comes from the child's rusage.
+// marshalled as the cluster would) and off, -reps times each in rotating
+// order. Every run is a child process that writes into a freshly created
+// destination (dd with conv=notrunc, so it starts from the same image as
+// the mover), started after `sync` and a drop of the page cache (when
+// permitted: root and a writable /proc/sys/vm/drop_caches; otherwise the
+// files are evicted with posix_fadvise DONTNEED, and the report says so),
+// and timed the same way from outside. The report gives medians, the
+// slowest and fastest run of each series, the load average, and the
+// mover's peak RSS from the child's rusage.
 //
-//	go run ./test/benchmover -size 2GiB
+//	go run ./test/benchmover -size 2GiB -reps 5
 package main
 
 import (
@@ -34,6 +38,8 @@ type options struct {
 	dst    string
 	ckpt   bool
 	record int
+	// Mover tuning; 0 keeps the mover's defaults.
+	buffers, bufferSize int
 }
 
 func main() {
@@ -50,6 +56,8 @@ func main() {
 	flag.StringVar(&o.dst, "dst", "", "internal: destination path")
 	flag.BoolVar(&o.ckpt, "checkpoints", true, "internal: checkpoint")
 	flag.IntVar(&o.record, "record", 256<<10, "tape record size")
+	flag.IntVar(&o.buffers, "buffers", 0, "mover buffers (default: the mover's)")
+	flag.IntVar(&o.bufferSize, "buffer-size", 0, "mover buffer size in bytes (default: the mover's)")
 	flag.Parse()
 	n, err := parseSize(size)
 	if err != nil {
