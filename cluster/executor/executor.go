@@ -92,30 +92,35 @@ func (e *Executor) Run(ctx context.Context) {
 // scan starts the jobs this node should run and stops the ones it no longer
 // owns (cancelled, or fenced off by a newer epoch).
 func (e *Executor) scan(ctx context.Context) {
-	me := e.node.Name()
-	jobs, _ := e.node.FSM().Jobs(fsm.Query{})
+	me, reg := e.node.Name(), e.node.FSM()
+	queued, _ := reg.Jobs(fsm.Query{State: ferryv1.JobState_JOB_STATE_QUEUED, SubmittedVia: me})
+	running, _ := reg.Jobs(fsm.Query{State: ferryv1.JobState_JOB_STATE_RUNNING, Owner: me})
+	mine := make(map[string]bool, len(queued)+len(running))
+	for _, j := range append(queued, running...) {
+		mine[j.GetId()] = true
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, j := range jobs {
-		cancel, active := e.running[j.GetId()]
-		mine := j.GetState() == ferryv1.JobState_JOB_STATE_QUEUED && j.GetSubmittedVia() == me ||
-			j.GetState() == ferryv1.JobState_JOB_STATE_RUNNING && j.GetOwner() == me
-		switch {
-		case active && !mine:
+	for id, cancel := range e.running {
+		if !mine[id] {
 			cancel()
-		case !active && mine && ctx.Err() == nil && e.mayStart(j):
-			jctx, cancel := context.WithCancel(ctx)
-			e.running[j.GetId()] = cancel
-			e.wg.Add(1)
-			go func() {
-				defer e.wg.Done()
-				e.execute(jctx, j)
-				e.mu.Lock()
-				delete(e.running, j.GetId())
-				e.mu.Unlock()
-				cancel()
-			}()
 		}
+	}
+	for _, j := range append(running, queued...) {
+		if _, active := e.running[j.GetId()]; active || ctx.Err() != nil || !e.mayStart(j) {
+			continue
+		}
+		jctx, cancel := context.WithCancel(ctx)
+		e.running[j.GetId()] = cancel
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.execute(jctx, j)
+			e.mu.Lock()
+			delete(e.running, j.GetId())
+			e.mu.Unlock()
+			cancel()
+		}()
 	}
 }
 
