@@ -284,7 +284,7 @@ func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job,
 	}
 	res, err := mover.Run(ctx, cfg, plan, o.devs, resume)
 	if err == nil && spec.GetOptions().GetVerify() && len(spec.GetXcopyParameterList()) == 0 {
-		err = verifyCopy(plan, o.devs[1], res.SHA256)
+		err = verifyCopy(plan, o.devs[1], res)
 	}
 	return res, err
 }

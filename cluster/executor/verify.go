@@ -15,17 +15,21 @@ import (
 // its SHA-256 with the one the mover computed while writing. A tape
 // destination is read back from the tape file the plan ended (it stands just
 // after that file's filemark).
-func verifyCopy(plan mover.Plan, dst mover.Device, want [32]byte) error {
+func verifyCopy(plan mover.Plan, dst mover.Device, res mover.Result) error {
+	want := res.SHA256
 	h := sha256.New()
 	switch {
 	case dst.Block != nil:
 		buf := make([]byte, hashChunk)
-		for _, s := range plan.Segments {
-			if s.Kind != mover.BlockToBlock {
+		for i, s := range plan.Segments {
+			if s.Kind != mover.BlockToBlock && s.Kind != mover.StreamToBlock {
 				continue
 			}
-			for done := int64(0); done < s.Length; {
-				n := min(int64(len(buf)), s.Length-done)
+			// What a segment wrote: its length, or for a tape source what
+			// the tape held.
+			length := res.Segments[i].Bytes
+			for done := int64(0); done < length; {
+				n := min(int64(len(buf)), length-done)
 				if _, err := dst.Block.ReadAt(buf[:n], s.DstOffset+done); err != nil {
 					return fmt.Errorf("verify: read back %s: %w", dst.Name, err)
 				}
