@@ -76,6 +76,7 @@ func (w *scanWindow) word(off int64) (uint32, error) {
 func scan(r io.ReaderAt, size int64, path string) (idx *index, damage *CorruptError, err error) {
 	idx = &index{}
 	w := &scanWindow{r: r, buf: make([]byte, scanWindowSize)}
+	pf := prefetcher{r: r, size: size}
 	corrupt := func(off int64, format string, args ...any) *CorruptError {
 		return &CorruptError{Path: path, Offset: off, Reason: fmt.Sprintf(format, args...)}
 	}
@@ -123,6 +124,7 @@ func scan(r io.ReaderAt, size int64, path string) (idx *index, damage *CorruptEr
 			break
 		}
 		idx.add(off, h)
+		pf.record(end, objectSize(h))
 		off = end
 	}
 	if damage != nil {
@@ -130,4 +132,38 @@ func scan(r io.ReaderAt, size int64, path string) (idx *index, damage *CorruptEr
 	}
 	idx.end = off
 	return idx, damage, nil
+}
+
+// prefetcher keeps the scan of an image of large records from waiting for
+// the disk once per record. Each record's length word says where the next
+// one is, so the reads form a chain that cannot be issued together; but
+// most tapes are written in records of one size, so it guesses the next
+// records are the same size and asks the kernel to read their trailers
+// (and the headers behind them) ahead, in parallel. A wrong guess costs a
+// few pages read for nothing. A 2 GiB image of 256 KiB records opened with
+// a cold cache in 0.63–0.75 s without it.
+type prefetcher struct {
+	r    io.ReaderAt
+	size int64 // of the image
+	// next is the offset of the first record not yet prefetched, assuming
+	// records of objSize bytes.
+	next, objSize int64
+}
+
+// scanPrefetch is how many records ahead the prefetcher reads.
+const scanPrefetch = 64
+
+// record notes a record of objSize image bytes that ends at end.
+func (p *prefetcher) record(end, objSize int64) {
+	if objSize < scanWindowSize {
+		return // the scan window already reads many records at once
+	}
+	if objSize != p.objSize || p.next < end {
+		p.objSize, p.next = objSize, end
+	}
+	for p.next < end+scanPrefetch*objSize && p.next+objSize <= p.size {
+		trailer := p.next + objSize - wordSize
+		prefetch(p.r, trailer, scanWindowSize)
+		p.next += objSize
+	}
 }

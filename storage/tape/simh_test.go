@@ -288,3 +288,85 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// TestScanLargeRecords opens images of records big enough for the scan to
+// prefetch, where its guess of the next record's size is right, wrong
+// (sizes change, filemarks shift the offsets) and cut short by a damaged
+// tail: the index must be the one the records were written with.
+func TestScanLargeRecords(t *testing.T) {
+	tests := []struct {
+		name    string
+		layout  []int // record lengths, -1 for a filemark
+		cutTail int64 // bytes chopped off the image's end
+		want    int   // objects indexed (len(layout) unless damaged)
+	}{
+		{name: "one size", layout: repeatLen(200, 64<<10), want: 200},
+		{name: "sizes change", layout: append(append(repeatLen(70, 40<<10), repeatLen(3, 9<<10+1)...), repeatLen(90, 100<<10)...), want: 163},
+		{name: "filemarks between", layout: append(append(repeatLen(50, 64<<10), -1, -1), repeatLen(50, 64<<10)...), want: 102},
+		{name: "damaged tail", layout: repeatLen(100, 64<<10), cutTail: 10, want: 99},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, path := newTape(t, Options{})
+			for i, n := range tc.layout {
+				var err error
+				if n < 0 {
+					_, err = c.WriteFilemarks(1)
+				} else {
+					_, err = c.WriteRecord(record(i, n))
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.cutTail > 0 {
+				fi, err := os.Stat(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Truncate(path, fi.Size()-tc.cutTail); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, err := Open(path, Options{Recover: tc.cutTail > 0})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			p, err := c.ReadPosition()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Space(SpaceEndOfData, 0); err != nil {
+				t.Fatal(err)
+			}
+			if p, err = c.ReadPosition(); err != nil || p.ObjectID != uint64(tc.want) {
+				t.Fatalf("%d objects indexed (%v), want %d", p.ObjectID, err, tc.want)
+			}
+			if err := c.Rewind(); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 128<<10)
+			for i, n := range tc.layout[:tc.want] {
+				got, err := c.ReadRecord(buf)
+				switch {
+				case n < 0 && !errors.Is(err, ErrFilemark):
+					t.Fatalf("object %d: %v, want a filemark", i, err)
+				case n >= 0 && (err != nil || got != n || !bytes.Equal(buf[:got], record(i, n))):
+					t.Fatalf("object %d: %d bytes, %v; want %d", i, got, err, n)
+				}
+			}
+		})
+	}
+}
+
+func repeatLen(k, n int) []int {
+	s := make([]int, k)
+	for i := range s {
+		s[i] = n
+	}
+	return s
+}
