@@ -152,6 +152,7 @@ func Open(path string, opt Options) (*Cartridge, error) {
 func newCartridge(path string, f *os.File, opt Options, idx *index) *Cartridge {
 	c := &Cartridge{path: path, f: f, opt: opt, idx: idx, blockSize: opt.BlockSize, ewPoint: math.MaxInt64, writeback: idx.end}
 	c.idle.L = &c.mu
+	adviseSequential(f)
 	if opt.Capacity > 0 {
 		c.ewPoint = opt.Capacity - opt.EarlyWarning
 	}
