@@ -64,6 +64,9 @@ type Node struct {
 	// applyMu orders applying entries and installing a snapshot, which run
 	// on the apply and append loops.
 	applyMu sync.Mutex
+	// Owned by the append loop: the HardState last written, and one whose
+	// write was deferred because only its commit index moved.
+	durable, pendingHS *raftpb.HardState
 
 	stopOnce sync.Once
 	stopc    chan struct{}
@@ -167,6 +170,10 @@ func (n *Node) start(ctx context.Context) error {
 		}
 	}
 	n.gossip.Established()
+
+	if n.durable, _, err = n.store.InitialState(); err != nil {
+		return fmt.Errorf("read raft hard state: %w", err)
+	}
 
 	rc := &raft.Config{
 		ID:            n.id,

@@ -96,6 +96,11 @@ func (n *Node) appendLoop(q <-chan *raftpb.Message) {
 		if m == nil {
 			var ok bool
 			if m, ok = <-q; !ok {
+				if n.pendingHS != nil && !failed {
+					if err := n.saveHardState(n.pendingHS); err != nil {
+						n.log.Warn("save raft hard state", "err", err)
+					}
+				}
 				return
 			}
 		}
@@ -125,18 +130,31 @@ func (n *Node) appendLoop(q <-chan *raftpb.Message) {
 			n.fail(err)
 			continue
 		}
-		var out []*raftpb.Message
+		var out, local []*raftpb.Message
 		for _, bm := range batch {
 			for _, r := range bm.GetResponses() {
 				if r.GetTo() == n.id {
-					n.stepLocal(r)
+					local = append(local, r)
 				} else {
 					out = append(out, r)
 				}
 			}
 		}
 		n.transport.send(out)
+		for _, r := range local {
+			n.stepLocal(r)
+		}
 	}
+}
+
+// saveHardState writes a HardState on its own, as a vote or a new term
+// must be before anything that depends on it is sent.
+func (n *Node) saveHardState(hs *raftpb.HardState) error {
+	if err := n.store.Save(hs, nil, nil); err != nil {
+		return fmt.Errorf("persist raft hard state: %w", err)
+	}
+	n.pendingHS, n.durable = nil, hs
+	return nil
 }
 
 func hasSnapshot(m *raftpb.Message) bool {
@@ -164,14 +182,31 @@ func (n *Node) persistAppends(batch []*raftpb.Message) error {
 			ents = append(ents[:cut], es...)
 		}
 	}
-	if hs == nil && len(ents) == 0 && !hasSnapshot(batch[0]) {
+	if len(ents) == 0 && !hasSnapshot(batch[0]) {
+		// A HardState that only moves the commit index needs no fsync of
+		// its own (raft learns the commit index again from the leader, and
+		// the log keeps it at or past its snapshot): it rides along with
+		// the next write.
+		if hs != nil && (hs.GetTerm() != n.durable.GetTerm() || hs.GetVote() != n.durable.GetVote()) {
+			return n.saveHardState(hs)
+		}
+		if hs != nil {
+			n.pendingHS = hs
+		}
 		return nil
+	}
+	if hs == nil {
+		hs = n.pendingHS
 	}
 	start := time.Now()
 	if err := n.store.Save(hs, ents, snap); err != nil {
 		return fmt.Errorf("persist raft state: %w", err)
 	}
 	n.metrics.fsyncSeconds.Observe(time.Since(start).Seconds())
+	n.pendingHS = nil
+	if hs != nil {
+		n.durable = hs
+	}
 	if hasSnapshot(batch[0]) {
 		return n.installSnapshot(snap)
 	}
