@@ -83,12 +83,12 @@ func (s *DeviceServer) CreateDisk(ctx context.Context, req *ferryv1.CreateDiskRe
 		return nil, fileError("path", err)
 	}
 	d := &ferryv1.Disk{Name: req.GetName(), Naa: newNAA(), Path: filepath.Clean(req.GetPath()), SizeBytes: req.GetSizeBytes(), BlockSize: bs, Site: siteOr(req.GetSite())}
-	if _, err := s.register(ctx, &ferryv1.Command{Op: &ferryv1.Command_RegisterDisk{RegisterDisk: &ferryv1.RegisterDiskOp{Disk: d}}}); err != nil {
+	res, err := s.register(ctx, &ferryv1.Command{Op: &ferryv1.Command_RegisterDisk{RegisterDisk: &ferryv1.RegisterDiskOp{Disk: d}}})
+	if err != nil {
 		os.Remove(req.GetPath()) // ours: created just now
 		return nil, err
 	}
-	got, _ := s.node.FSM().Disk(d.GetName())
-	return got, nil
+	return res.Disk, nil
 }
 
 func (s *DeviceServer) AddDisk(ctx context.Context, req *ferryv1.AddDiskRequest) (*ferryv1.Disk, error) {
@@ -112,11 +112,11 @@ func (s *DeviceServer) AddDisk(ctx context.Context, req *ferryv1.AddDiskRequest)
 	d := &ferryv1.Disk{Name: req.GetName(), Naa: newNAA(), Path: filepath.Clean(req.GetPath()), SizeBytes: uint64(lun.Size()),
 		BlockSize: lun.BlockSize(), ReadOnly: req.GetReadOnly(), Site: siteOr(req.GetSite())}
 	lun.Close()
-	if _, err := s.register(ctx, &ferryv1.Command{Op: &ferryv1.Command_RegisterDisk{RegisterDisk: &ferryv1.RegisterDiskOp{Disk: d}}}); err != nil {
+	res, err := s.register(ctx, &ferryv1.Command{Op: &ferryv1.Command_RegisterDisk{RegisterDisk: &ferryv1.RegisterDiskOp{Disk: d}}})
+	if err != nil {
 		return nil, err
 	}
-	got, _ := s.node.FSM().Disk(d.GetName())
-	return got, nil
+	return res.Disk, nil
 }
 
 func (s *DeviceServer) ListDisks(ctx context.Context, _ *ferryv1.ListDisksRequest) (*ferryv1.ListDisksResponse, error) {
@@ -146,11 +146,11 @@ func (s *DeviceServer) CreateLibrary(ctx context.Context, req *ferryv1.CreateLib
 	}
 	lib := &ferryv1.Library{Name: req.GetName(), Dir: filepath.Clean(req.GetDir()), Site: siteOr(req.GetSite()), Slots: req.GetSlots(),
 		Drives: req.GetDrives(), IeSlots: ie, CartridgeCapacityBytes: req.GetCartridgeCapacityBytes()}
-	if _, err := s.register(ctx, &ferryv1.Command{Op: &ferryv1.Command_RegisterLibrary{RegisterLibrary: &ferryv1.RegisterLibraryOp{Library: lib}}}); err != nil {
+	res, err := s.register(ctx, &ferryv1.Command{Op: &ferryv1.Command_RegisterLibrary{RegisterLibrary: &ferryv1.RegisterLibraryOp{Library: lib}}})
+	if err != nil {
 		return nil, err
 	}
-	got, _ := s.node.FSM().Library(lib.GetName())
-	return got, nil
+	return res.Library, nil
 }
 
 func (s *DeviceServer) ListLibraries(ctx context.Context, _ *ferryv1.ListLibrariesRequest) (*ferryv1.ListLibrariesResponse, error) {
@@ -210,12 +210,12 @@ func (s *DeviceServer) LabelTape(ctx context.Context, req *ferryv1.LabelTapeRequ
 		Location:      &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: req.GetSlot()},
 		CapacityBytes: lib.GetCartridgeCapacityBytes(), HomeSlot: req.GetSlot(),
 	}
-	if _, err := s.register(ctx, &ferryv1.Command{Op: &ferryv1.Command_AddCartridge{AddCartridge: &ferryv1.AddCartridgeOp{Cartridge: c}}}); err != nil {
+	res, err := s.register(ctx, &ferryv1.Command{Op: &ferryv1.Command_AddCartridge{AddCartridge: &ferryv1.AddCartridgeOp{Cartridge: c}}})
+	if err != nil {
 		os.Remove(path) // ours: created just now
 		return nil, err
 	}
-	got, _ := s.node.FSM().Cartridge(c.GetBarcode())
-	return got, nil
+	return res.Cartridge, nil
 }
 
 func writeLabelledCartridge(path, barcode string, capacity int64) (err error) {
