@@ -161,7 +161,7 @@ func (l *LUN) Flush() error {
 	if l.readOnly {
 		return nil
 	}
-	if err := l.f.Sync(); err != nil {
+	if err := datasync(l.f); err != nil {
 		return fmt.Errorf("disk %s: flush: %w", l.path, err)
 	}
 	return nil

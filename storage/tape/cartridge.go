@@ -235,7 +235,7 @@ func (c *Cartridge) Flush() error {
 	c.dirty = false
 	c.syncing++
 	c.mu.Unlock()
-	err := c.f.Sync()
+	err := datasync(c.f)
 	c.mu.Lock()
 	c.syncing--
 	c.idle.Broadcast()
