@@ -68,6 +68,6 @@ tools:
 # The mover against dd bs=1M conv=fsync: 2 GiB disk→disk, disk→tape and
 # tape→disk with checkpoints on and off, page cache dropped before each run
 # (as root). BENCH_MOVER_FLAGS="-size 512MiB -reps 3" to shrink or repeat.
-BENCH_MOVER_FLAGS ?=
+BENCH_MOVER_FLAGS ?= -size 2GiB -reps 5
 bench-mover:
 	$(GO) run ./test/benchmover $(BENCH_MOVER_FLAGS)
