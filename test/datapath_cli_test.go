@@ -253,6 +253,16 @@ func TestDataPathCLI(t *testing.T) {
 	f.ok("tape", "label", "--library", "tiny", "--slot", "1", "--barcode", "T00001L9")
 	f.fails(1, []string{"VOLUME OVERFLOW", "END-OF-PARTITION/MEDIUM DETECTED"}, "copy", "disk:db01", "tape:T00001L9")
 
+	// A write-protected cartridge refuses the copy, and takes it again once
+	// its tab is back.
+	if r := f.ok("tape", "protect", "B00001L9"); !strings.Contains(r.stdout, "protected") {
+		t.Fatalf("tape protect does not say so:\n%s", r)
+	}
+	f.fails(1, []string{"DATA PROTECT", "WRITE PROTECTED"}, "copy", "disk:db01", "tape:B00001L9")
+	f.ok("tape", "unprotect", "B00001L9")
+	f.copied(whole, diskBytes, "disk:db01", "tape:B00001L9")
+	f.fails(1, []string{"not found"}, "tape", "protect", "Z00001L9")
+
 	garbage := path("garbage.bin")
 	if err := os.WriteFile(garbage, bytes.Repeat([]byte("this is not a parameter list "), 4), 0o644); err != nil {
 		t.Fatal(err)

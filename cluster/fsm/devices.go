@@ -240,3 +240,25 @@ func (v violations) err() error {
 	}
 	return nil
 }
+
+// protectCartridge sets or clears the write-protect tab of a cartridge that
+// sits in a slot: a loaded cartridge's tab cannot be reached.
+func (s *state) protectCartridge(cmd *ferryv1.Command, op *ferryv1.ProtectCartridgeOp) (*ferryv1.Cartridge, error) {
+	var v violations
+	v.commandTime(cmd)
+	if op.GetBarcode() == "" {
+		v.add("barcode", "required")
+	}
+	if len(v) > 0 {
+		return nil, &ValidationError{Violations: v}
+	}
+	c, ok := s.cartridges[op.GetBarcode()]
+	if !ok {
+		return nil, fmt.Errorf("cartridge %q: %w", op.GetBarcode(), ErrNotFound)
+	}
+	if c.GetLocation().GetKind() == ferryv1.ElementKind_ELEMENT_KIND_DRIVE {
+		return nil, fmt.Errorf("cartridge %s is loaded in drive %d of %s: %w", c.GetBarcode(), c.GetLocation().GetIndex(), c.GetLibrary(), ErrBusy)
+	}
+	c.WriteProtected = op.GetWriteProtected()
+	return s.cartridgeCopy(c), nil
+}

@@ -332,3 +332,19 @@ func TestAddCartridgeKeepsLoadedHomesFree(t *testing.T) {
 	}
 	applyAll(t, f, cartridgeCmd(3, validCartridge("A00009L9", "libA", 4, 109)))
 }
+
+func TestProtectCartridge(t *testing.T) {
+	f := New()
+	applyAll(t, f, libraryCmd(1, validLibrary("libA")), cartridgeCmd(2, validCartridge("A00001L9", "libA", 1, 1)))
+	res := f.Apply(3, &ferryv1.Command{Time: stamp(3), Node: "n1", Op: &ferryv1.Command_ProtectCartridge{ProtectCartridge: &ferryv1.ProtectCartridgeOp{Barcode: "A00001L9", WriteProtected: true}}})
+	if res.Err != nil || !res.Cartridge.GetWriteProtected() {
+		t.Fatalf("protect: %+v", res)
+	}
+	if c, _ := f.Cartridge("A00001L9"); !c.GetWriteProtected() {
+		t.Fatal("protection not kept")
+	}
+	res = f.Apply(4, &ferryv1.Command{Time: stamp(4), Node: "n1", Op: &ferryv1.Command_ProtectCartridge{ProtectCartridge: &ferryv1.ProtectCartridgeOp{Barcode: "nope"}}})
+	if !errors.Is(res.Err, ErrNotFound) {
+		t.Fatalf("unknown cartridge: %v", res.Err)
+	}
+}

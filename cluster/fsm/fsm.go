@@ -131,6 +131,11 @@ func (f *FSM) Apply(index uint64, cmd *ferryv1.Command) Result {
 			return Result{Err: noBody("add_cartridge")}
 		}
 		r.Cartridge, r.Err = f.st.addCartridge(cmd, op.AddCartridge)
+	case *ferryv1.Command_ProtectCartridge:
+		if op.ProtectCartridge == nil {
+			return Result{Err: noBody("protect_cartridge")}
+		}
+		r.Cartridge, r.Err = f.st.protectCartridge(cmd, op.ProtectCartridge)
 	case *ferryv1.Command_StartJob:
 		if op.StartJob == nil {
 			return Result{Err: noBody("start_job")}

@@ -55,6 +55,8 @@ func clientCommands() []*clientCommand {
 		libraryInventoryCommand(),
 		tapeLabelCommand(),
 		tapeListCommand(),
+		tapeProtectCommand(true),
+		tapeProtectCommand(false),
 		copyCommand(),
 		xcopyCommand(),
 		copyResultsCommand(),

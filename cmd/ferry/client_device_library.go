@@ -287,3 +287,39 @@ func tapeListCommand() *clientCommand {
 		},
 	}
 }
+
+// tapeProtectCommand slides a cartridge's write-protect tab one way or the
+// other.
+func tapeProtectCommand(protect bool) *clientCommand {
+	name, summary := "tape protect", "write-protect a cartridge"
+	if !protect {
+		name, summary = "tape unprotect", "allow writes to a cartridge again"
+	}
+	return &clientCommand{
+		name:    name,
+		args:    "BARCODE",
+		nargs:   1,
+		summary: summary,
+		details: "The cartridge must be in a slot, not loaded in a drive. A copy that would write to a\n" +
+			"write-protected cartridge fails with DATA PROTECT, WRITE PROTECTED (27/00).",
+		flags: func(fs *flag.FlagSet) action {
+			return func(ctx context.Context, c *client, args []string) error {
+				ctx, cancel := c.rpcContext(ctx)
+				defer cancel()
+				cart, err := ferryv1.NewDeviceServiceClient(c.conn).ProtectTape(ctx, &ferryv1.ProtectTapeRequest{Barcode: args[0], WriteProtected: protect})
+				if err != nil {
+					return err
+				}
+				if c.format == "json" {
+					return writeJSON(c.stdout, cart, "  ")
+				}
+				state := "enabled"
+				if cart.GetWriteProtected() {
+					state = "protected"
+				}
+				fmt.Fprintf(c.stdout, "%s: writes %s\n", cart.GetBarcode(), state)
+				return nil
+			}
+		},
+	}
+}

@@ -960,6 +960,58 @@ func (x *LabelTapeRequest) GetBarcode() string {
 	return ""
 }
 
+type ProtectTapeRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Barcode        string                 `protobuf:"bytes,1,opt,name=barcode,proto3" json:"barcode,omitempty"`
+	WriteProtected bool                   `protobuf:"varint,2,opt,name=write_protected,json=writeProtected,proto3" json:"write_protected,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ProtectTapeRequest) Reset() {
+	*x = ProtectTapeRequest{}
+	mi := &file_ferry_v1_device_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProtectTapeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProtectTapeRequest) ProtoMessage() {}
+
+func (x *ProtectTapeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_device_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProtectTapeRequest.ProtoReflect.Descriptor instead.
+func (*ProtectTapeRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ProtectTapeRequest) GetBarcode() string {
+	if x != nil {
+		return x.Barcode
+	}
+	return ""
+}
+
+func (x *ProtectTapeRequest) GetWriteProtected() bool {
+	if x != nil {
+		return x.WriteProtected
+	}
+	return false
+}
+
 type ListCartridgesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only this library's; empty means all.
@@ -970,7 +1022,7 @@ type ListCartridgesRequest struct {
 
 func (x *ListCartridgesRequest) Reset() {
 	*x = ListCartridgesRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[13]
+	mi := &file_ferry_v1_device_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -982,7 +1034,7 @@ func (x *ListCartridgesRequest) String() string {
 func (*ListCartridgesRequest) ProtoMessage() {}
 
 func (x *ListCartridgesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[13]
+	mi := &file_ferry_v1_device_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -995,7 +1047,7 @@ func (x *ListCartridgesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCartridgesRequest.ProtoReflect.Descriptor instead.
 func (*ListCartridgesRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListCartridgesRequest) GetLibrary() string {
@@ -1014,7 +1066,7 @@ type ListCartridgesResponse struct {
 
 func (x *ListCartridgesResponse) Reset() {
 	*x = ListCartridgesResponse{}
-	mi := &file_ferry_v1_device_proto_msgTypes[14]
+	mi := &file_ferry_v1_device_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +1078,7 @@ func (x *ListCartridgesResponse) String() string {
 func (*ListCartridgesResponse) ProtoMessage() {}
 
 func (x *ListCartridgesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[14]
+	mi := &file_ferry_v1_device_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +1091,7 @@ func (x *ListCartridgesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCartridgesResponse.ProtoReflect.Descriptor instead.
 func (*ListCartridgesResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListCartridgesResponse) GetCartridges() []*Cartridge {
@@ -1058,7 +1110,7 @@ type HashRequest struct {
 
 func (x *HashRequest) Reset() {
 	*x = HashRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[15]
+	mi := &file_ferry_v1_device_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1070,7 +1122,7 @@ func (x *HashRequest) String() string {
 func (*HashRequest) ProtoMessage() {}
 
 func (x *HashRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[15]
+	mi := &file_ferry_v1_device_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1083,7 +1135,7 @@ func (x *HashRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HashRequest.ProtoReflect.Descriptor instead.
 func (*HashRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{15}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *HashRequest) GetEndpoint() *Endpoint {
@@ -1106,7 +1158,7 @@ type HashResponse struct {
 
 func (x *HashResponse) Reset() {
 	*x = HashResponse{}
-	mi := &file_ferry_v1_device_proto_msgTypes[16]
+	mi := &file_ferry_v1_device_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +1170,7 @@ func (x *HashResponse) String() string {
 func (*HashResponse) ProtoMessage() {}
 
 func (x *HashResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[16]
+	mi := &file_ferry_v1_device_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +1183,7 @@ func (x *HashResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HashResponse.ProtoReflect.Descriptor instead.
 func (*HashResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *HashResponse) GetSha256() string {
@@ -1228,7 +1280,10 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\x10LabelTapeRequest\x12\x18\n" +
 	"\alibrary\x18\x01 \x01(\tR\alibrary\x12\x12\n" +
 	"\x04slot\x18\x02 \x01(\rR\x04slot\x12\x18\n" +
-	"\abarcode\x18\x03 \x01(\tR\abarcode\"1\n" +
+	"\abarcode\x18\x03 \x01(\tR\abarcode\"W\n" +
+	"\x12ProtectTapeRequest\x12\x18\n" +
+	"\abarcode\x18\x01 \x01(\tR\abarcode\x12'\n" +
+	"\x0fwrite_protected\x18\x02 \x01(\bR\x0ewriteProtected\"1\n" +
 	"\x15ListCartridgesRequest\x12\x18\n" +
 	"\alibrary\x18\x01 \x01(\tR\alibrary\"M\n" +
 	"\x16ListCartridgesResponse\x123\n" +
@@ -1245,7 +1300,7 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\x18ELEMENT_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11ELEMENT_KIND_SLOT\x10\x01\x12\x16\n" +
 	"\x12ELEMENT_KIND_DRIVE\x10\x02\x12\x1e\n" +
-	"\x1aELEMENT_KIND_IMPORT_EXPORT\x10\x032\xe1\x04\n" +
+	"\x1aELEMENT_KIND_IMPORT_EXPORT\x10\x032\xa3\x05\n" +
 	"\rDeviceService\x129\n" +
 	"\n" +
 	"CreateDisk\x12\x1b.ferry.v1.CreateDiskRequest\x1a\x0e.ferry.v1.Disk\x123\n" +
@@ -1255,7 +1310,8 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\rListLibraries\x12\x1e.ferry.v1.ListLibrariesRequest\x1a\x1f.ferry.v1.ListLibrariesResponse\x12:\n" +
 	"\tInventory\x12\x1a.ferry.v1.InventoryRequest\x1a\x11.ferry.v1.Library\x12<\n" +
 	"\tLabelTape\x12\x1a.ferry.v1.LabelTapeRequest\x1a\x13.ferry.v1.Cartridge\x12S\n" +
-	"\x0eListCartridges\x12\x1f.ferry.v1.ListCartridgesRequest\x1a .ferry.v1.ListCartridgesResponse\x125\n" +
+	"\x0eListCartridges\x12\x1f.ferry.v1.ListCartridgesRequest\x1a .ferry.v1.ListCartridgesResponse\x12@\n" +
+	"\vProtectTape\x12\x1c.ferry.v1.ProtectTapeRequest\x1a\x13.ferry.v1.Cartridge\x125\n" +
 	"\x04Hash\x12\x15.ferry.v1.HashRequest\x1a\x16.ferry.v1.HashResponseB2Z0github.com/ferry-san/ferry/proto/ferryv1;ferryv1b\x06proto3"
 
 var (
@@ -1271,7 +1327,7 @@ func file_ferry_v1_device_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_v1_device_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ferry_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_ferry_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_ferry_v1_device_proto_goTypes = []any{
 	(ElementKind)(0),               // 0: ferry.v1.ElementKind
 	(*Disk)(nil),                   // 1: ferry.v1.Disk
@@ -1287,11 +1343,12 @@ var file_ferry_v1_device_proto_goTypes = []any{
 	(*InventoryRequest)(nil),       // 11: ferry.v1.InventoryRequest
 	(*Cartridge)(nil),              // 12: ferry.v1.Cartridge
 	(*LabelTapeRequest)(nil),       // 13: ferry.v1.LabelTapeRequest
-	(*ListCartridgesRequest)(nil),  // 14: ferry.v1.ListCartridgesRequest
-	(*ListCartridgesResponse)(nil), // 15: ferry.v1.ListCartridgesResponse
-	(*HashRequest)(nil),            // 16: ferry.v1.HashRequest
-	(*HashResponse)(nil),           // 17: ferry.v1.HashResponse
-	(*Endpoint)(nil),               // 18: ferry.v1.Endpoint
+	(*ProtectTapeRequest)(nil),     // 14: ferry.v1.ProtectTapeRequest
+	(*ListCartridgesRequest)(nil),  // 15: ferry.v1.ListCartridgesRequest
+	(*ListCartridgesResponse)(nil), // 16: ferry.v1.ListCartridgesResponse
+	(*HashRequest)(nil),            // 17: ferry.v1.HashRequest
+	(*HashResponse)(nil),           // 18: ferry.v1.HashResponse
+	(*Endpoint)(nil),               // 19: ferry.v1.Endpoint
 }
 var file_ferry_v1_device_proto_depIdxs = []int32{
 	1,  // 0: ferry.v1.ListDisksResponse.disks:type_name -> ferry.v1.Disk
@@ -1300,7 +1357,7 @@ var file_ferry_v1_device_proto_depIdxs = []int32{
 	7,  // 3: ferry.v1.ListLibrariesResponse.libraries:type_name -> ferry.v1.Library
 	6,  // 4: ferry.v1.Cartridge.location:type_name -> ferry.v1.Element
 	12, // 5: ferry.v1.ListCartridgesResponse.cartridges:type_name -> ferry.v1.Cartridge
-	18, // 6: ferry.v1.HashRequest.endpoint:type_name -> ferry.v1.Endpoint
+	19, // 6: ferry.v1.HashRequest.endpoint:type_name -> ferry.v1.Endpoint
 	2,  // 7: ferry.v1.DeviceService.CreateDisk:input_type -> ferry.v1.CreateDiskRequest
 	3,  // 8: ferry.v1.DeviceService.AddDisk:input_type -> ferry.v1.AddDiskRequest
 	4,  // 9: ferry.v1.DeviceService.ListDisks:input_type -> ferry.v1.ListDisksRequest
@@ -1308,19 +1365,21 @@ var file_ferry_v1_device_proto_depIdxs = []int32{
 	9,  // 11: ferry.v1.DeviceService.ListLibraries:input_type -> ferry.v1.ListLibrariesRequest
 	11, // 12: ferry.v1.DeviceService.Inventory:input_type -> ferry.v1.InventoryRequest
 	13, // 13: ferry.v1.DeviceService.LabelTape:input_type -> ferry.v1.LabelTapeRequest
-	14, // 14: ferry.v1.DeviceService.ListCartridges:input_type -> ferry.v1.ListCartridgesRequest
-	16, // 15: ferry.v1.DeviceService.Hash:input_type -> ferry.v1.HashRequest
-	1,  // 16: ferry.v1.DeviceService.CreateDisk:output_type -> ferry.v1.Disk
-	1,  // 17: ferry.v1.DeviceService.AddDisk:output_type -> ferry.v1.Disk
-	5,  // 18: ferry.v1.DeviceService.ListDisks:output_type -> ferry.v1.ListDisksResponse
-	7,  // 19: ferry.v1.DeviceService.CreateLibrary:output_type -> ferry.v1.Library
-	10, // 20: ferry.v1.DeviceService.ListLibraries:output_type -> ferry.v1.ListLibrariesResponse
-	7,  // 21: ferry.v1.DeviceService.Inventory:output_type -> ferry.v1.Library
-	12, // 22: ferry.v1.DeviceService.LabelTape:output_type -> ferry.v1.Cartridge
-	15, // 23: ferry.v1.DeviceService.ListCartridges:output_type -> ferry.v1.ListCartridgesResponse
-	17, // 24: ferry.v1.DeviceService.Hash:output_type -> ferry.v1.HashResponse
-	16, // [16:25] is the sub-list for method output_type
-	7,  // [7:16] is the sub-list for method input_type
+	15, // 14: ferry.v1.DeviceService.ListCartridges:input_type -> ferry.v1.ListCartridgesRequest
+	14, // 15: ferry.v1.DeviceService.ProtectTape:input_type -> ferry.v1.ProtectTapeRequest
+	17, // 16: ferry.v1.DeviceService.Hash:input_type -> ferry.v1.HashRequest
+	1,  // 17: ferry.v1.DeviceService.CreateDisk:output_type -> ferry.v1.Disk
+	1,  // 18: ferry.v1.DeviceService.AddDisk:output_type -> ferry.v1.Disk
+	5,  // 19: ferry.v1.DeviceService.ListDisks:output_type -> ferry.v1.ListDisksResponse
+	7,  // 20: ferry.v1.DeviceService.CreateLibrary:output_type -> ferry.v1.Library
+	10, // 21: ferry.v1.DeviceService.ListLibraries:output_type -> ferry.v1.ListLibrariesResponse
+	7,  // 22: ferry.v1.DeviceService.Inventory:output_type -> ferry.v1.Library
+	12, // 23: ferry.v1.DeviceService.LabelTape:output_type -> ferry.v1.Cartridge
+	16, // 24: ferry.v1.DeviceService.ListCartridges:output_type -> ferry.v1.ListCartridgesResponse
+	12, // 25: ferry.v1.DeviceService.ProtectTape:output_type -> ferry.v1.Cartridge
+	18, // 26: ferry.v1.DeviceService.Hash:output_type -> ferry.v1.HashResponse
+	17, // [17:27] is the sub-list for method output_type
+	7,  // [7:17] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
 	7,  // [7:7] is the sub-list for extension extendee
 	0,  // [0:7] is the sub-list for field type_name
@@ -1338,7 +1397,7 @@ func file_ferry_v1_device_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_device_proto_rawDesc), len(file_ferry_v1_device_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

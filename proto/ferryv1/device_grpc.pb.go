@@ -27,6 +27,7 @@ const (
 	DeviceService_Inventory_FullMethodName      = "/ferry.v1.DeviceService/Inventory"
 	DeviceService_LabelTape_FullMethodName      = "/ferry.v1.DeviceService/LabelTape"
 	DeviceService_ListCartridges_FullMethodName = "/ferry.v1.DeviceService/ListCartridges"
+	DeviceService_ProtectTape_FullMethodName    = "/ferry.v1.DeviceService/ProtectTape"
 	DeviceService_Hash_FullMethodName           = "/ferry.v1.DeviceService/Hash"
 )
 
@@ -51,6 +52,8 @@ type DeviceServiceClient interface {
 	// as tape file 0.
 	LabelTape(ctx context.Context, in *LabelTapeRequest, opts ...grpc.CallOption) (*Cartridge, error)
 	ListCartridges(ctx context.Context, in *ListCartridgesRequest, opts ...grpc.CallOption) (*ListCartridgesResponse, error)
+	// ProtectTape sets or clears a cartridge's write protection.
+	ProtectTape(ctx context.Context, in *ProtectTapeRequest, opts ...grpc.CallOption) (*Cartridge, error)
 	// Hash reads an endpoint (a disk range, a tape file, or a whole tape) and
 	// returns the SHA-256 of its bytes.
 	Hash(ctx context.Context, in *HashRequest, opts ...grpc.CallOption) (*HashResponse, error)
@@ -144,6 +147,16 @@ func (c *deviceServiceClient) ListCartridges(ctx context.Context, in *ListCartri
 	return out, nil
 }
 
+func (c *deviceServiceClient) ProtectTape(ctx context.Context, in *ProtectTapeRequest, opts ...grpc.CallOption) (*Cartridge, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Cartridge)
+	err := c.cc.Invoke(ctx, DeviceService_ProtectTape_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *deviceServiceClient) Hash(ctx context.Context, in *HashRequest, opts ...grpc.CallOption) (*HashResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(HashResponse)
@@ -175,6 +188,8 @@ type DeviceServiceServer interface {
 	// as tape file 0.
 	LabelTape(context.Context, *LabelTapeRequest) (*Cartridge, error)
 	ListCartridges(context.Context, *ListCartridgesRequest) (*ListCartridgesResponse, error)
+	// ProtectTape sets or clears a cartridge's write protection.
+	ProtectTape(context.Context, *ProtectTapeRequest) (*Cartridge, error)
 	// Hash reads an endpoint (a disk range, a tape file, or a whole tape) and
 	// returns the SHA-256 of its bytes.
 	Hash(context.Context, *HashRequest) (*HashResponse, error)
@@ -211,6 +226,9 @@ func (UnimplementedDeviceServiceServer) LabelTape(context.Context, *LabelTapeReq
 }
 func (UnimplementedDeviceServiceServer) ListCartridges(context.Context, *ListCartridgesRequest) (*ListCartridgesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCartridges not implemented")
+}
+func (UnimplementedDeviceServiceServer) ProtectTape(context.Context, *ProtectTapeRequest) (*Cartridge, error) {
+	return nil, status.Error(codes.Unimplemented, "method ProtectTape not implemented")
 }
 func (UnimplementedDeviceServiceServer) Hash(context.Context, *HashRequest) (*HashResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Hash not implemented")
@@ -380,6 +398,24 @@ func _DeviceService_ListCartridges_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DeviceService_ProtectTape_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ProtectTapeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DeviceServiceServer).ProtectTape(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DeviceService_ProtectTape_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DeviceServiceServer).ProtectTape(ctx, req.(*ProtectTapeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _DeviceService_Hash_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(HashRequest)
 	if err := dec(in); err != nil {
@@ -436,6 +472,10 @@ var DeviceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCartridges",
 			Handler:    _DeviceService_ListCartridges_Handler,
+		},
+		{
+			MethodName: "ProtectTape",
+			Handler:    _DeviceService_ProtectTape_Handler,
 		},
 		{
 			MethodName: "Hash",

@@ -303,6 +303,7 @@ type Command struct {
 	//	*Command_StartJob
 	//	*Command_CheckpointJob
 	//	*Command_FinishJob
+	//	*Command_ProtectCartridge
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -438,6 +439,15 @@ func (x *Command) GetFinishJob() *FinishJobOp {
 	return nil
 }
 
+func (x *Command) GetProtectCartridge() *ProtectCartridgeOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_ProtectCartridge); ok {
+			return x.ProtectCartridge
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -474,6 +484,10 @@ type Command_FinishJob struct {
 	FinishJob *FinishJobOp `protobuf:"bytes,17,opt,name=finish_job,json=finishJob,proto3,oneof"`
 }
 
+type Command_ProtectCartridge struct {
+	ProtectCartridge *ProtectCartridgeOp `protobuf:"bytes,18,opt,name=protect_cartridge,json=protectCartridge,proto3,oneof"`
+}
+
 func (*Command_SubmitJob) isCommand_Op() {}
 
 func (*Command_CancelJob) isCommand_Op() {}
@@ -489,6 +503,8 @@ func (*Command_StartJob) isCommand_Op() {}
 func (*Command_CheckpointJob) isCommand_Op() {}
 
 func (*Command_FinishJob) isCommand_Op() {}
+
+func (*Command_ProtectCartridge) isCommand_Op() {}
 
 type RegisterDiskOp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -622,6 +638,60 @@ func (x *AddCartridgeOp) GetCartridge() *Cartridge {
 	return nil
 }
 
+// ProtectCartridgeOp slides a cartridge's write-protect tab. Refused while
+// the cartridge is in a drive, as a real tab cannot be moved there.
+type ProtectCartridgeOp struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Barcode        string                 `protobuf:"bytes,1,opt,name=barcode,proto3" json:"barcode,omitempty"`
+	WriteProtected bool                   `protobuf:"varint,2,opt,name=write_protected,json=writeProtected,proto3" json:"write_protected,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ProtectCartridgeOp) Reset() {
+	*x = ProtectCartridgeOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProtectCartridgeOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProtectCartridgeOp) ProtoMessage() {}
+
+func (x *ProtectCartridgeOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProtectCartridgeOp.ProtoReflect.Descriptor instead.
+func (*ProtectCartridgeOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ProtectCartridgeOp) GetBarcode() string {
+	if x != nil {
+		return x.Barcode
+	}
+	return ""
+}
+
+func (x *ProtectCartridgeOp) GetWriteProtected() bool {
+	if x != nil {
+		return x.WriteProtected
+	}
+	return false
+}
+
 // StartJobOp makes the proposing node the job's owner. The state machine
 // loads the job's cartridges into free drives; without one the job waits.
 type StartJobOp struct {
@@ -638,7 +708,7 @@ type StartJobOp struct {
 
 func (x *StartJobOp) Reset() {
 	*x = StartJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[8]
+	mi := &file_ferry_v1_internal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -650,7 +720,7 @@ func (x *StartJobOp) String() string {
 func (*StartJobOp) ProtoMessage() {}
 
 func (x *StartJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[8]
+	mi := &file_ferry_v1_internal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -663,7 +733,7 @@ func (x *StartJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartJobOp.ProtoReflect.Descriptor instead.
 func (*StartJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{8}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StartJobOp) GetJobId() string {
@@ -708,7 +778,7 @@ type CheckpointJobOp struct {
 
 func (x *CheckpointJobOp) Reset() {
 	*x = CheckpointJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[9]
+	mi := &file_ferry_v1_internal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -720,7 +790,7 @@ func (x *CheckpointJobOp) String() string {
 func (*CheckpointJobOp) ProtoMessage() {}
 
 func (x *CheckpointJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[9]
+	mi := &file_ferry_v1_internal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -733,7 +803,7 @@ func (x *CheckpointJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointJobOp.ProtoReflect.Descriptor instead.
 func (*CheckpointJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{9}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CheckpointJobOp) GetJobId() string {
@@ -778,7 +848,7 @@ type FinishJobOp struct {
 
 func (x *FinishJobOp) Reset() {
 	*x = FinishJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[10]
+	mi := &file_ferry_v1_internal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +860,7 @@ func (x *FinishJobOp) String() string {
 func (*FinishJobOp) ProtoMessage() {}
 
 func (x *FinishJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[10]
+	mi := &file_ferry_v1_internal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +873,7 @@ func (x *FinishJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishJobOp.ProtoReflect.Descriptor instead.
 func (*FinishJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{10}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FinishJobOp) GetJobId() string {
@@ -852,7 +922,7 @@ type SubmitJobOp struct {
 
 func (x *SubmitJobOp) Reset() {
 	*x = SubmitJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[11]
+	mi := &file_ferry_v1_internal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -864,7 +934,7 @@ func (x *SubmitJobOp) String() string {
 func (*SubmitJobOp) ProtoMessage() {}
 
 func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[11]
+	mi := &file_ferry_v1_internal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -877,7 +947,7 @@ func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobOp.ProtoReflect.Descriptor instead.
 func (*SubmitJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{11}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SubmitJobOp) GetJobId() string {
@@ -911,7 +981,7 @@ type CancelJobOp struct {
 
 func (x *CancelJobOp) Reset() {
 	*x = CancelJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[12]
+	mi := &file_ferry_v1_internal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -923,7 +993,7 @@ func (x *CancelJobOp) String() string {
 func (*CancelJobOp) ProtoMessage() {}
 
 func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[12]
+	mi := &file_ferry_v1_internal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -936,7 +1006,7 @@ func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobOp.ProtoReflect.Descriptor instead.
 func (*CancelJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CancelJobOp) GetJobId() string {
@@ -969,7 +1039,7 @@ type StateSnapshot struct {
 
 func (x *StateSnapshot) Reset() {
 	*x = StateSnapshot{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[13]
+	mi := &file_ferry_v1_internal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -981,7 +1051,7 @@ func (x *StateSnapshot) String() string {
 func (*StateSnapshot) ProtoMessage() {}
 
 func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[13]
+	mi := &file_ferry_v1_internal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -994,7 +1064,7 @@ func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateSnapshot.ProtoReflect.Descriptor instead.
 func (*StateSnapshot) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StateSnapshot) GetJobs() []*Job {
@@ -1064,7 +1134,7 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\tgrpc_addr\x18\x04 \x01(\tR\bgrpcAddr\x12\x1b\n" +
 	"\thttp_addr\x18\x05 \x01(\tR\bhttpAddr\x12\x1f\n" +
 	"\vgossip_addr\x18\x06 \x01(\tR\n" +
-	"gossipAddr\"\xdf\x04\n" +
+	"gossipAddr\"\xac\x05\n" +
 	"\aCommand\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12.\n" +
@@ -1081,14 +1151,18 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\tstart_job\x18\x0f \x01(\v2\x14.ferry.v1.StartJobOpH\x00R\bstartJob\x12B\n" +
 	"\x0echeckpoint_job\x18\x10 \x01(\v2\x19.ferry.v1.CheckpointJobOpH\x00R\rcheckpointJob\x126\n" +
 	"\n" +
-	"finish_job\x18\x11 \x01(\v2\x15.ferry.v1.FinishJobOpH\x00R\tfinishJobB\x04\n" +
+	"finish_job\x18\x11 \x01(\v2\x15.ferry.v1.FinishJobOpH\x00R\tfinishJob\x12K\n" +
+	"\x11protect_cartridge\x18\x12 \x01(\v2\x1c.ferry.v1.ProtectCartridgeOpH\x00R\x10protectCartridgeB\x04\n" +
 	"\x02op\"4\n" +
 	"\x0eRegisterDiskOp\x12\"\n" +
 	"\x04disk\x18\x01 \x01(\v2\x0e.ferry.v1.DiskR\x04disk\"@\n" +
 	"\x11RegisterLibraryOp\x12+\n" +
 	"\alibrary\x18\x01 \x01(\v2\x11.ferry.v1.LibraryR\alibrary\"C\n" +
 	"\x0eAddCartridgeOp\x121\n" +
-	"\tcartridge\x18\x01 \x01(\v2\x13.ferry.v1.CartridgeR\tcartridge\"\x8b\x01\n" +
+	"\tcartridge\x18\x01 \x01(\v2\x13.ferry.v1.CartridgeR\tcartridge\"W\n" +
+	"\x12ProtectCartridgeOp\x12\x18\n" +
+	"\abarcode\x18\x01 \x01(\tR\abarcode\x12'\n" +
+	"\x0fwrite_protected\x18\x02 \x01(\bR\x0ewriteProtected\"\x8b\x01\n" +
 	"\n" +
 	"StartJobOp\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1f\n" +
@@ -1143,7 +1217,7 @@ func file_ferry_v1_internal_proto_rawDescGZIP() []byte {
 	return file_ferry_v1_internal_proto_rawDescData
 }
 
-var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_ferry_v1_internal_proto_goTypes = []any{
 	(*RaftBatch)(nil),             // 0: ferry.v1.RaftBatch
 	(*SnapshotChunk)(nil),         // 1: ferry.v1.SnapshotChunk
@@ -1153,55 +1227,57 @@ var file_ferry_v1_internal_proto_goTypes = []any{
 	(*RegisterDiskOp)(nil),        // 5: ferry.v1.RegisterDiskOp
 	(*RegisterLibraryOp)(nil),     // 6: ferry.v1.RegisterLibraryOp
 	(*AddCartridgeOp)(nil),        // 7: ferry.v1.AddCartridgeOp
-	(*StartJobOp)(nil),            // 8: ferry.v1.StartJobOp
-	(*CheckpointJobOp)(nil),       // 9: ferry.v1.CheckpointJobOp
-	(*FinishJobOp)(nil),           // 10: ferry.v1.FinishJobOp
-	(*SubmitJobOp)(nil),           // 11: ferry.v1.SubmitJobOp
-	(*CancelJobOp)(nil),           // 12: ferry.v1.CancelJobOp
-	(*StateSnapshot)(nil),         // 13: ferry.v1.StateSnapshot
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
-	(*Disk)(nil),                  // 15: ferry.v1.Disk
-	(*Library)(nil),               // 16: ferry.v1.Library
-	(*Cartridge)(nil),             // 17: ferry.v1.Cartridge
-	(*JobProgress)(nil),           // 18: ferry.v1.JobProgress
-	(JobState)(0),                 // 19: ferry.v1.JobState
-	(*JobResult)(nil),             // 20: ferry.v1.JobResult
-	(*JobError)(nil),              // 21: ferry.v1.JobError
-	(*JobSpec)(nil),               // 22: ferry.v1.JobSpec
-	(*Job)(nil),                   // 23: ferry.v1.Job
+	(*ProtectCartridgeOp)(nil),    // 8: ferry.v1.ProtectCartridgeOp
+	(*StartJobOp)(nil),            // 9: ferry.v1.StartJobOp
+	(*CheckpointJobOp)(nil),       // 10: ferry.v1.CheckpointJobOp
+	(*FinishJobOp)(nil),           // 11: ferry.v1.FinishJobOp
+	(*SubmitJobOp)(nil),           // 12: ferry.v1.SubmitJobOp
+	(*CancelJobOp)(nil),           // 13: ferry.v1.CancelJobOp
+	(*StateSnapshot)(nil),         // 14: ferry.v1.StateSnapshot
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*Disk)(nil),                  // 16: ferry.v1.Disk
+	(*Library)(nil),               // 17: ferry.v1.Library
+	(*Cartridge)(nil),             // 18: ferry.v1.Cartridge
+	(*JobProgress)(nil),           // 19: ferry.v1.JobProgress
+	(JobState)(0),                 // 20: ferry.v1.JobState
+	(*JobResult)(nil),             // 21: ferry.v1.JobResult
+	(*JobError)(nil),              // 22: ferry.v1.JobError
+	(*JobSpec)(nil),               // 23: ferry.v1.JobSpec
+	(*Job)(nil),                   // 24: ferry.v1.Job
 }
 var file_ferry_v1_internal_proto_depIdxs = []int32{
-	14, // 0: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
-	11, // 1: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
-	12, // 2: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
+	15, // 0: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
+	12, // 1: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
+	13, // 2: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
 	5,  // 3: ferry.v1.Command.register_disk:type_name -> ferry.v1.RegisterDiskOp
 	6,  // 4: ferry.v1.Command.register_library:type_name -> ferry.v1.RegisterLibraryOp
 	7,  // 5: ferry.v1.Command.add_cartridge:type_name -> ferry.v1.AddCartridgeOp
-	8,  // 6: ferry.v1.Command.start_job:type_name -> ferry.v1.StartJobOp
-	9,  // 7: ferry.v1.Command.checkpoint_job:type_name -> ferry.v1.CheckpointJobOp
-	10, // 8: ferry.v1.Command.finish_job:type_name -> ferry.v1.FinishJobOp
-	15, // 9: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
-	16, // 10: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
-	17, // 11: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
-	18, // 12: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
-	19, // 13: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
-	20, // 14: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
-	21, // 15: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
-	22, // 16: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
-	23, // 17: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
-	3,  // 18: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
-	15, // 19: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
-	16, // 20: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
-	17, // 21: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
-	0,  // 22: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
-	1,  // 23: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
-	2,  // 24: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
-	2,  // 25: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
-	24, // [24:26] is the sub-list for method output_type
-	22, // [22:24] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	9,  // 6: ferry.v1.Command.start_job:type_name -> ferry.v1.StartJobOp
+	10, // 7: ferry.v1.Command.checkpoint_job:type_name -> ferry.v1.CheckpointJobOp
+	11, // 8: ferry.v1.Command.finish_job:type_name -> ferry.v1.FinishJobOp
+	8,  // 9: ferry.v1.Command.protect_cartridge:type_name -> ferry.v1.ProtectCartridgeOp
+	16, // 10: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
+	17, // 11: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
+	18, // 12: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
+	19, // 13: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
+	20, // 14: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
+	21, // 15: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
+	22, // 16: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
+	23, // 17: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
+	24, // 18: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
+	3,  // 19: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
+	16, // 20: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
+	17, // 21: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
+	18, // 22: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
+	0,  // 23: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
+	1,  // 24: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
+	2,  // 25: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
+	2,  // 26: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
+	25, // [25:27] is the sub-list for method output_type
+	23, // [23:25] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_internal_proto_init() }
@@ -1220,6 +1296,7 @@ func file_ferry_v1_internal_proto_init() {
 		(*Command_StartJob)(nil),
 		(*Command_CheckpointJob)(nil),
 		(*Command_FinishJob)(nil),
+		(*Command_ProtectCartridge)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1227,7 +1304,7 @@ func file_ferry_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_internal_proto_rawDesc), len(file_ferry_v1_internal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -295,3 +295,16 @@ func linearize(ctx context.Context, n Node, stale bool) error {
 	defer cancel()
 	return toStatus(n.LinearizableRead(ctx))
 }
+
+func (s *DeviceServer) ProtectTape(ctx context.Context, req *ferryv1.ProtectTapeRequest) (*ferryv1.Cartridge, error) {
+	if req.GetBarcode() == "" {
+		return nil, invalid(fsm.FieldViolation{Field: "barcode", Description: "required"})
+	}
+	res, err := s.register(ctx, &ferryv1.Command{Op: &ferryv1.Command_ProtectCartridge{ProtectCartridge: &ferryv1.ProtectCartridgeOp{
+		Barcode: req.GetBarcode(), WriteProtected: req.GetWriteProtected(),
+	}}})
+	if err != nil {
+		return nil, err
+	}
+	return res.Cartridge, nil
+}
