@@ -287,6 +287,8 @@ func deviceError(err error) error {
 	return toStatus(err)
 }
 
+// linearize makes the node's state fresh enough for a read: linearizable
+// (Raft ReadIndex) unless the caller accepted a stale one.
 func linearize(ctx context.Context, n Node, stale bool) error {
 	if stale {
 		return nil

@@ -142,17 +142,7 @@ func terminal(s ferryv1.JobState) bool {
 
 // read makes the node's state fresh enough for the caller: linearizable
 // unless it accepted a stale read.
-func (s *Server) read(ctx context.Context, stale bool) error {
-	if stale {
-		return nil
-	}
-	ctx, cancel := withDefaultTimeout(ctx)
-	defer cancel()
-	if err := s.node.LinearizableRead(ctx); err != nil {
-		return toStatus(err)
-	}
-	return nil
-}
+func (s *Server) read(ctx context.Context, stale bool) error { return linearize(ctx, s.node, stale) }
 
 func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
