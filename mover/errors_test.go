@@ -35,7 +35,9 @@ func TestDeviceErrors(t *testing.T) {
 				}}
 			},
 			wantErr: tape.ErrEndOfMedium, wantKey: sense.VolumeOverflow, wantCode: sense.EndOfPartitionDetected,
-			wantSeg: 1, wantBytes: func(b int64) bool { return b > 0 && b < 300<<10 },
+			// The records before the failure may or may not have been
+			// committed by the time the writer fails: only the bound holds.
+			wantSeg: 1, wantBytes: func(b int64) bool { return b >= 0 && b < 300<<10 },
 		},
 		{
 			name: "write-protected tape",

@@ -34,7 +34,17 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	ferryBinary = filepath.Join(dir, "ferry")
-	build := exec.Command("go", "build", "-o", ferryBinary, "../cmd/ferry")
+	args := []string{"build", "-o", ferryBinary}
+	if raceBuild {
+		// Under -race the agents run under the detector too, and stop at
+		// the first race: the test that started them then fails with the
+		// report in the node's log tail.
+		args = append(args, "-race")
+		if os.Getenv("GORACE") == "" {
+			os.Setenv("GORACE", "halt_on_error=1")
+		}
+	}
+	build := exec.Command("go", append(args, "../cmd/ferry")...)
 	build.Stdout = os.Stderr
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
