@@ -48,6 +48,7 @@ type Executor struct {
 	log     *slog.Logger
 	metrics *metrics
 
+	locks   *deviceLocks
 	mu      sync.Mutex
 	running map[string]context.CancelFunc
 	wg      sync.WaitGroup
@@ -61,7 +62,7 @@ func New(node Node, cfg Config) *Executor {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Executor{node: node, cfg: cfg, log: cfg.Logger.With("component", "executor"), metrics: newMetrics(cfg.Registerer), running: map[string]context.CancelFunc{}}
+	return &Executor{node: node, cfg: cfg, log: cfg.Logger.With("component", "executor"), metrics: newMetrics(cfg.Registerer), locks: newDeviceLocks(), running: map[string]context.CancelFunc{}}
 }
 
 // Run looks for work until ctx ends, then stops every copy (their last
@@ -218,6 +219,13 @@ func (e *Executor) execute(ctx context.Context, job *ferryv1.Job) {
 // copy opens the job's devices and runs its plan from the last checkpoint.
 func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job, epoch uint64) (mover.Result, error) {
 	reg := e.node.FSM()
+	reads, writes := devicePaths(reg, job.GetSpec())
+	release, err := e.locks.acquire(ctx, reads, writes)
+	if err != nil {
+		return mover.Result{}, err
+	}
+	// Released after the devices are closed (defers run last first).
+	defer release()
 	o := &opened{}
 	defer func() {
 		if err := o.close(); err != nil {
