@@ -83,6 +83,9 @@ func FuzzApply(f *testing.F) {
 		{Time: stamp(1), Op: &ferryv1.Command_RegisterDisk{}},
 		{Time: stamp(1), Op: &ferryv1.Command_StartJob{StartJob: &ferryv1.StartJobOp{}}},
 		{Time: stamp(1), Op: &ferryv1.Command_FinishJob{FinishJob: &ferryv1.FinishJobOp{}}},
+		{Time: stamp(1), Node: "node-a", Op: &ferryv1.Command_ProtectCartridge{ProtectCartridge: &ferryv1.ProtectCartridgeOp{Barcode: "A00001L9", WriteProtected: true}}},
+		{Time: stamp(1), Op: &ferryv1.Command_ProtectCartridge{ProtectCartridge: &ferryv1.ProtectCartridgeOp{}}},
+		{Time: stamp(1), Op: &ferryv1.Command_ProtectCartridge{}},
 	}
 	for _, c := range seeds {
 		data, err := proto.Marshal(c)
