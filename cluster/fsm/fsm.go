@@ -80,6 +80,8 @@ type Result struct {
 	Library *ferryv1.Library
 	// Cartridge is a copy of the cartridge an AddCartridgeOp added.
 	Cartridge *ferryv1.Cartridge
+	// Batch holds one result per checkpoint of a CheckpointJobsOp, in order.
+	Batch []Result
 	// Existing reports that a submit matched a job that already existed, by
 	// idempotency key or because the same job id was proposed again (as
 	// happens when a proposal is retried across a leader change), or that a
@@ -151,6 +153,27 @@ func (f *FSM) Apply(index uint64, cmd *ferryv1.Command) Result {
 			return Result{Err: noBody("finish_job")}
 		}
 		r.Job, r.Err = f.st.finishJob(index, cmd, op.FinishJob)
+	case *ferryv1.Command_PlaceJob:
+		if op.PlaceJob == nil {
+			return Result{Err: noBody("place_job")}
+		}
+		r.Job, r.Err = f.st.placeJob(index, cmd, op.PlaceJob)
+	case *ferryv1.Command_WaitJob:
+		if op.WaitJob == nil {
+			return Result{Err: noBody("wait_job")}
+		}
+		r.Job, r.Existing, r.Err = f.st.waitJob(cmd, op.WaitJob)
+	case *ferryv1.Command_CheckpointJobs:
+		if op.CheckpointJobs == nil {
+			return Result{Err: noBody("checkpoint_jobs")}
+		}
+		batch, err := f.st.checkpointJobs(index, cmd, op.CheckpointJobs)
+		return Result{Batch: batch, Err: err}
+	case *ferryv1.Command_SetNode:
+		if op.SetNode == nil {
+			return Result{Err: noBody("set_node")}
+		}
+		r.Existing, r.Err = f.st.setNode(cmd, op.SetNode)
 	default:
 		// A nil command, no op, or an op from a newer version that this
 		// binary cannot interpret.

@@ -1,6 +1,9 @@
 package fsm
 
 import (
+	"fmt"
+	"google.golang.org/protobuf/proto"
+
 	"cmp"
 	"slices"
 
@@ -56,17 +59,64 @@ func (f *FSM) Node(raftID uint64) (*ferryv1.NodeInfo, bool) {
 func (f *FSM) NodeByName(name string) (*ferryv1.NodeInfo, bool) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	var found *ferryv1.NodeInfo
-	for _, n := range f.st.nodes {
-		if n.GetName() == name && (found == nil || n.GetRaftId() > found.GetRaftId()) {
-			found = n
-		}
-	}
-	if found == nil {
+	found, ok := f.st.nodeByName(name)
+	if !ok {
 		return nil, false
 	}
 	return cloneNode(found), true
 }
+
+// nodeByName finds the newest member with the name: a node re-added under
+// its old name has a new Raft id.
+func (s *state) nodeByName(name string) (*ferryv1.NodeInfo, bool) {
+	var found *ferryv1.NodeInfo
+	for _, n := range s.nodes {
+		if n.GetName() == name && (found == nil || n.GetRaftId() > found.GetRaftId()) {
+			found = n
+		}
+	}
+	return found, found != nil
+}
+
+// setNode updates what the proposing node says about itself: addresses,
+// site, reach and whether it runs jobs. A node may only describe itself,
+// and its Raft id never changes this way.
+func (s *state) setNode(cmd *ferryv1.Command, op *ferryv1.SetNodeOp) (bool, error) {
+	var v violations
+	info := op.GetNode()
+	switch {
+	case info == nil:
+		v.add("node", "required")
+	case info.GetName() == "":
+		v.add("node.name", "required")
+	case info.GetName() != cmd.GetNode():
+		v.add("node.name", fmt.Sprintf("%q may not describe node %q", cmd.GetNode(), info.GetName()))
+	}
+	if len(info.GetReach()) > maxReach {
+		v.add("node.reach", fmt.Sprintf("more than %d entries", maxReach))
+	}
+	for i, r := range info.GetReach() {
+		if r == "" {
+			v.add(fmt.Sprintf("node.reach[%d]", i), "must not be empty")
+		}
+	}
+	if err := v.err(); err != nil {
+		return false, err
+	}
+	n, ok := s.nodeByName(info.GetName())
+	if !ok {
+		return false, fmt.Errorf("set node %q: %w", info.GetName(), ErrNotFound)
+	}
+	next := cloneNode(info)
+	next.RaftId = n.GetRaftId()
+	if proto.Equal(n, next) {
+		return true, nil
+	}
+	s.nodes[n.GetRaftId()] = next
+	return false, nil
+}
+
+const maxReach = 1024
 
 // Nodes returns copies of all members sorted by name, then Raft id.
 func (f *FSM) Nodes() []*ferryv1.NodeInfo {

@@ -1,7 +1,6 @@
 package fsm
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -16,142 +15,203 @@ import (
 // positions and a hash state; anything near the limit is a bug.
 const (
 	maxCheckpointBytes = 64 << 10
-	maxStartCartridges = 64
+	maxPlaceTapes       = 64
+	maxBatchCheckpoints = 1024
+	maxReasonBytes      = 1024
 	sha256HexLen       = 64
 )
 
 // Messages of the history events the job lifecycle records.
 const (
+	placedEventPrefix     = "placed on "
 	startedEventPrefix    = "started on "
-	restartedEventPrefix  = "restarted on "
+	resumedEventPrefix    = "resumed on "
 	checkpointEventPrefix = "checkpoint at "
 )
 
-// startJob makes the proposing node the job's owner under a new fencing
-// epoch, the command's index, and loads the job's cartridges.
-//
-// The owner may start its own running job again (after it restarted): the
-// checkpoint and progress are kept, the epoch is renewed, and cartridges
-// the job already holds stay in their drives. A re-proposal of the very
-// command that started the current epoch (same node, same proposer time)
-// changes nothing, so a retried proposal cannot fence the owner out.
+// placeJob carries out a scheduler decision: the job runs on op.node under
+// a new fencing epoch, this entry's index, with its cartridges in the
+// drives named. A queued job is placed; a running job is taken over, but
+// only from the epoch the decision was made against, so that a decision
+// on stale state changes nothing. The state machine re-checks every tape
+// rule: a cartridge serves one job, a drive holds one cartridge.
+func (s *state) placeJob(index uint64, cmd *ferryv1.Command, op *ferryv1.PlaceJobOp) (*ferryv1.Job, error) {
+	if err := validatePlace(cmd, op); err != nil {
+		return nil, err
+	}
+	id, node := op.GetJobId(), op.GetNode()
+	j, ok := s.jobs[id]
+	if !ok {
+		return nil, fmt.Errorf("place job %q: %w", id, ErrNotFound)
+	}
+	if _, ok := s.nodeByName(node); !ok {
+		return nil, fmt.Errorf("place job %q on %q: node %w", id, node, ErrNotFound)
+	}
+	takeover := false
+	switch j.GetState() {
+	case ferryv1.JobState_JOB_STATE_QUEUED:
+		if op.GetFromEpoch() != 0 {
+			return nil, fmt.Errorf("place job %q: %w: the job is queued, not running under epoch %d", id, ErrFenced, op.GetFromEpoch())
+		}
+	case ferryv1.JobState_JOB_STATE_RUNNING:
+		if op.GetFromEpoch() != j.GetEpoch() {
+			return nil, fmt.Errorf("place job %q: %w: taking over from epoch %d, but the job's epoch is %d (owner %s)",
+				id, ErrFenced, op.GetFromEpoch(), j.GetEpoch(), j.GetOwner())
+		}
+		takeover = true
+	default:
+		return nil, fmt.Errorf("place job %q: %w (%s)", id, ErrJobEnded, j.GetState())
+	}
+	tapes, err := s.assignTapes(j, op.GetTapes())
+	if err != nil {
+		return nil, fmt.Errorf("place job %q: %w", id, err)
+	}
+
+	at := fmt.Sprintf("%s (epoch %d)", node, index)
+	for _, t := range tapes {
+		at += fmt.Sprintf("; %s in %s drive %d", t.GetBarcode(), t.GetLibrary(), t.GetDrive())
+	}
+	if takeover {
+		lost := fmt.Sprintf("owner %s lost", j.GetOwner())
+		if r := op.GetReason(); r != "" {
+			lost = r
+		}
+		if b := op.GetLostBytesDone(); b > j.GetProgress().GetCheckpointOffset() {
+			lost += fmt.Sprintf("; it had copied %d bytes, %d past its last checkpoint", b, b-j.GetProgress().GetCheckpointOffset())
+		}
+		j.History = append(j.History, event(index, cmd, ferryv1.JobState_JOB_STATE_RUNNING, lost))
+		j.History = append(j.History, event(index, cmd, ferryv1.JobState_JOB_STATE_RUNNING,
+			fmt.Sprintf("taken over by %s from checkpoint at %d bytes", at, j.GetProgress().GetCheckpointOffset())))
+	} else {
+		j.History = append(j.History, event(index, cmd, ferryv1.JobState_JOB_STATE_RUNNING, placedEventPrefix+at))
+	}
+	if j.Progress == nil {
+		j.Progress = &ferryv1.JobProgress{}
+	}
+	j.State = ferryv1.JobState_JOB_STATE_RUNNING
+	j.StateReason = fmt.Sprintf("placed on %s", node)
+	j.Owner = node
+	j.Epoch = index
+	j.Tapes = tapes
+	j.UpdatedAt = proto.Clone(cmd.GetTime()).(*timestamppb.Timestamp)
+	return j, nil
+}
+
+// startJob records that the owner began or resumed the copy under its
+// epoch, with the totals it planned. An owner restarted with the job still
+// its own resumes under the same epoch: its earlier incarnation is gone. A
+// re-proposal of the same command (same node, same proposer time) changes
+// nothing.
 func (s *state) startJob(index uint64, cmd *ferryv1.Command, op *ferryv1.StartJobOp) (*ferryv1.Job, bool, error) {
 	if err := validateStart(cmd, op); err != nil {
 		return nil, false, err
 	}
-	id, node := op.GetJobId(), cmd.GetNode()
-	j, ok := s.jobs[id]
-	if !ok {
-		return nil, false, fmt.Errorf("start job %q: %w", id, ErrNotFound)
-	}
-	restart := false
-	switch j.GetState() {
-	case ferryv1.JobState_JOB_STATE_QUEUED:
-	case ferryv1.JobState_JOB_STATE_RUNNING:
-		if j.GetOwner() != node {
-			return nil, false, fmt.Errorf("start job %q: %w: running on %s (epoch %d)", id, ErrOwned, j.GetOwner(), j.GetEpoch())
-		}
-		if isRepeatedStart(j, cmd) {
-			return j, true, nil
-		}
-		restart = true
-	default:
-		return nil, false, fmt.Errorf("start job %q: %w (%s)", id, ErrJobEnded, j.GetState())
-	}
-
-	// A job that reads and writes the same cartridge needs it loaded once.
-	tapes, err := s.assignTapes(j, uniq(op.GetCartridges()))
+	j, err := s.fencedJob("start", cmd, op.GetJobId(), op.GetEpoch())
 	if err != nil {
-		var b *busyError
-		if errors.As(err, &b) && j.GetState() == ferryv1.JobState_JOB_STATE_QUEUED {
-			s.setWaitReason(j, cmd, b.reason)
-			// The job goes with the error so that watchers can be told
-			// what it waits for.
-			return j, false, fmt.Errorf("start job %q: %w", id, err)
-		}
-		return nil, false, fmt.Errorf("start job %q: %w", id, err)
+		return nil, false, err
 	}
-
-	msg := startedEventPrefix
-	if restart {
-		msg = restartedEventPrefix
+	if isRepeatedStart(j, cmd) {
+		return j, true, nil
 	}
-	msg += fmt.Sprintf("%s (epoch %d)", node, index)
-	for _, t := range tapes {
-		msg += fmt.Sprintf("; %s loaded in %s drive %d", t.GetBarcode(), t.GetLibrary(), t.GetDrive())
+	msg := startedEventPrefix + cmd.GetNode()
+	if len(j.GetCheckpoint()) > 0 {
+		msg = fmt.Sprintf("%s%s from offset %d", resumedEventPrefix, cmd.GetNode(), op.GetResumeOffset())
 	}
-	progress := proto.Clone(j.GetProgress()).(*ferryv1.JobProgress)
-	if progress == nil {
-		progress = &ferryv1.JobProgress{}
+	if j.Progress == nil {
+		j.Progress = &ferryv1.JobProgress{}
 	}
-	progress.BytesTotal = op.GetBytesTotal()
-	progress.SegmentsTotal = op.GetSegmentsTotal()
-
-	j.State = ferryv1.JobState_JOB_STATE_RUNNING
-	j.StateReason = fmt.Sprintf("running on %s", node)
-	j.Owner = node
-	j.Epoch = index
-	j.Progress = progress
-	j.Tapes = tapes
+	j.Progress.BytesTotal = op.GetBytesTotal()
+	j.Progress.SegmentsTotal = op.GetSegmentsTotal()
+	j.StateReason = fmt.Sprintf("running on %s", cmd.GetNode())
 	j.UpdatedAt = proto.Clone(cmd.GetTime()).(*timestamppb.Timestamp)
 	j.History = append(j.History, event(index, cmd, ferryv1.JobState_JOB_STATE_RUNNING, msg))
 	return j, false, nil
 }
 
-// isRepeatedStart reports whether cmd is a second copy of the command that
-// started the job's current epoch. Proposals are re-sent unchanged across
+// isRepeatedStart reports whether cmd is a second copy of a start already
+// recorded in the current epoch. Proposals are re-sent unchanged across
 // leader changes, time included, while a genuine restart reads the clock
-// again; the start event records both the node and that time.
+// again.
 func isRepeatedStart(j *ferryv1.Job, cmd *ferryv1.Command) bool {
 	for _, e := range slices.Backward(j.GetHistory()) {
-		if e.GetRaftIndex() != j.GetEpoch() {
-			continue
+		if e.GetRaftIndex() < j.GetEpoch() {
+			return false
 		}
-		return e.GetNode() == cmd.GetNode() && proto.Equal(e.GetTime(), cmd.GetTime())
+		if e.GetNode() == cmd.GetNode() && proto.Equal(e.GetTime(), cmd.GetTime()) {
+			return true
+		}
 	}
 	return false
 }
 
-// setWaitReason records why a queued job cannot start. Only the reason
-// changes: the job stays queued, and retries add no history.
-func (s *state) setWaitReason(j *ferryv1.Job, cmd *ferryv1.Command, reason string) {
-	if j.GetStateReason() == reason {
-		return
+// waitJob records why the scheduler cannot place a queued job. Only the
+// reason changes: the job stays queued, and no history is added.
+func (s *state) waitJob(cmd *ferryv1.Command, op *ferryv1.WaitJobOp) (*ferryv1.Job, bool, error) {
+	var v violations
+	v.commandTime(cmd)
+	v.jobID(op.GetJobId())
+	if op.GetReason() == "" {
+		v.add("reason", "required")
 	}
-	j.StateReason = reason
+	if err := v.err(); err != nil {
+		return nil, false, err
+	}
+	j, ok := s.jobs[op.GetJobId()]
+	if !ok {
+		return nil, false, fmt.Errorf("wait job %q: %w", op.GetJobId(), ErrNotFound)
+	}
+	if j.GetState() != ferryv1.JobState_JOB_STATE_QUEUED {
+		return nil, false, fmt.Errorf("wait job %q: %w: the job is %s, not queued", op.GetJobId(), ErrFenced, j.GetState())
+	}
+	if j.GetStateReason() == op.GetReason() {
+		return j, true, nil
+	}
+	j.StateReason = op.GetReason()
 	j.UpdatedAt = proto.Clone(cmd.GetTime()).(*timestamppb.Timestamp)
+	return j, false, nil
 }
 
-// assignTapes loads the cartridges for the job, in the order given, and
-// returns where each one is. Cartridges the job already holds stay where
-// they are; ones it holds but no longer names go home. Nothing changes
-// unless every cartridge can be placed.
-func (s *state) assignTapes(j *ferryv1.Job, barcodes []string) ([]*ferryv1.TapeAssignment, error) {
+// assignTapes puts the job's cartridges in the drives given, and returns
+// the assignments. Cartridges the job already holds in the drive named
+// stay; ones that move go home first; ones it no longer names go home.
+// Nothing changes unless every cartridge can be placed.
+func (s *state) assignTapes(j *ferryv1.Job, want []*ferryv1.TapeAssignment) ([]*ferryv1.TapeAssignment, error) {
 	moves := s.newMoves()
-	held := make(map[string]*ferryv1.TapeAssignment)
+	wanted := make(map[string]*ferryv1.TapeAssignment, len(want))
+	for _, t := range want {
+		if _, dup := wanted[t.GetBarcode()]; dup {
+			return nil, fmt.Errorf("%w: cartridge %s assigned twice", ErrInvalid, t.GetBarcode())
+		}
+		wanted[t.GetBarcode()] = t
+	}
+	held := make(map[string]bool)
 	for _, t := range s.heldTapes(j) {
-		if slices.Contains(barcodes, t.GetBarcode()) {
-			held[t.GetBarcode()] = t
+		if w, ok := wanted[t.GetBarcode()]; ok && w.GetDrive() == t.GetDrive() && w.GetLibrary() == t.GetLibrary() {
+			held[t.GetBarcode()] = true
 			continue
 		}
 		if err := moves.unload(s.cartridges[t.GetBarcode()]); err != nil {
 			return nil, err
 		}
 	}
-	tapes := make([]*ferryv1.TapeAssignment, 0, len(barcodes))
-	for _, b := range barcodes {
-		if t, ok := held[b]; ok {
-			tapes = append(tapes, proto.Clone(t).(*ferryv1.TapeAssignment))
+	tapes := make([]*ferryv1.TapeAssignment, 0, len(want))
+	for _, w := range want {
+		b := w.GetBarcode()
+		if held[b] {
+			tapes = append(tapes, proto.Clone(w).(*ferryv1.TapeAssignment))
 			continue
 		}
 		c, ok := s.cartridges[b]
 		if !ok {
 			return nil, fmt.Errorf("cartridge %q: %w", b, ErrNotFound)
 		}
-		if holder, held := s.holders[b]; held {
+		if c.GetLibrary() != w.GetLibrary() {
+			return nil, fmt.Errorf("%w: cartridge %s is in library %s, not %s", ErrInvalid, b, c.GetLibrary(), w.GetLibrary())
+		}
+		if holder, ok := s.holders[b]; ok && holder != j.GetId() {
 			return nil, busy("cartridge %s is in use by job %s", b, holder)
 		}
-		t, err := moves.load(c)
+		t, err := moves.loadInto(c, int(w.GetDrive()))
 		if err != nil {
 			return nil, err
 		}
@@ -233,6 +293,28 @@ func (s *state) checkpointJob(index uint64, cmd *ferryv1.Command, op *ferryv1.Ch
 	return j, false, nil
 }
 
+// checkpointJobs applies a batch of checkpoints, each fenced on its own:
+// one job's stale epoch does not refuse the others.
+func (s *state) checkpointJobs(index uint64, cmd *ferryv1.Command, op *ferryv1.CheckpointJobsOp) ([]Result, error) {
+	if n := len(op.GetCheckpoints()); n == 0 || n > maxBatchCheckpoints {
+		var v violations
+		v.add("checkpoints", fmt.Sprintf("must hold 1 to %d checkpoints", maxBatchCheckpoints))
+		return nil, v.err()
+	}
+	out := make([]Result, 0, len(op.GetCheckpoints()))
+	for _, c := range op.GetCheckpoints() {
+		var r Result
+		r.Job, r.Existing, r.Err = s.checkpointJob(index, cmd, c)
+		if r.Err != nil {
+			r.Job = nil
+		} else {
+			r.Job = cloneJob(r.Job)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
 func isCheckpointEvent(e *ferryv1.JobEvent) bool {
 	return e.GetState() == ferryv1.JobState_JOB_STATE_RUNNING && strings.HasPrefix(e.GetMessage(), checkpointEventPrefix)
 }
@@ -301,13 +383,30 @@ func validateStart(cmd *ferryv1.Command, op *ferryv1.StartJobOp) error {
 	v.commandTime(cmd)
 	v.owner(cmd)
 	v.jobID(op.GetJobId())
-	if len(op.GetCartridges()) > maxStartCartridges {
-		v.add("cartridges", fmt.Sprintf("more than %d cartridges", maxStartCartridges))
+	v.epoch(op.GetEpoch())
+	return v.err()
+}
+
+func validatePlace(cmd *ferryv1.Command, op *ferryv1.PlaceJobOp) error {
+	var v violations
+	v.commandTime(cmd)
+	v.jobID(op.GetJobId())
+	if op.GetNode() == "" {
+		v.add("node", "required: the node to run the job")
 	}
-	for i, b := range op.GetCartridges() {
-		if b == "" {
-			v.add(fmt.Sprintf("cartridges[%d]", i), "must not be empty")
+	if len(op.GetTapes()) > maxPlaceTapes {
+		v.add("tapes", fmt.Sprintf("more than %d tapes", maxPlaceTapes))
+	}
+	for i, t := range op.GetTapes() {
+		if t.GetBarcode() == "" {
+			v.add(fmt.Sprintf("tapes[%d].barcode", i), "required")
 		}
+		if t.GetLibrary() == "" {
+			v.add(fmt.Sprintf("tapes[%d].library", i), "required")
+		}
+	}
+	if len(op.GetReason()) > maxReasonBytes {
+		v.add("reason", fmt.Sprintf("longer than %d bytes", maxReasonBytes))
 	}
 	return v.err()
 }

@@ -140,30 +140,16 @@ func (m *tapeMoves) lib(name string) (*library.State, error) {
 	return w, nil
 }
 
-// load puts a cartridge into the lowest-numbered free drive of its library.
-// A cartridge waiting in an import/export slot is first taken into the
-// lowest-numbered free storage slot, which becomes its home: a cartridge in
-// a drive always has a storage slot to return to.
-func (m *tapeMoves) load(c *ferryv1.Cartridge) (*ferryv1.TapeAssignment, error) {
-	w, err := m.lib(c.GetLibrary())
-	if err != nil {
-		return nil, err
-	}
+// loadAt loads a cartridge into a drive known to be free. A cartridge
+// waiting in an import/export slot is first taken into the lowest-numbered
+// free storage slot, which becomes its home: a cartridge in a drive always
+// has a storage slot to return to.
+func (m *tapeMoves) loadAt(w *library.State, c *ferryv1.Cartridge, drive int) (*ferryv1.TapeAssignment, error) {
 	from, ok := w.Where(c.GetBarcode())
 	if !ok {
 		return nil, fmt.Errorf("cartridge %s is not in library %s: %w", c.GetBarcode(), c.GetLibrary(), ErrBadSnapshot)
 	}
 	taken := occupied(w)
-	drive := -1
-	for i := range w.Drives {
-		if _, held := taken[library.AtDrive(i)]; !held {
-			drive = i
-			break
-		}
-	}
-	if drive < 0 {
-		return nil, busy("no free drive in library %s", c.GetLibrary())
-	}
 	if from.Kind == library.ImportExport {
 		slot := 0
 		for i := 1; i <= w.Slots; i++ {
@@ -184,6 +170,21 @@ func (m *tapeMoves) load(c *ferryv1.Cartridge) (*ferryv1.TapeAssignment, error) 
 	}
 	m.touched = append(m.touched, c.GetBarcode())
 	return &ferryv1.TapeAssignment{Barcode: c.GetBarcode(), Library: c.GetLibrary(), Drive: uint32(drive)}, nil
+}
+
+// loadInto puts a cartridge into the drive given, which must be free.
+func (m *tapeMoves) loadInto(c *ferryv1.Cartridge, drive int) (*ferryv1.TapeAssignment, error) {
+	w, err := m.lib(c.GetLibrary())
+	if err != nil {
+		return nil, err
+	}
+	if drive < 0 || drive >= w.Drives {
+		return nil, fmt.Errorf("%w: library %s has no drive %d", ErrInvalid, c.GetLibrary(), drive)
+	}
+	if b, held := occupied(w)[library.AtDrive(drive)]; held && b != c.GetBarcode() {
+		return nil, busy("drive %d of library %s holds %s", drive, c.GetLibrary(), b)
+	}
+	return m.loadAt(w, c, drive)
 }
 
 // unload returns a loaded cartridge to its home slot.

@@ -22,6 +22,193 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type RenewLeaseRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ClusterId string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	Node      string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	// The jobs the node is running, with the epochs it runs them under.
+	Jobs          []*JobLease `protobuf:"bytes,3,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenewLeaseRequest) Reset() {
+	*x = RenewLeaseRequest{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenewLeaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenewLeaseRequest) ProtoMessage() {}
+
+func (x *RenewLeaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenewLeaseRequest.ProtoReflect.Descriptor instead.
+func (*RenewLeaseRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RenewLeaseRequest) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
+}
+
+func (x *RenewLeaseRequest) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *RenewLeaseRequest) GetJobs() []*JobLease {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+// JobLease is one running job as its owner sees it.
+type JobLease struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	JobId string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Epoch uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// Bytes the owner has copied, committed or not: after a takeover, what
+	// lies beyond the last checkpoint is copied again.
+	BytesDone     uint64 `protobuf:"varint,3,opt,name=bytes_done,json=bytesDone,proto3" json:"bytes_done,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobLease) Reset() {
+	*x = JobLease{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobLease) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobLease) ProtoMessage() {}
+
+func (x *JobLease) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobLease.ProtoReflect.Descriptor instead.
+func (*JobLease) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *JobLease) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *JobLease) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *JobLease) GetBytesDone() uint64 {
+	if x != nil {
+		return x.BytesDone
+	}
+	return 0
+}
+
+type RenewLeaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How long the lease lasts on the leader's clock from when it received
+	// the request. The owner stops writing earlier: see the executor.
+	LeaseMillis uint32 `protobuf:"varint,1,opt,name=lease_millis,json=leaseMillis,proto3" json:"lease_millis,omitempty"`
+	// Jobs of the request that the node no longer owns under that epoch.
+	LostJobs      []string `protobuf:"bytes,2,rep,name=lost_jobs,json=lostJobs,proto3" json:"lost_jobs,omitempty"`
+	Leader        string   `protobuf:"bytes,3,opt,name=leader,proto3" json:"leader,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenewLeaseResponse) Reset() {
+	*x = RenewLeaseResponse{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenewLeaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenewLeaseResponse) ProtoMessage() {}
+
+func (x *RenewLeaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenewLeaseResponse.ProtoReflect.Descriptor instead.
+func (*RenewLeaseResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RenewLeaseResponse) GetLeaseMillis() uint32 {
+	if x != nil {
+		return x.LeaseMillis
+	}
+	return 0
+}
+
+func (x *RenewLeaseResponse) GetLostJobs() []string {
+	if x != nil {
+		return x.LostJobs
+	}
+	return nil
+}
+
+func (x *RenewLeaseResponse) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
 type RaftBatch struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	ClusterId string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
@@ -35,7 +222,7 @@ type RaftBatch struct {
 
 func (x *RaftBatch) Reset() {
 	*x = RaftBatch{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[0]
+	mi := &file_ferry_v1_internal_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -47,7 +234,7 @@ func (x *RaftBatch) String() string {
 func (*RaftBatch) ProtoMessage() {}
 
 func (x *RaftBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[0]
+	mi := &file_ferry_v1_internal_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -60,7 +247,7 @@ func (x *RaftBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaftBatch.ProtoReflect.Descriptor instead.
 func (*RaftBatch) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{0}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RaftBatch) GetClusterId() string {
@@ -105,7 +292,7 @@ type SnapshotChunk struct {
 
 func (x *SnapshotChunk) Reset() {
 	*x = SnapshotChunk{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[1]
+	mi := &file_ferry_v1_internal_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -117,7 +304,7 @@ func (x *SnapshotChunk) String() string {
 func (*SnapshotChunk) ProtoMessage() {}
 
 func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[1]
+	mi := &file_ferry_v1_internal_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -130,7 +317,7 @@ func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
 func (*SnapshotChunk) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{1}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SnapshotChunk) GetClusterId() string {
@@ -169,7 +356,7 @@ type RaftAck struct {
 
 func (x *RaftAck) Reset() {
 	*x = RaftAck{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[2]
+	mi := &file_ferry_v1_internal_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -181,7 +368,7 @@ func (x *RaftAck) String() string {
 func (*RaftAck) ProtoMessage() {}
 
 func (x *RaftAck) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[2]
+	mi := &file_ferry_v1_internal_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -194,26 +381,31 @@ func (x *RaftAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaftAck.ProtoReflect.Descriptor instead.
 func (*RaftAck) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{2}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{5}
 }
 
 // NodeInfo identifies a node in the Raft configuration. It travels as the
 // context of the configuration change that adds the node.
 type NodeInfo struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	RaftId        uint64                 `protobuf:"varint,2,opt,name=raft_id,json=raftId,proto3" json:"raft_id,omitempty"`
-	Site          string                 `protobuf:"bytes,3,opt,name=site,proto3" json:"site,omitempty"`
-	GrpcAddr      string                 `protobuf:"bytes,4,opt,name=grpc_addr,json=grpcAddr,proto3" json:"grpc_addr,omitempty"`
-	HttpAddr      string                 `protobuf:"bytes,5,opt,name=http_addr,json=httpAddr,proto3" json:"http_addr,omitempty"`
-	GossipAddr    string                 `protobuf:"bytes,6,opt,name=gossip_addr,json=gossipAddr,proto3" json:"gossip_addr,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	RaftId     uint64                 `protobuf:"varint,2,opt,name=raft_id,json=raftId,proto3" json:"raft_id,omitempty"`
+	Site       string                 `protobuf:"bytes,3,opt,name=site,proto3" json:"site,omitempty"`
+	GrpcAddr   string                 `protobuf:"bytes,4,opt,name=grpc_addr,json=grpcAddr,proto3" json:"grpc_addr,omitempty"`
+	HttpAddr   string                 `protobuf:"bytes,5,opt,name=http_addr,json=httpAddr,proto3" json:"http_addr,omitempty"`
+	GossipAddr string                 `protobuf:"bytes,6,opt,name=gossip_addr,json=gossipAddr,proto3" json:"gossip_addr,omitempty"`
+	// The devices the node reaches; empty means every device of its site.
+	// Entries name a disk, a library (all its drives) or "LIB/N" (drive N).
+	Reach []string `protobuf:"bytes,7,rep,name=reach,proto3" json:"reach,omitempty"`
+	// The node runs copy jobs.
+	Mover         bool `protobuf:"varint,8,opt,name=mover,proto3" json:"mover,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[3]
+	mi := &file_ferry_v1_internal_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -225,7 +417,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[3]
+	mi := &file_ferry_v1_internal_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -238,7 +430,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{3}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *NodeInfo) GetName() string {
@@ -283,6 +475,20 @@ func (x *NodeInfo) GetGossipAddr() string {
 	return ""
 }
 
+func (x *NodeInfo) GetReach() []string {
+	if x != nil {
+		return x.Reach
+	}
+	return nil
+}
+
+func (x *NodeInfo) GetMover() bool {
+	if x != nil {
+		return x.Mover
+	}
+	return false
+}
+
 // Command is one entry of the replicated log.
 type Command struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -304,6 +510,10 @@ type Command struct {
 	//	*Command_CheckpointJob
 	//	*Command_FinishJob
 	//	*Command_ProtectCartridge
+	//	*Command_PlaceJob
+	//	*Command_WaitJob
+	//	*Command_CheckpointJobs
+	//	*Command_SetNode
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -311,7 +521,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[4]
+	mi := &file_ferry_v1_internal_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -323,7 +533,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[4]
+	mi := &file_ferry_v1_internal_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -336,7 +546,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{4}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Command) GetRequestId() string {
@@ -448,6 +658,42 @@ func (x *Command) GetProtectCartridge() *ProtectCartridgeOp {
 	return nil
 }
 
+func (x *Command) GetPlaceJob() *PlaceJobOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PlaceJob); ok {
+			return x.PlaceJob
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetWaitJob() *WaitJobOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_WaitJob); ok {
+			return x.WaitJob
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetCheckpointJobs() *CheckpointJobsOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CheckpointJobs); ok {
+			return x.CheckpointJobs
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetNode() *SetNodeOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetNode); ok {
+			return x.SetNode
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -488,6 +734,22 @@ type Command_ProtectCartridge struct {
 	ProtectCartridge *ProtectCartridgeOp `protobuf:"bytes,18,opt,name=protect_cartridge,json=protectCartridge,proto3,oneof"`
 }
 
+type Command_PlaceJob struct {
+	PlaceJob *PlaceJobOp `protobuf:"bytes,19,opt,name=place_job,json=placeJob,proto3,oneof"`
+}
+
+type Command_WaitJob struct {
+	WaitJob *WaitJobOp `protobuf:"bytes,20,opt,name=wait_job,json=waitJob,proto3,oneof"`
+}
+
+type Command_CheckpointJobs struct {
+	CheckpointJobs *CheckpointJobsOp `protobuf:"bytes,21,opt,name=checkpoint_jobs,json=checkpointJobs,proto3,oneof"`
+}
+
+type Command_SetNode struct {
+	SetNode *SetNodeOp `protobuf:"bytes,22,opt,name=set_node,json=setNode,proto3,oneof"`
+}
+
 func (*Command_SubmitJob) isCommand_Op() {}
 
 func (*Command_CancelJob) isCommand_Op() {}
@@ -506,6 +768,14 @@ func (*Command_FinishJob) isCommand_Op() {}
 
 func (*Command_ProtectCartridge) isCommand_Op() {}
 
+func (*Command_PlaceJob) isCommand_Op() {}
+
+func (*Command_WaitJob) isCommand_Op() {}
+
+func (*Command_CheckpointJobs) isCommand_Op() {}
+
+func (*Command_SetNode) isCommand_Op() {}
+
 type RegisterDiskOp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Disk          *Disk                  `protobuf:"bytes,1,opt,name=disk,proto3" json:"disk,omitempty"`
@@ -515,7 +785,7 @@ type RegisterDiskOp struct {
 
 func (x *RegisterDiskOp) Reset() {
 	*x = RegisterDiskOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[5]
+	mi := &file_ferry_v1_internal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -527,7 +797,7 @@ func (x *RegisterDiskOp) String() string {
 func (*RegisterDiskOp) ProtoMessage() {}
 
 func (x *RegisterDiskOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[5]
+	mi := &file_ferry_v1_internal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -540,7 +810,7 @@ func (x *RegisterDiskOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDiskOp.ProtoReflect.Descriptor instead.
 func (*RegisterDiskOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{5}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RegisterDiskOp) GetDisk() *Disk {
@@ -559,7 +829,7 @@ type RegisterLibraryOp struct {
 
 func (x *RegisterLibraryOp) Reset() {
 	*x = RegisterLibraryOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[6]
+	mi := &file_ferry_v1_internal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -571,7 +841,7 @@ func (x *RegisterLibraryOp) String() string {
 func (*RegisterLibraryOp) ProtoMessage() {}
 
 func (x *RegisterLibraryOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[6]
+	mi := &file_ferry_v1_internal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -584,7 +854,7 @@ func (x *RegisterLibraryOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterLibraryOp.ProtoReflect.Descriptor instead.
 func (*RegisterLibraryOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{6}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RegisterLibraryOp) GetLibrary() *Library {
@@ -603,7 +873,7 @@ type AddCartridgeOp struct {
 
 func (x *AddCartridgeOp) Reset() {
 	*x = AddCartridgeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[7]
+	mi := &file_ferry_v1_internal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -615,7 +885,7 @@ func (x *AddCartridgeOp) String() string {
 func (*AddCartridgeOp) ProtoMessage() {}
 
 func (x *AddCartridgeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[7]
+	mi := &file_ferry_v1_internal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -628,7 +898,7 @@ func (x *AddCartridgeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddCartridgeOp.ProtoReflect.Descriptor instead.
 func (*AddCartridgeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{7}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AddCartridgeOp) GetCartridge() *Cartridge {
@@ -650,7 +920,7 @@ type ProtectCartridgeOp struct {
 
 func (x *ProtectCartridgeOp) Reset() {
 	*x = ProtectCartridgeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[8]
+	mi := &file_ferry_v1_internal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -662,7 +932,7 @@ func (x *ProtectCartridgeOp) String() string {
 func (*ProtectCartridgeOp) ProtoMessage() {}
 
 func (x *ProtectCartridgeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[8]
+	mi := &file_ferry_v1_internal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -675,7 +945,7 @@ func (x *ProtectCartridgeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProtectCartridgeOp.ProtoReflect.Descriptor instead.
 func (*ProtectCartridgeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{8}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ProtectCartridgeOp) GetBarcode() string {
@@ -692,23 +962,168 @@ func (x *ProtectCartridgeOp) GetWriteProtected() bool {
 	return false
 }
 
-// StartJobOp makes the proposing node the job's owner. The state machine
-// loads the job's cartridges into free drives; without one the job waits.
+// PlaceJobOp is the scheduler's decision (proposed by the leader): the job
+// runs on node under a new epoch, this entry's index, with its cartridges in
+// the drives given. A queued job is placed with from_epoch 0; a running job
+// is taken over only from the epoch named, so a decision made on stale
+// state changes nothing.
+type PlaceJobOp struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	JobId     string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Node      string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	FromEpoch uint64                 `protobuf:"varint,3,opt,name=from_epoch,json=fromEpoch,proto3" json:"from_epoch,omitempty"`
+	Tapes     []*TapeAssignment      `protobuf:"bytes,4,rep,name=tapes,proto3" json:"tapes,omitempty"`
+	// Why a running job moves, e.g. "owner n1 lost: lease expired".
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The old owner's last reported progress, for the bytes copied again.
+	LostBytesDone uint64 `protobuf:"varint,6,opt,name=lost_bytes_done,json=lostBytesDone,proto3" json:"lost_bytes_done,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlaceJobOp) Reset() {
+	*x = PlaceJobOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlaceJobOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlaceJobOp) ProtoMessage() {}
+
+func (x *PlaceJobOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlaceJobOp.ProtoReflect.Descriptor instead.
+func (*PlaceJobOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *PlaceJobOp) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *PlaceJobOp) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *PlaceJobOp) GetFromEpoch() uint64 {
+	if x != nil {
+		return x.FromEpoch
+	}
+	return 0
+}
+
+func (x *PlaceJobOp) GetTapes() []*TapeAssignment {
+	if x != nil {
+		return x.Tapes
+	}
+	return nil
+}
+
+func (x *PlaceJobOp) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PlaceJobOp) GetLostBytesDone() uint64 {
+	if x != nil {
+		return x.LostBytesDone
+	}
+	return 0
+}
+
+// WaitJobOp records why the scheduler cannot place a queued job.
+type WaitJobOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WaitJobOp) Reset() {
+	*x = WaitJobOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WaitJobOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WaitJobOp) ProtoMessage() {}
+
+func (x *WaitJobOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WaitJobOp.ProtoReflect.Descriptor instead.
+func (*WaitJobOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *WaitJobOp) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *WaitJobOp) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// StartJobOp is the owner's report that it began (or, after a takeover or
+// a restart, resumed) the copy under its epoch: the devices are open and
+// claimed, the first write follows.
 type StartJobOp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
 	BytesTotal    uint64                 `protobuf:"varint,2,opt,name=bytes_total,json=bytesTotal,proto3" json:"bytes_total,omitempty"`
 	SegmentsTotal uint32                 `protobuf:"varint,3,opt,name=segments_total,json=segmentsTotal,proto3" json:"segments_total,omitempty"`
-	// Barcodes of the cartridges the job reads or writes, resolved by the
-	// proposer from the spec; each must be loaded in a drive.
-	Cartridges    []string `protobuf:"bytes,4,rep,name=cartridges,proto3" json:"cartridges,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,5,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// Where the copy resumes: the last checkpoint's byte offset.
+	ResumeOffset  uint64 `protobuf:"varint,6,opt,name=resume_offset,json=resumeOffset,proto3" json:"resume_offset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StartJobOp) Reset() {
 	*x = StartJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[9]
+	mi := &file_ferry_v1_internal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -720,7 +1135,7 @@ func (x *StartJobOp) String() string {
 func (*StartJobOp) ProtoMessage() {}
 
 func (x *StartJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[9]
+	mi := &file_ferry_v1_internal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -733,7 +1148,7 @@ func (x *StartJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartJobOp.ProtoReflect.Descriptor instead.
 func (*StartJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{9}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StartJobOp) GetJobId() string {
@@ -757,9 +1172,108 @@ func (x *StartJobOp) GetSegmentsTotal() uint32 {
 	return 0
 }
 
-func (x *StartJobOp) GetCartridges() []string {
+func (x *StartJobOp) GetEpoch() uint64 {
 	if x != nil {
-		return x.Cartridges
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *StartJobOp) GetResumeOffset() uint64 {
+	if x != nil {
+		return x.ResumeOffset
+	}
+	return 0
+}
+
+// CheckpointJobsOp carries the checkpoints of several jobs of one node in
+// one entry; each is fenced on its own.
+type CheckpointJobsOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Checkpoints   []*CheckpointJobOp     `protobuf:"bytes,1,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointJobsOp) Reset() {
+	*x = CheckpointJobsOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointJobsOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointJobsOp) ProtoMessage() {}
+
+func (x *CheckpointJobsOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointJobsOp.ProtoReflect.Descriptor instead.
+func (*CheckpointJobsOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CheckpointJobsOp) GetCheckpoints() []*CheckpointJobOp {
+	if x != nil {
+		return x.Checkpoints
+	}
+	return nil
+}
+
+// SetNodeOp updates the proposing node's own record: addresses, site and
+// what it reaches.
+type SetNodeOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          *NodeInfo              `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetNodeOp) Reset() {
+	*x = SetNodeOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetNodeOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetNodeOp) ProtoMessage() {}
+
+func (x *SetNodeOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetNodeOp.ProtoReflect.Descriptor instead.
+func (*SetNodeOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SetNodeOp) GetNode() *NodeInfo {
+	if x != nil {
+		return x.Node
 	}
 	return nil
 }
@@ -778,7 +1292,7 @@ type CheckpointJobOp struct {
 
 func (x *CheckpointJobOp) Reset() {
 	*x = CheckpointJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[10]
+	mi := &file_ferry_v1_internal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +1304,7 @@ func (x *CheckpointJobOp) String() string {
 func (*CheckpointJobOp) ProtoMessage() {}
 
 func (x *CheckpointJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[10]
+	mi := &file_ferry_v1_internal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +1317,7 @@ func (x *CheckpointJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointJobOp.ProtoReflect.Descriptor instead.
 func (*CheckpointJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{10}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CheckpointJobOp) GetJobId() string {
@@ -848,7 +1362,7 @@ type FinishJobOp struct {
 
 func (x *FinishJobOp) Reset() {
 	*x = FinishJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[11]
+	mi := &file_ferry_v1_internal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -860,7 +1374,7 @@ func (x *FinishJobOp) String() string {
 func (*FinishJobOp) ProtoMessage() {}
 
 func (x *FinishJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[11]
+	mi := &file_ferry_v1_internal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -873,7 +1387,7 @@ func (x *FinishJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishJobOp.ProtoReflect.Descriptor instead.
 func (*FinishJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{11}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *FinishJobOp) GetJobId() string {
@@ -922,7 +1436,7 @@ type SubmitJobOp struct {
 
 func (x *SubmitJobOp) Reset() {
 	*x = SubmitJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[12]
+	mi := &file_ferry_v1_internal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -934,7 +1448,7 @@ func (x *SubmitJobOp) String() string {
 func (*SubmitJobOp) ProtoMessage() {}
 
 func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[12]
+	mi := &file_ferry_v1_internal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -947,7 +1461,7 @@ func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobOp.ProtoReflect.Descriptor instead.
 func (*SubmitJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SubmitJobOp) GetJobId() string {
@@ -981,7 +1495,7 @@ type CancelJobOp struct {
 
 func (x *CancelJobOp) Reset() {
 	*x = CancelJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[13]
+	mi := &file_ferry_v1_internal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -993,7 +1507,7 @@ func (x *CancelJobOp) String() string {
 func (*CancelJobOp) ProtoMessage() {}
 
 func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[13]
+	mi := &file_ferry_v1_internal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1006,7 +1520,7 @@ func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobOp.ProtoReflect.Descriptor instead.
 func (*CancelJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CancelJobOp) GetJobId() string {
@@ -1039,7 +1553,7 @@ type StateSnapshot struct {
 
 func (x *StateSnapshot) Reset() {
 	*x = StateSnapshot{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[14]
+	mi := &file_ferry_v1_internal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1051,7 +1565,7 @@ func (x *StateSnapshot) String() string {
 func (*StateSnapshot) ProtoMessage() {}
 
 func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[14]
+	mi := &file_ferry_v1_internal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1064,7 +1578,7 @@ func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateSnapshot.ProtoReflect.Descriptor instead.
 func (*StateSnapshot) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StateSnapshot) GetJobs() []*Job {
@@ -1113,7 +1627,21 @@ var File_ferry_v1_internal_proto protoreflect.FileDescriptor
 
 const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\n" +
-	"\x17ferry/v1/internal.proto\x12\bferry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15ferry/v1/device.proto\x1a\x12ferry/v1/job.proto\"j\n" +
+	"\x17ferry/v1/internal.proto\x12\bferry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15ferry/v1/device.proto\x1a\x12ferry/v1/job.proto\"n\n" +
+	"\x11RenewLeaseRequest\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\x12&\n" +
+	"\x04jobs\x18\x03 \x03(\v2\x12.ferry.v1.JobLeaseR\x04jobs\"V\n" +
+	"\bJobLease\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x1d\n" +
+	"\n" +
+	"bytes_done\x18\x03 \x01(\x04R\tbytesDone\"l\n" +
+	"\x12RenewLeaseResponse\x12!\n" +
+	"\flease_millis\x18\x01 \x01(\rR\vleaseMillis\x12\x1b\n" +
+	"\tlost_jobs\x18\x02 \x03(\tR\blostJobs\x12\x16\n" +
+	"\x06leader\x18\x03 \x01(\tR\x06leader\"j\n" +
 	"\tRaftBatch\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x12\n" +
@@ -1126,7 +1654,7 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\fR\amessage\x12\x12\n" +
 	"\x04data\x18\x03 \x01(\fR\x04data\x12\x12\n" +
 	"\x04last\x18\x04 \x01(\bR\x04last\"\t\n" +
-	"\aRaftAck\"\xa6\x01\n" +
+	"\aRaftAck\"\xd2\x01\n" +
 	"\bNodeInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x17\n" +
 	"\araft_id\x18\x02 \x01(\x04R\x06raftId\x12\x12\n" +
@@ -1134,7 +1662,9 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\tgrpc_addr\x18\x04 \x01(\tR\bgrpcAddr\x12\x1b\n" +
 	"\thttp_addr\x18\x05 \x01(\tR\bhttpAddr\x12\x1f\n" +
 	"\vgossip_addr\x18\x06 \x01(\tR\n" +
-	"gossipAddr\"\xac\x05\n" +
+	"gossipAddr\x12\x14\n" +
+	"\x05reach\x18\a \x03(\tR\x05reach\x12\x14\n" +
+	"\x05mover\x18\b \x01(\bR\x05mover\"\x8c\a\n" +
 	"\aCommand\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12.\n" +
@@ -1152,7 +1682,11 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\x0echeckpoint_job\x18\x10 \x01(\v2\x19.ferry.v1.CheckpointJobOpH\x00R\rcheckpointJob\x126\n" +
 	"\n" +
 	"finish_job\x18\x11 \x01(\v2\x15.ferry.v1.FinishJobOpH\x00R\tfinishJob\x12K\n" +
-	"\x11protect_cartridge\x18\x12 \x01(\v2\x1c.ferry.v1.ProtectCartridgeOpH\x00R\x10protectCartridgeB\x04\n" +
+	"\x11protect_cartridge\x18\x12 \x01(\v2\x1c.ferry.v1.ProtectCartridgeOpH\x00R\x10protectCartridge\x123\n" +
+	"\tplace_job\x18\x13 \x01(\v2\x14.ferry.v1.PlaceJobOpH\x00R\bplaceJob\x120\n" +
+	"\bwait_job\x18\x14 \x01(\v2\x13.ferry.v1.WaitJobOpH\x00R\awaitJob\x12E\n" +
+	"\x0fcheckpoint_jobs\x18\x15 \x01(\v2\x1a.ferry.v1.CheckpointJobsOpH\x00R\x0echeckpointJobs\x120\n" +
+	"\bset_node\x18\x16 \x01(\v2\x13.ferry.v1.SetNodeOpH\x00R\asetNodeB\x04\n" +
 	"\x02op\"4\n" +
 	"\x0eRegisterDiskOp\x12\"\n" +
 	"\x04disk\x18\x01 \x01(\v2\x0e.ferry.v1.DiskR\x04disk\"@\n" +
@@ -1162,16 +1696,31 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\tcartridge\x18\x01 \x01(\v2\x13.ferry.v1.CartridgeR\tcartridge\"W\n" +
 	"\x12ProtectCartridgeOp\x12\x18\n" +
 	"\abarcode\x18\x01 \x01(\tR\abarcode\x12'\n" +
-	"\x0fwrite_protected\x18\x02 \x01(\bR\x0ewriteProtected\"\x8b\x01\n" +
+	"\x0fwrite_protected\x18\x02 \x01(\bR\x0ewriteProtected\"\xc6\x01\n" +
+	"\n" +
+	"PlaceJobOp\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\x12\x1d\n" +
+	"\n" +
+	"from_epoch\x18\x03 \x01(\x04R\tfromEpoch\x12.\n" +
+	"\x05tapes\x18\x04 \x03(\v2\x18.ferry.v1.TapeAssignmentR\x05tapes\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12&\n" +
+	"\x0flost_bytes_done\x18\x06 \x01(\x04R\rlostBytesDone\":\n" +
+	"\tWaitJobOp\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xac\x01\n" +
 	"\n" +
 	"StartJobOp\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1f\n" +
 	"\vbytes_total\x18\x02 \x01(\x04R\n" +
 	"bytesTotal\x12%\n" +
-	"\x0esegments_total\x18\x03 \x01(\rR\rsegmentsTotal\x12\x1e\n" +
-	"\n" +
-	"cartridges\x18\x04 \x03(\tR\n" +
-	"cartridges\"\x91\x01\n" +
+	"\x0esegments_total\x18\x03 \x01(\rR\rsegmentsTotal\x12\x14\n" +
+	"\x05epoch\x18\x05 \x01(\x04R\x05epoch\x12#\n" +
+	"\rresume_offset\x18\x06 \x01(\x04R\fresumeOffsetJ\x04\b\x04\x10\x05\"O\n" +
+	"\x10CheckpointJobsOp\x12;\n" +
+	"\vcheckpoints\x18\x01 \x03(\v2\x19.ferry.v1.CheckpointJobOpR\vcheckpoints\"3\n" +
+	"\tSetNodeOp\x12&\n" +
+	"\x04node\x18\x01 \x01(\v2\x12.ferry.v1.NodeInfoR\x04node\"\x91\x01\n" +
 	"\x0fCheckpointJobOp\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x1e\n" +
@@ -1203,7 +1752,9 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"cartridges2{\n" +
 	"\rRaftTransport\x120\n" +
 	"\x04Send\x12\x13.ferry.v1.RaftBatch\x1a\x11.ferry.v1.RaftAck(\x01\x128\n" +
-	"\bSnapshot\x12\x17.ferry.v1.SnapshotChunk\x1a\x11.ferry.v1.RaftAck(\x01B2Z0github.com/ferry-san/ferry/proto/ferryv1;ferryv1b\x06proto3"
+	"\bSnapshot\x12\x17.ferry.v1.SnapshotChunk\x1a\x11.ferry.v1.RaftAck(\x012R\n" +
+	"\fLeaseService\x12B\n" +
+	"\x05Renew\x12\x1b.ferry.v1.RenewLeaseRequest\x1a\x1c.ferry.v1.RenewLeaseResponseB2Z0github.com/ferry-san/ferry/proto/ferryv1;ferryv1b\x06proto3"
 
 var (
 	file_ferry_v1_internal_proto_rawDescOnce sync.Once
@@ -1217,67 +1768,85 @@ func file_ferry_v1_internal_proto_rawDescGZIP() []byte {
 	return file_ferry_v1_internal_proto_rawDescData
 }
 
-var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_ferry_v1_internal_proto_goTypes = []any{
-	(*RaftBatch)(nil),             // 0: ferry.v1.RaftBatch
-	(*SnapshotChunk)(nil),         // 1: ferry.v1.SnapshotChunk
-	(*RaftAck)(nil),               // 2: ferry.v1.RaftAck
-	(*NodeInfo)(nil),              // 3: ferry.v1.NodeInfo
-	(*Command)(nil),               // 4: ferry.v1.Command
-	(*RegisterDiskOp)(nil),        // 5: ferry.v1.RegisterDiskOp
-	(*RegisterLibraryOp)(nil),     // 6: ferry.v1.RegisterLibraryOp
-	(*AddCartridgeOp)(nil),        // 7: ferry.v1.AddCartridgeOp
-	(*ProtectCartridgeOp)(nil),    // 8: ferry.v1.ProtectCartridgeOp
-	(*StartJobOp)(nil),            // 9: ferry.v1.StartJobOp
-	(*CheckpointJobOp)(nil),       // 10: ferry.v1.CheckpointJobOp
-	(*FinishJobOp)(nil),           // 11: ferry.v1.FinishJobOp
-	(*SubmitJobOp)(nil),           // 12: ferry.v1.SubmitJobOp
-	(*CancelJobOp)(nil),           // 13: ferry.v1.CancelJobOp
-	(*StateSnapshot)(nil),         // 14: ferry.v1.StateSnapshot
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
-	(*Disk)(nil),                  // 16: ferry.v1.Disk
-	(*Library)(nil),               // 17: ferry.v1.Library
-	(*Cartridge)(nil),             // 18: ferry.v1.Cartridge
-	(*JobProgress)(nil),           // 19: ferry.v1.JobProgress
-	(JobState)(0),                 // 20: ferry.v1.JobState
-	(*JobResult)(nil),             // 21: ferry.v1.JobResult
-	(*JobError)(nil),              // 22: ferry.v1.JobError
-	(*JobSpec)(nil),               // 23: ferry.v1.JobSpec
-	(*Job)(nil),                   // 24: ferry.v1.Job
+	(*RenewLeaseRequest)(nil),     // 0: ferry.v1.RenewLeaseRequest
+	(*JobLease)(nil),              // 1: ferry.v1.JobLease
+	(*RenewLeaseResponse)(nil),    // 2: ferry.v1.RenewLeaseResponse
+	(*RaftBatch)(nil),             // 3: ferry.v1.RaftBatch
+	(*SnapshotChunk)(nil),         // 4: ferry.v1.SnapshotChunk
+	(*RaftAck)(nil),               // 5: ferry.v1.RaftAck
+	(*NodeInfo)(nil),              // 6: ferry.v1.NodeInfo
+	(*Command)(nil),               // 7: ferry.v1.Command
+	(*RegisterDiskOp)(nil),        // 8: ferry.v1.RegisterDiskOp
+	(*RegisterLibraryOp)(nil),     // 9: ferry.v1.RegisterLibraryOp
+	(*AddCartridgeOp)(nil),        // 10: ferry.v1.AddCartridgeOp
+	(*ProtectCartridgeOp)(nil),    // 11: ferry.v1.ProtectCartridgeOp
+	(*PlaceJobOp)(nil),            // 12: ferry.v1.PlaceJobOp
+	(*WaitJobOp)(nil),             // 13: ferry.v1.WaitJobOp
+	(*StartJobOp)(nil),            // 14: ferry.v1.StartJobOp
+	(*CheckpointJobsOp)(nil),      // 15: ferry.v1.CheckpointJobsOp
+	(*SetNodeOp)(nil),             // 16: ferry.v1.SetNodeOp
+	(*CheckpointJobOp)(nil),       // 17: ferry.v1.CheckpointJobOp
+	(*FinishJobOp)(nil),           // 18: ferry.v1.FinishJobOp
+	(*SubmitJobOp)(nil),           // 19: ferry.v1.SubmitJobOp
+	(*CancelJobOp)(nil),           // 20: ferry.v1.CancelJobOp
+	(*StateSnapshot)(nil),         // 21: ferry.v1.StateSnapshot
+	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
+	(*Disk)(nil),                  // 23: ferry.v1.Disk
+	(*Library)(nil),               // 24: ferry.v1.Library
+	(*Cartridge)(nil),             // 25: ferry.v1.Cartridge
+	(*TapeAssignment)(nil),        // 26: ferry.v1.TapeAssignment
+	(*JobProgress)(nil),           // 27: ferry.v1.JobProgress
+	(JobState)(0),                 // 28: ferry.v1.JobState
+	(*JobResult)(nil),             // 29: ferry.v1.JobResult
+	(*JobError)(nil),              // 30: ferry.v1.JobError
+	(*JobSpec)(nil),               // 31: ferry.v1.JobSpec
+	(*Job)(nil),                   // 32: ferry.v1.Job
 }
 var file_ferry_v1_internal_proto_depIdxs = []int32{
-	15, // 0: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
-	12, // 1: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
-	13, // 2: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
-	5,  // 3: ferry.v1.Command.register_disk:type_name -> ferry.v1.RegisterDiskOp
-	6,  // 4: ferry.v1.Command.register_library:type_name -> ferry.v1.RegisterLibraryOp
-	7,  // 5: ferry.v1.Command.add_cartridge:type_name -> ferry.v1.AddCartridgeOp
-	9,  // 6: ferry.v1.Command.start_job:type_name -> ferry.v1.StartJobOp
-	10, // 7: ferry.v1.Command.checkpoint_job:type_name -> ferry.v1.CheckpointJobOp
-	11, // 8: ferry.v1.Command.finish_job:type_name -> ferry.v1.FinishJobOp
-	8,  // 9: ferry.v1.Command.protect_cartridge:type_name -> ferry.v1.ProtectCartridgeOp
-	16, // 10: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
-	17, // 11: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
-	18, // 12: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
-	19, // 13: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
-	20, // 14: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
-	21, // 15: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
-	22, // 16: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
-	23, // 17: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
-	24, // 18: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
-	3,  // 19: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
-	16, // 20: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
-	17, // 21: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
-	18, // 22: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
-	0,  // 23: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
-	1,  // 24: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
-	2,  // 25: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
-	2,  // 26: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
-	25, // [25:27] is the sub-list for method output_type
-	23, // [23:25] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	1,  // 0: ferry.v1.RenewLeaseRequest.jobs:type_name -> ferry.v1.JobLease
+	22, // 1: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
+	19, // 2: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
+	20, // 3: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
+	8,  // 4: ferry.v1.Command.register_disk:type_name -> ferry.v1.RegisterDiskOp
+	9,  // 5: ferry.v1.Command.register_library:type_name -> ferry.v1.RegisterLibraryOp
+	10, // 6: ferry.v1.Command.add_cartridge:type_name -> ferry.v1.AddCartridgeOp
+	14, // 7: ferry.v1.Command.start_job:type_name -> ferry.v1.StartJobOp
+	17, // 8: ferry.v1.Command.checkpoint_job:type_name -> ferry.v1.CheckpointJobOp
+	18, // 9: ferry.v1.Command.finish_job:type_name -> ferry.v1.FinishJobOp
+	11, // 10: ferry.v1.Command.protect_cartridge:type_name -> ferry.v1.ProtectCartridgeOp
+	12, // 11: ferry.v1.Command.place_job:type_name -> ferry.v1.PlaceJobOp
+	13, // 12: ferry.v1.Command.wait_job:type_name -> ferry.v1.WaitJobOp
+	15, // 13: ferry.v1.Command.checkpoint_jobs:type_name -> ferry.v1.CheckpointJobsOp
+	16, // 14: ferry.v1.Command.set_node:type_name -> ferry.v1.SetNodeOp
+	23, // 15: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
+	24, // 16: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
+	25, // 17: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
+	26, // 18: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
+	17, // 19: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
+	6,  // 20: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
+	27, // 21: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
+	28, // 22: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
+	29, // 23: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
+	30, // 24: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
+	31, // 25: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
+	32, // 26: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
+	6,  // 27: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
+	23, // 28: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
+	24, // 29: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
+	25, // 30: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
+	3,  // 31: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
+	4,  // 32: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
+	0,  // 33: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
+	5,  // 34: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
+	5,  // 35: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
+	2,  // 36: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
+	34, // [34:37] is the sub-list for method output_type
+	31, // [31:34] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_internal_proto_init() }
@@ -1287,7 +1856,7 @@ func file_ferry_v1_internal_proto_init() {
 	}
 	file_ferry_v1_device_proto_init()
 	file_ferry_v1_job_proto_init()
-	file_ferry_v1_internal_proto_msgTypes[4].OneofWrappers = []any{
+	file_ferry_v1_internal_proto_msgTypes[7].OneofWrappers = []any{
 		(*Command_SubmitJob)(nil),
 		(*Command_CancelJob)(nil),
 		(*Command_RegisterDisk)(nil),
@@ -1297,6 +1866,10 @@ func file_ferry_v1_internal_proto_init() {
 		(*Command_CheckpointJob)(nil),
 		(*Command_FinishJob)(nil),
 		(*Command_ProtectCartridge)(nil),
+		(*Command_PlaceJob)(nil),
+		(*Command_WaitJob)(nil),
+		(*Command_CheckpointJobs)(nil),
+		(*Command_SetNode)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1304,9 +1877,9 @@ func file_ferry_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_internal_proto_rawDesc), len(file_ferry_v1_internal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   22,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_ferry_v1_internal_proto_goTypes,
 		DependencyIndexes: file_ferry_v1_internal_proto_depIdxs,

@@ -153,3 +153,113 @@ var RaftTransport_ServiceDesc = grpc.ServiceDesc{
 	},
 	Metadata: "ferry/v1/internal.proto",
 }
+
+const (
+	LeaseService_Renew_FullMethodName = "/ferry.v1.LeaseService/Renew"
+)
+
+// LeaseServiceClient is the client API for LeaseService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// LeaseService is served by every node and answered by the Raft leader: a
+// node that runs jobs renews its lease on them through it. Other nodes
+// answer FAILED_PRECONDITION naming the leader.
+type LeaseServiceClient interface {
+	Renew(ctx context.Context, in *RenewLeaseRequest, opts ...grpc.CallOption) (*RenewLeaseResponse, error)
+}
+
+type leaseServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewLeaseServiceClient(cc grpc.ClientConnInterface) LeaseServiceClient {
+	return &leaseServiceClient{cc}
+}
+
+func (c *leaseServiceClient) Renew(ctx context.Context, in *RenewLeaseRequest, opts ...grpc.CallOption) (*RenewLeaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RenewLeaseResponse)
+	err := c.cc.Invoke(ctx, LeaseService_Renew_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// LeaseServiceServer is the server API for LeaseService service.
+// All implementations must embed UnimplementedLeaseServiceServer
+// for forward compatibility.
+//
+// LeaseService is served by every node and answered by the Raft leader: a
+// node that runs jobs renews its lease on them through it. Other nodes
+// answer FAILED_PRECONDITION naming the leader.
+type LeaseServiceServer interface {
+	Renew(context.Context, *RenewLeaseRequest) (*RenewLeaseResponse, error)
+	mustEmbedUnimplementedLeaseServiceServer()
+}
+
+// UnimplementedLeaseServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedLeaseServiceServer struct{}
+
+func (UnimplementedLeaseServiceServer) Renew(context.Context, *RenewLeaseRequest) (*RenewLeaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Renew not implemented")
+}
+func (UnimplementedLeaseServiceServer) mustEmbedUnimplementedLeaseServiceServer() {}
+func (UnimplementedLeaseServiceServer) testEmbeddedByValue()                      {}
+
+// UnsafeLeaseServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to LeaseServiceServer will
+// result in compilation errors.
+type UnsafeLeaseServiceServer interface {
+	mustEmbedUnimplementedLeaseServiceServer()
+}
+
+func RegisterLeaseServiceServer(s grpc.ServiceRegistrar, srv LeaseServiceServer) {
+	// If the following call panics, it indicates UnimplementedLeaseServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&LeaseService_ServiceDesc, srv)
+}
+
+func _LeaseService_Renew_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RenewLeaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LeaseServiceServer).Renew(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LeaseService_Renew_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LeaseServiceServer).Renew(ctx, req.(*RenewLeaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// LeaseService_ServiceDesc is the grpc.ServiceDesc for LeaseService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var LeaseService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "ferry.v1.LeaseService",
+	HandlerType: (*LeaseServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Renew",
+			Handler:    _LeaseService_Renew_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "ferry/v1/internal.proto",
+}
