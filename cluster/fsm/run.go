@@ -14,11 +14,11 @@ import (
 // Limits on what a running job's owner may record. A checkpoint is a few
 // positions and a hash state; anything near the limit is a bug.
 const (
-	maxCheckpointBytes = 64 << 10
+	maxCheckpointBytes  = 64 << 10
 	maxPlaceTapes       = 64
 	maxBatchCheckpoints = 1024
 	maxReasonBytes      = 1024
-	sha256HexLen       = 64
+	sha256HexLen        = 64
 )
 
 // Messages of the history events the job lifecycle records.
