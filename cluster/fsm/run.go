@@ -79,11 +79,11 @@ func (s *state) placeJob(index uint64, cmd *ferryv1.Command, op *ferryv1.PlaceJo
 		if b := op.GetLostBytesDone(); b > j.GetProgress().GetCheckpointOffset() {
 			lost += fmt.Sprintf("; it had copied %d bytes, %d past its last checkpoint", b, b-j.GetProgress().GetCheckpointOffset())
 		}
-		j.History = append(j.History, event(index, cmd, ferryv1.JobState_JOB_STATE_RUNNING, lost))
-		j.History = append(j.History, event(index, cmd, ferryv1.JobState_JOB_STATE_RUNNING,
+		j.History = append(j.History, eventAbout(index, cmd, j.GetOwner(), lost))
+		j.History = append(j.History, eventAbout(index, cmd, node,
 			fmt.Sprintf("taken over by %s from checkpoint at %d bytes", at, j.GetProgress().GetCheckpointOffset())))
 	} else {
-		j.History = append(j.History, event(index, cmd, ferryv1.JobState_JOB_STATE_RUNNING, placedEventPrefix+at))
+		j.History = append(j.History, eventAbout(index, cmd, node, placedEventPrefix+at))
 	}
 	if j.Progress == nil {
 		j.Progress = &ferryv1.JobProgress{}
@@ -95,6 +95,15 @@ func (s *state) placeJob(index uint64, cmd *ferryv1.Command, op *ferryv1.PlaceJo
 	j.Tapes = tapes
 	j.UpdatedAt = proto.Clone(cmd.GetTime()).(*timestamppb.Timestamp)
 	return j, nil
+}
+
+// eventAbout is a running job's event that concerns a node other than the
+// proposer: the scheduler on the leader decides, the event names the node
+// that lost or got the job.
+func eventAbout(index uint64, cmd *ferryv1.Command, node, msg string) *ferryv1.JobEvent {
+	e := event(index, cmd, ferryv1.JobState_JOB_STATE_RUNNING, msg)
+	e.Node = node
+	return e
 }
 
 // startJob records that the owner began or resumed the copy under its
