@@ -16,6 +16,13 @@ type Config struct {
 	ClusterName string
 	// Site is the data-centre site the node belongs to. Default "default".
 	Site string
+	// Reach narrows the devices this node can reach: disk names, library
+	// names (all drives) or "LIB/N" (drive N). Empty means every device of
+	// its site, as a SAN fabric zoned per site would give it.
+	Reach []string
+	// Mover says the node runs copy jobs; the scheduler places jobs only
+	// on movers. Default false (the agent sets it from -run-jobs).
+	Mover bool
 	// DataDir holds the node's bbolt file (raft.db). Required.
 	DataDir string
 

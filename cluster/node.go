@@ -45,6 +45,7 @@ type Node struct {
 	raft      raft.Node
 	transport *Transport
 	gossip    *Gossip
+	leases    leaseClient
 	metrics   *metrics
 
 	proposals *waitSet[fsm.Result]
@@ -213,6 +214,7 @@ func (n *Node) start(ctx context.Context) error {
 	}
 	go n.run()
 	go n.runMembership()
+	go n.describeSelf()
 	return nil
 }
 
@@ -245,6 +247,8 @@ func (n *Node) nodeInfo() *ferryv1.NodeInfo {
 		GrpcAddr:   n.cfg.GRPCAddr,
 		HttpAddr:   n.cfg.HTTPAddr,
 		GossipAddr: fmt.Sprintf("%s:%d", n.cfg.AdvertiseAddr, n.cfg.GossipPort),
+		Reach:      n.cfg.Reach,
+		Mover:      n.cfg.Mover,
 	}
 }
 
@@ -338,6 +342,9 @@ func (n *Node) shutdownResources() {
 	}
 	if n.transport != nil {
 		n.transport.close()
+	}
+	if err := n.leases.close(); err != nil {
+		n.log.Debug("close lease connections", "err", err)
 	}
 	if n.raft != nil {
 		n.raft.Stop()

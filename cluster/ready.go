@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -333,7 +334,17 @@ func (n *Node) applyCommand(idx uint64, data []byte) {
 	}
 	if res.Job != nil && !res.Existing {
 		n.jobs.publish(res.Job.GetId())
-		n.log.Info("job state changed", "job", res.Job.GetId(), "state", res.Job.GetState().String(), "index", idx)
+		level := slog.LevelInfo
+		if _, ok := cmd.GetOp().(*ferryv1.Command_CheckpointJob); ok {
+			level = slog.LevelDebug
+		}
+		n.log.Log(context.Background(), level, "job changed", "job", res.Job.GetId(), "state", res.Job.GetState().String(),
+			"reason", res.Job.GetStateReason(), "index", idx)
+	}
+	for _, r := range res.Batch {
+		if r.Job != nil && !r.Existing {
+			n.jobs.publish(r.Job.GetId())
+		}
 	}
 }
 

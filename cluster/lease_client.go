@@ -1,0 +1,67 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+)
+
+// leaseClient keeps one connection per address it renews leases through.
+type leaseClient struct {
+	mu    sync.Mutex
+	conns map[string]*grpc.ClientConn
+}
+
+// RenewLease renews this node's lease with the leader, reporting the jobs
+// it runs, and returns the leader's answer.
+func (n *Node) RenewLease(ctx context.Context, jobs []*ferryv1.JobLease) (*ferryv1.RenewLeaseResponse, error) {
+	lead := n.Leader()
+	if lead == 0 {
+		return nil, ErrNoLeader
+	}
+	info, ok := n.fsm.Node(lead)
+	if !ok || info.GetGrpcAddr() == "" {
+		return nil, fmt.Errorf("%w: leader %x has no known address", ErrNoLeader, lead)
+	}
+	conn, err := n.leases.conn(info.GetGrpcAddr())
+	if err != nil {
+		return nil, err
+	}
+	return ferryv1.NewLeaseServiceClient(conn).Renew(ctx, &ferryv1.RenewLeaseRequest{
+		ClusterId: n.clusterID, Node: n.cfg.NodeName, Jobs: jobs,
+	})
+}
+
+func (c *leaseClient) conn(addr string) (*grpc.ClientConn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if conn, ok := c.conns[addr]; ok {
+		return conn, nil
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("lease connection to %s: %w", addr, err)
+	}
+	if c.conns == nil {
+		c.conns = map[string]*grpc.ClientConn{}
+	}
+	c.conns[addr] = conn
+	return conn, nil
+}
+
+func (c *leaseClient) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for _, conn := range c.conns {
+		errs = append(errs, conn.Close())
+	}
+	c.conns = nil
+	return errors.Join(errs...)
+}
