@@ -1,0 +1,702 @@
+package scheduler
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+)
+
+// defaultMaxJobsPerNode keeps a node's links and CPU shared by a few
+// streams: more would slow every copy on the node without moving more data.
+const defaultMaxJobsPerNode = 4
+
+// PlaceConfig limits concurrency. Zero values take the defaults.
+type PlaceConfig struct {
+	// MaxJobsPerNode caps the running jobs on one node. Default 4.
+	MaxJobsPerNode int
+	// MaxJobsPerLibrary caps running jobs using drives of one library; 0
+	// means no cap beyond its drives.
+	MaxJobsPerLibrary int
+}
+
+func (c PlaceConfig) withDefaults() PlaceConfig {
+	if c.MaxJobsPerNode <= 0 {
+		c.MaxJobsPerNode = defaultMaxJobsPerNode
+	}
+	c.MaxJobsPerLibrary = max(c.MaxJobsPerLibrary, 0)
+	return c
+}
+
+// NodeView is a node as placement sees it.
+type NodeView struct {
+	Name string
+	Site string
+	// Reach narrows what the node can reach; empty means every device of
+	// its site (as a SAN fabric zoned per site would). Entries: a disk name,
+	// a library name (all its drives), or "LIB/N" for drive N of library
+	// LIB. A device of another site stays out of reach even when listed.
+	Reach []string
+	// Mover is false for nodes that run no jobs.
+	Mover bool
+	// Eligible is false when the node may not get work: gossip says it is
+	// not alive, or its lease expired.
+	Eligible bool
+}
+
+// JobView is a queued or running job with the devices it needs, resolved
+// by the caller from its spec.
+type JobView struct {
+	// Job is in state QUEUED or RUNNING (RUNNING: Owner, Epoch and Tapes
+	// are set). Jobs in other states are ignored.
+	Job *ferryv1.Job
+	// Disks are the registry names of the disk LUNs the job reads or writes.
+	Disks []string
+	// Cartridges are the barcodes the job needs loaded in drives.
+	Cartridges []string
+	// Writes are the disk names and barcodes the job writes.
+	Writes []string
+	// Unresolvable is set when the job's devices could not be resolved (bad
+	// spec, unknown device): it is placed on any eligible mover without
+	// tapes, so that its copy fails and records why.
+	Unresolvable bool
+	// Lost marks a RUNNING job whose owner is gone (dead or lease expired);
+	// LostReason says why, e.g. "owner n1 lost: lease expired".
+	Lost       bool
+	LostReason string
+}
+
+// View is the cluster as placement sees it.
+type View struct {
+	Nodes []NodeView
+	Jobs  []JobView
+	// Disks is the registry (site of each).
+	Disks []*ferryv1.Disk
+	// Libraries carry their Elements: drives (Barcode set when loaded,
+	// JobId of the holder).
+	Libraries []*ferryv1.Library
+	// Cartridges: Location says slot or drive; Library names its library.
+	Cartridges []*ferryv1.Cartridge
+}
+
+// Decision is what to do with one job: place it (Node set) or leave it
+// waiting (Node empty, Reason says why).
+type Decision struct {
+	JobID string
+	Node  string
+	// FromEpoch is the epoch of the running job being taken over, also when
+	// the takeover has to wait; 0 for a queued job.
+	FromEpoch uint64
+	// Tapes say which drive each needed cartridge goes in (barcode,
+	// library, drive index), in the order of JobView.Cartridges with
+	// repeats left out.
+	Tapes []*ferryv1.TapeAssignment
+	// Reason: why the job waits, or (takeover) why it moved, e.g. "owner n1
+	// lost: lease expired".
+	Reason string
+}
+
+// Place decides, for every lost running job and every queued job, where it
+// runs or why it waits. Running jobs that are not lost are left where they
+// are (no decision) but count towards load and hold their drives,
+// cartridges and written devices. Deterministic: same view, same
+// decisions, whatever the order of its slices.
+//
+// Decisions come in the order they were made: takeovers first, then queued
+// jobs by priority (highest first) and creation index. A job that waits
+// reserves nothing, so it never holds back a later job that needs other
+// resources.
+func Place(cfg PlaceConfig, v View) []Decision {
+	p := newPlanner(cfg.withDefaults(), v)
+	var out []Decision
+	decided := make(map[string]bool)
+	for _, jv := range pending(v.Jobs) {
+		id := jv.Job.GetId()
+		if decided[id] {
+			continue
+		}
+		decided[id] = true
+		if p.dupJobs[id] {
+			// Which copy is the real one is unknowable; acting on either
+			// could start the job twice.
+			out = append(out, Decision{JobID: id, Reason: fmt.Sprintf("job %s appears more than once in the view", id)})
+			continue
+		}
+		out = append(out, p.decide(jv))
+	}
+	return out
+}
+
+func isTakeover(jv JobView) bool {
+	return jv.Lost && jv.Job.GetState() == ferryv1.JobState_JOB_STATE_RUNNING
+}
+
+// pending returns the jobs that need a decision in the order they get one.
+func pending(jobs []JobView) []JobView {
+	var out []JobView
+	for _, jv := range jobs {
+		if jv.Job.GetId() == "" {
+			continue
+		}
+		if isTakeover(jv) || jv.Job.GetState() == ferryv1.JobState_JOB_STATE_QUEUED {
+			out = append(out, jv)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b JobView) int {
+		ja, jb := a.Job, b.Job
+		return cmp.Or(
+			compareBool(isTakeover(b), isTakeover(a)),
+			cmp.Compare(jb.GetSpec().GetOptions().GetPriority(), ja.GetSpec().GetOptions().GetPriority()),
+			cmp.Compare(ja.GetCreatedIndex(), jb.GetCreatedIndex()),
+			strings.Compare(ja.GetId(), jb.GetId()),
+		)
+	})
+	return out
+}
+
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// driveKey names one drive of one library.
+type driveKey struct {
+	lib   string
+	drive uint32
+}
+
+// jobSet is a set of job ids.
+type jobSet map[string]bool
+
+// other returns the least id of the set other than self, so that messages
+// do not depend on map order.
+func (s jobSet) other(self string) (string, bool) {
+	var least string
+	found := false
+	for id := range s {
+		if id != self && (!found || id < least) {
+			least, found = id, true
+		}
+	}
+	return least, found
+}
+
+func addTo(m map[string]jobSet, key, id string) {
+	if m[key] == nil {
+		m[key] = make(jobSet)
+	}
+	m[key][id] = true
+}
+
+// planner is the cluster's state during one Place call: the registry, and
+// what running jobs and the decisions made so far hold.
+type planner struct {
+	cfg PlaceConfig
+	// nodes are the eligible movers by name. A name listed twice is left
+	// out: placing work on it could mean either machine.
+	nodes []NodeView
+	// Registry by name; a nil entry marks a name registered more than once.
+	disks      map[string]*ferryv1.Disk
+	libraries  map[string]*ferryv1.Library
+	cartridges map[string]*ferryv1.Cartridge
+	dupJobs    map[string]bool
+
+	load     map[string]int    // node → running jobs
+	inFlight map[string]uint64 // node → bytes its running jobs have left
+	busy     map[driveKey]bool // drives holding a cartridge or held by a job
+	loadedIn map[string]map[string]uint32
+	holders  map[string]jobSet // barcode → jobs holding it
+	readers  map[string]jobSet // device → jobs reading it
+	writers  map[string]jobSet // device → jobs writing it
+	libJobs  map[string]jobSet // library → jobs using its drives
+}
+
+func newPlanner(cfg PlaceConfig, v View) *planner {
+	p := &planner{
+		cfg:        cfg,
+		nodes:      eligibleMovers(v.Nodes),
+		disks:      byName(v.Disks, (*ferryv1.Disk).GetName),
+		libraries:  byName(v.Libraries, (*ferryv1.Library).GetName),
+		cartridges: byName(v.Cartridges, (*ferryv1.Cartridge).GetBarcode),
+		dupJobs:    make(map[string]bool),
+		load:       make(map[string]int),
+		inFlight:   make(map[string]uint64),
+		busy:       make(map[driveKey]bool),
+		loadedIn:   make(map[string]map[string]uint32),
+		holders:    make(map[string]jobSet),
+		readers:    make(map[string]jobSet),
+		writers:    make(map[string]jobSet),
+		libJobs:    make(map[string]jobSet),
+	}
+	for _, lib := range v.Libraries {
+		p.noteDrives(lib)
+	}
+	// The registry's records of loaded cartridges may disagree with the
+	// libraries' elements; a drive either of them says is in use is.
+	for _, c := range v.Cartridges {
+		if loc := c.GetLocation(); loc.GetKind() == ferryv1.ElementKind_ELEMENT_KIND_DRIVE && c.GetLibrary() != "" {
+			p.busy[driveKey{c.GetLibrary(), loc.GetIndex()}] = true
+		}
+	}
+	seen := make(map[string]bool)
+	for _, jv := range v.Jobs {
+		id := jv.Job.GetId()
+		if id == "" {
+			continue
+		}
+		if seen[id] {
+			p.dupJobs[id] = true
+		}
+		seen[id] = true
+		if jv.Job.GetState() == ferryv1.JobState_JOB_STATE_RUNNING {
+			p.hold(jv)
+		}
+	}
+	return p
+}
+
+// byName indexes the registry; a name registered twice maps to nil, so
+// that a job needing it waits instead of using whichever came first.
+func byName[T any](items []T, name func(T) string) map[string]T {
+	var zero T
+	m := make(map[string]T, len(items))
+	for _, it := range items {
+		n := name(it)
+		if n == "" {
+			continue
+		}
+		if _, dup := m[n]; dup {
+			m[n] = zero
+			continue
+		}
+		m[n] = it
+	}
+	return m
+}
+
+func eligibleMovers(nodes []NodeView) []NodeView {
+	count := make(map[string]int)
+	for _, n := range nodes {
+		count[n.Name]++
+	}
+	var out []NodeView
+	for _, n := range nodes {
+		if n.Name != "" && count[n.Name] == 1 && n.Eligible && n.Mover {
+			out = append(out, n)
+		}
+	}
+	slices.SortFunc(out, func(a, b NodeView) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// noteDrives records the library's loaded and held drives.
+func (p *planner) noteDrives(lib *ferryv1.Library) {
+	name := lib.GetName()
+	for _, e := range lib.GetElements() {
+		if e.GetKind() != ferryv1.ElementKind_ELEMENT_KIND_DRIVE || e.GetBarcode() == "" && e.GetJobId() == "" {
+			continue
+		}
+		p.busy[driveKey{name, e.GetIndex()}] = true
+		if id := e.GetJobId(); id != "" {
+			addTo(p.libJobs, name, id)
+		}
+		b := e.GetBarcode()
+		if b == "" {
+			continue
+		}
+		if id := e.GetJobId(); id != "" {
+			addTo(p.holders, b, id)
+		}
+		if p.loadedIn[name] == nil {
+			p.loadedIn[name] = make(map[string]uint32)
+		}
+		if d, ok := p.loadedIn[name][b]; !ok || e.GetIndex() < d {
+			p.loadedIn[name][b] = e.GetIndex()
+		}
+	}
+}
+
+// hold records what a running job uses. A lost job keeps its drives,
+// cartridges and devices until it is taken over: its owner may still be
+// writing, and the state machine still counts them as the job's.
+func (p *planner) hold(jv JobView) {
+	j := jv.Job
+	if !jv.Lost {
+		p.load[j.GetOwner()]++
+		p.inFlight[j.GetOwner()] += remaining(j)
+	}
+	for _, t := range j.GetTapes() {
+		p.useTape(j.GetId(), t)
+	}
+	if !jv.Unresolvable {
+		p.useDevices(jv)
+	}
+}
+
+func (p *planner) useTape(id string, t *ferryv1.TapeAssignment) {
+	p.busy[driveKey{t.GetLibrary(), t.GetDrive()}] = true
+	addTo(p.libJobs, t.GetLibrary(), id)
+	if b := t.GetBarcode(); b != "" {
+		addTo(p.holders, b, id)
+	}
+}
+
+func (p *planner) useDevices(jv JobView) {
+	id := jv.Job.GetId()
+	for _, b := range jv.Cartridges {
+		addTo(p.holders, b, id)
+	}
+	for _, d := range slices.Concat(jv.Disks, jv.Cartridges) {
+		addTo(p.readers, d, id)
+	}
+	for _, d := range jv.Writes {
+		addTo(p.writers, d, id)
+	}
+}
+
+func remaining(j *ferryv1.Job) uint64 {
+	total, done := j.GetProgress().GetBytesTotal(), j.GetProgress().GetBytesDone()
+	if done >= total {
+		return 0
+	}
+	return total - done
+}
+
+// decide places one job, or says why it waits, and books what a placed job
+// takes so that later decisions of the same call see it.
+func (p *planner) decide(jv JobView) Decision {
+	j := jv.Job
+	d := Decision{JobID: j.GetId()}
+	var moved string
+	if isTakeover(jv) {
+		d.FromEpoch = j.GetEpoch()
+		moved = jv.LostReason
+		if moved == "" {
+			moved = fmt.Sprintf("owner %s lost", j.GetOwner())
+		}
+	}
+	node, tapes, wait := p.choose(jv)
+	if node == "" {
+		if moved != "" {
+			wait = moved + "; " + wait
+		}
+		d.Reason = wait
+		return d
+	}
+	d.Node, d.Tapes, d.Reason = node, tapes, moved
+	p.commit(jv, node, tapes)
+	return d
+}
+
+func (p *planner) commit(jv JobView, node string, tapes []*ferryv1.TapeAssignment) {
+	p.load[node]++
+	p.inFlight[node] += remaining(jv.Job)
+	for _, t := range tapes {
+		p.useTape(jv.Job.GetId(), t)
+	}
+	if !jv.Unresolvable {
+		p.useDevices(jv)
+	}
+}
+
+// choose returns the node and tapes for the job, or why it must wait.
+// Problems that no node could solve (unknown devices, contention) are
+// reported before the ones that depend on the nodes.
+func (p *planner) choose(jv JobView) (string, []*ferryv1.TapeAssignment, string) {
+	var owner string
+	if isTakeover(jv) {
+		owner = jv.Job.GetOwner()
+	}
+	eligible := slices.DeleteFunc(slices.Clone(p.nodes), func(n NodeView) bool { return n.Name == owner })
+	if len(eligible) == 0 {
+		if owner != "" {
+			return "", nil, fmt.Sprintf("no eligible node other than %s", owner)
+		}
+		return "", nil, "no eligible node"
+	}
+	if jv.Unresolvable {
+		free := p.belowLimit(eligible)
+		if len(free) == 0 {
+			return "", nil, p.atLimit(true)
+		}
+		return p.byLoad(free)[0].Name, nil, ""
+	}
+	need, wait := p.resolve(jv)
+	if wait != "" {
+		return "", nil, wait
+	}
+	if wait := p.contention(jv, need); wait != "" {
+		return "", nil, wait
+	}
+	able, wait := p.reaching(eligible, jv, need)
+	if wait != "" {
+		return "", nil, wait
+	}
+	free := p.belowLimit(able)
+	if len(free) == 0 {
+		return "", nil, p.atLimit(len(able) == len(eligible))
+	}
+	var first string
+	for _, n := range p.byLoad(free) {
+		tapes, wait := p.assignTapes(n, need)
+		if wait == "" {
+			return n.Name, tapes, ""
+		}
+		if first == "" {
+			first = wait
+		}
+	}
+	return "", nil, first
+}
+
+// cartridgeNeed is a cartridge the job needs and where it is now.
+type cartridgeNeed struct {
+	barcode string
+	lib     *ferryv1.Library
+	loaded  bool // in drive
+	drive   uint32
+}
+
+// resolve looks the job's devices up in the registry.
+func (p *planner) resolve(jv JobView) ([]cartridgeNeed, string) {
+	for _, name := range jv.Disks {
+		d, ok := p.disks[name]
+		switch {
+		case name == "":
+			return nil, "the job names a disk without a name"
+		case !ok:
+			return nil, fmt.Sprintf("disk %s is not registered", name)
+		case d == nil:
+			return nil, fmt.Sprintf("disk %s is registered more than once", name)
+		}
+	}
+	var need []cartridgeNeed
+	for _, b := range uniq(jv.Cartridges) {
+		c, ok := p.cartridges[b]
+		switch {
+		case b == "":
+			return nil, "the job names a cartridge without a barcode"
+		case !ok:
+			return nil, fmt.Sprintf("cartridge %s is not registered", b)
+		case c == nil:
+			return nil, fmt.Sprintf("cartridge %s is registered more than once", b)
+		}
+		lib, ok := p.libraries[c.GetLibrary()]
+		switch {
+		case !ok:
+			return nil, fmt.Sprintf("cartridge %s is in library %q, which is not registered", b, c.GetLibrary())
+		case lib == nil:
+			return nil, fmt.Sprintf("library %s is registered more than once", c.GetLibrary())
+		}
+		n := cartridgeNeed{barcode: b, lib: lib}
+		n.drive, n.loaded = p.locate(jv, c)
+		need = append(need, n)
+	}
+	return need, ""
+}
+
+// locate returns the drive the cartridge is loaded in, if any. A lost
+// job's own record of its tapes comes first: that is the drive its owner
+// was using.
+func (p *planner) locate(jv JobView, c *ferryv1.Cartridge) (uint32, bool) {
+	if jv.Job.GetState() == ferryv1.JobState_JOB_STATE_RUNNING {
+		for _, t := range jv.Job.GetTapes() {
+			if t.GetBarcode() == c.GetBarcode() && t.GetLibrary() == c.GetLibrary() {
+				return t.GetDrive(), true
+			}
+		}
+	}
+	if d, ok := p.loadedIn[c.GetLibrary()][c.GetBarcode()]; ok {
+		return d, true
+	}
+	if loc := c.GetLocation(); loc.GetKind() == ferryv1.ElementKind_ELEMENT_KIND_DRIVE {
+		return loc.GetIndex(), true
+	}
+	return 0, false
+}
+
+// contention says what another job holds that this one needs: a cartridge,
+// a device written (or, to write it, read) by another job, or a library
+// at its cap.
+func (p *planner) contention(jv JobView, need []cartridgeNeed) string {
+	id := jv.Job.GetId()
+	for _, c := range need {
+		if h, ok := p.holders[c.barcode].other(id); ok {
+			return fmt.Sprintf("cartridge %s is in use by job %s", c.barcode, h)
+		}
+	}
+	for _, dev := range uniq(slices.Concat(jv.Disks, jv.Cartridges, jv.Writes)) {
+		if w, ok := p.writers[dev].other(id); ok {
+			return fmt.Sprintf("%s %s is being written by job %s", p.kind(dev), dev, w)
+		}
+	}
+	for _, dev := range uniq(jv.Writes) {
+		if r, ok := p.readers[dev].other(id); ok {
+			return fmt.Sprintf("%s %s is being read by job %s", p.kind(dev), dev, r)
+		}
+	}
+	if limit := p.cfg.MaxJobsPerLibrary; limit > 0 {
+		for _, lib := range libraries(need) {
+			jobs := p.libJobs[lib.GetName()]
+			// A job taken over already counts where it is.
+			if jobs[id] {
+				continue
+			}
+			if len(jobs) >= limit {
+				return fmt.Sprintf("library %s is at its limit of %d jobs", lib.GetName(), limit)
+			}
+		}
+	}
+	return ""
+}
+
+func (p *planner) kind(dev string) string {
+	if _, ok := p.disks[dev]; ok {
+		return "disk"
+	}
+	if _, ok := p.cartridges[dev]; ok {
+		return "cartridge"
+	}
+	return "device"
+}
+
+// reaching returns the eligible nodes that reach every disk of the job and
+// a drive of every library its cartridges are in. When there is none, the
+// reason names a device no node reaches if there is one, else the devices
+// that no single node reaches together.
+func (p *planner) reaching(eligible []NodeView, jv JobView, need []cartridgeNeed) ([]NodeView, string) {
+	type requirement struct {
+		what    string
+		reaches func(NodeView) bool
+	}
+	var reqs []requirement
+	for _, name := range uniq(jv.Disks) {
+		d := p.disks[name]
+		reqs = append(reqs, requirement{"disk " + name, func(n NodeView) bool { return n.ReachesDisk(d) }})
+	}
+	for _, lib := range libraries(need) {
+		reqs = append(reqs, requirement{"a drive of library " + lib.GetName(), func(n NodeView) bool {
+			all, listed := n.reachedDrives(lib)
+			return all || len(listed) > 0
+		}})
+	}
+	for _, r := range reqs {
+		if !slices.ContainsFunc(eligible, r.reaches) {
+			return nil, "no eligible node reaches " + r.what
+		}
+	}
+	able := slices.DeleteFunc(slices.Clone(eligible), func(n NodeView) bool {
+		return slices.ContainsFunc(reqs, func(r requirement) bool { return !r.reaches(n) })
+	})
+	if len(able) == 0 {
+		what := make([]string, len(reqs))
+		for i, r := range reqs {
+			what[i] = r.what
+		}
+		return nil, "no eligible node reaches all of " + strings.Join(what, ", ")
+	}
+	return able, ""
+}
+
+func (p *planner) belowLimit(nodes []NodeView) []NodeView {
+	return slices.DeleteFunc(slices.Clone(nodes), func(n NodeView) bool { return p.load[n.Name] >= p.cfg.MaxJobsPerNode })
+}
+
+func (p *planner) atLimit(allEligible bool) string {
+	if allEligible {
+		return fmt.Sprintf("all eligible nodes are at their limit of %d jobs", p.cfg.MaxJobsPerNode)
+	}
+	return fmt.Sprintf("every eligible node that reaches the job's devices is at its limit of %d jobs", p.cfg.MaxJobsPerNode)
+}
+
+// byLoad orders nodes least loaded first: fewest running jobs, then fewest
+// bytes left to copy, then name.
+func (p *planner) byLoad(nodes []NodeView) []NodeView {
+	out := slices.Clone(nodes)
+	slices.SortFunc(out, func(a, b NodeView) int {
+		return cmp.Or(
+			cmp.Compare(p.load[a.Name], p.load[b.Name]),
+			cmp.Compare(p.inFlight[a.Name], p.inFlight[b.Name]),
+			strings.Compare(a.Name, b.Name),
+		)
+	})
+	return out
+}
+
+// assignTapes picks a drive for each cartridge the job needs on node n. A
+// cartridge already in a drive the node reaches stays there; any other
+// goes into the lowest free drive of its library that the node reaches.
+func (p *planner) assignTapes(n NodeView, need []cartridgeNeed) ([]*ferryv1.TapeAssignment, string) {
+	taken := make(map[driveKey]bool)
+	tapes := make([]*ferryv1.TapeAssignment, 0, len(need))
+	for _, c := range need {
+		name := c.lib.GetName()
+		drive, ok := c.drive, c.loaded && n.ReachesDrive(c.lib, c.drive) && !taken[driveKey{name, c.drive}]
+		if !ok {
+			all, listed := n.reachedDrives(c.lib)
+			drive, ok = p.freeDrive(c.lib, all, listed, taken)
+		}
+		if !ok {
+			if _, exists := p.freeDrive(c.lib, true, nil, taken); !exists {
+				return nil, fmt.Sprintf("no free drive in library %s", name)
+			}
+			return nil, fmt.Sprintf("no free drive in library %s is reached by a node that can run the job", name)
+		}
+		taken[driveKey{name, drive}] = true
+		tapes = append(tapes, &ferryv1.TapeAssignment{Barcode: c.barcode, Library: name, Drive: drive})
+	}
+	return tapes, ""
+}
+
+// freeDrive returns the lowest drive of the library, among all or the
+// listed ones, that nothing holds. Walking all drives ends after at most
+// one more step than there are busy drives.
+func (p *planner) freeDrive(lib *ferryv1.Library, all bool, listed []uint32, taken map[driveKey]bool) (uint32, bool) {
+	free := func(d uint32) bool {
+		k := driveKey{lib.GetName(), d}
+		return !p.busy[k] && !taken[k]
+	}
+	if all {
+		for d := range lib.GetDrives() {
+			if free(d) {
+				return d, true
+			}
+		}
+		return 0, false
+	}
+	for _, d := range listed {
+		if free(d) {
+			return d, true
+		}
+	}
+	return 0, false
+}
+
+// libraries returns the distinct libraries of the cartridges, in order.
+func libraries(need []cartridgeNeed) []*ferryv1.Library {
+	var out []*ferryv1.Library
+	for _, c := range need {
+		if !slices.Contains(out, c.lib) {
+			out = append(out, c.lib)
+		}
+	}
+	return out
+}
+
+// uniq returns the names without repeats, in first-named order.
+func uniq(names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
