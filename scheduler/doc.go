@@ -1,0 +1,25 @@
+// Package scheduler decides, on the Raft leader, which node runs which copy
+// job, and takes a job away from an owner that is gone.
+//
+// Three parts, each in its own file:
+//
+//   - Placement (place.go, reach.go) is pure decision code: given a view of
+//     nodes, jobs and tape libraries it returns where each queued job runs
+//     (and into which drives its cartridges go) or why it waits, and where a
+//     lost job is taken over. It is tested without sockets or clocks.
+//   - Leases (lease.go): every node that runs jobs renews its lease through
+//     the leader (the LeaseService), reporting the jobs it runs. The leader
+//     measures each lease from when it received the renewal, on its own
+//     monotonic clock; a new leader first grants everyone a full lease from
+//     the moment it took over.
+//   - The driver (scheduler.go) runs while this node leads: it builds the view
+//     from the replicated state, gossip and the lease table, proposes the
+//     decisions through Raft (PlaceJobOp, WaitJobOp) and answers renewals.
+//
+// Fencing: a placement gives the job a new epoch, the Raft index of the
+// PlaceJobOp. The state machine refuses checkpoints and completions that
+// carry an older epoch, and every device write is checked against the
+// highest epoch that device has seen (storage/fence), so an old owner that
+// wakes up writes nothing. The owner's side of the lease (stopping I/O
+// before the leader can give the job away) lives in cluster/executor.
+package scheduler

@@ -1,0 +1,318 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ferry-san/ferry/cluster/fsm"
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+)
+
+// Node is what the scheduler needs of its cluster node; *cluster.Node has it.
+type Node interface {
+	Name() string
+	ClusterID() string
+	IsLeader() bool
+	FSM() *fsm.FSM
+	Propose(ctx context.Context, cmd *ferryv1.Command) (fsm.Result, error)
+	// Members is every node with its gossip state.
+	Members() []*ferryv1.Member
+	// WatchJobs signals after any job changes.
+	WatchJobs() (<-chan struct{}, func())
+}
+
+// Defaults of Config.
+const (
+	// DefaultLease is how long a lease lasts on the leader's clock after it
+	// received a renewal. It bounds how long a job stalls when its owner
+	// dies without gossip noticing first.
+	DefaultLease = 1500 * time.Millisecond
+	// DefaultInterval is how often the leader re-plans without being told
+	// that a job changed.
+	DefaultInterval = 100 * time.Millisecond
+	proposeTimeout  = 5 * time.Second
+)
+
+// Config tunes the scheduler. Zero values take the defaults. Every node
+// should run with the same settings: any of them may become the leader.
+type Config struct {
+	Place PlaceConfig
+	// Lease is DefaultLease by default. Owners stop writing well before
+	// it runs out (see executor.Config.RenewDeadline).
+	Lease time.Duration
+	// Interval is DefaultInterval by default.
+	Interval time.Duration
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Metrics receives the scheduler's metrics; nil keeps them unexported.
+	Metrics *Metrics
+	// now is the clock; tests replace it.
+	now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.Lease <= 0 {
+		c.Lease = DefaultLease
+	}
+	if c.Interval <= 0 {
+		c.Interval = DefaultInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c
+}
+
+// Scheduler places jobs and takes over lost ones while its node leads, and
+// answers lease renewals (it is the LeaseService).
+type Scheduler struct {
+	ferryv1.UnimplementedLeaseServiceServer
+
+	node Node
+	cfg  Config
+	log  *slog.Logger
+
+	mu sync.Mutex
+	// leases is nil while this node does not lead.
+	leases *leaseTable
+	// takingOver are jobs whose takeover is being proposed: their owner's
+	// renewals already hear they are lost.
+	takingOver map[string]bool
+}
+
+// New returns a scheduler for node; Run starts it.
+func New(node Node, cfg Config) *Scheduler {
+	cfg = cfg.withDefaults()
+	return &Scheduler{node: node, cfg: cfg, log: cfg.Logger.With("component", "scheduler"), takingOver: map[string]bool{}}
+}
+
+// Run plans until ctx ends: after every job change, and every Interval.
+func (s *Scheduler) Run(ctx context.Context) {
+	changed, stop := s.node.WatchJobs()
+	defer stop()
+	ticker := time.NewTicker(s.cfg.Interval)
+	defer ticker.Stop()
+	for {
+		s.tick(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-ticker.C:
+		}
+	}
+}
+
+// table returns the lease table while this node leads, starting a new one
+// when leadership began; nil otherwise.
+func (s *Scheduler) tableLocked(now time.Time) *leaseTable {
+	if !s.node.IsLeader() {
+		if s.leases != nil {
+			s.log.Info("no longer the leader: scheduling stops here")
+		}
+		s.leases = nil
+		return nil
+	}
+	if s.leases == nil {
+		s.log.Info("leading: every node holds a lease from now", "lease", s.cfg.Lease)
+		s.leases = newLeaseTable(s.cfg.Lease, now)
+	}
+	return s.leases
+}
+
+func (s *Scheduler) tick(ctx context.Context) {
+	now := s.cfg.now()
+	s.mu.Lock()
+	leases := s.tableLocked(now)
+	if leases == nil {
+		s.mu.Unlock()
+		s.cfg.Metrics.leader.Set(0)
+		return
+	}
+	s.cfg.Metrics.leader.Set(1)
+	v := s.view(leases, now)
+	s.mu.Unlock()
+	for _, d := range Place(s.cfg.Place, v.View) {
+		if ctx.Err() != nil {
+			return
+		}
+		s.carryOut(ctx, d, v)
+	}
+}
+
+// builtView is a View with what carrying out its decisions needs.
+type builtView struct {
+	View
+	jobs map[string]JobView
+	// lostKind says why each lost job is lost: "lease", "gossip" or "removed".
+	lostKind map[string]string
+}
+
+// view gathers what placement needs from the replicated state, gossip and
+// the lease table. Called with s.mu held.
+func (s *Scheduler) view(leases *leaseTable, now time.Time) builtView {
+	reg := s.node.FSM()
+	gossip := map[string]ferryv1.GossipState{}
+	for _, m := range s.node.Members() {
+		gossip[m.GetNode()] = m.GetGossipState()
+	}
+	v := builtView{jobs: map[string]JobView{}, lostKind: map[string]string{}}
+	known := map[string]bool{}
+	for _, n := range reg.Nodes() {
+		known[n.GetName()] = true
+		g := gossip[n.GetName()]
+		alive := g == ferryv1.GossipState_GOSSIP_STATE_ALIVE || g == ferryv1.GossipState_GOSSIP_STATE_SUSPECT
+		v.Nodes = append(v.Nodes, NodeView{
+			Name: n.GetName(), Site: n.GetSite(), Reach: n.GetReach(), Mover: n.GetMover(),
+			Eligible: alive && !leases.expired(n.GetName(), now),
+		})
+	}
+	running, _ := reg.Jobs(fsm.Query{State: ferryv1.JobState_JOB_STATE_RUNNING})
+	queued, _ := reg.Jobs(fsm.Query{State: ferryv1.JobState_JOB_STATE_QUEUED})
+	for _, j := range append(running, queued...) {
+		jv := jobView(reg, j)
+		if j.GetState() == ferryv1.JobState_JOB_STATE_RUNNING {
+			owner := j.GetOwner()
+			switch g := gossip[owner]; {
+			case !known[owner]:
+				jv.Lost, jv.LostReason, v.lostKind[j.GetId()] = true, fmt.Sprintf("owner %s lost: removed from the cluster", owner), "removed"
+			case g == ferryv1.GossipState_GOSSIP_STATE_DEAD || g == ferryv1.GossipState_GOSSIP_STATE_LEFT:
+				jv.Lost, jv.LostReason, v.lostKind[j.GetId()] = true, fmt.Sprintf("owner %s lost: gossip says %s", owner, gossipWord(g)), "gossip"
+			case leases.expired(owner, now):
+				jv.Lost, jv.LostReason, v.lostKind[j.GetId()] = true, fmt.Sprintf("owner %s lost: lease expired (no renewal for %v)", owner, s.cfg.Lease), "lease"
+			}
+		}
+		v.Jobs = append(v.Jobs, jv)
+		v.jobs[j.GetId()] = jv
+	}
+	v.Disks = reg.Disks()
+	for _, l := range reg.Libraries() {
+		if full, ok := reg.Library(l.GetName()); ok {
+			v.Libraries = append(v.Libraries, full)
+		}
+	}
+	v.Cartridges = reg.Cartridges("")
+	return v
+}
+
+func gossipWord(g ferryv1.GossipState) string {
+	if g == ferryv1.GossipState_GOSSIP_STATE_LEFT {
+		return "it left"
+	}
+	return "dead"
+}
+
+// carryOut proposes one decision. The state machine re-checks it, so a
+// decision overtaken by events is refused and re-planned on the next tick.
+func (s *Scheduler) carryOut(ctx context.Context, d Decision, v builtView) {
+	jv, ok := v.jobs[d.JobID]
+	if !ok {
+		return
+	}
+	j := jv.Job
+	log := s.log.With("job", d.JobID)
+	pctx, cancel := context.WithTimeout(ctx, proposeTimeout)
+	defer cancel()
+	if d.Node == "" {
+		if j.GetState() != ferryv1.JobState_JOB_STATE_QUEUED {
+			log.Warn("lost job cannot be taken over yet", "reason", d.Reason)
+			return
+		}
+		if d.Reason == j.GetStateReason() {
+			return
+		}
+		if err := s.propose(pctx, &ferryv1.Command{Op: &ferryv1.Command_WaitJob{WaitJob: &ferryv1.WaitJobOp{JobId: d.JobID, Reason: d.Reason}}}); err != nil {
+			log.Debug("recording why the job waits", "err", err)
+		}
+		return
+	}
+	op := &ferryv1.PlaceJobOp{JobId: d.JobID, Node: d.Node, FromEpoch: d.FromEpoch, Tapes: d.Tapes, Reason: d.Reason}
+	takeover := d.FromEpoch != 0
+	if takeover {
+		s.mu.Lock()
+		s.takingOver[d.JobID] = true
+		if s.leases != nil {
+			op.LostBytesDone = s.leases.reportedBytes(d.JobID)
+		}
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			delete(s.takingOver, d.JobID)
+			if s.leases != nil {
+				s.leases.forget(d.JobID)
+			}
+			s.mu.Unlock()
+		}()
+	}
+	err := s.propose(pctx, &ferryv1.Command{Op: &ferryv1.Command_PlaceJob{PlaceJob: op}})
+	switch {
+	case err != nil && (errors.Is(err, fsm.ErrBusy) || errors.Is(err, fsm.ErrFenced)):
+		log.Debug("placement overtaken by events", "err", err)
+	case err != nil:
+		log.Warn("could not place job", "node", d.Node, "err", err)
+	case takeover:
+		s.cfg.Metrics.failovers.WithLabelValues(v.lostKind[d.JobID]).Inc()
+		if b, cp := op.GetLostBytesDone(), j.GetProgress().GetCheckpointOffset(); b > cp {
+			s.cfg.Metrics.recopy.Observe(float64(b - cp))
+		} else {
+			s.cfg.Metrics.recopy.Observe(0)
+		}
+		log.Info("job taken over", "from", j.GetOwner(), "to", d.Node, "reason", d.Reason,
+			"checkpoint", j.GetProgress().GetCheckpointOffset(), "reported", op.GetLostBytesDone())
+	default:
+		s.cfg.Metrics.placements.Inc()
+		log.Info("job placed", "node", d.Node, "tapes", len(d.Tapes))
+	}
+}
+
+func (s *Scheduler) propose(ctx context.Context, cmd *ferryv1.Command) error {
+	res, err := s.node.Propose(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	return res.Err
+}
+
+// Renew is the LeaseService: an owner renews its lease and hears which of
+// its jobs it lost.
+func (s *Scheduler) Renew(ctx context.Context, req *ferryv1.RenewLeaseRequest) (*ferryv1.RenewLeaseResponse, error) {
+	if req.GetClusterId() != s.node.ClusterID() {
+		return nil, status.Errorf(codes.PermissionDenied, "cluster_id %q is not this cluster's (%q)", req.GetClusterId(), s.node.ClusterID())
+	}
+	if req.GetNode() == "" {
+		return nil, status.Error(codes.InvalidArgument, "node: required")
+	}
+	now := s.cfg.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	leases := s.tableLocked(now)
+	if leases == nil {
+		s.cfg.Metrics.renewals.WithLabelValues("not_leader").Inc()
+		return nil, status.Errorf(codes.FailedPrecondition, "%s is not the leader", s.node.Name())
+	}
+	leases.renew(req.GetNode(), now, req.GetJobs())
+	resp := &ferryv1.RenewLeaseResponse{LeaseMillis: uint32(s.cfg.Lease.Milliseconds()), Leader: s.node.Name()}
+	reg := s.node.FSM()
+	for _, l := range req.GetJobs() {
+		j, ok := reg.Job(l.GetJobId())
+		if !ok || j.GetState() != ferryv1.JobState_JOB_STATE_RUNNING || j.GetOwner() != req.GetNode() ||
+			j.GetEpoch() != l.GetEpoch() || s.takingOver[l.GetJobId()] {
+			resp.LostJobs = append(resp.LostJobs, l.GetJobId())
+		}
+	}
+	s.cfg.Metrics.renewals.WithLabelValues("granted").Inc()
+	return resp, nil
+}
