@@ -162,7 +162,10 @@ func (r *runner) segment(ctx context.Context) error {
 	r.done = append(r.done, SegmentResult{Bytes: r.segBytes, SHA256: r.hashes.endSegment()})
 	r.segBytes, r.segRecs, r.segFiles = 0, 0, 0
 	r.progress(true)
-	if r.due() {
+	// Spacing is relative: redone from an earlier checkpoint it can land
+	// elsewhere (to end of data, say, past what a dead owner wrote after
+	// that checkpoint). A checkpoint right after it pins where it went.
+	if r.due() || s.Kind == Space && r.cfg.OnCheckpoint != nil {
 		r.seg++ // the checkpoint names the next segment, not done ones
 		err := r.checkpoint(ctx, nil, checkpointState{})
 		r.seg--
