@@ -9,9 +9,9 @@ import (
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
 
-// defaultMaxJobsPerNode keeps a node's links and CPU shared by a few
+// DefaultMaxJobsPerNode keeps a node's links and CPU shared by a few
 // streams: more would slow every copy on the node without moving more data.
-const defaultMaxJobsPerNode = 4
+const DefaultMaxJobsPerNode = 4
 
 // PlaceConfig limits concurrency. Zero values take the defaults.
 type PlaceConfig struct {
@@ -24,7 +24,7 @@ type PlaceConfig struct {
 
 func (c PlaceConfig) withDefaults() PlaceConfig {
 	if c.MaxJobsPerNode <= 0 {
-		c.MaxJobsPerNode = defaultMaxJobsPerNode
+		c.MaxJobsPerNode = DefaultMaxJobsPerNode
 	}
 	c.MaxJobsPerLibrary = max(c.MaxJobsPerLibrary, 0)
 	return c

@@ -28,6 +28,7 @@ import (
 	"github.com/ferry-san/ferry/mover"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/rpc/grpcapi"
+	"github.com/ferry-san/ferry/scheduler"
 )
 
 // agentFlags are the settings of `ferry agent`.
@@ -42,6 +43,9 @@ type agentFlags struct {
 	checkpointBytes                                         int64
 	checkpointEvery                                         time.Duration
 	dev, runJobs, pprof                                     bool
+	reach                                                   string
+	lease, renewInterval, renewDeadline                     time.Duration
+	maxJobsPerNode, maxJobsPerLibrary                       int
 }
 
 func agentFlagSet(stderr io.Writer) (*flag.FlagSet, *agentFlags) {
@@ -68,6 +72,12 @@ func agentFlagSet(stderr io.Writer) (*flag.FlagSet, *agentFlags) {
 	fs.IntVar(&f.electionTicks, "election-ticks", d.ElectionTicks, "Raft election timeout in ticks")
 	fs.Int64Var(&f.checkpointBytes, "checkpoint-bytes", mover.DefaultCheckpointBytes, "bytes a copy moves between committed checkpoints")
 	fs.DurationVar(&f.checkpointEvery, "checkpoint-every", mover.DefaultCheckpointEvery, "longest time between a running copy's committed checkpoints")
+	fs.StringVar(&f.reach, "reach", "", "comma-separated devices this node reaches: disk names, library names, LIB/N drives; empty means every device of its site")
+	fs.DurationVar(&f.lease, "lease", scheduler.DefaultLease, "job lease on the leader's clock: a node silent this long loses its jobs (same on every node)")
+	fs.DurationVar(&f.renewInterval, "renew-interval", executor.DefaultRenewInterval, "how often this node renews its lease")
+	fs.DurationVar(&f.renewDeadline, "renew-deadline", executor.DefaultRenewDeadline, "how long after a granted renewal was sent this node may write; at most 2/3 of -lease is used")
+	fs.IntVar(&f.maxJobsPerNode, "max-jobs-per-node", scheduler.DefaultMaxJobsPerNode, "most jobs the scheduler runs on one node (same on every node)")
+	fs.IntVar(&f.maxJobsPerLibrary, "max-jobs-per-library", 0, "most jobs using drives of one library; 0 means as many as it has drives (same on every node)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&f.runJobs, "run-jobs", true, "run the copy jobs this node accepts; false makes a node that only replicates and serves the API")
@@ -169,14 +179,11 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	var join []string
-	for _, a := range strings.Split(f.join, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			join = append(join, a)
-		}
-	}
+	join := splitList(f.join)
 	cfg := cluster.Config{
 		NodeName:        f.node,
+		Reach:           splitList(f.reach),
+		Mover:           f.runJobs,
 		ClusterName:     f.clusterName,
 		Site:            f.site,
 		DataDir:         f.dataDir,
@@ -210,6 +217,17 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 	ferryv1.RegisterClusterServiceServer(gs, api)
 	ferryv1.RegisterDeviceServiceServer(gs, grpcapi.NewDeviceServer(node))
 	ferryv1.RegisterRaftTransportServer(gs, node.Transport())
+	sched := scheduler.New(node, scheduler.Config{
+		Place:   scheduler.PlaceConfig{MaxJobsPerNode: f.maxJobsPerNode, MaxJobsPerLibrary: f.maxJobsPerLibrary},
+		Lease:   f.lease,
+		Logger:  log,
+		Metrics: scheduler.NewMetrics(reg),
+	})
+	ferryv1.RegisterLeaseServiceServer(gs, sched)
+	schedCtx, stopSched := context.WithCancel(context.Background())
+	schedDone := make(chan struct{})
+	go func() { sched.Run(schedCtx); close(schedDone) }()
+	defer func() { stopSched(); <-schedDone }()
 	go func() {
 		if err := gs.Serve(grpcLn); err != nil {
 			log.Error("grpc server stopped", "err", err)
@@ -228,7 +246,7 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 	execCtx, stopExec := context.WithCancel(context.Background())
 	exec := executor.New(node, executor.Config{Logger: log, Registerer: reg, Mover: mover.Config{
 		CheckpointBytes: f.checkpointBytes, CheckpointEvery: f.checkpointEvery,
-	}})
+	}, RenewInterval: f.renewInterval, RenewDeadline: f.renewDeadline})
 	execDone := make(chan struct{})
 	if f.runJobs {
 		go func() { exec.Run(execCtx); close(execDone) }()
@@ -280,4 +298,15 @@ func httpHandler(node *cluster.Node, reg *prometheus.Registry, withPprof bool) h
 		fmt.Fprintln(w, "ready")
 	})
 	return mux
+}
+
+// splitList splits a comma-separated flag value, dropping empty entries.
+func splitList(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
