@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +17,7 @@ import (
 	"github.com/ferry-san/ferry/mover"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/scsi/sense"
+	"github.com/ferry-san/ferry/storage/fence"
 )
 
 // Node is what the executor needs of a cluster node; *cluster.Node has it.
@@ -24,7 +27,21 @@ type Node interface {
 	FSM() *fsm.FSM
 	// WatchJobs signals after any job changes.
 	WatchJobs() (<-chan struct{}, func())
+	// RenewLease renews this node's lease through the leader.
+	RenewLease(ctx context.Context, jobs []*ferryv1.JobLease) (*ferryv1.RenewLeaseResponse, error)
 }
+
+// Defaults of Config.
+const (
+	// DefaultRenewInterval is how often the lease is renewed: several
+	// tries fit in the renew deadline.
+	DefaultRenewInterval = 250 * time.Millisecond
+	// DefaultRenewDeadline is how long after sending a granted renewal
+	// this node may write. It must stay below the leader's lease
+	// (scheduler.DefaultLease, 1.5 s); the executor never uses more than
+	// two thirds of the lease the leader reports.
+	DefaultRenewDeadline = time.Second
+)
 
 // Config tunes the executor. Zero values take the defaults.
 type Config struct {
@@ -34,24 +51,42 @@ type Config struct {
 	// Rescan is how often the executor looks for work even without a
 	// change notification. Default 1s.
 	Rescan time.Duration
+	// RenewInterval is DefaultRenewInterval by default.
+	RenewInterval time.Duration
+	// RenewDeadline is DefaultRenewDeadline by default.
+	RenewDeadline time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the executor's metrics; nil registers none.
 	Registerer prometheus.Registerer
 }
 
-// Executor runs the jobs this node accepted (and, after a restart, the ones
-// it was running).
+// Executor runs the jobs the scheduler placed on this node, and keeps this
+// node's lease. A copy writes only while the lease is valid, and every
+// device it writes is fenced with the job's epoch.
 type Executor struct {
 	node    Node
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
+	lease   *ownerLease
+	batch   *checkpointBatcher
 
 	locks   *deviceLocks
 	mu      sync.Mutex
-	running map[string]context.CancelFunc
+	running map[string]*runningJob
 	wg      sync.WaitGroup
+}
+
+// runningJob is a copy under way on this node.
+type runningJob struct {
+	epoch  uint64
+	cancel context.CancelCauseFunc
+	// bytes is how far the copy got, committed or not, for the lease
+	// report.
+	bytes atomic.Int64
+	// done is closed when the copy has stopped and closed its devices.
+	done chan struct{}
 }
 
 // New returns an executor for node; Run starts it.
@@ -59,16 +94,28 @@ func New(node Node, cfg Config) *Executor {
 	if cfg.Rescan <= 0 {
 		cfg.Rescan = time.Second
 	}
+	if cfg.RenewInterval <= 0 {
+		cfg.RenewInterval = DefaultRenewInterval
+	}
+	if cfg.RenewDeadline <= 0 {
+		cfg.RenewDeadline = DefaultRenewDeadline
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Executor{node: node, cfg: cfg, log: cfg.Logger.With("component", "executor"), metrics: newMetrics(cfg.Registerer), locks: newDeviceLocks(), running: map[string]context.CancelFunc{}}
+	return &Executor{
+		node: node, cfg: cfg, log: cfg.Logger.With("component", "executor"), metrics: newMetrics(cfg.Registerer),
+		lease: newOwnerLease(), batch: &checkpointBatcher{node: node}, locks: newDeviceLocks(), running: map[string]*runningJob{},
+	}
 }
 
-// Run looks for work until ctx ends, then stops every copy (their last
-// checkpoints stay committed: a restarted node resumes from them) and waits
-// for them.
+// Run renews the lease and runs this node's jobs until ctx ends, then
+// stops every copy (their last checkpoints stay committed: whoever runs the
+// job next resumes from them) and waits for them.
 func (e *Executor) Run(ctx context.Context) {
+	renewDone := make(chan struct{})
+	go func() { e.renewLoop(ctx); close(renewDone) }()
+	defer func() { <-renewDone }()
 	changed, stop := e.node.WatchJobs()
 	defer stop()
 	ticker := time.NewTicker(e.cfg.Rescan)
@@ -78,8 +125,8 @@ func (e *Executor) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			e.mu.Lock()
-			for _, cancel := range e.running {
-				cancel()
+			for _, r := range e.running {
+				r.cancel(context.Cause(ctx))
 			}
 			e.mu.Unlock()
 			e.wg.Wait()
@@ -90,113 +137,89 @@ func (e *Executor) Run(ctx context.Context) {
 	}
 }
 
-// scan starts the jobs this node should run and stops the ones it no longer
-// owns (cancelled, or fenced off by a newer epoch).
+// errMoved is the cause a copy stops with when the replicated state no
+// longer has the job running here under its epoch.
+var errMoved = errors.New("the job is no longer this node's under this epoch (taken over, cancelled or ended)")
+
+// scan starts the jobs placed on this node and stops the ones it no longer
+// owns under the epoch they run with.
 func (e *Executor) scan(ctx context.Context) {
-	me, reg := e.node.Name(), e.node.FSM()
-	queued, _ := reg.Jobs(fsm.Query{State: ferryv1.JobState_JOB_STATE_QUEUED, SubmittedVia: me})
-	running, _ := reg.Jobs(fsm.Query{State: ferryv1.JobState_JOB_STATE_RUNNING, Owner: me})
-	mine := make(map[string]bool, len(queued)+len(running))
-	for _, j := range append(queued, running...) {
-		mine[j.GetId()] = true
+	me := e.node.Name()
+	mine, _ := e.node.FSM().Jobs(fsm.Query{State: ferryv1.JobState_JOB_STATE_RUNNING, Owner: me})
+	epochs := make(map[string]uint64, len(mine))
+	for _, j := range mine {
+		epochs[j.GetId()] = j.GetEpoch()
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for id, cancel := range e.running {
-		if !mine[id] {
-			cancel()
+	for id, r := range e.running {
+		if epochs[id] != r.epoch {
+			r.cancel(errMoved)
 		}
 	}
-	for _, j := range append(running, queued...) {
-		if _, active := e.running[j.GetId()]; active || ctx.Err() != nil || !e.mayStart(j) {
+	for _, j := range mine {
+		if r, active := e.running[j.GetId()]; active || ctx.Err() != nil {
+			if active && r.epoch != j.GetEpoch() {
+				// Placed here again under a newer epoch: start once
+				// the old copy has stopped.
+				go func() {
+					<-r.done
+					e.mu.Lock()
+					defer e.mu.Unlock()
+					e.startLocked(ctx, j)
+				}()
+			}
 			continue
 		}
-		jctx, cancel := context.WithCancel(ctx)
-		e.running[j.GetId()] = cancel
-		e.wg.Add(1)
-		go func() {
-			defer e.wg.Done()
-			e.execute(jctx, j)
-			e.mu.Lock()
-			delete(e.running, j.GetId())
-			e.mu.Unlock()
-			cancel()
-		}()
+		e.startLocked(ctx, j)
 	}
 }
 
-// mayStart tells from this node's state whether a queued job's cartridges
-// and drives look free, so that a job waiting for a busy cartridge costs no
-// proposal per scan. The state machine has the final word.
-func (e *Executor) mayStart(j *ferryv1.Job) bool {
-	if j.GetState() != ferryv1.JobState_JOB_STATE_QUEUED {
-		return true
-	}
-	barcodes, err := e.cartridgesOf(j.GetSpec())
-	if err != nil {
-		return true // let the start fail and the job record why
-	}
-	reg := e.node.FSM()
-	for _, b := range barcodes {
-		c, ok := reg.Cartridge(b)
-		if !ok {
-			return true
-		}
-		if c.GetLocation().GetKind() == ferryv1.ElementKind_ELEMENT_KIND_DRIVE {
-			return false
-		}
-		lib, ok := reg.Library(c.GetLibrary())
-		if !ok {
-			return true
-		}
-		free := false
-		for _, el := range lib.GetElements() {
-			free = free || el.GetKind() == ferryv1.ElementKind_ELEMENT_KIND_DRIVE && el.GetBarcode() == ""
-		}
-		if !free {
-			return false
-		}
-	}
-	return true
-}
-
-// execute claims the job, runs the mover and records the outcome.
-func (e *Executor) execute(ctx context.Context, job *ferryv1.Job) {
-	log := e.log.With("job", job.GetId())
-	cartridges, err := e.cartridgesOf(job.GetSpec())
-	if err != nil {
-		// Without an epoch there is nothing to fence with: claim the job to
-		// be able to fail it.
-		cartridges = nil
-	}
-	start := func(cartridges []string) (*ferryv1.Job, error) {
-		return e.propose(ctx, &ferryv1.Command{Op: &ferryv1.Command_StartJob{StartJob: &ferryv1.StartJobOp{
-			JobId: job.GetId(), Cartridges: cartridges,
-		}}})
-	}
-	started, err := start(cartridges)
-	if errors.Is(err, fsm.ErrNotFound) || errors.Is(err, fsm.ErrInvalid) {
-		// A cartridge that cannot be loaded will never be: claim the job
-		// without it, so that the copy fails and says why.
-		started, err = start(nil)
-	}
-	if err != nil {
-		if errors.Is(err, fsm.ErrBusy) {
-			log.Debug("job waits", "reason", err)
-		} else if ctx.Err() == nil {
-			log.Warn("could not start job", "err", err)
-		}
+func (e *Executor) startLocked(ctx context.Context, j *ferryv1.Job) {
+	if _, active := e.running[j.GetId()]; active || ctx.Err() != nil {
 		return
 	}
-	epoch := started.GetEpoch()
-	log = log.With("epoch", epoch)
-	log.Info("running job", "cartridges", cartridges)
+	jctx, cancel := context.WithCancelCause(ctx)
+	r := &runningJob{epoch: j.GetEpoch(), cancel: cancel, done: make(chan struct{})}
+	e.running[j.GetId()] = r
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.execute(jctx, j, r)
+		e.mu.Lock()
+		if e.running[j.GetId()] == r {
+			delete(e.running, j.GetId())
+		}
+		e.mu.Unlock()
+		cancel(nil)
+		close(r.done)
+	}()
+}
 
-	res, runErr := e.copy(ctx, log, started, epoch)
-	if ctx.Err() != nil {
-		// Cancelled, fenced, or the node is stopping: the job's fate is
-		// recorded elsewhere, or it resumes from its checkpoint.
+// stopJob stops a copy, if it runs.
+func (e *Executor) stopJob(id string, cause error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r, ok := e.running[id]; ok {
+		r.cancel(cause)
+	}
+}
+
+// execute runs the copy under the job's epoch and records the outcome.
+func (e *Executor) execute(ctx context.Context, job *ferryv1.Job, r *runningJob) {
+	epoch := job.GetEpoch()
+	log := e.log.With("job", job.GetId(), "epoch", epoch)
+	log.Info("running job", "checkpoint", job.GetProgress().GetCheckpointOffset())
+	res, runErr := e.copy(ctx, log, job, r)
+	switch {
+	case ctx.Err() != nil:
+		// Taken over, cancelled, or the node is stopping: the job's fate
+		// is recorded elsewhere, or it resumes from its checkpoint.
 		log.Info("job stopped", "why", context.Cause(ctx))
+		return
+	case errors.Is(runErr, fence.ErrFenced) || errors.Is(runErr, fsm.ErrFenced):
+		// A newer epoch owns the job: nothing of ours may be recorded.
+		log.Warn("job fenced off: a newer owner has it", "err", runErr)
 		return
 	}
 	finish := &ferryv1.FinishJobOp{JobId: job.GetId(), Epoch: epoch}
@@ -216,8 +239,31 @@ func (e *Executor) execute(ctx context.Context, job *ferryv1.Job) {
 	}
 }
 
+// takenOverAt returns when the job's last checkpoint was committed, if its
+// current epoch began with a takeover: the start of the takeover latency.
+func takenOverAt(j *ferryv1.Job) (time.Time, bool) {
+	takeover := false
+	for _, ev := range j.GetHistory() {
+		if ev.GetRaftIndex() == j.GetEpoch() && strings.HasPrefix(ev.GetMessage(), "taken over by ") {
+			takeover = true
+		}
+	}
+	if !takeover {
+		return time.Time{}, false
+	}
+	var last time.Time
+	for _, ev := range j.GetHistory() {
+		if strings.HasPrefix(ev.GetMessage(), "checkpoint at ") || strings.HasPrefix(ev.GetMessage(), "started on ") ||
+			strings.HasPrefix(ev.GetMessage(), "resumed on ") {
+			last = ev.GetTime().AsTime()
+		}
+	}
+	return last, !last.IsZero()
+}
+
 // copy opens the job's devices and runs its plan from the last checkpoint.
-func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job, epoch uint64) (mover.Result, error) {
+func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job, r *runningJob) (mover.Result, error) {
+	epoch := job.GetEpoch()
 	reg := e.node.FSM()
 	reads, writes := devicePaths(reg, job.GetSpec())
 	release, err := e.locks.acquire(ctx, reads, writes)
@@ -226,7 +272,19 @@ func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job,
 	}
 	// Released after the devices are closed (defers run last first).
 	defer release()
-	o := &opened{}
+	guard := &writeGuard{ctx: ctx, epoch: epoch, lease: e.lease, metrics: e.metrics}
+	if since, ok := takenOverAt(job); ok {
+		guard.onFirst = func(now time.Time) {
+			e.metrics.takeover.Observe(now.Sub(since).Seconds())
+			log.Info("first write after the takeover", "since_last_checkpoint", now.Sub(since))
+		}
+	}
+	defer func() {
+		if err := guard.close(); err != nil {
+			log.Warn("closing fences", "err", err)
+		}
+	}()
+	o := &opened{guard: guard}
 	defer func() {
 		if err := o.close(); err != nil {
 			log.Warn("closing devices", "err", err)
@@ -260,6 +318,16 @@ func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job,
 		}
 		log.Info("resuming from checkpoint", "segment", resume.Segment, "bytes", resume.BytesDone)
 	}
+	segments := uint32(len(plan.Segments))
+	// The devices are open and claimed: from here on no older owner
+	// writes. Record the start under the epoch; a refusal means a newer
+	// owner has the job already.
+	if _, err := e.propose(ctx, &ferryv1.Command{Op: &ferryv1.Command_StartJob{StartJob: &ferryv1.StartJobOp{
+		JobId: job.GetId(), Epoch: epoch, BytesTotal: uint64(max(total, 0)), SegmentsTotal: segments,
+		ResumeOffset: uint64(job.GetProgress().GetCheckpointOffset()),
+	}}}); err != nil {
+		return mover.Result{}, fmt.Errorf("record the start: %w", err)
+	}
 	cfg := e.cfg.Mover
 	cfg.Logger = log
 	if bw := spec.GetOptions().GetBwlimitBytesPerSecond(); bw > 0 {
@@ -268,17 +336,16 @@ func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job,
 	if n := spec.GetOptions().GetCheckpointIntervalBytes(); n > 0 {
 		cfg.CheckpointBytes = int64(n)
 	}
-	segments := uint32(len(plan.Segments))
 	cfg.OnCheckpoint = func(ctx context.Context, cp mover.Checkpoint) error {
 		b, err := cp.MarshalBinary()
 		if err != nil {
 			return err
 		}
-		_, err = e.propose(ctx, &ferryv1.Command{Op: &ferryv1.Command_CheckpointJob{CheckpointJob: &ferryv1.CheckpointJobOp{
+		err = e.batch.commit(ctx, &ferryv1.CheckpointJobOp{
 			JobId: job.GetId(), Epoch: epoch, Checkpoint: b,
 			Progress: &ferryv1.JobProgress{BytesDone: uint64(cp.BytesDone), BytesTotal: uint64(max(total, 0)), SegmentsDone: uint32(cp.Segment),
 				SegmentsTotal: segments, CheckpointOffset: uint64(cp.BytesDone)},
-		}}})
+		})
 		e.metrics.checkpoints.WithLabelValues(outcome(err)).Inc()
 		return err
 	}
@@ -286,33 +353,17 @@ func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job,
 	cfg.OnProgress = func(p mover.Progress) {
 		e.metrics.bytes.Add(float64(p.Bytes - last))
 		last = p.Bytes
+		r.bytes.Store(p.Bytes)
 	}
 	if resume != nil {
 		last = resume.BytesDone
+		r.bytes.Store(resume.BytesDone)
 	}
 	res, err := mover.Run(ctx, cfg, plan, o.devs, resume)
 	if err == nil && spec.GetOptions().GetVerify() && len(spec.GetXcopyParameterList()) == 0 {
-		err = verifyCopy(plan, o.devs[1], res)
+		err = verifyCopy(plan, unguarded(o.devs[1]), res)
 	}
 	return res, err
-}
-
-// cartridgesOf lists the barcodes a job needs loaded, without opening them.
-func (e *Executor) cartridgesOf(spec *ferryv1.JobSpec) ([]string, error) {
-	var out []string
-	if list := spec.GetXcopyParameterList(); len(list) > 0 {
-		return xcopyCartridges(e.node.FSM(), list)
-	}
-	for _, ep := range []*ferryv1.Endpoint{spec.GetSource(), spec.GetDestination()} {
-		dev, err := e.node.FSM().ResolveDevice(ep.GetDevice())
-		if err != nil {
-			return nil, err
-		}
-		if dev.Cartridge != nil {
-			out = append(out, dev.Cartridge.GetBarcode())
-		}
-	}
-	return out, nil
 }
 
 func (e *Executor) propose(ctx context.Context, cmd *ferryv1.Command) (*ferryv1.Job, error) {
@@ -360,21 +411,3 @@ func jobError(err error) *ferryv1.JobError {
 	return je
 }
 
-type metrics struct {
-	jobs        *prometheus.CounterVec
-	checkpoints *prometheus.CounterVec
-	bytes       prometheus.Counter
-}
-
-func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{
-		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ferry_executor_jobs_total", Help: "Jobs this node ran to an end, by outcome."}, []string{"outcome"}),
-		checkpoints: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ferry_executor_checkpoints_total", Help: "Checkpoints proposed by this node, committed or refused (fenced)."},
-			[]string{"result"}),
-		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "ferry_mover_bytes_total", Help: "Bytes the mover on this node copied."}),
-	}
-	if reg != nil {
-		reg.MustRegister(m.jobs, m.checkpoints, m.bytes)
-	}
-	return m
-}

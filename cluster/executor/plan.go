@@ -6,6 +6,7 @@ import (
 
 	"github.com/ferry-san/ferry/cluster/fsm"
 	"github.com/ferry-san/ferry/mover"
+	"github.com/ferry-san/ferry/storage/fence"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/scsi/sense"
 	"github.com/ferry-san/ferry/storage/disk"
@@ -17,6 +18,25 @@ type opened struct {
 	devs       []mover.Device
 	cartridges []string // barcodes, for the drive assignment
 	closers    []func() error
+	// guard, if set, claims every device opened for writing and passes
+	// its writes through the job's lease and fence.
+	guard *writeGuard
+}
+
+// claim fences a device about to be opened for writing.
+func (o *opened) claim(path string) (*fence.Fence, error) {
+	if o.guard == nil {
+		return nil, nil
+	}
+	return o.guard.claim(path)
+}
+
+// guarded wraps a device opened for writing.
+func (o *opened) guarded(d mover.Device, f *fence.Fence) mover.Device {
+	if o.guard == nil {
+		return d
+	}
+	return o.guard.guard(d, f)
 }
 
 func (o *opened) close() error {
@@ -34,20 +54,39 @@ func (o *opened) openEndpoint(reg *fsm.FSM, ep *ferryv1.Endpoint, write bool) er
 	if err != nil {
 		return err
 	}
+	var f *fence.Fence
 	switch {
 	case dev.Disk != nil && ep.GetKind() == ferryv1.DeviceKind_DEVICE_KIND_DISK:
+		if write {
+			if f, err = o.claim(dev.Disk.GetPath()); err != nil {
+				return err
+			}
+		}
 		lun, err := OpenDisk(dev.Disk, !write)
 		if err != nil {
 			return err
 		}
-		o.devs = append(o.devs, mover.Device{Name: "disk:" + dev.Disk.GetName(), Block: lun})
+		d := mover.Device{Name: "disk:" + dev.Disk.GetName(), Block: lun}
+		if write {
+			d = o.guarded(d, f)
+		}
+		o.devs = append(o.devs, d)
 		o.closers = append(o.closers, lun.Close)
 	case dev.Cartridge != nil && ep.GetKind() == ferryv1.DeviceKind_DEVICE_KIND_TAPE:
+		if write {
+			if f, err = o.claim(dev.Cartridge.GetPath()); err != nil {
+				return err
+			}
+		}
 		t, err := OpenCartridge(dev.Cartridge, !write)
 		if err != nil {
 			return err
 		}
-		o.devs = append(o.devs, mover.Device{Name: "tape:" + dev.Cartridge.GetBarcode(), Tape: t})
+		d := mover.Device{Name: "tape:" + dev.Cartridge.GetBarcode(), Tape: t}
+		if write {
+			d = o.guarded(d, f)
+		}
+		o.devs = append(o.devs, d)
 		o.cartridges = append(o.cartridges, dev.Cartridge.GetBarcode())
 		o.closers = append(o.closers, t.Close)
 	default:

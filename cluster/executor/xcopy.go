@@ -38,37 +38,27 @@ func (o *opened) openNAA(reg *fsm.FSM, naa []byte) (mover.Device, error) {
 	}
 	switch {
 	case dev.Disk != nil:
+		f, err := o.claim(dev.Disk.GetPath())
+		if err != nil {
+			return mover.Device{}, err
+		}
 		lun, err := OpenDisk(dev.Disk, false)
 		if err != nil {
 			return mover.Device{}, err
 		}
 		o.closers = append(o.closers, lun.Close)
-		return mover.Device{Name: "disk:" + dev.Disk.GetName(), Block: lun}, nil
+		return o.guarded(mover.Device{Name: "disk:" + dev.Disk.GetName(), Block: lun}, f), nil
 	default:
+		f, err := o.claim(dev.Cartridge.GetPath())
+		if err != nil {
+			return mover.Device{}, err
+		}
 		t, err := OpenCartridge(dev.Cartridge, false)
 		if err != nil {
 			return mover.Device{}, err
 		}
 		o.closers = append(o.closers, t.Close)
 		o.cartridges = append(o.cartridges, dev.Cartridge.GetBarcode())
-		return mover.Device{Name: "tape:" + dev.Cartridge.GetBarcode(), Tape: t}, nil
+		return o.guarded(mover.Device{Name: "tape:" + dev.Cartridge.GetBarcode(), Tape: t}, f), nil
 	}
-}
-
-// xcopyCartridges lists the cartridges a parameter list names, for loading
-// before the copy starts. Designators that resolve to nothing are left for
-// the copy itself to report as unreachable targets.
-func xcopyCartridges(reg *fsm.FSM, list []byte) ([]string, error) {
-	pl, err := xcopy.Decode(list, xcopy.DefaultLimits())
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, t := range pl.Targets {
-		dev, err := reg.ResolveDevice(&ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Naa{Naa: hex.EncodeToString(t.NAA)}})
-		if err == nil && dev.Cartridge != nil {
-			out = append(out, dev.Cartridge.GetBarcode())
-		}
-	}
-	return out, nil
 }

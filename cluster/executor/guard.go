@@ -1,0 +1,175 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ferry-san/ferry/mover"
+	"github.com/ferry-san/ferry/storage/fence"
+)
+
+// writeGuard stands between a copy and every device it writes. A write
+// goes ahead only while this node's lease is valid (else it waits for a
+// renewal, or for the job to be stopped) and only if no newer epoch has
+// claimed the device: the device's fence is checked, and the write done,
+// under the fence's lock. So an owner that was paused or cut off and
+// wakes up after its job moved writes nothing.
+type writeGuard struct {
+	ctx     context.Context
+	epoch   uint64
+	lease   *ownerLease
+	metrics *metrics
+
+	mu      sync.Mutex
+	fences  []*fence.Fence
+	onFirst func(time.Time)
+}
+
+// claim fences the device at path for the guard's epoch, before the device
+// is opened (opening a cartridge for writing may already cut a damaged
+// tail). A device that cannot carry a fence (a real tape drive) is guarded
+// by the lease alone.
+func (g *writeGuard) claim(path string) (*fence.Fence, error) {
+	f, err := fence.Open(path)
+	if errors.Is(err, fence.ErrUnsupported) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Claim(g.ctx, g.epoch); err != nil {
+		if errors.Is(err, fence.ErrFenced) {
+			g.metrics.fenced.WithLabelValues("epoch").Inc()
+		}
+		return nil, errors.Join(fmt.Errorf("claim %s for epoch %d: %w", path, g.epoch, err), f.Close())
+	}
+	g.mu.Lock()
+	g.fences = append(g.fences, f)
+	g.mu.Unlock()
+	return f, nil
+}
+
+// close closes every fence claimed.
+func (g *writeGuard) close() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var errs []error
+	for _, f := range g.fences {
+		errs = append(errs, f.Close())
+	}
+	g.fences = nil
+	return errors.Join(errs...)
+}
+
+// do runs one device write under the lease and the device's fence.
+func (g *writeGuard) do(f *fence.Fence, write func() error) error {
+	lapsed, err := g.lease.wait(g.ctx)
+	if lapsed {
+		g.metrics.fenced.WithLabelValues("lease").Inc()
+	}
+	if err != nil {
+		return fmt.Errorf("write held back, the lease lapsed: %w", err)
+	}
+	g.first()
+	if f == nil {
+		return write()
+	}
+	err = f.Write(g.epoch, write)
+	if errors.Is(err, fence.ErrFenced) {
+		g.metrics.fenced.WithLabelValues("epoch").Inc()
+	}
+	return err
+}
+
+// first reports the copy's first write, once.
+func (g *writeGuard) first() {
+	g.mu.Lock()
+	fn := g.onFirst
+	g.onFirst = nil
+	g.mu.Unlock()
+	if fn != nil {
+		fn(time.Now())
+	}
+}
+
+// guardedBlock is a block device whose writes pass the guard. It keeps the
+// stream paths of *disk.LUN, which the mover looks for.
+type guardedBlock struct {
+	mover.BlockDevice
+	g *writeGuard
+	f *fence.Fence
+}
+
+type blockStreams interface {
+	ReadStream(p []byte, off int64) (int, error)
+	WriteStream(p []byte, off int64) (int, error)
+}
+
+func (b *guardedBlock) WriteAt(p []byte, off int64) (n int, err error) {
+	err = b.g.do(b.f, func() error { n, err = b.BlockDevice.WriteAt(p, off); return err })
+	return n, err
+}
+
+func (b *guardedBlock) WriteStream(p []byte, off int64) (n int, err error) {
+	s, ok := b.BlockDevice.(blockStreams)
+	if !ok {
+		return b.WriteAt(p, off)
+	}
+	err = b.g.do(b.f, func() error { n, err = s.WriteStream(p, off); return err })
+	return n, err
+}
+
+func (b *guardedBlock) ReadStream(p []byte, off int64) (int, error) {
+	if s, ok := b.BlockDevice.(blockStreams); ok {
+		return s.ReadStream(p, off)
+	}
+	return b.ReadAt(p, off)
+}
+
+// guardedTape is a tape whose writes (records and filemarks, each of which
+// also cuts off whatever followed on the tape) pass the guard.
+type guardedTape struct {
+	mover.TapeDrive
+	g *writeGuard
+	f *fence.Fence
+}
+
+func (t *guardedTape) WriteRecord(p []byte) (ew bool, err error) {
+	err = t.g.do(t.f, func() error { ew, err = t.TapeDrive.WriteRecord(p); return err })
+	return ew, err
+}
+
+func (t *guardedTape) WriteFilemarks(n int) (ew bool, err error) {
+	err = t.g.do(t.f, func() error { ew, err = t.TapeDrive.WriteFilemarks(n); return err })
+	return ew, err
+}
+
+// unguarded returns the device a guard wraps, for reading it back.
+func unguarded(d mover.Device) mover.Device {
+	switch {
+	case d.Tape != nil:
+		if t, ok := d.Tape.(*guardedTape); ok {
+			d.Tape = t.TapeDrive
+		}
+	case d.Block != nil:
+		if b, ok := d.Block.(*guardedBlock); ok {
+			d.Block = b.BlockDevice
+		}
+	}
+	return d
+}
+
+// guard wraps a device opened for writing.
+func (g *writeGuard) guard(d mover.Device, f *fence.Fence) mover.Device {
+	switch {
+	case d.Tape != nil:
+		d.Tape = &guardedTape{TapeDrive: d.Tape, g: g, f: f}
+	case d.Block != nil:
+		d.Block = &guardedBlock{BlockDevice: d.Block, g: g, f: f}
+	}
+	return d
+}
+
