@@ -410,4 +410,3 @@ func jobError(err error) *ferryv1.JobError {
 	}
 	return je
 }
-

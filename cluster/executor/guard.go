@@ -172,4 +172,3 @@ func (g *writeGuard) guard(d mover.Device, f *fence.Fence) mover.Device {
 	}
 	return d
 }
-

@@ -6,10 +6,10 @@ import (
 
 	"github.com/ferry-san/ferry/cluster/fsm"
 	"github.com/ferry-san/ferry/mover"
-	"github.com/ferry-san/ferry/storage/fence"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/scsi/sense"
 	"github.com/ferry-san/ferry/storage/disk"
+	"github.com/ferry-san/ferry/storage/fence"
 	"github.com/ferry-san/ferry/storage/tape"
 )
 
