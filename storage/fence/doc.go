@@ -1,0 +1,57 @@
+// Package fence fences writes to file-backed devices (disk LUN image files
+// and SIMH .tap cartridge images on a filesystem every node shares) by the
+// fencing epoch of the job that owns them. It plays the part SCSI persistent
+// reservations play on a SAN: when a job is taken over, its new owner claims
+// the device with its higher epoch, and from then on the old owner — paused,
+// partitioned, or simply not yet told — cannot write one byte to it.
+//
+// The epoch lives in a fence file beside the device (devicePath + ".fence"),
+// guarded by flock(2):
+//
+//   - Claim takes an exclusive lock, refuses if the stored epoch is higher,
+//     and otherwise stores its epoch durably (fdatasync) before unlocking.
+//   - Write takes a shared lock, reads the stored epoch and, if its own epoch
+//     is not older, runs the device write — all under that one lock. Checking
+//     and writing under the same lock is the point: were the lock dropped
+//     between them, a Claim could complete in the gap and the old owner would
+//     write after the new one started. With one lock a Claim either completes
+//     before the check (the write is refused) or waits until the write has
+//     returned (it happened before the claim, as it would had the old owner
+//     been a little faster).
+//
+// Shared flocks alone would let a stream of overlapping writes starve a
+// Claim forever — Linux grants a new shared lock while an exclusive one is
+// waiting — and starving the claim of a new owner while a partitioned old one
+// keeps writing is exactly the case fencing exists for. So every Write and
+// Claim first passes a turnstile, an exclusive flock on the device file
+// itself: a Claim holds it while it waits, which holds new writes back until
+// the ones in flight have returned. The turnstile only orders waiters; safety
+// never depends on it, so anything else flocking device files would cost
+// liveness, never correctness (nothing in Ferry does).
+//
+// Known limits:
+//
+//   - A writer frozen (SIGSTOP) inside Write holds its shared lock, so a Claim
+//     waits until it is resumed or killed; the kernel drops a dead process's
+//     locks at once, so a killed writer releases the device immediately. The
+//     frozen write began before the claim, so it is not a write "after the
+//     new owner started"; the new owner's Claim (and so its first write) is
+//     merely delayed. Likewise a claimant frozen while waiting holds the
+//     turnstile and delays writers; its ctx cannot help while it is stopped.
+//   - Every node must name a device by the same path, since the fence file is
+//     found by name, and nobody may delete a fence file while its device is
+//     in use: a Fence notices that its file was removed or replaced and
+//     refuses with ErrReplaced rather than trust an orphaned epoch.
+//   - flock on a network filesystem is only as good as its lock manager
+//     (NFSv4 maps it to byte-range locks held by the server).
+//   - Real SAN LUNs would use SCSI PERSISTENT RESERVE OUT with PREEMPT (or
+//     PREEMPT AND ABORT) of the old owner's registration key, enforced by the
+//     target itself; a tape drive attached directly (/dev/nst0) has no file to
+//     put a fence beside, and Open reports ErrUnsupported for it.
+//
+// The fence file holds one 16-byte record written with a single pwrite at
+// offset 0: the magic "FNC1", the epoch as a big-endian uint64, and a CRC-32C
+// of those 12 bytes, big-endian. An empty file is epoch 0. Anything else is a
+// damaged record (ErrCorrupt), which stops both Claim and Write until an
+// operator repairs it: guessing an epoch could let an old owner write.
+package fence

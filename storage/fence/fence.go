@@ -1,0 +1,203 @@
+package fence
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+)
+
+// Fence is the fence of one device, bound to the fence file it opened. Write
+// and Epoch may be called from many goroutines at once, and alongside Claim;
+// Close must not be.
+type Fence struct {
+	devicePath string
+	path       string
+	// file is the fence file, on which Write holds its shared lock; gate is
+	// the device file, Write's side of the turnstile. Claim opens its own
+	// descriptors so that its locks conflict with these as another process's
+	// would (flock locks belong to an open file description).
+	file *os.File
+	gate *os.File
+	// info identifies file, to notice it being deleted or replaced.
+	info fs.FileInfo
+
+	// gateMu lets one goroutine at a time through the turnstile: they share
+	// gate, and one's unlock would drop another's lock.
+	gateMu sync.Mutex
+	// holdersMu guards holders, the Writes and Epochs inside the shared lock
+	// on file. They share one descriptor, so the first takes the lock and the
+	// last drops it.
+	holdersMu sync.Mutex
+	holders   int
+}
+
+// Open opens the fence of the device at devicePath: the file devicePath +
+// ".fence" in the same directory, created (mode 0644, epoch 0) if missing.
+// It fails with an error wrapping ErrUnsupported if devicePath is not a
+// regular file; such a device is not even opened, as opening a tape drive can
+// move its tape.
+func Open(devicePath string) (*Fence, error) {
+	gate, err := openDevice(devicePath)
+	if err != nil {
+		return nil, err
+	}
+	path := devicePath + ".fence"
+	file, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("fence: %w", err), gate.Close())
+	}
+	info, err := file.Stat()
+	if err == nil && !info.Mode().IsRegular() {
+		err = fmt.Errorf("%s is a %v, not a regular file", path, info.Mode().Type())
+	}
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("fence: %w", err), file.Close(), gate.Close())
+	}
+	return &Fence{devicePath: devicePath, path: path, file: file, gate: gate, info: info}, nil
+}
+
+// openDevice opens the device file read-only, for the turnstile, after
+// making sure it is a regular file.
+func openDevice(devicePath string) (*os.File, error) {
+	info, err := os.Stat(devicePath)
+	if err != nil {
+		return nil, fmt.Errorf("fence: %w", err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, unsupported(devicePath, info)
+	}
+	f, err := os.Open(devicePath)
+	if err != nil {
+		return nil, fmt.Errorf("fence: %w", err)
+	}
+	// The path may have been replaced since the Stat.
+	if info, err = f.Stat(); err != nil || !info.Mode().IsRegular() {
+		if err == nil {
+			err = unsupported(devicePath, info)
+		}
+		return nil, errors.Join(err, f.Close())
+	}
+	return f, nil
+}
+
+func unsupported(devicePath string, info fs.FileInfo) error {
+	kind := "directory"
+	if !info.IsDir() {
+		kind = fmt.Sprintf("%v file", info.Mode().Type())
+	}
+	return fmt.Errorf("fence: %s is a %s: %w", devicePath, kind, ErrUnsupported)
+}
+
+// Write runs fn, the device write, only if epoch is not older than the
+// stored epoch; otherwise it returns an error wrapping ErrFenced without
+// calling fn. The stored epoch is read afresh on every call, and the check
+// and fn run under one shared lock, so a Claim either completes before the
+// check or waits until fn has returned. fn's error is returned as it is.
+func (f *Fence) Write(epoch uint64, fn func() error) (err error) {
+	if err := f.lockShared(); err != nil {
+		return err
+	}
+	defer keepErr(&err, f.unlockShared)
+	stored, err := f.read(f.file)
+	if err != nil {
+		return err
+	}
+	if epoch < stored {
+		return fmt.Errorf("fence %s: write with epoch %d refused, device claimed by epoch %d: %w",
+			f.devicePath, epoch, stored, ErrFenced)
+	}
+	return fn()
+}
+
+// Epoch returns the stored epoch, 0 for a fence never claimed.
+func (f *Fence) Epoch() (epoch uint64, err error) {
+	if err := f.lockShared(); err != nil {
+		return 0, err
+	}
+	defer keepErr(&err, f.unlockShared)
+	epoch, err = f.read(f.file)
+	return epoch, err
+}
+
+// Close closes the fence's files, which drops its locks.
+func (f *Fence) Close() error {
+	return errors.Join(f.file.Close(), f.gate.Close())
+}
+
+// lockShared passes the turnstile and joins the shared lock on the fence
+// file. It waits while a Claim holds either.
+func (f *Fence) lockShared() error {
+	f.gateMu.Lock()
+	defer f.gateMu.Unlock()
+	if err := flockWait(f.gate, lockExclusive); err != nil {
+		return fmt.Errorf("fence %s: turnstile: %w", f.devicePath, err)
+	}
+	err := f.addHolder()
+	if uerr := funlock(f.gate); uerr != nil {
+		uerr = fmt.Errorf("fence %s: turnstile: %w", f.devicePath, uerr)
+		if err == nil {
+			err = errors.Join(uerr, f.unlockShared())
+		}
+	}
+	return err
+}
+
+func (f *Fence) addHolder() error {
+	f.holdersMu.Lock()
+	defer f.holdersMu.Unlock()
+	if f.holders == 0 {
+		if err := flockWait(f.file, lockShared); err != nil {
+			return fmt.Errorf("fence %s: shared lock: %w", f.path, err)
+		}
+	}
+	f.holders++
+	return nil
+}
+
+// unlockShared leaves the shared lock, dropping it if no one else is in.
+func (f *Fence) unlockShared() error {
+	f.holdersMu.Lock()
+	defer f.holdersMu.Unlock()
+	f.holders--
+	if f.holders > 0 {
+		return nil
+	}
+	if err := funlock(f.file); err != nil {
+		return fmt.Errorf("fence %s: unlock: %w", f.path, err)
+	}
+	return nil
+}
+
+// read returns the epoch stored in file, which must be locked. It fails with ErrReplaced if the fence's
+// path no longer names the file the fence opened: the epoch other nodes see
+// would be in another file.
+func (f *Fence) read(file *os.File) (uint64, error) {
+	if now, err := os.Stat(f.path); err != nil || !os.SameFile(now, f.info) {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return 0, fmt.Errorf("fence: %w", err)
+		}
+		return 0, fmt.Errorf("fence %s: %w", f.path, ErrReplaced)
+	}
+	// One byte more than a record, to notice a file that is too long.
+	var buf [recordSize + 1]byte
+	n, err := file.ReadAt(buf[:], 0)
+	if err != nil && err != io.EOF {
+		return 0, fmt.Errorf("fence: %w", err)
+	}
+	epoch, err := decode(buf[:n])
+	if err != nil {
+		return 0, fmt.Errorf("fence %s: %w", f.path, err)
+	}
+	return epoch, nil
+}
+
+// keepErr runs release and adds its error, if any, to *err; an error of
+// the caller's own is kept as it is when release succeeds.
+func keepErr(err *error, release func() error) {
+	if rerr := release(); rerr != nil {
+		*err = errors.Join(*err, rerr)
+	}
+}
