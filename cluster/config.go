@@ -37,6 +37,10 @@ type Config struct {
 	HTTPAddr string
 	// GossipPort is the memberlist TCP/UDP port. Default 7201.
 	GossipPort int
+	// GossipAdvertisePort is the gossip port peers use, when something (a
+	// NAT, a test's fault-injecting proxy) stands in front of GossipPort.
+	// Default GossipPort.
+	GossipAdvertisePort int
 	// Join lists gossip addresses of existing members. Empty with an empty
 	// data dir bootstraps a new one-node cluster.
 	Join []string
@@ -101,6 +105,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.GossipPort == 0 {
 		c.GossipPort = 7201
+	}
+	if c.GossipAdvertisePort == 0 {
+		c.GossipAdvertisePort = c.GossipPort
 	}
 	if c.TickInterval == 0 {
 		c.TickInterval = 100 * time.Millisecond

@@ -49,6 +49,7 @@ type gossipConfig struct {
 	bindAddr  string
 	advertise string
 	port      int
+	adPort    int
 	meta      nodeMeta
 	logger    *slog.Logger
 }
@@ -60,6 +61,7 @@ func (n *Node) gossipConfig() gossipConfig {
 		bindAddr:  n.cfg.BindAddr,
 		advertise: n.cfg.AdvertiseAddr,
 		port:      n.cfg.GossipPort,
+		adPort:    n.cfg.GossipAdvertisePort,
 		meta: nodeMeta{
 			RaftID: n.id, Site: n.cfg.Site, GRPC: n.cfg.GRPCAddr, HTTP: n.cfg.HTTPAddr,
 		},
@@ -98,7 +100,7 @@ func startGossip(cfg gossipConfig) (*Gossip, error) {
 	mc.BindPort = cfg.port
 	mc.Label = cfg.label
 	mc.AdvertiseAddr = cfg.advertise
-	mc.AdvertisePort = cfg.port
+	mc.AdvertisePort = cfg.adPort
 	mc.Delegate = (*gossipDelegate)(g)
 	mc.Events = (*gossipEvents)(g)
 	mc.Conflict = (*gossipConflicts)(g)

@@ -246,7 +246,7 @@ func (n *Node) nodeInfo() *ferryv1.NodeInfo {
 		Site:       n.cfg.Site,
 		GrpcAddr:   n.cfg.GRPCAddr,
 		HttpAddr:   n.cfg.HTTPAddr,
-		GossipAddr: fmt.Sprintf("%s:%d", n.cfg.AdvertiseAddr, n.cfg.GossipPort),
+		GossipAddr: fmt.Sprintf("%s:%d", n.cfg.AdvertiseAddr, n.cfg.GossipAdvertisePort),
 		Reach:      n.cfg.Reach,
 		Mover:      n.cfg.Mover,
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -35,6 +36,7 @@ import (
 type agentFlags struct {
 	node, dataDir, bind, advertise, site, join, clusterName string
 	grpcPort, gossipPort, httpPort                          int
+	advertiseGRPCPort, advertiseGossipPort                  int
 	voters                                                  int
 	snapshotEntries, catchUpEntries                         uint64
 	deadNodeTimeout, tick                                   time.Duration
@@ -60,6 +62,8 @@ func agentFlagSet(stderr io.Writer) (*flag.FlagSet, *agentFlags) {
 	fs.StringVar(&f.advertise, "advertise", "", "address other nodes and clients use to reach this node (default: -bind)")
 	fs.IntVar(&f.grpcPort, "grpc-port", 7101, "port of the gRPC API and the Raft transport")
 	fs.IntVar(&f.gossipPort, "gossip-port", d.GossipPort, "port of gossip (memberlist, TCP and UDP)")
+	fs.IntVar(&f.advertiseGRPCPort, "advertise-grpc-port", 0, "gRPC port other nodes and clients use, if a proxy or NAT stands in front of -grpc-port (default: -grpc-port)")
+	fs.IntVar(&f.advertiseGossipPort, "advertise-gossip-port", 0, "gossip port other nodes use, if a proxy or NAT stands in front of -gossip-port (default: -gossip-port)")
 	fs.IntVar(&f.httpPort, "http-port", 7301, "port of /metrics, /healthz and /readyz")
 	fs.StringVar(&f.site, "site", d.Site, "site (data centre) this node belongs to")
 	fs.StringVar(&f.join, "join", "", "comma-separated gossip addresses of existing members; empty with a new data dir bootstraps a new cluster")
@@ -181,26 +185,27 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 
 	join := splitList(f.join)
 	cfg := cluster.Config{
-		NodeName:        f.node,
-		Reach:           splitList(f.reach),
-		Mover:           f.runJobs,
-		ClusterName:     f.clusterName,
-		Site:            f.site,
-		DataDir:         f.dataDir,
-		BindAddr:        f.bind,
-		AdvertiseAddr:   advertise,
-		GRPCAddr:        net.JoinHostPort(advertise, strconv.Itoa(grpcLn.Addr().(*net.TCPAddr).Port)),
-		HTTPAddr:        net.JoinHostPort(advertise, strconv.Itoa(httpLn.Addr().(*net.TCPAddr).Port)),
-		GossipPort:      f.gossipPort,
-		Join:            join,
-		TickInterval:    f.tick,
-		ElectionTicks:   f.electionTicks,
-		SnapshotEntries: f.snapshotEntries,
-		CatchUpEntries:  f.catchUpEntries,
-		MaxVoters:       f.voters,
-		DeadNodeTimeout: f.deadNodeTimeout,
-		Logger:          log,
-		Registerer:      reg,
+		NodeName:            f.node,
+		Reach:               splitList(f.reach),
+		Mover:               f.runJobs,
+		ClusterName:         f.clusterName,
+		Site:                f.site,
+		DataDir:             f.dataDir,
+		BindAddr:            f.bind,
+		AdvertiseAddr:       advertise,
+		GRPCAddr:            net.JoinHostPort(advertise, strconv.Itoa(cmp.Or(f.advertiseGRPCPort, grpcLn.Addr().(*net.TCPAddr).Port))),
+		GossipAdvertisePort: f.advertiseGossipPort,
+		HTTPAddr:            net.JoinHostPort(advertise, strconv.Itoa(httpLn.Addr().(*net.TCPAddr).Port)),
+		GossipPort:          f.gossipPort,
+		Join:                join,
+		TickInterval:        f.tick,
+		ElectionTicks:       f.electionTicks,
+		SnapshotEntries:     f.snapshotEntries,
+		CatchUpEntries:      f.catchUpEntries,
+		MaxVoters:           f.voters,
+		DeadNodeTimeout:     f.deadNodeTimeout,
+		Logger:              log,
+		Registerer:          reg,
 	}
 	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	node, err := cluster.Start(startCtx, cfg)
