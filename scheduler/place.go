@@ -199,8 +199,9 @@ func addTo(m map[string]jobSet, key, id string) {
 // what running jobs and the decisions made so far hold.
 type planner struct {
 	cfg PlaceConfig
-	// nodes are the eligible movers by name. A name listed twice is left
-	// out: placing work on it could mean either machine.
+	// nodes are the eligible movers, in no particular order: every choice
+	// among them sorts. A name listed twice is left out: placing work on it
+	// could mean either machine.
 	nodes []NodeView
 	// Registry by name; a nil entry marks a name registered more than once.
 	disks      map[string]*ferryv1.Disk
@@ -292,7 +293,6 @@ func eligibleMovers(nodes []NodeView) []NodeView {
 			out = append(out, n)
 		}
 	}
-	slices.SortFunc(out, func(a, b NodeView) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
