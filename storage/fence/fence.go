@@ -97,6 +97,9 @@ func unsupported(devicePath string, info fs.FileInfo) error {
 // and fn run under one shared lock, so a Claim either completes before the
 // check or waits until fn has returned. fn's error is returned as it is.
 func (f *Fence) Write(epoch uint64, fn func() error) (err error) {
+	if fn == nil {
+		return errors.New("fence: Write with a nil write function")
+	}
 	if err := f.lockShared(); err != nil {
 		return err
 	}
@@ -171,9 +174,9 @@ func (f *Fence) unlockShared() error {
 	return nil
 }
 
-// read returns the epoch stored in file, which must be locked. It fails with ErrReplaced if the fence's
-// path no longer names the file the fence opened: the epoch other nodes see
-// would be in another file.
+// read returns the epoch stored in file, which must be locked. It fails
+// with ErrReplaced if the fence's path no longer names the file the fence
+// opened: the epoch other nodes see would be in another file.
 func (f *Fence) read(file *os.File) (uint64, error) {
 	if now, err := os.Stat(f.path); err != nil || !os.SameFile(now, f.info) {
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -522,3 +522,36 @@ func TestFenceFileReplaced(t *testing.T) {
 		})
 	}
 }
+
+func TestBadUse(t *testing.T) {
+	tests := []struct {
+		name string
+		use  func(f *Fence) error
+	}{
+		{name: "nil write function", use: func(f *Fence) error { return f.Write(0, nil) }},
+		{name: "write after close", use: func(f *Fence) error {
+			if err := f.Close(); err != nil {
+				return err
+			}
+			return f.Write(0, func() error { t.Error("fn ran on a closed fence"); return nil })
+		}},
+		{name: "epoch after close", use: func(f *Fence) error {
+			if err := f.Close(); err != nil {
+				return err
+			}
+			_, err := f.Epoch()
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Open(newDevice(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.use(f); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+}
