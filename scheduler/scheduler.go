@@ -38,6 +38,9 @@ const (
 	// that a job changed.
 	DefaultInterval = 100 * time.Millisecond
 	proposeTimeout  = 5 * time.Second
+	// minGap spaces rounds triggered by job changes: under a burst of
+	// submissions one round covers many of them.
+	minGap = 20 * time.Millisecond
 )
 
 // Config tunes the scheduler. Zero values take the defaults. Every node
@@ -91,12 +94,15 @@ type Scheduler struct {
 	// takingOver are jobs whose takeover is being proposed: their owner's
 	// renewals already hear they are lost.
 	takingOver map[string]bool
+	// stuck remembers the last reason logged for a lost job that cannot be
+	// taken over, so that the log says it once, not every round.
+	stuck map[string]string
 }
 
 // New returns a scheduler for node; Run starts it.
 func New(node Node, cfg Config) *Scheduler {
 	cfg = cfg.withDefaults()
-	return &Scheduler{node: node, cfg: cfg, log: cfg.Logger.With("component", "scheduler"), takingOver: map[string]bool{}}
+	return &Scheduler{node: node, cfg: cfg, log: cfg.Logger.With("component", "scheduler"), takingOver: map[string]bool{}, stuck: map[string]string{}}
 }
 
 // Run plans until ctx ends: after every job change, and every Interval.
@@ -107,11 +113,19 @@ func (s *Scheduler) Run(ctx context.Context) {
 	defer ticker.Stop()
 	for {
 		s.tick(ctx)
+		last := time.Now()
 		select {
 		case <-ctx.Done():
 			return
 		case <-changed:
 		case <-ticker.C:
+		}
+		if wait := minGap - time.Since(last); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
 		}
 	}
 }
@@ -145,12 +159,44 @@ func (s *Scheduler) tick(ctx context.Context) {
 	s.cfg.Metrics.leader.Set(1)
 	v := s.view(leases, now)
 	s.mu.Unlock()
+	var waits []*ferryv1.WaitJobOp
 	for _, d := range Place(s.cfg.Place, v.View) {
 		if ctx.Err() != nil {
 			return
 		}
+		if d.Node == "" {
+			if w := s.waitFor(d, v); w != nil {
+				waits = append(waits, w)
+			}
+			continue
+		}
 		s.carryOut(ctx, d, v)
 	}
+	if len(waits) > 0 {
+		pctx, cancel := context.WithTimeout(ctx, proposeTimeout)
+		defer cancel()
+		if _, err := s.node.Propose(pctx, &ferryv1.Command{Op: &ferryv1.Command_WaitJobs{WaitJobs: &ferryv1.WaitJobsOp{Waits: waits}}}); err != nil {
+			s.log.Debug("recording why jobs wait", "jobs", len(waits), "err", err)
+		}
+	}
+}
+
+// waitFor turns a decision to leave a job waiting into a reason to record,
+// if the reason changed. A lost running job that cannot be taken over yet
+// stays as it is: only a queued job has a wait reason.
+func (s *Scheduler) waitFor(d Decision, v builtView) *ferryv1.WaitJobOp {
+	j := v.jobs[d.JobID].Job
+	if j.GetState() != ferryv1.JobState_JOB_STATE_QUEUED {
+		if s.stuck[d.JobID] != d.Reason {
+			s.stuck[d.JobID] = d.Reason
+			s.log.Warn("lost job cannot be taken over yet", "job", d.JobID, "reason", d.Reason)
+		}
+		return nil
+	}
+	if d.Reason == j.GetStateReason() {
+		return nil
+	}
+	return &ferryv1.WaitJobOp{JobId: d.JobID, Reason: d.Reason}
 }
 
 // builtView is a View with what carrying out its decisions needs.
@@ -215,7 +261,7 @@ func gossipWord(g ferryv1.GossipState) string {
 	return "dead"
 }
 
-// carryOut proposes one decision. The state machine re-checks it, so a
+// carryOut proposes one placement or takeover. The state machine re-checks it, so a
 // decision overtaken by events is refused and re-planned on the next tick.
 func (s *Scheduler) carryOut(ctx context.Context, d Decision, v builtView) {
 	jv, ok := v.jobs[d.JobID]
@@ -226,19 +272,6 @@ func (s *Scheduler) carryOut(ctx context.Context, d Decision, v builtView) {
 	log := s.log.With("job", d.JobID)
 	pctx, cancel := context.WithTimeout(ctx, proposeTimeout)
 	defer cancel()
-	if d.Node == "" {
-		if j.GetState() != ferryv1.JobState_JOB_STATE_QUEUED {
-			log.Warn("lost job cannot be taken over yet", "reason", d.Reason)
-			return
-		}
-		if d.Reason == j.GetStateReason() {
-			return
-		}
-		if err := s.propose(pctx, &ferryv1.Command{Op: &ferryv1.Command_WaitJob{WaitJob: &ferryv1.WaitJobOp{JobId: d.JobID, Reason: d.Reason}}}); err != nil {
-			log.Debug("recording why the job waits", "err", err)
-		}
-		return
-	}
 	op := &ferryv1.PlaceJobOp{JobId: d.JobID, Node: d.Node, FromEpoch: d.FromEpoch, Tapes: d.Tapes, Reason: d.Reason}
 	takeover := d.FromEpoch != 0
 	if takeover {
@@ -264,6 +297,7 @@ func (s *Scheduler) carryOut(ctx context.Context, d Decision, v builtView) {
 	case err != nil:
 		log.Warn("could not place job", "node", d.Node, "err", err)
 	case takeover:
+		delete(s.stuck, d.JobID)
 		s.cfg.Metrics.failovers.WithLabelValues(v.lostKind[d.JobID]).Inc()
 		if b, cp := op.GetLostBytesDone(), j.GetProgress().GetCheckpointOffset(); b > cp {
 			s.cfg.Metrics.recopy.Observe(float64(b - cp))

@@ -67,11 +67,11 @@ func New() *FSM {
 }
 
 // Result is the outcome of applying one command. When Err is nil exactly
-// one of Job, Disk, Library and Cartridge is set, matching the command's op.
+// one of Job, Disk, Library, Cartridge and Batch is set, matching the
+// command's op, except after a SetNodeOp, which returns none of them. When
+// Err is set, none is.
 type Result struct {
-	// Job is a copy of the job after a job command. It is nil when Err is
-	// set, except with ErrBusy from a StartJobOp: then it is the job, still
-	// queued, with the reason it waits in its state_reason.
+	// Job is a copy of the job after a job command.
 	Job *ferryv1.Job
 	// Disk is a copy of the disk a RegisterDiskOp registered.
 	Disk *ferryv1.Disk
@@ -80,12 +80,14 @@ type Result struct {
 	Library *ferryv1.Library
 	// Cartridge is a copy of the cartridge an AddCartridgeOp added.
 	Cartridge *ferryv1.Cartridge
-	// Batch holds one result per checkpoint of a CheckpointJobsOp, in order.
+	// Batch holds one result per checkpoint of a CheckpointJobsOp, or per
+	// job of a WaitJobsOp, in order.
 	Batch []Result
 	// Existing reports that a submit matched a job that already existed, by
 	// idempotency key or because the same job id was proposed again (as
 	// happens when a proposal is retried across a leader change), or that a
-	// start or checkpoint was such a retry and changed nothing.
+	// start, checkpoint, wait or node update was such a retry and changed
+	// nothing.
 	Existing bool
 	// Err wraps one of the package's sentinel errors.
 	Err error
@@ -95,9 +97,8 @@ type Result struct {
 // state and the same arguments it always produces the same state and Result.
 // The index is recorded as applied even when the command fails, because the
 // failure itself is the entry's deterministic outcome. A failed command
-// changes nothing, with one exception: a StartJobOp refused with ErrBusy
-// records the reason in the queued job's state_reason (and returns the job
-// along with the error), so that people can see what the job waits for.
+// changes nothing. A CheckpointJobsOp succeeds as a whole when its batch is
+// well-formed; each checkpoint's own outcome is in Result.Batch.
 //
 // Indexes must increase from call to call, as Raft delivers them; the
 // applied index never moves backwards.
@@ -163,6 +164,12 @@ func (f *FSM) Apply(index uint64, cmd *ferryv1.Command) Result {
 			return Result{Err: noBody("wait_job")}
 		}
 		r.Job, r.Existing, r.Err = f.st.waitJob(cmd, op.WaitJob)
+	case *ferryv1.Command_WaitJobs:
+		if op.WaitJobs == nil {
+			return Result{Err: noBody("wait_jobs")}
+		}
+		batch, err := f.st.waitJobs(cmd, op.WaitJobs)
+		return Result{Batch: batch, Err: err}
 	case *ferryv1.Command_CheckpointJobs:
 		if op.CheckpointJobs == nil {
 			return Result{Err: noBody("checkpoint_jobs")}
@@ -180,11 +187,7 @@ func (f *FSM) Apply(index uint64, cmd *ferryv1.Command) Result {
 		return Result{Err: fmt.Errorf("%w: entry %d carries no known operation", ErrUnknownCommand, index)}
 	}
 	if r.Err != nil {
-		out := Result{Err: r.Err}
-		if r.Job != nil {
-			out.Job = cloneJob(r.Job)
-		}
-		return out
+		return Result{Err: r.Err}
 	}
 	return f.st.copyOut(r)
 }

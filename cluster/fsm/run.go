@@ -17,6 +17,7 @@ const (
 	maxCheckpointBytes  = 64 << 10
 	maxPlaceTapes       = 64
 	maxBatchCheckpoints = 1024
+	maxBatchWaits       = 4096
 	maxReasonBytes      = 1024
 	sha256HexLen        = 64
 )
@@ -140,17 +141,22 @@ func (s *state) startJob(index uint64, cmd *ferryv1.Command, op *ferryv1.StartJo
 // isRepeatedStart reports whether cmd is a second copy of a start already
 // recorded in the current epoch. Proposals are re-sent unchanged across
 // leader changes, time included, while a genuine restart reads the clock
-// again.
+// again. Only start events count: the placement event names the owner too,
+// but carries the leader's clock, which may read the same.
 func isRepeatedStart(j *ferryv1.Job, cmd *ferryv1.Command) bool {
 	for _, e := range slices.Backward(j.GetHistory()) {
 		if e.GetRaftIndex() < j.GetEpoch() {
 			return false
 		}
-		if e.GetNode() == cmd.GetNode() && proto.Equal(e.GetTime(), cmd.GetTime()) {
+		if isStartEvent(e) && e.GetNode() == cmd.GetNode() && proto.Equal(e.GetTime(), cmd.GetTime()) {
 			return true
 		}
 	}
 	return false
+}
+
+func isStartEvent(e *ferryv1.JobEvent) bool {
+	return strings.HasPrefix(e.GetMessage(), startedEventPrefix) || strings.HasPrefix(e.GetMessage(), resumedEventPrefix)
 }
 
 // waitJob records why the scheduler cannot place a queued job. Only the
@@ -159,8 +165,11 @@ func (s *state) waitJob(cmd *ferryv1.Command, op *ferryv1.WaitJobOp) (*ferryv1.J
 	var v violations
 	v.commandTime(cmd)
 	v.jobID(op.GetJobId())
-	if op.GetReason() == "" {
+	switch r := op.GetReason(); {
+	case r == "":
 		v.add("reason", "required")
+	case len(r) > maxReasonBytes:
+		v.add("reason", fmt.Sprintf("longer than %d bytes", maxReasonBytes))
 	}
 	if err := v.err(); err != nil {
 		return nil, false, err
@@ -180,6 +189,27 @@ func (s *state) waitJob(cmd *ferryv1.Command, op *ferryv1.WaitJobOp) (*ferryv1.J
 	return j, false, nil
 }
 
+// waitJobs applies a batch of wait reasons, each on its own.
+func (s *state) waitJobs(cmd *ferryv1.Command, op *ferryv1.WaitJobsOp) ([]Result, error) {
+	if n := len(op.GetWaits()); n == 0 || n > maxBatchWaits {
+		var v violations
+		v.add("waits", fmt.Sprintf("must hold 1 to %d reasons", maxBatchWaits))
+		return nil, v.err()
+	}
+	out := make([]Result, 0, len(op.GetWaits()))
+	for _, w := range op.GetWaits() {
+		var r Result
+		r.Job, r.Existing, r.Err = s.waitJob(cmd, w)
+		if r.Err != nil {
+			r.Job = nil
+		} else {
+			r.Job = cloneJob(r.Job)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
 // assignTapes puts the job's cartridges in the drives given, and returns
 // the assignments. Cartridges the job already holds in the drive named
 // stay; ones that move go home first; ones it no longer names go home.
@@ -187,11 +217,23 @@ func (s *state) waitJob(cmd *ferryv1.Command, op *ferryv1.WaitJobOp) (*ferryv1.J
 func (s *state) assignTapes(j *ferryv1.Job, want []*ferryv1.TapeAssignment) ([]*ferryv1.TapeAssignment, error) {
 	moves := s.newMoves()
 	wanted := make(map[string]*ferryv1.TapeAssignment, len(want))
+	type drive struct {
+		library string
+		index   uint32
+	}
+	drives := make(map[drive]string, len(want))
 	for _, t := range want {
 		if _, dup := wanted[t.GetBarcode()]; dup {
 			return nil, fmt.Errorf("%w: cartridge %s assigned twice", ErrInvalid, t.GetBarcode())
 		}
 		wanted[t.GetBarcode()] = t
+		// Caught here, a second cartridge for one drive would otherwise
+		// read as contention with the first: a retry could never succeed.
+		d := drive{t.GetLibrary(), t.GetDrive()}
+		if other, dup := drives[d]; dup {
+			return nil, fmt.Errorf("%w: %s and %s both assigned to %s drive %d", ErrInvalid, other, t.GetBarcode(), t.GetLibrary(), t.GetDrive())
+		}
+		drives[d] = t.GetBarcode()
 	}
 	held := make(map[string]bool)
 	for _, t := range s.heldTapes(j) {
@@ -477,17 +519,6 @@ func (v *violations) epoch(e uint64) {
 	if e == 0 {
 		v.add("epoch", "required: the epoch the job was started with")
 	}
-}
-
-// uniq returns the barcodes without repeats, in first-named order.
-func uniq(barcodes []string) []string {
-	out := make([]string, 0, len(barcodes))
-	for _, b := range barcodes {
-		if !slices.Contains(out, b) {
-			out = append(out, b)
-		}
-	}
-	return out
 }
 
 func isSHA256Hex(s string) bool {

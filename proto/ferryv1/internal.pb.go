@@ -514,6 +514,7 @@ type Command struct {
 	//	*Command_WaitJob
 	//	*Command_CheckpointJobs
 	//	*Command_SetNode
+	//	*Command_WaitJobs
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -694,6 +695,15 @@ func (x *Command) GetSetNode() *SetNodeOp {
 	return nil
 }
 
+func (x *Command) GetWaitJobs() *WaitJobsOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_WaitJobs); ok {
+			return x.WaitJobs
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -750,6 +760,10 @@ type Command_SetNode struct {
 	SetNode *SetNodeOp `protobuf:"bytes,22,opt,name=set_node,json=setNode,proto3,oneof"`
 }
 
+type Command_WaitJobs struct {
+	WaitJobs *WaitJobsOp `protobuf:"bytes,23,opt,name=wait_jobs,json=waitJobs,proto3,oneof"`
+}
+
 func (*Command_SubmitJob) isCommand_Op() {}
 
 func (*Command_CancelJob) isCommand_Op() {}
@@ -775,6 +789,8 @@ func (*Command_WaitJob) isCommand_Op() {}
 func (*Command_CheckpointJobs) isCommand_Op() {}
 
 func (*Command_SetNode) isCommand_Op() {}
+
+func (*Command_WaitJobs) isCommand_Op() {}
 
 type RegisterDiskOp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1106,6 +1122,52 @@ func (x *WaitJobOp) GetReason() string {
 	return ""
 }
 
+// WaitJobsOp records, in one entry, why several queued jobs wait: the
+// scheduler sends one per planning round, only for reasons that changed.
+type WaitJobsOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Waits         []*WaitJobOp           `protobuf:"bytes,1,rep,name=waits,proto3" json:"waits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WaitJobsOp) Reset() {
+	*x = WaitJobsOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WaitJobsOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WaitJobsOp) ProtoMessage() {}
+
+func (x *WaitJobsOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WaitJobsOp.ProtoReflect.Descriptor instead.
+func (*WaitJobsOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *WaitJobsOp) GetWaits() []*WaitJobOp {
+	if x != nil {
+		return x.Waits
+	}
+	return nil
+}
+
 // StartJobOp is the owner's report that it began (or, after a takeover or
 // a restart, resumed) the copy under its epoch: the devices are open and
 // claimed, the first write follows.
@@ -1123,7 +1185,7 @@ type StartJobOp struct {
 
 func (x *StartJobOp) Reset() {
 	*x = StartJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[14]
+	mi := &file_ferry_v1_internal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1135,7 +1197,7 @@ func (x *StartJobOp) String() string {
 func (*StartJobOp) ProtoMessage() {}
 
 func (x *StartJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[14]
+	mi := &file_ferry_v1_internal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1148,7 +1210,7 @@ func (x *StartJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartJobOp.ProtoReflect.Descriptor instead.
 func (*StartJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StartJobOp) GetJobId() string {
@@ -1197,7 +1259,7 @@ type CheckpointJobsOp struct {
 
 func (x *CheckpointJobsOp) Reset() {
 	*x = CheckpointJobsOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[15]
+	mi := &file_ferry_v1_internal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1209,7 +1271,7 @@ func (x *CheckpointJobsOp) String() string {
 func (*CheckpointJobsOp) ProtoMessage() {}
 
 func (x *CheckpointJobsOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[15]
+	mi := &file_ferry_v1_internal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1222,7 +1284,7 @@ func (x *CheckpointJobsOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointJobsOp.ProtoReflect.Descriptor instead.
 func (*CheckpointJobsOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{15}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CheckpointJobsOp) GetCheckpoints() []*CheckpointJobOp {
@@ -1243,7 +1305,7 @@ type SetNodeOp struct {
 
 func (x *SetNodeOp) Reset() {
 	*x = SetNodeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[16]
+	mi := &file_ferry_v1_internal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1255,7 +1317,7 @@ func (x *SetNodeOp) String() string {
 func (*SetNodeOp) ProtoMessage() {}
 
 func (x *SetNodeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[16]
+	mi := &file_ferry_v1_internal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1268,7 +1330,7 @@ func (x *SetNodeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNodeOp.ProtoReflect.Descriptor instead.
 func (*SetNodeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SetNodeOp) GetNode() *NodeInfo {
@@ -1292,7 +1354,7 @@ type CheckpointJobOp struct {
 
 func (x *CheckpointJobOp) Reset() {
 	*x = CheckpointJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[17]
+	mi := &file_ferry_v1_internal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1304,7 +1366,7 @@ func (x *CheckpointJobOp) String() string {
 func (*CheckpointJobOp) ProtoMessage() {}
 
 func (x *CheckpointJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[17]
+	mi := &file_ferry_v1_internal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1317,7 +1379,7 @@ func (x *CheckpointJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointJobOp.ProtoReflect.Descriptor instead.
 func (*CheckpointJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CheckpointJobOp) GetJobId() string {
@@ -1362,7 +1424,7 @@ type FinishJobOp struct {
 
 func (x *FinishJobOp) Reset() {
 	*x = FinishJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[18]
+	mi := &file_ferry_v1_internal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1374,7 +1436,7 @@ func (x *FinishJobOp) String() string {
 func (*FinishJobOp) ProtoMessage() {}
 
 func (x *FinishJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[18]
+	mi := &file_ferry_v1_internal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1387,7 +1449,7 @@ func (x *FinishJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishJobOp.ProtoReflect.Descriptor instead.
 func (*FinishJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *FinishJobOp) GetJobId() string {
@@ -1436,7 +1498,7 @@ type SubmitJobOp struct {
 
 func (x *SubmitJobOp) Reset() {
 	*x = SubmitJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[19]
+	mi := &file_ferry_v1_internal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1448,7 +1510,7 @@ func (x *SubmitJobOp) String() string {
 func (*SubmitJobOp) ProtoMessage() {}
 
 func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[19]
+	mi := &file_ferry_v1_internal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1461,7 +1523,7 @@ func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobOp.ProtoReflect.Descriptor instead.
 func (*SubmitJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SubmitJobOp) GetJobId() string {
@@ -1495,7 +1557,7 @@ type CancelJobOp struct {
 
 func (x *CancelJobOp) Reset() {
 	*x = CancelJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[20]
+	mi := &file_ferry_v1_internal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1507,7 +1569,7 @@ func (x *CancelJobOp) String() string {
 func (*CancelJobOp) ProtoMessage() {}
 
 func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[20]
+	mi := &file_ferry_v1_internal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1520,7 +1582,7 @@ func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobOp.ProtoReflect.Descriptor instead.
 func (*CancelJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CancelJobOp) GetJobId() string {
@@ -1553,7 +1615,7 @@ type StateSnapshot struct {
 
 func (x *StateSnapshot) Reset() {
 	*x = StateSnapshot{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[21]
+	mi := &file_ferry_v1_internal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1565,7 +1627,7 @@ func (x *StateSnapshot) String() string {
 func (*StateSnapshot) ProtoMessage() {}
 
 func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[21]
+	mi := &file_ferry_v1_internal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1578,7 +1640,7 @@ func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateSnapshot.ProtoReflect.Descriptor instead.
 func (*StateSnapshot) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{21}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StateSnapshot) GetJobs() []*Job {
@@ -1664,7 +1726,7 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\vgossip_addr\x18\x06 \x01(\tR\n" +
 	"gossipAddr\x12\x14\n" +
 	"\x05reach\x18\a \x03(\tR\x05reach\x12\x14\n" +
-	"\x05mover\x18\b \x01(\bR\x05mover\"\x8c\a\n" +
+	"\x05mover\x18\b \x01(\bR\x05mover\"\xc1\a\n" +
 	"\aCommand\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12.\n" +
@@ -1686,7 +1748,8 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\tplace_job\x18\x13 \x01(\v2\x14.ferry.v1.PlaceJobOpH\x00R\bplaceJob\x120\n" +
 	"\bwait_job\x18\x14 \x01(\v2\x13.ferry.v1.WaitJobOpH\x00R\awaitJob\x12E\n" +
 	"\x0fcheckpoint_jobs\x18\x15 \x01(\v2\x1a.ferry.v1.CheckpointJobsOpH\x00R\x0echeckpointJobs\x120\n" +
-	"\bset_node\x18\x16 \x01(\v2\x13.ferry.v1.SetNodeOpH\x00R\asetNodeB\x04\n" +
+	"\bset_node\x18\x16 \x01(\v2\x13.ferry.v1.SetNodeOpH\x00R\asetNode\x123\n" +
+	"\twait_jobs\x18\x17 \x01(\v2\x14.ferry.v1.WaitJobsOpH\x00R\bwaitJobsB\x04\n" +
 	"\x02op\"4\n" +
 	"\x0eRegisterDiskOp\x12\"\n" +
 	"\x04disk\x18\x01 \x01(\v2\x0e.ferry.v1.DiskR\x04disk\"@\n" +
@@ -1708,7 +1771,10 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\x0flost_bytes_done\x18\x06 \x01(\x04R\rlostBytesDone\":\n" +
 	"\tWaitJobOp\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xac\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"7\n" +
+	"\n" +
+	"WaitJobsOp\x12)\n" +
+	"\x05waits\x18\x01 \x03(\v2\x13.ferry.v1.WaitJobOpR\x05waits\"\xac\x01\n" +
 	"\n" +
 	"StartJobOp\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1f\n" +
@@ -1768,7 +1834,7 @@ func file_ferry_v1_internal_proto_rawDescGZIP() []byte {
 	return file_ferry_v1_internal_proto_rawDescData
 }
 
-var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_ferry_v1_internal_proto_goTypes = []any{
 	(*RenewLeaseRequest)(nil),     // 0: ferry.v1.RenewLeaseRequest
 	(*JobLease)(nil),              // 1: ferry.v1.JobLease
@@ -1784,69 +1850,72 @@ var file_ferry_v1_internal_proto_goTypes = []any{
 	(*ProtectCartridgeOp)(nil),    // 11: ferry.v1.ProtectCartridgeOp
 	(*PlaceJobOp)(nil),            // 12: ferry.v1.PlaceJobOp
 	(*WaitJobOp)(nil),             // 13: ferry.v1.WaitJobOp
-	(*StartJobOp)(nil),            // 14: ferry.v1.StartJobOp
-	(*CheckpointJobsOp)(nil),      // 15: ferry.v1.CheckpointJobsOp
-	(*SetNodeOp)(nil),             // 16: ferry.v1.SetNodeOp
-	(*CheckpointJobOp)(nil),       // 17: ferry.v1.CheckpointJobOp
-	(*FinishJobOp)(nil),           // 18: ferry.v1.FinishJobOp
-	(*SubmitJobOp)(nil),           // 19: ferry.v1.SubmitJobOp
-	(*CancelJobOp)(nil),           // 20: ferry.v1.CancelJobOp
-	(*StateSnapshot)(nil),         // 21: ferry.v1.StateSnapshot
-	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
-	(*Disk)(nil),                  // 23: ferry.v1.Disk
-	(*Library)(nil),               // 24: ferry.v1.Library
-	(*Cartridge)(nil),             // 25: ferry.v1.Cartridge
-	(*TapeAssignment)(nil),        // 26: ferry.v1.TapeAssignment
-	(*JobProgress)(nil),           // 27: ferry.v1.JobProgress
-	(JobState)(0),                 // 28: ferry.v1.JobState
-	(*JobResult)(nil),             // 29: ferry.v1.JobResult
-	(*JobError)(nil),              // 30: ferry.v1.JobError
-	(*JobSpec)(nil),               // 31: ferry.v1.JobSpec
-	(*Job)(nil),                   // 32: ferry.v1.Job
+	(*WaitJobsOp)(nil),            // 14: ferry.v1.WaitJobsOp
+	(*StartJobOp)(nil),            // 15: ferry.v1.StartJobOp
+	(*CheckpointJobsOp)(nil),      // 16: ferry.v1.CheckpointJobsOp
+	(*SetNodeOp)(nil),             // 17: ferry.v1.SetNodeOp
+	(*CheckpointJobOp)(nil),       // 18: ferry.v1.CheckpointJobOp
+	(*FinishJobOp)(nil),           // 19: ferry.v1.FinishJobOp
+	(*SubmitJobOp)(nil),           // 20: ferry.v1.SubmitJobOp
+	(*CancelJobOp)(nil),           // 21: ferry.v1.CancelJobOp
+	(*StateSnapshot)(nil),         // 22: ferry.v1.StateSnapshot
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(*Disk)(nil),                  // 24: ferry.v1.Disk
+	(*Library)(nil),               // 25: ferry.v1.Library
+	(*Cartridge)(nil),             // 26: ferry.v1.Cartridge
+	(*TapeAssignment)(nil),        // 27: ferry.v1.TapeAssignment
+	(*JobProgress)(nil),           // 28: ferry.v1.JobProgress
+	(JobState)(0),                 // 29: ferry.v1.JobState
+	(*JobResult)(nil),             // 30: ferry.v1.JobResult
+	(*JobError)(nil),              // 31: ferry.v1.JobError
+	(*JobSpec)(nil),               // 32: ferry.v1.JobSpec
+	(*Job)(nil),                   // 33: ferry.v1.Job
 }
 var file_ferry_v1_internal_proto_depIdxs = []int32{
 	1,  // 0: ferry.v1.RenewLeaseRequest.jobs:type_name -> ferry.v1.JobLease
-	22, // 1: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
-	19, // 2: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
-	20, // 3: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
+	23, // 1: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
+	20, // 2: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
+	21, // 3: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
 	8,  // 4: ferry.v1.Command.register_disk:type_name -> ferry.v1.RegisterDiskOp
 	9,  // 5: ferry.v1.Command.register_library:type_name -> ferry.v1.RegisterLibraryOp
 	10, // 6: ferry.v1.Command.add_cartridge:type_name -> ferry.v1.AddCartridgeOp
-	14, // 7: ferry.v1.Command.start_job:type_name -> ferry.v1.StartJobOp
-	17, // 8: ferry.v1.Command.checkpoint_job:type_name -> ferry.v1.CheckpointJobOp
-	18, // 9: ferry.v1.Command.finish_job:type_name -> ferry.v1.FinishJobOp
+	15, // 7: ferry.v1.Command.start_job:type_name -> ferry.v1.StartJobOp
+	18, // 8: ferry.v1.Command.checkpoint_job:type_name -> ferry.v1.CheckpointJobOp
+	19, // 9: ferry.v1.Command.finish_job:type_name -> ferry.v1.FinishJobOp
 	11, // 10: ferry.v1.Command.protect_cartridge:type_name -> ferry.v1.ProtectCartridgeOp
 	12, // 11: ferry.v1.Command.place_job:type_name -> ferry.v1.PlaceJobOp
 	13, // 12: ferry.v1.Command.wait_job:type_name -> ferry.v1.WaitJobOp
-	15, // 13: ferry.v1.Command.checkpoint_jobs:type_name -> ferry.v1.CheckpointJobsOp
-	16, // 14: ferry.v1.Command.set_node:type_name -> ferry.v1.SetNodeOp
-	23, // 15: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
-	24, // 16: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
-	25, // 17: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
-	26, // 18: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
-	17, // 19: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
-	6,  // 20: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
-	27, // 21: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
-	28, // 22: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
-	29, // 23: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
-	30, // 24: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
-	31, // 25: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
-	32, // 26: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
-	6,  // 27: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
-	23, // 28: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
-	24, // 29: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
-	25, // 30: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
-	3,  // 31: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
-	4,  // 32: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
-	0,  // 33: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
-	5,  // 34: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
-	5,  // 35: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
-	2,  // 36: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
-	34, // [34:37] is the sub-list for method output_type
-	31, // [31:34] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	16, // 13: ferry.v1.Command.checkpoint_jobs:type_name -> ferry.v1.CheckpointJobsOp
+	17, // 14: ferry.v1.Command.set_node:type_name -> ferry.v1.SetNodeOp
+	14, // 15: ferry.v1.Command.wait_jobs:type_name -> ferry.v1.WaitJobsOp
+	24, // 16: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
+	25, // 17: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
+	26, // 18: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
+	27, // 19: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
+	13, // 20: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
+	18, // 21: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
+	6,  // 22: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
+	28, // 23: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
+	29, // 24: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
+	30, // 25: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
+	31, // 26: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
+	32, // 27: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
+	33, // 28: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
+	6,  // 29: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
+	24, // 30: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
+	25, // 31: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
+	26, // 32: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
+	3,  // 33: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
+	4,  // 34: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
+	0,  // 35: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
+	5,  // 36: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
+	5,  // 37: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
+	2,  // 38: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
+	36, // [36:39] is the sub-list for method output_type
+	33, // [33:36] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_internal_proto_init() }
@@ -1870,6 +1939,7 @@ func file_ferry_v1_internal_proto_init() {
 		(*Command_WaitJob)(nil),
 		(*Command_CheckpointJobs)(nil),
 		(*Command_SetNode)(nil),
+		(*Command_WaitJobs)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1877,7 +1947,7 @@ func file_ferry_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_internal_proto_rawDesc), len(file_ferry_v1_internal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
