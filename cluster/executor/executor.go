@@ -29,6 +29,9 @@ type Node interface {
 	WatchJobs() (<-chan struct{}, func())
 	// RenewLease renews this node's lease through the leader.
 	RenewLease(ctx context.Context, jobs []*ferryv1.JobLease) (*ferryv1.RenewLeaseResponse, error)
+	// Ready reports that the node knows a leader and has applied every
+	// entry it knows to be committed.
+	Ready() bool
 }
 
 // Defaults of Config.
@@ -144,6 +147,12 @@ var errMoved = errors.New("the job is no longer this node's under this epoch (ta
 // scan starts the jobs placed on this node and stops the ones it no longer
 // owns under the epoch they run with.
 func (e *Executor) scan(ctx context.Context) {
+	if !e.node.Ready() {
+		// A node catching up (after a restart, say) may replay a past in
+		// which it owned a job that has since moved: it waits for the
+		// present rather than claim devices it lost.
+		return
+	}
 	me := e.node.Name()
 	mine, _ := e.node.FSM().Jobs(fsm.Query{State: ferryv1.JobState_JOB_STATE_RUNNING, Owner: me})
 	epochs := make(map[string]uint64, len(mine))
