@@ -110,9 +110,10 @@ type Decision struct {
 // resources.
 func Place(cfg PlaceConfig, v View) []Decision {
 	p := newPlanner(cfg.withDefaults(), v)
-	var out []Decision
-	decided := make(map[string]bool)
-	for _, jv := range pending(v.Jobs) {
+	jobs := pending(v.Jobs)
+	out := make([]Decision, 0, len(jobs))
+	decided := make(map[string]bool, len(jobs))
+	for _, jv := range jobs {
 		id := jv.Job.GetId()
 		if decided[id] {
 			continue
@@ -124,7 +125,7 @@ func Place(cfg PlaceConfig, v View) []Decision {
 			out = append(out, Decision{JobID: id, Reason: fmt.Sprintf("job %s appears more than once in the view", id)})
 			continue
 		}
-		out = append(out, p.decide(jv))
+		out = append(out, p.decide(*jv))
 	}
 	return out
 }
@@ -134,20 +135,20 @@ func isTakeover(jv JobView) bool {
 }
 
 // pending returns the jobs that need a decision in the order they get one.
-func pending(jobs []JobView) []JobView {
-	var out []JobView
-	for _, jv := range jobs {
+func pending(jobs []JobView) []*JobView {
+	var out []*JobView
+	for i, jv := range jobs {
 		if jv.Job.GetId() == "" {
 			continue
 		}
 		if isTakeover(jv) || jv.Job.GetState() == ferryv1.JobState_JOB_STATE_QUEUED {
-			out = append(out, jv)
+			out = append(out, &jobs[i])
 		}
 	}
-	slices.SortStableFunc(out, func(a, b JobView) int {
+	slices.SortStableFunc(out, func(a, b *JobView) int {
 		ja, jb := a.Job, b.Job
 		return cmp.Or(
-			compareBool(isTakeover(b), isTakeover(a)),
+			compareBool(isTakeover(*b), isTakeover(*a)),
 			cmp.Compare(jb.GetSpec().GetOptions().GetPriority(), ja.GetSpec().GetOptions().GetPriority()),
 			cmp.Compare(ja.GetCreatedIndex(), jb.GetCreatedIndex()),
 			strings.Compare(ja.GetId(), jb.GetId()),
@@ -202,7 +203,7 @@ type planner struct {
 	// nodes are the eligible movers, in no particular order: every choice
 	// among them sorts. A name listed twice is left out: placing work on it
 	// could mean either machine.
-	nodes []NodeView
+	nodes []*NodeView
 	// Registry by name; a nil entry marks a name registered more than once.
 	disks      map[string]*ferryv1.Disk
 	libraries  map[string]*ferryv1.Library
@@ -217,6 +218,10 @@ type planner struct {
 	readers  map[string]jobSet // device → jobs reading it
 	writers  map[string]jobSet // device → jobs writing it
 	libJobs  map[string]jobSet // library → jobs using its drives
+	// freeSlots counts each library's storage slots that are empty and no
+	// loaded cartridge's home: a cartridge in an import/export slot needs
+	// one to enter before it can go in a drive.
+	freeSlots map[string]int
 }
 
 func newPlanner(cfg PlaceConfig, v View) *planner {
@@ -239,6 +244,7 @@ func newPlanner(cfg PlaceConfig, v View) *planner {
 	for _, lib := range v.Libraries {
 		p.noteDrives(lib)
 	}
+	p.freeSlots = freeStorageSlots(p.libraries, v.Libraries, v.Cartridges)
 	// The registry's records of loaded cartridges may disagree with the
 	// libraries' elements; a drive either of them says is in use is.
 	for _, c := range v.Cartridges {
@@ -282,15 +288,15 @@ func byName[T any](items []T, name func(T) string) map[string]T {
 	return m
 }
 
-func eligibleMovers(nodes []NodeView) []NodeView {
+func eligibleMovers(nodes []NodeView) []*NodeView {
 	count := make(map[string]int)
 	for _, n := range nodes {
 		count[n.Name]++
 	}
-	var out []NodeView
-	for _, n := range nodes {
+	var out []*NodeView
+	for i, n := range nodes {
 		if n.Name != "" && count[n.Name] == 1 && n.Eligible && n.Mover {
-			out = append(out, n)
+			out = append(out, &nodes[i])
 		}
 	}
 	return out
@@ -321,6 +327,45 @@ func (p *planner) noteDrives(lib *ferryv1.Library) {
 			p.loadedIn[name][b] = e.GetIndex()
 		}
 	}
+}
+
+// freeStorageSlots counts the free storage slots of each registered
+// library. A slot is taken when an element or a cartridge record puts a
+// cartridge there, or when it is the home of a cartridge in a drive.
+func freeStorageSlots(registered map[string]*ferryv1.Library, libs []*ferryv1.Library, carts []*ferryv1.Cartridge) map[string]int {
+	taken := make(map[string]map[uint32]bool)
+	take := func(lib string, slot uint32) {
+		if taken[lib] == nil {
+			taken[lib] = make(map[uint32]bool)
+		}
+		taken[lib][slot] = true
+	}
+	for _, l := range libs {
+		for _, e := range l.GetElements() {
+			if e.GetKind() == ferryv1.ElementKind_ELEMENT_KIND_SLOT && e.GetBarcode() != "" {
+				take(l.GetName(), e.GetIndex())
+			}
+		}
+	}
+	for _, c := range carts {
+		switch loc := c.GetLocation(); loc.GetKind() {
+		case ferryv1.ElementKind_ELEMENT_KIND_SLOT:
+			take(c.GetLibrary(), loc.GetIndex())
+		case ferryv1.ElementKind_ELEMENT_KIND_DRIVE:
+			take(c.GetLibrary(), c.GetHomeSlot())
+		}
+	}
+	free := make(map[string]int, len(registered))
+	for name, l := range registered {
+		n := int(l.GetSlots())
+		for slot := range taken[name] {
+			if slot >= 1 && slot <= l.GetSlots() {
+				n--
+			}
+		}
+		free[name] = n
+	}
+	return free
 }
 
 // hold records what a running job uses. A lost job keeps its drives,
@@ -400,10 +445,18 @@ func (p *planner) commit(jv JobView, node string, tapes []*ferryv1.TapeAssignmen
 	p.inFlight[node] += remaining(jv.Job)
 	for _, t := range tapes {
 		p.useTape(jv.Job.GetId(), t)
+		if entering(p.cartridges[t.GetBarcode()]) {
+			p.freeSlots[t.GetLibrary()]--
+		}
 	}
 	if !jv.Unresolvable {
 		p.useDevices(jv)
 	}
+}
+
+// entering reports whether the cartridge waits in an import/export slot.
+func entering(c *ferryv1.Cartridge) bool {
+	return c.GetLocation().GetKind() == ferryv1.ElementKind_ELEMENT_KIND_IMPORT_EXPORT
 }
 
 // choose returns the node and tapes for the job, or why it must wait.
@@ -414,7 +467,7 @@ func (p *planner) choose(jv JobView) (string, []*ferryv1.TapeAssignment, string)
 	if isTakeover(jv) {
 		owner = jv.Job.GetOwner()
 	}
-	eligible := slices.DeleteFunc(slices.Clone(p.nodes), func(n NodeView) bool { return n.Name == owner })
+	eligible := slices.DeleteFunc(slices.Clone(p.nodes), func(n *NodeView) bool { return n.Name == owner })
 	if len(eligible) == 0 {
 		if owner != "" {
 			return "", nil, fmt.Sprintf("no eligible node other than %s", owner)
@@ -523,8 +576,8 @@ func (p *planner) locate(jv JobView, c *ferryv1.Cartridge) (uint32, bool) {
 }
 
 // contention says what another job holds that this one needs: a cartridge,
-// a device written (or, to write it, read) by another job, or a library
-// at its cap.
+// a device written (or, to write it, read) by another job, a library at
+// its cap, or the storage slot a cartridge must enter through.
 func (p *planner) contention(jv JobView, need []cartridgeNeed) string {
 	id := jv.Job.GetId()
 	for _, c := range need {
@@ -554,6 +607,16 @@ func (p *planner) contention(jv JobView, need []cartridgeNeed) string {
 			}
 		}
 	}
+	slots := make(map[string]int)
+	for _, c := range need {
+		if c.loaded || !entering(p.cartridges[c.barcode]) {
+			continue
+		}
+		name := c.lib.GetName()
+		if slots[name]++; slots[name] > p.freeSlots[name] {
+			return fmt.Sprintf("no free storage slot in library %s to take %s from its import/export slot", name, c.barcode)
+		}
+	}
 	return ""
 }
 
@@ -571,18 +634,18 @@ func (p *planner) kind(dev string) string {
 // a drive of every library its cartridges are in. When there is none, the
 // reason names a device no node reaches if there is one, else the devices
 // that no single node reaches together.
-func (p *planner) reaching(eligible []NodeView, jv JobView, need []cartridgeNeed) ([]NodeView, string) {
+func (p *planner) reaching(eligible []*NodeView, jv JobView, need []cartridgeNeed) ([]*NodeView, string) {
 	type requirement struct {
 		what    string
-		reaches func(NodeView) bool
+		reaches func(*NodeView) bool
 	}
 	var reqs []requirement
 	for _, name := range uniq(jv.Disks) {
 		d := p.disks[name]
-		reqs = append(reqs, requirement{"disk " + name, func(n NodeView) bool { return n.ReachesDisk(d) }})
+		reqs = append(reqs, requirement{"disk " + name, func(n *NodeView) bool { return n.ReachesDisk(d) }})
 	}
 	for _, lib := range libraries(need) {
-		reqs = append(reqs, requirement{"a drive of library " + lib.GetName(), func(n NodeView) bool {
+		reqs = append(reqs, requirement{"a drive of library " + lib.GetName(), func(n *NodeView) bool {
 			all, listed := n.reachedDrives(lib)
 			return all || len(listed) > 0
 		}})
@@ -592,7 +655,7 @@ func (p *planner) reaching(eligible []NodeView, jv JobView, need []cartridgeNeed
 			return nil, "no eligible node reaches " + r.what
 		}
 	}
-	able := slices.DeleteFunc(slices.Clone(eligible), func(n NodeView) bool {
+	able := slices.DeleteFunc(slices.Clone(eligible), func(n *NodeView) bool {
 		return slices.ContainsFunc(reqs, func(r requirement) bool { return !r.reaches(n) })
 	})
 	if len(able) == 0 {
@@ -605,8 +668,8 @@ func (p *planner) reaching(eligible []NodeView, jv JobView, need []cartridgeNeed
 	return able, ""
 }
 
-func (p *planner) belowLimit(nodes []NodeView) []NodeView {
-	return slices.DeleteFunc(slices.Clone(nodes), func(n NodeView) bool { return p.load[n.Name] >= p.cfg.MaxJobsPerNode })
+func (p *planner) belowLimit(nodes []*NodeView) []*NodeView {
+	return slices.DeleteFunc(slices.Clone(nodes), func(n *NodeView) bool { return p.load[n.Name] >= p.cfg.MaxJobsPerNode })
 }
 
 func (p *planner) atLimit(allEligible bool) string {
@@ -618,9 +681,9 @@ func (p *planner) atLimit(allEligible bool) string {
 
 // byLoad orders nodes least loaded first: fewest running jobs, then fewest
 // bytes left to copy, then name.
-func (p *planner) byLoad(nodes []NodeView) []NodeView {
+func (p *planner) byLoad(nodes []*NodeView) []*NodeView {
 	out := slices.Clone(nodes)
-	slices.SortFunc(out, func(a, b NodeView) int {
+	slices.SortFunc(out, func(a, b *NodeView) int {
 		return cmp.Or(
 			cmp.Compare(p.load[a.Name], p.load[b.Name]),
 			cmp.Compare(p.inFlight[a.Name], p.inFlight[b.Name]),
@@ -633,7 +696,7 @@ func (p *planner) byLoad(nodes []NodeView) []NodeView {
 // assignTapes picks a drive for each cartridge the job needs on node n. A
 // cartridge already in a drive the node reaches stays there; any other
 // goes into the lowest free drive of its library that the node reaches.
-func (p *planner) assignTapes(n NodeView, need []cartridgeNeed) ([]*ferryv1.TapeAssignment, string) {
+func (p *planner) assignTapes(n *NodeView, need []cartridgeNeed) ([]*ferryv1.TapeAssignment, string) {
 	taken := make(map[driveKey]bool)
 	tapes := make([]*ferryv1.TapeAssignment, 0, len(need))
 	for _, c := range need {

@@ -43,6 +43,11 @@ func inSlot(barcode, lib string, slot uint32) *ferryv1.Cartridge {
 		Location: &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: slot, Barcode: barcode}}
 }
 
+func inIE(barcode, lib string, ie uint32) *ferryv1.Cartridge {
+	return &ferryv1.Cartridge{Barcode: barcode, Library: lib,
+		Location: &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_IMPORT_EXPORT, Index: ie, Barcode: barcode}}
+}
+
 func loadedCartridge(barcode, lib string, drive, home uint32) *ferryv1.Cartridge {
 	return &ferryv1.Cartridge{Barcode: barcode, Library: lib, HomeSlot: home,
 		Location: &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_DRIVE, Index: drive, Barcode: barcode}}
@@ -390,6 +395,28 @@ func placeCases() []placeCase {
 				Cartridges: []*ferryv1.Cartridge{loadedCartridge(a1, "lib1", 1, 1), inSlot(a2, "lib1", 2)},
 			},
 			want: []string{"J1 -> n1 A00002L9@lib1/0 A00001L9@lib1/1"},
+		},
+		{
+			name: "a cartridge entering through an import/export slot needs a free storage slot",
+			view: View{
+				Nodes: []NodeView{mover("n1", "paris")},
+				Jobs: []JobView{
+					{Job: running("R1", "n1", 2, 0, tape(a1, "lib1", 0)), Cartridges: names(a1)},
+					{Job: queued("J1", 10, 0), Cartridges: names(a3)},
+					{Job: queued("J2", 11, 0), Cartridges: names(a4)},
+					{Job: queued("J3", 12, 0), Cartridges: names(a2)},
+				},
+				Libraries: []*ferryv1.Library{{Name: "lib1", Site: "paris", Slots: 3, Drives: 4, IeSlots: 2, Elements: []*ferryv1.Element{
+					inDrive(0, a1, "R1"), {Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: 2, Barcode: a2},
+				}}},
+				// Slot 1 is empty, but it is the loaded cartridge's home.
+				Cartridges: []*ferryv1.Cartridge{loadedCartridge(a1, "lib1", 0, 1), inSlot(a2, "lib1", 2), inIE(a3, "lib1", 1), inIE(a4, "lib1", 2)},
+			},
+			want: []string{
+				"J1 -> n1 A00003L9@lib1/1",
+				"J2 waits: no free storage slot in library lib1 to take A00004L9 from its import/export slot",
+				"J3 -> n1 A00002L9@lib1/2",
+			},
 		},
 		{
 			name: "sites",
@@ -770,6 +797,7 @@ func randomView(rng *rand.Rand) (PlaceConfig, View) {
 	var v View
 
 	var diskNames, libNames, barcodes, driveEntries, reachable []string
+	libByName := make(map[string]*ferryv1.Library)
 	for i := range 2 + rng.IntN(5) {
 		d := disk(fmt.Sprintf("d%d", i), pick(sites))
 		v.Disks = append(v.Disks, d)
@@ -777,7 +805,9 @@ func randomView(rng *rand.Rand) (PlaceConfig, View) {
 	}
 	for i := range 1 + rng.IntN(3) {
 		l := library(fmt.Sprintf("L%d", i), pick(sites), uint32(rng.IntN(5)))
+		l.Slots = uint32(1 + rng.IntN(5))
 		v.Libraries = append(v.Libraries, l)
+		libByName[l.Name] = l
 		libNames = append(libNames, l.Name)
 		reachable = append(reachable, l.Name)
 		for d := range l.Drives + 1 {
@@ -785,13 +815,15 @@ func randomView(rng *rand.Rand) (PlaceConfig, View) {
 		}
 	}
 	reachable = slices.Concat(reachable, driveEntries, diskNames)
-	libByName := make(map[string]*ferryv1.Library)
-	for _, l := range v.Libraries {
-		libByName[l.Name] = l
-	}
 	cartByCode := make(map[string]*ferryv1.Cartridge)
+	inSlots := make(map[string]uint32)
 	for i := range 2 + rng.IntN(9) {
-		c := inSlot(fmt.Sprintf("T%02d", i), pick(libNames), uint32(i+1))
+		barcode, lib := fmt.Sprintf("T%02d", i), pick(libNames)
+		c := inIE(barcode, lib, 1)
+		if inSlots[lib] < libByName[lib].Slots && rng.IntN(4) > 0 {
+			inSlots[lib]++
+			c = inSlot(barcode, lib, inSlots[lib])
+		}
 		v.Cartridges = append(v.Cartridges, c)
 		barcodes = append(barcodes, c.Barcode)
 		cartByCode[c.Barcode] = c
@@ -813,7 +845,7 @@ func randomView(rng *rand.Rand) (PlaceConfig, View) {
 	// the job ("" leaves it there idle); ok is false when none is empty.
 	load := func(barcode, job string) (*ferryv1.TapeAssignment, bool) {
 		c := cartByCode[barcode]
-		if c.GetLocation().GetKind() == ferryv1.ElementKind_ELEMENT_KIND_DRIVE {
+		if c.GetLocation().GetKind() != ferryv1.ElementKind_ELEMENT_KIND_SLOT {
 			return nil, false
 		}
 		l := libByName[c.Library]
@@ -956,10 +988,7 @@ func checkInvariants(t *testing.T, cfg PlaceConfig, v View, ds []Decision) {
 			active = append(active, jv)
 		}
 	}
-	initialLibJobs := make(map[string]int)
-	for l, s := range libJobs {
-		initialLibJobs[l] = len(s)
-	}
+	freeSlots := freeStorageSlots(libs, v.Libraries, v.Cartridges)
 
 	decided := make(map[string]bool)
 	drivesGiven := make(map[driveKey]string)
@@ -1039,6 +1068,11 @@ func checkInvariants(t *testing.T, cfg PlaceConfig, v View, ds []Decision) {
 				t.Errorf("cartridge %s given to both %s and %s", b, other, d.JobID)
 			}
 			cartsGiven[b] = d.JobID
+			if carts[b].GetLocation().GetKind() == ferryv1.ElementKind_ELEMENT_KIND_IMPORT_EXPORT {
+				if freeSlots[tp.GetLibrary()]--; freeSlots[tp.GetLibrary()] < 0 {
+					t.Errorf("job %s: %s enters library %s, which has no free storage slot left", d.JobID, b, tp.GetLibrary())
+				}
+			}
 			if h, ok := holders[b].other(d.JobID); ok {
 				t.Errorf("cartridge %s given to %s while job %s holds it", b, d.JobID, h)
 			}
@@ -1077,4 +1111,29 @@ func conflict(a, b JobView) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// BenchmarkPlace plans a large queue: the leader runs Place on every job
+// change and every tick, so its cost grows with the backlog.
+func BenchmarkPlace(b *testing.B) {
+	v := View{Libraries: []*ferryv1.Library{library("lib1", "paris", 8)}}
+	for i := range 16 {
+		v.Nodes = append(v.Nodes, mover(fmt.Sprintf("n%02d", i), "paris"))
+	}
+	for i := range 200 {
+		v.Disks = append(v.Disks, disk(fmt.Sprintf("d%03d", i), "paris"))
+		v.Cartridges = append(v.Cartridges, inSlot(fmt.Sprintf("T%03d", i), "lib1", uint32(i+1)))
+	}
+	for i := range 10000 {
+		jv := JobView{Job: queued(fmt.Sprintf("J%05d", i), uint64(i+1), int32(i%3)), Disks: names(fmt.Sprintf("d%03d", i%200))}
+		if i%4 == 0 {
+			jv.Cartridges = names(fmt.Sprintf("T%03d", i%200))
+			jv.Writes = jv.Cartridges
+		}
+		v.Jobs = append(v.Jobs, jv)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		Place(PlaceConfig{}, v)
+	}
 }
