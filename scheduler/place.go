@@ -210,14 +210,14 @@ type planner struct {
 	cartridges map[string]*ferryv1.Cartridge
 	dupJobs    map[string]bool
 
-	load     map[string]int    // node → running jobs
-	inFlight map[string]uint64 // node → bytes its running jobs have left
-	busy     map[driveKey]bool // drives holding a cartridge or held by a job
-	loadedIn map[string]map[string]uint32
-	holders  map[string]jobSet // barcode → jobs holding it
-	readers  map[string]jobSet // device → jobs reading it
-	writers  map[string]jobSet // device → jobs writing it
-	libJobs  map[string]jobSet // library → jobs using its drives
+	load     map[string]int               // node → running jobs
+	inFlight map[string]uint64            // node → bytes its running jobs have left
+	busy     map[driveKey]bool            // drives holding a cartridge or held by a job
+	loadedIn map[string]map[string]uint32 // library → barcode → lowest drive showing it
+	holders  map[string]jobSet            // barcode → jobs holding it
+	readers  map[string]jobSet            // device → jobs reading it
+	writers  map[string]jobSet            // device → jobs writing it
+	libJobs  map[string]jobSet            // library → jobs using its drives
 	// freeSlots counts each library's storage slots that are empty and no
 	// loaded cartridge's home: a cartridge in an import/export slot needs
 	// one to enter before it can go in a drive.
