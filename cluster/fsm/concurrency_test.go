@@ -55,7 +55,8 @@ func TestConcurrentApplyAndReads(t *testing.T) {
 }
 
 // TestConcurrentJobRunsAndDeviceReads moves cartridges in and out of
-// drives while readers look at libraries and devices.
+// drives, and jobs and node records change, while readers look at
+// libraries, devices, jobs and nodes.
 func TestConcurrentJobRunsAndDeviceReads(t *testing.T) {
 	f := deviceFixture(t)
 	const jobs = 60
@@ -70,16 +71,30 @@ func TestConcurrentJobRunsAndDeviceReads(t *testing.T) {
 				t.Errorf("Apply(%d): %v", idx, r.Err)
 			}
 		}
+		next := func(cmd *ferryv1.Command) uint64 {
+			idx := f.AppliedIndex() + 1
+			apply(idx, cmd)
+			return idx
+		}
 		for i := range jobs {
 			id := fmt.Sprintf("r%d", i)
-			apply(f.AppliedIndex()+1, submitCmd(i, id, "", validSpec()))
-			epoch := f.AppliedIndex() + 1
-			apply(epoch, startCmd(i, "node-a", id, "A00001L9", "B00001L9"))
-			apply(epoch+1, checkpointCmd(i, "node-a", id, epoch, 4096))
+			next(submitCmd(i, id, "", validSpec()))
+			epoch := next(placeCmd(i, id, "node-a", 0, tape("A00001L9", "libA", 0), tape("B00001L9", "libB", 0)))
+			next(startCmd(i, "node-a", id, epoch))
+			next(batchCmd(i, "node-a", checkpointOp(id, epoch, 4096)))
+			if i%10 == 0 {
+				next(setNodeCmd(i, "node-b", &ferryv1.NodeInfo{Name: "node-b", Mover: true, Reach: []string{fmt.Sprintf("disk-%d", i)}}))
+			}
+			// Every third job loses its owner: its cartridges change drives.
+			if i%3 == 0 {
+				epoch = next(takeoverCmd(i, id, "node-b", epoch, "", 8192, tape("A00001L9", "libA", 1), tape("B00001L9", "libB", 0)))
+				next(resumeCmd(i, "node-b", id, epoch, 4096))
+			}
 			if i%2 == 0 {
-				apply(epoch+2, succeedCmd(i, "node-a", id, epoch))
+				owner, _ := f.Job(id)
+				next(succeedCmd(i, owner.GetOwner(), id, epoch))
 			} else {
-				apply(epoch+2, cancelCmd(i, id, ""))
+				next(cancelCmd(i, id, ""))
 			}
 		}
 	})
@@ -96,6 +111,7 @@ func TestConcurrentJobRunsAndDeviceReads(t *testing.T) {
 					return
 				}
 				f.Jobs(Query{Owner: "node-a", State: ferryv1.JobState_JOB_STATE_RUNNING})
+				f.NodeByName("node-b")
 				if _, _, err := f.Snapshot(); err != nil {
 					t.Error(err)
 					return
@@ -105,7 +121,8 @@ func TestConcurrentJobRunsAndDeviceReads(t *testing.T) {
 	}
 	wg.Wait()
 	wantDrive(t, f, "libA", 0, "", "")
-	wantAt(t, f, "B00001L9", ferryv1.ElementKind_ELEMENT_KIND_SLOT, 5, "")
+	wantDrive(t, f, "libA", 1, "", "")
+	wantHome(t, f, "B00001L9", 5)
 	if n := f.JobCounts()[ferryv1.JobState_JOB_STATE_SUCCEEDED]; n != jobs/2 {
 		t.Errorf("%d jobs succeeded, want %d", n, jobs/2)
 	}

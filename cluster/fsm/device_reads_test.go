@@ -21,7 +21,7 @@ func byNAA(naa string) *ferryv1.DeviceRef {
 
 func TestResolveDevice(t *testing.T) {
 	f := deviceFixture(t)
-	applyAll(t, f, startCmd(1, "node-a", "j1", "A00002L9"))
+	runJob(t, f, 1, "node-a", "j1", tape("A00002L9", "libA", 0))
 	tests := []struct {
 		name          string
 		ref           *ferryv1.DeviceRef
@@ -71,7 +71,7 @@ func TestResolveDevice(t *testing.T) {
 
 func TestDeviceReads(t *testing.T) {
 	f := deviceFixture(t)
-	applyAll(t, f, startCmd(1, "node-a", "j1", "A00003L9"))
+	runJob(t, f, 1, "node-a", "j1", tape("A00003L9", "libA", 0))
 
 	var disks []string
 	for _, d := range f.Disks() {
@@ -143,7 +143,7 @@ func TestDeviceReads(t *testing.T) {
 // and checks the state did not move.
 func TestDeviceReadsReturnCopies(t *testing.T) {
 	f := deviceFixture(t)
-	applyAll(t, f, startCmd(1, "node-a", "j1", "A00001L9"))
+	runJob(t, f, 1, "node-a", "j1", tape("A00001L9", "libA", 0))
 	before, _, err := f.Snapshot()
 	if err != nil {
 		t.Fatal(err)

@@ -325,7 +325,7 @@ func TestRegisterDevices(t *testing.T) {
 // drive is empty but not free, or the cartridge could not go back.
 func TestAddCartridgeKeepsLoadedHomesFree(t *testing.T) {
 	f := deviceFixture(t)
-	applyAll(t, f, startCmd(1, "node-a", "j1", "A00001L9"))
+	runJob(t, f, 1, "node-a", "j1", tape("A00001L9", "libA", 0))
 	r := f.Apply(f.AppliedIndex()+1, cartridgeCmd(2, validCartridge("A00009L9", "libA", 1, 109)))
 	if !errors.Is(r.Err, ErrBusy) || !strings.Contains(r.Err.Error(), "slot 1 of library libA is the home of A00001L9") {
 		t.Errorf("Err = %v, want ErrBusy naming A00001L9's home", r.Err)

@@ -2,7 +2,6 @@ package fsm
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -13,22 +12,24 @@ import (
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
 
-// fuzzBase is the state every fuzzed command meets: the devices of
-// deviceSetup, a job with an idempotency key, a cancelled one, and j3
-// running on node-a with A00001L9 loaded, checkpointed once.
+// fuzzBase is the state every fuzzed command meets, after the members of
+// testNodes: the devices of deviceSetup, a job with an idempotency key, a
+// cancelled one, and j3 placed on node-a with A00001L9 in libA drive 0,
+// started and checkpointed once.
 func fuzzBase() []*ferryv1.Command {
 	return then(deviceSetup()[:8],
 		submitCmd(0, "j1", "k1", validSpec()),
 		submitCmd(0, "j2", "", validSpec()),
 		cancelCmd(0, "j2", ""),
 		submitCmd(0, "j3", "", validSpec()),
-		startCmd(0, "node-a", "j3", "A00001L9"),
+		placeCmd(0, "j3", "node-a", 0, tape("A00001L9", "libA", 0)),
+		startCmd(0, "node-a", "j3", fuzzEpoch),
 		checkpointCmd(0, "node-a", "j3", fuzzEpoch, 4096),
 	)
 }
 
-// fuzzEpoch is j3's epoch in fuzzBase: the index of its start.
-const fuzzEpoch uint64 = 13
+// fuzzEpoch is j3's epoch in fuzzBase: the index of its place.
+const fuzzEpoch uint64 = 17
 
 // FuzzApply feeds arbitrary log entries to Apply. Whatever the bytes, Apply
 // must not panic, two replicas must end up identical, and the state must
@@ -37,8 +38,8 @@ const fuzzEpoch uint64 = 13
 //
 //	go test -run '^$' -fuzz FuzzApply -fuzztime 60s ./cluster/fsm/
 func FuzzApply(f *testing.F) {
-	if got := fuzzEpoch; got != uint64(len(fuzzBase())-1) {
-		f.Fatalf("fuzzEpoch = %d, want the index of fuzzBase's start, %d", got, len(fuzzBase())-1)
+	if want := uint64(len(testNodes()) + len(fuzzBase()) - 2); fuzzEpoch != want {
+		f.Fatalf("fuzzEpoch = %d, want the index of fuzzBase's place, %d", fuzzEpoch, want)
 	}
 	seeds := []*ferryv1.Command{
 		submitCmd(1, "new", "", validSpec()),
@@ -68,11 +69,35 @@ func FuzzApply(f *testing.F) {
 			c.Barcode, c.Naa, c.Path = "A00009L9", testNAA(109), "/vtl/libA/A00009L9.tap"
 			c.Location = &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_IMPORT_EXPORT, Index: 1}
 		})),
-		startCmd(1, "node-a", "j1", "A00002L9", "B00001L9"),
-		startCmd(1, "node-a", "j1", "A00001L9"),
-		startCmd(1, "node-b", "j3", "A00002L9"),
-		startCmd(1, "node-a", "j3", "A00002L9"),
-		startCmd(1, "node-a", "j3", "A00001L9", "A00002L9", "A00003L9"),
+		placeCmd(1, "j1", "node-b", 0, tape("A00002L9", "libA", 1), tape("B00001L9", "libB", 0)),
+		placeCmd(1, "j1", "node-b", 0, tape("A00002L9", "libA", 0)),
+		placeCmd(1, "j1", "node-b", 0, tape("A00001L9", "libA", 1)),
+		placeCmd(1, "j1", "node-b", 0, tape("A00002L9", "libA", 1), tape("A00003L9", "libA", 1)),
+		placeCmd(1, "j1", "node-b", 0, tape("A00002L9", "libA", 1), tape("A00002L9", "libA", 1)),
+		placeCmd(1, "j1", "node-b", 0, tape("A00002L9", "libA", 7)),
+		placeCmd(1, "j1", "node-b", 0, tape("A00002L9", "libB", 0)),
+		placeCmd(1, "j1", "node-z", 0),
+		placeCmd(1, "j1", "node-b", 3),
+		placeCmd(1, "j3", "node-b", 0),
+		placeCmd(1, "j3", "node-b", fuzzEpoch-1),
+		takeoverCmd(1, "j3", "node-b", fuzzEpoch, "owner node-a lost: lease expired", 8192, tape("A00001L9", "libA", 0)),
+		takeoverCmd(1, "j3", "node-b", fuzzEpoch, "", 1, tape("A00001L9", "libA", 1), tape("A00002L9", "libA", 0)),
+		takeoverCmd(1, "j3", "node-c", fuzzEpoch, "", 0),
+		waitCmd(1, "j1", "no free drive in library libA"),
+		waitCmd(1, "j3", "late"),
+		waitCmd(1, "j1", ""),
+		startCmd(0, "node-a", "j3", fuzzEpoch),
+		resumeCmd(1, "node-a", "j3", fuzzEpoch, 4096),
+		startCmd(1, "node-b", "j3", fuzzEpoch),
+		startCmd(1, "node-a", "j1", fuzzEpoch),
+		batchCmd(1, "node-a", checkpointOp("j3", fuzzEpoch, 8192), checkpointOp("j3", fuzzEpoch-1, 9000), checkpointOp("j1", 1, 1)),
+		batchCmd(1, "node-a", checkpointOp("j3", fuzzEpoch, 1), nil),
+		batchCmd(1, "node-a"),
+		setNodeCmd(1, "node-a", &ferryv1.NodeInfo{Name: "node-a", Site: "west", Reach: []string{"db01", "libA/0"}, Mover: true}),
+		setNodeCmd(1, "node-a", testNodes()[0]),
+		setNodeCmd(1, "node-a", &ferryv1.NodeInfo{Name: "node-b"}),
+		setNodeCmd(1, "node-z", &ferryv1.NodeInfo{Name: "node-z"}),
+		setNodeCmd(1, "node-a", nil),
 		checkpointCmd(1, "node-a", "j3", fuzzEpoch, 1<<20),
 		checkpointCmd(1, "node-a", "j3", fuzzEpoch-1, 1<<20),
 		checkpointCmd(1, "node-a", "j3", fuzzEpoch, 1),
@@ -82,6 +107,14 @@ func FuzzApply(f *testing.F) {
 		cancelCmd(1, "j3", ""),
 		{Time: stamp(1), Op: &ferryv1.Command_RegisterDisk{}},
 		{Time: stamp(1), Op: &ferryv1.Command_StartJob{StartJob: &ferryv1.StartJobOp{}}},
+		{Time: stamp(1), Op: &ferryv1.Command_PlaceJob{PlaceJob: &ferryv1.PlaceJobOp{}}},
+		{Time: stamp(1), Op: &ferryv1.Command_PlaceJob{}},
+		{Time: stamp(1), Op: &ferryv1.Command_WaitJob{WaitJob: &ferryv1.WaitJobOp{}}},
+		{Time: stamp(1), Op: &ferryv1.Command_WaitJob{}},
+		{Time: stamp(1), Op: &ferryv1.Command_CheckpointJobs{CheckpointJobs: &ferryv1.CheckpointJobsOp{}}},
+		{Time: stamp(1), Op: &ferryv1.Command_CheckpointJobs{}},
+		{Time: stamp(1), Op: &ferryv1.Command_SetNode{SetNode: &ferryv1.SetNodeOp{}}},
+		{Time: stamp(1), Op: &ferryv1.Command_SetNode{}},
 		{Time: stamp(1), Op: &ferryv1.Command_FinishJob{FinishJob: &ferryv1.FinishJobOp{}}},
 		{Time: stamp(1), Node: "node-a", Op: &ferryv1.Command_ProtectCartridge{ProtectCartridge: &ferryv1.ProtectCartridgeOp{Barcode: "A00001L9", WriteProtected: true}}},
 		{Time: stamp(1), Op: &ferryv1.Command_ProtectCartridge{ProtectCartridge: &ferryv1.ProtectCartridgeOp{}}},
@@ -102,7 +135,7 @@ func FuzzApply(f *testing.F) {
 		if err := proto.Unmarshal(data, &cmd); err != nil {
 			t.Skip()
 		}
-		replicas := [2]*FSM{New(), New()}
+		replicas := [2]*FSM{newWithNodes(), newWithNodes()}
 		var results [2]Result
 		for i, r := range replicas {
 			applyAll(t, r, fuzzBase()...)
@@ -115,15 +148,23 @@ func FuzzApply(f *testing.F) {
 				set++
 			}
 		}
+		if res.Batch != nil {
+			set++
+		}
+		wantSet := 1
+		if cmd.GetSetNode() != nil {
+			wantSet = 0
+		}
 		switch {
-		case res.Err == nil && set != 1:
-			t.Fatalf("successful Result carries %d values, want 1: %+v", set, res)
-		case res.Err != nil && set != 0 && !(errors.Is(res.Err, ErrBusy) && set == 1 && res.Job != nil):
+		case res.Err == nil && set != wantSet:
+			t.Fatalf("successful Result carries %d values, want %d: %+v", set, wantSet, res)
+		case res.Err != nil && set != 0:
 			t.Fatalf("failed Result carries a value: %+v", res)
+		case res.Err == nil && res.Batch != nil && len(res.Batch) != len(cmd.GetCheckpointJobs().GetCheckpoints()):
+			t.Fatalf("batch of %d checkpoints has %d results", len(cmd.GetCheckpointJobs().GetCheckpoints()), len(res.Batch))
 		}
 		other := results[1]
-		if fmt.Sprint(res.Err) != fmt.Sprint(other.Err) || res.Existing != other.Existing || !proto.Equal(res.Job, other.Job) ||
-			!proto.Equal(res.Disk, other.Disk) || !proto.Equal(res.Library, other.Library) || !proto.Equal(res.Cartridge, other.Cartridge) {
+		if !sameResult(res, other) {
 			t.Fatalf("replicas returned different results:\n%+v\n%+v", res, other)
 		}
 		snapA, idxA, err := replicas[0].Snapshot()
@@ -149,4 +190,18 @@ func FuzzApply(f *testing.F) {
 			t.Fatal("snapshot round trip changed the state")
 		}
 	})
+}
+
+func sameResult(a, b Result) bool {
+	if fmt.Sprint(a.Err) != fmt.Sprint(b.Err) || a.Existing != b.Existing || !proto.Equal(a.Job, b.Job) ||
+		!proto.Equal(a.Disk, b.Disk) || !proto.Equal(a.Library, b.Library) || !proto.Equal(a.Cartridge, b.Cartridge) ||
+		len(a.Batch) != len(b.Batch) {
+		return false
+	}
+	for i := range a.Batch {
+		if !sameResult(a.Batch[i], b.Batch[i]) {
+			return false
+		}
+	}
+	return true
 }

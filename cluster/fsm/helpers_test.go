@@ -173,19 +173,108 @@ func cartridgeCmd(step int, c *ferryv1.Cartridge) *ferryv1.Command {
 		Op: &ferryv1.Command_AddCartridge{AddCartridge: &ferryv1.AddCartridgeOp{Cartridge: c}}}
 }
 
-func startCmd(step int, node, id string, cartridges ...string) *ferryv1.Command {
+// leader is the node that proposes the scheduler's decisions.
+const leader = "node-l"
+
+// testNodes are the members every fixture starts with: placements may only
+// name members.
+func testNodes() []*ferryv1.NodeInfo {
+	return []*ferryv1.NodeInfo{
+		{Name: "node-a", RaftId: 1, Site: "east", GrpcAddr: "10.0.0.1:7000", Mover: true},
+		{Name: "node-b", RaftId: 2, Site: "east", GrpcAddr: "10.0.0.2:7000", Mover: true},
+		{Name: "node-c", RaftId: 3, Site: "west", GrpcAddr: "10.0.0.3:7000", Mover: true},
+		{Name: leader, RaftId: 4, Site: "east", GrpcAddr: "10.0.0.4:7000"},
+	}
+}
+
+// newWithNodes returns a state machine whose members are testNodes, added
+// at indexes 1..len(testNodes()).
+func newWithNodes() *FSM {
+	f := New()
+	for _, n := range testNodes() {
+		f.AddNode(f.AppliedIndex()+1, n)
+	}
+	return f
+}
+
+func tape(barcode, lib string, drive uint32) *ferryv1.TapeAssignment {
+	return &ferryv1.TapeAssignment{Barcode: barcode, Library: lib, Drive: drive}
+}
+
+// placeCmd is the leader's decision to run a job on node; fromEpoch 0
+// places a queued job, anything else takes over a running one.
+func placeCmd(step int, id, node string, fromEpoch uint64, tapes ...*ferryv1.TapeAssignment) *ferryv1.Command {
+	return &ferryv1.Command{RequestId: "place-" + id, Time: stamp(step), Node: leader,
+		Op: &ferryv1.Command_PlaceJob{PlaceJob: &ferryv1.PlaceJobOp{
+			JobId: id, Node: node, FromEpoch: fromEpoch, Tapes: tapes,
+		}}}
+}
+
+// takeoverCmd moves a running job to node, saying why and how far the lost
+// owner had got.
+func takeoverCmd(step int, id, node string, fromEpoch uint64, reason string, lostBytes uint64, tapes ...*ferryv1.TapeAssignment) *ferryv1.Command {
+	c := placeCmd(step, id, node, fromEpoch, tapes...)
+	c.GetPlaceJob().Reason, c.GetPlaceJob().LostBytesDone = reason, lostBytes
+	return c
+}
+
+func waitCmd(step int, id, reason string) *ferryv1.Command {
+	return &ferryv1.Command{RequestId: "wait-" + id, Time: stamp(step), Node: leader,
+		Op: &ferryv1.Command_WaitJob{WaitJob: &ferryv1.WaitJobOp{JobId: id, Reason: reason}}}
+}
+
+// startCmd is the owner's report that it began the copy under epoch.
+func startCmd(step int, node, id string, epoch uint64) *ferryv1.Command {
 	return &ferryv1.Command{RequestId: "start-" + id, Time: stamp(step), Node: node,
 		Op: &ferryv1.Command_StartJob{StartJob: &ferryv1.StartJobOp{
-			JobId: id, BytesTotal: 1 << 20, SegmentsTotal: 4, Cartridges: cartridges,
+			JobId: id, Epoch: epoch, BytesTotal: 1 << 20, SegmentsTotal: 4,
 		}}}
+}
+
+// resumeCmd is the owner's report that it resumed the copy at offset.
+func resumeCmd(step int, node, id string, epoch, offset uint64) *ferryv1.Command {
+	c := startCmd(step, node, id, epoch)
+	c.GetStartJob().ResumeOffset = offset
+	return c
+}
+
+// placeAndStart places a queued job and has its owner start it. The place
+// must be applied at index epoch.
+func placeAndStart(step int, node, id string, epoch uint64, tapes ...*ferryv1.TapeAssignment) []*ferryv1.Command {
+	return []*ferryv1.Command{placeCmd(step, id, node, 0, tapes...), startCmd(step+1, node, id, epoch)}
+}
+
+// runJob places and starts a queued job at f's next indexes and returns its
+// epoch.
+func runJob(t *testing.T, f *FSM, step int, node, id string, tapes ...*ferryv1.TapeAssignment) uint64 {
+	t.Helper()
+	epoch := f.AppliedIndex() + 1
+	applyAll(t, f, placeAndStart(step, node, id, epoch, tapes...)...)
+	return epoch
+}
+
+func checkpointOp(id string, epoch, done uint64) *ferryv1.CheckpointJobOp {
+	return &ferryv1.CheckpointJobOp{
+		JobId: id, Epoch: epoch, Checkpoint: []byte(fmt.Sprintf("cp@%d", done)),
+		Progress: &ferryv1.JobProgress{BytesDone: done, SegmentsDone: uint32(done >> 18), CheckpointOffset: done},
+	}
 }
 
 func checkpointCmd(step int, node, id string, epoch, done uint64) *ferryv1.Command {
 	return &ferryv1.Command{RequestId: "checkpoint-" + id, Time: stamp(step), Node: node,
-		Op: &ferryv1.Command_CheckpointJob{CheckpointJob: &ferryv1.CheckpointJobOp{
-			JobId: id, Epoch: epoch, Checkpoint: []byte(fmt.Sprintf("cp@%d", done)),
-			Progress: &ferryv1.JobProgress{BytesDone: done, SegmentsDone: uint32(done >> 18), CheckpointOffset: done},
-		}}}
+		Op: &ferryv1.Command_CheckpointJob{CheckpointJob: checkpointOp(id, epoch, done)}}
+}
+
+// batchCmd carries several checkpoints of node's jobs in one entry.
+func batchCmd(step int, node string, checkpoints ...*ferryv1.CheckpointJobOp) *ferryv1.Command {
+	return &ferryv1.Command{RequestId: "checkpoints-" + node, Time: stamp(step), Node: node,
+		Op: &ferryv1.Command_CheckpointJobs{CheckpointJobs: &ferryv1.CheckpointJobsOp{Checkpoints: checkpoints}}}
+}
+
+// setNodeCmd is node describing itself as info.
+func setNodeCmd(step int, node string, info *ferryv1.NodeInfo) *ferryv1.Command {
+	return &ferryv1.Command{RequestId: "set-node-" + node, Time: stamp(step), Node: node,
+		Op: &ferryv1.Command_SetNode{SetNode: &ferryv1.SetNodeOp{Node: info}}}
 }
 
 // testSHA256 is a well-formed job hash.
@@ -231,9 +320,10 @@ func deviceSetup() []*ferryv1.Command {
 	}
 }
 
+// deviceFixture is deviceSetup applied after the members of testNodes.
 func deviceFixture(t *testing.T) *FSM {
 	t.Helper()
-	f := New()
+	f := newWithNodes()
 	applyAll(t, f, deviceSetup()...)
 	return f
 }

@@ -1,11 +1,11 @@
 package fsm
 
 import (
-	"fmt"
-	"google.golang.org/protobuf/proto"
-
 	"cmp"
+	"fmt"
 	"slices"
+
+	"google.golang.org/protobuf/proto"
 
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )

@@ -1,6 +1,10 @@
 package fsm
 
 import (
+	"bytes"
+	"errors"
+	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -132,5 +136,162 @@ func TestAddNodeCopiesItsArgument(t *testing.T) {
 	info.GrpcAddr = "changed"
 	if n, _ := f.Node(1); n.GetGrpcAddr() != "10.0.0.1:7000" {
 		t.Errorf("stored node changed through the caller's pointer: %v", n)
+	}
+}
+
+func TestSetNode(t *testing.T) {
+	nodeA := func(edit func(n *ferryv1.NodeInfo)) *ferryv1.NodeInfo {
+		n := testNodes()[0]
+		n.RaftId = 0
+		edit(n)
+		return n
+	}
+	described := nodeA(func(n *ferryv1.NodeInfo) {
+		n.GrpcAddr, n.HttpAddr, n.GossipAddr = "10.0.0.9:7000", "10.0.0.9:8080", "10.0.0.9:7946"
+		n.Reach = []string{"db01", "libA", "libB/1"}
+	})
+	withID := func(n *ferryv1.NodeInfo, id uint64) *ferryv1.NodeInfo {
+		n = proto.Clone(n).(*ferryv1.NodeInfo)
+		n.RaftId = id
+		return n
+	}
+	tests := []struct {
+		name string
+		// prepare changes membership after testNodes were added.
+		prepare      func(f *FSM)
+		cmd          *ferryv1.Command
+		wantErr      error
+		wantErrText  string
+		wantExisting bool
+		// want maps raft ids to the record expected afterwards; nil means
+		// no member with that id.
+		want map[uint64]*ferryv1.NodeInfo
+	}{
+		{
+			name: "a node describes its addresses and reach",
+			cmd:  setNodeCmd(1, "node-a", described),
+			want: map[uint64]*ferryv1.NodeInfo{1: withID(described, 1), 2: testNodes()[1]},
+		},
+		{
+			name: "the raft id in the description is ignored",
+			cmd:  setNodeCmd(1, "node-a", withID(described, 77)),
+			want: map[uint64]*ferryv1.NodeInfo{1: withID(described, 1), 77: nil},
+		},
+		{
+			name: "a node stops running jobs",
+			cmd:  setNodeCmd(1, "node-a", nodeA(func(n *ferryv1.NodeInfo) { n.Mover = false })),
+			want: map[uint64]*ferryv1.NodeInfo{1: withID(nodeA(func(n *ferryv1.NodeInfo) { n.Mover = false }), 1)},
+		},
+		{
+			name:         "the same description again changes nothing",
+			cmd:          setNodeCmd(1, "node-a", nodeA(func(*ferryv1.NodeInfo) {})),
+			wantExisting: true,
+			want:         map[uint64]*ferryv1.NodeInfo{1: testNodes()[0]},
+		},
+		{
+			name: "a node re-joined under a new raft id: its newest record changes",
+			prepare: func(f *FSM) {
+				f.AddNode(f.AppliedIndex()+1, withID(testNodes()[0], 31))
+			},
+			cmd:  setNodeCmd(1, "node-a", described),
+			want: map[uint64]*ferryv1.NodeInfo{1: testNodes()[0], 31: withID(described, 31)},
+		},
+		{
+			name:        "another node's record",
+			cmd:         setNodeCmd(1, "node-b", described),
+			wantErr:     ErrInvalid,
+			wantErrText: `node.name: "node-b" may not describe node "node-a"`,
+		},
+		{
+			name:        "an unknown node",
+			cmd:         setNodeCmd(1, "node-z", &ferryv1.NodeInfo{Name: "node-z"}),
+			wantErr:     ErrNotFound,
+			wantErrText: `set node "node-z"`,
+		},
+		{
+			name:        "a removed node",
+			prepare:     func(f *FSM) { f.RemoveNode(f.AppliedIndex()+1, 2) },
+			cmd:         setNodeCmd(1, "node-b", testNodes()[1]),
+			wantErr:     ErrNotFound,
+			wantErrText: `set node "node-b"`,
+		},
+		{
+			name:        "no description",
+			cmd:         setNodeCmd(1, "node-a", nil),
+			wantErr:     ErrInvalid,
+			wantErrText: "node: required",
+		},
+		{
+			name:        "no name",
+			cmd:         setNodeCmd(1, "node-a", &ferryv1.NodeInfo{Site: "east"}),
+			wantErr:     ErrInvalid,
+			wantErrText: "node.name: required",
+		},
+		{
+			name:        "an empty reach entry",
+			cmd:         setNodeCmd(1, "node-a", nodeA(func(n *ferryv1.NodeInfo) { n.Reach = []string{"db01", ""} })),
+			wantErr:     ErrInvalid,
+			wantErrText: "node.reach[1]: must not be empty",
+		},
+		{
+			name: "too many reach entries",
+			cmd: setNodeCmd(1, "node-a", nodeA(func(n *ferryv1.NodeInfo) {
+				n.Reach = slices.Repeat([]string{"db01"}, maxReach+1)
+			})),
+			wantErr:     ErrInvalid,
+			wantErrText: "node.reach: more than 1024 entries",
+		},
+		{
+			name:        "no body",
+			cmd:         &ferryv1.Command{Time: stamp(1), Node: "node-a", Op: &ferryv1.Command_SetNode{}},
+			wantErr:     ErrUnknownCommand,
+			wantErrText: "set_node without a body",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newWithNodes()
+			if tc.prepare != nil {
+				tc.prepare(f)
+			}
+			before, _, err := f.Snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := f.Apply(f.AppliedIndex()+1, tc.cmd)
+			if r.Job != nil || r.Disk != nil || r.Library != nil || r.Cartridge != nil || r.Batch != nil {
+				t.Errorf("Result carries a value: %+v", r)
+			}
+			if tc.wantErr != nil {
+				if !errors.Is(r.Err, tc.wantErr) || !strings.Contains(r.Err.Error(), tc.wantErrText) {
+					t.Fatalf("Err = %v, want %v containing %q", r.Err, tc.wantErr, tc.wantErrText)
+				}
+				if after, _, _ := f.Snapshot(); !bytes.Equal(before, after) {
+					t.Error("a refused set_node changed the state")
+				}
+				return
+			}
+			if r.Err != nil || r.Existing != tc.wantExisting {
+				t.Fatalf("existing=%v err=%v, want existing=%v", r.Existing, r.Err, tc.wantExisting)
+			}
+			for id, want := range tc.want {
+				got, ok := f.Node(id)
+				if ok != (want != nil) || !proto.Equal(got, want) {
+					t.Errorf("Node(%d) = %v, want %v", id, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestSetNodeCopiesItsArgument(t *testing.T) {
+	f := newWithNodes()
+	info := &ferryv1.NodeInfo{Name: "node-a", Reach: []string{"db01"}}
+	if r := f.Apply(f.AppliedIndex()+1, setNodeCmd(1, "node-a", info)); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	info.Reach[0] = "changed"
+	if n, _ := f.NodeByName("node-a"); !slices.Equal(n.GetReach(), []string{"db01"}) {
+		t.Errorf("stored node changed through the command: %v", n)
 	}
 }

@@ -20,8 +20,9 @@ const (
 	cancelled = ferryv1.JobState_JOB_STATE_CANCELLED
 )
 
-// setupIndex is the index of the first command after deviceSetup.
-var setupIndex = uint64(len(deviceSetup()) + 1)
+// setupIndex is the index of the first command after the members of
+// testNodes and deviceSetup.
+var setupIndex = uint64(len(testNodes()) + len(deviceSetup()) + 1)
 
 // then returns a copy of cmds followed by more, so table rows never share
 // a backing array.
@@ -34,7 +35,9 @@ func with(more ...*ferryv1.Command) []*ferryv1.Command {
 	return append(deviceSetup(), more...)
 }
 
-// runCase is one row of the job lifecycle tables.
+// runCase is one row of the job lifecycle tables. Its setup is applied
+// after the members of testNodes, so setup's first command is at index
+// len(testNodes())+1.
 type runCase struct {
 	name  string
 	setup []*ferryv1.Command
@@ -44,8 +47,7 @@ type runCase struct {
 	wantErr     error
 	wantAlso    []error
 	wantErrText string
-	// check inspects the result and the state after a successful command,
-	// or after an ErrBusy refusal.
+	// check inspects the result and the state after the command.
 	check func(t *testing.T, f *FSM, r Result)
 }
 
@@ -53,20 +55,15 @@ func runCases(t *testing.T, tests []runCase) {
 	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := New()
+			f := newWithNodes()
 			applyAll(t, f, tc.setup...)
-			before, _, err := f.Snapshot()
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := f.Apply(uint64(len(tc.setup)+1), tc.cmd)
+			before := observe(t, f)
+			r := f.Apply(f.AppliedIndex()+1, tc.cmd)
 			if tc.wantErr == nil {
 				if r.Err != nil {
 					t.Fatalf("Err = %v", r.Err)
 				}
-				if stored, ok := f.Job(r.Job.GetId()); !ok || !proto.Equal(stored, r.Job) {
-					t.Errorf("Result.Job differs from the stored job:\n got %v\nwant %v", r.Job, stored)
-				}
+				wantStored(t, f, r)
 			} else {
 				for _, want := range append([]error{tc.wantErr}, tc.wantAlso...) {
 					if !errors.Is(r.Err, want) {
@@ -76,18 +73,66 @@ func runCases(t *testing.T, tests []runCase) {
 				if !strings.Contains(r.Err.Error(), tc.wantErrText) {
 					t.Errorf("Err = %q, want it to contain %q", r.Err, tc.wantErrText)
 				}
-				after, _, err := f.Snapshot()
-				if err != nil {
-					t.Fatal(err)
+				if r.Job != nil || r.Batch != nil {
+					t.Errorf("a failed command returned job %v, batch %v", r.Job, r.Batch)
 				}
-				if !errors.Is(r.Err, ErrBusy) && (r.Job != nil || string(before) != string(after)) {
-					t.Errorf("a failed command returned job %v or changed the state", r.Job)
+				if observe(t, f) != before {
+					t.Error("a failed command changed the state")
 				}
 			}
 			if tc.check != nil {
 				tc.check(t, f, r)
 			}
 		})
+	}
+}
+
+// observe captures everything a refused command must leave alone: the
+// snapshot, and which job holds each loaded cartridge, which only the
+// libraries' inventories show.
+func observe(t *testing.T, f *FSM) string {
+	t.Helper()
+	data, _, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.Write(data)
+	for _, l := range f.Libraries() {
+		inv, _ := f.Library(l.GetName())
+		out, err := proto.MarshalOptions{Deterministic: true}.Marshal(inv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(out)
+	}
+	return b.String()
+}
+
+// wantStored checks that a successful result shows the jobs as stored: for
+// a batch, each job's last result.
+func wantStored(t *testing.T, f *FSM, r Result) {
+	t.Helper()
+	jobs := []*ferryv1.Job{r.Job}
+	if r.Batch != nil {
+		last := make(map[string]*ferryv1.Job)
+		jobs = nil
+		for _, b := range r.Batch {
+			if b.Job != nil {
+				last[b.Job.GetId()] = b.Job
+			}
+		}
+		for _, j := range last {
+			jobs = append(jobs, j)
+		}
+	}
+	for _, j := range jobs {
+		if j == nil {
+			continue
+		}
+		if stored, ok := f.Job(j.GetId()); !ok || !proto.Equal(stored, j) {
+			t.Errorf("the result's job differs from the stored job:\n got %v\nwant %v", j, stored)
+		}
 	}
 }
 
@@ -122,6 +167,22 @@ func wantAt(t *testing.T, f *FSM, barcode string, kind ferryv1.ElementKind, inde
 	}
 }
 
+// wantHome checks that a cartridge is at home in its storage slot.
+func wantHome(t *testing.T, f *FSM, barcode string, slot uint32) {
+	t.Helper()
+	wantAt(t, f, barcode, ferryv1.ElementKind_ELEMENT_KIND_SLOT, slot, "")
+}
+
+// wantLoaded checks that a cartridge is in a drive for a job, with the
+// storage slot it goes back to.
+func wantLoaded(t *testing.T, f *FSM, barcode string, drive uint32, job string, home uint32) {
+	t.Helper()
+	wantAt(t, f, barcode, ferryv1.ElementKind_ELEMENT_KIND_DRIVE, drive, job)
+	if c, _ := f.Cartridge(barcode); c.GetHomeSlot() != home {
+		t.Errorf("%s has home slot %d, want %d", barcode, c.GetHomeSlot(), home)
+	}
+}
+
 func lastEvent(j *ferryv1.Job) *ferryv1.JobEvent {
 	h := j.GetHistory()
 	if len(h) == 0 {
@@ -130,8 +191,12 @@ func lastEvent(j *ferryv1.Job) *ferryv1.JobEvent {
 	return h[len(h)-1]
 }
 
-func tape(barcode, lib string, drive uint32) *ferryv1.TapeAssignment {
-	return &ferryv1.TapeAssignment{Barcode: barcode, Library: lib, Drive: drive}
+func messages(j *ferryv1.Job) []string {
+	var msgs []string
+	for _, e := range j.GetHistory() {
+		msgs = append(msgs, e.GetMessage())
+	}
+	return msgs
 }
 
 func wantTapes(t *testing.T, j *ferryv1.Job, want ...*ferryv1.TapeAssignment) {
@@ -141,61 +206,64 @@ func wantTapes(t *testing.T, j *ferryv1.Job, want ...*ferryv1.TapeAssignment) {
 	}
 }
 
-func TestStartJob(t *testing.T) {
+func TestPlaceJob(t *testing.T) {
+	placed := with(placeCmd(1, "j1", "node-a", 0, tape("A00001L9", "libA", 0)))
 	tests := []runCase{
 		{
-			name:  "start loads the cartridge into the first free drive",
+			name:  "a queued job is placed on the node with its cartridge in the drive named",
 			setup: with(),
-			cmd:   startCmd(1, "node-a", "j1", "A00001L9"),
+			cmd:   placeCmd(1, "j1", "node-a", 0, tape("A00001L9", "libA", 1)),
 			check: func(t *testing.T, f *FSM, r Result) {
 				j := r.Job
 				if j.GetState() != running || j.GetOwner() != "node-a" || j.GetEpoch() != setupIndex {
 					t.Errorf("state %v owner %q epoch %d, want RUNNING node-a %d", j.GetState(), j.GetOwner(), j.GetEpoch(), setupIndex)
 				}
-				if j.GetStateReason() != "running on node-a" {
-					t.Errorf("state_reason = %q", j.GetStateReason())
+				if j.GetStateReason() != "placed on node-a" || !proto.Equal(j.GetUpdatedAt(), stamp(1)) {
+					t.Errorf("state_reason %q updated_at %v", j.GetStateReason(), j.GetUpdatedAt())
 				}
-				wantProgress := &ferryv1.JobProgress{BytesTotal: 1 << 20, SegmentsTotal: 4}
-				if !proto.Equal(j.GetProgress(), wantProgress) {
-					t.Errorf("progress = %v, want %v", j.GetProgress(), wantProgress)
+				if !proto.Equal(j.GetProgress(), &ferryv1.JobProgress{}) {
+					t.Errorf("progress = %v, want none until the owner starts", j.GetProgress())
 				}
-				wantTapes(t, j, tape("A00001L9", "libA", 0))
+				wantTapes(t, j, tape("A00001L9", "libA", 1))
+				// The leader proposed it; the event names the node that
+				// got the job.
 				wantEvent := &ferryv1.JobEvent{
 					Time: stamp(1), State: running, Node: "node-a", RaftIndex: setupIndex,
-					Message: fmt.Sprintf("started on node-a (epoch %d); A00001L9 loaded in libA drive 0", setupIndex),
+					Message: fmt.Sprintf("placed on node-a (epoch %d); A00001L9 in libA drive 1", setupIndex),
 				}
 				if !proto.Equal(lastEvent(j), wantEvent) || len(j.GetHistory()) != 2 {
 					t.Errorf("history = %v, want submitted then %v", j.GetHistory(), wantEvent)
 				}
-				wantDrive(t, f, "libA", 0, "A00001L9", "j1")
-				wantDrive(t, f, "libA", 1, "", "")
-				wantAt(t, f, "A00001L9", ferryv1.ElementKind_ELEMENT_KIND_DRIVE, 0, "j1")
-				if c, _ := f.Cartridge("A00001L9"); c.GetHomeSlot() != 1 {
-					t.Errorf("home slot = %d, want 1", c.GetHomeSlot())
-				}
+				wantDrive(t, f, "libA", 0, "", "")
+				wantDrive(t, f, "libA", 1, "A00001L9", "j1")
+				wantLoaded(t, f, "A00001L9", 1, "j1", 1)
 			},
 		},
 		{
-			name:  "start with cartridges in two libraries",
-			setup: with(startCmd(1, "node-a", "j2", "A00002L9")),
-			cmd:   startCmd(2, "node-a", "j1", "B00001L9", "A00001L9", "B00001L9"),
+			name:  "cartridges in two libraries, kept in the order given",
+			setup: with(placeCmd(1, "j2", "node-a", 0, tape("A00002L9", "libA", 0))),
+			cmd:   placeCmd(2, "j1", "node-b", 0, tape("B00001L9", "libB", 1), tape("A00001L9", "libA", 1)),
 			check: func(t *testing.T, f *FSM, r Result) {
-				wantTapes(t, r.Job, tape("B00001L9", "libB", 0), tape("A00001L9", "libA", 1))
-				if msg := lastEvent(r.Job).GetMessage(); !strings.HasSuffix(msg, "; B00001L9 loaded in libB drive 0; A00001L9 loaded in libA drive 1") {
+				wantTapes(t, r.Job, tape("B00001L9", "libB", 1), tape("A00001L9", "libA", 1))
+				if msg := lastEvent(r.Job).GetMessage(); !strings.HasSuffix(msg, "; B00001L9 in libB drive 1; A00001L9 in libA drive 1") {
 					t.Errorf("event = %q", msg)
 				}
 				wantDrive(t, f, "libA", 0, "A00002L9", "j2")
 				wantDrive(t, f, "libA", 1, "A00001L9", "j1")
-				wantDrive(t, f, "libB", 0, "B00001L9", "j1")
+				wantDrive(t, f, "libB", 0, "", "")
+				wantDrive(t, f, "libB", 1, "B00001L9", "j1")
 			},
 		},
 		{
-			name:  "start without cartridges (a disk-to-disk copy)",
+			name:  "without cartridges (a disk-to-disk copy)",
 			setup: with(),
-			cmd:   startCmd(1, "node-b", "j1"),
+			cmd:   placeCmd(1, "j1", "node-b", 0),
 			check: func(t *testing.T, f *FSM, r Result) {
 				if r.Job.GetState() != running || r.Job.GetOwner() != "node-b" || len(r.Job.GetTapes()) != 0 {
 					t.Errorf("job = %v", r.Job)
+				}
+				if msg := lastEvent(r.Job).GetMessage(); msg != fmt.Sprintf("placed on node-b (epoch %d)", setupIndex) {
+					t.Errorf("event = %q", msg)
 				}
 			},
 		},
@@ -205,14 +273,13 @@ func TestStartJob(t *testing.T) {
 				c.Barcode, c.Naa, c.Path = "A00009L9", testNAA(109), "/vtl/libA/A00009L9.tap"
 				c.Location = &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_IMPORT_EXPORT, Index: 1}
 			}))),
-			cmd: startCmd(2, "node-a", "j1", "A00009L9"),
+			cmd: placeCmd(2, "j1", "node-a", 0, tape("A00009L9", "libA", 0)),
 			check: func(t *testing.T, f *FSM, r Result) {
-				wantAt(t, f, "A00009L9", ferryv1.ElementKind_ELEMENT_KIND_DRIVE, 0, "j1")
-				if c, _ := f.Cartridge("A00009L9"); c.GetHomeSlot() != 4 {
-					t.Errorf("home slot = %d, want 4 (slots 1-3 are taken)", c.GetHomeSlot())
-				}
-				applyAll(t, f, succeedCmd(3, "node-a", "j1", setupIndex+1))
-				wantAt(t, f, "A00009L9", ferryv1.ElementKind_ELEMENT_KIND_SLOT, 4, "")
+				// Slots 1-3 are taken.
+				wantLoaded(t, f, "A00009L9", 0, "j1", 4)
+				epoch := r.Job.GetEpoch()
+				applyAll(t, f, startCmd(3, "node-a", "j1", epoch), succeedCmd(4, "node-a", "j1", epoch))
+				wantHome(t, f, "A00009L9", 4)
 			},
 		},
 		{
@@ -226,145 +293,297 @@ func TestStartJob(t *testing.T) {
 				})),
 				submitCmd(0, "j1", "", validSpec()),
 			},
-			cmd:         startCmd(1, "node-a", "j1", "A00009L9"),
+			cmd:         placeCmd(1, "j1", "node-a", 0, tape("A00009L9", "libA", 0)),
 			wantErr:     ErrBusy,
 			wantErrText: "no free storage slot in library libA to take A00009L9 from import/export slot 1",
 		},
 		{
 			name:        "a cartridge in use by another job",
-			setup:       with(startCmd(1, "node-a", "j1", "A00001L9")),
-			cmd:         startCmd(2, "node-a", "j2", "A00002L9", "A00001L9"),
+			setup:       placed,
+			cmd:         placeCmd(2, "j2", "node-b", 0, tape("A00002L9", "libA", 1), tape("A00001L9", "libA", 0)),
 			wantErr:     ErrBusy,
 			wantErrText: "cartridge A00001L9 is in use by job j1",
 			check: func(t *testing.T, f *FSM, r Result) {
+				// The scheduler records why the job waits with a WaitJobOp;
+				// the refusal itself leaves the job as it was.
 				j, _ := f.Job("j2")
-				if j.GetState() != queued || j.GetStateReason() != "cartridge A00001L9 is in use by job j1" || len(j.GetHistory()) != 1 {
-					t.Errorf("waiting job = %v, want QUEUED with the reason and no new event", j)
+				if j.GetState() != queued || j.GetStateReason() != queuedReason || len(j.GetHistory()) != 1 {
+					t.Errorf("refused job = %v, want it untouched", j)
 				}
-				if !proto.Equal(r.Job, j) {
-					t.Errorf("Result.Job = %v, want the waiting job", r.Job)
-				}
-				if !proto.Equal(j.GetUpdatedAt(), stamp(2)) {
-					t.Errorf("updated_at = %v, want %v", j.GetUpdatedAt(), stamp(2))
-				}
-				// Nothing of the refused start happened: A00002L9 stays home.
-				wantAt(t, f, "A00002L9", ferryv1.ElementKind_ELEMENT_KIND_SLOT, 2, "")
+				wantHome(t, f, "A00002L9", 2)
 				wantDrive(t, f, "libA", 1, "", "")
 			},
 		},
 		{
-			name:        "no free drive",
-			setup:       with(startCmd(1, "node-a", "j1", "A00001L9"), startCmd(2, "node-a", "j2", "A00002L9")),
-			cmd:         startCmd(3, "node-a", "j3", "A00003L9"),
+			name:        "a drive that holds another job's cartridge",
+			setup:       placed,
+			cmd:         placeCmd(2, "j2", "node-b", 0, tape("A00002L9", "libA", 0)),
 			wantErr:     ErrBusy,
-			wantErrText: "no free drive in library libA",
-			check: func(t *testing.T, f *FSM, r Result) {
-				if r.Job.GetStateReason() != "no free drive in library libA" {
-					t.Errorf("state_reason = %q", r.Job.GetStateReason())
-				}
-			},
+			wantErrText: "drive 0 of library libA holds A00001L9",
 		},
 		{
-			name:        "unknown job",
+			name:        "two cartridges for one drive",
 			setup:       with(),
-			cmd:         startCmd(1, "node-a", "nope"),
-			wantErr:     ErrNotFound,
-			wantErrText: `start job "nope"`,
+			cmd:         placeCmd(1, "j1", "node-a", 0, tape("A00001L9", "libA", 1), tape("A00002L9", "libA", 1)),
+			wantErr:     ErrInvalid,
+			wantErrText: "A00001L9 and A00002L9 both assigned to libA drive 1",
 		},
 		{
-			name:        "unknown cartridge",
+			name:        "the same cartridge twice",
 			setup:       with(),
-			cmd:         startCmd(1, "node-a", "j1", "A00001L9", "Z00001L9"),
+			cmd:         placeCmd(1, "j1", "node-a", 0, tape("A00001L9", "libA", 0), tape("A00001L9", "libA", 1)),
+			wantErr:     ErrInvalid,
+			wantErrText: "cartridge A00001L9 assigned twice",
+		},
+		{
+			name:        "a drive the library does not have",
+			setup:       with(),
+			cmd:         placeCmd(1, "j1", "node-a", 0, tape("A00001L9", "libA", 2)),
+			wantErr:     ErrInvalid,
+			wantErrText: "library libA has no drive 2",
+		},
+		{
+			name:        "a drive number beyond any int",
+			setup:       with(),
+			cmd:         placeCmd(1, "j1", "node-a", 0, tape("A00001L9", "libA", 1<<32-1)),
+			wantErr:     ErrInvalid,
+			wantErrText: "library libA has no drive 4294967295",
+		},
+		{
+			name:        "a cartridge named in another library",
+			setup:       with(),
+			cmd:         placeCmd(1, "j1", "node-a", 0, tape("A00001L9", "libA", 0), tape("B00001L9", "libA", 1)),
+			wantErr:     ErrInvalid,
+			wantErrText: "cartridge B00001L9 is in library libB, not libA",
+		},
+		{
+			name:        "a library that does not exist",
+			setup:       with(),
+			cmd:         placeCmd(1, "j1", "node-a", 0, tape("A00001L9", "libZ", 0)),
+			wantErr:     ErrInvalid,
+			wantErrText: "cartridge A00001L9 is in library libA, not libZ",
+		},
+		{
+			name:        "an unknown cartridge",
+			setup:       with(),
+			cmd:         placeCmd(1, "j1", "node-a", 0, tape("A00001L9", "libA", 0), tape("Z00001L9", "libA", 1)),
 			wantErr:     ErrNotFound,
 			wantErrText: `cartridge "Z00001L9"`,
 		},
 		{
+			name:        "an unknown node",
+			setup:       with(),
+			cmd:         placeCmd(1, "j1", "node-z", 0),
+			wantErr:     ErrNotFound,
+			wantErrText: `place job "j1" on "node-z": node not found`,
+		},
+		{
+			name:        "an unknown job",
+			setup:       with(),
+			cmd:         placeCmd(1, "nope", "node-a", 0),
+			wantErr:     ErrNotFound,
+			wantErrText: `place job "nope"`,
+		},
+		{
 			name:        "a cancelled job",
 			setup:       with(cancelCmd(1, "j1", "")),
-			cmd:         startCmd(2, "node-a", "j1"),
+			cmd:         placeCmd(2, "j1", "node-a", 0),
 			wantErr:     ErrJobEnded,
 			wantErrText: "JOB_STATE_CANCELLED",
 		},
 		{
 			name:    "a succeeded job",
-			setup:   with(startCmd(1, "node-a", "j1"), succeedCmd(2, "node-a", "j1", setupIndex)),
-			cmd:     startCmd(3, "node-a", "j1"),
+			setup:   then(placed, succeedCmd(2, "node-a", "j1", setupIndex)),
+			cmd:     placeCmd(3, "j1", "node-a", setupIndex),
 			wantErr: ErrJobEnded,
 		},
 		{
-			name:        "a job running on another node",
-			setup:       with(startCmd(1, "node-a", "j1")),
-			cmd:         startCmd(2, "node-b", "j1"),
-			wantErr:     ErrOwned,
-			wantErrText: fmt.Sprintf("running on node-a (epoch %d)", setupIndex),
+			name:        "a queued job with a from_epoch",
+			setup:       with(),
+			cmd:         placeCmd(1, "j1", "node-a", 7),
+			wantErr:     ErrFenced,
+			wantErrText: "the job is queued, not running under epoch 7",
 		},
 		{
-			name:  "the owner restarts its job: new epoch, same checkpoint, cartridges stay",
-			setup: with(startCmd(1, "node-a", "j1", "A00002L9"), checkpointCmd(2, "node-a", "j1", setupIndex, 4096)),
-			cmd:   startCmd(3, "node-a", "j1", "A00002L9"),
+			name:        "a running job placed as if it were queued",
+			setup:       placed,
+			cmd:         placeCmd(2, "j1", "node-b", 0),
+			wantErr:     ErrFenced,
+			wantErrText: fmt.Sprintf("taking over from epoch 0, but the job's epoch is %d (owner node-a)", setupIndex),
+		},
+		{
+			name:        "no job id, node, barcode or library",
+			setup:       with(),
+			cmd:         placeCmd(1, "", "", 0, &ferryv1.TapeAssignment{}),
+			wantErr:     ErrInvalid,
+			wantErrText: "job_id: required; node: required: the node to run the job; tapes[0].barcode: required; tapes[0].library: required",
+		},
+		{
+			name:        "too many tapes",
+			setup:       with(),
+			cmd:         placeCmd(1, "j1", "node-a", 0, slices.Repeat([]*ferryv1.TapeAssignment{tape("A00001L9", "libA", 0)}, maxPlaceTapes+1)...),
+			wantErr:     ErrInvalid,
+			wantErrText: "tapes: more than 64 tapes",
+		},
+		{
+			name:        "a reason too long",
+			setup:       placed,
+			cmd:         takeoverCmd(2, "j1", "node-b", setupIndex, strings.Repeat("x", maxReasonBytes+1), 0),
+			wantErr:     ErrInvalid,
+			wantErrText: "reason: longer than 1024 bytes",
+		},
+		{
+			name: "no time",
+			cmd: func() *ferryv1.Command {
+				c := placeCmd(1, "j1", "node-a", 0)
+				c.Time = nil
+				return c
+			}(),
+			wantErr:     ErrInvalid,
+			wantErrText: "time: required",
+		},
+		{
+			name:        "no body",
+			cmd:         &ferryv1.Command{Time: stamp(1), Node: leader, Op: &ferryv1.Command_PlaceJob{}},
+			wantErr:     ErrUnknownCommand,
+			wantErrText: "place_job without a body",
+		},
+	}
+	runCases(t, tests)
+}
+
+// TestPlaceOnRemovedNode: a node that left the cluster cannot be given work,
+// even though the scheduler may still have seen it.
+func TestPlaceOnRemovedNode(t *testing.T) {
+	f := deviceFixture(t)
+	f.RemoveNode(f.AppliedIndex()+1, 2)
+	r := f.Apply(f.AppliedIndex()+1, placeCmd(1, "j1", "node-b", 0))
+	if !errors.Is(r.Err, ErrNotFound) {
+		t.Errorf("Err = %v, want ErrNotFound", r.Err)
+	}
+}
+
+func TestStartJob(t *testing.T) {
+	placed := with(placeCmd(1, "j1", "node-a", 0, tape("A00001L9", "libA", 0)))
+	epoch := setupIndex
+	checkpointed := then(placed, startCmd(2, "node-a", "j1", epoch), checkpointCmd(3, "node-a", "j1", epoch, 4096))
+	tests := []runCase{
+		{
+			name:  "the owner starts its placed job",
+			setup: placed,
+			cmd:   startCmd(2, "node-a", "j1", epoch),
 			check: func(t *testing.T, f *FSM, r Result) {
 				j := r.Job
-				if j.GetEpoch() != setupIndex+2 || r.Existing {
-					t.Errorf("epoch = %d existing=%v, want %d and a real restart", j.GetEpoch(), r.Existing, setupIndex+2)
+				if r.Existing || j.GetState() != running || j.GetEpoch() != epoch || j.GetStateReason() != "running on node-a" {
+					t.Errorf("existing=%v job=%v, want a start under epoch %d", r.Existing, j, epoch)
 				}
-				if string(j.GetCheckpoint()) != "cp@4096" || j.GetProgress().GetBytesDone() != 4096 {
-					t.Errorf("checkpoint %q progress %v, want both kept", j.GetCheckpoint(), j.GetProgress())
+				wantProgress := &ferryv1.JobProgress{BytesTotal: 1 << 20, SegmentsTotal: 4}
+				if !proto.Equal(j.GetProgress(), wantProgress) || !proto.Equal(j.GetUpdatedAt(), stamp(2)) {
+					t.Errorf("progress %v updated_at %v, want %v at %v", j.GetProgress(), j.GetUpdatedAt(), wantProgress, stamp(2))
 				}
-				wantTapes(t, j, tape("A00002L9", "libA", 0))
-				if msg := lastEvent(j).GetMessage(); msg != fmt.Sprintf("restarted on node-a (epoch %d); A00002L9 loaded in libA drive 0", setupIndex+2) {
-					t.Errorf("event = %q", msg)
+				wantEvent := &ferryv1.JobEvent{Time: stamp(2), State: running, Node: "node-a", RaftIndex: epoch + 1, Message: "started on node-a"}
+				if !proto.Equal(lastEvent(j), wantEvent) || len(j.GetHistory()) != 3 {
+					t.Errorf("history = %v, want a third event %v", j.GetHistory(), wantEvent)
 				}
-				// The old epoch is fenced off.
-				if r := f.Apply(setupIndex+3, checkpointCmd(4, "node-a", "j1", setupIndex, 8192)); !errors.Is(r.Err, ErrFenced) {
-					t.Errorf("checkpoint with the old epoch: %v, want ErrFenced", r.Err)
-				}
-			},
-		},
-		{
-			name:  "a restart that no longer names a cartridge sends it home",
-			setup: with(startCmd(1, "node-a", "j1", "A00001L9")),
-			cmd:   startCmd(2, "node-a", "j1", "A00002L9"),
-			check: func(t *testing.T, f *FSM, r Result) {
-				wantTapes(t, r.Job, tape("A00002L9", "libA", 0))
-				wantAt(t, f, "A00001L9", ferryv1.ElementKind_ELEMENT_KIND_SLOT, 1, "")
-				wantDrive(t, f, "libA", 0, "A00002L9", "j1")
+				wantTapes(t, j, tape("A00001L9", "libA", 0))
 			},
 		},
 		{
 			name:  "a re-proposed start changes nothing",
-			setup: with(startCmd(1, "node-a", "j1", "A00001L9"), checkpointCmd(2, "node-a", "j1", setupIndex, 4096)),
-			cmd:   startCmd(1, "node-a", "j1", "A00001L9"),
+			setup: checkpointed,
+			cmd:   startCmd(2, "node-a", "j1", epoch),
 			check: func(t *testing.T, f *FSM, r Result) {
-				if !r.Existing || r.Job.GetEpoch() != setupIndex || len(r.Job.GetHistory()) != 3 {
-					t.Errorf("existing=%v epoch=%d history=%v, want the job unchanged", r.Existing, r.Job.GetEpoch(), r.Job.GetHistory())
+				if !r.Existing || r.Job.GetEpoch() != epoch || len(r.Job.GetHistory()) != 4 || !proto.Equal(r.Job.GetUpdatedAt(), stamp(3)) {
+					t.Errorf("existing=%v job=%v, want the job unchanged", r.Existing, r.Job)
 				}
 			},
 		},
 		{
-			name:        "start without a node",
-			setup:       with(),
-			cmd:         startCmd(1, "", "j1"),
-			wantErr:     ErrInvalid,
-			wantErrText: "node: required",
+			name:  "a start at the very time of its placement is not taken for a re-proposal",
+			setup: placed,
+			cmd:   startCmd(1, "node-a", "j1", epoch),
+			check: func(t *testing.T, f *FSM, r Result) {
+				if r.Existing || lastEvent(r.Job).GetMessage() != "started on node-a" {
+					t.Errorf("existing=%v history=%v, want the start recorded", r.Existing, r.Job.GetHistory())
+				}
+			},
 		},
 		{
-			name:        "start with an empty barcode and no job id",
-			setup:       with(),
-			cmd:         startCmd(1, "node-a", "", "A00001L9", ""),
-			wantErr:     ErrInvalid,
-			wantErrText: "job_id: required; cartridges[1]: must not be empty",
+			name:  "an owner that restarted resumes under the same epoch",
+			setup: checkpointed,
+			cmd:   resumeCmd(5, "node-a", "j1", epoch, 4096),
+			check: func(t *testing.T, f *FSM, r Result) {
+				j := r.Job
+				if r.Existing || j.GetEpoch() != epoch || string(j.GetCheckpoint()) != "cp@4096" || j.GetProgress().GetBytesDone() != 4096 {
+					t.Errorf("existing=%v job=%v, want a second start keeping epoch and checkpoint", r.Existing, j)
+				}
+				want := []string{"submitted", fmt.Sprintf("placed on node-a (epoch %d); A00001L9 in libA drive 0", epoch),
+					"started on node-a", "checkpoint at 4096 bytes", "resumed on node-a from offset 4096"}
+				if !slices.Equal(messages(j), want) {
+					t.Errorf("history = %q, want %q", messages(j), want)
+				}
+				// Checkpoints go on under the same epoch.
+				if r := f.Apply(f.AppliedIndex()+1, checkpointCmd(6, "node-a", "j1", epoch, 8192)); r.Err != nil {
+					t.Errorf("checkpoint after the restart: %v", r.Err)
+				}
+			},
 		},
 		{
-			name:        "start with too many cartridges",
-			setup:       with(),
-			cmd:         startCmd(1, "node-a", "j1", slices.Repeat([]string{"A00001L9"}, maxStartCartridges+1)...),
-			wantErr:     ErrInvalid,
-			wantErrText: "cartridges: more than 64",
+			name:  "an owner that restarts before any checkpoint starts again",
+			setup: then(placed, startCmd(2, "node-a", "j1", epoch)),
+			cmd:   startCmd(5, "node-a", "j1", epoch),
+			check: func(t *testing.T, f *FSM, r Result) {
+				if r.Existing || len(r.Job.GetHistory()) != 4 || lastEvent(r.Job).GetMessage() != "started on node-a" {
+					t.Errorf("existing=%v history=%v", r.Existing, r.Job.GetHistory())
+				}
+			},
 		},
 		{
-			name: "start without a time",
+			name:        "another node is fenced",
+			setup:       placed,
+			cmd:         startCmd(2, "node-b", "j1", epoch),
+			wantErr:     ErrFenced,
+			wantErrText: "owned by node-a, not node-b",
+		},
+		{
+			name:        "a stale epoch is fenced",
+			setup:       placed,
+			cmd:         startCmd(2, "node-a", "j1", epoch-1),
+			wantErr:     ErrFenced,
+			wantErrText: fmt.Sprintf("epoch %d is stale, the job's epoch is %d", epoch-1, epoch),
+		},
+		{
+			name:        "a queued job is fenced",
+			setup:       placed,
+			cmd:         startCmd(2, "node-a", "j2", epoch),
+			wantErr:     ErrFenced,
+			wantErrText: "JOB_STATE_QUEUED, not running",
+		},
+		{
+			name:     "a cancelled job is fenced and ended",
+			setup:    then(placed, cancelCmd(2, "j1", "")),
+			cmd:      startCmd(3, "node-a", "j1", epoch),
+			wantErr:  ErrFenced,
+			wantAlso: []error{ErrJobEnded},
+		},
+		{
+			name:        "an unknown job",
+			setup:       placed,
+			cmd:         startCmd(2, "node-a", "nope", epoch),
+			wantErr:     ErrNotFound,
+			wantErrText: `start job "nope"`,
+		},
+		{
+			name:        "no node, job id or epoch",
+			setup:       placed,
+			cmd:         startCmd(2, "", "", 0),
+			wantErr:     ErrInvalid,
+			wantErrText: "node: required: the proposing node; job_id: required; epoch: required",
+		},
+		{
+			name: "no time",
 			cmd: func() *ferryv1.Command {
-				c := startCmd(1, "node-a", "j1")
+				c := startCmd(1, "node-a", "j1", 1)
 				c.Time = nil
 				return c
 			}(),
@@ -375,44 +594,118 @@ func TestStartJob(t *testing.T) {
 	runCases(t, tests)
 }
 
+func TestWaitJob(t *testing.T) {
+	waiting := with(waitCmd(1, "j1", "no free drive in library libA"))
+	tests := []runCase{
+		{
+			name:  "a queued job records why it waits, without an event",
+			setup: with(),
+			cmd:   waitCmd(1, "j1", "no free drive in library libA"),
+			check: func(t *testing.T, f *FSM, r Result) {
+				j := r.Job
+				if r.Existing || j.GetState() != queued || j.GetStateReason() != "no free drive in library libA" ||
+					len(j.GetHistory()) != 1 || !proto.Equal(j.GetUpdatedAt(), stamp(1)) {
+					t.Errorf("existing=%v job=%v", r.Existing, j)
+				}
+			},
+		},
+		{
+			name:  "the same reason again changes nothing",
+			setup: waiting,
+			cmd:   waitCmd(2, "j1", "no free drive in library libA"),
+			check: func(t *testing.T, f *FSM, r Result) {
+				if !r.Existing || !proto.Equal(r.Job.GetUpdatedAt(), stamp(1)) {
+					t.Errorf("existing=%v updated_at=%v, want the job unchanged", r.Existing, r.Job.GetUpdatedAt())
+				}
+			},
+		},
+		{
+			name:  "a new reason replaces the old",
+			setup: waiting,
+			cmd:   waitCmd(2, "j1", "cartridge A00001L9 is in use by job j2"),
+			check: func(t *testing.T, f *FSM, r Result) {
+				if r.Existing || r.Job.GetStateReason() != "cartridge A00001L9 is in use by job j2" || !proto.Equal(r.Job.GetUpdatedAt(), stamp(2)) {
+					t.Errorf("existing=%v job=%v", r.Existing, r.Job)
+				}
+			},
+		},
+		{
+			name:        "a running job is fenced",
+			setup:       with(placeCmd(1, "j1", "node-a", 0)),
+			cmd:         waitCmd(2, "j1", "late"),
+			wantErr:     ErrFenced,
+			wantErrText: "the job is JOB_STATE_RUNNING, not queued",
+		},
+		{
+			name:        "a cancelled job is fenced",
+			setup:       with(cancelCmd(1, "j1", "")),
+			cmd:         waitCmd(2, "j1", "late"),
+			wantErr:     ErrFenced,
+			wantErrText: "JOB_STATE_CANCELLED",
+		},
+		{
+			name:        "an unknown job",
+			setup:       with(),
+			cmd:         waitCmd(1, "nope", "why"),
+			wantErr:     ErrNotFound,
+			wantErrText: `wait job "nope"`,
+		},
+		{
+			name:        "no job id or reason",
+			setup:       with(),
+			cmd:         waitCmd(1, "", ""),
+			wantErr:     ErrInvalid,
+			wantErrText: "job_id: required; reason: required",
+		},
+		{
+			name:        "a reason too long",
+			setup:       with(),
+			cmd:         waitCmd(1, "j1", strings.Repeat("x", maxReasonBytes+1)),
+			wantErr:     ErrInvalid,
+			wantErrText: "reason: longer than 1024 bytes",
+		},
+	}
+	runCases(t, tests)
+}
+
 func TestCheckpointJob(t *testing.T) {
-	started := with(startCmd(1, "node-a", "j1", "A00001L9"))
 	epoch := setupIndex
+	started := with(placeAndStart(1, "node-a", "j1", epoch, tape("A00001L9", "libA", 0))...)
 	tests := []runCase{
 		{
 			name:  "a checkpoint records progress and one history event",
 			setup: started,
-			cmd:   checkpointCmd(2, "node-a", "j1", epoch, 1<<19),
+			cmd:   checkpointCmd(3, "node-a", "j1", epoch, 1<<19),
 			check: func(t *testing.T, f *FSM, r Result) {
 				j := r.Job
 				want := &ferryv1.JobProgress{BytesTotal: 1 << 20, SegmentsTotal: 4, BytesDone: 1 << 19, SegmentsDone: 2, CheckpointOffset: 1 << 19}
 				if !proto.Equal(j.GetProgress(), want) || string(j.GetCheckpoint()) != "cp@524288" {
 					t.Errorf("progress %v checkpoint %q, want %v cp@524288", j.GetProgress(), j.GetCheckpoint(), want)
 				}
-				wantEvent := &ferryv1.JobEvent{Time: stamp(2), State: running, Node: "node-a", Message: "checkpoint at 524288 bytes", RaftIndex: epoch + 1}
-				if len(j.GetHistory()) != 3 || !proto.Equal(lastEvent(j), wantEvent) {
-					t.Errorf("history = %v, want a third event %v", j.GetHistory(), wantEvent)
+				wantEvent := &ferryv1.JobEvent{Time: stamp(3), State: running, Node: "node-a", Message: "checkpoint at 524288 bytes", RaftIndex: epoch + 2}
+				if len(j.GetHistory()) != 4 || !proto.Equal(lastEvent(j), wantEvent) {
+					t.Errorf("history = %v, want a fourth event %v", j.GetHistory(), wantEvent)
 				}
-				if !proto.Equal(j.GetUpdatedAt(), stamp(2)) {
+				if !proto.Equal(j.GetUpdatedAt(), stamp(3)) {
 					t.Errorf("updated_at = %v", j.GetUpdatedAt())
 				}
 			},
 		},
 		{
 			name:  "the next checkpoint replaces the last checkpoint event",
-			setup: then(started, checkpointCmd(2, "node-a", "j1", epoch, 100)),
-			cmd:   checkpointCmd(3, "node-a", "j1", epoch, 200),
+			setup: then(started, checkpointCmd(3, "node-a", "j1", epoch, 100)),
+			cmd:   checkpointCmd(4, "node-a", "j1", epoch, 200),
 			check: func(t *testing.T, f *FSM, r Result) {
 				h := r.Job.GetHistory()
-				if len(h) != 3 || h[2].GetMessage() != "checkpoint at 200 bytes" || h[2].GetRaftIndex() != epoch+2 || !proto.Equal(h[2].GetTime(), stamp(3)) {
+				if len(h) != 4 || h[3].GetMessage() != "checkpoint at 200 bytes" || h[3].GetRaftIndex() != epoch+3 || !proto.Equal(h[3].GetTime(), stamp(4)) {
 					t.Errorf("history = %v, want the checkpoint event replaced", h)
 				}
 			},
 		},
 		{
 			name:  "a checkpoint behind the stored one (an old entry re-proposed) is ignored",
-			setup: then(started, checkpointCmd(2, "node-a", "j1", epoch, 200)),
-			cmd:   checkpointCmd(3, "node-a", "j1", epoch, 100),
+			setup: then(started, checkpointCmd(3, "node-a", "j1", epoch, 200)),
+			cmd:   checkpointCmd(4, "node-a", "j1", epoch, 100),
 			check: func(t *testing.T, f *FSM, r Result) {
 				if !r.Existing || r.Job.GetProgress().GetBytesDone() != 200 || string(r.Job.GetCheckpoint()) != "cp@200" {
 					t.Errorf("existing=%v job=%v, want it unchanged", r.Existing, r.Job)
@@ -422,49 +715,49 @@ func TestCheckpointJob(t *testing.T) {
 		{
 			name:        "a stale epoch is fenced",
 			setup:       started,
-			cmd:         checkpointCmd(2, "node-a", "j1", epoch-1, 100),
+			cmd:         checkpointCmd(3, "node-a", "j1", epoch-1, 100),
 			wantErr:     ErrFenced,
 			wantErrText: fmt.Sprintf("epoch %d is stale, the job's epoch is %d", epoch-1, epoch),
 		},
 		{
 			name:        "a newer epoch than the job's is fenced too",
 			setup:       started,
-			cmd:         checkpointCmd(2, "node-a", "j1", epoch+1, 100),
+			cmd:         checkpointCmd(3, "node-a", "j1", epoch+1, 100),
 			wantErr:     ErrFenced,
 			wantErrText: "is stale",
 		},
 		{
 			name:        "another node is fenced",
 			setup:       started,
-			cmd:         checkpointCmd(2, "node-b", "j1", epoch, 100),
+			cmd:         checkpointCmd(3, "node-b", "j1", epoch, 100),
 			wantErr:     ErrFenced,
 			wantErrText: "owned by node-a, not node-b",
 		},
 		{
 			name:        "a queued job is fenced",
 			setup:       started,
-			cmd:         checkpointCmd(2, "node-a", "j2", epoch, 100),
+			cmd:         checkpointCmd(3, "node-a", "j2", epoch, 100),
 			wantErr:     ErrFenced,
 			wantErrText: "JOB_STATE_QUEUED, not running",
 		},
 		{
 			name:     "a cancelled job is fenced and ended",
-			setup:    then(started, cancelCmd(2, "j1", "")),
-			cmd:      checkpointCmd(3, "node-a", "j1", epoch, 100),
+			setup:    then(started, cancelCmd(3, "j1", "")),
+			cmd:      checkpointCmd(4, "node-a", "j1", epoch, 100),
 			wantErr:  ErrFenced,
 			wantAlso: []error{ErrJobEnded},
 		},
 		{
 			name:    "unknown job",
 			setup:   started,
-			cmd:     checkpointCmd(2, "node-a", "nope", epoch, 100),
+			cmd:     checkpointCmd(3, "node-a", "nope", epoch, 100),
 			wantErr: ErrNotFound,
 		},
 		{
 			name:  "checkpoint without epoch, progress or node, and too big",
 			setup: started,
 			cmd: func() *ferryv1.Command {
-				c := checkpointCmd(2, "", "j1", 0, 100)
+				c := checkpointCmd(3, "", "j1", 0, 100)
 				c.GetCheckpointJob().Progress = nil
 				c.GetCheckpointJob().Checkpoint = make([]byte, maxCheckpointBytes+1)
 				return c
@@ -477,20 +770,20 @@ func TestCheckpointJob(t *testing.T) {
 }
 
 func TestFinishJob(t *testing.T) {
-	started := with(startCmd(1, "node-a", "j1", "A00001L9", "B00001L9"))
 	epoch := setupIndex
+	started := with(placeAndStart(1, "node-a", "j1", epoch, tape("A00001L9", "libA", 0), tape("B00001L9", "libB", 0))...)
 	freed := func(t *testing.T, f *FSM) {
 		t.Helper()
 		wantDrive(t, f, "libA", 0, "", "")
 		wantDrive(t, f, "libB", 0, "", "")
-		wantAt(t, f, "A00001L9", ferryv1.ElementKind_ELEMENT_KIND_SLOT, 1, "")
-		wantAt(t, f, "B00001L9", ferryv1.ElementKind_ELEMENT_KIND_SLOT, 5, "")
+		wantHome(t, f, "A00001L9", 1)
+		wantHome(t, f, "B00001L9", 5)
 	}
 	tests := []runCase{
 		{
 			name:  "success records the result and sends the cartridges home",
 			setup: started,
-			cmd:   succeedCmd(2, "node-a", "j1", epoch),
+			cmd:   succeedCmd(3, "node-a", "j1", epoch),
 			check: func(t *testing.T, f *FSM, r Result) {
 				j := r.Job
 				if j.GetState() != succeeded || j.GetResult().GetSha256() != testSHA256 || j.GetError() != nil {
@@ -509,8 +802,8 @@ func TestFinishJob(t *testing.T) {
 		},
 		{
 			name:  "failure records the error and sends the cartridges home",
-			setup: then(started, checkpointCmd(2, "node-a", "j1", epoch, 512)),
-			cmd:   failCmd(3, "node-a", "j1", epoch, "tape write protected"),
+			setup: then(started, checkpointCmd(3, "node-a", "j1", epoch, 512)),
+			cmd:   failCmd(4, "node-a", "j1", epoch, "tape write protected"),
 			check: func(t *testing.T, f *FSM, r Result) {
 				j := r.Job
 				if j.GetState() != failed || j.GetError().GetMessage() != "tape write protected" || j.GetResult() != nil ||
@@ -526,48 +819,48 @@ func TestFinishJob(t *testing.T) {
 		{
 			name:        "a stale epoch is fenced",
 			setup:       started,
-			cmd:         succeedCmd(2, "node-a", "j1", epoch-1),
+			cmd:         succeedCmd(3, "node-a", "j1", epoch-1),
 			wantErr:     ErrFenced,
 			wantErrText: "is stale",
 		},
 		{
 			name:    "another node is fenced",
 			setup:   started,
-			cmd:     succeedCmd(2, "node-b", "j1", epoch),
+			cmd:     succeedCmd(3, "node-b", "j1", epoch),
 			wantErr: ErrFenced,
 		},
 		{
 			name:     "finishing twice",
-			setup:    then(started, succeedCmd(2, "node-a", "j1", epoch)),
-			cmd:      failCmd(3, "node-a", "j1", epoch, "late"),
+			setup:    then(started, succeedCmd(3, "node-a", "j1", epoch)),
+			cmd:      failCmd(4, "node-a", "j1", epoch, "late"),
 			wantErr:  ErrFenced,
 			wantAlso: []error{ErrJobEnded},
 		},
 		{
 			name:        "finishing as RUNNING",
 			setup:       started,
-			cmd:         finishCmd(2, "node-a", "j1", epoch, &ferryv1.FinishJobOp{State: running}),
+			cmd:         finishCmd(3, "node-a", "j1", epoch, &ferryv1.FinishJobOp{State: running}),
 			wantErr:     ErrInvalid,
 			wantErrText: "state: must be JOB_STATE_SUCCEEDED or JOB_STATE_FAILED, not JOB_STATE_RUNNING",
 		},
 		{
 			name:        "finishing as CANCELLED",
 			setup:       started,
-			cmd:         finishCmd(2, "node-a", "j1", epoch, &ferryv1.FinishJobOp{State: cancelled}),
+			cmd:         finishCmd(3, "node-a", "j1", epoch, &ferryv1.FinishJobOp{State: cancelled}),
 			wantErr:     ErrInvalid,
 			wantErrText: "state: must be",
 		},
 		{
 			name:        "success without a result",
 			setup:       started,
-			cmd:         finishCmd(2, "node-a", "j1", epoch, &ferryv1.FinishJobOp{State: succeeded, Error: &ferryv1.JobError{}}),
+			cmd:         finishCmd(3, "node-a", "j1", epoch, &ferryv1.FinishJobOp{State: succeeded, Error: &ferryv1.JobError{}}),
 			wantErr:     ErrInvalid,
 			wantErrText: "result: required when the job succeeded; error: must not be set when the job succeeded",
 		},
 		{
 			name:  "success with a malformed hash",
 			setup: started,
-			cmd: finishCmd(2, "node-a", "j1", epoch, &ferryv1.FinishJobOp{
+			cmd: finishCmd(3, "node-a", "j1", epoch, &ferryv1.FinishJobOp{
 				State: succeeded, Result: &ferryv1.JobResult{Sha256: strings.ToUpper(testSHA256)},
 			}),
 			wantErr:     ErrInvalid,
@@ -576,14 +869,14 @@ func TestFinishJob(t *testing.T) {
 		{
 			name:        "failure without a message",
 			setup:       started,
-			cmd:         finishCmd(2, "node-a", "j1", epoch, &ferryv1.FinishJobOp{State: failed, Result: &ferryv1.JobResult{}}),
+			cmd:         finishCmd(3, "node-a", "j1", epoch, &ferryv1.FinishJobOp{State: failed, Result: &ferryv1.JobResult{}}),
 			wantErr:     ErrInvalid,
 			wantErrText: "error.message: required when the job failed; result: must not be set when the job failed",
 		},
 		{
 			name:        "finish without an epoch",
 			setup:       started,
-			cmd:         succeedCmd(2, "node-a", "j1", 0),
+			cmd:         succeedCmd(3, "node-a", "j1", 0),
 			wantErr:     ErrInvalid,
 			wantErrText: "epoch: required",
 		},
@@ -593,9 +886,9 @@ func TestFinishJob(t *testing.T) {
 
 func TestCancelRunningJobFreesItsDrives(t *testing.T) {
 	f := deviceFixture(t)
-	applyAll(t, f, startCmd(1, "node-a", "j1", "A00001L9", "A00002L9"))
+	epoch := runJob(t, f, 1, "node-a", "j1", tape("A00001L9", "libA", 0), tape("A00002L9", "libA", 1))
 	wantDrive(t, f, "libA", 1, "A00002L9", "j1")
-	applyAll(t, f, cancelCmd(2, "j1", "operator"))
+	applyAll(t, f, cancelCmd(3, "j1", "operator"))
 
 	j, _ := f.Job("j1")
 	if j.GetState() != cancelled || j.GetOwner() != "node-a" {
@@ -603,114 +896,179 @@ func TestCancelRunningJobFreesItsDrives(t *testing.T) {
 	}
 	wantDrive(t, f, "libA", 0, "", "")
 	wantDrive(t, f, "libA", 1, "", "")
-	wantAt(t, f, "A00001L9", ferryv1.ElementKind_ELEMENT_KIND_SLOT, 1, "")
-	wantAt(t, f, "A00002L9", ferryv1.ElementKind_ELEMENT_KIND_SLOT, 2, "")
-	// The owner's late checkpoint and finish are refused.
-	for _, c := range []*ferryv1.Command{checkpointCmd(3, "node-a", "j1", j.GetEpoch(), 100), succeedCmd(3, "node-a", "j1", j.GetEpoch())} {
-		if r := f.Apply(f.AppliedIndex()+1, c); !errors.Is(r.Err, ErrFenced) {
-			t.Errorf("after cancel: %v, want ErrFenced", r.Err)
+	wantHome(t, f, "A00001L9", 1)
+	wantHome(t, f, "A00002L9", 2)
+	// The owner's late reports, and a takeover decided before the cancel,
+	// are refused.
+	late := []*ferryv1.Command{
+		checkpointCmd(4, "node-a", "j1", epoch, 100),
+		succeedCmd(4, "node-a", "j1", epoch),
+		startCmd(4, "node-a", "j1", epoch),
+		placeCmd(4, "j1", "node-b", epoch, tape("A00001L9", "libA", 0)),
+	}
+	for _, c := range late {
+		if r := f.Apply(f.AppliedIndex()+1, c); r.Err == nil {
+			t.Errorf("after cancel: %v was accepted", c)
 		}
 	}
-	// The cartridges are free for the next job.
-	applyAll(t, f, startCmd(4, "node-b", "j2", "A00002L9", "A00001L9"))
+	// The cartridges are free for the next job, in other drives.
+	runJob(t, f, 5, "node-b", "j2", tape("A00002L9", "libA", 0), tape("A00001L9", "libA", 1))
 	wantDrive(t, f, "libA", 0, "A00002L9", "j2")
+	wantDrive(t, f, "libA", 1, "A00001L9", "j2")
 }
 
-// TestJobLifecycle walks the whole path the executor drives: register
-// devices, submit, start, checkpoint (a stale epoch refused), finish.
+// TestJobLifecycle walks the whole path the scheduler and the executors
+// drive: register devices, submit, wait, place, start, checkpoint (a stale
+// epoch refused), lose the owner, take over, resume, finish.
 func TestJobLifecycle(t *testing.T) {
-	f := New()
+	f := newWithNodes()
 	applyAll(t, f,
 		diskCmd(0, validDisk("db01", 1)),
 		libraryCmd(1, validLibrary("libA")),
 		cartridgeCmd(2, validCartridge("A00001L9", "libA", 1, 101)),
 		submitCmd(3, "j1", "", validSpec()),
+		waitCmd(4, "j1", "no mover reaches db01"),
 	)
-	if j, _ := f.Job("j1"); j.GetStateReason() != "waiting to start on the node that accepted it" {
-		t.Errorf("queued reason = %q", j.GetStateReason())
+	if j, _ := f.Job("j1"); j.GetStateReason() != "no mover reaches db01" || len(j.GetHistory()) != 1 {
+		t.Errorf("waiting job = %v", j)
 	}
-	r := f.Apply(5, startCmd(4, "node-a", "j1", "A00001L9"))
-	if r.Err != nil {
-		t.Fatal(r.Err)
+	first := f.AppliedIndex() + 1
+	if r := f.Apply(first, placeCmd(5, "j1", "node-a", 0, tape("A00001L9", "libA", 0))); r.Err != nil || r.Job.GetEpoch() != first {
+		t.Fatalf("place: epoch %d, %v; want epoch %d", r.Job.GetEpoch(), r.Err, first)
 	}
-	epoch := r.Job.GetEpoch()
-	if epoch != 5 {
-		t.Errorf("epoch = %d, want the start's index 5", epoch)
-	}
+	applyAll(t, f, startCmd(6, "node-a", "j1", first))
 	wantDrive(t, f, "libA", 0, "A00001L9", "j1")
 	for i, done := range []uint64{1 << 18, 1 << 19, 3 << 18} {
-		applyAll(t, f, checkpointCmd(5+i, "node-a", "j1", epoch, done))
+		applyAll(t, f, checkpointCmd(7+i, "node-a", "j1", first, done))
 	}
-	if r := f.Apply(f.AppliedIndex()+1, checkpointCmd(9, "node-a", "j1", epoch-1, 1<<20)); !errors.Is(r.Err, ErrFenced) {
+	if r := f.Apply(f.AppliedIndex()+1, checkpointCmd(10, "node-a", "j1", first-1, 1<<20)); !errors.Is(r.Err, ErrFenced) {
 		t.Errorf("stale checkpoint: %v, want ErrFenced", r.Err)
 	}
-	applyAll(t, f, succeedCmd(10, "node-a", "j1", epoch))
+	second := f.AppliedIndex() + 1
+	applyAll(t, f, takeoverCmd(11, "j1", "node-b", first, "owner node-a lost: lease expired", 900000, tape("A00001L9", "libA", 1)))
+	if r := f.Apply(f.AppliedIndex()+1, checkpointCmd(12, "node-a", "j1", first, 1<<20)); !errors.Is(r.Err, ErrFenced) {
+		t.Errorf("the lost owner's checkpoint: %v, want ErrFenced", r.Err)
+	}
+	applyAll(t, f,
+		resumeCmd(13, "node-b", "j1", second, 3<<18),
+		checkpointCmd(14, "node-b", "j1", second, 1<<20),
+		succeedCmd(15, "node-b", "j1", second),
+	)
 
 	j, _ := f.Job("j1")
-	var msgs []string
+	want := []struct{ node, msg string }{
+		{"node-a", "submitted"},
+		{"node-a", fmt.Sprintf("placed on node-a (epoch %d); A00001L9 in libA drive 0", first)},
+		{"node-a", "started on node-a"},
+		{"node-a", "checkpoint at 786432 bytes"},
+		{"node-a", "owner node-a lost: lease expired; it had copied 900000 bytes, 113568 past its last checkpoint"},
+		{"node-b", fmt.Sprintf("taken over by node-b (epoch %d); A00001L9 in libA drive 1 from checkpoint at 786432 bytes", second)},
+		{"node-b", "resumed on node-b from offset 786432"},
+		{"node-b", "checkpoint at 1048576 bytes"},
+		{"node-b", "succeeded: sha256 " + testSHA256},
+	}
+	var got []struct{ node, msg string }
 	for _, e := range j.GetHistory() {
-		msgs = append(msgs, e.GetMessage())
+		got = append(got, struct{ node, msg string }{e.GetNode(), e.GetMessage()})
 	}
-	want := []string{
-		"submitted",
-		"started on node-a (epoch 5); A00001L9 loaded in libA drive 0",
-		"checkpoint at 786432 bytes",
-		"succeeded: sha256 " + testSHA256,
+	if !slices.Equal(got, want) {
+		t.Errorf("history =\n%q\nwant\n%q", got, want)
 	}
-	if !slices.Equal(msgs, want) {
-		t.Errorf("history = %q, want %q", msgs, want)
-	}
-	if j.GetState() != succeeded || j.GetProgress().GetBytesDone() != 1<<20 || string(j.GetCheckpoint()) != "cp@786432" {
+	if j.GetState() != succeeded || j.GetOwner() != "node-b" || j.GetEpoch() != second || string(j.GetCheckpoint()) != "cp@1048576" {
 		t.Errorf("job = %v", j)
 	}
 	wantDrive(t, f, "libA", 0, "", "")
-	wantAt(t, f, "A00001L9", ferryv1.ElementKind_ELEMENT_KIND_SLOT, 1, "")
+	wantDrive(t, f, "libA", 1, "", "")
+	wantHome(t, f, "A00001L9", 1)
 }
 
-// TestTwoJobsWantOneCartridge: the second job waits with the reason, and
-// starts once the first has finished.
+// TestTwoJobsWantOneCartridge: the scheduler's place of the second job is
+// refused while the first holds the cartridge; the job waits with the
+// reason, and is placed once the first has finished.
 func TestTwoJobsWantOneCartridge(t *testing.T) {
 	f := deviceFixture(t)
-	r1 := f.Apply(setupIndex, startCmd(1, "node-a", "j1", "A00001L9"))
-	if r1.Err != nil {
-		t.Fatal(r1.Err)
+	epoch := runJob(t, f, 1, "node-a", "j1", tape("A00001L9", "libA", 0))
+	r := f.Apply(f.AppliedIndex()+1, placeCmd(3, "j2", "node-b", 0, tape("A00001L9", "libA", 1)))
+	var b *busyError
+	if !errors.As(r.Err, &b) || b.reason != "cartridge A00001L9 is in use by job j1" {
+		t.Fatalf("second job's place: %v, want ErrBusy naming j1", r.Err)
 	}
 	for i := range 3 {
-		r := f.Apply(setupIndex+1+uint64(i), startCmd(2+i, "node-b", "j2", "A00001L9"))
-		if !errors.Is(r.Err, ErrBusy) {
-			t.Fatalf("second job's start: %v, want ErrBusy", r.Err)
+		r := f.Apply(f.AppliedIndex()+1, waitCmd(4+i, "j2", b.reason))
+		if r.Err != nil || r.Existing != (i > 0) {
+			t.Fatalf("wait %d: existing=%v err=%v", i, r.Existing, r.Err)
 		}
 	}
 	j2, _ := f.Job("j2")
-	if j2.GetState() != queued || j2.GetStateReason() != "cartridge A00001L9 is in use by job j1" || len(j2.GetHistory()) != 1 {
+	if j2.GetState() != queued || j2.GetStateReason() != b.reason || len(j2.GetHistory()) != 1 {
 		t.Errorf("waiting job = %v", j2)
 	}
-	if !proto.Equal(j2.GetUpdatedAt(), stamp(2)) {
-		t.Errorf("retries with the same reason moved updated_at to %v", j2.GetUpdatedAt())
+	if !proto.Equal(j2.GetUpdatedAt(), stamp(4)) {
+		t.Errorf("repeats of the same reason moved updated_at to %v", j2.GetUpdatedAt())
 	}
-	applyAll(t, f, succeedCmd(10, "node-a", "j1", r1.Job.GetEpoch()))
-	r2 := f.Apply(f.AppliedIndex()+1, startCmd(11, "node-b", "j2", "A00001L9"))
-	if r2.Err != nil {
-		t.Fatal(r2.Err)
+	applyAll(t, f, succeedCmd(10, "node-a", "j1", epoch))
+	runJob(t, f, 11, "node-b", "j2", tape("A00001L9", "libA", 1))
+	j2, _ = f.Job("j2")
+	if j2.GetState() != running || j2.GetStateReason() != "running on node-b" {
+		t.Errorf("j2 = %v", j2)
 	}
-	if r2.Job.GetState() != running || r2.Job.GetStateReason() != "running on node-b" {
-		t.Errorf("j2 = %v", r2.Job)
-	}
-	wantDrive(t, f, "libA", 0, "A00001L9", "j2")
+	wantDrive(t, f, "libA", 1, "A00001L9", "j2")
 }
 
-// TestStartRefusalLeavesNoTrace: a start that fails on its second
-// cartridge must not leave the first loaded.
-func TestStartRefusalLeavesNoTrace(t *testing.T) {
-	f := deviceFixture(t)
-	applyAll(t, f, startCmd(1, "node-a", "j1", "A00003L9"))
-	before := f.Cartridges("")
-	r := f.Apply(f.AppliedIndex()+1, startCmd(2, "node-a", "j2", "A00001L9", "A00002L9"))
-	if !errors.Is(r.Err, ErrBusy) {
-		t.Fatalf("Err = %v, want ErrBusy (one drive left for two cartridges)", r.Err)
+// TestPlaceRefusalLeavesNoTrace: a place that fails part-way must not leave
+// anything moved, loaded or held, for a new placement or a takeover alike.
+func TestPlaceRefusalLeavesNoTrace(t *testing.T) {
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, f *FSM)
+		cmd     func(f *FSM) *ferryv1.Command
+		wantErr error
+	}{
+		{
+			name:    "a place failing on its second cartridge",
+			prepare: func(t *testing.T, f *FSM) { runJob(t, f, 1, "node-a", "j1", tape("A00003L9", "libA", 0)) },
+			cmd: func(*FSM) *ferryv1.Command {
+				return placeCmd(3, "j2", "node-b", 0, tape("A00001L9", "libA", 1), tape("A00002L9", "libA", 0))
+			},
+			wantErr: ErrBusy,
+		},
+		{
+			name: "a takeover failing after moving a held cartridge",
+			prepare: func(t *testing.T, f *FSM) {
+				runJob(t, f, 1, "node-a", "j1", tape("A00003L9", "libA", 0), tape("B00001L9", "libB", 0))
+				runJob(t, f, 3, "node-b", "j2", tape("A00002L9", "libA", 1))
+			},
+			cmd: func(f *FSM) *ferryv1.Command {
+				j, _ := f.Job("j1")
+				// A00003L9 would move to drive 1, which j2's cartridge holds.
+				return placeCmd(5, "j1", "node-c", j.GetEpoch(), tape("B00001L9", "libB", 1), tape("A00003L9", "libA", 1))
+			},
+			wantErr: ErrBusy,
+		},
+		{
+			name: "a takeover failing on an unknown cartridge after dropping a held one",
+			prepare: func(t *testing.T, f *FSM) {
+				runJob(t, f, 1, "node-a", "j1", tape("A00003L9", "libA", 0), tape("B00001L9", "libB", 0))
+			},
+			cmd: func(f *FSM) *ferryv1.Command {
+				j, _ := f.Job("j1")
+				return placeCmd(5, "j1", "node-c", j.GetEpoch(), tape("A00003L9", "libA", 1), tape("Z00001L9", "libA", 0))
+			},
+			wantErr: ErrNotFound,
+		},
 	}
-	if after := f.Cartridges(""); !slices.EqualFunc(before, after, func(a, b *ferryv1.Cartridge) bool { return proto.Equal(a, b) }) {
-		t.Errorf("cartridges moved:\n%v\n%v", before, after)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := deviceFixture(t)
+			tc.prepare(t, f)
+			before := observe(t, f)
+			if r := f.Apply(f.AppliedIndex()+1, tc.cmd(f)); !errors.Is(r.Err, tc.wantErr) {
+				t.Fatalf("Err = %v, want %v", r.Err, tc.wantErr)
+			}
+			if observe(t, f) != before {
+				t.Error("the refused place moved, loaded or released a cartridge")
+			}
+		})
 	}
 }
 
@@ -719,13 +1077,14 @@ func TestJobsByOwnerAndAcceptingNode(t *testing.T) {
 	applyAll(t, f, submitCmd(1, "j4", "", validSpec()))
 	f.Apply(f.AppliedIndex()+1, &ferryv1.Command{Time: stamp(1), Node: "node-b",
 		Op: &ferryv1.Command_SubmitJob{SubmitJob: &ferryv1.SubmitJobOp{JobId: "j5", Spec: validSpec()}}})
-	applyAll(t, f, startCmd(2, "node-a", "j1"), startCmd(2, "node-b", "j3"), startCmd(3, "node-b", "j5"))
+	applyAll(t, f, placeCmd(2, "j1", "node-a", 0), placeCmd(2, "j3", "node-b", 0), placeCmd(3, "j5", "node-b", 0))
 	tests := []struct {
 		q    Query
 		want []string
 	}{
 		{Query{Owner: "node-b"}, []string{"j3", "j5"}},
 		{Query{Owner: "node-a", State: running}, []string{"j1"}},
+		{Query{Owner: leader}, nil},
 		{Query{SubmittedVia: "node-b"}, []string{"j5"}},
 		{Query{SubmittedVia: "node-a", State: queued}, []string{"j2", "j4"}},
 		{Query{SubmittedVia: "node-a", Owner: "node-b"}, []string{"j3"}},

@@ -60,21 +60,37 @@ func buildDevices(f *FSM, next func() uint64) {
 		}
 		f.Apply(next(), cartridgeCmd(80+i, c))
 	}
-	// job-01 (one cartridge imported from the import/export slot) and
-	// job-05 hold cartridges at the end; job-02's are freed by its finish
-	// and job-09's by its cancel; job-03 waits for a drive.
-	epoch := next()
-	f.Apply(epoch, startCmd(90, "node-03", "job-01", "T00000L9", "T00017L9", "T00001L9"))
-	f.Apply(next(), checkpointCmd(91, "node-03", "job-01", epoch, 4096))
-	f.Apply(next(), checkpointCmd(92, "node-03", "job-01", epoch, 8192))
-	epoch = next()
-	f.Apply(epoch, startCmd(93, "node-04", "job-02", "T00004L9", "T00002L9"))
+	// job-01 (one cartridge imported from the import/export slot) is taken
+	// over from node-03 by node-06, one cartridge staying in its drive and
+	// one moving; job-05 holds a cartridge too; job-02's are freed by its
+	// finish and job-09's by its cancel; job-03 waits for a drive.
+	run := func(step int, node, id string, tapes ...*ferryv1.TapeAssignment) uint64 {
+		epoch := next()
+		f.Apply(epoch, placeCmd(step, id, node, 0, tapes...))
+		f.Apply(next(), startCmd(step, node, id, epoch))
+		return epoch
+	}
+	first := run(90, "node-03", "job-01", tape("T00000L9", "libA", 0), tape("T00017L9", "libC", 0), tape("T00001L9", "libB", 0))
+	f.Apply(next(), checkpointCmd(91, "node-03", "job-01", first, 4096))
+	f.Apply(next(), checkpointCmd(92, "node-03", "job-01", first, 8192))
+	epoch := run(93, "node-04", "job-02", tape("T00004L9", "libB", 1), tape("T00002L9", "libC", 1))
 	f.Apply(next(), succeedCmd(94, "node-04", "job-02", epoch))
-	f.Apply(next(), startCmd(95, "node-05", "job-05", "T00003L9"))
-	f.Apply(next(), startCmd(96, "node-05", "job-03", "T00006L9", "T00009L9"))
-	f.Apply(next(), startCmd(97, "node-05", "job-09", "T00005L9"))
+	run(95, "node-05", "job-05", tape("T00003L9", "libA", 1))
+	f.Apply(next(), placeCmd(96, "job-03", "node-05", 0, tape("T00006L9", "libA", 0), tape("T00009L9", "libA", 1)))
+	f.Apply(next(), waitCmd(96, "job-03", "no free drive in library libA"))
+	run(97, "node-05", "job-09", tape("T00005L9", "libC", 1))
 	f.Apply(next(), cancelCmd(98, "job-09", ""))
+	second := next()
+	f.Apply(second, takeoverCmd(99, "job-01", "node-06", first, "owner node-03 lost: lease expired", 12288,
+		tape("T00000L9", "libA", 0), tape("T00017L9", "libC", 1), tape("T00001L9", "libB", 0)))
+	f.Apply(next(), resumeCmd(100, "node-06", "job-01", second, 8192))
+	f.Apply(next(), checkpointCmd(101, "node-03", "job-01", first, 12288))
+	f.Apply(next(), batchCmd(102, "node-06", checkpointOp("job-01", second, 16384)))
+	f.Apply(next(), setNodeCmd(103, "node-06", node06))
 }
+
+// node06 is what node-06 says about itself in buildDevices.
+var node06 = &ferryv1.NodeInfo{Name: "node-06", Site: "east", Reach: []string{"libA", "libB", "libC"}, Mover: true}
 
 func TestSnapshotIsDeterministic(t *testing.T) {
 	a, b := New(), New()
@@ -201,18 +217,21 @@ func TestRestoreRoundTrip(t *testing.T) {
 	// The placement and who holds what are rebuilt exactly: both machines
 	// take the same further commands the same way.
 	job01, _ := src.Job("job-01")
+	job05, _ := src.Job("job-05")
 	more := []*ferryv1.Command{
-		startCmd(100, "node-05", "job-03", "T00006L9", "T00009L9"),
-		succeedCmd(101, "node-03", "job-01", job01.GetEpoch()),
-		startCmd(102, "node-05", "job-03", "T00006L9"),
-		startCmd(103, "node-06", "job-06", "T00017L9", "T00003L9"),
-		cartridgeCmd(104, validCartridge("T00099L9", "libC", 1, 199)),
-		cancelCmd(105, "job-05", ""),
+		placeCmd(110, "job-03", "node-05", 0, tape("T00006L9", "libA", 0), tape("T00009L9", "libA", 1)),
+		succeedCmd(111, "node-06", "job-01", job01.GetEpoch()),
+		placeCmd(112, "job-03", "node-05", 0, tape("T00006L9", "libA", 0)),
+		placeCmd(113, "job-06", "node-06", 0, tape("T00017L9", "libC", 0), tape("T00003L9", "libA", 1)),
+		takeoverCmd(114, "job-05", "node-04", job05.GetEpoch(), "", 0, tape("T00003L9", "libA", 1)),
+		cartridgeCmd(115, validCartridge("T00099L9", "libC", 1, 199)),
+		cancelCmd(116, "job-05", ""),
+		setNodeCmd(117, "node-06", node06),
 	}
 	for i, c := range more {
 		rs, rd := src.Apply(idx+uint64(i)+1, c), dst.Apply(idx+uint64(i)+1, c)
-		if fmt.Sprint(rs.Err) != fmt.Sprint(rd.Err) || !proto.Equal(rs.Job, rd.Job) {
-			t.Errorf("command %d after restore: %v / %v, want the same outcome", i, rs.Err, rd.Err)
+		if !sameResult(rs, rd) {
+			t.Errorf("command %d after restore: %+v / %+v, want the same outcome", i, rs, rd)
 		}
 	}
 	srcData, _, _ := src.Snapshot()
@@ -429,4 +448,69 @@ func TestRestoreRejectsBadDevices(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRestoreKeepsPlacementsAndTakeovers: after a snapshot round trip the
+// drives, what each holds and for which job, and the epochs are as they
+// were, so that every conflicting command is still refused.
+func TestRestoreKeepsPlacementsAndTakeovers(t *testing.T) {
+	src := deviceFixture(t)
+	first := runJob(t, src, 1, "node-a", "j1", tape("A00001L9", "libA", 0), tape("B00001L9", "libB", 0))
+	applyAll(t, src, checkpointCmd(3, "node-a", "j1", first, 4096))
+	second := src.AppliedIndex() + 1
+	applyAll(t, src,
+		takeoverCmd(4, "j1", "node-b", first, "", 8192, tape("A00001L9", "libA", 1), tape("B00001L9", "libB", 0)),
+		resumeCmd(5, "node-b", "j1", second, 4096),
+	)
+	runJob(t, src, 6, "node-c", "j2", tape("A00002L9", "libA", 0))
+	nodeC := &ferryv1.NodeInfo{Name: "node-c", Site: "west", Reach: []string{"libA"}, Mover: true}
+	applyAll(t, src, setNodeCmd(8, "node-c", nodeC))
+
+	data, idx, err := src.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := New()
+	if err := dst.Restore(data, idx); err != nil {
+		t.Fatal(err)
+	}
+	if observe(t, dst) != observe(t, src) {
+		t.Error("the restored machine holds its cartridges differently")
+	}
+	wantDrive(t, dst, "libA", 0, "A00002L9", "j2")
+	wantDrive(t, dst, "libA", 1, "A00001L9", "j1")
+	wantDrive(t, dst, "libB", 0, "B00001L9", "j1")
+	if n, _ := dst.NodeByName("node-c"); !slices.Equal(n.GetReach(), nodeC.GetReach()) || !n.GetMover() {
+		t.Errorf("node-c = %v, want its own description kept", n)
+	}
+
+	conflicts := []struct {
+		name    string
+		cmd     *ferryv1.Command
+		wantErr error
+	}{
+		{"a cartridge the taken-over job holds", placeCmd(10, "j3", "node-a", 0, tape("A00001L9", "libA", 0)), ErrBusy},
+		{"the drive the takeover moved a cartridge to", placeCmd(10, "j3", "node-a", 0, tape("A00003L9", "libA", 1)), ErrBusy},
+		{"a cartridge the takeover kept in its drive", placeCmd(10, "j3", "node-a", 0, tape("B00001L9", "libB", 1)), ErrBusy},
+		{"a drive another job holds", placeCmd(10, "j3", "node-a", 0, tape("A00003L9", "libA", 0)), ErrBusy},
+		{"a takeover decided before the takeover", placeCmd(10, "j1", "node-c", first), ErrFenced},
+		{"the lost owner's checkpoint", checkpointCmd(10, "node-a", "j1", first, 8192), ErrFenced},
+		{"the new owner's start under the old epoch", startCmd(10, "node-b", "j1", first), ErrFenced},
+	}
+	for _, tc := range conflicts {
+		t.Run(tc.name, func(t *testing.T) {
+			idx++
+			rs, rd := src.Apply(idx, tc.cmd), dst.Apply(idx, tc.cmd)
+			if !errors.Is(rd.Err, tc.wantErr) || !sameResult(rs, rd) {
+				t.Errorf("after restore: %v; before: %v; want %v from both", rd.Err, rs.Err, tc.wantErr)
+			}
+		})
+	}
+
+	// The new owner's finish sends the cartridges home, to their homes of
+	// before the snapshot.
+	applyAll(t, dst, succeedCmd(11, "node-b", "j1", second))
+	wantHome(t, dst, "A00001L9", 1)
+	wantHome(t, dst, "B00001L9", 5)
+	runJob(t, dst, 12, "node-a", "j3", tape("A00001L9", "libA", 1))
 }
