@@ -86,6 +86,8 @@ func FuzzApply(f *testing.F) {
 		waitCmd(1, "j1", "no free drive in library libA"),
 		waitCmd(1, "j3", "late"),
 		waitCmd(1, "j1", ""),
+		waitsCmd(1, &ferryv1.WaitJobOp{JobId: "j1", Reason: "no free drive"}, &ferryv1.WaitJobOp{JobId: "j3", Reason: "late"}, nil),
+		waitsCmd(1),
 		startCmd(0, "node-a", "j3", fuzzEpoch),
 		resumeCmd(1, "node-a", "j3", fuzzEpoch, 4096),
 		startCmd(1, "node-b", "j3", fuzzEpoch),
@@ -111,6 +113,8 @@ func FuzzApply(f *testing.F) {
 		{Time: stamp(1), Op: &ferryv1.Command_PlaceJob{}},
 		{Time: stamp(1), Op: &ferryv1.Command_WaitJob{WaitJob: &ferryv1.WaitJobOp{}}},
 		{Time: stamp(1), Op: &ferryv1.Command_WaitJob{}},
+		{Time: stamp(1), Op: &ferryv1.Command_WaitJobs{WaitJobs: &ferryv1.WaitJobsOp{}}},
+		{Time: stamp(1), Op: &ferryv1.Command_WaitJobs{}},
 		{Time: stamp(1), Op: &ferryv1.Command_CheckpointJobs{CheckpointJobs: &ferryv1.CheckpointJobsOp{}}},
 		{Time: stamp(1), Op: &ferryv1.Command_CheckpointJobs{}},
 		{Time: stamp(1), Op: &ferryv1.Command_SetNode{SetNode: &ferryv1.SetNodeOp{}}},
@@ -160,8 +164,8 @@ func FuzzApply(f *testing.F) {
 			t.Fatalf("successful Result carries %d values, want %d: %+v", set, wantSet, res)
 		case res.Err != nil && set != 0:
 			t.Fatalf("failed Result carries a value: %+v", res)
-		case res.Err == nil && res.Batch != nil && len(res.Batch) != len(cmd.GetCheckpointJobs().GetCheckpoints()):
-			t.Fatalf("batch of %d checkpoints has %d results", len(cmd.GetCheckpointJobs().GetCheckpoints()), len(res.Batch))
+		case res.Err == nil && res.Batch != nil && len(res.Batch) != len(cmd.GetCheckpointJobs().GetCheckpoints())+len(cmd.GetWaitJobs().GetWaits()):
+			t.Fatalf("batch of %d entries has %d results", len(cmd.GetCheckpointJobs().GetCheckpoints())+len(cmd.GetWaitJobs().GetWaits()), len(res.Batch))
 		}
 		other := results[1]
 		if !sameResult(res, other) {

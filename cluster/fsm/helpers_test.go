@@ -223,6 +223,12 @@ func waitCmd(step int, id, reason string) *ferryv1.Command {
 		Op: &ferryv1.Command_WaitJob{WaitJob: &ferryv1.WaitJobOp{JobId: id, Reason: reason}}}
 }
 
+// waitsCmd records, in one entry, why several queued jobs wait.
+func waitsCmd(step int, waits ...*ferryv1.WaitJobOp) *ferryv1.Command {
+	return &ferryv1.Command{RequestId: "waits", Time: stamp(step), Node: leader,
+		Op: &ferryv1.Command_WaitJobs{WaitJobs: &ferryv1.WaitJobsOp{Waits: waits}}}
+}
+
 // startCmd is the owner's report that it began the copy under epoch.
 func startCmd(step int, node, id string, epoch uint64) *ferryv1.Command {
 	return &ferryv1.Command{RequestId: "start-" + id, Time: stamp(step), Node: node,

@@ -668,6 +668,62 @@ func TestWaitJob(t *testing.T) {
 	runCases(t, tests)
 }
 
+func TestWaitJobs(t *testing.T) {
+	wait := func(id, reason string) *ferryv1.WaitJobOp { return &ferryv1.WaitJobOp{JobId: id, Reason: reason} }
+	tests := []runCase{
+		{
+			name:  "each reason is recorded on its own",
+			setup: with(placeCmd(1, "j2", "node-a", 0), waitCmd(2, "j3", "no mover reaches db01")),
+			cmd: waitsCmd(3,
+				wait("j1", "no free drive in library libA"),
+				wait("j2", "late"),
+				wait("nope", "why"),
+				wait("j3", ""),
+				nil,
+				wait("j3", "no mover reaches db01"),
+			),
+			check: func(t *testing.T, f *FSM, r Result) {
+				if len(r.Batch) != 6 {
+					t.Fatalf("batch = %+v, want 6 results", r.Batch)
+				}
+				for i, want := range []error{nil, ErrFenced, ErrNotFound, ErrInvalid, ErrInvalid, nil} {
+					b := r.Batch[i]
+					if want == nil && (b.Err != nil || b.Job == nil) || want != nil && (!errors.Is(b.Err, want) || b.Job != nil) {
+						t.Errorf("Batch[%d] = job %v err %v, want err %v and a job only on success", i, b.Job, b.Err, want)
+					}
+				}
+				if j := r.Batch[0].Job; r.Batch[0].Existing || j.GetStateReason() != "no free drive in library libA" || len(j.GetHistory()) != 1 {
+					t.Errorf("j1 = %v existing=%v", j, r.Batch[0].Existing)
+				}
+				if !r.Batch[5].Existing || !proto.Equal(r.Batch[5].Job.GetUpdatedAt(), stamp(2)) {
+					t.Errorf("the unchanged reason of j3: %+v, want a repeat", r.Batch[5])
+				}
+			},
+		},
+		{
+			name:        "an empty batch",
+			setup:       with(),
+			cmd:         waitsCmd(1),
+			wantErr:     ErrInvalid,
+			wantErrText: "waits: must hold 1 to 4096 reasons",
+		},
+		{
+			name:        "a batch over the limit",
+			setup:       with(),
+			cmd:         waitsCmd(1, slices.Repeat([]*ferryv1.WaitJobOp{wait("j1", "x")}, maxBatchWaits+1)...),
+			wantErr:     ErrInvalid,
+			wantErrText: "waits: must hold 1 to 4096 reasons",
+		},
+		{
+			name:        "no body",
+			cmd:         &ferryv1.Command{Time: stamp(1), Node: leader, Op: &ferryv1.Command_WaitJobs{}},
+			wantErr:     ErrUnknownCommand,
+			wantErrText: "wait_jobs without a body",
+		},
+	}
+	runCases(t, tests)
+}
+
 func TestCheckpointJob(t *testing.T) {
 	epoch := setupIndex
 	started := with(placeAndStart(1, "node-a", "j1", epoch, tape("A00001L9", "libA", 0))...)
