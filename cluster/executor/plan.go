@@ -127,7 +127,9 @@ func describe(ep *ferryv1.Endpoint) string {
 //     filemarks included.
 func endpointPlan(spec *ferryv1.JobSpec, devs []mover.Device) (mover.Plan, int64, error) {
 	src, dst := spec.GetSource(), spec.GetDestination()
-	s, d := devs[0], devs[1]
+	// Planning only reads and positions: it sees the devices themselves,
+	// not the write guard around the destination.
+	s, d := unguarded(devs[0]), unguarded(devs[1])
 	var segs []mover.Segment
 	var total int64
 	switch {
