@@ -13,7 +13,7 @@ import (
 
 // queuedReason says who will start a new job: the executor on the node
 // that accepted the submission.
-const queuedReason = "waiting to start on the node that accepted it"
+const queuedReason = "waiting for the scheduler to place it"
 
 const defaultCancelReason = "cancelled by user"
 

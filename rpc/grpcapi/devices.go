@@ -82,7 +82,7 @@ func (s *DeviceServer) CreateDisk(ctx context.Context, req *ferryv1.CreateDiskRe
 	if err := disk.Create(req.GetPath(), int64(req.GetSizeBytes()), bs); err != nil {
 		return nil, fileError("path", err)
 	}
-	d := &ferryv1.Disk{Name: req.GetName(), Naa: newNAA(), Path: filepath.Clean(req.GetPath()), SizeBytes: req.GetSizeBytes(), BlockSize: bs, Site: siteOr(req.GetSite())}
+	d := &ferryv1.Disk{Name: req.GetName(), Naa: newNAA(), Path: filepath.Clean(req.GetPath()), SizeBytes: req.GetSizeBytes(), BlockSize: bs, Site: s.siteOr(req.GetSite())}
 	res, err := s.register(ctx, &ferryv1.Command{Op: &ferryv1.Command_RegisterDisk{RegisterDisk: &ferryv1.RegisterDiskOp{Disk: d}}})
 	if err != nil {
 		os.Remove(req.GetPath()) // ours: created just now
@@ -110,7 +110,7 @@ func (s *DeviceServer) AddDisk(ctx context.Context, req *ferryv1.AddDiskRequest)
 		return nil, fileError("path", err)
 	}
 	d := &ferryv1.Disk{Name: req.GetName(), Naa: newNAA(), Path: filepath.Clean(req.GetPath()), SizeBytes: uint64(lun.Size()),
-		BlockSize: lun.BlockSize(), ReadOnly: req.GetReadOnly(), Site: siteOr(req.GetSite())}
+		BlockSize: lun.BlockSize(), ReadOnly: req.GetReadOnly(), Site: s.siteOr(req.GetSite())}
 	lun.Close()
 	res, err := s.register(ctx, &ferryv1.Command{Op: &ferryv1.Command_RegisterDisk{RegisterDisk: &ferryv1.RegisterDiskOp{Disk: d}}})
 	if err != nil {
@@ -144,7 +144,7 @@ func (s *DeviceServer) CreateLibrary(ctx context.Context, req *ferryv1.CreateLib
 	if err := os.MkdirAll(req.GetDir(), 0o755); err != nil {
 		return nil, fileError("dir", err)
 	}
-	lib := &ferryv1.Library{Name: req.GetName(), Dir: filepath.Clean(req.GetDir()), Site: siteOr(req.GetSite()), Slots: req.GetSlots(),
+	lib := &ferryv1.Library{Name: req.GetName(), Dir: filepath.Clean(req.GetDir()), Site: s.siteOr(req.GetSite()), Slots: req.GetSlots(),
 		Drives: req.GetDrives(), IeSlots: ie, CartridgeCapacityBytes: req.GetCartridgeCapacityBytes()}
 	res, err := s.register(ctx, &ferryv1.Command{Op: &ferryv1.Command_RegisterLibrary{RegisterLibrary: &ferryv1.RegisterLibraryOp{Library: lib}}})
 	if err != nil {
@@ -256,11 +256,17 @@ func (s *DeviceServer) Hash(ctx context.Context, req *ferryv1.HashRequest) (*fer
 	return resp, nil
 }
 
-func siteOr(site string) string {
-	if site == "" {
-		return "default"
+// siteOr defaults a new device's site to the site of the node registering
+// it: an administrator registers a LUN or a library through a node on the
+// same fabric, and the scheduler gives a node every device of its site.
+func (s *DeviceServer) siteOr(site string) string {
+	if site != "" {
+		return site
 	}
-	return site
+	if n, ok := s.node.FSM().NodeByName(s.node.Name()); ok && n.GetSite() != "" {
+		return n.GetSite()
+	}
+	return "default"
 }
 
 // fileError reports a problem with a path the caller gave.
