@@ -106,6 +106,22 @@ func TestTakeover(t *testing.T) {
 			},
 		},
 		{
+			name: "a cartridge imported from the import/export slot keeps its new home when it moves",
+			setup: with(
+				cartridgeCmd(1, cartridgeWith(func(c *ferryv1.Cartridge) {
+					c.Barcode, c.Naa, c.Path = "A00009L9", testNAA(109), "/vtl/libA/A00009L9.tap"
+					c.Location = &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_IMPORT_EXPORT, Index: 1}
+				})),
+				placeCmd(2, "j1", "node-a", 0, tape("A00009L9", "libA", 0)),
+			),
+			cmd: placeCmd(3, "j1", "node-b", epoch+1, tape("A00009L9", "libA", 1)),
+			check: func(t *testing.T, f *FSM, r Result) {
+				wantLoaded(t, f, "A00009L9", 1, "j1", 4)
+				applyAll(t, f, succeedCmd(4, "node-b", "j1", r.Job.GetEpoch()))
+				wantHome(t, f, "A00009L9", 4)
+			},
+		},
+		{
 			name:  "the job's own node may be given it again under a new epoch",
 			setup: base,
 			cmd:   placeCmd(4, "j1", "node-a", epoch, tape("A00001L9", "libA", 0), tape("B00001L9", "libB", 0)),
