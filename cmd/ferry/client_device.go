@@ -26,7 +26,7 @@ func diskCreateCommand() *clientCommand {
 			fs.Var(size, "size", "`size` in bytes, with an optional unit such as GiB; required")
 			blockSize := newSizeFlag()
 			fs.Var(blockSize, "block-size", "logical block `size`: 512 or 4096; none means 512")
-			site := fs.String("site", "", "`site` the disk belongs to (default: the site of the node that answers)")
+			site := fs.String("site", "", "`site` the disk belongs to; none means the site of the node that answers")
 			return func(ctx context.Context, c *client, _ []string) error {
 				if err := requireFlags(map[string]bool{"-name": *name != "", "-path": *path != "", "-size": size.set}); err != nil {
 					return err
@@ -62,7 +62,7 @@ func diskAddCommand() *clientCommand {
 			blockSize := newSizeFlag()
 			fs.Var(blockSize, "block-size", "logical block `size`: 512 or 4096; none means the device's own")
 			readOnly := fs.Bool("read-only", false, "refuse copies that write to the disk")
-			site := fs.String("site", "", "`site` the disk belongs to (default: the site of the node that answers)")
+			site := fs.String("site", "", "`site` the disk belongs to; none means the site of the node that answers")
 			return func(ctx context.Context, c *client, _ []string) error {
 				if err := requireFlags(map[string]bool{"-name": *name != "", "-path": *path != ""}); err != nil {
 					return err

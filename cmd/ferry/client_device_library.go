@@ -27,7 +27,7 @@ func libraryCreateCommand() *clientCommand {
 			ie := fs.Uint("ie-slots", 1, "number of import/export `slots`")
 			capacity := newSizeFlag()
 			fs.Var(capacity, "capacity", "capacity of each new cartridge, e.g. 8GiB")
-			site := fs.String("site", "", "`site` the library belongs to (default: the site of the node that answers)")
+			site := fs.String("site", "", "`site` the library belongs to; none means the site of the node that answers")
 			return func(ctx context.Context, c *client, _ []string) error {
 				if err := requireFlags(map[string]bool{"-name": *name != "", "-dir": *dir != ""}); err != nil {
 					return err
