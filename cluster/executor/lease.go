@@ -40,22 +40,25 @@ func (l *ownerLease) valid() bool {
 	return time.Now().Before(l.until)
 }
 
-// wait returns once the lease is valid; lapsed reports that it was not at
-// first, so the caller had to hold a write back.
-func (l *ownerLease) wait(ctx context.Context) (lapsed bool, err error) {
-	for {
+// wait returns once the lease is valid. If it is not at first, held is
+// called before waiting: the caller counts the write it holds back while
+// the lapse lasts, not after.
+func (l *ownerLease) wait(ctx context.Context, held func()) error {
+	for first := true; ; first = false {
 		l.mu.Lock()
 		if time.Now().Before(l.until) {
 			l.mu.Unlock()
-			return lapsed, nil
+			return nil
 		}
 		ch := l.changed
 		l.mu.Unlock()
-		lapsed = true
+		if first && held != nil {
+			held()
+		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return lapsed, context.Cause(ctx)
+			return context.Cause(ctx)
 		}
 	}
 }
