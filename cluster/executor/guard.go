@@ -66,10 +66,7 @@ func (g *writeGuard) close() error {
 
 // do runs one device write under the lease and the device's fence.
 func (g *writeGuard) do(f *fence.Fence, write func() error) error {
-	lapsed, err := g.lease.wait(g.ctx)
-	if lapsed {
-		g.metrics.fenced.WithLabelValues("lease").Inc()
-	}
+	err := g.lease.wait(g.ctx, func() { g.metrics.fenced.WithLabelValues("lease").Inc() })
 	if err != nil {
 		return fmt.Errorf("write held back, the lease lapsed: %w", err)
 	}
