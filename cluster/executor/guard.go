@@ -144,6 +144,13 @@ func (t *guardedTape) WriteFilemarks(n int) (ew bool, err error) {
 	return ew, err
 }
 
+// Flush passes the guard too: a cartridge buffers the end of what it was
+// given (a record's trailer, a filemark), and its Flush writes that to the
+// image.
+func (t *guardedTape) Flush() error {
+	return t.g.do(t.f, t.TapeDrive.Flush)
+}
+
 // unguarded returns the device a guard wraps, for reading it back.
 func unguarded(d mover.Device) mover.Device {
 	switch {
