@@ -1,0 +1,235 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-san/ferry/mover"
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/storage/fence"
+)
+
+// slowCopy moves the 4 MiB fixture in about four seconds, checkpointing
+// every record, so a test has time to act while it runs.
+var slowCopy = mover.Config{BufferSize: 256 << 10, CheckpointBytes: 256 << 10, BandwidthLimit: 1 << 20}
+
+// tapeHolds checks that the cartridge holds the fixture's data exactly
+// once: every record after the label, across filemarks, hashes to it.
+func (f *fixture) tapeHolds(t *testing.T) {
+	t.Helper()
+	got, err := Hash(context.Background(), f.fsm, tapeEP())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetSha256() != hexSum(f.data) || got.GetBytes() != diskSize {
+		t.Fatalf("the tape holds %d bytes with sha256 %s, want the %d bytes of the source (%s)", got.GetBytes(), got.GetSha256(), diskSize, hexSum(f.data))
+	}
+}
+
+func (f *fixture) fenceEpoch(t *testing.T, path string) uint64 {
+	t.Helper()
+	fe, err := fence.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fe.Close()
+	e, err := fe.Epoch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func size(t *testing.T, path string) int64 {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
+}
+
+func hasEvent(j *ferryv1.Job, prefix string) bool {
+	return slices.ContainsFunc(j.GetHistory(), func(e *ferryv1.JobEvent) bool { return strings.HasPrefix(e.GetMessage(), prefix) })
+}
+
+// TestTakeoverMovesTheCopy: the leader gives a running copy to another
+// node, as it does when the owner's lease expires. The old owner stops, the
+// new one resumes from the last checkpoint under the new epoch, and the
+// tape ends up with the data once.
+func TestTakeoverMovesTheCopy(t *testing.T) {
+	// n2 is not alive to the scheduler: only the test gives it work.
+	f := setup(t, clusterOptions{nodes: []string{"n1", "n2"}, alive: []string{"n1"}})
+	r1 := run(t, f.node("n1"), Config{Mover: slowCopy})
+	r2 := run(t, f.node("n2"), Config{Mover: mover.Config{BufferSize: 256 << 10, CheckpointBytes: 256 << 10}})
+	f.submit(t, "j", diskEP("db01"), tapeEP())
+	j := f.waitCheckpoint(t, "j")
+	if j.GetOwner() != "n1" {
+		t.Fatalf("placed on %s, want n1", j.GetOwner())
+	}
+	if !r1.isRunning("j") {
+		t.Fatal("n1 has a checkpoint of the job but does not run it")
+	}
+
+	// What the scheduler proposes for a lost job: same tapes, from the
+	// epoch it saw.
+	placed := f.must(t, &ferryv1.Command{Op: &ferryv1.Command_PlaceJob{PlaceJob: &ferryv1.PlaceJobOp{
+		JobId: "j", Node: "n2", FromEpoch: j.GetEpoch(), Tapes: j.GetTapes(), Reason: "owner n1 lost: test"}}}).Job
+	eventually(t, "n1 to stop its copy", func() bool { return !r1.isRunning("j") }, nil)
+
+	done := f.waitState(t, "j", ferryv1.JobState_JOB_STATE_SUCCEEDED)
+	if done.GetOwner() != "n2" || done.GetEpoch() != placed.GetEpoch() {
+		t.Fatalf("finished by %s under epoch %d, want n2 under %d", done.GetOwner(), done.GetEpoch(), placed.GetEpoch())
+	}
+	if got, want := done.GetResult().GetSha256(), hexSum(f.data); got != want {
+		t.Fatalf("sha256 %s, want %s", got, want)
+	}
+	resumed := fmt.Sprintf("resumed on n2 from offset %d", placed.GetProgress().GetCheckpointOffset())
+	if !hasEvent(done, resumed) || !hasEvent(done, "taken over by n2") {
+		t.Fatalf("history lacks the takeover or %q: %v", resumed, done.GetHistory())
+	}
+	for _, e := range done.GetHistory() {
+		if e.GetRaftIndex() > placed.GetEpoch() && e.GetNode() != "n2" {
+			t.Errorf("after the takeover %s recorded %q", e.GetNode(), e.GetMessage())
+		}
+	}
+	f.tapeHolds(t)
+	if e := f.fenceEpoch(t, f.tape); e != placed.GetEpoch() {
+		t.Errorf("the cartridge is fenced at epoch %d, want the takeover's %d", e, placed.GetEpoch())
+	}
+	if n := r1.counter(t, "ferry_executor_jobs_total"); n != 0 {
+		t.Errorf("n1 recorded %v job outcomes after losing the job", n)
+	}
+	if n := r2.counter(t, "ferry_takeover_latency_seconds"); n != 1 {
+		t.Errorf("n2 observed %v takeover latencies, want 1", n)
+	}
+}
+
+// TestStaleWriterIsFenced: a newer epoch claims the device under a running
+// copy (its new owner would). The copy's next write is refused, and it
+// records nothing: the job's outcome is the new owner's to record.
+func TestStaleWriterIsFenced(t *testing.T) {
+	f := setup(t, clusterOptions{})
+	r := run(t, f.node("n1"), Config{Mover: slowCopy})
+	f.submit(t, "j", diskEP("db01"), tapeEP())
+	j := f.waitCheckpoint(t, "j")
+
+	fe, err := fence.Open(f.tape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fe.Claim(context.Background(), j.GetEpoch()+1000); err != nil {
+		t.Fatal(err)
+	}
+	if err := fe.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The first refusal stops the copy; the job is still n1's in the
+	// replicated state, so n1 tries again and its claim is refused too.
+	// A second refusal means the first copy has closed its devices.
+	eventually(t, "writes refused by the fence", func() bool {
+		return r.counter(t, "ferry_fenced_writes_total", "reason", "epoch") >= 2
+	}, nil)
+	before := size(t, f.tape)
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if s := size(t, f.tape); s != before {
+			t.Fatalf("the tape grew from %d to %d bytes after the fence refused its writer", before, s)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if j := f.job(t, "j"); j.GetState() != ferryv1.JobState_JOB_STATE_RUNNING || hasEvent(j, "succeeded") || hasEvent(j, "failed") {
+		t.Fatalf("the fenced writer recorded an outcome: %v %v", j.GetState(), j.GetHistory())
+	}
+	if n := f.proposals(&ferryv1.Command_FinishJob{}); n != 0 {
+		t.Fatalf("%d FinishJob proposals from a fenced writer", n)
+	}
+}
+
+// TestLeaseLapseHoldsWrites: an owner cut off from the leader stops writing
+// once its renew deadline passes, and goes on where it stopped once a
+// renewal gets through.
+func TestLeaseLapseHoldsWrites(t *testing.T) {
+	f := setup(t, clusterOptions{})
+	n1 := f.node("n1")
+	r := run(t, n1, Config{Mover: slowCopy, RenewInterval: 20 * time.Millisecond, RenewDeadline: 200 * time.Millisecond})
+	f.submit(t, "j", diskEP("db01"), tapeEP())
+	j := f.waitCheckpoint(t, "j")
+
+	n1.failRenewals.Store(true)
+	eventually(t, "the lease to lapse", func() bool { return !r.lease.valid() }, nil)
+	eventually(t, "a write held back", func() bool {
+		return r.counter(t, "ferry_fenced_writes_total", "reason", "lease") > 0
+	}, func() string {
+		j := f.job(t, "j")
+		return fmt.Sprintf("job %v, %d bytes done, mover %v bytes", j.GetState(), j.GetProgress().GetBytesDone(), r.counter(t, "ferry_mover_bytes_total"))
+	})
+	// The write in flight when the lease lapsed may still land; after that,
+	// nothing moves for as long as the lease stays lapsed.
+	type mark struct {
+		bytes float64
+		size  int64
+		at    time.Time
+	}
+	sample := func() mark {
+		return mark{r.counter(t, "ferry_mover_bytes_total"), size(t, f.tape), time.Now()}
+	}
+	last := sample()
+	eventually(t, "no progress for 500ms", func() bool {
+		now := sample()
+		if now.bytes != last.bytes || now.size != last.size {
+			last = now
+			return false
+		}
+		return now.at.Sub(last.at) >= 500*time.Millisecond
+	}, nil)
+	if r.lease.valid() {
+		t.Fatal("the lease was renewed while renewals fail")
+	}
+	if last.bytes >= diskSize {
+		t.Fatal("the copy finished before the lease lapsed; it is too fast for this test")
+	}
+	if got := f.job(t, "j"); got.GetState() != ferryv1.JobState_JOB_STATE_RUNNING {
+		t.Fatalf("job is %v while its owner's lease lapsed", got.GetState())
+	}
+
+	n1.failRenewals.Store(false)
+	done := f.waitState(t, "j", ferryv1.JobState_JOB_STATE_SUCCEEDED)
+	if done.GetEpoch() != j.GetEpoch() || done.GetOwner() != "n1" {
+		t.Fatalf("finished by %s under epoch %d, want n1 under %d", done.GetOwner(), done.GetEpoch(), j.GetEpoch())
+	}
+	if got, want := done.GetResult().GetSha256(), hexSum(f.data); got != want {
+		t.Fatalf("sha256 %s, want %s", got, want)
+	}
+	f.tapeHolds(t)
+	if n := r.counter(t, "ferry_lease_renewals_total", "result", "failed"); n == 0 {
+		t.Error("no failed renewal counted")
+	}
+}
+
+// TestWaitsUntilCaughtUp: a node still applying the log does not start the
+// jobs the state it has applied so far gives it.
+func TestWaitsUntilCaughtUp(t *testing.T) {
+	f := setup(t, clusterOptions{})
+	n1 := f.node("n1")
+	n1.catchingUp.Store(true)
+	r := run(t, n1, Config{})
+	f.submit(t, "j", diskEP("db01"), diskEP("db02"))
+	f.waitState(t, "j", ferryv1.JobState_JOB_STATE_RUNNING)
+	// Renewals and scans run at the same pace: after several renewals,
+	// several scans have passed the job by.
+	base := r.counter(t, "ferry_lease_renewals_total", "result", "granted")
+	eventually(t, "renewals", func() bool {
+		return r.counter(t, "ferry_lease_renewals_total", "result", "granted") >= base+5
+	}, nil)
+	if r.isRunning("j") || f.proposals(&ferryv1.Command_StartJob{}) != 0 {
+		t.Fatal("a node catching up started a job")
+	}
+	n1.catchingUp.Store(false)
+	f.waitState(t, "j", ferryv1.JobState_JOB_STATE_SUCCEEDED)
+}
