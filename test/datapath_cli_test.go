@@ -134,8 +134,10 @@ func startDataNode(t *testing.T) *localcluster.Node {
 	c := newCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	// Later flags win: this overrides newCluster's -run-jobs=false.
-	n, err := c.StartNode(ctx, localcluster.StartOptions{Name: "n1", ExtraArgs: []string{"-run-jobs=true"}})
+	// Later flags win: this overrides newCluster's -run-jobs=false and
+	// -site local; the test's devices are at site east, which a node
+	// reaches only from there.
+	n, err := c.StartNode(ctx, localcluster.StartOptions{Name: "n1", ExtraArgs: []string{"-run-jobs=true", "-site", "east"}})
 	if err != nil {
 		t.Fatal(err)
 	}
