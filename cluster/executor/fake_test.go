@@ -33,6 +33,9 @@ const leaderName = "leader"
 // test cuts it off from the leader.
 var errRenewalsFail = errors.New("fake: the leader is unreachable")
 
+// errPartitioned is what a partitioned node's proposals return.
+var errPartitioned = errors.New("fake: partitioned from the cluster")
+
 // fakeCluster is the replicated state every fake node sees: proposals are
 // applied to one state machine, in order, as a Raft log would apply them,
 // and a real scheduler leads it (placing jobs and answering renewals).
@@ -46,7 +49,7 @@ type fakeCluster struct {
 
 	mu    sync.Mutex
 	index uint64
-	subs  map[int]chan struct{}
+	subs  map[int]subscriber
 	next  int
 	alive map[string]bool
 	// proposed counts applied proposals by the type of their op.
@@ -73,7 +76,7 @@ func newCluster(t *testing.T, opt clusterOptions) *fakeCluster {
 	if opt.alive == nil {
 		opt.alive = opt.nodes
 	}
-	c := &fakeCluster{fsm: fsm.New(), subs: map[int]chan struct{}{}, alive: map[string]bool{}, proposed: map[string]int{}}
+	c := &fakeCluster{fsm: fsm.New(), subs: map[int]subscriber{}, alive: map[string]bool{}, proposed: map[string]int{}}
 	for _, n := range opt.alive {
 		c.alive[n] = true
 	}
@@ -114,13 +117,25 @@ func (c *fakeCluster) propose(node string, cmd *ferryv1.Command) (fsm.Result, er
 	cmd.Time, cmd.Node = timestamppb.Now(), node
 	res := c.fsm.Apply(c.index, cmd)
 	c.proposed[fmt.Sprintf("%T", cmd.GetOp())]++
-	for _, ch := range c.subs {
-		select {
-		case ch <- struct{}{}:
-		default:
+	for _, s := range c.subs {
+		if s.node.frozen.Load() == nil {
+			s.notify()
 		}
 	}
 	return res, nil
+}
+
+// subscriber is a node's WatchJobs channel.
+type subscriber struct {
+	node *fakeNode
+	ch   chan struct{}
+}
+
+func (s subscriber) notify() {
+	select {
+	case s.ch <- struct{}{}:
+	default:
+	}
 }
 
 // proposals returns how many proposals of the op's type were applied.
@@ -171,17 +186,54 @@ type fakeNode struct {
 	// catchingUp makes the node report that it has not applied the whole
 	// log yet.
 	catchingUp atomic.Bool
+	// frozen, while the node is partitioned, is the state it last saw.
+	frozen atomic.Pointer[fsm.FSM]
+}
+
+// partition cuts the node off: it keeps the state it has, hears of no
+// change, and can neither propose nor renew its lease.
+func (n *fakeNode) partition(t *testing.T) {
+	t.Helper()
+	data, index, err := n.c.fsm.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := fsm.New()
+	if err := seen.Restore(data, index); err != nil {
+		t.Fatal(err)
+	}
+	n.frozen.Store(seen)
+}
+
+// heal reconnects a partitioned node, which catches up at once.
+func (n *fakeNode) heal() {
+	n.frozen.Store(nil)
+	n.c.mu.Lock()
+	defer n.c.mu.Unlock()
+	for _, s := range n.c.subs {
+		if s.node == n {
+			s.notify()
+		}
+	}
 }
 
 func (n *fakeNode) Name() string      { return n.name }
 func (n *fakeNode) ClusterID() string { return "test-cluster" }
 func (n *fakeNode) IsLeader() bool    { return n.leads }
-func (n *fakeNode) FSM() *fsm.FSM     { return n.c.fsm }
-func (n *fakeNode) Ready() bool       { return !n.catchingUp.Load() }
+func (n *fakeNode) FSM() *fsm.FSM {
+	if seen := n.frozen.Load(); seen != nil {
+		return seen
+	}
+	return n.c.fsm
+}
+func (n *fakeNode) Ready() bool { return !n.catchingUp.Load() }
 
 func (n *fakeNode) Propose(ctx context.Context, cmd *ferryv1.Command) (fsm.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return fsm.Result{}, err
+	}
+	if n.frozen.Load() != nil {
+		return fsm.Result{}, errPartitioned
 	}
 	return n.c.propose(n.name, cmd)
 }
@@ -202,7 +254,7 @@ func (n *fakeNode) WatchJobs() (<-chan struct{}, func()) {
 	defer n.c.mu.Unlock()
 	id := n.c.next
 	n.c.next++
-	n.c.subs[id] = ch
+	n.c.subs[id] = subscriber{node: n, ch: ch}
 	return ch, func() {
 		n.c.mu.Lock()
 		defer n.c.mu.Unlock()
@@ -213,7 +265,7 @@ func (n *fakeNode) WatchJobs() (<-chan struct{}, func()) {
 // RenewLease asks the scheduler directly, as the leader's LeaseService
 // would be asked over gRPC.
 func (n *fakeNode) RenewLease(ctx context.Context, jobs []*ferryv1.JobLease) (*ferryv1.RenewLeaseResponse, error) {
-	if n.failRenewals.Load() {
+	if n.failRenewals.Load() || n.frozen.Load() != nil {
 		return nil, errRenewalsFail
 	}
 	return n.c.sched.Renew(ctx, &ferryv1.RenewLeaseRequest{ClusterId: n.ClusterID(), Node: n.name, Jobs: jobs})

@@ -233,3 +233,49 @@ func TestWaitsUntilCaughtUp(t *testing.T) {
 	n1.catchingUp.Store(false)
 	f.waitState(t, "j", ferryv1.JobState_JOB_STATE_SUCCEEDED)
 }
+
+// TestFenceStopsAnOwnerThatMissedTheTakeover: the old owner is cut off and
+// still believes its lease holds (a paused process, a clock running slow),
+// so nothing but the fence stops it. The new owner's claim does: the old
+// copy's next write is refused, it records nothing, and the tape ends up
+// with the data once.
+func TestFenceStopsAnOwnerThatMissedTheTakeover(t *testing.T) {
+	f := setup(t, clusterOptions{nodes: []string{"n1", "n2"}, alive: []string{"n1"}})
+	n1 := f.node("n1")
+	// A renew deadline far past the leader's lease: n1 keeps writing long
+	// after the leader may give its job away.
+	r1 := run(t, n1, Config{Mover: slowCopy, RenewDeadline: time.Hour})
+	r2 := run(t, f.node("n2"), Config{Mover: mover.Config{BufferSize: 256 << 10, CheckpointBytes: 256 << 10}})
+	f.submit(t, "j", diskEP("db01"), tapeEP())
+	j := f.waitCheckpoint(t, "j")
+
+	n1.partition(t)
+	placed := f.must(t, &ferryv1.Command{Op: &ferryv1.Command_PlaceJob{PlaceJob: &ferryv1.PlaceJobOp{
+		JobId: "j", Node: "n2", FromEpoch: j.GetEpoch(), Tapes: j.GetTapes(), Reason: "owner n1 lost: test"}}}).Job
+	done := f.waitState(t, "j", ferryv1.JobState_JOB_STATE_SUCCEEDED)
+	if done.GetOwner() != "n2" || done.GetEpoch() != placed.GetEpoch() {
+		t.Fatalf("finished by %s under epoch %d, want n2 under %d", done.GetOwner(), done.GetEpoch(), placed.GetEpoch())
+	}
+	if got, want := done.GetResult().GetSha256(), hexSum(f.data); got != want {
+		t.Fatalf("sha256 %s, want %s", got, want)
+	}
+	if !r1.lease.valid() {
+		t.Fatal("n1's lease lapsed: the test no longer shows the fence alone stopping it")
+	}
+	// n1, still sure the job is its own, tried to go on writing.
+	eventually(t, "n1's writes refused by the fence", func() bool {
+		return r1.counter(t, "ferry_fenced_writes_total", "reason", "epoch") > 0
+	}, nil)
+	n1.heal()
+	eventually(t, "n1 to let go of the job", func() bool { return !r1.isRunning("j") }, nil)
+	f.tapeHolds(t)
+	if n := r1.counter(t, "ferry_executor_jobs_total"); n != 0 {
+		t.Errorf("n1 recorded %v job outcomes after losing the job", n)
+	}
+	if j := f.job(t, "j"); j.GetState() != ferryv1.JobState_JOB_STATE_SUCCEEDED || j.GetResult().GetSha256() != done.GetResult().GetSha256() {
+		t.Errorf("the job changed once n1 came back: %v", j.GetHistory())
+	}
+	if n := r2.counter(t, "ferry_executor_jobs_total", "outcome", "succeeded"); n != 1 {
+		t.Errorf("n2 counted %v successes, want 1", n)
+	}
+}
