@@ -2,14 +2,18 @@
 // registry (disk LUNs, tape libraries and their cartridges) and the cluster
 // membership that every node derives from the committed Raft log.
 //
-// A job is submitted QUEUED; the node that accepted it starts it
-// (StartJobOp), which makes that node the owner under a fencing epoch (the
-// start's Raft index) and loads the job's cartridges into free drives,
-// following the changer rules of storage/library. The owner then records
-// checkpoints and finally the outcome; both are refused with ErrFenced
-// unless they carry the job's current owner and epoch, so a node that lost
-// the job can never change it. Finishing or cancelling a job sends its
-// cartridges back to their home slots.
+// A job is submitted QUEUED. The leader's scheduler places it (PlaceJobOp)
+// on a node, which becomes the owner under a fencing epoch (the placement's
+// Raft index), with the job's cartridges in the drives the scheduler chose;
+// the state machine re-checks the changer rules of storage/library and that
+// a cartridge serves one job and a drive holds one cartridge. While the
+// scheduler cannot place it, the job stays queued with the reason
+// (WaitJobOp). The owner records its start, its checkpoints and finally the
+// outcome; all are refused with ErrFenced unless they carry the job's
+// current owner and epoch, so a node that lost the job can never change it.
+// A takeover is a placement of a running job, made only from the epoch it
+// names. Finishing or cancelling a job sends its cartridges back to their
+// home slots.
 //
 // The package is pure. It does no IO, reads no clock, draws no random numbers
 // and starts no goroutines, so that every replica applying the same entries

@@ -19,13 +19,9 @@ var (
 	ErrInvalid = errors.New("invalid argument")
 	// ErrJobEnded: the job already succeeded or failed, so it cannot change.
 	ErrJobEnded = errors.New("job has ended")
-	// ErrOwned: the job is running on another node, which owns it.
-	ErrOwned = errors.New("job is owned by another node")
 	// ErrBusy: a place or a cartridge the command needs is taken: a slot
-	// already holds a cartridge, or a job cannot start yet because a
-	// cartridge it needs is in use by another job or its library has no free
-	// drive. Such a job stays queued with the reason in its state_reason;
-	// starting it again later may succeed.
+	// already holds a cartridge, a drive another cartridge, or a cartridge
+	// serves another job. A placement refused so may succeed later.
 	ErrBusy = errors.New("resource busy")
 	// ErrFenced: the command comes from a node that no longer owns the job,
 	// or carries an older epoch than the job's current one (the fencing
@@ -39,8 +35,7 @@ var (
 	ErrBadSnapshot = errors.New("bad snapshot")
 )
 
-// busyError is ErrBusy with the reason alone, which a refused start records
-// as the waiting job's state_reason.
+// busyError is ErrBusy with the reason alone, as people should read it.
 type busyError struct{ reason string }
 
 func busy(format string, args ...any) error {

@@ -44,7 +44,7 @@ func toStatus(err error) error {
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, fsm.ErrAlreadyExists):
 		return status.Error(codes.AlreadyExists, err.Error())
-	case errors.Is(err, fsm.ErrJobEnded), errors.Is(err, cluster.ErrLastVoter), errors.Is(err, fsm.ErrOwned),
+	case errors.Is(err, fsm.ErrJobEnded), errors.Is(err, cluster.ErrLastVoter),
 		errors.Is(err, fsm.ErrBusy), errors.Is(err, fsm.ErrFenced):
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, cluster.ErrNoLeader):
