@@ -9,6 +9,7 @@ import (
 
 	"github.com/ferry-san/ferry/mover"
 	"github.com/ferry-san/ferry/storage/fence"
+	"github.com/ferry-san/ferry/storage/tape"
 )
 
 // writeGuard stands between a copy and every device it writes. A write
@@ -66,17 +67,50 @@ func (g *writeGuard) close() error {
 
 // do runs one device write under the lease and the device's fence.
 func (g *writeGuard) do(f *fence.Fence, write func() error) error {
+	if err := g.waitLease(); err != nil {
+		return err
+	}
+	g.first()
+	return g.fenced(f, write)
+}
+
+// waitLease returns once the lease is valid, or why the copy stopped
+// waiting.
+func (g *writeGuard) waitLease() error {
 	err := g.lease.wait(g.ctx, func() { g.metrics.fenced.WithLabelValues("lease").Inc() })
 	if err != nil {
 		return fmt.Errorf("write held back, the lease lapsed: %w", err)
 	}
-	g.first()
+	return nil
+}
+
+// fenced runs write under the device's fence, if it has one.
+func (g *writeGuard) fenced(f *fence.Fence, write func() error) error {
 	if f == nil {
 		return write()
 	}
-	err = f.Write(g.epoch, write)
+	err := f.Write(g.epoch, write)
 	if errors.Is(err, fence.ErrFenced) {
 		g.metrics.fenced.WithLabelValues("epoch").Inc()
+	}
+	return err
+}
+
+// closeTape closes a cartridge opened for writing. Closing writes what the
+// cartridge still buffers (the end of the last record), so it passes the
+// guard like a write. If the guard refuses (a newer epoch claimed the
+// cartridge, or the copy was stopped while the lease had lapsed), the
+// cartridge is left unclosed: that tail must never land in an image that
+// another owner may have rewritten since. The runtime closes the file once
+// nothing refers to it.
+func (g *writeGuard) closeTape(t *tape.Cartridge, f *fence.Fence) error {
+	closed := false
+	err := g.waitLease()
+	if err == nil {
+		err = g.fenced(f, func() error { closed = true; return t.Close() })
+	}
+	if err != nil && !closed {
+		return fmt.Errorf("cartridge %s left unclosed, its unwritten tail dropped: %w", t.Path(), err)
 	}
 	return err
 }

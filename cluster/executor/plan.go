@@ -39,6 +39,15 @@ func (o *opened) guarded(d mover.Device, f *fence.Fence) mover.Device {
 	return o.guard.guard(d, f)
 }
 
+// closeWritten returns how to close a cartridge opened for writing: through
+// the guard, since closing it writes what it still buffers.
+func (o *opened) closeWritten(t *tape.Cartridge, f *fence.Fence) func() error {
+	if o.guard == nil {
+		return t.Close
+	}
+	return func() error { return o.guard.closeTape(t, f) }
+}
+
 func (o *opened) close() error {
 	var errs []error
 	for _, c := range o.closers {
@@ -83,12 +92,14 @@ func (o *opened) openEndpoint(reg *fsm.FSM, ep *ferryv1.Endpoint, write bool) er
 			return err
 		}
 		d := mover.Device{Name: "tape:" + dev.Cartridge.GetBarcode(), Tape: t}
+		closer := t.Close
 		if write {
 			d = o.guarded(d, f)
+			closer = o.closeWritten(t, f)
 		}
 		o.devs = append(o.devs, d)
 		o.cartridges = append(o.cartridges, dev.Cartridge.GetBarcode())
-		o.closers = append(o.closers, t.Close)
+		o.closers = append(o.closers, closer)
 	default:
 		return fmt.Errorf("%w: %s names a %s", fsm.ErrInvalid, describe(ep), kindOf(dev))
 	}

@@ -57,7 +57,7 @@ func (o *opened) openNAA(reg *fsm.FSM, naa []byte) (mover.Device, error) {
 		if err != nil {
 			return mover.Device{}, err
 		}
-		o.closers = append(o.closers, t.Close)
+		o.closers = append(o.closers, o.closeWritten(t, f))
 		o.cartridges = append(o.cartridges, dev.Cartridge.GetBarcode())
 		return o.guarded(mover.Device{Name: "tape:" + dev.Cartridge.GetBarcode(), Tape: t}, f), nil
 	}
