@@ -51,7 +51,9 @@ type fakeCluster struct {
 	index uint64
 	subs  map[int]subscriber
 	next  int
-	alive map[string]bool
+	// gossip is what gossip says of each node; a node it does not list is
+	// unknown to it.
+	gossip map[string]ferryv1.GossipState
 	// proposed counts applied proposals by the type of their op.
 	proposed map[string]int
 }
@@ -76,9 +78,9 @@ func newCluster(t *testing.T, opt clusterOptions) *fakeCluster {
 	if opt.alive == nil {
 		opt.alive = opt.nodes
 	}
-	c := &fakeCluster{fsm: fsm.New(), subs: map[int]subscriber{}, alive: map[string]bool{}, proposed: map[string]int{}}
+	c := &fakeCluster{fsm: fsm.New(), subs: map[int]subscriber{}, gossip: map[string]ferryv1.GossipState{}, proposed: map[string]int{}}
 	for _, n := range opt.alive {
-		c.alive[n] = true
+		c.gossip[n] = ferryv1.GossipState_GOSSIP_STATE_ALIVE
 	}
 	for i, name := range opt.nodes {
 		c.mu.Lock()
@@ -97,6 +99,13 @@ func newCluster(t *testing.T, opt clusterOptions) *fakeCluster {
 		t.Cleanup(func() { cancel(); <-done })
 	}
 	return c
+}
+
+// setGossip changes what gossip says of a node.
+func (c *fakeCluster) setGossip(node string, g ferryv1.GossipState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gossip[node] = g
 }
 
 // node returns the view of the cluster from the named node.
@@ -242,8 +251,8 @@ func (n *fakeNode) Members() []*ferryv1.Member {
 	n.c.mu.Lock()
 	defer n.c.mu.Unlock()
 	var out []*ferryv1.Member
-	for name := range n.c.alive {
-		out = append(out, &ferryv1.Member{Node: name, GossipState: ferryv1.GossipState_GOSSIP_STATE_ALIVE})
+	for name, g := range n.c.gossip {
+		out = append(out, &ferryv1.Member{Node: name, GossipState: g})
 	}
 	return out
 }

@@ -279,3 +279,44 @@ func TestFenceStopsAnOwnerThatMissedTheTakeover(t *testing.T) {
 		t.Errorf("n2 counted %v successes, want 1", n)
 	}
 }
+
+// TestLateOwnerWritesNothingOnClose: an owner cut off while a record's end
+// is still buffered in its cartridge must not write it when it finally
+// closes the cartridge, long after another job rewrote the tape.
+func TestLateOwnerWritesNothingOnClose(t *testing.T) {
+	f := setup(t, clusterOptions{nodes: []string{"n1", "n2"}, alive: []string{"n1"}})
+	n1 := f.node("n1")
+	// No checkpoint flushes the cartridge after the first records.
+	r1 := run(t, n1, Config{RenewDeadline: 200 * time.Millisecond,
+		Mover: mover.Config{BufferSize: 256 << 10, BandwidthLimit: 1 << 20, CheckpointBytes: 1 << 40, CheckpointEvery: time.Hour}})
+	run(t, f.node("n2"), Config{})
+	f.submit(t, "a", diskEP("db01"), tapeEP())
+	eventually(t, "a few records on tape", func() bool { return size(t, f.tape) > 3<<18 }, nil)
+	n1.partition(t)
+	eventually(t, "n1's write held back", func() bool { return r1.counter(t, "ferry_fenced_writes_total", "reason", "lease") > 0 }, nil)
+
+	// Gossip notices n1 is gone: the scheduler gives the job to n2.
+	f.setGossip("n1", ferryv1.GossipState_GOSSIP_STATE_DEAD)
+	f.setGossip("n2", ferryv1.GossipState_GOSSIP_STATE_ALIVE)
+	f.waitState(t, "a", ferryv1.JobState_JOB_STATE_SUCCEEDED)
+	// Another job rewrites tape file 1 with records laid out otherwise.
+	one := uint32(1)
+	dst := tapeEP()
+	dst.TapeFile = &one
+	f.must(t, &ferryv1.Command{Op: &ferryv1.Command_SubmitJob{SubmitJob: &ferryv1.SubmitJobOp{JobId: "b",
+		Spec: &ferryv1.JobSpec{Source: diskEP("db01"), Destination: dst, Options: &ferryv1.JobOptions{Verify: true},
+			Segments: []*ferryv1.Segment{{SourceOffset: 0, Length: 100000}, {SourceOffset: 100000, Length: diskSize - 100000}}}}}})
+	b := f.waitState(t, "b", ferryv1.JobState_JOB_STATE_SUCCEEDED)
+
+	n1.heal()
+	eventually(t, "n1 to let go of job a", func() bool { return !r1.isRunning("a") }, nil)
+	src := tapeEP()
+	src.TapeFile = &one
+	got, err := Hash(context.Background(), f.fsm, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetSha256() != b.GetResult().GetSha256() {
+		t.Fatalf("tape file 1 hashes to %s after n1 closed its cartridge, but job b wrote %s", got.GetSha256(), b.GetResult().GetSha256())
+	}
+}
