@@ -74,6 +74,15 @@ func (g *writeGuard) do(f *fence.Fence, write func() error) error {
 	return g.fenced(f, write)
 }
 
+// pass runs an operation that may write, though it is not a write of the
+// copy's data, under the lease and the fence.
+func (g *writeGuard) pass(f *fence.Fence, op func() error) error {
+	if err := g.waitLease(); err != nil {
+		return err
+	}
+	return g.fenced(f, op)
+}
+
 // waitLease returns once the lease is valid, or why the copy stopped
 // waiting.
 func (g *writeGuard) waitLease() error {
@@ -105,10 +114,7 @@ func (g *writeGuard) fenced(f *fence.Fence, write func() error) error {
 // nothing refers to it.
 func (g *writeGuard) closeTape(t *tape.Cartridge, f *fence.Fence) error {
 	closed := false
-	err := g.waitLease()
-	if err == nil {
-		err = g.fenced(f, func() error { closed = true; return t.Close() })
-	}
+	err := g.pass(f, func() error { closed = true; return t.Close() })
 	if err != nil && !closed {
 		return fmt.Errorf("cartridge %s left unclosed, its unwritten tail dropped: %w", t.Path(), err)
 	}
@@ -183,6 +189,16 @@ func (t *guardedTape) WriteFilemarks(n int) (ew bool, err error) {
 // image.
 func (t *guardedTape) Flush() error {
 	return t.g.do(t.f, t.TapeDrive.Flush)
+}
+
+// Locate and Space pass the guard as well: a cartridge writes what it
+// buffered before it leaves the position.
+func (t *guardedTape) Locate(objectID uint64) error {
+	return t.g.pass(t.f, func() error { return t.TapeDrive.Locate(objectID) })
+}
+
+func (t *guardedTape) Space(u tape.SpaceUnit, count int64) error {
+	return t.g.pass(t.f, func() error { return t.TapeDrive.Space(u, count) })
 }
 
 // unguarded returns the device a guard wraps, for reading it back.

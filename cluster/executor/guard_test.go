@@ -15,6 +15,7 @@ import (
 
 	"github.com/ferry-san/ferry/mover"
 	"github.com/ferry-san/ferry/storage/fence"
+	"github.com/ferry-san/ferry/storage/tape"
 )
 
 // value reads a counter.
@@ -52,9 +53,11 @@ type logTape struct {
 	log *deviceLog
 }
 
-func (t logTape) WriteRecord([]byte) (bool, error) { t.log.add("record"); return false, nil }
-func (t logTape) WriteFilemarks(int) (bool, error) { t.log.add("filemarks"); return false, nil }
-func (t logTape) Flush() error                     { t.log.add("flush"); return nil }
+func (t logTape) WriteRecord([]byte) (bool, error)  { t.log.add("record"); return false, nil }
+func (t logTape) WriteFilemarks(int) (bool, error)  { t.log.add("filemarks"); return false, nil }
+func (t logTape) Flush() error                      { t.log.add("flush"); return nil }
+func (t logTape) Locate(uint64) error               { t.log.add("locate"); return nil }
+func (t logTape) Space(tape.SpaceUnit, int64) error { t.log.add("space"); return nil }
 
 type logBlock struct {
 	mover.BlockDevice
@@ -77,6 +80,8 @@ var guardedOps = []struct {
 	{"record", func(d mover.Device) error { _, err := d.Tape.WriteRecord([]byte{1}); return err }},
 	{"filemarks", func(d mover.Device) error { _, err := d.Tape.WriteFilemarks(1); return err }},
 	{"flush", func(d mover.Device) error { return d.Tape.Flush() }},
+	{"locate", func(d mover.Device) error { return d.Tape.Locate(3) }},
+	{"space", func(d mover.Device) error { return d.Tape.Space(tape.SpaceEndOfData, 0) }},
 	{"write at", func(d mover.Device) error { _, err := d.Block.WriteAt([]byte{1}, 0); return err }},
 	{"write stream", func(d mover.Device) error {
 		_, err := d.Block.(blockStreams).WriteStream([]byte{1}, 0)
