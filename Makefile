@@ -6,7 +6,7 @@ export PATH := $(GOBIN):$(PATH)
 PROTOC_GEN_GO_VERSION ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
 
-.PHONY: all build test test-unit demo bench bench-cluster bench-mover proto tools fuzz clean
+.PHONY: all build test test-unit demo bench bench-cluster bench-mover bench-failover proto tools fuzz clean
 
 all: build
 
@@ -47,9 +47,10 @@ demo: build
 
 # Benchmarks, not part of `test`: Ferry submissions vs etcd puts on 3-node
 # loopback clusters (installs Debian's etcd-server when missing and run as
-# root), then the mover vs dd on 2 GiB copies.
+# root), the mover vs dd on 2 GiB copies, then failover (20 kills and a
+# short quiet run).
 BENCH_FLAGS ?=
-bench: build bench-cluster bench-mover
+bench: build bench-cluster bench-mover bench-failover
 
 bench-cluster: build
 	$(GO) run ./test/bench -ferry bin/ferry $(BENCH_FLAGS)
@@ -71,3 +72,14 @@ tools:
 BENCH_MOVER_FLAGS ?= -size 2GiB -reps 5
 bench-mover:
 	$(GO) run ./test/benchmover $(BENCH_MOVER_FLAGS)
+
+# Failover: KILLS owners of bandwidth-limited disk→tape copies killed with
+# SIGKILL at random points (takeover p50/p99, bytes copied again, every copy
+# verified), then QUIET minutes of copies without faults (takeovers must be
+# 0), each on a fresh 3-node cluster with default settings. The issue's
+# 10-minute quiet run: make bench-failover QUIET=10 (KILLS=0 to skip kills).
+KILLS ?= 20
+QUIET ?= 1
+BENCH_FAILOVER_FLAGS ?=
+bench-failover: build
+	$(GO) run ./test/benchfailover -ferry bin/ferry -kills $(KILLS) -quiet-minutes $(QUIET) $(BENCH_FAILOVER_FLAGS)
