@@ -3,13 +3,16 @@ package test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ferry-san/ferry/internal/localcluster"
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
 
 // maxElection is how soon after the leader's death a successor must lead.
@@ -179,4 +182,102 @@ func waitCaughtUp(ctx context.Context, c *localcluster.Cluster, node string, ids
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// The cartridges and libraries of the copy failover tests.
+const (
+	tapeA = "T00001L9"
+	tapeB = "T00002L9"
+)
+
+// TestFailoverKillOwnerRepeatedly SIGKILLs the owner of a 256 MiB disk to
+// tape copy at ten random points, one after another, restarting each killed
+// node so that three remain. Each time another node must take the job over
+// under a higher epoch; in the end the job's SHA-256, the tape file's and
+// `ferry verify` all equal the source's, and the tape holds exactly the
+// label and one 256 MiB file: nothing was written twice.
+func TestFailoverKillOwnerRepeatedly(t *testing.T) {
+	const (
+		size  = 256 << 20
+		kills = 10
+		// Slow enough that ten rounds of kill, takeover and restart (a
+		// few seconds each under the race detector) fit in the copy.
+		rate = 6 << 20
+		// Each kill comes when the last checkpoint is at least minGap and
+		// at most maxGap past where it was when the previous takeover was
+		// seen, and before last, so that the copy is still running.
+		minGap = 2 << 20
+		maxGap = 16 << 20
+		last   = 248 << 20
+	)
+	m := startMovers(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), failoverTimeout)
+	defer cancel()
+	want := sum(m.addDisk(ctx, "src", size))
+	m.addLibrary(ctx, "lib", 2, 1<<30, tapeA)
+	id := m.submit(ctx, "kill-owner", copySpec("kill the owner ten times", diskEndpoint("src", 0, 0), tapeEndpoint(tapeA, -1), rate)).GetId()
+
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("kill points drawn with seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	var from uint64      // the checkpoint when the last takeover was seen
+	var restarted string // the node killed last, restarting
+	for i := range kills {
+		span := min(maxGap, (last-from)/uint64(kills-i))
+		if span <= minGap {
+			t.Fatalf("kill %d: the checkpoint is at %d already, no room left for %d kills before %d", i+1, from, kills-i, last)
+		}
+		point := from + minGap + rng.Uint64N(span-minGap)
+		if restarted != "" {
+			// Back to three nodes before the next kill, so that a
+			// quorum survives it.
+			rctx, rcancel := context.WithTimeout(ctx, catchUpTimeout)
+			if err := m.c.WaitReady(rctx, restarted); err != nil {
+				t.Fatal(err)
+			}
+			rcancel()
+		}
+		j := m.waitJob(ctx, id, fmt.Sprintf("a checkpoint past %d bytes", point), func(j *ferryv1.Job) (bool, string) { return running(j, point) })
+		owner, epoch, cp := j.GetOwner(), j.GetEpoch(), j.GetProgress().GetCheckpointOffset()
+		if err := m.c.Kill(owner); err != nil {
+			t.Fatal(err)
+		}
+		killed := time.Now()
+		tctx, tcancel := context.WithTimeout(ctx, takeoverTimeout)
+		j = m.waitJob(tctx, id, "a takeover from "+owner, func(j *ferryv1.Job) (bool, string) {
+			return j.GetOwner() != owner && j.GetEpoch() > epoch, fmt.Sprintf("owner %s, epoch %d (%s)", j.GetOwner(), j.GetEpoch(), j.GetStateReason())
+		})
+		tcancel()
+		from = j.GetProgress().GetCheckpointOffset()
+		t.Logf("kill %d: %s (epoch %d, checkpoint %d) killed; %s took over under epoch %d from %d after %v",
+			i+1, owner, epoch, cp, j.GetOwner(), j.GetEpoch(), from, time.Since(killed).Round(time.Millisecond))
+		if err := m.c.Restart(ctx, owner); err != nil {
+			t.Fatal(err)
+		}
+		restarted = owner
+	}
+	j := m.waitSucceeded(ctx, id, want, size)
+	takeovers := events(j, "taken over by ")
+	if len(takeovers) != kills {
+		t.Errorf("%d takeovers in the history, want %d\n%s", len(takeovers), kills, history(j))
+	}
+	var lastOffset uint64
+	for _, ev := range takeovers {
+		var node string
+		var epoch, offset uint64
+		if _, err := fmt.Sscanf(ev.GetMessage(), "taken over by %s (epoch %d)", &node, &epoch); err != nil || epoch != ev.GetRaftIndex() {
+			t.Errorf("takeover event %q at index %d: want the epoch to be its index (%v)", ev.GetMessage(), ev.GetRaftIndex(), err)
+		}
+		msg := ev.GetMessage()
+		if _, err := fmt.Sscanf(msg[strings.LastIndex(msg, "from checkpoint at "):], "from checkpoint at %d bytes", &offset); err != nil || offset < lastOffset {
+			t.Errorf("takeover event %q: want a checkpoint offset not below the previous one, %d (%v)", msg, lastOffset, err)
+		}
+		lastOffset = offset
+	}
+	m.checkTape(ctx, tapeA, []string{want}, []int{size})
+	node, err := m.c.Node(m.askable()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli{t: t, addr: node.GRPCAddr()}.verified(want, "disk:src", "tape:"+tapeA+"#1")
 }
