@@ -281,3 +281,157 @@ func TestFailoverKillOwnerRepeatedly(t *testing.T) {
 	}
 	cli{t: t, addr: node.GRPCAddr()}.verified(want, "disk:src", "tape:"+tapeA+"#1")
 }
+
+// isolate is how a test cuts an owner off: it returns the undo.
+type isolate func(t *testing.T, m *moverCluster, node string) (undo func())
+
+// ownerHeldBack runs a 128 MiB disk to tape copy, isolates its owner once
+// it has checkpointed, and waits until the other nodes report the job taken
+// over. It returns the job as they report it and the old owner.
+func ownerHeldBack(t *testing.T, ctx context.Context, m *moverCluster, cut isolate) (id, owner, want string, size int, undo func()) {
+	t.Helper()
+	const rate = 12 << 20
+	size = 128 << 20
+	want = sum(m.addDisk(ctx, "src", size))
+	m.addLibrary(ctx, "lib", 2, 1<<30, tapeA)
+	id = m.submit(ctx, "isolated-owner", copySpec("isolate the owner", diskEndpoint("src", 0, 0), tapeEndpoint(tapeA, -1), rate)).GetId()
+	j := m.waitJob(ctx, id, "a checkpoint past 16 MiB", func(j *ferryv1.Job) (bool, string) { return running(j, 16<<20) })
+	owner, epoch := j.GetOwner(), j.GetEpoch()
+	m.shun(owner, true)
+	undo = cut(t, m, owner)
+	cutAt := time.Now()
+	tctx, tcancel := context.WithTimeout(ctx, takeoverTimeout)
+	defer tcancel()
+	j = m.waitJob(tctx, id, "the others to report a takeover from "+owner, func(j *ferryv1.Job) (bool, string) {
+		return j.GetOwner() != owner && j.GetEpoch() > epoch, fmt.Sprintf("owner %s, epoch %d (%s)", j.GetOwner(), j.GetEpoch(), j.GetStateReason())
+	})
+	t.Logf("%s (epoch %d) cut off at checkpoint %d; %v later the others report %s as owner under epoch %d",
+		owner, epoch, j.GetProgress().GetCheckpointOffset(), time.Since(cutAt).Round(time.Millisecond), j.GetOwner(), j.GetEpoch())
+	if lost := events(j, "owner "+owner+" lost"); len(lost) != 1 {
+		t.Errorf("want one event saying %s was lost\n%s", owner, history(j))
+	}
+	return id, owner, want, size, undo
+}
+
+// waitWritesNothing waits until the old owner's counters show it was held
+// back (its writes fenced or held for a lapsed lease, or the leader refused
+// its lease on the job) and its mover has stopped; it returns the mover's
+// byte count, which must not grow again.
+func waitWritesNothing(t *testing.T, ctx context.Context, m *moverCluster, owner string) float64 {
+	t.Helper()
+	waitFor(t, ctx, owner+" held back", func() (bool, string) {
+		fenced, err := m.metric(ctx, owner, "ferry_fenced_writes_total")
+		if err != nil {
+			return false, err.Error()
+		}
+		refused, err := m.metric(ctx, owner, "ferry_lease_refusals_total")
+		if err != nil {
+			return false, err.Error()
+		}
+		return fenced+refused > 0, fmt.Sprintf("%v writes fenced, %v leases refused", fenced, refused)
+	})
+	moved := m.waitSteady(ctx, owner, "ferry_mover_bytes_total", time.Second)
+	t.Logf("%s held back: %v writes fenced, %v leases refused; its mover stopped at %v bytes", owner,
+		m.mustMetric(ctx, owner, "ferry_fenced_writes_total"), m.mustMetric(ctx, owner, "ferry_lease_refusals_total"), moved)
+	return moved
+}
+
+// TestFailoverPausedOwner freezes a copy's owner (SIGSTOP) for longer than
+// its lease. Once the others report another owner it is resumed: it must
+// write nothing more — its writes are fenced or held back and the leader
+// refuses its lease on the job, its mover's byte count stops — and the copy
+// must end exact. The new owner is not required to progress while the old
+// one is frozen: a write frozen inside the device's fence delays its claim.
+func TestFailoverPausedOwner(t *testing.T) {
+	m := startMovers(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), failoverTimeout)
+	defer cancel()
+	id, owner, want, size, resume := ownerHeldBack(t, ctx, m, func(t *testing.T, m *moverCluster, node string) func() {
+		if err := m.c.Pause(node); err != nil {
+			t.Fatal(err)
+		}
+		return func() {
+			if err := m.c.Resume(node); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	resume()
+	m.shun(owner, false)
+	moved := waitWritesNothing(t, ctx, m, owner)
+	j := m.waitSucceeded(ctx, id, want, size)
+	if j.GetOwner() == owner {
+		t.Errorf("the paused owner %s ended the job\n%s", owner, history(j))
+	}
+	if now := m.mustMetric(ctx, owner, "ferry_mover_bytes_total"); now != moved {
+		t.Errorf("the old owner %s moved %v bytes after it was held back", owner, now-moved)
+	}
+	m.checkTape(ctx, tapeA, []string{want}, []int{size})
+}
+
+// TestFailoverPartitionedOwner cuts a copy's owner off the network with
+// fault-injecting proxies in front of its gRPC and gossip ports (every
+// node advertises its proxies, so peers reach it only through them). The
+// owner keeps running; another node must take the job over and end it
+// exact while the old owner's counters show it was held back. Healed, the
+// old owner must rejoin as a follower of the current term and run no copy
+// of the job.
+func TestFailoverPartitionedOwner(t *testing.T) {
+	m, proxies := startProxiedMovers(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), failoverTimeout)
+	defer cancel()
+	id, owner, want, size, heal := ownerHeldBack(t, ctx, m, func(t *testing.T, m *moverCluster, node string) func() {
+		proxies[node].cut()
+		return proxies[node].heal
+	})
+	moved := waitWritesNothing(t, ctx, m, owner)
+	j := m.waitSucceeded(ctx, id, want, size)
+	m.checkTape(ctx, tapeA, []string{want}, []int{size})
+	t.Logf("while cut off, %s's proxies: %v", owner, proxies[owner])
+
+	heal()
+	healed := time.Now()
+	waitFor(t, ctx, owner+" to follow the current leader", func() (bool, string) {
+		st, err := m.c.RaftStatus(ctx, owner)
+		if err != nil {
+			return false, err.Error()
+		}
+		if st.GetRole() != ferryv1.RaftRole_RAFT_ROLE_FOLLOWER || st.GetLeader() == "" || st.GetLeader() == owner {
+			return false, fmt.Sprintf("%s is %s in term %d, sees leader %q", owner, st.GetRole(), st.GetTerm(), st.GetLeader())
+		}
+		lst, err := m.c.RaftStatus(ctx, st.GetLeader())
+		if err != nil {
+			return false, err.Error()
+		}
+		if lst.GetRole() != ferryv1.RaftRole_RAFT_ROLE_LEADER || lst.GetTerm() != st.GetTerm() {
+			return false, fmt.Sprintf("%s follows %s in term %d, which is %s in term %d", owner, st.GetLeader(), st.GetTerm(), lst.GetRole(), lst.GetTerm())
+		}
+		return true, ""
+	})
+	waitFor(t, ctx, owner+" to learn the job's end", func() (bool, string) {
+		cl, err := m.c.Client(owner)
+		if err != nil {
+			return false, err.Error()
+		}
+		gctx, gcancel := context.WithTimeout(ctx, attemptTimeout)
+		defer gcancel()
+		seen, err := cl.Jobs.Get(gctx, &ferryv1.GetJobRequest{Id: id, Stale: true})
+		if err != nil {
+			return false, err.Error()
+		}
+		return seen.GetState() == ferryv1.JobState_JOB_STATE_SUCCEEDED, seen.GetState().String()
+	})
+	t.Logf("%s follows again %v after the heal", owner, time.Since(healed).Round(time.Millisecond))
+	if now := m.mustMetric(ctx, owner, "ferry_mover_bytes_total"); now != moved {
+		t.Errorf("the old owner %s moved %v bytes after it was held back", owner, now-moved)
+	}
+	takeover := events(j, "taken over by ")
+	for _, prefix := range []string{"started on " + owner, "resumed on " + owner} {
+		for _, ev := range events(j, prefix) {
+			if len(takeover) > 0 && ev.GetRaftIndex() > takeover[0].GetRaftIndex() {
+				t.Errorf("%s ran the job again after it was taken over\n%s", owner, history(j))
+			}
+		}
+	}
+	m.checkTape(ctx, tapeA, []string{want}, []int{size})
+}
