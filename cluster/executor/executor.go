@@ -299,6 +299,14 @@ func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job,
 			log.Warn("closing devices", "err", err)
 		}
 	}()
+	var resume *mover.Checkpoint
+	if b := job.GetCheckpoint(); len(b) > 0 {
+		resume = &mover.Checkpoint{}
+		if err := resume.UnmarshalBinary(b); err != nil {
+			return mover.Result{}, fmt.Errorf("job's checkpoint: %w", err)
+		}
+		log.Info("resuming from checkpoint", "segment", resume.Segment, "bytes", resume.BytesDone)
+	}
 	spec := job.GetSpec()
 	var plan mover.Plan
 	var total int64 // bytes the plan moves, 0 when a tape source hides it
@@ -315,17 +323,9 @@ func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job,
 			return mover.Result{}, err
 		}
 		var err error
-		if plan, total, err = endpointPlan(spec, o.devs); err != nil {
+		if plan, total, err = endpointPlan(spec, o.devs, resume); err != nil {
 			return mover.Result{}, err
 		}
-	}
-	var resume *mover.Checkpoint
-	if b := job.GetCheckpoint(); len(b) > 0 {
-		resume = &mover.Checkpoint{}
-		if err := resume.UnmarshalBinary(b); err != nil {
-			return mover.Result{}, fmt.Errorf("job's checkpoint: %w", err)
-		}
-		log.Info("resuming from checkpoint", "segment", resume.Segment, "bytes", resume.BytesDone)
 	}
 	segments := uint32(len(plan.Segments))
 	// The devices are open and claimed: from here on no older owner

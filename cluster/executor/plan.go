@@ -136,7 +136,7 @@ func describe(ep *ferryv1.Endpoint) string {
 //   - tape → tape: one file appended as a new file, or without a file number
 //     every file after the label onto the destination after its own label,
 //     filemarks included.
-func endpointPlan(spec *ferryv1.JobSpec, devs []mover.Device) (mover.Plan, int64, error) {
+func endpointPlan(spec *ferryv1.JobSpec, devs []mover.Device, resume *mover.Checkpoint) (mover.Plan, int64, error) {
 	src, dst := spec.GetSource(), spec.GetDestination()
 	// Planning only reads and positions: it sees the devices themselves,
 	// not the write guard around the destination.
@@ -166,7 +166,7 @@ func endpointPlan(spec *ferryv1.JobSpec, devs []mover.Device) (mover.Plan, int64
 		if err != nil {
 			return mover.Plan{}, 0, err
 		}
-		pos, err := destinationStart(d.Tape, dst)
+		pos, err := destinationStart(d.Tape, dst, resume)
 		if err != nil {
 			return mover.Plan{}, 0, err
 		}
@@ -174,7 +174,7 @@ func endpointPlan(spec *ferryv1.JobSpec, devs []mover.Device) (mover.Plan, int64
 		if err != nil {
 			return mover.Plan{}, 0, err
 		}
-		segs = append(segs, pos)
+		segs = append(segs, pos...)
 		for _, p := range parts {
 			segs = append(segs, mover.Segment{Kind: mover.BlockToStream, Src: 0, Dst: 1, SrcOffset: off + p.src, Length: p.length})
 			total += p.length
@@ -205,12 +205,13 @@ func endpointPlan(spec *ferryv1.JobSpec, devs []mover.Device) (mover.Plan, int64
 			if err != nil {
 				return mover.Plan{}, 0, err
 			}
-			pos, err := destinationStart(d.Tape, dst)
+			pos, err := destinationStart(d.Tape, dst, resume)
 			if err != nil {
 				return mover.Plan{}, 0, err
 			}
-			segs = append(segs, mover.Segment{Kind: mover.Locate, Dst: 0, ObjectID: at}, pos,
-				mover.Segment{Kind: mover.StreamToStream, Src: 0, Dst: 1, Records: -1},
+			segs = append(segs, mover.Segment{Kind: mover.Locate, Dst: 0, ObjectID: at})
+			segs = append(segs, pos...)
+			segs = append(segs, mover.Segment{Kind: mover.StreamToStream, Src: 0, Dst: 1, Records: -1},
 				mover.Segment{Kind: mover.WriteFilemarks, Dst: 1, Filemarks: 1})
 			break
 		}
@@ -272,19 +273,74 @@ func blockRange(b mover.BlockDevice, ep *ferryv1.Endpoint) (off, length int64, e
 }
 
 // destinationStart positions a destination tape: at the start of the named
-// file (overwriting from there), or at end of data for a new file.
-func destinationStart(t mover.TapeDrive, ep *ferryv1.Endpoint) (mover.Segment, error) {
+// file (overwriting from there), or at end of data for a new file. A new
+// file first ends the one before it with a filemark when nobody did (a copy
+// cancelled, or whose node died, mid-file): else the two would read back as
+// one file. Both segments are always there (zero filemarks when none is
+// missing), so the plan rebuilt for a resume has the same shape.
+func destinationStart(t mover.TapeDrive, ep *ferryv1.Endpoint, resume *mover.Checkpoint) ([]mover.Segment, error) {
 	if ep.TapeFile == nil {
-		return mover.Segment{Kind: mover.Space, Dst: 1, Space: tape.SpaceEndOfData}, nil
+		open, err := unterminated(t, resume)
+		if err != nil {
+			return nil, err
+		}
+		marks := 0
+		if open {
+			marks = 1
+		}
+		return []mover.Segment{{Kind: mover.Space, Dst: 1, Space: tape.SpaceEndOfData}, {Kind: mover.WriteFilemarks, Dst: 1, Filemarks: marks}}, nil
 	}
 	if ep.GetTapeFile() == 0 {
-		return mover.Segment{}, fmt.Errorf("%w: tape file 0 is the label; data files count from 1", fsm.ErrInvalid)
+		return nil, fmt.Errorf("%w: tape file 0 is the label; data files count from 1", fsm.ErrInvalid)
 	}
 	at, err := fileStart(t, ep.GetTapeFile())
 	if err != nil {
-		return mover.Segment{}, err
+		return nil, err
 	}
-	return mover.Segment{Kind: mover.Locate, Dst: 1, ObjectID: at}, nil
+	return []mover.Segment{{Kind: mover.Locate, Dst: 1, ObjectID: at}}, nil
+}
+
+// unterminated reports whether a data record, not a filemark or the
+// beginning of the tape, precedes where a new file starts: end of data,
+// or for a copy resumed from the checkpoint right after spacing there, the
+// end of data it pinned (the copy's own writes have moved end of data
+// since). From later checkpoints the answer no longer matters.
+func unterminated(t mover.TapeDrive, resume *mover.Checkpoint) (bool, error) {
+	c, ok := t.(*tape.Cartridge)
+	if !ok {
+		return false, fmt.Errorf("executor: tape is not a virtual cartridge")
+	}
+	var at uint64
+	pinned := false
+	if resume != nil && resume.Segment == 1 {
+		var p mover.TapePos
+		p, pinned = resume.Positions[1]
+		at = p.ObjectID
+	}
+	if !pinned {
+		if err := c.Space(tape.SpaceEndOfData, 0); err != nil {
+			return false, err
+		}
+		pos, err := c.ReadPosition()
+		if err != nil {
+			return false, err
+		}
+		at = pos.ObjectID
+	}
+	if at == 0 {
+		return false, nil
+	}
+	if err := c.Locate(at - 1); err != nil {
+		return false, err
+	}
+	switch err := c.Space(tape.SpaceRecords, 1); {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, tape.ErrFilemark):
+		return false, nil
+	default:
+		return false, err
+	}
 }
 
 // fileStart finds the logical object id where tape file n begins.
