@@ -2,6 +2,7 @@ package executor
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -86,20 +87,32 @@ func TestResumesARunningJobFromItsCheckpoint(t *testing.T) {
 
 func TestCancelStopsTheCopy(t *testing.T) {
 	f := setup(t, clusterOptions{})
-	r := run(t, f.node("n1"), Config{Mover: mover.Config{BandwidthLimit: 256 << 10}})
-	f.submit(t, "slow", diskEP("db01"), tapeEP())
-	f.waitState(t, "slow", ferryv1.JobState_JOB_STATE_RUNNING)
-	eventually(t, "the slow copy to start", func() bool { return r.isRunning("slow") }, nil)
+	r := run(t, f.node("n1"), Config{Mover: mover.Config{BufferSize: 256 << 10}})
+	f.submitSpec(t, "slow", &ferryv1.JobSpec{Source: diskEP("db01"), Destination: tapeEP(),
+		Options: &ferryv1.JobOptions{BwlimitBytesPerSecond: 256 << 10}})
+	eventually(t, "a record of the slow copy on tape", func() bool { return size(t, f.tape) > 256<<10 }, nil)
 	f.must(t, &ferryv1.Command{Op: &ferryv1.Command_CancelJob{CancelJob: &ferryv1.CancelJobOp{JobId: "slow"}}})
 	// The next job on the same cartridge can run: the drive was freed and
 	// the executor let go of the cancelled copy.
 	f.submit(t, "next", diskEP("db02"), tapeEP())
-	f.waitState(t, "next", ferryv1.JobState_JOB_STATE_SUCCEEDED)
+	next := f.waitState(t, "next", ferryv1.JobState_JOB_STATE_SUCCEEDED)
 	if j := f.job(t, "slow"); j.GetState() != ferryv1.JobState_JOB_STATE_CANCELLED {
 		t.Fatalf("cancelled job is %v", j.GetState())
 	}
 	if r.isRunning("slow") {
 		t.Fatal("the cancelled copy still runs")
+	}
+	// What the cancelled copy wrote stays a file of its own (file 1),
+	// ended before the next one (file 2) begins.
+	two := uint32(2)
+	src := tapeEP()
+	src.TapeFile = &two
+	got, err := Hash(context.Background(), f.fsm, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetSha256() != next.GetResult().GetSha256() || got.GetBytes() != diskSize {
+		t.Fatalf("tape file 2 holds %d bytes with sha256 %s, want the next job's %d bytes (%s)", got.GetBytes(), got.GetSha256(), diskSize, next.GetResult().GetSha256())
 	}
 }
 

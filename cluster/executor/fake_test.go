@@ -339,10 +339,15 @@ func diskEP(name string) *ferryv1.Endpoint {
 }
 func tapeEP() *ferryv1.Endpoint { return endpoint(ferryv1.DeviceKind_DEVICE_KIND_TAPE, barcode) }
 
+// submit submits a copy from src to dst that verifies what it wrote.
 func (f *fixture) submit(t *testing.T, id string, src, dst *ferryv1.Endpoint) {
 	t.Helper()
-	f.must(t, &ferryv1.Command{Op: &ferryv1.Command_SubmitJob{SubmitJob: &ferryv1.SubmitJobOp{JobId: id,
-		Spec: &ferryv1.JobSpec{Source: src, Destination: dst, Options: &ferryv1.JobOptions{Verify: true}}}}})
+	f.submitSpec(t, id, &ferryv1.JobSpec{Source: src, Destination: dst, Options: &ferryv1.JobOptions{Verify: true}})
+}
+
+func (f *fixture) submitSpec(t *testing.T, id string, spec *ferryv1.JobSpec) {
+	t.Helper()
+	f.must(t, &ferryv1.Command{Op: &ferryv1.Command_SubmitJob{SubmitJob: &ferryv1.SubmitJobOp{JobId: id, Spec: spec}}})
 }
 
 // eventually polls cond until it holds, failing the test after a generous

@@ -320,3 +320,35 @@ func TestLateOwnerWritesNothingOnClose(t *testing.T) {
 		t.Fatalf("tape file 1 hashes to %s after n1 closed its cartridge, but job b wrote %s", got.GetSha256(), b.GetResult().GetSha256())
 	}
 }
+
+// TestTakeoverFromWhereTheCopySpaced: the old owner spaced to end of data
+// (a checkpoint pins where) and wrote records, but no checkpoint after
+// them. The new owner starts its file where the old one did, not after
+// what the old one wrote: the tape's file 1 is the data.
+func TestTakeoverFromWhereTheCopySpaced(t *testing.T) {
+	f := setup(t, clusterOptions{nodes: []string{"n1", "n2"}, alive: []string{"n1"}})
+	noCheckpoints := mover.Config{BufferSize: 256 << 10, BandwidthLimit: 1 << 20, CheckpointBytes: 1 << 40, CheckpointEvery: time.Hour}
+	r1 := run(t, f.node("n1"), Config{Mover: noCheckpoints})
+	run(t, f.node("n2"), Config{})
+	f.submit(t, "j", diskEP("db01"), tapeEP())
+	eventually(t, "records of n1 on tape", func() bool { return size(t, f.tape) > 3<<18 }, nil)
+	j := f.job(t, "j")
+	if j.GetProgress().GetCheckpointOffset() != 0 || len(j.GetCheckpoint()) == 0 {
+		t.Fatalf("want only the checkpoint after spacing, have one at %d bytes", j.GetProgress().GetCheckpointOffset())
+	}
+	f.must(t, &ferryv1.Command{Op: &ferryv1.Command_PlaceJob{PlaceJob: &ferryv1.PlaceJobOp{
+		JobId: "j", Node: "n2", FromEpoch: j.GetEpoch(), Tapes: j.GetTapes(), Reason: "owner n1 lost: test"}}})
+	f.waitState(t, "j", ferryv1.JobState_JOB_STATE_SUCCEEDED)
+	eventually(t, "n1 to let go of the job", func() bool { return !r1.isRunning("j") }, nil)
+	one := uint32(1)
+	src := tapeEP()
+	src.TapeFile = &one
+	got, err := Hash(context.Background(), f.fsm, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetSha256() != hexSum(f.data) {
+		t.Fatalf("tape file 1 holds %d bytes (sha256 %s), want the data", got.GetBytes(), got.GetSha256())
+	}
+	f.tapeHolds(t)
+}
