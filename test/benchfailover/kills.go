@@ -39,10 +39,7 @@ type killResult struct {
 	copy      int
 	killed    string
 	wasLeader bool
-	// at is the fraction of the copy its owner had checkpointed when
-	// killed.
-	at       float64
-	newOwner string
+	newOwner  string
 	// toResumed is the kill to the new owner's "resumed on" event (its
 	// clock; every node runs on this host).
 	toResumed time.Duration
@@ -51,7 +48,9 @@ type killResult struct {
 	toFirstWrite time.Duration
 	// metric is what the new owner's ferry_takeover_latency_seconds
 	// observed (last checkpoint to first write); -1 if nothing.
-	metric     float64
+	metric float64
+	// fromOffset is where the new owner resumed: the old owner's last
+	// committed checkpoint.
 	fromOffset int64
 	// reported is "Y past its last checkpoint" of the owner-lost event,
 	// -1 when the event says nothing (the last lease report was not
@@ -177,7 +176,6 @@ func (b *benchCluster) killAt(ctx context.Context, o options, rng *rand.Rand, id
 	}
 	r, err := b.measureTakeover(ctx, o, id, owner, epoch, killed, before)
 	r.killed, r.wasLeader = owner, owner == leader
-	r.at = float64(j.GetProgress().GetCheckpointOffset()) / float64(o.size)
 	return r, err
 }
 
