@@ -435,3 +435,187 @@ func TestFailoverPartitionedOwner(t *testing.T) {
 	}
 	m.checkTape(ctx, tapeA, []string{want}, []int{size})
 }
+
+// extentJobs registers a random source disk of n extents of size bytes and
+// n empty destination disks, submits one throttled copy per extent, and
+// returns the job ids and each extent's SHA-256.
+func extentJobs(t *testing.T, ctx context.Context, m *moverCluster, n, size int, rate uint64) (ids, sums []string) {
+	t.Helper()
+	data := m.addDisk(ctx, "src", n*size)
+	for i := range n {
+		m.addEmptyDisk(ctx, fmt.Sprintf("dst%02d", i), size)
+		sums = append(sums, sum(data[i*size:(i+1)*size]))
+	}
+	// Submitted together, so that they run together.
+	blocks := uint64(size / blockSize)
+	for i := range n {
+		dst := fmt.Sprintf("dst%02d", i)
+		spec := copySpec(fmt.Sprintf("extent %d", i), diskEndpoint("src", uint64(i)*blocks, blocks), diskEndpoint(dst, 0, 0), rate)
+		ids = append(ids, m.submit(ctx, "extent-"+dst, spec).GetId())
+	}
+	return ids, sums
+}
+
+// waitAllRunning waits until every job runs past offset and returns the
+// jobs each node owns.
+func waitAllRunning(t *testing.T, ctx context.Context, m *moverCluster, ids []string, offset uint64) map[string][]string {
+	t.Helper()
+	owned := map[string][]string{}
+	for _, id := range ids {
+		j := m.waitJob(ctx, id, fmt.Sprintf("a checkpoint past %d", offset), func(j *ferryv1.Job) (bool, string) { return running(j, offset) })
+		owned[j.GetOwner()] = append(owned[j.GetOwner()], id)
+	}
+	return owned
+}
+
+// checkExtents waits for every job to succeed with its extent's SHA-256 and
+// checks each destination disk.
+func checkExtents(t *testing.T, ctx context.Context, m *moverCluster, ids, sums []string, size int) map[string]*ferryv1.Job {
+	t.Helper()
+	jobs := map[string]*ferryv1.Job{}
+	for i, id := range ids {
+		jobs[id] = m.waitSucceeded(ctx, id, sums[i], size)
+		m.checkDisk(ctx, fmt.Sprintf("dst%02d", i), 0, 0, sums[i])
+	}
+	return jobs
+}
+
+// TestFailoverLeaderKilledUnderLoad kills the leader while 20 copies run on
+// all three nodes: the leader's copies are taken over by the survivors (and
+// counted in their ferry_failovers_total), and all 20 end with the SHA-256
+// of their source extent.
+func TestFailoverLeaderKilledUnderLoad(t *testing.T) {
+	const (
+		jobs = 20
+		// Four 4 MiB mover buffers per copy (checkpoints fall between
+		// them), about eight seconds each.
+		size = 16 << 20
+		rate = 2 << 20
+	)
+	m := startMovers(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), failoverTimeout)
+	defer cancel()
+	ids, sums := extentJobs(t, ctx, m, jobs, size, rate)
+	owned := waitAllRunning(t, ctx, m, ids, 1)
+	if len(owned) != 3 {
+		t.Errorf("the %d copies run on %d nodes, want all 3 (per node: %v)", jobs, len(owned), owned)
+	}
+	leader, err := m.c.Leader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.c.Kill(leader); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	t.Logf("killed the leader %s, which ran %d of the %d copies (per node: %v)", leader, len(owned[leader]), jobs, owned)
+	done := checkExtents(t, ctx, m, ids, sums, size)
+	t.Logf("all %d copies ended %v after the kill", jobs, time.Since(killed).Round(time.Millisecond))
+	for _, id := range owned[leader] {
+		if j := done[id]; len(events(j, "owner "+leader+" lost")) == 0 {
+			t.Errorf("job %s of the killed leader ended without a takeover\n%s", id, history(j))
+		}
+	}
+	var failovers float64
+	for _, n := range m.c.Running() {
+		failovers += m.mustMetric(ctx, n, "ferry_failovers_total")
+	}
+	if failovers < float64(len(owned[leader])) {
+		t.Errorf("survivors count %v failovers, want at least the %d jobs of %s", failovers, len(owned[leader]), leader)
+	}
+}
+
+// TestFailoverWholeClusterKilledMidCopy SIGKILLs every node while six copies
+// run, restarts them all, and checks that every copy ends exact.
+func TestFailoverWholeClusterKilledMidCopy(t *testing.T) {
+	const (
+		jobs = 6
+		size = 16 << 20
+		rate = 3 << 20
+	)
+	m := startMovers(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), failoverTimeout)
+	defer cancel()
+	ids, sums := extentJobs(t, ctx, m, jobs, size, rate)
+	owned := waitAllRunning(t, ctx, m, ids, 2<<20)
+	if len(owned) != 3 {
+		t.Errorf("the %d copies run on %d nodes, want all 3 (per node: %v)", jobs, len(owned), owned)
+	}
+	for _, n := range nodeNames(3) {
+		if err := m.c.Kill(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("killed every node; copies per node: %v", owned)
+	for _, n := range nodeNames(3) {
+		if err := m.c.Restart(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rctx, rcancel := context.WithTimeout(ctx, startTimeout)
+	defer rcancel()
+	if err := m.c.WaitReady(rctx); err != nil {
+		t.Fatal(err)
+	}
+	done := checkExtents(t, ctx, m, ids, sums, size)
+	var resumed, takenOver int
+	for _, j := range done {
+		resumed += len(events(j, "resumed on "))
+		takenOver += len(events(j, "taken over by "))
+	}
+	t.Logf("after the restart: %d resumptions, %d takeovers", resumed, takenOver)
+}
+
+// TestFailoverCartridgeJobsSerialized submits two copies to one cartridge
+// (in a library with two drives): they must run one after the other — the
+// second waits, queued with a reason naming the cartridge, and is placed
+// only after the first ended — and the tape holds both files in order.
+func TestFailoverCartridgeJobsSerialized(t *testing.T) {
+	const (
+		size = 24 << 20
+		rate = 8 << 20
+	)
+	m := startMovers(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), failoverTimeout)
+	defer cancel()
+	sums := map[string]string{}
+	var ids []string
+	for _, src := range []string{"a", "b"} {
+		sums[src] = sum(m.addDisk(ctx, src, size))
+	}
+	m.addLibrary(ctx, "lib", 2, 1<<30, tapeA)
+	byID := map[string]string{}
+	for _, src := range []string{"a", "b"} {
+		id := m.submit(ctx, "to-"+tapeA+"-"+src, copySpec("disk "+src+" to "+tapeA, diskEndpoint(src, 0, 0), tapeEndpoint(tapeA, -1), rate)).GetId()
+		ids = append(ids, id)
+		byID[id] = src
+	}
+	var first, second string
+	waitFor(t, ctx, "one copy running and the other queued for the cartridge", func() (bool, string) {
+		var js []*ferryv1.Job
+		for _, id := range ids {
+			j, err := m.job(ctx, id)
+			if err != nil {
+				return false, err.Error()
+			}
+			js = append(js, j)
+		}
+		for i, j := range js {
+			other := js[1-i]
+			if j.GetState() == ferryv1.JobState_JOB_STATE_RUNNING && other.GetState() == ferryv1.JobState_JOB_STATE_QUEUED &&
+				strings.Contains(other.GetStateReason(), tapeA) {
+				first, second = j.GetId(), other.GetId()
+				t.Logf("%s runs on %s; %s waits: %q", byID[first], j.GetOwner(), byID[second], other.GetStateReason())
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%s: %s (%s); %s: %s (%s)", byID[ids[0]], js[0].GetState(), js[0].GetStateReason(), byID[ids[1]], js[1].GetState(), js[1].GetStateReason())
+	})
+	j1 := m.waitSucceeded(ctx, first, sums[byID[first]], size)
+	j2 := m.waitSucceeded(ctx, second, sums[byID[second]], size)
+	end1, placed2 := events(j1, "succeeded"), events(j2, "placed on ")
+	if len(end1) != 1 || len(placed2) != 1 || placed2[0].GetRaftIndex() <= end1[0].GetRaftIndex() {
+		t.Errorf("the second copy was not placed after the first ended\n%s%s", history(j1), history(j2))
+	}
+	m.checkTape(ctx, tapeA, []string{sums[byID[first]], sums[byID[second]]}, []int{size, size})
+}
