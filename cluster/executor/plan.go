@@ -166,7 +166,7 @@ func endpointPlan(spec *ferryv1.JobSpec, devs []mover.Device, resume *mover.Chec
 		if err != nil {
 			return mover.Plan{}, 0, err
 		}
-		pos, err := destinationStart(d.Tape, dst, resume)
+		pos, err := destinationStart(d.Tape, dst, resume, len(segs))
 		if err != nil {
 			return mover.Plan{}, 0, err
 		}
@@ -205,11 +205,11 @@ func endpointPlan(spec *ferryv1.JobSpec, devs []mover.Device, resume *mover.Chec
 			if err != nil {
 				return mover.Plan{}, 0, err
 			}
-			pos, err := destinationStart(d.Tape, dst, resume)
+			segs = append(segs, mover.Segment{Kind: mover.Locate, Dst: 0, ObjectID: at})
+			pos, err := destinationStart(d.Tape, dst, resume, len(segs))
 			if err != nil {
 				return mover.Plan{}, 0, err
 			}
-			segs = append(segs, mover.Segment{Kind: mover.Locate, Dst: 0, ObjectID: at})
 			segs = append(segs, pos...)
 			segs = append(segs, mover.Segment{Kind: mover.StreamToStream, Src: 0, Dst: 1, Records: -1},
 				mover.Segment{Kind: mover.WriteFilemarks, Dst: 1, Filemarks: 1})
@@ -277,10 +277,12 @@ func blockRange(b mover.BlockDevice, ep *ferryv1.Endpoint) (off, length int64, e
 // file first ends the one before it with a filemark when nobody did (a copy
 // cancelled, or whose node died, mid-file): else the two would read back as
 // one file. Both segments are always there (zero filemarks when none is
-// missing), so the plan rebuilt for a resume has the same shape.
-func destinationStart(t mover.TapeDrive, ep *ferryv1.Endpoint, resume *mover.Checkpoint) ([]mover.Segment, error) {
+// missing), so the plan rebuilt for a resume has the same shape. index is
+// where in the plan the segments go.
+func destinationStart(t mover.TapeDrive, ep *ferryv1.Endpoint, resume *mover.Checkpoint, index int) ([]mover.Segment, error) {
 	if ep.TapeFile == nil {
-		open, err := unterminated(t, resume)
+		// The checkpoint right after the Space names the next segment.
+		open, err := unterminated(t, resume, index+1)
 		if err != nil {
 			return nil, err
 		}
@@ -302,17 +304,18 @@ func destinationStart(t mover.TapeDrive, ep *ferryv1.Endpoint, resume *mover.Che
 
 // unterminated reports whether a data record, not a filemark or the
 // beginning of the tape, precedes where a new file starts: end of data,
-// or for a copy resumed from the checkpoint right after spacing there, the
-// end of data it pinned (the copy's own writes have moved end of data
-// since). From later checkpoints the answer no longer matters.
-func unterminated(t mover.TapeDrive, resume *mover.Checkpoint) (bool, error) {
+// or for a copy resumed from the checkpoint right after spacing there (at
+// segment pinnedAt), the end of data it pinned: the copy's own writes have
+// moved end of data since. From later checkpoints the answer no longer
+// matters.
+func unterminated(t mover.TapeDrive, resume *mover.Checkpoint, pinnedAt int) (bool, error) {
 	c, ok := t.(*tape.Cartridge)
 	if !ok {
 		return false, fmt.Errorf("executor: tape is not a virtual cartridge")
 	}
 	var at uint64
 	pinned := false
-	if resume != nil && resume.Segment == 1 {
+	if resume != nil && resume.Segment == pinnedAt {
 		var p mover.TapePos
 		p, pinned = resume.Positions[1]
 		at = p.ObjectID
