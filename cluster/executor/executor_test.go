@@ -52,6 +52,38 @@ func TestRunsPlacedJobsToTapeAndBack(t *testing.T) {
 	}
 }
 
+// TestCopiesTapeToTape: one file appended to another cartridge as a new
+// file, and then the whole tape (every file after the label) over it.
+func TestCopiesTapeToTape(t *testing.T) {
+	f := setup(t, clusterOptions{})
+	run(t, f.node("n1"), Config{})
+	f.addCartridge(t, "B00001L9", "300000000000000a", 2)
+	other := func(file *uint32) *ferryv1.Endpoint {
+		ep := endpoint(ferryv1.DeviceKind_DEVICE_KIND_TAPE, "B00001L9")
+		ep.TapeFile = file
+		return ep
+	}
+	one := uint32(1)
+	fileOne := tapeEP()
+	fileOne.TapeFile = &one
+	f.submit(t, "to-tape", diskEP("db01"), tapeEP())
+	f.waitState(t, "to-tape", ferryv1.JobState_JOB_STATE_SUCCEEDED)
+
+	f.submit(t, "one-file", fileOne, other(nil))
+	f.waitState(t, "one-file", ferryv1.JobState_JOB_STATE_SUCCEEDED)
+	f.submit(t, "image", tapeEP(), other(&one))
+	f.waitState(t, "image", ferryv1.JobState_JOB_STATE_SUCCEEDED)
+	for _, file := range []*uint32{&one, nil} {
+		got, err := Hash(context.Background(), f.fsm, other(file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.GetSha256() != hexSum(f.data) {
+			t.Errorf("B00001L9 (file %v) holds %d bytes with sha256 %s, want the data", file, got.GetBytes(), got.GetSha256())
+		}
+	}
+}
+
 func TestResumesARunningJobFromItsCheckpoint(t *testing.T) {
 	f := setup(t, clusterOptions{})
 	// A first run is stopped after a checkpoint, as a node that restarts

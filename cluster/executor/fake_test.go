@@ -281,7 +281,7 @@ func (n *fakeNode) RenewLease(ctx context.Context, jobs []*ferryv1.JobLease) (*f
 }
 
 // fixture is a cluster with a 4 MiB disk of random bytes (db01), an empty
-// one (db02) and a labelled cartridge in a one-drive library.
+// one (db02) and a labelled cartridge in a two-drive library.
 type fixture struct {
 	*fakeCluster
 	data []byte
@@ -312,9 +312,17 @@ func setup(t *testing.T, opt clusterOptions) *fixture {
 			Name: name, Naa: "300000000000000" + string(rune('1'+i)), Path: path, SizeBytes: diskSize, BlockSize: 512, Site: "east"}}}})
 	}
 	f.must(t, &ferryv1.Command{Op: &ferryv1.Command_RegisterLibrary{RegisterLibrary: &ferryv1.RegisterLibraryOp{Library: &ferryv1.Library{
-		Name: "libA", Dir: f.dir, Slots: 2, Drives: 1, IeSlots: 1, CartridgeCapacityBytes: 1 << 30}}}})
-	f.tape = filepath.Join(f.dir, barcode+".tap")
-	c, err := tape.Create(f.tape, tape.Options{})
+		Name: "libA", Dir: f.dir, Slots: 2, Drives: 2, IeSlots: 1, CartridgeCapacityBytes: 1 << 30}}}})
+	f.tape = f.addCartridge(t, barcode, "3000000000000009", 1)
+	return f
+}
+
+// addCartridge labels a new cartridge and adds it to the library in the
+// slot, returning its image's path.
+func (f *fixture) addCartridge(t *testing.T, barcode, naa string, slot uint32) string {
+	t.Helper()
+	path := filepath.Join(f.dir, barcode+".tap")
+	c, err := tape.Create(path, tape.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,9 +333,9 @@ func setup(t *testing.T, opt clusterOptions) *fixture {
 		t.Fatal(err)
 	}
 	f.must(t, &ferryv1.Command{Op: &ferryv1.Command_AddCartridge{AddCartridge: &ferryv1.AddCartridgeOp{Cartridge: &ferryv1.Cartridge{
-		Barcode: barcode, Library: "libA", Naa: "3000000000000009", Path: f.tape, HomeSlot: 1, CapacityBytes: 1 << 30,
-		Location: &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: 1}}}}})
-	return f
+		Barcode: barcode, Library: "libA", Naa: naa, Path: path, HomeSlot: slot, CapacityBytes: 1 << 30,
+		Location: &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: slot}}}}})
+	return path
 }
 
 func endpoint(kind ferryv1.DeviceKind, name string) *ferryv1.Endpoint {
