@@ -40,6 +40,9 @@ type killResult struct {
 	killed    string
 	wasLeader bool
 	newOwner  string
+	// toPlaced is the kill to the leader's takeover decision committed
+	// ("taken over by", the leader's clock): the lease expiring.
+	toPlaced time.Duration
 	// toResumed is the kill to the new owner's "resumed on" event (its
 	// clock; every node runs on this host).
 	toResumed time.Duration
@@ -198,6 +201,7 @@ func (b *benchCluster) measureTakeover(ctx context.Context, o options, id, owner
 		return r, fmt.Errorf("the job was given back to %s, the killed node", owner)
 	}
 	r.newOwner = t.newOwner
+	r.toPlaced = eventTime(t.taken).Sub(killed)
 	r.toResumed = eventTime(t.resumed).Sub(killed)
 	r.fromOffset, _ = resumedOffset(t.resumed.GetMessage())
 	if t.lost != nil {

@@ -75,6 +75,8 @@ func (r *report) printKills(w io.Writer) {
 	}
 	row("kill → new owner's first write (its log)", all)
 	row("kill → \"resumed on\" event", k.durations(func(x killResult) time.Duration { return x.toResumed }))
+	row("  kill → \"taken over\" (the leader's decision)", k.durations(func(x killResult) time.Duration { return x.toPlaced }))
+	row("  \"taken over\" → \"resumed on\" (the new owner's start)", k.durations(func(x killResult) time.Duration { return x.toResumed - x.toPlaced }))
 	row("  owner was a follower", k.takeoverTimes(func(x killResult) bool { return !x.wasLeader }))
 	row("  owner was also the leader", k.takeoverTimes(func(x killResult) bool { return x.wasLeader }))
 	var metric []time.Duration
@@ -85,6 +87,7 @@ func (r *report) printKills(w io.Writer) {
 	}
 	row("ferry_takeover_latency_seconds (last checkpoint → 1st write)", metric)
 	tw.Flush()
+	fmt.Fprintln(w, "  (percentiles by nearest rank: with 20 kills, p99 is the slowest)")
 
 	interval := float64(o.checkpointInterval())
 	est := k.bytes(func(x killResult) float64 { return float64(x.estimated) })
