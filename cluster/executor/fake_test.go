@@ -195,13 +195,24 @@ type fakeNode struct {
 	// catchingUp makes the node report that it has not applied the whole
 	// log yet.
 	catchingUp atomic.Bool
-	// frozen, while the node is partitioned, is the state it last saw.
+	// frozen, while the node lags (or is partitioned), is the state it
+	// last saw.
 	frozen atomic.Pointer[fsm.FSM]
+	// cut, while the node is partitioned, fails its proposals and renewals.
+	cut atomic.Bool
 }
 
 // partition cuts the node off: it keeps the state it has, hears of no
 // change, and can neither propose nor renew its lease.
 func (n *fakeNode) partition(t *testing.T) {
+	t.Helper()
+	n.lag(t)
+	n.cut.Store(true)
+}
+
+// lag stops the node applying the log: it keeps the state it has and hears
+// of no change, but still reaches the leader.
+func (n *fakeNode) lag(t *testing.T) {
 	t.Helper()
 	data, index, err := n.c.fsm.Snapshot()
 	if err != nil {
@@ -214,8 +225,9 @@ func (n *fakeNode) partition(t *testing.T) {
 	n.frozen.Store(seen)
 }
 
-// heal reconnects a partitioned node, which catches up at once.
+// heal reconnects a partitioned or lagging node, which catches up at once.
 func (n *fakeNode) heal() {
+	n.cut.Store(false)
 	n.frozen.Store(nil)
 	n.c.mu.Lock()
 	defer n.c.mu.Unlock()
@@ -241,7 +253,7 @@ func (n *fakeNode) Propose(ctx context.Context, cmd *ferryv1.Command) (fsm.Resul
 	if err := ctx.Err(); err != nil {
 		return fsm.Result{}, err
 	}
-	if n.frozen.Load() != nil {
+	if n.cut.Load() {
 		return fsm.Result{}, errPartitioned
 	}
 	return n.c.propose(n.name, cmd)
@@ -274,7 +286,7 @@ func (n *fakeNode) WatchJobs() (<-chan struct{}, func()) {
 // RenewLease asks the scheduler directly, as the leader's LeaseService
 // would be asked over gRPC.
 func (n *fakeNode) RenewLease(ctx context.Context, jobs []*ferryv1.JobLease) (*ferryv1.RenewLeaseResponse, error) {
-	if n.failRenewals.Load() || n.frozen.Load() != nil {
+	if n.failRenewals.Load() || n.cut.Load() {
 		return nil, errRenewalsFail
 	}
 	return n.c.sched.Renew(ctx, &ferryv1.RenewLeaseRequest{ClusterId: n.ClusterID(), Node: n.name, Jobs: jobs})

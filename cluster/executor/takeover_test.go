@@ -352,3 +352,25 @@ func TestTakeoverFromWhereTheCopySpaced(t *testing.T) {
 	}
 	f.tapeHolds(t)
 }
+
+// TestLeaderSaysTheJobIsLost: an owner whose state lags behind hears from
+// the leader, in its lease renewal, that its job moved, and stops the copy
+// without waiting to catch up.
+func TestLeaderSaysTheJobIsLost(t *testing.T) {
+	f := setup(t, clusterOptions{nodes: []string{"n1", "n2"}, alive: []string{"n1"}})
+	n1 := f.node("n1")
+	r1 := run(t, n1, Config{Mover: slowCopy})
+	run(t, f.node("n2"), Config{})
+	f.submit(t, "j", diskEP("db01"), tapeEP())
+	j := f.waitCheckpoint(t, "j")
+	n1.lag(t)
+	f.must(t, &ferryv1.Command{Op: &ferryv1.Command_PlaceJob{PlaceJob: &ferryv1.PlaceJobOp{
+		JobId: "j", Node: "n2", FromEpoch: j.GetEpoch(), Tapes: j.GetTapes(), Reason: "owner n1 lost: test"}}})
+	eventually(t, "n1 to stop the copy it lost", func() bool { return !r1.isRunning("j") }, nil)
+	if n := r1.counter(t, "ferry_lease_refusals_total"); n == 0 {
+		t.Fatal("n1 stopped, but not because the leader refused the job's lease")
+	}
+	f.waitState(t, "j", ferryv1.JobState_JOB_STATE_SUCCEEDED)
+	f.tapeHolds(t)
+	n1.heal()
+}
