@@ -71,7 +71,9 @@ func runQuiet(ctx context.Context, o options, dir string, log *slog.Logger) (*qu
 			}
 		})
 	}
-	wg.Wait()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	b.progress(ctx, done, &mu, out)
 	out.elapsed = time.Since(started)
 	if err := context.Cause(wctx); err != nil && ctx.Err() == nil {
 		fmt.Fprint(os.Stderr, b.c.Tails(40))
@@ -94,6 +96,31 @@ func runQuiet(ctx context.Context, o options, dir string, log *slog.Logger) (*qu
 		return out, err
 	}
 	return out, ctx.Err()
+}
+
+// quietProgress is how often a long quiet run reports how it goes.
+const quietProgress = time.Minute
+
+// progress logs the copies done and the takeovers so far every
+// quietProgress until done is closed.
+func (b *benchCluster) progress(ctx context.Context, done <-chan struct{}, mu *sync.Mutex, out *quiet) {
+	ticker := time.NewTicker(quietProgress)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-ticker.C:
+		}
+		var failovers float64
+		for _, m := range b.scrapeAll(ctx) {
+			failovers += m.sum(failoverMetric)
+		}
+		mu.Lock()
+		copies, takeovers := out.copies, out.historyTakeovers
+		mu.Unlock()
+		b.log.Info("quiet run", "copies", copies, "ferry_failovers_total", failovers, "takeovers_in_histories", takeovers)
+	}
 }
 
 // runCopy runs one copy to its end and verifies it.
