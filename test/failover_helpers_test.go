@@ -93,11 +93,12 @@ func newMoverCluster(t *testing.T) *moverCluster {
 }
 
 // startMovers starts n movers (n1 bootstraps, the rest join it) and waits
-// until all are ready voters.
-func startMovers(t *testing.T, n int) *moverCluster {
+// until all are ready voters. nodeArgs adds flags to some nodes; a restart
+// drops them.
+func startMovers(t *testing.T, n int, nodeArgs map[string][]string) *moverCluster {
 	t.Helper()
 	m := newMoverCluster(t)
-	m.startAll(nodeNames(n), func(ctx context.Context, opts localcluster.StartOptions) error {
+	m.startAll(nodeNames(n), nodeArgs, func(ctx context.Context, opts localcluster.StartOptions) error {
 		_, err := m.c.StartNode(ctx, opts)
 		return err
 	})
@@ -106,18 +107,18 @@ func startMovers(t *testing.T, n int) *moverCluster {
 
 // startAll starts the named nodes with start, the first bootstrapping and
 // the rest joining it, and waits until they are ready voters.
-func (m *moverCluster) startAll(names []string, start func(context.Context, localcluster.StartOptions) error) {
+func (m *moverCluster) startAll(names []string, nodeArgs map[string][]string, start func(context.Context, localcluster.StartOptions) error) {
 	m.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	if err := start(ctx, localcluster.StartOptions{Name: names[0]}); err != nil {
+	if err := start(ctx, localcluster.StartOptions{Name: names[0], ExtraArgs: nodeArgs[names[0]]}); err != nil {
 		m.t.Fatal(err)
 	}
 	if err := m.c.WaitReady(ctx, names[0]); err != nil {
 		m.t.Fatal(err)
 	}
 	for _, name := range names[1:] {
-		if err := start(ctx, localcluster.StartOptions{Name: name, Join: names[:1]}); err != nil {
+		if err := start(ctx, localcluster.StartOptions{Name: name, Join: names[:1], ExtraArgs: nodeArgs[name]}); err != nil {
 			m.t.Fatal(err)
 		}
 	}
@@ -154,11 +155,11 @@ func (p proxied) String() string {
 // startProxiedMovers starts n movers as startMovers does, each behind its
 // own proxies: every node advertises its proxies' ports, so that peers reach
 // it only through them.
-func startProxiedMovers(t *testing.T, n int) (*moverCluster, map[string]proxied) {
+func startProxiedMovers(t *testing.T, n int, nodeArgs map[string][]string) (*moverCluster, map[string]proxied) {
 	t.Helper()
 	m := newMoverCluster(t)
 	proxies := map[string]proxied{}
-	m.startAll(nodeNames(n), func(ctx context.Context, opts localcluster.StartOptions) error {
+	m.startAll(nodeNames(n), nodeArgs, func(ctx context.Context, opts localcluster.StartOptions) error {
 		_, err := m.c.StartNodeFunc(ctx, opts, func(ports localcluster.Ports) ([]string, error) {
 			p, err := newProxied(ports)
 			if err != nil {

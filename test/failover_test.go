@@ -210,7 +210,7 @@ func TestFailoverKillOwnerRepeatedly(t *testing.T) {
 		maxGap = 16 << 20
 		last   = 248 << 20
 	)
-	m := startMovers(t, 3)
+	m := startMovers(t, 3, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), failoverTimeout)
 	defer cancel()
 	want := sum(m.addDisk(ctx, "src", size))
@@ -336,6 +336,32 @@ func waitWritesNothing(t *testing.T, ctx context.Context, m *moverCluster, owner
 	return moved
 }
 
+// ownerRoles are the two cases of an isolated owner: it leads (its
+// isolation also costs the cluster its leader), or a non-mover leads and
+// the owner follows (it loses the leader, then its lease).
+var ownerRoles = []struct {
+	name     string
+	nodeArgs map[string][]string
+	leads    bool
+}{
+	{"owner leads", nil, true},
+	{"owner follows", map[string][]string{"n1": {"-run-jobs=false"}}, false},
+}
+
+// checkRole logs whether the owner had the role the case meant it to have:
+// leadership may move while a cluster starts, which changes the case but
+// does not make it wrong.
+func checkRole(t *testing.T, ctx context.Context, m *moverCluster, owner string, leads bool) {
+	t.Helper()
+	st, err := m.c.RaftStatus(ctx, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if isLeader := st.GetRole() == ferryv1.RaftRole_RAFT_ROLE_LEADER; isLeader != leads {
+		t.Logf("note: the owner %s is %s, not as this case intended", owner, st.GetRole())
+	}
+}
+
 // TestFailoverPausedOwner freezes a copy's owner (SIGSTOP) for longer than
 // its lease. Once the others report another owner it is resumed: it must
 // write nothing more — its writes are fenced or held back and the leader
@@ -343,30 +369,35 @@ func waitWritesNothing(t *testing.T, ctx context.Context, m *moverCluster, owner
 // must end exact. The new owner is not required to progress while the old
 // one is frozen: a write frozen inside the device's fence delays its claim.
 func TestFailoverPausedOwner(t *testing.T) {
-	m := startMovers(t, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), failoverTimeout)
-	defer cancel()
-	id, owner, want, size, resume := ownerHeldBack(t, ctx, m, func(t *testing.T, m *moverCluster, node string) func() {
-		if err := m.c.Pause(node); err != nil {
-			t.Fatal(err)
-		}
-		return func() {
-			if err := m.c.Resume(node); err != nil {
-				t.Fatal(err)
+	for _, role := range ownerRoles {
+		t.Run(role.name, func(t *testing.T) {
+			m := startMovers(t, 3, role.nodeArgs)
+			ctx, cancel := context.WithTimeout(context.Background(), failoverTimeout)
+			defer cancel()
+			id, owner, want, size, resume := ownerHeldBack(t, ctx, m, func(t *testing.T, m *moverCluster, node string) func() {
+				checkRole(t, ctx, m, node, role.leads)
+				if err := m.c.Pause(node); err != nil {
+					t.Fatal(err)
+				}
+				return func() {
+					if err := m.c.Resume(node); err != nil {
+						t.Fatal(err)
+					}
+				}
+			})
+			resume()
+			m.shun(owner, false)
+			moved := waitWritesNothing(t, ctx, m, owner)
+			j := m.waitSucceeded(ctx, id, want, size)
+			if j.GetOwner() == owner {
+				t.Errorf("the paused owner %s ended the job\n%s", owner, history(j))
 			}
-		}
-	})
-	resume()
-	m.shun(owner, false)
-	moved := waitWritesNothing(t, ctx, m, owner)
-	j := m.waitSucceeded(ctx, id, want, size)
-	if j.GetOwner() == owner {
-		t.Errorf("the paused owner %s ended the job\n%s", owner, history(j))
+			if now := m.mustMetric(ctx, owner, "ferry_mover_bytes_total"); now != moved {
+				t.Errorf("the old owner %s moved %v bytes after it was held back", owner, now-moved)
+			}
+			m.checkTape(ctx, tapeA, []string{want}, []int{size})
+		})
 	}
-	if now := m.mustMetric(ctx, owner, "ferry_mover_bytes_total"); now != moved {
-		t.Errorf("the old owner %s moved %v bytes after it was held back", owner, now-moved)
-	}
-	m.checkTape(ctx, tapeA, []string{want}, []int{size})
 }
 
 // TestFailoverPartitionedOwner cuts a copy's owner off the network with
@@ -377,63 +408,75 @@ func TestFailoverPausedOwner(t *testing.T) {
 // old owner must rejoin as a follower of the current term and run no copy
 // of the job.
 func TestFailoverPartitionedOwner(t *testing.T) {
-	m, proxies := startProxiedMovers(t, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), failoverTimeout)
-	defer cancel()
-	id, owner, want, size, heal := ownerHeldBack(t, ctx, m, func(t *testing.T, m *moverCluster, node string) func() {
-		proxies[node].cut()
-		return proxies[node].heal
-	})
-	moved := waitWritesNothing(t, ctx, m, owner)
-	j := m.waitSucceeded(ctx, id, want, size)
-	m.checkTape(ctx, tapeA, []string{want}, []int{size})
-	t.Logf("while cut off, %s's proxies: %v", owner, proxies[owner])
+	for _, role := range ownerRoles {
+		t.Run(role.name, func(t *testing.T) {
+			m, proxies := startProxiedMovers(t, 3, role.nodeArgs)
+			ctx, cancel := context.WithTimeout(context.Background(), failoverTimeout)
+			defer cancel()
+			id, owner, want, size, heal := ownerHeldBack(t, ctx, m, func(t *testing.T, m *moverCluster, node string) func() {
+				checkRole(t, ctx, m, node, role.leads)
+				proxies[node].cut()
+				return proxies[node].heal
+			})
+			moved := waitWritesNothing(t, ctx, m, owner)
+			j := m.waitSucceeded(ctx, id, want, size)
+			m.checkTape(ctx, tapeA, []string{want}, []int{size})
+			t.Logf("while cut off, %s's proxies: %v", owner, proxies[owner])
 
-	heal()
-	healed := time.Now()
-	waitFor(t, ctx, owner+" to follow the current leader", func() (bool, string) {
-		st, err := m.c.RaftStatus(ctx, owner)
+			heal()
+			healed := time.Now()
+			waitFollows(t, ctx, m, owner)
+			waitFor(t, ctx, owner+" to learn the job's end", func() (bool, string) {
+				cl, err := m.c.Client(owner)
+				if err != nil {
+					return false, err.Error()
+				}
+				gctx, gcancel := context.WithTimeout(ctx, attemptTimeout)
+				defer gcancel()
+				seen, err := cl.Jobs.Get(gctx, &ferryv1.GetJobRequest{Id: id, Stale: true})
+				if err != nil {
+					return false, err.Error()
+				}
+				return seen.GetState() == ferryv1.JobState_JOB_STATE_SUCCEEDED, seen.GetState().String()
+			})
+			t.Logf("%s follows again %v after the heal", owner, time.Since(healed).Round(time.Millisecond))
+			if now := m.mustMetric(ctx, owner, "ferry_mover_bytes_total"); now != moved {
+				t.Errorf("the old owner %s moved %v bytes after it was held back", owner, now-moved)
+			}
+			takeover := events(j, "taken over by ")
+			for _, prefix := range []string{"started on " + owner, "resumed on " + owner} {
+				for _, ev := range events(j, prefix) {
+					if len(takeover) > 0 && ev.GetRaftIndex() > takeover[0].GetRaftIndex() {
+						t.Errorf("%s ran the job again after it was taken over\n%s", owner, history(j))
+					}
+				}
+			}
+			m.checkTape(ctx, tapeA, []string{want}, []int{size})
+		})
+	}
+}
+
+// waitFollows waits until node is a follower of a leader that leads in the
+// same term.
+func waitFollows(t *testing.T, ctx context.Context, m *moverCluster, node string) {
+	t.Helper()
+	waitFor(t, ctx, node+" to follow the current leader", func() (bool, string) {
+		st, err := m.c.RaftStatus(ctx, node)
 		if err != nil {
 			return false, err.Error()
 		}
-		if st.GetRole() != ferryv1.RaftRole_RAFT_ROLE_FOLLOWER || st.GetLeader() == "" || st.GetLeader() == owner {
-			return false, fmt.Sprintf("%s is %s in term %d, sees leader %q", owner, st.GetRole(), st.GetTerm(), st.GetLeader())
+		if st.GetRole() != ferryv1.RaftRole_RAFT_ROLE_FOLLOWER || st.GetLeader() == "" || st.GetLeader() == node {
+			return false, fmt.Sprintf("%s is %s in term %d, sees leader %q", node, st.GetRole(), st.GetTerm(), st.GetLeader())
 		}
 		lst, err := m.c.RaftStatus(ctx, st.GetLeader())
 		if err != nil {
 			return false, err.Error()
 		}
 		if lst.GetRole() != ferryv1.RaftRole_RAFT_ROLE_LEADER || lst.GetTerm() != st.GetTerm() {
-			return false, fmt.Sprintf("%s follows %s in term %d, which is %s in term %d", owner, st.GetLeader(), st.GetTerm(), lst.GetRole(), lst.GetTerm())
+			return false, fmt.Sprintf("%s follows %s in term %d, which is %s in term %d", node, st.GetLeader(), st.GetTerm(), lst.GetRole(), lst.GetTerm())
 		}
 		return true, ""
 	})
-	waitFor(t, ctx, owner+" to learn the job's end", func() (bool, string) {
-		cl, err := m.c.Client(owner)
-		if err != nil {
-			return false, err.Error()
-		}
-		gctx, gcancel := context.WithTimeout(ctx, attemptTimeout)
-		defer gcancel()
-		seen, err := cl.Jobs.Get(gctx, &ferryv1.GetJobRequest{Id: id, Stale: true})
-		if err != nil {
-			return false, err.Error()
-		}
-		return seen.GetState() == ferryv1.JobState_JOB_STATE_SUCCEEDED, seen.GetState().String()
-	})
-	t.Logf("%s follows again %v after the heal", owner, time.Since(healed).Round(time.Millisecond))
-	if now := m.mustMetric(ctx, owner, "ferry_mover_bytes_total"); now != moved {
-		t.Errorf("the old owner %s moved %v bytes after it was held back", owner, now-moved)
-	}
-	takeover := events(j, "taken over by ")
-	for _, prefix := range []string{"started on " + owner, "resumed on " + owner} {
-		for _, ev := range events(j, prefix) {
-			if len(takeover) > 0 && ev.GetRaftIndex() > takeover[0].GetRaftIndex() {
-				t.Errorf("%s ran the job again after it was taken over\n%s", owner, history(j))
-			}
-		}
-	}
-	m.checkTape(ctx, tapeA, []string{want}, []int{size})
 }
 
 // extentJobs registers a random source disk of n extents of size bytes and
@@ -492,7 +535,7 @@ func TestFailoverLeaderKilledUnderLoad(t *testing.T) {
 		size = 16 << 20
 		rate = 2 << 20
 	)
-	m := startMovers(t, 3)
+	m := startMovers(t, 3, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), failoverTimeout)
 	defer cancel()
 	ids, sums := extentJobs(t, ctx, m, jobs, size, rate)
@@ -533,7 +576,7 @@ func TestFailoverWholeClusterKilledMidCopy(t *testing.T) {
 		size = 16 << 20
 		rate = 3 << 20
 	)
-	m := startMovers(t, 3)
+	m := startMovers(t, 3, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), failoverTimeout)
 	defer cancel()
 	ids, sums := extentJobs(t, ctx, m, jobs, size, rate)
@@ -575,7 +618,7 @@ func TestFailoverCartridgeJobsSerialized(t *testing.T) {
 		size = 24 << 20
 		rate = 8 << 20
 	)
-	m := startMovers(t, 3)
+	m := startMovers(t, 3, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), failoverTimeout)
 	defer cancel()
 	sums := map[string]string{}
