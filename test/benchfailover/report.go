@@ -109,16 +109,17 @@ func (r *report) printKills(w io.Writer) {
 
 func (r *report) printQuiet(w io.Writer) {
 	q := r.quiet
-	fmt.Fprintf(w, "\nquiet: %v without faults, %d copies at a time: %d copies (%s), all verified\n",
-		q.elapsed.Round(time.Second), r.opts.quietJobs, q.copies, mib(q.bytes))
+	fmt.Fprintf(w, "\nquiet: %v without faults, %d copies at a time: %d copies (%.1f GiB), all verified\n",
+		q.elapsed.Round(time.Second), r.opts.quietJobs, q.copies, float64(q.bytes)/(1<<30))
 	fmt.Fprintf(w, "  ferry_failovers_total summed over the nodes: %.0f; takeovers in the copies' histories: %d\n", q.failovers, q.historyTakeovers)
 	fmt.Fprintf(w, "  ferry_fenced_writes_total: %.0f; failed lease renewals: %.0f; Raft term %d → %d (%d elections)\n",
 		q.fenced, q.renewFailed, q.termBefore, q.termAfter, q.termAfter-q.termBefore)
 }
 
 func (r *report) printTargets(w io.Writer) {
-	fmt.Fprintln(w, "\ntargets (issue 4)                       target          measured")
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "targets (issue 4)\ttarget\tmeasured\t")
 	line := func(name, target, measured string, ok bool) {
 		verdict := "met"
 		if !ok {
@@ -137,13 +138,13 @@ func (r *report) printTargets(w io.Writer) {
 		line("re-copied per takeover (max, estimated)", "≤ "+mib(int64(interval)), mibF(est), est <= interval*1.05)
 		line("re-copied per takeover (max, reported)", "≤ "+mib(int64(interval)), mibF(rep), rep <= interval)
 		line("copies verified after kills", fmt.Sprintf("%d", k.copies), fmt.Sprintf("%d", k.verified), k.verified == k.copies)
+		defer fmt.Fprintln(w, "  (estimated re-copy allows 5% over one interval: the time between checkpoints includes committing one)")
 	}
 	if q := r.quiet; q != nil {
 		line(fmt.Sprintf("false takeovers in %v", q.elapsed.Round(time.Second)), "0",
 			fmt.Sprintf("%.0f (histories: %d)", q.failovers, q.historyTakeovers), q.failovers == 0 && q.historyTakeovers == 0)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "  (estimated re-copy allows 5% over one interval: the time between checkpoints includes committing one)")
 }
 
 // takeoverTimes is the kill → first write of the kills keep selects; the
