@@ -518,9 +518,11 @@ func (m *moverCluster) checkTape(ctx context.Context, barcode string, sums []str
 	} else if h.GetBytes() != uint64(total) {
 		m.t.Errorf("%s holds %d data bytes after its label, want exactly %d", barcode, h.GetBytes(), total)
 	}
-	// The file after the last must not exist (or be empty at end of data).
-	next, err := m.hash(ctx, tapeEndpoint(barcode, len(sums)+1))
-	if err == nil && next.GetBytes() != 0 {
+	// The file after the last must not exist, or be empty at end of data.
+	switch next, err := m.hash(ctx, tapeEndpoint(barcode, len(sums)+1)); {
+	case err != nil && status.Code(err) != codes.OutOfRange:
+		m.t.Errorf("hash %s file %d: %v, want OUT_OF_RANGE or nothing", barcode, len(sums)+1, err)
+	case err == nil && (next.GetBytes() != 0 || next.GetRecords() != 0):
 		m.t.Errorf("%s has a file %d of %d bytes, want none", barcode, len(sums)+1, next.GetBytes())
 	}
 }

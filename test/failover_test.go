@@ -285,24 +285,37 @@ func TestFailoverKillOwnerRepeatedly(t *testing.T) {
 // isolate is how a test cuts an owner off: it returns the undo.
 type isolate func(t *testing.T, m *moverCluster, node string) (undo func())
 
-// ownerHeldBack runs a 128 MiB disk to tape copy, isolates its owner once
-// it has checkpointed, and waits until the other nodes report the job taken
-// over. It returns the job as they report it and the old owner.
-func ownerHeldBack(t *testing.T, ctx context.Context, m *moverCluster, cut isolate) (id, owner, want string, size int, undo func()) {
+// heldBack is a copy whose owner a test cut off.
+type heldBack struct {
+	id, owner string
+	want      string // the source's SHA-256
+	size      int
+	undo      func()
+}
+
+// isolatedSize and isolatedRate make the copy ownerHeldBack runs last about
+// ten seconds.
+const (
+	isolatedSize = 128 << 20
+	isolatedRate = 12 << 20
+)
+
+// ownerHeldBack runs a disk to tape copy, isolates its owner once it has
+// checkpointed, and waits until the other nodes report the job taken over.
+func ownerHeldBack(t *testing.T, ctx context.Context, m *moverCluster, cut isolate) heldBack {
 	t.Helper()
-	const rate = 12 << 20
-	size = 128 << 20
-	want = sum(m.addDisk(ctx, "src", size))
+	h := heldBack{size: isolatedSize, want: sum(m.addDisk(ctx, "src", isolatedSize))}
 	m.addLibrary(ctx, "lib", 2, 1<<30, tapeA)
-	id = m.submit(ctx, "isolated-owner", copySpec("isolate the owner", diskEndpoint("src", 0, 0), tapeEndpoint(tapeA, -1), rate)).GetId()
-	j := m.waitJob(ctx, id, "a checkpoint past 16 MiB", func(j *ferryv1.Job) (bool, string) { return running(j, 16<<20) })
+	h.id = m.submit(ctx, "isolated-owner", copySpec("isolate the owner", diskEndpoint("src", 0, 0), tapeEndpoint(tapeA, -1), isolatedRate)).GetId()
+	j := m.waitJob(ctx, h.id, "a checkpoint past 16 MiB", func(j *ferryv1.Job) (bool, string) { return running(j, 16<<20) })
 	owner, epoch := j.GetOwner(), j.GetEpoch()
+	h.owner = owner
 	m.shun(owner, true)
-	undo = cut(t, m, owner)
+	h.undo = cut(t, m, owner)
 	cutAt := time.Now()
 	tctx, tcancel := context.WithTimeout(ctx, takeoverTimeout)
 	defer tcancel()
-	j = m.waitJob(tctx, id, "the others to report a takeover from "+owner, func(j *ferryv1.Job) (bool, string) {
+	j = m.waitJob(tctx, h.id, "the others to report a takeover from "+owner, func(j *ferryv1.Job) (bool, string) {
 		return j.GetOwner() != owner && j.GetEpoch() > epoch, fmt.Sprintf("owner %s, epoch %d (%s)", j.GetOwner(), j.GetEpoch(), j.GetStateReason())
 	})
 	t.Logf("%s (epoch %d) cut off at checkpoint %d; %v later the others report %s as owner under epoch %d",
@@ -310,7 +323,7 @@ func ownerHeldBack(t *testing.T, ctx context.Context, m *moverCluster, cut isola
 	if lost := events(j, "owner "+owner+" lost"); len(lost) != 1 {
 		t.Errorf("want one event saying %s was lost\n%s", owner, history(j))
 	}
-	return id, owner, want, size, undo
+	return h
 }
 
 // waitWritesNothing waits until the old owner's counters show it was held
@@ -374,7 +387,7 @@ func TestFailoverPausedOwner(t *testing.T) {
 			m := startMovers(t, 3, role.nodeArgs)
 			ctx, cancel := context.WithTimeout(context.Background(), failoverTimeout)
 			defer cancel()
-			id, owner, want, size, resume := ownerHeldBack(t, ctx, m, func(t *testing.T, m *moverCluster, node string) func() {
+			h := ownerHeldBack(t, ctx, m, func(t *testing.T, m *moverCluster, node string) func() {
 				checkRole(t, ctx, m, node, role.leads)
 				if err := m.c.Pause(node); err != nil {
 					t.Fatal(err)
@@ -385,17 +398,17 @@ func TestFailoverPausedOwner(t *testing.T) {
 					}
 				}
 			})
-			resume()
-			m.shun(owner, false)
-			moved := waitWritesNothing(t, ctx, m, owner)
-			j := m.waitSucceeded(ctx, id, want, size)
-			if j.GetOwner() == owner {
-				t.Errorf("the paused owner %s ended the job\n%s", owner, history(j))
+			h.undo()
+			m.shun(h.owner, false)
+			moved := waitWritesNothing(t, ctx, m, h.owner)
+			j := m.waitSucceeded(ctx, h.id, h.want, h.size)
+			if j.GetOwner() == h.owner {
+				t.Errorf("the paused owner %s ended the job\n%s", h.owner, history(j))
 			}
-			if now := m.mustMetric(ctx, owner, "ferry_mover_bytes_total"); now != moved {
-				t.Errorf("the old owner %s moved %v bytes after it was held back", owner, now-moved)
+			if now := m.mustMetric(ctx, h.owner, "ferry_mover_bytes_total"); now != moved {
+				t.Errorf("the old owner %s moved %v bytes after it was held back", h.owner, now-moved)
 			}
-			m.checkTape(ctx, tapeA, []string{want}, []int{size})
+			m.checkTape(ctx, tapeA, []string{h.want}, []int{h.size})
 		})
 	}
 }
@@ -413,17 +426,18 @@ func TestFailoverPartitionedOwner(t *testing.T) {
 			m, proxies := startProxiedMovers(t, 3, role.nodeArgs)
 			ctx, cancel := context.WithTimeout(context.Background(), failoverTimeout)
 			defer cancel()
-			id, owner, want, size, heal := ownerHeldBack(t, ctx, m, func(t *testing.T, m *moverCluster, node string) func() {
+			h := ownerHeldBack(t, ctx, m, func(t *testing.T, m *moverCluster, node string) func() {
 				checkRole(t, ctx, m, node, role.leads)
 				proxies[node].cut()
 				return proxies[node].heal
 			})
+			owner := h.owner
 			moved := waitWritesNothing(t, ctx, m, owner)
-			j := m.waitSucceeded(ctx, id, want, size)
-			m.checkTape(ctx, tapeA, []string{want}, []int{size})
+			j := m.waitSucceeded(ctx, h.id, h.want, h.size)
+			m.checkTape(ctx, tapeA, []string{h.want}, []int{h.size})
 			t.Logf("while cut off, %s's proxies: %v", owner, proxies[owner])
 
-			heal()
+			h.undo()
 			healed := time.Now()
 			waitFollows(t, ctx, m, owner)
 			waitFor(t, ctx, owner+" to learn the job's end", func() (bool, string) {
@@ -433,7 +447,7 @@ func TestFailoverPartitionedOwner(t *testing.T) {
 				}
 				gctx, gcancel := context.WithTimeout(ctx, attemptTimeout)
 				defer gcancel()
-				seen, err := cl.Jobs.Get(gctx, &ferryv1.GetJobRequest{Id: id, Stale: true})
+				seen, err := cl.Jobs.Get(gctx, &ferryv1.GetJobRequest{Id: h.id, Stale: true})
 				if err != nil {
 					return false, err.Error()
 				}
@@ -451,7 +465,7 @@ func TestFailoverPartitionedOwner(t *testing.T) {
 					}
 				}
 			}
-			m.checkTape(ctx, tapeA, []string{want}, []int{size})
+			m.checkTape(ctx, tapeA, []string{h.want}, []int{h.size})
 		})
 	}
 }
