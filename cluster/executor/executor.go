@@ -32,6 +32,9 @@ type Node interface {
 	// Ready reports that the node knows a leader and has applied every
 	// entry it knows to be committed.
 	Ready() bool
+	// LinearizableRead returns once this node has applied everything the
+	// leader had committed when it was called.
+	LinearizableRead(ctx context.Context) error
 }
 
 // Defaults of Config.
@@ -119,6 +122,7 @@ func (e *Executor) Run(ctx context.Context) {
 	renewDone := make(chan struct{})
 	go func() { e.renewLoop(ctx); close(renewDone) }()
 	defer func() { <-renewDone }()
+	e.catchUp(ctx)
 	changed, stop := e.node.WatchJobs()
 	defer stop()
 	ticker := time.NewTicker(e.cfg.Rescan)
@@ -136,6 +140,26 @@ func (e *Executor) Run(ctx context.Context) {
 			return
 		case <-changed:
 		case <-ticker.C:
+		}
+	}
+}
+
+// catchUp waits until this node has applied what the leader had committed
+// when it started. A restarted node's own idea of the commit index is its
+// last one before it went down, so Ready alone could let it act on a past
+// in which it still owned a job that has since moved.
+func (e *Executor) catchUp(ctx context.Context) {
+	for ctx.Err() == nil {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := e.node.LinearizableRead(rctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		e.log.Debug("catching up with the leader before running jobs", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(e.cfg.RenewInterval):
 		}
 	}
 }

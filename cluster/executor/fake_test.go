@@ -249,6 +249,8 @@ func (n *fakeNode) FSM() *fsm.FSM {
 }
 func (n *fakeNode) Ready() bool { return !n.catchingUp.Load() }
 
+func (n *fakeNode) LinearizableRead(context.Context) error { return nil }
+
 func (n *fakeNode) Propose(ctx context.Context, cmd *ferryv1.Command) (fsm.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return fsm.Result{}, err
