@@ -50,10 +50,10 @@ func (r *report) printKills(w io.Writer) {
 	fmt.Fprintf(w, "\nkills: %d in %d copies (%d per copy, seed %d); %d of %d copies ended and verified (tape SHA-256 = data = job result)\n\n",
 		len(k.results), k.copies, o.killsPerCopy, o.seed, k.verified, k.copies)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "kill\tcopy\tkilled\tleader?\tnew owner\tkill→resumed\tkill→1st write\tmetric\tresumed from\t\trecopy: reported\tleader metric\testimated\t")
+	fmt.Fprintln(tw, "kill\tcopy\tkilled\tleader?\tnew owner\tkill→taken over\tkill→resumed\tkill→1st write\tmetric\tresumed from\t\trecopy: reported\tleader metric\testimated\t")
 	for i, x := range k.results {
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f%%\t%s\t%s\t%s\t\n", i+1, x.copy, x.killed, yesNo(x.wasLeader),
-			x.newOwner, secs(x.toResumed), secs(x.toFirstWrite), metricSecs(x.metric), mib(x.fromOffset), float64(x.fromOffset)*100/float64(o.size),
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f%%\t%s\t%s\t%s\t\n", i+1, x.copy, x.killed, yesNo(x.wasLeader),
+			x.newOwner, secs(x.toPlaced), secs(x.toResumed), secs(x.toFirstWrite), metricSecs(x.metric), mib(x.fromOffset), float64(x.fromOffset)*100/float64(o.size),
 			optMiB(float64(x.reported)), optMiB(x.leaderRecopy), mib(x.estimated))
 	}
 	tw.Flush()
