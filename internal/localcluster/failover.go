@@ -15,7 +15,8 @@ import (
 // node's ports) and returns -advertise-grpc-port and -advertise-gossip-port
 // flags naming the proxies'. The ports are free but no longer held when
 // extra runs, so a proxy listening on a port of its own must not take one of
-// them. An error from extra starts nothing.
+// them. extra runs with the cluster locked and must not call it. An error
+// from extra starts nothing.
 func (c *Cluster) StartNodeFunc(ctx context.Context, opts StartOptions, extra func(Ports) ([]string, error)) (*Node, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
