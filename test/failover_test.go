@@ -184,11 +184,8 @@ func waitCaughtUp(ctx context.Context, c *localcluster.Cluster, node string, ids
 	}
 }
 
-// The cartridges and libraries of the copy failover tests.
-const (
-	tapeA = "T00001L9"
-	tapeB = "T00002L9"
-)
+// tapeA is the cartridge the copy failover tests write.
+const tapeA = "T00001L9"
 
 // TestFailoverKillOwnerRepeatedly SIGKILLs the owner of a 256 MiB disk to
 // tape copy at ten random points, one after another, restarting each killed
@@ -256,6 +253,9 @@ func TestFailoverKillOwnerRepeatedly(t *testing.T) {
 		}
 		restarted = owner
 	}
+	if err := m.c.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
 	j := m.waitSucceeded(ctx, id, want, size)
 	takeovers := events(j, "taken over by ")
 	if len(takeovers) != kills {
@@ -268,14 +268,14 @@ func TestFailoverKillOwnerRepeatedly(t *testing.T) {
 		if _, err := fmt.Sscanf(ev.GetMessage(), "taken over by %s (epoch %d)", &node, &epoch); err != nil || epoch != ev.GetRaftIndex() {
 			t.Errorf("takeover event %q at index %d: want the epoch to be its index (%v)", ev.GetMessage(), ev.GetRaftIndex(), err)
 		}
-		msg := ev.GetMessage()
-		if _, err := fmt.Sscanf(msg[strings.LastIndex(msg, "from checkpoint at "):], "from checkpoint at %d bytes", &offset); err != nil || offset < lastOffset {
-			t.Errorf("takeover event %q: want a checkpoint offset not below the previous one, %d (%v)", msg, lastOffset, err)
+		_, from, _ := strings.Cut(ev.GetMessage(), " from checkpoint at ")
+		if _, err := fmt.Sscanf(from, "%d bytes", &offset); err != nil || offset < lastOffset {
+			t.Errorf("takeover event %q: want a checkpoint offset not below the previous one, %d (%v)", ev.GetMessage(), lastOffset, err)
 		}
 		lastOffset = offset
 	}
 	m.checkTape(ctx, tapeA, []string{want}, []int{size})
-	node, err := m.c.Node(m.askable()[0])
+	node, err := m.c.Node("n1")
 	if err != nil {
 		t.Fatal(err)
 	}
