@@ -128,8 +128,15 @@ func (e *Executor) Run(ctx context.Context) {
 	ticker := time.NewTicker(e.cfg.Rescan)
 	defer ticker.Stop()
 	for {
-		e.scan(ctx)
+		var soon <-chan time.Time
+		if !e.scan(ctx) {
+			// Not caught up yet (often just the rest of the batch of
+			// entries whose change woke us): look again shortly rather
+			// than at the next rescan.
+			soon = time.After(notReadyRetry)
+		}
 		select {
+		case <-soon:
 		case <-ctx.Done():
 			e.mu.Lock()
 			for _, r := range e.running {
@@ -164,18 +171,22 @@ func (e *Executor) catchUp(ctx context.Context) {
 	}
 }
 
+// notReadyRetry is how soon a scan is retried while the node catches up.
+const notReadyRetry = 20 * time.Millisecond
+
 // errMoved is the cause a copy stops with when the replicated state no
 // longer has the job running here under its epoch.
 var errMoved = errors.New("the job is no longer this node's under this epoch (taken over, cancelled or ended)")
 
 // scan starts the jobs placed on this node and stops the ones it no longer
 // owns under the epoch they run with.
-func (e *Executor) scan(ctx context.Context) {
+// It reports false, doing nothing, while the node has not caught up.
+func (e *Executor) scan(ctx context.Context) bool {
 	if !e.node.Ready() {
 		// A node catching up (after a restart, say) may replay a past in
 		// which it owned a job that has since moved: it waits for the
 		// present rather than claim devices it lost.
-		return
+		return false
 	}
 	me := e.node.Name()
 	mine, _ := e.node.FSM().Jobs(fsm.Query{State: ferryv1.JobState_JOB_STATE_RUNNING, Owner: me})
@@ -206,6 +217,7 @@ func (e *Executor) scan(ctx context.Context) {
 		}
 		e.startLocked(ctx, j)
 	}
+	return true
 }
 
 func (e *Executor) startLocked(ctx context.Context, j *ferryv1.Job) {
