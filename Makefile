@@ -40,8 +40,9 @@ fuzz:
 clean:
 	rm -rf bin
 
-# Three local nodes, a few jobs, a leader killed and a node caught up: well
-# under a minute, everything cleaned up.
+# Three movers, a 512 MiB disk→tape copy whose node is killed half way and
+# taken over from its last checkpoint, verified: well under a minute,
+# everything cleaned up.
 demo: build
 	./bin/ferry demo
 
