@@ -25,15 +25,18 @@ func (n *Node) describeSelf() {
 	}()
 	want := n.nodeInfo()
 	for {
+		wait := 200 * time.Millisecond
 		if have, ok := n.fsm.Node(n.id); ok && proto.Equal(have, want) {
-			return
+			// Keep checking: a record rewritten by a membership change
+			// must not silently lose the node's reach.
+			wait = 2 * time.Second
 		} else if ok {
 			pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
 			res, err := n.Propose(pctx, &ferryv1.Command{Op: &ferryv1.Command_SetNode{SetNode: &ferryv1.SetNodeOp{Node: want}}})
 			pcancel()
 			if err == nil && res.Err == nil {
 				n.log.Info("recorded this node's reach", "reach", want.GetReach(), "mover", want.GetMover())
-				return
+				continue
 			}
 			if err == nil {
 				err = res.Err
@@ -43,7 +46,7 @@ func (n *Node) describeSelf() {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(wait):
 		}
 	}
 }

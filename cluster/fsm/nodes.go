@@ -25,7 +25,13 @@ func (f *FSM) AddNode(index uint64, info *ferryv1.NodeInfo) {
 	if _, gone := f.st.removed[id]; gone {
 		return
 	}
-	f.st.nodes[id] = cloneNode(info)
+	next := cloneNode(info)
+	if prev, ok := f.st.nodes[id]; ok && len(next.GetReach()) == 0 && !next.GetMover() {
+		// A promotion's context comes from gossip, which does not carry
+		// what the node said of itself (SetNodeOp): keep that.
+		next.Reach, next.Mover = prev.GetReach(), prev.GetMover()
+	}
+	f.st.nodes[id] = next
 }
 
 // RemoveNode forgets the node a committed configuration change removed and
