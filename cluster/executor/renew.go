@@ -41,17 +41,19 @@ func (e *Executor) renew(ctx context.Context) {
 		}
 		return
 	}
+	// Lost jobs stop before the lease is extended: a write held back by a
+	// lapsed lease must not slip through for a job that moved.
+	for _, id := range resp.GetLostJobs() {
+		e.metrics.lostJobs.Inc()
+		e.log.Warn("lost the job: the leader refused its lease", "job", id, "leader", resp.GetLeader())
+		e.stopJob(id, errLost)
+	}
 	deadline := e.cfg.RenewDeadline
 	if granted := time.Duration(resp.GetLeaseMillis()) * time.Millisecond * 2 / 3; granted < deadline {
 		deadline = granted
 	}
 	e.lease.extend(sent.Add(deadline))
 	e.metrics.renewals.WithLabelValues("granted").Inc()
-	for _, id := range resp.GetLostJobs() {
-		e.metrics.lostJobs.Inc()
-		e.log.Warn("lost the job: the leader refused its lease", "job", id, "leader", resp.GetLeader())
-		e.stopJob(id, errLost)
-	}
 }
 
 // leaseReport lists the jobs this node runs, for the renewal.
