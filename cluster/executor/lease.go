@@ -57,6 +57,11 @@ func (l *ownerLease) wait(ctx context.Context, held func()) error {
 		}
 		select {
 		case <-ch:
+			// A renewal that extends the lease first stops the jobs it
+			// found lost; this one may be among them.
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
