@@ -71,49 +71,7 @@ func (c *Cluster) Start(ctx context.Context, name string, join ...string) (*Node
 
 // StartNode launches a new node as opts describe.
 func (c *Cluster) StartNode(ctx context.Context, opts StartOptions) (*Node, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if opts.Name == "" {
-		return nil, errors.New("localcluster: node name is required")
-	}
-	if opts.NodeName == "" {
-		opts.NodeName = opts.Name
-	}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil, errors.New("localcluster: cluster is closed")
-	}
-	if _, ok := c.nodes[opts.Name]; ok {
-		c.mu.Unlock()
-		return nil, fmt.Errorf("localcluster: node %q already exists", opts.Name)
-	}
-	ports, err := freePorts(c.reservedPortsLocked())
-	if err != nil {
-		c.mu.Unlock()
-		return nil, err
-	}
-	n := &Node{
-		Name:     opts.Name,
-		NodeName: opts.NodeName,
-		Ports:    ports,
-		DataDir:  c.DataDir(opts.Name),
-		LogPath:  filepath.Join(c.cfg.Dir, opts.Name+".log"),
-	}
-	joinAddrs, err := c.gossipAddrsLocked(opts.Join)
-	if err != nil {
-		c.mu.Unlock()
-		return nil, err
-	}
-	c.nodes[n.Name] = n
-	c.order = append(c.order, n.Name)
-	c.mu.Unlock()
-
-	if err := os.MkdirAll(n.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("localcluster: data dir: %w", err)
-	}
-	return n, c.launch(n, joinAddrs, opts.ExtraArgs)
+	return c.StartNodeFunc(ctx, opts, func(Ports) ([]string, error) { return nil, nil })
 }
 
 func (c *Cluster) reservedPortsLocked() map[int]bool {
