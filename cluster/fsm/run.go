@@ -78,7 +78,7 @@ func (s *state) placeJob(index uint64, cmd *ferryv1.Command, op *ferryv1.PlaceJo
 			lost = r
 		}
 		if b := op.GetLostBytesDone(); b > j.GetProgress().GetCheckpointOffset() {
-			lost += fmt.Sprintf("; it had copied %d bytes, %d past its last checkpoint", b, b-j.GetProgress().GetCheckpointOffset())
+			lost += fmt.Sprintf(lostProgressFormat, b, b-j.GetProgress().GetCheckpointOffset())
 		}
 		j.History = append(j.History, eventAbout(index, cmd, j.GetOwner(), lost))
 		j.History = append(j.History, eventAbout(index, cmd, node,
@@ -96,6 +96,25 @@ func (s *state) placeJob(index uint64, cmd *ferryv1.Command, op *ferryv1.PlaceJo
 	j.Tapes = tapes
 	j.UpdatedAt = proto.Clone(cmd.GetTime()).(*timestamppb.Timestamp)
 	return j, nil
+}
+
+// lostProgressFormat ends an owner-lost event when the old owner had
+// reported progress past its last checkpoint; LostProgress reads it back.
+const lostProgressFormat = "; it had copied %d bytes, %d past its last checkpoint"
+
+// LostProgress reads, from a job's owner-lost event, how far the old owner
+// had reported copying and how much of that lay past its last checkpoint
+// (copied again by the new owner, at least). ok is false when the event
+// does not say: the old owner had reported nothing past the checkpoint.
+func LostProgress(msg string) (copied, past uint64, ok bool) {
+	i := strings.Index(msg, "; it had copied ")
+	if i < 0 {
+		return 0, 0, false
+	}
+	if _, err := fmt.Sscanf(msg[i:], lostProgressFormat, &copied, &past); err != nil {
+		return 0, 0, false
+	}
+	return copied, past, true
 }
 
 // eventAbout is a running job's event that concerns a node other than the

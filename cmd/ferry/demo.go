@@ -1,17 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	crand "crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ferry-san/ferry/cluster"
+	"github.com/ferry-san/ferry/cluster/fsm"
 	"github.com/ferry-san/ferry/internal/localcluster"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
@@ -265,7 +261,7 @@ func (d *demo) startCluster(ctx context.Context) error {
 func (d *demo) makeDevices(ctx context.Context) error {
 	path := filepath.Join(d.dir, demoDisk+".img")
 	d.say("Writing %d MiB of random data to %s and registering it as disk LUN %s", demoDiskBytes>>20, path, demoDisk)
-	sum, err := writeRandomFile(path, demoDiskBytes)
+	sum, err := localcluster.WriteRandomFile(path, demoDiskBytes)
 	if err != nil {
 		return err
 	}
@@ -280,39 +276,6 @@ func (d *demo) makeDevices(ctx context.Context) error {
 		return err
 	}
 	return d.cli(ctx, "tape", "label", "-library", demoLibrary, "-slot", "1", "-barcode", demoTape, "-addr", d.addr("n3"))
-}
-
-// writeRandomFile fills a new file with size pseudo-random bytes (ChaCha8,
-// randomly seeded: fast, and as incompressible as real data) and returns
-// their SHA-256 in hex.
-func writeRandomFile(path string, size int64) (string, error) {
-	var seed [32]byte
-	if _, err := crand.Read(seed[:]); err != nil {
-		return "", fmt.Errorf("seed random data: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		return "", fmt.Errorf("create disk file: %w", err)
-	}
-	defer f.Close()
-	rng := rand.NewChaCha8(seed)
-	h := sha256.New()
-	w := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
-	buf := make([]byte, 1<<20)
-	for left := size; left > 0; left -= int64(len(buf)) {
-		chunk := buf[:min(left, int64(len(buf)))]
-		_, _ = rng.Read(chunk) // never fails
-		if _, err := w.Write(chunk); err != nil {
-			return "", fmt.Errorf("write disk file: %w", err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		return "", fmt.Errorf("write disk file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("write disk file: %w", err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // waitHalfWay polls the job, printing its progress as it changes, until
@@ -435,7 +398,7 @@ func (d *demo) reportRecopy(killed string, at time.Time, tk takeover) {
 	if tk.lost == nil {
 		return
 	}
-	if _, past, ok := lostBytes(tk.lost.GetMessage()); ok {
+	if _, past, ok := fsm.LostProgress(tk.lost.GetMessage()); ok {
 		fmt.Fprintf(d.out, "  (Its last lease renewal had reported %s past the checkpoint.)\n", bytesText(past))
 	} else {
 		fmt.Fprintf(d.out, "  (Its last lease renewal, up to 250 ms older than its death, had reported nothing past the checkpoint.)\n")
@@ -450,7 +413,7 @@ func (d *demo) firstWrite(ctx context.Context, node string) (time.Time, string, 
 	for {
 		line, err := logLine(node, d.c, demoFirstWrite, d.jobID)
 		if err == nil {
-			t, err := logTime(line)
+			t, err := localcluster.LogTime(line)
 			return t, line, err
 		}
 		select {
@@ -477,33 +440,6 @@ func logLine(node string, c *localcluster.Cluster, msg, job string) (string, err
 		}
 	}
 	return "", fmt.Errorf("%s logged no %q for job %s", node, msg, job)
-}
-
-// logTime reads the time= field of a slog text line.
-func logTime(line string) (time.Time, error) {
-	for f := range strings.FieldsSeq(line) {
-		if v, ok := strings.CutPrefix(f, "time="); ok {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return time.Time{}, fmt.Errorf("log line %q: time: %w", line, err)
-			}
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("log line %q has no time", line)
-}
-
-// lostBytes reads "it had copied X bytes, Y past its last checkpoint" from
-// an owner-lost event.
-func lostBytes(msg string) (copied, past uint64, ok bool) {
-	_, rest, found := strings.Cut(msg, "it had copied ")
-	if !found {
-		return 0, 0, false
-	}
-	if _, err := fmt.Sscanf(rest, "%d bytes, %d past", &copied, &past); err != nil {
-		return 0, 0, false
-	}
-	return copied, past, true
 }
 
 // verify runs ferry verify and checks that the tape, the job's result and

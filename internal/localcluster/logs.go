@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 )
 
 // Tail returns the last lines of the node's log file.
@@ -50,4 +51,18 @@ func lastLines(data []byte, n int) string {
 		return ""
 	}
 	return string(data) + "\n"
+}
+
+// LogTime reads the time= field of an agent's log line (slog text).
+func LogTime(line string) (time.Time, error) {
+	for f := range strings.FieldsSeq(line) {
+		if v, ok := strings.CutPrefix(f, "time="); ok {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return time.Time{}, fmt.Errorf("log line %q: time: %w", line, err)
+			}
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("log line %q has no time", line)
 }

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/ferry-san/ferry/cluster/fsm"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
 
@@ -147,8 +148,8 @@ func TestFindTakeover(t *testing.T) {
 		if got.newOwner != tt.newOwner || eventTime(got.since).Unix() != tt.since || (got.resumed != nil) != tt.resumed || got.lost == nil {
 			t.Errorf("epoch %d: owner %s, since %v, resumed %v, lost %v", tt.epoch, got.newOwner, eventTime(got.since), got.resumed, got.lost)
 		}
-		_, past, ok := lostBytes(got.lost.GetMessage())
-		if past != tt.reported || ok != tt.reportedK {
+		_, past, ok := fsm.LostProgress(got.lost.GetMessage())
+		if int64(past) != tt.reported || ok != tt.reportedK {
 			t.Errorf("epoch %d: lost bytes %d, %v; want %d, %v", tt.epoch, past, ok, tt.reported, tt.reportedK)
 		}
 	}

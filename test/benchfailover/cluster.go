@@ -1,16 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	crand "crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,7 +95,7 @@ func (b *benchCluster) start(ctx context.Context, dir string, tapes int) error {
 	}
 	path := filepath.Join(dir, diskName+".img")
 	b.log.Info("writing the disk's random data", "path", path, "bytes", b.size)
-	sum, err := writeRandomFile(path, b.size)
+	sum, err := localcluster.WriteRandomFile(path, b.size)
 	if err != nil {
 		return err
 	}
@@ -129,38 +123,6 @@ func (b *benchCluster) start(ctx context.Context, dir string, tapes int) error {
 
 // Close kills every node.
 func (b *benchCluster) Close() error { return b.c.Close() }
-
-// writeRandomFile fills a new file with size pseudo-random bytes (ChaCha8,
-// randomly seeded) and returns their SHA-256 in hex.
-func writeRandomFile(path string, size int64) (string, error) {
-	var seed [32]byte
-	if _, err := crand.Read(seed[:]); err != nil {
-		return "", fmt.Errorf("seed random data: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		return "", fmt.Errorf("create disk file: %w", err)
-	}
-	defer f.Close()
-	rng := rand.NewChaCha8(seed)
-	h := sha256.New()
-	w := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
-	buf := make([]byte, 1<<20)
-	for left := size; left > 0; left -= int64(len(buf)) {
-		chunk := buf[:min(left, int64(len(buf)))]
-		_, _ = rng.Read(chunk) // never fails
-		if _, err := w.Write(chunk); err != nil {
-			return "", fmt.Errorf("write disk file: %w", err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		return "", fmt.Errorf("write disk file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("write disk file: %w", err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
 
 // copySpec is the whole disk copied over tape file 1 of the cartridge, at
 // the bandwidth limit.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -76,20 +75,6 @@ func takeoverCount(j *ferryv1.Job) int {
 		}
 	}
 	return n
-}
-
-// lostBytes reads "it had copied X bytes, Y past its last checkpoint" from
-// an owner-lost event; the leader adds it only when the owner's last lease
-// report was beyond the checkpoint.
-func lostBytes(msg string) (copied, past int64, ok bool) {
-	_, rest, found := strings.Cut(msg, "it had copied ")
-	if !found {
-		return 0, 0, false
-	}
-	if _, err := fmt.Sscanf(rest, "%d bytes, %d past", &copied, &past); err != nil {
-		return 0, 0, false
-	}
-	return copied, past, true
 }
 
 // resumedOffset reads the offset of "resumed on N from offset X"; a

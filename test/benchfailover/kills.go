@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferry-san/ferry/cluster/fsm"
+	"github.com/ferry-san/ferry/internal/localcluster"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
 
@@ -206,8 +208,8 @@ func (b *benchCluster) measureTakeover(ctx context.Context, o options, id, owner
 	r.fromOffset, _ = resumedOffset(t.resumed.GetMessage())
 	if t.lost != nil {
 		r.lostEvent = t.lost.GetMessage()
-		if _, past, ok := lostBytes(r.lostEvent); ok {
-			r.reported = past
+		if _, past, ok := fsm.LostProgress(r.lostEvent); ok {
+			r.reported = int64(past)
 		}
 	}
 	if t.since != nil {
@@ -219,7 +221,7 @@ func (b *benchCluster) measureTakeover(ctx context.Context, o options, id, owner
 	if err != nil {
 		return r, err
 	}
-	first, err := logTime(line)
+	first, err := localcluster.LogTime(line)
 	if err != nil {
 		return r, err
 	}

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // metrics is one scrape of a node's /metrics: every sample by its series
@@ -111,18 +110,4 @@ func delta(before, after map[string]metrics, name string) float64 {
 		}
 	}
 	return d
-}
-
-// logTime reads the time= field of a slog text line.
-func logTime(line string) (time.Time, error) {
-	for f := range strings.FieldsSeq(line) {
-		if v, ok := strings.CutPrefix(f, "time="); ok {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return time.Time{}, fmt.Errorf("log line %q: time: %w", line, err)
-			}
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("log line %q has no time", line)
 }
