@@ -30,7 +30,8 @@ test-unit:
 # seed corpora run in every `make test`.
 FUZZTIME ?= 30s
 FUZZ_TARGETS := ./cluster/fsm:FuzzApply ./scsi/xcopy:FuzzDecode ./scsi/xcopy:FuzzDecodeResults \
-	./scsi/sense:FuzzParseSense ./storage/tape:FuzzOpen ./storage/tape:FuzzAgainstModel ./mover:FuzzCheckpoint
+	./scsi/sense:FuzzParseSense ./storage/tape:FuzzOpen ./storage/tape:FuzzAgainstModel ./mover:FuzzCheckpoint \
+	./scheduler:FuzzPlace ./storage/fence:FuzzDecode
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  echo "fuzz $${t#*:} in $${t%%:*}"; \
