@@ -126,14 +126,14 @@ func TestCheckpointJobs(t *testing.T) {
 			setup:       twoRunning,
 			cmd:         batchCmd(5, "node-a"),
 			wantErr:     ErrInvalid,
-			wantErrText: "checkpoints: must hold 1 to 1024 checkpoints",
+			wantErrText: "checkpoints: must hold 1 to 1024 entries",
 		},
 		{
 			name:        "a batch over the limit",
 			setup:       twoRunning,
 			cmd:         batchCmd(5, "node-a", slices.Repeat([]*ferryv1.CheckpointJobOp{checkpointOp("j1", e1, 100)}, maxBatchCheckpoints+1)...),
 			wantErr:     ErrInvalid,
-			wantErrText: "checkpoints: must hold 1 to 1024 checkpoints",
+			wantErrText: "checkpoints: must hold 1 to 1024 entries",
 		},
 		{
 			name:        "no body",

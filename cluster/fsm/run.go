@@ -210,15 +210,23 @@ func (s *state) waitJob(cmd *ferryv1.Command, op *ferryv1.WaitJobOp) (*ferryv1.J
 
 // waitJobs applies a batch of wait reasons, each on its own.
 func (s *state) waitJobs(cmd *ferryv1.Command, op *ferryv1.WaitJobsOp) ([]Result, error) {
-	if n := len(op.GetWaits()); n == 0 || n > maxBatchWaits {
+	return applyBatch("waits", maxBatchWaits, op.GetWaits(), func(w *ferryv1.WaitJobOp) (*ferryv1.Job, bool, error) {
+		return s.waitJob(cmd, w)
+	})
+}
+
+// applyBatch applies each item of a batch on its own and returns one
+// detached result per item: one job's refusal does not refuse the others.
+func applyBatch[T any](field string, most int, items []T, apply func(T) (*ferryv1.Job, bool, error)) ([]Result, error) {
+	if n := len(items); n == 0 || n > most {
 		var v violations
-		v.add("waits", fmt.Sprintf("must hold 1 to %d reasons", maxBatchWaits))
+		v.add(field, fmt.Sprintf("must hold 1 to %d entries", most))
 		return nil, v.err()
 	}
-	out := make([]Result, 0, len(op.GetWaits()))
-	for _, w := range op.GetWaits() {
+	out := make([]Result, 0, len(items))
+	for _, it := range items {
 		var r Result
-		r.Job, r.Existing, r.Err = s.waitJob(cmd, w)
+		r.Job, r.Existing, r.Err = apply(it)
 		if r.Err != nil {
 			r.Job = nil
 		} else {
@@ -366,23 +374,9 @@ func (s *state) checkpointJob(index uint64, cmd *ferryv1.Command, op *ferryv1.Ch
 // checkpointJobs applies a batch of checkpoints, each fenced on its own:
 // one job's stale epoch does not refuse the others.
 func (s *state) checkpointJobs(index uint64, cmd *ferryv1.Command, op *ferryv1.CheckpointJobsOp) ([]Result, error) {
-	if n := len(op.GetCheckpoints()); n == 0 || n > maxBatchCheckpoints {
-		var v violations
-		v.add("checkpoints", fmt.Sprintf("must hold 1 to %d checkpoints", maxBatchCheckpoints))
-		return nil, v.err()
-	}
-	out := make([]Result, 0, len(op.GetCheckpoints()))
-	for _, c := range op.GetCheckpoints() {
-		var r Result
-		r.Job, r.Existing, r.Err = s.checkpointJob(index, cmd, c)
-		if r.Err != nil {
-			r.Job = nil
-		} else {
-			r.Job = cloneJob(r.Job)
-		}
-		out = append(out, r)
-	}
-	return out, nil
+	return applyBatch("checkpoints", maxBatchCheckpoints, op.GetCheckpoints(), func(c *ferryv1.CheckpointJobOp) (*ferryv1.Job, bool, error) {
+		return s.checkpointJob(index, cmd, c)
+	})
 }
 
 func isCheckpointEvent(e *ferryv1.JobEvent) bool {

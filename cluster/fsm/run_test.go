@@ -705,14 +705,14 @@ func TestWaitJobs(t *testing.T) {
 			setup:       with(),
 			cmd:         waitsCmd(1),
 			wantErr:     ErrInvalid,
-			wantErrText: "waits: must hold 1 to 4096 reasons",
+			wantErrText: "waits: must hold 1 to 4096 entries",
 		},
 		{
 			name:        "a batch over the limit",
 			setup:       with(),
 			cmd:         waitsCmd(1, slices.Repeat([]*ferryv1.WaitJobOp{wait("j1", "x")}, maxBatchWaits+1)...),
 			wantErr:     ErrInvalid,
-			wantErrText: "waits: must hold 1 to 4096 reasons",
+			wantErrText: "waits: must hold 1 to 4096 entries",
 		},
 		{
 			name:        "no body",
