@@ -31,10 +31,22 @@ func (s *state) registerDisk(cmd *ferryv1.Command, op *ferryv1.RegisterDiskOp) (
 	if err := s.deviceIsNew("disk", d.GetName(), d.GetNaa(), d.GetPath()); err != nil {
 		return nil, err
 	}
+	d.Lun = s.nextLUN()
 	s.disks[d.GetName()] = d
 	s.naas[d.GetNaa()] = d.GetName()
 	s.paths[d.GetPath()] = d.GetName()
 	return d, nil
+}
+
+// nextLUN is the logical unit number of the next disk: one past the
+// highest ever given, as disks are never removed, so numbers are not
+// reused and an initiator's LUN always names the same disk.
+func (s *state) nextLUN() uint32 {
+	var top uint32
+	for _, d := range s.disks {
+		top = max(top, d.GetLun())
+	}
+	return top + 1
 }
 
 // registerLibrary adds an empty tape library. Elements in the op are

@@ -348,3 +348,20 @@ func TestProtectCartridge(t *testing.T) {
 		t.Fatalf("unknown cartridge: %v", res.Err)
 	}
 }
+
+// Disks get LUNs in registration order; a refused registration uses none.
+func TestDiskLUNs(t *testing.T) {
+	f := New()
+	applyAll(t, f, diskCmd(0, validDisk("db01", 1)), diskCmd(0, validDisk("db02", 2)))
+	if res := f.Apply(f.AppliedIndex()+1, diskCmd(0, validDisk("db01", 1))); !errors.Is(res.Err, ErrAlreadyExists) {
+		t.Fatalf("a second db01: %v", res.Err)
+	}
+	d := validDisk("db03", 3)
+	d.Lun = 99 // the proposer does not choose
+	applyAll(t, f, diskCmd(0, d))
+	for name, want := range map[string]uint32{"db01": 1, "db02": 2, "db03": 3} {
+		if got, _ := f.Disk(name); got.GetLun() != want {
+			t.Errorf("%s has LUN %d, want %d", name, got.GetLun(), want)
+		}
+	}
+}

@@ -118,10 +118,12 @@ func testNAA(n int) string {
 	return fmt.Sprintf("6001405f%08x", n)
 }
 
+// validDisk is the nth disk registered: the state machine numbers LUNs in
+// registration order, so the LUN it gets is n.
 func validDisk(name string, n int) *ferryv1.Disk {
 	return &ferryv1.Disk{
 		Name: name, Naa: testNAA(n), Path: "/san/east/" + name + ".img",
-		SizeBytes: 1 << 30, BlockSize: 512, Site: "east",
+		SizeBytes: 1 << 30, BlockSize: 512, Site: "east", Lun: uint32(n),
 	}
 }
 

@@ -78,12 +78,16 @@ type Disk struct {
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// NAA designator, hexadecimal, as VPD page 0x83 and XCOPY target
 	// descriptors carry it.
-	Naa           string `protobuf:"bytes,2,opt,name=naa,proto3" json:"naa,omitempty"`
-	Path          string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
-	SizeBytes     uint64 `protobuf:"varint,4,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
-	BlockSize     uint32 `protobuf:"varint,5,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"`
-	ReadOnly      bool   `protobuf:"varint,6,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
-	Site          string `protobuf:"bytes,7,opt,name=site,proto3" json:"site,omitempty"`
+	Naa       string `protobuf:"bytes,2,opt,name=naa,proto3" json:"naa,omitempty"`
+	Path      string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	SizeBytes uint64 `protobuf:"varint,4,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	BlockSize uint32 `protobuf:"varint,5,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"`
+	ReadOnly  bool   `protobuf:"varint,6,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	Site      string `protobuf:"bytes,7,opt,name=site,proto3" json:"site,omitempty"`
+	// The disk's logical unit number in the cluster's iSCSI target: set by
+	// the state machine at registration, from 1 in registration order, and
+	// never reused (LUN 0 is left to REPORT LUNS).
+	Lun           uint32 `protobuf:"varint,8,opt,name=lun,proto3" json:"lun,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -165,6 +169,13 @@ func (x *Disk) GetSite() string {
 		return x.Site
 	}
 	return ""
+}
+
+func (x *Disk) GetLun() uint32 {
+	if x != nil {
+		return x.Lun
+	}
+	return 0
 }
 
 type CreateDiskRequest struct {
@@ -1211,7 +1222,7 @@ var File_ferry_v1_device_proto protoreflect.FileDescriptor
 
 const file_ferry_v1_device_proto_rawDesc = "" +
 	"\n" +
-	"\x15ferry/v1/device.proto\x12\bferry.v1\x1a\x12ferry/v1/job.proto\"\xaf\x01\n" +
+	"\x15ferry/v1/device.proto\x12\bferry.v1\x1a\x12ferry/v1/job.proto\"\xc1\x01\n" +
 	"\x04Disk\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03naa\x18\x02 \x01(\tR\x03naa\x12\x12\n" +
@@ -1221,7 +1232,8 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\n" +
 	"block_size\x18\x05 \x01(\rR\tblockSize\x12\x1b\n" +
 	"\tread_only\x18\x06 \x01(\bR\breadOnly\x12\x12\n" +
-	"\x04site\x18\a \x01(\tR\x04site\"\x8d\x01\n" +
+	"\x04site\x18\a \x01(\tR\x04site\x12\x10\n" +
+	"\x03lun\x18\b \x01(\rR\x03lun\"\x8d\x01\n" +
 	"\x11CreateDiskRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x1d\n" +
