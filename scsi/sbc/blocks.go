@@ -1,0 +1,54 @@
+package sbc
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+
+	"github.com/ferry-san/ferry/scsi/sense"
+	"github.com/ferry-san/ferry/scsi/task"
+)
+
+// chunkBytes bounds the buffer of the commands that walk a range of any
+// length (WRITE SAME, VERIFY without a data-out buffer): they read or
+// write this much at a time and check for cancellation in between.
+const chunkBytes = 1 << 20
+
+// blockRange decodes the LOGICAL BLOCK ADDRESS and the transfer (or
+// number of blocks) field of a 10- or 16-byte block command, and the CDB
+// offset of the latter for field pointers.
+func blockRange(cdb []byte) (lba, count uint64, countAt uint16) {
+	if len(cdb) == 10 {
+		return uint64(binary.BigEndian.Uint32(cdb[2:6])), uint64(binary.BigEndian.Uint16(cdb[7:9])), 7
+	}
+	return binary.BigEndian.Uint64(cdb[2:10]), uint64(binary.BigEndian.Uint32(cdb[10:14])), 10
+}
+
+// checkRange refuses a range that is not wholly on the LUN, including an
+// empty one that starts past its last block: LOGICAL BLOCK ADDRESS OUT OF
+// RANGE, with the LBA in INFORMATION.
+func checkRange(l LUN, lba, count uint64) error {
+	if n := l.Blocks(); lba >= n || count > n-lba {
+		return sense.New(sense.IllegalRequest, sense.LBAOutOfRange).WithInformation(lba)
+	}
+	return nil
+}
+
+// writeProtected refuses writes to a read-only LUN.
+func writeProtected(l LUN) error {
+	if l.ReadOnly() {
+		return sense.New(sense.DataProtect, sense.WriteProtected)
+	}
+	return nil
+}
+
+// ioFailure turns a failed read, write or flush of the block at lba into
+// MEDIUM ERROR with code and the LBA in INFORMATION, after logging the
+// cause; a cancelled command is TASK ABORTED instead.
+func (s *Server) ioFailure(err error, code sense.Code, r *request, lba uint64) task.Result {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return task.Result{Status: task.TaskAborted}
+	}
+	s.cfg.Logger.Warn("scsi block I/O failed", "lun", r.task.LUN, "lba", lba, "op", r.cdb[0], "err", err)
+	return task.Fail(sense.New(sense.MediumError, code).WithInformation(lba))
+}

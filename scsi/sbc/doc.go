@@ -1,0 +1,19 @@
+// Package sbc is the SCSI block-command device server behind Ferry's iSCSI
+// target: it executes the SBC-3 and SPC-4 commands an initiator sends to a
+// disk LUN (INQUIRY and its VPD pages, READ CAPACITY, READ, WRITE, WRITE
+// SAME, VERIFY, SYNCHRONIZE CACHE, MODE SENSE, REPORT LUNS, REPORT
+// SUPPORTED OPERATION CODES, ...) and hands EXTENDED COPY and RECEIVE COPY
+// RESULTS to a CopyManager, which the cluster turns into jobs.
+//
+// A Server implements task.Server, so a transport hands it whole commands
+// with their data-out and sends back whatever Result it returns; a bad CDB,
+// an address past the end of a LUN or an unknown LUN become CHECK CONDITION
+// with the sense data SPC-4 prescribes, never a panic.
+//
+// Every command the server implements is described once, in the command
+// table (opcodes.go): its handler and its CDB usage data. REPORT SUPPORTED
+// OPERATION CODES reports that table, and the dispatcher refuses any CDB
+// that sets a bit the usage data does not allow, with a field pointer to
+// that bit, so what the server advertises and what it accepts cannot drift
+// apart.
+package sbc

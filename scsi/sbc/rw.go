@@ -1,0 +1,67 @@
+package sbc
+
+import (
+	"context"
+
+	"github.com/ferry-san/ferry/scsi/sense"
+	"github.com/ferry-san/ferry/scsi/task"
+)
+
+// fuaBit is CDB byte 1 bit 3 of READ and WRITE: force unit access. DPO
+// (bit 4) is accepted and ignored: the server keeps no cache to spare.
+const fuaBit = 0x08
+
+// checkTransfer checks a READ or WRITE range: on the LUN, and no longer
+// than the MAXIMUM TRANSFER LENGTH (INVALID FIELD IN CDB pointing at the
+// TRANSFER LENGTH).
+func (s *Server) checkTransfer(r *request) (lba, count uint64, err error) {
+	lba, count, countAt := blockRange(r.cdb)
+	if err := checkRange(r.lun, lba, count); err != nil {
+		return 0, 0, err
+	}
+	if count > uint64(s.maxTransferBlocks(r.lun)) {
+		return 0, 0, sense.InvalidCDB(countAt, 7)
+	}
+	return lba, count, nil
+}
+
+// read is READ(10) and READ(16). The data is always the whole range; the
+// transport cuts it to the expected transfer length and reports the
+// residual.
+func (s *Server) read(_ context.Context, r *request) task.Result {
+	lba, count, err := s.checkTransfer(r)
+	if err != nil {
+		return s.reply(nil, err)
+	}
+	bs := uint64(r.lun.BlockSize())
+	buf := make([]byte, count*bs)
+	if _, err := r.lun.ReadAt(buf, int64(lba*bs)); err != nil {
+		return s.ioFailure(err, sense.UnrecoveredReadError, r, lba)
+	}
+	return s.reply(buf, nil)
+}
+
+// write is WRITE(10) and WRITE(16), with FUA making the data durable
+// before GOOD. When the initiator sent less data than the range holds
+// (its expected transfer length was shorter), only that much is written,
+// as FCP-4 and iSCSI prescribe for an overflow; extra data is ignored.
+func (s *Server) write(_ context.Context, r *request) task.Result {
+	if err := writeProtected(r.lun); err != nil {
+		return s.reply(nil, err)
+	}
+	lba, count, err := s.checkTransfer(r)
+	if err != nil {
+		return s.reply(nil, err)
+	}
+	bs := uint64(r.lun.BlockSize())
+	data := truncate(r.task.DataOut, uint32(count*bs))
+	if _, err := r.lun.WriteAt(data, int64(lba*bs)); err != nil {
+		return s.ioFailure(err, sense.WriteError, r, lba)
+	}
+	if r.cdb[1]&fuaBit != 0 {
+		if err := r.lun.Flush(); err != nil {
+			return s.ioFailure(err, sense.WriteError, r, lba)
+		}
+	}
+	return s.reply(nil, nil)
+}

@@ -1,0 +1,165 @@
+package sbc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/ferry-san/ferry/scsi/sense"
+	"github.com/ferry-san/ferry/scsi/task"
+)
+
+// MaxLUN is the largest LUN number REPORT LUNS can express with the
+// single-level peripheral and flat addressing methods.
+const MaxLUN = 0x3FFF
+
+// ErrLUN is wrapped by Add's errors.
+var ErrLUN = errors.New("sbc: invalid LUN")
+
+// Server is the device server for the LUNs of one target. It is safe for
+// concurrent use: a transport may execute many tasks at once.
+type Server struct {
+	cfg      Config
+	copier   CopyManager
+	commands []command
+
+	mu   sync.RWMutex
+	luns map[uint64]LUN
+}
+
+// New returns a server with no LUNs. copier runs EXTENDED COPY and RECEIVE
+// COPY RESULTS; with a nil copier both are unsupported operation codes and
+// the third-party copy VPD page is absent.
+func New(cfg Config, copier CopyManager) *Server {
+	s := &Server{cfg: cfg.withDefaults(), copier: copier, luns: make(map[uint64]LUN)}
+	s.commands = s.commandTable()
+	return s
+}
+
+// Add presents l as LUN n.
+func (s *Server) Add(n uint64, l LUN) error {
+	if n > MaxLUN {
+		return fmt.Errorf("%w: LUN %d above %d", ErrLUN, n, MaxLUN)
+	}
+	if l == nil {
+		return fmt.Errorf("%w: LUN %d is nil", ErrLUN, n)
+	}
+	if bs := l.BlockSize(); bs == 0 || bs&(bs-1) != 0 {
+		return fmt.Errorf("%w: LUN %d block size %d", ErrLUN, n, bs)
+	}
+	if l.Blocks() == 0 {
+		return fmt.Errorf("%w: LUN %d has no blocks", ErrLUN, n)
+	}
+	if naa := l.Identity().NAA; len(naa) != 8 && len(naa) != 16 {
+		return fmt.Errorf("%w: LUN %d NAA designator of %d bytes, want 8 or 16", ErrLUN, n, len(naa))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.luns[n]; dup {
+		return fmt.Errorf("%w: LUN %d already present", ErrLUN, n)
+	}
+	s.luns[n] = l
+	return nil
+}
+
+// Remove stops presenting LUN n; commands already running finish.
+func (s *Server) Remove(n uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.luns, n)
+}
+
+// lun returns LUN n, or nil.
+func (s *Server) lun(n uint64) LUN {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.luns[n]
+}
+
+// lunNumbers returns the LUN numbers in ascending order.
+func (s *Server) lunNumbers() []uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ns := make([]uint64, 0, len(s.luns))
+	for n := range s.luns {
+		ns = append(ns, n)
+	}
+	slices.Sort(ns)
+	return ns
+}
+
+// request is one command being executed.
+type request struct {
+	task *task.Task
+	// cdb is the CDB cut to the command's length.
+	cdb []byte
+	// lun is nil when the task addresses a LUN the server does not have
+	// (only commands marked anyLUN run then).
+	lun LUN
+}
+
+// Execute runs one command.
+func (s *Server) Execute(ctx context.Context, t *task.Task) task.Result {
+	cmd, err := s.lookup(t.CDB)
+	if err != nil {
+		return s.reply(nil, err)
+	}
+	cdb := t.CDB[:len(cmd.usage)]
+	if err := checkUsage(cdb, cmd.usage); err != nil {
+		return s.reply(nil, err)
+	}
+	r := &request{task: t, cdb: cdb, lun: s.lun(t.LUN)}
+	if r.lun == nil && !cmd.anyLUN {
+		return task.Fail(sense.New(sense.IllegalRequest, sense.LUNotSupported))
+	}
+	return cmd.run(ctx, r)
+}
+
+// checkUsage refuses a CDB bit that the usage data does not allow, pointing
+// at the highest such bit of the first such byte.
+func checkUsage(cdb, usage []byte) error {
+	for i := 1; i < len(usage); i++ {
+		if bad := cdb[i] &^ usage[i]; bad != 0 {
+			return sense.InvalidCDB(uint16(i), highBit(bad))
+		}
+	}
+	return nil
+}
+
+// highBit is the index of the most significant set bit of v (v != 0).
+func highBit(v byte) int {
+	for b := 7; b > 0; b-- {
+		if v&(1<<b) != 0 {
+			return b
+		}
+	}
+	return 0
+}
+
+// reply turns a handler's outcome into a result: data-in on success, the
+// sense data of a *sense.Sense, TASK ABORTED when the command's context
+// ended, and HARDWARE ERROR, INTERNAL TARGET FAILURE for anything else.
+func (s *Server) reply(data []byte, err error) task.Result {
+	if err == nil {
+		return task.Result{Status: task.Good, DataIn: data}
+	}
+	var sn *sense.Sense
+	switch {
+	case errors.As(err, &sn):
+		return task.Fail(sn)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return task.Result{Status: task.TaskAborted}
+	}
+	s.cfg.Logger.Warn("scsi command failed", "err", err)
+	return task.Fail(sense.New(sense.HardwareError, sense.InternalTargetFailure))
+}
+
+// truncate cuts data to an allocation length.
+func truncate(data []byte, alloc uint32) []byte {
+	if uint64(len(data)) > uint64(alloc) {
+		return data[:alloc]
+	}
+	return data
+}

@@ -1,0 +1,69 @@
+package sbc
+
+import (
+	"context"
+
+	"github.com/ferry-san/ferry/scsi/sense"
+	"github.com/ferry-san/ferry/scsi/task"
+)
+
+// WRITE SAME CDB byte 1 bits. ANCHOR and the protection fields are outside
+// the usage data, so the dispatcher refuses them.
+const (
+	unmapBit = 0x08
+	ndobBit  = 0x01 // WRITE SAME(16) only: no data-out buffer, write zeroes
+)
+
+// writeSame is WRITE SAME(10) and WRITE SAME(16): one block of data
+// repeated over the range, which with NUMBER OF LOGICAL BLOCKS zero runs
+// to the end of the LUN (WSNZ is clear). With UNMAP the range is unmapped,
+// which here means zeroed, so that it reads as zeroes (LBPRZ); with NDOB
+// there is no data-out buffer and the block is zeroes too.
+func (s *Server) writeSame(ctx context.Context, r *request) task.Result {
+	if err := writeProtected(r.lun); err != nil {
+		return s.reply(nil, err)
+	}
+	lba, count, countAt := blockRange(r.cdb)
+	if count == 0 && lba < r.lun.Blocks() {
+		count = r.lun.Blocks() - lba
+	}
+	if err := checkRange(r.lun, lba, count); err != nil {
+		return s.reply(nil, err)
+	}
+	if max := s.cfg.MaxWriteSameBlocks; max > 0 && count > max {
+		return s.reply(nil, sense.InvalidCDB(countAt, 7))
+	}
+	bs := int(r.lun.BlockSize())
+	block := make([]byte, bs)
+	if r.cdb[1]&ndobBit == 0 {
+		// The data-out buffer is one block, even when UNMAP discards it.
+		if len(r.task.DataOut) != bs {
+			return s.reply(nil, sense.New(sense.IllegalRequest, sense.ParameterListLengthError))
+		}
+		if r.cdb[1]&unmapBit == 0 {
+			copy(block, r.task.DataOut)
+		}
+	}
+	return s.fill(ctx, r, lba, count, block)
+}
+
+// fill writes block to every block of the range, a chunk at a time.
+func (s *Server) fill(ctx context.Context, r *request, lba, count uint64, block []byte) task.Result {
+	bs := uint64(len(block))
+	perChunk := max(chunkBytes/bs, 1)
+	chunk := make([]byte, 0, min(perChunk, count)*bs)
+	for range min(perChunk, count) {
+		chunk = append(chunk, block...)
+	}
+	for done := uint64(0); done < count; {
+		if err := ctx.Err(); err != nil {
+			return s.ioFailure(err, sense.WriteError, r, lba+done)
+		}
+		n := min(perChunk, count-done)
+		if _, err := r.lun.WriteAt(chunk[:n*bs], int64((lba+done)*bs)); err != nil {
+			return s.ioFailure(err, sense.WriteError, r, lba+done)
+		}
+		done += n
+	}
+	return s.reply(nil, nil)
+}
