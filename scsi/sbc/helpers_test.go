@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"flag"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -123,6 +124,7 @@ func newFixture(t testing.TB) *fixture {
 		RelativePortID: 2,
 		TargetName:     "iqn.2026-11.io.ferry:test",
 		PortName:       "iqn.2026-11.io.ferry:test,t,0x0002",
+		Logger:         slog.New(slog.DiscardHandler),
 	}, f.copier)
 	if err := f.srv.Add(1, NewLUN(f.disk, Identity{NAA: testNAA, Serial: "ferry-disk-1"})); err != nil {
 		t.Fatal(err)

@@ -117,13 +117,23 @@ func (s *Server) Execute(ctx context.Context, t *task.Task) task.Result {
 	return cmd.run(ctx, r)
 }
 
-// checkUsage refuses a CDB bit that the usage data does not allow, pointing
-// at the highest such bit of the first such byte.
+// checkUsage refuses a CDB bit that the usage data does not allow. The
+// field pointer names the first such byte and, as SPC-4 asks, the leftmost
+// bit of the offending field: in a byte that also holds accepted bits, the
+// field is taken to be the run of refused bits that holds the highest bad
+// one (RDPROTECT, bits 7-5, for a READ with RDPROTECT 001b); in a byte
+// with none, whose fields the table does not know, the highest bad bit.
 func checkUsage(cdb, usage []byte) error {
 	for i := 1; i < len(usage); i++ {
-		if bad := cdb[i] &^ usage[i]; bad != 0 {
-			return sense.InvalidCDB(uint16(i), highBit(bad))
+		bad := cdb[i] &^ usage[i]
+		if bad == 0 {
+			continue
 		}
+		bit := highBit(bad)
+		for usage[i] != 0 && bit < 7 && usage[i]&(1<<(bit+1)) == 0 {
+			bit++
+		}
+		return sense.InvalidCDB(uint16(i), bit)
 	}
 	return nil
 }
