@@ -1,0 +1,253 @@
+package iscsi
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ferry-san/ferry/iscsi/pdu"
+	"github.com/ferry-san/ferry/scsi/sense"
+	"github.com/ferry-san/ferry/scsi/task"
+)
+
+// invalidFieldInIU is INVALID FIELD IN COMMAND INFORMATION UNIT, the
+// answer to a command the transport cannot carry (FCP-4, SAM-5).
+var invalidFieldInIU = sense.MakeCode(0x0e, 0x03)
+
+// command is one SCSI task from its SCSI Command PDU to its final status.
+// The collecting fields belong to the connection's reader goroutine.
+type command struct {
+	itt     uint32
+	lunRaw  uint64
+	cdb     []byte
+	edtl    uint32
+	read    bool
+	write   bool
+	counted bool
+
+	// Data-out collection.
+	buf         []byte
+	received    uint32
+	unsolicited bool
+	unsolDataSN uint32
+	nextOffset  uint32
+	r2ts        map[uint32]*r2tState
+	r2tSN       uint32
+	collecting  bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	// aborted is set under conn.cmdMu by task management; an aborted
+	// command sends no response.
+	aborted bool
+	done    chan struct{}
+}
+
+// r2tState is one outstanding R2T.
+type r2tState struct {
+	offset, length uint32
+	dataSN         uint32
+}
+
+// scsiCommand starts a command: it takes immediate data, then solicits the
+// rest or runs the command.
+func (c *conn) scsiCommand(ctx context.Context, p *pdu.PDU) error {
+	m, _, err := pdu.ParseSCSICommand(p)
+	if err != nil {
+		c.reject(p, pdu.RejectInvalidField)
+		return nil
+	}
+	if !c.sess.admit(m.CmdSN, m.Immediate, !m.Immediate) {
+		c.log.Debug("iscsi: command outside the CmdSN window ignored", "cmdsn", m.CmdSN)
+		return nil
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cmd := &command{itt: m.ITT, lunRaw: m.LUN, cdb: m.CDB, edtl: m.ExpectedDataTransferLength,
+		read: m.Read, write: m.Write, counted: !m.Immediate, r2ts: map[uint32]*r2tState{},
+		ctx: cctx, cancel: cancel, done: make(chan struct{})}
+	if len(p.Data) > 0 && (!m.Write || !c.sess.p.ImmediateData || uint32(len(p.Data)) > m.ExpectedDataTransferLength) {
+		cancel()
+		c.sess.release()
+		return fmt.Errorf("%w: %d bytes of immediate data for a command of EDTL %d (write %v, ImmediateData %v)",
+			errProtocol, len(p.Data), m.ExpectedDataTransferLength, m.Write, c.sess.p.ImmediateData)
+	}
+	c.cmdMu.Lock()
+	_, dup := c.cmds[cmd.itt]
+	if !dup {
+		c.cmds[cmd.itt] = cmd
+	}
+	c.cmdMu.Unlock()
+	if dup {
+		cancel()
+		c.sess.release()
+		c.reject(p, pdu.RejectTaskInProgress)
+		return nil
+	}
+	if m.Write && cmd.edtl > 0 {
+		if cmd.edtl > c.t.cfg.MaxTransferLength {
+			// Data-Out still on its way for this ITT is dropped because
+			// the command is gone by then.
+			c.finish(cmd, task.Fail(sense.New(sense.IllegalRequest, invalidFieldInIU)))
+			return nil
+		}
+		cmd.buf = make([]byte, cmd.edtl)
+		cmd.received = uint32(copy(cmd.buf, p.Data))
+		cmd.unsolicited = !m.Final
+		cmd.collecting = true
+		if !cmd.unsolicited {
+			cmd.nextOffset = cmd.received
+		}
+		return c.advance(cmd)
+	}
+	c.execute(cmd)
+	return nil
+}
+
+// dataOut files one Data-Out PDU into its command.
+func (c *conn) dataOut(ctx context.Context, p *pdu.PDU) error {
+	var m pdu.DataOut
+	m.Unmarshal(&p.Header)
+	c.cmdMu.Lock()
+	cmd := c.cmds[m.ITT]
+	c.cmdMu.Unlock()
+	if cmd == nil || !cmd.collecting {
+		// Data for an aborted or refused command (RFC 7143 11.5.1).
+		return nil
+	}
+	end := uint64(m.BufferOffset) + uint64(len(p.Data))
+	var r *r2tState
+	if m.TTT == pdu.ReservedTag {
+		limit := min(c.sess.p.FirstBurst, cmd.edtl)
+		if !cmd.unsolicited || m.DataSN != cmd.unsolDataSN || end > uint64(limit) {
+			return fmt.Errorf("%w: unsolicited Data-Out ITT %#x DataSN %d (want %d) ends at %d of %d",
+				errProtocol, m.ITT, m.DataSN, cmd.unsolDataSN, end, limit)
+		}
+		cmd.unsolDataSN++
+	} else {
+		r = cmd.r2ts[m.TTT]
+		if r == nil || m.DataSN != r.dataSN || m.BufferOffset < r.offset || end > uint64(r.offset)+uint64(r.length) {
+			return fmt.Errorf("%w: Data-Out ITT %#x TTT %#x DataSN %d at %d+%d does not answer an R2T",
+				errProtocol, m.ITT, m.TTT, m.DataSN, m.BufferOffset, len(p.Data))
+		}
+		r.dataSN++
+	}
+	cmd.received += uint32(copy(cmd.buf[m.BufferOffset:], p.Data))
+	switch {
+	case !m.Final:
+	case r == nil:
+		// Solicited data starts where the unsolicited data ended.
+		cmd.unsolicited = false
+		cmd.nextOffset = cmd.received
+	default:
+		delete(cmd.r2ts, m.TTT)
+	}
+	return c.advance(cmd)
+}
+
+// advance solicits more data for cmd or, once all of it is in, runs it.
+func (c *conn) advance(cmd *command) error {
+	if cmd.unsolicited {
+		return nil
+	}
+	for uint32(len(cmd.r2ts)) < c.sess.p.MaxOutstandingR2T && cmd.nextOffset < cmd.edtl {
+		n := min(c.sess.p.MaxBurst, cmd.edtl-cmd.nextOffset)
+		ttt := c.newTTT()
+		cmd.r2ts[ttt] = &r2tState{offset: cmd.nextOffset, length: n}
+		r := &pdu.R2T{LUN: cmd.lunRaw, ITT: cmd.itt, TTT: ttt, R2TSN: cmd.r2tSN,
+			BufferOffset: cmd.nextOffset, DesiredDataTransferLength: n}
+		cmd.r2tSN++
+		cmd.nextOffset += n
+		if err := c.send(pdu.Build(r, nil), keepStatSN); err != nil {
+			return err
+		}
+	}
+	if len(cmd.r2ts) == 0 && cmd.nextOffset >= cmd.edtl {
+		cmd.collecting = false
+		c.execute(cmd)
+	}
+	return nil
+}
+
+func (c *conn) newTTT() uint32 {
+	c.nextTTT++
+	if c.nextTTT == pdu.ReservedTag {
+		c.nextTTT = 0
+	}
+	return c.nextTTT
+}
+
+// dataOutSizer is implemented by a task.Server that can tell how many
+// data-out bytes a CDB asks for (the SCSI transfer length), so that the
+// target reports write residuals (RFC 7143 11.4.5.1) and hands the server
+// exactly that much.
+type dataOutSizer interface {
+	DataOutLength(lun uint64, cdb []byte) (uint32, bool)
+}
+
+// execute runs cmd on its own goroutine, at most QueueDepth at a time.
+func (c *conn) execute(cmd *command) {
+	c.running.Add(1)
+	go func() {
+		defer c.running.Done()
+		select {
+		case c.slots <- struct{}{}:
+		case <-cmd.ctx.Done():
+			c.finish(cmd, task.Result{Status: task.TaskAborted})
+			return
+		}
+		t := &task.Task{LUN: lunNumber(cmd.lunRaw), CDB: cmd.cdb, Initiator: c.sess.port}
+		if cmd.read {
+			t.AllocationLength = cmd.edtl
+		}
+		t.DataOut = cmd.buf
+		if sz, ok := c.t.cfg.Server.(dataOutSizer); ok && cmd.buf != nil {
+			if n, ok := sz.DataOutLength(t.LUN, cmd.cdb); ok && n < uint32(len(cmd.buf)) {
+				t.DataOut = cmd.buf[:n]
+			}
+		}
+		res := c.t.cfg.Server.Execute(cmd.ctx, t)
+		<-c.slots
+		c.finish(cmd, res)
+	}()
+}
+
+// finish sends cmd's outcome, unless it was aborted, and forgets it.
+func (c *conn) finish(cmd *command, res task.Result) {
+	c.cmdMu.Lock()
+	aborted := cmd.aborted
+	c.cmdMu.Unlock()
+	var err error
+	if aborted {
+		if cmd.counted {
+			c.sess.release()
+		}
+	} else {
+		err = c.respond(cmd, res)
+	}
+	c.forget(cmd)
+	if err != nil {
+		c.log.Debug("iscsi: response lost", "itt", cmd.itt, "err", err)
+		c.nc.Close()
+	}
+}
+
+// forget removes cmd from the connection and wakes whoever waits for it.
+func (c *conn) forget(cmd *command) {
+	c.cmdMu.Lock()
+	if c.cmds[cmd.itt] == cmd {
+		delete(c.cmds, cmd.itt)
+	}
+	c.cmdMu.Unlock()
+	cmd.cancel()
+	close(cmd.done)
+}
+
+// lunNumber decodes the first level of a SAM-5 LUN field: peripheral
+// (00b) or flat (01b) addressing. Other methods pass through unchanged,
+// so that the server reports them as unsupported LUNs.
+func lunNumber(raw uint64) uint64 {
+	b0, b1 := byte(raw>>56), byte(raw>>48)
+	if b0>>6 > 1 {
+		return raw
+	}
+	return uint64(b0&0x3f)<<8 | uint64(b1)
+}

@@ -1,0 +1,153 @@
+package iscsi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+)
+
+// Target serves one iSCSI target name on any number of listeners.
+type Target struct {
+	cfg Config
+
+	mu        sync.Mutex
+	closed    bool
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	sessions  map[string]*session // by initiator port name (name + ISID)
+	lastTSIH  uint16
+	wg        sync.WaitGroup
+}
+
+// ErrClosed is returned by Serve on a closed Target.
+var ErrClosed = errors.New("iscsi: target closed")
+
+// NewTarget checks cfg, fills its defaults and returns a Target that
+// serves nothing until Serve is called.
+func NewTarget(cfg Config) (*Target, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Target{cfg: c, listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{},
+		sessions: map[string]*session{}}, nil
+}
+
+// Serve accepts connections on ln until ctx ends (it then returns nil),
+// the Target is closed (ErrClosed) or ln fails. It closes ln on return;
+// connections it accepted keep running until the Target is closed or ctx
+// ends.
+func (t *Target) Serve(ctx context.Context, ln net.Listener) error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		ln.Close()
+		return ErrClosed
+	}
+	t.listeners[ln] = struct{}{}
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		delete(t.listeners, ln)
+		t.mu.Unlock()
+		ln.Close()
+	}()
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if t.isClosed() {
+				return ErrClosed
+			}
+			return fmt.Errorf("iscsi: accept on %v: %w", ln.Addr(), err)
+		}
+		t.startConn(ctx, nc)
+	}
+}
+
+func (t *Target) startConn(ctx context.Context, nc net.Conn) {
+	c := newConn(t, nc)
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		nc.Close()
+		return
+	}
+	t.conns[c] = struct{}{}
+	t.wg.Add(1)
+	t.mu.Unlock()
+	go func() {
+		defer t.wg.Done()
+		c.serve(ctx)
+		t.mu.Lock()
+		delete(t.conns, c)
+		t.mu.Unlock()
+	}()
+}
+
+func (t *Target) isClosed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closed
+}
+
+// Close stops every listener and connection and waits for their
+// goroutines, including the commands they were running.
+func (t *Target) Close() error {
+	t.mu.Lock()
+	t.closed = true
+	for ln := range t.listeners {
+		ln.Close()
+	}
+	for c := range t.conns {
+		c.nc.Close()
+	}
+	t.mu.Unlock()
+	t.wg.Wait()
+	return nil
+}
+
+// register makes s the session of its initiator port, closing the
+// connection of a session it reinstates (RFC 7143 6.3.5), and assigns its
+// TSIH.
+func (t *Target) register(s *session) {
+	t.mu.Lock()
+	old := t.sessions[s.port]
+	for {
+		t.lastTSIH++
+		if t.lastTSIH != 0 && !t.tsihUsed(t.lastTSIH) {
+			break
+		}
+	}
+	s.tsih = t.lastTSIH
+	t.sessions[s.port] = s
+	t.mu.Unlock()
+	if old != nil {
+		t.cfg.Logger.Info("iscsi: session reinstated", "initiator", s.port)
+		old.conn.nc.Close()
+	}
+}
+
+func (t *Target) tsihUsed(v uint16) bool {
+	for _, s := range t.sessions {
+		if s.tsih == v {
+			return true
+		}
+	}
+	return false
+}
+
+// unregister forgets s unless a newer session took its place.
+func (t *Target) unregister(s *session) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.sessions[s.port] == s {
+		delete(t.sessions, s.port)
+	}
+}
