@@ -117,23 +117,25 @@ func (s *Server) Execute(ctx context.Context, t *task.Task) task.Result {
 	return cmd.run(ctx, r)
 }
 
+// byte1Field is bits 7-5 of CDB byte 1, one 3-bit field in every command
+// the server has: RDPROTECT, WRPROTECT or VRPROTECT of the block commands,
+// the obsolete LUN field of the others, reserved above a service action.
+const byte1Field = 0xE0
+
 // checkUsage refuses a CDB bit that the usage data does not allow. The
-// field pointer names the first such byte and, as SPC-4 asks, the leftmost
-// bit of the offending field: in a byte that also holds accepted bits, the
-// field is taken to be the run of refused bits that holds the highest bad
-// one (RDPROTECT, bits 7-5, for a READ with RDPROTECT 001b); in a byte
-// with none, whose fields the table does not know, the highest bad bit.
+// field pointer names the first such byte and its highest bad bit, which
+// is the leftmost bit of the offending field as SPC-4 asks, since apart
+// from byte1Field the refused fields are single bits or whole bytes.
 func checkUsage(cdb, usage []byte) error {
 	for i := 1; i < len(usage); i++ {
 		bad := cdb[i] &^ usage[i]
 		if bad == 0 {
 			continue
 		}
-		bit := highBit(bad)
-		for usage[i] != 0 && bit < 7 && usage[i]&(1<<(bit+1)) == 0 {
-			bit++
+		if i == 1 && bad&byte1Field != 0 {
+			return sense.InvalidCDB(1, 7)
 		}
-		return sense.InvalidCDB(uint16(i), bit)
+		return sense.InvalidCDB(uint16(i), highBit(bad))
 	}
 	return nil
 }
