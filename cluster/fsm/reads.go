@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"slices"
+	"strings"
 
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
@@ -15,6 +16,9 @@ type Query struct {
 	Owner string
 	// SubmittedVia keeps only jobs accepted by this node; "" keeps all.
 	SubmittedVia string
+	// KeyPrefix keeps only jobs whose idempotency key starts with it; ""
+	// keeps all.
+	KeyPrefix string
 	// AfterIndex keeps only jobs created after this Raft index: 0 for the
 	// first page, then the next value a previous call returned.
 	AfterIndex uint64
@@ -62,7 +66,8 @@ func (f *FSM) Jobs(q Query) (jobs []*ferryv1.Job, next uint64) {
 func (q Query) matches(j *ferryv1.Job) bool {
 	return (q.State == ferryv1.JobState_JOB_STATE_UNSPECIFIED || j.GetState() == q.State) &&
 		(q.Owner == "" || j.GetOwner() == q.Owner) &&
-		(q.SubmittedVia == "" || j.GetSubmittedVia() == q.SubmittedVia)
+		(q.SubmittedVia == "" || j.GetSubmittedVia() == q.SubmittedVia) &&
+		(q.KeyPrefix == "" || strings.HasPrefix(j.GetIdempotencyKey(), q.KeyPrefix))
 }
 
 // JobCounts returns how many jobs are in each state. Every state a job can

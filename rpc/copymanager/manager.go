@@ -1,0 +1,185 @@
+package copymanager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/ferry-san/ferry/cluster/fsm"
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/scsi/sense"
+	"github.com/ferry-san/ferry/scsi/task"
+	"github.com/ferry-san/ferry/scsi/xcopy"
+)
+
+// Node is what the copy manager needs of its cluster node; *cluster.Node
+// has it.
+type Node interface {
+	Propose(ctx context.Context, cmd *ferryv1.Command) (fsm.Result, error)
+	FSM() *fsm.FSM
+	LinearizableRead(ctx context.Context) error
+	WatchJob(id string) (<-chan struct{}, func())
+}
+
+// Manager turns third-party copy commands into cluster jobs.
+type Manager struct {
+	node Node
+	log  *slog.Logger
+}
+
+// New returns a copy manager on node; a nil logger means slog.Default().
+func New(node Node, log *slog.Logger) *Manager {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Manager{node: node, log: log.With("component", "copymanager")}
+}
+
+// keyPrefix is the idempotency-key prefix of the copies an initiator sent
+// under a list identifier. The key is the initiator's name, not its port
+// (name,i,0xISID): a session re-established through another node's portal
+// after a failure has a new ISID but must find its copies.
+func keyPrefix(initiator string, listID byte) string {
+	name, _, _ := strings.Cut(initiator, ",i,")
+	return fmt.Sprintf("xcopy:%s:%02x:", name, listID)
+}
+
+// ExtendedCopy runs an EXTENDED COPY (LID1) parameter list as a cluster job
+// and returns once the copy has ended, as the command completes only then.
+// While a copy under the same list identifier from the same initiator is
+// in progress, the command is refused (OPERATION IN PROGRESS).
+func (m *Manager) ExtendedCopy(ctx context.Context, initiator string, list []byte) task.Result {
+	pl, err := xcopy.Decode(list, xcopy.DefaultLimits())
+	if err != nil {
+		return failWith(err)
+	}
+	key := "xcopy:" + uuid.NewString() // LIST ID USAGE 11b: the list identifier means nothing
+	if pl.ListIDUsage != xcopy.ListIDNone {
+		prefix := keyPrefix(initiator, pl.ListID)
+		if err := m.node.LinearizableRead(ctx); err != nil {
+			return m.busy(err)
+		}
+		if j, ok := m.latest(prefix); ok && !ended(j) {
+			return task.Fail(sense.New(sense.IllegalRequest, sense.OperationInProgress))
+		}
+		key = prefix + uuid.NewString()
+	}
+	res, err := m.node.Propose(ctx, &ferryv1.Command{Op: &ferryv1.Command_SubmitJob{SubmitJob: &ferryv1.SubmitJobOp{
+		JobId:          uuid.NewString(),
+		IdempotencyKey: key,
+		Spec: &ferryv1.JobSpec{
+			Name:               fmt.Sprintf("EXTENDED COPY list %d from %s", pl.ListID, initiator),
+			XcopyParameterList: list,
+		},
+	}}})
+	if err == nil {
+		err = res.Err
+	}
+	if err != nil {
+		return m.busy(err)
+	}
+	job, err := m.wait(ctx, res.Job.GetId())
+	if err != nil {
+		// The copy goes on in the cluster; RECEIVE COPY RESULTS follows it.
+		return task.Result{Status: task.TaskAborted}
+	}
+	switch job.GetState() {
+	case ferryv1.JobState_JOB_STATE_SUCCEEDED:
+		return task.Result{Status: task.Good}
+	case ferryv1.JobState_JOB_STATE_FAILED:
+		if sd, err := sense.Parse(job.GetError().GetSense()); err == nil {
+			return task.Fail(&sd)
+		}
+	}
+	m.log.Warn("copy ended without sense data", "job", job.GetId(), "state", job.GetState().String(), "error", job.GetError().GetMessage())
+	return task.Fail(sense.New(sense.CopyAborted, sense.ThirdPartyDeviceFailure))
+}
+
+// ReceiveCopyResults answers RECEIVE COPY RESULTS (LID1) from the
+// replicated state, after a linearizable read: whichever node answers, it
+// reports the copy as it is.
+func (m *Manager) ReceiveCopyResults(ctx context.Context, initiator string, cdb []byte, _ uint32) task.Result {
+	c, err := xcopy.DecodeReceiveCopyResultsCDB(cdb)
+	if err != nil {
+		return failWith(err)
+	}
+	if c.Action == xcopy.ActionOperatingParameters {
+		data, err := OperatingParameters().Encode()
+		if err != nil {
+			return m.busy(err)
+		}
+		return task.Result{Status: task.Good, DataIn: data}
+	}
+	if err := m.node.LinearizableRead(ctx); err != nil {
+		return m.busy(err)
+	}
+	job, ok := m.latest(keyPrefix(initiator, c.ListID))
+	if !ok {
+		// SPC-4: a list identifier the copy manager holds no results for.
+		return task.Fail(sense.InvalidCDB(2, 7))
+	}
+	switch c.Action {
+	case xcopy.ActionCopyStatus:
+		return task.Result{Status: task.Good, DataIn: CopyStatus(job).Encode()}
+	default: // ActionFailedSegmentDetails: the CDB decoder admits no other
+		data, _, err := FailedSegmentDetails(job)
+		if err != nil {
+			return m.busy(err)
+		}
+		return task.Result{Status: task.Good, DataIn: data}
+	}
+}
+
+// latest is the most recent copy under a key prefix.
+func (m *Manager) latest(prefix string) (*ferryv1.Job, bool) {
+	jobs, _ := m.node.FSM().Jobs(fsm.Query{KeyPrefix: prefix})
+	if len(jobs) == 0 {
+		return nil, false
+	}
+	return jobs[len(jobs)-1], true
+}
+
+// wait returns the job once it has ended.
+func (m *Manager) wait(ctx context.Context, id string) (*ferryv1.Job, error) {
+	changed, stop := m.node.WatchJob(id)
+	defer stop()
+	for {
+		if j, ok := m.node.FSM().Job(id); ok && ended(j) {
+			return j, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func ended(j *ferryv1.Job) bool {
+	switch j.GetState() {
+	case ferryv1.JobState_JOB_STATE_SUCCEEDED, ferryv1.JobState_JOB_STATE_FAILED, ferryv1.JobState_JOB_STATE_CANCELLED:
+		return true
+	}
+	return false
+}
+
+// failWith is the CHECK CONDITION for a decoding error, which carries its
+// sense data.
+func failWith(err error) task.Result {
+	var sd *sense.Sense
+	if errors.As(err, &sd) {
+		return task.Fail(sd)
+	}
+	return task.Fail(sense.InvalidParameter(0, 7))
+}
+
+// busy answers a command the cluster could not take now (no leader, say):
+// the initiator retries.
+func (m *Manager) busy(err error) task.Result {
+	m.log.Warn("copy command answered BUSY", "err", err)
+	return task.Result{Status: task.Busy}
+}
