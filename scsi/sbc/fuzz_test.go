@@ -1,0 +1,41 @@
+package sbc
+
+import (
+	"context"
+	"testing"
+
+	"github.com/ferry-san/ferry/scsi/task"
+)
+
+// FuzzCDB executes arbitrary CDBs and data-out buffers against a small
+// LUN: no panic, and a result that is either GOOD or CHECK CONDITION with
+// sense data (TASK ABORTED only if the context ended, which it does not).
+func FuzzCDB(f *testing.F) {
+	seeds := [][]byte{
+		inquiryCDB(false, 0, 96), inquiryCDB(true, vpdThirdPartyCopy, 1024), inquiryCDB(true, vpdDeviceID, 255),
+		rw10(opRead10, 0, 1, 0, 0), rw16(opWrite16, 1, 1, 0, fuaBit), rw10(opWriteSame10, 0, 0, 0, unmapBit),
+		rw16(opWriteSame16, 0, 0, 0, ndobBit), rw10(opVerify10, 0, 2, 0, 1<<bytchkShift), rw16(opVerify16, 0, 2, 0, 3<<bytchkShift),
+		rw10(opSyncCache10, 0, 0, 0, 0), rsocCDB(true, 0, 0, 0, 65535), rsocCDB(false, 2, opReceiveCopyResults, 3, 512),
+		modeSense6CDB(false, 0, pageAll, subpageAll, 255), {opModeSense10, llbaaBit, pageAll, 0, 0, 0, 0, 1, 0, 0},
+		{opReportLUNs, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0}, {opRequestSense, 1, 0, 0, 252, 0},
+		{opServiceActionIn16, saReadCapacity16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0},
+		{opExtendedCopy, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0},
+	}
+	for _, s := range seeds {
+		f.Add(s, []byte{1, 2, 3}, uint8(1))
+	}
+	f.Fuzz(func(t *testing.T, cdb, data []byte, lun uint8) {
+		fx := newFixture(t)
+		fx.disk.data = fx.disk.data[:64*512] // keep WRITE SAME to the end cheap
+		res := fx.srv.Execute(context.Background(), &task.Task{LUN: uint64(lun % 3), CDB: cdb, DataOut: data, AllocationLength: 1 << 16})
+		switch res.Status {
+		case task.Good:
+		case task.CheckCondition:
+			if res.Sense == nil {
+				t.Fatalf("CHECK CONDITION without sense for % x", cdb)
+			}
+		default:
+			t.Fatalf("status %#x for % x", res.Status, cdb)
+		}
+	})
+}
