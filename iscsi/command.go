@@ -113,22 +113,18 @@ func (c *conn) dataOut(ctx context.Context, p *pdu.PDU) error {
 		// Data for an aborted or refused command (RFC 7143 11.5.1).
 		return nil
 	}
-	end := uint64(m.BufferOffset) + uint64(len(p.Data))
-	var r *r2tState
-	if m.TTT == pdu.ReservedTag {
-		limit := min(c.sess.p.FirstBurst, cmd.edtl)
-		if !cmd.unsolicited || m.DataSN != cmd.unsolDataSN || end > uint64(limit) {
-			return fmt.Errorf("%w: unsolicited Data-Out ITT %#x DataSN %d (want %d) ends at %d of %d",
-				errProtocol, m.ITT, m.DataSN, cmd.unsolDataSN, end, limit)
-		}
-		cmd.unsolDataSN++
-	} else {
-		r = cmd.r2ts[m.TTT]
-		if r == nil || m.DataSN != r.dataSN || m.BufferOffset < r.offset || end > uint64(r.offset)+uint64(r.length) {
-			return fmt.Errorf("%w: Data-Out ITT %#x TTT %#x DataSN %d at %d+%d does not answer an R2T",
-				errProtocol, m.ITT, m.TTT, m.DataSN, m.BufferOffset, len(p.Data))
-		}
-		r.dataSN++
+	r, err := cmd.check(&m, len(p.Data), c.sess.p.FirstBurst)
+	if err != nil {
+		// A Data-Out out of sequence (RFC 7143 7.12) is rejected and its
+		// command dropped: the initiator fails the command on the Reject,
+		// and the connection, with its other commands, carries on.
+		c.log.Debug("iscsi: Data-Out rejected", "err", err)
+		c.reject(p, pdu.RejectProtocolError)
+		c.cmdMu.Lock()
+		cmd.aborted, cmd.collecting = true, false
+		c.cmdMu.Unlock()
+		c.finish(cmd, abortedResult)
+		return nil
 	}
 	cmd.received += uint32(copy(cmd.buf[m.BufferOffset:], p.Data))
 	switch {
@@ -141,6 +137,28 @@ func (c *conn) dataOut(ctx context.Context, p *pdu.PDU) error {
 		delete(cmd.r2ts, m.TTT)
 	}
 	return c.advance(cmd)
+}
+
+// check validates a Data-Out against what cmd expects and returns the R2T
+// it answers, nil for unsolicited data.
+func (cmd *command) check(m *pdu.DataOut, n int, firstBurst uint32) (*r2tState, error) {
+	end := uint64(m.BufferOffset) + uint64(n)
+	if m.TTT == pdu.ReservedTag {
+		limit := min(firstBurst, cmd.edtl)
+		if !cmd.unsolicited || m.DataSN != cmd.unsolDataSN || end > uint64(limit) {
+			return nil, fmt.Errorf("%w: unsolicited Data-Out ITT %#x DataSN %d (want %d) ends at %d of %d",
+				errProtocol, m.ITT, m.DataSN, cmd.unsolDataSN, end, limit)
+		}
+		cmd.unsolDataSN++
+		return nil, nil
+	}
+	r := cmd.r2ts[m.TTT]
+	if r == nil || m.DataSN != r.dataSN || m.BufferOffset < r.offset || end > uint64(r.offset)+uint64(r.length) {
+		return nil, fmt.Errorf("%w: Data-Out ITT %#x TTT %#x DataSN %d at %d+%d does not answer an R2T",
+			errProtocol, m.ITT, m.TTT, m.DataSN, m.BufferOffset, n)
+	}
+	r.dataSN++
+	return r, nil
 }
 
 // advance solicits more data for cmd or, once all of it is in, runs it.

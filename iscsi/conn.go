@@ -114,6 +114,10 @@ func (c *conn) fullFeature(ctx context.Context) error {
 			return err
 		}
 		c.touch()
+		if c.log.Enabled(ctx, slog.LevelDebug) {
+			c.log.Debug("iscsi: received", "opcode", p.Header.Opcode(), "itt", p.Header.ITT(),
+				"immediate", p.Header.Immediate(), "final", p.Header.Final(), "data", len(p.Data))
+		}
 		done, err := c.dispatch(ctx, p)
 		if err != nil || done {
 			return err
