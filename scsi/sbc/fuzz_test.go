@@ -27,6 +27,10 @@ func FuzzCDB(f *testing.F) {
 	f.Fuzz(func(t *testing.T, cdb, data []byte, lun uint8) {
 		fx := newFixture(t)
 		fx.disk.data = fx.disk.data[:64*512] // keep WRITE SAME to the end cheap
+		// As the iSCSI target does: cut the data-out to the CDB's length.
+		if n, ok := fx.srv.DataOutLength(uint64(lun%3), cdb); ok && n < uint32(len(data)) {
+			data = data[:n]
+		}
 		res := fx.srv.Execute(context.Background(), &task.Task{LUN: uint64(lun % 3), CDB: cdb, DataOut: data, AllocationLength: 1 << 16})
 		switch res.Status {
 		case task.Good:
