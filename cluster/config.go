@@ -23,6 +23,10 @@ type Config struct {
 	// Mover says the node runs copy jobs; the scheduler places jobs only
 	// on movers. Default false (the agent sets it from -run-jobs).
 	Mover bool
+	// ISCSIPortal and ISCSITarget are the node's iSCSI portal ("host:port")
+	// and target name, recorded for SendTargets and clients; empty when the
+	// node serves no iSCSI target.
+	ISCSIPortal, ISCSITarget string
 	// DataDir holds the node's bbolt file (raft.db). Required.
 	DataDir string
 

@@ -241,14 +241,16 @@ func (n *Node) restoreFromSnapshot() error {
 
 func (n *Node) nodeInfo() *ferryv1.NodeInfo {
 	return &ferryv1.NodeInfo{
-		Name:       n.cfg.NodeName,
-		RaftId:     n.id,
-		Site:       n.cfg.Site,
-		GrpcAddr:   n.cfg.GRPCAddr,
-		HttpAddr:   n.cfg.HTTPAddr,
-		GossipAddr: fmt.Sprintf("%s:%d", n.cfg.AdvertiseAddr, n.cfg.GossipAdvertisePort),
-		Reach:      n.cfg.Reach,
-		Mover:      n.cfg.Mover,
+		Name:        n.cfg.NodeName,
+		RaftId:      n.id,
+		Site:        n.cfg.Site,
+		GrpcAddr:    n.cfg.GRPCAddr,
+		HttpAddr:    n.cfg.HTTPAddr,
+		GossipAddr:  fmt.Sprintf("%s:%d", n.cfg.AdvertiseAddr, n.cfg.GossipAdvertisePort),
+		Reach:       n.cfg.Reach,
+		Mover:       n.cfg.Mover,
+		IscsiPortal: n.cfg.ISCSIPortal,
+		IscsiTarget: n.cfg.ISCSITarget,
 	}
 }
 

@@ -132,6 +132,9 @@ func (n *Node) Members() []*ferryv1.Member {
 		if n.fsm.IsRemoved(id) {
 			continue
 		}
+		if ni, ok := n.fsm.Node(id); ok {
+			m.IscsiPortal, m.IscsiTarget = ni.GetIscsiPortal(), ni.GetIscsiTarget()
+		}
 		m.RaftRole = n.roleOf(id, st.Lead, st.RaftState, cs)
 		out = append(out, m)
 	}

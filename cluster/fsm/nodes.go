@@ -26,10 +26,15 @@ func (f *FSM) AddNode(index uint64, info *ferryv1.NodeInfo) {
 		return
 	}
 	next := cloneNode(info)
-	if prev, ok := f.st.nodes[id]; ok && len(next.GetReach()) == 0 && !next.GetMover() {
+	if prev, ok := f.st.nodes[id]; ok {
 		// A promotion's context comes from gossip, which does not carry
 		// what the node said of itself (SetNodeOp): keep that.
-		next.Reach, next.Mover = prev.GetReach(), prev.GetMover()
+		if len(next.GetReach()) == 0 && !next.GetMover() {
+			next.Reach, next.Mover = prev.GetReach(), prev.GetMover()
+		}
+		if next.GetIscsiPortal() == "" {
+			next.IscsiPortal, next.IscsiTarget = prev.GetIscsiPortal(), prev.GetIscsiTarget()
+		}
 	}
 	f.st.nodes[id] = next
 }

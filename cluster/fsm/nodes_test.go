@@ -302,13 +302,13 @@ func TestPromotionKeepsWhatTheNodeSaidOfItself(t *testing.T) {
 	f := New()
 	f.AddNode(1, &ferryv1.NodeInfo{Name: "n2", RaftId: 2, Site: "east"})
 	res := f.Apply(2, &ferryv1.Command{Time: stamp(1), Node: "n2", Op: &ferryv1.Command_SetNode{SetNode: &ferryv1.SetNodeOp{
-		Node: &ferryv1.NodeInfo{Name: "n2", Site: "east", Reach: []string{"db01"}, Mover: true}}}})
+		Node: &ferryv1.NodeInfo{Name: "n2", Site: "east", Reach: []string{"db01"}, Mover: true, IscsiPortal: "127.0.0.1:3260", IscsiTarget: "iqn.2026-11.io.ferry:ferry"}}}})
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
 	f.AddNode(3, &ferryv1.NodeInfo{Name: "n2", RaftId: 2, Site: "east", GrpcAddr: "127.0.0.1:7102"})
 	n, _ := f.NodeByName("n2")
-	if !n.GetMover() || len(n.GetReach()) != 1 || n.GetGrpcAddr() != "127.0.0.1:7102" {
-		t.Fatalf("after the promotion: %v; want mover with reach [db01] and the new address", n)
+	if !n.GetMover() || len(n.GetReach()) != 1 || n.GetGrpcAddr() != "127.0.0.1:7102" || n.GetIscsiPortal() != "127.0.0.1:3260" {
+		t.Fatalf("after the promotion: %v; want mover with reach [db01], its iSCSI portal and the new address", n)
 	}
 }

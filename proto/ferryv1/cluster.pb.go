@@ -136,15 +136,18 @@ func (RaftRole) EnumDescriptor() ([]byte, []int) {
 }
 
 type Member struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
-	RaftId        uint64                 `protobuf:"varint,2,opt,name=raft_id,json=raftId,proto3" json:"raft_id,omitempty"`
-	Site          string                 `protobuf:"bytes,3,opt,name=site,proto3" json:"site,omitempty"`
-	GossipState   GossipState            `protobuf:"varint,4,opt,name=gossip_state,json=gossipState,proto3,enum=ferry.v1.GossipState" json:"gossip_state,omitempty"`
-	RaftRole      RaftRole               `protobuf:"varint,5,opt,name=raft_role,json=raftRole,proto3,enum=ferry.v1.RaftRole" json:"raft_role,omitempty"`
-	GrpcAddr      string                 `protobuf:"bytes,6,opt,name=grpc_addr,json=grpcAddr,proto3" json:"grpc_addr,omitempty"`
-	HttpAddr      string                 `protobuf:"bytes,7,opt,name=http_addr,json=httpAddr,proto3" json:"http_addr,omitempty"`
-	GossipAddr    string                 `protobuf:"bytes,8,opt,name=gossip_addr,json=gossipAddr,proto3" json:"gossip_addr,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Node        string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	RaftId      uint64                 `protobuf:"varint,2,opt,name=raft_id,json=raftId,proto3" json:"raft_id,omitempty"`
+	Site        string                 `protobuf:"bytes,3,opt,name=site,proto3" json:"site,omitempty"`
+	GossipState GossipState            `protobuf:"varint,4,opt,name=gossip_state,json=gossipState,proto3,enum=ferry.v1.GossipState" json:"gossip_state,omitempty"`
+	RaftRole    RaftRole               `protobuf:"varint,5,opt,name=raft_role,json=raftRole,proto3,enum=ferry.v1.RaftRole" json:"raft_role,omitempty"`
+	GrpcAddr    string                 `protobuf:"bytes,6,opt,name=grpc_addr,json=grpcAddr,proto3" json:"grpc_addr,omitempty"`
+	HttpAddr    string                 `protobuf:"bytes,7,opt,name=http_addr,json=httpAddr,proto3" json:"http_addr,omitempty"`
+	GossipAddr  string                 `protobuf:"bytes,8,opt,name=gossip_addr,json=gossipAddr,proto3" json:"gossip_addr,omitempty"`
+	// The node's iSCSI portal and target name; empty when it serves none.
+	IscsiPortal   string `protobuf:"bytes,9,opt,name=iscsi_portal,json=iscsiPortal,proto3" json:"iscsi_portal,omitempty"`
+	IscsiTarget   string `protobuf:"bytes,10,opt,name=iscsi_target,json=iscsiTarget,proto3" json:"iscsi_target,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -231,6 +234,20 @@ func (x *Member) GetHttpAddr() string {
 func (x *Member) GetGossipAddr() string {
 	if x != nil {
 		return x.GossipAddr
+	}
+	return ""
+}
+
+func (x *Member) GetIscsiPortal() string {
+	if x != nil {
+		return x.IscsiPortal
+	}
+	return ""
+}
+
+func (x *Member) GetIscsiTarget() string {
+	if x != nil {
+		return x.IscsiTarget
 	}
 	return ""
 }
@@ -608,7 +625,7 @@ var File_ferry_v1_cluster_proto protoreflect.FileDescriptor
 
 const file_ferry_v1_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\x16ferry/v1/cluster.proto\x12\bferry.v1\"\x8f\x02\n" +
+	"\x16ferry/v1/cluster.proto\x12\bferry.v1\"\xd5\x02\n" +
 	"\x06Member\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x17\n" +
 	"\araft_id\x18\x02 \x01(\x04R\x06raftId\x12\x12\n" +
@@ -618,7 +635,10 @@ const file_ferry_v1_cluster_proto_rawDesc = "" +
 	"\tgrpc_addr\x18\x06 \x01(\tR\bgrpcAddr\x12\x1b\n" +
 	"\thttp_addr\x18\a \x01(\tR\bhttpAddr\x12\x1f\n" +
 	"\vgossip_addr\x18\b \x01(\tR\n" +
-	"gossipAddr\"\x10\n" +
+	"gossipAddr\x12!\n" +
+	"\fiscsi_portal\x18\t \x01(\tR\viscsiPortal\x12!\n" +
+	"\fiscsi_target\x18\n" +
+	" \x01(\tR\viscsiTarget\"\x10\n" +
 	"\x0eMembersRequest\"^\n" +
 	"\x0fMembersResponse\x12*\n" +
 	"\amembers\x18\x01 \x03(\v2\x10.ferry.v1.MemberR\amembers\x12\x1f\n" +

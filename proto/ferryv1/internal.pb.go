@@ -398,7 +398,11 @@ type NodeInfo struct {
 	// Entries name a disk, a library (all its drives) or "LIB/N" (drive N).
 	Reach []string `protobuf:"bytes,7,rep,name=reach,proto3" json:"reach,omitempty"`
 	// The node runs copy jobs.
-	Mover         bool `protobuf:"varint,8,opt,name=mover,proto3" json:"mover,omitempty"`
+	Mover bool `protobuf:"varint,8,opt,name=mover,proto3" json:"mover,omitempty"`
+	// The node's iSCSI portal ("host:port"), empty when it serves none, and
+	// the target name it serves there.
+	IscsiPortal   string `protobuf:"bytes,9,opt,name=iscsi_portal,json=iscsiPortal,proto3" json:"iscsi_portal,omitempty"`
+	IscsiTarget   string `protobuf:"bytes,10,opt,name=iscsi_target,json=iscsiTarget,proto3" json:"iscsi_target,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -487,6 +491,20 @@ func (x *NodeInfo) GetMover() bool {
 		return x.Mover
 	}
 	return false
+}
+
+func (x *NodeInfo) GetIscsiPortal() string {
+	if x != nil {
+		return x.IscsiPortal
+	}
+	return ""
+}
+
+func (x *NodeInfo) GetIscsiTarget() string {
+	if x != nil {
+		return x.IscsiTarget
+	}
+	return ""
 }
 
 // Command is one entry of the replicated log.
@@ -1716,7 +1734,7 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\fR\amessage\x12\x12\n" +
 	"\x04data\x18\x03 \x01(\fR\x04data\x12\x12\n" +
 	"\x04last\x18\x04 \x01(\bR\x04last\"\t\n" +
-	"\aRaftAck\"\xd2\x01\n" +
+	"\aRaftAck\"\x98\x02\n" +
 	"\bNodeInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x17\n" +
 	"\araft_id\x18\x02 \x01(\x04R\x06raftId\x12\x12\n" +
@@ -1726,7 +1744,10 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\vgossip_addr\x18\x06 \x01(\tR\n" +
 	"gossipAddr\x12\x14\n" +
 	"\x05reach\x18\a \x03(\tR\x05reach\x12\x14\n" +
-	"\x05mover\x18\b \x01(\bR\x05mover\"\xc1\a\n" +
+	"\x05mover\x18\b \x01(\bR\x05mover\x12!\n" +
+	"\fiscsi_portal\x18\t \x01(\tR\viscsiPortal\x12!\n" +
+	"\fiscsi_target\x18\n" +
+	" \x01(\tR\viscsiTarget\"\xc1\a\n" +
 	"\aCommand\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12.\n" +
