@@ -39,6 +39,10 @@ func New(node Node, log *slog.Logger) *Manager {
 	return &Manager{node: node, log: log.With("component", "copymanager")}
 }
 
+// Limits are the parameter lists the copy manager accepts, as the
+// third-party copy VPD page and OPERATING PARAMETERS report them.
+func (m *Manager) Limits() xcopy.Limits { return xcopy.DefaultLimits() }
+
 // keyPrefix is the idempotency-key prefix of the copies an initiator sent
 // under a list identifier. The key is the initiator's name, not its port
 // (name,i,0xISID): a session re-established through another node's portal
@@ -53,7 +57,7 @@ func keyPrefix(initiator string, listID byte) string {
 // While a copy under the same list identifier from the same initiator is
 // in progress, the command is refused (OPERATION IN PROGRESS).
 func (m *Manager) ExtendedCopy(ctx context.Context, initiator string, list []byte) task.Result {
-	pl, err := xcopy.Decode(list, xcopy.DefaultLimits())
+	pl, err := xcopy.Decode(list, m.Limits())
 	if err != nil {
 		return failWith(err)
 	}

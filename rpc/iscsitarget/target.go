@@ -1,0 +1,103 @@
+package iscsitarget
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"time"
+
+	"github.com/ferry-san/ferry/iscsi"
+	"github.com/ferry-san/ferry/rpc/copymanager"
+	"github.com/ferry-san/ferry/scsi/sbc"
+)
+
+// DefaultTargetName is the target name of a cluster: the prefix, then the
+// cluster's name.
+const DefaultTargetName = "iqn.2026-11.io.ferry:"
+
+// lunRescan is how often the target looks for disks registered since.
+const lunRescan = time.Second
+
+// Node is what the target needs of its cluster node; *cluster.Node has it.
+type Node interface {
+	copymanager.Node
+}
+
+// Config configures a Target.
+type Config struct {
+	// TargetName is the target's iSCSI name. Required.
+	TargetName string
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Target is a node's iSCSI target.
+type Target struct {
+	node  Node
+	cfg   Config
+	log   *slog.Logger
+	luns  *lunSet
+	iscsi *iscsi.Target
+}
+
+// New returns the node's target; Serve runs it.
+func New(node Node, cfg Config) (*Target, error) {
+	if cfg.TargetName == "" {
+		return nil, fmt.Errorf("iscsitarget: target name required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	log := cfg.Logger.With("component", "iscsi")
+	server := sbc.New(sbc.Config{}, copymanager.New(node, cfg.Logger))
+	t := &Target{node: node, cfg: cfg, log: log, luns: newLUNSet(server, log)}
+	ic := iscsi.DefaultConfig()
+	ic.TargetName = cfg.TargetName
+	ic.Server = server
+	ic.Portals = t.portals
+	ic.Logger = cfg.Logger
+	var err error
+	if t.iscsi, err = iscsi.NewTarget(ic); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Serve presents the cluster's disks and answers initiators on ln until
+// ctx ends.
+func (t *Target) Serve(ctx context.Context, ln net.Listener) error {
+	defer t.luns.close()
+	t.luns.sync(t.node.FSM().Disks())
+	go func() {
+		tick := time.NewTicker(lunRescan)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				t.luns.sync(t.node.FSM().Disks())
+			}
+		}
+	}()
+	t.log.Info("iSCSI target serving", "target", t.cfg.TargetName, "portal", ln.Addr().String())
+	return t.iscsi.Serve(ctx, ln)
+}
+
+// Close stops the target.
+func (t *Target) Close() error { return t.iscsi.Close() }
+
+// portals lists every node's portal of this target, for SendTargets, in
+// one target portal group: any of them reaches the same LUNs.
+func (t *Target) portals() []string {
+	var out []string
+	for _, n := range t.node.FSM().Nodes() {
+		if n.GetIscsiTarget() == t.cfg.TargetName && n.GetIscsiPortal() != "" {
+			out = append(out, n.GetIscsiPortal()+",1")
+		}
+	}
+	slices.Sort(out)
+	return out
+}
