@@ -75,7 +75,8 @@ func (c *conn) serve(ctx context.Context) {
 	c.sess = s
 	defer c.t.unregister(s)
 	c.log = c.log.With("initiator", s.port)
-	c.log.Info("iscsi: login", "discovery", s.discovery, "tsih", s.tsih)
+	c.log.Info("iscsi: login", "discovery", s.discovery, "tsih", s.tsih,
+		"header_digest", s.p.HeaderDigest, "data_digest", s.p.DataDigest)
 
 	c.touch()
 	if c.t.cfg.NOPInterval > 0 {

@@ -48,7 +48,9 @@ func rw(cdb []byte) (lba uint64, blocks uint32, ok bool) {
 	return 0, 0, false
 }
 
-func isWrite(op byte) bool { return op == 0x2a || op == 0xaa || op == 0x8a || op == 0x2e || op == 0xae || op == 0x8e }
+func isWrite(op byte) bool {
+	return op == 0x2a || op == 0xaa || op == 0x8a || op == 0x2e || op == 0xae || op == 0x8e
+}
 
 // DataOutLength tells the target how many bytes a write transfers.
 func (s *Server) DataOutLength(lun uint64, cdb []byte) (uint32, bool) {
