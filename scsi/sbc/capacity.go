@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"math"
+	"math/bits"
 
 	"github.com/ferry-san/ferry/scsi/task"
 )
@@ -27,14 +28,25 @@ func (s *Server) readCapacity10(_ context.Context, r *request) task.Result {
 	return s.reply(b, nil)
 }
 
-// readCapacity16 is READ CAPACITY(16): no protection information, one
-// logical block per physical block, and logical block provisioning
+// readCapacity16 is READ CAPACITY(16): no protection information, the
+// physical block size of the config, and logical block provisioning
 // management (WRITE SAME with UNMAP) with unmapped blocks reading zeroes.
 // Any allocation length is valid, zero included.
 func (s *Server) readCapacity16(_ context.Context, r *request) task.Result {
 	b := make([]byte, readCapacity16Len)
 	binary.BigEndian.PutUint64(b[0:8], r.lun.Blocks()-1)
 	binary.BigEndian.PutUint32(b[8:12], r.lun.BlockSize())
+	b[13] = s.physicalExponent(r.lun.BlockSize())
 	b[14] = lbpme | lbprz
 	return s.reply(truncate(b, binary.BigEndian.Uint32(r.cdb[10:14])), nil)
+}
+
+// physicalExponent is LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT for
+// logical blocks of bs bytes: log2(PhysicalBlockBytes / bs), or zero.
+func (s *Server) physicalExponent(bs uint32) byte {
+	phys := s.cfg.PhysicalBlockBytes
+	if phys&(phys-1) != 0 || phys <= bs {
+		return 0
+	}
+	return byte(bits.TrailingZeros32(phys) - bits.TrailingZeros32(bs))
 }

@@ -23,6 +23,13 @@ type Config struct {
 	// OptimalGranularityBytes is the OPTIMAL TRANSFER LENGTH GRANULARITY,
 	// in bytes: transfers should be multiples of it. Default 4096.
 	OptimalGranularityBytes uint32
+	// PhysicalBlockBytes is the physical block size READ CAPACITY(16)
+	// reports (as LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT): writes of
+	// less than this much cost the backing store a read-modify-write of a
+	// page. A LUN whose logical blocks are at least this large reports
+	// one logical block per physical block, as does a value that is not a
+	// power of two. Default 4096.
+	PhysicalBlockBytes uint32
 	// MaxWriteSameBlocks is the MAXIMUM WRITE SAME LENGTH in blocks; zero
 	// means no limit (WRITE SAME writes in chunks and stops when the
 	// command's context ends). Default 0.
@@ -63,6 +70,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.OptimalGranularityBytes == 0 {
 		c.OptimalGranularityBytes = 4096
+	}
+	if c.PhysicalBlockBytes == 0 {
+		c.PhysicalBlockBytes = 4096
 	}
 	if c.RelativePortID == 0 {
 		c.RelativePortID = 1

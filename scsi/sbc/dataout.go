@@ -9,7 +9,9 @@ import (
 // SCSI transfer length), so that the transport reports write residuals
 // (RFC 7143 11.4.5.1) and hands Execute only that much. It reports false
 // for commands without data-out, unknown commands and unknown LUNs, whose
-// data-out the transport then passes on as it came.
+// data-out the transport then passes on as it came; and for WRITE SAME,
+// whose one block must arrive exactly, so that a data-out of another size
+// reaches writeSame and is refused there rather than silently cut.
 func (s *Server) DataOutLength(lun uint64, cdb []byte) (uint32, bool) {
 	cmd, err := s.lookup(cdb)
 	if err != nil {
@@ -32,11 +34,6 @@ func (s *Server) DataOutLength(lun uint64, cdb []byte) (uint32, bool) {
 			return l.BlockSize(), true
 		}
 		return 0, true
-	case opWriteSame10, opWriteSame16:
-		if cdb[1]&ndobBit != 0 && cdb[0] == opWriteSame16 {
-			return 0, true
-		}
-		return l.BlockSize(), true
 	case opExtendedCopy:
 		return binary.BigEndian.Uint32(cdb[10:14]), true
 	}

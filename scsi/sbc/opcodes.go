@@ -82,6 +82,10 @@ func (s *Server) commandTable() []command {
 		{op: opSyncCache10, usage: []byte{0x35, 0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF, 0xFF, 0}, run: s.synchronizeCache},
 		{op: opWriteSame10, usage: []byte{0x41, 0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0xFF, 0xFF, 0}, run: s.writeSame},
 		{op: opModeSense10, usage: []byte{0x5A, 0x18, 0xFF, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0}, run: s.modeSense},
+		{op: opPersistentReserveIn, hasSA: true, sa: saReadKeys,
+			usage: []byte{0x5E, saReadKeys, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0}, run: s.persistentReserveIn},
+		{op: opPersistentReserveIn, hasSA: true, sa: saReadReservation,
+			usage: []byte{0x5E, saReadReservation, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0}, run: s.persistentReserveIn},
 	}
 	if s.copier != nil {
 		cmds = append(cmds,

@@ -29,9 +29,18 @@ func TestReadCapacity(t *testing.T) {
 		}
 	}
 	d := f.run(rc16(32), nil).DataIn
-	want := []byte{0, 0, 0, 0, 0, 0, 0x03, 0xFF, 0, 0, 0x02, 0, 0, 0, lbpme | lbprz, 0}
+	want := []byte{0, 0, 0, 0, 0, 0, 0x03, 0xFF, 0, 0, 0x02, 0, 0, 3, lbpme | lbprz, 0}
 	if !bytes.Equal(d[:16], want) || !bytes.Equal(d[16:], make([]byte, 16)) {
 		t.Fatalf("READ CAPACITY(16) % x", d)
+	}
+	for _, tc := range []struct {
+		phys, bs uint32
+		exp      byte
+	}{{4096, 512, 3}, {4096, 4096, 0}, {8192, 4096, 1}, {512, 4096, 0}, {3000, 512, 0}} {
+		f.srv.cfg.PhysicalBlockBytes = tc.phys
+		if got := f.srv.physicalExponent(tc.bs); got != tc.exp {
+			t.Errorf("physical %d, logical %d: exponent %d, want %d", tc.phys, tc.bs, got, tc.exp)
+		}
 	}
 	check(t, f.run([]byte{opServiceActionIn16, 0x11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0}, nil), invalidAt(1, 4))
 }
