@@ -29,6 +29,7 @@ import (
 	"github.com/ferry-san/ferry/mover"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/rpc/grpcapi"
+	"github.com/ferry-san/ferry/rpc/iscsitarget"
 	"github.com/ferry-san/ferry/scheduler"
 )
 
@@ -45,7 +46,8 @@ type agentFlags struct {
 	checkpointBytes                                         int64
 	checkpointEvery                                         time.Duration
 	dev, runJobs, pprof                                     bool
-	reach                                                   string
+	reach, iscsiIQN                                         string
+	iscsiPort                                               int
 	lease, renewInterval, renewDeadline                     time.Duration
 	maxJobsPerNode, maxJobsPerLibrary                       int
 }
@@ -64,6 +66,8 @@ func agentFlagSet(stderr io.Writer) (*flag.FlagSet, *agentFlags) {
 	fs.IntVar(&f.gossipPort, "gossip-port", d.GossipPort, "port of gossip (memberlist, TCP and UDP)")
 	fs.IntVar(&f.advertiseGRPCPort, "advertise-grpc-port", 0, "gRPC port other nodes and clients use, if a proxy or NAT stands in front of -grpc-port (default: -grpc-port)")
 	fs.IntVar(&f.advertiseGossipPort, "advertise-gossip-port", 0, "gossip port other nodes use, if a proxy or NAT stands in front of -gossip-port (default: -gossip-port)")
+	fs.IntVar(&f.iscsiPort, "iscsi-port", 3260, "port of the iSCSI target portal; if it is taken the node serves no iSCSI (and says so in its log); 0 turns it off")
+	fs.StringVar(&f.iscsiIQN, "iscsi-iqn", "", "iSCSI target name (default "+iscsitarget.DefaultTargetName+"CLUSTER-NAME; same on every node)")
 	fs.IntVar(&f.httpPort, "http-port", 7301, "port of /metrics, /healthz and /readyz")
 	fs.StringVar(&f.site, "site", d.Site, "site (data centre) this node belongs to")
 	fs.StringVar(&f.join, "join", "", "comma-separated gossip addresses of existing members; empty with a new data dir bootstraps a new cluster")
@@ -180,6 +184,19 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 		return fmt.Errorf("http listener: %w", err)
 	}
 	defer httpLn.Close()
+	iqn := cmp.Or(f.iscsiIQN, iscsitarget.DefaultTargetName+f.clusterName)
+	var iscsiLn net.Listener
+	var iscsiPortal string
+	if f.iscsiPort > 0 {
+		// Unlike the other ports, a taken iSCSI port does not stop the
+		// node: it still moves data and serves the API.
+		if iscsiLn, err = net.Listen("tcp", net.JoinHostPort(f.bind, strconv.Itoa(f.iscsiPort))); err != nil {
+			log.Warn("no iSCSI target on this node: its port is taken", "port", f.iscsiPort, "err", err)
+		} else {
+			defer iscsiLn.Close()
+			iscsiPortal = net.JoinHostPort(advertise, strconv.Itoa(iscsiLn.Addr().(*net.TCPAddr).Port))
+		}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -187,6 +204,8 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 	cfg := cluster.Config{
 		NodeName:            f.node,
 		Reach:               splitList(f.reach),
+		ISCSIPortal:         iscsiPortal,
+		ISCSITarget:         iqn,
 		Mover:               f.runJobs,
 		ClusterName:         f.clusterName,
 		Site:                f.site,
@@ -239,6 +258,22 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 		}
 	}()
 	defer stopGRPC(gs)
+
+	if iscsiLn != nil {
+		target, err := iscsitarget.New(node, iscsitarget.Config{TargetName: iqn, Logger: log})
+		if err != nil {
+			return err
+		}
+		iscsiCtx, stopISCSI := context.WithCancel(context.Background())
+		iscsiDone := make(chan struct{})
+		go func() {
+			if err := target.Serve(iscsiCtx, iscsiLn); err != nil && iscsiCtx.Err() == nil {
+				log.Error("iSCSI target stopped", "err", err)
+			}
+			close(iscsiDone)
+		}()
+		defer func() { stopISCSI(); _ = target.Close(); <-iscsiDone }()
+	}
 
 	hs := &http.Server{Handler: httpHandler(node, reg, f.pprof), ReadHeaderTimeout: 10 * time.Second}
 	go func() {

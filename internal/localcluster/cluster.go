@@ -80,6 +80,7 @@ func (c *Cluster) reservedPortsLocked() map[int]bool {
 		used[n.Ports.GRPC] = true
 		used[n.Ports.Gossip] = true
 		used[n.Ports.HTTP] = true
+		used[n.Ports.ISCSI] = true
 	}
 	return used
 }
@@ -105,6 +106,7 @@ func (c *Cluster) args(n *Node, joinAddrs []string, extra []string) []string {
 		"-grpc-port", strconv.Itoa(n.Ports.GRPC),
 		"-gossip-port", strconv.Itoa(n.Ports.Gossip),
 		"-http-port", strconv.Itoa(n.Ports.HTTP),
+		"-iscsi-port", strconv.Itoa(n.Ports.ISCSI),
 		"-site", c.cfg.Site,
 		"-cluster-name", c.cfg.ClusterName,
 		"-log-level", c.cfg.LogLevel,

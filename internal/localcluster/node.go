@@ -35,6 +35,9 @@ func (n *Node) GRPCAddr() string { return hostPort(n.Ports.GRPC) }
 // HTTPAddr is the host:port of the node's /metrics, /healthz and /readyz.
 func (n *Node) HTTPAddr() string { return hostPort(n.Ports.HTTP) }
 
+// ISCSIAddr is the node's iSCSI portal.
+func (n *Node) ISCSIAddr() string { return hostPort(n.Ports.ISCSI) }
+
 // GossipAddr is the host:port other nodes -join.
 func (n *Node) GossipAddr() string { return hostPort(n.Ports.Gossip) }
 

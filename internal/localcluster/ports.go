@@ -5,18 +5,19 @@ import (
 	"net"
 )
 
-// Ports are the three ports one agent listens on.
+// Ports are the ports one agent listens on.
 type Ports struct {
 	GRPC   int
 	Gossip int
 	HTTP   int
+	ISCSI  int
 }
 
-// freePorts returns three distinct ports that are free on 127.0.0.1 right
+// freePorts returns four distinct ports that are free on 127.0.0.1 right
 // now, none of them in avoid (ports reserved by stopped nodes of the same
 // cluster, which will want them back). The gossip port must be free for both
 // TCP and UDP, since memberlist uses both. Every listener stays open until
-// all three are chosen so that the kernel cannot hand out one port twice.
+// all are chosen so that the kernel cannot hand out one port twice.
 func freePorts(avoid map[int]bool) (Ports, error) {
 	var held []net.Listener
 	var heldUDP []net.PacketConn
@@ -29,7 +30,7 @@ func freePorts(avoid map[int]bool) (Ports, error) {
 		}
 	}()
 	var got []int
-	for attempts := 0; len(got) < 3; attempts++ {
+	for attempts := 0; len(got) < 4; attempts++ {
 		if attempts > 100 {
 			return Ports{}, fmt.Errorf("localcluster: no free ports after %d attempts", attempts)
 		}
@@ -49,5 +50,5 @@ func freePorts(avoid map[int]bool) (Ports, error) {
 		heldUDP = append(heldUDP, udp)
 		got = append(got, port)
 	}
-	return Ports{GRPC: got[0], Gossip: got[1], HTTP: got[2]}, nil
+	return Ports{GRPC: got[0], Gossip: got[1], HTTP: got[2], ISCSI: got[3]}, nil
 }
