@@ -61,6 +61,7 @@ func clientCommands() []*clientCommand {
 		xcopyCommand(),
 		copyResultsCommand(),
 		verifyCommand(),
+		iscsiURLCommand(),
 	}
 }
 
