@@ -6,7 +6,7 @@ export PATH := $(GOBIN):$(PATH)
 PROTOC_GEN_GO_VERSION ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
 
-.PHONY: all build test test-unit demo bench bench-cluster bench-mover bench-failover proto tools fuzz clean
+.PHONY: all build test test-tools test-unit demo bench bench-cluster bench-mover bench-failover proto tools fuzz clean
 
 all: build
 
@@ -18,9 +18,15 @@ build:
 # All under the race detector; the whole run stays well under 20 minutes on
 # two cores.
 TEST_FLAGS ?=
-test:
+test: test-tools
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 18m $(TEST_FLAGS) ./...
+
+# Tools the tests drive: libiscsi's iscsi-test-cu checks the iSCSI target.
+# Installed from Debian when missing and run as root; otherwise the
+# conformance test says it is skipped and why.
+test-tools:
+	@command -v iscsi-test-cu >/dev/null || { [ "$$(id -u)" = 0 ] && 	  { apt-get install -y -qq libiscsi-bin >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq libiscsi-bin >/dev/null; }; }; } || 	  echo "libiscsi-bin is not installed and this is not root: the iSCSI conformance test will be skipped" >&2
 
 # The fast part: what needs no second process.
 test-unit:
@@ -31,7 +37,7 @@ test-unit:
 FUZZTIME ?= 30s
 FUZZ_TARGETS := ./cluster/fsm:FuzzApply ./scsi/xcopy:FuzzDecode ./scsi/xcopy:FuzzDecodeResults \
 	./scsi/sense:FuzzParseSense ./storage/tape:FuzzOpen ./storage/tape:FuzzAgainstModel ./mover:FuzzCheckpoint \
-	./scheduler:FuzzPlace ./storage/fence:FuzzDecode
+	./scheduler:FuzzPlace ./storage/fence:FuzzDecode ./iscsi/pdu:FuzzDecode ./iscsi/pdu:FuzzParseText ./scsi/sbc:FuzzCDB
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  echo "fuzz $${t#*:} in $${t%%:*}"; \
