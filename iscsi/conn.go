@@ -79,8 +79,9 @@ func (c *conn) serve(ctx context.Context) {
 		"header_digest", s.p.HeaderDigest, "data_digest", s.p.DataDigest)
 
 	c.touch()
+	var pinger sync.WaitGroup
 	if c.t.cfg.NOPInterval > 0 {
-		go c.pinger(ctx)
+		pinger.Go(func() { c.pinger(ctx) })
 	}
 	err = c.fullFeature(ctx)
 	// Commands still running see their context end; their responses go
@@ -88,6 +89,7 @@ func (c *conn) serve(ctx context.Context) {
 	cancel()
 	c.nc.Close()
 	c.running.Wait()
+	pinger.Wait()
 	c.logEnd("session", err)
 }
 
