@@ -15,11 +15,14 @@ import (
 const chunkBytes = 1 << 20
 
 // blockRange decodes the LOGICAL BLOCK ADDRESS and the transfer (or
-// number of blocks) field of a 10- or 16-byte block command, and the CDB
-// offset of the latter for field pointers.
+// number of blocks) field of a 10-, 12- or 16-byte block command, and the
+// CDB offset of the latter for field pointers.
 func blockRange(cdb []byte) (lba, count uint64, countAt uint16) {
-	if len(cdb) == 10 {
+	switch len(cdb) {
+	case 10:
 		return uint64(binary.BigEndian.Uint32(cdb[2:6])), uint64(binary.BigEndian.Uint16(cdb[7:9])), 7
+	case 12:
+		return uint64(binary.BigEndian.Uint32(cdb[2:6])), uint64(binary.BigEndian.Uint32(cdb[6:10])), 6
 	}
 	return binary.BigEndian.Uint64(cdb[2:10]), uint64(binary.BigEndian.Uint32(cdb[10:14])), 10
 }

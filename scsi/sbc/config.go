@@ -15,7 +15,9 @@ type Config struct {
 	// Default "0001".
 	Revision string
 	// MaxTransferBytes bounds one READ or WRITE, in bytes; the block
-	// limits VPD page reports it in blocks. Default 8 MiB.
+	// limits VPD page reports it in blocks. Default 32 MiB, the iSCSI
+	// target's default bound on one command's data-out (libiscsi's
+	// WriteSame16.Unmap writes 65536 512-byte blocks at once).
 	MaxTransferBytes uint32
 	// OptimalTransferBytes is the OPTIMAL TRANSFER LENGTH, in bytes.
 	// Default 1 MiB.
@@ -63,7 +65,7 @@ func (c Config) withDefaults() Config {
 		c.Revision = "0001"
 	}
 	if c.MaxTransferBytes == 0 {
-		c.MaxTransferBytes = 8 << 20
+		c.MaxTransferBytes = 32 << 20
 	}
 	if c.OptimalTransferBytes == 0 {
 		c.OptimalTransferBytes = 1 << 20

@@ -16,6 +16,9 @@ func TestDataOutLength(t *testing.T) {
 		ok   bool
 	}{
 		{"WRITE(10)", 1, rw10(opWrite10, 0, 3, 0, 0), 1536, true},
+		{"WRITE(12)", 1, rw12(opWrite12, 0, 2, 0, 0), 1024, true},
+		{"WRITE AND VERIFY(10)", 1, rw10(opWriteVerify10, 0, 2, 0, writeVerifyByte), 1024, true},
+		{"VERIFY(12) BYTCHK 1", 1, rw12(opVerify12, 0, 2, 0, 1<<bytchkShift), 1024, true},
 		{"WRITE(16) 0 blocks", 1, rw16(opWrite16, 0, 0, 0, 0), 0, true},
 		{"WRITE(16) huge", 1, rw16(opWrite16, 0, 0xFFFFFFFF, 0, 0), 0xFFFFFFFF, true},
 		{"WRITE SAME(10)", 1, rw10(opWriteSame10, 0, 100, 0, unmapBit), 0, false},

@@ -212,6 +212,14 @@ func rw10(op byte, lba uint32, blocks uint16, protect, flags byte) []byte {
 	return c
 }
 
+func rw12(op byte, lba, blocks uint32, protect, flags byte) []byte {
+	c := make([]byte, 12)
+	c[0], c[1] = op, protect<<5|flags
+	binary.BigEndian.PutUint32(c[2:6], lba)
+	binary.BigEndian.PutUint32(c[6:10], blocks)
+	return c
+}
+
 func rw16(op byte, lba uint64, blocks uint32, protect, flags byte) []byte {
 	c := make([]byte, 16)
 	c[0], c[1] = op, protect<<5|flags

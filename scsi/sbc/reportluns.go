@@ -8,9 +8,8 @@ import (
 	"github.com/ferry-san/ferry/scsi/task"
 )
 
-// SELECT REPORT values (SPC-4 6.33).
+// SELECT REPORT values (SPC-4 6.33) beside 00h, all LUNs.
 const (
-	reportAllLUNs       = 0x00
 	reportWellKnownLUNs = 0x01
 	reportAllAndWellKn  = 0x02
 	minReportLUNsAlloc  = 16

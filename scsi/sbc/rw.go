@@ -7,9 +7,12 @@ import (
 	"github.com/ferry-san/ferry/scsi/task"
 )
 
-// fuaBit is CDB byte 1 bit 3 of READ and WRITE: force unit access. DPO
-// (bit 4) is accepted and ignored: the server keeps no cache to spare.
-const fuaBit = 0x08
+// CDB byte 1 bits of the READ and WRITE family. DPO (bit 4) is accepted
+// and ignored: the server keeps no cache to spare.
+const (
+	fuaBit          = 0x08 // READ, WRITE: force unit access
+	writeVerifyByte = 0x02 // WRITE AND VERIFY BYTCHK: compare after writing
+)
 
 // checkTransfer checks a READ or WRITE range: on the LUN, and no longer
 // than the MAXIMUM TRANSFER LENGTH (INVALID FIELD IN CDB pointing at the
@@ -25,7 +28,7 @@ func (s *Server) checkTransfer(r *request) (lba, count uint64, err error) {
 	return lba, count, nil
 }
 
-// read is READ(10) and READ(16). The data is always the whole range; the
+// read is READ(10), READ(12) and READ(16). The data is always the whole range; the
 // transport cuts it to the expected transfer length and reports the
 // residual.
 func (s *Server) read(_ context.Context, r *request) task.Result {
@@ -41,10 +44,12 @@ func (s *Server) read(_ context.Context, r *request) task.Result {
 	return s.reply(buf, nil)
 }
 
-// write is WRITE(10) and WRITE(16), with FUA making the data durable
-// before GOOD. When the initiator sent less data than the range holds
-// (its expected transfer length was shorter), only that much is written,
-// as FCP-4 and iSCSI prescribe for an overflow; extra data is ignored.
+// write is WRITE(10), WRITE(12) and WRITE(16), with FUA making the data
+// durable before GOOD, and WRITE AND VERIFY(10), (12) and (16), which
+// always make it durable and, with BYTCHK, read it back and compare. When
+// the initiator sent less data than the range holds (its expected
+// transfer length was shorter), only that much is written, as FCP-4 and
+// iSCSI prescribe for an overflow; extra data is ignored.
 func (s *Server) write(_ context.Context, r *request) task.Result {
 	if err := writeProtected(r.lun); err != nil {
 		return s.reply(nil, err)
@@ -58,10 +63,24 @@ func (s *Server) write(_ context.Context, r *request) task.Result {
 	if _, err := r.lun.WriteAt(data, int64(lba*bs)); err != nil {
 		return s.ioFailure(err, sense.WriteError, r, lba)
 	}
-	if r.cdb[1]&fuaBit != 0 {
+	verify := isWriteAndVerify(r.cdb[0])
+	if verify || r.cdb[1]&fuaBit != 0 {
 		if err := r.lun.Flush(); err != nil {
 			return s.ioFailure(err, sense.WriteError, r, lba)
 		}
 	}
+	if verify && r.cdb[1]&writeVerifyByte != 0 {
+		got := make([]byte, len(data))
+		if _, err := r.lun.ReadAt(got, int64(lba*bs)); err != nil {
+			return s.ioFailure(err, sense.UnrecoveredReadError, r, lba)
+		}
+		if off, ok := compare(got, data, 0); !ok {
+			return task.Fail(sense.New(sense.Miscompare, sense.MiscompareDuringVerify).WithInformation(off))
+		}
+	}
 	return s.reply(nil, nil)
+}
+
+func isWriteAndVerify(op byte) bool {
+	return op == opWriteVerify10 || op == opWriteVerify12 || op == opWriteVerify16
 }

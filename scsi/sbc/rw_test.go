@@ -80,6 +80,16 @@ func TestReadWriteLibiscsi(t *testing.T) {
 		{"Write10 beyond eol", rw10(opWrite10, n-1, 2, 0, 0), fill(1024, 0xa6), lbaOOB},
 		{"Write16 -1", rw16(opWrite16, ^uint64(0), 1, 0, 0), fill(512, 0xa6), lbaOOB},
 		{"Write16 FUA", rw16(opWrite16, 5, 1, 0, 0x08), fill(512, 0xa6), good},
+		{"Read12 last 256", rw12(opRead12, n-256, 256, 0, 0), nil, good},
+		{"Read12 beyond eol", rw12(opRead12, n-1, 2, 0, 0), nil, lbaOOB},
+		{"Write12 DPO FUA", rw12(opWrite12, 0, 1, 0, 0x18), fill(512, 1), good},
+		{"Write12 WRPROTECT", rw12(opWrite12, 0, 1, 1, 0), fill(512, 1), invalidAt(1, 7)},
+		{"WriteVerify10 BYTCHK", rw10(opWriteVerify10, 0, 1, 0, writeVerifyByte), fill(512, 0xa6), good},
+		{"WriteVerify10 DPO", rw10(opWriteVerify10, 0, 1, 0, 0x10|writeVerifyByte), fill(512, 0xa6), good},
+		{"WriteVerify10 FUA refused", rw10(opWriteVerify10, 0, 1, 0, fuaBit), fill(512, 0xa6), invalidAt(1, 3)},
+		{"WriteVerify12 beyond eol", rw12(opWriteVerify12, n, 1, 0, 0), fill(512, 0xa6), lbaOOB},
+		{"WriteVerify16 WRPROTECT", rw16(opWriteVerify16, 0, 1, 2, 0), fill(512, 0xa6), invalidAt(1, 7)},
+		{"Verify12", rw12(opVerify12, 0, 2, 0, 1<<bytchkShift), make([]byte, 1024), good},
 		{"Read10 group number", []byte{opRead10, 0, 0, 0, 0, 0, 0x1F, 0, 1, 0}, nil, good},
 		{"Read10 NACA", []byte{opRead10, 0, 0, 0, 0, 0, 0, 0, 1, 0x04}, nil, invalidAt(9, 2)},
 	}
@@ -124,6 +134,10 @@ func TestReadWriteData(t *testing.T) {
 	check(t, f.run(rw10(opWrite10, 10, 1, 0, fuaBit), pattern[:512]), good)
 	if f.disk.flushes != 1 {
 		t.Fatal("FUA did not flush")
+	}
+	check(t, f.run(rw16(opWriteVerify16, 20, 3, 0, writeVerifyByte), pattern), good)
+	if f.disk.flushes != 2 || !bytes.Equal(f.disk.data[20*512:23*512], pattern) {
+		t.Fatal("WRITE AND VERIFY did not write durably")
 	}
 
 	check(t, f.run(rw10(opWrite10, 0, 1, 0, 0), fill(512, 'a')), good)

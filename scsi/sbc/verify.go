@@ -8,17 +8,17 @@ import (
 	"github.com/ferry-san/ferry/scsi/task"
 )
 
-// BYTCHK values (VERIFY CDB byte 1 bits 2-1, SBC-3 5.29).
+// BYTCHK values (VERIFY CDB byte 1 bits 2-1, SBC-3 5.29); 00b only
+// checks that the medium reads.
 const (
 	bytchkShift    = 1
 	bytchkMask     = 0x03
-	bytchkNone     = 0 // only check that the medium reads
 	bytchkCompare  = 1 // compare the data-out buffer with the range
 	bytchkReserved = 2
 	bytchkSame     = 3 // compare one data-out block with every block
 )
 
-// verify is VERIFY(10) and VERIFY(16). A difference is MISCOMPARE,
+// verify is VERIFY(10), VERIFY(12) and VERIFY(16). A difference is MISCOMPARE,
 // MISCOMPARE DURING VERIFY OPERATION with the offset of the first
 // differing byte of the data-out buffer in INFORMATION. When the
 // initiator sent less data than the range holds, only what it sent is
