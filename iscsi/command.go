@@ -20,6 +20,9 @@ type command struct {
 	lunRaw  uint64
 	cdb     []byte
 	edtl    uint32
+	// readLen is how much data-in the initiator accepts: the EDTL, or for
+	// a bidirectional command the length in its AHS.
+	readLen uint32
 	read    bool
 	write   bool
 	counted bool
@@ -51,7 +54,7 @@ type r2tState struct {
 // scsiCommand starts a command: it takes immediate data, then solicits the
 // rest or runs the command.
 func (c *conn) scsiCommand(ctx context.Context, p *pdu.PDU) error {
-	m, _, err := pdu.ParseSCSICommand(p)
+	m, bidiRead, err := pdu.ParseSCSICommand(p)
 	if err != nil {
 		c.reject(p, pdu.RejectInvalidField)
 		return nil
@@ -62,7 +65,7 @@ func (c *conn) scsiCommand(ctx context.Context, p *pdu.PDU) error {
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cmd := &command{itt: m.ITT, lunRaw: m.LUN, cdb: m.CDB, edtl: m.ExpectedDataTransferLength,
-		read: m.Read, write: m.Write, counted: !m.Immediate, r2ts: map[uint32]*r2tState{},
+		readLen: readLength(&m, bidiRead), read: m.Read, write: m.Write, counted: !m.Immediate, r2ts: map[uint32]*r2tState{},
 		ctx: cctx, cancel: cancel, done: make(chan struct{})}
 	if len(p.Data) > 0 && (!m.Write || !c.sess.p.ImmediateData || uint32(len(p.Data)) > m.ExpectedDataTransferLength) {
 		cancel()
@@ -193,6 +196,17 @@ func (c *conn) newTTT() uint32 {
 	return c.nextTTT
 }
 
+// readLength is the data-in length a command accepts.
+func readLength(m *pdu.SCSICommand, bidiRead uint32) uint32 {
+	switch {
+	case m.Read && m.Write:
+		return bidiRead
+	case m.Read:
+		return m.ExpectedDataTransferLength
+	}
+	return 0
+}
+
 // dataOutSizer is implemented by a task.Server that can tell how many
 // data-out bytes a CDB asks for (the SCSI transfer length), so that the
 // target reports write residuals (RFC 7143 11.4.5.1) and hands the server
@@ -213,9 +227,7 @@ func (c *conn) execute(cmd *command) {
 			return
 		}
 		t := &task.Task{LUN: lunNumber(cmd.lunRaw), CDB: cmd.cdb, Initiator: c.sess.port}
-		if cmd.read {
-			t.AllocationLength = cmd.edtl
-		}
+		t.AllocationLength = cmd.readLen
 		t.DataOut = cmd.buf
 		if sz, ok := c.t.cfg.Server.(dataOutSizer); ok && cmd.buf != nil {
 			if n, ok := sz.DataOutLength(t.LUN, cmd.cdb); ok && n < uint32(len(cmd.buf)) {

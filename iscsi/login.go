@@ -154,7 +154,7 @@ func (st *loginState) step(req *pdu.LoginRequest, data []byte, resp *pdu.LoginRe
 		return nil, nil, initiatorError(pdu.DetailInvalidDuringLogin, "transit from stage %d to %d", req.CSG, req.NSG)
 	}
 	if st.c.t.cfg.CHAP != nil && !st.authDone {
-		if st.chap != nil && st.chap.sentChallenge || st.stage == pdu.StageSecurity && st.chap != nil {
+		if st.chap != nil && st.stage == pdu.StageSecurity {
 			// The exchange is under way: the target does not transit yet.
 			return out, nil, nil
 		}

@@ -15,22 +15,19 @@ func (c *conn) respond(cmd *command, res task.Result) error {
 	if cmd.counted {
 		final = finalStatus
 	}
-	var readLen uint32
-	if cmd.read {
-		readLen = cmd.edtl
-	}
-	data := res.DataIn
-	var resid pdu.Residual
+	data, readResid := readResidual(res.DataIn, cmd.readLen)
+	// The residual field belongs to the read of a read command and to the
+	// write of a write or bidirectional one (RFC 7143 11.4.5).
+	var resid, bidiResid pdu.Residual
 	switch {
-	case uint64(len(data)) > uint64(readLen):
-		resid = pdu.Residual{Overflow: true, Count: uint32(len(data)) - readLen}
-		data = data[:readLen]
-	case cmd.read && uint32(len(data)) < readLen:
-		resid = pdu.Residual{Underflow: true, Count: readLen - uint32(len(data))}
 	case cmd.write:
-		resid = c.writeResidual(cmd)
+		resid, bidiResid = c.writeResidual(cmd), readResid
+	case cmd.read || len(res.DataIn) > 0:
+		resid = readResid
 	}
-	statusInData := res.Sense == nil && len(data) > 0
+	// The status can ride on the Data-In only when it has no sense and no
+	// bidirectional residual, which Data-In has no field for.
+	statusInData := res.Sense == nil && len(data) > 0 && bidiResid == (pdu.Residual{})
 	dataSN, err := c.sendDataIn(cmd, data, statusInData, res.Status, resid, final)
 	if err != nil || statusInData {
 		return err
@@ -41,9 +38,21 @@ func (c *conn) respond(cmd *command, res task.Result) error {
 		senseData = binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(fixed)), uint16(len(fixed)))
 		senseData = append(senseData, fixed...)
 	}
-	r := &pdu.SCSIResponse{Response: pdu.ResponseCompleted, Status: byte(res.Status), Residual: resid,
+	r := &pdu.SCSIResponse{Response: pdu.ResponseCompleted, Status: byte(res.Status), Residual: resid, BidiResidual: bidiResid,
 		ITT: cmd.itt, ExpDataSN: dataSN + cmd.r2tSN}
 	return c.send(pdu.Build(r, senseData), final)
+}
+
+// readResidual cuts data to the length the initiator accepts and says
+// how far the two differ.
+func readResidual(data []byte, readLen uint32) ([]byte, pdu.Residual) {
+	switch n := uint64(len(data)); {
+	case n > uint64(readLen):
+		return data[:readLen], pdu.Residual{Overflow: true, Count: uint32(n - uint64(readLen))}
+	case n < uint64(readLen):
+		return data, pdu.Residual{Underflow: true, Count: readLen - uint32(n)}
+	}
+	return data, pdu.Residual{}
 }
 
 // writeResidual compares the initiator's expected length with what the
