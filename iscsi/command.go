@@ -16,10 +16,10 @@ var invalidFieldInIU = sense.MakeCode(0x0e, 0x03)
 // command is one SCSI task from its SCSI Command PDU to its final status.
 // The collecting fields belong to the connection's reader goroutine.
 type command struct {
-	itt     uint32
-	lunRaw  uint64
-	cdb     []byte
-	edtl    uint32
+	itt    uint32
+	lunRaw uint64
+	cdb    []byte
+	edtl   uint32
 	// readLen is how much data-in the initiator accepts: the EDTL, or for
 	// a bidirectional command the length in its AHS.
 	readLen uint32

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -328,5 +330,97 @@ func TestSessionReinstatement(t *testing.T) {
 	first.waitClosed()
 	if r := second.command(make([]byte, 6), 0, false, nil); r.status != 0 {
 		t.Fatalf("new session: %#x", r.status)
+	}
+}
+
+func TestOutOfSequenceDataOutIsRejected(t *testing.T) {
+	tests := []struct {
+		name   string
+		dataSN uint32
+		offset uint32
+	}{
+		{"DataSN from the future", 5, 0},
+		{"repeated DataSN", 0, 0},
+		{"offset outside the R2T", 0, 4096},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, _ := startTarget(t, nil)
+			in := dial(t, addr)
+			in.mustLogin(pdu.KV{Key: "ImmediateData", Value: "No"})
+			itt := in.nextITT()
+			in.send(pdu.EncodeSCSICommand(&pdu.SCSICommand{Final: true, Write: true, ITT: itt,
+				ExpectedDataTransferLength: 1024, CmdSN: in.cmdSN, ExpStatSN: in.expStatSN, CDB: write10(0, 2)}, nil))
+			in.cmdSN++
+			p := in.recv()
+			var r pdu.R2T
+			r.Unmarshal(&p.Header)
+			if p.Header.Opcode() != pdu.OpR2T {
+				t.Fatalf("got %v, want R2T", p.Header.Opcode())
+			}
+			if tc.name == "repeated DataSN" {
+				in.send(pdu.Build(&pdu.DataOut{ITT: itt, TTT: r.TTT, DataSN: 0}, make([]byte, 512)))
+			}
+			in.send(pdu.Build(&pdu.DataOut{Final: true, ITT: itt, TTT: r.TTT, DataSN: tc.dataSN, BufferOffset: tc.offset + 512}, make([]byte, 512)))
+			p = in.recv()
+			var rej pdu.Reject
+			rej.Unmarshal(&p.Header)
+			if p.Header.Opcode() != pdu.OpReject || rej.Reason != pdu.RejectProtocolError || binary.BigEndian.Uint32(p.Data[16:]) != itt {
+				t.Fatalf("got %v reason %d, want a protocol error Reject of ITT %#x", p.Header.Opcode(), rej.Reason, itt)
+			}
+			// The connection and its window survive the dropped command.
+			if r := in.command(make([]byte, 6), 0, false, nil); r.status != 0 {
+				t.Fatalf("TEST UNIT READY afterwards: %#x", r.status)
+			}
+		})
+	}
+}
+
+func TestCloseEndsSessions(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.TargetName, cfg.Server, cfg.Logger = testIQN, memlun.New(16), testLogger(t)
+	tgt, err := NewTarget(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- tgt.Serve(context.Background(), ln) }()
+	in := dial(t, ln.Addr().String())
+	in.mustLogin()
+	if err := tgt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	in.waitClosed()
+	if err := <-served; !errors.Is(err, ErrClosed) {
+		t.Fatalf("Serve returned %v, want ErrClosed", err)
+	}
+}
+
+func TestNewTargetChecksConfig(t *testing.T) {
+	srv := memlun.New(1)
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+	}{
+		{"no name", func(c *Config) { c.TargetName = "" }},
+		{"no server", func(c *Config) { c.Server = nil }},
+		{"first burst over max burst", func(c *Config) { c.FirstBurstLength, c.MaxBurstLength = 8192, 4096 }},
+		{"tiny segments", func(c *Config) { c.MaxRecvDataSegmentLength = 100 }},
+		{"CHAP without secret", func(c *Config) { c.CHAP = &CHAPConfig{User: "u"} }},
+		{"mutual CHAP half set", func(c *Config) { c.CHAP = &CHAPConfig{User: "u", Secret: "s", MutualUser: "t"} }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.TargetName, cfg.Server = testIQN, srv
+			tc.mutate(&cfg)
+			if _, err := NewTarget(cfg); !errors.Is(err, ErrConfig) {
+				t.Fatalf("err %v, want ErrConfig", err)
+			}
+		})
 	}
 }
