@@ -67,9 +67,9 @@ func (c *conn) scsiCommand(ctx context.Context, p *pdu.PDU) error {
 	cmd := &command{itt: m.ITT, lunRaw: m.LUN, cdb: m.CDB, edtl: m.ExpectedDataTransferLength,
 		readLen: readLength(&m, bidiRead), read: m.Read, write: m.Write, counted: !m.Immediate, r2ts: map[uint32]*r2tState{},
 		ctx: cctx, cancel: cancel, done: make(chan struct{})}
-	if len(p.Data) > 0 && (!m.Write || !c.sess.p.ImmediateData || uint32(len(p.Data)) > m.ExpectedDataTransferLength) {
+	if len(p.Data) > 0 && (!m.Write || !c.sess.p.ImmediateData ||
+		uint32(len(p.Data)) > min(m.ExpectedDataTransferLength, c.sess.p.FirstBurst)) {
 		cancel()
-		c.sess.release()
 		return fmt.Errorf("%w: %d bytes of immediate data for a command of EDTL %d (write %v, ImmediateData %v)",
 			errProtocol, len(p.Data), m.ExpectedDataTransferLength, m.Write, c.sess.p.ImmediateData)
 	}
@@ -81,7 +81,9 @@ func (c *conn) scsiCommand(ctx context.Context, p *pdu.PDU) error {
 	c.cmdMu.Unlock()
 	if dup {
 		cancel()
-		c.sess.release()
+		if cmd.counted {
+			c.sess.release()
+		}
 		c.reject(p, pdu.RejectTaskInProgress)
 		return nil
 	}

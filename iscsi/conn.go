@@ -191,9 +191,13 @@ func (c *conn) send(p *pdu.PDU, mode sendMode) error {
 	if mode != keepStatSN {
 		c.statSN++
 	}
-	c.wbuf = pdu.Append(c.wbuf[:0], p, c.digests)
+	// The data goes out from its own buffer: a read's data is not copied.
+	c.wbuf = pdu.AppendHeader(c.wbuf[:0], p, c.digests)
+	head := len(c.wbuf)
+	c.wbuf = pdu.AppendTrailer(c.wbuf, p, c.digests)
+	bufs := net.Buffers{c.wbuf[:head], p.Data, c.wbuf[head:]}
 	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if _, err := c.nc.Write(c.wbuf); err != nil {
+	if _, err := bufs.WriteTo(c.nc); err != nil {
 		return fmt.Errorf("iscsi: send %v: %w", p.Header.Opcode(), err)
 	}
 	return nil

@@ -104,6 +104,15 @@ func (r *Reader) u32le() (uint32, error) {
 // Append appends the wire form of p, padded and with the digests d asks
 // for, to b. The header's length fields are set from p.AHS and p.Data.
 func Append(b []byte, p *PDU, d Digests) []byte {
+	b = AppendHeader(b, p, d)
+	b = append(b, p.Data...)
+	return AppendTrailer(b, p, d)
+}
+
+// AppendHeader appends what precedes the data segment on the wire: the
+// BHS with its lengths set, the AHS and the header digest. Writers that
+// send the data segment from its own buffer use it with AppendTrailer.
+func AppendHeader(b []byte, p *PDU, d Digests) []byte {
 	p.Header.setLengths(len(p.AHS), len(p.Data))
 	start := len(b)
 	b = append(b, p.Header[:]...)
@@ -113,16 +122,20 @@ func Append(b []byte, p *PDU, d Digests) []byte {
 		// implementation in the field does.
 		b = binary.LittleEndian.AppendUint32(b, CRC32C(b[start:]))
 	}
+	return b
+}
+
+// AppendTrailer appends what follows the data segment: its padding and
+// the data digest.
+func AppendTrailer(b []byte, p *PDU, d Digests) []byte {
 	if len(p.Data) == 0 {
 		return b
 	}
-	ds := len(b)
-	b = append(b, p.Data...)
-	for len(b)%4 != 0 {
-		b = append(b, 0)
-	}
+	var zeros [3]byte
+	pad := zeros[:pad4(len(p.Data))-len(p.Data)]
+	b = append(b, pad...)
 	if d.Data {
-		b = binary.LittleEndian.AppendUint32(b, CRC32C(b[ds:]))
+		b = binary.LittleEndian.AppendUint32(b, CRC32C(p.Data, pad))
 	}
 	return b
 }
