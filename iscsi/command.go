@@ -3,6 +3,7 @@ package iscsi
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 
 	"github.com/ferry-san/ferry/iscsi/pdu"
 	"github.com/ferry-san/ferry/scsi/sense"
@@ -236,10 +237,23 @@ func (c *conn) execute(cmd *command) {
 				t.DataOut = cmd.buf[:n]
 			}
 		}
-		res := c.t.cfg.Server.Execute(cmd.ctx, t)
+		res := c.run(cmd.ctx, t)
 		<-c.slots
 		c.finish(cmd, res)
 	}()
+}
+
+// run executes t on the server. A server that panics fails the command
+// with INTERNAL TARGET FAILURE instead of taking the node down with it.
+func (c *conn) run(ctx context.Context, t *task.Task) (res task.Result) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("iscsi: task server panicked", "cdb", fmt.Sprintf("%x", t.CDB), "panic", v,
+				"stack", string(debug.Stack()))
+			res = task.Fail(sense.New(sense.HardwareError, sense.InternalTargetFailure))
+		}
+	}()
+	return c.t.cfg.Server.Execute(ctx, t)
 }
 
 // finish sends cmd's outcome, unless it was aborted, and forgets it.

@@ -424,3 +424,20 @@ func TestNewTargetChecksConfig(t *testing.T) {
 		})
 	}
 }
+
+// panicky is a task server with a bug.
+type panicky struct{}
+
+func (panicky) Execute(context.Context, *task.Task) task.Result { panic("index out of range") }
+
+func TestServerPanicFailsTheCommandOnly(t *testing.T) {
+	addr, _ := startTarget(t, func(c *Config) { c.Server = panicky{} })
+	in := dial(t, addr)
+	in.mustLogin()
+	for range 2 {
+		r := in.command(read10(0, 1), 512, true, nil)
+		if r.status != byte(task.CheckCondition) || len(r.sense) < 14 || r.sense[2]&0x0f != 0x04 || r.sense[12] != 0x44 {
+			t.Fatalf("status %#x sense %x, want HARDWARE ERROR / INTERNAL TARGET FAILURE", r.status, r.sense)
+		}
+	}
+}

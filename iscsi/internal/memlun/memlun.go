@@ -104,7 +104,7 @@ func (s *Server) Execute(ctx context.Context, t *task.Task) task.Result {
 	if !ok {
 		return task.Fail(sense.New(sense.IllegalRequest, sense.InvalidCommandOperationCode))
 	}
-	if lba+uint64(n) > blocks {
+	if lba > blocks || uint64(n) > blocks-lba {
 		return task.Fail(sense.New(sense.IllegalRequest, sense.LBAOutOfRange))
 	}
 	area := s.data[lba*BlockSize : (lba+uint64(n))*BlockSize]
