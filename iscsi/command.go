@@ -43,7 +43,10 @@ type command struct {
 	// aborted is set under conn.cmdMu by task management; an aborted
 	// command sends no response.
 	aborted bool
-	done    chan struct{}
+	// thirdParty is set, also under conn.cmdMu, when a reset from another
+	// session aborted the command: it ends with TASK ABORTED.
+	thirdParty bool
+	done       chan struct{}
 }
 
 // r2tState is one outstanding R2T.
@@ -74,27 +77,10 @@ func (c *conn) scsiCommand(ctx context.Context, p *pdu.PDU) error {
 		return fmt.Errorf("%w: %d bytes of immediate data for a command of EDTL %d (write %v, ImmediateData %v)",
 			errProtocol, len(p.Data), m.ExpectedDataTransferLength, m.Write, c.sess.p.ImmediateData)
 	}
-	c.cmdMu.Lock()
-	_, dup := c.cmds[cmd.itt]
-	if !dup {
-		c.cmds[cmd.itt] = cmd
-	}
-	c.cmdMu.Unlock()
-	if dup {
-		cancel()
-		if cmd.counted {
-			c.sess.release()
-		}
-		c.reject(p, pdu.RejectTaskInProgress)
-		return nil
-	}
-	if m.Write && cmd.edtl > 0 {
-		if cmd.edtl > c.t.cfg.MaxTransferLength {
-			// Data-Out still on its way for this ITT is dropped because
-			// the command is gone by then.
-			c.finish(cmd, task.Fail(sense.New(sense.IllegalRequest, invalidFieldInIU)))
-			return nil
-		}
+	tooBig := m.Write && cmd.edtl > c.t.cfg.MaxTransferLength
+	if m.Write && cmd.edtl > 0 && !tooBig {
+		// Collecting state is complete before the command is visible to
+		// task management on other goroutines.
 		cmd.buf = make([]byte, cmd.edtl)
 		cmd.received = uint32(copy(cmd.buf, p.Data))
 		cmd.unsolicited = !m.Final
@@ -102,6 +88,27 @@ func (c *conn) scsiCommand(ctx context.Context, p *pdu.PDU) error {
 		if !cmd.unsolicited {
 			cmd.nextOffset = cmd.received
 		}
+	}
+	c.cmdMu.Lock()
+	_, dup := c.cmds[cmd.itt]
+	if !dup {
+		c.cmds[cmd.itt] = cmd
+	}
+	c.cmdMu.Unlock()
+	switch {
+	case dup:
+		cancel()
+		if cmd.counted {
+			c.sess.release()
+		}
+		c.reject(p, pdu.RejectTaskInProgress)
+		return nil
+	case tooBig:
+		// Data-Out still on its way for this ITT is dropped because the
+		// command is gone by then.
+		c.finish(cmd, task.Fail(sense.New(sense.IllegalRequest, invalidFieldInIU)))
+		return nil
+	case cmd.collecting:
 		return c.advance(cmd)
 	}
 	c.execute(cmd)
@@ -185,7 +192,9 @@ func (c *conn) advance(cmd *command) error {
 		}
 	}
 	if len(cmd.r2ts) == 0 && cmd.nextOffset >= cmd.edtl {
+		c.cmdMu.Lock()
 		cmd.collecting = false
+		c.cmdMu.Unlock()
 		c.execute(cmd)
 	}
 	return nil
@@ -260,6 +269,9 @@ func (c *conn) run(ctx context.Context, t *task.Task) (res task.Result) {
 func (c *conn) finish(cmd *command, res task.Result) {
 	c.cmdMu.Lock()
 	aborted := cmd.aborted
+	if cmd.thirdParty {
+		res = abortedResult
+	}
 	c.cmdMu.Unlock()
 	var err error
 	if aborted {

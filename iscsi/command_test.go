@@ -441,3 +441,44 @@ func TestServerPanicFailsTheCommandOnly(t *testing.T) {
 		}
 	}
 }
+
+// resettable records the LUN resets the target passes on.
+type resettable struct {
+	*memlun.Server
+	resets chan uint64
+}
+
+func (r resettable) ResetLUN(lun uint64) { r.resets <- lun }
+
+func TestLUNResetAbortsOtherSessionsTasks(t *testing.T) {
+	srv := resettable{Server: memlun.New(64), resets: make(chan uint64, 4)}
+	addr, _ := startTarget(t, func(c *Config) { c.Server = srv })
+	started, release := blockingLUN(srv.Server)
+	defer release()
+	a, b := dial(t, addr), dial(t, addr)
+	b.isid[5] = 9
+	a.mustLogin()
+	b.mustLogin()
+	itt := a.nextITT()
+	a.send(pdu.EncodeSCSICommand(&pdu.SCSICommand{Final: true, Read: true, ITT: itt, ExpectedDataTransferLength: 512,
+		CmdSN: a.cmdSN, ExpStatSN: a.expStatSN, CDB: read10(0, 1)}, nil))
+	a.cmdSN++
+	<-started
+	b.send(pdu.Build(&pdu.TaskMgmtRequest{Immediate: true, Function: pdu.TMFLogicalUnitReset, ITT: b.nextITT(),
+		ReferencedTaskTag: pdu.ReservedTag, CmdSN: b.cmdSN, ExpStatSN: b.expStatSN}, nil))
+	p := b.recv()
+	var tm pdu.TaskMgmtResponse
+	tm.Unmarshal(&p.Header)
+	if p.Header.Opcode() != pdu.OpTaskMgmtResp || tm.Response != pdu.TMFComplete {
+		t.Fatalf("got %v response %d, want FUNCTION COMPLETE", p.Header.Opcode(), tm.Response)
+	}
+	if lun := <-srv.resets; lun != 0 {
+		t.Fatalf("ResetLUN(%d), want 0", lun)
+	}
+	p = a.recv()
+	var r pdu.SCSIResponse
+	r.Unmarshal(&p.Header)
+	if p.Header.Opcode() != pdu.OpSCSIResponse || r.ITT != itt || r.Status != byte(task.TaskAborted) {
+		t.Fatalf("session A got %v ITT %#x status %#x, want TASK ABORTED", p.Header.Opcode(), r.ITT, r.Status)
+	}
+}

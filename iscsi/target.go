@@ -143,6 +143,19 @@ func (t *Target) tsihUsed(v uint16) bool {
 	return false
 }
 
+// otherConns returns the connections of every session but c's.
+func (t *Target) otherConns(c *conn) []*conn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []*conn
+	for _, s := range t.sessions {
+		if s.conn != c && !s.discovery {
+			out = append(out, s.conn)
+		}
+	}
+	return out
+}
+
 // unregister forgets s unless a newer session took its place.
 func (t *Target) unregister(s *session) {
 	t.mu.Lock()

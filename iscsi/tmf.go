@@ -4,6 +4,13 @@ import (
 	"github.com/ferry-san/ferry/iscsi/pdu"
 )
 
+// lunResetter is implemented by a task.Server that keeps state a logical
+// unit reset clears, such as reservations, or that raises the unit
+// attention SAM-5 asks for after one.
+type lunResetter interface {
+	ResetLUN(lun uint64)
+}
+
 // taskMgmt aborts tasks (RFC 7143 11.5) and answers once they are gone.
 func (c *conn) taskMgmt(p *pdu.PDU) error {
 	var m pdu.TaskMgmtRequest
@@ -13,27 +20,27 @@ func (c *conn) taskMgmt(p *pdu.PDU) error {
 		return nil
 	}
 	resp := pdu.TMFComplete
-	var victims []*command
-	c.cmdMu.Lock()
+	var match func(*command) bool
+	// Resets reach the tasks of every session, not just this one's.
+	allSessions := false
 	switch m.Function {
 	case pdu.TMFAbortTask:
-		if cmd := c.cmds[m.ReferencedTaskTag]; cmd != nil {
-			victims = append(victims, cmd)
+		c.cmdMu.Lock()
+		cmd := c.cmds[m.ReferencedTaskTag]
+		c.cmdMu.Unlock()
+		if cmd != nil {
+			match = func(x *command) bool { return x == cmd }
 		} else if snLess(m.RefCmdSN, exp) || snLess(maxSN, m.RefCmdSN) || !snLess(m.RefCmdSN, m.CmdSN) {
 			// A task the target never saw inside the window counts as
 			// received and aborted; anything else does not exist.
 			resp = pdu.TMFTaskDoesNotExist
 		}
-	case pdu.TMFAbortTaskSet, pdu.TMFClearTaskSet, pdu.TMFLogicalUnitReset:
-		for _, cmd := range c.cmds {
-			if cmd.lunRaw == m.LUN {
-				victims = append(victims, cmd)
-			}
-		}
+	case pdu.TMFAbortTaskSet, pdu.TMFClearTaskSet:
+		match = func(x *command) bool { return x.lunRaw == m.LUN }
+	case pdu.TMFLogicalUnitReset:
+		match, allSessions = func(x *command) bool { return x.lunRaw == m.LUN }, true
 	case pdu.TMFTargetWarmReset, pdu.TMFTargetColdReset:
-		for _, cmd := range c.cmds {
-			victims = append(victims, cmd)
-		}
+		match, allSessions = func(*command) bool { return true }, true
 	case pdu.TMFClearACA:
 		// The target never establishes ACA, so there is none to clear.
 	case pdu.TMFTaskReassign:
@@ -41,18 +48,22 @@ func (c *conn) taskMgmt(p *pdu.PDU) error {
 	default:
 		resp = pdu.TMFNotSupported
 	}
-	var collecting []*command
-	for _, cmd := range victims {
-		cmd.aborted = true
-		cmd.cancel()
-		if cmd.collecting {
-			cmd.collecting = false
-			collecting = append(collecting, cmd)
+	var victims []*command
+	if match != nil {
+		victims = c.abort(match, false)
+		if allSessions {
+			for _, other := range c.t.otherConns(c) {
+				victims = append(victims, other.abort(match, true)...)
+			}
 		}
 	}
-	c.cmdMu.Unlock()
-	for _, cmd := range collecting {
-		c.finish(cmd, abortedResult)
+	if r, ok := c.t.cfg.Server.(lunResetter); ok && resp == pdu.TMFComplete {
+		switch m.Function {
+		case pdu.TMFLogicalUnitReset:
+			r.ResetLUN(lunNumber(m.LUN))
+		case pdu.TMFTargetWarmReset, pdu.TMFTargetColdReset:
+			r.ResetLUN(allLUNs)
+		}
 	}
 	cold := m.Function == pdu.TMFTargetColdReset && resp == pdu.TMFComplete
 	c.running.Add(1)
@@ -68,4 +79,45 @@ func (c *conn) taskMgmt(p *pdu.PDU) error {
 		}
 	}()
 	return nil
+}
+
+// allLUNs is the ResetLUN argument of a target reset.
+const allLUNs = ^uint64(0)
+
+// abort cancels this connection's commands that match. Commands of the
+// session that asked go silently (RFC 7143 4.2.3.4 leaves their answer to
+// the TMF response); those of other sessions end with TASK ABORTED, as
+// with the TAS bit of SPC-4's control mode page set. Commands still
+// collecting data-out are dropped at once when the abort is the
+// connection's own; another session's reader ends them with TASK ABORTED
+// when their data is in.
+func (c *conn) abort(match func(*command) bool, thirdParty bool) []*command {
+	var victims, collecting []*command
+	c.cmdMu.Lock()
+	for _, cmd := range c.cmds {
+		if !match(cmd) {
+			continue
+		}
+		// Another session's command still waiting for its data is not
+		// waited for: that initiator may take its time, and nothing of it
+		// runs yet.
+		if !thirdParty || !cmd.collecting {
+			victims = append(victims, cmd)
+		}
+		if thirdParty {
+			cmd.thirdParty = true
+		} else {
+			cmd.aborted = true
+		}
+		cmd.cancel()
+		if !thirdParty && cmd.collecting {
+			cmd.collecting = false
+			collecting = append(collecting, cmd)
+		}
+	}
+	c.cmdMu.Unlock()
+	for _, cmd := range collecting {
+		c.finish(cmd, abortedResult)
+	}
+	return victims
 }
