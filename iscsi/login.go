@@ -29,7 +29,6 @@ type loginState struct {
 	chap      *chapState
 	authDone  bool
 	pending   []byte
-	sentTPGT  bool
 }
 
 // login runs the login phase and returns the new session.
@@ -165,7 +164,7 @@ func (st *loginState) step(req *pdu.LoginRequest, data []byte, resp *pdu.LoginRe
 	if req.NSG != pdu.StageFullFeature {
 		return out, nil, nil
 	}
-	s := &session{port: st.initiator, isid: st.isid, discovery: st.discovery, p: st.neg.p,
+	s := &session{port: st.initiator, discovery: st.discovery, p: st.neg.p,
 		conn: st.c, depth: st.c.t.cfg.QueueDepth, expCmdSN: st.cmdSN}
 	st.c.t.register(s)
 	resp.TSIH = s.tsih

@@ -13,22 +13,22 @@ type params struct {
 	HeaderDigest, DataDigest bool
 	// SendDataSegment is the initiator's MaxRecvDataSegmentLength: the
 	// largest data segment the target may send.
-	SendDataSegment             uint32
-	FirstBurst, MaxBurst        uint32
-	InitialR2T, ImmediateData   bool
-	MaxOutstandingR2T           uint32
-	DefaultTime2Wait            uint32
-	DefaultTime2Retain          uint32
-	MaxConnections              uint32
-	ErrorRecoveryLevel          uint32
-	DataPDUInOrder, DataSeqInOr bool
+	SendDataSegment                     uint32
+	FirstBurst, MaxBurst                uint32
+	InitialR2T, ImmediateData           bool
+	MaxOutstandingR2T                   uint32
+	DefaultTime2Wait                    uint32
+	DefaultTime2Retain                  uint32
+	MaxConnections                      uint32
+	ErrorRecoveryLevel                  uint32
+	DataPDUInOrder, DataSequenceInOrder bool
 }
 
 // defaultParams are RFC 7143's defaults, in force for keys never negotiated.
 func defaultParams() params {
 	return params{SendDataSegment: 8192, FirstBurst: 65536, MaxBurst: 262144, InitialR2T: true,
 		ImmediateData: true, MaxOutstandingR2T: 1, DefaultTime2Wait: 2, DefaultTime2Retain: 20,
-		MaxConnections: 1, DataPDUInOrder: true, DataSeqInOr: true}
+		MaxConnections: 1, DataPDUInOrder: true, DataSequenceInOrder: true}
 }
 
 // Special values of a negotiation answer (RFC 7143 6.2).
@@ -99,7 +99,7 @@ func (n *negotiator) answer(key, val string) string {
 		// The target reassembles only in-order data: OR with Yes.
 		return n.boolean(val, &n.p.DataPDUInOrder, func(bool) bool { return true })
 	case "DataSequenceInOrder":
-		return n.boolean(val, &n.p.DataSeqInOr, func(bool) bool { return true })
+		return n.boolean(val, &n.p.DataSequenceInOrder, func(bool) bool { return true })
 	case "IFMarker", "OFMarker":
 		var off bool
 		return n.boolean(val, &off, func(bool) bool { return false })

@@ -10,7 +10,6 @@ import (
 type session struct {
 	// port is the SCSI initiator port name: iSCSI name + ",i,0x" + ISID.
 	port      string
-	isid      [6]byte
 	tsih      uint16
 	discovery bool
 	p         params

@@ -47,6 +47,3 @@ func (o Opcode) String() string {
 	}
 	return fmt.Sprintf("opcode 0x%02x", byte(o))
 }
-
-// FromInitiator tells whether an initiator may send o.
-func (o Opcode) FromInitiator() bool { return o < 0x20 }
