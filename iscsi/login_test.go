@@ -182,3 +182,55 @@ func TestCHAP(t *testing.T) {
 		})
 	}
 }
+
+func TestLoginTextOverSeveralPDUs(t *testing.T) {
+	addr, _ := startTarget(t, nil)
+	in := dial(t, addr)
+	text := pdu.AppendText(nil, []pdu.KV{{Key: "InitiatorName", Value: "iqn.2026-11.io.ferry:i"},
+		{Key: "TargetName", Value: testIQN}, {Key: "MaxBurstLength", Value: "4096"}})
+	cut := len(text) / 2
+	// The first half goes with the C bit: the target asks for the rest
+	// with an empty response in the same stage.
+	req := pdu.LoginRequest{Continue: true, CSG: pdu.StageOperational, NSG: pdu.StageFullFeature}
+	req.ISID, req.ITT, req.CmdSN = in.isid, in.nextITT(), in.cmdSN
+	in.send(pdu.Build(&req, text[:cut]))
+	p := in.recv()
+	var resp pdu.LoginResponse
+	resp.Unmarshal(&p.Header)
+	if resp.StatusClass != 0 || resp.Transit || len(p.Data) != 0 {
+		t.Fatalf("continue answered with status %d transit %v and %d bytes", resp.StatusClass, resp.Transit, len(p.Data))
+	}
+	req.Continue, req.Transit = false, true
+	in.send(pdu.Build(&req, text[cut:]))
+	p = in.recv()
+	resp.Unmarshal(&p.Header)
+	kvs, _ := pdu.ParseText(p.Data)
+	if resp.StatusClass != 0 || !resp.Transit || resp.TSIH == 0 {
+		t.Fatalf("login after continuation: %+v", resp)
+	}
+	found := false
+	for _, kv := range kvs {
+		found = found || kv == pdu.KV{Key: "MaxBurstLength", Value: "4096"}
+	}
+	if !found {
+		t.Fatalf("MaxBurstLength not negotiated from the joined text: %v", kvs)
+	}
+}
+
+func TestDataDigestErrorEndsConnection(t *testing.T) {
+	addr, _ := startTarget(t, nil)
+	in := dial(t, addr)
+	in.mustLogin(pdu.KV{Key: "DataDigest", Value: "CRC32C"}, pdu.KV{Key: "ImmediateData", Value: "No"})
+	wire := pdu.Append(nil, pdu.Build(&pdu.NOPOut{Immediate: true, ITT: 9, TTT: pdu.ReservedTag, CmdSN: in.cmdSN}, []byte("ping")), in.digests)
+	wire[len(wire)-1] ^= 0xff
+	if _, err := in.nc.Write(wire); err != nil {
+		t.Fatal(err)
+	}
+	p := in.recv()
+	var rej pdu.Reject
+	rej.Unmarshal(&p.Header)
+	if p.Header.Opcode() != pdu.OpReject || rej.Reason != pdu.RejectDataDigest {
+		t.Fatalf("got %v reason %d, want a data digest Reject", p.Header.Opcode(), rej.Reason)
+	}
+	in.waitClosed()
+}
