@@ -482,3 +482,38 @@ func TestLUNResetAbortsOtherSessionsTasks(t *testing.T) {
 		t.Fatalf("session A got %v ITT %#x status %#x, want TASK ABORTED", p.Header.Opcode(), r.ITT, r.Status)
 	}
 }
+
+func TestShutdownAsksInitiatorsToLogOut(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.TargetName, cfg.Server, cfg.Logger = testIQN, memlun.New(16), testLogger(t)
+	tgt, err := NewTarget(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go tgt.Serve(context.Background(), ln)
+	in := dial(t, ln.Addr().String())
+	in.mustLogin()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- tgt.Shutdown(ctx) }()
+	p := in.recv()
+	var m pdu.AsyncMessage
+	m.Unmarshal(&p.Header)
+	if p.Header.Opcode() != pdu.OpAsyncMessage || m.Event != pdu.AsyncLogoutRequest || m.Parameter3 == 0 {
+		t.Fatalf("got %v event %d, want a logout request", p.Header.Opcode(), m.Event)
+	}
+	if r := in.logout(); r.Response != pdu.LogoutSuccess {
+		t.Fatalf("logout response %d", r.Response)
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		t.Fatal("the listener still accepts connections")
+	}
+}

@@ -30,7 +30,10 @@ type conn struct {
 	r   *pdu.Reader
 
 	sess *session
-	cid  uint16
+	// loggedIn is set once sess is, for goroutines other than the
+	// connection's own.
+	loggedIn atomic.Bool
+	cid      uint16
 
 	wmu     sync.Mutex
 	statSN  uint32
@@ -73,6 +76,7 @@ func (c *conn) serve(ctx context.Context) {
 	}
 	c.nc.SetReadDeadline(time.Time{})
 	c.sess = s
+	c.loggedIn.Store(true)
 	defer c.t.unregister(s)
 	c.log = c.log.With("initiator", s.port)
 	c.log.Info("iscsi: login", "discovery", s.discovery, "tsih", s.tsih,
@@ -201,6 +205,19 @@ func (c *conn) send(p *pdu.PDU, mode sendMode) error {
 		return fmt.Errorf("iscsi: send %v: %w", p.Header.Opcode(), err)
 	}
 	return nil
+}
+
+// requestLogout asks the initiator to log out within grace seconds; a
+// connection still logging in is simply closed.
+func (c *conn) requestLogout(grace uint16) {
+	if !c.loggedIn.Load() {
+		c.nc.Close()
+		return
+	}
+	m := &pdu.AsyncMessage{Event: pdu.AsyncLogoutRequest, Parameter3: grace}
+	if err := c.send(pdu.Build(m, nil), nextStatSN); err != nil {
+		c.nc.Close()
+	}
 }
 
 // reject refuses p with reason; the connection stays up.

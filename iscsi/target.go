@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"time"
 )
 
 // Target serves one iSCSI target name on any number of listeners.
@@ -111,6 +112,43 @@ func (t *Target) Close() error {
 	t.mu.Unlock()
 	t.wg.Wait()
 	return nil
+}
+
+// Shutdown stops accepting connections, asks every logged-in initiator to
+// log out (an Asynchronous Message, RFC 7143 11.9.1), so that multipath
+// initiators move to another portal in an orderly way, and waits until
+// their connections end or ctx is done. Then it closes what is left, as
+// Close does, and returns ctx's error if it had to.
+func (t *Target) Shutdown(ctx context.Context) error {
+	t.mu.Lock()
+	t.closed = true
+	for ln := range t.listeners {
+		ln.Close()
+	}
+	conns := make([]*conn, 0, len(t.conns))
+	for c := range t.conns {
+		conns = append(conns, c)
+	}
+	t.mu.Unlock()
+	grace := uint16(1)
+	if d, ok := ctx.Deadline(); ok {
+		grace = uint16(min(max(time.Until(d)/time.Second, 1), 3600))
+	}
+	for _, c := range conns {
+		c.requestLogout(grace)
+	}
+	done := make(chan struct{})
+	go func() {
+		t.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		t.Close()
+		return ctx.Err()
+	}
 }
 
 // register makes s the session of its initiator port, closing the

@@ -7,11 +7,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"time"
 
 	"github.com/ferry-san/ferry/iscsi"
 	"github.com/ferry-san/ferry/iscsi/internal/memlun"
@@ -49,8 +51,18 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	log.Info("serving", "addr", ln.Addr(), "iqn", *iqn)
-	if err := t.Serve(ctx, ln); err != nil {
+	go func() {
+		<-ctx.Done()
+		// Initiators get a few seconds to log out before the target stops.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := t.Shutdown(sctx); err != nil {
+			log.Warn("shutdown", "err", err)
+		}
+	}()
+	if err := t.Serve(context.Background(), ln); err != nil && !errors.Is(err, iscsi.ErrClosed) {
 		log.Error("serve", "err", err)
 	}
+	<-ctx.Done()
 	t.Close()
 }
