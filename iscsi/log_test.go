@@ -16,3 +16,6 @@ func (w tWriter) Write(b []byte) (int, error) {
 	w.t.Log(string(b))
 	return len(b), nil
 }
+
+// discardLogger drops the target's log, for tests whose peer is noisy.
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
