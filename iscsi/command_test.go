@@ -517,3 +517,18 @@ func TestShutdownAsksInitiatorsToLogOut(t *testing.T) {
 		t.Fatal("the listener still accepts connections")
 	}
 }
+
+func TestTargetColdResetEndsTheConnection(t *testing.T) {
+	addr, _ := startTarget(t, nil)
+	in := dial(t, addr)
+	in.mustLogin()
+	in.send(pdu.Build(&pdu.TaskMgmtRequest{Immediate: true, Function: pdu.TMFTargetColdReset, ITT: in.nextITT(),
+		ReferencedTaskTag: pdu.ReservedTag, CmdSN: in.cmdSN, ExpStatSN: in.expStatSN}, nil))
+	p := in.recv()
+	var m pdu.TaskMgmtResponse
+	m.Unmarshal(&p.Header)
+	if p.Header.Opcode() != pdu.OpTaskMgmtResp || m.Response != pdu.TMFComplete {
+		t.Fatalf("got %v response %d", p.Header.Opcode(), m.Response)
+	}
+	in.waitClosed()
+}

@@ -6,5 +6,23 @@
 // target name; its logical units are whatever the task.Server executes.
 //
 // The target runs at ErrorRecoveryLevel 0 with one connection per session:
-// any protocol error closes the connection and the initiator logs in again.
+// a protocol error closes the connection and the initiator logs in again
+// (an out-of-sequence Data-Out only costs its command, which is rejected).
+//
+// Typical use:
+//
+//	cfg := iscsi.DefaultConfig()
+//	cfg.TargetName = "iqn.2026-11.io.ferry:" + cluster
+//	cfg.Server = blockServer // a task.Server
+//	cfg.Portals = clusterPortals // every node's "host:port,1"
+//	t, err := iscsi.NewTarget(cfg)
+//	...
+//	go t.Serve(ctx, ln)
+//	...
+//	t.Shutdown(drainCtx) // initiators log out and move to another portal
+//
+// A task.Server may also implement DataOutLength(lun, cdb) (uint32, bool),
+// so that write residuals are reported and the data-out it gets is cut to
+// what the CDB transfers, and ResetLUN(lun), to hear of logical unit and
+// target resets (lun is all ones for a target reset).
 package iscsi
