@@ -272,7 +272,17 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 			}
 			close(iscsiDone)
 		}()
-		defer func() { stopISCSI(); _ = target.Close(); <-iscsiDone }()
+		defer func() {
+			// Initiators are asked to log out first, so that multipath ones
+			// move to another node before this one goes.
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if err := target.Shutdown(sctx); err != nil {
+				log.Debug("iSCSI target shutdown", "err", err)
+			}
+			stopISCSI()
+			<-iscsiDone
+		}()
 	}
 
 	hs := &http.Server{Handler: httpHandler(node, reg, f.pprof), ReadHeaderTimeout: 10 * time.Second}

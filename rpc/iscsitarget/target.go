@@ -86,8 +86,9 @@ func (t *Target) Serve(ctx context.Context, ln net.Listener) error {
 	return t.iscsi.Serve(ctx, ln)
 }
 
-// Close stops the target.
-func (t *Target) Close() error { return t.iscsi.Close() }
+// Shutdown asks initiators to log out, so that multipath ones move to
+// another node's portal, then stops the target once they have or ctx ends.
+func (t *Target) Shutdown(ctx context.Context) error { return t.iscsi.Shutdown(ctx) }
 
 // portals lists every node's portal of this target, for SendTargets, in
 // one target portal group: any of them reaches the same LUNs.
