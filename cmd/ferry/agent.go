@@ -26,6 +26,7 @@ import (
 	"github.com/ferry-san/ferry/cluster"
 	"github.com/ferry-san/ferry/cluster/executor"
 	"github.com/ferry-san/ferry/internal/flagenv"
+	"github.com/ferry-san/ferry/iscsi"
 	"github.com/ferry-san/ferry/mover"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/rpc/grpcapi"
@@ -267,7 +268,7 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 		iscsiCtx, stopISCSI := context.WithCancel(context.Background())
 		iscsiDone := make(chan struct{})
 		go func() {
-			if err := target.Serve(iscsiCtx, iscsiLn); err != nil && iscsiCtx.Err() == nil {
+			if err := target.Serve(iscsiCtx, iscsiLn); err != nil && iscsiCtx.Err() == nil && !errors.Is(err, iscsi.ErrClosed) {
 				log.Error("iSCSI target stopped", "err", err)
 			}
 			close(iscsiDone)
