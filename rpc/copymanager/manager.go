@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -40,16 +39,26 @@ func New(node Node, log *slog.Logger) *Manager {
 }
 
 // Limits are the parameter lists the copy manager accepts, as the
-// third-party copy VPD page and OPERATING PARAMETERS report them.
-func (m *Manager) Limits() xcopy.Limits { return xcopy.DefaultLimits() }
+// third-party copy VPD page and OPERATING PARAMETERS report them. The
+// target presents disks only, so its initiators can name no stream device
+// (a CSCD is named by the designator of a logical unit it sees): the tape
+// segment types are not offered, and a list using one is refused as
+// UNSUPPORTED SEGMENT DESCRIPTOR TYPE CODE before any target is opened.
+func (m *Manager) Limits() xcopy.Limits {
+	lim := xcopy.DefaultLimits()
+	lim.SegmentTypes = []xcopy.SegmentType{xcopy.BlockToBlock, xcopy.VerifyCSCD, xcopy.BlockToBlockOffsets}
+	return lim
+}
 
-// keyPrefix is the idempotency-key prefix of the copies an initiator sent
-// under a list identifier. The key is the initiator's name, not its port
-// (name,i,0xISID): a session re-established through another node's portal
-// after a failure has a new ISID but must find its copies.
+// keyPrefix is the idempotency-key prefix of the copies sent through an
+// I_T nexus under a list identifier. SPC-4 scopes list identifiers, and
+// the results RECEIVE COPY RESULTS reports, to the I_T nexus, so the key
+// is the whole initiator port name (name,i,0xISID): another session of the
+// same initiator, with another ISID, neither sees nor blocks these copies.
+// A session reinstated through another node's portal after a failure keeps
+// its ISID (RFC 7143's ISID rule) and so finds them.
 func keyPrefix(initiator string, listID byte) string {
-	name, _, _ := strings.Cut(initiator, ",i,")
-	return fmt.Sprintf("xcopy:%s:%02x:", name, listID)
+	return fmt.Sprintf("xcopy:%s:%02x:", initiator, listID)
 }
 
 // ExtendedCopy runs an EXTENDED COPY (LID1) parameter list as a cluster job
@@ -91,16 +100,13 @@ func (m *Manager) ExtendedCopy(ctx context.Context, initiator string, list []byt
 		// The copy goes on in the cluster; RECEIVE COPY RESULTS follows it.
 		return task.Result{Status: task.TaskAborted}
 	}
-	switch job.GetState() {
-	case ferryv1.JobState_JOB_STATE_SUCCEEDED:
+	if job.GetState() == ferryv1.JobState_JOB_STATE_SUCCEEDED {
 		return task.Result{Status: task.Good}
-	case ferryv1.JobState_JOB_STATE_FAILED:
-		if sd, err := sense.Parse(job.GetError().GetSense()); err == nil {
-			return task.Fail(&sd)
-		}
 	}
-	m.log.Warn("copy ended without sense data", "job", job.GetId(), "state", job.GetState().String(), "error", job.GetError().GetMessage())
-	return task.Fail(sense.New(sense.CopyAborted, sense.ThirdPartyDeviceFailure))
+	if len(job.GetError().GetSense()) == 0 {
+		m.log.Warn("copy ended without sense data", "job", job.GetId(), "state", job.GetState().String(), "error", job.GetError().GetMessage())
+	}
+	return task.Fail(copyAborted(job))
 }
 
 // ReceiveCopyResults answers RECEIVE COPY RESULTS (LID1) from the
@@ -112,7 +118,7 @@ func (m *Manager) ReceiveCopyResults(ctx context.Context, initiator string, cdb 
 		return failWith(err)
 	}
 	if c.Action == xcopy.ActionOperatingParameters {
-		data, err := OperatingParameters().Encode()
+		data, err := m.Limits().OperatingParameters().Encode()
 		if err != nil {
 			return m.busy(err)
 		}

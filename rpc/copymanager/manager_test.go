@@ -130,12 +130,12 @@ func TestExtendedCopyRunsAJobAndReportsItsEnd(t *testing.T) {
 	done := make(chan task.Result, 1)
 	go func() { done <- m.ExtendedCopy(ctx, initiator, list(t, 7, xcopy.ListIDHeld)) }()
 
-	// While the copy runs: COPY STATUS says so (from another session of the
-	// same initiator, as after a reconnect to another node), and the same
-	// list identifier is refused.
+	// While the copy runs: COPY STATUS says so, and the same list
+	// identifier is refused. Another I_T nexus (another ISID) has no copy
+	// under it: SPC-4 scopes list identifiers to the I_T nexus.
 	other := "iqn.1994-05.com.example:host1,i,0x23d000000002"
 	waitFor(t, func() bool {
-		r := m.ReceiveCopyResults(ctx, other, rcr(xcopy.ActionCopyStatus, 7), 1024)
+		r := m.ReceiveCopyResults(ctx, initiator, rcr(xcopy.ActionCopyStatus, 7), 1024)
 		cs, err := xcopy.DecodeCopyStatus(r.DataIn)
 		return r.Status == task.Good && err == nil && cs.Status == xcopy.StatusInProgress
 	})
@@ -143,11 +143,15 @@ func TestExtendedCopyRunsAJobAndReportsItsEnd(t *testing.T) {
 		r.Sense.Key != sense.IllegalRequest || r.Sense.Code() != sense.OperationInProgress {
 		t.Fatalf("second copy under list 7 while the first runs: %+v, want OPERATION IN PROGRESS", r)
 	}
+	if r := m.ReceiveCopyResults(ctx, other, rcr(xcopy.ActionCopyStatus, 7), 1024); r.Status != task.CheckCondition ||
+		r.Sense.Key != sense.IllegalRequest || r.Sense.Code() != sense.InvalidFieldInCDB {
+		t.Fatalf("COPY STATUS of list 7 through another I_T nexus: %+v, want INVALID FIELD IN CDB", r)
+	}
 	close(release)
 	if r := <-done; r.Status != task.Good {
 		t.Fatalf("EXTENDED COPY ended %+v, want GOOD", r)
 	}
-	r := m.ReceiveCopyResults(ctx, other, rcr(xcopy.ActionCopyStatus, 7), 1024)
+	r := m.ReceiveCopyResults(ctx, initiator, rcr(xcopy.ActionCopyStatus, 7), 1024)
 	cs, err := xcopy.DecodeCopyStatus(r.DataIn)
 	if err != nil || cs.Status != xcopy.StatusCompleted || cs.SegmentsProcessed != 1 {
 		t.Fatalf("COPY STATUS after the copy: %+v, %v", cs, err)

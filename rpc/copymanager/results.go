@@ -40,7 +40,8 @@ func CopyStatusText(cs xcopy.CopyStatus) string {
 }
 
 // OperatingParameters is the OPERATING PARAMETERS (service action 03h) of
-// the cluster's copy manager.
+// the cluster's copy manager as the API offers it, tape operations
+// included; the iSCSI target's copy manager offers less (Manager.Limits).
 func OperatingParameters() xcopy.OperatingParameters {
 	return xcopy.DefaultLimits().OperatingParameters()
 }
@@ -60,20 +61,52 @@ func OperatingParametersText(op xcopy.OperatingParameters) string {
 }
 
 // FailedSegmentDetails is the FAILED SEGMENT DETAILS (service action 04h)
-// of a job, with a rendering for people: none unless the job failed with
-// sense data.
+// of a job, with a rendering for people: none unless the job failed. The
+// sense data is what EXTENDED COPY returned (see copyAborted).
 func FailedSegmentDetails(job *ferryv1.Job) ([]byte, string, error) {
-	sd := job.GetError().GetSense()
-	if job.GetState() != ferryv1.JobState_JOB_STATE_FAILED || len(sd) == 0 {
+	if job.GetState() != ferryv1.JobState_JOB_STATE_FAILED {
 		return xcopy.NoFailedSegmentDetails(), "no failed segment\n", nil
 	}
-	data, err := xcopy.FailedSegmentDetails{CommandStatus: byte(task.CheckCondition), Sense: sd}.Encode()
+	sd := copyAborted(job)
+	data, err := xcopy.FailedSegmentDetails{CommandStatus: byte(task.CheckCondition), Sense: sd.Fixed()}.Encode()
 	if err != nil {
 		return nil, "", err
 	}
-	text := fmt.Sprintf("failed segment: %d after %d bytes\nstatus: CHECK CONDITION\n", job.GetError().GetSegment(), job.GetError().GetSegmentBytesDone())
-	if parsed, err := sense.Parse(sd); err == nil {
-		text += "sense: " + parsed.Error() + "\n"
+	text := fmt.Sprintf("failed segment: %d after %d bytes\nstatus: CHECK CONDITION\nsense: %v\n", job.GetError().GetSegment(), job.GetError().GetSegmentBytesDone(), sd)
+	if ts, ok := targetSense(job); ok {
+		text += fmt.Sprintf("copy target sense: %v\n", &ts)
 	}
 	return data, text, nil
+}
+
+// copyAborted is the sense data of a copy that did not complete. SPC-4
+// reports an error met while processing the segments as COPY ABORTED, with
+// the failing segment's index in COMMAND-SPECIFIC INFORMATION. A copy
+// target device's own error (LOGICAL BLOCK ADDRESS OUT OF RANGE, a medium
+// error) is not the copy manager's to report under another sense key, and
+// its additional sense code, INFORMATION and field pointer describe a
+// command to that device, not this one: it becomes NO ADDITIONAL SENSE
+// INFORMATION, and the device's own sense stays in the job's record
+// (targetSense). Sense data already COPY ABORTED (the copy manager's own
+// findings) is returned as is; a copy that ended without sense data failed
+// in the copy manager's own machinery: THIRD PARTY DEVICE FAILURE.
+func copyAborted(job *ferryv1.Job) *sense.Sense {
+	code := sense.NoAdditionalSense
+	parsed, err := sense.Parse(job.GetError().GetSense())
+	switch {
+	case err != nil:
+		code = sense.ThirdPartyDeviceFailure
+	case parsed.Key == sense.CopyAborted:
+		return &parsed
+	}
+	s := sense.New(sense.CopyAborted, code)
+	s.CommandInfo = uint64(job.GetError().GetSegment())
+	return s
+}
+
+// targetSense is the copy target device's own sense data when copyAborted
+// replaced it, for people reading FAILED SEGMENT DETAILS.
+func targetSense(job *ferryv1.Job) (sense.Sense, bool) {
+	parsed, err := sense.Parse(job.GetError().GetSense())
+	return parsed, err == nil && parsed.Key != sense.CopyAborted
 }
