@@ -167,3 +167,31 @@ func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(string(b))
 	return len(b), nil
 }
+
+// TestISID keeps a given ISID and draws a random one of the random type
+// otherwise.
+func TestISID(t *testing.T) {
+	addr, _ := startTarget(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tests := []struct {
+		name string
+		isid [6]byte
+	}{
+		{"given", [6]byte{0x80, 1, 2, 3, 4, 5}},
+		{"random", [6]byte{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := initiator.DialOptions(ctx, addr, "iqn.2026-11.io.ferry:initiator", targetIQN, initiator.Options{ISID: tc.isid})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			got := s.ISID()
+			if tc.isid != [6]byte{} && got != tc.isid || got[0]>>6 != 2 {
+				t.Fatalf("ISID % x, want % x or a random one", got, tc.isid)
+			}
+		})
+	}
+}

@@ -40,29 +40,48 @@ type Session struct {
 	immediateData, initialR2T bool
 }
 
+// Options tune Dial. The zero value takes the documented defaults.
+type Options struct {
+	// ISID is the initiator session identifier. A session re-established
+	// after a failure, through any portal, reuses the lost one's ISID so
+	// that the target sees the same I_T nexus (RFC 7143 4.4.3). Default:
+	// random, of the random type (10b).
+	ISID [6]byte
+}
+
 // Dial connects to the portal at addr and logs in to targetName as
-// initiatorName: a normal session, no authentication, no digests.
+// initiatorName: a normal session, no authentication, no digests, a
+// random ISID.
 func Dial(ctx context.Context, addr, initiatorName, targetName string) (*Session, error) {
+	return DialOptions(ctx, addr, initiatorName, targetName, Options{})
+}
+
+// DialOptions is Dial with Options.
+func DialOptions(ctx context.Context, addr, initiatorName, targetName string, opts Options) (*Session, error) {
+	isid := opts.ISID
+	if isid == [6]byte{} {
+		if _, err := rand.Read(isid[:]); err != nil {
+			return nil, fmt.Errorf("iscsi initiator: isid: %w", err)
+		}
+		isid[0] = 0x80 | isid[0]&0x3f
+	}
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("iscsi initiator: dial %s: %w", addr, err)
 	}
-	s := &Session{nc: nc, r: pdu.NewReader(nc, maxRecvData), itt: 0, cmdSN: 1,
+	s := &Session{nc: nc, r: pdu.NewReader(nc, maxRecvData), isid: isid, cmdSN: 1,
 		sendLimit: 8192, firstBurst: 65536, immediateData: true, initialR2T: true}
-	// A random ISID qualifier keeps two sessions of one initiator name
-	// apart; type 10b (random) in the top bits as RFC 7143 10.12.5 asks.
-	if _, err := rand.Read(s.isid[:]); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("iscsi initiator: isid: %w", err)
-	}
-	s.isid[0] = 0x80 | s.isid[0]&0x3f
 	if err := s.login(ctx, initiatorName, targetName); err != nil {
 		nc.Close()
 		return nil, err
 	}
 	return s, nil
 }
+
+// ISID is the session's initiator session identifier, to reuse when
+// re-establishing the session elsewhere.
+func (s *Session) ISID() [6]byte { return s.isid }
 
 // login runs the security and operational stages, one request each.
 func (s *Session) login(ctx context.Context, initiatorName, targetName string) error {
