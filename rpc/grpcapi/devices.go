@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-san/ferry/cluster/fsm"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/storage/disk"
+	"github.com/ferry-san/ferry/storage/fence"
 	"github.com/ferry-san/ferry/storage/library"
 	"github.com/ferry-san/ferry/storage/tape"
 )
@@ -80,6 +81,11 @@ func (s *DeviceServer) CreateDisk(ctx context.Context, req *ferryv1.CreateDiskRe
 		return nil, status.Errorf(codes.AlreadyExists, "a disk named %q exists", req.GetName())
 	}
 	if err := disk.Create(req.GetPath(), int64(req.GetSizeBytes()), bs); err != nil {
+		return nil, fileError("path", err)
+	}
+	// A fence left beside an earlier file at this path is not this disk's.
+	if err := fence.Remove(req.GetPath()); err != nil {
+		os.Remove(req.GetPath()) // ours: created just now
 		return nil, fileError("path", err)
 	}
 	d := &ferryv1.Disk{Name: req.GetName(), Naa: newNAA(), Path: filepath.Clean(req.GetPath()), SizeBytes: req.GetSizeBytes(), BlockSize: bs, Site: s.siteOr(req.GetSite())}
@@ -222,6 +228,11 @@ func writeLabelledCartridge(path, barcode string, capacity int64) (err error) {
 	t, err := tape.Create(path, tape.Options{Capacity: capacity})
 	if err != nil {
 		return err
+	}
+	// A fence left beside an earlier file at this path is not this
+	// cartridge's.
+	if err := fence.Remove(path); err != nil {
+		return errors.Join(err, t.Close(), os.Remove(path))
 	}
 	defer func() {
 		err = errors.Join(err, t.Close())

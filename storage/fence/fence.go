@@ -204,3 +204,15 @@ func keepErr(err *error, release func() error) {
 		*err = errors.Join(*err, rerr)
 	}
 }
+
+// Remove deletes the fence of a device that has just been created: no one
+// can have written the new device under any epoch, and a fence left by an
+// earlier device at the same path (of another cluster, whose epochs may be
+// higher than this one's) would refuse every writer. A Fence still open on
+// the old file reports ErrReplaced from then on.
+func Remove(devicePath string) error {
+	if err := os.Remove(devicePath + ".fence"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("fence: %w", err)
+	}
+	return nil
+}

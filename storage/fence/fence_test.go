@@ -555,3 +555,34 @@ func TestBadUse(t *testing.T) {
 		})
 	}
 }
+
+// A device created anew starts unfenced: Remove drops the old fence, and a
+// Fence still open on it notices.
+func TestRemoveForANewDevice(t *testing.T) {
+	dev := newDevice(t)
+	old, err := Open(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if err := old.Claim(context.Background(), 900); err != nil {
+		t.Fatal(err)
+	}
+	if err := Remove(dev); err != nil {
+		t.Fatal(err)
+	}
+	if err := Remove(dev); err != nil {
+		t.Fatalf("removing a missing fence: %v", err)
+	}
+	f, err := Open(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Claim(context.Background(), 5); err != nil {
+		t.Fatalf("a low epoch on the new device: %v", err)
+	}
+	if err := old.Write(900, func() error { return nil }); !errors.Is(err, ErrReplaced) {
+		t.Fatalf("old fence after Remove: %v, want ErrReplaced", err)
+	}
+}
