@@ -6,7 +6,7 @@ export PATH := $(GOBIN):$(PATH)
 PROTOC_GEN_GO_VERSION ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
 
-.PHONY: all build test test-tools test-unit demo bench bench-cluster bench-mover bench-failover proto tools fuzz clean
+.PHONY: all build test test-tools test-unit demo bench bench-cluster bench-mover bench-failover bench-iscsi proto tools fuzz clean
 
 all: build
 
@@ -56,9 +56,9 @@ demo: build
 # Benchmarks, not part of `test`: Ferry submissions vs etcd puts on 3-node
 # loopback clusters (installs Debian's etcd-server when missing and run as
 # root), the mover vs dd on 2 GiB copies, then failover (20 kills and a
-# short quiet run).
+# short quiet run), then the iSCSI target vs tgtd and EXTENDED COPY.
 BENCH_FLAGS ?=
-bench: build bench-cluster bench-mover bench-failover
+bench: build bench-cluster bench-mover bench-failover bench-iscsi
 
 bench-cluster: build
 	$(GO) run ./test/bench -ferry bin/ferry $(BENCH_FLAGS)
@@ -91,3 +91,14 @@ QUIET ?= 1
 BENCH_FAILOVER_FLAGS ?=
 bench-failover: build
 	$(GO) run ./test/benchfailover -ferry bin/ferry -kills $(KILLS) -quiet-minutes $(QUIET) $(BENCH_FAILOVER_FLAGS)
+
+# iSCSI: Ferry's target against Debian's tgtd serving the same files
+# (iscsi-perf sequential reads, initiator sequential writes; medians of
+# alternating runs, ratio Ferry/tgtd), then a 1 GiB EXTENDED COPY against
+# READ(16)/WRITE(16) of the same bytes. tgt is installed when tgtd is
+# missing and we are root; without it only Ferry's figures are printed.
+BENCH_ISCSI_FLAGS ?=
+bench-iscsi: build
+	@command -v iscsi-perf >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y libiscsi-bin; }
+	@command -v tgtd >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y tgt; } || echo "tgtd missing: Ferry-only figures"
+	$(GO) run ./test/benchiscsi -ferry bin/ferry $(BENCH_ISCSI_FLAGS)

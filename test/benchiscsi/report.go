@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+)
+
+// report is what the benchmark prints.
+type report struct {
+	note string // why tgtd is not compared, when it is not
+	perf []perfResult
+	copy copyResult
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func (r report) print(out io.Writer, o options) {
+	fmt.Fprintf(out, "\niSCSI target: Ferry vs tgtd on the same files, medians of %d runs of %v each, alternating\n", o.rounds, o.runFor)
+	if r.note != "" {
+		fmt.Fprintf(out, "NOTE: %s; Ferry's figures only.\n", r.note)
+	}
+	fmt.Fprintf(out, "%-45s %12s %12s %8s\n", "workload", "Ferry", "tgtd", "ratio")
+	for _, p := range r.perf {
+		f, t := median(p.runs["Ferry"]), median(p.runs["tgtd"])
+		ratio, tgt := "-", "-"
+		if len(p.runs["tgtd"]) > 0 {
+			tgt = fmt.Sprintf("%.0f %s", t, p.w.unit)
+			if t > 0 {
+				ratio = fmt.Sprintf("%.2f×", f/t)
+			}
+		}
+		fmt.Fprintf(out, "%-45s %12s %12s %8s\n", p.w.name, fmt.Sprintf("%.0f %s", f, p.w.unit), tgt, ratio)
+	}
+	c := r.copy
+	mb := float64(c.bytes) / 1e6
+	fmt.Fprintf(out, "\nCopy of %d MiB LUN 1 → LUN 2 through Ferry's portal (destination verified by SHA-256):\n", c.bytes>>20)
+	fmt.Fprintf(out, "  EXTENDED COPY (block→block)          %8v  %7.0f MB/s\n", c.xcopy.Round(time.Millisecond), mb/c.xcopy.Seconds())
+	fmt.Fprintf(out, "  READ(16)/WRITE(16), 1 MiB chunks     %8v  %7.0f MB/s\n", c.reread.Round(time.Millisecond), mb/c.reread.Seconds())
+	fmt.Fprintf(out, "  speed-up of third-party copy         %8.2f×\n", c.reread.Seconds()/c.xcopy.Seconds())
+	fmt.Fprintln(out, strings.Repeat("-", 80))
+}
