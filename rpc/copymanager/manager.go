@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -38,16 +39,28 @@ func New(node Node, log *slog.Logger) *Manager {
 	return &Manager{node: node, log: log.With("component", "copymanager")}
 }
 
-// Limits are the parameter lists the copy manager accepts, as the
-// third-party copy VPD page and OPERATING PARAMETERS report them. The
-// target presents disks only, so its initiators can name no stream device
-// (a CSCD is named by the designator of a logical unit it sees): the tape
-// segment types are not offered, and a list using one is refused as
-// UNSUPPORTED SEGMENT DESCRIPTOR TYPE CODE before any target is opened.
+// Limits are the parameter lists the copy manager advertises, in the
+// third-party copy VPD page and OPERATING PARAMETERS alike: the disk
+// segment types, since the target presents disks. A list whose CSCD
+// descriptors name stream devices (the cluster's cartridges, by their NAA
+// designators) may use the tape segment types too: see decode.
 func (m *Manager) Limits() xcopy.Limits {
 	lim := xcopy.DefaultLimits()
 	lim.SegmentTypes = []xcopy.SegmentType{xcopy.BlockToBlock, xcopy.VerifyCSCD, xcopy.BlockToBlockOffsets}
 	return lim
+}
+
+// decode parses a parameter list. A list that names a stream device is
+// judged against everything the engine does (tape segments included);
+// one that names disks only against the disk segment types, so that a
+// tape segment between two disks is an UNSUPPORTED SEGMENT DESCRIPTOR TYPE
+// CODE, as initiators expect of a disk target, rather than a copy aborted.
+func (m *Manager) decode(list []byte) (*xcopy.ParameterList, error) {
+	pl, err := xcopy.Decode(list, xcopy.DefaultLimits())
+	if err == nil && slices.ContainsFunc(pl.Targets, func(t xcopy.TargetDescriptor) bool { return t.DeviceType == xcopy.DeviceStream }) {
+		return pl, nil
+	}
+	return xcopy.Decode(list, m.Limits())
 }
 
 // keyPrefix is the idempotency-key prefix of the copies sent through an
@@ -66,7 +79,7 @@ func keyPrefix(initiator string, listID byte) string {
 // While a copy under the same list identifier from the same initiator is
 // in progress, the command is refused (OPERATION IN PROGRESS).
 func (m *Manager) ExtendedCopy(ctx context.Context, initiator string, list []byte) task.Result {
-	pl, err := xcopy.Decode(list, m.Limits())
+	pl, err := m.decode(list)
 	if err != nil {
 		return failWith(err)
 	}

@@ -96,3 +96,23 @@ func TestTheTargetOffersBlockSegmentsOnly(t *testing.T) {
 
 // xcopyHeaderLen is the parameter list header's length (SPC-4 table 108).
 const xcopyHeaderLen = 16
+
+// A list that names a stream device (one of the cluster's cartridges, by
+// its NAA designator) may use the tape segment types the target does not
+// advertise for its disks.
+func TestTapeSegmentsToANamedCartridge(t *testing.T) {
+	f := newFakeNode(t)
+	f.setOnSubmit(f.runs(closed(), succeed))
+	m := New(f, nil)
+	pl := &xcopy.ParameterList{ListID: 4, Targets: []xcopy.TargetDescriptor{
+		{DeviceType: xcopy.DeviceBlock, NAA: []byte{0x30, 0, 0, 0, 0, 0, 0, 1}, BlockLength: 512},
+		{DeviceType: xcopy.DeviceStream, NAA: []byte{0x30, 0, 0, 0, 0, 0, 0, 9}},
+	}, Segments: []xcopy.Segment{{Type: xcopy.BlockToStream, Src: 0, Dst: 1, StreamLength: 512, Blocks: 8}}}
+	b, err := pl.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := m.ExtendedCopy(context.Background(), initiator, b); r.Status != task.Good {
+		t.Fatalf("disk → cartridge list: %+v, want GOOD", r)
+	}
+}
