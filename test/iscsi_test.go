@@ -58,9 +58,16 @@ func TestISCSIConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := fmt.Sprintf("iscsi://%s/%s/1", node.ISCSIAddr(), iscsiTarget)
-	waitFor(t, ctx, "LUNs 1 and 2 presented", func() (bool, string) {
-		out, err := exec.CommandContext(ctx, "iscsi-ls", "-s", fmt.Sprintf("iscsi://%s", node.ISCSIAddr())).CombinedOutput()
-		return err == nil && bytes.Contains(out, []byte("Lun:1 ")) && bytes.Contains(out, []byte("Lun:2 ")), string(out)
+	// Through this very portal: iscsi-ls would follow SendTargets to every
+	// node's, and another node may present the disks first.
+	waitFor(t, ctx, "LUNs 1 and 2 presented by n2", func() (bool, string) {
+		for _, lun := range []int{1, 2} {
+			out, err := exec.CommandContext(ctx, "iscsi-inq", fmt.Sprintf("iscsi://%s/%s/%d", node.ISCSIAddr(), iscsiTarget, lun)).CombinedOutput()
+			if err != nil || !bytes.Contains(out, []byte("DIRECT_ACCESS")) {
+				return false, fmt.Sprintf("LUN %d: %v: %s", lun, err, out)
+			}
+		}
+		return true, ""
 	})
 	for _, s := range conformanceSuites {
 		t.Run(s.suite, func(t *testing.T) {
