@@ -48,6 +48,7 @@ type agentFlags struct {
 	checkpointEvery                                         time.Duration
 	dev, runJobs, pprof                                     bool
 	reach, iscsiIQN                                         string
+	chapUser, chapSecret, chapMutualUser, chapMutualSecret  string
 	iscsiPort                                               int
 	lease, renewInterval, renewDeadline                     time.Duration
 	maxJobsPerNode, maxJobsPerLibrary                       int
@@ -69,6 +70,10 @@ func agentFlagSet(stderr io.Writer) (*flag.FlagSet, *agentFlags) {
 	fs.IntVar(&f.advertiseGossipPort, "advertise-gossip-port", 0, "gossip port other nodes use, if a proxy or NAT stands in front of -gossip-port (default: -gossip-port)")
 	fs.IntVar(&f.iscsiPort, "iscsi-port", 3260, "port of the iSCSI target portal; if it is taken the node serves no iSCSI (and says so in its log); 0 turns it off")
 	fs.StringVar(&f.iscsiIQN, "iscsi-iqn", "", "iSCSI target name (default "+iscsitarget.DefaultTargetName+"CLUSTER-NAME; same on every node)")
+	fs.StringVar(&f.chapUser, "iscsi-chap-user", "", "CHAP user initiators must authenticate as (with -iscsi-chap-secret); none means no authentication")
+	fs.StringVar(&f.chapSecret, "iscsi-chap-secret", "", "CHAP secret of -iscsi-chap-user (12 to 16 characters recommended); better in FERRY_ISCSI_CHAP_SECRET or -config")
+	fs.StringVar(&f.chapMutualUser, "iscsi-chap-mutual-user", "", "mutual CHAP: the name the target answers with when an initiator challenges it")
+	fs.StringVar(&f.chapMutualSecret, "iscsi-chap-mutual-secret", "", "mutual CHAP: the target's secret")
 	fs.IntVar(&f.httpPort, "http-port", 7301, "port of /metrics, /healthz and /readyz")
 	fs.StringVar(&f.site, "site", d.Site, "site (data centre) this node belongs to")
 	fs.StringVar(&f.join, "join", "", "comma-separated gossip addresses of existing members; empty with a new data dir bootstraps a new cluster")
@@ -173,6 +178,10 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 	if advertise == "" {
 		advertise = f.bind
 	}
+	chap, err := f.chap()
+	if err != nil {
+		return err
+	}
 	// Listen first: a port already taken must stop the agent before it
 	// touches the cluster.
 	grpcLn, err := net.Listen("tcp", net.JoinHostPort(f.bind, strconv.Itoa(f.grpcPort)))
@@ -261,7 +270,7 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 	defer stopGRPC(gs)
 
 	if iscsiLn != nil {
-		target, err := iscsitarget.New(node, iscsitarget.Config{TargetName: iqn, Logger: log})
+		target, err := iscsitarget.New(node, iscsitarget.Config{TargetName: iqn, CHAP: chap, Logger: log})
 		if err != nil {
 			return err
 		}
@@ -360,4 +369,17 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// chap is the iSCSI CHAP configuration the flags ask for, nil for none.
+func (f *agentFlags) chap() (*iscsi.CHAPConfig, error) {
+	switch {
+	case f.chapUser == "" && f.chapSecret == "" && f.chapMutualUser == "" && f.chapMutualSecret == "":
+		return nil, nil
+	case f.chapUser == "" || f.chapSecret == "":
+		return nil, errors.New("-iscsi-chap-user and -iscsi-chap-secret go together")
+	case (f.chapMutualUser == "") != (f.chapMutualSecret == ""):
+		return nil, errors.New("-iscsi-chap-mutual-user and -iscsi-chap-mutual-secret go together")
+	}
+	return &iscsi.CHAPConfig{User: f.chapUser, Secret: f.chapSecret, MutualUser: f.chapMutualUser, MutualSecret: f.chapMutualSecret}, nil
 }

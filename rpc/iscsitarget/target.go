@@ -29,6 +29,9 @@ type Node interface {
 type Config struct {
 	// TargetName is the target's iSCSI name. Required.
 	TargetName string
+	// CHAP, when set, makes initiators authenticate (one-way, or mutual
+	// with its Mutual fields). Default: none.
+	CHAP *iscsi.CHAPConfig
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -57,6 +60,7 @@ func New(node Node, cfg Config) (*Target, error) {
 	ic.TargetName = cfg.TargetName
 	ic.Server = server
 	ic.Portals = t.portals
+	ic.CHAP = cfg.CHAP
 	ic.Logger = cfg.Logger
 	var err error
 	if t.iscsi, err = iscsi.NewTarget(ic); err != nil {
