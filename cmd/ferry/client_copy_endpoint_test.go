@@ -83,52 +83,6 @@ func TestParseEndpoint(t *testing.T) {
 	}
 }
 
-func TestParseSize(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    uint64
-		wantErr string
-	}{
-		{in: "0", want: 0},
-		{in: "4096", want: 4096},
-		{in: "512B", want: 512},
-		{in: "1KiB", want: 1024},
-		{in: "1kib", want: 1024},
-		{in: "4 MiB", want: 4 << 20},
-		{in: "1GiB", want: 1 << 30},
-		{in: "8GiB", want: 8 << 30},
-		{in: "2TiB", want: 2 << 40},
-		{in: "1.5KiB", want: 1536},
-		{in: "0.5GiB", want: 1 << 29},
-		{in: "1KB", want: 1000},
-		{in: "80MB", want: 80e6},
-		{in: "1GB", want: 1e9},
-		{in: "3TB", want: 3e12},
-		{in: " 7 ", want: 7},
-		{in: "16EiB", wantErr: "want a number of bytes"},
-		{in: "18446744073709551615", want: 1<<64 - 1},
-		{in: "18446744073709551616", wantErr: "too large"},
-		{in: "20000PiB", wantErr: "too large"},
-		{in: "1.3B", wantErr: "not a whole number of bytes"},
-		{in: "0.1KiB", wantErr: "not a whole number of bytes"},
-		{in: "", wantErr: "want a number of bytes"},
-		{in: "GiB", wantErr: "want a number of bytes"},
-		{in: "1GX", wantErr: "want a number of bytes"},
-		{in: "-1", wantErr: "want a number of bytes"},
-		{in: "1..5MiB", wantErr: "want a number of bytes"},
-		{in: ".5MiB", wantErr: "want a number of bytes"},
-		{in: "5.MiB", wantErr: "want a number of bytes"},
-		{in: "1e3", wantErr: "want a number of bytes"},
-		{in: "1 G i B", wantErr: "want a number of bytes"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := parseSize(tt.in)
-			checkParsed(t, "parseSize", tt.in, got, err, tt.want, tt.wantErr)
-		})
-	}
-}
-
 func TestParseBandwidth(t *testing.T) {
 	tests := []struct {
 		in      string

@@ -11,29 +11,6 @@ import (
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
 
-func TestParseSize(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    int64
-		wantErr bool
-	}{
-		{"512MiB", 512 << 20, false},
-		{"2GiB", 2 << 30, false},
-		{"4096", 4096, false},
-		{"64KiB", 64 << 10, false},
-		{"0", 0, true},
-		{"-1MiB", 0, true},
-		{"lots", 0, true},
-		{"9999999999GiB", 0, true},
-	}
-	for _, tt := range tests {
-		got, err := parseSize(tt.in)
-		if (err != nil) != tt.wantErr || got != tt.want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.wantErr)
-		}
-	}
-}
-
 func TestParseFlags(t *testing.T) {
 	tests := []struct {
 		args     []string

@@ -43,6 +43,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ferry-san/ferry/internal/bytesize"
 )
 
 func main() {
@@ -106,13 +108,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	var err error
-	if o.size, err = parseSize(size); err != nil {
+	if o.size, err = bytesize.Positive(size); err != nil {
 		return o, fmt.Errorf("-size: %w", err)
 	}
 	if o.size%512 != 0 {
 		return o, fmt.Errorf("-size %d: not a multiple of the 512-byte block", o.size)
 	}
-	if o.bwlimit, err = parseSize(strings.TrimSuffix(bw, "/s")); err != nil {
+	if o.bwlimit, err = bytesize.Positive(strings.TrimSuffix(bw, "/s")); err != nil {
 		return o, fmt.Errorf("-bwlimit: %w", err)
 	}
 	switch {
@@ -140,25 +142,6 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	o.agentArgs = append(o.agentArgs, strings.Fields(extra)...)
 	return o, nil
-}
-
-// parseSize reads a byte count with an optional KiB, MiB or GiB suffix.
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if v, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = v, u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v <= 0 || v > (1<<62)/mult {
-		return 0, fmt.Errorf("bad size %q: want a positive number of bytes, KiB, MiB or GiB", s)
-	}
-	return v * mult, nil
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

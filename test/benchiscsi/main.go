@@ -30,6 +30,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/ferry-san/ferry/internal/bytesize"
 )
 
 func main() {
@@ -66,7 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
 	var err error
-	if o.size, err = parseSize(*size); err != nil {
+	if o.size, err = bytesize.Positive(*size); err != nil {
 		return o, fmt.Errorf("%w: -size: %w", errUsage, err)
 	}
 	if o.size%(1<<20) != 0 {

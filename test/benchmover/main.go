@@ -23,8 +23,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
+
+	"github.com/ferry-san/ferry/internal/bytesize"
 )
 
 type options struct {
@@ -59,7 +59,10 @@ func main() {
 	flag.IntVar(&o.buffers, "buffers", 0, "mover buffers (default: the mover's)")
 	flag.IntVar(&o.bufferSize, "buffer-size", 0, "mover buffer size in bytes (default: the mover's)")
 	flag.Parse()
-	n, err := parseSize(size)
+	n, err := bytesize.Positive(size)
+	if err == nil && n%(1<<20) != 0 {
+		err = fmt.Errorf("size must be a multiple of 1 MiB (dd bs=1M)")
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchmover:", err)
 		os.Exit(2)
@@ -78,26 +81,4 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchmover:", err)
 		os.Exit(1)
 	}
-}
-
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v <= 0 {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	v *= mult
-	if v%(1<<20) != 0 {
-		return 0, fmt.Errorf("size must be a multiple of 1 MiB (dd bs=1M)")
-	}
-	return v, nil
 }
