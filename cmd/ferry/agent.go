@@ -270,7 +270,11 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 	defer stopGRPC(gs)
 
 	if iscsiLn != nil {
-		target, err := iscsitarget.New(node, iscsitarget.Config{TargetName: iqn, CHAP: chap, Logger: log})
+		target, err := iscsitarget.New(node, iscsitarget.Config{
+			TargetName: iqn, CHAP: chap, Logger: log,
+			// Stable across restarts and, in practice, distinct per node.
+			RelativePortID: uint16(node.ID()%0xFFFF) + 1,
+		})
 		if err != nil {
 			return err
 		}

@@ -29,6 +29,10 @@ type Node interface {
 type Config struct {
 	// TargetName is the target's iSCSI name. Required.
 	TargetName string
+	// RelativePortID identifies this node's portal among the target's
+	// ports (VPD page 83h): each node's must differ, so that a multipath
+	// initiator tells the paths apart. Default 1.
+	RelativePortID uint16
 	// CHAP, when set, makes initiators authenticate (one-way, or mutual
 	// with its Mutual fields). Default: none.
 	CHAP *iscsi.CHAPConfig
@@ -54,7 +58,8 @@ func New(node Node, cfg Config) (*Target, error) {
 		cfg.Logger = slog.Default()
 	}
 	log := cfg.Logger.With("component", "iscsi")
-	server := sbc.New(sbc.Config{}, copymanager.New(node, cfg.Logger))
+	server := sbc.New(sbc.Config{RelativePortID: cfg.RelativePortID, TargetName: cfg.TargetName, Logger: cfg.Logger},
+		copymanager.New(node, cfg.Logger))
 	t := &Target{node: node, cfg: cfg, log: log, luns: newLUNSet(server, log)}
 	ic := iscsi.DefaultConfig()
 	ic.TargetName = cfg.TargetName
