@@ -108,7 +108,9 @@ func newFixture(t *testing.T) (*fakeNode, *Scheduler) {
 
 func submit(t *testing.T, f *fakeNode, id string) {
 	t.Helper()
-	ref := func(name string) *ferryv1.DeviceRef { return &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: name}} }
+	ref := func(name string) *ferryv1.DeviceRef {
+		return &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: name}}
+	}
 	f.must(t, &ferryv1.Command{Op: &ferryv1.Command_SubmitJob{SubmitJob: &ferryv1.SubmitJobOp{JobId: id, Spec: &ferryv1.JobSpec{
 		Source:      &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: ref("db01")},
 		Destination: &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_TAPE, Device: ref("A00001L9")},
