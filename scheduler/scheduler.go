@@ -159,6 +159,11 @@ func (s *Scheduler) tick(ctx context.Context) {
 	s.cfg.Metrics.leader.Set(1)
 	v := s.view(leases, now)
 	s.mu.Unlock()
+	for id := range s.stuck {
+		if _, open := v.jobs[id]; !open {
+			delete(s.stuck, id) // ended, or cancelled, while it could not be taken over
+		}
+	}
 	var waits []*ferryv1.WaitJobOp
 	for _, d := range Place(s.cfg.Place, v.View) {
 		if ctx.Err() != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 
+	"github.com/ferry-san/ferry/cluster/executor"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/scsi/sbc"
 	"github.com/ferry-san/ferry/storage/disk"
@@ -50,7 +51,7 @@ func (l *lunSet) add(n uint64, d *ferryv1.Disk) error {
 	if err != nil {
 		return err
 	}
-	lun, err := disk.Open(d.GetPath(), disk.Options{BlockSize: d.GetBlockSize(), ReadOnly: d.GetReadOnly()})
+	lun, err := executor.OpenDisk(d, false)
 	if err != nil {
 		return err
 	}
