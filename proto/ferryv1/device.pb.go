@@ -73,6 +73,69 @@ func (ElementKind) EnumDescriptor() ([]byte, []int) {
 	return file_ferry_v1_device_proto_rawDescGZIP(), []int{0}
 }
 
+// FileIdentity is what a device is, whatever path names it: the file's
+// device and inode numbers, and for a block device its device number.
+type FileIdentity struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Dev   uint64                 `protobuf:"varint,1,opt,name=dev,proto3" json:"dev,omitempty"`
+	Ino   uint64                 `protobuf:"varint,2,opt,name=ino,proto3" json:"ino,omitempty"`
+	// Block and character devices: the device they are (st_rdev).
+	Rdev          uint64 `protobuf:"varint,3,opt,name=rdev,proto3" json:"rdev,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileIdentity) Reset() {
+	*x = FileIdentity{}
+	mi := &file_ferry_v1_device_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileIdentity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileIdentity) ProtoMessage() {}
+
+func (x *FileIdentity) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_device_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileIdentity.ProtoReflect.Descriptor instead.
+func (*FileIdentity) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *FileIdentity) GetDev() uint64 {
+	if x != nil {
+		return x.Dev
+	}
+	return 0
+}
+
+func (x *FileIdentity) GetIno() uint64 {
+	if x != nil {
+		return x.Ino
+	}
+	return 0
+}
+
+func (x *FileIdentity) GetRdev() uint64 {
+	if x != nil {
+		return x.Rdev
+	}
+	return 0
+}
+
 type Disk struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -87,14 +150,16 @@ type Disk struct {
 	// The disk's logical unit number in the cluster's iSCSI target: set by
 	// the state machine at registration, from 1 in registration order, and
 	// never reused (LUN 0 is left to REPORT LUNS).
-	Lun           uint32 `protobuf:"varint,8,opt,name=lun,proto3" json:"lun,omitempty"`
+	Lun uint32 `protobuf:"varint,8,opt,name=lun,proto3" json:"lun,omitempty"`
+	// The file registered; no other device may be the same file.
+	Identity      *FileIdentity `protobuf:"bytes,9,opt,name=identity,proto3" json:"identity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Disk) Reset() {
 	*x = Disk{}
-	mi := &file_ferry_v1_device_proto_msgTypes[0]
+	mi := &file_ferry_v1_device_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -106,7 +171,7 @@ func (x *Disk) String() string {
 func (*Disk) ProtoMessage() {}
 
 func (x *Disk) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[0]
+	mi := &file_ferry_v1_device_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -119,7 +184,7 @@ func (x *Disk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disk.ProtoReflect.Descriptor instead.
 func (*Disk) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{0}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Disk) GetName() string {
@@ -178,6 +243,13 @@ func (x *Disk) GetLun() uint32 {
 	return 0
 }
 
+func (x *Disk) GetIdentity() *FileIdentity {
+	if x != nil {
+		return x.Identity
+	}
+	return nil
+}
+
 type CreateDiskRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Name      string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -192,7 +264,7 @@ type CreateDiskRequest struct {
 
 func (x *CreateDiskRequest) Reset() {
 	*x = CreateDiskRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[1]
+	mi := &file_ferry_v1_device_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -204,7 +276,7 @@ func (x *CreateDiskRequest) String() string {
 func (*CreateDiskRequest) ProtoMessage() {}
 
 func (x *CreateDiskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[1]
+	mi := &file_ferry_v1_device_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -217,7 +289,7 @@ func (x *CreateDiskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateDiskRequest.ProtoReflect.Descriptor instead.
 func (*CreateDiskRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{1}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CreateDiskRequest) GetName() string {
@@ -260,16 +332,18 @@ type AddDiskRequest struct {
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Path  string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
 	// 0 means the device's own (512 for a regular file).
-	BlockSize     uint32 `protobuf:"varint,3,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"`
-	ReadOnly      bool   `protobuf:"varint,4,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
-	Site          string `protobuf:"bytes,5,opt,name=site,proto3" json:"site,omitempty"`
+	BlockSize uint32 `protobuf:"varint,3,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"`
+	ReadOnly  bool   `protobuf:"varint,4,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	Site      string `protobuf:"bytes,5,opt,name=site,proto3" json:"site,omitempty"`
+	// The device's fence belongs to another cluster: take it over.
+	TakeOver      bool `protobuf:"varint,6,opt,name=take_over,json=takeOver,proto3" json:"take_over,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AddDiskRequest) Reset() {
 	*x = AddDiskRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[2]
+	mi := &file_ferry_v1_device_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -281,7 +355,7 @@ func (x *AddDiskRequest) String() string {
 func (*AddDiskRequest) ProtoMessage() {}
 
 func (x *AddDiskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[2]
+	mi := &file_ferry_v1_device_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -294,7 +368,7 @@ func (x *AddDiskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddDiskRequest.ProtoReflect.Descriptor instead.
 func (*AddDiskRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{2}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *AddDiskRequest) GetName() string {
@@ -332,6 +406,13 @@ func (x *AddDiskRequest) GetSite() string {
 	return ""
 }
 
+func (x *AddDiskRequest) GetTakeOver() bool {
+	if x != nil {
+		return x.TakeOver
+	}
+	return false
+}
+
 type ListDisksRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -340,7 +421,7 @@ type ListDisksRequest struct {
 
 func (x *ListDisksRequest) Reset() {
 	*x = ListDisksRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[3]
+	mi := &file_ferry_v1_device_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -352,7 +433,7 @@ func (x *ListDisksRequest) String() string {
 func (*ListDisksRequest) ProtoMessage() {}
 
 func (x *ListDisksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[3]
+	mi := &file_ferry_v1_device_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -365,7 +446,7 @@ func (x *ListDisksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDisksRequest.ProtoReflect.Descriptor instead.
 func (*ListDisksRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{3}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{4}
 }
 
 type ListDisksResponse struct {
@@ -377,7 +458,7 @@ type ListDisksResponse struct {
 
 func (x *ListDisksResponse) Reset() {
 	*x = ListDisksResponse{}
-	mi := &file_ferry_v1_device_proto_msgTypes[4]
+	mi := &file_ferry_v1_device_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -389,7 +470,7 @@ func (x *ListDisksResponse) String() string {
 func (*ListDisksResponse) ProtoMessage() {}
 
 func (x *ListDisksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[4]
+	mi := &file_ferry_v1_device_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -402,7 +483,7 @@ func (x *ListDisksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDisksResponse.ProtoReflect.Descriptor instead.
 func (*ListDisksResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{4}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListDisksResponse) GetDisks() []*Disk {
@@ -428,7 +509,7 @@ type Element struct {
 
 func (x *Element) Reset() {
 	*x = Element{}
-	mi := &file_ferry_v1_device_proto_msgTypes[5]
+	mi := &file_ferry_v1_device_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -440,7 +521,7 @@ func (x *Element) String() string {
 func (*Element) ProtoMessage() {}
 
 func (x *Element) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[5]
+	mi := &file_ferry_v1_device_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -453,7 +534,7 @@ func (x *Element) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Element.ProtoReflect.Descriptor instead.
 func (*Element) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{5}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Element) GetKind() ElementKind {
@@ -495,13 +576,15 @@ type Library struct {
 	// Capacity of each new cartridge, in bytes.
 	CartridgeCapacityBytes uint64     `protobuf:"varint,7,opt,name=cartridge_capacity_bytes,json=cartridgeCapacityBytes,proto3" json:"cartridge_capacity_bytes,omitempty"`
 	Elements               []*Element `protobuf:"bytes,8,rep,name=elements,proto3" json:"elements,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// The library's directory.
+	Identity      *FileIdentity `protobuf:"bytes,9,opt,name=identity,proto3" json:"identity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Library) Reset() {
 	*x = Library{}
-	mi := &file_ferry_v1_device_proto_msgTypes[6]
+	mi := &file_ferry_v1_device_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -513,7 +596,7 @@ func (x *Library) String() string {
 func (*Library) ProtoMessage() {}
 
 func (x *Library) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[6]
+	mi := &file_ferry_v1_device_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -526,7 +609,7 @@ func (x *Library) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Library.ProtoReflect.Descriptor instead.
 func (*Library) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{6}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Library) GetName() string {
@@ -585,6 +668,13 @@ func (x *Library) GetElements() []*Element {
 	return nil
 }
 
+func (x *Library) GetIdentity() *FileIdentity {
+	if x != nil {
+		return x.Identity
+	}
+	return nil
+}
+
 type CreateLibraryRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -601,7 +691,7 @@ type CreateLibraryRequest struct {
 
 func (x *CreateLibraryRequest) Reset() {
 	*x = CreateLibraryRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[7]
+	mi := &file_ferry_v1_device_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -613,7 +703,7 @@ func (x *CreateLibraryRequest) String() string {
 func (*CreateLibraryRequest) ProtoMessage() {}
 
 func (x *CreateLibraryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[7]
+	mi := &file_ferry_v1_device_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -626,7 +716,7 @@ func (x *CreateLibraryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateLibraryRequest.ProtoReflect.Descriptor instead.
 func (*CreateLibraryRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{7}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateLibraryRequest) GetName() string {
@@ -686,7 +776,7 @@ type ListLibrariesRequest struct {
 
 func (x *ListLibrariesRequest) Reset() {
 	*x = ListLibrariesRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[8]
+	mi := &file_ferry_v1_device_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -698,7 +788,7 @@ func (x *ListLibrariesRequest) String() string {
 func (*ListLibrariesRequest) ProtoMessage() {}
 
 func (x *ListLibrariesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[8]
+	mi := &file_ferry_v1_device_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -711,7 +801,7 @@ func (x *ListLibrariesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLibrariesRequest.ProtoReflect.Descriptor instead.
 func (*ListLibrariesRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{8}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{9}
 }
 
 type ListLibrariesResponse struct {
@@ -723,7 +813,7 @@ type ListLibrariesResponse struct {
 
 func (x *ListLibrariesResponse) Reset() {
 	*x = ListLibrariesResponse{}
-	mi := &file_ferry_v1_device_proto_msgTypes[9]
+	mi := &file_ferry_v1_device_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -735,7 +825,7 @@ func (x *ListLibrariesResponse) String() string {
 func (*ListLibrariesResponse) ProtoMessage() {}
 
 func (x *ListLibrariesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[9]
+	mi := &file_ferry_v1_device_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -748,7 +838,7 @@ func (x *ListLibrariesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLibrariesResponse.ProtoReflect.Descriptor instead.
 func (*ListLibrariesResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{9}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListLibrariesResponse) GetLibraries() []*Library {
@@ -768,7 +858,7 @@ type InventoryRequest struct {
 
 func (x *InventoryRequest) Reset() {
 	*x = InventoryRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[10]
+	mi := &file_ferry_v1_device_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -780,7 +870,7 @@ func (x *InventoryRequest) String() string {
 func (*InventoryRequest) ProtoMessage() {}
 
 func (x *InventoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[10]
+	mi := &file_ferry_v1_device_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -793,7 +883,7 @@ func (x *InventoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InventoryRequest.ProtoReflect.Descriptor instead.
 func (*InventoryRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{10}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *InventoryRequest) GetLibrary() string {
@@ -820,14 +910,21 @@ type Cartridge struct {
 	CapacityBytes  uint64                 `protobuf:"varint,6,opt,name=capacity_bytes,json=capacityBytes,proto3" json:"capacity_bytes,omitempty"`
 	WriteProtected bool                   `protobuf:"varint,7,opt,name=write_protected,json=writeProtected,proto3" json:"write_protected,omitempty"`
 	// The storage slot the cartridge returns to when a drive unloads it.
-	HomeSlot      uint32 `protobuf:"varint,8,opt,name=home_slot,json=homeSlot,proto3" json:"home_slot,omitempty"`
+	HomeSlot uint32 `protobuf:"varint,8,opt,name=home_slot,json=homeSlot,proto3" json:"home_slot,omitempty"`
+	// The image file registered; no other device may be the same file.
+	Identity *FileIdentity `protobuf:"bytes,9,opt,name=identity,proto3" json:"identity,omitempty"`
+	// The catalog: every data file on the cartridge, from file 1 on, as the
+	// jobs that wrote them (or an import) recorded them.
+	Files []*TapeFile `protobuf:"bytes,10,rep,name=files,proto3" json:"files,omitempty"`
+	// Bytes of the image in use, up to end of data.
+	UsedBytes     uint64 `protobuf:"varint,11,opt,name=used_bytes,json=usedBytes,proto3" json:"used_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Cartridge) Reset() {
 	*x = Cartridge{}
-	mi := &file_ferry_v1_device_proto_msgTypes[11]
+	mi := &file_ferry_v1_device_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +936,7 @@ func (x *Cartridge) String() string {
 func (*Cartridge) ProtoMessage() {}
 
 func (x *Cartridge) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[11]
+	mi := &file_ferry_v1_device_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +949,7 @@ func (x *Cartridge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cartridge.ProtoReflect.Descriptor instead.
 func (*Cartridge) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{11}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Cartridge) GetBarcode() string {
@@ -911,6 +1008,27 @@ func (x *Cartridge) GetHomeSlot() uint32 {
 	return 0
 }
 
+func (x *Cartridge) GetIdentity() *FileIdentity {
+	if x != nil {
+		return x.Identity
+	}
+	return nil
+}
+
+func (x *Cartridge) GetFiles() []*TapeFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *Cartridge) GetUsedBytes() uint64 {
+	if x != nil {
+		return x.UsedBytes
+	}
+	return 0
+}
+
 type LabelTapeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Library       string                 `protobuf:"bytes,1,opt,name=library,proto3" json:"library,omitempty"`
@@ -922,7 +1040,7 @@ type LabelTapeRequest struct {
 
 func (x *LabelTapeRequest) Reset() {
 	*x = LabelTapeRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[12]
+	mi := &file_ferry_v1_device_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -934,7 +1052,7 @@ func (x *LabelTapeRequest) String() string {
 func (*LabelTapeRequest) ProtoMessage() {}
 
 func (x *LabelTapeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[12]
+	mi := &file_ferry_v1_device_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -947,7 +1065,7 @@ func (x *LabelTapeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelTapeRequest.ProtoReflect.Descriptor instead.
 func (*LabelTapeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LabelTapeRequest) GetLibrary() string {
@@ -971,6 +1089,332 @@ func (x *LabelTapeRequest) GetBarcode() string {
 	return ""
 }
 
+type ImportTapeRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Library string                 `protobuf:"bytes,1,opt,name=library,proto3" json:"library,omitempty"`
+	Slot    uint32                 `protobuf:"varint,2,opt,name=slot,proto3" json:"slot,omitempty"`
+	// The image: a regular file holding a SIMH tape with a VOL1 label.
+	Path string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	// The image's fence belongs to another cluster: take it over.
+	TakeOver      bool `protobuf:"varint,4,opt,name=take_over,json=takeOver,proto3" json:"take_over,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportTapeRequest) Reset() {
+	*x = ImportTapeRequest{}
+	mi := &file_ferry_v1_device_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportTapeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportTapeRequest) ProtoMessage() {}
+
+func (x *ImportTapeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_device_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportTapeRequest.ProtoReflect.Descriptor instead.
+func (*ImportTapeRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ImportTapeRequest) GetLibrary() string {
+	if x != nil {
+		return x.Library
+	}
+	return ""
+}
+
+func (x *ImportTapeRequest) GetSlot() uint32 {
+	if x != nil {
+		return x.Slot
+	}
+	return 0
+}
+
+func (x *ImportTapeRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *ImportTapeRequest) GetTakeOver() bool {
+	if x != nil {
+		return x.TakeOver
+	}
+	return false
+}
+
+type EraseTapeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Barcode       string                 `protobuf:"bytes,1,opt,name=barcode,proto3" json:"barcode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseTapeRequest) Reset() {
+	*x = EraseTapeRequest{}
+	mi := &file_ferry_v1_device_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseTapeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseTapeRequest) ProtoMessage() {}
+
+func (x *EraseTapeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_device_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseTapeRequest.ProtoReflect.Descriptor instead.
+func (*EraseTapeRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *EraseTapeRequest) GetBarcode() string {
+	if x != nil {
+		return x.Barcode
+	}
+	return ""
+}
+
+type RemoveTapeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Barcode       string                 `protobuf:"bytes,1,opt,name=barcode,proto3" json:"barcode,omitempty"`
+	DeleteFiles   bool                   `protobuf:"varint,2,opt,name=delete_files,json=deleteFiles,proto3" json:"delete_files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveTapeRequest) Reset() {
+	*x = RemoveTapeRequest{}
+	mi := &file_ferry_v1_device_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveTapeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveTapeRequest) ProtoMessage() {}
+
+func (x *RemoveTapeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_device_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveTapeRequest.ProtoReflect.Descriptor instead.
+func (*RemoveTapeRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RemoveTapeRequest) GetBarcode() string {
+	if x != nil {
+		return x.Barcode
+	}
+	return ""
+}
+
+func (x *RemoveTapeRequest) GetDeleteFiles() bool {
+	if x != nil {
+		return x.DeleteFiles
+	}
+	return false
+}
+
+type RemoveDiskRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	DeleteFiles   bool                   `protobuf:"varint,2,opt,name=delete_files,json=deleteFiles,proto3" json:"delete_files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveDiskRequest) Reset() {
+	*x = RemoveDiskRequest{}
+	mi := &file_ferry_v1_device_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveDiskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveDiskRequest) ProtoMessage() {}
+
+func (x *RemoveDiskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_device_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveDiskRequest.ProtoReflect.Descriptor instead.
+func (*RemoveDiskRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *RemoveDiskRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RemoveDiskRequest) GetDeleteFiles() bool {
+	if x != nil {
+		return x.DeleteFiles
+	}
+	return false
+}
+
+type RemoveLibraryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Deletes the library's cartridges with it (refused otherwise while it
+	// holds any).
+	DeleteFiles   bool `protobuf:"varint,2,opt,name=delete_files,json=deleteFiles,proto3" json:"delete_files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveLibraryRequest) Reset() {
+	*x = RemoveLibraryRequest{}
+	mi := &file_ferry_v1_device_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveLibraryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveLibraryRequest) ProtoMessage() {}
+
+func (x *RemoveLibraryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_device_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveLibraryRequest.ProtoReflect.Descriptor instead.
+func (*RemoveLibraryRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RemoveLibraryRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RemoveLibraryRequest) GetDeleteFiles() bool {
+	if x != nil {
+		return x.DeleteFiles
+	}
+	return false
+}
+
+type RemoveResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What was unregistered, e.g. "tape A00001L9".
+	Removed []string `protobuf:"bytes,1,rep,name=removed,proto3" json:"removed,omitempty"`
+	// Files deleted.
+	DeletedFiles  []string `protobuf:"bytes,2,rep,name=deleted_files,json=deletedFiles,proto3" json:"deleted_files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveResponse) Reset() {
+	*x = RemoveResponse{}
+	mi := &file_ferry_v1_device_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveResponse) ProtoMessage() {}
+
+func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_device_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
+func (*RemoveResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *RemoveResponse) GetRemoved() []string {
+	if x != nil {
+		return x.Removed
+	}
+	return nil
+}
+
+func (x *RemoveResponse) GetDeletedFiles() []string {
+	if x != nil {
+		return x.DeletedFiles
+	}
+	return nil
+}
+
 type ProtectTapeRequest struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Barcode        string                 `protobuf:"bytes,1,opt,name=barcode,proto3" json:"barcode,omitempty"`
@@ -981,7 +1425,7 @@ type ProtectTapeRequest struct {
 
 func (x *ProtectTapeRequest) Reset() {
 	*x = ProtectTapeRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[13]
+	mi := &file_ferry_v1_device_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -993,7 +1437,7 @@ func (x *ProtectTapeRequest) String() string {
 func (*ProtectTapeRequest) ProtoMessage() {}
 
 func (x *ProtectTapeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[13]
+	mi := &file_ferry_v1_device_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1006,7 +1450,7 @@ func (x *ProtectTapeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProtectTapeRequest.ProtoReflect.Descriptor instead.
 func (*ProtectTapeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ProtectTapeRequest) GetBarcode() string {
@@ -1033,7 +1477,7 @@ type ListCartridgesRequest struct {
 
 func (x *ListCartridgesRequest) Reset() {
 	*x = ListCartridgesRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[14]
+	mi := &file_ferry_v1_device_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1045,7 +1489,7 @@ func (x *ListCartridgesRequest) String() string {
 func (*ListCartridgesRequest) ProtoMessage() {}
 
 func (x *ListCartridgesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[14]
+	mi := &file_ferry_v1_device_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1058,7 +1502,7 @@ func (x *ListCartridgesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCartridgesRequest.ProtoReflect.Descriptor instead.
 func (*ListCartridgesRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListCartridgesRequest) GetLibrary() string {
@@ -1077,7 +1521,7 @@ type ListCartridgesResponse struct {
 
 func (x *ListCartridgesResponse) Reset() {
 	*x = ListCartridgesResponse{}
-	mi := &file_ferry_v1_device_proto_msgTypes[15]
+	mi := &file_ferry_v1_device_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1089,7 +1533,7 @@ func (x *ListCartridgesResponse) String() string {
 func (*ListCartridgesResponse) ProtoMessage() {}
 
 func (x *ListCartridgesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[15]
+	mi := &file_ferry_v1_device_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1102,7 +1546,7 @@ func (x *ListCartridgesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCartridgesResponse.ProtoReflect.Descriptor instead.
 func (*ListCartridgesResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{15}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListCartridgesResponse) GetCartridges() []*Cartridge {
@@ -1121,7 +1565,7 @@ type HashRequest struct {
 
 func (x *HashRequest) Reset() {
 	*x = HashRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[16]
+	mi := &file_ferry_v1_device_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1133,7 +1577,7 @@ func (x *HashRequest) String() string {
 func (*HashRequest) ProtoMessage() {}
 
 func (x *HashRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[16]
+	mi := &file_ferry_v1_device_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1146,7 +1590,7 @@ func (x *HashRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HashRequest.ProtoReflect.Descriptor instead.
 func (*HashRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *HashRequest) GetEndpoint() *Endpoint {
@@ -1169,7 +1613,7 @@ type HashResponse struct {
 
 func (x *HashResponse) Reset() {
 	*x = HashResponse{}
-	mi := &file_ferry_v1_device_proto_msgTypes[17]
+	mi := &file_ferry_v1_device_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1181,7 +1625,7 @@ func (x *HashResponse) String() string {
 func (*HashResponse) ProtoMessage() {}
 
 func (x *HashResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[17]
+	mi := &file_ferry_v1_device_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1194,7 +1638,7 @@ func (x *HashResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HashResponse.ProtoReflect.Descriptor instead.
 func (*HashResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *HashResponse) GetSha256() string {
@@ -1222,7 +1666,11 @@ var File_ferry_v1_device_proto protoreflect.FileDescriptor
 
 const file_ferry_v1_device_proto_rawDesc = "" +
 	"\n" +
-	"\x15ferry/v1/device.proto\x12\bferry.v1\x1a\x12ferry/v1/job.proto\"\xc1\x01\n" +
+	"\x15ferry/v1/device.proto\x12\bferry.v1\x1a\x12ferry/v1/job.proto\"F\n" +
+	"\fFileIdentity\x12\x10\n" +
+	"\x03dev\x18\x01 \x01(\x04R\x03dev\x12\x10\n" +
+	"\x03ino\x18\x02 \x01(\x04R\x03ino\x12\x12\n" +
+	"\x04rdev\x18\x03 \x01(\x04R\x04rdev\"\xf5\x01\n" +
 	"\x04Disk\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03naa\x18\x02 \x01(\tR\x03naa\x12\x12\n" +
@@ -1233,7 +1681,8 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"block_size\x18\x05 \x01(\rR\tblockSize\x12\x1b\n" +
 	"\tread_only\x18\x06 \x01(\bR\breadOnly\x12\x12\n" +
 	"\x04site\x18\a \x01(\tR\x04site\x12\x10\n" +
-	"\x03lun\x18\b \x01(\rR\x03lun\"\x8d\x01\n" +
+	"\x03lun\x18\b \x01(\rR\x03lun\x122\n" +
+	"\bidentity\x18\t \x01(\v2\x16.ferry.v1.FileIdentityR\bidentity\"\x8d\x01\n" +
 	"\x11CreateDiskRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x1d\n" +
@@ -1241,14 +1690,15 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"size_bytes\x18\x03 \x01(\x04R\tsizeBytes\x12\x1d\n" +
 	"\n" +
 	"block_size\x18\x04 \x01(\rR\tblockSize\x12\x12\n" +
-	"\x04site\x18\x05 \x01(\tR\x04site\"\x88\x01\n" +
+	"\x04site\x18\x05 \x01(\tR\x04site\"\xa5\x01\n" +
 	"\x0eAddDiskRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x1d\n" +
 	"\n" +
 	"block_size\x18\x03 \x01(\rR\tblockSize\x12\x1b\n" +
 	"\tread_only\x18\x04 \x01(\bR\breadOnly\x12\x12\n" +
-	"\x04site\x18\x05 \x01(\tR\x04site\"\x12\n" +
+	"\x04site\x18\x05 \x01(\tR\x04site\x12\x1b\n" +
+	"\ttake_over\x18\x06 \x01(\bR\btakeOver\"\x12\n" +
 	"\x10ListDisksRequest\"9\n" +
 	"\x11ListDisksResponse\x12$\n" +
 	"\x05disks\x18\x01 \x03(\v2\x0e.ferry.v1.DiskR\x05disks\"{\n" +
@@ -1256,7 +1706,7 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\x04kind\x18\x01 \x01(\x0e2\x15.ferry.v1.ElementKindR\x04kind\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\rR\x05index\x12\x18\n" +
 	"\abarcode\x18\x03 \x01(\tR\abarcode\x12\x15\n" +
-	"\x06job_id\x18\x04 \x01(\tR\x05jobId\"\xf5\x01\n" +
+	"\x06job_id\x18\x04 \x01(\tR\x05jobId\"\xa9\x02\n" +
 	"\aLibrary\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03dir\x18\x02 \x01(\tR\x03dir\x12\x12\n" +
@@ -1265,7 +1715,8 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\x06drives\x18\x05 \x01(\rR\x06drives\x12\x19\n" +
 	"\bie_slots\x18\x06 \x01(\rR\aieSlots\x128\n" +
 	"\x18cartridge_capacity_bytes\x18\a \x01(\x04R\x16cartridgeCapacityBytes\x12-\n" +
-	"\belements\x18\b \x03(\v2\x11.ferry.v1.ElementR\belements\"\xd3\x01\n" +
+	"\belements\x18\b \x03(\v2\x11.ferry.v1.ElementR\belements\x122\n" +
+	"\bidentity\x18\t \x01(\v2\x16.ferry.v1.FileIdentityR\bidentity\"\xd3\x01\n" +
 	"\x14CreateLibraryRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03dir\x18\x02 \x01(\tR\x03dir\x12\x12\n" +
@@ -1279,7 +1730,7 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\tlibraries\x18\x01 \x03(\v2\x11.ferry.v1.LibraryR\tlibraries\"B\n" +
 	"\x10InventoryRequest\x12\x18\n" +
 	"\alibrary\x18\x01 \x01(\tR\alibrary\x12\x14\n" +
-	"\x05stale\x18\x02 \x01(\bR\x05stale\"\x81\x02\n" +
+	"\x05stale\x18\x02 \x01(\bR\x05stale\"\xfe\x02\n" +
 	"\tCartridge\x12\x18\n" +
 	"\abarcode\x18\x01 \x01(\tR\abarcode\x12\x18\n" +
 	"\alibrary\x18\x02 \x01(\tR\alibrary\x12\x10\n" +
@@ -1288,11 +1739,35 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\blocation\x18\x05 \x01(\v2\x11.ferry.v1.ElementR\blocation\x12%\n" +
 	"\x0ecapacity_bytes\x18\x06 \x01(\x04R\rcapacityBytes\x12'\n" +
 	"\x0fwrite_protected\x18\a \x01(\bR\x0ewriteProtected\x12\x1b\n" +
-	"\thome_slot\x18\b \x01(\rR\bhomeSlot\"Z\n" +
+	"\thome_slot\x18\b \x01(\rR\bhomeSlot\x122\n" +
+	"\bidentity\x18\t \x01(\v2\x16.ferry.v1.FileIdentityR\bidentity\x12(\n" +
+	"\x05files\x18\n" +
+	" \x03(\v2\x12.ferry.v1.TapeFileR\x05files\x12\x1d\n" +
+	"\n" +
+	"used_bytes\x18\v \x01(\x04R\tusedBytes\"Z\n" +
 	"\x10LabelTapeRequest\x12\x18\n" +
 	"\alibrary\x18\x01 \x01(\tR\alibrary\x12\x12\n" +
 	"\x04slot\x18\x02 \x01(\rR\x04slot\x12\x18\n" +
-	"\abarcode\x18\x03 \x01(\tR\abarcode\"W\n" +
+	"\abarcode\x18\x03 \x01(\tR\abarcode\"r\n" +
+	"\x11ImportTapeRequest\x12\x18\n" +
+	"\alibrary\x18\x01 \x01(\tR\alibrary\x12\x12\n" +
+	"\x04slot\x18\x02 \x01(\rR\x04slot\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\x12\x1b\n" +
+	"\ttake_over\x18\x04 \x01(\bR\btakeOver\",\n" +
+	"\x10EraseTapeRequest\x12\x18\n" +
+	"\abarcode\x18\x01 \x01(\tR\abarcode\"P\n" +
+	"\x11RemoveTapeRequest\x12\x18\n" +
+	"\abarcode\x18\x01 \x01(\tR\abarcode\x12!\n" +
+	"\fdelete_files\x18\x02 \x01(\bR\vdeleteFiles\"J\n" +
+	"\x11RemoveDiskRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fdelete_files\x18\x02 \x01(\bR\vdeleteFiles\"M\n" +
+	"\x14RemoveLibraryRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fdelete_files\x18\x02 \x01(\bR\vdeleteFiles\"O\n" +
+	"\x0eRemoveResponse\x12\x18\n" +
+	"\aremoved\x18\x01 \x03(\tR\aremoved\x12#\n" +
+	"\rdeleted_files\x18\x02 \x03(\tR\fdeletedFiles\"W\n" +
 	"\x12ProtectTapeRequest\x12\x18\n" +
 	"\abarcode\x18\x01 \x01(\tR\abarcode\x12'\n" +
 	"\x0fwrite_protected\x18\x02 \x01(\bR\x0ewriteProtected\"1\n" +
@@ -1312,7 +1787,7 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\x18ELEMENT_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11ELEMENT_KIND_SLOT\x10\x01\x12\x16\n" +
 	"\x12ELEMENT_KIND_DRIVE\x10\x02\x12\x1e\n" +
-	"\x1aELEMENT_KIND_IMPORT_EXPORT\x10\x032\xa3\x05\n" +
+	"\x1aELEMENT_KIND_IMPORT_EXPORT\x10\x032\xf6\a\n" +
 	"\rDeviceService\x129\n" +
 	"\n" +
 	"CreateDisk\x12\x1b.ferry.v1.CreateDiskRequest\x1a\x0e.ferry.v1.Disk\x123\n" +
@@ -1323,7 +1798,15 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\tInventory\x12\x1a.ferry.v1.InventoryRequest\x1a\x11.ferry.v1.Library\x12<\n" +
 	"\tLabelTape\x12\x1a.ferry.v1.LabelTapeRequest\x1a\x13.ferry.v1.Cartridge\x12S\n" +
 	"\x0eListCartridges\x12\x1f.ferry.v1.ListCartridgesRequest\x1a .ferry.v1.ListCartridgesResponse\x12@\n" +
-	"\vProtectTape\x12\x1c.ferry.v1.ProtectTapeRequest\x1a\x13.ferry.v1.Cartridge\x125\n" +
+	"\vProtectTape\x12\x1c.ferry.v1.ProtectTapeRequest\x1a\x13.ferry.v1.Cartridge\x12>\n" +
+	"\n" +
+	"ImportTape\x12\x1b.ferry.v1.ImportTapeRequest\x1a\x13.ferry.v1.Cartridge\x12<\n" +
+	"\tEraseTape\x12\x1a.ferry.v1.EraseTapeRequest\x1a\x13.ferry.v1.Cartridge\x12C\n" +
+	"\n" +
+	"RemoveTape\x12\x1b.ferry.v1.RemoveTapeRequest\x1a\x18.ferry.v1.RemoveResponse\x12C\n" +
+	"\n" +
+	"RemoveDisk\x12\x1b.ferry.v1.RemoveDiskRequest\x1a\x18.ferry.v1.RemoveResponse\x12I\n" +
+	"\rRemoveLibrary\x12\x1e.ferry.v1.RemoveLibraryRequest\x1a\x18.ferry.v1.RemoveResponse\x125\n" +
 	"\x04Hash\x12\x15.ferry.v1.HashRequest\x1a\x16.ferry.v1.HashResponseB2Z0github.com/ferry-san/ferry/proto/ferryv1;ferryv1b\x06proto3"
 
 var (
@@ -1339,62 +1822,84 @@ func file_ferry_v1_device_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_v1_device_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ferry_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_ferry_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_ferry_v1_device_proto_goTypes = []any{
 	(ElementKind)(0),               // 0: ferry.v1.ElementKind
-	(*Disk)(nil),                   // 1: ferry.v1.Disk
-	(*CreateDiskRequest)(nil),      // 2: ferry.v1.CreateDiskRequest
-	(*AddDiskRequest)(nil),         // 3: ferry.v1.AddDiskRequest
-	(*ListDisksRequest)(nil),       // 4: ferry.v1.ListDisksRequest
-	(*ListDisksResponse)(nil),      // 5: ferry.v1.ListDisksResponse
-	(*Element)(nil),                // 6: ferry.v1.Element
-	(*Library)(nil),                // 7: ferry.v1.Library
-	(*CreateLibraryRequest)(nil),   // 8: ferry.v1.CreateLibraryRequest
-	(*ListLibrariesRequest)(nil),   // 9: ferry.v1.ListLibrariesRequest
-	(*ListLibrariesResponse)(nil),  // 10: ferry.v1.ListLibrariesResponse
-	(*InventoryRequest)(nil),       // 11: ferry.v1.InventoryRequest
-	(*Cartridge)(nil),              // 12: ferry.v1.Cartridge
-	(*LabelTapeRequest)(nil),       // 13: ferry.v1.LabelTapeRequest
-	(*ProtectTapeRequest)(nil),     // 14: ferry.v1.ProtectTapeRequest
-	(*ListCartridgesRequest)(nil),  // 15: ferry.v1.ListCartridgesRequest
-	(*ListCartridgesResponse)(nil), // 16: ferry.v1.ListCartridgesResponse
-	(*HashRequest)(nil),            // 17: ferry.v1.HashRequest
-	(*HashResponse)(nil),           // 18: ferry.v1.HashResponse
-	(*Endpoint)(nil),               // 19: ferry.v1.Endpoint
+	(*FileIdentity)(nil),           // 1: ferry.v1.FileIdentity
+	(*Disk)(nil),                   // 2: ferry.v1.Disk
+	(*CreateDiskRequest)(nil),      // 3: ferry.v1.CreateDiskRequest
+	(*AddDiskRequest)(nil),         // 4: ferry.v1.AddDiskRequest
+	(*ListDisksRequest)(nil),       // 5: ferry.v1.ListDisksRequest
+	(*ListDisksResponse)(nil),      // 6: ferry.v1.ListDisksResponse
+	(*Element)(nil),                // 7: ferry.v1.Element
+	(*Library)(nil),                // 8: ferry.v1.Library
+	(*CreateLibraryRequest)(nil),   // 9: ferry.v1.CreateLibraryRequest
+	(*ListLibrariesRequest)(nil),   // 10: ferry.v1.ListLibrariesRequest
+	(*ListLibrariesResponse)(nil),  // 11: ferry.v1.ListLibrariesResponse
+	(*InventoryRequest)(nil),       // 12: ferry.v1.InventoryRequest
+	(*Cartridge)(nil),              // 13: ferry.v1.Cartridge
+	(*LabelTapeRequest)(nil),       // 14: ferry.v1.LabelTapeRequest
+	(*ImportTapeRequest)(nil),      // 15: ferry.v1.ImportTapeRequest
+	(*EraseTapeRequest)(nil),       // 16: ferry.v1.EraseTapeRequest
+	(*RemoveTapeRequest)(nil),      // 17: ferry.v1.RemoveTapeRequest
+	(*RemoveDiskRequest)(nil),      // 18: ferry.v1.RemoveDiskRequest
+	(*RemoveLibraryRequest)(nil),   // 19: ferry.v1.RemoveLibraryRequest
+	(*RemoveResponse)(nil),         // 20: ferry.v1.RemoveResponse
+	(*ProtectTapeRequest)(nil),     // 21: ferry.v1.ProtectTapeRequest
+	(*ListCartridgesRequest)(nil),  // 22: ferry.v1.ListCartridgesRequest
+	(*ListCartridgesResponse)(nil), // 23: ferry.v1.ListCartridgesResponse
+	(*HashRequest)(nil),            // 24: ferry.v1.HashRequest
+	(*HashResponse)(nil),           // 25: ferry.v1.HashResponse
+	(*TapeFile)(nil),               // 26: ferry.v1.TapeFile
+	(*Endpoint)(nil),               // 27: ferry.v1.Endpoint
 }
 var file_ferry_v1_device_proto_depIdxs = []int32{
-	1,  // 0: ferry.v1.ListDisksResponse.disks:type_name -> ferry.v1.Disk
-	0,  // 1: ferry.v1.Element.kind:type_name -> ferry.v1.ElementKind
-	6,  // 2: ferry.v1.Library.elements:type_name -> ferry.v1.Element
-	7,  // 3: ferry.v1.ListLibrariesResponse.libraries:type_name -> ferry.v1.Library
-	6,  // 4: ferry.v1.Cartridge.location:type_name -> ferry.v1.Element
-	12, // 5: ferry.v1.ListCartridgesResponse.cartridges:type_name -> ferry.v1.Cartridge
-	19, // 6: ferry.v1.HashRequest.endpoint:type_name -> ferry.v1.Endpoint
-	2,  // 7: ferry.v1.DeviceService.CreateDisk:input_type -> ferry.v1.CreateDiskRequest
-	3,  // 8: ferry.v1.DeviceService.AddDisk:input_type -> ferry.v1.AddDiskRequest
-	4,  // 9: ferry.v1.DeviceService.ListDisks:input_type -> ferry.v1.ListDisksRequest
-	8,  // 10: ferry.v1.DeviceService.CreateLibrary:input_type -> ferry.v1.CreateLibraryRequest
-	9,  // 11: ferry.v1.DeviceService.ListLibraries:input_type -> ferry.v1.ListLibrariesRequest
-	11, // 12: ferry.v1.DeviceService.Inventory:input_type -> ferry.v1.InventoryRequest
-	13, // 13: ferry.v1.DeviceService.LabelTape:input_type -> ferry.v1.LabelTapeRequest
-	15, // 14: ferry.v1.DeviceService.ListCartridges:input_type -> ferry.v1.ListCartridgesRequest
-	14, // 15: ferry.v1.DeviceService.ProtectTape:input_type -> ferry.v1.ProtectTapeRequest
-	17, // 16: ferry.v1.DeviceService.Hash:input_type -> ferry.v1.HashRequest
-	1,  // 17: ferry.v1.DeviceService.CreateDisk:output_type -> ferry.v1.Disk
-	1,  // 18: ferry.v1.DeviceService.AddDisk:output_type -> ferry.v1.Disk
-	5,  // 19: ferry.v1.DeviceService.ListDisks:output_type -> ferry.v1.ListDisksResponse
-	7,  // 20: ferry.v1.DeviceService.CreateLibrary:output_type -> ferry.v1.Library
-	10, // 21: ferry.v1.DeviceService.ListLibraries:output_type -> ferry.v1.ListLibrariesResponse
-	7,  // 22: ferry.v1.DeviceService.Inventory:output_type -> ferry.v1.Library
-	12, // 23: ferry.v1.DeviceService.LabelTape:output_type -> ferry.v1.Cartridge
-	16, // 24: ferry.v1.DeviceService.ListCartridges:output_type -> ferry.v1.ListCartridgesResponse
-	12, // 25: ferry.v1.DeviceService.ProtectTape:output_type -> ferry.v1.Cartridge
-	18, // 26: ferry.v1.DeviceService.Hash:output_type -> ferry.v1.HashResponse
-	17, // [17:27] is the sub-list for method output_type
-	7,  // [7:17] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	1,  // 0: ferry.v1.Disk.identity:type_name -> ferry.v1.FileIdentity
+	2,  // 1: ferry.v1.ListDisksResponse.disks:type_name -> ferry.v1.Disk
+	0,  // 2: ferry.v1.Element.kind:type_name -> ferry.v1.ElementKind
+	7,  // 3: ferry.v1.Library.elements:type_name -> ferry.v1.Element
+	1,  // 4: ferry.v1.Library.identity:type_name -> ferry.v1.FileIdentity
+	8,  // 5: ferry.v1.ListLibrariesResponse.libraries:type_name -> ferry.v1.Library
+	7,  // 6: ferry.v1.Cartridge.location:type_name -> ferry.v1.Element
+	1,  // 7: ferry.v1.Cartridge.identity:type_name -> ferry.v1.FileIdentity
+	26, // 8: ferry.v1.Cartridge.files:type_name -> ferry.v1.TapeFile
+	13, // 9: ferry.v1.ListCartridgesResponse.cartridges:type_name -> ferry.v1.Cartridge
+	27, // 10: ferry.v1.HashRequest.endpoint:type_name -> ferry.v1.Endpoint
+	3,  // 11: ferry.v1.DeviceService.CreateDisk:input_type -> ferry.v1.CreateDiskRequest
+	4,  // 12: ferry.v1.DeviceService.AddDisk:input_type -> ferry.v1.AddDiskRequest
+	5,  // 13: ferry.v1.DeviceService.ListDisks:input_type -> ferry.v1.ListDisksRequest
+	9,  // 14: ferry.v1.DeviceService.CreateLibrary:input_type -> ferry.v1.CreateLibraryRequest
+	10, // 15: ferry.v1.DeviceService.ListLibraries:input_type -> ferry.v1.ListLibrariesRequest
+	12, // 16: ferry.v1.DeviceService.Inventory:input_type -> ferry.v1.InventoryRequest
+	14, // 17: ferry.v1.DeviceService.LabelTape:input_type -> ferry.v1.LabelTapeRequest
+	22, // 18: ferry.v1.DeviceService.ListCartridges:input_type -> ferry.v1.ListCartridgesRequest
+	21, // 19: ferry.v1.DeviceService.ProtectTape:input_type -> ferry.v1.ProtectTapeRequest
+	15, // 20: ferry.v1.DeviceService.ImportTape:input_type -> ferry.v1.ImportTapeRequest
+	16, // 21: ferry.v1.DeviceService.EraseTape:input_type -> ferry.v1.EraseTapeRequest
+	17, // 22: ferry.v1.DeviceService.RemoveTape:input_type -> ferry.v1.RemoveTapeRequest
+	18, // 23: ferry.v1.DeviceService.RemoveDisk:input_type -> ferry.v1.RemoveDiskRequest
+	19, // 24: ferry.v1.DeviceService.RemoveLibrary:input_type -> ferry.v1.RemoveLibraryRequest
+	24, // 25: ferry.v1.DeviceService.Hash:input_type -> ferry.v1.HashRequest
+	2,  // 26: ferry.v1.DeviceService.CreateDisk:output_type -> ferry.v1.Disk
+	2,  // 27: ferry.v1.DeviceService.AddDisk:output_type -> ferry.v1.Disk
+	6,  // 28: ferry.v1.DeviceService.ListDisks:output_type -> ferry.v1.ListDisksResponse
+	8,  // 29: ferry.v1.DeviceService.CreateLibrary:output_type -> ferry.v1.Library
+	11, // 30: ferry.v1.DeviceService.ListLibraries:output_type -> ferry.v1.ListLibrariesResponse
+	8,  // 31: ferry.v1.DeviceService.Inventory:output_type -> ferry.v1.Library
+	13, // 32: ferry.v1.DeviceService.LabelTape:output_type -> ferry.v1.Cartridge
+	23, // 33: ferry.v1.DeviceService.ListCartridges:output_type -> ferry.v1.ListCartridgesResponse
+	13, // 34: ferry.v1.DeviceService.ProtectTape:output_type -> ferry.v1.Cartridge
+	13, // 35: ferry.v1.DeviceService.ImportTape:output_type -> ferry.v1.Cartridge
+	13, // 36: ferry.v1.DeviceService.EraseTape:output_type -> ferry.v1.Cartridge
+	20, // 37: ferry.v1.DeviceService.RemoveTape:output_type -> ferry.v1.RemoveResponse
+	20, // 38: ferry.v1.DeviceService.RemoveDisk:output_type -> ferry.v1.RemoveResponse
+	20, // 39: ferry.v1.DeviceService.RemoveLibrary:output_type -> ferry.v1.RemoveResponse
+	25, // 40: ferry.v1.DeviceService.Hash:output_type -> ferry.v1.HashResponse
+	26, // [26:41] is the sub-list for method output_type
+	11, // [11:26] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_device_proto_init() }
@@ -1409,7 +1914,7 @@ func file_ferry_v1_device_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_device_proto_rawDesc), len(file_ferry_v1_device_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

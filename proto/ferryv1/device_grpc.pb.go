@@ -28,6 +28,11 @@ const (
 	DeviceService_LabelTape_FullMethodName      = "/ferry.v1.DeviceService/LabelTape"
 	DeviceService_ListCartridges_FullMethodName = "/ferry.v1.DeviceService/ListCartridges"
 	DeviceService_ProtectTape_FullMethodName    = "/ferry.v1.DeviceService/ProtectTape"
+	DeviceService_ImportTape_FullMethodName     = "/ferry.v1.DeviceService/ImportTape"
+	DeviceService_EraseTape_FullMethodName      = "/ferry.v1.DeviceService/EraseTape"
+	DeviceService_RemoveTape_FullMethodName     = "/ferry.v1.DeviceService/RemoveTape"
+	DeviceService_RemoveDisk_FullMethodName     = "/ferry.v1.DeviceService/RemoveDisk"
+	DeviceService_RemoveLibrary_FullMethodName  = "/ferry.v1.DeviceService/RemoveLibrary"
 	DeviceService_Hash_FullMethodName           = "/ferry.v1.DeviceService/Hash"
 )
 
@@ -54,6 +59,16 @@ type DeviceServiceClient interface {
 	ListCartridges(ctx context.Context, in *ListCartridgesRequest, opts ...grpc.CallOption) (*ListCartridgesResponse, error)
 	// ProtectTape sets or clears a cartridge's write protection.
 	ProtectTape(ctx context.Context, in *ProtectTapeRequest, opts ...grpc.CallOption) (*Cartridge, error)
+	// ImportTape registers an existing SIMH cartridge image (read for its
+	// label and files) into an empty slot.
+	ImportTape(ctx context.Context, in *ImportTapeRequest, opts ...grpc.CallOption) (*Cartridge, error)
+	// EraseTape rewrites a cartridge's label, discarding every data file.
+	EraseTape(ctx context.Context, in *EraseTapeRequest, opts ...grpc.CallOption) (*Cartridge, error)
+	// RemoveTape, RemoveDisk and RemoveLibrary unregister a device (refused
+	// while a job uses it); its files are kept unless delete_files.
+	RemoveTape(ctx context.Context, in *RemoveTapeRequest, opts ...grpc.CallOption) (*RemoveResponse, error)
+	RemoveDisk(ctx context.Context, in *RemoveDiskRequest, opts ...grpc.CallOption) (*RemoveResponse, error)
+	RemoveLibrary(ctx context.Context, in *RemoveLibraryRequest, opts ...grpc.CallOption) (*RemoveResponse, error)
 	// Hash reads an endpoint (a disk range, a tape file, or a whole tape) and
 	// returns the SHA-256 of its bytes.
 	Hash(ctx context.Context, in *HashRequest, opts ...grpc.CallOption) (*HashResponse, error)
@@ -157,6 +172,56 @@ func (c *deviceServiceClient) ProtectTape(ctx context.Context, in *ProtectTapeRe
 	return out, nil
 }
 
+func (c *deviceServiceClient) ImportTape(ctx context.Context, in *ImportTapeRequest, opts ...grpc.CallOption) (*Cartridge, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Cartridge)
+	err := c.cc.Invoke(ctx, DeviceService_ImportTape_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *deviceServiceClient) EraseTape(ctx context.Context, in *EraseTapeRequest, opts ...grpc.CallOption) (*Cartridge, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Cartridge)
+	err := c.cc.Invoke(ctx, DeviceService_EraseTape_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *deviceServiceClient) RemoveTape(ctx context.Context, in *RemoveTapeRequest, opts ...grpc.CallOption) (*RemoveResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveResponse)
+	err := c.cc.Invoke(ctx, DeviceService_RemoveTape_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *deviceServiceClient) RemoveDisk(ctx context.Context, in *RemoveDiskRequest, opts ...grpc.CallOption) (*RemoveResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveResponse)
+	err := c.cc.Invoke(ctx, DeviceService_RemoveDisk_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *deviceServiceClient) RemoveLibrary(ctx context.Context, in *RemoveLibraryRequest, opts ...grpc.CallOption) (*RemoveResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveResponse)
+	err := c.cc.Invoke(ctx, DeviceService_RemoveLibrary_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *deviceServiceClient) Hash(ctx context.Context, in *HashRequest, opts ...grpc.CallOption) (*HashResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(HashResponse)
@@ -190,6 +255,16 @@ type DeviceServiceServer interface {
 	ListCartridges(context.Context, *ListCartridgesRequest) (*ListCartridgesResponse, error)
 	// ProtectTape sets or clears a cartridge's write protection.
 	ProtectTape(context.Context, *ProtectTapeRequest) (*Cartridge, error)
+	// ImportTape registers an existing SIMH cartridge image (read for its
+	// label and files) into an empty slot.
+	ImportTape(context.Context, *ImportTapeRequest) (*Cartridge, error)
+	// EraseTape rewrites a cartridge's label, discarding every data file.
+	EraseTape(context.Context, *EraseTapeRequest) (*Cartridge, error)
+	// RemoveTape, RemoveDisk and RemoveLibrary unregister a device (refused
+	// while a job uses it); its files are kept unless delete_files.
+	RemoveTape(context.Context, *RemoveTapeRequest) (*RemoveResponse, error)
+	RemoveDisk(context.Context, *RemoveDiskRequest) (*RemoveResponse, error)
+	RemoveLibrary(context.Context, *RemoveLibraryRequest) (*RemoveResponse, error)
 	// Hash reads an endpoint (a disk range, a tape file, or a whole tape) and
 	// returns the SHA-256 of its bytes.
 	Hash(context.Context, *HashRequest) (*HashResponse, error)
@@ -229,6 +304,21 @@ func (UnimplementedDeviceServiceServer) ListCartridges(context.Context, *ListCar
 }
 func (UnimplementedDeviceServiceServer) ProtectTape(context.Context, *ProtectTapeRequest) (*Cartridge, error) {
 	return nil, status.Error(codes.Unimplemented, "method ProtectTape not implemented")
+}
+func (UnimplementedDeviceServiceServer) ImportTape(context.Context, *ImportTapeRequest) (*Cartridge, error) {
+	return nil, status.Error(codes.Unimplemented, "method ImportTape not implemented")
+}
+func (UnimplementedDeviceServiceServer) EraseTape(context.Context, *EraseTapeRequest) (*Cartridge, error) {
+	return nil, status.Error(codes.Unimplemented, "method EraseTape not implemented")
+}
+func (UnimplementedDeviceServiceServer) RemoveTape(context.Context, *RemoveTapeRequest) (*RemoveResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveTape not implemented")
+}
+func (UnimplementedDeviceServiceServer) RemoveDisk(context.Context, *RemoveDiskRequest) (*RemoveResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveDisk not implemented")
+}
+func (UnimplementedDeviceServiceServer) RemoveLibrary(context.Context, *RemoveLibraryRequest) (*RemoveResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveLibrary not implemented")
 }
 func (UnimplementedDeviceServiceServer) Hash(context.Context, *HashRequest) (*HashResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Hash not implemented")
@@ -416,6 +506,96 @@ func _DeviceService_ProtectTape_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DeviceService_ImportTape_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ImportTapeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DeviceServiceServer).ImportTape(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DeviceService_ImportTape_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DeviceServiceServer).ImportTape(ctx, req.(*ImportTapeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DeviceService_EraseTape_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EraseTapeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DeviceServiceServer).EraseTape(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DeviceService_EraseTape_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DeviceServiceServer).EraseTape(ctx, req.(*EraseTapeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DeviceService_RemoveTape_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveTapeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DeviceServiceServer).RemoveTape(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DeviceService_RemoveTape_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DeviceServiceServer).RemoveTape(ctx, req.(*RemoveTapeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DeviceService_RemoveDisk_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveDiskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DeviceServiceServer).RemoveDisk(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DeviceService_RemoveDisk_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DeviceServiceServer).RemoveDisk(ctx, req.(*RemoveDiskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DeviceService_RemoveLibrary_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveLibraryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DeviceServiceServer).RemoveLibrary(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DeviceService_RemoveLibrary_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DeviceServiceServer).RemoveLibrary(ctx, req.(*RemoveLibraryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _DeviceService_Hash_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(HashRequest)
 	if err := dec(in); err != nil {
@@ -476,6 +656,26 @@ var DeviceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ProtectTape",
 			Handler:    _DeviceService_ProtectTape_Handler,
+		},
+		{
+			MethodName: "ImportTape",
+			Handler:    _DeviceService_ImportTape_Handler,
+		},
+		{
+			MethodName: "EraseTape",
+			Handler:    _DeviceService_EraseTape_Handler,
+		},
+		{
+			MethodName: "RemoveTape",
+			Handler:    _DeviceService_RemoveTape_Handler,
+		},
+		{
+			MethodName: "RemoveDisk",
+			Handler:    _DeviceService_RemoveDisk_Handler,
+		},
+		{
+			MethodName: "RemoveLibrary",
+			Handler:    _DeviceService_RemoveLibrary_Handler,
 		},
 		{
 			MethodName: "Hash",

@@ -22,6 +22,171 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ProgressRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ClusterId string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	// Empty means every job the leader has a report for.
+	JobIds        []string `protobuf:"bytes,2,rep,name=job_ids,json=jobIds,proto3" json:"job_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProgressRequest) Reset() {
+	*x = ProgressRequest{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProgressRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProgressRequest) ProtoMessage() {}
+
+func (x *ProgressRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProgressRequest.ProtoReflect.Descriptor instead.
+func (*ProgressRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ProgressRequest) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
+}
+
+func (x *ProgressRequest) GetJobIds() []string {
+	if x != nil {
+		return x.JobIds
+	}
+	return nil
+}
+
+type ProgressResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Jobs          []*JobLiveProgress     `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProgressResponse) Reset() {
+	*x = ProgressResponse{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProgressResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProgressResponse) ProtoMessage() {}
+
+func (x *ProgressResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProgressResponse.ProtoReflect.Descriptor instead.
+func (*ProgressResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ProgressResponse) GetJobs() []*JobLiveProgress {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+type JobLiveProgress struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	BytesDone     uint64                 `protobuf:"varint,3,opt,name=bytes_done,json=bytesDone,proto3" json:"bytes_done,omitempty"`
+	ReportedAt    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=reported_at,json=reportedAt,proto3" json:"reported_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobLiveProgress) Reset() {
+	*x = JobLiveProgress{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobLiveProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobLiveProgress) ProtoMessage() {}
+
+func (x *JobLiveProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobLiveProgress.ProtoReflect.Descriptor instead.
+func (*JobLiveProgress) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *JobLiveProgress) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *JobLiveProgress) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *JobLiveProgress) GetBytesDone() uint64 {
+	if x != nil {
+		return x.BytesDone
+	}
+	return 0
+}
+
+func (x *JobLiveProgress) GetReportedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReportedAt
+	}
+	return nil
+}
+
 type RenewLeaseRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	ClusterId string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
@@ -34,7 +199,7 @@ type RenewLeaseRequest struct {
 
 func (x *RenewLeaseRequest) Reset() {
 	*x = RenewLeaseRequest{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[0]
+	mi := &file_ferry_v1_internal_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -46,7 +211,7 @@ func (x *RenewLeaseRequest) String() string {
 func (*RenewLeaseRequest) ProtoMessage() {}
 
 func (x *RenewLeaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[0]
+	mi := &file_ferry_v1_internal_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -59,7 +224,7 @@ func (x *RenewLeaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewLeaseRequest.ProtoReflect.Descriptor instead.
 func (*RenewLeaseRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{0}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RenewLeaseRequest) GetClusterId() string {
@@ -97,7 +262,7 @@ type JobLease struct {
 
 func (x *JobLease) Reset() {
 	*x = JobLease{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[1]
+	mi := &file_ferry_v1_internal_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -109,7 +274,7 @@ func (x *JobLease) String() string {
 func (*JobLease) ProtoMessage() {}
 
 func (x *JobLease) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[1]
+	mi := &file_ferry_v1_internal_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -122,7 +287,7 @@ func (x *JobLease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobLease.ProtoReflect.Descriptor instead.
 func (*JobLease) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{1}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *JobLease) GetJobId() string {
@@ -160,7 +325,7 @@ type RenewLeaseResponse struct {
 
 func (x *RenewLeaseResponse) Reset() {
 	*x = RenewLeaseResponse{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[2]
+	mi := &file_ferry_v1_internal_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -172,7 +337,7 @@ func (x *RenewLeaseResponse) String() string {
 func (*RenewLeaseResponse) ProtoMessage() {}
 
 func (x *RenewLeaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[2]
+	mi := &file_ferry_v1_internal_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -185,7 +350,7 @@ func (x *RenewLeaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewLeaseResponse.ProtoReflect.Descriptor instead.
 func (*RenewLeaseResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{2}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RenewLeaseResponse) GetLeaseMillis() uint32 {
@@ -222,7 +387,7 @@ type RaftBatch struct {
 
 func (x *RaftBatch) Reset() {
 	*x = RaftBatch{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[3]
+	mi := &file_ferry_v1_internal_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -234,7 +399,7 @@ func (x *RaftBatch) String() string {
 func (*RaftBatch) ProtoMessage() {}
 
 func (x *RaftBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[3]
+	mi := &file_ferry_v1_internal_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -247,7 +412,7 @@ func (x *RaftBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaftBatch.ProtoReflect.Descriptor instead.
 func (*RaftBatch) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{3}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RaftBatch) GetClusterId() string {
@@ -292,7 +457,7 @@ type SnapshotChunk struct {
 
 func (x *SnapshotChunk) Reset() {
 	*x = SnapshotChunk{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[4]
+	mi := &file_ferry_v1_internal_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -304,7 +469,7 @@ func (x *SnapshotChunk) String() string {
 func (*SnapshotChunk) ProtoMessage() {}
 
 func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[4]
+	mi := &file_ferry_v1_internal_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -317,7 +482,7 @@ func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
 func (*SnapshotChunk) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{4}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SnapshotChunk) GetClusterId() string {
@@ -356,7 +521,7 @@ type RaftAck struct {
 
 func (x *RaftAck) Reset() {
 	*x = RaftAck{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[5]
+	mi := &file_ferry_v1_internal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -368,7 +533,7 @@ func (x *RaftAck) String() string {
 func (*RaftAck) ProtoMessage() {}
 
 func (x *RaftAck) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[5]
+	mi := &file_ferry_v1_internal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -381,7 +546,7 @@ func (x *RaftAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaftAck.ProtoReflect.Descriptor instead.
 func (*RaftAck) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{5}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{8}
 }
 
 // NodeInfo identifies a node in the Raft configuration. It travels as the
@@ -409,7 +574,7 @@ type NodeInfo struct {
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[6]
+	mi := &file_ferry_v1_internal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -421,7 +586,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[6]
+	mi := &file_ferry_v1_internal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -434,7 +599,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{6}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *NodeInfo) GetName() string {
@@ -533,6 +698,8 @@ type Command struct {
 	//	*Command_CheckpointJobs
 	//	*Command_SetNode
 	//	*Command_WaitJobs
+	//	*Command_RemoveDevice
+	//	*Command_EraseCartridge
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -540,7 +707,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[7]
+	mi := &file_ferry_v1_internal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -552,7 +719,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[7]
+	mi := &file_ferry_v1_internal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -565,7 +732,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{7}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Command) GetRequestId() string {
@@ -722,6 +889,24 @@ func (x *Command) GetWaitJobs() *WaitJobsOp {
 	return nil
 }
 
+func (x *Command) GetRemoveDevice() *RemoveDeviceOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RemoveDevice); ok {
+			return x.RemoveDevice
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetEraseCartridge() *EraseCartridgeOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_EraseCartridge); ok {
+			return x.EraseCartridge
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -782,6 +967,14 @@ type Command_WaitJobs struct {
 	WaitJobs *WaitJobsOp `protobuf:"bytes,23,opt,name=wait_jobs,json=waitJobs,proto3,oneof"`
 }
 
+type Command_RemoveDevice struct {
+	RemoveDevice *RemoveDeviceOp `protobuf:"bytes,24,opt,name=remove_device,json=removeDevice,proto3,oneof"`
+}
+
+type Command_EraseCartridge struct {
+	EraseCartridge *EraseCartridgeOp `protobuf:"bytes,25,opt,name=erase_cartridge,json=eraseCartridge,proto3,oneof"`
+}
+
 func (*Command_SubmitJob) isCommand_Op() {}
 
 func (*Command_CancelJob) isCommand_Op() {}
@@ -810,6 +1003,10 @@ func (*Command_SetNode) isCommand_Op() {}
 
 func (*Command_WaitJobs) isCommand_Op() {}
 
+func (*Command_RemoveDevice) isCommand_Op() {}
+
+func (*Command_EraseCartridge) isCommand_Op() {}
+
 type RegisterDiskOp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Disk          *Disk                  `protobuf:"bytes,1,opt,name=disk,proto3" json:"disk,omitempty"`
@@ -819,7 +1016,7 @@ type RegisterDiskOp struct {
 
 func (x *RegisterDiskOp) Reset() {
 	*x = RegisterDiskOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[8]
+	mi := &file_ferry_v1_internal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -831,7 +1028,7 @@ func (x *RegisterDiskOp) String() string {
 func (*RegisterDiskOp) ProtoMessage() {}
 
 func (x *RegisterDiskOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[8]
+	mi := &file_ferry_v1_internal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -844,7 +1041,7 @@ func (x *RegisterDiskOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDiskOp.ProtoReflect.Descriptor instead.
 func (*RegisterDiskOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{8}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RegisterDiskOp) GetDisk() *Disk {
@@ -863,7 +1060,7 @@ type RegisterLibraryOp struct {
 
 func (x *RegisterLibraryOp) Reset() {
 	*x = RegisterLibraryOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[9]
+	mi := &file_ferry_v1_internal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -875,7 +1072,7 @@ func (x *RegisterLibraryOp) String() string {
 func (*RegisterLibraryOp) ProtoMessage() {}
 
 func (x *RegisterLibraryOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[9]
+	mi := &file_ferry_v1_internal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -888,7 +1085,7 @@ func (x *RegisterLibraryOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterLibraryOp.ProtoReflect.Descriptor instead.
 func (*RegisterLibraryOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{9}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RegisterLibraryOp) GetLibrary() *Library {
@@ -907,7 +1104,7 @@ type AddCartridgeOp struct {
 
 func (x *AddCartridgeOp) Reset() {
 	*x = AddCartridgeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[10]
+	mi := &file_ferry_v1_internal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -919,7 +1116,7 @@ func (x *AddCartridgeOp) String() string {
 func (*AddCartridgeOp) ProtoMessage() {}
 
 func (x *AddCartridgeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[10]
+	mi := &file_ferry_v1_internal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -932,7 +1129,7 @@ func (x *AddCartridgeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddCartridgeOp.ProtoReflect.Descriptor instead.
 func (*AddCartridgeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{10}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AddCartridgeOp) GetCartridge() *Cartridge {
@@ -940,6 +1137,124 @@ func (x *AddCartridgeOp) GetCartridge() *Cartridge {
 		return x.Cartridge
 	}
 	return nil
+}
+
+// RemoveDeviceOp unregisters one device: exactly one of disk, cartridge or
+// library. Refused while a job that has not ended names it (a library: any
+// of its cartridges), or while a library still holds cartridges.
+type RemoveDeviceOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Disk          string                 `protobuf:"bytes,1,opt,name=disk,proto3" json:"disk,omitempty"`
+	Cartridge     string                 `protobuf:"bytes,2,opt,name=cartridge,proto3" json:"cartridge,omitempty"`
+	Library       string                 `protobuf:"bytes,3,opt,name=library,proto3" json:"library,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveDeviceOp) Reset() {
+	*x = RemoveDeviceOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveDeviceOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveDeviceOp) ProtoMessage() {}
+
+func (x *RemoveDeviceOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveDeviceOp.ProtoReflect.Descriptor instead.
+func (*RemoveDeviceOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RemoveDeviceOp) GetDisk() string {
+	if x != nil {
+		return x.Disk
+	}
+	return ""
+}
+
+func (x *RemoveDeviceOp) GetCartridge() string {
+	if x != nil {
+		return x.Cartridge
+	}
+	return ""
+}
+
+func (x *RemoveDeviceOp) GetLibrary() string {
+	if x != nil {
+		return x.Library
+	}
+	return ""
+}
+
+// EraseCartridgeOp empties a cartridge's catalog once its label has been
+// rewritten. Refused while a job that has not ended names the cartridge.
+type EraseCartridgeOp struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Barcode string                 `protobuf:"bytes,1,opt,name=barcode,proto3" json:"barcode,omitempty"`
+	// Bytes in use after the erase (the label).
+	UsedBytes     uint64 `protobuf:"varint,2,opt,name=used_bytes,json=usedBytes,proto3" json:"used_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseCartridgeOp) Reset() {
+	*x = EraseCartridgeOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseCartridgeOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseCartridgeOp) ProtoMessage() {}
+
+func (x *EraseCartridgeOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseCartridgeOp.ProtoReflect.Descriptor instead.
+func (*EraseCartridgeOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *EraseCartridgeOp) GetBarcode() string {
+	if x != nil {
+		return x.Barcode
+	}
+	return ""
+}
+
+func (x *EraseCartridgeOp) GetUsedBytes() uint64 {
+	if x != nil {
+		return x.UsedBytes
+	}
+	return 0
 }
 
 // ProtectCartridgeOp slides a cartridge's write-protect tab. Refused while
@@ -954,7 +1269,7 @@ type ProtectCartridgeOp struct {
 
 func (x *ProtectCartridgeOp) Reset() {
 	*x = ProtectCartridgeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[11]
+	mi := &file_ferry_v1_internal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +1281,7 @@ func (x *ProtectCartridgeOp) String() string {
 func (*ProtectCartridgeOp) ProtoMessage() {}
 
 func (x *ProtectCartridgeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[11]
+	mi := &file_ferry_v1_internal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +1294,7 @@ func (x *ProtectCartridgeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProtectCartridgeOp.ProtoReflect.Descriptor instead.
 func (*ProtectCartridgeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{11}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ProtectCartridgeOp) GetBarcode() string {
@@ -1017,7 +1332,7 @@ type PlaceJobOp struct {
 
 func (x *PlaceJobOp) Reset() {
 	*x = PlaceJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[12]
+	mi := &file_ferry_v1_internal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1029,7 +1344,7 @@ func (x *PlaceJobOp) String() string {
 func (*PlaceJobOp) ProtoMessage() {}
 
 func (x *PlaceJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[12]
+	mi := &file_ferry_v1_internal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1042,7 +1357,7 @@ func (x *PlaceJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlaceJobOp.ProtoReflect.Descriptor instead.
 func (*PlaceJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PlaceJobOp) GetJobId() string {
@@ -1098,7 +1413,7 @@ type WaitJobOp struct {
 
 func (x *WaitJobOp) Reset() {
 	*x = WaitJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[13]
+	mi := &file_ferry_v1_internal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1110,7 +1425,7 @@ func (x *WaitJobOp) String() string {
 func (*WaitJobOp) ProtoMessage() {}
 
 func (x *WaitJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[13]
+	mi := &file_ferry_v1_internal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1123,7 +1438,7 @@ func (x *WaitJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitJobOp.ProtoReflect.Descriptor instead.
 func (*WaitJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WaitJobOp) GetJobId() string {
@@ -1151,7 +1466,7 @@ type WaitJobsOp struct {
 
 func (x *WaitJobsOp) Reset() {
 	*x = WaitJobsOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[14]
+	mi := &file_ferry_v1_internal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1163,7 +1478,7 @@ func (x *WaitJobsOp) String() string {
 func (*WaitJobsOp) ProtoMessage() {}
 
 func (x *WaitJobsOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[14]
+	mi := &file_ferry_v1_internal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1176,7 +1491,7 @@ func (x *WaitJobsOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitJobsOp.ProtoReflect.Descriptor instead.
 func (*WaitJobsOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WaitJobsOp) GetWaits() []*WaitJobOp {
@@ -1203,7 +1518,7 @@ type StartJobOp struct {
 
 func (x *StartJobOp) Reset() {
 	*x = StartJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[15]
+	mi := &file_ferry_v1_internal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1215,7 +1530,7 @@ func (x *StartJobOp) String() string {
 func (*StartJobOp) ProtoMessage() {}
 
 func (x *StartJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[15]
+	mi := &file_ferry_v1_internal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1228,7 +1543,7 @@ func (x *StartJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartJobOp.ProtoReflect.Descriptor instead.
 func (*StartJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{15}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StartJobOp) GetJobId() string {
@@ -1277,7 +1592,7 @@ type CheckpointJobsOp struct {
 
 func (x *CheckpointJobsOp) Reset() {
 	*x = CheckpointJobsOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[16]
+	mi := &file_ferry_v1_internal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1289,7 +1604,7 @@ func (x *CheckpointJobsOp) String() string {
 func (*CheckpointJobsOp) ProtoMessage() {}
 
 func (x *CheckpointJobsOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[16]
+	mi := &file_ferry_v1_internal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1302,7 +1617,7 @@ func (x *CheckpointJobsOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointJobsOp.ProtoReflect.Descriptor instead.
 func (*CheckpointJobsOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CheckpointJobsOp) GetCheckpoints() []*CheckpointJobOp {
@@ -1323,7 +1638,7 @@ type SetNodeOp struct {
 
 func (x *SetNodeOp) Reset() {
 	*x = SetNodeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[17]
+	mi := &file_ferry_v1_internal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1335,7 +1650,7 @@ func (x *SetNodeOp) String() string {
 func (*SetNodeOp) ProtoMessage() {}
 
 func (x *SetNodeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[17]
+	mi := &file_ferry_v1_internal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1348,7 +1663,7 @@ func (x *SetNodeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNodeOp.ProtoReflect.Descriptor instead.
 func (*SetNodeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SetNodeOp) GetNode() *NodeInfo {
@@ -1372,7 +1687,7 @@ type CheckpointJobOp struct {
 
 func (x *CheckpointJobOp) Reset() {
 	*x = CheckpointJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[18]
+	mi := &file_ferry_v1_internal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1384,7 +1699,7 @@ func (x *CheckpointJobOp) String() string {
 func (*CheckpointJobOp) ProtoMessage() {}
 
 func (x *CheckpointJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[18]
+	mi := &file_ferry_v1_internal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1397,7 +1712,7 @@ func (x *CheckpointJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointJobOp.ProtoReflect.Descriptor instead.
 func (*CheckpointJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CheckpointJobOp) GetJobId() string {
@@ -1442,7 +1757,7 @@ type FinishJobOp struct {
 
 func (x *FinishJobOp) Reset() {
 	*x = FinishJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[19]
+	mi := &file_ferry_v1_internal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1454,7 +1769,7 @@ func (x *FinishJobOp) String() string {
 func (*FinishJobOp) ProtoMessage() {}
 
 func (x *FinishJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[19]
+	mi := &file_ferry_v1_internal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1467,7 +1782,7 @@ func (x *FinishJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishJobOp.ProtoReflect.Descriptor instead.
 func (*FinishJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *FinishJobOp) GetJobId() string {
@@ -1516,7 +1831,7 @@ type SubmitJobOp struct {
 
 func (x *SubmitJobOp) Reset() {
 	*x = SubmitJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[20]
+	mi := &file_ferry_v1_internal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1528,7 +1843,7 @@ func (x *SubmitJobOp) String() string {
 func (*SubmitJobOp) ProtoMessage() {}
 
 func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[20]
+	mi := &file_ferry_v1_internal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1541,7 +1856,7 @@ func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobOp.ProtoReflect.Descriptor instead.
 func (*SubmitJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SubmitJobOp) GetJobId() string {
@@ -1575,7 +1890,7 @@ type CancelJobOp struct {
 
 func (x *CancelJobOp) Reset() {
 	*x = CancelJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[21]
+	mi := &file_ferry_v1_internal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1587,7 +1902,7 @@ func (x *CancelJobOp) String() string {
 func (*CancelJobOp) ProtoMessage() {}
 
 func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[21]
+	mi := &file_ferry_v1_internal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1600,7 +1915,7 @@ func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobOp.ProtoReflect.Descriptor instead.
 func (*CancelJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{21}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CancelJobOp) GetJobId() string {
@@ -1633,7 +1948,7 @@ type StateSnapshot struct {
 
 func (x *StateSnapshot) Reset() {
 	*x = StateSnapshot{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[22]
+	mi := &file_ferry_v1_internal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1645,7 +1960,7 @@ func (x *StateSnapshot) String() string {
 func (*StateSnapshot) ProtoMessage() {}
 
 func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[22]
+	mi := &file_ferry_v1_internal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1658,7 +1973,7 @@ func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateSnapshot.ProtoReflect.Descriptor instead.
 func (*StateSnapshot) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{22}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StateSnapshot) GetJobs() []*Job {
@@ -1707,7 +2022,20 @@ var File_ferry_v1_internal_proto protoreflect.FileDescriptor
 
 const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\n" +
-	"\x17ferry/v1/internal.proto\x12\bferry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15ferry/v1/device.proto\x1a\x12ferry/v1/job.proto\"n\n" +
+	"\x17ferry/v1/internal.proto\x12\bferry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15ferry/v1/device.proto\x1a\x12ferry/v1/job.proto\"I\n" +
+	"\x0fProgressRequest\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x17\n" +
+	"\ajob_ids\x18\x02 \x03(\tR\x06jobIds\"A\n" +
+	"\x10ProgressResponse\x12-\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x19.ferry.v1.JobLiveProgressR\x04jobs\"\x9a\x01\n" +
+	"\x0fJobLiveProgress\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x1d\n" +
+	"\n" +
+	"bytes_done\x18\x03 \x01(\x04R\tbytesDone\x12;\n" +
+	"\vreported_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"reportedAt\"n\n" +
 	"\x11RenewLeaseRequest\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x12\n" +
@@ -1747,7 +2075,7 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\x05mover\x18\b \x01(\bR\x05mover\x12!\n" +
 	"\fiscsi_portal\x18\t \x01(\tR\viscsiPortal\x12!\n" +
 	"\fiscsi_target\x18\n" +
-	" \x01(\tR\viscsiTarget\"\xc1\a\n" +
+	" \x01(\tR\viscsiTarget\"\xc9\b\n" +
 	"\aCommand\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12.\n" +
@@ -1770,14 +2098,24 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\bwait_job\x18\x14 \x01(\v2\x13.ferry.v1.WaitJobOpH\x00R\awaitJob\x12E\n" +
 	"\x0fcheckpoint_jobs\x18\x15 \x01(\v2\x1a.ferry.v1.CheckpointJobsOpH\x00R\x0echeckpointJobs\x120\n" +
 	"\bset_node\x18\x16 \x01(\v2\x13.ferry.v1.SetNodeOpH\x00R\asetNode\x123\n" +
-	"\twait_jobs\x18\x17 \x01(\v2\x14.ferry.v1.WaitJobsOpH\x00R\bwaitJobsB\x04\n" +
+	"\twait_jobs\x18\x17 \x01(\v2\x14.ferry.v1.WaitJobsOpH\x00R\bwaitJobs\x12?\n" +
+	"\rremove_device\x18\x18 \x01(\v2\x18.ferry.v1.RemoveDeviceOpH\x00R\fremoveDevice\x12E\n" +
+	"\x0ferase_cartridge\x18\x19 \x01(\v2\x1a.ferry.v1.EraseCartridgeOpH\x00R\x0eeraseCartridgeB\x04\n" +
 	"\x02op\"4\n" +
 	"\x0eRegisterDiskOp\x12\"\n" +
 	"\x04disk\x18\x01 \x01(\v2\x0e.ferry.v1.DiskR\x04disk\"@\n" +
 	"\x11RegisterLibraryOp\x12+\n" +
 	"\alibrary\x18\x01 \x01(\v2\x11.ferry.v1.LibraryR\alibrary\"C\n" +
 	"\x0eAddCartridgeOp\x121\n" +
-	"\tcartridge\x18\x01 \x01(\v2\x13.ferry.v1.CartridgeR\tcartridge\"W\n" +
+	"\tcartridge\x18\x01 \x01(\v2\x13.ferry.v1.CartridgeR\tcartridge\"\\\n" +
+	"\x0eRemoveDeviceOp\x12\x12\n" +
+	"\x04disk\x18\x01 \x01(\tR\x04disk\x12\x1c\n" +
+	"\tcartridge\x18\x02 \x01(\tR\tcartridge\x12\x18\n" +
+	"\alibrary\x18\x03 \x01(\tR\alibrary\"K\n" +
+	"\x10EraseCartridgeOp\x12\x18\n" +
+	"\abarcode\x18\x01 \x01(\tR\abarcode\x12\x1d\n" +
+	"\n" +
+	"used_bytes\x18\x02 \x01(\x04R\tusedBytes\"W\n" +
 	"\x12ProtectCartridgeOp\x12\x18\n" +
 	"\abarcode\x18\x01 \x01(\tR\abarcode\x12'\n" +
 	"\x0fwrite_protected\x18\x02 \x01(\bR\x0ewriteProtected\"\xc6\x01\n" +
@@ -1839,9 +2177,10 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"cartridges2{\n" +
 	"\rRaftTransport\x120\n" +
 	"\x04Send\x12\x13.ferry.v1.RaftBatch\x1a\x11.ferry.v1.RaftAck(\x01\x128\n" +
-	"\bSnapshot\x12\x17.ferry.v1.SnapshotChunk\x1a\x11.ferry.v1.RaftAck(\x012R\n" +
+	"\bSnapshot\x12\x17.ferry.v1.SnapshotChunk\x1a\x11.ferry.v1.RaftAck(\x012\x95\x01\n" +
 	"\fLeaseService\x12B\n" +
-	"\x05Renew\x12\x1b.ferry.v1.RenewLeaseRequest\x1a\x1c.ferry.v1.RenewLeaseResponseB2Z0github.com/ferry-san/ferry/proto/ferryv1;ferryv1b\x06proto3"
+	"\x05Renew\x12\x1b.ferry.v1.RenewLeaseRequest\x1a\x1c.ferry.v1.RenewLeaseResponse\x12A\n" +
+	"\bProgress\x12\x19.ferry.v1.ProgressRequest\x1a\x1a.ferry.v1.ProgressResponseB2Z0github.com/ferry-san/ferry/proto/ferryv1;ferryv1b\x06proto3"
 
 var (
 	file_ferry_v1_internal_proto_rawDescOnce sync.Once
@@ -1855,88 +2194,99 @@ func file_ferry_v1_internal_proto_rawDescGZIP() []byte {
 	return file_ferry_v1_internal_proto_rawDescData
 }
 
-var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_ferry_v1_internal_proto_goTypes = []any{
-	(*RenewLeaseRequest)(nil),     // 0: ferry.v1.RenewLeaseRequest
-	(*JobLease)(nil),              // 1: ferry.v1.JobLease
-	(*RenewLeaseResponse)(nil),    // 2: ferry.v1.RenewLeaseResponse
-	(*RaftBatch)(nil),             // 3: ferry.v1.RaftBatch
-	(*SnapshotChunk)(nil),         // 4: ferry.v1.SnapshotChunk
-	(*RaftAck)(nil),               // 5: ferry.v1.RaftAck
-	(*NodeInfo)(nil),              // 6: ferry.v1.NodeInfo
-	(*Command)(nil),               // 7: ferry.v1.Command
-	(*RegisterDiskOp)(nil),        // 8: ferry.v1.RegisterDiskOp
-	(*RegisterLibraryOp)(nil),     // 9: ferry.v1.RegisterLibraryOp
-	(*AddCartridgeOp)(nil),        // 10: ferry.v1.AddCartridgeOp
-	(*ProtectCartridgeOp)(nil),    // 11: ferry.v1.ProtectCartridgeOp
-	(*PlaceJobOp)(nil),            // 12: ferry.v1.PlaceJobOp
-	(*WaitJobOp)(nil),             // 13: ferry.v1.WaitJobOp
-	(*WaitJobsOp)(nil),            // 14: ferry.v1.WaitJobsOp
-	(*StartJobOp)(nil),            // 15: ferry.v1.StartJobOp
-	(*CheckpointJobsOp)(nil),      // 16: ferry.v1.CheckpointJobsOp
-	(*SetNodeOp)(nil),             // 17: ferry.v1.SetNodeOp
-	(*CheckpointJobOp)(nil),       // 18: ferry.v1.CheckpointJobOp
-	(*FinishJobOp)(nil),           // 19: ferry.v1.FinishJobOp
-	(*SubmitJobOp)(nil),           // 20: ferry.v1.SubmitJobOp
-	(*CancelJobOp)(nil),           // 21: ferry.v1.CancelJobOp
-	(*StateSnapshot)(nil),         // 22: ferry.v1.StateSnapshot
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
-	(*Disk)(nil),                  // 24: ferry.v1.Disk
-	(*Library)(nil),               // 25: ferry.v1.Library
-	(*Cartridge)(nil),             // 26: ferry.v1.Cartridge
-	(*TapeAssignment)(nil),        // 27: ferry.v1.TapeAssignment
-	(*JobProgress)(nil),           // 28: ferry.v1.JobProgress
-	(JobState)(0),                 // 29: ferry.v1.JobState
-	(*JobResult)(nil),             // 30: ferry.v1.JobResult
-	(*JobError)(nil),              // 31: ferry.v1.JobError
-	(*JobSpec)(nil),               // 32: ferry.v1.JobSpec
-	(*Job)(nil),                   // 33: ferry.v1.Job
+	(*ProgressRequest)(nil),       // 0: ferry.v1.ProgressRequest
+	(*ProgressResponse)(nil),      // 1: ferry.v1.ProgressResponse
+	(*JobLiveProgress)(nil),       // 2: ferry.v1.JobLiveProgress
+	(*RenewLeaseRequest)(nil),     // 3: ferry.v1.RenewLeaseRequest
+	(*JobLease)(nil),              // 4: ferry.v1.JobLease
+	(*RenewLeaseResponse)(nil),    // 5: ferry.v1.RenewLeaseResponse
+	(*RaftBatch)(nil),             // 6: ferry.v1.RaftBatch
+	(*SnapshotChunk)(nil),         // 7: ferry.v1.SnapshotChunk
+	(*RaftAck)(nil),               // 8: ferry.v1.RaftAck
+	(*NodeInfo)(nil),              // 9: ferry.v1.NodeInfo
+	(*Command)(nil),               // 10: ferry.v1.Command
+	(*RegisterDiskOp)(nil),        // 11: ferry.v1.RegisterDiskOp
+	(*RegisterLibraryOp)(nil),     // 12: ferry.v1.RegisterLibraryOp
+	(*AddCartridgeOp)(nil),        // 13: ferry.v1.AddCartridgeOp
+	(*RemoveDeviceOp)(nil),        // 14: ferry.v1.RemoveDeviceOp
+	(*EraseCartridgeOp)(nil),      // 15: ferry.v1.EraseCartridgeOp
+	(*ProtectCartridgeOp)(nil),    // 16: ferry.v1.ProtectCartridgeOp
+	(*PlaceJobOp)(nil),            // 17: ferry.v1.PlaceJobOp
+	(*WaitJobOp)(nil),             // 18: ferry.v1.WaitJobOp
+	(*WaitJobsOp)(nil),            // 19: ferry.v1.WaitJobsOp
+	(*StartJobOp)(nil),            // 20: ferry.v1.StartJobOp
+	(*CheckpointJobsOp)(nil),      // 21: ferry.v1.CheckpointJobsOp
+	(*SetNodeOp)(nil),             // 22: ferry.v1.SetNodeOp
+	(*CheckpointJobOp)(nil),       // 23: ferry.v1.CheckpointJobOp
+	(*FinishJobOp)(nil),           // 24: ferry.v1.FinishJobOp
+	(*SubmitJobOp)(nil),           // 25: ferry.v1.SubmitJobOp
+	(*CancelJobOp)(nil),           // 26: ferry.v1.CancelJobOp
+	(*StateSnapshot)(nil),         // 27: ferry.v1.StateSnapshot
+	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
+	(*Disk)(nil),                  // 29: ferry.v1.Disk
+	(*Library)(nil),               // 30: ferry.v1.Library
+	(*Cartridge)(nil),             // 31: ferry.v1.Cartridge
+	(*TapeAssignment)(nil),        // 32: ferry.v1.TapeAssignment
+	(*JobProgress)(nil),           // 33: ferry.v1.JobProgress
+	(JobState)(0),                 // 34: ferry.v1.JobState
+	(*JobResult)(nil),             // 35: ferry.v1.JobResult
+	(*JobError)(nil),              // 36: ferry.v1.JobError
+	(*JobSpec)(nil),               // 37: ferry.v1.JobSpec
+	(*Job)(nil),                   // 38: ferry.v1.Job
 }
 var file_ferry_v1_internal_proto_depIdxs = []int32{
-	1,  // 0: ferry.v1.RenewLeaseRequest.jobs:type_name -> ferry.v1.JobLease
-	23, // 1: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
-	20, // 2: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
-	21, // 3: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
-	8,  // 4: ferry.v1.Command.register_disk:type_name -> ferry.v1.RegisterDiskOp
-	9,  // 5: ferry.v1.Command.register_library:type_name -> ferry.v1.RegisterLibraryOp
-	10, // 6: ferry.v1.Command.add_cartridge:type_name -> ferry.v1.AddCartridgeOp
-	15, // 7: ferry.v1.Command.start_job:type_name -> ferry.v1.StartJobOp
-	18, // 8: ferry.v1.Command.checkpoint_job:type_name -> ferry.v1.CheckpointJobOp
-	19, // 9: ferry.v1.Command.finish_job:type_name -> ferry.v1.FinishJobOp
-	11, // 10: ferry.v1.Command.protect_cartridge:type_name -> ferry.v1.ProtectCartridgeOp
-	12, // 11: ferry.v1.Command.place_job:type_name -> ferry.v1.PlaceJobOp
-	13, // 12: ferry.v1.Command.wait_job:type_name -> ferry.v1.WaitJobOp
-	16, // 13: ferry.v1.Command.checkpoint_jobs:type_name -> ferry.v1.CheckpointJobsOp
-	17, // 14: ferry.v1.Command.set_node:type_name -> ferry.v1.SetNodeOp
-	14, // 15: ferry.v1.Command.wait_jobs:type_name -> ferry.v1.WaitJobsOp
-	24, // 16: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
-	25, // 17: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
-	26, // 18: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
-	27, // 19: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
-	13, // 20: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
-	18, // 21: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
-	6,  // 22: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
-	28, // 23: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
-	29, // 24: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
-	30, // 25: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
-	31, // 26: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
-	32, // 27: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
-	33, // 28: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
-	6,  // 29: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
-	24, // 30: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
-	25, // 31: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
-	26, // 32: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
-	3,  // 33: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
-	4,  // 34: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
-	0,  // 35: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
-	5,  // 36: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
-	5,  // 37: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
-	2,  // 38: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
-	36, // [36:39] is the sub-list for method output_type
-	33, // [33:36] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	2,  // 0: ferry.v1.ProgressResponse.jobs:type_name -> ferry.v1.JobLiveProgress
+	28, // 1: ferry.v1.JobLiveProgress.reported_at:type_name -> google.protobuf.Timestamp
+	4,  // 2: ferry.v1.RenewLeaseRequest.jobs:type_name -> ferry.v1.JobLease
+	28, // 3: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
+	25, // 4: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
+	26, // 5: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
+	11, // 6: ferry.v1.Command.register_disk:type_name -> ferry.v1.RegisterDiskOp
+	12, // 7: ferry.v1.Command.register_library:type_name -> ferry.v1.RegisterLibraryOp
+	13, // 8: ferry.v1.Command.add_cartridge:type_name -> ferry.v1.AddCartridgeOp
+	20, // 9: ferry.v1.Command.start_job:type_name -> ferry.v1.StartJobOp
+	23, // 10: ferry.v1.Command.checkpoint_job:type_name -> ferry.v1.CheckpointJobOp
+	24, // 11: ferry.v1.Command.finish_job:type_name -> ferry.v1.FinishJobOp
+	16, // 12: ferry.v1.Command.protect_cartridge:type_name -> ferry.v1.ProtectCartridgeOp
+	17, // 13: ferry.v1.Command.place_job:type_name -> ferry.v1.PlaceJobOp
+	18, // 14: ferry.v1.Command.wait_job:type_name -> ferry.v1.WaitJobOp
+	21, // 15: ferry.v1.Command.checkpoint_jobs:type_name -> ferry.v1.CheckpointJobsOp
+	22, // 16: ferry.v1.Command.set_node:type_name -> ferry.v1.SetNodeOp
+	19, // 17: ferry.v1.Command.wait_jobs:type_name -> ferry.v1.WaitJobsOp
+	14, // 18: ferry.v1.Command.remove_device:type_name -> ferry.v1.RemoveDeviceOp
+	15, // 19: ferry.v1.Command.erase_cartridge:type_name -> ferry.v1.EraseCartridgeOp
+	29, // 20: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
+	30, // 21: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
+	31, // 22: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
+	32, // 23: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
+	18, // 24: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
+	23, // 25: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
+	9,  // 26: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
+	33, // 27: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
+	34, // 28: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
+	35, // 29: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
+	36, // 30: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
+	37, // 31: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
+	38, // 32: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
+	9,  // 33: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
+	29, // 34: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
+	30, // 35: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
+	31, // 36: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
+	6,  // 37: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
+	7,  // 38: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
+	3,  // 39: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
+	0,  // 40: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
+	8,  // 41: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
+	8,  // 42: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
+	5,  // 43: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
+	1,  // 44: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
+	41, // [41:45] is the sub-list for method output_type
+	37, // [37:41] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_internal_proto_init() }
@@ -1946,7 +2296,7 @@ func file_ferry_v1_internal_proto_init() {
 	}
 	file_ferry_v1_device_proto_init()
 	file_ferry_v1_job_proto_init()
-	file_ferry_v1_internal_proto_msgTypes[7].OneofWrappers = []any{
+	file_ferry_v1_internal_proto_msgTypes[10].OneofWrappers = []any{
 		(*Command_SubmitJob)(nil),
 		(*Command_CancelJob)(nil),
 		(*Command_RegisterDisk)(nil),
@@ -1961,6 +2311,8 @@ func file_ferry_v1_internal_proto_init() {
 		(*Command_CheckpointJobs)(nil),
 		(*Command_SetNode)(nil),
 		(*Command_WaitJobs)(nil),
+		(*Command_RemoveDevice)(nil),
+		(*Command_EraseCartridge)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1968,7 +2320,7 @@ func file_ferry_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_internal_proto_rawDesc), len(file_ferry_v1_internal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -155,7 +155,8 @@ var RaftTransport_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	LeaseService_Renew_FullMethodName = "/ferry.v1.LeaseService/Renew"
+	LeaseService_Renew_FullMethodName    = "/ferry.v1.LeaseService/Renew"
+	LeaseService_Progress_FullMethodName = "/ferry.v1.LeaseService/Progress"
 )
 
 // LeaseServiceClient is the client API for LeaseService service.
@@ -167,6 +168,9 @@ const (
 // answer FAILED_PRECONDITION naming the leader.
 type LeaseServiceClient interface {
 	Renew(ctx context.Context, in *RenewLeaseRequest, opts ...grpc.CallOption) (*RenewLeaseResponse, error)
+	// Progress returns the owners' latest reported bytes for running jobs,
+	// from the leader's lease table: live progress without Raft entries.
+	Progress(ctx context.Context, in *ProgressRequest, opts ...grpc.CallOption) (*ProgressResponse, error)
 }
 
 type leaseServiceClient struct {
@@ -187,6 +191,16 @@ func (c *leaseServiceClient) Renew(ctx context.Context, in *RenewLeaseRequest, o
 	return out, nil
 }
 
+func (c *leaseServiceClient) Progress(ctx context.Context, in *ProgressRequest, opts ...grpc.CallOption) (*ProgressResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProgressResponse)
+	err := c.cc.Invoke(ctx, LeaseService_Progress_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LeaseServiceServer is the server API for LeaseService service.
 // All implementations must embed UnimplementedLeaseServiceServer
 // for forward compatibility.
@@ -196,6 +210,9 @@ func (c *leaseServiceClient) Renew(ctx context.Context, in *RenewLeaseRequest, o
 // answer FAILED_PRECONDITION naming the leader.
 type LeaseServiceServer interface {
 	Renew(context.Context, *RenewLeaseRequest) (*RenewLeaseResponse, error)
+	// Progress returns the owners' latest reported bytes for running jobs,
+	// from the leader's lease table: live progress without Raft entries.
+	Progress(context.Context, *ProgressRequest) (*ProgressResponse, error)
 	mustEmbedUnimplementedLeaseServiceServer()
 }
 
@@ -208,6 +225,9 @@ type UnimplementedLeaseServiceServer struct{}
 
 func (UnimplementedLeaseServiceServer) Renew(context.Context, *RenewLeaseRequest) (*RenewLeaseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Renew not implemented")
+}
+func (UnimplementedLeaseServiceServer) Progress(context.Context, *ProgressRequest) (*ProgressResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Progress not implemented")
 }
 func (UnimplementedLeaseServiceServer) mustEmbedUnimplementedLeaseServiceServer() {}
 func (UnimplementedLeaseServiceServer) testEmbeddedByValue()                      {}
@@ -248,6 +268,24 @@ func _LeaseService_Renew_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LeaseService_Progress_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ProgressRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LeaseServiceServer).Progress(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LeaseService_Progress_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LeaseServiceServer).Progress(ctx, req.(*ProgressRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LeaseService_ServiceDesc is the grpc.ServiceDesc for LeaseService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -258,6 +296,10 @@ var LeaseService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Renew",
 			Handler:    _LeaseService_Renew_Handler,
+		},
+		{
+			MethodName: "Progress",
+			Handler:    _LeaseService_Progress_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

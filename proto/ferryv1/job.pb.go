@@ -423,8 +423,12 @@ type JobOptions struct {
 	Verify bool `protobuf:"varint,3,opt,name=verify,proto3" json:"verify,omitempty"`
 	// Bytes between committed checkpoints; 0 means the cluster default.
 	CheckpointIntervalBytes uint64 `protobuf:"varint,4,opt,name=checkpoint_interval_bytes,json=checkpointIntervalBytes,proto3" json:"checkpoint_interval_bytes,omitempty"`
-	unknownFields           protoimpl.UnknownFields
-	sizeCache               protoimpl.SizeCache
+	// A tape → tape image copy (or a copy to a given tape file) may replace
+	// files already on the destination cartridge. Without it such a copy is
+	// refused unless the destination holds nothing but its label.
+	Overwrite     bool `protobuf:"varint,5,opt,name=overwrite,proto3" json:"overwrite,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JobOptions) Reset() {
@@ -483,6 +487,13 @@ func (x *JobOptions) GetCheckpointIntervalBytes() uint64 {
 		return x.CheckpointIntervalBytes
 	}
 	return 0
+}
+
+func (x *JobOptions) GetOverwrite() bool {
+	if x != nil {
+		return x.Overwrite
+	}
+	return false
 }
 
 // JobSpec is a copy job: either a source and a destination (with optional
@@ -580,8 +591,14 @@ type JobProgress struct {
 	SegmentsDone  uint32                 `protobuf:"varint,4,opt,name=segments_done,json=segmentsDone,proto3" json:"segments_done,omitempty"`
 	// Byte offset of the last checkpoint committed to the log.
 	CheckpointOffset uint64 `protobuf:"varint,5,opt,name=checkpoint_offset,json=checkpointOffset,proto3" json:"checkpoint_offset,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Bytes the owner reported in its latest lease renewal, committed or not
+	// (never stored in the log: filled in by the node that answers, from the
+	// leader's lease table). 0 when unknown.
+	LiveBytesDone uint64 `protobuf:"varint,6,opt,name=live_bytes_done,json=liveBytesDone,proto3" json:"live_bytes_done,omitempty"`
+	// When the owner reported live_bytes_done.
+	LiveAt        *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=live_at,json=liveAt,proto3" json:"live_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JobProgress) Reset() {
@@ -647,6 +664,20 @@ func (x *JobProgress) GetCheckpointOffset() uint64 {
 		return x.CheckpointOffset
 	}
 	return 0
+}
+
+func (x *JobProgress) GetLiveBytesDone() uint64 {
+	if x != nil {
+		return x.LiveBytesDone
+	}
+	return 0
+}
+
+func (x *JobProgress) GetLiveAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LiveAt
+	}
+	return nil
 }
 
 // JobEvent is one entry of a job's history.
@@ -912,9 +943,11 @@ func (x *Job) GetTapes() []*TapeAssignment {
 type JobResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Hexadecimal SHA-256 of every byte written, in order.
-	Sha256        string           `protobuf:"bytes,1,opt,name=sha256,proto3" json:"sha256,omitempty"`
-	Bytes         uint64           `protobuf:"varint,2,opt,name=bytes,proto3" json:"bytes,omitempty"`
-	Segments      []*SegmentResult `protobuf:"bytes,3,rep,name=segments,proto3" json:"segments,omitempty"`
+	Sha256   string           `protobuf:"bytes,1,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	Bytes    uint64           `protobuf:"varint,2,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	Segments []*SegmentResult `protobuf:"bytes,3,rep,name=segments,proto3" json:"segments,omitempty"`
+	// Where the data went on each cartridge written.
+	TapeWrites    []*TapeWrite `protobuf:"bytes,4,rep,name=tape_writes,json=tapeWrites,proto3" json:"tape_writes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -970,6 +1003,185 @@ func (x *JobResult) GetSegments() []*SegmentResult {
 	return nil
 }
 
+func (x *JobResult) GetTapeWrites() []*TapeWrite {
+	if x != nil {
+		return x.TapeWrites
+	}
+	return nil
+}
+
+// TapeWrite says where a job's data landed on one cartridge.
+type TapeWrite struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Barcode string                 `protobuf:"bytes,1,opt,name=barcode,proto3" json:"barcode,omitempty"`
+	// The first tape file the job wrote: that file and every one after it
+	// were replaced (a write on tape discards everything beyond it).
+	FromFile uint32 `protobuf:"varint,2,opt,name=from_file,json=fromFile,proto3" json:"from_file,omitempty"`
+	// The complete files the job wrote, numbered from from_file on.
+	Files []*TapeFile `protobuf:"bytes,3,rep,name=files,proto3" json:"files,omitempty"`
+	// Bytes of the cartridge in use after the job (up to end of data).
+	UsedBytes     uint64 `protobuf:"varint,4,opt,name=used_bytes,json=usedBytes,proto3" json:"used_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TapeWrite) Reset() {
+	*x = TapeWrite{}
+	mi := &file_ferry_v1_job_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TapeWrite) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TapeWrite) ProtoMessage() {}
+
+func (x *TapeWrite) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_job_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TapeWrite.ProtoReflect.Descriptor instead.
+func (*TapeWrite) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *TapeWrite) GetBarcode() string {
+	if x != nil {
+		return x.Barcode
+	}
+	return ""
+}
+
+func (x *TapeWrite) GetFromFile() uint32 {
+	if x != nil {
+		return x.FromFile
+	}
+	return 0
+}
+
+func (x *TapeWrite) GetFiles() []*TapeFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *TapeWrite) GetUsedBytes() uint64 {
+	if x != nil {
+		return x.UsedBytes
+	}
+	return 0
+}
+
+// TapeFile is one file of a cartridge's catalog.
+type TapeFile struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 is the first data file (file 0 is the label).
+	Number uint32 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	// Data bytes (records only, without the image's framing).
+	Bytes   uint64 `protobuf:"varint,2,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	Records uint64 `protobuf:"varint,3,opt,name=records,proto3" json:"records,omitempty"`
+	// Hexadecimal SHA-256 of the file's data; empty when unknown.
+	Sha256 string `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// The job that wrote it; empty for files found by an import.
+	JobId     string                 `protobuf:"bytes,5,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	WrittenAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=written_at,json=writtenAt,proto3" json:"written_at,omitempty"`
+	// The file is on the tape but not as its writer meant it (a copy cut off
+	// mid-file whose records were closed by a later append).
+	Incomplete    bool `protobuf:"varint,7,opt,name=incomplete,proto3" json:"incomplete,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TapeFile) Reset() {
+	*x = TapeFile{}
+	mi := &file_ferry_v1_job_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TapeFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TapeFile) ProtoMessage() {}
+
+func (x *TapeFile) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_job_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TapeFile.ProtoReflect.Descriptor instead.
+func (*TapeFile) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *TapeFile) GetNumber() uint32 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *TapeFile) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *TapeFile) GetRecords() uint64 {
+	if x != nil {
+		return x.Records
+	}
+	return 0
+}
+
+func (x *TapeFile) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *TapeFile) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *TapeFile) GetWrittenAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WrittenAt
+	}
+	return nil
+}
+
+func (x *TapeFile) GetIncomplete() bool {
+	if x != nil {
+		return x.Incomplete
+	}
+	return false
+}
+
 type SegmentResult struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Sha256        string                 `protobuf:"bytes,1,opt,name=sha256,proto3" json:"sha256,omitempty"`
@@ -980,7 +1192,7 @@ type SegmentResult struct {
 
 func (x *SegmentResult) Reset() {
 	*x = SegmentResult{}
-	mi := &file_ferry_v1_job_proto_msgTypes[9]
+	mi := &file_ferry_v1_job_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1204,7 @@ func (x *SegmentResult) String() string {
 func (*SegmentResult) ProtoMessage() {}
 
 func (x *SegmentResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[9]
+	mi := &file_ferry_v1_job_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1217,7 @@ func (x *SegmentResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentResult.ProtoReflect.Descriptor instead.
 func (*SegmentResult) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{9}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SegmentResult) GetSha256() string {
@@ -1030,13 +1242,15 @@ type JobError struct {
 	// The segment that failed and how much of it was done.
 	Segment          uint32 `protobuf:"varint,3,opt,name=segment,proto3" json:"segment,omitempty"`
 	SegmentBytesDone uint64 `protobuf:"varint,4,opt,name=segment_bytes_done,json=segmentBytesDone,proto3" json:"segment_bytes_done,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// What the job had written to cartridges before it failed.
+	TapeWrites    []*TapeWrite `protobuf:"bytes,5,rep,name=tape_writes,json=tapeWrites,proto3" json:"tape_writes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JobError) Reset() {
 	*x = JobError{}
-	mi := &file_ferry_v1_job_proto_msgTypes[10]
+	mi := &file_ferry_v1_job_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1048,7 +1262,7 @@ func (x *JobError) String() string {
 func (*JobError) ProtoMessage() {}
 
 func (x *JobError) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[10]
+	mi := &file_ferry_v1_job_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1061,7 +1275,7 @@ func (x *JobError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobError.ProtoReflect.Descriptor instead.
 func (*JobError) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{10}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *JobError) GetMessage() string {
@@ -1092,6 +1306,13 @@ func (x *JobError) GetSegmentBytesDone() uint64 {
 	return 0
 }
 
+func (x *JobError) GetTapeWrites() []*TapeWrite {
+	if x != nil {
+		return x.TapeWrites
+	}
+	return nil
+}
+
 // TapeAssignment records that a cartridge sits in a drive for a job.
 type TapeAssignment struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1104,7 +1325,7 @@ type TapeAssignment struct {
 
 func (x *TapeAssignment) Reset() {
 	*x = TapeAssignment{}
-	mi := &file_ferry_v1_job_proto_msgTypes[11]
+	mi := &file_ferry_v1_job_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1116,7 +1337,7 @@ func (x *TapeAssignment) String() string {
 func (*TapeAssignment) ProtoMessage() {}
 
 func (x *TapeAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[11]
+	mi := &file_ferry_v1_job_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1129,7 +1350,7 @@ func (x *TapeAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TapeAssignment.ProtoReflect.Descriptor instead.
 func (*TapeAssignment) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{11}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TapeAssignment) GetBarcode() string {
@@ -1163,7 +1384,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[12]
+	mi := &file_ferry_v1_job_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1175,7 +1396,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[12]
+	mi := &file_ferry_v1_job_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1188,7 +1409,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SubmitJobRequest) GetSpec() *JobSpec {
@@ -1216,7 +1437,7 @@ type SubmitJobResponse struct {
 
 func (x *SubmitJobResponse) Reset() {
 	*x = SubmitJobResponse{}
-	mi := &file_ferry_v1_job_proto_msgTypes[13]
+	mi := &file_ferry_v1_job_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1228,7 +1449,7 @@ func (x *SubmitJobResponse) String() string {
 func (*SubmitJobResponse) ProtoMessage() {}
 
 func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[13]
+	mi := &file_ferry_v1_job_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1241,7 +1462,7 @@ func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobResponse.ProtoReflect.Descriptor instead.
 func (*SubmitJobResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SubmitJobResponse) GetJob() *Job {
@@ -1269,7 +1490,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[14]
+	mi := &file_ferry_v1_job_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1502,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[14]
+	mi := &file_ferry_v1_job_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1515,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetJobRequest) GetId() string {
@@ -1316,7 +1537,8 @@ type ListJobsRequest struct {
 	// Only jobs in this state; unspecified means all.
 	State JobState `protobuf:"varint,1,opt,name=state,proto3,enum=ferry.v1.JobState" json:"state,omitempty"`
 	Stale bool     `protobuf:"varint,2,opt,name=stale,proto3" json:"stale,omitempty"`
-	// At most this many jobs; 0 means all.
+	// At most this many jobs; 0 means as many as fit in one response (the
+	// server also cuts a page by size, below gRPC's message limit).
 	PageSize uint32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
 	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -1326,7 +1548,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[15]
+	mi := &file_ferry_v1_job_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1338,7 +1560,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[15]
+	mi := &file_ferry_v1_job_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1351,7 +1573,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{15}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListJobsRequest) GetState() JobState {
@@ -1392,7 +1614,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_ferry_v1_job_proto_msgTypes[16]
+	mi := &file_ferry_v1_job_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1404,7 +1626,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[16]
+	mi := &file_ferry_v1_job_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1417,7 +1639,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListJobsResponse) GetJobs() []*Job {
@@ -1444,7 +1666,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[17]
+	mi := &file_ferry_v1_job_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1456,7 +1678,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[17]
+	mi := &file_ferry_v1_job_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1469,7 +1691,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CancelJobRequest) GetId() string {
@@ -1495,7 +1717,7 @@ type WatchJobRequest struct {
 
 func (x *WatchJobRequest) Reset() {
 	*x = WatchJobRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[18]
+	mi := &file_ferry_v1_job_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1507,7 +1729,7 @@ func (x *WatchJobRequest) String() string {
 func (*WatchJobRequest) ProtoMessage() {}
 
 func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[18]
+	mi := &file_ferry_v1_job_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1520,7 +1742,7 @@ func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchJobRequest.ProtoReflect.Descriptor instead.
 func (*WatchJobRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WatchJobRequest) GetId() string {
@@ -1542,7 +1764,7 @@ type CopyResultsRequest struct {
 
 func (x *CopyResultsRequest) Reset() {
 	*x = CopyResultsRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[19]
+	mi := &file_ferry_v1_job_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1554,7 +1776,7 @@ func (x *CopyResultsRequest) String() string {
 func (*CopyResultsRequest) ProtoMessage() {}
 
 func (x *CopyResultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[19]
+	mi := &file_ferry_v1_job_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1567,7 +1789,7 @@ func (x *CopyResultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CopyResultsRequest.ProtoReflect.Descriptor instead.
 func (*CopyResultsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CopyResultsRequest) GetId() string {
@@ -1596,7 +1818,7 @@ type CopyResultsResponse struct {
 
 func (x *CopyResultsResponse) Reset() {
 	*x = CopyResultsResponse{}
-	mi := &file_ferry_v1_job_proto_msgTypes[20]
+	mi := &file_ferry_v1_job_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1608,7 +1830,7 @@ func (x *CopyResultsResponse) String() string {
 func (*CopyResultsResponse) ProtoMessage() {}
 
 func (x *CopyResultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[20]
+	mi := &file_ferry_v1_job_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1621,7 +1843,7 @@ func (x *CopyResultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CopyResultsResponse.ProtoReflect.Descriptor instead.
 func (*CopyResultsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CopyResultsResponse) GetData() []byte {
@@ -1658,20 +1880,21 @@ const file_ferry_v1_job_proto_rawDesc = "" +
 	"\aSegment\x12#\n" +
 	"\rsource_offset\x18\x01 \x01(\x04R\fsourceOffset\x12-\n" +
 	"\x12destination_offset\x18\x02 \x01(\x04R\x11destinationOffset\x12\x16\n" +
-	"\x06length\x18\x03 \x01(\x04R\x06length\"\xb5\x01\n" +
+	"\x06length\x18\x03 \x01(\x04R\x06length\"\xd3\x01\n" +
 	"\n" +
 	"JobOptions\x12\x1a\n" +
 	"\bpriority\x18\x01 \x01(\x05R\bpriority\x127\n" +
 	"\x18bwlimit_bytes_per_second\x18\x02 \x01(\x04R\x15bwlimitBytesPerSecond\x12\x16\n" +
 	"\x06verify\x18\x03 \x01(\bR\x06verify\x12:\n" +
-	"\x19checkpoint_interval_bytes\x18\x04 \x01(\x04R\x17checkpointIntervalBytes\"\x90\x02\n" +
+	"\x19checkpoint_interval_bytes\x18\x04 \x01(\x04R\x17checkpointIntervalBytes\x12\x1c\n" +
+	"\toverwrite\x18\x05 \x01(\bR\toverwrite\"\x90\x02\n" +
 	"\aJobSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12*\n" +
 	"\x06source\x18\x02 \x01(\v2\x12.ferry.v1.EndpointR\x06source\x124\n" +
 	"\vdestination\x18\x03 \x01(\v2\x12.ferry.v1.EndpointR\vdestination\x12-\n" +
 	"\bsegments\x18\x04 \x03(\v2\x11.ferry.v1.SegmentR\bsegments\x120\n" +
 	"\x14xcopy_parameter_list\x18\x05 \x01(\fR\x12xcopyParameterList\x12.\n" +
-	"\aoptions\x18\x06 \x01(\v2\x14.ferry.v1.JobOptionsR\aoptions\"\xc6\x01\n" +
+	"\aoptions\x18\x06 \x01(\v2\x14.ferry.v1.JobOptionsR\aoptions\"\xa3\x02\n" +
 	"\vJobProgress\x12\x1f\n" +
 	"\vbytes_total\x18\x01 \x01(\x04R\n" +
 	"bytesTotal\x12\x1d\n" +
@@ -1679,7 +1902,9 @@ const file_ferry_v1_job_proto_rawDesc = "" +
 	"bytes_done\x18\x02 \x01(\x04R\tbytesDone\x12%\n" +
 	"\x0esegments_total\x18\x03 \x01(\rR\rsegmentsTotal\x12#\n" +
 	"\rsegments_done\x18\x04 \x01(\rR\fsegmentsDone\x12+\n" +
-	"\x11checkpoint_offset\x18\x05 \x01(\x04R\x10checkpointOffset\"\xb1\x01\n" +
+	"\x11checkpoint_offset\x18\x05 \x01(\x04R\x10checkpointOffset\x12&\n" +
+	"\x0flive_bytes_done\x18\x06 \x01(\x04R\rliveBytesDone\x123\n" +
+	"\alive_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x06liveAt\"\xb1\x01\n" +
 	"\bJobEvent\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12(\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x12.ferry.v1.JobStateR\x05state\x12\x12\n" +
@@ -1709,19 +1934,40 @@ const file_ferry_v1_job_proto_rawDesc = "" +
 	"\n" +
 	"checkpoint\x18\x10 \x01(\fR\n" +
 	"checkpoint\x12.\n" +
-	"\x05tapes\x18\x11 \x03(\v2\x18.ferry.v1.TapeAssignmentR\x05tapes\"n\n" +
+	"\x05tapes\x18\x11 \x03(\v2\x18.ferry.v1.TapeAssignmentR\x05tapes\"\xa4\x01\n" +
 	"\tJobResult\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x14\n" +
 	"\x05bytes\x18\x02 \x01(\x04R\x05bytes\x123\n" +
-	"\bsegments\x18\x03 \x03(\v2\x17.ferry.v1.SegmentResultR\bsegments\"=\n" +
+	"\bsegments\x18\x03 \x03(\v2\x17.ferry.v1.SegmentResultR\bsegments\x124\n" +
+	"\vtape_writes\x18\x04 \x03(\v2\x13.ferry.v1.TapeWriteR\n" +
+	"tapeWrites\"\x8b\x01\n" +
+	"\tTapeWrite\x12\x18\n" +
+	"\abarcode\x18\x01 \x01(\tR\abarcode\x12\x1b\n" +
+	"\tfrom_file\x18\x02 \x01(\rR\bfromFile\x12(\n" +
+	"\x05files\x18\x03 \x03(\v2\x12.ferry.v1.TapeFileR\x05files\x12\x1d\n" +
+	"\n" +
+	"used_bytes\x18\x04 \x01(\x04R\tusedBytes\"\xdc\x01\n" +
+	"\bTapeFile\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\rR\x06number\x12\x14\n" +
+	"\x05bytes\x18\x02 \x01(\x04R\x05bytes\x12\x18\n" +
+	"\arecords\x18\x03 \x01(\x04R\arecords\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha256\x12\x15\n" +
+	"\x06job_id\x18\x05 \x01(\tR\x05jobId\x129\n" +
+	"\n" +
+	"written_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\twrittenAt\x12\x1e\n" +
+	"\n" +
+	"incomplete\x18\a \x01(\bR\n" +
+	"incomplete\"=\n" +
 	"\rSegmentResult\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x14\n" +
-	"\x05bytes\x18\x02 \x01(\x04R\x05bytes\"\x82\x01\n" +
+	"\x05bytes\x18\x02 \x01(\x04R\x05bytes\"\xb8\x01\n" +
 	"\bJobError\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x14\n" +
 	"\x05sense\x18\x02 \x01(\fR\x05sense\x12\x18\n" +
 	"\asegment\x18\x03 \x01(\rR\asegment\x12,\n" +
-	"\x12segment_bytes_done\x18\x04 \x01(\x04R\x10segmentBytesDone\"Z\n" +
+	"\x12segment_bytes_done\x18\x04 \x01(\x04R\x10segmentBytesDone\x124\n" +
+	"\vtape_writes\x18\x05 \x03(\v2\x13.ferry.v1.TapeWriteR\n" +
+	"tapeWrites\"Z\n" +
 	"\x0eTapeAssignment\x12\x18\n" +
 	"\abarcode\x18\x01 \x01(\tR\abarcode\x12\x18\n" +
 	"\alibrary\x18\x02 \x01(\tR\alibrary\x12\x14\n" +
@@ -1794,7 +2040,7 @@ func file_ferry_v1_job_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_v1_job_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_ferry_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_ferry_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_ferry_v1_job_proto_goTypes = []any{
 	(DeviceKind)(0),               // 0: ferry.v1.DeviceKind
 	(JobState)(0),                 // 1: ferry.v1.JobState
@@ -1808,19 +2054,21 @@ var file_ferry_v1_job_proto_goTypes = []any{
 	(*JobEvent)(nil),              // 9: ferry.v1.JobEvent
 	(*Job)(nil),                   // 10: ferry.v1.Job
 	(*JobResult)(nil),             // 11: ferry.v1.JobResult
-	(*SegmentResult)(nil),         // 12: ferry.v1.SegmentResult
-	(*JobError)(nil),              // 13: ferry.v1.JobError
-	(*TapeAssignment)(nil),        // 14: ferry.v1.TapeAssignment
-	(*SubmitJobRequest)(nil),      // 15: ferry.v1.SubmitJobRequest
-	(*SubmitJobResponse)(nil),     // 16: ferry.v1.SubmitJobResponse
-	(*GetJobRequest)(nil),         // 17: ferry.v1.GetJobRequest
-	(*ListJobsRequest)(nil),       // 18: ferry.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),      // 19: ferry.v1.ListJobsResponse
-	(*CancelJobRequest)(nil),      // 20: ferry.v1.CancelJobRequest
-	(*WatchJobRequest)(nil),       // 21: ferry.v1.WatchJobRequest
-	(*CopyResultsRequest)(nil),    // 22: ferry.v1.CopyResultsRequest
-	(*CopyResultsResponse)(nil),   // 23: ferry.v1.CopyResultsResponse
-	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
+	(*TapeWrite)(nil),             // 12: ferry.v1.TapeWrite
+	(*TapeFile)(nil),              // 13: ferry.v1.TapeFile
+	(*SegmentResult)(nil),         // 14: ferry.v1.SegmentResult
+	(*JobError)(nil),              // 15: ferry.v1.JobError
+	(*TapeAssignment)(nil),        // 16: ferry.v1.TapeAssignment
+	(*SubmitJobRequest)(nil),      // 17: ferry.v1.SubmitJobRequest
+	(*SubmitJobResponse)(nil),     // 18: ferry.v1.SubmitJobResponse
+	(*GetJobRequest)(nil),         // 19: ferry.v1.GetJobRequest
+	(*ListJobsRequest)(nil),       // 20: ferry.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),      // 21: ferry.v1.ListJobsResponse
+	(*CancelJobRequest)(nil),      // 22: ferry.v1.CancelJobRequest
+	(*WatchJobRequest)(nil),       // 23: ferry.v1.WatchJobRequest
+	(*CopyResultsRequest)(nil),    // 24: ferry.v1.CopyResultsRequest
+	(*CopyResultsResponse)(nil),   // 25: ferry.v1.CopyResultsResponse
+	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
 }
 var file_ferry_v1_job_proto_depIdxs = []int32{
 	0,  // 0: ferry.v1.Endpoint.kind:type_name -> ferry.v1.DeviceKind
@@ -1829,40 +2077,45 @@ var file_ferry_v1_job_proto_depIdxs = []int32{
 	4,  // 3: ferry.v1.JobSpec.destination:type_name -> ferry.v1.Endpoint
 	5,  // 4: ferry.v1.JobSpec.segments:type_name -> ferry.v1.Segment
 	6,  // 5: ferry.v1.JobSpec.options:type_name -> ferry.v1.JobOptions
-	24, // 6: ferry.v1.JobEvent.time:type_name -> google.protobuf.Timestamp
-	1,  // 7: ferry.v1.JobEvent.state:type_name -> ferry.v1.JobState
-	7,  // 8: ferry.v1.Job.spec:type_name -> ferry.v1.JobSpec
-	1,  // 9: ferry.v1.Job.state:type_name -> ferry.v1.JobState
-	8,  // 10: ferry.v1.Job.progress:type_name -> ferry.v1.JobProgress
-	9,  // 11: ferry.v1.Job.history:type_name -> ferry.v1.JobEvent
-	24, // 12: ferry.v1.Job.created_at:type_name -> google.protobuf.Timestamp
-	24, // 13: ferry.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
-	11, // 14: ferry.v1.Job.result:type_name -> ferry.v1.JobResult
-	13, // 15: ferry.v1.Job.error:type_name -> ferry.v1.JobError
-	14, // 16: ferry.v1.Job.tapes:type_name -> ferry.v1.TapeAssignment
-	12, // 17: ferry.v1.JobResult.segments:type_name -> ferry.v1.SegmentResult
-	7,  // 18: ferry.v1.SubmitJobRequest.spec:type_name -> ferry.v1.JobSpec
-	10, // 19: ferry.v1.SubmitJobResponse.job:type_name -> ferry.v1.Job
-	1,  // 20: ferry.v1.ListJobsRequest.state:type_name -> ferry.v1.JobState
-	10, // 21: ferry.v1.ListJobsResponse.jobs:type_name -> ferry.v1.Job
-	2,  // 22: ferry.v1.CopyResultsRequest.action:type_name -> ferry.v1.CopyResultsAction
-	15, // 23: ferry.v1.JobService.Submit:input_type -> ferry.v1.SubmitJobRequest
-	17, // 24: ferry.v1.JobService.Get:input_type -> ferry.v1.GetJobRequest
-	18, // 25: ferry.v1.JobService.List:input_type -> ferry.v1.ListJobsRequest
-	20, // 26: ferry.v1.JobService.Cancel:input_type -> ferry.v1.CancelJobRequest
-	21, // 27: ferry.v1.JobService.Watch:input_type -> ferry.v1.WatchJobRequest
-	22, // 28: ferry.v1.JobService.CopyResults:input_type -> ferry.v1.CopyResultsRequest
-	16, // 29: ferry.v1.JobService.Submit:output_type -> ferry.v1.SubmitJobResponse
-	10, // 30: ferry.v1.JobService.Get:output_type -> ferry.v1.Job
-	19, // 31: ferry.v1.JobService.List:output_type -> ferry.v1.ListJobsResponse
-	10, // 32: ferry.v1.JobService.Cancel:output_type -> ferry.v1.Job
-	10, // 33: ferry.v1.JobService.Watch:output_type -> ferry.v1.Job
-	23, // 34: ferry.v1.JobService.CopyResults:output_type -> ferry.v1.CopyResultsResponse
-	29, // [29:35] is the sub-list for method output_type
-	23, // [23:29] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	26, // 6: ferry.v1.JobProgress.live_at:type_name -> google.protobuf.Timestamp
+	26, // 7: ferry.v1.JobEvent.time:type_name -> google.protobuf.Timestamp
+	1,  // 8: ferry.v1.JobEvent.state:type_name -> ferry.v1.JobState
+	7,  // 9: ferry.v1.Job.spec:type_name -> ferry.v1.JobSpec
+	1,  // 10: ferry.v1.Job.state:type_name -> ferry.v1.JobState
+	8,  // 11: ferry.v1.Job.progress:type_name -> ferry.v1.JobProgress
+	9,  // 12: ferry.v1.Job.history:type_name -> ferry.v1.JobEvent
+	26, // 13: ferry.v1.Job.created_at:type_name -> google.protobuf.Timestamp
+	26, // 14: ferry.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
+	11, // 15: ferry.v1.Job.result:type_name -> ferry.v1.JobResult
+	15, // 16: ferry.v1.Job.error:type_name -> ferry.v1.JobError
+	16, // 17: ferry.v1.Job.tapes:type_name -> ferry.v1.TapeAssignment
+	14, // 18: ferry.v1.JobResult.segments:type_name -> ferry.v1.SegmentResult
+	12, // 19: ferry.v1.JobResult.tape_writes:type_name -> ferry.v1.TapeWrite
+	13, // 20: ferry.v1.TapeWrite.files:type_name -> ferry.v1.TapeFile
+	26, // 21: ferry.v1.TapeFile.written_at:type_name -> google.protobuf.Timestamp
+	12, // 22: ferry.v1.JobError.tape_writes:type_name -> ferry.v1.TapeWrite
+	7,  // 23: ferry.v1.SubmitJobRequest.spec:type_name -> ferry.v1.JobSpec
+	10, // 24: ferry.v1.SubmitJobResponse.job:type_name -> ferry.v1.Job
+	1,  // 25: ferry.v1.ListJobsRequest.state:type_name -> ferry.v1.JobState
+	10, // 26: ferry.v1.ListJobsResponse.jobs:type_name -> ferry.v1.Job
+	2,  // 27: ferry.v1.CopyResultsRequest.action:type_name -> ferry.v1.CopyResultsAction
+	17, // 28: ferry.v1.JobService.Submit:input_type -> ferry.v1.SubmitJobRequest
+	19, // 29: ferry.v1.JobService.Get:input_type -> ferry.v1.GetJobRequest
+	20, // 30: ferry.v1.JobService.List:input_type -> ferry.v1.ListJobsRequest
+	22, // 31: ferry.v1.JobService.Cancel:input_type -> ferry.v1.CancelJobRequest
+	23, // 32: ferry.v1.JobService.Watch:input_type -> ferry.v1.WatchJobRequest
+	24, // 33: ferry.v1.JobService.CopyResults:input_type -> ferry.v1.CopyResultsRequest
+	18, // 34: ferry.v1.JobService.Submit:output_type -> ferry.v1.SubmitJobResponse
+	10, // 35: ferry.v1.JobService.Get:output_type -> ferry.v1.Job
+	21, // 36: ferry.v1.JobService.List:output_type -> ferry.v1.ListJobsResponse
+	10, // 37: ferry.v1.JobService.Cancel:output_type -> ferry.v1.Job
+	10, // 38: ferry.v1.JobService.Watch:output_type -> ferry.v1.Job
+	25, // 39: ferry.v1.JobService.CopyResults:output_type -> ferry.v1.CopyResultsResponse
+	34, // [34:40] is the sub-list for method output_type
+	28, // [28:34] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_job_proto_init() }
@@ -1881,7 +2134,7 @@ func file_ferry_v1_job_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_job_proto_rawDesc), len(file_ferry_v1_job_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
