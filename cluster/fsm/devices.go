@@ -5,6 +5,8 @@ import (
 	"path"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/storage/library"
 )
@@ -28,13 +30,15 @@ func (s *state) registerDisk(cmd *ferryv1.Command, op *ferryv1.RegisterDiskOp) (
 	}
 	d := cloneDisk(op.GetDisk())
 	d.Naa = strings.ToLower(d.GetNaa())
-	if err := s.deviceIsNew("disk", d.GetName(), d.GetNaa(), d.GetPath()); err != nil {
+	if err := s.deviceIsNew("disk", d.GetName(), d.GetNaa(), d.GetPath(), d.GetIdentity()); err != nil {
+		return nil, err
+	}
+	if err := s.notALibrary("disk", d.GetName()); err != nil {
 		return nil, err
 	}
 	d.Lun = s.nextLUN()
 	s.disks[d.GetName()] = d
-	s.naas[d.GetNaa()] = d.GetName()
-	s.paths[d.GetPath()] = d.GetName()
+	s.index("disk", d.GetName(), d.GetNaa(), d.GetPath(), d.GetIdentity())
 	return d, nil
 }
 
@@ -61,10 +65,21 @@ func (s *state) registerLibrary(cmd *ferryv1.Command, op *ferryv1.RegisterLibrar
 	if _, ok := s.libraries[name]; ok {
 		return nil, fmt.Errorf("library %q: %w", name, ErrAlreadyExists)
 	}
+	// A DeviceRef or a CLI argument naming a disk or cartridge must not be
+	// mistaken for a library, nor the reverse.
+	if _, ok := s.disks[name]; ok {
+		return nil, fmt.Errorf("library %q: %w: the name belongs to disk %q", name, ErrAlreadyExists, name)
+	}
+	if _, ok := s.cartridges[name]; ok {
+		return nil, fmt.Errorf("library %q: %w: the name belongs to cartridge %q", name, ErrAlreadyExists, name)
+	}
 	for _, other := range s.libraries {
 		if other.meta.GetDir() == meta.GetDir() {
 			return nil, fmt.Errorf("library %q: %w: directory %s belongs to library %q", name, ErrAlreadyExists, meta.GetDir(), other.meta.GetName())
 		}
+	}
+	if err := s.fileIsNew("library", name, meta.GetIdentity()); err != nil {
+		return nil, err
 	}
 	lib, err := newTapeLibrary(meta)
 	if err != nil {
@@ -73,6 +88,7 @@ func (s *state) registerLibrary(cmd *ferryv1.Command, op *ferryv1.RegisterLibrar
 		return nil, fmt.Errorf("library %q: %w: %w", name, ErrInvalid, err)
 	}
 	s.libraries[name] = lib
+	s.index("library", name, "", "", meta.GetIdentity())
 	return meta, nil
 }
 
@@ -98,6 +114,10 @@ func (s *state) addCartridge(cmd *ferryv1.Command, op *ferryv1.AddCartridgeOp) (
 		Location:       &ferryv1.Element{Kind: in.GetLocation().GetKind(), Index: in.GetLocation().GetIndex()},
 		CapacityBytes:  in.GetCapacityBytes(),
 		WriteProtected: in.GetWriteProtected(),
+		Identity:       cloneIdentity(in.GetIdentity()),
+		// An imported cartridge brings the catalog read from its image.
+		Files:     cloneFiles(in.GetFiles()),
+		UsedBytes: in.GetUsedBytes(),
 	}
 	if c.GetCapacityBytes() == 0 {
 		c.CapacityBytes = lib.meta.GetCartridgeCapacityBytes()
@@ -112,7 +132,10 @@ func (s *state) addCartridge(cmd *ferryv1.Command, op *ferryv1.AddCartridgeOp) (
 			Description: fmt.Sprintf("library %s has no %v", lib.meta.GetName(), at),
 		}}}
 	}
-	if err := s.deviceIsNew("cartridge", c.GetBarcode(), c.GetNaa(), c.GetPath()); err != nil {
+	if err := s.deviceIsNew("cartridge", c.GetBarcode(), c.GetNaa(), c.GetPath(), c.GetIdentity()); err != nil {
+		return nil, err
+	}
+	if err := s.notALibrary("cartridge", c.GetBarcode()); err != nil {
 		return nil, err
 	}
 	if b, ok := homeOwner(lib.place, at.Index); ok && at.Kind == library.Slot {
@@ -122,15 +145,14 @@ func (s *state) addCartridge(cmd *ferryv1.Command, op *ferryv1.AddCartridgeOp) (
 		return nil, fmt.Errorf("cartridge %q: %w", c.GetBarcode(), changerError(err))
 	}
 	s.cartridges[c.GetBarcode()] = c
-	s.naas[c.GetNaa()] = c.GetBarcode()
-	s.paths[c.GetPath()] = c.GetBarcode()
+	s.index("cartridge", c.GetBarcode(), c.GetNaa(), c.GetPath(), c.GetIdentity())
 	return c, nil
 }
 
-// deviceIsNew refuses a device whose name, NAA designator or file another
-// device already has. Disk names and barcodes share one namespace because a
-// DeviceRef names either.
-func (s *state) deviceIsNew(kind, name, naa, file string) error {
+// deviceIsNew refuses a device whose name, NAA designator, path or file
+// (its identity, whatever path names it) another device already has. Disk
+// names and barcodes share one namespace because a DeviceRef names either.
+func (s *state) deviceIsNew(kind, name, naa, file string, id *ferryv1.FileIdentity) error {
 	if _, ok := s.disks[name]; ok {
 		return fmt.Errorf("%s %q: %w: the name belongs to disk %q", kind, name, ErrAlreadyExists, name)
 	}
@@ -143,7 +165,92 @@ func (s *state) deviceIsNew(kind, name, naa, file string) error {
 	if owner, ok := s.paths[file]; ok {
 		return fmt.Errorf("%s %q: %w: %s belongs to %q", kind, name, ErrAlreadyExists, file, owner)
 	}
+	return s.fileIsNew(kind, name, id)
+}
+
+// notALibrary refuses a disk or cartridge that would take a library's name.
+// It is not part of deviceIsNew because states written before the rule may
+// hold such pairs, and restoring them must not fail.
+func (s *state) notALibrary(kind, name string) error {
+	if _, ok := s.libraries[name]; ok {
+		return fmt.Errorf("%s %q: %w: the name belongs to library %q", kind, name, ErrAlreadyExists, name)
+	}
 	return nil
+}
+
+// fileIsNew refuses a device that is a file another device already is: one
+// file reached through a symlink, a hard link, another mount or
+// /proc/self/root is still one device, and two registrations of it would
+// let two jobs write it at once under two fences. Devices registered
+// without an identity (before identities were recorded) are known by path
+// alone.
+func (s *state) fileIsNew(kind, name string, id *ferryv1.FileIdentity) error {
+	key, ok := identityKey(id)
+	if !ok {
+		return nil
+	}
+	if owner, ok := s.files[key]; ok {
+		return fmt.Errorf("%s %q: %w: it is the same file as %s (%s)", kind, name, ErrAlreadyExists, owner, describeIdentity(id))
+	}
+	return nil
+}
+
+// index records a registered device's NAA, path and identity as taken.
+func (s *state) index(kind, name, naa, file string, id *ferryv1.FileIdentity) {
+	if naa != "" {
+		s.naas[naa] = name
+	}
+	if file != "" {
+		s.paths[file] = name
+	}
+	if key, ok := identityKey(id); ok {
+		s.files[key] = fmt.Sprintf("%s %q", kind, name)
+	}
+}
+
+// unindex forgets what index recorded, when a device is removed.
+func (s *state) unindex(naa, file string, id *ferryv1.FileIdentity) {
+	delete(s.naas, naa)
+	delete(s.paths, file)
+	if key, ok := identityKey(id); ok {
+		delete(s.files, key)
+	}
+}
+
+// identityKey is the key of a file identity in the registry: a block or
+// character device is the device it is (st_rdev), whichever node names it;
+// anything else is its filesystem's device and inode numbers. ok is false
+// for no identity.
+func identityKey(id *ferryv1.FileIdentity) (key string, ok bool) {
+	switch {
+	case id.GetRdev() != 0:
+		return fmt.Sprintf("rdev:%d", id.GetRdev()), true
+	case id.GetDev() == 0 && id.GetIno() == 0:
+		return "", false
+	}
+	return fmt.Sprintf("file:%d:%d", id.GetDev(), id.GetIno()), true
+}
+
+func describeIdentity(id *ferryv1.FileIdentity) string {
+	if id.GetRdev() != 0 {
+		return fmt.Sprintf("device number %d:%d", id.GetRdev()>>8&0xfff|id.GetRdev()>>32&^0xfff, id.GetRdev()&0xff|id.GetRdev()>>12&^0xff)
+	}
+	return fmt.Sprintf("device %d inode %d", id.GetDev(), id.GetIno())
+}
+
+func cloneIdentity(id *ferryv1.FileIdentity) *ferryv1.FileIdentity {
+	if id == nil {
+		return nil
+	}
+	return proto.Clone(id).(*ferryv1.FileIdentity)
+}
+
+func cloneFiles(files []*ferryv1.TapeFile) []*ferryv1.TapeFile {
+	var out []*ferryv1.TapeFile
+	for _, f := range files {
+		out = append(out, proto.Clone(f).(*ferryv1.TapeFile))
+	}
+	return out
 }
 
 func validateDisk(cmd *ferryv1.Command, d *ferryv1.Disk) error {
@@ -210,6 +317,11 @@ func validateCartridge(cmd *ferryv1.Command, c *ferryv1.Cartridge) error {
 	}
 	v.naa("cartridge.naa", c.GetNaa())
 	v.absPath("cartridge.path", c.GetPath())
+	for i, f := range c.GetFiles() {
+		if f.GetNumber() != uint32(i+1) {
+			v.add(fmt.Sprintf("cartridge.files[%d].number", i), fmt.Sprintf("must be %d: files are numbered from 1 in order", i+1))
+		}
+	}
 	switch k := c.GetLocation().GetKind(); {
 	case c.GetLocation() == nil:
 		v.add("cartridge.location", "required: an empty storage or import/export slot")

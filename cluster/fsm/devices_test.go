@@ -16,6 +16,14 @@ func TestRegisterDevices(t *testing.T) {
 		libraryCmd(0, validLibrary("libA")),
 		cartridgeCmd(0, validCartridge("A00001L9", "libA", 1, 101)),
 	}
+	// identified are devices registered with their files' identities.
+	identified := []*ferryv1.Command{
+		diskCmd(0, diskWith(func(d *ferryv1.Disk) { d.Identity = &ferryv1.FileIdentity{Dev: 2049, Ino: 11} })),
+		libraryCmd(0, libraryWith(func(l *ferryv1.Library) { l.Identity = &ferryv1.FileIdentity{Dev: 2049, Ino: 30} })),
+		diskCmd(0, diskWith(func(d *ferryv1.Disk) {
+			d.Name, d.Naa, d.Path, d.Identity = "sda", testNAA(2), "/dev/sdb", &ferryv1.FileIdentity{Dev: 5, Ino: 300, Rdev: 8<<8 | 16}
+		})),
+	}
 	tests := []struct {
 		name  string
 		setup []*ferryv1.Command
@@ -255,6 +263,94 @@ func TestRegisterDevices(t *testing.T) {
 			cmd:         cartridgeCmd(1, validCartridge("A00002L9", "libA", 2, 1)),
 			wantErr:     ErrAlreadyExists,
 			wantErrText: `belongs to "db01"`,
+		},
+		{
+			name:  "disk that is the file of another disk under another path",
+			setup: identified,
+			cmd: diskCmd(1, diskWith(func(d *ferryv1.Disk) {
+				d.Name, d.Naa, d.Path, d.Identity = "db09", testNAA(9), "/san/link/db09.img", &ferryv1.FileIdentity{Dev: 2049, Ino: 11}
+			})),
+			wantErr:     ErrAlreadyExists,
+			wantErrText: `disk "db09": already exists: it is the same file as disk "db01" (device 2049 inode 11)`,
+		},
+		{
+			name:  "disk that is the device number of another disk",
+			setup: identified,
+			cmd: diskCmd(1, diskWith(func(d *ferryv1.Disk) {
+				d.Name, d.Naa, d.Path, d.Identity = "sdb", testNAA(9), "/dev/mapper/b", &ferryv1.FileIdentity{Dev: 5, Ino: 400, Rdev: 8<<8 | 16}
+			})),
+			wantErr:     ErrAlreadyExists,
+			wantErrText: `same file as disk "sda" (device number 8:16)`,
+		},
+		{
+			name:  "disk on another inode of the same filesystem",
+			setup: identified,
+			cmd: diskCmd(1, diskWith(func(d *ferryv1.Disk) {
+				d.Name, d.Naa, d.Path, d.Identity, d.Lun = "db09", testNAA(9), "/san/east/db09.img", &ferryv1.FileIdentity{Dev: 2049, Ino: 12}, 3
+			})),
+			want: diskWith(func(d *ferryv1.Disk) {
+				d.Name, d.Naa, d.Path, d.Identity, d.Lun = "db09", testNAA(9), "/san/east/db09.img", &ferryv1.FileIdentity{Dev: 2049, Ino: 12}, 3
+			}),
+		},
+		{
+			name:  "cartridge image that is a registered disk",
+			setup: identified,
+			cmd: cartridgeCmd(1, cartridgeWith(func(c *ferryv1.Cartridge) {
+				c.Barcode, c.Naa, c.Identity = "A00002L9", testNAA(102), &ferryv1.FileIdentity{Dev: 2049, Ino: 11}
+			})),
+			wantErr:     ErrAlreadyExists,
+			wantErrText: `same file as disk "db01"`,
+		},
+		{
+			name:  "library directory that is another library's under another path",
+			setup: identified,
+			cmd: libraryCmd(1, libraryWith(func(l *ferryv1.Library) {
+				l.Name, l.Dir, l.Identity = "libB", "/vtl/alias", &ferryv1.FileIdentity{Dev: 2049, Ino: 30}
+			})),
+			wantErr:     ErrAlreadyExists,
+			wantErrText: `same file as library "libA"`,
+		},
+		{
+			name:        "library name taken by a disk",
+			setup:       registered,
+			cmd:         libraryCmd(1, libraryWith(func(l *ferryv1.Library) { l.Name, l.Dir = "db01", "/vtl/db01" })),
+			wantErr:     ErrAlreadyExists,
+			wantErrText: `library "db01": already exists: the name belongs to disk "db01"`,
+		},
+		{
+			name:        "library name taken by a cartridge",
+			setup:       registered,
+			cmd:         libraryCmd(1, libraryWith(func(l *ferryv1.Library) { l.Name, l.Dir = "A00001L9", "/vtl/x" })),
+			wantErr:     ErrAlreadyExists,
+			wantErrText: `the name belongs to cartridge "A00001L9"`,
+		},
+		{
+			name:        "disk name taken by a library",
+			setup:       registered,
+			cmd:         diskCmd(1, diskWith(func(d *ferryv1.Disk) { d.Name, d.Naa, d.Path = "libA", testNAA(9), "/san/x.img" })),
+			wantErr:     ErrAlreadyExists,
+			wantErrText: `disk "libA": already exists: the name belongs to library "libA"`,
+		},
+		{
+			name:  "cartridge with a catalog",
+			setup: registered[:2],
+			cmd: cartridgeCmd(1, cartridgeWith(func(c *ferryv1.Cartridge) {
+				c.UsedBytes = 4242
+				c.Files = []*ferryv1.TapeFile{{Number: 1, Bytes: 10, Records: 1, Sha256: "ab"}, {Number: 2, Bytes: 0}}
+			})),
+			want: cartridgeWith(func(c *ferryv1.Cartridge) {
+				c.Location.Barcode, c.HomeSlot, c.CapacityBytes, c.UsedBytes = "A00001L9", 1, 8<<30, 4242
+				c.Files = []*ferryv1.TapeFile{{Number: 1, Bytes: 10, Records: 1, Sha256: "ab"}, {Number: 2, Bytes: 0}}
+			}),
+		},
+		{
+			name:  "cartridge with a catalog that skips a file",
+			setup: registered[:2],
+			cmd: cartridgeCmd(1, cartridgeWith(func(c *ferryv1.Cartridge) {
+				c.Files = []*ferryv1.TapeFile{{Number: 1}, {Number: 3}}
+			})),
+			wantErr:     ErrInvalid,
+			wantErrText: "cartridge.files[1].number: must be 2: files are numbered from 1 in order",
 		},
 	}
 	for _, tc := range tests {

@@ -40,6 +40,10 @@ type state struct {
 	// paths maps a device's file to the disk name or barcode, so that no
 	// file is reachable under two names.
 	paths map[string]string
+	// files maps the identity of every registered disk's, cartridge's and
+	// library's file (identityKey) to a description of its device, so that
+	// no file is registered twice under any path.
+	files map[string]string
 	// holders maps the barcode of every loaded cartridge to the running job
 	// it is loaded for.
 	holders map[string]string
@@ -57,6 +61,7 @@ func newState() *state {
 		cartridges: make(map[string]*ferryv1.Cartridge),
 		naas:       make(map[string]string),
 		paths:      make(map[string]string),
+		files:      make(map[string]string),
 		holders:    make(map[string]string),
 	}
 }

@@ -118,7 +118,7 @@ func stateFromSnapshot(snap *ferryv1.StateSnapshot) (*state, error) {
 // drive exactly when one running job holds it there.
 func (st *state) restoreDevices(snap *ferryv1.StateSnapshot) error {
 	for _, d := range snap.GetDisks() {
-		if err := st.restoreDevice("disk", d.GetName(), d.GetNaa(), d.GetPath()); err != nil {
+		if err := st.restoreDevice("disk", d.GetName(), d.GetNaa(), d.GetPath(), d.GetIdentity()); err != nil {
 			return err
 		}
 		st.disks[d.GetName()] = d
@@ -136,7 +136,11 @@ func (st *state) restoreDevices(snap *ferryv1.StateSnapshot) error {
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrBadSnapshot, err)
 		}
+		if err := st.fileIsNew("library", name, meta.GetIdentity()); err != nil {
+			return fmt.Errorf("%w: %w", ErrBadSnapshot, err)
+		}
 		st.libraries[name] = lib
+		st.index("library", name, "", "", meta.GetIdentity())
 	}
 	for _, c := range snap.GetCartridges() {
 		if err := st.restoreCartridge(c); err != nil {
@@ -155,15 +159,14 @@ func (st *state) restoreDevices(snap *ferryv1.StateSnapshot) error {
 	return st.restoreHolders()
 }
 
-func (st *state) restoreDevice(kind, name, naa, file string) error {
+func (st *state) restoreDevice(kind, name, naa, file string, id *ferryv1.FileIdentity) error {
 	if name == "" {
 		return fmt.Errorf("%w: a %s has no name", ErrBadSnapshot, kind)
 	}
-	if err := st.deviceIsNew(kind, name, strings.ToLower(naa), file); err != nil {
+	if err := st.deviceIsNew(kind, name, strings.ToLower(naa), file, id); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadSnapshot, err)
 	}
-	st.naas[strings.ToLower(naa)] = name
-	st.paths[file] = name
+	st.index(kind, name, strings.ToLower(naa), file, id)
 	return nil
 }
 
@@ -172,7 +175,7 @@ func (st *state) restoreDevice(kind, name, naa, file string) error {
 // none yet; one in a drive goes back to its home slot when unloaded.
 func (st *state) restoreCartridge(c *ferryv1.Cartridge) error {
 	b := c.GetBarcode()
-	if err := st.restoreDevice("cartridge", b, c.GetNaa(), c.GetPath()); err != nil {
+	if err := st.restoreDevice("cartridge", b, c.GetNaa(), c.GetPath(), c.GetIdentity()); err != nil {
 		return err
 	}
 	lib, ok := st.libraries[c.GetLibrary()]

@@ -56,6 +56,54 @@ func (s *DeviceServer) register(ctx context.Context, cmd *ferryv1.Command) (fsm.
 	return res, toStatus(res.Err)
 }
 
+// registerCreated registers a device whose file (or directory) this call
+// has just created, and undoes the creation only when the registration is
+// known to have failed. A proposal whose outcome is unknown (it timed out,
+// the leader changed) may still have committed: the device is looked up
+// with a linearizable read and, if it is not there, proposed once more,
+// which settles it, as one registration cannot succeed twice (its name and
+// NAA would be taken). ours says whether the state holds this very
+// registration. Settling takes time of its own, as the caller's deadline
+// may be what ended the first proposal. If even that fails, the file is
+// kept and the error says so.
+func (s *DeviceServer) registerCreated(ctx context.Context, cmd *ferryv1.Command, ours func(*fsm.FSM) (fsm.Result, bool),
+	file string, undo func() error) (fsm.Result, error) {
+	refused := func(err error) (fsm.Result, error) {
+		if uerr := undo(); uerr != nil {
+			return fsm.Result{}, status.Errorf(status.Code(toStatus(err)), "%v (and removing %s failed: %v)", err, file, uerr)
+		}
+		return fsm.Result{}, toStatus(err)
+	}
+	pctx, cancel := withDefaultTimeout(ctx)
+	res, err := s.node.Propose(pctx, cmd)
+	cancel()
+	switch {
+	case err == nil && res.Err == nil:
+		return res, nil
+	case err == nil:
+		return refused(res.Err)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), defaultWriteTimeout)
+	defer cancel()
+	if rerr := s.node.LinearizableRead(sctx); rerr == nil {
+		if got, ok := ours(s.node.FSM()); ok {
+			return got, nil
+		}
+		again, perr := s.node.Propose(sctx, cmd)
+		switch {
+		case perr == nil && again.Err == nil:
+			return again, nil
+		case perr == nil:
+			if got, ok := ours(s.node.FSM()); ok {
+				return got, nil
+			}
+			return refused(again.Err)
+		}
+	}
+	return fsm.Result{}, status.Errorf(status.Code(toStatus(err)),
+		"%v: whether the registration was committed is not known, so %s was kept (list the devices; delete the file if it is not registered)", err, file)
+}
+
 func (s *DeviceServer) CreateDisk(ctx context.Context, req *ferryv1.CreateDiskRequest) (*ferryv1.Disk, error) {
 	bs := req.GetBlockSize()
 	if bs == 0 {
@@ -80,18 +128,30 @@ func (s *DeviceServer) CreateDisk(ctx context.Context, req *ferryv1.CreateDiskRe
 	if _, ok := s.node.FSM().Disk(req.GetName()); ok {
 		return nil, status.Errorf(codes.AlreadyExists, "a disk named %q exists", req.GetName())
 	}
-	if err := disk.Create(req.GetPath(), int64(req.GetSizeBytes()), bs); err != nil {
-		return nil, fileError("path", err)
-	}
-	// A fence left beside an earlier file at this path is not this disk's.
-	if err := fence.Remove(req.GetPath()); err != nil {
-		os.Remove(req.GetPath()) // ours: created just now
-		return nil, fileError("path", err)
-	}
-	d := &ferryv1.Disk{Name: req.GetName(), Naa: newNAA(), Path: filepath.Clean(req.GetPath()), SizeBytes: req.GetSizeBytes(), BlockSize: bs, Site: s.siteOr(req.GetSite())}
-	res, err := s.register(ctx, &ferryv1.Command{Op: &ferryv1.Command_RegisterDisk{RegisterDisk: &ferryv1.RegisterDiskOp{Disk: d}}})
+	path, err := canonicalNewPath(req.GetPath())
 	if err != nil {
-		os.Remove(req.GetPath()) // ours: created just now
+		return nil, fileError("path", err)
+	}
+	if err := disk.Create(path, int64(req.GetSizeBytes()), bs); err != nil {
+		return nil, fileError("path", err)
+	}
+	_, id, err := identify(path)
+	// A fence left beside an earlier file at this path is not this disk's.
+	if err == nil {
+		err = fence.Remove(path)
+	}
+	if err != nil {
+		os.Remove(path) // ours: created just now
+		return nil, fileError("path", err)
+	}
+	d := &ferryv1.Disk{Name: req.GetName(), Naa: newNAA(), Path: path, SizeBytes: req.GetSizeBytes(), BlockSize: bs,
+		Site: s.siteOr(req.GetSite()), Identity: id}
+	res, err := s.registerCreated(ctx, &ferryv1.Command{Op: &ferryv1.Command_RegisterDisk{RegisterDisk: &ferryv1.RegisterDiskOp{Disk: d}}},
+		func(st *fsm.FSM) (fsm.Result, bool) {
+			got, ok := st.Disk(d.GetName())
+			return fsm.Result{Disk: got}, ok && got.GetNaa() == d.GetNaa()
+		}, path, func() error { return os.Remove(path) })
+	if err != nil {
 		return nil, err
 	}
 	return res.Disk, nil
@@ -111,12 +171,16 @@ func (s *DeviceServer) AddDisk(ctx context.Context, req *ferryv1.AddDiskRequest)
 	if len(bad) > 0 {
 		return nil, invalid(bad...)
 	}
-	lun, err := disk.Open(req.GetPath(), disk.Options{BlockSize: req.GetBlockSize(), ReadOnly: true})
+	path, id, err := identify(req.GetPath())
 	if err != nil {
 		return nil, fileError("path", err)
 	}
-	d := &ferryv1.Disk{Name: req.GetName(), Naa: newNAA(), Path: filepath.Clean(req.GetPath()), SizeBytes: uint64(lun.Size()),
-		BlockSize: lun.BlockSize(), ReadOnly: req.GetReadOnly(), Site: s.siteOr(req.GetSite())}
+	lun, err := disk.Open(path, disk.Options{BlockSize: req.GetBlockSize(), ReadOnly: true})
+	if err != nil {
+		return nil, fileError("path", err)
+	}
+	d := &ferryv1.Disk{Name: req.GetName(), Naa: newNAA(), Path: path, SizeBytes: uint64(lun.Size()),
+		BlockSize: lun.BlockSize(), ReadOnly: req.GetReadOnly(), Site: s.siteOr(req.GetSite()), Identity: id}
 	lun.Close()
 	res, err := s.register(ctx, &ferryv1.Command{Op: &ferryv1.Command_RegisterDisk{RegisterDisk: &ferryv1.RegisterDiskOp{Disk: d}}})
 	if err != nil {
@@ -147,16 +211,60 @@ func (s *DeviceServer) CreateLibrary(ctx context.Context, req *ferryv1.CreateLib
 	if ie == 0 {
 		ie = 1
 	}
-	if err := os.MkdirAll(req.GetDir(), 0o755); err != nil {
+	if _, ok := s.node.FSM().Library(req.GetName()); ok {
+		return nil, status.Errorf(codes.AlreadyExists, "a library named %q exists", req.GetName())
+	}
+	created, err := mkdirAll(req.GetDir())
+	if err != nil {
 		return nil, fileError("dir", err)
 	}
-	lib := &ferryv1.Library{Name: req.GetName(), Dir: filepath.Clean(req.GetDir()), Site: s.siteOr(req.GetSite()), Slots: req.GetSlots(),
-		Drives: req.GetDrives(), IeSlots: ie, CartridgeCapacityBytes: req.GetCartridgeCapacityBytes()}
-	res, err := s.register(ctx, &ferryv1.Command{Op: &ferryv1.Command_RegisterLibrary{RegisterLibrary: &ferryv1.RegisterLibraryOp{Library: lib}}})
+	undo := func() error { return removeCreated(created) }
+	dir, id, err := identify(req.GetDir())
+	if err != nil {
+		return nil, errors.Join(fileError("dir", err), undo())
+	}
+	lib := &ferryv1.Library{Name: req.GetName(), Dir: dir, Site: s.siteOr(req.GetSite()), Slots: req.GetSlots(),
+		Drives: req.GetDrives(), IeSlots: ie, CartridgeCapacityBytes: req.GetCartridgeCapacityBytes(), Identity: id}
+	res, err := s.registerCreated(ctx, &ferryv1.Command{Op: &ferryv1.Command_RegisterLibrary{RegisterLibrary: &ferryv1.RegisterLibraryOp{Library: lib}}},
+		func(st *fsm.FSM) (fsm.Result, bool) {
+			got, ok := st.Library(lib.GetName())
+			return fsm.Result{Library: got}, ok && got.GetDir() == lib.GetDir()
+		}, dir, undo)
 	if err != nil {
 		return nil, err
 	}
 	return res.Library, nil
+}
+
+// mkdirAll is os.MkdirAll that returns the directories it created, the
+// deepest first, so that a refused registration can take them away again.
+func mkdirAll(dir string) ([]string, error) {
+	var missing []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		missing = append(missing, d)
+		if d == filepath.Dir(d) {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, errors.Join(err, removeCreated(missing))
+	}
+	return missing, nil
+}
+
+// removeCreated removes the directories mkdirAll created, deepest first,
+// each only if it is still empty.
+func removeCreated(dirs []string) error {
+	var errs []error
+	for _, d := range dirs {
+		if err := os.Remove(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (s *DeviceServer) ListLibraries(ctx context.Context, _ *ferryv1.ListLibrariesRequest) (*ferryv1.ListLibrariesResponse, error) {
@@ -207,18 +315,29 @@ func (s *DeviceServer) LabelTape(ctx context.Context, req *ferryv1.LabelTapeRequ
 	if _, ok := s.node.FSM().Cartridge(req.GetBarcode()); ok {
 		return nil, status.Errorf(codes.AlreadyExists, "cartridge %s exists", req.GetBarcode())
 	}
-	path := filepath.Join(lib.GetDir(), req.GetBarcode()+".tap")
+	path, err := canonicalNewPath(filepath.Join(lib.GetDir(), req.GetBarcode()+".tap"))
+	if err != nil {
+		return nil, fileError("library", err)
+	}
 	if err := writeLabelledCartridge(path, req.GetBarcode(), int64(lib.GetCartridgeCapacityBytes())); err != nil {
+		return nil, fileError("barcode", err)
+	}
+	_, id, err := identify(path)
+	if err != nil {
+		os.Remove(path) // ours: created just now
 		return nil, fileError("barcode", err)
 	}
 	c := &ferryv1.Cartridge{
 		Barcode: req.GetBarcode(), Library: lib.GetName(), Naa: newNAA(), Path: path,
 		Location:      &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: req.GetSlot()},
-		CapacityBytes: lib.GetCartridgeCapacityBytes(), HomeSlot: req.GetSlot(),
+		CapacityBytes: lib.GetCartridgeCapacityBytes(), HomeSlot: req.GetSlot(), Identity: id,
 	}
-	res, err := s.register(ctx, &ferryv1.Command{Op: &ferryv1.Command_AddCartridge{AddCartridge: &ferryv1.AddCartridgeOp{Cartridge: c}}})
+	res, err := s.registerCreated(ctx, &ferryv1.Command{Op: &ferryv1.Command_AddCartridge{AddCartridge: &ferryv1.AddCartridgeOp{Cartridge: c}}},
+		func(st *fsm.FSM) (fsm.Result, bool) {
+			got, ok := st.Cartridge(c.GetBarcode())
+			return fsm.Result{Cartridge: got}, ok && got.GetNaa() == c.GetNaa()
+		}, path, func() error { return os.Remove(path) })
 	if err != nil {
-		os.Remove(path) // ours: created just now
 		return nil, err
 	}
 	return res.Cartridge, nil

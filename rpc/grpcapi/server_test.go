@@ -108,14 +108,24 @@ type clients struct {
 
 func serve(t *testing.T, node Node) clients {
 	t.Helper()
+	s := New(node, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	conn := serveGRPC(t, func(gs *grpc.Server) {
+		ferryv1.RegisterJobServiceServer(gs, s)
+		ferryv1.RegisterClusterServiceServer(gs, s)
+	})
+	return clients{ferryv1.NewJobServiceClient(conn), ferryv1.NewClusterServiceClient(conn)}
+}
+
+// serveGRPC serves what register registers over loopback and returns a
+// connection to it.
+func serveGRPC(t *testing.T, register func(*grpc.Server)) *grpc.ClientConn {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	gs := grpc.NewServer()
-	s := New(node, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	ferryv1.RegisterJobServiceServer(gs, s)
-	ferryv1.RegisterClusterServiceServer(gs, s)
+	register(gs)
 	go gs.Serve(ln)
 	t.Cleanup(gs.Stop)
 	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -123,7 +133,7 @@ func serve(t *testing.T, node Node) clients {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return clients{ferryv1.NewJobServiceClient(conn), ferryv1.NewClusterServiceClient(conn)}
+	return conn
 }
 
 func diskToTape() *ferryv1.JobSpec {
