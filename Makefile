@@ -10,8 +10,13 @@ PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
 
 all: build
 
+# What "ferry version" reports; Go's own VCS stamp (when -buildvcs is on)
+# fills in a commit the Makefile could not find.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 build:
-	$(GO) build -o bin/ferry ./cmd/ferry
+	$(GO) build -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildDate=$(BUILD_DATE)" -o bin/ferry ./cmd/ferry
 
 # Everything: vet, unit and in-process cluster tests, fuzz seed corpora, and
 # the multi-process tests in test/ that run the real binary on 127.0.0.1.

@@ -145,7 +145,7 @@ func isCommonEnv(key string) bool {
 }
 
 func (f *commonFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.addr, "addr", "127.0.0.1:7101", "gRPC `address` of any node")
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:7101", "gRPC `address` of any node: HOST[:PORT], port 7101 if none")
 	fs.StringVar(&f.output, "o", "table", "output `format`: table or json (protojson of the response)")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "time limit per RPC, including retries while the cluster has no leader")
 	fs.StringVar(&f.config, flagenv.ConfigFlag, "", "config `file` of \"name = value\" lines for these flags")
@@ -201,7 +201,7 @@ func (c *clientCommand) run(ctx context.Context, args []string, env cliEnv) int 
 			return c.usageFailure(env.stderr, err)
 		}
 		reportError(env.stderr, err)
-		return exitFailure
+		return exitCode(err)
 	}
 	return exitOK
 }

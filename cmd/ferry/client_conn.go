@@ -2,9 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -14,9 +19,15 @@ import (
 	"github.com/ferry-san/ferry/proto/ferryv1"
 )
 
+// defaultGRPCPort is the agent's default -grpc-port, used when -addr names
+// only a host.
+const defaultGRPCPort = "7101"
+
 // client is a parsed client command's connection and output settings.
 type client struct {
+	addr    string // as the user gave it, with the default port added
 	conn    *grpc.ClientConn
+	probe   *connProbe
 	jobs    ferryv1.JobServiceClient
 	cluster ferryv1.ClusterServiceClient
 	format  string // "table" or "json"
@@ -34,17 +45,25 @@ func newClient(f commonFlags, env cliEnv) (*client, error) {
 	if f.timeout <= 0 {
 		return nil, usageError{fmt.Sprintf("-timeout %s: must be positive", f.timeout)}
 	}
+	addr, err := withDefaultPort(f.addr)
+	if err != nil {
+		return nil, err
+	}
 	b := defaultBackoff()
+	probe := &connProbe{addr: addr}
 	// Plaintext: the cluster's gRPC API has no TLS yet (see printUsage).
-	conn, err := grpc.NewClient(f.addr,
+	conn, err := grpc.NewClient(addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithUnaryInterceptor(retryUnavailable(b)),
+		grpc.WithContextDialer(probe.dial),
+		grpc.WithUnaryInterceptor(retryUnavailable(b, probe)),
 	)
 	if err != nil {
 		return nil, usageError{fmt.Sprintf("-addr %q: %v", f.addr, err)}
 	}
 	return &client{
+		addr:    addr,
 		conn:    conn,
+		probe:   probe,
 		jobs:    ferryv1.NewJobServiceClient(conn),
 		cluster: ferryv1.NewClusterServiceClient(conn),
 		format:  f.output,
@@ -61,6 +80,142 @@ func (c *client) close() { c.conn.Close() }
 // rpcContext bounds one RPC, retries included, by -timeout.
 func (c *client) rpcContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, c.timeout)
+}
+
+// withDefaultPort adds the agent's default gRPC port to an -addr that names
+// only a host ("db-node", "10.0.0.1", "::1", "[::1]"). Targets with a gRPC
+// scheme ("dns:///host:port") are left to gRPC.
+func withDefaultPort(addr string) (string, error) {
+	a := strings.TrimSpace(addr)
+	switch {
+	case a == "":
+		return "", usageError{"-addr is empty: want HOST[:PORT] of any node"}
+	case strings.Contains(a, "://"):
+		return a, nil
+	case strings.HasPrefix(a, "[") && strings.HasSuffix(a, "]"):
+		return a + ":" + defaultGRPCPort, nil
+	case net.ParseIP(a) != nil:
+		return net.JoinHostPort(a, defaultGRPCPort), nil
+	}
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		if strings.Contains(err.Error(), "missing port") {
+			return net.JoinHostPort(a, defaultGRPCPort), nil
+		}
+		return "", usageError{fmt.Sprintf("-addr %q: want HOST[:PORT]: %v", addr, err)}
+	}
+	if host == "" || port == "" {
+		return "", usageError{fmt.Sprintf("-addr %q: want HOST[:PORT]", addr)}
+	}
+	return a, nil
+}
+
+// connProbe watches the client's connections to tell apart the reasons a
+// call fails with Unavailable: gRPC says the same for "nothing listens
+// there", "something that is not a Ferry agent answers" and "the agent is up
+// but the cluster has no leader", and only the last is worth waiting for.
+type connProbe struct {
+	addr string
+
+	mu sync.Mutex
+	// dialErr is the last dial's error, nil once a dial succeeds.
+	dialErr error
+	// peer is what the last connection's far end sent instead of an HTTP/2
+	// server preface: "HTTP" or "other"; empty while nothing says so.
+	peer string
+}
+
+func (p *connProbe) dial(ctx context.Context, addr string) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	p.mu.Lock()
+	p.dialErr = err
+	p.peer = ""
+	p.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return &sniffConn{Conn: conn, probe: p}, nil
+}
+
+// sniffConn looks at the first bytes a server sends: a gRPC server starts
+// with an HTTP/2 SETTINGS frame (byte 3, the frame type, is 4); an HTTP/1
+// server answers the client's preface with "HTTP/1.1 400 ...".
+type sniffConn struct {
+	net.Conn
+	probe *connProbe
+	head  []byte
+	done  bool
+}
+
+func (c *sniffConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if !c.done && n > 0 {
+		c.head = append(c.head, b[:min(n, 4-len(c.head))]...)
+		if len(c.head) == 4 {
+			c.done = true
+			var peer string
+			switch {
+			case string(c.head) == "HTTP":
+				peer = "HTTP"
+			case c.head[3] != 4:
+				peer = "other"
+			}
+			if peer != "" {
+				c.probe.mu.Lock()
+				c.probe.peer = peer
+				c.probe.mu.Unlock()
+			}
+		}
+	}
+	return n, err
+}
+
+// unreachableError says that no Ferry agent answers at the address, and
+// what to do about it. It is final: retrying cannot help.
+type unreachableError struct{ msg string }
+
+func (e *unreachableError) Error() string { return e.msg }
+
+// explain turns an Unavailable error that retrying cannot cure into an
+// unreachableError; other errors, among them a leaderless cluster's
+// Unavailable, are returned as they are.
+func (p *connProbe) explain(err error) error {
+	if !isUnavailable(err) {
+		return err
+	}
+	p.mu.Lock()
+	dialErr, peer := p.dialErr, p.peer
+	p.mu.Unlock()
+	switch {
+	case peer == "HTTP":
+		return &unreachableError{fmt.Sprintf("%s answers HTTP: that is the agent's -http-port; use its -grpc-port (default %s)", p.addr, defaultGRPCPort)}
+	case peer != "":
+		return &unreachableError{fmt.Sprintf("%s does not answer gRPC: it is not a Ferry agent's -grpc-port (default %s)", p.addr, defaultGRPCPort)}
+	}
+	if why := nothingListens(dialErr); why != "" {
+		return &unreachableError{fmt.Sprintf("no Ferry agent at %s (%s): start one with 'ferry agent -dev' or set -addr/FERRY_ADDR", p.addr, why)}
+	}
+	return err
+}
+
+// nothingListens names a dial error that means no agent can be at the
+// address now, or returns "" for errors that may pass (timeouts).
+func nothingListens(err error) string {
+	var dnsErr *net.DNSError
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.EHOSTUNREACH):
+		return "no route to host"
+	case errors.Is(err, syscall.ENETUNREACH):
+		return "network is unreachable"
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return "no such host"
+	}
+	return ""
 }
 
 // backoff spaces out retries: exponential from min to max, with jitter so
@@ -96,16 +251,27 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // retryUnavailable repeats unary calls that fail with codes.Unavailable —
 // what a node answers while the cluster elects a leader or while it is
-// restarting or unreachable — until the call's context ends. Retrying is
-// safe for Ferry's unary RPCs: reads have no effect, Cancel is idempotent,
-// and Submit carries an idempotency key (see jobSubmitCommand).
-func retryUnavailable(b backoff) grpc.UnaryClientInterceptor {
+// restarting — until the call's context ends, unless probe shows that no
+// agent is there at all. Retrying is safe for Ferry's unary RPCs: reads
+// have no effect, Cancel is idempotent, and Submit carries an idempotency
+// key (see jobSubmitCommand).
+func retryUnavailable(b backoff, probe *connProbe) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		start := time.Now()
+		var unavailable error
 		for attempt := 0; ; attempt++ {
 			err := invoker(ctx, method, req, reply, cc, opts...)
 			if !isUnavailable(err) {
+				if unavailable != nil && ctx.Err() != nil {
+					// The time ran out during a retry: why it was retried
+					// says more than "deadline exceeded".
+					return gaveUp(unavailable, attempt, time.Since(start))
+				}
 				return err
+			}
+			unavailable = err
+			if final := probe.explain(err); final != err {
+				return final
 			}
 			if !sleep(ctx, b.delay(attempt)) {
 				return gaveUp(err, attempt+1, time.Since(start))

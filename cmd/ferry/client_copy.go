@@ -20,7 +20,8 @@ const followDetails = "Unless -detach is given, ferry follows the job until it e
 	"(bytes, MB/s, ETA) on standard error, otherwise a progress line at most every 2 s. On success\n" +
 	"it prints \"sha256 HEX  N bytes in DURATION (RATE)\" and exits 0; a failed job's error and\n" +
 	"its SCSI sense data are printed and the exit status is 1. Interrupting ferry (Ctrl-C)\n" +
-	"cancels the job. With -detach it prints the job id and returns at once: follow the job\n" +
+	"cancels the job (exit status 130); if the node goes away, ferry names the job, which may\n" +
+	"still be running. With -detach it prints the job id and returns at once: follow the job\n" +
 	"with \"ferry job watch ID\". Without -idempotency-key ferry makes up a key once per\n" +
 	"invocation, so a retried submission cannot create the job twice."
 
@@ -167,10 +168,10 @@ func followCopy(ctx context.Context, c *client, id string) error {
 	})
 	p.finish(last)
 	if ctx.Err() != nil {
-		return cancelInterrupted(ctx, c, id)
+		return exitStatus{code: exitInterrupted, error: cancelInterrupted(ctx, c, id)}
 	}
 	if err != nil {
-		return err
+		return lostJob(id, err)
 	}
 	if c.format == "json" {
 		if err := writeJSON(c.stdout, last, "  "); err != nil {

@@ -197,11 +197,7 @@ func (w *cancelOnWrite) Write(p []byte) (int, error) {
 func TestCopyInterruptCancelsJob(t *testing.T) {
 	// The node goes away after the first update, so ferry is waiting to
 	// reconnect when it is interrupted.
-	streams := [][]*ferryv1.Job{{copyJob(running, 0, 4<<20, 1, "copying"), nil}}
-	for range 100 {
-		streams = append(streams, []*ferryv1.Job{nil})
-	}
-	f := &dataFake{fakeServer: &fakeServer{watchStreams: streams}}
+	f := &dataFake{fakeServer: &fakeServer{watchStreams: brokenStreams(copyJob(running, 0, 4<<20, 1, "copying"), 100)}}
 	addr := startDataFake(t, f)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -212,8 +208,8 @@ func TestCopyInterruptCancelsJob(t *testing.T) {
 		lookupEnv: func(string) (string, bool) { return "", false },
 	})
 	want := "job j-9 running: 0 B of 4.0 MiB (0%)\nferry: interrupted: job j-9 cancelled\n"
-	if code != exitFailure || stderr.String() != want {
-		t.Errorf("exit %d, stderr %q; want exit 1 and %q", code, stderr.String(), want)
+	if code != exitInterrupted || stderr.String() != want {
+		t.Errorf("exit %d, stderr %q; want exit 130 and %q", code, stderr.String(), want)
 	}
 	f.dmu.Lock()
 	defer f.dmu.Unlock()

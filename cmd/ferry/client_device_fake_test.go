@@ -41,6 +41,7 @@ func startDataFake(t *testing.T, f *dataFake) string {
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer()
+	f.srv = srv
 	ferryv1.RegisterJobServiceServer(srv, f)
 	ferryv1.RegisterClusterServiceServer(srv, f)
 	ferryv1.RegisterDeviceServiceServer(srv, f)

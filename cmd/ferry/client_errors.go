@@ -17,7 +17,28 @@ const (
 	exitOK      = 0
 	exitFailure = 1 // the server or network reported an error
 	exitUsage   = 2 // the command line (or its environment/config) is wrong
+	// exitInterrupted is what shells expect of a command stopped by SIGINT
+	// (128 + 2), so scripts can tell "interrupted" from "failed".
+	exitInterrupted = 130
 )
+
+// exitStatus gives the command that returns it an exit status other than
+// exitFailure; the error is reported as the one it wraps.
+type exitStatus struct {
+	error
+	code int
+}
+
+func (e exitStatus) Unwrap() error { return e.error }
+
+// exitCode is the status a command that failed with err exits with.
+func exitCode(err error) int {
+	var es exitStatus
+	if errors.As(err, &es) {
+		return es.code
+	}
+	return exitFailure
+}
 
 // usageError is a mistake in how the command was invoked; it exits with
 // exitUsage and a pointer to -h.

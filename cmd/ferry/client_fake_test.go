@@ -34,6 +34,10 @@ type fakeServer struct {
 	// that ends with nil fails with Unavailable instead of ending cleanly.
 	watchStreams [][]*ferryv1.Job
 	watchCalls   int
+	// stopAfterWatch stops the whole server at the second Watch call:
+	// the agent goes away and nothing listens at its address any more.
+	stopAfterWatch bool
+	srv            *grpc.Server
 }
 
 // startFake serves f on a free loopback port until the test ends and returns
@@ -45,6 +49,7 @@ func startFake(t *testing.T, f *fakeServer) string {
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer()
+	f.srv = srv
 	ferryv1.RegisterJobServiceServer(srv, f)
 	ferryv1.RegisterClusterServiceServer(srv, f)
 	go srv.Serve(lis)
@@ -221,6 +226,12 @@ func (f *fakeServer) Watch(req *ferryv1.WatchJobRequest, stream grpc.ServerStrea
 	n := f.watchCalls
 	f.watchCalls++
 	f.mu.Unlock()
+	if f.stopAfterWatch && n > 0 {
+		// The reconnect finds the agent stopping: its listener is closed
+		// before its connections, so the next dial is refused.
+		go f.srv.Stop()
+		return status.Error(codes.Unavailable, "node shutting down")
+	}
 	if n >= len(f.watchStreams) {
 		return status.Errorf(codes.NotFound, "job %q not found", req.GetId())
 	}
@@ -280,4 +291,14 @@ func watchJobAt(s ferryv1.JobState, done uint64, reason string, sec int64) *ferr
 	j.Progress.BytesDone = done
 	j.History = nil
 	return j
+}
+
+// brokenStreams are Watch streams of a node that sends first and then goes
+// away: its stream breaks, and the next retries streams find it unavailable.
+func brokenStreams(first *ferryv1.Job, retries int) [][]*ferryv1.Job {
+	streams := [][]*ferryv1.Job{{first, nil}}
+	for range retries {
+		streams = append(streams, []*ferryv1.Job{nil})
+	}
+	return streams
 }

@@ -21,7 +21,9 @@ func jobWatchCommand() *clientCommand {
 		summary: "print a line for every change of a job until it ends",
 		details: "Exits 0 when the job succeeds and 1 when it fails or is cancelled. If the node goes away,\n" +
 			"ferry reconnects (to -addr) for up to -timeout and carries on without repeating lines;\n" +
-			"-timeout does not limit how long the job may run.",
+			"-timeout does not limit how long the job may run. If nothing listens at -addr any more,\n" +
+			"ferry says so at once. Interrupting ferry (Ctrl-C) stops the watch, not the job, and\n" +
+			"exits 130.",
 		flags: func(*flag.FlagSet) action {
 			return func(ctx context.Context, c *client, args []string) error {
 				var printed *ferryv1.Job
@@ -36,8 +38,11 @@ func jobWatchCommand() *clientCommand {
 					}
 					return printWatchLine(c.stdout, j)
 				})
+				if ctx.Err() != nil {
+					return stoppedWatching(args[0], last)
+				}
 				if err != nil {
-					return err
+					return lostJob(args[0], err)
 				}
 				return jobOutcome(args[0], last)
 			}
@@ -59,6 +64,9 @@ func watchJob(ctx context.Context, c *client, id string, each func(*ferryv1.Job)
 		})
 		if err == nil || !isUnavailable(err) {
 			return last, err
+		}
+		if final := c.probe.explain(err); final != err {
+			return last, final
 		}
 		wait := c.backoff.delay(attempt)
 		if time.Now().Add(wait).After(deadline) {
@@ -99,6 +107,29 @@ func printWatchLine(w io.Writer, j *ferryv1.Job) error {
 	_, err := fmt.Fprintf(w, "%s  %-9s  %-23s  %-10s  %s\n", timeText(j.GetUpdatedAt()), jobStateText(j.GetState()),
 		progressText(j.GetProgress()), orDash(j.GetOwner()), orDash(j.GetStateReason()))
 	return err
+}
+
+// stoppedWatching is the error of a watch the user interrupted: the job
+// itself goes on.
+func stoppedWatching(id string, last *ferryv1.Job) error {
+	state := "running"
+	if last != nil && !jobEnded(last.GetState()) {
+		state = jobStateText(last.GetState())
+	}
+	return exitStatus{code: exitInterrupted, error: fmt.Errorf(
+		"interrupted: job %s is still %s; follow it again with 'ferry job watch %s'", id, state, id)}
+}
+
+// lostJob adds to a watch's error, when the node went away for good, that
+// the job may well go on without the client.
+func lostJob(id string, err error) error {
+	var unreachable *unreachableError
+	if !isUnavailable(err) && !errors.As(err, &unreachable) {
+		return err
+	}
+	lines := append(describeError(err),
+		fmt.Sprintf("lost the cluster while following job %s: it may still be running; follow it with 'ferry job watch %s'", id, id))
+	return &jobFailure{lines: lines}
 }
 
 // jobOutcome turns the job's final state into the command's result.

@@ -44,6 +44,8 @@ func run(ctx context.Context, args []string, env cliEnv) int {
 		return runAgent(ctx, args[1:], env.stdout, env.stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], env.stdout, env.stderr)
+	case "version", "-version", "--version":
+		return runVersion(args[1:], env.stdout, env.stderr)
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 {
 			// "ferry help job get" is "ferry job get -h".
@@ -64,12 +66,14 @@ Node commands:
   agent                      run a Ferry node (see "ferry agent -h")
   demo                       run a local demo cluster (see "ferry demo -h")
 
-Client commands (talk gRPC to any node of a running cluster):
+Client commands (talk gRPC to any node of a running cluster; without one they
+say so at once and how to start one):
 `)
 	for _, c := range clientCommands() {
 		fmt.Fprintf(w, "  %-26s %s\n", c.synopsis(), c.summary)
 	}
 	fmt.Fprint(w, `  help [COMMAND]             show a command's usage and flags
+  version                    print the version, commit, Go version and build date
 
 Every client command takes -addr (any node's gRPC address), -o table|json,
 -timeout and -config; see "ferry <command> -h". Flags may also be set by
@@ -80,6 +84,6 @@ Client connections use plaintext gRPC without authentication: use them only
 on loopback or a trusted network.
 
 Exit status: 0 success, 1 error reported by the server or the network (or a
-watched job that did not succeed), 2 usage error.
+watched job that did not succeed), 2 usage error, 130 interrupted (Ctrl-C).
 `)
 }
