@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/ferry-san/ferry/cluster/fsm"
 	"github.com/ferry-san/ferry/mover"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
@@ -148,7 +150,11 @@ func TestCancelStopsTheCopy(t *testing.T) {
 	}
 }
 
-func TestBadRangeFailsWithSense(t *testing.T) {
+// TestBadRangeRefusedAtSubmit: a range past the end of a LUN never reaches
+// the executor: the state machine refuses the job (fsm.FSM.JobAccess). The
+// executor's own range checks (DiskRange, extents) stay for the file it
+// opens, which may disagree with the registry.
+func TestBadRangeRefusedAtSubmit(t *testing.T) {
 	tests := []struct {
 		name     string
 		src, dst func() *ferryv1.Endpoint
@@ -160,11 +166,13 @@ func TestBadRangeFailsWithSense(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := setup(t, clusterOptions{})
-			run(t, f.node("n1"), Config{})
-			f.submit(t, "bad", tt.src(), tt.dst())
-			j := f.waitState(t, "bad", ferryv1.JobState_JOB_STATE_FAILED)
-			if len(j.GetError().GetSense()) == 0 {
-				t.Fatalf("failed job carries no sense data: %s", j.GetError().GetMessage())
+			spec := &ferryv1.JobSpec{Source: tt.src(), Destination: tt.dst()}
+			res, err := f.propose(leaderName, &ferryv1.Command{Op: &ferryv1.Command_SubmitJob{SubmitJob: &ferryv1.SubmitJobOp{JobId: "bad", Spec: spec}}})
+			if err == nil {
+				err = res.Err
+			}
+			if !errors.Is(err, fsm.ErrInvalid) {
+				t.Fatalf("submit: %v, want it refused as invalid", err)
 			}
 		})
 	}

@@ -2,13 +2,11 @@ package executor
 
 import (
 	"context"
-	"encoding/hex"
 	"slices"
 	"sync"
 
 	"github.com/ferry-san/ferry/cluster/fsm"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
-	"github.com/ferry-san/ferry/scsi/xcopy"
 )
 
 // deviceLocks keeps two copies on this node from using a device in
@@ -82,33 +80,22 @@ func (l *deviceLocks) release(reads, writes []string) {
 	l.changed = make(chan struct{})
 }
 
-// devicePaths lists the files a job reads and writes. An EXTENDED COPY
-// list's targets all count as written: any of them may be a destination.
-// Devices that do not resolve are left out; opening them fails later.
+// devicePaths lists the files a job reads and writes, as the state machine
+// resolves its devices (fsm.FSM.JobAccess). An EXTENDED COPY list's targets
+// all count as written: any of them may be a destination. Devices that do
+// not resolve are left out; opening them fails later.
 func devicePaths(reg *fsm.FSM, spec *ferryv1.JobSpec) (reads, writes []string) {
-	path := func(d fsm.Device) string {
-		if d.Disk != nil {
-			return d.Disk.GetPath()
+	acc, _ := reg.JobAccess(spec) // the job was accepted; what it touches is what counts
+	for _, d := range acc.Devices {
+		path := d.Device.Cartridge.GetPath()
+		if d.Device.Disk != nil {
+			path = d.Device.Disk.GetPath()
 		}
-		return d.Cartridge.GetPath()
-	}
-	if list := spec.GetXcopyParameterList(); len(list) > 0 {
-		pl, err := xcopy.Decode(list, xcopy.DefaultLimits())
-		if err != nil {
-			return nil, nil
+		if d.Write {
+			writes = append(writes, path)
+		} else {
+			reads = append(reads, path)
 		}
-		for _, t := range pl.Targets {
-			if d, err := reg.ResolveDevice(&ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Naa{Naa: hex.EncodeToString(t.NAA)}}); err == nil {
-				writes = append(writes, path(d))
-			}
-		}
-		return nil, writes
-	}
-	if d, err := reg.ResolveDevice(spec.GetSource().GetDevice()); err == nil {
-		reads = append(reads, path(d))
-	}
-	if d, err := reg.ResolveDevice(spec.GetDestination().GetDevice()); err == nil {
-		writes = append(writes, path(d))
 	}
 	return reads, writes
 }

@@ -96,12 +96,25 @@ func (f *FSM) Cartridges(library string) []*ferryv1.Cartridge {
 func (f *FSM) ResolveDevice(ref *ferryv1.DeviceRef) (Device, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	d, err := f.st.resolveDevice(ref)
+	if err != nil {
+		return Device{}, err
+	}
+	if d.Disk != nil {
+		return Device{Disk: cloneDisk(d.Disk)}, nil
+	}
+	return Device{Cartridge: f.st.cartridgeCopy(d.Cartridge)}, nil
+}
+
+// resolveDevice is ResolveDevice on the state itself: the records it
+// returns are the state's own, not copies.
+func (s *state) resolveDevice(ref *ferryv1.DeviceRef) (Device, error) {
 	var name string
 	switch r := ref.GetRef().(type) {
 	case *ferryv1.DeviceRef_Name:
 		name = r.Name
 	case *ferryv1.DeviceRef_Naa:
-		owner, ok := f.st.naas[strings.ToLower(r.Naa)]
+		owner, ok := s.naas[strings.ToLower(r.Naa)]
 		if !ok {
 			return Device{}, fmt.Errorf("device with NAA %s: %w", r.Naa, ErrNotFound)
 		}
@@ -109,11 +122,11 @@ func (f *FSM) ResolveDevice(ref *ferryv1.DeviceRef) (Device, error) {
 	default:
 		return Device{}, fmt.Errorf("%w: a device reference needs a name or an NAA designator", ErrInvalid)
 	}
-	if d, ok := f.st.disks[name]; ok {
-		return Device{Disk: cloneDisk(d)}, nil
+	if d, ok := s.disks[name]; ok {
+		return Device{Disk: d}, nil
 	}
-	if c, ok := f.st.cartridges[name]; ok {
-		return Device{Cartridge: f.st.cartridgeCopy(c)}, nil
+	if c, ok := s.cartridges[name]; ok {
+		return Device{Cartridge: c}, nil
 	}
 	return Device{}, fmt.Errorf("device %q: %w", name, ErrNotFound)
 }

@@ -15,6 +15,15 @@
 // names. Finishing or cancelling a job sends its cartridges back to their
 // home slots.
 //
+// What a job touches is resolved in one place, JobAccess (access.go): the
+// devices it reads and writes, the byte ranges of its disks and the files of
+// its tapes. Submission refuses every copy that cannot be right on the
+// devices as registered at that entry (one cartridge read and written,
+// overlapping ranges on one disk, ranges past a LUN's end, partial blocks,
+// protected destinations, and for EXTENDED COPY lists the SPC-4 sense);
+// the gRPC server runs the same check before proposing, and the scheduler
+// and the executor's device locks follow the same resolution.
+//
 // The package is pure. It does no IO, reads no clock, draws no random numbers
 // and starts no goroutines, so that every replica applying the same entries
 // reaches byte-identical state. Time comes only from Command.time, the

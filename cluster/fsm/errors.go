@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/ferry-san/ferry/scsi/sense"
 )
 
 // Sentinel errors wrapped by Result.Err and by Restore; check them with
@@ -60,6 +62,10 @@ type FieldViolation struct {
 // can fix all of them in one go. It wraps ErrInvalid.
 type ValidationError struct {
 	Violations []FieldViolation
+	// Sense, when set, is the SCSI sense SPC-4 prescribes for the first
+	// violation of an EXTENDED COPY parameter list: what a copy manager
+	// answers the initiator with.
+	Sense *sense.Sense
 }
 
 func (e *ValidationError) Error() string {

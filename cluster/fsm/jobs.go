@@ -18,6 +18,8 @@ const queuedReason = "waiting for the scheduler to place it"
 const defaultCancelReason = "cancelled by user"
 
 // submitJob creates the job or returns the one the submit duplicates.
+// A new job is refused when its spec breaks a rule on the devices it names
+// (resolveAccess).
 //
 // A known idempotency key returns its job even when the spec differs from
 // the one submitted now: the key names the request, and the first request
@@ -34,6 +36,13 @@ func (s *state) submitJob(index uint64, cmd *ferryv1.Command, op *ferryv1.Submit
 	}
 	if j, ok := s.jobs[op.GetJobId()]; ok {
 		return j, true, nil
+	}
+	// The spec against the devices it names, as registered at this entry.
+	// A device that is not registered is left to the copy, which fails
+	// without touching anything when it cannot open it; the gRPC server
+	// refuses such a spec before proposing it.
+	if _, verr := s.resolveAccess(op.GetSpec()); verr != nil {
+		return nil, false, verr
 	}
 
 	now := proto.Clone(cmd.GetTime()).(*timestamppb.Timestamp)

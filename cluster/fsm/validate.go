@@ -5,7 +5,10 @@ import (
 	"math"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/proto"
+
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/scsi/xcopy"
 )
 
 // Limits on what a job may carry. They keep log entries and snapshots small
@@ -17,7 +20,17 @@ const (
 	maxIdempotencyKeyLen = 256
 	maxJobIDLen          = 128
 	maxCancelReasonLen   = 1024
+	// maxSpecBytes bounds a spec's encoding: the largest parameter list
+	// and room for the rest.
+	maxSpecBytes = maxXcopyListBytes + 64<<10
 )
+
+// maxSpecSegments is the most explicit segments a spec may carry: the
+// MAXIMUM SEGMENT DESCRIPTOR COUNT EXTENDED COPY advertises in OPERATING
+// PARAMETERS, so both front ends accept the same copies. The mover's
+// checkpoint holds one result per finished segment: it must fit in
+// maxCheckpointBytes (a test checks the largest spec's does).
+func maxSpecSegments() int { return int(xcopy.DefaultLimits().MaxSegmentDescriptors) }
 
 // ValidateSpec returns every rule the spec breaks, in field order, or nil
 // when it is valid. The gRPC server calls it before proposing so that clients
@@ -28,6 +41,9 @@ func ValidateSpec(spec *ferryv1.JobSpec) []FieldViolation {
 	if spec == nil {
 		v.add("spec", "required")
 		return v
+	}
+	if n := proto.Size(spec); n > maxSpecBytes {
+		v.add("spec", fmt.Sprintf("%d bytes encoded: longer than the limit of %d bytes", n, maxSpecBytes))
 	}
 	if utf8.RuneCountInString(spec.GetName()) > maxJobNameChars {
 		v.add("spec.name", fmt.Sprintf("longer than %d characters", maxJobNameChars))
@@ -54,6 +70,11 @@ func ValidateSpec(spec *ferryv1.JobSpec) []FieldViolation {
 		}
 	}
 
+	if n := len(spec.GetSegments()); n > maxSpecSegments() {
+		// One violation, not one per segment: the count is what is wrong.
+		v.add("spec.segments", fmt.Sprintf("%d segments: more than the limit of %d (EXTENDED COPY's maximum segment descriptor count)", n, maxSpecSegments()))
+		return v
+	}
 	for i, s := range spec.GetSegments() {
 		field := fmt.Sprintf("spec.segments[%d]", i)
 		if s == nil {

@@ -43,6 +43,7 @@ func copyCommand() *clientCommand {
 			var f copyFlags
 			f.register(fs)
 			verify := fs.Bool("verify", false, "re-read and compare the destination after the copy")
+			overwrite := fs.Bool("overwrite", false, "let a tape to tape image copy, or a copy to tape:BARCODE#FILE, replace files already on the destination cartridge")
 			return func(ctx context.Context, c *client, args []string) error {
 				src, err := parseEndpoint(args[0])
 				if err != nil {
@@ -56,7 +57,7 @@ func copyCommand() *clientCommand {
 				if err != nil {
 					return err
 				}
-				opts.Verify = *verify
+				opts.Verify, opts.Overwrite = *verify, *overwrite
 				return submitCopy(ctx, c, &f, &ferryv1.JobSpec{Name: f.name, Source: src, Destination: dst, Options: opts})
 			}
 		},

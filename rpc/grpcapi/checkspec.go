@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -14,62 +13,50 @@ import (
 	"github.com/ferry-san/ferry/cluster/fsm"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/scsi/sense"
-	"github.com/ferry-san/ferry/scsi/xcopy"
 )
 
-// checkDevices refuses a job whose devices are not registered, of the wrong
-// kind, or whose EXTENDED COPY parameter list a copy manager would refuse,
-// before anything is replicated. It reads this node's state, and only when a
-// device is missing there makes sure with a linearizable read: a device
-// registered a moment ago through another node may not have reached this one.
+// checkDevices refuses a job that the state machine would refuse on its
+// devices (fsm.FSM.JobAccess: one rule for both), or whose devices are not
+// registered, before anything is replicated, so that the client gets every
+// violation at once. It reads this node's state, and only when a device is
+// missing there makes sure with a linearizable read: a device registered a
+// moment ago through another node may not have reached this one.
 func (s *Server) checkDevices(ctx context.Context, spec *ferryv1.JobSpec) error {
-	err := s.checkDevicesLocally(spec)
-	if err == nil || status.Code(err) != codes.InvalidArgument || len(spec.GetXcopyParameterList()) > 0 {
+	missing, err := s.checkDevicesLocally(spec)
+	if !missing || len(spec.GetXcopyParameterList()) > 0 {
 		return err
 	}
 	if rerr := s.read(ctx, false); rerr != nil {
 		return rerr
 	}
-	return s.checkDevicesLocally(spec)
+	_, err = s.checkDevicesLocally(spec)
+	return err
 }
 
-func (s *Server) checkDevicesLocally(spec *ferryv1.JobSpec) error {
-	if list := spec.GetXcopyParameterList(); len(list) > 0 {
-		if _, err := xcopy.Decode(list, xcopy.DefaultLimits()); err != nil {
-			return senseStatus(codes.InvalidArgument, "spec.xcopy_parameter_list", err)
-		}
-		return nil
+// checkDevicesLocally checks the spec against this node's state; missing
+// reports a device that is not registered here.
+func (s *Server) checkDevicesLocally(spec *ferryv1.JobSpec) (missing bool, err error) {
+	acc, err := s.node.FSM().JobAccess(spec)
+	var verr *fsm.ValidationError
+	if err != nil && !errors.As(err, &verr) {
+		return false, toStatus(err)
+	}
+	if verr != nil && verr.Sense != nil {
+		return false, toStatus(verr)
 	}
 	var bad []fsm.FieldViolation
-	kinds := map[string]ferryv1.DeviceKind{}
-	for field, ep := range map[string]*ferryv1.Endpoint{"spec.source": spec.GetSource(), "spec.destination": spec.GetDestination()} {
-		dev, err := s.node.FSM().ResolveDevice(ep.GetDevice())
-		if err != nil {
-			bad = append(bad, fsm.FieldViolation{Field: field + ".device", Description: fmt.Sprintf("no registered device %s", refText(ep.GetDevice()))})
-			continue
-		}
-		kinds[field] = ferryv1.DeviceKind_DEVICE_KIND_DISK
-		if dev.Cartridge != nil {
-			kinds[field] = ferryv1.DeviceKind_DEVICE_KIND_TAPE
-		}
-		if kinds[field] != ep.GetKind() {
-			bad = append(bad, fsm.FieldViolation{Field: field + ".kind", Description: fmt.Sprintf("%s is a %s", refText(ep.GetDevice()), lower(kinds[field].String(), "DEVICE_KIND_"))})
-		}
+	if len(spec.GetXcopyParameterList()) == 0 {
+		// A parameter list target that is not registered is the copy's to
+		// report (COPY TARGET DEVICE NOT REACHABLE), as SPC-4 has it.
+		bad = append(bad, acc.Missing...)
 	}
-	if len(spec.GetSegments()) > 0 && kinds["spec.source"] == ferryv1.DeviceKind_DEVICE_KIND_TAPE {
-		bad = append(bad, fsm.FieldViolation{Field: "spec.segments", Description: "explicit segments need a disk source"})
+	if verr != nil {
+		bad = append(bad, verr.Violations...)
 	}
 	if len(bad) > 0 {
-		return invalid(bad...)
+		return len(acc.Missing) > 0, invalid(bad...)
 	}
-	return nil
-}
-
-func refText(d *ferryv1.DeviceRef) string {
-	if naa := d.GetNaa(); naa != "" {
-		return "with NAA " + naa
-	}
-	return fmt.Sprintf("named %q", d.GetName())
+	return false, nil
 }
 
 // senseStatus carries SCSI sense data in a gRPC error: the decoded text in
@@ -90,5 +77,3 @@ func senseStatus(code codes.Code, field string, err error) error {
 	}
 	return st.Err()
 }
-
-func lower(s, prefix string) string { return strings.ToLower(strings.TrimPrefix(s, prefix)) }

@@ -28,6 +28,8 @@ func toStatus(err error) error {
 	}
 	var verr *fsm.ValidationError
 	switch {
+	case errors.As(err, &verr) && verr.Sense != nil && len(verr.Violations) > 0:
+		return senseStatus(codes.InvalidArgument, verr.Violations[0].Field, verr.Sense)
 	case errors.As(err, &verr):
 		st := status.New(codes.InvalidArgument, err.Error())
 		br := &errdetails.BadRequest{}

@@ -186,6 +186,23 @@ func TestSubmitValidationNamesTheField(t *testing.T) {
 			return s
 		}()}, "spec.source.kind"},
 		{"malformed parameter list", &ferryv1.SubmitJobRequest{Spec: &ferryv1.JobSpec{XcopyParameterList: []byte{1, 2, 3}}}, "spec.xcopy_parameter_list"},
+		// The state machine's rules on devices (fsm.FSM.JobAccess).
+		{"same cartridge", &ferryv1.SubmitJobRequest{Spec: func() *ferryv1.JobSpec {
+			s := diskToTape()
+			s.Source = s.Destination
+			return s
+		}()}, "spec.destination.device"},
+		{"overlapping ranges", &ferryv1.SubmitJobRequest{Spec: func() *ferryv1.JobSpec {
+			s := diskToTape()
+			s.Source.Blocks = 1024
+			s.Destination = &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: s.Source.Device, Lba: 8}
+			return s
+		}()}, "spec.destination.lba"},
+		{"past the end", &ferryv1.SubmitJobRequest{Spec: func() *ferryv1.JobSpec {
+			s := diskToTape()
+			s.Source.Lba, s.Source.Blocks = 2040, 100
+			return s
+		}()}, "spec.source.blocks"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
