@@ -10,18 +10,8 @@ func (p *ParameterList) SegmentBytes(i int) uint64 {
 		return 0
 	}
 	s := p.Segments[i]
-	l, ok := layoutOf(s.Type)
+	src, dst, ok := p.targetsOf(s)
 	if !ok {
-		return 0
-	}
-	target := func(r role, index uint16) *TargetDescriptor {
-		if r == roleNone || int(index) >= len(p.Targets) {
-			return nil
-		}
-		return &p.Targets[index]
-	}
-	src, dst := target(l.src, s.Src), target(l.dst, s.Dst)
-	if (l.src != roleNone && src == nil) || (l.dst != roleNone && dst == nil) {
 		return 0
 	}
 	return dataBytes(s, src, dst)

@@ -72,7 +72,7 @@ func TestSegmentLayout(t *testing.T) {
 		BlockToStream: "00 01 0014 0000 0002  00 040000  0000 0800 0000000000001000",
 		StreamToBlock: "01 00 0014 0002 0001  00 010000  0000 0010 0000000000000064",
 		// type flags(DC) len src dst rsv blocks srcLBA dstLBA
-		BlockToBlock: "02 02 0018 0000 0001 0000 0008 0000000000000800 0102030405060708",
+		BlockToBlock: "02 02 0018 0000 0001 0000 0008 0000000000000800 0001020304050607",
 		// type flags len src dst rsv srcSTDL rsv dstSTDL byte count
 		StreamToStream: "03 00 0010 0002 0003 00 010000 00 000001 00100000",
 		// type flags len rsv dst rsv STDL inline offset, inline bytes

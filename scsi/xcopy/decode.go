@@ -27,7 +27,11 @@ import (
 //     (INLINE DATA LENGTH EXCEEDED) or breaks a granularity (COPY SEGMENT
 //     GRANULARITY VIOLATION) or, without CAT, leaves part of a block
 //     (UNEXPECTED INEXACT SEGMENT), with the segment's index in
-//     COMMAND-SPECIFIC INFORMATION and a segment pointer.
+//     COMMAND-SPECIFIC INFORMATION and a segment pointer;
+//   - ILLEGAL REQUEST, LOGICAL BLOCK ADDRESS OUT OF RANGE for an LBA whose
+//     byte range overflows (see Extents), and INVALID FIELD IN PARAMETER
+//     LIST for a segment that copies a block range onto an overlapping
+//     range of the same device or a tape onto itself (see checkTargets).
 //
 // An empty b is an empty list: SPC-4 makes a zero PARAMETER LIST LENGTH a
 // successful no-op. The zero Limits accept no descriptors at all; start
@@ -220,7 +224,10 @@ func decodeSegment(d []byte, off, idx int, p *ParameterList, lim Limits) (Segmen
 	if err != nil {
 		return s, err
 	}
-	return s, checkSegment(s, off, idx, src, dst, p, lim)
+	if err := checkSegment(s, off, idx, src, dst, p, lim); err != nil {
+		return s, err
+	}
+	return s, checkTargets(s, off, src, dst)
 }
 
 // decodeSegmentFields reads the type-specific fields of d into s.

@@ -37,5 +37,16 @@
 //     data is COPY ABORTED, INLINE DATA LENGTH EXCEEDED;
 //   - write filemarks with WSMK set (setmarks, obsolete in SSC-3) and space
 //     codes other than blocks, filemarks and end-of-data are refused with
-//     INVALID FIELD IN PARAMETER LIST.
+//     INVALID FIELD IN PARAMETER LIST;
+//   - every LBA × block length (+ byte offset) + length is computed with
+//     overflow checks (Extents): a byte range that does not end below 2^63
+//     is ILLEGAL REQUEST, LOGICAL BLOCK ADDRESS OUT OF RANGE, with the LBA
+//     as INFORMATION and a field pointer to the LBA field. Whether the
+//     range fits the device is the copy manager's check, not this package's;
+//   - CSCDs with one NAA designator are one device: a block→block segment
+//     (02h, 0Ah) whose source and destination ranges overlap on it, and a
+//     stream→stream (03h) or tape image copy (13h) from a tape onto itself,
+//     are INVALID FIELD IN PARAMETER LIST pointing at the destination LBA
+//     or the destination CSCD index. Segments run one after the other, so
+//     a segment may read what an earlier one wrote.
 package xcopy

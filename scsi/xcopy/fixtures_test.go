@@ -39,7 +39,7 @@ func segmentCases() []struct {
 	}{
 		{"seg00_block_to_stream", Segment{Type: BlockToStream, CAT: true, Src: 0, Dst: 2, StreamLength: 262144, Blocks: 2048, SrcLBA: 4096}},
 		{"seg01_stream_to_block", Segment{Type: StreamToBlock, Src: 2, Dst: 1, StreamLength: 65536, Blocks: 16, DstLBA: 100}},
-		{"seg02_block_to_block", Segment{Type: BlockToBlock, DC: true, Src: 0, Dst: 1, Blocks: 8, SrcLBA: 2048, DstLBA: 0x0102030405060708}},
+		{"seg02_block_to_block", Segment{Type: BlockToBlock, DC: true, Src: 0, Dst: 1, Blocks: 8, SrcLBA: 2048, DstLBA: 0x0001020304050607}},
 		{"seg03_stream_to_stream", Segment{Type: StreamToStream, Src: 2, Dst: 3, StreamLength: 65536, DstStreamLength: 1, ByteCount: 1 << 20}},
 		{"seg04_inline_to_stream", Segment{Type: InlineToStream, Dst: 2, StreamLength: 80, InlineOffset: 0, ByteCount: 80}},
 		{"seg06_stream_to_discard", Segment{Type: StreamToDiscard, Src: 3, StreamLength: 1, ByteCount: 65536}},

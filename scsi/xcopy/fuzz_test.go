@@ -13,11 +13,29 @@ func FuzzDecode(f *testing.F) {
 	for _, c := range segmentCases() {
 		f.Add(mustEncodeF(f, singleSegmentList(c.seg)))
 	}
+	disk, tape := targets()[0], targets()[2]
+	f.Add(mustEncodeF(f, &ParameterList{Targets: []TargetDescriptor{disk, disk},
+		Segments: []Segment{{Type: BlockToBlock, Src: 0, Dst: 1, Blocks: 16, SrcLBA: 100, DstLBA: 1<<55 + 100}}}))
+	f.Add(mustEncodeF(f, &ParameterList{Targets: []TargetDescriptor{disk, disk},
+		Segments: []Segment{{Type: BlockToBlockOffsets, Src: 0, Dst: 1, ByteCount: 600, SrcLBA: 1, DstLBA: 2, DstOffset: 7}}}))
+	f.Add(mustEncodeF(f, &ParameterList{Targets: []TargetDescriptor{tape, tape},
+		Segments: []Segment{{Type: TapeImageCopy, Src: 0, Dst: 1}}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		lim := DefaultLimits()
 		p, err := Decode(b, lim)
 		if err != nil {
 			return
+		}
+		// An accepted list has no address that overflows and never copies
+		// a range of a device onto itself.
+		for i, s := range p.Segments {
+			src, dst, err := p.Extents(i)
+			if err != nil {
+				t.Fatalf("segment %d accepted with %v", i, err)
+			}
+			if src != nil && dst != nil && string(p.Targets[s.Src].NAA) == string(p.Targets[s.Dst].NAA) && src.Overlaps(*dst) {
+				t.Fatalf("segment %d copies %+v onto %+v of one device", i, src, dst)
+			}
 		}
 		enc, err := p.Encode()
 		if err != nil {

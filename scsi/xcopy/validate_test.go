@@ -1,6 +1,7 @@
 package xcopy
 
 import (
+	"encoding/binary"
 	"errors"
 	"reflect"
 	"testing"
@@ -57,6 +58,9 @@ func TestDecodeRejects(t *testing.T) {
 	plle := want{sense.IllegalRequest, sense.ParameterListLengthError, nil, 0}
 	invalid := func(b uint16, bit uint8) want {
 		return want{sense.IllegalRequest, sense.InvalidFieldInParameterList, fp(b, bit), 0}
+	}
+	lbaRange := func(b uint16) want {
+		return want{sense.IllegalRequest, sense.LBAOutOfRange, fp(b, 7), 0}
 	}
 	aborted := func(code sense.Code, seg uint64, b uint16, bit uint8) want {
 		return want{sense.CopyAborted, code, segPtr(b, bit), seg}
@@ -184,6 +188,48 @@ func TestDecodeRejects(t *testing.T) {
 			list: &ParameterList{Targets: targets()[:2], Segments: []Segment{{Type: BlockToBlock, Src: 0, Dst: 1, Blocks: 1}}},
 			want: aborted(sense.UnexpectedInexactSegment, 0, 10, 7),
 		},
+		// Addresses and device identities (validate.go).
+		{name: "block→block destination LBA overflows", mutate: func(b []byte) []byte { putLBA(b[100:], 1<<55+100); return b },
+			want: lbaRange(100)},
+		{name: "block→block source LBA overflows", mutate: func(b []byte) []byte { putLBA(b[92:], 1<<63); return b },
+			want: lbaRange(92)},
+		{name: "block→stream source range passes 2^63", mutate: func(b []byte) []byte { putLBA(b[124:], 1<<54-2); return b },
+			want: lbaRange(124)},
+		{
+			name: "stream→block destination LBA overflows",
+			list: tapeOpsBase(Segment{Type: StreamToBlock, Src: 1, Dst: 0, StreamLength: 512, Blocks: 1, DstLBA: 1<<64 - 1}),
+			want: lbaRange(96),
+		},
+		{
+			name: "byte offset carries the range past 2^63",
+			list: tapeOpsBase(Segment{Type: BlockToBlockOffsets, ByteCount: 10, SrcLBA: (1<<63 - 1) / 512, SrcOffset: 511}),
+			want: lbaRange(92),
+		},
+		{name: "block→block onto an overlapping range", mutate: func(b []byte) []byte { putLBA(b[100:], 3); return b },
+			want: invalid(100, 7)},
+		{
+			name: "block→block between two CSCDs of one disk, overlapping",
+			list: &ParameterList{Targets: []TargetDescriptor{targets()[0], targets()[0]},
+				Segments: []Segment{{Type: BlockToBlock, Src: 0, Dst: 1, Blocks: 16, SrcLBA: 100, DstLBA: 115}}},
+			want: invalid(100, 7),
+		},
+		{
+			name: "byte offsets overlapping by one byte",
+			list: &ParameterList{Targets: []TargetDescriptor{targets()[0], targets()[0]},
+				Segments: []Segment{{Type: BlockToBlockOffsets, Src: 0, Dst: 1, ByteCount: 513, SrcLBA: 1, DstLBA: 2}}},
+			want: invalid(100, 7),
+		},
+		{
+			name: "stream→stream from a tape onto itself",
+			list: &ParameterList{Targets: []TargetDescriptor{targets()[2], targets()[2]},
+				Segments: []Segment{{Type: StreamToStream, Src: 0, Dst: 1, StreamLength: 512, DstStreamLength: 512, ByteCount: 512}}},
+			want: invalid(86, 7),
+		},
+		{
+			name: "tape image copy onto the same CSCD",
+			list: tapeOpsBase(Segment{Type: TapeImageCopy, Src: 1, Dst: 1}),
+			want: invalid(86, 7),
+		},
 		{name: "data segment granularity", limits: func(l *Limits) { l.DataSegmentGranularity = 12 },
 			want: aborted(sense.CopySegmentGranularity, 0, 10, 7)},
 		{name: "inline data granularity", limits: func(l *Limits) { l.InlineDataGranularity = 4 },
@@ -270,4 +316,55 @@ func TestSegmentBytes(t *testing.T) {
 func TestInexactWithCAT(t *testing.T) {
 	p := &ParameterList{Targets: targets()[:2], Segments: []Segment{{Type: BlockToBlock, CAT: true, Src: 0, Dst: 1, Blocks: 1}}}
 	requireEqual(t, mustDecode(t, mustEncode(t, p), DefaultLimits()), p)
+}
+
+func putLBA(b []byte, lba uint64) { binary.BigEndian.PutUint64(b, lba) }
+
+// TestDecodeAcceptsDistinctRanges: ranges of one device that touch without
+// overlapping, the same NAA read and written by different segments, and a
+// tape read in one segment and written in the next are valid.
+func TestDecodeAcceptsDistinctRanges(t *testing.T) {
+	disk, tape := targets()[0], targets()[2]
+	for _, p := range []*ParameterList{
+		{Targets: []TargetDescriptor{disk, disk}, Segments: []Segment{{Type: BlockToBlock, Src: 0, Dst: 1, Blocks: 16, SrcLBA: 100, DstLBA: 116}}},
+		{Targets: []TargetDescriptor{disk}, Segments: []Segment{{Type: BlockToBlock, Src: 0, Dst: 0, Blocks: 16, SrcLBA: 116, DstLBA: 100}}},
+		{Targets: []TargetDescriptor{disk}, Segments: []Segment{{Type: BlockToBlockOffsets, Src: 0, Dst: 0, ByteCount: 512, SrcLBA: 1, DstLBA: 2}}},
+		{Targets: []TargetDescriptor{disk}, Segments: []Segment{{Type: BlockToBlock, Src: 0, Dst: 0, Blocks: 0, SrcLBA: 5, DstLBA: 5}}},
+		{Targets: []TargetDescriptor{disk}, Segments: []Segment{{Type: BlockToBlock, Src: 0, Dst: 0, Blocks: 1, SrcLBA: 1<<54 - 2, DstLBA: 0}}},
+		{Targets: []TargetDescriptor{disk, tape, tape}, Segments: []Segment{
+			{Type: BlockToStream, Src: 0, Dst: 1, StreamLength: 512, Blocks: 1},
+			{Type: StreamToBlock, Src: 2, Dst: 0, StreamLength: 512, Blocks: 1, DstLBA: 0},
+		}},
+	} {
+		requireEqual(t, mustDecode(t, mustEncode(t, p), DefaultLimits()), p)
+	}
+}
+
+// TestExtents: the byte ranges a segment touches, and the sense of one
+// that overflows.
+func TestExtents(t *testing.T) {
+	p := fullList()
+	for i, want := range []struct{ src, dst *Extent }{
+		0: {src: &Extent{4096 * 512, 2048 * 512}},
+		1: {dst: &Extent{100 * 4096, 16 * 4096}},
+		2: {src: &Extent{2048 * 512, 8 * 4096}, dst: &Extent{0x0001020304050607 * 4096, 8 * 4096}},
+		7: {src: &Extent{10*512 + 100, 1000}, dst: &Extent{20*512 + 200, 1000}},
+		8: {},
+	} {
+		src, dst, err := p.Extents(i)
+		if err != nil || !reflect.DeepEqual(src, want.src) || !reflect.DeepEqual(dst, want.dst) {
+			t.Errorf("Extents(%d) = %+v, %+v, %v; want %+v, %+v", i, src, dst, err, want.src, want.dst)
+		}
+	}
+	p.Segments[2].DstLBA = 1<<55 + 100
+	_, _, err := p.Extents(2)
+	var s *sense.Sense
+	off := uint16(p.SegmentOffset(2))
+	if !errors.As(err, &s) || s.Code() != sense.LBAOutOfRange || !s.InfoValid || s.Information != 1<<55+100 ||
+		!reflect.DeepEqual(s.FieldPointer, fp(off+20, 7)) {
+		t.Fatalf("Extents of an overflowing LBA: %v", err)
+	}
+	if got := p.SegmentOffset(0); got != 16+4*32 {
+		t.Errorf("SegmentOffset(0) = %d", got)
+	}
 }
