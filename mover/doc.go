@@ -14,4 +14,23 @@
 // when to checkpoint. A checkpoint is emitted only after the destination
 // has been flushed past the point it describes, so a crash right after one
 // leaves no hole behind it.
+//
+// Segments have sequential semantics: a segment's pipeline is drained (every
+// write returned) before the next segment's reader starts, so a segment
+// reads what earlier segments of the plan wrote, on a disk (the page cache
+// keeps the buffered and O_DIRECT paths of one file coherent) as on a tape
+// (a cartridge writes what it buffers before it moves or reads). Only a
+// segment whose own source and destination ranges overlap on one device is
+// refused (validate), since its reader may run ahead of its writer: the
+// mover does not implement memmove semantics.
+//
+// Safety rules for plans from EXTENDED COPY (FromXCopy):
+//   - one device, one handle: CSCD descriptors carrying the same NAA are one
+//     device index, opened once (writable if any segment writes it), so two
+//     descriptors of one cartridge share its position and write buffer and
+//     two of one disk are caught by the overlap check;
+//   - checked arithmetic: every LBA × block size (+ byte offset) + length is
+//     computed without overflow (xcopy.ParameterList.Extents) and checked
+//     against the device before anything runs, so an address can never wrap
+//     onto another block; Plan.validate checks every range again.
 package mover

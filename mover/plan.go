@@ -3,6 +3,8 @@ package mover
 import (
 	"errors"
 	"fmt"
+	"math"
+	"math/bits"
 
 	"github.com/ferry-san/ferry/storage/tape"
 )
@@ -259,12 +261,23 @@ func (s Segment) recordSize(t TapeDrive) (int, error) {
 }
 
 func inRange(d BlockDevice, off, n int64) error {
-	size := int64(d.Blocks()) * int64(d.BlockSize())
+	size := deviceSize(d)
 	if off > size || n > size-off {
-		bs := int64(d.BlockSize())
-		return &RangeError{LBA: off / bs, Count: (off%bs + n + bs - 1) / bs, Blocks: d.Blocks()}
+		bs := uint64(max(d.BlockSize(), 1))
+		count := (uint64(off)%bs + uint64(n) + bs - 1) / bs
+		return &RangeError{LBA: off / int64(bs), Count: int64(min(count, math.MaxInt64)), Blocks: d.Blocks()}
 	}
 	return nil
+}
+
+// deviceSize is a block device's size in bytes, saturated at
+// math.MaxInt64: offsets beyond cannot be addressed anyway.
+func deviceSize(d BlockDevice) int64 {
+	hi, lo := bits.Mul64(d.Blocks(), uint64(d.BlockSize()))
+	if hi != 0 || lo > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(lo)
 }
 
 // RangeError is a block range past the end of a device, found while

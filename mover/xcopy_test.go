@@ -39,7 +39,7 @@ func TestFromXCopy(t *testing.T) {
 	disk2 := newLUN(t, "d2", 256<<10, 4096, nil)
 	tp := newCart(t, "t.tap", tape.Options{})
 	registry := map[string]Device{string(naaDisk): {Name: "d1", Block: disk1}, string(naaDisk2): {Name: "d2", Block: disk2}, string(naaTape): {Name: "t", Tape: tp}}
-	resolve := func(naa []byte) (Device, error) {
+	resolve := func(naa []byte, _ bool) (Device, error) {
 		d, ok := registry[string(naa)]
 		if !ok {
 			return Device{}, errors.New("unknown")
@@ -105,7 +105,7 @@ func TestFromXCopyErrors(t *testing.T) {
 	disk1 := newLUN(t, "d1", 64<<10, 512, nil)
 	tp := newCart(t, "t.tap", tape.Options{BlockSize: 1024})
 	registry := map[string]Device{string(naaDisk): {Block: disk1}, string(naaTape): {Tape: tp}}
-	resolve := func(naa []byte) (Device, error) {
+	resolve := func(naa []byte, _ bool) (Device, error) {
 		if d, ok := registry[string(naa)]; ok {
 			return d, nil
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,22 +70,11 @@ func TestExtendedCopyParameterList(t *testing.T) {
 		if err != nil {
 			t.Fatalf("submit: %v", err)
 		}
-		watch, err := jobs.Watch(ctx, &ferryv1.WatchJobRequest{Id: resp.GetJob().GetId()})
-		if err != nil {
-			t.Fatal(err)
+		j := waitJobEnd(t, ctx, jobs, resp.GetJob().GetId())
+		if j.GetState() != ferryv1.JobState_JOB_STATE_SUCCEEDED {
+			t.Fatalf("job ended %v: %s", j.GetState(), j.GetError().GetMessage())
 		}
-		for {
-			j, err := watch.Recv()
-			if err != nil {
-				t.Fatalf("watch: %v", err)
-			}
-			switch j.GetState() {
-			case ferryv1.JobState_JOB_STATE_SUCCEEDED:
-				return j
-			case ferryv1.JobState_JOB_STATE_FAILED, ferryv1.JobState_JOB_STATE_CANCELLED:
-				t.Fatalf("job ended %v: %s", j.GetState(), j.GetError().GetMessage())
-			}
-		}
+		return j
 	}
 
 	// 0x02 block→block: 1024 blocks from LBA 512 of src to LBA 0 of dst.
@@ -133,6 +123,78 @@ func TestExtendedCopyParameterList(t *testing.T) {
 	if got, err := os.ReadFile(back.GetPath()); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("disk → tape → disk through EXTENDED COPY changed the bytes (%v)", err)
 	}
+
+	// Issue 9: two CSCDs naming one cartridge share one handle, so
+	// appending through each leaves two files, not the second alone.
+	before := tapeFiles(t, cart.GetPath())
+	run(&xcopy.ParameterList{ListID: 4, Targets: []xcopy.TargetDescriptor{stream, stream, block(src)},
+		Segments: []xcopy.Segment{
+			{Type: xcopy.Space, Dst: 0, SpaceCode: xcopy.SpaceEndOfData},
+			{Type: xcopy.BlockToStream, Src: 2, Dst: 0, StreamLength: 64 << 10, Blocks: 1024, SrcLBA: 0},
+			{Type: xcopy.WriteFilemarks, Dst: 0, Filemarks: 1},
+			{Type: xcopy.Space, Dst: 1, SpaceCode: xcopy.SpaceEndOfData},
+			{Type: xcopy.BlockToStream, Src: 2, Dst: 1, StreamLength: 64 << 10, Blocks: 1024, SrcLBA: 1024},
+			{Type: xcopy.WriteFilemarks, Dst: 1, Filemarks: 1},
+		}})
+	if after := tapeFiles(t, cart.GetPath()); after != before+2 {
+		t.Fatalf("the cartridge went from %d to %d files, want two more", before, after)
+	}
+
+	// Issue 9: an LBA whose byte offset overflows wrapped onto block 100;
+	// it is refused (at submit or when the job starts) and nothing changes.
+	dstBefore, err := os.ReadFile(dst.GetPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := (&xcopy.ParameterList{ListID: 5, Targets: []xcopy.TargetDescriptor{block(src), block(dst)},
+		Segments: []xcopy.Segment{{Type: xcopy.BlockToBlock, Src: 0, Dst: 1, Blocks: 16, DstLBA: 1<<55 + 100}}}).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := jobs.Submit(ctx, &ferryv1.SubmitJobRequest{Spec: &ferryv1.JobSpec{XcopyParameterList: list}}); err == nil {
+		if j := waitJobEnd(t, ctx, jobs, resp.GetJob().GetId()); j.GetState() != ferryv1.JobState_JOB_STATE_FAILED ||
+			!strings.Contains(j.GetError().GetMessage(), "LOGICAL BLOCK ADDRESS OUT OF RANGE") {
+			t.Fatalf("a wrapping LBA ended %v: %s", j.GetState(), j.GetError().GetMessage())
+		}
+	}
+	if got, err := os.ReadFile(dst.GetPath()); err != nil || !bytes.Equal(got, dstBefore) {
+		t.Fatalf("a refused list changed the destination (%v)", err)
+	}
+}
+
+// waitJobEnd follows a job until it ends.
+func waitJobEnd(t *testing.T, ctx context.Context, jobs ferryv1.JobServiceClient, id string) *ferryv1.Job {
+	t.Helper()
+	watch, err := jobs.Watch(ctx, &ferryv1.WatchJobRequest{Id: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		j, err := watch.Recv()
+		if err != nil {
+			t.Fatalf("watch: %v", err)
+		}
+		switch j.GetState() {
+		case ferryv1.JobState_JOB_STATE_SUCCEEDED, ferryv1.JobState_JOB_STATE_FAILED, ferryv1.JobState_JOB_STATE_CANCELLED:
+			return j
+		}
+	}
+}
+
+// tapeFiles counts the filemarks of an image.
+func tapeFiles(t *testing.T, path string) int {
+	t.Helper()
+	c, err := tape.Open(path, tape.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	err = c.Space(tape.SpaceEndOfData, 0)
+	p, perr := c.ReadPosition()
+	if err != nil || perr != nil {
+		t.Fatal(err, perr)
+	}
+	return int(p.File)
 }
 
 // tapeFileStart is the logical object id where tape file n of an image starts.

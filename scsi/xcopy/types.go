@@ -119,6 +119,14 @@ func SegmentTypes() []SegmentType {
 	}
 }
 
+// Writes reports whether a segment of type t writes to its destination
+// CSCD: every type with a destination but space and locate, which only
+// move the tape.
+func (t SegmentType) Writes() bool {
+	l, ok := layoutOf(t)
+	return ok && l.dst != roleNone && t != Space && t != Locate
+}
+
 // String names the segment type the way SPC-4's tables abbreviate it.
 func (t SegmentType) String() string {
 	switch t {

@@ -26,11 +26,12 @@ func (e Extent) Overlaps(o Extent) bool {
 // and writes (dst) on block devices, computed with the block lengths of its
 // CSCDs; nil for a side that is not a block device. Every LBA × block length
 // (+ byte offset) + length is checked: a range that does not end below 2^63
-// (no device is that large, and offsets are int64 from here on) is ILLEGAL
-// REQUEST, LOGICAL BLOCK ADDRESS OUT OF RANGE with the LBA as INFORMATION
-// and a field pointer to the LBA field. A CSCD index Decode would have
-// refused gives nil ranges.
-func (p *ParameterList) Extents(i int) (src, dst *Extent, err error) {
+// (no device is that large, and offsets are int64 from here on), or that
+// moves data past srcSize or dstSize, the sizes in bytes of the devices
+// (math.MaxInt64 when unknown), is ILLEGAL REQUEST, LOGICAL BLOCK ADDRESS
+// OUT OF RANGE with the LBA as INFORMATION and a field pointer to the LBA
+// field. A CSCD index Decode would have refused gives nil ranges.
+func (p *ParameterList) Extents(i int, srcSize, dstSize int64) (src, dst *Extent, err error) {
 	if i < 0 || i >= len(p.Segments) {
 		return nil, nil, nil
 	}
@@ -40,10 +41,46 @@ func (p *ParameterList) Extents(i int) (src, dst *Extent, err error) {
 		return nil, nil, nil
 	}
 	src, dst, fe := segmentExtents(s, st, dt)
+	if fe == nil {
+		fe = src.past(srcSize, s, true)
+	}
+	if fe == nil {
+		fe = dst.past(dstSize, s, false)
+	}
 	if fe != nil {
 		return nil, nil, fe.sense(p.SegmentOffset(i))
 	}
 	return src, dst, nil
+}
+
+// past is the address error of a range of segment s that moves data past
+// size bytes; src tells which of the segment's LBAs it starts at.
+func (e *Extent) past(size int64, s Segment, src bool) *addressError {
+	if e == nil || e.Length == 0 || e.End() <= size {
+		return nil
+	}
+	switch {
+	case src:
+		return &addressError{at: srcLBAField(s.Type), lba: s.SrcLBA}
+	default:
+		return &addressError{at: dstLBAField(s.Type), lba: s.DstLBA}
+	}
+}
+
+// srcLBAField and dstLBAField are where a segment type's source and
+// destination LBAs are in its descriptor.
+func srcLBAField(t SegmentType) int {
+	if t == BlockToStream {
+		return 16
+	}
+	return 12
+}
+
+func dstLBAField(t SegmentType) int {
+	if t == StreamToBlock {
+		return 16
+	}
+	return 20
 }
 
 // SegmentOffset is where segment i starts in the encoded list.
@@ -97,16 +134,16 @@ func segmentExtents(s Segment, src, dst *TargetDescriptor) (se, de *Extent, err 
 	n := dataBytes(s, src, dst)
 	switch s.Type {
 	case BlockToStream:
-		se, err = byteRange(s.SrcLBA, src.BlockLength, 0, n, 16)
+		se, err = byteRange(s.SrcLBA, src.BlockLength, 0, n, srcLBAField(s.Type))
 	case StreamToBlock:
-		de, err = byteRange(s.DstLBA, dst.BlockLength, 0, n, 16)
-	case BlockToBlock:
-		if se, err = byteRange(s.SrcLBA, src.BlockLength, 0, n, 12); err == nil {
-			de, err = byteRange(s.DstLBA, dst.BlockLength, 0, n, 20)
+		de, err = byteRange(s.DstLBA, dst.BlockLength, 0, n, dstLBAField(s.Type))
+	case BlockToBlock, BlockToBlockOffsets:
+		var srcOff, dstOff uint64
+		if s.Type == BlockToBlockOffsets {
+			srcOff, dstOff = uint64(s.SrcOffset), uint64(s.DstOffset)
 		}
-	case BlockToBlockOffsets:
-		if se, err = byteRange(s.SrcLBA, src.BlockLength, uint64(s.SrcOffset), n, 12); err == nil {
-			de, err = byteRange(s.DstLBA, dst.BlockLength, uint64(s.DstOffset), n, 20)
+		if se, err = byteRange(s.SrcLBA, src.BlockLength, srcOff, n, srcLBAField(s.Type)); err == nil {
+			de, err = byteRange(s.DstLBA, dst.BlockLength, dstOff, n, dstLBAField(s.Type))
 		}
 	}
 	return se, de, err
@@ -142,7 +179,7 @@ func checkTargets(s Segment, off int, src, dst *TargetDescriptor) error {
 	switch s.Type {
 	case BlockToBlock, BlockToBlockOffsets:
 		if same && se.Overlaps(*de) {
-			return invalidAt(off+20, 7)
+			return invalidAt(off+dstLBAField(s.Type), 7)
 		}
 	case StreamToStream, TapeImageCopy:
 		if same {

@@ -3,6 +3,7 @@ package xcopy
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"reflect"
 	"testing"
 
@@ -351,18 +352,30 @@ func TestExtents(t *testing.T) {
 		7: {src: &Extent{10*512 + 100, 1000}, dst: &Extent{20*512 + 200, 1000}},
 		8: {},
 	} {
-		src, dst, err := p.Extents(i)
+		src, dst, err := p.Extents(i, math.MaxInt64, math.MaxInt64)
 		if err != nil || !reflect.DeepEqual(src, want.src) || !reflect.DeepEqual(dst, want.dst) {
 			t.Errorf("Extents(%d) = %+v, %+v, %v; want %+v, %+v", i, src, dst, err, want.src, want.dst)
 		}
 	}
 	p.Segments[2].DstLBA = 1<<55 + 100
-	_, _, err := p.Extents(2)
+	_, _, err := p.Extents(2, math.MaxInt64, math.MaxInt64)
 	var s *sense.Sense
 	off := uint16(p.SegmentOffset(2))
 	if !errors.As(err, &s) || s.Code() != sense.LBAOutOfRange || !s.InfoValid || s.Information != 1<<55+100 ||
 		!reflect.DeepEqual(s.FieldPointer, fp(off+20, 7)) {
 		t.Fatalf("Extents of an overflowing LBA: %v", err)
+	}
+	p.Segments[2].DstLBA = 100
+	_, _, err = p.Extents(2, math.MaxInt64, 108*4096-1)
+	if !errors.As(err, &s) || s.Code() != sense.LBAOutOfRange || s.Information != 100 || !reflect.DeepEqual(s.FieldPointer, fp(off+20, 7)) {
+		t.Fatalf("Extents past the destination's end: %v", err)
+	}
+	if _, _, err = p.Extents(2, 2112*512, 108*4096); err != nil {
+		t.Fatalf("Extents up to both ends: %v", err)
+	}
+	_, _, err = p.Extents(0, 6143*512, math.MaxInt64)
+	if !errors.As(err, &s) || s.Information != 4096 || !reflect.DeepEqual(s.FieldPointer, fp(uint16(p.SegmentOffset(0))+16, 7)) {
+		t.Fatalf("Extents past the source's end: %v", err)
 	}
 	if got := p.SegmentOffset(0); got != 16+4*32 {
 		t.Errorf("SegmentOffset(0) = %d", got)
