@@ -23,6 +23,8 @@ import (
 // Node is what the executor needs of a cluster node; *cluster.Node has it.
 type Node interface {
 	Name() string
+	// ClusterID is the id the node's cluster writes into device fences.
+	ClusterID() string
 	Propose(ctx context.Context, cmd *ferryv1.Command) (fsm.Result, error)
 	FSM() *fsm.FSM
 	// WatchJobs signals after any job changes.
@@ -262,26 +264,71 @@ func (e *Executor) execute(ctx context.Context, job *ferryv1.Job, r *runningJob)
 		// is recorded elsewhere, or it resumes from its checkpoint.
 		log.Info("job stopped", "why", context.Cause(ctx))
 		return
-	case errors.Is(runErr, fence.ErrFenced) || errors.Is(runErr, fsm.ErrFenced):
+	case errors.Is(runErr, fsm.ErrFenced):
 		// A newer epoch owns the job: nothing of ours may be recorded.
 		log.Warn("job fenced off: a newer owner has it", "err", runErr)
 		return
+	case errors.Is(runErr, fence.ErrFenced) && !e.stillOurs(ctx, job):
+		// The job's new owner claimed the device: its outcome is theirs
+		// to record. (Were this wrong, the state machine would refuse our
+		// FinishJob anyway: its epoch is stale.)
+		log.Warn("job fenced off: a newer owner claimed the device", "err", runErr)
+		return
+	case deviceRefused(runErr):
+		// The device refuses this job for good: a fence of another
+		// cluster, or an epoch no owner of this job ever had. Waiting
+		// would hold the job and every job queued behind its devices
+		// forever; the job fails with the reason, and its devices are
+		// free again.
+		runErr = fmt.Errorf("%w: the device refused the job: %w%s", sense.New(sense.CopyAborted, sense.CopyTargetNotReachable), runErr, refusalHint(runErr))
 	}
 	finish := &ferryv1.FinishJobOp{JobId: job.GetId(), Epoch: epoch}
+	ended := "succeeded"
 	if runErr != nil {
+		ended = "failed"
 		finish.State = ferryv1.JobState_JOB_STATE_FAILED
 		finish.Error = jobError(runErr)
-		e.metrics.jobs.WithLabelValues("failed").Inc()
 		log.Warn("job failed", "err", runErr)
 	} else {
 		finish.State = ferryv1.JobState_JOB_STATE_SUCCEEDED
 		finish.Result = jobResult(res)
-		e.metrics.jobs.WithLabelValues("succeeded").Inc()
 		log.Info("job succeeded", "bytes", res.Bytes, "sha256", finish.Result.GetSha256())
 	}
 	if _, err := e.propose(context.WithoutCancel(ctx), &ferryv1.Command{Op: &ferryv1.Command_FinishJob{FinishJob: finish}}); err != nil {
 		log.Error("could not record the job's end", "err", err)
+		return
 	}
+	e.metrics.jobs.WithLabelValues(ended).Inc()
+}
+
+// deviceRefused reports a device's fence refusing the job, rather than
+// the cluster: another cluster's fence, or a newer epoch than the job's.
+func deviceRefused(err error) bool {
+	return errors.Is(err, fence.ErrOtherCluster) || errors.Is(err, fence.ErrFenced)
+}
+
+// refusalHint tells the operator what to do about a device that refused.
+func refusalHint(err error) string {
+	if errors.Is(err, fence.ErrOtherCluster) {
+		return " (the device's fence is another cluster's: if that cluster no longer uses the device, remove it and " +
+			"register it again with 'ferry disk add --take-over' or 'ferry tape import --take-over')"
+	}
+	return " (no owner of this job ever had that epoch: the fence was left by an earlier registration of the same file " +
+		"or by a cluster that wrote no cluster id into it)"
+}
+
+// stillOurs reports whether the job is still this node's under the epoch it
+// ran with, after a linearizable read: a device claimed by a newer epoch
+// is then not the job's takeover. If the read fails it says no, and the
+// job is looked at again at the next scan.
+func (e *Executor) stillOurs(ctx context.Context, job *ferryv1.Job) bool {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := e.node.LinearizableRead(rctx); err != nil {
+		return false
+	}
+	j, ok := e.node.FSM().Job(job.GetId())
+	return ok && j.GetState() == ferryv1.JobState_JOB_STATE_RUNNING && j.GetEpoch() == job.GetEpoch() && j.GetOwner() == e.node.Name()
 }
 
 // takenOverAt returns when the job's last checkpoint was committed, if its
@@ -317,7 +364,7 @@ func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job,
 	}
 	// Released after the devices are closed (defers run last first).
 	defer release()
-	guard := &writeGuard{ctx: ctx, epoch: epoch, lease: e.lease, metrics: e.metrics}
+	guard := &writeGuard{ctx: ctx, cluster: e.node.ClusterID(), epoch: epoch, lease: e.lease, metrics: e.metrics}
 	if since, ok := takenOverAt(job); ok {
 		guard.onFirst = func(now time.Time) {
 			e.metrics.takeover.Observe(now.Sub(since).Seconds())

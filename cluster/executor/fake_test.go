@@ -249,7 +249,14 @@ func (n *fakeNode) FSM() *fsm.FSM {
 }
 func (n *fakeNode) Ready() bool { return !n.catchingUp.Load() }
 
-func (n *fakeNode) LinearizableRead(context.Context) error { return nil }
+// LinearizableRead fails while the node is partitioned, as Raft's
+// ReadIndex cannot reach a quorum then.
+func (n *fakeNode) LinearizableRead(context.Context) error {
+	if n.cut.Load() {
+		return errPartitioned
+	}
+	return nil
+}
 
 func (n *fakeNode) Propose(ctx context.Context, cmd *ferryv1.Command) (fsm.Result, error) {
 	if err := ctx.Err(); err != nil {

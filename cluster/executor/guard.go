@@ -19,7 +19,9 @@ import (
 // under the fence's lock. So an owner that was paused or cut off and
 // wakes up after its job moved writes nothing.
 type writeGuard struct {
-	ctx     context.Context
+	ctx context.Context
+	// cluster is the id written into the fences claimed.
+	cluster string
 	epoch   uint64
 	lease   *ownerLease
 	metrics *metrics
@@ -34,7 +36,7 @@ type writeGuard struct {
 // tail). A device that cannot carry a fence (a real tape drive) is guarded
 // by the lease alone.
 func (g *writeGuard) claim(path string) (*fence.Fence, error) {
-	f, err := fence.Open(path)
+	f, err := fence.Open(path, g.cluster)
 	if errors.Is(err, fence.ErrUnsupported) {
 		return nil, nil
 	}
@@ -42,9 +44,7 @@ func (g *writeGuard) claim(path string) (*fence.Fence, error) {
 		return nil, err
 	}
 	if err := f.Claim(g.ctx, g.epoch); err != nil {
-		if errors.Is(err, fence.ErrFenced) {
-			g.metrics.fenced.WithLabelValues("epoch").Inc()
-		}
+		g.countRefusal(err)
 		return nil, errors.Join(fmt.Errorf("claim %s for epoch %d: %w", path, g.epoch, err), f.Close())
 	}
 	g.mu.Lock()
@@ -99,10 +99,18 @@ func (g *writeGuard) fenced(f *fence.Fence, write func() error) error {
 		return write()
 	}
 	err := f.Write(g.epoch, write)
-	if errors.Is(err, fence.ErrFenced) {
-		g.metrics.fenced.WithLabelValues("epoch").Inc()
-	}
+	g.countRefusal(err)
 	return err
+}
+
+// countRefusal counts a fence's refusal by its reason.
+func (g *writeGuard) countRefusal(err error) {
+	switch {
+	case errors.Is(err, fence.ErrFenced):
+		g.metrics.fenced.WithLabelValues("epoch").Inc()
+	case errors.Is(err, fence.ErrOtherCluster):
+		g.metrics.fenced.WithLabelValues("cluster").Inc()
+	}
 }
 
 // closeTape closes a cartridge opened for writing. Closing writes what the

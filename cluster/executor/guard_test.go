@@ -97,7 +97,7 @@ func guarded(t *testing.T, ctx context.Context, op string) (*writeGuard, mover.D
 	if err := os.WriteFile(path, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	g := &writeGuard{ctx: ctx, epoch: 5, lease: newOwnerLease(), metrics: newMetrics(nil)}
+	g := &writeGuard{ctx: ctx, cluster: "test-cluster", epoch: 5, lease: newOwnerLease(), metrics: newMetrics(nil)}
 	t.Cleanup(func() {
 		if err := g.close(); err != nil {
 			t.Error(err)
@@ -177,7 +177,7 @@ func TestGuardRefusesWritesOnceANewerEpochClaimed(t *testing.T) {
 		t.Run(op.name, func(t *testing.T) {
 			g, d, log, path := guarded(t, context.Background(), op.name)
 			g.lease.extend(time.Now().Add(time.Hour))
-			newer, err := fence.Open(path)
+			newer, err := fence.Open(path, "test-cluster")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -203,7 +203,7 @@ func TestGuardClaimRefusedByANewerEpoch(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	newer, err := fence.Open(path)
+	newer, err := fence.Open(path, "test-cluster")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +211,7 @@ func TestGuardClaimRefusedByANewerEpoch(t *testing.T) {
 	if err := newer.Claim(context.Background(), 9); err != nil {
 		t.Fatal(err)
 	}
-	g := &writeGuard{ctx: context.Background(), epoch: 5, lease: newOwnerLease(), metrics: newMetrics(nil)}
+	g := &writeGuard{ctx: context.Background(), cluster: "test-cluster", epoch: 5, lease: newOwnerLease(), metrics: newMetrics(nil)}
 	if _, err := g.claim(path); !errors.Is(err, fence.ErrFenced) {
 		t.Fatalf("claim under a newer epoch returned %v, want ErrFenced", err)
 	}
@@ -219,7 +219,7 @@ func TestGuardClaimRefusedByANewerEpoch(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The same epoch claims again: an owner restarted keeps its epoch.
-	g = &writeGuard{ctx: context.Background(), epoch: 9, lease: newOwnerLease(), metrics: newMetrics(nil)}
+	g = &writeGuard{ctx: context.Background(), cluster: "test-cluster", epoch: 9, lease: newOwnerLease(), metrics: newMetrics(nil)}
 	if _, err := g.claim(path); err != nil {
 		t.Fatalf("claim by the epoch holding the fence: %v", err)
 	}

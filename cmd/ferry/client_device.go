@@ -55,7 +55,8 @@ func diskAddCommand() *clientCommand {
 		summary: "register an existing file or block device as a LUN",
 		details: "PATH must be absolute and reachable by every node that will copy to or from it. Its size is\n" +
 			"the file's or device's; without -block-size the block size is the device's own (512 for\n" +
-			"a regular file).",
+			"a regular file). A device whose fence belongs to another cluster (a cluster rebuilt, a LUN\n" +
+			"moved between clusters) is refused unless -take-over makes it this cluster's.",
 		flags: func(fs *flag.FlagSet) action {
 			name := fs.String("name", "", "disk `name`, unique among disks and cartridges; required")
 			path := fs.String("path", "", "absolute `path` of the file or block device; required")
@@ -63,6 +64,7 @@ func diskAddCommand() *clientCommand {
 			fs.Var(blockSize, "block-size", "logical block `size`: 512 or 4096; none means the device's own")
 			readOnly := fs.Bool("read-only", false, "refuse copies that write to the disk")
 			site := fs.String("site", "", "`site` the disk belongs to; none means the site of the node that answers")
+			takeOver := fs.Bool("take-over", false, "rewrite the disk's fence for this cluster if another cluster's holds it")
 			return func(ctx context.Context, c *client, _ []string) error {
 				if err := requireFlags(map[string]bool{"-name": *name != "", "-path": *path != ""}); err != nil {
 					return err
@@ -74,7 +76,7 @@ func diskAddCommand() *clientCommand {
 				ctx, cancel := c.rpcContext(ctx)
 				defer cancel()
 				d, err := ferryv1.NewDeviceServiceClient(c.conn).AddDisk(ctx, &ferryv1.AddDiskRequest{
-					Name: *name, Path: *path, BlockSize: bs, ReadOnly: *readOnly, Site: *site,
+					Name: *name, Path: *path, BlockSize: bs, ReadOnly: *readOnly, Site: *site, TakeOver: *takeOver,
 				})
 				if err != nil {
 					return err

@@ -2,7 +2,9 @@ package grpcapi
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"github.com/ferry-san/ferry/cluster/fsm"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/storage/disk"
+	"github.com/ferry-san/ferry/storage/fence"
 )
 
 // serveDevices serves a DeviceService on node over loopback.
@@ -155,5 +158,92 @@ func TestRefusedCreateLeavesNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "l.img")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the refused disk left its file: %v", err)
+	}
+}
+
+// fenceV1 is a fence record as versions without cluster ids wrote it.
+func fenceV1(epoch uint64) []byte {
+	b := append([]byte("FNC1"), binary.BigEndian.AppendUint64(nil, epoch)...)
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
+}
+
+// TestAddDiskTakeOver: a disk whose fence is another cluster's is refused
+// with the flag named, and taken over with it; fences of this cluster, or
+// without a cluster and below this cluster's index, are accepted as they
+// are.
+func TestAddDiskTakeOver(t *testing.T) {
+	tests := []struct {
+		name     string
+		fence    func(t *testing.T, path string)
+		takeOver bool
+		// refused: the error wanted without take_over, or "" for success.
+		refused string
+		// after: the fence's cluster after the registration.
+		after string
+	}{
+		{name: "no fence", fence: func(*testing.T, string) {}},
+		{name: "another cluster's fence", fence: claimAs("cluster-1", 936),
+			refused: "belongs to cluster cluster-1 (epoch 936), not to this cluster (test-cluster)", after: "cluster-1"},
+		{name: "another cluster's fence, taken over", fence: claimAs("cluster-1", 936), takeOver: true, after: testClusterID},
+		{name: "this cluster's fence", fence: claimAs(testClusterID, 2), after: testClusterID},
+		{name: "an old fence beyond this cluster's index", fence: writeFence(fenceV1(936)), refused: "wrote no id into it (epoch 936"},
+		{name: "an old fence beyond this cluster's index, taken over", fence: writeFence(fenceV1(936)), takeOver: true, after: testClusterID},
+		{name: "an old fence within this cluster's index", fence: writeFence(fenceV1(1))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newFakeNode()
+			c := serveDevices(t, n)
+			path := filepath.Join(t.TempDir(), "d.img")
+			if err := disk.Create(path, 1<<20, 512); err != nil {
+				t.Fatal(err)
+			}
+			tc.fence(t, path)
+			_, err := c.AddDisk(context.Background(), &ferryv1.AddDiskRequest{Name: "d1", Path: path, TakeOver: tc.takeOver})
+			if tc.refused != "" {
+				if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), tc.refused) ||
+					!strings.Contains(err.Error(), "'ferry disk add --take-over'") {
+					t.Fatalf("AddDisk = %v, want FAILED_PRECONDITION with %q and the flag", err, tc.refused)
+				}
+				if _, ok := n.fsm.Disk("d1"); ok {
+					t.Fatal("the refused disk was registered")
+				}
+			} else if err != nil {
+				t.Fatalf("AddDisk: %v", err)
+			}
+			rec, err := fence.Read(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Cluster != tc.after {
+				t.Errorf("the fence is cluster %q's, want %q's", rec.Cluster, tc.after)
+			}
+			if tc.takeOver && rec.Epoch > n.RaftStatus().GetAppliedIndex() {
+				t.Errorf("taken over at epoch %d, beyond the index %d", rec.Epoch, n.RaftStatus().GetAppliedIndex())
+			}
+		})
+	}
+}
+
+func claimAs(cluster string, epoch uint64) func(*testing.T, string) {
+	return func(t *testing.T, path string) {
+		t.Helper()
+		f, err := fence.Open(path, cluster)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := f.Claim(context.Background(), epoch); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func writeFence(b []byte) func(*testing.T, string) {
+	return func(t *testing.T, path string) {
+		t.Helper()
+		if err := os.WriteFile(path+".fence", b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

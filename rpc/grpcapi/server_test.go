@@ -23,6 +23,9 @@ import (
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
 
+// testClusterID is the fake node's cluster.
+const testClusterID = "test-cluster"
+
 // fakeNode applies proposals straight to a state machine, as a one-node
 // cluster would, so the API is tested without Raft or sockets between nodes.
 type fakeNode struct {
@@ -92,7 +95,9 @@ func (f *fakeNode) WatchJob(id string) (<-chan struct{}, func()) {
 }
 func (f *fakeNode) Members() []*ferryv1.Member { return []*ferryv1.Member{{Node: "n1"}} }
 func (f *fakeNode) RaftStatus() *ferryv1.RaftStatusResponse {
-	return &ferryv1.RaftStatusResponse{Node: "n1", Voters: []string{"n1"}}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return &ferryv1.RaftStatusResponse{Node: "n1", Voters: []string{"n1"}, ClusterId: testClusterID, AppliedIndex: f.index, CommitIndex: f.index}
 }
 func (f *fakeNode) RemoveMember(ctx context.Context, name string) error {
 	if name == "n1" {

@@ -14,12 +14,28 @@ import (
 // for, and a few hundred failed flock calls a second cost nothing measurable.
 const pollInterval = 2 * time.Millisecond
 
-// Claim raises the device's epoch to epoch, durably. It refuses with an
-// error wrapping ErrFenced if a higher epoch is stored; the same epoch is
-// claimed again (an owner restarted keeps its epoch). It waits for the
-// device's writes in flight to return, and holds back new ones meanwhile;
-// cancelling ctx gives up the wait.
-func (f *Fence) Claim(ctx context.Context, epoch uint64) (err error) {
+// Claim raises the device's epoch to epoch, durably, for the Fence's
+// cluster. It refuses with an error wrapping ErrFenced if a higher epoch is
+// stored, and with an *OtherClusterError (errors.Is ErrOtherCluster) if
+// another cluster's epochs are; the same epoch is claimed again (an owner
+// restarted keeps its epoch). It waits for the device's writes in flight
+// to return, and holds back new ones meanwhile; cancelling ctx gives up
+// the wait.
+func (f *Fence) Claim(ctx context.Context, epoch uint64) error {
+	return f.claim(ctx, epoch, false)
+}
+
+// TakeOver makes the fence this cluster's at epoch, whatever it held: the
+// operator's decision that a device another cluster fenced (a cluster
+// rebuilt, a LUN or cartridge moved between clusters) is this one's now.
+// Epochs of different clusters do not compare, so the stored one is
+// replaced, not raised. Like Claim it waits for writes in flight; a writer
+// of the other cluster still running is refused from then on.
+func (f *Fence) TakeOver(ctx context.Context, epoch uint64) error {
+	return f.claim(ctx, epoch, true)
+}
+
+func (f *Fence) claim(ctx context.Context, epoch uint64, takeOver bool) (err error) {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("fence %s: claim epoch %d: %w", f.devicePath, epoch, err)
 	}
@@ -51,18 +67,19 @@ func (f *Fence) Claim(ctx context.Context, epoch uint64) (err error) {
 	if err != nil {
 		return err
 	}
-	if stored > epoch {
-		return fmt.Errorf("fence %s: claim with epoch %d refused, device claimed by epoch %d: %w",
-			f.devicePath, epoch, stored, ErrFenced)
+	if !takeOver {
+		if err := f.refuses("claim", epoch, stored); err != nil {
+			return err
+		}
 	}
-	rec := encode(epoch)
-	if _, err := file.WriteAt(rec[:], 0); err != nil {
+	rec := encode(Record{Cluster: f.cluster, Epoch: epoch})
+	if _, err := file.WriteAt(rec, 0); err != nil {
 		return fmt.Errorf("fence: %w", err)
 	}
 	if err := datasync(file); err != nil {
 		return fmt.Errorf("fence %s: sync: %w", f.path, err)
 	}
-	if stored == 0 {
+	if stored == (Record{}) {
 		// Possibly the first record of a file Open just created: its
 		// directory entry must be durable too, or a crash could take the
 		// whole file, and the epoch, away.

@@ -49,9 +49,27 @@
 //     target itself; a tape drive attached directly (/dev/nst0) has no file to
 //     put a fence beside, and Open reports ErrUnsupported for it.
 //
-// The fence file holds one 16-byte record written with a single pwrite at
-// offset 0: the magic "FNC1", the epoch as a big-endian uint64, and a CRC-32C
-// of those 12 bytes, big-endian. An empty file is epoch 0. Anything else is a
-// damaged record (ErrCorrupt), which stops both Claim and Write until an
-// operator repairs it: guessing an epoch could let an old owner write.
+// Fences carry the cluster's id. Epochs are a cluster's Raft indexes, which
+// mean nothing to another cluster: a fence left by a cluster that was
+// rebuilt, or by the cluster a LUN or cartridge came from, could hold epoch
+// 936 against this cluster's 20 for good. So a fence counts one cluster's
+// epochs, and a Fence opened for another cluster is refused with an
+// *OtherClusterError (errors.Is ErrOtherCluster, naming the cluster), never
+// compared by epoch. Only an operator's decision moves a device between
+// clusters: TakeOver rewrites the fence for this cluster, at an epoch of its
+// own. Read looks at a fence without claiming it, before a registration.
+//
+// The fence file holds one 80-byte record written with a single pwrite at
+// offset 0: the magic "FNC2", the epoch as a big-endian uint64, the length
+// of the cluster id (one byte) and the id zero-padded to MaxClusterIDLen
+// bytes, and a CRC-32C of the 76 bytes before it, big-endian. An empty file
+// is epoch 0 of no cluster. A 16-byte record of the first format ("FNC1",
+// epoch, CRC-32C, without a cluster), as earlier versions wrote, is read as
+// the epoch of no cluster, and a fence of no cluster counts as the claimer's
+// own cluster's: devices fenced before the upgrade keep working, and the
+// first claim records the cluster. (A registration that finds such a fence
+// holding an epoch above anything its cluster has reached knows it is not
+// its own: see rpc/grpcapi.) Anything else is a damaged record
+// (ErrCorrupt), which stops both Claim and Write until an operator repairs
+// it: guessing an epoch could let an old owner write.
 package fence

@@ -1,6 +1,9 @@
 package fence
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 var (
 	// ErrFenced reports that a newer epoch than the caller's holds the device.
@@ -16,4 +19,25 @@ var (
 	// the one at its path (it was deleted or replaced), so the epoch it holds
 	// may not be the one other nodes see. Open the fence again.
 	ErrReplaced = errors.New("fence: fence file was removed or replaced since it was opened")
+	// ErrOtherCluster reports a device whose fence counts another cluster's
+	// epochs: its epochs cannot be compared with this cluster's, so the
+	// device is refused until an operator takes it over.
+	ErrOtherCluster = errors.New("fence: the device is fenced by another cluster")
 )
+
+// OtherClusterError is a claim or write refused because another cluster's
+// epochs fence the device. errors.Is(err, ErrOtherCluster) holds.
+type OtherClusterError struct {
+	Device string
+	// Cluster and Epoch are what the fence holds; This is the refused
+	// cluster's id.
+	Cluster string
+	Epoch   uint64
+	This    string
+}
+
+func (e *OtherClusterError) Error() string {
+	return fmt.Sprintf("fence %s: the device is fenced by cluster %s (epoch %d), not by this cluster (%s)", e.Device, e.Cluster, e.Epoch, e.This)
+}
+
+func (e *OtherClusterError) Is(target error) bool { return target == ErrOtherCluster }

@@ -15,6 +15,9 @@ import (
 type Fence struct {
 	devicePath string
 	path       string
+	// cluster is the id of the cluster whose epochs this Fence claims and
+	// writes under.
+	cluster string
 	// file is the fence file, on which Write holds its shared lock; gate is
 	// the device file, Write's side of the turnstile. Claim opens its own
 	// descriptors so that its locks conflict with these as another process's
@@ -34,12 +37,15 @@ type Fence struct {
 	holders   int
 }
 
-// Open opens the fence of the device at devicePath: the file devicePath +
-// ".fence" in the same directory, created (mode 0644, epoch 0) if missing.
-// It fails with an error wrapping ErrUnsupported if devicePath is not a
-// regular file; such a device is not even opened, as opening a tape drive can
-// move its tape.
-func Open(devicePath string) (*Fence, error) {
+// Open opens the fence of the device at devicePath for the cluster whose
+// id is cluster: the file devicePath + ".fence" in the same directory,
+// created (mode 0644, epoch 0) if missing. It fails with an error wrapping
+// ErrUnsupported if devicePath is not a regular file; such a device is not
+// even opened, as opening a tape drive can move its tape.
+func Open(devicePath, cluster string) (*Fence, error) {
+	if err := checkCluster(cluster); err != nil {
+		return nil, err
+	}
 	gate, err := openDevice(devicePath)
 	if err != nil {
 		return nil, err
@@ -56,7 +62,32 @@ func Open(devicePath string) (*Fence, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("fence: %w", err), file.Close(), gate.Close())
 	}
-	return &Fence{devicePath: devicePath, path: path, file: file, gate: gate, info: info}, nil
+	return &Fence{devicePath: devicePath, path: path, cluster: cluster, file: file, gate: gate, info: info}, nil
+}
+
+func checkCluster(id string) error {
+	if id == "" || len(id) > MaxClusterIDLen {
+		return fmt.Errorf("fence: cluster id %q: want 1 to %d bytes", id, MaxClusterIDLen)
+	}
+	return nil
+}
+
+// Read returns the record of the fence beside the device at devicePath
+// without creating or locking it: the zero Record if there is none. It is
+// for a look before a device is registered, not for deciding a write.
+func Read(devicePath string) (Record, error) {
+	b, err := os.ReadFile(devicePath + ".fence")
+	if errors.Is(err, fs.ErrNotExist) {
+		return Record{}, nil
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("fence: %w", err)
+	}
+	r, err := decode(b)
+	if err != nil {
+		return Record{}, fmt.Errorf("fence %s.fence: %w", devicePath, err)
+	}
+	return r, nil
 }
 
 // openDevice opens the device file read-only, for the turnstile, after
@@ -91,9 +122,10 @@ func unsupported(devicePath string, info fs.FileInfo) error {
 	return fmt.Errorf("fence: %s is a %s: %w", devicePath, kind, ErrUnsupported)
 }
 
-// Write runs fn, the device write, only if epoch is not older than the
-// stored epoch; otherwise it returns an error wrapping ErrFenced without
-// calling fn. The stored epoch is read afresh on every call, and the check
+// Write runs fn, the device write, only if the fence counts this Fence's
+// cluster's epochs and epoch is not older than the stored one; otherwise it
+// returns an error wrapping ErrOtherCluster or ErrFenced without calling
+// fn. The stored epoch is read afresh on every call, and the check
 // and fn run under one shared lock, so a Claim either completes before the
 // check or waits until fn has returned. fn's error is returned as it is.
 func (f *Fence) Write(epoch uint64, fn func() error) (err error) {
@@ -108,11 +140,25 @@ func (f *Fence) Write(epoch uint64, fn func() error) (err error) {
 	if err != nil {
 		return err
 	}
-	if epoch < stored {
-		return fmt.Errorf("fence %s: write with epoch %d refused, device claimed by epoch %d: %w",
-			f.devicePath, epoch, stored, ErrFenced)
+	if err := f.refuses("write", epoch, stored); err != nil {
+		return err
 	}
 	return fn()
+}
+
+// refuses says why a claim or write with epoch may not go ahead over the
+// stored record, if it may not: the device is another cluster's, or a
+// newer epoch holds it. A record without a cluster (never claimed, or
+// claimed before fences carried one) counts as this cluster's.
+func (f *Fence) refuses(what string, epoch uint64, stored Record) error {
+	if stored.Cluster != "" && stored.Cluster != f.cluster {
+		return &OtherClusterError{Device: f.devicePath, Cluster: stored.Cluster, Epoch: stored.Epoch, This: f.cluster}
+	}
+	if epoch < stored.Epoch {
+		return fmt.Errorf("fence %s: %s with epoch %d refused, device claimed by epoch %d: %w",
+			f.devicePath, what, epoch, stored.Epoch, ErrFenced)
+	}
+	return nil
 }
 
 // Epoch returns the stored epoch, 0 for a fence never claimed.
@@ -121,8 +167,8 @@ func (f *Fence) Epoch() (epoch uint64, err error) {
 		return 0, err
 	}
 	defer keepErr(&err, f.unlockShared)
-	epoch, err = f.read(f.file)
-	return epoch, err
+	r, err := f.read(f.file)
+	return r.Epoch, err
 }
 
 // Close closes the fence's files, which drops its locks.
@@ -174,27 +220,27 @@ func (f *Fence) unlockShared() error {
 	return nil
 }
 
-// read returns the epoch stored in file, which must be locked. It fails
+// read returns the record stored in file, which must be locked. It fails
 // with ErrReplaced if the fence's path no longer names the file the fence
 // opened: the epoch other nodes see would be in another file.
-func (f *Fence) read(file *os.File) (uint64, error) {
+func (f *Fence) read(file *os.File) (Record, error) {
 	if now, err := os.Stat(f.path); err != nil || !os.SameFile(now, f.info) {
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return 0, fmt.Errorf("fence: %w", err)
+			return Record{}, fmt.Errorf("fence: %w", err)
 		}
-		return 0, fmt.Errorf("fence %s: %w", f.path, ErrReplaced)
+		return Record{}, fmt.Errorf("fence %s: %w", f.path, ErrReplaced)
 	}
 	// One byte more than a record, to notice a file that is too long.
 	var buf [recordSize + 1]byte
 	n, err := file.ReadAt(buf[:], 0)
 	if err != nil && err != io.EOF {
-		return 0, fmt.Errorf("fence: %w", err)
+		return Record{}, fmt.Errorf("fence: %w", err)
 	}
-	epoch, err := decode(buf[:n])
+	r, err := decode(buf[:n])
 	if err != nil {
-		return 0, fmt.Errorf("fence %s: %w", f.path, err)
+		return Record{}, fmt.Errorf("fence %s: %w", f.path, err)
 	}
-	return epoch, nil
+	return r, nil
 }
 
 // keepErr runs release and adds its error, if any, to *err; an error of

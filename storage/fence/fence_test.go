@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -407,8 +408,8 @@ func TestDamagedFenceFile(t *testing.T) {
 	}{
 		{name: "garbage", content: []byte("this is not a fence record")},
 		{name: "short", content: []byte("FNC1\x00\x00")},
-		{name: "bad checksum", content: func() []byte { r := encode(8); r[13]++; return r[:] }()},
-		{name: "trailing bytes", content: func() []byte { r := encode(8); return append(r[:], '\n') }()},
+		{name: "bad checksum", content: func() []byte { r := encode(Record{Cluster: testCluster, Epoch: 8}); r[13]++; return r }()},
+		{name: "trailing bytes", content: func() []byte { return append(encode(Record{Cluster: testCluster, Epoch: 8}), '\n') }()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -460,7 +461,7 @@ func TestOpenUnsupported(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := Open(tt.path)
+			f, err := Open(tt.path, testCluster)
 			if !errors.Is(err, ErrUnsupported) {
 				if f != nil {
 					f.Close()
@@ -475,7 +476,7 @@ func TestOpenUnsupported(t *testing.T) {
 }
 
 func TestOpenMissingDevice(t *testing.T) {
-	_, err := Open(filepath.Join(t.TempDir(), "nope.tap"))
+	_, err := Open(filepath.Join(t.TempDir(), "nope.tap"), testCluster)
 	if !errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrUnsupported) {
 		t.Fatalf("Open of a missing device = %v, want ErrNotExist", err)
 	}
@@ -492,8 +493,8 @@ func TestFenceFileReplaced(t *testing.T) {
 			}
 		}},
 		{name: "renamed over", replace: func(t *testing.T, p string) {
-			r := encode(1)
-			if err := os.WriteFile(p+".new", r[:], 0o644); err != nil {
+			r := encode(Record{Cluster: testCluster, Epoch: 1})
+			if err := os.WriteFile(p+".new", r, 0o644); err != nil {
 				t.Fatal(err)
 			}
 			if err := os.Rename(p+".new", p); err != nil {
@@ -545,7 +546,7 @@ func TestBadUse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := Open(newDevice(t))
+			f, err := Open(newDevice(t), testCluster)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -560,7 +561,7 @@ func TestBadUse(t *testing.T) {
 // Fence still open on it notices.
 func TestRemoveForANewDevice(t *testing.T) {
 	dev := newDevice(t)
-	old, err := Open(dev)
+	old, err := Open(dev, testCluster)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -574,7 +575,7 @@ func TestRemoveForANewDevice(t *testing.T) {
 	if err := Remove(dev); err != nil {
 		t.Fatalf("removing a missing fence: %v", err)
 	}
-	f, err := Open(dev)
+	f, err := Open(dev, testCluster)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -584,5 +585,83 @@ func TestRemoveForANewDevice(t *testing.T) {
 	}
 	if err := old.Write(900, func() error { return nil }); !errors.Is(err, ErrReplaced) {
 		t.Fatalf("old fence after Remove: %v, want ErrReplaced", err)
+	}
+}
+
+// TestClusters: a fence counts one cluster's epochs. Another cluster's
+// claims and writes are refused, whatever their epoch, until it takes the
+// device over; a fence of the first format (no cluster) counts as the
+// claimer's own and is rewritten with its id.
+func TestClusters(t *testing.T) {
+	const other = "99999999-8888-7777-6666-555555555555"
+	dev := newDevice(t)
+	mine := openFence(t, dev)
+	if err := mine.Claim(context.Background(), 936); err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := Open(dev, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer theirs.Close()
+	for _, epoch := range []uint64{20, 936, 5000} {
+		err := theirs.Claim(context.Background(), epoch)
+		var oc *OtherClusterError
+		if !errors.Is(err, ErrOtherCluster) || errors.Is(err, ErrFenced) || !errors.As(err, &oc) || oc.Cluster != testCluster || oc.Epoch != 936 {
+			t.Fatalf("other cluster's claim at %d = %v, want ErrOtherCluster naming %s at 936", epoch, err, testCluster)
+		}
+		if !strings.Contains(err.Error(), "fenced by cluster "+testCluster) {
+			t.Errorf("error %q does not name the cluster", err)
+		}
+		wrote := false
+		if err := theirs.Write(epoch, func() error { wrote = true; return nil }); !errors.Is(err, ErrOtherCluster) || wrote {
+			t.Fatalf("other cluster's write at %d = %v (wrote %v), want ErrOtherCluster", epoch, err, wrote)
+		}
+	}
+	if r, err := Read(dev); err != nil || r != (Record{Cluster: testCluster, Epoch: 936}) {
+		t.Fatalf("Read = %+v, %v", r, err)
+	}
+	// The other cluster takes the device over at a lower epoch: from then
+	// on it is the one that writes, and this cluster is refused.
+	if err := theirs.TakeOver(context.Background(), 20); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := Read(dev); err != nil || r != (Record{Cluster: other, Epoch: 20}) {
+		t.Fatalf("after the takeover Read = %+v, %v", r, err)
+	}
+	if err := theirs.Write(20, func() error { return nil }); err != nil {
+		t.Fatalf("write after the takeover: %v", err)
+	}
+	if err := mine.Write(5000, func() error { return nil }); !errors.Is(err, ErrOtherCluster) {
+		t.Fatalf("the old cluster's write after the takeover = %v, want ErrOtherCluster", err)
+	}
+}
+
+// TestFirstFormatFences: fences written before they carried a cluster
+// are kept: their epoch still holds, and the first claim records its
+// cluster.
+func TestFirstFormatFences(t *testing.T) {
+	dev := newDevice(t)
+	if err := os.WriteFile(dev+".fence", encodeV1(50), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := Read(dev); err != nil || r != (Record{Epoch: 50}) {
+		t.Fatalf("Read = %+v, %v", r, err)
+	}
+	f := openFence(t, dev)
+	if err := f.Claim(context.Background(), 49); !errors.Is(err, ErrFenced) {
+		t.Fatalf("claim below the old epoch = %v, want ErrFenced", err)
+	}
+	if err := f.Claim(context.Background(), 51); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := Read(dev); err != nil || r != (Record{Cluster: testCluster, Epoch: 51}) {
+		t.Fatalf("after the claim Read = %+v, %v", r, err)
+	}
+	if r, err := Read(filepath.Join(t.TempDir(), "never.img")); err != nil || r != (Record{}) {
+		t.Fatalf("Read of a device without a fence = %+v, %v", r, err)
+	}
+	if _, err := Open(dev, ""); err == nil {
+		t.Fatal("Open without a cluster id succeeded")
 	}
 }

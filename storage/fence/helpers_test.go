@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// testCluster is the cluster whose fences the tests claim.
+const testCluster = "11111111-2222-3333-4444-555555555555"
+
 // newDevice creates a small device image file and returns its path.
 func newDevice(t testing.TB) string {
 	t.Helper()
@@ -19,7 +22,7 @@ func newDevice(t testing.TB) string {
 
 func openFence(t testing.TB, devicePath string) *Fence {
 	t.Helper()
-	f, err := Open(devicePath)
+	f, err := Open(devicePath, testCluster)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", devicePath, err)
 	}
@@ -38,11 +41,11 @@ func storedEpoch(t testing.TB, devicePath string) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := decode(b)
+	r, err := decode(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e
+	return r.Epoch
 }
 
 // claimWaiting reports whether some Claim holds the device's turnstile,

@@ -36,7 +36,7 @@ func TestHelperProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := Open(os.Getenv(helperDevice))
+	f, err := Open(os.Getenv(helperDevice), testCluster)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,94 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/scsi/sense"
+	"github.com/ferry-san/ferry/storage/fence"
+)
+
+// claimFence claims the fence of the device at path for cluster at epoch,
+// as another writer would.
+func claimFence(t *testing.T, path, cluster string, epoch uint64) {
+	t.Helper()
+	fe, err := fence.Open(path, cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fe.Close()
+	if err := fe.Claim(context.Background(), epoch); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDeviceRefusalFailsTheJob: a job whose destination's fence refuses it
+// for good (another cluster's fence, or an epoch no owner of the job had)
+// fails with that reason and sense, instead of holding the device; the job
+// queued behind it on the same device then runs.
+func TestDeviceRefusalFailsTheJob(t *testing.T) {
+	tests := []struct {
+		name    string
+		dst     func(*fixture) (*ferryv1.Endpoint, string)
+		cluster string
+		epoch   uint64
+		want    []string
+	}{
+		{
+			name:    "another cluster's fence on a cartridge, at a lower epoch",
+			dst:     func(f *fixture) (*ferryv1.Endpoint, string) { return tapeEP(), f.tape },
+			cluster: "other-cluster", epoch: 3,
+			want: []string{"fenced by cluster other-cluster (epoch 3), not by this cluster (test-cluster)", "--take-over",
+				"the device refused the job"},
+		},
+		{
+			name:    "an epoch of this cluster no owner had, on a disk",
+			dst:     func(f *fixture) (*ferryv1.Endpoint, string) { return diskEP("db02"), f.dir + "/db02.img" },
+			cluster: "test-cluster", epoch: 1 << 40,
+			want: []string{"device claimed by epoch 1099511627776", "no owner of this job ever had that epoch"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := setup(t, clusterOptions{})
+			run(t, f.node("n1"), Config{})
+			dst, path := tc.dst(f)
+			claimFence(t, path, tc.cluster, tc.epoch)
+			// The operator repairs the fence once the first job has
+			// failed: the second job's placement is the moment.
+			f.setHook(func(_ string, cmd *ferryv1.Command) error {
+				if p := cmd.GetPlaceJob(); p != nil && p.GetJobId() == "j2" {
+					if err := os.Remove(path + ".fence"); err != nil && !errors.Is(err, os.ErrNotExist) {
+						t.Error(err)
+					}
+				}
+				return nil
+			})
+			f.submit(t, "j1", diskEP("db01"), dst)
+			f.submit(t, "j2", diskEP("db01"), dst)
+
+			j1 := f.waitState(t, "j1", ferryv1.JobState_JOB_STATE_FAILED)
+			msg := j1.GetError().GetMessage()
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("j1's error %q lacks %q", msg, w)
+				}
+			}
+			s, err := sense.Parse(j1.GetError().GetSense())
+			if err != nil || s.Key != sense.CopyAborted || s.Code() != sense.CopyTargetNotReachable {
+				t.Errorf("j1's sense = %v, %v; want COPY ABORTED, COPY TARGET DEVICE NOT REACHABLE", s, err)
+			}
+			if j1.GetProgress().GetBytesDone() != 0 {
+				t.Errorf("j1 moved %d bytes through a refusing fence", j1.GetProgress().GetBytesDone())
+			}
+			j2 := f.waitState(t, "j2", ferryv1.JobState_JOB_STATE_SUCCEEDED)
+			if got, want := j2.GetResult().GetSha256(), hexSum(f.data); got != want {
+				t.Errorf("j2's sha256 %s, want %s", got, want)
+			}
+		})
+	}
+}

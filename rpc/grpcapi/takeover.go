@@ -1,0 +1,60 @@
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ferry-san/ferry/storage/fence"
+)
+
+// adoptFence looks at the fence beside a device about to be registered.
+// A fence of another cluster — or one without a cluster holding an epoch
+// above anything this cluster has reached, which cannot be this cluster's,
+// as epochs are its Raft indexes — would refuse every job on the device.
+// Without takeOver such a device is refused, naming the flag that takes it
+// over; with it, the fence is rewritten for this cluster at its applied
+// index, below every epoch a job placed from now on will have. flag is
+// how the caller's CLI spells take_over.
+func (s *DeviceServer) adoptFence(ctx context.Context, path string, takeOver bool, flag string) error {
+	if err := linearize(ctx, s.node, false); err != nil {
+		return err
+	}
+	rec, err := fence.Read(path)
+	if err != nil {
+		return status.Errorf(codes.FailedPrecondition, "path: %v (repair or remove the fence file)", err)
+	}
+	rs := s.node.RaftStatus()
+	cluster, applied := rs.GetClusterId(), rs.GetAppliedIndex()
+	var owner string
+	switch {
+	case rec.Cluster != "" && rec.Cluster != cluster:
+		owner = "cluster " + rec.Cluster
+	case rec.Cluster == "" && rec.Epoch > applied:
+		owner = fmt.Sprintf("a cluster that wrote no id into it (epoch %d is beyond this cluster's index %d)", rec.Epoch, applied)
+	default:
+		return nil
+	}
+	if !takeOver {
+		return status.Errorf(codes.FailedPrecondition,
+			"path: the fence of %s belongs to %s (epoch %d), not to this cluster (%s), so every copy to it would be refused: "+
+				"if that cluster no longer uses the device, register it with %s to take it over", path, owner, rec.Epoch, cluster, flag)
+	}
+	f, err := fence.Open(path, cluster)
+	if errors.Is(err, fence.ErrUnsupported) {
+		return nil // nothing fences such a device
+	}
+	if err != nil {
+		return fileError("path", err)
+	}
+	defer f.Close()
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
+	if err := f.TakeOver(ctx, applied); err != nil {
+		return toStatus(fmt.Errorf("take over the fence of %s: %w", path, err))
+	}
+	return nil
+}
