@@ -84,5 +84,11 @@ func (e *ValidationError) Error() string {
 	return b.String()
 }
 
-// Unwrap makes errors.Is(err, ErrInvalid) hold.
-func (e *ValidationError) Unwrap() error { return ErrInvalid }
+// Unwrap makes errors.Is(err, ErrInvalid) hold, and errors.As find the
+// sense data when there is some.
+func (e *ValidationError) Unwrap() []error {
+	if e.Sense != nil {
+		return []error{ErrInvalid, e.Sense}
+	}
+	return []error{ErrInvalid}
+}

@@ -105,6 +105,12 @@ func (m *Manager) ExtendedCopy(ctx context.Context, initiator string, list []byt
 	if err == nil {
 		err = res.Err
 	}
+	if errors.Is(err, fsm.ErrInvalid) {
+		// The state machine refused the list on the devices it names
+		// (fsm.FSM.JobAccess): a range past a LUN's end, a write to a
+		// protected device. Its sense is the CHECK CONDITION.
+		return failWith(err)
+	}
 	if err != nil {
 		return m.busy(err)
 	}

@@ -181,6 +181,21 @@ func TestAFailedCopyCarriesItsSense(t *testing.T) {
 
 func TestRefusals(t *testing.T) {
 	f := newFakeNode(t)
+	f.must(t, &ferryv1.Command{Op: &ferryv1.Command_RegisterDisk{RegisterDisk: &ferryv1.RegisterDiskOp{Disk: &ferryv1.Disk{
+		Name: "ro", Naa: "3000000000000003", Path: "/luns/ro", SizeBytes: 1 << 20, BlockSize: 512, ReadOnly: true, Site: "east"}}}})
+	// refusedBy edits the one-segment list between db01 and db02.
+	refusedBy := func(edit func(*xcopy.ParameterList)) []byte {
+		pl, err := xcopy.Decode(list(t, 3, xcopy.ListIDNone), xcopy.DefaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit(pl)
+		b, err := pl.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 	m := New(f, nil)
 	ctx := context.Background()
 	bad := rcr(xcopy.ActionCopyStatus, 1)
@@ -193,6 +208,14 @@ func TestRefusals(t *testing.T) {
 	}{
 		{"a garbled parameter list", func() task.Result { return m.ExtendedCopy(ctx, initiator, []byte{1, 2, 3}) },
 			sense.IllegalRequest, 0},
+		// The state machine's refusals on the devices a list names reach
+		// the initiator with their sense, and no job is left behind.
+		{"a destination range past the end of a LUN", func() task.Result {
+			return m.ExtendedCopy(ctx, initiator, refusedBy(func(pl *xcopy.ParameterList) { pl.Segments[0].DstLBA = 2045 }))
+		}, sense.IllegalRequest, sense.LBAOutOfRange},
+		{"a write to a read-only disk", func() task.Result {
+			return m.ExtendedCopy(ctx, initiator, refusedBy(func(pl *xcopy.ParameterList) { pl.Targets[1].NAA = []byte{0x30, 0, 0, 0, 0, 0, 0, 3} }))
+		}, sense.DataProtect, sense.WriteProtected},
 		{"status of a list identifier never used", func() task.Result {
 			return m.ReceiveCopyResults(ctx, initiator, rcr(xcopy.ActionCopyStatus, 9), 1024)
 		}, sense.IllegalRequest, sense.InvalidFieldInCDB},
@@ -204,6 +227,9 @@ func TestRefusals(t *testing.T) {
 			r := tt.run()
 			if r.Status != task.CheckCondition || r.Sense == nil || r.Sense.Key != tt.key || (tt.code != 0 && r.Sense.Code() != tt.code) {
 				t.Fatalf("got %+v, want CHECK CONDITION %v %v", r, tt.key, tt.code)
+			}
+			if jobs, _ := f.fsm.Jobs(fsm.Query{}); len(jobs) > 0 {
+				t.Fatalf("a refused command left job %v", jobs[0])
 			}
 		})
 	}

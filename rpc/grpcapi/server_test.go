@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,8 @@ import (
 	"github.com/ferry-san/ferry/cluster"
 	"github.com/ferry-san/ferry/cluster/fsm"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/scsi/sense"
+	"github.com/ferry-san/ferry/scsi/xcopy"
 )
 
 // testClusterID is the fake node's cluster.
@@ -336,4 +339,41 @@ func TestErrorCodes(t *testing.T) {
 	if _, err := c.jobs.List(ctx, &ferryv1.ListJobsRequest{Stale: true}); err != nil {
 		t.Errorf("stale list without a leader: %v", err)
 	}
+}
+
+// TestSubmitRefusedListCarriesSense: a parameter list the state machine
+// refuses on its devices comes back INVALID_ARGUMENT with the SPC-4 sense
+// in the SCSI_SENSE detail, as a malformed list does.
+func TestSubmitRefusedListCarriesSense(t *testing.T) {
+	c := serve(t, newFakeNode())
+	pl := &xcopy.ParameterList{
+		Targets:  []xcopy.TargetDescriptor{{DeviceType: xcopy.DeviceBlock, NAA: []byte{0x30, 0, 0, 0, 0, 0, 0, 1}, BlockLength: 512}},
+		Segments: []xcopy.Segment{{Type: xcopy.BlockToBlock, Src: 0, Dst: 0, Blocks: 8, DstLBA: 2045}},
+	}
+	list, err := pl.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.jobs.Submit(context.Background(), &ferryv1.SubmitJobRequest{Spec: &ferryv1.JobSpec{XcopyParameterList: list}})
+	st := status.Convert(err)
+	if st.Code() != codes.InvalidArgument {
+		t.Fatalf("code %v (%v), want InvalidArgument", st.Code(), err)
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == "SCSI_SENSE" {
+			b, err := hex.DecodeString(info.GetMetadata()["sense"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			sd, err := sense.Parse(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sd.Key != sense.IllegalRequest || sd.Code() != sense.LBAOutOfRange {
+				t.Fatalf("sense %v, want ILLEGAL REQUEST, LOGICAL BLOCK ADDRESS OUT OF RANGE", &sd)
+			}
+			return
+		}
+	}
+	t.Fatalf("no SCSI_SENSE detail in %v", err)
 }
