@@ -58,7 +58,11 @@ func copyCommand() *clientCommand {
 					return err
 				}
 				opts.Verify, opts.Overwrite = *verify, *overwrite
-				return submitCopy(ctx, c, &f, &ferryv1.JobSpec{Name: f.name, Source: src, Destination: dst, Options: opts})
+				name := f.name
+				if name == "" {
+					name = copyName(src, dst)
+				}
+				return submitCopy(ctx, c, &f, &ferryv1.JobSpec{Name: name, Source: src, Destination: dst, Options: opts})
 			}
 		},
 	}
@@ -108,7 +112,7 @@ func (f *copyFlags) register(fs *flag.FlagSet) {
 	f.bwlimit = newBandwidthFlag()
 	fs.Var(f.bwlimit, "bwlimit", "bandwidth `limit` such as 80MiB/s or 100MB/s; none means unlimited")
 	fs.BoolVar(&f.detach, "detach", false, "print the job id and return instead of following the job")
-	fs.StringVar(&f.name, "name", "", "`label` of the job, for people")
+	fs.StringVar(&f.name, "name", "", "`label` of the job, for people; copy names it SRC → DST if none")
 	fs.IntVar(&f.priority, "priority", 0, "job `priority`: higher runs first")
 	fs.StringVar(&f.key, "idempotency-key", "", "idempotency `key`: resubmitting it returns the first job instead of a new one; if none, ferry generates one")
 }
@@ -201,8 +205,14 @@ func copyOutcome(w io.Writer, id string, j *ferryv1.Job) error {
 	case ferryv1.JobState_JOB_STATE_SUCCEEDED:
 		r := j.GetResult()
 		d := jobDuration(j)
-		_, err := fmt.Fprintf(w, "sha256 %s  %d bytes in %s (%s)\n", orDash(r.GetSha256()), r.GetBytes(), durationText(d), rateText(r.GetBytes(), d))
-		return err
+		if _, err := fmt.Fprintf(w, "sha256 %s  %d bytes in %s (%s)\n", orDash(r.GetSha256()), r.GetBytes(), durationText(d), rateText(r.GetBytes(), d)); err != nil {
+			return err
+		}
+		if where := wroteText(j); where != "" {
+			_, err := fmt.Fprintf(w, "job %s wrote %s\n", id, where)
+			return err
+		}
+		return nil
 	case ferryv1.JobState_JOB_STATE_FAILED:
 		return failedJobError(id, j)
 	case ferryv1.JobState_JOB_STATE_CANCELLED:
@@ -210,6 +220,37 @@ func copyOutcome(w io.Writer, id string, j *ferryv1.Job) error {
 	default:
 		return fmt.Errorf("watch of job %s ended while it was %s", id, jobStateText(j.GetState()))
 	}
+}
+
+// wroteText says where a finished copy's data went: the tape files it
+// wrote ("tape A00001L9 file 3") when the cluster recorded them, else its
+// destination as ferry copy takes it.
+func wroteText(j *ferryv1.Job) string {
+	var parts []string
+	for _, tw := range j.GetResult().GetTapeWrites() {
+		parts = append(parts, tapeWriteText(tw))
+	}
+	switch {
+	case len(parts) > 0:
+		return strings.Join(parts, ", ")
+	case len(j.GetSpec().GetXcopyParameterList()) > 0:
+		return "the devices of its parameter list"
+	case j.GetSpec().GetDestination() == nil:
+		return ""
+	}
+	return endpointArg(j.GetSpec().GetDestination())
+}
+
+// tapeWriteText is one cartridge's part of wroteText.
+func tapeWriteText(tw *ferryv1.TapeWrite) string {
+	files := tw.GetFiles()
+	switch len(files) {
+	case 0:
+		return fmt.Sprintf("tape %s from file %d", tw.GetBarcode(), tw.GetFromFile())
+	case 1:
+		return fmt.Sprintf("tape %s file %d", tw.GetBarcode(), files[0].GetNumber())
+	}
+	return fmt.Sprintf("tape %s files %d-%d", tw.GetBarcode(), files[0].GetNumber(), files[len(files)-1].GetNumber())
 }
 
 // failedJobError is the failed job's error message, where in the copy it

@@ -126,3 +126,36 @@ func parseCount(s string, bits int) (uint64, error) {
 func endpointError(s, why string) error {
 	return usageError{fmt.Sprintf("endpoint %q: %s; want %s", s, why, endpointGrammar)}
 }
+
+// endpointArg writes e in the syntax parseEndpoint reads ("disk:db01@2048+8",
+// "tape:A00001L9#1"), for listings.
+func endpointArg(e *ferryv1.Endpoint) string {
+	if e == nil {
+		return "-"
+	}
+	s := deviceText(e.GetDevice())
+	switch e.GetKind() {
+	case ferryv1.DeviceKind_DEVICE_KIND_TAPE:
+		s = "tape:" + s
+		if e.TapeFile != nil {
+			s += fmt.Sprintf("#%d", e.GetTapeFile())
+		}
+	case ferryv1.DeviceKind_DEVICE_KIND_DISK:
+		s = "disk:" + s
+		if e.GetLba() != 0 || e.GetBlocks() != 0 {
+			s += fmt.Sprintf("@%d", e.GetLba())
+		}
+		if e.GetBlocks() != 0 {
+			s += fmt.Sprintf("+%d", e.GetBlocks())
+		}
+	default:
+		s = "?:" + s
+	}
+	return s
+}
+
+// copyName is the name ferry copy gives a job when -name is not set:
+// "db01 → A00001L9", the devices without ranges or files.
+func copyName(src, dst *ferryv1.Endpoint) string {
+	return deviceText(src.GetDevice()) + " → " + deviceText(dst.GetDevice())
+}

@@ -118,3 +118,47 @@ func checkParsed(t *testing.T, fn, in string, got uint64, err error, want uint64
 		t.Errorf("%s(%q) = %d, %v; want %d", fn, in, got, err, want)
 	}
 }
+
+// TestEndpointArgRoundTrip checks that listings write endpoints in the
+// syntax ferry copy reads back.
+func TestEndpointArgRoundTrip(t *testing.T) {
+	for _, s := range []string{"disk:db01", "disk:db01@2048", "disk:db01@0+8", "disk:naa.3f00000000000001@7+1",
+		"tape:A00001L9", "tape:A00001L9#0", "tape:A00001L9#3"} {
+		e, err := parseEndpoint(s)
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		if got := endpointArg(e); got != s {
+			t.Errorf("endpointArg(parseEndpoint(%q)) = %q", s, got)
+		}
+	}
+}
+
+func TestJobEndpointsAndWrites(t *testing.T) {
+	xcopy := &ferryv1.Job{Spec: &ferryv1.JobSpec{XcopyParameterList: []byte{1}}, Progress: &ferryv1.JobProgress{SegmentsTotal: 12}}
+	if src, dst := jobEndpointsText(xcopy); src != "xcopy (12 segments)" || dst != "-" {
+		t.Errorf("xcopy job: %q %q", src, dst)
+	}
+	if got := wroteText(xcopy); got != "the devices of its parameter list" {
+		t.Errorf("wroteText(xcopy) = %q", got)
+	}
+	j := &ferryv1.Job{Result: &ferryv1.JobResult{TapeWrites: []*ferryv1.TapeWrite{
+		{Barcode: "A00001L9", FromFile: 3, Files: []*ferryv1.TapeFile{{Number: 3}, {Number: 4}, {Number: 5}}},
+		{Barcode: "B00001L9", FromFile: 1},
+	}}}
+	if got, want := wroteText(j), "tape A00001L9 files 3-5, tape B00001L9 from file 1"; got != want {
+		t.Errorf("wroteText = %q, want %q", got, want)
+	}
+	if got, want := copyName(mustEndpoint(t, "disk:db01@8+8"), mustEndpoint(t, "tape:A00001L9")), "db01 → A00001L9"; got != want {
+		t.Errorf("copyName = %q, want %q", got, want)
+	}
+}
+
+func mustEndpoint(t *testing.T, s string) *ferryv1.Endpoint {
+	t.Helper()
+	e, err := parseEndpoint(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}

@@ -38,7 +38,7 @@ func TestCopyGolden(t *testing.T) {
 				copyJob(running, 2*mib, 4*mib, 3, "copying"),
 				copyJob(running, 3*mib, 4*mib, 4, "copying"),
 				copyJob(running, 4*mib, 4*mib, 5, "copying"),
-				succeededJob(4*mib, 5),
+				toTape(succeededJob(4*mib, 5), "A00001L9", 3),
 			}},
 			args: []string{"copy", "disk:db01", "tape:A00001L9", "--bwlimit", "80MiB/s", "--name", "nightly", "--priority", "5", "--verify", "--idempotency-key", "k1"},
 		},

@@ -274,6 +274,10 @@ func copyJob(s ferryv1.JobState, done, total uint64, sec int64, reason string) *
 		Id: "j-9", State: s, StateReason: reason, Owner: "node-1",
 		Progress:  &ferryv1.JobProgress{BytesTotal: total, BytesDone: done, SegmentsTotal: 1},
 		CreatedAt: ts(0), UpdatedAt: ts(sec),
+		Spec: &ferryv1.JobSpec{
+			Source:      &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: "db01"}}},
+			Destination: &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: "db02"}}},
+		},
 		History: []*ferryv1.JobEvent{{Time: ts(0), State: ferryv1.JobState_JOB_STATE_QUEUED, Message: "submitted"}},
 	}
 	if s != ferryv1.JobState_JOB_STATE_QUEUED {
@@ -297,6 +301,16 @@ func failedJob(done uint64, sec int64, msg string, s *sense.Sense, segment uint3
 	if s != nil {
 		j.Error.Sense = s.Fixed()
 	}
+	return j
+}
+
+// toTape returns a copy of the succeeded j as a disk to tape copy that
+// wrote file n of barcode.
+func toTape(j *ferryv1.Job, barcode string, n uint32) *ferryv1.Job {
+	j = proto.Clone(j).(*ferryv1.Job)
+	j.Spec.Destination = &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_TAPE, Device: &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: barcode}}}
+	j.Result.TapeWrites = []*ferryv1.TapeWrite{{Barcode: barcode, FromFile: n,
+		Files: []*ferryv1.TapeFile{{Number: n, Bytes: j.GetResult().GetBytes(), Sha256: j.GetResult().GetSha256(), JobId: j.GetId()}}}}
 	return j
 }
 

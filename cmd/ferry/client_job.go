@@ -85,6 +85,7 @@ func jobListCommand() *clientCommand {
 	return &clientCommand{
 		name:    "job list",
 		summary: "list jobs, oldest first",
+		details: "The server sends the jobs in pages of at most about 1 MiB; ferry asks for every page.",
 		flags: func(fs *flag.FlagSet) action {
 			state := fs.String("state", "", "only jobs in this `state`: queued, running, succeeded, failed or cancelled")
 			stale := fs.Bool("stale", false, "answer from the node's applied state, skipping the leader round trip")
@@ -101,15 +102,27 @@ func jobListCommand() *clientCommand {
 					return writeJSON(c.stdout, &ferryv1.ListJobsResponse{Jobs: jobs}, "  ")
 				}
 				tw := newTable(c.stdout)
-				row(tw, "ID", "STATE", "OWNER", "PROGRESS", "CREATED", "NAME")
+				row(tw, "ID", "STATE", "OWNER", "SOURCE", "DESTINATION", "PROGRESS", "CREATED", "NAME")
 				for _, j := range jobs {
-					row(tw, j.GetId(), jobStateText(j.GetState()), orDash(j.GetOwner()),
+					src, dst := jobEndpointsText(j)
+					row(tw, j.GetId(), jobStateText(j.GetState()), orDash(j.GetOwner()), src, dst,
 						progressText(j.GetProgress()), timeText(j.GetCreatedAt()), orDash(j.GetSpec().GetName()))
 				}
 				return tw.Flush()
 			}
 		},
 	}
+}
+
+// jobEndpointsText is a job's source and destination for listings: an
+// EXTENDED COPY names its devices in its parameter list, so it shows as
+// "xcopy (N segments)".
+func jobEndpointsText(j *ferryv1.Job) (src, dst string) {
+	spec := j.GetSpec()
+	if len(spec.GetXcopyParameterList()) > 0 {
+		return fmt.Sprintf("xcopy (%d segments)", j.GetProgress().GetSegmentsTotal()), "-"
+	}
+	return endpointArg(spec.GetSource()), endpointArg(spec.GetDestination())
 }
 
 // listAllJobs follows next_page_token until the server has sent every job;

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/ferry-san/ferry/cluster/fsm"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
@@ -57,6 +58,16 @@ func (s *Server) Get(ctx context.Context, req *ferryv1.GetJobRequest) (*ferryv1.
 	return job, nil
 }
 
+// listPageBytes bounds the encoded jobs of one List page, well below gRPC's
+// default 4 MiB message limit, so that a few jobs with huge specs cannot
+// make every listing fail; the client follows next_page_token.
+const listPageBytes = 1 << 20
+
+// listChunkMax is the most jobs List takes from the state machine at a time
+// while it fills a page. It starts with one and doubles, so that a page of
+// a few huge jobs copies few more jobs than it sends.
+const listChunkMax = 256
+
 func (s *Server) List(ctx context.Context, req *ferryv1.ListJobsRequest) (*ferryv1.ListJobsResponse, error) {
 	if _, ok := ferryv1.JobState_name[int32(req.GetState())]; !ok {
 		return nil, invalid(fsm.FieldViolation{Field: "state", Description: "unknown job state"})
@@ -72,12 +83,43 @@ func (s *Server) List(ctx context.Context, req *ferryv1.ListJobsRequest) (*ferry
 	if err := s.read(ctx, req.GetStale()); err != nil {
 		return nil, err
 	}
-	jobs, next := s.node.FSM().Jobs(fsm.Query{State: req.GetState(), AfterIndex: after, Limit: int(req.GetPageSize())})
+	jobs, next := listPage(s.node.FSM(), req.GetState(), after, int(req.GetPageSize()), listPageBytes)
 	resp := &ferryv1.ListJobsResponse{Jobs: jobs}
 	if next != 0 {
 		resp.NextPageToken = strconv.FormatUint(next, 10)
 	}
 	return resp, nil
+}
+
+// listPage returns the jobs in state created after index after, at most
+// limit of them (0: no limit) and at most maxBytes encoded (but always at
+// least one), and the index to continue after, 0 when none are left. Jobs
+// are ordered by creation index, so a page boundary stays put while jobs
+// are added.
+func listPage(reg *fsm.FSM, state ferryv1.JobState, after uint64, limit, maxBytes int) ([]*ferryv1.Job, uint64) {
+	var page []*ferryv1.Job
+	size := 0
+	for chunk := 1; ; chunk = min(2*chunk, listChunkMax) {
+		want := chunk
+		if limit > 0 {
+			want = min(want, limit-len(page))
+		}
+		jobs, more := reg.Jobs(fsm.Query{State: state, AfterIndex: after, Limit: want})
+		for _, j := range jobs {
+			n := proto.Size(j)
+			if len(page) > 0 && size+n > maxBytes {
+				return page, page[len(page)-1].GetCreatedIndex()
+			}
+			page, size = append(page, j), size+n
+		}
+		if more == 0 {
+			return page, 0
+		}
+		if limit > 0 && len(page) == limit {
+			return page, more
+		}
+		after = more
+	}
 }
 
 func (s *Server) Cancel(ctx context.Context, req *ferryv1.CancelJobRequest) (*ferryv1.Job, error) {
