@@ -8,7 +8,7 @@ func (r *runner) build(s Segment) (source, sink) {
 	recordSize := 0
 	switch dstClass {
 	case classBlock:
-		snk = &blockSink{dev: r.devs[s.Dst].Block, idx: s.Dst, off: s.DstOffset + r.segBytes}
+		snk = &blockSink{dev: r.devs[s.Dst].Block, idx: s.Dst, off: s.DstOffset + r.segBytes, pad: srcClass == classTape}
 	case classTape:
 		// validate already checked the record size.
 		recordSize, _ = s.recordSize(r.devs[s.Dst].Tape)

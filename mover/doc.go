@@ -33,4 +33,11 @@
 //     computed without overflow (xcopy.ParameterList.Extents) and checked
 //     against the device before anything runs, so an address can never wrap
 //     onto another block; Plan.validate checks every range again.
+//
+// A tape read into a disk (StreamToBlock) whose data ends inside a disk
+// block has the rest of that block written with zeros, as SPC-4's PAD bit
+// does for a copy manager, so a disk never keeps half a block from the copy
+// and half of what it held: Result.Padding reports the zeros, which are not
+// in the hashes. (A segment whose stream ends before its byte count fails
+// instead, with COPY TARGET DATA UNDERRUN.)
 package mover

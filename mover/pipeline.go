@@ -130,6 +130,11 @@ func (r *runner) data(ctx context.Context, s Segment) error {
 	if firstErr != nil {
 		return firstErr
 	}
+	if b, ok := snk.(*blockSink); ok && b.padded > 0 {
+		r.padding += b.padded
+		r.cfg.Logger.Info("the stream ended inside a block: wrote zeros to its end", "segment", r.seg,
+			"device", r.devs[s.Dst].String(), "zeros", b.padded)
+	}
 	return ctx.Err()
 }
 

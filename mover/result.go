@@ -16,4 +16,8 @@ type Result struct {
 	// SHA256 of all bytes written, in plan order.
 	SHA256   [32]byte
 	Segments []SegmentResult
+	// Padding is the zeros this run wrote after a tape's data that ended
+	// inside a disk block, to the end of that block (StreamToBlock); they
+	// are not in Bytes or the hashes.
+	Padding int64
 }

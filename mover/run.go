@@ -55,7 +55,7 @@ func Run(ctx context.Context, cfg Config, plan Plan, devs []Device, resume *Chec
 	if err := r.flushDirty(-1); err != nil {
 		return Result{}, r.fail(err)
 	}
-	res := Result{Bytes: r.jobBytes, SHA256: r.hashes.jobSum(), Segments: r.done}
+	res := Result{Bytes: r.jobBytes, SHA256: r.hashes.jobSum(), Segments: r.done, Padding: r.padding}
 	r.cfg.Logger.Debug("copy done", "bytes", res.Bytes, "sha256", fmt.Sprintf("%x", res.SHA256), "elapsed", time.Since(r.start))
 	return res, nil
 }
@@ -74,6 +74,7 @@ type runner struct {
 	segFiles int64
 	jobBytes int64
 	done     []SegmentResult
+	padding  int64 // zeros written to complete a block (Result.Padding)
 
 	// positions are the last known positions of all tapes.
 	positions map[int]TapePos

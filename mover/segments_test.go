@@ -265,3 +265,32 @@ func TestSegmentKinds(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamEndsInsideABlock: a tape file whose data ends inside a disk
+// block has the rest of that block written with zeros, reported as
+// padding; the hash covers the tape's bytes, and nothing after the block
+// changes. Small buffers make chunks end inside blocks too.
+func TestStreamEndsInsideABlock(t *testing.T) {
+	for _, bs := range []uint32{512, 4096} {
+		file := randomRecords(uint64(bs), 3*4096+100, 1500)
+		old := randomBytes(77, 64<<10)
+		lun := newLUN(t, "d", 64<<10, bs, old)
+		c := newCart(t, "t.tap", tape.Options{})
+		writeTape(t, c, file)
+		cfg := smallConfig()
+		cfg.BufferSize = 4096
+		plan := Plan{Segments: []Segment{{Kind: StreamToBlock, Src: 0, Dst: 1, DstOffset: int64(bs), Records: -1}}}
+		res := run(t, cfg, plan, []Device{{Tape: c}, {Block: lun}})
+		data := concat(file)
+		pad := int64(bs) - int64(len(data))%int64(bs)
+		if res.Bytes != int64(len(data)) || res.Padding != pad || res.SHA256 != sum(data) {
+			t.Fatalf("%d-byte blocks: %d bytes, %d padding (want %d)", bs, res.Bytes, res.Padding, pad)
+		}
+		got := lunBytes(t, lun)
+		end := int(bs) + len(data)
+		if !bytes.Equal(got[:bs], old[:bs]) || !bytes.Equal(got[bs:end], data) ||
+			!bytes.Equal(got[end:end+int(pad)], make([]byte, pad)) || !bytes.Equal(got[end+int(pad):], old[end+int(pad):]) {
+			t.Fatalf("%d-byte blocks: the disk is not the data, zeros to the block's end, and what it held", bs)
+		}
+	}
+}

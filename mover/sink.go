@@ -24,20 +24,32 @@ type blockSink struct {
 	dev BlockDevice
 	idx int
 	off int64
+	// pad: a stream source's data may end inside a block; the rest of
+	// that block is then written with zeros, counted in padded.
+	pad    bool
+	padded int64
 }
 
 func (s *blockSink) write(c *chunk) error {
-	if len(c.data) == 0 {
-		return nil
+	if len(c.data) > 0 {
+		write := s.dev.WriteAt
+		if sw, ok := s.dev.(streamWriter); ok {
+			write = sw.WriteStream
+		}
+		if _, err := write(c.data, s.off); err != nil {
+			return &stageError{op: "write", device: s.idx, write: true, err: err}
+		}
+		s.off += int64(len(c.data))
 	}
-	write := s.dev.WriteAt
-	if sw, ok := s.dev.(streamWriter); ok {
-		write = sw.WriteStream
+	if bs := int64(s.dev.BlockSize()); c.last && s.pad && bs > 0 && s.off%bs != 0 {
+		// The device holds whole blocks, so the rest of this one is
+		// inside it.
+		zeros := make([]byte, bs-s.off%bs)
+		if _, err := s.dev.WriteAt(zeros, s.off); err != nil {
+			return &stageError{op: "write", device: s.idx, write: true, err: err}
+		}
+		s.padded = int64(len(zeros))
 	}
-	if _, err := write(c.data, s.off); err != nil {
-		return &stageError{op: "write", device: s.idx, write: true, err: err}
-	}
-	s.off += int64(len(c.data))
 	return nil
 }
 

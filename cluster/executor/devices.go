@@ -28,13 +28,15 @@ func OpenDisk(d *ferryv1.Disk, readOnly bool) (*disk.LUN, error) {
 }
 
 // OpenCartridge opens a registered cartridge's image as if loaded in a drive.
-// A tail damaged by a crash mid-write is cut off: the next write of a resumed
-// copy overwrites it anyway.
+// A tail damaged by a crash mid-write (a record cut short by kill -9 during
+// an append) is end of data: a reader reads every complete object before
+// it, and a writer cuts it off with its first write (a resumed copy
+// overwrites it anyway). Checking an image strictly is for importing it.
 func OpenCartridge(c *ferryv1.Cartridge, readOnly bool) (*tape.Cartridge, error) {
 	t, err := tape.Open(c.GetPath(), tape.Options{
 		Capacity: int64(c.GetCapacityBytes()),
 		ReadOnly: readOnly || c.GetWriteProtected(),
-		Recover:  !readOnly,
+		Recover:  true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cartridge %s: %w", c.GetBarcode(), err)
@@ -43,21 +45,45 @@ func OpenCartridge(c *ferryv1.Cartridge, readOnly bool) (*tape.Cartridge, error)
 }
 
 // PositionAtFile puts the tape at the start of tape file n (file 0 is the
-// label).
-func PositionAtFile(t *tape.Cartridge, n uint32) error {
+// label). A file to read must exist: spacing onto end of data is not a
+// file, so n at end of data is refused like n past it. atEnd allows n to
+// be the file at end of data, where the next new file would go: a
+// destination written from file n on, or everything after the label.
+func PositionAtFile(t *tape.Cartridge, n uint32, atEnd bool) error {
 	if err := t.Rewind(); err != nil {
 		return err
 	}
-	if n == 0 {
-		return nil
-	}
-	if err := t.Space(tape.SpaceFilemarks, int64(n)); err != nil {
-		if errors.Is(err, tape.ErrEndOfData) {
-			return fmt.Errorf("tape file %d does not exist: %w", n, err)
-		}
+	err := t.Space(tape.SpaceFilemarks, int64(n))
+	if err != nil && !errors.Is(err, tape.ErrEndOfData) {
 		return err
 	}
+	pos, perr := t.ReadPosition()
+	if perr != nil {
+		return perr
+	}
+	if err != nil || (pos.EOD && !atEnd) {
+		files := countFiles(t)
+		return fmt.Errorf("tape file %d does not exist: the cartridge holds %d (files 0 to %d): %w", n, files, int64(files)-1, tape.ErrEndOfData)
+	}
 	return nil
+}
+
+// countFiles is how many files a cartridge holds: one per filemark, and an
+// unterminated last one. It leaves the tape at end of data.
+func countFiles(t *tape.Cartridge) uint64 {
+	if err := t.Space(tape.SpaceEndOfData, 0); err != nil {
+		return 0
+	}
+	pos, err := t.ReadPosition()
+	if err != nil || pos.ObjectID == 0 {
+		return 0
+	}
+	n := pos.File
+	if err := t.Space(tape.SpaceRecords, -1); err == nil {
+		n++ // a record, not a filemark, ends the tape
+	}
+	_ = t.Space(tape.SpaceEndOfData, 0)
+	return n
 }
 
 // Hash reads the endpoint's bytes and returns their SHA-256: a disk range, one
@@ -142,7 +168,7 @@ func hashTape(ctx context.Context, c *ferryv1.Cartridge, ep *ferryv1.Endpoint) (
 	if oneFile {
 		file = ep.GetTapeFile()
 	}
-	if err := PositionAtFile(t, file); err != nil {
+	if err := PositionAtFile(t, file, !oneFile); err != nil {
 		return nil, fmt.Errorf("cartridge %s: %w", c.GetBarcode(), err)
 	}
 	h := sha256.New()

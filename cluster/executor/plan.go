@@ -187,7 +187,7 @@ func endpointPlan(spec *ferryv1.JobSpec, devs []mover.Device, resume *mover.Chec
 		if src.TapeFile != nil {
 			file = src.GetTapeFile()
 		}
-		at, err := fileStart(s.Tape, file)
+		at, err := fileStart(s.Tape, file, false)
 		if err != nil {
 			return mover.Plan{}, 0, err
 		}
@@ -201,7 +201,7 @@ func endpointPlan(spec *ferryv1.JobSpec, devs []mover.Device, resume *mover.Chec
 	case s.Tape != nil && d.Tape != nil:
 		total = -1
 		if src.TapeFile != nil {
-			at, err := fileStart(s.Tape, src.GetTapeFile())
+			at, err := fileStart(s.Tape, src.GetTapeFile(), false)
 			if err != nil {
 				return mover.Plan{}, 0, err
 			}
@@ -215,7 +215,7 @@ func endpointPlan(spec *ferryv1.JobSpec, devs []mover.Device, resume *mover.Chec
 				mover.Segment{Kind: mover.WriteFilemarks, Dst: 1, Filemarks: 1})
 			break
 		}
-		at, err := fileStart(s.Tape, 1)
+		at, err := fileStart(s.Tape, 1, false)
 		if err != nil {
 			return mover.Plan{}, 0, err
 		}
@@ -223,7 +223,7 @@ func endpointPlan(spec *ferryv1.JobSpec, devs []mover.Device, resume *mover.Chec
 		if dst.TapeFile != nil {
 			dstFile = dst.GetTapeFile()
 		}
-		dat, err := fileStart(d.Tape, dstFile)
+		dat, err := fileStart(d.Tape, dstFile, true)
 		if err != nil {
 			return mover.Plan{}, 0, err
 		}
@@ -295,7 +295,7 @@ func destinationStart(t mover.TapeDrive, ep *ferryv1.Endpoint, resume *mover.Che
 	if ep.GetTapeFile() == 0 {
 		return nil, fmt.Errorf("%w: tape file 0 is the label; data files count from 1", fsm.ErrInvalid)
 	}
-	at, err := fileStart(t, ep.GetTapeFile())
+	at, err := fileStart(t, ep.GetTapeFile(), true)
 	if err != nil {
 		return nil, err
 	}
@@ -346,13 +346,14 @@ func unterminated(t mover.TapeDrive, resume *mover.Checkpoint, pinnedAt int) (bo
 	}
 }
 
-// fileStart finds the logical object id where tape file n begins.
-func fileStart(t mover.TapeDrive, n uint32) (uint64, error) {
+// fileStart finds the logical object id where tape file n begins; atEnd
+// as for PositionAtFile (a destination may start at end of data).
+func fileStart(t mover.TapeDrive, n uint32, atEnd bool) (uint64, error) {
 	c, ok := t.(*tape.Cartridge)
 	if !ok {
 		return 0, fmt.Errorf("executor: tape is not a virtual cartridge")
 	}
-	if err := PositionAtFile(c, n); err != nil {
+	if err := PositionAtFile(c, n, atEnd); err != nil {
 		return 0, err
 	}
 	pos, err := c.ReadPosition()

@@ -49,7 +49,7 @@ func verifyCopy(plan mover.Plan, dst mover.Device, res mover.Result) error {
 		if pos.File == 0 {
 			return errors.New("verify: the destination tape holds no data file")
 		}
-		if err := PositionAtFile(c, uint32(pos.File-1)); err != nil {
+		if err := PositionAtFile(c, uint32(pos.File-1), false); err != nil {
 			return fmt.Errorf("verify: %s: %w", dst.Name, err)
 		}
 		buf := make([]byte, tape.MaxRecordSize)

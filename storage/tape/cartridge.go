@@ -26,7 +26,8 @@ type Options struct {
 	// Recover opens an image whose tail is damaged (typically a record cut
 	// short by a crash) instead of failing with ErrCorrupt: end of data is
 	// put just before the damage, which the next write overwrites. Damage
-	// reports what was found.
+	// reports what was found. With ReadOnly the image is left as it is:
+	// the damaged tail is simply end of data for a reader.
 	Recover bool
 }
 

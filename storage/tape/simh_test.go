@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -369,4 +370,78 @@ func repeatLen(k, n int) []int {
 		s[i] = n
 	}
 	return s
+}
+
+// TestReaderOfACutTail: a kill -9 during an append leaves a record cut
+// short at the end of the image. A read-only open with Recover reads every
+// complete file before it and leaves the image as it is; a writer cuts the
+// damage off with its first write.
+func TestReaderOfACutTail(t *testing.T) {
+	c, path := newTape(t, Options{})
+	build(t, c, "r F r r F r F r r")
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := st.Size() - 50 // inside the last record
+	if err := os.Truncate(path, cut); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path, Options{ReadOnly: true}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("strict open of a cut image: %v, want ErrCorrupt", err)
+	}
+	r, err := Open(path, Options{ReadOnly: true, Recover: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Damage() == nil {
+		t.Fatal("no damage reported")
+	}
+	var layout []string
+	buf := make([]byte, 1000)
+	for {
+		n, err := r.ReadRecord(buf)
+		if errors.Is(err, ErrEndOfData) {
+			break
+		}
+		switch {
+		case errors.Is(err, ErrFilemark):
+			layout = append(layout, "F")
+		case err != nil:
+			t.Fatalf("read: %v", err)
+		default:
+			if want := record(len(layout), 100+len(layout)); !bytes.Equal(buf[:n], want) {
+				t.Fatalf("object %d differs", len(layout))
+			}
+			layout = append(layout, "r")
+		}
+	}
+	if got := strings.Join(layout, " "); got != "r F r r F r F r" {
+		t.Fatalf("read %q, want every complete object", got)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() != cut {
+		t.Fatalf("a reader changed the image: %v", err)
+	}
+	w, err := Open(path, Options{Recover: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Space(SpaceEndOfData, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteFilemarks(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path, Options{ReadOnly: true}); err != nil {
+		t.Fatalf("the writer left a damaged image: %v", err)
+	}
 }
