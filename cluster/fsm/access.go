@@ -148,15 +148,19 @@ type resolver struct {
 	sense *sense.Sense
 }
 
-// device returns the access entry of d, adding one the first time.
-func (r *resolver) device(d Device) *DeviceAccess {
+// device returns the access entry of d, adding one the first time. The
+// pointer is good until the next device is added.
+func (r *resolver) device(d Device) *DeviceAccess { return &r.acc.Devices[r.deviceIndex(d)] }
+
+// deviceIndex is where d's entry is in the access, added the first time.
+func (r *resolver) deviceIndex(d Device) int {
 	key := DeviceAccess{Device: d}.Key()
 	i := slices.IndexFunc(r.acc.Devices, func(a DeviceAccess) bool { return a.Key() == key })
 	if i < 0 {
 		r.acc.Devices = append(r.acc.Devices, DeviceAccess{Device: d})
 		i = len(r.acc.Devices) - 1
 	}
-	return &r.acc.Devices[i]
+	return i
 }
 
 func (r *resolver) missing(field, description string) {

@@ -1,7 +1,6 @@
 package fsm
 
 import (
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -29,7 +28,8 @@ const (
 // that overflow, a segment onto itself) is xcopy.Decode's; what depends on
 // the registry is checked here, with the sense SPC-4 prescribes:
 //   - a CSCD whose block length is not its disk's: ILLEGAL REQUEST, INVALID
-//     FIELD IN PARAMETER LIST pointing at it (the mover would refuse it);
+//     FIELD IN PARAMETER LIST pointing at it (the mover would refuse it; at
+//     most 32 CSCDs, so the pointer always fits);
 //   - a block range past the end of its LUN: ILLEGAL REQUEST, LOGICAL
 //     BLOCK ADDRESS OUT OF RANGE, the LBA in INFORMATION and a field
 //     pointer to the LBA field;
@@ -42,16 +42,19 @@ func (r *resolver) parameterList(list []byte) {
 		r.refuse(listField, err)
 		return
 	}
-	devs := make([]*DeviceAccess, len(pl.Targets))
+	// devs[i] indexes CSCD i's device in the access; -1 when it is not
+	// registered or its block length is wrong.
+	devs := make([]int, len(pl.Targets))
 	for i, t := range pl.Targets {
+		devs[i] = -1
 		naa := hex.EncodeToString(t.NAA)
 		d, err := r.s.resolveDevice(&ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Naa{Naa: naa}})
 		if err != nil {
 			r.missing(listField, fmt.Sprintf("CSCD descriptor %d: no registered device with NAA %s", i, naa))
 			continue
 		}
-		a := r.device(d)
-		a.Read, a.Write = true, true
+		a := r.deviceIndex(d)
+		r.acc.Devices[a].Read, r.acc.Devices[a].Write = true, true
 		if d.Disk == nil || t.DeviceType != xcopy.DeviceBlock {
 			// A device of the wrong type is the copy's to report (INCORRECT
 			// COPY TARGET DEVICE TYPE): no ranges to check on it.
@@ -60,102 +63,59 @@ func (r *resolver) parameterList(list []byte) {
 		}
 		if bs := d.Disk.GetBlockSize(); t.BlockLength != bs {
 			r.refuse(listField, fmt.Errorf("CSCD descriptor %d: block length %d, but disk %s has %d-byte blocks: %w",
-				i, t.BlockLength, d.Disk.GetName(), bs, invalidAt(listHeaderLen+cscdLen*i+cscdBlockLen)))
+				i, t.BlockLength, d.Disk.GetName(), bs, sense.InvalidParameter(uint16(listHeaderLen+cscdLen*i+cscdBlockLen), -1)))
 			continue
 		}
 		devs[i] = a
 	}
-	off := listHeaderLen + cscdLen*len(pl.Targets)
 	for k, sg := range pl.Segments {
-		r.segment(k, off, sg, pl.Targets, devs)
-		// Decode has checked every DESCRIPTOR LENGTH against the list.
-		off += 4 + int(binary.BigEndian.Uint16(list[off+2:off+4]))
+		r.segment(pl, k, sg, devs)
 	}
 }
 
-// blockUse is a range a segment names on a block CSCD: n bytes from
-// lba × block length + add, with the LBA field at byte lbaAt of the
-// segment descriptor.
-type blockUse struct {
-	cscd   uint16
-	lba    uint64
-	lbaAt  int
-	add, n uint64
-	write  bool
-}
-
-// segment checks segment k, which starts at byte off of the list, against
-// the devices its CSCDs resolved to (nil: missing, or a disk whose block
-// length the list gets wrong).
-func (r *resolver) segment(k, off int, sg xcopy.Segment, targets []xcopy.TargetDescriptor, devs []*DeviceAccess) {
+// segment checks segment k against the devices its CSCDs resolved to (see
+// devs in parameterList): its block
+// ranges by xcopy's own rule (ParameterList.Extents) against the sizes of
+// the disks, and whether it writes a protected device.
+func (r *resolver) segment(pl *xcopy.ParameterList, k int, sg xcopy.Segment, devs []int) {
 	dev := func(i uint16) *DeviceAccess {
-		if int(i) < len(devs) {
-			return devs[i]
+		if int(i) < len(devs) && devs[i] >= 0 {
+			return &r.acc.Devices[devs[i]]
 		}
 		return nil
 	}
-	// The CSCD's block length, which parameterList has matched with its
-	// disk's: the mover sizes segments by the disk's.
-	bl := func(i uint16) uint64 {
-		if int(i) < len(targets) {
-			return uint64(targets[i].BlockLength)
+	disk := func(i uint16) *DeviceAccess {
+		if d := dev(i); d != nil && d.Device.Disk != nil {
+			return d
 		}
-		return 0
+		return nil
 	}
-	var uses []blockUse
-	switch sg.Type {
-	case xcopy.BlockToStream:
-		uses = []blockUse{{cscd: sg.Src, lba: sg.SrcLBA, lbaAt: 16, n: uint64(sg.Blocks) * bl(sg.Src)}}
-	case xcopy.StreamToBlock:
-		uses = []blockUse{{cscd: sg.Dst, lba: sg.DstLBA, lbaAt: 16, n: uint64(sg.Blocks) * bl(sg.Dst), write: true}}
-	case xcopy.BlockToBlock:
-		n := uint64(sg.Blocks) * bl(sg.Src)
-		if sg.DC {
-			n = uint64(sg.Blocks) * bl(sg.Dst)
+	size := func(a *DeviceAccess) int64 {
+		if a == nil {
+			return math.MaxInt64 // not known here: the copy checks it
 		}
-		uses = []blockUse{{cscd: sg.Src, lba: sg.SrcLBA, lbaAt: 12, n: n}, {cscd: sg.Dst, lba: sg.DstLBA, lbaAt: 20, n: n, write: true}}
-	case xcopy.BlockToBlockOffsets:
-		n := uint64(sg.ByteCount)
-		uses = []blockUse{{cscd: sg.Src, lba: sg.SrcLBA, lbaAt: 12, add: uint64(sg.SrcOffset), n: n}, {cscd: sg.Dst, lba: sg.DstLBA, lbaAt: 20, add: uint64(sg.DstOffset), n: n, write: true}}
+		return int64(min(diskBlocks(a.Device.Disk)*uint64(a.Device.Disk.GetBlockSize()), math.MaxInt64))
 	}
-	for _, u := range uses {
-		d := dev(u.cscd)
-		if d == nil || d.Device.Disk == nil {
-			continue
+	src, dst := disk(sg.Src), disk(sg.Dst)
+	sp, dp, err := pl.Extents(k, size(src), size(dst))
+	if err != nil {
+		side := dst
+		if _, _, serr := pl.Extents(k, size(src), math.MaxInt64); serr != nil {
+			side = src
 		}
-		rng, ok := r.listRange(k, off, u, d.Device.Disk)
-		switch {
-		case !ok:
-		case u.write:
-			d.Writes = append(d.Writes, rng)
-		default:
-			d.Reads = append(d.Reads, rng)
-		}
+		r.refuse(listField, fmt.Errorf("segment %d: a block range past the end of disk %s (%d blocks of %d bytes): %w",
+			k, side.Device.Disk.GetName(), diskBlocks(side.Device.Disk), side.Device.Disk.GetBlockSize(), err))
+		return
 	}
-	if writes(sg.Type) {
-		if d := dev(sg.Dst); d != nil {
-			r.protected(k, d.Device)
-		}
+	if sp != nil && src != nil {
+		src.Reads = append(src.Reads, ByteRange{Offset: uint64(sp.Offset), Length: uint64(sp.Length)})
 	}
-}
-
-// listRange is a block use's byte range on its disk, refused with LOGICAL
-// BLOCK ADDRESS OUT OF RANGE when any byte of it is past the disk's end
-// (which covers an LBA whose byte offset would not fit in 64 bits).
-func (r *resolver) listRange(k, off int, u blockUse, d *ferryv1.Disk) (ByteRange, bool) {
-	bs, total, size := uint64(d.GetBlockSize()), diskBlocks(d), diskBlocks(d)*uint64(d.GetBlockSize())
-	if u.lba <= total {
-		start := u.lba*bs + u.add // lba ≤ total and add < 2^16: no wrap
-		if start <= size && u.n <= size-start {
-			return ByteRange{Offset: start, Length: u.n}, true
-		}
+	if dp != nil && dst != nil {
+		dst.Writes = append(dst.Writes, ByteRange{Offset: uint64(dp.Offset), Length: uint64(dp.Length)})
 	}
-	sd := sense.New(sense.IllegalRequest, sense.LBAOutOfRange).WithInformation(u.lba)
-	if at := off + u.lbaAt; at <= math.MaxUint16 {
-		sd.FieldPointer = &sense.FieldPointer{BitValid: true, Bit: 7, Byte: uint16(at)}
+	if d := dev(sg.Dst); d != nil && writes(sg.Type) {
+		r.protected(k, d.Device)
 	}
-	r.refuse(listField, fmt.Errorf("segment %d: LBA %d + %d bytes is past the end of disk %s (%d blocks of %d bytes): %w", k, u.lba, u.n, d.GetName(), total, bs, sd))
-	return ByteRange{}, false
 }
 
 // protected refuses segment k's write to a protected device.
@@ -178,15 +138,6 @@ func writes(t xcopy.SegmentType) bool {
 		return true
 	}
 	return false
-}
-
-// invalidAt is ILLEGAL REQUEST, INVALID FIELD IN PARAMETER LIST at byte at
-// of the list; the pointer is left out when at does not fit its 16 bits.
-func invalidAt(at int) *sense.Sense {
-	if at > math.MaxUint16 {
-		return sense.New(sense.IllegalRequest, sense.InvalidFieldInParameterList)
-	}
-	return sense.InvalidParameter(uint16(at), -1)
 }
 
 // refuse records a violation that carries SCSI sense data; the first

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -126,5 +127,35 @@ func TestSubmitRefusesParameterListsWithSense(t *testing.T) {
 				t.Errorf("violation %+v, want %s saying %q", v, listField, tc.reason)
 			}
 		})
+	}
+}
+
+// TestJobAccessOfAList: every CSCD of a list counts as written (the copy
+// may write any of them), and its block segments' ranges are recorded on
+// their disks.
+func TestJobAccessOfAList(t *testing.T) {
+	f := xcopyFixture(t)
+	list, err := (&xcopy.ParameterList{Targets: xcopyTargets(), Segments: []xcopy.Segment{
+		{Type: xcopy.BlockToBlock, Src: 0, Dst: 1, Blocks: 8, SrcLBA: 16, DstLBA: 2},
+		{Type: xcopy.BlockToStream, Src: 0, Dst: 3, Blocks: 2, StreamLength: 512},
+	}}).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := f.JobAccess(&ferryv1.JobSpec{XcopyParameterList: list})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := acc.Writes(), []string{"disk:x512", "disk:x4k", "disk:xro", "tape:X00001L9", "tape:X00002L9"}; !slices.Equal(got, want) {
+		t.Errorf("writes %v, want %v", got, want)
+	}
+	if len(acc.Missing) != 1 || acc.Unresolvable {
+		t.Errorf("missing %v, unresolvable %v: want the one unregistered CSCD, and the copy still runnable", acc.Missing, acc.Unresolvable)
+	}
+	if d := acc.Devices[0]; !slices.Equal(d.Reads, []ByteRange{{8192, 4096}, {0, 1024}}) {
+		t.Errorf("x512 reads %v", d.Reads)
+	}
+	if d := acc.Devices[1]; !slices.Equal(d.Writes, []ByteRange{{8192, 4096}}) {
+		t.Errorf("x4k writes %v", d.Writes)
 	}
 }
