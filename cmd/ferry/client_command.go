@@ -55,6 +55,7 @@ func clientCommands() []*clientCommand {
 		libraryInventoryCommand(),
 		tapeLabelCommand(),
 		tapeListCommand(),
+		tapeImportCommand(),
 		tapeProtectCommand(true),
 		tapeProtectCommand(false),
 		copyCommand(),

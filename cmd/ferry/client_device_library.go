@@ -231,17 +231,7 @@ func tapeLabelCommand() *clientCommand {
 				if err != nil {
 					return err
 				}
-				if c.format == "json" {
-					return writeJSON(c.stdout, cart, "  ")
-				}
-				tw := newTable(c.stdout)
-				row(tw, "barcode:", cart.GetBarcode())
-				row(tw, "library:", cart.GetLibrary())
-				row(tw, "location:", elementText(cart.GetLocation()))
-				row(tw, "naa:", orDash(cart.GetNaa()))
-				row(tw, "capacity:", capacityText(cart.GetCapacityBytes()))
-				row(tw, "path:", orDash(cart.GetPath()))
-				return tw.Flush()
+				return printCartridge(c, cart, false)
 			}
 		},
 	}

@@ -291,15 +291,14 @@ func (s *DeviceServer) Inventory(ctx context.Context, req *ferryv1.InventoryRequ
 	return lib, nil
 }
 
-func (s *DeviceServer) LabelTape(ctx context.Context, req *ferryv1.LabelTapeRequest) (*ferryv1.Cartridge, error) {
-	var bad []fsm.FieldViolation
-	if err := library.ValidBarcode(req.GetBarcode()); err != nil {
-		bad = append(bad, fsm.FieldViolation{Field: "barcode", Description: err.Error()})
-	}
-	if req.GetSlot() == 0 {
+// librarySlot checks a request's library and storage slot, with the
+// violations the caller found in its other fields, and returns the library
+// from a linearizable read.
+func (s *DeviceServer) librarySlot(ctx context.Context, name string, slot uint32, bad []fsm.FieldViolation) (*ferryv1.Library, error) {
+	if slot == 0 {
 		bad = append(bad, fsm.FieldViolation{Field: "slot", Description: "required: slots count from 1"})
 	}
-	if req.GetLibrary() == "" {
+	if name == "" {
 		bad = append(bad, fsm.FieldViolation{Field: "library", Description: "required"})
 	}
 	if len(bad) > 0 {
@@ -308,12 +307,24 @@ func (s *DeviceServer) LabelTape(ctx context.Context, req *ferryv1.LabelTapeRequ
 	if err := linearize(ctx, s.node, false); err != nil {
 		return nil, err
 	}
-	lib, ok := s.node.FSM().Library(req.GetLibrary())
+	lib, ok := s.node.FSM().Library(name)
 	if !ok {
-		return nil, status.Errorf(codes.NotFound, "no library named %q", req.GetLibrary())
+		return nil, status.Errorf(codes.NotFound, "no library named %q", name)
 	}
-	if req.GetSlot() > lib.GetSlots() {
+	if slot > lib.GetSlots() {
 		return nil, invalid(fsm.FieldViolation{Field: "slot", Description: fmt.Sprintf("library %s has slots 1 to %d", lib.GetName(), lib.GetSlots())})
+	}
+	return lib, nil
+}
+
+func (s *DeviceServer) LabelTape(ctx context.Context, req *ferryv1.LabelTapeRequest) (*ferryv1.Cartridge, error) {
+	var bad []fsm.FieldViolation
+	if err := library.ValidBarcode(req.GetBarcode()); err != nil {
+		bad = append(bad, fsm.FieldViolation{Field: "barcode", Description: err.Error()})
+	}
+	lib, err := s.librarySlot(ctx, req.GetLibrary(), req.GetSlot(), bad)
+	if err != nil {
+		return nil, err
 	}
 	if _, ok := s.node.FSM().Cartridge(req.GetBarcode()); ok {
 		return nil, status.Errorf(codes.AlreadyExists, "cartridge %s exists", req.GetBarcode())
