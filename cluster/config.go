@@ -75,6 +75,10 @@ type Config struct {
 	// maintenance must not lose its membership. `ferry members remove` removes
 	// at once.
 	DeadNodeTimeout time.Duration
+	// Reconnect says how this node reaches out to failed members so that
+	// gossip heals after a partition. Interval defaults to 10s, Timeout to
+	// DeadNodeTimeout.
+	Reconnect ReconnectConfig
 	// PromoteLag is how many entries a learner may trail the leader's last
 	// index and still be promoted to voter. Default 100.
 	PromoteLag uint64
@@ -136,6 +140,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.DeadNodeTimeout == 0 {
 		c.DeadNodeTimeout = 72 * time.Hour
+	}
+	if c.Reconnect.Interval == 0 {
+		c.Reconnect.Interval = 10 * time.Second
+	}
+	if c.Reconnect.Timeout == 0 {
+		c.Reconnect.Timeout = c.DeadNodeTimeout
 	}
 	if c.PromoteLag == 0 {
 		c.PromoteLag = 100

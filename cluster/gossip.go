@@ -219,8 +219,13 @@ func (g *Gossip) MemberByID(id uint64) (GossipMember, bool) {
 	return GossipMember{}, false
 }
 
-// NumAlive counts alive members, this node included.
-func (g *Gossip) NumAlive() int { return g.list.NumMembers() }
+// LocalAddr is the gossip address other members reach this node at.
+func (g *Gossip) LocalAddr() string { return g.list.LocalNode().Address() }
+
+// rejoin contacts failed members' addresses for the reconnector and returns
+// how many answered. Unlike Join it is no newcomer's check: an established
+// member keeps its name.
+func (g *Gossip) rejoin(addrs []string) (int, error) { return g.list.Join(addrs) }
 
 // Leave tells the others this node is leaving, then stops gossiping.
 func (g *Gossip) Leave(timeout time.Duration) {

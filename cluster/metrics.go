@@ -20,6 +20,8 @@ type metrics struct {
 	snapshots       *prometheus.CounterVec
 	peerFailures    prometheus.Counter
 	peerDrops       prometheus.Counter
+	// gossipReconnects counts attempts to rejoin failed members, by result.
+	gossipReconnects *prometheus.CounterVec
 }
 
 func newMetrics(n *Node) *metrics {
@@ -39,6 +41,8 @@ func newMetrics(n *Node) *metrics {
 			[]string{"kind"}),
 		peerFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "ferry_raft_peer_stream_failures_total", Help: "Raft streams to peers that broke and were reconnected."}),
 		peerDrops:    prometheus.NewCounter(prometheus.CounterOpts{Name: "ferry_raft_peer_dropped_messages_total", Help: "Raft messages dropped because a peer's queue was full."}),
+		gossipReconnects: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ferry_gossip_reconnects_total", Help: "Attempts to rejoin failed gossip members, by result (ok: one answered, error: none did)."},
+			[]string{"result"}),
 	}
 	for _, k := range []string{"created", "installed", "sent"} {
 		m.snapshots.WithLabelValues(k)
@@ -46,9 +50,12 @@ func newMetrics(n *Node) *metrics {
 	for _, r := range []string{"ok", "error", "timeout"} {
 		m.proposals.WithLabelValues(r)
 	}
+	for _, r := range []string{"ok", "error"} {
+		m.gossipReconnects.WithLabelValues(r)
+	}
 	if r := n.cfg.Registerer; r != nil {
 		r.MustRegister(m.term, m.isLeader, m.commitIndex, m.appliedIndex, m.leaderChanges, m.proposals,
-			m.proposalSeconds, m.fsyncSeconds, m.snapshots, m.peerFailures, m.peerDrops, &stateCollector{n: n})
+			m.proposalSeconds, m.fsyncSeconds, m.snapshots, m.peerFailures, m.peerDrops, m.gossipReconnects, &stateCollector{n: n})
 	}
 	return m
 }

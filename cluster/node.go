@@ -45,8 +45,11 @@ type Node struct {
 	raft      raft.Node
 	transport *Transport
 	gossip    *Gossip
-	leases    leaseClient
-	metrics   *metrics
+	// stopReconnect ends the reconnector; reconnectDone closes once it has.
+	stopReconnect context.CancelFunc
+	reconnectDone chan struct{}
+	leases        leaseClient
+	metrics       *metrics
 
 	proposals *waitSet[fsm.Result]
 	reads     *waitSet[uint64]
@@ -85,6 +88,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if cfg.DataDir == "" {
 		return nil, errors.New("cluster: data dir is required")
+	}
+	if cfg.Reconnect.Interval < 0 || cfg.Reconnect.Timeout < 0 {
+		return nil, errors.New("cluster: reconnect interval and timeout must be positive")
 	}
 	path := filepath.Join(cfg.DataDir, LogFileName)
 	store, err := raftlog.Open(path, raftlog.Options{})
@@ -151,7 +157,7 @@ func (n *Node) start(ctx context.Context) error {
 		n.clusterID = ident.ClusterID
 	case len(n.cfg.Join) > 0:
 		// A known node told to join: make sure it is its own cluster. If
-		// nobody answers (a whole-cluster restart), rejoinGossip keeps trying.
+		// nobody answers (a whole-cluster restart), the reconnector keeps trying.
 		if err := n.gossip.Join(n.cfg.Join); err == nil {
 			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			other, err := n.gossip.WaitClusterID(wctx)
@@ -207,11 +213,10 @@ func (n *Node) start(ctx context.Context) error {
 		rc.Applied = n.applied.get()
 		n.raft = raft.RestartNode(rc)
 		n.log.Info("started raft", "cluster_id", n.clusterID, "raft_id", fmt.Sprintf("%x", n.id), "applied", rc.Applied)
-		if known {
-			// On a whole-cluster restart the peers may not be up yet; keep trying.
-			go n.rejoinGossip()
-		}
 	}
+	// On a whole-cluster restart the peers may not be up yet, and after a
+	// partition gossip does not heal by itself: keep reaching out.
+	n.startReconnect()
 	go n.run()
 	go n.runMembership()
 	go n.describeSelf()
@@ -254,29 +259,27 @@ func (n *Node) nodeInfo() *ferryv1.NodeInfo {
 	}
 }
 
-// rejoinGossip contacts the configured join addresses and every peer the
-// replicated state knows of until one answers. The state fills in as the log
-// replays, so the list is rebuilt on every attempt.
-func (n *Node) rejoinGossip() {
-	backoff := 200 * time.Millisecond
-	for n.gossip.NumAlive() <= 1 {
-		addrs := append([]string(nil), n.cfg.Join...)
-		self := n.nodeInfo().GetGossipAddr()
-		for _, ni := range n.fsm.Nodes() {
-			if ni.GetRaftId() != n.id && ni.GetGossipAddr() != "" && ni.GetGossipAddr() != self {
-				addrs = append(addrs, ni.GetGossipAddr())
+// startReconnect runs the reconnector until the node stops. It decides from
+// gossip and from the replicated state, which fills in as the log replays.
+func (n *Node) startReconnect() {
+	r := &reconnector{
+		cfg: n.cfg.Reconnect,
+		view: func() reconnectView {
+			return reconnectView{
+				self: n.id, selfName: n.cfg.NodeName, selfAddr: n.gossip.LocalAddr(), clusterID: n.clusterID,
+				members: n.gossip.Members(), known: n.fsm.Nodes(), join: n.cfg.Join, timeout: n.cfg.Reconnect.Timeout,
 			}
-		}
-		if len(addrs) > 0 && n.gossip.Join(addrs) == nil {
-			return
-		}
-		select {
-		case <-n.stopc:
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 2*time.Second)
+		},
+		join:     n.gossip.rejoin,
+		attempts: n.metrics.gossipReconnects,
+		log:      n.log.With("component", "gossip"),
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n.stopReconnect, n.reconnectDone = cancel, make(chan struct{})
+	go func() {
+		defer close(n.reconnectDone)
+		r.run(ctx)
+	}()
 }
 
 func randomID() uint64 {
@@ -339,6 +342,11 @@ func (n *Node) Stop() {
 }
 
 func (n *Node) shutdownResources() {
+	if n.stopReconnect != nil {
+		// No new join may start once this node has left.
+		n.stopReconnect()
+		<-n.reconnectDone
+	}
 	if n.gossip != nil {
 		n.gossip.Leave(time.Second)
 	}

@@ -52,6 +52,7 @@ type agentFlags struct {
 	iscsiPort                                               int
 	lease, renewInterval, renewDeadline                     time.Duration
 	maxJobsPerNode, maxJobsPerLibrary                       int
+	reconnectInterval                                       time.Duration
 }
 
 func agentFlagSet(stderr io.Writer) (*flag.FlagSet, *agentFlags) {
@@ -82,6 +83,7 @@ func agentFlagSet(stderr io.Writer) (*flag.FlagSet, *agentFlags) {
 	fs.Uint64Var(&f.snapshotEntries, "snapshot-entries", d.SnapshotEntries, "applied entries between snapshots (and log compactions)")
 	fs.Uint64Var(&f.catchUpEntries, "catch-up-entries", d.CatchUpEntries, "entries kept behind a snapshot for lagging followers")
 	fs.DurationVar(&f.deadNodeTimeout, "dead-node-timeout", d.DeadNodeTimeout, "how long a node must be dead in gossip before the leader removes it from Raft")
+	fs.DurationVar(&f.reconnectInterval, "reconnect-interval", d.Reconnect.Interval, "how often a node tries to rejoin a failed member (or, alone, every member it knows), for up to -dead-node-timeout; heals gossip after a partition")
 	fs.DurationVar(&f.tick, "tick", d.TickInterval, "Raft tick interval")
 	fs.IntVar(&f.electionTicks, "election-ticks", d.ElectionTicks, "Raft election timeout in ticks")
 	fs.Int64Var(&f.checkpointBytes, "checkpoint-bytes", mover.DefaultCheckpointBytes, "bytes a copy moves between committed checkpoints")
@@ -117,6 +119,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	log, err := newLogger(stderr, f.logFormat, f.logLevel)
 	if err != nil {
 		fmt.Fprintf(stderr, "ferry agent: %v\n", err)
+		return 2
+	}
+	if f.reconnectInterval <= 0 {
+		fmt.Fprintf(stderr, "ferry agent: -reconnect-interval %s: must be positive\n", f.reconnectInterval)
 		return 2
 	}
 	if f.dev {
@@ -233,6 +239,7 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 		CatchUpEntries:      f.catchUpEntries,
 		MaxVoters:           f.voters,
 		DeadNodeTimeout:     f.deadNodeTimeout,
+		Reconnect:           cluster.ReconnectConfig{Interval: f.reconnectInterval},
 		Logger:              log,
 		Registerer:          reg,
 	}

@@ -1,0 +1,192 @@
+package cluster
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+)
+
+// Memberlist never probes a member it has declared dead, and forgets it
+// after half a minute, so two sides of a healed partition would each keep
+// the other dead for good. Like Serf's reconnect, this node keeps reaching
+// out: every interval it joins one failed member at random, and when it sees
+// no other live member at all it joins every address it knows.
+
+// ReconnectConfig says how a node reaches out to failed members.
+type ReconnectConfig struct {
+	// Interval is the time between two attempts. Default 10s.
+	Interval time.Duration
+	// Timeout is how long a failed member is tried after it failed. Default
+	// the node's DeadNodeTimeout: after it, the leader removes the member
+	// from Raft anyway.
+	Timeout time.Duration
+}
+
+// firstRejoinWait is the first wait of a node that sees itself alone: on a
+// whole-cluster restart the peers come up within seconds, so the waits start
+// short and double up to Interval.
+const firstRejoinWait = 200 * time.Millisecond
+
+// reconnectView is what the decision of whom to try is made from.
+type reconnectView struct {
+	self     uint64 // this node's Raft id
+	selfName string
+	selfAddr string // this node's advertised gossip address
+	// clusterID is this node's cluster: members of another never count.
+	clusterID string
+	// members is gossip's view, this node included.
+	members []GossipMember
+	// known are the members of the Raft state; removed ones are not there.
+	known []*ferryv1.NodeInfo
+	join  []string
+	// started is when reconnecting began: a member known only to Raft has
+	// been failing at least since then.
+	started time.Time
+	now     time.Time
+	timeout time.Duration
+}
+
+// reconnectPlan is one attempt: the addresses to join now, and whether this
+// node sees itself alone (then they are every address it knows).
+type reconnectPlan struct {
+	addrs []string
+	alone bool
+}
+
+// planReconnect decides which gossip addresses to join now. pick(n) chooses
+// one of n failed members (rand.IntN in the node, fixed in tests).
+//
+// Failed members are members of the Raft state that gossip saw die (not
+// leave: a member that left gracefully said it would not be back) or has not
+// seen at all, each tried for the timeout after it failed. Members removed
+// from Raft, and gossip members Raft never knew, are never tried.
+func planReconnect(v reconnectView, pick func(n int) int) reconnectPlan {
+	known := map[uint64]bool{}
+	for _, ni := range v.known {
+		known[ni.GetRaftId()] = true
+	}
+	alone := true
+	handledID, handledName, aliveAddr := map[uint64]bool{}, map[string]bool{}, map[string]bool{}
+	var failed []string
+	for _, m := range v.members {
+		if m.RaftID == v.self || m.Name == v.selfName || m.ClusterID != "" && m.ClusterID != v.clusterID {
+			continue
+		}
+		handledID[m.RaftID], handledName[m.Name] = true, true
+		switch m.State {
+		case ferryv1.GossipState_GOSSIP_STATE_ALIVE, ferryv1.GossipState_GOSSIP_STATE_SUSPECT:
+			alone = false
+			aliveAddr[m.GossipAddr] = true
+		case ferryv1.GossipState_GOSSIP_STATE_DEAD:
+			if known[m.RaftID] && v.now.Sub(m.Since) <= v.timeout {
+				failed = appendAddr(failed, m.GossipAddr, v.selfAddr)
+			}
+		}
+	}
+	if v.now.Sub(v.started) <= v.timeout {
+		for _, ni := range v.known {
+			if ni.GetRaftId() != v.self && !handledID[ni.GetRaftId()] && !handledName[ni.GetName()] {
+				failed = appendAddr(failed, ni.GetGossipAddr(), v.selfAddr)
+			}
+		}
+	}
+	// An address a live member answers on now heals nothing: joining it
+	// would "succeed" at every attempt.
+	failed = slices.DeleteFunc(failed, func(a string) bool { return aliveAddr[a] })
+	if alone {
+		// The join addresses come first: the operator named them.
+		var all []string
+		for _, a := range append(slices.Clone(v.join), failed...) {
+			all = appendAddr(all, a, v.selfAddr)
+		}
+		return reconnectPlan{addrs: all, alone: true}
+	}
+	if len(failed) == 0 {
+		return reconnectPlan{}
+	}
+	return reconnectPlan{addrs: []string{failed[pick(len(failed))]}}
+}
+
+// appendAddr adds addr unless it is empty, this node's own (joining oneself
+// "succeeds" and heals nothing) or already there.
+func appendAddr(addrs []string, addr, self string) []string {
+	if addr == "" || addr == self || slices.Contains(addrs, addr) {
+		return addrs
+	}
+	return append(addrs, addr)
+}
+
+// reconnector runs the attempts planReconnect decides.
+type reconnector struct {
+	cfg ReconnectConfig
+	// view returns the current state to decide from; now and started are
+	// filled in by run.
+	view func() reconnectView
+	// join contacts the addresses and returns how many answered.
+	join     func(addrs []string) (int, error)
+	attempts *prometheus.CounterVec
+	log      *slog.Logger
+}
+
+// run tries to reconnect until ctx ends. A join in flight when ctx ends is
+// left to finish on its own (memberlist bounds it by its TCP timeout); run
+// returns at once and nothing is recorded of that attempt.
+func (r *reconnector) run(ctx context.Context) {
+	started := time.Now()
+	// While alone the waits grow from firstRejoinWait to the interval.
+	var backoff time.Duration
+	for {
+		v := r.view()
+		v.started, v.now = started, time.Now()
+		plan := planReconnect(v, rand.IntN)
+		wait := r.cfg.Interval
+		if plan.alone {
+			backoff = min(max(firstRejoinWait, 2*backoff), r.cfg.Interval)
+			wait = backoff
+		} else {
+			backoff = 0
+		}
+		if len(plan.addrs) > 0 && !r.attempt(ctx, plan) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// attempt joins the plan's addresses; it returns false if ctx ended first.
+func (r *reconnector) attempt(ctx context.Context, plan reconnectPlan) bool {
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := r.join(plan.addrs)
+		done <- result{n, err}
+	}()
+	var res result
+	select {
+	case <-ctx.Done():
+		return false
+	case res = <-done:
+	}
+	if res.n == 0 {
+		r.attempts.WithLabelValues("error").Inc()
+		r.log.Debug("gossip reconnect failed", "addrs", strings.Join(plan.addrs, ","), "err", res.err)
+		return true
+	}
+	r.attempts.WithLabelValues("ok").Inc()
+	r.log.Info("rejoined gossip", "through", strings.Join(plan.addrs, ","), "was_alone", plan.alone)
+	return true
+}
