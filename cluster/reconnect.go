@@ -17,7 +17,9 @@ import (
 // after half a minute, so two sides of a healed partition would each keep
 // the other dead for good. Like Serf's reconnect, this node keeps reaching
 // out: every interval it joins one failed member at random, and when it sees
-// no other live member at all it joins every address it knows.
+// no other live member at all it joins every address it knows. Unlike Serf
+// it does not skip rounds when few members failed: Ferry's clusters are
+// small, and a refused or unanswered dial once per interval costs little.
 
 // ReconnectConfig says how a node reaches out to failed members.
 type ReconnectConfig struct {
@@ -65,62 +67,70 @@ type reconnectPlan struct {
 //
 // Failed members are members of the Raft state that gossip saw die (not
 // leave: a member that left gracefully said it would not be back) or has not
-// seen at all, each tried for the timeout after it failed. Members removed
-// from Raft, and gossip members Raft never knew, are never tried.
+// seen at all; each is tried for the timeout after it failed. A node that
+// sees no other live member tries its join addresses and all of them, however
+// long ago they failed: it has nobody else to learn the cluster from.
+// Members removed from Raft, and gossip members Raft never knew, are never
+// tried.
 func planReconnect(v reconnectView, pick func(n int) int) reconnectPlan {
 	known := map[uint64]bool{}
 	for _, ni := range v.known {
 		known[ni.GetRaftId()] = true
 	}
 	alone := true
-	handledID, handledName, aliveAddr := map[uint64]bool{}, map[string]bool{}, map[string]bool{}
-	var failed []string
+	seenID, seenName, aliveAddr := map[uint64]bool{}, map[string]bool{}, map[string]bool{}
+	// failed are the addresses of failed members still within the timeout,
+	// all those of every failed member.
+	var failed, all []string
 	for _, m := range v.members {
 		if m.RaftID == v.self || m.Name == v.selfName || m.ClusterID != "" && m.ClusterID != v.clusterID {
 			continue
 		}
-		handledID[m.RaftID], handledName[m.Name] = true, true
+		seenID[m.RaftID], seenName[m.Name] = true, true
 		switch m.State {
 		case ferryv1.GossipState_GOSSIP_STATE_ALIVE, ferryv1.GossipState_GOSSIP_STATE_SUSPECT:
 			alone = false
 			aliveAddr[m.GossipAddr] = true
 		case ferryv1.GossipState_GOSSIP_STATE_DEAD:
-			if known[m.RaftID] && v.now.Sub(m.Since) <= v.timeout {
-				failed = appendAddr(failed, m.GossipAddr, v.selfAddr)
+			if known[m.RaftID] {
+				all = append(all, m.GossipAddr)
+				if v.now.Sub(m.Since) <= v.timeout {
+					failed = append(failed, m.GossipAddr)
+				}
 			}
 		}
 	}
-	if v.now.Sub(v.started) <= v.timeout {
-		for _, ni := range v.known {
-			if ni.GetRaftId() != v.self && !handledID[ni.GetRaftId()] && !handledName[ni.GetName()] {
-				failed = appendAddr(failed, ni.GetGossipAddr(), v.selfAddr)
+	for _, ni := range v.known {
+		if ni.GetRaftId() != v.self && !seenID[ni.GetRaftId()] && !seenName[ni.GetName()] {
+			all = append(all, ni.GetGossipAddr())
+			if v.now.Sub(v.started) <= v.timeout {
+				failed = append(failed, ni.GetGossipAddr())
 			}
 		}
+	}
+	if alone {
+		// The join addresses come first: the operator named them.
+		return reconnectPlan{addrs: joinable(append(slices.Clone(v.join), all...), v.selfAddr, nil), alone: true}
 	}
 	// An address a live member answers on now heals nothing: joining it
 	// would "succeed" at every attempt.
-	failed = slices.DeleteFunc(failed, func(a string) bool { return aliveAddr[a] })
-	if alone {
-		// The join addresses come first: the operator named them.
-		var all []string
-		for _, a := range append(slices.Clone(v.join), failed...) {
-			all = appendAddr(all, a, v.selfAddr)
-		}
-		return reconnectPlan{addrs: all, alone: true}
-	}
+	failed = joinable(failed, v.selfAddr, aliveAddr)
 	if len(failed) == 0 {
 		return reconnectPlan{}
 	}
 	return reconnectPlan{addrs: []string{failed[pick(len(failed))]}}
 }
 
-// appendAddr adds addr unless it is empty, this node's own (joining oneself
-// "succeeds" and heals nothing) or already there.
-func appendAddr(addrs []string, addr, self string) []string {
-	if addr == "" || addr == self || slices.Contains(addrs, addr) {
-		return addrs
+// joinable drops from addrs the empty ones, this node's own (joining oneself
+// "succeeds" and heals nothing), those in skip and repeats.
+func joinable(addrs []string, self string, skip map[string]bool) []string {
+	var out []string
+	for _, a := range addrs {
+		if a != "" && a != self && !skip[a] && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
 	}
-	return append(addrs, addr)
+	return out
 }
 
 // reconnector runs the attempts planReconnect decides.
@@ -187,6 +197,6 @@ func (r *reconnector) attempt(ctx context.Context, plan reconnectPlan) bool {
 		return true
 	}
 	r.attempts.WithLabelValues("ok").Inc()
-	r.log.Info("rejoined gossip", "through", strings.Join(plan.addrs, ","), "was_alone", plan.alone)
+	r.log.Info("rejoined gossip", "addrs", strings.Join(plan.addrs, ","), "answered", res.n, "was_alone", plan.alone)
 	return true
 }

@@ -119,6 +119,14 @@ func TestPlanReconnect(t *testing.T) {
 			alone:   true,
 		},
 		{
+			name:    "alone for longer than the timeout: still every member Raft knows",
+			members: []GossipMember{self, member("2", 2, dead, 25*time.Hour), member("3", 3, dead, time.Minute)},
+			known:   known,
+			started: 25 * time.Hour,
+			want:    []string{"10.0.0.2:7201", "10.0.0.3:7201", "10.0.0.4:7201"},
+			alone:   true,
+		},
+		{
 			name:    "alone and knowing nobody",
 			members: []GossipMember{self},
 			known:   known[:1],
