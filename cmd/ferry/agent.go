@@ -25,6 +25,7 @@ import (
 
 	"github.com/ferry-san/ferry/cluster"
 	"github.com/ferry-san/ferry/cluster/executor"
+	"github.com/ferry-san/ferry/internal/bytesize"
 	"github.com/ferry-san/ferry/internal/flagenv"
 	"github.com/ferry-san/ferry/iscsi"
 	"github.com/ferry-san/ferry/mover"
@@ -55,22 +56,22 @@ type agentFlags struct {
 	reconnectInterval                                       time.Duration
 }
 
-func agentFlagSet(stderr io.Writer) (*flag.FlagSet, *agentFlags) {
+func agentFlagSet() (*flag.FlagSet, *agentFlags) {
 	d := cluster.DefaultConfig()
 	f := &agentFlags{}
 	fs := flag.NewFlagSet("ferry agent", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	host, _ := os.Hostname()
 	fs.StringVar(&f.node, "node", host, "unique name of this node in the cluster")
-	fs.StringVar(&f.dataDir, "data-dir", "", "directory for the node's Raft log (raft.db); default /var/lib/ferry/NODE")
+	fs.StringVar(&f.dataDir, "data-dir", "", "directory for the node's Raft log (raft.db); none means /var/lib/ferry/NODE")
 	fs.StringVar(&f.bind, "bind", d.BindAddr, "address every listener binds to")
-	fs.StringVar(&f.advertise, "advertise", "", "address other nodes and clients use to reach this node (default: -bind)")
+	fs.StringVar(&f.advertise, "advertise", "", "address other nodes and clients use to reach this node; none means -bind")
 	fs.IntVar(&f.grpcPort, "grpc-port", 7101, "port of the gRPC API and the Raft transport")
 	fs.IntVar(&f.gossipPort, "gossip-port", d.GossipPort, "port of gossip (memberlist, TCP and UDP)")
-	fs.IntVar(&f.advertiseGRPCPort, "advertise-grpc-port", 0, "gRPC port other nodes and clients use, if a proxy or NAT stands in front of -grpc-port (default: -grpc-port)")
-	fs.IntVar(&f.advertiseGossipPort, "advertise-gossip-port", 0, "gossip port other nodes use, if a proxy or NAT stands in front of -gossip-port (default: -gossip-port)")
+	fs.IntVar(&f.advertiseGRPCPort, "advertise-grpc-port", 0, "gRPC port other nodes and clients use, if a proxy or NAT stands in front of -grpc-port; 0 means -grpc-port")
+	fs.IntVar(&f.advertiseGossipPort, "advertise-gossip-port", 0, "gossip port other nodes use, if a proxy or NAT stands in front of -gossip-port; 0 means -gossip-port")
 	fs.IntVar(&f.iscsiPort, "iscsi-port", 3260, "port of the iSCSI target portal; if it is taken the node serves no iSCSI (and says so in its log); 0 turns it off")
-	fs.StringVar(&f.iscsiIQN, "iscsi-iqn", "", "iSCSI target name (default "+iscsitarget.DefaultTargetName+"CLUSTER-NAME; same on every node)")
+	fs.StringVar(&f.iscsiIQN, "iscsi-iqn", "", "iSCSI target name, same on every node; none means "+iscsitarget.DefaultTargetName+"CLUSTER-NAME")
 	fs.StringVar(&f.chapUser, "iscsi-chap-user", "", "CHAP user initiators must authenticate as (with -iscsi-chap-secret); none means no authentication")
 	fs.StringVar(&f.chapSecret, "iscsi-chap-secret", "", "CHAP secret of -iscsi-chap-user (12 to 16 characters recommended); better in FERRY_ISCSI_CHAP_SECRET or -config")
 	fs.StringVar(&f.chapMutualUser, "iscsi-chap-mutual-user", "", "mutual CHAP: the name the target answers with when an initiator challenges it")
@@ -86,12 +87,12 @@ func agentFlagSet(stderr io.Writer) (*flag.FlagSet, *agentFlags) {
 	fs.DurationVar(&f.reconnectInterval, "reconnect-interval", d.Reconnect.Interval, "how often a node tries to rejoin a failed member (or, alone, every member it knows), for up to -dead-node-timeout; heals gossip after a partition")
 	fs.DurationVar(&f.tick, "tick", d.TickInterval, "Raft tick interval")
 	fs.IntVar(&f.electionTicks, "election-ticks", d.ElectionTicks, "Raft election timeout in ticks")
-	fs.Int64Var(&f.checkpointBytes, "checkpoint-bytes", mover.DefaultCheckpointBytes, "bytes a copy moves between committed checkpoints")
+	bytesize.Int64Var(fs, &f.checkpointBytes, "checkpoint-bytes", mover.DefaultCheckpointBytes, "`bytes` a copy moves between committed checkpoints, e.g. 64MiB")
 	fs.DurationVar(&f.checkpointEvery, "checkpoint-every", mover.DefaultCheckpointEvery, "longest time between a running copy's committed checkpoints")
 	fs.StringVar(&f.reach, "reach", "", "comma-separated devices this node reaches: disk names, library names, LIB/N drives; empty means every device of its site")
 	fs.DurationVar(&f.lease, "lease", scheduler.DefaultLease, "job lease on the leader's clock: a node silent this long loses its jobs (same on every node)")
 	fs.DurationVar(&f.renewInterval, "renew-interval", executor.DefaultRenewInterval, "how often this node renews its lease")
-	fs.DurationVar(&f.renewDeadline, "renew-deadline", executor.DefaultRenewDeadline, "how long after a granted renewal was sent this node may write; at most 2/3 of -lease is used")
+	fs.DurationVar(&f.renewDeadline, "renew-deadline", executor.DefaultRenewDeadline, "how long after a granted renewal was sent this node may write; at most 2/3 of -lease")
 	fs.IntVar(&f.maxJobsPerNode, "max-jobs-per-node", scheduler.DefaultMaxJobsPerNode, "most jobs the scheduler runs on one node (same on every node)")
 	fs.IntVar(&f.maxJobsPerLibrary, "max-jobs-per-library", 0, "most jobs using drives of one library; 0 means as many as it has drives (same on every node)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
@@ -100,20 +101,19 @@ func agentFlagSet(stderr io.Writer) (*flag.FlagSet, *agentFlags) {
 	fs.BoolVar(&f.pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ on the http port")
 	fs.BoolVar(&f.dev, "dev", false, "one node with its data in a temporary directory, removed on exit")
 	fs.String(flagenv.ConfigFlag, "", "config file: one 'flag-name = value' per line")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: ferry agent [flags]\n\nRuns one Ferry node. Every flag may also be set as FERRY_<FLAG> (e.g. FERRY_GRPC_PORT)\nor in the -config file; the command line wins, then the environment, then the file.\n\n")
-		fs.PrintDefaults()
-	}
+	// Errors are reported once by runAgent; -h prints printAgentUsage.
+	fs.Usage = func() {}
 	return fs, f
 }
 
 func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs, f := agentFlagSet(stderr)
+	fs, f := agentFlagSet()
 	if _, err := flagenv.Parse(fs, args, "FERRY"); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			printAgentUsage(stdout, fs)
 			return 0
 		}
-		fmt.Fprintf(stderr, "ferry agent: %v\n", err)
+		fmt.Fprintf(stderr, "ferry agent: %v\nusage: ferry agent [flags] (see \"ferry agent -h\")\n", err)
 		return 2
 	}
 	log, err := newLogger(stderr, f.logFormat, f.logLevel)
@@ -121,9 +121,13 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "ferry agent: %v\n", err)
 		return 2
 	}
-	if f.reconnectInterval <= 0 {
-		fmt.Fprintf(stderr, "ferry agent: -reconnect-interval %s: must be positive\n", f.reconnectInterval)
+	warnings, err := f.validate()
+	if err != nil {
+		fmt.Fprintf(stderr, "ferry agent: %v\n", strings.ReplaceAll(err.Error(), "\n", "\nferry agent: "))
 		return 2
+	}
+	for _, w := range warnings {
+		log.Warn(w)
 	}
 	if f.dev {
 		dir, err := os.MkdirTemp("", "ferry-dev-")
@@ -161,6 +165,17 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	return 0
+}
+
+// printAgentUsage is ferry agent -h: every flag with its default and its
+// environment variable, as the client commands show theirs.
+func printAgentUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, "Usage: ferry agent [flags]\n\nRuns one Ferry node. Every flag may also be set as FERRY_<FLAG> (e.g. FERRY_GRPC_PORT)\n"+
+		"or in the -config file. Sizes take units (64MiB, 100MB), durations Go's (250ms, 1.5s).\n"+
+		"The lease settings must keep -renew-interval < -renew-deadline <= 2/3 -lease; a quarter\n"+
+		"of -renew-deadline or less is recommended for -renew-interval.\n\n"+
+		"Flags (precedence: flag > environment > config file > default):\n")
+	flagenv.PrintDefaults(w, fs, func(name string) string { return flagenv.EnvName("FERRY", name) })
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {

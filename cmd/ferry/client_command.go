@@ -8,7 +8,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/ferry-san/ferry/internal/flagenv"
@@ -232,24 +231,12 @@ func (c *clientCommand) printUsage(w io.Writer, fs *flag.FlagSet) {
 		fmt.Fprintf(w, "\n%s\n", c.details)
 	}
 	fmt.Fprint(w, "\nFlags (precedence: flag > environment > config file > default):\n")
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fs.VisitAll(func(f *flag.Flag) {
-		typ, usage := flag.UnquoteUsage(f)
-		def := f.DefValue
-		if def == "" {
-			def = "none"
+	flagenv.PrintDefaults(w, fs, func(name string) string {
+		if key := flagenv.EnvName(envPrefix, name); isCommonEnv(key) {
+			return key
 		}
-		name := "-" + f.Name
-		if typ != "" {
-			name += " " + typ
-		}
-		if key := flagenv.EnvName(envPrefix, f.Name); isCommonEnv(key) {
-			fmt.Fprintf(tw, "  %s\t%s (default %s; env %s)\n", name, usage, def, key)
-		} else {
-			fmt.Fprintf(tw, "  %s\t%s (default %s)\n", name, usage, def)
-		}
+		return ""
 	})
-	tw.Flush()
 	fmt.Fprint(w, "\nClient connections use plaintext gRPC: only on loopback or a trusted network.\n")
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -163,6 +164,26 @@ func blockSizeValue(f *sizeFlag) (uint32, error) {
 }
 
 // requireFlags fails with the missing flags named, in a stable order.
+// isSet reports whether flag name was given (on the command line, in the
+// environment or the config file), for flags whose zero value is a
+// mistake rather than "not given".
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// checkSlot refuses a -slot that names no storage slot.
+func checkSlot(slot uint) error {
+	switch {
+	case slot == 0:
+		return usageError{"-slot 0: slots count from 1"}
+	case slot > math.MaxUint32:
+		return usageError{fmt.Sprintf("-slot %d: too large", slot)}
+	}
+	return nil
+}
+
 func requireFlags(given map[string]bool) error {
 	var missing []string
 	for name, ok := range given {

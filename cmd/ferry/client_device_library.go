@@ -26,10 +26,10 @@ func libraryCreateCommand() *clientCommand {
 			drives := fs.Uint("drives", 0, "number of tape `drives`")
 			ie := fs.Uint("ie-slots", 1, "number of import/export `slots`")
 			capacity := newSizeFlag()
-			fs.Var(capacity, "capacity", "capacity of each new cartridge, e.g. 8GiB")
+			fs.Var(capacity, "capacity", "capacity of each new cartridge, e.g. 8GiB; required")
 			site := fs.String("site", "", "`site` the library belongs to; none means the site of the node that answers")
 			return func(ctx context.Context, c *client, _ []string) error {
-				if err := requireFlags(map[string]bool{"-name": *name != "", "-dir": *dir != ""}); err != nil {
+				if err := requireFlags(map[string]bool{"-name": *name != "", "-dir": *dir != "", "-capacity": capacity.set}); err != nil {
 					return err
 				}
 				counts := map[string]*uint{"-slots": slots, "-drives": drives, "-ie-slots": ie}
@@ -219,11 +219,11 @@ func tapeLabelCommand() *clientCommand {
 			slot := fs.Uint("slot", 0, "empty storage `slot` (from 1); required")
 			barcode := fs.String("barcode", "", "`barcode` of the new cartridge; required")
 			return func(ctx context.Context, c *client, _ []string) error {
-				if err := requireFlags(map[string]bool{"-library": *lib != "", "-slot": *slot != 0, "-barcode": *barcode != ""}); err != nil {
+				if err := requireFlags(map[string]bool{"-library": *lib != "", "-slot": isSet(fs, "slot"), "-barcode": *barcode != ""}); err != nil {
 					return err
 				}
-				if *slot > math.MaxUint32 {
-					return usageError{fmt.Sprintf("-slot %d: too large", *slot)}
+				if err := checkSlot(*slot); err != nil {
+					return err
 				}
 				ctx, cancel := c.rpcContext(ctx)
 				defer cancel()

@@ -1,9 +1,11 @@
 // Package bytesize reads byte counts as people write them ("1GiB", "80MB",
-// "1.5 MiB"), for the command line and the benchmarks alike.
+// "1.5 MiB"), for the command line and the benchmarks alike, writes them
+// back (Format), and defines flags that take them (Int64Var).
 package bytesize
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"math"
 	"math/big"
@@ -85,4 +87,48 @@ func Positive(s string) (int64, error) {
 		return 0, fmt.Errorf("size %q: too large", s)
 	}
 	return int64(n), nil
+}
+
+// Format writes n in the largest binary unit that divides it: "64MiB",
+// "1GiB", and plain bytes ("1536B") when none does, so that
+// Parse(Format(n)) == n.
+func Format(n uint64) string {
+	for _, u := range []struct {
+		name string
+		size uint64
+	}{{"PiB", 1 << 50}, {"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return fmt.Sprintf("%d%s", n/u.size, u.name)
+		}
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+// int64Value is a flag.Value for a byte count held in an int64.
+type int64Value struct{ p *int64 }
+
+func (v int64Value) String() string {
+	if v.p == nil {
+		return "0B"
+	}
+	return Format(uint64(max(*v.p, 0)))
+}
+
+func (v int64Value) Set(s string) error {
+	n, err := Parse(s)
+	if err != nil {
+		return err
+	}
+	if n > math.MaxInt64 {
+		return errors.New("too large")
+	}
+	*v.p = int64(n)
+	return nil
+}
+
+// Int64Var defines a flag whose value is a byte count with Parse's units
+// ("64MiB", "100MB", "4096"), shown in help as Format writes it.
+func Int64Var(fs *flag.FlagSet, p *int64, name string, value int64, usage string) {
+	*p = value
+	fs.Var(int64Value{p}, name, usage)
 }

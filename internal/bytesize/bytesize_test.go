@@ -1,6 +1,8 @@
 package bytesize
 
 import (
+	"flag"
+	"io"
 	"strings"
 	"testing"
 )
@@ -73,6 +75,42 @@ func TestPositive(t *testing.T) {
 		got, err := Positive(tt.in)
 		if (err != nil) != tt.wantErr || got != tt.want {
 			t.Errorf("Positive(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestFormat(t *testing.T) {
+	for _, tt := range []struct {
+		n    uint64
+		want string
+	}{{0, "0B"}, {512, "512B"}, {1536, "1536B"}, {4096, "4KiB"}, {64 << 20, "64MiB"}, {3 << 30, "3GiB"}, {1 << 40, "1TiB"}, {1e9, "1000000000B"}} {
+		got := Format(tt.n)
+		if got != tt.want {
+			t.Errorf("Format(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+		if back, err := Parse(got); err != nil || back != tt.n {
+			t.Errorf("Parse(Format(%d)) = %d, %v", tt.n, back, err)
+		}
+	}
+}
+
+func TestInt64Var(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var n int64
+	Int64Var(fs, &n, "checkpoint-bytes", 64<<20, "")
+	if got := fs.Lookup("checkpoint-bytes").DefValue; got != "64MiB" {
+		t.Errorf("default shown as %q, want 64MiB", got)
+	}
+	for _, tt := range []struct {
+		arg  string
+		want int64
+		ok   bool
+	}{{"1GiB", 1 << 30, true}, {"100MB", 100e6, true}, {"4096", 4096, true}, {"16EiB", 0, false}, {"20000PiB", 0, false}, {"-1", 0, false}, {"lots", 0, false}} {
+		n = 0
+		err := fs.Set("checkpoint-bytes", tt.arg)
+		if (err == nil) != tt.ok || (tt.ok && n != tt.want) {
+			t.Errorf("-checkpoint-bytes %s: got %d, %v; want %d (ok %t)", tt.arg, n, err, tt.want, tt.ok)
 		}
 	}
 }

@@ -81,7 +81,7 @@ func TestOpen(t *testing.T) {
 		{name: "bad block size", path: img, opt: Options{BlockSize: 2048}, wantErr: ErrBlockSize},
 		{name: "size not a multiple", path: odd, wantErr: ErrSize},
 		{name: "missing", path: filepath.Join(dir, "missing"), wantErr: os.ErrNotExist},
-		{name: "directory", path: dir, opt: Options{ReadOnly: true}, wantMsg: "not a regular file or block device"},
+		{name: "directory", path: dir, opt: Options{ReadOnly: true}, wantMsg: "is a directory: want a disk image file or a block device"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -62,6 +62,8 @@ func newLUN(f *os.File, path string, opt Options) (*LUN, error) {
 		if l.size, native, err = blockDeviceGeometry(f); err != nil {
 			return nil, err
 		}
+	case m.IsDir():
+		return nil, errors.New("is a directory: want a disk image file or a block device")
 	default:
 		return nil, fmt.Errorf("not a regular file or block device (mode %v)", m)
 	}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// validate checks what parsing the flags cannot: that durations and sizes
+// are positive and that the lease settings keep a mover from writing after
+// the leader may have given its job away (README "Settings that trade
+// takeover time against false takeovers"). It returns warnings for settings
+// that work but trade away robustness.
+func (f *agentFlags) validate() (warnings []string, err error) {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"lease", f.lease},
+		{"renew-interval", f.renewInterval},
+		{"renew-deadline", f.renewDeadline},
+		{"tick", f.tick},
+		{"checkpoint-every", f.checkpointEvery},
+		{"dead-node-timeout", f.deadNodeTimeout},
+		{"reconnect-interval", f.reconnectInterval},
+	} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("-%s %s: must be positive", d.name, d.v))
+		}
+	}
+	for _, n := range []struct {
+		name string
+		v    int64
+	}{
+		{"election-ticks", int64(f.electionTicks)},
+		{"voters", int64(f.voters)},
+		{"checkpoint-bytes", f.checkpointBytes},
+		{"max-jobs-per-node", int64(f.maxJobsPerNode)},
+	} {
+		if n.v <= 0 {
+			errs = append(errs, fmt.Errorf("-%s %d: must be positive", n.name, n.v))
+		}
+	}
+	if f.maxJobsPerLibrary < 0 {
+		errs = append(errs, fmt.Errorf("-max-jobs-per-library %d: must be 0 (as many as drives) or more", f.maxJobsPerLibrary))
+	}
+	for _, p := range []struct {
+		name string
+		v    int
+	}{
+		{"grpc-port", f.grpcPort}, {"gossip-port", f.gossipPort}, {"http-port", f.httpPort}, {"iscsi-port", f.iscsiPort},
+		{"advertise-grpc-port", f.advertiseGRPCPort}, {"advertise-gossip-port", f.advertiseGossipPort},
+	} {
+		if p.v < 0 || p.v > 65535 {
+			errs = append(errs, fmt.Errorf("-%s %d: not a port (0 to 65535)", p.name, p.v))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	// The rules between the lease settings, once each is sane on its own.
+	if limit := f.lease * 2 / 3; f.renewDeadline > limit {
+		errs = append(errs, fmt.Errorf("-renew-deadline %s: must be at most 2/3 of -lease %s (%s), so that a mover stops writing well before the leader may give its jobs to another node", f.renewDeadline, f.lease, limit))
+	}
+	if f.renewInterval >= f.renewDeadline {
+		errs = append(errs, fmt.Errorf("-renew-interval %s: must be shorter than -renew-deadline %s (a quarter of it or less), or the lease lapses between two renewals and every copy stops", f.renewInterval, f.renewDeadline))
+	} else if f.renewInterval > f.renewDeadline/4 {
+		warnings = append(warnings, fmt.Sprintf("-renew-interval %s is more than a quarter of -renew-deadline %s: one lost renewal may stop this node's copies", f.renewInterval, f.renewDeadline))
+	}
+	return warnings, errors.Join(errs...)
+}
