@@ -131,6 +131,13 @@ func (c cli) verified(wantSum string, src, dst string) {
 // this test creates itself.
 func startDataNode(t *testing.T) *localcluster.Node {
 	t.Helper()
+	_, n := startDataCluster(t)
+	return n
+}
+
+// startDataCluster is startDataNode that returns the node's cluster too.
+func startDataCluster(t *testing.T) (*localcluster.Cluster, *localcluster.Node) {
+	t.Helper()
 	c := newCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
@@ -144,7 +151,7 @@ func startDataNode(t *testing.T) *localcluster.Node {
 	if err := c.WaitReady(ctx, "n1"); err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return c, n
 }
 
 // fillRandom replaces the file's bytes with random ones, keeping its size,
