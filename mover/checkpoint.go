@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -37,11 +38,17 @@ type Checkpoint struct {
 	Hash, SegmentHash []byte
 	// Done are the results of the segments before Segment.
 	Done []SegmentResult
+	// Written holds, for every tape written so far, the position of the
+	// job's first (lowest) write on it: see Result.Written.
+	Written map[int]TapePos
 }
 
 const (
 	checkpointMagic   = "FYCP"
-	checkpointVersion = 1
+	checkpointVersion = 2
+	// checkpointV1 lacks Written; it is still read, so a job checkpointed
+	// by an older node resumes (reporting no start for what it wrote).
+	checkpointV1 = 1
 	// maxCheckpointItems bounds counts read from untrusted bytes so a
 	// corrupt checkpoint cannot make Unmarshal allocate gigabytes.
 	maxCheckpointItems = 1 << 20
@@ -61,18 +68,7 @@ func (c Checkpoint) MarshalBinary() ([]byte, error) {
 	b = binary.AppendVarint(b, c.SegmentRecords)
 	b = binary.AppendVarint(b, c.SegmentFiles)
 	b = binary.AppendVarint(b, c.BytesDone)
-	keys := make([]int, 0, len(c.Positions))
-	for k := range c.Positions {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	b = binary.AppendUvarint(b, uint64(len(keys)))
-	for _, k := range keys {
-		p := c.Positions[k]
-		b = binary.AppendUvarint(b, uint64(k))
-		b = binary.AppendUvarint(b, p.ObjectID)
-		b = binary.AppendUvarint(b, p.File)
-	}
+	b = appendPositions(b, c.Positions)
 	b = appendBytes(b, c.Hash)
 	b = appendBytes(b, c.SegmentHash)
 	b = binary.AppendUvarint(b, uint64(len(c.Done)))
@@ -80,7 +76,19 @@ func (c Checkpoint) MarshalBinary() ([]byte, error) {
 		b = binary.AppendVarint(b, r.Bytes)
 		b = append(b, r.SHA256[:]...)
 	}
-	return b, nil
+	return appendPositions(b, c.Written), nil
+}
+
+// appendPositions encodes tape positions sorted by device.
+func appendPositions(b []byte, m map[int]TapePos) []byte {
+	b = binary.AppendUvarint(b, uint64(len(m)))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		p := m[k]
+		b = binary.AppendUvarint(b, uint64(k))
+		b = binary.AppendUvarint(b, p.ObjectID)
+		b = binary.AppendUvarint(b, p.File)
+	}
+	return b
 }
 
 func appendBytes(b, p []byte) []byte {
@@ -94,8 +102,9 @@ func (c *Checkpoint) UnmarshalBinary(data []byte) error {
 	if string(d.take(len(checkpointMagic))) != checkpointMagic {
 		return fmt.Errorf("%w: bad magic", ErrBadCheckpoint)
 	}
-	if v := d.take(1); d.err == nil && v[0] != checkpointVersion {
-		return fmt.Errorf("%w: version %d, want %d", ErrBadCheckpoint, v[0], checkpointVersion)
+	version := d.take(1)[0]
+	if d.err == nil && version != checkpointVersion && version != checkpointV1 {
+		return fmt.Errorf("%w: version %d, want %d", ErrBadCheckpoint, version, checkpointVersion)
 	}
 	var out Checkpoint
 	out.Segment = int(d.count())
@@ -103,13 +112,7 @@ func (c *Checkpoint) UnmarshalBinary(data []byte) error {
 	out.SegmentRecords = d.varint()
 	out.SegmentFiles = d.varint()
 	out.BytesDone = d.varint()
-	if n := d.count(); n > 0 {
-		out.Positions = make(map[int]TapePos, n)
-		for range n {
-			k := int(d.count())
-			out.Positions[k] = TapePos{ObjectID: d.uvarint(), File: d.uvarint()}
-		}
-	}
+	out.Positions = d.positions()
 	out.Hash = d.bytes()
 	out.SegmentHash = d.bytes()
 	if n := d.count(); n > 0 {
@@ -119,6 +122,9 @@ func (c *Checkpoint) UnmarshalBinary(data []byte) error {
 			copy(r.SHA256[:], d.take(len(r.SHA256)))
 			out.Done = append(out.Done, r)
 		}
+	}
+	if version != checkpointV1 {
+		out.Written = d.positions()
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("%d trailing bytes", len(d.b))
@@ -187,6 +193,20 @@ func (d *decoder) count() uint64 {
 		return 0
 	}
 	return v
+}
+
+// positions reads what appendPositions wrote; nil when there are none.
+func (d *decoder) positions() map[int]TapePos {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	m := make(map[int]TapePos, min(n, uint64(len(d.b))))
+	for range n {
+		k := int(d.count())
+		m[k] = TapePos{ObjectID: d.uvarint(), File: d.uvarint()}
+	}
+	return m
 }
 
 func (d *decoder) bytes() []byte {

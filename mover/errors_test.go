@@ -237,6 +237,7 @@ func TestCheckpointEncoding(t *testing.T) {
 		Hash:        []byte{1, 2, 3},
 		SegmentHash: []byte{4, 5},
 		Done:        []SegmentResult{{Bytes: 10, SHA256: sum([]byte("a"))}, {}, {Bytes: 1}},
+		Written:     map[int]TapePos{2: {ObjectID: 40, File: 2}},
 	}
 	b, err := cp.MarshalBinary()
 	if err != nil {
@@ -247,7 +248,7 @@ func TestCheckpointEncoding(t *testing.T) {
 		t.Fatal(err)
 	}
 	b2, _ := got.MarshalBinary()
-	if string(b) != string(b2) || got.Positions[2] != cp.Positions[2] || got.Done[0] != cp.Done[0] || got.BytesDone != cp.BytesDone {
+	if string(b) != string(b2) || got.Positions[2] != cp.Positions[2] || got.Written[2] != cp.Written[2] || got.Done[0] != cp.Done[0] || got.BytesDone != cp.BytesDone {
 		t.Fatalf("round trip: %+v", got)
 	}
 	// Every truncation, a wrong version and trailing bytes are refused.
@@ -257,9 +258,16 @@ func TestCheckpointEncoding(t *testing.T) {
 		}
 	}
 	bad := append([]byte(nil), b...)
-	bad[4] = 2
+	bad[4] = 3
 	if err := new(Checkpoint).UnmarshalBinary(bad); !errors.Is(err, ErrBadCheckpoint) {
-		t.Fatalf("version 2: %v", err)
+		t.Fatalf("version 3: %v", err)
+	}
+	// Version 1 (before Written) is still read.
+	v1, _ := Checkpoint{Segment: 1, Positions: map[int]TapePos{1: {2, 3}}, Done: []SegmentResult{{}}}.MarshalBinary()
+	v1 = v1[:len(v1)-1] // no Written count
+	v1[4] = 1
+	if err := got.UnmarshalBinary(v1); err != nil || got.Segment != 1 || got.Written != nil {
+		t.Fatalf("version 1: %+v, %v", got, err)
 	}
 	if err := new(Checkpoint).UnmarshalBinary(append(b, 0)); !errors.Is(err, ErrBadCheckpoint) {
 		t.Fatalf("trailing byte: %v", err)

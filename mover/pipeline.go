@@ -29,6 +29,11 @@ func (r *runner) data(ctx context.Context, s Segment) error {
 	if hashing {
 		r.dirty[s.Dst] = true
 	}
+	if dstClass == classTape {
+		if err := r.writing(s.Dst); err != nil {
+			return err
+		}
+	}
 
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()

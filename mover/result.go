@@ -20,4 +20,10 @@ type Result struct {
 	// inside a disk block, to the end of that block (StreamToBlock); they
 	// are not in Bytes or the hashes.
 	Padding int64
+	// Written maps every tape device the plan wrote (a record, or at least
+	// one filemark) to the position of its lowest write: everything from
+	// there on is the job's, as a write on tape discards what follows it.
+	// It survives resumes (checkpoints carry it), and Run returns it on
+	// failure too, alone, so a caller can say what a cut-off copy left.
+	Written map[int]TapePos
 }

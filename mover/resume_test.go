@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"math/rand/v2"
 	"testing"
 
@@ -170,6 +171,9 @@ func TestResumeProperty(t *testing.T) {
 				}
 				if got.Bytes != want.Bytes || got.SHA256 != want.SHA256 || len(got.Segments) != len(want.Segments) {
 					t.Fatalf("resume from checkpoint %d: %d bytes %x, want %d bytes %x", k, got.Bytes, got.SHA256, want.Bytes, want.SHA256)
+				}
+				if !maps.Equal(got.Written, want.Written) {
+					t.Fatalf("resume from checkpoint %d: written from %v, want %v", k, got.Written, want.Written)
 				}
 				for j := range got.Segments {
 					if got.Segments[j] != want.Segments[j] {

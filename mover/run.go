@@ -12,7 +12,7 @@ import (
 // Run executes plan on devs, starting over or from resume, and returns what
 // it wrote once every destination is flushed. On failure it returns a
 // *SegmentError naming the segment and how far it got (or the error of
-// OnCheckpoint, or the context's), never a partial Result.
+// OnCheckpoint, or the context's) and a Result holding only Written.
 //
 // Resuming repositions every tape to where the checkpoint saw it (LOCATE;
 // a write after it truncates the rest of the tape) and every block
@@ -20,12 +20,20 @@ import (
 // uninterrupted run with the same hashes. devs must be the same devices, in
 // the same order, as in the run that emitted the checkpoint.
 func Run(ctx context.Context, cfg Config, plan Plan, devs []Device, resume *Checkpoint) (Result, error) {
+	r, res, err := runPlan(ctx, cfg, plan, devs, resume)
+	if err != nil && r != nil {
+		return Result{Written: maps.Clone(r.written)}, err
+	}
+	return res, err
+}
+
+func runPlan(ctx context.Context, cfg Config, plan Plan, devs []Device, resume *Checkpoint) (*runner, Result, error) {
 	cfg = cfg.withDefaults()
 	if err := checkDevices(devs); err != nil {
-		return Result{}, err
+		return nil, Result{}, err
 	}
 	if err := plan.validate(devs); err != nil {
-		return Result{}, err
+		return nil, Result{}, err
 	}
 	r := &runner{
 		cfg:       cfg,
@@ -34,6 +42,7 @@ func Run(ctx context.Context, cfg Config, plan Plan, devs []Device, resume *Chec
 		hashes:    newHashes(),
 		positions: map[int]TapePos{},
 		dirty:     map[int]bool{},
+		written:   map[int]TapePos{},
 		start:     time.Now(),
 		total:     plan.total(),
 	}
@@ -42,22 +51,22 @@ func Run(ctx context.Context, cfg Config, plan Plan, devs []Device, resume *Chec
 	// Every pipeline goroutine has exited when Run returns.
 	defer r.pool.close()
 	if err := r.begin(ctx, resume); err != nil {
-		return Result{}, err
+		return r, Result{}, err
 	}
 	for ; r.seg < len(plan.Segments); r.seg++ {
 		if err := ctx.Err(); err != nil {
-			return Result{}, r.fail(err)
+			return r, Result{}, r.fail(err)
 		}
 		if err := r.segment(ctx); err != nil {
-			return Result{}, err
+			return r, Result{}, err
 		}
 	}
 	if err := r.flushDirty(-1); err != nil {
-		return Result{}, r.fail(err)
+		return r, Result{}, r.fail(err)
 	}
-	res := Result{Bytes: r.jobBytes, SHA256: r.hashes.jobSum(), Segments: r.done, Padding: r.padding}
+	res := Result{Bytes: r.jobBytes, SHA256: r.hashes.jobSum(), Segments: r.done, Padding: r.padding, Written: r.written}
 	r.cfg.Logger.Debug("copy done", "bytes", res.Bytes, "sha256", fmt.Sprintf("%x", res.SHA256), "elapsed", time.Since(r.start))
-	return res, nil
+	return r, res, nil
 }
 
 // runner is the state of one Run.
@@ -80,6 +89,8 @@ type runner struct {
 	positions map[int]TapePos
 	// dirty are the devices written since the last flush.
 	dirty map[int]bool
+	// written is Result.Written so far.
+	written map[int]TapePos
 
 	start          time.Time
 	total          int64
@@ -119,6 +130,7 @@ func (r *runner) begin(ctx context.Context, cp *Checkpoint) error {
 	r.seg, r.segBytes, r.segRecs, r.segFiles = cp.Segment, cp.SegmentDone, cp.SegmentRecords, cp.SegmentFiles
 	r.jobBytes = cp.BytesDone
 	r.done = slices.Clone(cp.Done)
+	maps.Copy(r.written, cp.Written)
 	for i, d := range r.devs {
 		if d.Tape == nil {
 			continue
@@ -148,8 +160,13 @@ func (r *runner) segment(ctx context.Context) error {
 	case Verify:
 		err = r.verify(s)
 	case WriteFilemarks:
-		_, err = r.devs[s.Dst].Tape.WriteFilemarks(s.Filemarks)
-		err = r.positioned(s.Dst, "write filemarks", true, err)
+		if s.Filemarks > 0 {
+			err = r.writing(s.Dst)
+		}
+		if err == nil {
+			_, err = r.devs[s.Dst].Tape.WriteFilemarks(s.Filemarks)
+			err = r.positioned(s.Dst, "write filemarks", true, err)
+		}
 	case Space:
 		err = r.positioned(s.Dst, "space", false, r.devs[s.Dst].Tape.Space(s.Space, s.Count))
 	case Locate:
@@ -188,6 +205,19 @@ func (r *runner) verify(s Segment) error {
 	}
 	if d.Block.Blocks() == 0 {
 		return &stageError{op: "verify", device: s.Src, err: errors.New("block device has no blocks")}
+	}
+	return nil
+}
+
+// writing records where a tape is about to be written, if that is below
+// every earlier write of the job on it (Result.Written).
+func (r *runner) writing(idx int) error {
+	p, err := r.devs[idx].Tape.ReadPosition()
+	if err != nil {
+		return &stageError{op: "read position", device: idx, err: err}
+	}
+	if w, ok := r.written[idx]; !ok || p.ObjectID < w.ObjectID {
+		r.written[idx] = TapePos{ObjectID: p.ObjectID, File: p.File}
 	}
 	return nil
 }
@@ -252,6 +282,7 @@ func (r *runner) checkpoint(ctx context.Context, snk sink, st checkpointState) e
 		Hash:           st.jobHash,
 		SegmentHash:    st.segHash,
 		Done:           slices.Clone(r.done),
+		Written:        maps.Clone(r.written),
 	}
 	maps.Copy(cp.Positions, st.positions)
 	r.lastCheckpoint, r.sinceBytes = time.Now(), 0
