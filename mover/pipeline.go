@@ -29,10 +29,13 @@ func (r *runner) data(ctx context.Context, s Segment) error {
 	if hashing {
 		r.dirty[s.Dst] = true
 	}
-	if dstClass == classTape {
-		if err := r.writing(s.Dst); err != nil {
+	if ts, ok := snk.(*tapeSink); ok {
+		pos, err := r.tapePosition(s.Dst)
+		if err != nil {
 			return err
 		}
+		r.pending = &pendingWrite{pos: pos, snk: ts}
+		defer func() { r.settle(); r.pending = nil }()
 	}
 
 	pctx, cancel := context.WithCancel(ctx)

@@ -89,8 +89,10 @@ type runner struct {
 	positions map[int]TapePos
 	// dirty are the devices written since the last flush.
 	dirty map[int]bool
-	// written is Result.Written so far.
+	// written is Result.Written so far; pending is the running data
+	// segment's candidate.
 	written map[int]TapePos
+	pending *pendingWrite
 
 	start          time.Time
 	total          int64
@@ -160,11 +162,12 @@ func (r *runner) segment(ctx context.Context) error {
 	case Verify:
 		err = r.verify(s)
 	case WriteFilemarks:
-		if s.Filemarks > 0 {
-			err = r.writing(s.Dst)
-		}
-		if err == nil {
+		var before TapePos
+		if before, err = r.tapePosition(s.Dst); err == nil {
 			_, err = r.devs[s.Dst].Tape.WriteFilemarks(s.Filemarks)
+			if err == nil && s.Filemarks > 0 {
+				r.wrote(s.Dst, before)
+			}
 			err = r.positioned(s.Dst, "write filemarks", true, err)
 		}
 	case Space:
@@ -209,17 +212,40 @@ func (r *runner) verify(s Segment) error {
 	return nil
 }
 
-// writing records where a tape is about to be written, if that is below
-// every earlier write of the job on it (Result.Written).
-func (r *runner) writing(idx int) error {
+// tapePosition reads where tape idx stands.
+func (r *runner) tapePosition(idx int) (TapePos, error) {
 	p, err := r.devs[idx].Tape.ReadPosition()
 	if err != nil {
-		return &stageError{op: "read position", device: idx, err: err}
+		return TapePos{}, &stageError{op: "read position", device: idx, err: err}
 	}
+	return TapePos{ObjectID: p.ObjectID, File: p.File}, nil
+}
+
+// wrote records that tape idx was written from p on, if that is below
+// every earlier write of the job on it (Result.Written). Only a write that
+// happened counts: one refused (a write-protected tape, no room) changed
+// nothing on the tape.
+func (r *runner) wrote(idx int, p TapePos) {
 	if w, ok := r.written[idx]; !ok || p.ObjectID < w.ObjectID {
-		r.written[idx] = TapePos{ObjectID: p.ObjectID, File: p.File}
+		r.written[idx] = p
 	}
-	return nil
+}
+
+// pendingWrite is where a data segment's tape destination stood before
+// the segment; it counts as written once the segment's sink has written.
+type pendingWrite struct {
+	pos TapePos
+	snk *tapeSink
+}
+
+// settle moves the running segment's pending write into Written once its
+// sink has written something. It runs on Run's goroutine, before each
+// checkpoint the segment takes and after the segment ends.
+func (r *runner) settle() {
+	if p := r.pending; p != nil && p.snk.hasWritten() {
+		r.wrote(p.snk.idx, p.pos)
+		r.pending = nil
+	}
 }
 
 // positioned finishes a tape positioning or filemark segment: it records
@@ -272,6 +298,7 @@ func (r *runner) checkpoint(ctx context.Context, snk sink, st checkpointState) e
 	if st.jobHash == nil {
 		st.jobHash, st.segHash = r.hashes.states()
 	}
+	r.settle()
 	cp := Checkpoint{
 		Segment:        r.seg,
 		SegmentDone:    r.segBytes,

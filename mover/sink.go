@@ -93,6 +93,14 @@ type tapeSink struct {
 	carry      []byte
 	warned     bool
 	onWarning  func()
+	// wrote: a record or filemark reached the tape.
+	wrote bool
+}
+
+func (s *tapeSink) hasWritten() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wrote
 }
 
 func (s *tapeSink) write(c *chunk) error {
@@ -147,6 +155,7 @@ func (s *tapeSink) record(p []byte) error {
 	if err != nil {
 		return &stageError{op: "write", device: s.idx, write: true, err: err}
 	}
+	s.wrote = true
 	s.earlyWarning(ew)
 	return nil
 }
@@ -156,6 +165,7 @@ func (s *tapeSink) filemark() error {
 	if err != nil {
 		return &stageError{op: "write filemark", device: s.idx, write: true, err: err}
 	}
+	s.wrote = true
 	s.earlyWarning(ew)
 	return nil
 }

@@ -15,9 +15,10 @@ func TestWritten(t *testing.T) {
 	label := tapeFile{[]byte("VOL1A00001L9")}
 	data := randomBytes(3, 300<<10)
 	for name, tc := range map[string]struct {
-		plan func() Plan
-		fail bool
-		want map[int]TapePos
+		plan     func() Plan
+		fail     bool
+		readOnly bool
+		want     map[int]TapePos
 	}{
 		"append at end of data": {
 			plan: func() Plan {
@@ -60,11 +61,24 @@ func TestWritten(t *testing.T) {
 			fail: true,
 			want: map[int]TapePos{1: {ObjectID: 4, File: 2}},
 		},
+		"a refused write is none": {
+			plan: func() Plan {
+				return Plan{Segments: []Segment{
+					{Kind: Space, Dst: 1, Space: tape.SpaceEndOfData},
+					{Kind: BlockToStream, Src: 0, Dst: 1, Length: int64(len(data))},
+				}}
+			},
+			fail: true, readOnly: true,
+			want: map[int]TapePos{},
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := newLUN(t, "src", int64(len(data)), 512, data)
 			d := newCart(t, "dst.tap", tape.Options{})
 			writeTape(t, d, label, tapeFile{[]byte("old")})
+			if tc.readOnly {
+				d = reopenCart(t, d, tape.Options{ReadOnly: true})
+			}
 			res, err := Run(context.Background(), smallConfig(), tc.plan(), []Device{{Block: s}, {Tape: d}}, nil)
 			var se *SegmentError
 			if tc.fail != (err != nil) || err != nil && !errors.As(err, &se) {

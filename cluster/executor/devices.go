@@ -175,23 +175,15 @@ func hashTape(ctx context.Context, c *ferryv1.Cartridge, ep *ferryv1.Endpoint) (
 	buf := make([]byte, tape.MaxRecordSize)
 	resp := &ferryv1.HashResponse{}
 	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		n, err := t.ReadRecord(buf)
-		switch {
-		case err == nil:
-			h.Write(buf[:n])
-			resp.Bytes += uint64(n)
-			resp.Records++
-			continue
-		case errors.Is(err, tape.ErrFilemark) && !oneFile:
-			continue
-		case errors.Is(err, tape.ErrFilemark), errors.Is(err, tape.ErrEndOfData):
-		default:
+		n, records, atMark, err := readTapeFile(ctx, t, buf, h)
+		if err != nil {
 			return nil, fmt.Errorf("cartridge %s: %w", c.GetBarcode(), err)
 		}
-		break
+		resp.Bytes += n
+		resp.Records += records
+		if !atMark || oneFile {
+			break
+		}
 	}
 	resp.Sha256 = hex.EncodeToString(h.Sum(nil))
 	return resp, nil

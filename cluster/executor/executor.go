@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -257,7 +258,7 @@ func (e *Executor) execute(ctx context.Context, job *ferryv1.Job, r *runningJob)
 	epoch := job.GetEpoch()
 	log := e.log.With("job", job.GetId(), "epoch", epoch)
 	log.Info("running job", "checkpoint", job.GetProgress().GetCheckpointOffset())
-	res, runErr := e.copy(ctx, log, job, r)
+	res, writes, runErr := e.copy(ctx, log, job, r)
 	switch {
 	case ctx.Err() != nil:
 		// Taken over, cancelled, or the node is stopping: the job's fate
@@ -288,10 +289,12 @@ func (e *Executor) execute(ctx context.Context, job *ferryv1.Job, r *runningJob)
 		ended = "failed"
 		finish.State = ferryv1.JobState_JOB_STATE_FAILED
 		finish.Error = jobError(runErr)
+		finish.Error.TapeWrites = writes
 		log.Warn("job failed", "err", runErr)
 	} else {
 		finish.State = ferryv1.JobState_JOB_STATE_SUCCEEDED
 		finish.Result = jobResult(res)
+		finish.Result.TapeWrites = writes
 		log.Info("job succeeded", "bytes", res.Bytes, "sha256", finish.Result.GetSha256())
 	}
 	if _, err := e.propose(context.WithoutCancel(ctx), &ferryv1.Command{Op: &ferryv1.Command_FinishJob{FinishJob: finish}}); err != nil {
@@ -354,13 +357,15 @@ func takenOverAt(j *ferryv1.Job) (time.Time, bool) {
 }
 
 // copy opens the job's devices and runs its plan from the last checkpoint.
-func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job, r *runningJob) (mover.Result, error) {
+// Before it closes them it reads back what the job left on the cartridges
+// it wrote, for their catalogs (tapeWrites).
+func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job, r *runningJob) (mover.Result, []*ferryv1.TapeWrite, error) {
 	epoch := job.GetEpoch()
 	reg := e.node.FSM()
 	reads, writes := devicePaths(reg, job.GetSpec())
 	release, err := e.locks.acquire(ctx, reads, writes)
 	if err != nil {
-		return mover.Result{}, err
+		return mover.Result{}, nil, err
 	}
 	// Released after the devices are closed (defers run last first).
 	defer release()
@@ -386,7 +391,7 @@ func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job,
 	if b := job.GetCheckpoint(); len(b) > 0 {
 		resume = &mover.Checkpoint{}
 		if err := resume.UnmarshalBinary(b); err != nil {
-			return mover.Result{}, fmt.Errorf("job's checkpoint: %w", err)
+			return mover.Result{}, nil, fmt.Errorf("job's checkpoint: %w", err)
 		}
 		log.Info("resuming from checkpoint", "segment", resume.Segment, "bytes", resume.BytesDone)
 	}
@@ -396,18 +401,18 @@ func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job,
 	if list := spec.GetXcopyParameterList(); len(list) > 0 {
 		var err error
 		if plan, err = e.xcopyPlan(reg, list, o); err != nil {
-			return mover.Result{}, err
+			return mover.Result{}, nil, err
 		}
 	} else {
 		if err := o.openEndpoint(reg, spec.GetSource(), false); err != nil {
-			return mover.Result{}, err
+			return mover.Result{}, nil, err
 		}
 		if err := o.openEndpoint(reg, spec.GetDestination(), true); err != nil {
-			return mover.Result{}, err
+			return mover.Result{}, nil, err
 		}
 		var err error
 		if plan, total, err = endpointPlan(spec, o.devs, resume); err != nil {
-			return mover.Result{}, err
+			return mover.Result{}, nil, err
 		}
 	}
 	segments := uint32(len(plan.Segments))
@@ -418,7 +423,7 @@ func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job,
 		JobId: job.GetId(), Epoch: epoch, BytesTotal: uint64(max(total, 0)), SegmentsTotal: segments,
 		ResumeOffset: uint64(job.GetProgress().GetCheckpointOffset()),
 	}}}); err != nil {
-		return mover.Result{}, fmt.Errorf("record the start: %w", err)
+		return mover.Result{}, nil, fmt.Errorf("record the start: %w", err)
 	}
 	cfg := e.cfg.Mover
 	cfg.Logger = log
@@ -455,7 +460,25 @@ func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job,
 	if err == nil && spec.GetOptions().GetVerify() && len(spec.GetXcopyParameterList()) == 0 {
 		err = verifyCopy(plan, unguarded(o.devs[1]), res)
 	}
-	return res, err
+	return res, catalog(ctx, log, job.GetId(), spec, plan, o.devs, res, err), err
+}
+
+// catalog is tapeWrites for a copy that ended with err.
+func catalog(ctx context.Context, log *slog.Logger, jobID string, spec *ferryv1.JobSpec, plan mover.Plan, devs []mover.Device, res mover.Result, err error) []*ferryv1.TapeWrite {
+	if len(res.Written) == 0 || ctx.Err() != nil {
+		return nil
+	}
+	var last *ferryv1.TapeFile
+	isImage := slices.ContainsFunc(plan.Segments, func(s mover.Segment) bool { return s.Kind == mover.TapeImage })
+	if err == nil && len(spec.GetXcopyParameterList()) == 0 && !isImage {
+		// A source → destination plan writes one file, hashed as it went.
+		last = &ferryv1.TapeFile{Bytes: uint64(res.Bytes), Sha256: hex.EncodeToString(res.SHA256[:])}
+	}
+	writes, werr := tapeWrites(ctx, jobID, devs, res.Written, err != nil, last)
+	if werr != nil {
+		log.Warn("the catalog of the cartridges written may miss files", "err", werr)
+	}
+	return writes
 }
 
 func (e *Executor) propose(ctx context.Context, cmd *ferryv1.Command) (*ferryv1.Job, error) {

@@ -99,6 +99,10 @@ func TestTakeoverMovesTheCopy(t *testing.T) {
 		}
 	}
 	f.tapeHolds(t)
+	// Resumed past where it began, the copy still reports file 1.
+	if got, want := f.catalog(t, barcode), f.dataFile(1, "j"); got != want {
+		t.Errorf("catalog %q, want %q", got, want)
+	}
 	if e := f.fenceEpoch(t, f.tape); e != placed.GetEpoch() {
 		t.Errorf("the cartridge is fenced at epoch %d, want the takeover's %d", e, placed.GetEpoch())
 	}
@@ -356,6 +360,9 @@ func TestTakeoverFromWhereTheCopySpaced(t *testing.T) {
 		t.Fatalf("tape file 1 holds %d bytes (sha256 %s), want the data", got.GetBytes(), got.GetSha256())
 	}
 	f.tapeHolds(t)
+	if got, want := f.catalog(t, barcode), f.dataFile(1, "j"); got != want {
+		t.Errorf("catalog %q, want %q", got, want)
+	}
 }
 
 // TestLeaderSaysTheJobIsLost: an owner whose state lags behind hears from

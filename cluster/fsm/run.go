@@ -410,8 +410,10 @@ func (s *state) finishJob(index uint64, cmd *ferryv1.Command, op *ferryv1.Finish
 		}
 		msg = "succeeded: sha256 " + res.GetSha256()
 		j.StateReason = fmt.Sprintf("succeeded on %s", cmd.GetNode())
+		s.recordTapeWrites(cmd, j.GetId(), res.GetTapeWrites())
 	default:
 		j.Error = proto.Clone(op.GetError()).(*ferryv1.JobError)
+		s.recordTapeWrites(cmd, j.GetId(), op.GetError().GetTapeWrites())
 		msg = "failed: " + op.GetError().GetMessage()
 		j.StateReason = op.GetError().GetMessage()
 	}
@@ -508,6 +510,7 @@ func validateFinish(cmd *ferryv1.Command, op *ferryv1.FinishJobOp) error {
 		if op.GetError() != nil {
 			v.add("error", "must not be set when the job succeeded")
 		}
+		v.tapeWrites("result.tape_writes", op.GetJobId(), res.GetTapeWrites())
 	case ferryv1.JobState_JOB_STATE_FAILED:
 		if op.GetError().GetMessage() == "" {
 			v.add("error.message", "required when the job failed")
@@ -515,6 +518,7 @@ func validateFinish(cmd *ferryv1.Command, op *ferryv1.FinishJobOp) error {
 		if op.GetResult() != nil {
 			v.add("result", "must not be set when the job failed")
 		}
+		v.tapeWrites("error.tape_writes", op.GetJobId(), op.GetError().GetTapeWrites())
 	default:
 		v.add("state", fmt.Sprintf("must be JOB_STATE_SUCCEEDED or JOB_STATE_FAILED, not %s", op.GetState()))
 	}

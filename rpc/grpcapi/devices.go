@@ -333,7 +333,8 @@ func (s *DeviceServer) LabelTape(ctx context.Context, req *ferryv1.LabelTapeRequ
 	if err != nil {
 		return nil, fileError("library", err)
 	}
-	if err := writeLabelledCartridge(path, req.GetBarcode(), int64(lib.GetCartridgeCapacityBytes())); err != nil {
+	used, err := writeLabelledCartridge(path, req.GetBarcode(), int64(lib.GetCartridgeCapacityBytes()))
+	if err != nil {
 		return nil, fileError("barcode", err)
 	}
 	_, id, err := identify(path)
@@ -345,6 +346,7 @@ func (s *DeviceServer) LabelTape(ctx context.Context, req *ferryv1.LabelTapeRequ
 		Barcode: req.GetBarcode(), Library: lib.GetName(), Naa: newNAA(), Path: path,
 		Location:      &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: req.GetSlot()},
 		CapacityBytes: lib.GetCartridgeCapacityBytes(), HomeSlot: req.GetSlot(), Identity: id,
+		UsedBytes: uint64(used), // an empty catalog: the label only
 	}
 	res, err := s.registerCreated(ctx, &ferryv1.Command{Op: &ferryv1.Command_AddCartridge{AddCartridge: &ferryv1.AddCartridgeOp{Cartridge: c}}},
 		func(st *fsm.FSM) (fsm.Result, bool) {
@@ -357,15 +359,17 @@ func (s *DeviceServer) LabelTape(ctx context.Context, req *ferryv1.LabelTapeRequ
 	return res.Cartridge, nil
 }
 
-func writeLabelledCartridge(path, barcode string, capacity int64) (err error) {
+// writeLabelledCartridge creates a cartridge image holding only its label
+// and returns the bytes the label takes.
+func writeLabelledCartridge(path, barcode string, capacity int64) (used int64, err error) {
 	t, err := tape.Create(path, tape.Options{Capacity: capacity})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	// A fence left beside an earlier file at this path is not this
 	// cartridge's.
 	if err := fence.Remove(path); err != nil {
-		return errors.Join(err, t.Close(), os.Remove(path))
+		return 0, errors.Join(err, t.Close(), os.Remove(path))
 	}
 	defer func() {
 		err = errors.Join(err, t.Close())
@@ -374,9 +378,9 @@ func writeLabelledCartridge(path, barcode string, capacity int64) (err error) {
 		}
 	}()
 	if err := tape.WriteLabel(t, barcode); err != nil {
-		return err
+		return 0, err
 	}
-	return t.Flush()
+	return t.Used(), t.Flush()
 }
 
 func (s *DeviceServer) ListCartridges(ctx context.Context, req *ferryv1.ListCartridgesRequest) (*ferryv1.ListCartridgesResponse, error) {
