@@ -55,6 +55,7 @@ func clientCommands() []*clientCommand {
 		tapeLabelCommand(),
 		tapeListCommand(),
 		tapeImportCommand(),
+		tapeFilesCommand(),
 		tapeProtectCommand(true),
 		tapeProtectCommand(false),
 		copyCommand(),

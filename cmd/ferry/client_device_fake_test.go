@@ -227,12 +227,13 @@ func (f *dataFake) ListCartridges(_ context.Context, req *ferryv1.ListCartridges
 		return nil, err
 	}
 	all := []*ferryv1.Cartridge{
-		{Barcode: "B00001L9", Library: "libA", Naa: "3f00000000000005", CapacityBytes: 8 << 30, HomeSlot: 2,
+		{Barcode: "B00001L9", Library: "libA", Naa: "3f00000000000005", CapacityBytes: 8 << 30, HomeSlot: 2, UsedBytes: 92,
 			Location: &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: 2}},
 		{Barcode: "Z00001L9", Library: "libB", Naa: "3f00000000000006", WriteProtected: true,
 			Location: &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_IMPORT_EXPORT, Index: 1}},
 		{Barcode: "A00001L9", Library: "libA", Naa: "3f00000000000004", CapacityBytes: 8 << 30, HomeSlot: 1,
-			Location: &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_DRIVE, Index: 1}},
+			Location: &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_DRIVE, Index: 1},
+			Files:    catalogFiles(), UsedBytes: 12<<20 + 2140},
 	}
 	var out []*ferryv1.Cartridge
 	for _, c := range all {

@@ -241,7 +241,9 @@ func tapeListCommand() *clientCommand {
 	return &clientCommand{
 		name:    "tape list",
 		summary: "list the cartridges and where they are",
-		details: "LOCATION is where a cartridge is now; HOME is the slot a drive returns it to.",
+		details: "LOCATION is where a cartridge is now; HOME is the slot a drive returns it to. USED is the\n" +
+			"image up to end of data (the label included), FREE what is left of CAPACITY, FILES the data\n" +
+			"files in its catalog (see \"ferry tape files BARCODE\").",
 		flags: func(fs *flag.FlagSet) action {
 			lib := fs.String("library", "", "only this `library`'s cartridges")
 			return func(ctx context.Context, c *client, _ []string) error {
@@ -259,7 +261,7 @@ func tapeListCommand() *clientCommand {
 					return cmp.Or(cmp.Compare(a.GetLibrary(), b.GetLibrary()), cmp.Compare(a.GetBarcode(), b.GetBarcode()))
 				})
 				tw := newTable(c.stdout)
-				row(tw, "BARCODE", "LIBRARY", "LOCATION", "HOME", "CAPACITY", "WRITE", "NAA")
+				row(tw, "BARCODE", "LIBRARY", "LOCATION", "HOME", "CAPACITY", "USED", "FREE", "FILES", "WRITE", "NAA")
 				for _, t := range carts {
 					home := "-"
 					if t.GetHomeSlot() > 0 {
@@ -270,12 +272,21 @@ func tapeListCommand() *clientCommand {
 						write = "protected"
 					}
 					row(tw, t.GetBarcode(), orDash(t.GetLibrary()), elementText(t.GetLocation()), home,
-						capacityText(t.GetCapacityBytes()), write, orDash(t.GetNaa()))
+						capacityText(t.GetCapacityBytes()), capacityText(t.GetUsedBytes()), freeText(t), fmt.Sprint(len(t.GetFiles())),
+						write, orDash(t.GetNaa()))
 				}
 				return tw.Flush()
 			}
 		},
 	}
+}
+
+// freeText is a cartridge's room left, "-" when its capacity is unlimited.
+func freeText(t *ferryv1.Cartridge) string {
+	if t.GetCapacityBytes() == 0 {
+		return "-"
+	}
+	return bytesText(t.GetCapacityBytes() - min(t.GetUsedBytes(), t.GetCapacityBytes()))
 }
 
 // tapeProtectCommand slides a cartridge's write-protect tab one way or the

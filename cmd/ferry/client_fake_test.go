@@ -142,7 +142,7 @@ func fakeJobs() []*ferryv1.Job {
 }
 
 func (f *fakeServer) findJob(id string) (*ferryv1.Job, error) {
-	for _, j := range fakeJobs() {
+	for _, j := range append(fakeJobs(), landedJobs()...) {
 		if j.GetId() == id {
 			return j, nil
 		}

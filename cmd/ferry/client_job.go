@@ -213,9 +213,12 @@ func printJob(w io.Writer, j *ferryv1.Job) error {
 	row(tw, "idempotency key:", orDash(j.GetIdempotencyKey()))
 	if n := len(spec.GetXcopyParameterList()); n > 0 {
 		row(tw, "xcopy parameter list:", fmt.Sprintf("%d bytes", n))
+		for _, w := range tapeWrites(j) {
+			row(tw, "wrote:", landedText(w))
+		}
 	} else {
 		row(tw, "source:", endpointText(spec.GetSource(), true))
-		row(tw, "destination:", endpointText(spec.GetDestination(), false))
+		row(tw, "destination:", destinationText(j))
 	}
 	row(tw, "options:", optionsText(spec.GetOptions()))
 	if err := tw.Flush(); err != nil {
