@@ -127,10 +127,4 @@ func TestCatalogOfACopyCutOff(t *testing.T) {
 	if cart.GetUsedBytes() != uint64(size(t, path)) || cart.GetUsedBytes() > 2<<20 {
 		t.Fatalf("used bytes %d, the image has %d", cart.GetUsedBytes(), size(t, path))
 	}
-	// The write-protected cartridge is refused before anything is written.
-	f.must(t, &ferryv1.Command{Op: &ferryv1.Command_ProtectCartridge{ProtectCartridge: &ferryv1.ProtectCartridgeOp{Barcode: barcode, WriteProtected: true}}})
-	f.submit(t, "ro", diskEP("db01"), tapeEP())
-	if j := f.waitState(t, "ro", ferryv1.JobState_JOB_STATE_FAILED); len(j.GetError().GetTapeWrites()) != 0 {
-		t.Fatalf("a write-protected cartridge was written: %v", j.GetError().GetTapeWrites())
-	}
 }
