@@ -241,16 +241,24 @@ func wroteText(j *ferryv1.Job) string {
 	return endpointArg(j.GetSpec().GetDestination())
 }
 
-// tapeWriteText is one cartridge's part of wroteText.
+// tapeWriteText says where a job's data went on one cartridge: "tape
+// A00001L9 file 3", "tape A00001L9 files 1-4", with "(incomplete)" when the
+// last file was cut off (a failed job's).
 func tapeWriteText(tw *ferryv1.TapeWrite) string {
 	files := tw.GetFiles()
+	var s string
 	switch len(files) {
 	case 0:
 		return fmt.Sprintf("tape %s from file %d", tw.GetBarcode(), tw.GetFromFile())
 	case 1:
-		return fmt.Sprintf("tape %s file %d", tw.GetBarcode(), files[0].GetNumber())
+		s = fmt.Sprintf("tape %s file %d", tw.GetBarcode(), files[0].GetNumber())
+	default:
+		s = fmt.Sprintf("tape %s files %d-%d", tw.GetBarcode(), files[0].GetNumber(), files[len(files)-1].GetNumber())
 	}
-	return fmt.Sprintf("tape %s files %d-%d", tw.GetBarcode(), files[0].GetNumber(), files[len(files)-1].GetNumber())
+	if files[len(files)-1].GetIncomplete() {
+		s += " (incomplete)"
+	}
+	return s
 }
 
 // failedJobError is the failed job's error message, where in the copy it

@@ -159,26 +159,6 @@ func endpointText(e *ferryv1.Endpoint, source bool) string {
 	return s
 }
 
-// landedText says where a job's data went on one cartridge: "tape
-// A00001L9 file 3", "tape A00001L9 files 1-4", with "(incomplete)" when the
-// last file was cut off.
-func landedText(w *ferryv1.TapeWrite) string {
-	s := "tape " + w.GetBarcode()
-	files := w.GetFiles()
-	switch len(files) {
-	case 0:
-		return s + fmt.Sprintf(" from file %d: no complete record", w.GetFromFile())
-	case 1:
-		s += fmt.Sprintf(" file %d", files[0].GetNumber())
-	default:
-		s += fmt.Sprintf(" files %d-%d", files[0].GetNumber(), files[len(files)-1].GetNumber())
-	}
-	if files[len(files)-1].GetIncomplete() {
-		s += " (incomplete)"
-	}
-	return s
-}
-
 // tapeWrites are what a job that ended wrote to cartridges.
 func tapeWrites(j *ferryv1.Job) []*ferryv1.TapeWrite {
 	if w := j.GetResult().GetTapeWrites(); len(w) > 0 {
@@ -193,7 +173,7 @@ func destinationText(j *ferryv1.Job) string {
 	dst := j.GetSpec().GetDestination()
 	for _, w := range tapeWrites(j) {
 		if dst.GetKind() == ferryv1.DeviceKind_DEVICE_KIND_TAPE && (dst.GetDevice().GetName() == w.GetBarcode() || len(tapeWrites(j)) == 1) {
-			return landedText(w)
+			return tapeWriteText(w)
 		}
 	}
 	return endpointText(dst, false)

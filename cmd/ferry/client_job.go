@@ -214,7 +214,7 @@ func printJob(w io.Writer, j *ferryv1.Job) error {
 	if n := len(spec.GetXcopyParameterList()); n > 0 {
 		row(tw, "xcopy parameter list:", fmt.Sprintf("%d bytes", n))
 		for _, w := range tapeWrites(j) {
-			row(tw, "wrote:", landedText(w))
+			row(tw, "wrote:", tapeWriteText(w))
 		}
 	} else {
 		row(tw, "source:", endpointText(spec.GetSource(), true))
