@@ -87,7 +87,7 @@ func readBack(ctx context.Context, jobID string, c *tape.Cartridge, from mover.T
 		}
 		defer func() { err = errors.Join(err, c.SetBlockSize(bs)) }()
 	}
-	if err := PositionAtFile(c, first); err != nil {
+	if err := PositionAtFile(c, first, true); err != nil {
 		return tw, err
 	}
 	start, err := c.ReadPosition()
