@@ -42,13 +42,19 @@ func (r cliResult) String() string {
 type cli struct {
 	t    *testing.T
 	addr string
+	// netns runs the client in that network namespace, where addr is.
+	netns string
 }
 
 func (c cli) run(args ...string) cliResult {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, ferryBinary, append(args, "-addr", c.addr)...)
+	name, argv := ferryBinary, append(args, "-addr", c.addr)
+	if c.netns != "" {
+		name, argv = "ip", append([]string{"netns", "exec", c.netns, ferryBinary}, argv...)
+	}
+	cmd := exec.CommandContext(ctx, name, argv...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "FERRY_") {
 			cmd.Env = append(cmd.Env, kv)

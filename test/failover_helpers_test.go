@@ -553,7 +553,7 @@ func (m *moverCluster) metric(ctx context.Context, node, name string) (float64, 
 	if err != nil {
 		return 0, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := n.HTTPClient().Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("%s /metrics: %w", node, err)
 	}

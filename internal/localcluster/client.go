@@ -1,7 +1,9 @@
 package localcluster
 
 import (
+	"context"
 	"fmt"
+	"net"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -21,7 +23,8 @@ func (c *Cluster) Conn(name string) (*grpc.ClientConn, error) {
 	if conn, ok := c.conns[name]; ok {
 		return conn, nil
 	}
-	conn, err := grpc.NewClient(n.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(n.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) { return n.DialContext(ctx, "tcp", addr) }))
 	if err != nil {
 		return nil, fmt.Errorf("localcluster: dial %s: %w", name, err)
 	}

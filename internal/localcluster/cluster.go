@@ -60,6 +60,13 @@ type StartOptions struct {
 	Join []string
 	// ExtraArgs are appended after Config.ExtraArgs.
 	ExtraArgs []string
+	// Netns runs the agent in that existing network namespace with `ip
+	// netns exec` (Linux, as root), bound to Host, which is then required.
+	// The harness's clients reach it from inside that namespace.
+	Netns string
+	// Host is the address the agent binds to and advertises. Default
+	// 127.0.0.1.
+	Host string
 }
 
 // Start launches a new node called name. With no join it bootstraps a new
@@ -102,7 +109,7 @@ func (c *Cluster) args(n *Node, joinAddrs []string, extra []string) []string {
 	args := []string{"agent",
 		"-node", n.NodeName,
 		"-data-dir", n.DataDir,
-		"-bind", "127.0.0.1",
+		"-bind", n.Host,
 		"-grpc-port", strconv.Itoa(n.Ports.GRPC),
 		"-gossip-port", strconv.Itoa(n.Ports.Gossip),
 		"-http-port", strconv.Itoa(n.Ports.HTTP),
@@ -125,7 +132,12 @@ func (c *Cluster) args(n *Node, joinAddrs []string, extra []string) []string {
 }
 
 func (c *Cluster) launch(n *Node, joinAddrs []string, extra []string) error {
-	p, err := startProcess(c.cfg.Binary, c.args(n, joinAddrs, extra), n.LogPath)
+	binary, args := c.cfg.Binary, c.args(n, joinAddrs, extra)
+	if n.Netns != "" {
+		// ip execs the agent in place: signals reach it, not a wrapper.
+		binary, args = "ip", append([]string{"netns", "exec", n.Netns, binary}, args...)
+	}
+	p, err := startProcess(binary, args, n.LogPath)
 	if err != nil {
 		return err
 	}

@@ -1,5 +1,6 @@
 // Package localcluster starts and stops real `ferry agent` processes on the
-// loopback interface so that integration tests, the demo and the benchmark can
+// loopback interface (or each in a network namespace of its own, reached
+// from inside it) so that integration tests, the demo and the benchmark can
 // exercise a whole cluster: crashes (SIGKILL), graceful stops, restarts with
 // the same data dir and ports, readiness and leader discovery.
 package localcluster

@@ -27,6 +27,12 @@ func (c *Cluster) StartNodeFunc(ctx context.Context, opts StartOptions, extra fu
 	if opts.NodeName == "" {
 		opts.NodeName = opts.Name
 	}
+	if opts.Netns != "" && opts.Host == "" {
+		return nil, fmt.Errorf("localcluster: node %s runs in network namespace %s: its Host is required", opts.Name, opts.Netns)
+	}
+	if opts.Host == "" {
+		opts.Host = "127.0.0.1"
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -55,6 +61,8 @@ func (c *Cluster) StartNodeFunc(ctx context.Context, opts StartOptions, extra fu
 		Name:     opts.Name,
 		NodeName: opts.NodeName,
 		Ports:    ports,
+		Host:     opts.Host,
+		Netns:    opts.Netns,
 		DataDir:  c.DataDir(opts.Name),
 		LogPath:  filepath.Join(c.cfg.Dir, opts.Name+".log"),
 	}

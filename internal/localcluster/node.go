@@ -1,9 +1,11 @@
 package localcluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -21,27 +23,58 @@ type Node struct {
 	// impostor under another node's name.
 	NodeName string
 	Ports    Ports
-	DataDir  string
+	// Host is the address the agent binds to and advertises: 127.0.0.1
+	// unless the node runs in a network namespace of its own.
+	Host string
+	// Netns is the network namespace the agent runs in (`ip netns exec`),
+	// empty for the harness's own. The harness reaches the node from inside
+	// it: see DialContext.
+	Netns   string
+	DataDir string
 	// LogPath collects the agent's stdout and stderr across restarts.
 	LogPath string
+
+	httpOnce sync.Once
+	httpc    *http.Client
 
 	mu   sync.Mutex
 	proc *process
 }
 
 // GRPCAddr is the host:port of the node's gRPC API.
-func (n *Node) GRPCAddr() string { return hostPort(n.Ports.GRPC) }
+func (n *Node) GRPCAddr() string { return n.hostPort(n.Ports.GRPC) }
 
 // HTTPAddr is the host:port of the node's /metrics, /healthz and /readyz.
-func (n *Node) HTTPAddr() string { return hostPort(n.Ports.HTTP) }
+func (n *Node) HTTPAddr() string { return n.hostPort(n.Ports.HTTP) }
 
 // ISCSIAddr is the node's iSCSI portal.
-func (n *Node) ISCSIAddr() string { return hostPort(n.Ports.ISCSI) }
+func (n *Node) ISCSIAddr() string { return n.hostPort(n.Ports.ISCSI) }
 
 // GossipAddr is the host:port other nodes -join.
-func (n *Node) GossipAddr() string { return hostPort(n.Ports.Gossip) }
+func (n *Node) GossipAddr() string { return n.hostPort(n.Ports.Gossip) }
 
-func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+func (n *Node) hostPort(port int) string { return net.JoinHostPort(n.Host, strconv.Itoa(port)) }
+
+// DialContext connects to one of the node's addresses: from inside the
+// node's network namespace when it has one, as a client on its host would.
+func (n *Node) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if n.Netns == "" {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	return dialInNetns(ctx, n.Netns, network, addr)
+}
+
+// HTTPClient is a client for the node's HTTP port (/metrics, /readyz).
+func (n *Node) HTTPClient() *http.Client {
+	if n.Netns == "" {
+		return http.DefaultClient
+	}
+	n.httpOnce.Do(func() {
+		n.httpc = &http.Client{Transport: &http.Transport{DialContext: n.DialContext, MaxIdleConnsPerHost: 2}}
+	})
+	return n.httpc
+}
 
 // Running reports whether the node's process has been started and has not
 // exited.

@@ -64,13 +64,12 @@ func (c *Cluster) WaitReady(ctx context.Context, names ...string) error {
 		}
 		nodes = append(nodes, n)
 	}
-	httpc := &http.Client{Timeout: probeTimeout}
 	return poll(ctx, fmt.Sprintf("%v ready", names), func(ctx context.Context) (bool, string, error) {
 		for _, n := range nodes {
 			if !n.Running() {
 				return false, "", fmt.Errorf("%s: %w: %v", n.Name, ErrExited, n.ExitErr())
 			}
-			ok, why := ready(ctx, httpc, n)
+			ok, why := ready(ctx, n)
 			if !ok {
 				return false, why, nil
 			}
@@ -79,12 +78,14 @@ func (c *Cluster) WaitReady(ctx context.Context, names ...string) error {
 	})
 }
 
-func ready(ctx context.Context, httpc *http.Client, n *Node) (bool, string) {
+func ready(ctx context.Context, n *Node) (bool, string) {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.HTTPAddr()+"/readyz", nil)
 	if err != nil {
 		return false, err.Error()
 	}
-	resp, err := httpc.Do(req)
+	resp, err := n.HTTPClient().Do(req)
 	if err != nil {
 		return false, fmt.Sprintf("%s: %v", n.Name, err)
 	}
