@@ -4,6 +4,10 @@
 // drives the mover from the last checkpoint, commits checkpoints (batched
 // with the node's other copies) and records the outcome, all under that
 // epoch. Every write passes the node's lease and the device's fence, so a
-// node that lost a job, however late it wakes up, writes nothing more. The
-// mover and the devices know nothing of Raft; this package is the seam.
+// node that lost a job, however late it wakes up, writes nothing more.
+// Fences carry the cluster's id. A fence that refuses the job for any other
+// reason than its own takeover (another cluster's fence, an epoch no owner
+// of the job had) fails the job with that reason, so that neither it nor
+// the jobs queued behind its devices wait for ever. The mover and the
+// devices know nothing of Raft; this package is the seam.
 package executor

@@ -92,3 +92,18 @@ func TestDeviceRefusalFailsTheJob(t *testing.T) {
 		})
 	}
 }
+
+// TestGoneDeviceFailsTheJob: a destination whose file is gone fails the
+// job with the reason; the device is not held.
+func TestGoneDeviceFailsTheJob(t *testing.T) {
+	f := setup(t, clusterOptions{})
+	run(t, f.node("n1"), Config{})
+	if err := os.Remove(f.dir + "/db02.img"); err != nil {
+		t.Fatal(err)
+	}
+	f.submit(t, "j", diskEP("db01"), diskEP("db02"))
+	j := f.waitState(t, "j", ferryv1.JobState_JOB_STATE_FAILED)
+	if msg := j.GetError().GetMessage(); !strings.Contains(msg, "db02.img") || !strings.Contains(msg, "no such file") {
+		t.Errorf("error %q does not say the device's file is gone", msg)
+	}
+}

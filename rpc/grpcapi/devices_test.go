@@ -247,3 +247,27 @@ func writeFence(b []byte) func(*testing.T, string) {
 		}
 	}
 }
+
+// lostNode loses every proposal and cannot read either: the outcome of a
+// create stays unknown.
+type lostNode struct{ *fakeNode }
+
+func (n lostNode) Propose(context.Context, *ferryv1.Command) (fsm.Result, error) {
+	return fsm.Result{}, context.DeadlineExceeded
+}
+
+func (n lostNode) LinearizableRead(context.Context) error { return context.DeadlineExceeded }
+
+// TestCreateKeepsFileWhenUnknown: a create whose registration may or may
+// not have committed, and cannot be looked up, keeps its file and says so.
+func TestCreateKeepsFileWhenUnknown(t *testing.T) {
+	c := serveDevices(t, lostNode{newFakeNode()})
+	path := filepath.Join(t.TempDir(), "d.img")
+	_, err := c.CreateDisk(context.Background(), &ferryv1.CreateDiskRequest{Name: "d9", Path: path, SizeBytes: 1 << 20})
+	if status.Code(err) != codes.DeadlineExceeded || !strings.Contains(err.Error(), "was kept") {
+		t.Fatalf("CreateDisk = %v, want DEADLINE_EXCEEDED saying the file was kept", err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the file of a registration that may have committed was removed: %v", err)
+	}
+}

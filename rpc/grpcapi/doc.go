@@ -2,4 +2,12 @@
 // ferry.v1.ClusterService, on top of a cluster node. Any node answers: writes
 // go through Raft (forwarded to the leader inside Raft), reads are
 // linearizable through ReadIndex unless the caller asks for a stale read.
+//
+// DeviceService registers devices by what their files are: the canonical
+// path (symlinks resolved) and the file's identity (device and inode, or a
+// device node's number), which the state machine keeps unique. Files a
+// registration creates are deleted only when it is known to have failed.
+// A device whose fence is another cluster's is refused unless taken over
+// (take_over); ImportTape registers an existing cartridge image with the
+// catalog read from it.
 package grpcapi
