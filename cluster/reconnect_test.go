@@ -268,3 +268,70 @@ func counted(t *testing.T, r *reconnector, result string) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// TestReconnectRejoinsADeadMember runs the reconnector on real gossip: b
+// crashes (no leave), a declares it dead, and b comes back on its address
+// knowing nobody. Memberlist alone leaves it there, since a never contacts
+// a dead member and b knows no one to join; a's reconnector heals it.
+func TestReconnectRejoinsADeadMember(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	start := func(name string, port int, id uint64) *Gossip {
+		t.Helper()
+		g, err := startGossip(gossipConfig{name: name, label: "reconnect-test", bindAddr: "127.0.0.1", advertise: "127.0.0.1",
+			port: port, adPort: port, meta: nodeMeta{RaftID: id}, logger: logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.SetClusterID("c"); err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	state := func(g *Gossip, name string) ferryv1.GossipState {
+		for _, m := range g.Members() {
+			if m.Name == name {
+				return m.State
+			}
+		}
+		return ferryv1.GossipState_GOSSIP_STATE_UNSPECIFIED
+	}
+	portA, portB := freePort(t), freePort(t)
+	a := start("a", portA, 1)
+	defer a.Leave(time.Second)
+	b := start("b", portB, 2)
+	if err := a.Join([]string{b.LocalAddr()}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "a to see b alive", func() bool { return state(a, "b") == ferryv1.GossipState_GOSSIP_STATE_ALIVE })
+
+	if err := b.list.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "a to see b dead", func() bool { return state(a, "b") == ferryv1.GossipState_GOSSIP_STATE_DEAD })
+	b = start("b", portB, 2)
+	defer b.Leave(time.Second)
+
+	r := &reconnector{
+		cfg: ReconnectConfig{Interval: 100 * time.Millisecond, Timeout: time.Hour},
+		view: func() reconnectView {
+			return reconnectView{
+				self: 1, selfName: "a", selfAddr: a.LocalAddr(), clusterID: "c", members: a.Members(),
+				known:   []*ferryv1.NodeInfo{{Name: "a", RaftId: 1}, {Name: "b", RaftId: 2, GossipAddr: b.LocalAddr()}},
+				timeout: time.Hour,
+			}
+		},
+		join:     a.rejoin,
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "t"}, []string{"result"}),
+		log:      logger,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	eventually(t, 30*time.Second, "a and b to see each other alive again", func() bool {
+		return state(a, "b") == ferryv1.GossipState_GOSSIP_STATE_ALIVE && state(b, "a") == ferryv1.GossipState_GOSSIP_STATE_ALIVE
+	})
+	if counted(t, r, "ok") == 0 {
+		t.Error("the healing join was not counted")
+	}
+}
