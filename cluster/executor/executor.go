@@ -316,8 +316,9 @@ func refusalHint(err error) string {
 		return " (the device's fence is another cluster's: if that cluster no longer uses the device, remove it and " +
 			"register it again with 'ferry disk add --take-over' or 'ferry tape import --take-over')"
 	}
-	return " (no owner of this job ever had that epoch: the fence was left by an earlier registration of the same file " +
-		"or by a cluster that wrote no cluster id into it)"
+	return " (no owner of this job ever had that epoch: the fence was left by a cluster that wrote no cluster id into it, " +
+		"or by an earlier registration of the same file; once nothing else writes the device, remove it and register it " +
+		"again with 'ferry disk add --take-over' or 'ferry tape import --take-over')"
 }
 
 // stillOurs reports whether the job is still this node's under the epoch it

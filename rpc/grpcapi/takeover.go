@@ -32,16 +32,16 @@ func (s *DeviceServer) adoptFence(ctx context.Context, path string, takeOver boo
 	var owner string
 	switch {
 	case rec.Cluster != "" && rec.Cluster != cluster:
-		owner = "cluster " + rec.Cluster
+		owner = fmt.Sprintf("cluster %s (epoch %d)", rec.Cluster, rec.Epoch)
 	case rec.Cluster == "" && rec.Epoch > applied:
-		owner = fmt.Sprintf("a cluster that wrote no id into it (epoch %d is beyond this cluster's index %d)", rec.Epoch, applied)
+		owner = fmt.Sprintf("a cluster that wrote no id into it (epoch %d, beyond this cluster's index %d)", rec.Epoch, applied)
 	default:
 		return nil
 	}
 	if !takeOver {
 		return status.Errorf(codes.FailedPrecondition,
-			"path: the fence of %s belongs to %s (epoch %d), not to this cluster (%s), so every copy to it would be refused: "+
-				"if that cluster no longer uses the device, register it with %s to take it over", path, owner, rec.Epoch, cluster, flag)
+			"path: the fence of %s belongs to %s, not to this cluster (%s), so every copy to it would be refused: "+
+				"if that cluster no longer uses the device, register it with %s to take it over", path, owner, cluster, flag)
 	}
 	f, err := fence.Open(path, cluster)
 	if errors.Is(err, fence.ErrUnsupported) {
