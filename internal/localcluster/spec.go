@@ -27,9 +27,11 @@ func SampleSpec(i int) *ferryv1.JobSpec {
 			Kind:   ferryv1.DeviceKind_DEVICE_KIND_TAPE,
 			Device: &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: SampleTape}},
 		},
+		// Two extents of the range; a tape destination is written in order, so
+		// its offsets are 0 (anything else is refused at submit).
 		Segments: []*ferryv1.Segment{
 			{SourceOffset: 0, DestinationOffset: 0, Length: 512 << 10},
-			{SourceOffset: 512 << 10, DestinationOffset: 512 << 10, Length: 512 << 10},
+			{SourceOffset: 512 << 10, DestinationOffset: 0, Length: 512 << 10},
 		},
 		Options: &ferryv1.JobOptions{Priority: 5, BwlimitBytesPerSecond: 200 << 20, Verify: true, CheckpointIntervalBytes: 64 << 20},
 	}
