@@ -21,6 +21,31 @@ type leaseClient struct {
 // RenewLease renews this node's lease with the leader, reporting the jobs
 // it runs, and returns the leader's answer.
 func (n *Node) RenewLease(ctx context.Context, jobs []*ferryv1.JobLease) (*ferryv1.RenewLeaseResponse, error) {
+	lease, err := n.leaderLeases()
+	if err != nil {
+		return nil, err
+	}
+	return lease.Renew(ctx, &ferryv1.RenewLeaseRequest{
+		ClusterId: n.clusterID, Node: n.cfg.NodeName, Jobs: jobs,
+	})
+}
+
+// LiveProgress asks the leader what the owners of jobIDs last reported in
+// their lease renewals (every job it knows of when jobIDs is empty).
+func (n *Node) LiveProgress(ctx context.Context, jobIDs []string) ([]*ferryv1.JobLiveProgress, error) {
+	lease, err := n.leaderLeases()
+	if err != nil {
+		return nil, err
+	}
+	resp, err := lease.Progress(ctx, &ferryv1.ProgressRequest{ClusterId: n.clusterID, JobIds: jobIDs})
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetJobs(), nil
+}
+
+// leaderLeases is the LeaseService of the current leader.
+func (n *Node) leaderLeases() (ferryv1.LeaseServiceClient, error) {
 	lead := n.Leader()
 	if lead == 0 {
 		return nil, ErrNoLeader
@@ -33,9 +58,7 @@ func (n *Node) RenewLease(ctx context.Context, jobs []*ferryv1.JobLease) (*ferry
 	if err != nil {
 		return nil, err
 	}
-	return ferryv1.NewLeaseServiceClient(conn).Renew(ctx, &ferryv1.RenewLeaseRequest{
-		ClusterId: n.clusterID, Node: n.cfg.NodeName, Jobs: jobs,
-	})
+	return ferryv1.NewLeaseServiceClient(conn), nil
 }
 
 func (c *leaseClient) conn(addr string) (*grpc.ClientConn, error) {

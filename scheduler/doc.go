@@ -15,6 +15,9 @@
 //   - The driver (scheduler.go) runs while this node leads: it builds the view
 //     from the replicated state, gossip and the lease table, proposes the
 //     decisions through Raft (PlaceJobOp, WaitJobOp) and answers renewals.
+//   - Progress (progress.go) answers LeaseService.Progress from the lease
+//     table: the bytes each owner reported in its latest renewal, so that
+//     clients see copies move between checkpoints without Raft entries.
 //
 // Fencing: a placement gives the job a new epoch, the Raft index of the
 // PlaceJobOp. The state machine refuses checkpoints and completions that

@@ -16,7 +16,15 @@ type leaseTable struct {
 	since time.Time
 	nodes map[string]nodeLease
 	// reported is each job's progress as its owner last reported it.
-	reported map[string]uint64
+	reported map[string]jobReport
+}
+
+// jobReport is one job's progress in a renewal: the epoch its sender runs
+// it under, its bytes copied (committed or not), and when it arrived.
+type jobReport struct {
+	epoch uint64
+	bytes uint64
+	at    time.Time
 }
 
 type nodeLease struct {
@@ -24,14 +32,14 @@ type nodeLease struct {
 }
 
 func newLeaseTable(lease time.Duration, since time.Time) *leaseTable {
-	return &leaseTable{lease: lease, since: since, nodes: map[string]nodeLease{}, reported: map[string]uint64{}}
+	return &leaseTable{lease: lease, since: since, nodes: map[string]nodeLease{}, reported: map[string]jobReport{}}
 }
 
 // renew records a renewal received at now.
 func (t *leaseTable) renew(node string, now time.Time, jobs []*ferryv1.JobLease) {
 	t.nodes[node] = nodeLease{renewed: now}
 	for _, j := range jobs {
-		t.reported[j.GetJobId()] = j.GetBytesDone()
+		t.reported[j.GetJobId()] = jobReport{epoch: j.GetEpoch(), bytes: j.GetBytesDone(), at: now}
 	}
 }
 
@@ -46,7 +54,7 @@ func (t *leaseTable) expired(node string, now time.Time) bool {
 }
 
 // reportedBytes is the job's progress as its owner last reported it.
-func (t *leaseTable) reportedBytes(job string) uint64 { return t.reported[job] }
+func (t *leaseTable) reportedBytes(job string) uint64 { return t.reported[job].bytes }
 
 // forget drops what is known of a job that ended or moved.
 func (t *leaseTable) forget(job string) { delete(t.reported, job) }

@@ -2,6 +2,9 @@
 // ferry.v1.ClusterService, on top of a cluster node. Any node answers: writes
 // go through Raft (forwarded to the leader inside Raft), reads are
 // linearizable through ReadIndex unless the caller asks for a stale read.
+// List pages by size (about 1 MiB of jobs a page); Get and Watch add to a
+// running job the bytes its owner last reported to the leader
+// (live_bytes_done), which move faster than committed checkpoints.
 //
 // DeviceService registers devices by what their files are: the canonical
 // path (symlinks resolved) and the file's identity (device and inode, or a

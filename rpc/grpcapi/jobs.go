@@ -55,6 +55,7 @@ func (s *Server) Get(ctx context.Context, req *ferryv1.GetJobRequest) (*ferryv1.
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "job %q not found", req.GetId())
 	}
+	s.withLive(ctx, job)
 	return job, nil
 }
 
@@ -152,12 +153,16 @@ func (s *Server) Watch(req *ferryv1.WatchJobRequest, stream grpc.ServerStreaming
 		return err
 	}
 	var last *ferryv1.Job
+	poll := time.NewTicker(livePoll)
+	defer poll.Stop()
 	for {
 		job, ok := s.node.FSM().Job(req.GetId())
 		if !ok {
 			return status.Errorf(codes.NotFound, "job %q not found", req.GetId())
 		}
-		if last == nil || job.GetUpdatedAt().AsTime() != last.GetUpdatedAt().AsTime() || job.GetState() != last.GetState() || len(job.GetHistory()) != len(last.GetHistory()) {
+		s.withLive(ctx, job)
+		if last == nil || job.GetUpdatedAt().AsTime() != last.GetUpdatedAt().AsTime() || job.GetState() != last.GetState() ||
+			len(job.GetHistory()) != len(last.GetHistory()) || job.GetProgress().GetLiveBytesDone() != last.GetProgress().GetLiveBytesDone() {
 			if err := stream.Send(job); err != nil {
 				return err
 			}
@@ -166,8 +171,15 @@ func (s *Server) Watch(req *ferryv1.WatchJobRequest, stream grpc.ServerStreaming
 		if terminal(job.GetState()) {
 			return nil
 		}
+		// While the job runs, its owner's reports to the leader move
+		// faster than its committed checkpoints: look at them every poll.
+		var tick <-chan time.Time
+		if job.GetState() == ferryv1.JobState_JOB_STATE_RUNNING {
+			tick = poll.C
+		}
 		select {
 		case <-changed:
+		case <-tick:
 		case <-ctx.Done():
 			return status.FromContextError(ctx.Err()).Err()
 		}
