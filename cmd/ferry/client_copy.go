@@ -17,8 +17,11 @@ import (
 
 // followDetails explains, for copy and xcopy, what happens after Submit.
 const followDetails = "Unless -detach is given, ferry follows the job until it ends: on a terminal a progress bar\n" +
-	"(bytes, MB/s, ETA) on standard error, otherwise a progress line at most every 2 s. On success\n" +
-	"it prints \"sha256 HEX  N bytes in DURATION (RATE)\" and exits 0; a failed job's error and\n" +
+	"(bytes, MiB/s, ETA) on standard error, otherwise a progress line at most every 2 s. On success\n" +
+	"it prints \"sha256 HEX  N bytes in DURATION (RATE)\" and where the data went, and exits 0;\n" +
+	"with -verify the node reads the destination back as a last step (\"verifying\") and ferry\n" +
+	"prints \"verified\" when it matched. The bar moves with what the copying node reports every\n" +
+	"250 ms, ahead of its committed checkpoints. A failed job's error and\n" +
 	"its SCSI sense data are printed and the exit status is 1. Interrupting ferry (Ctrl-C)\n" +
 	"cancels the job (exit status 130); if the node goes away, ferry names the job, which may\n" +
 	"still be running. With -detach it prints the job id and returns at once: follow the job\n" +
@@ -205,8 +208,13 @@ func copyOutcome(w io.Writer, id string, j *ferryv1.Job) error {
 	case ferryv1.JobState_JOB_STATE_SUCCEEDED:
 		r := j.GetResult()
 		d := jobDuration(j)
-		if _, err := fmt.Fprintf(w, "sha256 %s  %d bytes in %s (%s)\n", orDash(r.GetSha256()), r.GetBytes(), durationText(d), rateText(r.GetBytes(), d)); err != nil {
+		if _, err := fmt.Fprintf(w, "sha256 %s  %d bytes in %s (%s)\n", orDash(r.GetSha256()), r.GetBytes(), durationText(d), averageRate(r.GetBytes(), d)); err != nil {
 			return err
+		}
+		if j.GetSpec().GetOptions().GetVerify() && len(j.GetSpec().GetXcopyParameterList()) == 0 {
+			if _, err := fmt.Fprintln(w, "verified: the destination, read back after the copy, has this SHA-256"); err != nil {
+				return err
+			}
 		}
 		if where := wroteText(j); where != "" {
 			_, err := fmt.Fprintf(w, "job %s wrote %s\n", id, where)
@@ -322,10 +330,10 @@ func durationText(d time.Duration) string {
 	}
 }
 
-// rateText is bytes over d in decimal megabytes per second.
-func rateText(bytes uint64, d time.Duration) string {
+// averageRate is bytes over d as rateText writes it.
+func averageRate(bytes uint64, d time.Duration) string {
 	if d <= 0 {
-		return "- MB/s"
+		return "- MiB/s"
 	}
-	return fmt.Sprintf("%.1f MB/s", float64(bytes)/d.Seconds()/1e6)
+	return rateText(float64(bytes) / d.Seconds())
 }

@@ -13,15 +13,20 @@ import (
 // log of a long copy stays readable.
 const plainEvery = 2 * time.Second
 
-// barWidth is the number of cells of the terminal progress bar.
-const barWidth = 24
+// Widths of the terminal progress bar, in cells: it shrinks before any
+// field is dropped, and goes before the percentage does.
+const (
+	barMaxWidth = 24
+	barMinWidth = 10
+)
 
 // progress shows a job while it runs: on a terminal one line redrawn in
-// place (bar, bytes, MB/s, ETA), otherwise a line per change of state and at
-// most one progress line per plainEvery. Rates and intervals are measured
-// with the job's own timestamps (updated_at, set by the cluster as it
-// commits each checkpoint), not the client's clock, so they are right even
-// when updates reach the client in bursts.
+// place (bar, percentage, bytes, MiB/s, ETA, as many as fit), otherwise a
+// line per change of state and at most one progress line per plainEvery.
+// Rates and intervals are measured with the cluster's timestamps (the
+// owner's latest report to the leader, or the last committed checkpoint),
+// not the client's clock, so they are right even when updates reach the
+// client in bursts.
 type progress struct {
 	w     io.Writer
 	width int // of the terminal; 0 for plain lines
@@ -30,9 +35,11 @@ type progress struct {
 	seen      bool
 	state     ferryv1.JobState
 	reason    string
+	verifying bool
 	base      progressSample // first running sample: the rate's origin
 	printedAt time.Time      // job time of the last plain running line
 	drawn     bool           // a bar is on screen and needs its newline
+	line      string         // the bar line on screen
 }
 
 type progressSample struct {
@@ -45,15 +52,37 @@ func newProgress(w io.Writer, width int, id string) *progress {
 	return &progress{w: w, width: width, id: id}
 }
 
+// sample is the job's latest known progress: what its owner last reported
+// to the leader (every lease renewal) when that is ahead, else the last
+// committed checkpoint.
+func sample(j *ferryv1.Job) progressSample {
+	p := j.GetProgress()
+	if p.GetLiveAt() != nil && p.GetLiveBytesDone() >= p.GetBytesDone() {
+		return progressSample{at: p.GetLiveAt().AsTime(), bytes: p.GetLiveBytesDone(), ok: true}
+	}
+	if j.GetUpdatedAt() == nil {
+		return progressSample{bytes: p.GetBytesDone()}
+	}
+	return progressSample{at: j.GetUpdatedAt().AsTime(), bytes: p.GetBytesDone(), ok: true}
+}
+
+// verifying reports whether j has copied every byte and, asked to verify,
+// is re-reading its destination: the last step before it ends.
+func verifying(j *ferryv1.Job) bool {
+	total := j.GetProgress().GetBytesTotal()
+	return j.GetState() == ferryv1.JobState_JOB_STATE_RUNNING && j.GetSpec().GetOptions().GetVerify() &&
+		len(j.GetSpec().GetXcopyParameterList()) == 0 && total > 0 && sample(j).bytes >= total
+}
+
 // update shows j if it says something new. Terminal states are left to
 // finish and to the command's outcome.
 func (p *progress) update(j *ferryv1.Job) {
 	st, reason := j.GetState(), j.GetStateReason()
-	at := j.GetUpdatedAt().AsTime()
+	s := sample(j)
 	changed := !p.seen || st != p.state || (st != ferryv1.JobState_JOB_STATE_RUNNING && reason != p.reason)
 	p.seen, p.state, p.reason = true, st, reason
-	if st == ferryv1.JobState_JOB_STATE_RUNNING && !p.base.ok && j.GetUpdatedAt() != nil {
-		p.base = progressSample{at: at, bytes: j.GetProgress().GetBytesDone(), ok: true}
+	if st == ferryv1.JobState_JOB_STATE_RUNNING && !p.base.ok && s.ok {
+		p.base = s
 	}
 	if jobEnded(st) {
 		return
@@ -62,12 +91,19 @@ func (p *progress) update(j *ferryv1.Job) {
 		p.draw(j)
 		return
 	}
+	if verifying(j) {
+		if !p.verifying {
+			p.verifying = true
+			fmt.Fprintf(p.w, "job %s verifying: every byte copied; re-reading the destination to compare\n", p.id)
+		}
+		return
+	}
 	if st == ferryv1.JobState_JOB_STATE_RUNNING {
-		if !changed && at.Sub(p.printedAt) < plainEvery {
+		if !changed && s.at.Sub(p.printedAt) < plainEvery {
 			return
 		}
-		p.printedAt = at
-		fmt.Fprintf(p.w, "job %s running: %s\n", p.id, p.stats(j, " of "))
+		p.printedAt = s.at
+		fmt.Fprintf(p.w, "job %s running: %s\n", p.id, p.stats(j))
 		return
 	}
 	if changed {
@@ -87,67 +123,145 @@ func (p *progress) finish(j *ferryv1.Job) {
 	p.drawn = false
 }
 
-// draw replaces the terminal line with j's, cut to the terminal's width so
-// that it never wraps: a wrapped line could not be redrawn in place.
+// draw replaces the terminal line with j's, no wider than the terminal:
+// a wrapped line could not be redrawn in place.
 func (p *progress) draw(j *ferryv1.Job) {
-	line := []rune(p.barLine(j))
-	if len(line) >= p.width {
-		line = line[:max(p.width-1, 0)]
+	line := p.barLine(j)
+	if p.drawn && line == p.line {
+		return
 	}
-	fmt.Fprintf(p.w, "\r\x1b[K%s", string(line))
-	p.drawn = true
+	fmt.Fprintf(p.w, "\r\x1b[K%s", line)
+	p.drawn, p.line = true, line
 }
 
-// barLine is the terminal line for j: "[#####-----]  25%  1.0 MiB / 4.0 MiB
-// 12.3 MB/s  ETA 3s", or the state and reason while the job does not run.
+// barLine is the terminal line for j, fitted to the terminal's width:
+// "[######------------------]  25%  2.0 MiB / 8.0 MiB  2.1 MiB/s  ETA 3s"
+// with the bar shrunk, then the bytes, the rate, the bar and the ETA left
+// out, in that order, until it fits. While the job does not run the line
+// is its state and reason, cut to the width.
 func (p *progress) barLine(j *ferryv1.Job) string {
-	switch j.GetState() {
-	case ferryv1.JobState_JOB_STATE_RUNNING, ferryv1.JobState_JOB_STATE_SUCCEEDED:
+	room := max(p.width-1, 1) // the last column would wrap on some terminals
+	switch {
+	case verifying(j):
+		return fitFields(room, "verifying: every byte copied, re-reading the destination", "verifying")
+	case j.GetState() == ferryv1.JobState_JOB_STATE_RUNNING, j.GetState() == ferryv1.JobState_JOB_STATE_SUCCEEDED:
 	default:
-		return fmt.Sprintf("job %s %s: %s", p.id, jobStateText(j.GetState()), orDash(j.GetStateReason()))
+		return cut(fmt.Sprintf("job %s %s: %s", p.id, jobStateText(j.GetState()), orDash(j.GetStateReason())), room)
 	}
-	total, done := j.GetProgress().GetBytesTotal(), j.GetProgress().GetBytesDone()
+	s := sample(j)
+	total := j.GetProgress().GetBytesTotal()
+	rate := ""
+	if r, ok := p.rate(s); ok {
+		rate = rateText(r)
+	}
 	if total == 0 {
 		// A tape source's length is unknown until its end is read.
-		return "copying: " + p.stats(j, " / ")
+		copied := bytesText(s.bytes) + " copied"
+		return fitFields(room, "copying: "+join(copied, rate), "copying: "+copied, copied)
 	}
-	filled := min(barWidth, int(float64(done)/float64(total)*barWidth))
-	bar := strings.Repeat("#", filled) + strings.Repeat("-", barWidth-filled)
-	return fmt.Sprintf("[%s] %s", bar, p.stats(j, " / "))
+	frac := min(float64(s.bytes)/float64(total), 1)
+	pct := fmt.Sprintf("%3.0f%%", frac*100)
+	bytes := bytesText(s.bytes) + " / " + bytesText(total)
+	eta := ""
+	if r, ok := p.rate(s); ok && r > 0 && total > s.bytes {
+		eta = "ETA " + etaText(time.Duration(float64(total-s.bytes)/r*float64(time.Second)))
+	}
+	// Choose the layout by the widest each field can get, known yet or
+	// not, so that the bar keeps its width from one redraw to the next.
+	type field struct {
+		text   string
+		widest int
+	}
+	fPct, fBytes := field{pct, 4}, field{bytes, len("1023.9 KiB / ") + len(bytesText(total))}
+	fRate, fETA := field{rate, len("9999.9 MiB/s")}, field{eta, len("ETA 99m59s")}
+	for _, layout := range [][]field{
+		{fPct, fBytes, fRate, fETA},
+		{fPct, fRate, fETA},
+		{fPct, fETA},
+	} {
+		reserved := 0
+		var texts []string
+		for _, f := range layout {
+			reserved += f.widest + 2
+			texts = append(texts, f.text)
+		}
+		if cells := room - reserved - 1; cells >= barMinWidth {
+			cells = min(cells, barMaxWidth)
+			filled := int(frac * float64(cells))
+			return "[" + strings.Repeat("#", filled) + strings.Repeat("-", cells-filled) + "] " + join(texts...)
+		}
+	}
+	return fitFields(room, strings.TrimSpace(join(pct, eta)), strings.TrimSpace(pct))
 }
 
-// stats is "1.0 MiB<sep>4.0 MiB (25%), 12.3 MB/s, ETA 3s"; the parts not
-// known yet are left out.
-func (p *progress) stats(j *ferryv1.Job, sep string) string {
-	total, done := j.GetProgress().GetBytesTotal(), j.GetProgress().GetBytesDone()
+// fitFields returns the first of lines that fits in room cells, or the
+// last one cut to room.
+func fitFields(room int, lines ...string) string {
+	for _, l := range lines {
+		if len([]rune(l)) <= room {
+			return l
+		}
+	}
+	return cut(lines[len(lines)-1], room)
+}
+
+// cut shortens s to at most n runes.
+func cut(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n])
+	}
+	return s
+}
+
+// join puts the non-empty fields together, two spaces apart.
+func join(fields ...string) string {
+	var out []string
+	for _, f := range fields {
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	return strings.Join(out, "  ")
+}
+
+// stats is "1.0 MiB of 4.0 MiB (25%), 12.3 MiB/s, ETA 3s" for plain lines;
+// the parts not known yet are left out.
+func (p *progress) stats(j *ferryv1.Job) string {
+	smp := sample(j)
+	total, done := j.GetProgress().GetBytesTotal(), smp.bytes
 	var s string
 	if total > 0 {
-		s = fmt.Sprintf("%s%s%s (%.0f%%)", bytesText(done), sep, bytesText(total), float64(done)*100/float64(total))
+		s = fmt.Sprintf("%s of %s (%.0f%%)", bytesText(done), bytesText(total), float64(done)*100/float64(total))
 	} else {
 		s = bytesText(done) + " copied"
 	}
-	rate, ok := p.rate(j)
+	rate, ok := p.rate(smp)
 	if !ok {
 		return s
 	}
-	s += fmt.Sprintf(", %.1f MB/s", rate/1e6)
+	s += ", " + rateText(rate)
 	if total > done && rate > 0 {
 		s += ", ETA " + etaText(time.Duration(float64(total-done)/rate*float64(time.Second)))
 	}
 	return s
 }
 
-// rate is bytes per second since the first running sample, if measurable.
-func (p *progress) rate(j *ferryv1.Job) (float64, bool) {
-	if !p.base.ok || j.GetUpdatedAt() == nil {
+// rate is bytes per second from the first running sample to s, if
+// measurable.
+func (p *progress) rate(s progressSample) (float64, bool) {
+	if !p.base.ok || !s.ok {
 		return 0, false
 	}
-	dt := j.GetUpdatedAt().AsTime().Sub(p.base.at)
-	done := j.GetProgress().GetBytesDone()
-	if dt <= 0 || done < p.base.bytes {
+	dt := s.at.Sub(p.base.at)
+	if dt <= 0 || s.bytes < p.base.bytes {
 		return 0, false
 	}
-	return float64(done-p.base.bytes) / dt.Seconds(), true
+	return float64(s.bytes-p.base.bytes) / dt.Seconds(), true
+}
+
+// rateText is a rate in the units the flags use: "12.3 MiB/s".
+func rateText(bytesPerSecond float64) string {
+	return fmt.Sprintf("%.1f MiB/s", bytesPerSecond/(1<<20))
 }
 
 // etaText is a remaining time to the second: "45s", "3m05s", "2h07m".

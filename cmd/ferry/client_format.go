@@ -107,14 +107,16 @@ func bytesText(n uint64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// progressText summarizes bytes copied: "1.0 MiB/4.0 MiB (25%)".
+// progressText summarizes bytes copied: "1.0 MiB/4.0 MiB (25%)", counting
+// what the owner last reported beyond its committed checkpoint.
 func progressText(p *ferryv1.JobProgress) string {
+	done := max(p.GetBytesDone(), p.GetLiveBytesDone())
 	switch {
 	case p.GetBytesTotal() > 0:
-		pct := float64(p.GetBytesDone()) * 100 / float64(p.GetBytesTotal())
-		return fmt.Sprintf("%s/%s (%.0f%%)", bytesText(p.GetBytesDone()), bytesText(p.GetBytesTotal()), pct)
-	case p.GetBytesDone() > 0:
-		return bytesText(p.GetBytesDone())
+		pct := float64(done) * 100 / float64(p.GetBytesTotal())
+		return fmt.Sprintf("%s/%s (%.0f%%)", bytesText(done), bytesText(p.GetBytesTotal()), pct)
+	case done > 0:
+		return bytesText(done)
 	default:
 		return "-"
 	}

@@ -224,6 +224,17 @@ func TestWatch(t *testing.T) {
 			},
 		},
 		{
+			// The owner's live reports are shown at most every 2 s.
+			golden: "job_watch_live",
+			streams: [][]*ferryv1.Job{{
+				watchJobAt(running, 1<<20, "copying", 0),
+				withLive(watchJobAt(running, 1<<20, "copying", 0), 2<<20, 1),
+				withLive(watchJobAt(running, 1<<20, "copying", 0), 3<<20, 2),
+				withLive(watchJobAt(running, 1<<20, "copying", 0), 4<<20, 3),
+				watchJobAt(succeeded, 4<<20, "done", 4),
+			}},
+		},
+		{
 			golden:  "job_watch_failed",
 			streams: [][]*ferryv1.Job{{watchJobAt(running, 0, "copying", 0), watchJobAt(failed, 1<<20, "sense key MEDIUM ERROR", 5)}},
 		},

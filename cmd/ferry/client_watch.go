@@ -28,8 +28,11 @@ func jobWatchCommand() *clientCommand {
 			return func(ctx context.Context, c *client, args []string) error {
 				var printed *ferryv1.Job
 				last, err := watchJob(ctx, c, args[0], func(j *ferryv1.Job) error {
-					// After a reconnect the server resends the current job.
-					if proto.Equal(j, printed) {
+					// After a reconnect the server resends the current job;
+					// the owner's live reports come every 250 ms and are
+					// shown at most every plainEvery, like copy's lines.
+					if proto.Equal(j, printed) ||
+						(printed != nil && sameButLive(j, printed) && sample(j).at.Sub(sample(printed).at) < plainEvery) {
 						return nil
 					}
 					printed = j
@@ -101,10 +104,28 @@ func watchOnce(ctx context.Context, c *client, id string, each func(*ferryv1.Job
 	}
 }
 
+// sameButLive reports whether a and b differ at most in their live
+// progress.
+func sameButLive(a, b *ferryv1.Job) bool {
+	strip := func(j *ferryv1.Job) *ferryv1.Job {
+		j = proto.Clone(j).(*ferryv1.Job)
+		if p := j.GetProgress(); p != nil {
+			p.LiveBytesDone, p.LiveAt = 0, nil
+		}
+		return j
+	}
+	return proto.Equal(strip(a), strip(b))
+}
+
 func printWatchLine(w io.Writer, j *ferryv1.Job) error {
 	// Fixed widths keep the columns of a typical job aligned line by line,
 	// since a stream cannot be laid out as a whole the way tables are.
-	_, err := fmt.Fprintf(w, "%s  %-9s  %-23s  %-10s  %s\n", timeText(j.GetUpdatedAt()), jobStateText(j.GetState()),
+	// The line's time is its progress's: the owner's report, if newer.
+	at := "-"
+	if s := sample(j); s.ok {
+		at = s.at.UTC().Format(time.RFC3339)
+	}
+	_, err := fmt.Fprintf(w, "%s  %-9s  %-23s  %-10s  %s\n", at, jobStateText(j.GetState()),
 		progressText(j.GetProgress()), orDash(j.GetOwner()), orDash(j.GetStateReason()))
 	return err
 }
