@@ -461,3 +461,32 @@ func TestDiskLUNs(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentitiesSurviveSnapshots: a state restored from a snapshot still
+// refuses a second registration of a file by its identity, and a library's.
+func TestIdentitiesSurviveSnapshots(t *testing.T) {
+	f := New()
+	applyAll(t, f,
+		diskCmd(0, diskWith(func(d *ferryv1.Disk) { d.Identity = &ferryv1.FileIdentity{Dev: 7, Ino: 8} })),
+		libraryCmd(0, libraryWith(func(l *ferryv1.Library) { l.Identity = &ferryv1.FileIdentity{Dev: 7, Ino: 9} })))
+	data, index, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := New()
+	if err := g.Restore(data, index); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []*ferryv1.Command{
+		diskCmd(1, diskWith(func(d *ferryv1.Disk) {
+			d.Name, d.Naa, d.Path, d.Identity = "db02", testNAA(2), "/other/db02.img", &ferryv1.FileIdentity{Dev: 7, Ino: 8}
+		})),
+		libraryCmd(1, libraryWith(func(l *ferryv1.Library) {
+			l.Name, l.Dir, l.Identity = "libB", "/other/libB", &ferryv1.FileIdentity{Dev: 7, Ino: 9}
+		})),
+	} {
+		if r := g.Apply(g.AppliedIndex()+1, cmd); !errors.Is(r.Err, ErrAlreadyExists) || !strings.Contains(r.Err.Error(), "same file as") {
+			t.Errorf("after a restore: %v, want the file refused", r.Err)
+		}
+	}
+}
