@@ -170,6 +170,10 @@ func submitCopy(ctx context.Context, c *client, f *copyFlags, spec *ferryv1.JobS
 // how it ended. An interrupted ferry cancels the job.
 func followCopy(ctx context.Context, c *client, id string) error {
 	p := newProgress(c.stderr, terminalWidth(c.stderr), id)
+	if p.width > 0 {
+		// The bar does not name the job; plain lines do.
+		fmt.Fprintf(c.stderr, "job %s (Ctrl-C cancels it)\n", id)
+	}
 	last, err := watchJob(ctx, c, id, func(j *ferryv1.Job) error {
 		p.update(j)
 		return nil

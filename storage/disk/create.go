@@ -18,6 +18,9 @@ func Create(path string, size int64, blockSize uint32) (err error) {
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
+		if info, serr := os.Stat(path); serr == nil && info.IsDir() {
+			return &dirError{path: path, err: err}
+		}
 		return fmt.Errorf("disk create: %w", err)
 	}
 	defer func() {
@@ -44,3 +47,16 @@ func checkBlockSize(bs uint32) error {
 	}
 	return nil
 }
+
+// dirError is a disk create whose path names a directory: it still matches
+// fs.ErrExist, but says what is in the way.
+type dirError struct {
+	path string
+	err  error
+}
+
+func (e *dirError) Error() string {
+	return fmt.Sprintf("disk create %s: is a directory: want the path of a new disk image file", e.path)
+}
+
+func (e *dirError) Unwrap() error { return e.err }

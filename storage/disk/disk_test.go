@@ -22,6 +22,7 @@ func TestCreate(t *testing.T) {
 		size    int64
 		bs      uint32
 		wantErr error
+		wantMsg string
 		exists  bool // the file must exist afterwards
 	}{
 		{name: "512", path: filepath.Join(dir, "a"), size: 1 << 20, bs: 512, exists: true},
@@ -30,12 +31,13 @@ func TestCreate(t *testing.T) {
 		{name: "not a multiple", path: filepath.Join(dir, "d"), size: 4096 + 512, bs: 4096, wantErr: ErrSize},
 		{name: "zero size", path: filepath.Join(dir, "e"), size: 0, bs: 512, wantErr: ErrSize},
 		{name: "exists", path: existing, size: 4096, bs: 512, wantErr: os.ErrExist, exists: true},
+		{name: "directory", path: dir, size: 4096, bs: 512, wantErr: os.ErrExist, wantMsg: "is a directory", exists: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := Create(tc.path, tc.size, tc.bs)
-			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
-				t.Fatalf("Create: %v, want %v", err, tc.wantErr)
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.wantMsg)) {
+				t.Fatalf("Create: %v, want %v %q", err, tc.wantErr, tc.wantMsg)
 			}
 			_, statErr := os.Stat(tc.path)
 			if tc.exists != (statErr == nil) {
