@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"fmt"
+	"slices"
 
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
@@ -190,22 +191,36 @@ func (r *resolver) diskToTape(spec *ferryv1.JobSpec, s *ferryv1.Disk) {
 }
 
 // tapeToDisk checks a tape → disk copy: which file it reads, and that the
-// destination range lies on the disk. The file's length is not known
-// here, so the whole destination range counts as written.
+// file, as the cartridge's catalog records it, fits in the destination
+// range. The copy writes whole blocks: a file that ends inside a block has
+// the rest of that block written with zeros, so what it writes is the file
+// rounded up to the disk's blocks.
 func (r *resolver) tapeToDisk(spec *ferryv1.JobSpec, c *ferryv1.Cartridge, d *ferryv1.Disk) {
-	r.tapeSource(spec, c)
-	dr, ok := r.diskRange("spec.destination", d, spec.GetDestination())
-	if !ok {
+	file, ok := r.tapeSource(spec, c)
+	dr, dok := r.diskRange("spec.destination", d, spec.GetDestination())
+	if !ok || !dok {
 		return
 	}
+	bs := uint64(d.GetBlockSize())
+	n := file.GetBytes()
+	if n > dr.Length || (n%bs != 0 && n/bs*bs+bs > dr.Length) {
+		r.v.add("spec.destination.blocks", fmt.Sprintf("tape file %d of cartridge %s holds %d bytes, more than the destination range (%d bytes)", file.GetNumber(), c.GetBarcode(), n, dr.Length))
+		return
+	}
+	if n%bs != 0 {
+		n = n/bs*bs + bs
+	}
 	a := r.device(Device{Disk: d})
-	a.Writes = append(a.Writes, dr)
+	a.Writes = append(a.Writes, ByteRange{Offset: dr.Offset, Length: n})
 }
 
 // tapeSource records which file of a source cartridge a copy reads: the
 // one named, for a copy to disk file 1 when none is, and for a copy to tape
-// every file after the label.
-func (r *resolver) tapeSource(spec *ferryv1.JobSpec, c *ferryv1.Cartridge) {
+// every file after the label. It refuses a file the cartridge's catalog
+// does not hold (the label, a file at end of data or past it) and an image
+// copy of a cartridge that holds nothing but its label. file is the one
+// file read, when ok and there is one.
+func (r *resolver) tapeSource(spec *ferryv1.JobSpec, c *ferryv1.Cartridge) (file *ferryv1.TapeFile, ok bool) {
 	src := spec.GetSource()
 	a := r.device(Device{Cartridge: c})
 	switch {
@@ -216,17 +231,38 @@ func (r *resolver) tapeSource(spec *ferryv1.JobSpec, c *ferryv1.Cartridge) {
 		n := uint32(1)
 		a.ReadFile = &n
 	}
-	if a.ReadFile != nil && *a.ReadFile == 0 {
+	held := len(c.GetFiles())
+	switch {
+	case a.ReadFile == nil && held == 0:
+		r.v.add("spec.source", fmt.Sprintf("cartridge %s holds nothing but its label: no files to copy", c.GetBarcode()))
+		return nil, false
+	case a.ReadFile == nil:
+		return nil, true
+	case *a.ReadFile == 0:
 		r.v.add("spec.source.tape_file", "tape file 0 is the label; data files count from 1")
+		return nil, false
 	}
+	n := *a.ReadFile
+	if i := slices.IndexFunc(c.GetFiles(), func(f *ferryv1.TapeFile) bool { return f.GetNumber() == n }); i >= 0 {
+		return c.GetFiles()[i], true
+	}
+	where := "past end of data"
+	if int64(n) == int64(held)+1 {
+		where = "at end of data"
+	}
+	r.v.add("spec.source.tape_file", fmt.Sprintf("tape file %d of cartridge %s does not exist: it is %s (the cartridge holds %s)", n, c.GetBarcode(), where, filesText(held)))
+	return nil, false
 }
 
 // tapeDestination records where a copy starts writing a cartridge: the
 // file named; for an image copy (a tape source without a file number)
-// file 1; else a new file at end of data.
+// file 1; else a new file at end of data. Writing from file N replaces N
+// and every file after it: refused unless the spec says to overwrite, and
+// then it must start no further than end of data.
 func (r *resolver) tapeDestination(spec *ferryv1.JobSpec, c *ferryv1.Cartridge) {
 	dst := spec.GetDestination()
 	a := r.device(Device{Cartridge: c})
+	field := "spec.destination.tape_file"
 	switch {
 	case dst.TapeFile != nil:
 		n := dst.GetTapeFile()
@@ -234,8 +270,30 @@ func (r *resolver) tapeDestination(spec *ferryv1.JobSpec, c *ferryv1.Cartridge) 
 	case spec.GetSource().GetKind() == ferryv1.DeviceKind_DEVICE_KIND_TAPE && spec.GetSource().TapeFile == nil:
 		n := uint32(1)
 		a.WriteFile = &n
+		field = "spec.destination"
+	default:
+		return // a new file at end of data replaces nothing
 	}
-	if a.WriteFile != nil && *a.WriteFile == 0 {
-		r.v.add("spec.destination.tape_file", "tape file 0 is the label; data files count from 1")
+	n, held := uint64(*a.WriteFile), uint64(len(c.GetFiles()))
+	switch {
+	case n == 0:
+		r.v.add(field, "tape file 0 is the label; data files count from 1")
+	case n > held+1:
+		r.v.add(field, fmt.Sprintf("tape file %d of cartridge %s is past end of data (the cartridge holds %s): a copy starts at most at end of data, file %d", n, c.GetBarcode(), filesText(int(held)), held+1))
+	case n <= held && !spec.GetOptions().GetOverwrite():
+		replaced := held - n + 1
+		r.v.add(field, fmt.Sprintf("the copy would replace %s of cartridge %s (files %d–%d): set options.overwrite (ferry copy --overwrite) to replace them",
+			filesText(int(replaced)), c.GetBarcode(), n, held))
 	}
+}
+
+// filesText is "1 file", "3 files", "no files".
+func filesText(n int) string {
+	switch n {
+	case 0:
+		return "no files"
+	case 1:
+		return "1 file"
+	}
+	return fmt.Sprintf("%d files", n)
 }

@@ -12,7 +12,9 @@ import (
 // accessFixture registers the devices the refusal tables use:
 //   - d512: 1 MiB of 512-byte blocks (2048 blocks), d4k: 1 MiB of
 //     4096-byte blocks (256 blocks), ro: a read-only 512-byte disk;
-//   - in libA: A00001L9 and A00002L9, and W00001L9, write-protected.
+//   - in libA: A00001L9 with three files (4096, 1000 and 8192 bytes),
+//     A00002L9 with nothing but its label, W00001L9, write-protected, with
+//     one file, and A00003L9 with two.
 func accessFixture(t *testing.T) *FSM {
 	t.Helper()
 	f := newWithNodes()
@@ -21,14 +23,21 @@ func accessFixture(t *testing.T) *FSM {
 		d.SizeBytes, d.BlockSize, d.ReadOnly = 1<<20, bs, ro
 		return diskCmd(0, d)
 	}
-	wp := validCartridge("W00001L9", "libA", 3, 103)
-	wp.WriteProtected = true
+	cart := func(barcode string, slot uint32, n int, wp bool, sizes ...uint64) *ferryv1.Command {
+		c := validCartridge(barcode, "libA", slot, n)
+		c.WriteProtected = wp
+		for i, b := range sizes {
+			c.Files = append(c.Files, &ferryv1.TapeFile{Number: uint32(i + 1), Bytes: b})
+		}
+		return cartridgeCmd(0, c)
+	}
 	applyAll(t, f,
 		disk("d512", 1, 512, false), disk("d4k", 2, 4096, false), disk("ro", 3, 512, true),
 		libraryCmd(0, validLibrary("libA")),
-		cartridgeCmd(0, validCartridge("A00001L9", "libA", 1, 101)),
-		cartridgeCmd(0, validCartridge("A00002L9", "libA", 2, 102)),
-		cartridgeCmd(0, wp),
+		cart("A00001L9", 1, 101, false, 4096, 1000, 8192),
+		cart("A00002L9", 2, 102, false),
+		cart("W00001L9", 3, 103, true, 512),
+		cart("A00003L9", 4, 104, false, 512, 512),
 	)
 	return f
 }
@@ -45,6 +54,11 @@ func tapeEP(barcode string, file ...uint32) *ferryv1.Endpoint {
 
 func copySpec(src, dst *ferryv1.Endpoint, segs ...*ferryv1.Segment) *ferryv1.JobSpec {
 	return &ferryv1.JobSpec{Source: src, Destination: dst, Segments: segs}
+}
+
+func withOverwrite(s *ferryv1.JobSpec) *ferryv1.JobSpec {
+	s.Options = &ferryv1.JobOptions{Overwrite: true}
+	return s
 }
 
 func seg(src, dst, n uint64) *ferryv1.Segment {
@@ -66,6 +80,12 @@ func TestSubmitRefusesCopiesThatCannotBeRight(t *testing.T) {
 		{"disk to tape", copySpec(diskEP("d512", 0, 0), tapeEP("A00001L9")), "", ""},
 		{"tape file to disk", copySpec(tapeEP("A00001L9", 1), diskEP("d512", 0, 0)), "", ""},
 		{"tape to tape", copySpec(tapeEP("A00001L9", 1), tapeEP("A00002L9")), "", ""},
+		{"image copy onto a blank cartridge", copySpec(tapeEP("A00001L9"), tapeEP("A00002L9")), "", ""},
+		{"image copy, overwriting", withOverwrite(copySpec(tapeEP("A00001L9"), tapeEP("A00003L9"))), "", ""},
+		{"last tape file to disk", copySpec(tapeEP("A00001L9", 3), diskEP("d512", 2032, 0)), "", ""},
+		{"a partial block, padded", copySpec(tapeEP("A00001L9", 2), diskEP("d4k", 255, 0)), "", ""},
+		{"new file at end of data", copySpec(diskEP("d512", 0, 8), tapeEP("A00003L9", 3)), "", ""},
+		{"over a file, overwriting", withOverwrite(copySpec(diskEP("d512", 0, 8), tapeEP("A00003L9", 2))), "", ""},
 		{"segments apart on one disk", copySpec(diskEP("d512", 0, 0), diskEP("d512", 0, 0), seg(0, 4096, 4096), seg(8192, 16384, 512)), "", ""},
 		{"write-protected source", copySpec(tapeEP("W00001L9", 1), diskEP("d512", 0, 0)), "", ""},
 		{"read-only source", copySpec(diskEP("ro", 0, 8), diskEP("d512", 0, 0)), "", ""},
@@ -112,6 +132,22 @@ func TestSubmitRefusesCopiesThatCannotBeRight(t *testing.T) {
 			"spec.source.tape_file", "tape file 0 is the label"},
 		{"label as destination", copySpec(diskEP("d512", 0, 8), tapeEP("A00001L9", 0)),
 			"spec.destination.tape_file", "tape file 0 is the label"},
+		{"source file at end of data", copySpec(tapeEP("A00001L9", 4), diskEP("d512", 0, 0)),
+			"spec.source.tape_file", "tape file 4 of cartridge A00001L9 does not exist: it is at end of data (the cartridge holds 3 files)"},
+		{"source file past end of data", copySpec(tapeEP("A00001L9", 9), tapeEP("A00002L9")),
+			"spec.source.tape_file", "it is past end of data"},
+		{"default file of a blank cartridge", copySpec(tapeEP("A00002L9"), diskEP("d512", 0, 0)),
+			"spec.source.tape_file", "tape file 1 of cartridge A00002L9 does not exist: it is at end of data (the cartridge holds no files)"},
+		{"image copy of a blank cartridge", copySpec(tapeEP("A00002L9"), tapeEP("A00001L9")),
+			"spec.source", "holds nothing but its label"},
+		{"image copy over files", copySpec(tapeEP("A00001L9"), tapeEP("A00003L9")),
+			"spec.destination", "would replace 2 files of cartridge A00003L9 (files 1–2): set options.overwrite"},
+		{"copy over a file", copySpec(diskEP("d512", 0, 8), tapeEP("A00003L9", 2)),
+			"spec.destination.tape_file", "would replace 1 file of cartridge A00003L9 (files 2–2)"},
+		{"destination past end of data", withOverwrite(copySpec(diskEP("d512", 0, 8), tapeEP("A00003L9", 4))),
+			"spec.destination.tape_file", "past end of data (the cartridge holds 2 files): a copy starts at most at end of data, file 3"},
+		{"tape file larger than the range", copySpec(tapeEP("A00001L9", 3), diskEP("d512", 2047, 0)),
+			"spec.destination.blocks", "tape file 3 of cartridge A00001L9 holds 8192 bytes, more than the destination range (512 bytes)"},
 		{"kind mismatch", copySpec(diskEP("A00001L9", 0, 0), diskEP("d512", 0, 0)),
 			"spec.source.kind", "is a tape"},
 		{"segments from a tape", copySpec(tapeEP("A00001L9", 1), diskEP("d512", 0, 0), seg(0, 0, 512)),
@@ -194,6 +230,11 @@ func TestJobAccessRanges(t *testing.T) {
 	src, dst = acc.Devices[0], acc.Devices[1]
 	if src.ReadFile != nil || dst.WriteFile == nil || *dst.WriteFile != 1 {
 		t.Errorf("image copy: source file %v, destination file %v; want every file onto file 1", src.ReadFile, dst.WriteFile)
+	}
+	// A file that ends inside a block is padded to the block with zeros.
+	acc, _ = f.JobAccess(copySpec(tapeEP("A00001L9", 2), diskEP("d4k", 3, 0)))
+	if dst := acc.Devices[1]; !slices.Equal(dst.Writes, []ByteRange{{3 * 4096, 4096}}) {
+		t.Errorf("tape file of 1000 bytes to a 4096-byte LUN writes %v, want one whole block", dst.Writes)
 	}
 	acc, _ = f.JobAccess(copySpec(tapeEP("A00001L9", 2), tapeEP("A00002L9")))
 	if src, dst := acc.Devices[0], acc.Devices[1]; src.ReadFile == nil || *src.ReadFile != 2 || dst.WriteFile != nil {
