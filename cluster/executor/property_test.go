@@ -35,6 +35,7 @@ func TestRandomCopiesAreRefusedOrRight(t *testing.T) {
 	run(t, p.node("n1"), Config{})
 	rng := rand.New(rand.NewSource(9))
 	var accepted, refused int
+	kinds := map[string]int{} // copies run, by source → destination kind
 	for i := range iterations {
 		spec := p.randomSpec(rng)
 		want, why := p.model(spec)
@@ -60,6 +61,7 @@ func TestRandomCopiesAreRefusedOrRight(t *testing.T) {
 			t.Fatalf("%s: accepted, but the model says it cannot be right (%s)\n%s", id, why, text)
 		}
 		accepted++
+		kinds[kindText(spec.GetSource())+"→"+kindText(spec.GetDestination())]++
 		j := p.waitEnded(t, id)
 		if j.GetState() != ferryv1.JobState_JOB_STATE_SUCCEEDED {
 			t.Fatalf("%s: accepted, then %v: %s\n%s", id, j.GetState(), j.GetError().GetMessage(), text)
@@ -67,10 +69,17 @@ func TestRandomCopiesAreRefusedOrRight(t *testing.T) {
 		p.apply(want)
 		p.check(t, id, text)
 	}
-	t.Logf("%d specs: %d refused at submit, %d copied as the model says", iterations, refused, accepted)
-	if accepted < iterations/10 || refused < iterations/10 {
-		t.Errorf("the generator is lopsided: %d accepted, %d refused", accepted, refused)
+	t.Logf("%d specs: %d refused at submit, %d copied as the model says %v", iterations, refused, accepted, kinds)
+	if accepted < iterations/10 || refused < iterations/10 || len(kinds) < 4 {
+		t.Errorf("the generator is lopsided: %d accepted, %d refused, copies %v", accepted, refused, kinds)
 	}
+}
+
+func kindText(e *ferryv1.Endpoint) string {
+	if e.GetKind() == ferryv1.DeviceKind_DEVICE_KIND_TAPE {
+		return "tape"
+	}
+	return "disk"
 }
 
 // propertyFixture is a fake cluster with small devices and a model of what
@@ -224,6 +233,9 @@ func (p *propertyFixture) model(spec *ferryv1.JobSpec) (*copyOutcome, string) {
 		start, n, ok := diskSpan(sd, src)
 		if !ok {
 			return nil, "source range past the end"
+		}
+		if n == 0 {
+			return nil, "nothing to copy"
 		}
 		if len(spec.GetSegments()) == 0 {
 			pieces, dstOffs = [][]byte{sd.data[start : start+n]}, []uint64{0}

@@ -85,6 +85,11 @@ func (r *resolver) diskRange(field string, d *ferryv1.Disk, ep *ferryv1.Endpoint
 		r.v.add(field+".blocks", fmt.Sprintf("LBA %d + %d blocks is past the end of disk %s (%d blocks of %d bytes)", lba, blocks, d.GetName(), total, bs))
 		return ByteRange{}, false
 	}
+	if blocks == 0 && field == "spec.source" {
+		// The mover has no zero-length copy: it would fail when it ran.
+		r.v.add(field+".lba", fmt.Sprintf("LBA %d is the end of disk %s (%d blocks): nothing to copy", lba, d.GetName(), total))
+		return ByteRange{}, false
+	}
 	// lba+blocks ≤ total, so neither product can exceed the disk's size.
 	return ByteRange{Offset: lba * bs, Length: blocks * bs}, true
 }

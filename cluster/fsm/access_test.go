@@ -104,6 +104,8 @@ func TestSubmitRefusesCopiesThatCannotBeRight(t *testing.T) {
 			"spec.segments[1].destination_offset", "overlap bytes 0–4095"},
 		{"source LBA past the end", copySpec(diskEP("d512", 2049, 1), tapeEP("A00001L9")),
 			"spec.source.lba", "LBA 2049 is past the end of disk d512 (2048 blocks"},
+		{"nothing to copy", copySpec(diskEP("d512", 2048, 0), tapeEP("A00001L9")),
+			"spec.source.lba", "LBA 2048 is the end of disk d512 (2048 blocks): nothing to copy"},
 		{"source blocks past the end", copySpec(diskEP("d512", 2047, 100), tapeEP("A00001L9")),
 			"spec.source.blocks", "past the end of disk d512"},
 		{"blocks wrapping 2^64", copySpec(diskEP("d512", 8, 1<<63), tapeEP("A00001L9")),
