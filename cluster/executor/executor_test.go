@@ -73,7 +73,8 @@ func TestCopiesTapeToTape(t *testing.T) {
 
 	f.submit(t, "one-file", fileOne, other(nil))
 	f.waitState(t, "one-file", ferryv1.JobState_JOB_STATE_SUCCEEDED)
-	f.submit(t, "image", tapeEP(), other(&one))
+	// The image replaces the file just copied there: it says so.
+	f.submitSpec(t, "image", &ferryv1.JobSpec{Source: tapeEP(), Destination: other(&one), Options: &ferryv1.JobOptions{Verify: true, Overwrite: true}})
 	f.waitState(t, "image", ferryv1.JobState_JOB_STATE_SUCCEEDED)
 	for _, file := range []*uint32{&one, nil} {
 		got, err := Hash(context.Background(), f.fsm, other(file))

@@ -313,7 +313,7 @@ func TestLateOwnerWritesNothingOnClose(t *testing.T) {
 	dst := tapeEP()
 	dst.TapeFile = &one
 	f.must(t, &ferryv1.Command{Op: &ferryv1.Command_SubmitJob{SubmitJob: &ferryv1.SubmitJobOp{JobId: "b",
-		Spec: &ferryv1.JobSpec{Source: diskEP("db01"), Destination: dst, Options: &ferryv1.JobOptions{Verify: true},
+		Spec: &ferryv1.JobSpec{Source: diskEP("db01"), Destination: dst, Options: &ferryv1.JobOptions{Verify: true, Overwrite: true},
 			Segments: []*ferryv1.Segment{{SourceOffset: 0, Length: 100000}, {SourceOffset: 100000, Length: diskSize - 100000}}}}}})
 	b := f.waitState(t, "b", ferryv1.JobState_JOB_STATE_SUCCEEDED)
 
