@@ -81,7 +81,8 @@ type Segment struct {
 	Length int64
 	// RecordSize is the record length written to a tape. Zero means
 	// DefaultRecordSize in variable mode and the block size in fixed mode,
-	// and for StreamToStream: keep the source's record lengths.
+	// and for StreamToStream onto a variable-mode tape: keep the source's
+	// record lengths.
 	RecordSize int
 	// Records limits a stream source: >0 exactly that many records, -1 up
 	// to the next filemark or end of data, 0 no record limit.
@@ -235,8 +236,8 @@ func (s Segment) recordSize(t TapeDrive) (int, error) {
 	switch {
 	case s.Kind == TapeImage || s.Kind == WriteFilemarks || s.Kind == Space || s.Kind == Locate:
 		return 0, nil
-	case s.Kind == StreamToStream && rs == 0:
-		return 0, nil // one record per source record
+	case s.Kind == StreamToStream && rs == 0 && bs == 0:
+		return 0, nil // one record per source record; a fixed-mode tape takes blocks
 	case rs == 0 && bs > 0:
 		rs = bs
 	case rs == 0:

@@ -2,6 +2,8 @@ package mover
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"testing"
 
 	"github.com/ferry-san/ferry/storage/tape"
@@ -292,5 +294,28 @@ func TestStreamEndsInsideABlock(t *testing.T) {
 			!bytes.Equal(got[end:end+int(pad)], make([]byte, pad)) || !bytes.Equal(got[end+int(pad):], old[end+int(pad):]) {
 			t.Fatalf("%d-byte blocks: the disk is not the data, zeros to the block's end, and what it held", bs)
 		}
+	}
+}
+
+// TestStreamToFixedModeTape: a stream→stream copy onto a fixed-mode tape
+// re-blocks the source's records into blocks (it used to copy them one to
+// one and fail on the first that was not a block long).
+func TestStreamToFixedModeTape(t *testing.T) {
+	file := randomRecords(5, 4096, 700)
+	src := newCart(t, "s.tap", tape.Options{})
+	writeTape(t, src, file)
+	dst := newCart(t, "d.tap", tape.Options{BlockSize: 512})
+	plan := Plan{Segments: []Segment{{Kind: StreamToStream, Src: 0, Dst: 1, Length: 4096}}}
+	res := run(t, smallConfig(), plan, []Device{{Tape: src}, {Tape: dst}})
+	if res.Bytes != 4096 {
+		t.Fatalf("copied %d bytes", res.Bytes)
+	}
+	got := readTape(t, dst)
+	if len(got) != 1 || len(got[0]) != 8 || !bytes.Equal(concat(got[0]), concat(file)) {
+		t.Fatalf("the fixed-mode tape holds %d files, not 8 blocks of the source's bytes", len(got))
+	}
+	plan.Segments[0].Length = 1000
+	if _, err := Run(context.Background(), smallConfig(), plan, []Device{{Tape: src}, {Tape: dst}}, nil); !errors.Is(err, ErrInvalidPlan) {
+		t.Fatalf("1000 bytes onto 512-byte blocks: %v", err)
 	}
 }

@@ -18,7 +18,7 @@ import (
 
 // The property test runs random EXTENDED COPY lists, built with the
 // project's encoder, against two disks (512- and 4096-byte blocks) and two
-// cartridges, through Decode, FromXCopy (handles opened afresh by every
+// cartridges (variable mode, and fixed mode with 512-byte blocks), through Decode, FromXCopy (handles opened afresh by every
 // resolve call, as the executor does) and Run, and against a model of disks
 // and tapes that executes the segments one after the other. Every list is
 // refused up front, or runs and leaves every device as the model says; a
@@ -33,20 +33,39 @@ const propTapes = 2
 
 func propNAA(i int) []byte { return []byte{0x50, 0, 0, 0, 0, 0, 0x11, byte(i + 1)} }
 
-// modelTape is a cartridge as objects (nil is a filemark) and a position.
+// modelTape is a cartridge as objects (nil is a filemark) and a position;
+// bs is its fixed block size, 0 in variable mode.
 type modelTape struct {
 	objs [][]byte
 	pos  int
+	bs   int
 }
+
+// propFixed is the block size of the second cartridge, in fixed mode.
+const propFixed = 512
 
 var errModel = errors.New("model: the segment fails")
 
-func (m *modelTape) write(objs [][]byte) {
-	if len(objs) == 0 {
-		return
+// write appends objects at the position; in fixed mode a record that is
+// not one block fails, after the objects before it.
+func (m *modelTape) write(objs [][]byte) error {
+	for _, o := range objs {
+		if o != nil && m.bs > 0 && len(o) != m.bs {
+			return errModel
+		}
+		m.objs = append(m.objs[:m.pos:m.pos], o)
+		m.pos = len(m.objs)
 	}
-	m.objs = append(m.objs[:m.pos:m.pos], objs...)
-	m.pos = len(m.objs)
+	return nil
+}
+
+// recordSize is what a segment writes records of: the block in fixed
+// mode, the transfer length in variable mode.
+func (m *modelTape) recordSize(n uint32) int {
+	if m.bs > 0 {
+		return m.bs
+	}
+	return int(n)
 }
 
 // read delivers limit bytes of records, cutting the last one.
@@ -58,7 +77,7 @@ func (m *modelTape) read(limit int) ([]byte, error) {
 		}
 		o := m.objs[m.pos]
 		m.pos++
-		if o == nil {
+		if o == nil || (m.bs > 0 && len(o) != m.bs) {
 			return nil, errModel
 		}
 		data = append(data, o[:min(len(o), limit-len(data))]...)
@@ -213,7 +232,7 @@ func (m *propModel) segment(pl *xcopy.ParameterList, i int, s xcopy.Segment, dst
 	}
 	switch s.Type {
 	case xcopy.BlockToStream:
-		m.tape(d).write(records(m.disks[src][se.Offset:se.End()], int(s.StreamLength)))
+		return m.tape(d).write(records(m.disks[src][se.Offset:se.End()], m.tape(d).recordSize(s.StreamLength)))
 	case xcopy.StreamToBlock:
 		data, err := m.tape(src).read(int(de.Length))
 		if err != nil {
@@ -230,16 +249,16 @@ func (m *propModel) segment(pl *xcopy.ParameterList, i int, s xcopy.Segment, dst
 		if err != nil {
 			return err
 		}
-		m.tape(d).write(records(data, int(s.DstStreamLength)))
+		return m.tape(d).write(records(data, m.tape(d).recordSize(s.DstStreamLength)))
 	case xcopy.InlineToStream:
-		m.tape(d).write(records(pl.InlineData[s.InlineOffset:s.InlineOffset+s.ByteCount], int(s.StreamLength)))
+		return m.tape(d).write(records(pl.InlineData[s.InlineOffset:s.InlineOffset+s.ByteCount], m.tape(d).recordSize(s.StreamLength)))
 	case xcopy.StreamToDiscard:
 		if s.ByteCount > 0 {
 			_, err := m.tape(src).read(int(s.ByteCount))
 			return err
 		}
 	case xcopy.WriteFilemarks:
-		m.tape(d).write(make([][]byte, s.Filemarks))
+		return m.tape(d).write(make([][]byte, s.Filemarks))
 	case xcopy.Space:
 		return m.tape(d).space(s.SpaceCode, int(s.SpaceCount))
 	case xcopy.Locate:
@@ -259,7 +278,7 @@ func (m *propModel) segment(pl *xcopy.ParameterList, i int, s xcopy.Segment, dst
 			}
 			out = append(out, o)
 		}
-		m.tape(d).write(out)
+		return m.tape(d).write(out)
 	}
 	return nil
 }
@@ -293,15 +312,23 @@ func (e *propEnv) reset(r *rand.Rand) {
 	}
 	for i := range propTapes {
 		os.Remove(e.tapePath(i))
-		c, err := tape.Create(e.tapePath(i), tape.Options{})
+		mt := &modelTape{bs: propTapeBlock(i)}
+		c, err := tape.Create(e.tapePath(i), tape.Options{BlockSize: uint32(mt.bs)})
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		mt := &modelTape{}
-		mt.objs = append(mt.objs, []byte("VOL1"), nil)
-		for f := range 1 + r.IntN(2) {
-			for range 1 + r.IntN(4) {
-				mt.objs = append(mt.objs, randomBytes(r.Uint64(), 1+r.IntN(3000+f)))
+		label := []byte("VOL1")
+		if mt.bs > 0 {
+			label = append(label, make([]byte, mt.bs-len(label))...)
+		}
+		mt.objs = append(mt.objs, label, nil)
+		for range 1 + r.IntN(2) {
+			for range 1 + r.IntN(6) {
+				n := 1 + r.IntN(3000)
+				if mt.bs > 0 {
+					n = mt.bs
+				}
+				mt.objs = append(mt.objs, randomBytes(r.Uint64(), n))
 			}
 			mt.objs = append(mt.objs, nil)
 		}
@@ -322,6 +349,15 @@ func (e *propEnv) reset(r *rand.Rand) {
 	}
 }
 
+// propTapeBlock is the block size of cartridge i: the second is in fixed
+// mode.
+func propTapeBlock(i int) int {
+	if i == 1 {
+		return propFixed
+	}
+	return 0
+}
+
 // actual reads every device back.
 func (e *propEnv) actual() propModel {
 	e.t.Helper()
@@ -338,7 +374,7 @@ func (e *propEnv) actual() propModel {
 		if err != nil {
 			e.t.Fatalf("tape %d: %v", i, err)
 		}
-		mt := &modelTape{}
+		mt := &modelTape{bs: propTapeBlock(i)}
 		buf := make([]byte, 64<<10) // records are a few KiB at most
 		for {
 			n, err := c.ReadRecord(buf)
@@ -376,7 +412,7 @@ func (e *propEnv) open(closers *[]func() error) func(naa []byte, write bool) (De
 			*closers = append(*closers, l.Close)
 			return Device{Name: fmt.Sprintf("disk%d", i), Block: l}, nil
 		}
-		c, err := tape.Open(e.tapePath(i-len(propDisks)), tape.Options{ReadOnly: !write, Recover: true})
+		c, err := tape.Open(e.tapePath(i-len(propDisks)), tape.Options{ReadOnly: !write, Recover: true, BlockSize: uint32(propTapeBlock(i - len(propDisks)))})
 		if err != nil {
 			return Device{}, err
 		}
@@ -528,8 +564,12 @@ func (g *propGen) list() *xcopy.ParameterList {
 			}
 		default:
 			t.DeviceType = xcopy.DeviceStream
+			fixed := d >= len(propDisks) && propTapeBlock(d-len(propDisks)) > 0
 			if g.chance(0.03) {
-				t.Fixed, t.BlockLength = true, 512
+				fixed = !fixed
+			}
+			if fixed {
+				t.Fixed, t.BlockLength = true, propFixed
 			}
 		}
 		pl.Targets = append(pl.Targets, t)
@@ -622,8 +662,11 @@ func (g *propGen) segment(pl *xcopy.ParameterList, t xcopy.SegmentType) xcopy.Se
 	}
 	s.Blocks = uint32(blocks)
 	bytesCount := uint32(r.IntN(6000))
-	if g.chance(0.1) {
+	switch x := r.Float64(); {
+	case x < 0.1:
 		bytesCount = 0
+	case x < 0.4:
+		bytesCount = bytesCount / propFixed * propFixed // whole blocks of the fixed-mode tape
 	}
 	switch t {
 	case xcopy.BlockToStream:
