@@ -107,7 +107,7 @@ func (c cli) fails(code int, want []string, args ...string) cliResult {
 }
 
 // copyResultRE is the line a successful copy ends with.
-var copyResultRE = regexp.MustCompile(`(?m)^sha256 ([0-9a-f]{64})  (\d+) bytes in \S+ \([0-9.-]+ MB/s\)$`)
+var copyResultRE = regexp.MustCompile(`(?m)^sha256 ([0-9a-f]{64})  (\d+) bytes in \S+ \([0-9.-]+ MiB/s\)$`)
 
 // copied runs a copy that must succeed and checks the SHA-256 and byte
 // count it reports.
@@ -241,6 +241,14 @@ func TestDataPathCLI(t *testing.T) {
 		t.Fatalf("copy --detach printed %q, want a job id", r.stdout)
 	}
 	f.ok("job", "watch", id)
+	// Listings show where each job copies from and to, and CLI copies
+	// without --name are named after their devices.
+	r = f.ok("job", "list")
+	for _, want := range []string{"SOURCE", "DESTINATION", "disk:db01@8+8", "disk:db02@8", "db01 → A00001L9"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("job list does not show %q:\n%s", want, r)
+		}
+	}
 	if r = f.ok("copy-results", id); strings.TrimSpace(r.stdout) == "" {
 		t.Errorf("copy-results printed nothing:\n%s", r)
 	}

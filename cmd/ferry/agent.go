@@ -342,7 +342,8 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 	// Copies stop (keeping their committed checkpoints) before the node does.
 	defer func() { stopExec(); <-execDone }()
 
-	log.Info("agent running", "grpc", cfg.GRPCAddr, "http", cfg.HTTPAddr,
+	v := currentVersion()
+	log.Info("agent running", "version", cmp.Or(v.version, "devel"), "commit", cmp.Or(v.commit, "unknown"), "grpc", cfg.GRPCAddr, "http", cfg.HTTPAddr,
 		"gossip", net.JoinHostPort(advertise, strconv.Itoa(f.gossipPort)), "data_dir", f.dataDir, "site", f.site)
 	select {
 	case <-ctx.Done():

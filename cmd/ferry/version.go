@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"runtime"
@@ -50,23 +51,17 @@ func currentVersion() versionInfo {
 }
 
 func (v versionInfo) write(w io.Writer) {
-	or := func(s, def string) string {
-		if s == "" {
-			return def
-		}
-		return s
-	}
-	rev := or(v.commit, "unknown")
+	rev := cmp.Or(v.commit, "unknown")
 	if v.modified {
 		rev += " (with uncommitted changes)"
 	}
 	if v.commitTime != "" {
 		rev += ", committed " + v.commitTime
 	}
-	fmt.Fprintf(w, "ferry %s\n", or(v.version, "devel"))
+	fmt.Fprintf(w, "ferry %s\n", cmp.Or(v.version, "devel"))
 	fmt.Fprintf(w, "  commit:     %s\n", rev)
 	fmt.Fprintf(w, "  go:         %s %s/%s\n", v.goVersion, runtime.GOOS, runtime.GOARCH)
-	fmt.Fprintf(w, "  built:      %s\n", or(v.buildDate, "unknown (not built with make build)"))
+	fmt.Fprintf(w, "  built:      %s\n", cmp.Or(v.buildDate, "unknown (not built with make build)"))
 }
 
 // runVersion prints the version; it takes no arguments.
