@@ -43,14 +43,15 @@ func (s *state) registerDisk(cmd *ferryv1.Command, op *ferryv1.RegisterDiskOp) (
 }
 
 // nextLUN is the logical unit number of the next disk: one past the
-// highest ever given, as disks are never removed, so numbers are not
-// reused and an initiator's LUN always names the same disk.
+// highest ever given, removed disks' included, so numbers are not reused
+// and an initiator's LUN always names the same disk.
 func (s *state) nextLUN() uint32 {
-	var top uint32
+	top := s.lastLUN
 	for _, d := range s.disks {
 		top = max(top, d.GetLun())
 	}
-	return top + 1
+	s.lastLUN = top + 1
+	return s.lastLUN
 }
 
 // registerLibrary adds an empty tape library. Elements in the op are

@@ -47,6 +47,8 @@ type state struct {
 	// holders maps the barcode of every loaded cartridge to the running job
 	// it is loaded for.
 	holders map[string]string
+	// lastLUN is the highest disk LUN ever given (StateSnapshot.last_lun).
+	lastLUN uint32
 }
 
 func newState() *state {
@@ -144,6 +146,21 @@ func (f *FSM) Apply(index uint64, cmd *ferryv1.Command) Result {
 			return Result{Err: noBody("protect_cartridge")}
 		}
 		r.Cartridge, r.Err = f.st.protectCartridge(cmd, op.ProtectCartridge)
+	case *ferryv1.Command_RemoveDevice:
+		if op.RemoveDevice == nil {
+			return Result{Err: noBody("remove_device")}
+		}
+		// The device is gone: its copy was made before, not by copyOut.
+		res, err := f.st.removeDevice(cmd, op.RemoveDevice)
+		if err != nil {
+			return Result{Err: err}
+		}
+		return res
+	case *ferryv1.Command_EraseCartridge:
+		if op.EraseCartridge == nil {
+			return Result{Err: noBody("erase_cartridge")}
+		}
+		r.Cartridge, r.Err = f.st.eraseCartridge(cmd, op.EraseCartridge)
 	case *ferryv1.Command_StartJob:
 		if op.StartJob == nil {
 			return Result{Err: noBody("start_job")}

@@ -28,6 +28,7 @@ func (f *FSM) Snapshot() (data []byte, appliedIndex uint64, err error) {
 		Jobs:    slices.Clone(f.st.order),
 		Nodes:   make([]*ferryv1.NodeInfo, 0, len(f.st.nodes)),
 		Removed: slices.Sorted(maps.Keys(f.st.removed)),
+		LastLun: f.st.lastLUN,
 	}
 	for _, id := range slices.Sorted(maps.Keys(f.st.nodes)) {
 		snap.Nodes = append(snap.Nodes, f.st.nodes[id])
@@ -108,6 +109,10 @@ func stateFromSnapshot(snap *ferryv1.StateSnapshot) (*state, error) {
 	slices.SortFunc(st.order, compareJobs)
 	if err := st.restoreDevices(snap); err != nil {
 		return nil, err
+	}
+	st.lastLUN = snap.GetLastLun()
+	for _, d := range st.disks {
+		st.lastLUN = max(st.lastLUN, d.GetLun())
 	}
 	return st, nil
 }

@@ -1938,10 +1938,13 @@ type StateSnapshot struct {
 	Jobs  []*Job                 `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
 	Nodes []*NodeInfo            `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
 	// Raft ids that were removed and must never come back.
-	Removed       []uint64     `protobuf:"varint,3,rep,packed,name=removed,proto3" json:"removed,omitempty"`
-	Disks         []*Disk      `protobuf:"bytes,4,rep,name=disks,proto3" json:"disks,omitempty"`
-	Libraries     []*Library   `protobuf:"bytes,5,rep,name=libraries,proto3" json:"libraries,omitempty"`
-	Cartridges    []*Cartridge `protobuf:"bytes,6,rep,name=cartridges,proto3" json:"cartridges,omitempty"`
+	Removed    []uint64     `protobuf:"varint,3,rep,packed,name=removed,proto3" json:"removed,omitempty"`
+	Disks      []*Disk      `protobuf:"bytes,4,rep,name=disks,proto3" json:"disks,omitempty"`
+	Libraries  []*Library   `protobuf:"bytes,5,rep,name=libraries,proto3" json:"libraries,omitempty"`
+	Cartridges []*Cartridge `protobuf:"bytes,6,rep,name=cartridges,proto3" json:"cartridges,omitempty"`
+	// The highest disk LUN ever given: a removed disk's LUN is not given
+	// again, so an initiator's LUN always names the same disk.
+	LastLun       uint32 `protobuf:"varint,7,opt,name=last_lun,json=lastLun,proto3" json:"last_lun,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2016,6 +2019,13 @@ func (x *StateSnapshot) GetCartridges() []*Cartridge {
 		return x.Cartridges
 	}
 	return nil
+}
+
+func (x *StateSnapshot) GetLastLun() uint32 {
+	if x != nil {
+		return x.LastLun
+	}
+	return 0
 }
 
 var File_ferry_v1_internal_proto protoreflect.FileDescriptor
@@ -2165,7 +2175,7 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\x04spec\x18\x03 \x01(\v2\x11.ferry.v1.JobSpecR\x04spec\"<\n" +
 	"\vCancelJobOp\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x82\x02\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x9d\x02\n" +
 	"\rStateSnapshot\x12!\n" +
 	"\x04jobs\x18\x01 \x03(\v2\r.ferry.v1.JobR\x04jobs\x12(\n" +
 	"\x05nodes\x18\x02 \x03(\v2\x12.ferry.v1.NodeInfoR\x05nodes\x12\x18\n" +
@@ -2174,7 +2184,8 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\tlibraries\x18\x05 \x03(\v2\x11.ferry.v1.LibraryR\tlibraries\x123\n" +
 	"\n" +
 	"cartridges\x18\x06 \x03(\v2\x13.ferry.v1.CartridgeR\n" +
-	"cartridges2{\n" +
+	"cartridges\x12\x19\n" +
+	"\blast_lun\x18\a \x01(\rR\alastLun2{\n" +
 	"\rRaftTransport\x120\n" +
 	"\x04Send\x12\x13.ferry.v1.RaftBatch\x1a\x11.ferry.v1.RaftAck(\x01\x128\n" +
 	"\bSnapshot\x12\x17.ferry.v1.SnapshotChunk\x1a\x11.ferry.v1.RaftAck(\x012\x95\x01\n" +
