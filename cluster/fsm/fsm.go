@@ -90,6 +90,9 @@ type Result struct {
 	// Batch holds one result per checkpoint of a CheckpointJobsOp, or per
 	// job of a WaitJobsOp, in order.
 	Batch []Result
+	// Index is the entry's Raft index, for an EraseCartridgeOp: the epoch
+	// the eraser claims the cartridge's fence with.
+	Index uint64
 	// Existing reports that a submit matched a job that already existed, by
 	// idempotency key or because the same job id was proposed again (as
 	// happens when a proposal is retried across a leader change), or that a
@@ -160,7 +163,11 @@ func (f *FSM) Apply(index uint64, cmd *ferryv1.Command) Result {
 		if op.EraseCartridge == nil {
 			return Result{Err: noBody("erase_cartridge")}
 		}
-		r.Cartridge, r.Err = f.st.eraseCartridge(cmd, op.EraseCartridge)
+		c, err := f.st.eraseCartridge(cmd, op.EraseCartridge)
+		if err != nil {
+			return Result{Err: err}
+		}
+		return Result{Cartridge: c, Index: index}
 	case *ferryv1.Command_StartJob:
 		if op.StartJob == nil {
 			return Result{Err: noBody("start_job")}

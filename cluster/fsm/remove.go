@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
@@ -71,6 +72,25 @@ func (s *state) removeDevice(cmd *ferryv1.Command, op *ferryv1.RemoveDeviceOp) (
 		s.unindex("", "", lib.meta.GetIdentity())
 		return Result{Library: out}, nil
 	}
+}
+
+// LibraryIdle says why a library and its cartridges cannot be removed
+// now, as RemoveDeviceOps would: a queued or running job names one of its
+// cartridges, or one is in a drive. nil when they all could be.
+func (f *FSM) LibraryIdle(name string) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if _, ok := f.st.libraries[name]; !ok {
+		return fmt.Errorf("library %q: %w", name, ErrNotFound)
+	}
+	for _, b := range slices.Sorted(maps.Keys(f.st.cartridges)) {
+		if c := f.st.cartridges[b]; c.GetLibrary() == name {
+			if err := f.st.cartridgeIdle(c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // cartridgeIdle refuses a cartridge in a drive or named by a job that has
