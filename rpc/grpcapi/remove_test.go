@@ -149,7 +149,10 @@ func TestRemoveDevices(t *testing.T) {
 	ctx := context.Background()
 	f.submit(t, "j1")
 	for name, call := range map[string]func() error{
-		"disk": func() error { _, err := f.c.RemoveDisk(ctx, &ferryv1.RemoveDiskRequest{Name: "d1", DeleteFiles: true}); return err },
+		"disk": func() error {
+			_, err := f.c.RemoveDisk(ctx, &ferryv1.RemoveDiskRequest{Name: "d1", DeleteFiles: true})
+			return err
+		},
 		"tape": func() error {
 			_, err := f.c.RemoveTape(ctx, &ferryv1.RemoveTapeRequest{Barcode: "R00001L9", DeleteFiles: true})
 			return err
