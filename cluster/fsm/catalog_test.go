@@ -91,14 +91,7 @@ func TestTapeCatalog(t *testing.T) {
 		t.Fatalf("file 2 written at %v, want the finishing entry's time %v", c.GetFiles()[1].GetWrittenAt().AsTime(), stamp(43).AsTime())
 	}
 	// The catalog survives a snapshot.
-	data, idx, err := f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := New()
-	if err := g.Restore(data, idx); err != nil {
-		t.Fatal(err)
-	}
+	g := restored(t, f)
 	if c2, _ := g.Cartridge("A00001L9"); !proto.Equal(c, c2) {
 		t.Fatalf("restored cartridge %v, want %v", c2, c)
 	}

@@ -366,20 +366,30 @@ func (v violations) err() error {
 	return nil
 }
 
-// protectCartridge sets or clears the write-protect tab of a cartridge that
-// sits in a slot: a loaded cartridge's tab cannot be reached.
-func (s *state) protectCartridge(cmd *ferryv1.Command, op *ferryv1.ProtectCartridgeOp) (*ferryv1.Cartridge, error) {
+// cartridgeFor checks a cartridge command's time and barcode and finds the
+// cartridge.
+func (s *state) cartridgeFor(cmd *ferryv1.Command, barcode string) (*ferryv1.Cartridge, error) {
 	var v violations
 	v.commandTime(cmd)
-	if op.GetBarcode() == "" {
+	if barcode == "" {
 		v.add("barcode", "required")
 	}
 	if len(v) > 0 {
 		return nil, &ValidationError{Violations: v}
 	}
-	c, ok := s.cartridges[op.GetBarcode()]
+	c, ok := s.cartridges[barcode]
 	if !ok {
-		return nil, fmt.Errorf("cartridge %q: %w", op.GetBarcode(), ErrNotFound)
+		return nil, fmt.Errorf("cartridge %q: %w", barcode, ErrNotFound)
+	}
+	return c, nil
+}
+
+// protectCartridge sets or clears the write-protect tab of a cartridge that
+// sits in a slot: a loaded cartridge's tab cannot be reached.
+func (s *state) protectCartridge(cmd *ferryv1.Command, op *ferryv1.ProtectCartridgeOp) (*ferryv1.Cartridge, error) {
+	c, err := s.cartridgeFor(cmd, op.GetBarcode())
+	if err != nil {
+		return nil, err
 	}
 	if c.GetLocation().GetKind() == ferryv1.ElementKind_ELEMENT_KIND_DRIVE {
 		return nil, fmt.Errorf("cartridge %s is loaded in drive %d of %s: %w", c.GetBarcode(), c.GetLocation().GetIndex(), c.GetLibrary(), ErrBusy)

@@ -335,3 +335,17 @@ func deviceFixture(t *testing.T) *FSM {
 	applyAll(t, f, deviceSetup()...)
 	return f
 }
+
+// restored is a state machine restored from f's snapshot.
+func restored(t *testing.T, f *FSM) *FSM {
+	t.Helper()
+	data, idx, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := New()
+	if err := g.Restore(data, idx); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}

@@ -141,17 +141,9 @@ func listFirst(items []string, n int) string {
 // rewrites the label, so no job placed later, and no writer of an earlier
 // epoch, is overwritten or overwrites the label.
 func (s *state) eraseCartridge(cmd *ferryv1.Command, op *ferryv1.EraseCartridgeOp) (*ferryv1.Cartridge, error) {
-	var v violations
-	v.commandTime(cmd)
-	if op.GetBarcode() == "" {
-		v.add("barcode", "required")
-	}
-	if len(v) > 0 {
-		return nil, &ValidationError{Violations: v}
-	}
-	c, ok := s.cartridges[op.GetBarcode()]
-	if !ok {
-		return nil, fmt.Errorf("cartridge %q: %w", op.GetBarcode(), ErrNotFound)
+	c, err := s.cartridgeFor(cmd, op.GetBarcode())
+	if err != nil {
+		return nil, err
 	}
 	if c.GetWriteProtected() {
 		return nil, busy("cartridge %s is write-protected: unprotect it first", c.GetBarcode())

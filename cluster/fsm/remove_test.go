@@ -114,14 +114,8 @@ func TestRemoveAndErase(t *testing.T) {
 		t.Fatal("libB still registered")
 	}
 	// A restored replica agrees, and gives the next disk LUN 3, not 2.
-	data, idx, err := f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := New()
-	if err := g.Restore(data, idx); err != nil {
-		t.Fatal(err)
-	}
+	g := restored(t, f)
+	data, _, _ := f.Snapshot()
 	again, _, _ := g.Snapshot()
 	if string(again) != string(data) {
 		t.Fatal("the restored state differs")
