@@ -3,6 +3,7 @@ package fsm
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/scsi/sense"
@@ -46,6 +47,9 @@ type DeviceAccess struct {
 	// data. Both are nil for a parameter list, which positions its tapes
 	// itself.
 	ReadFile, WriteFile *uint32
+	// Replaces is how many files of the cartridge's catalog the copy
+	// replaces, writing from WriteFile on (only with options.overwrite).
+	Replaces int
 }
 
 // Key names the device uniquely: "disk:NAME" or "tape:BARCODE".
@@ -69,6 +73,19 @@ type JobAccess struct {
 	// parameter list target that is not registered does not make it so:
 	// the copy reports that target as not reachable when it comes to it.
 	Unresolvable bool
+}
+
+// replacing says which files an overwriting copy replaces, for the job's
+// history: "" when it replaces none.
+func (a JobAccess) replacing() string {
+	var parts []string
+	for _, d := range a.Devices {
+		if d.Replaces > 0 && d.WriteFile != nil {
+			parts = append(parts, fmt.Sprintf("replaces %s of cartridge %s (files %d–%d)",
+				filesText(d.Replaces), d.Device.Cartridge.GetBarcode(), *d.WriteFile, int(*d.WriteFile)+d.Replaces-1))
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Reads and Writes list the keys of the devices read and written.

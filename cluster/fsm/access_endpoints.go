@@ -286,9 +286,10 @@ func (r *resolver) tapeDestination(spec *ferryv1.JobSpec, c *ferryv1.Cartridge) 
 	case n > held+1:
 		r.v.add(field, fmt.Sprintf("tape file %d of cartridge %s is past end of data (the cartridge holds %s): a copy starts at most at end of data, file %d", n, c.GetBarcode(), filesText(int(held)), held+1))
 	case n <= held && !spec.GetOptions().GetOverwrite():
-		replaced := held - n + 1
 		r.v.add(field, fmt.Sprintf("the copy would replace %s of cartridge %s (files %d–%d): set options.overwrite (ferry copy --overwrite) to replace them",
-			filesText(int(replaced)), c.GetBarcode(), n, held))
+			filesText(int(held-n+1)), c.GetBarcode(), n, held))
+	case n <= held:
+		a.Replaces = int(held - n + 1)
 	}
 }
 

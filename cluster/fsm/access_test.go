@@ -243,3 +243,14 @@ func TestJobAccessRanges(t *testing.T) {
 		t.Errorf("file copy: source file %v, destination file %v; want 2 appended at end of data", src.ReadFile, dst.WriteFile)
 	}
 }
+
+// TestOverwriteSaysWhatItReplaces: a copy allowed to replace files says in
+// its history how many it replaces.
+func TestOverwriteSaysWhatItReplaces(t *testing.T) {
+	f := accessFixture(t)
+	applyAll(t, f, submitCmd(1, "j", "", withOverwrite(copySpec(tapeEP("A00001L9"), tapeEP("A00003L9")))))
+	j, _ := f.Job("j")
+	if got, want := j.GetHistory()[0].GetMessage(), "submitted; it replaces 2 files of cartridge A00003L9 (files 1–2)"; got != want {
+		t.Errorf("history says %q, want %q", got, want)
+	}
+}

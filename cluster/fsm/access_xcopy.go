@@ -103,6 +103,12 @@ func (r *resolver) segment(pl *xcopy.ParameterList, k int, sg xcopy.Segment, dev
 		if _, _, serr := pl.Extents(k, size(src), math.MaxInt64); serr != nil {
 			side = src
 		}
+		if side == nil {
+			// Decode refuses ranges that overflow, so a known disk is
+			// always at fault; a panic here would stop every replica.
+			r.refuse(listField, fmt.Errorf("segment %d: %w", k, err))
+			return
+		}
 		r.refuse(listField, fmt.Errorf("segment %d: a block range past the end of disk %s (%d blocks of %d bytes): %w",
 			k, side.Device.Disk.GetName(), diskBlocks(side.Device.Disk), side.Device.Disk.GetBlockSize(), err))
 		return

@@ -52,6 +52,12 @@ func FuzzApply(f *testing.F) {
 			s.Source.TapeFile = proto.Uint32(0)
 		})),
 		submitCmd(1, "x", strings.Repeat("k", maxIdempotencyKeyLen+1), validSpec()),
+		// Specs the state machine refuses on the devices they name.
+		submitCmd(1, "x", "", copySpec(diskEP("db01", 0, 1024), diskEP("db01", 8, 0))),
+		submitCmd(1, "x", "", copySpec(diskEP("db01", 0, 0), diskEP("db02", 0, 0), seg(0, 4096, 512), seg(1<<29, 0, 1<<29))),
+		submitCmd(1, "x", "", copySpec(tapeEP("A00001L9", 1), tapeEP("A00001L9"))),
+		submitCmd(1, "x", "", copySpec(tapeEP("A00001L9"), tapeEP("A00002L9", 3))),
+		submitCmd(1, "x", "", copySpec(diskEP("db01", 1<<21, 1<<63), tapeEP("B00001L9", 0))),
 		cancelCmd(1, "j1", "because"),
 		cancelCmd(1, "j2", ""),
 		cancelCmd(1, "missing", ""),

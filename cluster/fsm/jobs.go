@@ -41,8 +41,14 @@ func (s *state) submitJob(index uint64, cmd *ferryv1.Command, op *ferryv1.Submit
 	// A device that is not registered is left to the copy, which fails
 	// without touching anything when it cannot open it; the gRPC server
 	// refuses such a spec before proposing it.
-	if _, verr := s.resolveAccess(op.GetSpec()); verr != nil {
+	acc, verr := s.resolveAccess(op.GetSpec())
+	if verr != nil {
 		return nil, false, verr
+	}
+	submitted := "submitted"
+	if r := acc.replacing(); r != "" {
+		// Said once, where the job's story starts: what the overwrite costs.
+		submitted += "; it " + r
 	}
 
 	now := proto.Clone(cmd.GetTime()).(*timestamppb.Timestamp)
@@ -57,7 +63,7 @@ func (s *state) submitJob(index uint64, cmd *ferryv1.Command, op *ferryv1.Submit
 		CreatedIndex:   index,
 		SubmittedVia:   cmd.GetNode(),
 	}
-	j.History = append(j.History, event(index, cmd, ferryv1.JobState_JOB_STATE_QUEUED, "submitted"))
+	j.History = append(j.History, event(index, cmd, ferryv1.JobState_JOB_STATE_QUEUED, submitted))
 	s.insertJob(j)
 	return j, false, nil
 }
