@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -130,17 +129,10 @@ func TestCopyAgentGoesAway(t *testing.T) {
 func TestWatchInterrupted(t *testing.T) {
 	f := &fakeServer{watchStreams: brokenStreams(watchJobAt(running, 0, "copying", 0), 100)}
 	addr := startFake(t, f)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stdout := &cancelOnWrite{cancel: cancel}
-	var stderr strings.Builder
-	code := run(ctx, []string{"job", "watch", "j-1", "-addr", addr, "-timeout", "1m"}, cliEnv{
-		stdin: strings.NewReader(""), stdout: stdout, stderr: &stderr,
-		lookupEnv: func(string) (string, bool) { return "", false },
-	})
+	r := runInterrupted(false, "job", "watch", "j-1", "-addr", addr, "-timeout", "1m")
 	want := "ferry: interrupted: job j-1 is still running; follow it again with 'ferry job watch j-1'\n"
-	if code != exitInterrupted || stderr.String() != want {
-		t.Errorf("exit %d, stderr %q; want exit 130 and %q", code, stderr.String(), want)
+	if r.code != exitInterrupted || r.stderr != want {
+		t.Errorf("got %v\nwant exit 130 and stderr %q", r, want)
 	}
 }
 

@@ -192,6 +192,25 @@ func (w *cancelOnWrite) Write(p []byte) (int, error) {
 	return w.Builder.Write(p)
 }
 
+// runInterrupted runs ferry in-process and interrupts it, as Ctrl-C does,
+// at its first line on standard error (onStderr) or standard output.
+func runInterrupted(onStderr bool, args ...string) result {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var plain strings.Builder
+	watched := &cancelOnWrite{cancel: cancel}
+	env := cliEnv{stdin: strings.NewReader(""), stdout: watched, stderr: &plain,
+		lookupEnv: func(string) (string, bool) { return "", false }}
+	if onStderr {
+		env.stdout, env.stderr = &plain, watched
+	}
+	code := run(ctx, args, env)
+	if onStderr {
+		return result{code: code, stdout: plain.String(), stderr: watched.String()}
+	}
+	return result{code: code, stdout: watched.String(), stderr: plain.String()}
+}
+
 // TestCopyInterruptCancelsJob checks that interrupting a followed copy
 // cancels its job and says so.
 func TestCopyInterruptCancelsJob(t *testing.T) {
@@ -199,17 +218,10 @@ func TestCopyInterruptCancelsJob(t *testing.T) {
 	// reconnect when it is interrupted.
 	f := &dataFake{fakeServer: &fakeServer{watchStreams: brokenStreams(copyJob(running, 0, 4<<20, 1, "copying"), 100)}}
 	addr := startDataFake(t, f)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stderr := &cancelOnWrite{cancel: cancel}
-	var stdout strings.Builder
-	code := run(ctx, []string{"copy", "disk:db01", "disk:db02", "-addr", addr, "-timeout", "1m"}, cliEnv{
-		stdin: strings.NewReader(""), stdout: &stdout, stderr: stderr,
-		lookupEnv: func(string) (string, bool) { return "", false },
-	})
+	r := runInterrupted(true, "copy", "disk:db01", "disk:db02", "-addr", addr, "-timeout", "1m")
 	want := "job j-9 running: 0 B of 4.0 MiB (0%)\nferry: interrupted: job j-9 cancelled\n"
-	if code != exitInterrupted || stderr.String() != want {
-		t.Errorf("exit %d, stderr %q; want exit 130 and %q", code, stderr.String(), want)
+	if r.code != exitInterrupted || r.stderr != want {
+		t.Errorf("got %v\nwant exit 130 and stderr %q", r, want)
 	}
 	f.dmu.Lock()
 	defer f.dmu.Unlock()
