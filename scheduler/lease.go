@@ -19,9 +19,11 @@ type leaseTable struct {
 	reported map[string]jobReport
 }
 
-// jobReport is one job's progress in a renewal: the epoch its sender runs
-// it under, its bytes copied (committed or not), and when it arrived.
+// jobReport is one job's progress in a renewal: the node that sent it, the
+// epoch it runs the job under, its bytes copied (committed or not), and
+// when it arrived.
 type jobReport struct {
+	node  string
 	epoch uint64
 	bytes uint64
 	at    time.Time
@@ -29,18 +31,30 @@ type jobReport struct {
 
 type nodeLease struct {
 	renewed time.Time
+	// jobs are the jobs of the node's latest renewal.
+	jobs map[string]struct{}
 }
 
 func newLeaseTable(lease time.Duration, since time.Time) *leaseTable {
 	return &leaseTable{lease: lease, since: since, nodes: map[string]nodeLease{}, reported: map[string]jobReport{}}
 }
 
-// renew records a renewal received at now.
+// renew records a renewal received at now. A job the node reported last
+// time and not now is no longer its (it ended, or stopped because it
+// moved): the node's report of it is dropped, so the table holds only
+// running jobs.
 func (t *leaseTable) renew(node string, now time.Time, jobs []*ferryv1.JobLease) {
-	t.nodes[node] = nodeLease{renewed: now}
+	running := make(map[string]struct{}, len(jobs))
 	for _, j := range jobs {
-		t.reported[j.GetJobId()] = jobReport{epoch: j.GetEpoch(), bytes: j.GetBytesDone(), at: now}
+		running[j.GetJobId()] = struct{}{}
+		t.reported[j.GetJobId()] = jobReport{node: node, epoch: j.GetEpoch(), bytes: j.GetBytesDone(), at: now}
 	}
+	for id := range t.nodes[node].jobs {
+		if _, still := running[id]; !still && t.reported[id].node == node {
+			delete(t.reported, id)
+		}
+	}
+	t.nodes[node] = nodeLease{renewed: now, jobs: running}
 }
 
 // expired reports whether node's lease has run out at now: no renewal for

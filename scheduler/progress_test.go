@@ -60,6 +60,13 @@ func TestProgress(t *testing.T) {
 		})
 	}
 
+	// A job its owner no longer reports is gone from the table.
+	renew(t, s, "n2", &ferryv1.JobLease{JobId: "j1", Epoch: 7, BytesDone: 4 << 20})
+	resp, err := s.Progress(context.Background(), &ferryv1.ProgressRequest{ClusterId: "c1"})
+	if err != nil || len(resp.GetJobs()) != 1 || resp.GetJobs()[0].GetJobId() != "j1" || resp.GetJobs()[0].GetBytesDone() != 4<<20 {
+		t.Errorf("after j2 ended: %v, %v; want j1 alone at 4 MiB", resp, err)
+	}
+
 	f.mu.Lock()
 	f.leader = false
 	f.mu.Unlock()
