@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"math"
 
 	"github.com/ferry-san/ferry/proto/ferryv1"
 )
@@ -25,11 +24,11 @@ func tapeImportCommand() *clientCommand {
 			path := fs.String("path", "", "absolute `path` of the image; required")
 			takeOver := fs.Bool("take-over", false, "rewrite the cartridge's fence for this cluster if another cluster's holds it")
 			return func(ctx context.Context, c *client, _ []string) error {
-				if err := requireFlags(map[string]bool{"-library": *lib != "", "-slot": *slot != 0, "-path": *path != ""}); err != nil {
+				if err := requireFlags(map[string]bool{"-library": *lib != "", "-slot": isSet(fs, "slot"), "-path": *path != ""}); err != nil {
 					return err
 				}
-				if *slot > math.MaxUint32 {
-					return usageError{fmt.Sprintf("-slot %d: too large", *slot)}
+				if err := checkSlot(*slot); err != nil {
+					return err
 				}
 				ctx, cancel := c.rpcContext(ctx)
 				defer cancel()
