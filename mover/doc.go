@@ -34,6 +34,10 @@
 //     against the device before anything runs, so an address can never wrap
 //     onto another block; Plan.validate checks every range again.
 //
+// Result.Written records, per tape, the position of the job's lowest write
+// that reached the tape (a refused write is none); checkpoints carry it, so
+// a resumed copy reports where the job began, for the cartridges' catalogs.
+//
 // A tape read into a disk (StreamToBlock) whose data ends inside a disk
 // block has the rest of that block written with zeros, as SPC-4's PAD bit
 // does for a copy manager, so a disk never keeps half a block from the copy

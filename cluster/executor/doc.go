@@ -8,6 +8,9 @@
 // Fences carry the cluster's id. A fence that refuses the job for any other
 // reason than its own takeover (another cluster's fence, an epoch no owner
 // of the job had) fails the job with that reason, so that neither it nor
-// the jobs queued behind its devices wait for ever. The mover and the
+// the jobs queued behind its devices wait for ever. Before closing the
+// devices the executor reads back what the job left on each cartridge it
+// wrote, from the job's lowest write to end of data, and reports those
+// files with the outcome for the catalogs (catalog.go). The mover and the
 // devices know nothing of Raft; this package is the seam.
 package executor

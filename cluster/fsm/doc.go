@@ -24,6 +24,14 @@
 // the gRPC server runs the same check before proposing, and the scheduler
 // and the executor's device locks follow the same resolution.
 //
+// Each cartridge carries its catalog (catalog.go): the files jobs wrote,
+// recorded when a FinishJobOp reports them (JobResult or JobError
+// tape_writes), cut where the job began writing as a tape discards what
+// follows a write. Devices are removed (RemoveDeviceOp) and cartridges
+// erased (EraseCartridgeOp) only while no queued or running job names them
+// and no cartridge is in a drive (remove.go); a removed disk's LUN is never
+// given again.
+//
 // The package is pure. It does no IO, reads no clock, draws no random numbers
 // and starts no goroutines, so that every replica applying the same entries
 // reaches byte-identical state. Time comes only from Command.time, the

@@ -12,5 +12,9 @@
 // registration creates are deleted only when it is known to have failed.
 // A device whose fence is another cluster's is refused unless taken over
 // (take_over); ImportTape registers an existing cartridge image with the
-// catalog read from it.
+// catalog read from it. EraseTape rewrites a cartridge's label under its
+// fence claimed with the epoch of the state machine's EraseCartridgeOp, so
+// neither an older writer nor a job placed later is overwritten
+// (erase.go); RemoveDisk/RemoveTape/RemoveLibrary delete files only when
+// asked and after the removal committed (remove.go).
 package grpcapi
