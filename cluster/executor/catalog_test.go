@@ -85,7 +85,8 @@ func TestCatalogRecordsWhatLanded(t *testing.T) {
 	// The whole tape, image copied onto another cartridge: every file read
 	// back, the partial one complete there (a filemark ends it).
 	f.addCartridge(t, "B00001L9", "300000000000000a", 2)
-	f.submitSpec(t, "img", &ferryv1.JobSpec{Source: tapeEP(), Destination: endpoint(ferryv1.DeviceKind_DEVICE_KIND_TAPE, "B00001L9")})
+	// Verified: every file is read back, not only the last one.
+	f.submit(t, "img", tapeEP(), endpoint(ferryv1.DeviceKind_DEVICE_KIND_TAPE, "B00001L9"))
 	f.waitState(t, "img", ferryv1.JobState_JOB_STATE_SUCCEEDED)
 	if got, want := f.catalog(t, "B00001L9"), f.dataFile(1, "img")+" "+f.dataFile(2, "img")+" "+strings.TrimSuffix(third, ":!")+":img "+f.dataFile(4, "img"); got != want {
 		t.Fatalf("image copy catalog %q, want %q", got, want)

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -10,6 +11,22 @@ import (
 	"github.com/ferry-san/ferry/scsi/sense"
 	"github.com/ferry-san/ferry/storage/tape"
 )
+
+// imageStart is where an image plan put its destination before copying:
+// the object id of the destination's last LOCATE before the TapeImage
+// segment.
+func imageStart(plan mover.Plan) (uint64, bool) {
+	var at uint64
+	for _, s := range plan.Segments {
+		switch {
+		case s.Kind == mover.Locate && s.Dst == 1:
+			at = s.ObjectID
+		case s.Kind == mover.TapeImage:
+			return at, true
+		}
+	}
+	return 0, false
+}
 
 // verifyCopy re-reads what a source → destination plan wrote and compares
 // its SHA-256 with the one the mover computed while writing. A tape
@@ -42,6 +59,24 @@ func verifyCopy(plan mover.Plan, dst mover.Device, res mover.Result) error {
 		if !ok {
 			return errors.New("verify: tape is not a virtual cartridge")
 		}
+		if at, ok := imageStart(plan); ok {
+			// An image copy wrote every file from where it located the
+			// destination on: all of them are read back.
+			if err := c.Locate(at); err != nil {
+				return fmt.Errorf("verify: %s: %w", dst.Name, err)
+			}
+			buf := make([]byte, tape.MaxRecordSize)
+			for {
+				_, _, atMark, err := readTapeFile(context.Background(), c, buf, h)
+				if err != nil {
+					return fmt.Errorf("verify: read back %s: %w", dst.Name, err)
+				}
+				if !atMark {
+					break
+				}
+			}
+			break
+		}
 		pos, err := c.ReadPosition()
 		if err != nil {
 			return err
@@ -52,16 +87,8 @@ func verifyCopy(plan mover.Plan, dst mover.Device, res mover.Result) error {
 		if err := PositionAtFile(c, uint32(pos.File-1), false); err != nil {
 			return fmt.Errorf("verify: %s: %w", dst.Name, err)
 		}
-		buf := make([]byte, tape.MaxRecordSize)
-		for {
-			n, err := c.ReadRecord(buf)
-			if err != nil {
-				if errors.Is(err, tape.ErrFilemark) || errors.Is(err, tape.ErrEndOfData) {
-					break
-				}
-				return fmt.Errorf("verify: read back %s: %w", dst.Name, err)
-			}
-			h.Write(buf[:n])
+		if _, _, _, err := readTapeFile(context.Background(), c, make([]byte, tape.MaxRecordSize), h); err != nil {
+			return fmt.Errorf("verify: read back %s: %w", dst.Name, err)
 		}
 	}
 	if got := h.Sum(nil); !bytes.Equal(got, want[:]) {
