@@ -111,7 +111,7 @@ func readBack(ctx context.Context, jobID string, c *tape.Cartridge, from mover.T
 			}
 		} else {
 			h := sha256.New()
-			f.Bytes, f.Records, atMark, err = readTapeFile(ctx, c, buf, h)
+			f.Bytes, f.Records, atMark, err = ReadTapeFile(ctx, c, buf, h)
 			if err != nil {
 				return tw, err
 			}
@@ -134,16 +134,19 @@ func readBack(ctx context.Context, jobID string, c *tape.Cartridge, from mover.T
 	}
 }
 
-// readTapeFile reads the records of c from its position up to the next
-// filemark (atMark, positioned after it) or end of data, into h.
-func readTapeFile(ctx context.Context, c *tape.Cartridge, buf []byte, h hash.Hash) (bytes, records uint64, atMark bool, err error) {
+// ReadTapeFile reads the records of c from its position up to the next
+// filemark (atMark, positioned after it) or end of data, into h. A record
+// flagged in the image as read with a medium error is still its data, as a
+// copy reads it. The catalog's read-back, verify, Hash and tape import all
+// read files through it.
+func ReadTapeFile(ctx context.Context, c *tape.Cartridge, buf []byte, h hash.Hash) (bytes, records uint64, atMark bool, err error) {
 	for {
 		if err := ctx.Err(); err != nil {
 			return bytes, records, false, err
 		}
 		n, err := c.ReadRecord(buf)
 		switch {
-		case err == nil:
+		case err == nil, errors.Is(err, tape.ErrMediumError):
 			h.Write(buf[:n])
 			bytes += uint64(n)
 			records++
@@ -152,7 +155,7 @@ func readTapeFile(ctx context.Context, c *tape.Cartridge, buf []byte, h hash.Has
 		case errors.Is(err, tape.ErrEndOfData):
 			return bytes, records, false, nil
 		default:
-			return bytes, records, false, err
+			return bytes, records, false, fmt.Errorf("record %d: %w", records+1, err)
 		}
 	}
 }

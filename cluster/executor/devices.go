@@ -175,7 +175,7 @@ func hashTape(ctx context.Context, c *ferryv1.Cartridge, ep *ferryv1.Endpoint) (
 	buf := make([]byte, tape.MaxRecordSize)
 	resp := &ferryv1.HashResponse{}
 	for {
-		n, records, atMark, err := readTapeFile(ctx, t, buf, h)
+		n, records, atMark, err := ReadTapeFile(ctx, t, buf, h)
 		if err != nil {
 			return nil, fmt.Errorf("cartridge %s: %w", c.GetBarcode(), err)
 		}

@@ -67,7 +67,7 @@ func verifyCopy(plan mover.Plan, dst mover.Device, res mover.Result) error {
 			}
 			buf := make([]byte, tape.MaxRecordSize)
 			for {
-				_, _, atMark, err := readTapeFile(context.Background(), c, buf, h)
+				_, _, atMark, err := ReadTapeFile(context.Background(), c, buf, h)
 				if err != nil {
 					return fmt.Errorf("verify: read back %s: %w", dst.Name, err)
 				}
@@ -87,7 +87,7 @@ func verifyCopy(plan mover.Plan, dst mover.Device, res mover.Result) error {
 		if err := PositionAtFile(c, uint32(pos.File-1), false); err != nil {
 			return fmt.Errorf("verify: %s: %w", dst.Name, err)
 		}
-		if _, _, _, err := readTapeFile(context.Background(), c, make([]byte, tape.MaxRecordSize), h); err != nil {
+		if _, _, _, err := ReadTapeFile(context.Background(), c, make([]byte, tape.MaxRecordSize), h); err != nil {
 			return fmt.Errorf("verify: read back %s: %w", dst.Name, err)
 		}
 	}

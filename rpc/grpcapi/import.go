@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ferry-san/ferry/cluster/executor"
 	"github.com/ferry-san/ferry/cluster/fsm"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/storage/library"
@@ -130,34 +131,18 @@ func catalog(ctx context.Context, t *tape.Cartridge) ([]*ferryv1.TapeFile, error
 	var files []*ferryv1.TapeFile
 	buf := make([]byte, tape.MaxRecordSize)
 	for number := uint32(1); ; number++ {
-		f := &ferryv1.TapeFile{Number: number}
 		h := sha256.New()
-		for {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			n, err := t.ReadRecord(buf)
-			switch {
-			case errors.Is(err, tape.ErrFilemark):
-				f.Sha256 = hex.EncodeToString(h.Sum(nil))
-				files = append(files, f)
-			case errors.Is(err, tape.ErrEndOfData):
-				if f.GetRecords() > 0 {
-					f.Sha256, f.Incomplete = hex.EncodeToString(h.Sum(nil)), true
-					files = append(files, f)
-				}
-				return files, nil
-			case err != nil && !errors.Is(err, tape.ErrMediumError):
-				return nil, fmt.Errorf("file %d, record %d: %w", number, f.GetRecords()+1, err)
-			default:
-				// A record flagged bad by the medium it was read from is
-				// still its data, as a copy would read it.
-				h.Write(buf[:n])
-				f.Records++
-				f.Bytes += uint64(n)
-				continue
-			}
-			break
+		n, records, atMark, err := executor.ReadTapeFile(ctx, t, buf, h)
+		if err != nil {
+			return nil, fmt.Errorf("file %d, %w", number, err)
+		}
+		if !atMark && records == 0 {
+			return files, nil
+		}
+		files = append(files, &ferryv1.TapeFile{Number: number, Bytes: n, Records: records,
+			Sha256: hex.EncodeToString(h.Sum(nil)), Incomplete: !atMark})
+		if !atMark {
+			return files, nil
 		}
 	}
 }
