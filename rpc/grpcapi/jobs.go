@@ -55,7 +55,10 @@ func (s *Server) Get(ctx context.Context, req *ferryv1.GetJobRequest) (*ferryv1.
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "job %q not found", req.GetId())
 	}
-	s.withLive(ctx, job)
+	if !req.GetStale() {
+		// A stale read skips the leader, live progress included.
+		s.withLive(ctx, job)
+	}
 	return job, nil
 }
 

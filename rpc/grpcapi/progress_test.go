@@ -58,25 +58,27 @@ func newLiveNode(t *testing.T) *liveNode {
 
 // TestGetLiveProgress checks that Get adds the owner's latest report to a
 // running job, and only a report of the job's own epoch that is not behind
-// its committed progress.
+// its committed progress, unless the read is stale (no leader round trip).
 func TestGetLiveProgress(t *testing.T) {
 	tests := []struct {
 		name        string
 		job         string
+		stale       bool
 		epoch, live uint64
 		want        uint64
 	}{
-		{"reported", "run", 5, 3 << 20, 3 << 20},
-		{"previous owner's epoch", "run", 4, 3 << 20, 0},
-		{"behind the checkpoint", "run", 5, 1 << 19, 0},
-		{"not running", "wait", 0, 3 << 20, 0},
+		{"reported", "run", false, 5, 3 << 20, 3 << 20},
+		{"stale read", "run", true, 5, 3 << 20, 0},
+		{"previous owner's epoch", "run", false, 4, 3 << 20, 0},
+		{"behind the checkpoint", "run", false, 5, 1 << 19, 0},
+		{"not running", "wait", false, 0, 3 << 20, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := newLiveNode(t)
 			n.report(tt.job, tt.epoch, tt.live)
 			c := serve(t, n)
-			j, err := c.jobs.Get(context.Background(), &ferryv1.GetJobRequest{Id: tt.job})
+			j, err := c.jobs.Get(context.Background(), &ferryv1.GetJobRequest{Id: tt.job, Stale: tt.stale})
 			if err != nil {
 				t.Fatal(err)
 			}
