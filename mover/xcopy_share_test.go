@@ -148,7 +148,17 @@ func TestXCopyAddressOverflow(t *testing.T) {
 					}
 					continue
 				}
+				// An overflowing address is the list's fault (ILLEGAL
+				// REQUEST, pointer into the list); one past the device is
+				// the segment's (COPY ABORTED, pointer into its descriptor).
 				var s *sense.Sense
+				if tc.name == "past the end" {
+					if !errors.As(err, &s) || s.Key != sense.CopyAborted || s.Code() != sense.NoAdditionalSense ||
+						s.FieldPointer == nil || !s.FieldPointer.Segment || s.FieldPointer.Byte != tc.at-80 {
+						t.Fatalf("error %d: %v, want COPY ABORTED with a segment pointer to byte %d", i, err, tc.at-80)
+					}
+					continue
+				}
 				if !errors.As(err, &s) || s.Key != sense.IllegalRequest || s.Code() != sense.LBAOutOfRange ||
 					s.Information != tc.lba || s.FieldPointer == nil || s.FieldPointer.Byte != tc.at {
 					t.Fatalf("error %d: %v, want LOGICAL BLOCK ADDRESS OUT OF RANGE, information %d, at byte %d", i, err, tc.lba, tc.at)

@@ -59,7 +59,7 @@ func TestSubmitRefusesParameterListsWithSense(t *testing.T) {
 		targets func([]xcopy.TargetDescriptor)
 		segs    []xcopy.Segment
 		want    *sense.Sense // nil: accepted
-		pointer int          // byte of the field pointer; -1 none
+		pointer int          // byte of the field pointer (of a segment pointer: in the segment descriptor); -1 none
 		info    uint64
 		reason  string
 	}{
@@ -69,13 +69,13 @@ func TestSubmitRefusesParameterListsWithSense(t *testing.T) {
 		{"unregistered target", nil, []xcopy.Segment{{Type: xcopy.BlockToBlock, Src: 5, Dst: 0, Blocks: 8}}, nil, 0, 0, ""},
 
 		{"destination past the end", nil, []xcopy.Segment{{Type: xcopy.BlockToBlock, Src: 0, Dst: 1, Blocks: 16, DstLBA: 255}},
-			sense.New(sense.IllegalRequest, sense.LBAOutOfRange), firstSegment + 20, 255, "past the end of disk x4k (256 blocks"},
+			sense.New(sense.CopyAborted, sense.NoAdditionalSense), 20, 0, "past the end of disk x4k (256 blocks"},
 		{"source LBA wraps", nil, []xcopy.Segment{{Type: xcopy.BlockToBlock, Src: 0, Dst: 1, Blocks: 8, SrcLBA: 1<<55 + 100}},
 			sense.New(sense.IllegalRequest, sense.LBAOutOfRange), firstSegment + 12, 1<<55 + 100, "past the end of disk x512"},
 		{"block to stream past the end", nil, []xcopy.Segment{{Type: xcopy.BlockToStream, Src: 0, Dst: 3, Blocks: 9, SrcLBA: 2040, StreamLength: 512}},
-			sense.New(sense.IllegalRequest, sense.LBAOutOfRange), firstSegment + 16, 2040, "segment 0"},
+			sense.New(sense.CopyAborted, sense.NoAdditionalSense), 16, 0, "segment 0"},
 		{"byte offsets past the end", nil, []xcopy.Segment{{Type: xcopy.BlockToBlockOffsets, Src: 1, Dst: 0, ByteCount: 4096, SrcLBA: 255, SrcOffset: 1}},
-			sense.New(sense.IllegalRequest, sense.LBAOutOfRange), firstSegment + 12, 255, "past the end"},
+			sense.New(sense.CopyAborted, sense.NoAdditionalSense), 12, 0, "past the end"},
 		{"block length not the disk's", func(ts []xcopy.TargetDescriptor) { ts[1].BlockLength = 512 }, []xcopy.Segment{{Type: xcopy.BlockToBlock, Src: 0, Dst: 1, Blocks: 8}},
 			sense.New(sense.IllegalRequest, sense.InvalidFieldInParameterList), 16 + 32 + 29, 0, "block length 512, but disk x4k has 4096-byte blocks"},
 		{"writes a read-only disk", nil, []xcopy.Segment{{Type: xcopy.BlockToBlock, Src: 0, Dst: 2, Blocks: 8}},

@@ -212,7 +212,7 @@ func TestRefusals(t *testing.T) {
 		// the initiator with their sense, and no job is left behind.
 		{"a destination range past the end of a LUN", func() task.Result {
 			return m.ExtendedCopy(ctx, initiator, refusedBy(func(pl *xcopy.ParameterList) { pl.Segments[0].DstLBA = 2045 }))
-		}, sense.IllegalRequest, sense.LBAOutOfRange},
+		}, sense.CopyAborted, sense.NoAdditionalSense},
 		{"a write to a read-only disk", func() task.Result {
 			return m.ExtendedCopy(ctx, initiator, refusedBy(func(pl *xcopy.ParameterList) { pl.Targets[1].NAA = []byte{0x30, 0, 0, 0, 0, 0, 0, 3} }))
 		}, sense.DataProtect, sense.WriteProtected},

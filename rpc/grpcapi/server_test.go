@@ -369,8 +369,8 @@ func TestSubmitRefusedListCarriesSense(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sd.Key != sense.IllegalRequest || sd.Code() != sense.LBAOutOfRange {
-				t.Fatalf("sense %v, want ILLEGAL REQUEST, LOGICAL BLOCK ADDRESS OUT OF RANGE", &sd)
+			if sd.Key != sense.CopyAborted || sd.Code() != sense.NoAdditionalSense || sd.CommandInfo != 0 {
+				t.Fatalf("sense %v, want COPY ABORTED of segment 0", &sd)
 			}
 			return
 		}

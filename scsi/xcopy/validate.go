@@ -2,6 +2,7 @@ package xcopy
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"math/bits"
 
@@ -26,11 +27,19 @@ func (e Extent) Overlaps(o Extent) bool {
 // and writes (dst) on block devices, computed with the block lengths of its
 // CSCDs; nil for a side that is not a block device. Every LBA × block length
 // (+ byte offset) + length is checked: a range that does not end below 2^63
-// (no device is that large, and offsets are int64 from here on), or that
+// (no device is that large, and offsets are int64 from here on) is a fault
+// of the list: ILLEGAL REQUEST, LOGICAL BLOCK ADDRESS OUT OF RANGE with the
+// LBA as INFORMATION and a field pointer to the LBA field. A range that
 // moves data past srcSize or dstSize, the sizes in bytes of the devices
-// (math.MaxInt64 when unknown), is ILLEGAL REQUEST, LOGICAL BLOCK ADDRESS
-// OUT OF RANGE with the LBA as INFORMATION and a field pointer to the LBA
-// field. A CSCD index Decode would have refused gives nil ranges.
+// (math.MaxInt64 when unknown), is what the copy target would refuse when
+// the segment ran, so it is reported as the copy manager reports a segment
+// whose copy target failed (rpc/copymanager), found before anything is
+// copied: COPY ABORTED, NO ADDITIONAL SENSE INFORMATION (the target's own
+// LOGICAL BLOCK ADDRESS OUT OF RANGE is not the copy manager's to report),
+// the segment's index in COMMAND-SPECIFIC INFORMATION and a segment pointer
+// to the LBA field; libiscsi's ExtendedCopy.ValidSegDescr expects exactly
+// COPY ABORTED. The error's text names the LBA. A CSCD index Decode would
+// have refused gives nil ranges.
 func (p *ParameterList) Extents(i int, srcSize, dstSize int64) (src, dst *Extent, err error) {
 	if i < 0 || i >= len(p.Segments) {
 		return nil, nil, nil
@@ -48,6 +57,9 @@ func (p *ParameterList) Extents(i int, srcSize, dstSize int64) (src, dst *Extent
 		fe = dst.past(dstSize, s, false)
 	}
 	if fe != nil {
+		if fe.capacity {
+			return nil, nil, fe.segmentSense(i)
+		}
 		return nil, nil, fe.sense(p.SegmentOffset(i))
 	}
 	return src, dst, nil
@@ -61,9 +73,9 @@ func (e *Extent) past(size int64, s Segment, src bool) *addressError {
 	}
 	switch {
 	case src:
-		return &addressError{at: srcLBAField(s.Type), lba: s.SrcLBA}
+		return &addressError{at: srcLBAField(s.Type), lba: s.SrcLBA, capacity: true}
 	default:
-		return &addressError{at: dstLBAField(s.Type), lba: s.DstLBA}
+		return &addressError{at: dstLBAField(s.Type), lba: s.DstLBA, capacity: true}
 	}
 }
 
@@ -118,6 +130,8 @@ func (p *ParameterList) targetsOf(s Segment) (src, dst *TargetDescriptor, ok boo
 type addressError struct {
 	at  int
 	lba uint64
+	// capacity: the range fits in 2^63 but not in its device.
+	capacity bool
 }
 
 // sense is the error for the segment starting at byte off of the list.
@@ -127,6 +141,15 @@ func (e *addressError) sense(off int) *sense.Sense {
 		s.FieldPointer = &sense.FieldPointer{BitValid: true, Bit: 7, Byte: uint16(off + e.at)}
 	}
 	return s
+}
+
+// segmentSense is the error for segment i's range past its device: COPY
+// ABORTED with a segment pointer (relative to the segment descriptor).
+func (e *addressError) segmentSense(i int) error {
+	s := sense.New(sense.CopyAborted, sense.NoAdditionalSense)
+	s.CommandInfo = uint64(i)
+	s.FieldPointer = &sense.FieldPointer{Segment: true, BitValid: true, Bit: 7, Byte: uint16(e.at)}
+	return fmt.Errorf("segment %d: LBA %d is past the end of its copy target: %w", i, e.lba, s)
 }
 
 // segmentExtents is Extents for a segment and its resolved CSCDs.

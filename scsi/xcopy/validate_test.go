@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/ferry-san/ferry/scsi/sense"
@@ -367,14 +368,21 @@ func TestExtents(t *testing.T) {
 	}
 	p.Segments[2].DstLBA = 100
 	_, _, err = p.Extents(2, math.MaxInt64, 108*4096-1)
-	if !errors.As(err, &s) || s.Code() != sense.LBAOutOfRange || s.Information != 100 || !reflect.DeepEqual(s.FieldPointer, fp(off+20, 7)) {
+	// Past a device's end is the segment's failure, not the list's: COPY
+	// ABORTED with a segment pointer into the descriptor.
+	segPtr := func(b uint16) *sense.FieldPointer {
+		return &sense.FieldPointer{Segment: true, BitValid: true, Bit: 7, Byte: b}
+	}
+	if !errors.As(err, &s) || s.Key != sense.CopyAborted || s.CommandInfo != 2 || !reflect.DeepEqual(s.FieldPointer, segPtr(20)) ||
+		!strings.Contains(err.Error(), "LBA 100") {
 		t.Fatalf("Extents past the destination's end: %v", err)
 	}
 	if _, _, err = p.Extents(2, 2112*512, 108*4096); err != nil {
 		t.Fatalf("Extents up to both ends: %v", err)
 	}
 	_, _, err = p.Extents(0, 6143*512, math.MaxInt64)
-	if !errors.As(err, &s) || s.Information != 4096 || !reflect.DeepEqual(s.FieldPointer, fp(uint16(p.SegmentOffset(0))+16, 7)) {
+	if !errors.As(err, &s) || s.Key != sense.CopyAborted || s.CommandInfo != 0 || !reflect.DeepEqual(s.FieldPointer, segPtr(16)) ||
+		!strings.Contains(err.Error(), "LBA 4096") {
 		t.Fatalf("Extents past the source's end: %v", err)
 	}
 	if got := p.SegmentOffset(0); got != 16+4*32 {
