@@ -11,9 +11,8 @@ type Registry interface {
 }
 
 // jobView lists the devices a job needs, as the state machine resolves
-// them (fsm.FSM.JobAccess): an EXTENDED COPY list's targets all count as
-// written, since any of them may be a destination. A job whose devices do
-// not resolve is marked unresolvable: it is placed anyway, so that its copy
+// them (fsm.FSM.JobAccess): an EXTENDED COPY list's targets count as
+// written when a segment writes them. A job whose devices do not resolve is marked unresolvable: it is placed anyway, so that its copy
 // fails and records why.
 func jobView(reg Registry, j *ferryv1.Job) JobView {
 	// A job accepted before a rule was added may break it now; what it

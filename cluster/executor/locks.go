@@ -81,9 +81,10 @@ func (l *deviceLocks) release(reads, writes []string) {
 }
 
 // devicePaths lists the files a job reads and writes, as the state machine
-// resolves its devices (fsm.FSM.JobAccess). An EXTENDED COPY list's targets
-// all count as written: any of them may be a destination. Devices that do
-// not resolve are left out; opening them fails later.
+// resolves its devices (fsm.FSM.JobAccess): an EXTENDED COPY list's targets
+// count as written when a segment writes them, as the copy opens only those
+// for writing. Devices that do not resolve are left out; opening them fails
+// later.
 func devicePaths(reg *fsm.FSM, spec *ferryv1.JobSpec) (reads, writes []string) {
 	acc, _ := reg.JobAccess(spec) // the job was accepted; what it touches is what counts
 	for _, d := range acc.Devices {

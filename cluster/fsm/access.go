@@ -33,10 +33,9 @@ func (r ByteRange) String() string {
 type DeviceAccess struct {
 	// Device is the registry record (exactly one of Disk and Cartridge).
 	Device Device
-	// Read and Write say whether the job reads and writes the device. Every
-	// target of an EXTENDED COPY parameter list counts as written: the copy
-	// opens each for writing, since a target may be a source in one segment
-	// and a destination in the next.
+	// Read and Write say whether the job reads and writes the device. A
+	// target of an EXTENDED COPY parameter list counts as written when any
+	// segment writes it (the copy then opens it for writing), else as read.
 	Read, Write bool
 	// Reads and Writes are the byte ranges of a disk the job reads and
 	// writes, in the order the spec names them (nil for a cartridge).

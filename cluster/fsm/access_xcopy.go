@@ -45,6 +45,12 @@ func (r *resolver) parameterList(list []byte) {
 	// devs[i] indexes CSCD i's device in the access; -1 when it is not
 	// registered or its block length is wrong.
 	devs := make([]int, len(pl.Targets))
+	written := map[string]bool{}
+	for _, sg := range pl.Segments {
+		if sg.Type.Writes() && int(sg.Dst) < len(pl.Targets) {
+			written[string(pl.Targets[sg.Dst].NAA)] = true
+		}
+	}
 	for i, t := range pl.Targets {
 		devs[i] = -1
 		naa := hex.EncodeToString(t.NAA)
@@ -54,7 +60,13 @@ func (r *resolver) parameterList(list []byte) {
 			continue
 		}
 		a := r.deviceIndex(d)
-		r.acc.Devices[a].Read, r.acc.Devices[a].Write = true, true
+		// Written when a segment writes it, as the copy opens it for
+		// writing (and claims its fence) only then; read otherwise.
+		if written[string(t.NAA)] {
+			r.acc.Devices[a].Write = true
+		} else {
+			r.acc.Devices[a].Read = true
+		}
 		if d.Disk == nil || t.DeviceType != xcopy.DeviceBlock {
 			// A device of the wrong type is the copy's to report (INCORRECT
 			// COPY TARGET DEVICE TYPE): no ranges to check on it.
@@ -119,7 +131,7 @@ func (r *resolver) segment(pl *xcopy.ParameterList, k int, sg xcopy.Segment, dev
 	if dp != nil && dst != nil {
 		dst.Writes = append(dst.Writes, ByteRange{Offset: uint64(dp.Offset), Length: uint64(dp.Length)})
 	}
-	if d := dev(sg.Dst); d != nil && writes(sg.Type) {
+	if d := dev(sg.Dst); d != nil && sg.Type.Writes() {
 		r.protected(k, d.Device)
 	}
 }
@@ -133,17 +145,6 @@ func (r *resolver) protected(k int, d Device) {
 	case d.Cartridge != nil && d.Cartridge.GetWriteProtected():
 		r.refuse(listField, fmt.Errorf("segment %d writes cartridge %s, which is write-protected: %w", k, d.Cartridge.GetBarcode(), sd))
 	}
-}
-
-// writes reports whether a segment type writes its destination CSCD.
-// Space and locate only move a tape.
-func writes(t xcopy.SegmentType) bool {
-	switch t {
-	case xcopy.BlockToStream, xcopy.StreamToBlock, xcopy.BlockToBlock, xcopy.StreamToStream,
-		xcopy.InlineToStream, xcopy.BlockToBlockOffsets, xcopy.WriteFilemarks, xcopy.TapeImageCopy:
-		return true
-	}
-	return false
 }
 
 // refuse records a violation that carries SCSI sense data; the first
