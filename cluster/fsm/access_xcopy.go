@@ -30,9 +30,9 @@ const (
 //   - a CSCD whose block length is not its disk's: ILLEGAL REQUEST, INVALID
 //     FIELD IN PARAMETER LIST pointing at it (the mover would refuse it; at
 //     most 32 CSCDs, so the pointer always fits);
-//   - a block range past the end of its LUN: ILLEGAL REQUEST, LOGICAL
-//     BLOCK ADDRESS OUT OF RANGE, the LBA in INFORMATION and a field
-//     pointer to the LBA field;
+//   - a block range past the end of its LUN: what ParameterList.Extents
+//     says (COPY ABORTED with the segment's index and a segment pointer to
+//     the LBA field, as libiscsi expects of a copy manager);
 //   - a segment writing a write-protected cartridge or read-only disk: DATA
 //     PROTECT, WRITE PROTECTED.
 func (r *resolver) parameterList(list []byte) {
