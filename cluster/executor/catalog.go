@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ferry-san/ferry/cluster/fsm"
 	"github.com/ferry-san/ferry/mover"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/storage/tape"
@@ -72,7 +73,7 @@ func tapeWrites(ctx context.Context, jobID string, devs []mover.Device, written 
 func readBack(ctx context.Context, jobID string, c *tape.Cartridge, from mover.TapePos, failed bool, last *ferryv1.TapeFile) (tw *ferryv1.TapeWrite, err error) {
 	// File 0 is the label, never in a catalog: a job that wrote over it
 	// replaced every file.
-	first := uint32(max(from.File, 1))
+	first := uint32(min(max(from.File, 1), fsm.MaxTapeFiles+1))
 	tw = &ferryv1.TapeWrite{FromFile: first}
 	end, err := c.ReadPosition()
 	tw.UsedBytes = uint64(c.Used())
@@ -99,6 +100,9 @@ func readBack(ctx context.Context, jobID string, c *tape.Cartridge, from mover.T
 	midFile := from.File >= 1 && start.ObjectID < from.ObjectID
 	buf := make([]byte, tape.MaxRecordSize)
 	for n := first; ; n++ {
+		if n > fsm.MaxTapeFiles {
+			return tw, fmt.Errorf("the catalog lists files up to %d, the tape holds more", fsm.MaxTapeFiles)
+		}
 		f := &ferryv1.TapeFile{Number: n}
 		atMark := true
 		if last != nil && !(midFile && n == first) && end.EOD && end.File >= 1 && uint64(n) == end.File-1 {

@@ -12,8 +12,11 @@ import (
 // Limits of a cartridge catalog. A tape image copy carries every file of
 // its source; anything beyond these is not a tape a job wrote.
 const (
-	maxTapeWrites   = 64
-	maxFilesPerTape = 1 << 16
+	maxTapeWrites = 64
+	// MaxTapeFiles is the highest file number a catalog lists; the
+	// executor reports no file beyond it, so a finishing job is never
+	// refused for its catalog.
+	MaxTapeFiles = 1 << 16
 )
 
 // recordTapeWrites applies what a finished job wrote to the catalogs of its
@@ -80,8 +83,8 @@ func (v *violations) tapeWrites(field, jobID string, writes []*ferryv1.TapeWrite
 		if w.GetFromFile() == 0 {
 			v.add(at+".from_file", "must be at least 1: file 0 is the label")
 		}
-		if len(w.GetFiles()) > maxFilesPerTape || uint64(w.GetFromFile())+uint64(len(w.GetFiles())) > maxFilesPerTape+1 {
-			v.add(at+".files", fmt.Sprintf("a catalog holds at most %d files", maxFilesPerTape))
+		if len(w.GetFiles()) > MaxTapeFiles || uint64(w.GetFromFile())+uint64(len(w.GetFiles())) > MaxTapeFiles+1 {
+			v.add(at+".files", fmt.Sprintf("a catalog holds at most %d files", MaxTapeFiles))
 			continue
 		}
 		for k, f := range w.GetFiles() {

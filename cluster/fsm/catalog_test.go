@@ -105,12 +105,12 @@ func TestTapeWritesValidation(t *testing.T) {
 		"other job":           {Barcode: "A00001L9", FromFile: 1, Files: []*ferryv1.TapeFile{tf(1, "j9", false)}},
 		"bad sha":             {Barcode: "A00001L9", FromFile: 1, Files: []*ferryv1.TapeFile{{Number: 1, Sha256: "xyz"}}},
 		"time from the owner": {Barcode: "A00001L9", FromFile: 1, Files: []*ferryv1.TapeFile{{Number: 1, WrittenAt: stamp(1)}}},
-		"too many files":      {Barcode: "A00001L9", FromFile: maxFilesPerTape},
+		"too many files":      {Barcode: "A00001L9", FromFile: MaxTapeFiles},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := deviceFixture(t)
 			if name == "too many files" {
-				w.Files = []*ferryv1.TapeFile{{Number: maxFilesPerTape}, {Number: maxFilesPerTape + 1}}
+				w.Files = []*ferryv1.TapeFile{{Number: MaxTapeFiles}, {Number: MaxTapeFiles + 1}}
 			}
 			res := finishWith(t, f, 1, "j1", false, w)
 			var ve *ValidationError
