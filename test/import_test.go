@@ -67,24 +67,25 @@ func TestImportFromAnotherCluster(t *testing.T) {
 			t.Errorf("tape import does not show %q:\n%s", want, r)
 		}
 	}
-	// The catalog, as the list's JSON carries it.
-	var list struct {
-		Cartridges []struct {
-			Barcode string `json:"barcode"`
-			Files   []struct {
-				Number int    `json:"number"`
-				Bytes  string `json:"bytes"`
-				Sha256 string `json:"sha256"`
-			} `json:"files"`
-		} `json:"cartridges"`
+	// The catalog, as tape files -o json shows it (listings leave catalogs
+	// out and count the files).
+	var cart struct {
+		Barcode string `json:"barcode"`
+		Files   []struct {
+			Number int    `json:"number"`
+			Bytes  string `json:"bytes"`
+			Sha256 string `json:"sha256"`
+		} `json:"files"`
 	}
-	r = two.ok("tape", "list", "-o", "json")
-	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil {
-		t.Fatalf("tape list -o json: %v\n%s", err, r)
+	r = two.ok("tape", "files", "A00001L9", "-o", "json")
+	if err := json.Unmarshal([]byte(r.stdout), &cart); err != nil {
+		t.Fatalf("tape files -o json: %v\n%s", err, r)
 	}
-	if len(list.Cartridges) != 1 || list.Cartridges[0].Barcode != "A00001L9" || len(list.Cartridges[0].Files) != 1 ||
-		list.Cartridges[0].Files[0].Sha256 != sum(db01) {
-		t.Fatalf("tape list does not show A00001L9 with file 1 holding the backup (%s):\n%s", sum(db01), r)
+	if cart.Barcode != "A00001L9" || len(cart.Files) != 1 || cart.Files[0].Sha256 != sum(db01) {
+		t.Fatalf("tape files does not show A00001L9 with file 1 holding the backup (%s):\n%s", sum(db01), r)
+	}
+	if r := two.ok("tape", "list"); !regexp.MustCompile(`(?m)^A00001L9 .* 1 +enabled `).MatchString(r.stdout) {
+		t.Errorf("tape list does not count A00001L9's file:\n%s", r)
 	}
 	// tape files shows the first 12 hex digits of each file's SHA-256.
 	if r := two.run("tape", "files", "A00001L9"); r.code != 0 || !strings.Contains(r.stdout, sum(db01)[:12]) {

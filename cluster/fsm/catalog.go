@@ -15,8 +15,9 @@ const (
 	maxTapeWrites = 64
 	// MaxTapeFiles is the highest file number a catalog lists; the
 	// executor reports no file beyond it, so a finishing job is never
-	// refused for its catalog.
-	MaxTapeFiles = 1 << 16
+	// refused for its catalog. It keeps a FinishJobOp (about 130 bytes a
+	// file) near 1 MiB, well inside what Raft and gRPC carry.
+	MaxTapeFiles = 1 << 13
 )
 
 // recordTapeWrites applies what a finished job wrote to the catalogs of its

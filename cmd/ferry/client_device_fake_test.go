@@ -237,9 +237,20 @@ func (f *dataFake) ListCartridges(_ context.Context, req *ferryv1.ListCartridges
 	}
 	var out []*ferryv1.Cartridge
 	for _, c := range all {
+		c.FileCount = uint32(len(c.GetFiles()))
+		if req.GetBarcode() != "" {
+			if c.GetBarcode() == req.GetBarcode() {
+				return &ferryv1.ListCartridgesResponse{Cartridges: []*ferryv1.Cartridge{c}}, nil
+			}
+			continue
+		}
 		if req.GetLibrary() == "" || c.GetLibrary() == req.GetLibrary() {
+			c.Files = nil // as the server: listings leave catalogs out
 			out = append(out, c)
 		}
+	}
+	if req.GetBarcode() != "" {
+		return nil, status.Errorf(codes.NotFound, "no cartridge %s", req.GetBarcode())
 	}
 	return &ferryv1.ListCartridgesResponse{Cartridges: out}, nil
 }

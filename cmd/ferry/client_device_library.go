@@ -272,7 +272,7 @@ func tapeListCommand() *clientCommand {
 						write = "protected"
 					}
 					row(tw, t.GetBarcode(), orDash(t.GetLibrary()), elementText(t.GetLocation()), home,
-						capacityText(t.GetCapacityBytes()), capacityText(t.GetUsedBytes()), freeText(t), fmt.Sprint(len(t.GetFiles())),
+						capacityText(t.GetCapacityBytes()), capacityText(t.GetUsedBytes()), freeText(t), fmt.Sprint(t.GetFileCount()),
 						write, orDash(t.GetNaa()))
 				}
 				return tw.Flush()

@@ -58,20 +58,18 @@ func tapeFilesCommand() *clientCommand {
 	}
 }
 
-// findCartridge looks a cartridge up by barcode.
+// findCartridge looks a cartridge up by barcode, with its catalog.
 func findCartridge(ctx context.Context, c *client, barcode string) (*ferryv1.Cartridge, error) {
 	ctx, cancel := c.rpcContext(ctx)
 	defer cancel()
-	resp, err := ferryv1.NewDeviceServiceClient(c.conn).ListCartridges(ctx, &ferryv1.ListCartridgesRequest{})
+	resp, err := ferryv1.NewDeviceServiceClient(c.conn).ListCartridges(ctx, &ferryv1.ListCartridgesRequest{Barcode: barcode})
 	if err != nil {
 		return nil, err
 	}
-	for _, cart := range resp.GetCartridges() {
-		if cart.GetBarcode() == barcode {
-			return cart, nil
-		}
+	if len(resp.GetCartridges()) != 1 {
+		return nil, status.Errorf(codes.NotFound, "no cartridge %s", barcode)
 	}
-	return nil, status.Errorf(codes.NotFound, "no cartridge %s", barcode)
+	return resp.GetCartridges()[0], nil
 }
 
 // shortHash is the first 12 hex digits of a SHA-256, enough to tell files

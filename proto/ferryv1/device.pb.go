@@ -917,7 +917,10 @@ type Cartridge struct {
 	// jobs that wrote them (or an import) recorded them.
 	Files []*TapeFile `protobuf:"bytes,10,rep,name=files,proto3" json:"files,omitempty"`
 	// Bytes of the image in use, up to end of data.
-	UsedBytes     uint64 `protobuf:"varint,11,opt,name=used_bytes,json=usedBytes,proto3" json:"used_bytes,omitempty"`
+	UsedBytes uint64 `protobuf:"varint,11,opt,name=used_bytes,json=usedBytes,proto3" json:"used_bytes,omitempty"`
+	// How many files the catalog lists; set when a listing of several
+	// cartridges leaves their files out.
+	FileCount     uint32 `protobuf:"varint,12,opt,name=file_count,json=fileCount,proto3" json:"file_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1025,6 +1028,13 @@ func (x *Cartridge) GetFiles() []*TapeFile {
 func (x *Cartridge) GetUsedBytes() uint64 {
 	if x != nil {
 		return x.UsedBytes
+	}
+	return 0
+}
+
+func (x *Cartridge) GetFileCount() uint32 {
+	if x != nil {
+		return x.FileCount
 	}
 	return 0
 }
@@ -1470,7 +1480,11 @@ func (x *ProtectTapeRequest) GetWriteProtected() bool {
 type ListCartridgesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only this library's; empty means all.
-	Library       string `protobuf:"bytes,1,opt,name=library,proto3" json:"library,omitempty"`
+	Library string `protobuf:"bytes,1,opt,name=library,proto3" json:"library,omitempty"`
+	// Only this cartridge, with its catalog (files). Without it the
+	// cartridges come without their files (file_count says how many), so a
+	// listing stays small whatever the catalogs hold.
+	Barcode       string `protobuf:"bytes,2,opt,name=barcode,proto3" json:"barcode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1508,6 +1522,13 @@ func (*ListCartridgesRequest) Descriptor() ([]byte, []int) {
 func (x *ListCartridgesRequest) GetLibrary() string {
 	if x != nil {
 		return x.Library
+	}
+	return ""
+}
+
+func (x *ListCartridgesRequest) GetBarcode() string {
+	if x != nil {
+		return x.Barcode
 	}
 	return ""
 }
@@ -1730,7 +1751,7 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\tlibraries\x18\x01 \x03(\v2\x11.ferry.v1.LibraryR\tlibraries\"B\n" +
 	"\x10InventoryRequest\x12\x18\n" +
 	"\alibrary\x18\x01 \x01(\tR\alibrary\x12\x14\n" +
-	"\x05stale\x18\x02 \x01(\bR\x05stale\"\xfe\x02\n" +
+	"\x05stale\x18\x02 \x01(\bR\x05stale\"\x9d\x03\n" +
 	"\tCartridge\x12\x18\n" +
 	"\abarcode\x18\x01 \x01(\tR\abarcode\x12\x18\n" +
 	"\alibrary\x18\x02 \x01(\tR\alibrary\x12\x10\n" +
@@ -1744,7 +1765,9 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\x05files\x18\n" +
 	" \x03(\v2\x12.ferry.v1.TapeFileR\x05files\x12\x1d\n" +
 	"\n" +
-	"used_bytes\x18\v \x01(\x04R\tusedBytes\"Z\n" +
+	"used_bytes\x18\v \x01(\x04R\tusedBytes\x12\x1d\n" +
+	"\n" +
+	"file_count\x18\f \x01(\rR\tfileCount\"Z\n" +
 	"\x10LabelTapeRequest\x12\x18\n" +
 	"\alibrary\x18\x01 \x01(\tR\alibrary\x12\x12\n" +
 	"\x04slot\x18\x02 \x01(\rR\x04slot\x12\x18\n" +
@@ -1770,9 +1793,10 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\rdeleted_files\x18\x02 \x03(\tR\fdeletedFiles\"W\n" +
 	"\x12ProtectTapeRequest\x12\x18\n" +
 	"\abarcode\x18\x01 \x01(\tR\abarcode\x12'\n" +
-	"\x0fwrite_protected\x18\x02 \x01(\bR\x0ewriteProtected\"1\n" +
+	"\x0fwrite_protected\x18\x02 \x01(\bR\x0ewriteProtected\"K\n" +
 	"\x15ListCartridgesRequest\x12\x18\n" +
-	"\alibrary\x18\x01 \x01(\tR\alibrary\"M\n" +
+	"\alibrary\x18\x01 \x01(\tR\alibrary\x12\x18\n" +
+	"\abarcode\x18\x02 \x01(\tR\abarcode\"M\n" +
 	"\x16ListCartridgesResponse\x123\n" +
 	"\n" +
 	"cartridges\x18\x01 \x03(\v2\x13.ferry.v1.CartridgeR\n" +

@@ -387,7 +387,21 @@ func (s *DeviceServer) ListCartridges(ctx context.Context, req *ferryv1.ListCart
 	if err := linearize(ctx, s.node, false); err != nil {
 		return nil, err
 	}
-	return &ferryv1.ListCartridgesResponse{Cartridges: s.node.FSM().Cartridges(req.GetLibrary())}, nil
+	if b := req.GetBarcode(); b != "" {
+		c, ok := s.node.FSM().Cartridge(b)
+		if !ok || req.GetLibrary() != "" && c.GetLibrary() != req.GetLibrary() {
+			return nil, status.Errorf(codes.NotFound, "no cartridge %s", b)
+		}
+		c.FileCount = uint32(len(c.GetFiles()))
+		return &ferryv1.ListCartridgesResponse{Cartridges: []*ferryv1.Cartridge{c}}, nil
+	}
+	carts := s.node.FSM().Cartridges(req.GetLibrary())
+	for _, c := range carts {
+		// Catalogs stay out of listings: a few thousand files each would
+		// take a library's listing past gRPC's message limit.
+		c.FileCount, c.Files = uint32(len(c.GetFiles())), nil
+	}
+	return &ferryv1.ListCartridgesResponse{Cartridges: carts}, nil
 }
 
 func (s *DeviceServer) Hash(ctx context.Context, req *ferryv1.HashRequest) (*ferryv1.HashResponse, error) {
