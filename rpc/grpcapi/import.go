@@ -131,6 +131,9 @@ func catalog(ctx context.Context, t *tape.Cartridge) ([]*ferryv1.TapeFile, error
 	var files []*ferryv1.TapeFile
 	buf := make([]byte, tape.MaxRecordSize)
 	for number := uint32(1); ; number++ {
+		if number > fsm.MaxTapeFiles {
+			return files, nil // a catalog lists the first ones (see fsm.MaxTapeFiles)
+		}
 		h := sha256.New()
 		n, records, atMark, err := executor.ReadTapeFile(ctx, t, buf, h)
 		if err != nil {
