@@ -181,7 +181,9 @@ func TestRetryUnavailable(t *testing.T) {
 
 func TestRetryGivesUp(t *testing.T) {
 	addr := startFake(t, &fakeServer{unavailable: -1})
-	r := runFerry(t, map[string]string{"FERRY_ADDR": addr}, "", "raft", "status", "-timeout", "300ms")
+	// Long enough for the first answer to arrive on a loaded machine under
+	// the race detector: the test is about giving up after retries.
+	r := runFerry(t, map[string]string{"FERRY_ADDR": addr}, "", "raft", "status", "-timeout", "2s")
 	if r.code != exitFailure || !strings.HasPrefix(r.stderr, "ferry: unavailable: no leader (gave up after ") {
 		t.Errorf("got %v, want exit 1 and the unavailable error", r)
 	}
@@ -265,7 +267,7 @@ func TestWatch(t *testing.T) {
 // -timeout with the Unavailable error, having printed what it saw.
 func TestWatchGivesUp(t *testing.T) {
 	addr := startFake(t, &fakeServer{watchStreams: brokenStreams(watchJobAt(ferryv1.JobState_JOB_STATE_RUNNING, 0, "copying", 0), 1000)})
-	r := runFerry(t, map[string]string{"FERRY_ADDR": addr}, "", "job", "watch", "j-1", "-timeout", "300ms")
+	r := runFerry(t, map[string]string{"FERRY_ADDR": addr}, "", "job", "watch", "j-1", "-timeout", "2s")
 	if r.code != exitFailure || strings.Count(r.stdout, "\n") != 1 ||
 		!strings.HasPrefix(r.stderr, "ferry: unavailable: node shutting down (gave up after ") {
 		t.Errorf("got %v, want one line and the unavailable error", r)
