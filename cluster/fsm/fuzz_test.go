@@ -129,6 +129,15 @@ func FuzzApply(f *testing.F) {
 		{Time: stamp(1), Node: "node-a", Op: &ferryv1.Command_ProtectCartridge{ProtectCartridge: &ferryv1.ProtectCartridgeOp{Barcode: "A00001L9", WriteProtected: true}}},
 		{Time: stamp(1), Op: &ferryv1.Command_ProtectCartridge{ProtectCartridge: &ferryv1.ProtectCartridgeOp{}}},
 		{Time: stamp(1), Op: &ferryv1.Command_ProtectCartridge{}},
+		removeCmd(1, &ferryv1.RemoveDeviceOp{Disk: "db02"}),
+		removeCmd(1, &ferryv1.RemoveDeviceOp{Cartridge: "A00002L9"}),
+		removeCmd(1, &ferryv1.RemoveDeviceOp{Library: "libB"}),
+		removeCmd(1, &ferryv1.RemoveDeviceOp{Disk: "db01", Library: "libA"}),
+		{Time: stamp(1), Op: &ferryv1.Command_RemoveDevice{}},
+		eraseCmd(1, "A00003L9", 92),
+		{Time: stamp(1), Op: &ferryv1.Command_EraseCartridge{}},
+		finishCmd(1, "node-a", "j3", fuzzEpoch, &ferryv1.FinishJobOp{State: ferryv1.JobState_JOB_STATE_FAILED, Error: &ferryv1.JobError{
+			Message: "cut off", TapeWrites: []*ferryv1.TapeWrite{{Barcode: "A00001L9", FromFile: 3, Files: []*ferryv1.TapeFile{{Number: 3, Incomplete: true}}}}}}),
 	}
 	for _, c := range seeds {
 		data, err := proto.Marshal(c)

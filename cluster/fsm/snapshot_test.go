@@ -74,7 +74,13 @@ func buildDevices(f *FSM, next func() uint64) {
 	f.Apply(next(), checkpointCmd(91, "node-03", "job-01", first, 4096))
 	f.Apply(next(), checkpointCmd(92, "node-03", "job-01", first, 8192))
 	epoch := run(93, "node-04", "job-02", tape("T00004L9", "libB", 1), tape("T00002L9", "libC", 1))
-	f.Apply(next(), succeedCmd(94, "node-04", "job-02", epoch))
+	// job-02 leaves two files on T00004L9's catalog, after one it never
+	// heard of.
+	done := succeedCmd(94, "node-04", "job-02", epoch)
+	done.GetFinishJob().Result.TapeWrites = []*ferryv1.TapeWrite{{Barcode: "T00004L9", FromFile: 2, UsedBytes: 3 << 20,
+		Files: []*ferryv1.TapeFile{{Number: 2, Bytes: 1 << 20, Records: 4, Sha256: testSHA256, JobId: "job-02"},
+			{Number: 3, Bytes: 2 << 20, Records: 8, Sha256: testSHA256, JobId: "job-02"}}}}
+	f.Apply(next(), done)
 	run(95, "node-05", "job-05", tape("T00003L9", "libA", 1))
 	f.Apply(next(), placeCmd(96, "job-03", "node-05", 0, tape("T00006L9", "libA", 0), tape("T00009L9", "libA", 1)))
 	f.Apply(next(), waitCmd(96, "job-03", "no free drive in library libA"))
