@@ -196,3 +196,32 @@ func TestRemoveDevices(t *testing.T) {
 		t.Fatalf("no name: %v", err)
 	}
 }
+
+// TestListCartridgesLeavesCatalogsOut: a listing counts each cartridge's
+// files without carrying them; asking for one barcode brings its catalog.
+func TestListCartridgesLeavesCatalogsOut(t *testing.T) {
+	node := newFakeNode()
+	files := []*ferryv1.TapeFile{{Number: 1, Bytes: 10, Records: 1}, {Number: 2, Incomplete: true}}
+	if res, err := node.Propose(context.Background(), &ferryv1.Command{Op: &ferryv1.Command_AddCartridge{AddCartridge: &ferryv1.AddCartridgeOp{Cartridge: &ferryv1.Cartridge{
+		Barcode: "C00001L9", Library: "libA", Naa: "3000000000000003", Path: "/vtl/libA/C00001L9.tap", Files: files,
+		Location: &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: 2}}}}}); err != nil || res.Err != nil {
+		t.Fatal(err, res.Err)
+	}
+	c := serveDevices(t, node)
+	list, err := c.ListCartridges(context.Background(), &ferryv1.ListCartridgesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cart := range list.GetCartridges() {
+		if len(cart.GetFiles()) != 0 || cart.GetBarcode() == "C00001L9" && cart.GetFileCount() != 2 {
+			t.Fatalf("listed %s with %d files, count %d", cart.GetBarcode(), len(cart.GetFiles()), cart.GetFileCount())
+		}
+	}
+	one, err := c.ListCartridges(context.Background(), &ferryv1.ListCartridgesRequest{Barcode: "C00001L9"})
+	if err != nil || len(one.GetCartridges()) != 1 || len(one.GetCartridges()[0].GetFiles()) != 2 || one.GetCartridges()[0].GetFileCount() != 2 {
+		t.Fatalf("one cartridge: %v %v", one, err)
+	}
+	if _, err := c.ListCartridges(context.Background(), &ferryv1.ListCartridgesRequest{Barcode: "Q00001L9"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("unknown barcode: %v", err)
+	}
+}
