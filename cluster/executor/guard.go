@@ -180,16 +180,47 @@ type guardedTape struct {
 	mover.TapeDrive
 	g *writeGuard
 	f *fence.Fence
+	// labelled: the tape is a cartridge of the registry, whose file 0 is
+	// its VOL1 label (tape label and tape import make sure of it).
+	labelled bool
 }
 
 func (t *guardedTape) WriteRecord(p []byte) (ew bool, err error) {
+	if err := t.pastLabel(); err != nil {
+		return false, err
+	}
 	err = t.g.do(t.f, func() error { ew, err = t.TapeDrive.WriteRecord(p); return err })
 	return ew, err
 }
 
 func (t *guardedTape) WriteFilemarks(n int) (ew bool, err error) {
+	if err := t.pastLabel(); err != nil {
+		return false, err
+	}
 	err = t.g.do(t.f, func() error { ew, err = t.TapeDrive.WriteFilemarks(n); return err })
 	return ew, err
+}
+
+// pastLabel refuses a write inside a cartridge's label (file 0: the VOL1
+// record and the filemark after it). A copy's writes begin at end of data
+// or at a data file, but an EXTENDED COPY starts at the beginning of the
+// tape, so a list that writes before spacing would replace the label: the
+// image would name another volume (a tape image copy copies its source's
+// label) or none, and every file on it would be gone. The label is
+// rewritten only by tape erase.
+func (t *guardedTape) pastLabel() error {
+	if !t.labelled {
+		return nil
+	}
+	p, err := t.TapeDrive.ReadPosition()
+	if err != nil {
+		return err
+	}
+	if p.File == 0 {
+		return fmt.Errorf("%w: a write at logical object %d would overwrite the cartridge's label (file 0): space past it first, or erase the cartridge with ferry tape erase",
+			tape.ErrWriteProtected, p.ObjectID)
+	}
+	return nil
 }
 
 // Flush passes the guard too: a cartridge buffers the end of what it was
@@ -228,7 +259,8 @@ func unguarded(d mover.Device) mover.Device {
 func (g *writeGuard) guard(d mover.Device, f *fence.Fence) mover.Device {
 	switch {
 	case d.Tape != nil:
-		d.Tape = &guardedTape{TapeDrive: d.Tape, g: g, f: f}
+		_, labelled := d.Tape.(*tape.Cartridge)
+		d.Tape = &guardedTape{TapeDrive: d.Tape, g: g, f: f, labelled: labelled}
 	case d.Block != nil:
 		d.Block = &guardedBlock{BlockDevice: d.Block, g: g, f: f}
 	}
