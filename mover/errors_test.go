@@ -230,6 +230,28 @@ func TestBandwidthLimit(t *testing.T) {
 	}
 }
 
+// TestBandwidthLimitAcrossSegments: the limit holds for the job, not each
+// segment. A list of many one-chunk segments (an EXTENDED COPY of 4 MiB
+// segments, a copy split at checkpoints) ran unlimited when every segment
+// started a limiter of its own, whose first chunk was free.
+func TestBandwidthLimitAcrossSegments(t *testing.T) {
+	const chunk, n = 64 << 10, 32
+	s := newLUN(t, "src", chunk*n, 512, randomBytes(10, chunk*n))
+	d := newLUN(t, "dst", chunk*n, 512, nil)
+	cfg := smallConfig()
+	cfg.BandwidthLimit = 8 << 20
+	var plan Plan
+	for i := range int64(n) {
+		plan.Segments = append(plan.Segments, Segment{Kind: BlockToBlock, Src: 0, Dst: 1, SrcOffset: i * chunk, DstOffset: i * chunk, Length: chunk})
+	}
+	start := time.Now()
+	run(t, cfg, plan, []Device{{Block: s}, {Block: d}})
+	// 2 MiB at 8 MiB/s is 250ms; only the first chunk is free.
+	if el := time.Since(start); el < 200*time.Millisecond {
+		t.Fatalf("copy of %d segments took %v, faster than the limit allows", n, el)
+	}
+}
+
 func TestCheckpointEncoding(t *testing.T) {
 	cp := Checkpoint{
 		Segment: 3, SegmentDone: 1 << 40, SegmentRecords: 12, SegmentFiles: 2, BytesDone: 5 << 40,

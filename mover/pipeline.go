@@ -54,7 +54,6 @@ func (r *runner) data(ctx context.Context, s Segment) error {
 	// while this goroutine waits for a flush.
 	wdone := make(chan written, 256)
 	hdone := make(chan hashed, 256)
-	lim := newLimiter(r.cfg.BandwidthLimit)
 
 	wg.Add(3)
 	go func() { // reader
@@ -73,7 +72,7 @@ func (r *runner) data(ctx context.Context, s Segment) error {
 				fail(err)
 				return
 			}
-			if err := lim.wait(pctx, len(c.data)); err != nil {
+			if err := r.limiter.wait(pctx, len(c.data)); err != nil {
 				r.pool.free <- c
 				return
 			}

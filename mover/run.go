@@ -45,6 +45,7 @@ func runPlan(ctx context.Context, cfg Config, plan Plan, devs []Device, resume *
 		written:   map[int]TapePos{},
 		start:     time.Now(),
 		total:     plan.total(),
+		limiter:   newLimiter(cfg.BandwidthLimit),
 	}
 	r.lastCheckpoint = r.start
 	r.pool = newPool(cfg.Buffers, plan.bufferSize(cfg.BufferSize, devs))
@@ -76,6 +77,10 @@ type runner struct {
 	devs   []Device
 	pool   *pool
 	hashes *hashes
+	// limiter paces the whole job: one per segment would let every
+	// segment's first chunk go unpaced, so a list of small segments ran
+	// at full speed whatever the limit.
+	limiter *limiter
 
 	seg      int   // current segment
 	segBytes int64 // bytes committed in the current segment
