@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ferry-san/ferry/proto/ferryv1"
+	scsixcopy "github.com/ferry-san/ferry/scsi/xcopy"
 )
 
 func TestParseEndpoint(t *testing.T) {
@@ -138,6 +139,18 @@ func TestJobEndpointsAndWrites(t *testing.T) {
 	xcopy := &ferryv1.Job{Spec: &ferryv1.JobSpec{XcopyParameterList: []byte{1}}, Progress: &ferryv1.JobProgress{SegmentsTotal: 12}}
 	if src, dst := jobEndpointsText(xcopy); src != "xcopy (12 segments)" || dst != "-" {
 		t.Errorf("xcopy job: %q %q", src, dst)
+	}
+	// A queued job has no progress yet: the list itself counts.
+	list, err := (&scsixcopy.ParameterList{
+		Targets: []scsixcopy.TargetDescriptor{{DeviceType: scsixcopy.DeviceStream, NAA: []byte{0x30, 0, 0, 0, 0, 0, 0, 1}}},
+		Segments: []scsixcopy.Segment{{Type: scsixcopy.Space, SpaceCode: scsixcopy.SpaceEndOfData},
+			{Type: scsixcopy.WriteFilemarks, Filemarks: 1}}}).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued := &ferryv1.Job{Spec: &ferryv1.JobSpec{XcopyParameterList: list}}
+	if src, _ := jobEndpointsText(queued); src != "xcopy (2 segments)" {
+		t.Errorf("queued xcopy job: %q", src)
 	}
 	if got := wroteText(xcopy); got != "the devices of its parameter list" {
 		t.Errorf("wroteText(xcopy) = %q", got)

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/scsi/xcopy"
 )
 
 func jobSubmitCommand() *clientCommand {
@@ -116,11 +117,18 @@ func jobListCommand() *clientCommand {
 
 // jobEndpointsText is a job's source and destination for listings: an
 // EXTENDED COPY names its devices in its parameter list, so it shows as
-// "xcopy (N segments)".
+// "xcopy (N segments)". Until the job starts its progress has no segment
+// count, so the list's own segments are counted.
 func jobEndpointsText(j *ferryv1.Job) (src, dst string) {
 	spec := j.GetSpec()
-	if len(spec.GetXcopyParameterList()) > 0 {
-		return fmt.Sprintf("xcopy (%d segments)", j.GetProgress().GetSegmentsTotal()), "-"
+	if list := spec.GetXcopyParameterList(); len(list) > 0 {
+		n := j.GetProgress().GetSegmentsTotal()
+		if n == 0 {
+			if pl, err := xcopy.Decode(list, xcopy.DefaultLimits()); err == nil {
+				n = uint32(len(pl.Segments))
+			}
+		}
+		return fmt.Sprintf("xcopy (%d segments)", n), "-"
 	}
 	return endpointArg(spec.GetSource()), endpointArg(spec.GetDestination())
 }
