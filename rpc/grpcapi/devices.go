@@ -175,6 +175,9 @@ func (s *DeviceServer) AddDisk(ctx context.Context, req *ferryv1.AddDiskRequest)
 	if err != nil {
 		return nil, fileError("path", err)
 	}
+	if err := s.reachedByPath(id); err != nil {
+		return nil, err
+	}
 	lun, err := disk.Open(path, disk.Options{BlockSize: req.GetBlockSize(), ReadOnly: true})
 	if err != nil {
 		return nil, fileError("path", err)

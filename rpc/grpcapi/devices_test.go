@@ -70,6 +70,38 @@ func TestOneFileOneDisk(t *testing.T) {
 	}
 }
 
+// TestOneFileOneDiskAfterAMove: a registered disk's file moved away and
+// another put at its path leaves the registry's identity stale: the disk
+// now writes the new file, which a second registration through a hard link
+// reached as a "new" file, so two disks (two fences, two locks) wrote one
+// file. The file at a registered device's path is that device's whatever
+// the registry recorded, so registering it again is refused.
+func TestOneFileOneDiskAfterAMove(t *testing.T) {
+	dir := t.TempDir()
+	img := filepath.Join(dir, "d.img")
+	if err := disk.Create(img, 1<<20, 512); err != nil {
+		t.Fatal(err)
+	}
+	c := serveDevices(t, newFakeNode())
+	if _, err := c.AddDisk(context.Background(), &ferryv1.AddDiskRequest{Name: "d1", Path: img}); err != nil {
+		t.Fatal(err)
+	}
+	mustDo(t, os.Rename(img, filepath.Join(dir, "moved.img")))
+	if err := disk.Create(img, 1<<20, 512); err != nil {
+		t.Fatal(err)
+	}
+	mustDo(t, os.Link(img, filepath.Join(dir, "hard.img")))
+	_, err := c.AddDisk(context.Background(), &ferryv1.AddDiskRequest{Name: "d2", Path: filepath.Join(dir, "hard.img")})
+	if status.Code(err) != codes.AlreadyExists || !strings.Contains(err.Error(), `"d1"`) {
+		t.Fatalf("AddDisk of the file now at d1's path = %v, want ALREADY_EXISTS naming d1", err)
+	}
+	// The moved file is still d1's by its identity.
+	_, err = c.AddDisk(context.Background(), &ferryv1.AddDiskRequest{Name: "d3", Path: filepath.Join(dir, "moved.img")})
+	if status.Code(err) != codes.AlreadyExists || !strings.Contains(err.Error(), `"d1"`) {
+		t.Fatalf("AddDisk of d1's moved file = %v, want ALREADY_EXISTS naming d1", err)
+	}
+}
+
 func mustDo(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {

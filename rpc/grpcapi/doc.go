@@ -8,7 +8,9 @@
 //
 // DeviceService registers devices by what their files are: the canonical
 // path (symlinks resolved) and the file's identity (device and inode, or a
-// device node's number), which the state machine keeps unique. Files a
+// device node's number), which the state machine keeps unique; the file a
+// registered device's path leads to now is that device's too, though it was
+// moved or replaced since (fileid.go). Files a
 // registration creates are deleted only when it is known to have failed.
 // A device whose fence is another cluster's is refused unless taken over
 // (take_over); ImportTape registers an existing cartridge image with the
