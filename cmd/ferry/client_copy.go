@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/scsi/sense"
 )
@@ -240,7 +242,7 @@ func copyOutcome(w io.Writer, id string, j *ferryv1.Job) error {
 func wroteText(j *ferryv1.Job) string {
 	var parts []string
 	for _, tw := range j.GetResult().GetTapeWrites() {
-		parts = append(parts, tapeWriteText(tw))
+		parts = append(parts, tapeWriteText(dataFiles(j, tw)))
 	}
 	switch {
 	case len(parts) > 0:
@@ -251,6 +253,23 @@ func wroteText(j *ferryv1.Job) string {
 		return ""
 	}
 	return endpointArg(j.GetSpec().GetDestination())
+}
+
+// dataFiles is what a source → destination copy wrote to one cartridge
+// without a first file it only closed: a copy to the end of data after a
+// cancelled copy's unterminated remnant writes the filemark that ends it,
+// and the catalog lists that file (incomplete, without a writer) first,
+// though the copy's data starts after it. An EXTENDED COPY may write inside
+// such a file, so its writes stay whole.
+func dataFiles(j *ferryv1.Job, tw *ferryv1.TapeWrite) *ferryv1.TapeWrite {
+	files := tw.GetFiles()
+	if len(j.GetSpec().GetXcopyParameterList()) > 0 || len(files) < 2 || !files[0].GetIncomplete() || files[0].GetJobId() != "" {
+		return tw
+	}
+	own := proto.CloneOf(tw)
+	own.Files = own.Files[1:]
+	own.FromFile = own.Files[0].GetNumber()
+	return own
 }
 
 // tapeWriteText says where a job's data went on one cartridge: "tape

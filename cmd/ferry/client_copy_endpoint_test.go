@@ -162,6 +162,17 @@ func TestJobEndpointsAndWrites(t *testing.T) {
 	if got, want := wroteText(j), "tape A00001L9 files 3-5, tape B00001L9 from file 1"; got != want {
 		t.Errorf("wroteText = %q, want %q", got, want)
 	}
+	// A copy appended after a cancelled copy's remnant closed that file
+	// (no writer) before writing its own: its data is file 5 alone.
+	closed := &ferryv1.Job{Id: "j", Spec: &ferryv1.JobSpec{Source: mustEndpoint(t, "disk:db01"), Destination: mustEndpoint(t, "tape:A00001L9")},
+		Result: &ferryv1.JobResult{TapeWrites: []*ferryv1.TapeWrite{{Barcode: "A00001L9", FromFile: 4,
+			Files: []*ferryv1.TapeFile{{Number: 4, Incomplete: true}, {Number: 5, JobId: "j"}}}}}}
+	if got, want := wroteText(closed), "tape A00001L9 file 5"; got != want {
+		t.Errorf("wroteText after a remnant = %q, want %q", got, want)
+	}
+	if got, want := destinationText(closed), "tape A00001L9 file 5"; got != want {
+		t.Errorf("destinationText after a remnant = %q, want %q", got, want)
+	}
 	if got, want := copyName(mustEndpoint(t, "disk:db01@8+8"), mustEndpoint(t, "tape:A00001L9")), "db01 → A00001L9"; got != want {
 		t.Errorf("copyName = %q, want %q", got, want)
 	}

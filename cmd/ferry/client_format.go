@@ -175,7 +175,7 @@ func destinationText(j *ferryv1.Job) string {
 	dst := j.GetSpec().GetDestination()
 	for _, w := range tapeWrites(j) {
 		if dst.GetKind() == ferryv1.DeviceKind_DEVICE_KIND_TAPE && (dst.GetDevice().GetName() == w.GetBarcode() || len(tapeWrites(j)) == 1) {
-			return tapeWriteText(w)
+			return tapeWriteText(dataFiles(j, w))
 		}
 	}
 	return endpointText(dst, false)
