@@ -158,6 +158,9 @@ func submitCopy(ctx context.Context, c *client, f *copyFlags, spec *ferryv1.JobS
 		fmt.Fprintf(c.stderr, "ferry: idempotency key %q matched an existing job\n", key)
 	}
 	id := resp.GetJob().GetId()
+	if r := replacesText(resp.GetJob()); r != "" {
+		fmt.Fprintf(c.stderr, "job %s %s\n", id, r)
+	}
 	if f.detach {
 		if c.format == "json" {
 			return writeJSON(c.stdout, resp, "  ")
@@ -166,6 +169,18 @@ func submitCopy(ctx context.Context, c *client, f *copyFlags, spec *ferryv1.JobS
 		return err
 	}
 	return followCopy(ctx, c, id)
+}
+
+// replacesText is what an overwriting copy replaces, as the state machine
+// wrote it in the job's first event ("submitted; it replaces 3 files of
+// cartridge A00001L9 (files 1–3)"): "" when it replaces nothing.
+func replacesText(j *ferryv1.Job) string {
+	h := j.GetHistory()
+	if len(h) == 0 {
+		return ""
+	}
+	_, r, _ := strings.Cut(h[0].GetMessage(), "; it ")
+	return r
 }
 
 // followCopy watches job id to its end with a progress display, and reports

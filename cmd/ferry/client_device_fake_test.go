@@ -73,6 +73,9 @@ func (f *dataFake) Submit(_ context.Context, req *ferryv1.SubmitJobRequest) (*fe
 		return nil, fieldError("spec.source.device", `no disk named "nope"`)
 	}
 	job := &ferryv1.Job{Id: "j-9", IdempotencyKey: req.GetIdempotencyKey(), Spec: req.GetSpec(), State: ferryv1.JobState_JOB_STATE_QUEUED}
+	if req.GetSpec().GetOptions().GetOverwrite() {
+		job.History = []*ferryv1.JobEvent{{State: job.State, Message: "submitted; it replaces 3 files of cartridge A00002L9 (files 1–3)"}}
+	}
 	return &ferryv1.SubmitJobResponse{Job: job, Existing: req.GetIdempotencyKey() == "seen"}, nil
 }
 
