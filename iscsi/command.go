@@ -40,6 +40,9 @@ type command struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
+	// gate keeps the command off the medium once task management aborted
+	// it (see abort).
+	gate task.Gate
 	// aborted is set under conn.cmdMu by task management; an aborted
 	// command sends no response.
 	aborted bool
@@ -47,6 +50,13 @@ type command struct {
 	// session aborted the command: it ends with TASK ABORTED.
 	thirdParty bool
 	done       chan struct{}
+}
+
+// stopped reports, under conn.cmdMu, whether task management aborted cmd.
+func (c *conn) stopped(cmd *command) bool {
+	c.cmdMu.Lock()
+	defer c.cmdMu.Unlock()
+	return cmd.aborted || cmd.thirdParty
 }
 
 // r2tState is one outstanding R2T.
@@ -175,8 +185,20 @@ func (cmd *command) check(m *pdu.DataOut, n int, firstBurst uint32) (*r2tState, 
 }
 
 // advance solicits more data for cmd or, once all of it is in, runs it.
+// A command that another session's reset aborted while it collected asks
+// for no more data: once the R2Ts already sent are answered (their data
+// dropped), it ends with TASK ABORTED and never runs.
 func (c *conn) advance(cmd *command) error {
 	if cmd.unsolicited {
+		return nil
+	}
+	if c.stopped(cmd) {
+		if len(cmd.r2ts) == 0 {
+			c.cmdMu.Lock()
+			cmd.collecting = false
+			c.cmdMu.Unlock()
+			c.finish(cmd, abortedResult)
+		}
 		return nil
 	}
 	for uint32(len(cmd.r2ts)) < c.sess.p.MaxOutstandingR2T && cmd.nextOffset < cmd.edtl {
@@ -192,9 +214,17 @@ func (c *conn) advance(cmd *command) error {
 		}
 	}
 	if len(cmd.r2ts) == 0 && cmd.nextOffset >= cmd.edtl {
+		// The check and the end of collecting are one step under cmdMu,
+		// as abort's are: either abort sees a command that runs (and
+		// waits for it) or the command sees that it was aborted.
 		c.cmdMu.Lock()
+		stopped := cmd.aborted || cmd.thirdParty
 		cmd.collecting = false
 		c.cmdMu.Unlock()
+		if stopped {
+			c.finish(cmd, abortedResult)
+			return nil
+		}
 		c.execute(cmd)
 	}
 	return nil
@@ -232,13 +262,22 @@ func (c *conn) execute(cmd *command) {
 	c.running.Add(1)
 	go func() {
 		defer c.running.Done()
+		slot := false
 		select {
 		case c.slots <- struct{}{}:
+			slot = true
 		case <-cmd.ctx.Done():
-			c.finish(cmd, task.Result{Status: task.TaskAborted})
+		}
+		// Both cases may be ready at once and select picks either: an
+		// aborted command that got a slot gives it back unrun.
+		if cmd.ctx.Err() != nil {
+			if slot {
+				<-c.slots
+			}
+			c.finish(cmd, abortedResult)
 			return
 		}
-		t := &task.Task{LUN: lunNumber(cmd.lunRaw), CDB: cmd.cdb, Initiator: c.sess.port}
+		t := &task.Task{LUN: lunNumber(cmd.lunRaw), CDB: cmd.cdb, Initiator: c.sess.port, Gate: &cmd.gate}
 		t.AllocationLength = cmd.readLen
 		t.DataOut = cmd.buf
 		if sz, ok := c.t.cfg.Server.(dataOutSizer); ok && cmd.buf != nil {

@@ -21,6 +21,15 @@
 //	...
 //	t.Shutdown(drainCtx) // initiators log out and move to another portal
 //
+// Aborts: once task management has answered ABORT TASK, ABORT TASK SET,
+// CLEAR TASK SET or a LUN or target reset (from this session or another),
+// no task it aborted touches the medium. Running tasks are waited for
+// before the answer, and their task.Gate is closed first, so a device
+// server that writes through Task.Commit begins no write after it; tasks
+// still collecting data-out never run: another session's initiator gets
+// no further R2T, the data it still sends is dropped, and the task ends
+// with TASK ABORTED.
+//
 // A task.Server may also implement DataOutLength(lun, cdb) (uint32, bool),
 // so that write residuals are reported and the data-out it gets is cut to
 // what the CDB transfers, and ResetLUN(lun), to hear of logical unit and

@@ -89,10 +89,15 @@ const allLUNs = ^uint64(0)
 // the TMF response); those of other sessions end with TASK ABORTED, as
 // with the TAS bit of SPC-4's control mode page set. Commands still
 // collecting data-out are dropped at once when the abort is the
-// connection's own; another session's reader ends them with TASK ABORTED
-// when their data is in.
+// connection's own; another session's reader drops the data still due
+// for them and ends them with TASK ABORTED, and they never run (advance
+// checks under cmdMu, which abort holds while it marks them).
+//
+// Every matching command's gate is closed before abort returns, so a
+// command already running makes no change to the medium from then on; the
+// caller waits for the victims before it answers.
 func (c *conn) abort(match func(*command) bool, thirdParty bool) []*command {
-	var victims, collecting []*command
+	var victims, collecting, gated []*command
 	c.cmdMu.Lock()
 	for _, cmd := range c.cmds {
 		if !match(cmd) {
@@ -110,12 +115,17 @@ func (c *conn) abort(match func(*command) bool, thirdParty bool) []*command {
 			cmd.aborted = true
 		}
 		cmd.cancel()
+		gated = append(gated, cmd)
 		if !thirdParty && cmd.collecting {
 			cmd.collecting = false
 			collecting = append(collecting, cmd)
 		}
 	}
 	c.cmdMu.Unlock()
+	// Abort waits for a write under way, so it runs outside cmdMu.
+	for _, cmd := range gated {
+		cmd.gate.Abort()
+	}
 	for _, cmd := range collecting {
 		c.finish(cmd, abortedResult)
 	}

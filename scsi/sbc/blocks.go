@@ -45,11 +45,27 @@ func writeProtected(l LUN) error {
 	return nil
 }
 
+// isAbort reports whether err means the command was cancelled or aborted.
+func isAbort(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, task.ErrAborted)
+}
+
+// writeAt writes data at byte offset off of the LUN unless task
+// management has aborted the task (task.ErrAborted): every write to the
+// medium goes through here.
+func (r *request) writeAt(data []byte, off uint64) error {
+	return r.task.Commit(func() error {
+		_, err := r.lun.WriteAt(data, int64(off))
+		return err
+	})
+}
+
 // ioFailure turns a failed read, write or flush of the block at lba into
 // MEDIUM ERROR with code and the LBA in INFORMATION, after logging the
-// cause; a cancelled command is TASK ABORTED instead.
+// cause; a cancelled or aborted command is TASK ABORTED instead.
 func (s *Server) ioFailure(err error, code sense.Code, r *request, lba uint64) task.Result {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if isAbort(err) {
 		return task.Result{Status: task.TaskAborted}
 	}
 	s.cfg.Logger.Warn("scsi block I/O failed", "lun", r.task.LUN, "lba", lba, "op", r.cdb[0], "err", err)

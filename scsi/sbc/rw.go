@@ -60,7 +60,7 @@ func (s *Server) write(_ context.Context, r *request) task.Result {
 	}
 	bs := uint64(r.lun.BlockSize())
 	data := truncate(r.task.DataOut, uint32(count*bs))
-	if _, err := r.lun.WriteAt(data, int64(lba*bs)); err != nil {
+	if err := r.writeAt(data, lba*bs); err != nil {
 		return s.ioFailure(err, sense.WriteError, r, lba)
 	}
 	verify := isWriteAndVerify(r.cdb[0])

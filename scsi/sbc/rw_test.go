@@ -2,10 +2,12 @@ package sbc
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"testing"
 
 	"github.com/ferry-san/ferry/scsi/sense"
+	"github.com/ferry-san/ferry/scsi/task"
 )
 
 // TestReadCapacity encodes SCSI.ReadCapacity10 and SCSI.ReadCapacity16.
@@ -185,5 +187,34 @@ func TestSynchronizeCache(t *testing.T) {
 	check(t, f.run(rw16(opSyncCache16, 0, testBlocks+1, 0, 0), nil), lbaOOB)
 	if f.disk.flushes != 4 {
 		t.Fatalf("%d flushes, want 4", f.disk.flushes)
+	}
+}
+
+// A task its transport aborted writes nothing: every write goes through
+// the task's gate, and the command ends with TASK ABORTED.
+func TestAbortedTaskWritesNothing(t *testing.T) {
+	tests := []struct {
+		name string
+		cdb  []byte
+		data []byte
+	}{
+		{"WRITE(10)", rw10(opWrite10, 5, 1, 0, 0), fill(512, 'w')},
+		{"WRITE AND VERIFY(16)", rw16(opWriteVerify16, 5, 1, 0, writeVerifyByte), fill(512, 'v')},
+		{"WRITE SAME(16)", rw16(opWriteSame16, 5, 4, 0, 0), fill(512, 's')},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			var gate task.Gate
+			gate.Abort()
+			res := f.srv.Execute(context.Background(), &task.Task{LUN: 1, CDB: tc.cdb, DataOut: tc.data,
+				Initiator: "iqn.test,isid1", Gate: &gate})
+			if res.Status != task.TaskAborted {
+				t.Fatalf("status %#x, want TASK ABORTED", res.Status)
+			}
+			if !bytes.Equal(f.disk.data[5*512:9*512], make([]byte, 4*512)) {
+				t.Fatal("an aborted task wrote to the medium")
+			}
+		})
 	}
 }

@@ -161,7 +161,7 @@ func (s *Server) reply(data []byte, err error) task.Result {
 	switch {
 	case errors.As(err, &sn):
 		return task.Fail(sn)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case isAbort(err):
 		return task.Result{Status: task.TaskAborted}
 	}
 	s.cfg.Logger.Warn("scsi command failed", "err", err)

@@ -3,6 +3,8 @@
 // as the transport received it, with its data, and the outcome the
 // transport sends back. A transport collects all of a command's data-out
 // before it hands the task on, and a device server never sees PDUs.
+// Every change a device server makes to the medium goes through
+// Task.Commit, which refuses it once the transport has aborted the task.
 package task
 
 import (
@@ -40,7 +42,15 @@ type Task struct {
 	// initiator's iSCSI name and session id), for state that SPC-4 keeps
 	// per initiator, such as EXTENDED COPY list identifiers.
 	Initiator string
+	// Gate, when set, is how the transport aborts the task: the device
+	// server makes every change to the medium through Gate.Commit, so that
+	// no write lands once task management has answered the abort.
+	Gate *Gate
 }
+
+// Commit runs change, a change to the medium, unless the task has been
+// aborted (ErrAborted).
+func (t *Task) Commit(change func() error) error { return t.Gate.Commit(change) }
 
 // Result is a command's outcome.
 type Result struct {

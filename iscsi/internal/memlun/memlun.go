@@ -112,8 +112,11 @@ func (s *Server) Execute(ctx context.Context, t *task.Task) task.Result {
 		return task.Result{DataIn: append([]byte(nil), area...)}
 	}
 	// A short data-out (the initiator's expected length was smaller than
-	// the CDB's) writes what arrived, as FCP-4 allows.
-	copy(area, t.DataOut)
+	// the CDB's) writes what arrived, as FCP-4 allows; an aborted task
+	// writes nothing.
+	if err := t.Commit(func() error { copy(area, t.DataOut); return nil }); err != nil {
+		return task.Result{Status: task.TaskAborted}
+	}
 	return task.Result{}
 }
 
