@@ -130,3 +130,61 @@ func TestResetAbortedWriteNeverLands(t *testing.T) {
 		t.Fatal("a write after the resets did not land")
 	}
 }
+
+// ABORT TASK of a write racing with its completion has two outcomes, as
+// libiscsi's iSCSITMF.AbortTaskSimpleAsync checks: the write answered GOOD
+// and the abort TASK DOES NOT EXIST, or the abort FUNCTION COMPLETE and no
+// answer for the write at all. The old target could send both GOOD and
+// FUNCTION COMPLETE: a command whose response was on its way still
+// matched the abort.
+func TestAbortTaskRacingCompletion(t *testing.T) {
+	const rounds = 2000
+	addr, _ := startTarget(t, func(c *Config) { c.Logger = discardLogger() })
+	in := dial(t, addr)
+	in.mustLogin()
+	data := make([]byte, 4096)
+	outcomes := map[byte]int{}
+	for i := range rounds {
+		itt := in.nextITT()
+		cmdSN := in.cmdSN
+		in.send(pdu.EncodeSCSICommand(&pdu.SCSICommand{Final: true, Write: true, ITT: itt,
+			ExpectedDataTransferLength: 4096, CmdSN: cmdSN, ExpStatSN: in.expStatSN, CDB: write10(0, 8)}, data))
+		in.cmdSN++
+		tmfITT := in.nextITT()
+		in.send(pdu.Build(&pdu.TaskMgmtRequest{Immediate: true, Function: pdu.TMFAbortTask, ITT: tmfITT,
+			ReferencedTaskTag: itt, CmdSN: in.cmdSN, ExpStatSN: in.expStatSN, RefCmdSN: cmdSN}, nil))
+		good, tmf := false, byte(0xff)
+		// Read until the abort is answered, then until the write is
+		// answered too (TASK DOES NOT EXIST) or a ping shows that it never
+		// will be (FUNCTION COMPLETE: the aborted write finished before).
+		for pinged := false; !pinged && (tmf != pdu.TMFTaskDoesNotExist || !good); {
+			p := in.recv()
+			switch p.Header.Opcode() {
+			case pdu.OpSCSIResponse:
+				var r pdu.SCSIResponse
+				r.Unmarshal(&p.Header)
+				if r.ITT != itt || r.Status != 0 || good {
+					t.Fatalf("round %d: SCSI response ITT %#x status %#x", i, r.ITT, r.Status)
+				}
+				good = true
+			case pdu.OpTaskMgmtResp:
+				var m pdu.TaskMgmtResponse
+				m.Unmarshal(&p.Header)
+				tmf = m.Response
+				if tmf == pdu.TMFComplete {
+					in.send(pdu.Build(&pdu.NOPOut{Immediate: true, ITT: in.nextITT(), TTT: pdu.ReservedTag,
+						CmdSN: in.cmdSN, ExpStatSN: in.expStatSN}, nil))
+				}
+			case pdu.OpNOPIn:
+				pinged = true
+			default:
+				t.Fatalf("round %d: unexpected %v", i, p.Header.Opcode())
+			}
+		}
+		if !(good && tmf == pdu.TMFTaskDoesNotExist || !good && tmf == pdu.TMFComplete) {
+			t.Fatalf("round %d: write answered %v, ABORT TASK answered %d", i, good, tmf)
+		}
+		outcomes[tmf]++
+	}
+	t.Logf("ABORT TASK outcomes: %v", outcomes)
+}

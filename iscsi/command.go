@@ -49,7 +49,13 @@ type command struct {
 	// thirdParty is set, also under conn.cmdMu, when a reset from another
 	// session aborted the command: it ends with TASK ABORTED.
 	thirdParty bool
-	done       chan struct{}
+	// answered is set, under conn.cmdMu, once finish has decided to send
+	// the command's response: from then on task management no longer
+	// finds it, as the initiator will hear it completed (an ABORT TASK
+	// of it is TASK DOES NOT EXIST, never FUNCTION COMPLETE beside a GOOD
+	// status).
+	answered bool
+	done     chan struct{}
 }
 
 // stopped reports, under conn.cmdMu, whether task management aborted cmd.
@@ -311,6 +317,7 @@ func (c *conn) finish(cmd *command, res task.Result) {
 	if cmd.thirdParty {
 		res = abortedResult
 	}
+	cmd.answered = true
 	c.cmdMu.Unlock()
 	var err error
 	if aborted {

@@ -28,7 +28,10 @@
 // server that writes through Task.Commit begins no write after it; tasks
 // still collecting data-out never run: another session's initiator gets
 // no further R2T, the data it still sends is dropped, and the task ends
-// with TASK ABORTED.
+// with TASK ABORTED. A command is marked answered, under the lock task
+// management takes, before its response goes out; from then on it has
+// completed, so ABORT TASK of it is TASK DOES NOT EXIST and resets leave
+// it alone: an initiator never hears both GOOD and FUNCTION COMPLETE.
 //
 // A task.Server may also implement DataOutLength(lun, cdb) (uint32, bool),
 // so that write residuals are reported and the data-out it gets is cut to

@@ -27,6 +27,10 @@ func (c *conn) taskMgmt(p *pdu.PDU) error {
 	case pdu.TMFAbortTask:
 		c.cmdMu.Lock()
 		cmd := c.cmds[m.ReferencedTaskTag]
+		if cmd != nil && cmd.answered {
+			// Its response is on its way: the task completed.
+			cmd = nil
+		}
 		c.cmdMu.Unlock()
 		if cmd != nil {
 			match = func(x *command) bool { return x == cmd }
@@ -51,6 +55,11 @@ func (c *conn) taskMgmt(p *pdu.PDU) error {
 	var victims []*command
 	if match != nil {
 		victims = c.abort(match, false)
+		if m.Function == pdu.TMFAbortTask && len(victims) == 0 {
+			// The task's response went out between the look-up and the
+			// abort: it completed.
+			resp = pdu.TMFTaskDoesNotExist
+		}
 		if allSessions {
 			for _, other := range c.t.otherConns(c) {
 				victims = append(victims, other.abort(match, true)...)
@@ -100,7 +109,9 @@ func (c *conn) abort(match func(*command) bool, thirdParty bool) []*command {
 	var victims, collecting, gated []*command
 	c.cmdMu.Lock()
 	for _, cmd := range c.cmds {
-		if !match(cmd) {
+		// A command whose response is on its way has completed; it is
+		// neither aborted nor waited for.
+		if cmd.answered || !match(cmd) {
 			continue
 		}
 		// Another session's command still waiting for its data is not

@@ -15,31 +15,27 @@ import (
 // iscsiTarget is the target name of the test clusters (cluster name ferry).
 const iscsiTarget = "iqn.2026-11.io.ferry:ferry"
 
-// conformanceSuites are the libiscsi suites the target must pass. The copy
-// suites must also run every test: CUnit counts a skipped test as passed.
-// attempts above 1 mark a suite with a known race in the target: in
-// iSCSITMF.AbortTaskSimpleAsync, ABORT TASK of a write sometimes finds the
-// write already done (about 1 run in 30 here). Until that is mended the
-// suite may pass on a retry; every other suite fails at once.
+// conformanceSuites are the libiscsi suites the target must pass, each in
+// one run. The copy suites must also run every test: CUnit counts a
+// skipped test as passed.
 var conformanceSuites = []struct {
-	suite    string
-	noSkip   bool
-	attempts int
+	suite  string
+	noSkip bool
 }{
-	{"SCSI.ExtendedCopy", true, 1},
-	{"SCSI.ReceiveCopyResults", true, 1},
-	{"SCSI.Inquiry", false, 1},
-	{"SCSI.ReadCapacity10", false, 1},
-	{"SCSI.ReadCapacity16", false, 1},
-	{"SCSI.Read10", false, 1},
-	{"SCSI.Read16", false, 1},
-	{"SCSI.Write10", false, 1},
-	{"SCSI.Write16", false, 1},
-	{"SCSI.TestUnitReady", false, 1},
-	{"SCSI.ReportSupportedOpcodes", false, 1},
-	{"SCSI.Verify10", false, 1},
-	{"SCSI.WriteSame10", false, 1},
-	{"iSCSI.*", false, 3},
+	{"SCSI.ExtendedCopy", true},
+	{"SCSI.ReceiveCopyResults", true},
+	{"SCSI.Inquiry", false},
+	{"SCSI.ReadCapacity10", false},
+	{"SCSI.ReadCapacity16", false},
+	{"SCSI.Read10", false},
+	{"SCSI.Read16", false},
+	{"SCSI.Write10", false},
+	{"SCSI.Write16", false},
+	{"SCSI.TestUnitReady", false},
+	{"SCSI.ReportSupportedOpcodes", false},
+	{"SCSI.Verify10", false},
+	{"SCSI.WriteSame10", false},
+	{"iSCSI.*", false},
 }
 
 // summaryRE is CUnit's run summary line for tests: total, ran, passed,
@@ -76,19 +72,11 @@ func TestISCSIConformance(t *testing.T) {
 	})
 	for _, s := range conformanceSuites {
 		t.Run(s.suite, func(t *testing.T) {
-			var out []byte
-			for attempt := 1; ; attempt++ {
-				sctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-				var err error
-				out, err = exec.CommandContext(sctx, tool, "--dataloss", "--test="+s.suite, url).CombinedOutput()
-				cancel()
-				if err == nil {
-					break
-				}
-				if attempt >= s.attempts {
-					t.Fatalf("iscsi-test-cu: %v\n%s", err, out)
-				}
-				t.Logf("attempt %d of a test with a known race failed, retrying:\n%s", attempt, out)
+			sctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+			defer cancel()
+			out, err := exec.CommandContext(sctx, tool, "--dataloss", "--test="+s.suite, url).CombinedOutput()
+			if err != nil {
+				t.Fatalf("iscsi-test-cu: %v\n%s", err, out)
 			}
 			m := summaryRE.FindSubmatch(out)
 			if m == nil {
