@@ -18,11 +18,18 @@ import (
 // hashChunk is how much of a disk Hash reads at a time.
 const hashChunk = 4 << 20
 
-// OpenDisk opens a registered disk LUN.
+// OpenDisk opens a registered disk LUN. Its file must be the size
+// registered, which every copy's ranges were checked against: a file
+// truncated since would make a copy "to the end of the LUN" move what is
+// left of it and succeed, one grown would let it move more.
 func OpenDisk(d *ferryv1.Disk, readOnly bool) (*disk.LUN, error) {
 	lun, err := disk.Open(d.GetPath(), disk.Options{BlockSize: d.GetBlockSize(), ReadOnly: readOnly || d.GetReadOnly()})
 	if err != nil {
 		return nil, fmt.Errorf("disk %s: %w", d.GetName(), err)
+	}
+	if got, want := lun.Size(), d.GetSizeBytes(); d.GetSizeBytes() != 0 && uint64(got) != want {
+		return nil, errors.Join(fmt.Errorf("disk %s: %s is %d bytes, not the %d registered: it was truncated or grown since (remove the disk and add it again)",
+			d.GetName(), d.GetPath(), got, want), lun.Close())
 	}
 	return lun, nil
 }

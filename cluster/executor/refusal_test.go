@@ -1,8 +1,10 @@
 package executor
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -105,5 +107,34 @@ func TestGoneDeviceFailsTheJob(t *testing.T) {
 	j := f.waitState(t, "j", ferryv1.JobState_JOB_STATE_FAILED)
 	if msg := j.GetError().GetMessage(); !strings.Contains(msg, "db02.img") || !strings.Contains(msg, "no such file") {
 		t.Errorf("error %q does not say the device's file is gone", msg)
+	}
+}
+
+// TestResizedDiskFailsTheJob: a disk whose file was truncated after it was
+// registered copied only what was left of it and succeeded (a copy "to the
+// end of the LUN" of 4 MiB moved 1 MiB); one grown would copy more than the
+// registry allowed for. Either fails the job, naming both sizes, and
+// writes nothing.
+func TestResizedDiskFailsTheJob(t *testing.T) {
+	for _, size := range []int64{1 << 20, diskSize * 2} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			f := setup(t, clusterOptions{})
+			run(t, f.node("n1"), Config{})
+			if err := os.Truncate(f.dir+"/db01.img", size); err != nil {
+				t.Fatal(err)
+			}
+			before, err := os.ReadFile(f.dir + "/db02.img")
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.submit(t, "j", diskEP("db01"), diskEP("db02"))
+			j := f.waitState(t, "j", ferryv1.JobState_JOB_STATE_FAILED)
+			if msg := j.GetError().GetMessage(); !strings.Contains(msg, fmt.Sprint(size)) || !strings.Contains(msg, fmt.Sprint(diskSize)) {
+				t.Errorf("error %q does not name the file's size and the registered one", msg)
+			}
+			if after, err := os.ReadFile(f.dir + "/db02.img"); err != nil || !bytes.Equal(after, before) {
+				t.Fatalf("the destination changed (%v)", err)
+			}
+		})
 	}
 }
