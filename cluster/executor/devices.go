@@ -48,7 +48,27 @@ func OpenCartridge(c *ferryv1.Cartridge, readOnly bool) (*tape.Cartridge, error)
 	if err != nil {
 		return nil, fmt.Errorf("cartridge %s: %w", c.GetBarcode(), err)
 	}
+	if err := checkLabel(t, c); err != nil {
+		return nil, errors.Join(fmt.Errorf("cartridge %s: %w", c.GetBarcode(), err), t.Close())
+	}
 	return t, nil
+}
+
+// checkLabel makes sure the image is the cartridge's own: its VOL1 label
+// names the cartridge's volume. An image replaced by another cartridge's (a
+// file copied over it, a backup of the wrong volume restored) would give
+// that cartridge's files as this one's. The tape is left rewound.
+func checkLabel(t *tape.Cartridge, c *ferryv1.Cartridge) error {
+	want, err := tape.VolumeID(c.GetBarcode())
+	if err != nil {
+		return err
+	}
+	l, err := tape.ReadLabel(t)
+	if err == nil && l.VolumeID != want {
+		err = fmt.Errorf("%w: %s is labelled for volume %q, not %q: it is another cartridge's image (import it as that cartridge, or erase this one)",
+			tape.ErrNotLabeled, c.GetPath(), l.VolumeID, want)
+	}
+	return errors.Join(err, t.Rewind())
 }
 
 // PositionAtFile puts the tape at the start of tape file n (file 0 is the

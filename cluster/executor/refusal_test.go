@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/scsi/sense"
 	"github.com/ferry-san/ferry/storage/fence"
@@ -136,5 +138,56 @@ func TestResizedDiskFailsTheJob(t *testing.T) {
 				t.Fatalf("the destination changed (%v)", err)
 			}
 		})
+	}
+}
+
+// TestSwappedCartridgeImageFailsTheJob: a cartridge's image replaced by
+// another cartridge's (a file copied over it, an old backup of the wrong
+// volume restored) restored the other cartridge's file 1 as this one's and
+// succeeded. The image's VOL1 label must name the cartridge: a copy from
+// it or to it fails, naming both volumes, and writes nothing.
+func TestSwappedCartridgeImageFailsTheJob(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		src, dst *ferryv1.Endpoint
+		written  string // the image that must not change
+	}{
+		{"restore", &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_TAPE, Device: tapeEP().GetDevice(), TapeFile: proto.Uint32(1)}, diskEP("db02"), "db02.img"},
+		{"backup", diskEP("db01"), tapeEP(), barcode + ".tap"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := setup(t, clusterOptions{})
+			other := f.addCartridge(t, "B00001L9", "300000000000000a", 2)
+			run(t, f.node("n1"), Config{})
+			// B00001L9 gets a file 1; A00001L9's image becomes a copy of it.
+			f.submit(t, "b", diskEP("db01"), endpoint(ferryv1.DeviceKind_DEVICE_KIND_TAPE, "B00001L9"))
+			f.waitState(t, "b", ferryv1.JobState_JOB_STATE_SUCCEEDED)
+			f.submit(t, "a", diskEP("db01"), tapeEP())
+			f.waitState(t, "a", ferryv1.JobState_JOB_STATE_SUCCEEDED)
+			img, err := os.ReadFile(other)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustWrite(t, f.tape, img)
+			before, err := os.ReadFile(f.dir + "/" + tc.written)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.submit(t, "j", tc.src, tc.dst)
+			j := f.waitState(t, "j", ferryv1.JobState_JOB_STATE_FAILED)
+			if msg := j.GetError().GetMessage(); !strings.Contains(msg, "B00001") || !strings.Contains(msg, barcode) {
+				t.Errorf("error %q does not name the image's volume and the cartridge", msg)
+			}
+			if after, err := os.ReadFile(f.dir + "/" + tc.written); err != nil || !bytes.Equal(after, before) {
+				t.Fatalf("%s changed (%v)", tc.written, err)
+			}
+		})
+	}
+}
+
+func mustWrite(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
