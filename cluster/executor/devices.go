@@ -28,8 +28,8 @@ func OpenDisk(d *ferryv1.Disk, readOnly bool) (*disk.LUN, error) {
 		return nil, fmt.Errorf("disk %s: %w", d.GetName(), err)
 	}
 	if got, want := lun.Size(), d.GetSizeBytes(); d.GetSizeBytes() != 0 && uint64(got) != want {
-		return nil, errors.Join(fmt.Errorf("disk %s: %s is %d bytes, not the %d registered: it was truncated or grown since (remove the disk and add it again)",
-			d.GetName(), d.GetPath(), got, want), lun.Close())
+		return nil, errors.Join(fmt.Errorf("disk %s: %w: %s is %d bytes, not the %d registered: it was truncated or grown since (remove the disk and add it again)",
+			d.GetName(), ErrOtherImage, d.GetPath(), got, want), lun.Close())
 	}
 	return lun, nil
 }
@@ -54,6 +54,10 @@ func OpenCartridge(c *ferryv1.Cartridge, readOnly bool) (*tape.Cartridge, error)
 	return t, nil
 }
 
+// ErrOtherImage: a registered device's file is not the one registered (a
+// cartridge image labelled for another volume, a disk of another size).
+var ErrOtherImage = errors.New("not the device's own file")
+
 // checkLabel makes sure the image is the cartridge's own: its VOL1 label
 // names the cartridge's volume. An image replaced by another cartridge's (a
 // file copied over it, a backup of the wrong volume restored) would give
@@ -65,8 +69,8 @@ func checkLabel(t *tape.Cartridge, c *ferryv1.Cartridge) error {
 	}
 	l, err := tape.ReadLabel(t)
 	if err == nil && l.VolumeID != want {
-		err = fmt.Errorf("%w: %s is labelled for volume %q, not %q: it is another cartridge's image (import it as that cartridge, or erase this one)",
-			tape.ErrNotLabeled, c.GetPath(), l.VolumeID, want)
+		err = fmt.Errorf("%w: %s is labelled for volume %q, not %q (import it as that cartridge, or erase this one)",
+			ErrOtherImage, c.GetPath(), l.VolumeID, want)
 	}
 	return errors.Join(err, t.Rewind())
 }

@@ -11,6 +11,10 @@
 // the jobs queued behind its devices wait for ever. Before closing the
 // devices the executor reads back what the job left on each cartridge it
 // wrote, from the job's lowest write to end of data, and reports those
-// files with the outcome for the catalogs (catalog.go). The mover and the
+// files with the outcome for the catalogs (catalog.go). A device must be
+// the one registered: a disk's file the registered size, a cartridge's
+// image labelled for its volume (ErrOtherImage fails the job otherwise), and
+// no write may land inside a cartridge's label (file 0), which only tape
+// erase rewrites. The mover and the
 // devices know nothing of Raft; this package is the seam.
 package executor

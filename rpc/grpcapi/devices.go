@@ -454,6 +454,8 @@ func deviceError(err error) error {
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, tape.ErrEndOfData):
 		return status.Error(codes.OutOfRange, err.Error())
+	case errors.Is(err, executor.ErrOtherImage), errors.Is(err, tape.ErrNotLabeled):
+		return status.Error(codes.FailedPrecondition, err.Error())
 	}
 	return toStatus(err)
 }
