@@ -28,9 +28,10 @@ type command struct {
 	write   bool
 	counted bool
 
-	// Data-out collection.
+	// Data-out collection. cov is what buf holds; nextOffset is where the
+	// next R2T looks for a hole to solicit.
 	buf         []byte
-	received    uint32
+	cov         coverage
 	unsolicited bool
 	unsolDataSN uint32
 	nextOffset  uint32
@@ -98,12 +99,9 @@ func (c *conn) scsiCommand(ctx context.Context, p *pdu.PDU) error {
 		// Collecting state is complete before the command is visible to
 		// task management on other goroutines.
 		cmd.buf = make([]byte, cmd.edtl)
-		cmd.received = uint32(copy(cmd.buf, p.Data))
+		cmd.cov.fill(cmd.buf, 0, p.Data)
 		cmd.unsolicited = !m.Final
 		cmd.collecting = true
-		if !cmd.unsolicited {
-			cmd.nextOffset = cmd.received
-		}
 	}
 	c.cmdMu.Lock()
 	_, dup := c.cmds[cmd.itt]
@@ -142,7 +140,7 @@ func (c *conn) dataOut(ctx context.Context, p *pdu.PDU) error {
 		// Data for an aborted or refused command (RFC 7143 11.5.1).
 		return nil
 	}
-	r, err := cmd.check(&m, len(p.Data), c.sess.p.FirstBurst)
+	r, err := cmd.file(&m, p.Data, c.sess.p.FirstBurst)
 	if err != nil {
 		// A Data-Out out of sequence (RFC 7143 7.12) is rejected and its
 		// command dropped: the initiator fails the command on the Reject,
@@ -155,17 +153,38 @@ func (c *conn) dataOut(ctx context.Context, p *pdu.PDU) error {
 		c.finish(cmd, abortedResult)
 		return nil
 	}
-	cmd.received += uint32(copy(cmd.buf[m.BufferOffset:], p.Data))
 	switch {
 	case !m.Final:
 	case r == nil:
-		// Solicited data starts where the unsolicited data ended.
+		// The R2Ts solicit every hole the unsolicited data left, from
+		// the start of the buffer.
 		cmd.unsolicited = false
-		cmd.nextOffset = cmd.received
+		cmd.nextOffset = 0
 	default:
 		delete(cmd.r2ts, m.TTT)
 	}
 	return c.advance(cmd)
+}
+
+// file checks a Data-Out and puts its data into cmd's buffer. It returns
+// the R2T the Data-Out answers, nil for unsolicited data. Data that
+// disagrees with what the buffer already holds at that place, or a
+// sequence that ends without filling its R2T, is a protocol error: the
+// command could otherwise write bytes no one sent.
+func (cmd *command) file(m *pdu.DataOut, data []byte, firstBurst uint32) (*r2tState, error) {
+	r, err := cmd.check(m, len(data), firstBurst)
+	if err != nil {
+		return nil, err
+	}
+	if !cmd.cov.fill(cmd.buf, m.BufferOffset, data) {
+		return nil, fmt.Errorf("%w: Data-Out ITT %#x at %d+%d disagrees with data already received there",
+			errProtocol, m.ITT, m.BufferOffset, len(data))
+	}
+	if r != nil && m.Final && !cmd.cov.covers(r.offset, r.offset+r.length) {
+		return nil, fmt.Errorf("%w: Data-Out sequence of ITT %#x TTT %#x ends before filling its R2T at %d+%d",
+			errProtocol, m.ITT, m.TTT, r.offset, r.length)
+	}
+	return r, nil
 }
 
 // check validates a Data-Out against what cmd expects and returns the R2T
@@ -207,19 +226,26 @@ func (c *conn) advance(cmd *command) error {
 		}
 		return nil
 	}
-	for uint32(len(cmd.r2ts)) < c.sess.p.MaxOutstandingR2T && cmd.nextOffset < cmd.edtl {
-		n := min(c.sess.p.MaxBurst, cmd.edtl-cmd.nextOffset)
+	for uint32(len(cmd.r2ts)) < c.sess.p.MaxOutstandingR2T {
+		h, ok := cmd.cov.hole(cmd.nextOffset, cmd.edtl)
+		if !ok {
+			break
+		}
+		n := min(c.sess.p.MaxBurst, h.end-h.off)
 		ttt := c.newTTT()
-		cmd.r2ts[ttt] = &r2tState{offset: cmd.nextOffset, length: n}
+		cmd.r2ts[ttt] = &r2tState{offset: h.off, length: n}
 		r := &pdu.R2T{LUN: cmd.lunRaw, ITT: cmd.itt, TTT: ttt, R2TSN: cmd.r2tSN,
-			BufferOffset: cmd.nextOffset, DesiredDataTransferLength: n}
+			BufferOffset: h.off, DesiredDataTransferLength: n}
 		cmd.r2tSN++
-		cmd.nextOffset += n
+		cmd.nextOffset = h.off + n
 		if err := c.send(pdu.Build(r, nil), keepStatSN); err != nil {
 			return err
 		}
 	}
-	if len(cmd.r2ts) == 0 && cmd.nextOffset >= cmd.edtl {
+	// Every R2T answered fills its range (file checks it), so once none
+	// is outstanding and no hole is left past nextOffset the buffer is
+	// whole.
+	if len(cmd.r2ts) == 0 && cmd.cov.covers(0, cmd.edtl) {
 		// The check and the end of collecting are one step under cmdMu,
 		// as abort's are: either abort sees a command that runs (and
 		// waits for it) or the command sees that it was aborted.

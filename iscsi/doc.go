@@ -33,6 +33,12 @@
 // completed, so ABORT TASK of it is TASK DOES NOT EXIST and resets leave
 // it alone: an initiator never hears both GOOD and FUNCTION COMPLETE.
 //
+// Data-out is tracked by the ranges of the buffer it filled, not by a
+// byte count: data overlapping what already arrived (immediate data sent
+// again in the first Data-Out) is merged when it agrees and is a protocol
+// error when it does not, R2Ts solicit exactly the holes the unsolicited
+// data left, and a command runs only once its whole buffer is filled.
+//
 // A task.Server may also implement DataOutLength(lun, cdb) (uint32, bool),
 // so that write residuals are reported and the data-out it gets is cut to
 // what the CDB transfers, and ResetLUN(lun), to hear of logical unit and
