@@ -154,10 +154,13 @@ func submitCopy(ctx context.Context, c *client, f *copyFlags, spec *ferryv1.JobS
 	if err != nil {
 		return err
 	}
+	id := resp.GetJob().GetId()
+	if err := keyReused(key, spec, resp); err != nil {
+		return err
+	}
 	if resp.GetExisting() {
 		fmt.Fprintf(c.stderr, "ferry: idempotency key %q matched an existing job\n", key)
 	}
-	id := resp.GetJob().GetId()
 	if r := replacesText(resp.GetJob()); r != "" {
 		fmt.Fprintf(c.stderr, "job %s %s\n", id, r)
 	}
@@ -169,6 +172,20 @@ func submitCopy(ctx context.Context, c *client, f *copyFlags, spec *ferryv1.JobS
 		return err
 	}
 	return followCopy(ctx, c, id)
+}
+
+// keyReused refuses a submission answered with the job an idempotency key
+// already names when that job's spec is not the one submitted: the state
+// machine returns a key's first job whatever is submitted under it again,
+// and following or printing it as this submission's would say data went
+// where none did.
+func keyReused(key string, spec *ferryv1.JobSpec, resp *ferryv1.SubmitJobResponse) error {
+	if !resp.GetExisting() || proto.Equal(resp.GetJob().GetSpec(), spec) {
+		return nil
+	}
+	src, dst := jobEndpointsText(resp.GetJob())
+	return fmt.Errorf("idempotency key %q belongs to job %s, which copies %s → %s, not this one: nothing was submitted; use another key",
+		key, resp.GetJob().GetId(), src, dst)
 }
 
 // replacesText is what an overwriting copy replaces, as the state machine

@@ -88,6 +88,7 @@ func TestCopyGolden(t *testing.T) {
 		},
 		{golden: "copy_detach", args: []string{"copy", "disk:db01", "tape:A00002L9", "--bwlimit", "80MiB/s", "--detach"}},
 		{golden: "copy_overwrite", args: []string{"copy", "tape:A00001L9", "tape:A00002L9", "--overwrite", "--detach", "-idempotency-key", "k4"}},
+		{golden: "copy_key_reused", args: []string{"copy", "disk:db01", "tape:A00002L9", "-idempotency-key", "used"}},
 		{golden: "copy_detach_existing", args: []string{"copy", "disk:db01", "tape:A00002L9", "-detach", "-idempotency-key", "seen"}},
 		{golden: "copy_detach_json", args: []string{"copy", "disk:naa.3F00000000000001@2048+65536", "disk:db02@0", "-detach", "-o", "json", "-idempotency-key", "k2"}},
 		{golden: "copy_unknown_device", args: []string{"copy", "disk:nope", "disk:db02"}},

@@ -76,7 +76,12 @@ func (f *dataFake) Submit(_ context.Context, req *ferryv1.SubmitJobRequest) (*fe
 	if req.GetSpec().GetOptions().GetOverwrite() {
 		job.History = []*ferryv1.JobEvent{{State: job.State, Message: "submitted; it replaces 3 files of cartridge A00002L9 (files 1–3)"}}
 	}
-	return &ferryv1.SubmitJobResponse{Job: job, Existing: req.GetIdempotencyKey() == "seen"}, nil
+	if req.GetIdempotencyKey() == "used" {
+		// The key's first job copied something else.
+		job.Spec = &ferryv1.JobSpec{Name: "db01 → db02", Source: req.GetSpec().GetSource(),
+			Destination: &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: "db02"}}}}
+	}
+	return &ferryv1.SubmitJobResponse{Job: job, Existing: req.GetIdempotencyKey() == "seen" || req.GetIdempotencyKey() == "used"}, nil
 }
 
 func (f *dataFake) Cancel(_ context.Context, req *ferryv1.CancelJobRequest) (*ferryv1.Job, error) {

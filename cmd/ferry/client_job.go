@@ -46,6 +46,9 @@ func jobSubmitCommand() *clientCommand {
 				if err != nil {
 					return err
 				}
+				if err := keyReused(k, spec, resp); err != nil {
+					return err
+				}
 				if c.format == "json" {
 					return writeJSON(c.stdout, resp, "  ")
 				}
