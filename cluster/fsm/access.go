@@ -49,6 +49,10 @@ type DeviceAccess struct {
 	// Replaces is how many files of the cartridge's catalog the copy
 	// replaces, writing from WriteFile on (only with options.overwrite).
 	Replaces int
+	// ReadsIncomplete: ReadFile is a file the catalog holds as incomplete
+	// (cut short when its copy failed or was stopped, or changed part-way
+	// by a later write). The copy runs, and says so.
+	ReadsIncomplete bool
 }
 
 // Key names the device uniquely: "disk:NAME" or "tape:BARCODE".
@@ -74,17 +78,21 @@ type JobAccess struct {
 	Unresolvable bool
 }
 
-// replacing says which files an overwriting copy replaces, for the job's
-// history: "" when it replaces none.
-func (a JobAccess) replacing() string {
+// notes says, for the job's history, which files an overwriting copy
+// replaces and which incomplete file a copy reads: "" when neither.
+func (a JobAccess) notes() string {
 	var parts []string
 	for _, d := range a.Devices {
 		if d.Replaces > 0 && d.WriteFile != nil {
 			parts = append(parts, fmt.Sprintf("replaces %s of cartridge %s (files %d–%d)",
 				filesText(d.Replaces), d.Device.Cartridge.GetBarcode(), *d.WriteFile, int(*d.WriteFile)+d.Replaces-1))
 		}
+		if d.ReadsIncomplete && d.ReadFile != nil {
+			parts = append(parts, fmt.Sprintf("reads file %d of cartridge %s, which is incomplete (cut short, or changed part-way)",
+				*d.ReadFile, d.Device.Cartridge.GetBarcode()))
+		}
 	}
-	return strings.Join(parts, "; ")
+	return strings.Join(parts, "; it ")
 }
 
 // Reads and Writes list the keys of the devices read and written.

@@ -249,6 +249,7 @@ func (r *resolver) tapeSource(spec *ferryv1.JobSpec, c *ferryv1.Cartridge) (file
 	}
 	n := *a.ReadFile
 	if i := slices.IndexFunc(c.GetFiles(), func(f *ferryv1.TapeFile) bool { return f.GetNumber() == n }); i >= 0 {
+		a.ReadsIncomplete = c.GetFiles()[i].GetIncomplete()
 		return c.GetFiles()[i], true
 	}
 	where := "past end of data"

@@ -254,3 +254,25 @@ func TestOverwriteSaysWhatItReplaces(t *testing.T) {
 		t.Errorf("history says %q, want %q", got, want)
 	}
 }
+
+// TestReadingAnIncompleteFileSaysSo: a copy from a tape file its catalog
+// holds as incomplete (cut short when its copy failed or was stopped)
+// restored part of a backup and said nothing; it runs, and its history
+// says what it reads, which ferry copy prints.
+func TestReadingAnIncompleteFileSaysSo(t *testing.T) {
+	f := accessFixture(t)
+	c := validCartridge("I00001L9", "libA", 5, 105)
+	c.Files = []*ferryv1.TapeFile{{Number: 1, Bytes: 512}, {Number: 2, Bytes: 512, Incomplete: true}}
+	applyAll(t, f, cartridgeCmd(0, c),
+		submitCmd(1, "whole", "", copySpec(tapeEP("I00001L9", 1), diskEP("d512", 0, 0))),
+		submitCmd(2, "part", "", copySpec(tapeEP("I00001L9", 2), diskEP("d512", 0, 0))))
+	for id, want := range map[string]string{
+		"whole": "submitted",
+		"part":  "submitted; it reads file 2 of cartridge I00001L9, which is incomplete (cut short, or changed part-way)",
+	} {
+		j, _ := f.Job(id)
+		if got := j.GetHistory()[0].GetMessage(); got != want {
+			t.Errorf("job %s: history says %q, want %q", id, got, want)
+		}
+	}
+}

@@ -46,8 +46,9 @@ func (s *state) submitJob(index uint64, cmd *ferryv1.Command, op *ferryv1.Submit
 		return nil, false, verr
 	}
 	submitted := "submitted"
-	if r := acc.replacing(); r != "" {
-		// Said once, where the job's story starts: what the overwrite costs.
+	if r := acc.notes(); r != "" {
+		// Said once, where the job's story starts: what the overwrite
+		// costs, or that what it reads is not a whole file.
 		submitted += "; it " + r
 	}
 

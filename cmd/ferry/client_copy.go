@@ -161,7 +161,7 @@ func submitCopy(ctx context.Context, c *client, f *copyFlags, spec *ferryv1.JobS
 	if resp.GetExisting() {
 		fmt.Fprintf(c.stderr, "ferry: idempotency key %q matched an existing job\n", key)
 	}
-	if r := replacesText(resp.GetJob()); r != "" {
+	if r := submitNotes(resp.GetJob()); r != "" {
 		fmt.Fprintf(c.stderr, "job %s %s\n", id, r)
 	}
 	if f.detach {
@@ -188,10 +188,11 @@ func keyReused(key string, spec *ferryv1.JobSpec, resp *ferryv1.SubmitJobRespons
 		key, resp.GetJob().GetId(), src, dst)
 }
 
-// replacesText is what an overwriting copy replaces, as the state machine
-// wrote it in the job's first event ("submitted; it replaces 3 files of
-// cartridge A00001L9 (files 1–3)"): "" when it replaces nothing.
-func replacesText(j *ferryv1.Job) string {
+// submitNotes is what the state machine noted in the job's first event
+// about what it costs or reads ("submitted; it replaces 3 files of
+// cartridge A00001L9 (files 1–3)", "…; it reads file 2 of cartridge
+// A00001L9, which is incomplete …"): "" when nothing.
+func submitNotes(j *ferryv1.Job) string {
 	h := j.GetHistory()
 	if len(h) == 0 {
 		return ""
