@@ -27,6 +27,9 @@ type command struct {
 	read    bool
 	write   bool
 	counted bool
+	// reserved is what the command holds of the target's data budget,
+	// given back when it is forgotten.
+	reserved uint64
 
 	// Data-out collection. cov is what buf holds; nextOffset is where the
 	// next R2T looks for a hole to solicit.
@@ -95,7 +98,12 @@ func (c *conn) scsiCommand(ctx context.Context, p *pdu.PDU) error {
 			errProtocol, len(p.Data), m.ExpectedDataTransferLength, m.Write, c.sess.p.ImmediateData)
 	}
 	tooBig := m.Write && cmd.edtl > c.t.cfg.MaxTransferLength
+	busy := false
 	if m.Write && cmd.edtl > 0 && !tooBig {
+		busy = !c.t.buffers.take(uint64(cmd.edtl))
+	}
+	if m.Write && cmd.edtl > 0 && !tooBig && !busy {
+		cmd.reserved = uint64(cmd.edtl)
 		// Collecting state is complete before the command is visible to
 		// task management on other goroutines.
 		cmd.buf = make([]byte, cmd.edtl)
@@ -111,6 +119,7 @@ func (c *conn) scsiCommand(ctx context.Context, p *pdu.PDU) error {
 	c.cmdMu.Unlock()
 	switch {
 	case dup:
+		c.t.buffers.give(cmd.reserved)
 		cancel()
 		if cmd.counted {
 			c.sess.release()
@@ -121,6 +130,10 @@ func (c *conn) scsiCommand(ctx context.Context, p *pdu.PDU) error {
 		// Data-Out still on its way for this ITT is dropped because the
 		// command is gone by then.
 		c.finish(cmd, task.Fail(sense.New(sense.IllegalRequest, invalidFieldInIU)))
+		return nil
+	case busy:
+		// Likewise; the initiator tries again later.
+		c.finish(cmd, task.Result{Status: task.Busy})
 		return nil
 	case cmd.collecting:
 		return c.advance(cmd)
@@ -309,6 +322,19 @@ func (c *conn) execute(cmd *command) {
 			c.finish(cmd, abortedResult)
 			return
 		}
+		// A read's data-in counts against the budget by its expected
+		// length, from here to its response.
+		if cmd.readLen > 0 {
+			n := min(uint64(cmd.readLen), c.t.cfg.DataBudget)
+			if !c.t.buffers.take(n) {
+				<-c.slots
+				c.finish(cmd, task.Result{Status: task.Busy})
+				return
+			}
+			c.cmdMu.Lock()
+			cmd.reserved += n
+			c.cmdMu.Unlock()
+		}
 		t := &task.Task{LUN: lunNumber(cmd.lunRaw), CDB: cmd.cdb, Initiator: c.sess.port, Gate: &cmd.gate}
 		t.AllocationLength = cmd.readLen
 		t.DataOut = cmd.buf
@@ -366,7 +392,10 @@ func (c *conn) forget(cmd *command) {
 	if c.cmds[cmd.itt] == cmd {
 		delete(c.cmds, cmd.itt)
 	}
+	reserved := cmd.reserved
+	cmd.reserved = 0
 	c.cmdMu.Unlock()
+	c.t.buffers.give(reserved)
 	cmd.cancel()
 	close(cmd.done)
 }

@@ -412,6 +412,7 @@ func TestNewTargetChecksConfig(t *testing.T) {
 		{"tiny segments", func(c *Config) { c.MaxRecvDataSegmentLength = 100 }},
 		{"CHAP without secret", func(c *Config) { c.CHAP = &CHAPConfig{User: "u"} }},
 		{"mutual CHAP half set", func(c *Config) { c.CHAP = &CHAPConfig{User: "u", Secret: "s", MutualUser: "t"} }},
+		{"data budget below one command", func(c *Config) { c.DataBudget = uint64(c.MaxTransferLength) - 1 }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -46,6 +46,16 @@ type Config struct {
 	NOPInterval, NOPTimeout time.Duration
 	// LoginTimeout bounds the whole login phase. Default 15 s.
 	LoginTimeout time.Duration
+	// MaxSessions bounds the sessions (normal and discovery) the target
+	// holds at once, so that a flood of logins cannot exhaust the node;
+	// a login past it fails with TARGET ERROR, OUT OF RESOURCES, unless it
+	// reinstates a session of the same initiator port. Default 256.
+	MaxSessions int
+	// DataBudget bounds the bytes of data buffers all commands of the
+	// target hold at once (write data-out while it is collected and run,
+	// read data-in by the expected transfer length); a command past it
+	// ends with BUSY. At least MaxTransferLength. Default 256 MiB.
+	DataBudget uint64
 	// Logger receives connection events. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -71,6 +81,8 @@ func DefaultConfig() Config {
 		NOPInterval:              30 * time.Second,
 		NOPTimeout:               30 * time.Second,
 		LoginTimeout:             15 * time.Second,
+		MaxSessions:              256,
+		DataBudget:               256 << 20,
 	}
 }
 
@@ -80,6 +92,9 @@ var ErrConfig = errors.New("iscsi: invalid config")
 // withDefaults fills zero fields and checks the rest.
 func (c Config) withDefaults() (Config, error) {
 	d := DefaultConfig()
+	if c.MaxSessions <= 0 {
+		c.MaxSessions = d.MaxSessions
+	}
 	if c.QueueDepth == 0 {
 		c.QueueDepth = d.QueueDepth
 	}
@@ -98,6 +113,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxTransferLength == 0 {
 		c.MaxTransferLength = d.MaxTransferLength
 	}
+	if c.DataBudget == 0 {
+		c.DataBudget = max(d.DataBudget, uint64(c.MaxTransferLength))
+	}
 	if c.NOPInterval == 0 {
 		c.NOPInterval = d.NOPInterval
 	}
@@ -115,6 +133,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: target name %q", ErrConfig, c.TargetName)
 	case c.Server == nil:
 		return c, fmt.Errorf("%w: no task server", ErrConfig)
+	case c.DataBudget < uint64(c.MaxTransferLength):
+		return c, fmt.Errorf("%w: DataBudget %d below MaxTransferLength %d", ErrConfig, c.DataBudget, c.MaxTransferLength)
 	case c.QueueDepth > 1<<20:
 		return c, fmt.Errorf("%w: queue depth %d", ErrConfig, c.QueueDepth)
 	case !inRange(c.MaxRecvDataSegmentLength, 512, 1<<24-1):

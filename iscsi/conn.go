@@ -93,8 +93,22 @@ func (c *conn) serve(ctx context.Context) {
 	cancel()
 	c.nc.Close()
 	c.running.Wait()
+	c.releaseBuffers()
 	pinger.Wait()
 	c.logEnd("session", err)
+}
+
+// releaseBuffers gives back the data budget of the commands a closed
+// connection leaves behind: writes still collecting their data-out.
+func (c *conn) releaseBuffers() {
+	c.cmdMu.Lock()
+	var n uint64
+	for _, cmd := range c.cmds {
+		n += cmd.reserved
+		cmd.reserved = 0
+	}
+	c.cmdMu.Unlock()
+	c.t.buffers.give(n)
 }
 
 func (c *conn) logEnd(phase string, err error) {

@@ -39,6 +39,14 @@
 // error when it does not, R2Ts solicit exactly the holes the unsolicited
 // data left, and a command runs only once its whole buffer is filled.
 //
+// Memory: Config.DataBudget bounds the data buffers of all commands at
+// once (a write's data-out from its command PDU, a read's data-in by its
+// expected length from the moment it runs, each until its response is
+// sent or its connection drops); a command past it ends with BUSY.
+// Config.MaxSessions bounds the sessions; a login past it fails with OUT
+// OF RESOURCES. A read's data-in is still one buffer from the task.Server,
+// charged by the expected length, not streamed.
+//
 // A task.Server may also implement DataOutLength(lun, cdb) (uint32, bool),
 // so that write residuals are reported and the data-out it gets is cut to
 // what the CDB transfers, and ResetLUN(lun), to hear of logical unit and

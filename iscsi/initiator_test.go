@@ -26,6 +26,13 @@ const testIQN = "iqn.2026-11.io.ferry:test"
 // startTarget serves an in-memory LUN of 2048 blocks on a loopback port.
 func startTarget(t *testing.T, mutate func(*Config)) (string, *memlun.Server) {
 	t.Helper()
+	addr, srv, _ := serveTarget(t, mutate)
+	return addr, srv
+}
+
+// serveTarget is startTarget that also returns the Target.
+func serveTarget(t *testing.T, mutate func(*Config)) (string, *memlun.Server, *Target) {
+	t.Helper()
 	srv := memlun.New(2048)
 	cfg := DefaultConfig()
 	cfg.TargetName, cfg.Server = testIQN, srv
@@ -51,7 +58,7 @@ func startTarget(t *testing.T, mutate func(*Config)) (string, *memlun.Server) {
 		}
 		tgt.Close()
 	})
-	return ln.Addr().String(), srv
+	return ln.Addr().String(), srv, tgt
 }
 
 type initiator struct {

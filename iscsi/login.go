@@ -166,7 +166,10 @@ func (st *loginState) step(req *pdu.LoginRequest, data []byte, resp *pdu.LoginRe
 	}
 	s := &session{port: st.initiator, discovery: st.discovery, p: st.neg.p,
 		conn: st.c, depth: st.c.t.cfg.QueueDepth, expCmdSN: st.cmdSN}
-	st.c.t.register(s)
+	if !st.c.t.register(s) {
+		return nil, nil, &keyError{class: pdu.StatusTargetError, detail: pdu.DetailOutOfResources,
+			msg: fmt.Sprintf("%d sessions already", st.c.t.cfg.MaxSessions)}
+	}
 	resp.TSIH = s.tsih
 	return out, s, nil
 }

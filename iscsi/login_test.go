@@ -234,3 +234,21 @@ func TestDataDigestErrorEndsConnection(t *testing.T) {
 	}
 	in.waitClosed()
 }
+
+func TestMaxSessions(t *testing.T) {
+	addr, _ := startTarget(t, func(c *Config) { c.MaxSessions = 2 })
+	for i := range 2 {
+		in := dial(t, addr)
+		in.isid[5] = byte(i)
+		in.mustLogin()
+	}
+	in := dial(t, addr)
+	in.isid[5] = 2
+	if resp := in.login(testIQN); resp.StatusClass != pdu.StatusTargetError || resp.StatusDetail != pdu.DetailOutOfResources {
+		t.Fatalf("third session: status %d/%d, want TARGET ERROR, OUT OF RESOURCES", resp.StatusClass, resp.StatusDetail)
+	}
+	// Reinstating a session takes no new place.
+	again := dial(t, addr)
+	again.isid[5] = 1
+	again.mustLogin()
+}

@@ -20,6 +20,9 @@ type Target struct {
 	sessions  map[string]*session // by initiator port name (name + ISID)
 	lastTSIH  uint16
 	wg        sync.WaitGroup
+
+	// buffers bounds the data buffers of every command (Config.DataBudget).
+	buffers budget
 }
 
 // ErrClosed is returned by Serve on a closed Target.
@@ -33,7 +36,7 @@ func NewTarget(cfg Config) (*Target, error) {
 		return nil, err
 	}
 	return &Target{cfg: c, listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{},
-		sessions: map[string]*session{}}, nil
+		sessions: map[string]*session{}, buffers: budget{size: c.DataBudget}}, nil
 }
 
 // Serve accepts connections on ln until ctx ends (it then returns nil),
@@ -153,10 +156,14 @@ func (t *Target) Shutdown(ctx context.Context) error {
 
 // register makes s the session of its initiator port, closing the
 // connection of a session it reinstates (RFC 7143 6.3.5), and assigns its
-// TSIH.
-func (t *Target) register(s *session) {
+// TSIH. It refuses a new session past MaxSessions.
+func (t *Target) register(s *session) bool {
 	t.mu.Lock()
 	old := t.sessions[s.port]
+	if old == nil && len(t.sessions) >= t.cfg.MaxSessions {
+		t.mu.Unlock()
+		return false
+	}
 	for {
 		t.lastTSIH++
 		if t.lastTSIH != 0 && !t.tsihUsed(t.lastTSIH) {
@@ -170,6 +177,7 @@ func (t *Target) register(s *session) {
 		t.cfg.Logger.Info("iscsi: session reinstated", "initiator", s.port)
 		old.conn.nc.Close()
 	}
+	return true
 }
 
 func (t *Target) tsihUsed(v uint16) bool {
