@@ -185,12 +185,18 @@ func (s *DeviceServer) AddDisk(ctx context.Context, req *ferryv1.AddDiskRequest)
 	d := &ferryv1.Disk{Name: req.GetName(), Naa: newNAA(), Path: path, SizeBytes: uint64(lun.Size()),
 		BlockSize: lun.BlockSize(), ReadOnly: req.GetReadOnly(), Site: s.siteOr(req.GetSite()), Identity: id}
 	lun.Close()
-	if err := s.adoptFence(ctx, path, req.GetTakeOver(), "'ferry disk add --take-over'"); err != nil {
+	takeOver, err := s.adoptFence(ctx, path, req.GetTakeOver(), "'ferry disk add --take-over'")
+	if err != nil {
 		return nil, err
 	}
 	res, err := s.register(ctx, &ferryv1.Command{Op: &ferryv1.Command_RegisterDisk{RegisterDisk: &ferryv1.RegisterDiskOp{Disk: d}}})
 	if err != nil {
 		return nil, err
+	}
+	if takeOver != nil {
+		if err := takeOver(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return res.Disk, nil
 }

@@ -203,6 +203,33 @@ func fenceV1(epoch uint64) []byte {
 // with the flag named, and taken over with it; fences of this cluster, or
 // without a cluster and below this cluster's index, are accepted as they
 // are.
+// TestRefusedTakeOverLeavesTheFence: a disk add --take-over that the
+// registry refuses (its name is taken) rewrote the device's fence anyway,
+// so the cluster that owns the device could no longer copy to it. The
+// fence is taken over only once the registration committed.
+func TestRefusedTakeOverLeavesTheFence(t *testing.T) {
+	n := newFakeNode()
+	c := serveDevices(t, n)
+	dir := t.TempDir()
+	other, path := filepath.Join(dir, "other.img"), filepath.Join(dir, "d.img")
+	for _, p := range []string{other, path} {
+		if err := disk.Create(p, 1<<20, 512); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.AddDisk(context.Background(), &ferryv1.AddDiskRequest{Name: "d1", Path: other}); err != nil {
+		t.Fatal(err)
+	}
+	claimAs("cluster-1", 936)(t, path)
+	_, err := c.AddDisk(context.Background(), &ferryv1.AddDiskRequest{Name: "d1", Path: path, TakeOver: true})
+	if status.Code(err) != codes.AlreadyExists {
+		t.Fatalf("AddDisk under a taken name = %v, want ALREADY_EXISTS", err)
+	}
+	if rec, err := fence.Read(path); err != nil || rec.Cluster != "cluster-1" || rec.Epoch != 936 {
+		t.Fatalf("the refused take-over left the fence %+v (%v), want cluster-1's at epoch 936", rec, err)
+	}
+}
+
 func TestAddDiskTakeOver(t *testing.T) {
 	tests := []struct {
 		name     string

@@ -51,7 +51,8 @@ func (s *DeviceServer) ImportTape(ctx context.Context, req *ferryv1.ImportTapeRe
 	if err != nil {
 		return nil, err
 	}
-	if err := s.adoptFence(ctx, path, req.GetTakeOver(), "'ferry tape import --take-over'"); err != nil {
+	takeOver, err := s.adoptFence(ctx, path, req.GetTakeOver(), "'ferry tape import --take-over'")
+	if err != nil {
 		return nil, err
 	}
 	c := &ferryv1.Cartridge{
@@ -65,6 +66,11 @@ func (s *DeviceServer) ImportTape(ctx context.Context, req *ferryv1.ImportTapeRe
 	res, err := s.register(ctx, &ferryv1.Command{Op: &ferryv1.Command_AddCartridge{AddCartridge: &ferryv1.AddCartridgeOp{Cartridge: c}}})
 	if err != nil {
 		return nil, err
+	}
+	if takeOver != nil {
+		if err := takeOver(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return res.Cartridge, nil
 }

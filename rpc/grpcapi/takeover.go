@@ -16,16 +16,19 @@ import (
 // above anything this cluster has reached, which cannot be this cluster's,
 // as epochs are its Raft indexes — would refuse every job on the device.
 // Without takeOver such a device is refused, naming the flag that takes it
-// over; with it, the fence is rewritten for this cluster at its applied
-// index, below every epoch a job placed from now on will have. flag is
-// how the caller's CLI spells take_over.
-func (s *DeviceServer) adoptFence(ctx context.Context, path string, takeOver bool, flag string) error {
+// over; with it, adoptFence returns what rewrites the fence for this
+// cluster at its applied index, below every epoch a job placed from then
+// on will have. The caller runs it only once the registration committed: a
+// registration refused (a name taken, the file registered already) must
+// not take the device from the cluster that uses it. flag is how the
+// caller's CLI spells take_over.
+func (s *DeviceServer) adoptFence(ctx context.Context, path string, takeOver bool, flag string) (takeOverFence func(context.Context) error, err error) {
 	if err := linearize(ctx, s.node, false); err != nil {
-		return err
+		return nil, err
 	}
 	rec, err := fence.Read(path)
 	if err != nil {
-		return status.Errorf(codes.FailedPrecondition, "path: %v (repair or remove the fence file)", err)
+		return nil, status.Errorf(codes.FailedPrecondition, "path: %v (repair or remove the fence file)", err)
 	}
 	rs := s.node.RaftStatus()
 	cluster, applied := rs.GetClusterId(), rs.GetAppliedIndex()
@@ -36,25 +39,27 @@ func (s *DeviceServer) adoptFence(ctx context.Context, path string, takeOver boo
 	case rec.Cluster == "" && rec.Epoch > applied:
 		owner = fmt.Sprintf("a cluster that wrote no id into it (epoch %d, beyond this cluster's index %d)", rec.Epoch, applied)
 	default:
-		return nil
+		return nil, nil
 	}
 	if !takeOver {
-		return status.Errorf(codes.FailedPrecondition,
+		return nil, status.Errorf(codes.FailedPrecondition,
 			"path: the fence of %s belongs to %s, not to this cluster (%s), so every copy to it would be refused: "+
 				"if that cluster no longer uses the device, register it with %s to take it over", path, owner, cluster, flag)
 	}
-	f, err := fence.Open(path, cluster)
-	if errors.Is(err, fence.ErrUnsupported) {
-		return nil // nothing fences such a device
-	}
-	if err != nil {
-		return fileError("path", err)
-	}
-	defer f.Close()
-	ctx, cancel := withDefaultTimeout(ctx)
-	defer cancel()
-	if err := f.TakeOver(ctx, applied); err != nil {
-		return toStatus(fmt.Errorf("take over the fence of %s: %w", path, err))
-	}
-	return nil
+	return func(ctx context.Context) error {
+		f, err := fence.Open(path, cluster)
+		if errors.Is(err, fence.ErrUnsupported) {
+			return nil // nothing fences such a device
+		}
+		if err != nil {
+			return fileError("path", err)
+		}
+		defer f.Close()
+		ctx, cancel := withDefaultTimeout(ctx)
+		defer cancel()
+		if err := f.TakeOver(ctx, applied); err != nil {
+			return toStatus(fmt.Errorf("registered, but taking over the fence of %s failed (copies to it are refused until it is removed and added again with take-over): %w", path, err))
+		}
+		return nil
+	}, nil
 }
