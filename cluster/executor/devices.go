@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/ferry-san/ferry/cluster/fsm"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
@@ -67,6 +68,7 @@ func checkLabel(t *tape.Cartridge, c *ferryv1.Cartridge) error {
 	if err != nil {
 		return err
 	}
+	want = strings.TrimRight(want, " ") // as ReadLabel gives it
 	l, err := tape.ReadLabel(t)
 	if err == nil && l.VolumeID != want {
 		err = fmt.Errorf("%w: %s is labelled for volume %q, not %q (import it as that cartridge, or erase this one)",
