@@ -152,9 +152,19 @@ type Disk struct {
 	// never reused (LUN 0 is left to REPORT LUNS).
 	Lun uint32 `protobuf:"varint,8,opt,name=lun,proto3" json:"lun,omitempty"`
 	// The file registered; no other device may be the same file.
-	Identity      *FileIdentity `protobuf:"bytes,9,opt,name=identity,proto3" json:"identity,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Identity *FileIdentity `protobuf:"bytes,9,opt,name=identity,proto3" json:"identity,omitempty"`
+	// The LUN's SCSI reservations (PERSISTENT RESERVE OUT, RESERVE(6)),
+	// replicated so that every node's portal enforces the same ones.
+	Reservation *PersistentReservation `protobuf:"bytes,10,opt,name=reservation,proto3" json:"reservation,omitempty"`
+	// The disk was created sparse (`disk create --thin`): UNMAP and WRITE
+	// SAME with UNMAP punch holes in its file.
+	Thin bool `protobuf:"varint,11,opt,name=thin,proto3" json:"thin,omitempty"`
+	// Bytes the disk's file occupies on its filesystem (st_blocks × 512), as
+	// the node answering ListDisks sees it; 0 when it cannot tell. Not Raft
+	// state: filled in when listed.
+	AllocatedBytes uint64 `protobuf:"varint,12,opt,name=allocated_bytes,json=allocatedBytes,proto3" json:"allocated_bytes,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Disk) Reset() {
@@ -250,21 +260,262 @@ func (x *Disk) GetIdentity() *FileIdentity {
 	return nil
 }
 
+func (x *Disk) GetReservation() *PersistentReservation {
+	if x != nil {
+		return x.Reservation
+	}
+	return nil
+}
+
+func (x *Disk) GetThin() bool {
+	if x != nil {
+		return x.Thin
+	}
+	return false
+}
+
+func (x *Disk) GetAllocatedBytes() uint64 {
+	if x != nil {
+		return x.AllocatedBytes
+	}
+	return 0
+}
+
+// PRNexus is an I_T nexus as SPC-4 reservations know it: the initiator
+// port (iSCSI name + ",i,0x" + ISID, the same whichever node it logs in
+// through) and the relative target port (each node's portal is one).
+type PRNexus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Initiator     string                 `protobuf:"bytes,1,opt,name=initiator,proto3" json:"initiator,omitempty"`
+	TargetPort    uint32                 `protobuf:"varint,2,opt,name=target_port,json=targetPort,proto3" json:"target_port,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PRNexus) Reset() {
+	*x = PRNexus{}
+	mi := &file_ferry_v1_device_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PRNexus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PRNexus) ProtoMessage() {}
+
+func (x *PRNexus) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_device_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PRNexus.ProtoReflect.Descriptor instead.
+func (*PRNexus) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PRNexus) GetInitiator() string {
+	if x != nil {
+		return x.Initiator
+	}
+	return ""
+}
+
+func (x *PRNexus) GetTargetPort() uint32 {
+	if x != nil {
+		return x.TargetPort
+	}
+	return 0
+}
+
+// PRRegistration is one registered reservation key.
+type PRRegistration struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Nexus *PRNexus               `protobuf:"bytes,1,opt,name=nexus,proto3" json:"nexus,omitempty"`
+	Key   uint64                 `protobuf:"varint,2,opt,name=key,proto3" json:"key,omitempty"`
+	// Registered with ALL_TG_PT: the key holds through every target port.
+	AllTargetPorts bool `protobuf:"varint,3,opt,name=all_target_ports,json=allTargetPorts,proto3" json:"all_target_ports,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PRRegistration) Reset() {
+	*x = PRRegistration{}
+	mi := &file_ferry_v1_device_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PRRegistration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PRRegistration) ProtoMessage() {}
+
+func (x *PRRegistration) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_device_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PRRegistration.ProtoReflect.Descriptor instead.
+func (*PRRegistration) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PRRegistration) GetNexus() *PRNexus {
+	if x != nil {
+		return x.Nexus
+	}
+	return nil
+}
+
+func (x *PRRegistration) GetKey() uint64 {
+	if x != nil {
+		return x.Key
+	}
+	return 0
+}
+
+func (x *PRRegistration) GetAllTargetPorts() bool {
+	if x != nil {
+		return x.AllTargetPorts
+	}
+	return false
+}
+
+// PersistentReservation is a LUN's reservation state (SPC-4 5.12/5.13),
+// owned by the package scsi/pr and stored as the state machine applies it.
+type PersistentReservation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// PRgeneration: incremented by every registration change.
+	Generation uint32 `protobuf:"varint,1,opt,name=generation,proto3" json:"generation,omitempty"`
+	// In the order they were made.
+	Registrations []*PRRegistration `protobuf:"bytes,2,rep,name=registrations,proto3" json:"registrations,omitempty"`
+	// A persistent reservation is held, of type (SPC-4 table: 1 Write
+	// Exclusive, 3 Exclusive Access, 5/6 Registrants Only, 7/8 All
+	// Registrants) by holder (unset for the All Registrants types).
+	Reserved bool     `protobuf:"varint,3,opt,name=reserved,proto3" json:"reserved,omitempty"`
+	Type     uint32   `protobuf:"varint,4,opt,name=type,proto3" json:"type,omitempty"`
+	Holder   *PRNexus `protobuf:"bytes,5,opt,name=holder,proto3" json:"holder,omitempty"`
+	// Activate Persist Through Power Loss, as last set by a registration.
+	Aptpl bool `protobuf:"varint,6,opt,name=aptpl,proto3" json:"aptpl,omitempty"`
+	// The SPC-2 reservation of RESERVE(6), when one is held.
+	LegacyHolder  *PRNexus `protobuf:"bytes,7,opt,name=legacy_holder,json=legacyHolder,proto3" json:"legacy_holder,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentReservation) Reset() {
+	*x = PersistentReservation{}
+	mi := &file_ferry_v1_device_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentReservation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentReservation) ProtoMessage() {}
+
+func (x *PersistentReservation) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_device_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentReservation.ProtoReflect.Descriptor instead.
+func (*PersistentReservation) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PersistentReservation) GetGeneration() uint32 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *PersistentReservation) GetRegistrations() []*PRRegistration {
+	if x != nil {
+		return x.Registrations
+	}
+	return nil
+}
+
+func (x *PersistentReservation) GetReserved() bool {
+	if x != nil {
+		return x.Reserved
+	}
+	return false
+}
+
+func (x *PersistentReservation) GetType() uint32 {
+	if x != nil {
+		return x.Type
+	}
+	return 0
+}
+
+func (x *PersistentReservation) GetHolder() *PRNexus {
+	if x != nil {
+		return x.Holder
+	}
+	return nil
+}
+
+func (x *PersistentReservation) GetAptpl() bool {
+	if x != nil {
+		return x.Aptpl
+	}
+	return false
+}
+
+func (x *PersistentReservation) GetLegacyHolder() *PRNexus {
+	if x != nil {
+		return x.LegacyHolder
+	}
+	return nil
+}
+
 type CreateDiskRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Name      string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Path      string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
 	SizeBytes uint64                 `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
 	// 512 or 4096; 0 means 512.
-	BlockSize     uint32 `protobuf:"varint,4,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"`
-	Site          string `protobuf:"bytes,5,opt,name=site,proto3" json:"site,omitempty"`
+	BlockSize uint32 `protobuf:"varint,4,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"`
+	Site      string `protobuf:"bytes,5,opt,name=site,proto3" json:"site,omitempty"`
+	// Create a sparse file: blocks take space only once written.
+	Thin          bool `protobuf:"varint,6,opt,name=thin,proto3" json:"thin,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateDiskRequest) Reset() {
 	*x = CreateDiskRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[2]
+	mi := &file_ferry_v1_device_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -276,7 +527,7 @@ func (x *CreateDiskRequest) String() string {
 func (*CreateDiskRequest) ProtoMessage() {}
 
 func (x *CreateDiskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[2]
+	mi := &file_ferry_v1_device_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -289,7 +540,7 @@ func (x *CreateDiskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateDiskRequest.ProtoReflect.Descriptor instead.
 func (*CreateDiskRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{2}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateDiskRequest) GetName() string {
@@ -327,6 +578,13 @@ func (x *CreateDiskRequest) GetSite() string {
 	return ""
 }
 
+func (x *CreateDiskRequest) GetThin() bool {
+	if x != nil {
+		return x.Thin
+	}
+	return false
+}
+
 type AddDiskRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -343,7 +601,7 @@ type AddDiskRequest struct {
 
 func (x *AddDiskRequest) Reset() {
 	*x = AddDiskRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[3]
+	mi := &file_ferry_v1_device_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -355,7 +613,7 @@ func (x *AddDiskRequest) String() string {
 func (*AddDiskRequest) ProtoMessage() {}
 
 func (x *AddDiskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[3]
+	mi := &file_ferry_v1_device_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -368,7 +626,7 @@ func (x *AddDiskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddDiskRequest.ProtoReflect.Descriptor instead.
 func (*AddDiskRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{3}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AddDiskRequest) GetName() string {
@@ -421,7 +679,7 @@ type ListDisksRequest struct {
 
 func (x *ListDisksRequest) Reset() {
 	*x = ListDisksRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[4]
+	mi := &file_ferry_v1_device_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -433,7 +691,7 @@ func (x *ListDisksRequest) String() string {
 func (*ListDisksRequest) ProtoMessage() {}
 
 func (x *ListDisksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[4]
+	mi := &file_ferry_v1_device_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -446,7 +704,7 @@ func (x *ListDisksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDisksRequest.ProtoReflect.Descriptor instead.
 func (*ListDisksRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{4}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{7}
 }
 
 type ListDisksResponse struct {
@@ -458,7 +716,7 @@ type ListDisksResponse struct {
 
 func (x *ListDisksResponse) Reset() {
 	*x = ListDisksResponse{}
-	mi := &file_ferry_v1_device_proto_msgTypes[5]
+	mi := &file_ferry_v1_device_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -470,7 +728,7 @@ func (x *ListDisksResponse) String() string {
 func (*ListDisksResponse) ProtoMessage() {}
 
 func (x *ListDisksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[5]
+	mi := &file_ferry_v1_device_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -483,7 +741,7 @@ func (x *ListDisksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDisksResponse.ProtoReflect.Descriptor instead.
 func (*ListDisksResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{5}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListDisksResponse) GetDisks() []*Disk {
@@ -509,7 +767,7 @@ type Element struct {
 
 func (x *Element) Reset() {
 	*x = Element{}
-	mi := &file_ferry_v1_device_proto_msgTypes[6]
+	mi := &file_ferry_v1_device_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -521,7 +779,7 @@ func (x *Element) String() string {
 func (*Element) ProtoMessage() {}
 
 func (x *Element) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[6]
+	mi := &file_ferry_v1_device_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -534,7 +792,7 @@ func (x *Element) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Element.ProtoReflect.Descriptor instead.
 func (*Element) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{6}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Element) GetKind() ElementKind {
@@ -584,7 +842,7 @@ type Library struct {
 
 func (x *Library) Reset() {
 	*x = Library{}
-	mi := &file_ferry_v1_device_proto_msgTypes[7]
+	mi := &file_ferry_v1_device_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -596,7 +854,7 @@ func (x *Library) String() string {
 func (*Library) ProtoMessage() {}
 
 func (x *Library) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[7]
+	mi := &file_ferry_v1_device_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -609,7 +867,7 @@ func (x *Library) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Library.ProtoReflect.Descriptor instead.
 func (*Library) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{7}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Library) GetName() string {
@@ -691,7 +949,7 @@ type CreateLibraryRequest struct {
 
 func (x *CreateLibraryRequest) Reset() {
 	*x = CreateLibraryRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[8]
+	mi := &file_ferry_v1_device_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -703,7 +961,7 @@ func (x *CreateLibraryRequest) String() string {
 func (*CreateLibraryRequest) ProtoMessage() {}
 
 func (x *CreateLibraryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[8]
+	mi := &file_ferry_v1_device_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -716,7 +974,7 @@ func (x *CreateLibraryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateLibraryRequest.ProtoReflect.Descriptor instead.
 func (*CreateLibraryRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{8}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreateLibraryRequest) GetName() string {
@@ -776,7 +1034,7 @@ type ListLibrariesRequest struct {
 
 func (x *ListLibrariesRequest) Reset() {
 	*x = ListLibrariesRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[9]
+	mi := &file_ferry_v1_device_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -788,7 +1046,7 @@ func (x *ListLibrariesRequest) String() string {
 func (*ListLibrariesRequest) ProtoMessage() {}
 
 func (x *ListLibrariesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[9]
+	mi := &file_ferry_v1_device_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -801,7 +1059,7 @@ func (x *ListLibrariesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLibrariesRequest.ProtoReflect.Descriptor instead.
 func (*ListLibrariesRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{9}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{12}
 }
 
 type ListLibrariesResponse struct {
@@ -813,7 +1071,7 @@ type ListLibrariesResponse struct {
 
 func (x *ListLibrariesResponse) Reset() {
 	*x = ListLibrariesResponse{}
-	mi := &file_ferry_v1_device_proto_msgTypes[10]
+	mi := &file_ferry_v1_device_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +1083,7 @@ func (x *ListLibrariesResponse) String() string {
 func (*ListLibrariesResponse) ProtoMessage() {}
 
 func (x *ListLibrariesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[10]
+	mi := &file_ferry_v1_device_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +1096,7 @@ func (x *ListLibrariesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLibrariesResponse.ProtoReflect.Descriptor instead.
 func (*ListLibrariesResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{10}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListLibrariesResponse) GetLibraries() []*Library {
@@ -858,7 +1116,7 @@ type InventoryRequest struct {
 
 func (x *InventoryRequest) Reset() {
 	*x = InventoryRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[11]
+	mi := &file_ferry_v1_device_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -870,7 +1128,7 @@ func (x *InventoryRequest) String() string {
 func (*InventoryRequest) ProtoMessage() {}
 
 func (x *InventoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[11]
+	mi := &file_ferry_v1_device_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -883,7 +1141,7 @@ func (x *InventoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InventoryRequest.ProtoReflect.Descriptor instead.
 func (*InventoryRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{11}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *InventoryRequest) GetLibrary() string {
@@ -927,7 +1185,7 @@ type Cartridge struct {
 
 func (x *Cartridge) Reset() {
 	*x = Cartridge{}
-	mi := &file_ferry_v1_device_proto_msgTypes[12]
+	mi := &file_ferry_v1_device_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -939,7 +1197,7 @@ func (x *Cartridge) String() string {
 func (*Cartridge) ProtoMessage() {}
 
 func (x *Cartridge) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[12]
+	mi := &file_ferry_v1_device_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -952,7 +1210,7 @@ func (x *Cartridge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cartridge.ProtoReflect.Descriptor instead.
 func (*Cartridge) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Cartridge) GetBarcode() string {
@@ -1050,7 +1308,7 @@ type LabelTapeRequest struct {
 
 func (x *LabelTapeRequest) Reset() {
 	*x = LabelTapeRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[13]
+	mi := &file_ferry_v1_device_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1062,7 +1320,7 @@ func (x *LabelTapeRequest) String() string {
 func (*LabelTapeRequest) ProtoMessage() {}
 
 func (x *LabelTapeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[13]
+	mi := &file_ferry_v1_device_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1075,7 +1333,7 @@ func (x *LabelTapeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelTapeRequest.ProtoReflect.Descriptor instead.
 func (*LabelTapeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LabelTapeRequest) GetLibrary() string {
@@ -1113,7 +1371,7 @@ type ImportTapeRequest struct {
 
 func (x *ImportTapeRequest) Reset() {
 	*x = ImportTapeRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[14]
+	mi := &file_ferry_v1_device_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1125,7 +1383,7 @@ func (x *ImportTapeRequest) String() string {
 func (*ImportTapeRequest) ProtoMessage() {}
 
 func (x *ImportTapeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[14]
+	mi := &file_ferry_v1_device_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1138,7 +1396,7 @@ func (x *ImportTapeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportTapeRequest.ProtoReflect.Descriptor instead.
 func (*ImportTapeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ImportTapeRequest) GetLibrary() string {
@@ -1178,7 +1436,7 @@ type EraseTapeRequest struct {
 
 func (x *EraseTapeRequest) Reset() {
 	*x = EraseTapeRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[15]
+	mi := &file_ferry_v1_device_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1190,7 +1448,7 @@ func (x *EraseTapeRequest) String() string {
 func (*EraseTapeRequest) ProtoMessage() {}
 
 func (x *EraseTapeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[15]
+	mi := &file_ferry_v1_device_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1203,7 +1461,7 @@ func (x *EraseTapeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseTapeRequest.ProtoReflect.Descriptor instead.
 func (*EraseTapeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{15}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *EraseTapeRequest) GetBarcode() string {
@@ -1223,7 +1481,7 @@ type RemoveTapeRequest struct {
 
 func (x *RemoveTapeRequest) Reset() {
 	*x = RemoveTapeRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[16]
+	mi := &file_ferry_v1_device_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1235,7 +1493,7 @@ func (x *RemoveTapeRequest) String() string {
 func (*RemoveTapeRequest) ProtoMessage() {}
 
 func (x *RemoveTapeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[16]
+	mi := &file_ferry_v1_device_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1248,7 +1506,7 @@ func (x *RemoveTapeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveTapeRequest.ProtoReflect.Descriptor instead.
 func (*RemoveTapeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RemoveTapeRequest) GetBarcode() string {
@@ -1275,7 +1533,7 @@ type RemoveDiskRequest struct {
 
 func (x *RemoveDiskRequest) Reset() {
 	*x = RemoveDiskRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[17]
+	mi := &file_ferry_v1_device_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1287,7 +1545,7 @@ func (x *RemoveDiskRequest) String() string {
 func (*RemoveDiskRequest) ProtoMessage() {}
 
 func (x *RemoveDiskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[17]
+	mi := &file_ferry_v1_device_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1300,7 +1558,7 @@ func (x *RemoveDiskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDiskRequest.ProtoReflect.Descriptor instead.
 func (*RemoveDiskRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RemoveDiskRequest) GetName() string {
@@ -1329,7 +1587,7 @@ type RemoveLibraryRequest struct {
 
 func (x *RemoveLibraryRequest) Reset() {
 	*x = RemoveLibraryRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[18]
+	mi := &file_ferry_v1_device_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1341,7 +1599,7 @@ func (x *RemoveLibraryRequest) String() string {
 func (*RemoveLibraryRequest) ProtoMessage() {}
 
 func (x *RemoveLibraryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[18]
+	mi := &file_ferry_v1_device_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1354,7 +1612,7 @@ func (x *RemoveLibraryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveLibraryRequest.ProtoReflect.Descriptor instead.
 func (*RemoveLibraryRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RemoveLibraryRequest) GetName() string {
@@ -1383,7 +1641,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_ferry_v1_device_proto_msgTypes[19]
+	mi := &file_ferry_v1_device_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1395,7 +1653,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[19]
+	mi := &file_ferry_v1_device_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1408,7 +1666,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RemoveResponse) GetRemoved() []string {
@@ -1435,7 +1693,7 @@ type ProtectTapeRequest struct {
 
 func (x *ProtectTapeRequest) Reset() {
 	*x = ProtectTapeRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[20]
+	mi := &file_ferry_v1_device_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1447,7 +1705,7 @@ func (x *ProtectTapeRequest) String() string {
 func (*ProtectTapeRequest) ProtoMessage() {}
 
 func (x *ProtectTapeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[20]
+	mi := &file_ferry_v1_device_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1460,7 +1718,7 @@ func (x *ProtectTapeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProtectTapeRequest.ProtoReflect.Descriptor instead.
 func (*ProtectTapeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ProtectTapeRequest) GetBarcode() string {
@@ -1491,7 +1749,7 @@ type ListCartridgesRequest struct {
 
 func (x *ListCartridgesRequest) Reset() {
 	*x = ListCartridgesRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[21]
+	mi := &file_ferry_v1_device_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1503,7 +1761,7 @@ func (x *ListCartridgesRequest) String() string {
 func (*ListCartridgesRequest) ProtoMessage() {}
 
 func (x *ListCartridgesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[21]
+	mi := &file_ferry_v1_device_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1516,7 +1774,7 @@ func (x *ListCartridgesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCartridgesRequest.ProtoReflect.Descriptor instead.
 func (*ListCartridgesRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{21}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListCartridgesRequest) GetLibrary() string {
@@ -1542,7 +1800,7 @@ type ListCartridgesResponse struct {
 
 func (x *ListCartridgesResponse) Reset() {
 	*x = ListCartridgesResponse{}
-	mi := &file_ferry_v1_device_proto_msgTypes[22]
+	mi := &file_ferry_v1_device_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1554,7 +1812,7 @@ func (x *ListCartridgesResponse) String() string {
 func (*ListCartridgesResponse) ProtoMessage() {}
 
 func (x *ListCartridgesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[22]
+	mi := &file_ferry_v1_device_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1567,7 +1825,7 @@ func (x *ListCartridgesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCartridgesResponse.ProtoReflect.Descriptor instead.
 func (*ListCartridgesResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{22}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListCartridgesResponse) GetCartridges() []*Cartridge {
@@ -1586,7 +1844,7 @@ type HashRequest struct {
 
 func (x *HashRequest) Reset() {
 	*x = HashRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[23]
+	mi := &file_ferry_v1_device_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1598,7 +1856,7 @@ func (x *HashRequest) String() string {
 func (*HashRequest) ProtoMessage() {}
 
 func (x *HashRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[23]
+	mi := &file_ferry_v1_device_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1611,7 +1869,7 @@ func (x *HashRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HashRequest.ProtoReflect.Descriptor instead.
 func (*HashRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{23}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *HashRequest) GetEndpoint() *Endpoint {
@@ -1634,7 +1892,7 @@ type HashResponse struct {
 
 func (x *HashResponse) Reset() {
 	*x = HashResponse{}
-	mi := &file_ferry_v1_device_proto_msgTypes[24]
+	mi := &file_ferry_v1_device_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1646,7 +1904,7 @@ func (x *HashResponse) String() string {
 func (*HashResponse) ProtoMessage() {}
 
 func (x *HashResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[24]
+	mi := &file_ferry_v1_device_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1659,7 +1917,7 @@ func (x *HashResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HashResponse.ProtoReflect.Descriptor instead.
 func (*HashResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{24}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *HashResponse) GetSha256() string {
@@ -1691,7 +1949,7 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\fFileIdentity\x12\x10\n" +
 	"\x03dev\x18\x01 \x01(\x04R\x03dev\x12\x10\n" +
 	"\x03ino\x18\x02 \x01(\x04R\x03ino\x12\x12\n" +
-	"\x04rdev\x18\x03 \x01(\x04R\x04rdev\"\xf5\x01\n" +
+	"\x04rdev\x18\x03 \x01(\x04R\x04rdev\"\xf5\x02\n" +
 	"\x04Disk\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03naa\x18\x02 \x01(\tR\x03naa\x12\x12\n" +
@@ -1703,7 +1961,29 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\tread_only\x18\x06 \x01(\bR\breadOnly\x12\x12\n" +
 	"\x04site\x18\a \x01(\tR\x04site\x12\x10\n" +
 	"\x03lun\x18\b \x01(\rR\x03lun\x122\n" +
-	"\bidentity\x18\t \x01(\v2\x16.ferry.v1.FileIdentityR\bidentity\"\x8d\x01\n" +
+	"\bidentity\x18\t \x01(\v2\x16.ferry.v1.FileIdentityR\bidentity\x12A\n" +
+	"\vreservation\x18\n" +
+	" \x01(\v2\x1f.ferry.v1.PersistentReservationR\vreservation\x12\x12\n" +
+	"\x04thin\x18\v \x01(\bR\x04thin\x12'\n" +
+	"\x0fallocated_bytes\x18\f \x01(\x04R\x0eallocatedBytes\"H\n" +
+	"\aPRNexus\x12\x1c\n" +
+	"\tinitiator\x18\x01 \x01(\tR\tinitiator\x12\x1f\n" +
+	"\vtarget_port\x18\x02 \x01(\rR\n" +
+	"targetPort\"u\n" +
+	"\x0ePRRegistration\x12'\n" +
+	"\x05nexus\x18\x01 \x01(\v2\x11.ferry.v1.PRNexusR\x05nexus\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\x04R\x03key\x12(\n" +
+	"\x10all_target_ports\x18\x03 \x01(\bR\x0eallTargetPorts\"\xa0\x02\n" +
+	"\x15PersistentReservation\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x01 \x01(\rR\n" +
+	"generation\x12>\n" +
+	"\rregistrations\x18\x02 \x03(\v2\x18.ferry.v1.PRRegistrationR\rregistrations\x12\x1a\n" +
+	"\breserved\x18\x03 \x01(\bR\breserved\x12\x12\n" +
+	"\x04type\x18\x04 \x01(\rR\x04type\x12)\n" +
+	"\x06holder\x18\x05 \x01(\v2\x11.ferry.v1.PRNexusR\x06holder\x12\x14\n" +
+	"\x05aptpl\x18\x06 \x01(\bR\x05aptpl\x126\n" +
+	"\rlegacy_holder\x18\a \x01(\v2\x11.ferry.v1.PRNexusR\flegacyHolder\"\xa1\x01\n" +
 	"\x11CreateDiskRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x1d\n" +
@@ -1711,7 +1991,8 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"size_bytes\x18\x03 \x01(\x04R\tsizeBytes\x12\x1d\n" +
 	"\n" +
 	"block_size\x18\x04 \x01(\rR\tblockSize\x12\x12\n" +
-	"\x04site\x18\x05 \x01(\tR\x04site\"\xa5\x01\n" +
+	"\x04site\x18\x05 \x01(\tR\x04site\x12\x12\n" +
+	"\x04thin\x18\x06 \x01(\bR\x04thin\"\xa5\x01\n" +
 	"\x0eAddDiskRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x1d\n" +
@@ -1846,84 +2127,92 @@ func file_ferry_v1_device_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_v1_device_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ferry_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_ferry_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_ferry_v1_device_proto_goTypes = []any{
 	(ElementKind)(0),               // 0: ferry.v1.ElementKind
 	(*FileIdentity)(nil),           // 1: ferry.v1.FileIdentity
 	(*Disk)(nil),                   // 2: ferry.v1.Disk
-	(*CreateDiskRequest)(nil),      // 3: ferry.v1.CreateDiskRequest
-	(*AddDiskRequest)(nil),         // 4: ferry.v1.AddDiskRequest
-	(*ListDisksRequest)(nil),       // 5: ferry.v1.ListDisksRequest
-	(*ListDisksResponse)(nil),      // 6: ferry.v1.ListDisksResponse
-	(*Element)(nil),                // 7: ferry.v1.Element
-	(*Library)(nil),                // 8: ferry.v1.Library
-	(*CreateLibraryRequest)(nil),   // 9: ferry.v1.CreateLibraryRequest
-	(*ListLibrariesRequest)(nil),   // 10: ferry.v1.ListLibrariesRequest
-	(*ListLibrariesResponse)(nil),  // 11: ferry.v1.ListLibrariesResponse
-	(*InventoryRequest)(nil),       // 12: ferry.v1.InventoryRequest
-	(*Cartridge)(nil),              // 13: ferry.v1.Cartridge
-	(*LabelTapeRequest)(nil),       // 14: ferry.v1.LabelTapeRequest
-	(*ImportTapeRequest)(nil),      // 15: ferry.v1.ImportTapeRequest
-	(*EraseTapeRequest)(nil),       // 16: ferry.v1.EraseTapeRequest
-	(*RemoveTapeRequest)(nil),      // 17: ferry.v1.RemoveTapeRequest
-	(*RemoveDiskRequest)(nil),      // 18: ferry.v1.RemoveDiskRequest
-	(*RemoveLibraryRequest)(nil),   // 19: ferry.v1.RemoveLibraryRequest
-	(*RemoveResponse)(nil),         // 20: ferry.v1.RemoveResponse
-	(*ProtectTapeRequest)(nil),     // 21: ferry.v1.ProtectTapeRequest
-	(*ListCartridgesRequest)(nil),  // 22: ferry.v1.ListCartridgesRequest
-	(*ListCartridgesResponse)(nil), // 23: ferry.v1.ListCartridgesResponse
-	(*HashRequest)(nil),            // 24: ferry.v1.HashRequest
-	(*HashResponse)(nil),           // 25: ferry.v1.HashResponse
-	(*TapeFile)(nil),               // 26: ferry.v1.TapeFile
-	(*Endpoint)(nil),               // 27: ferry.v1.Endpoint
+	(*PRNexus)(nil),                // 3: ferry.v1.PRNexus
+	(*PRRegistration)(nil),         // 4: ferry.v1.PRRegistration
+	(*PersistentReservation)(nil),  // 5: ferry.v1.PersistentReservation
+	(*CreateDiskRequest)(nil),      // 6: ferry.v1.CreateDiskRequest
+	(*AddDiskRequest)(nil),         // 7: ferry.v1.AddDiskRequest
+	(*ListDisksRequest)(nil),       // 8: ferry.v1.ListDisksRequest
+	(*ListDisksResponse)(nil),      // 9: ferry.v1.ListDisksResponse
+	(*Element)(nil),                // 10: ferry.v1.Element
+	(*Library)(nil),                // 11: ferry.v1.Library
+	(*CreateLibraryRequest)(nil),   // 12: ferry.v1.CreateLibraryRequest
+	(*ListLibrariesRequest)(nil),   // 13: ferry.v1.ListLibrariesRequest
+	(*ListLibrariesResponse)(nil),  // 14: ferry.v1.ListLibrariesResponse
+	(*InventoryRequest)(nil),       // 15: ferry.v1.InventoryRequest
+	(*Cartridge)(nil),              // 16: ferry.v1.Cartridge
+	(*LabelTapeRequest)(nil),       // 17: ferry.v1.LabelTapeRequest
+	(*ImportTapeRequest)(nil),      // 18: ferry.v1.ImportTapeRequest
+	(*EraseTapeRequest)(nil),       // 19: ferry.v1.EraseTapeRequest
+	(*RemoveTapeRequest)(nil),      // 20: ferry.v1.RemoveTapeRequest
+	(*RemoveDiskRequest)(nil),      // 21: ferry.v1.RemoveDiskRequest
+	(*RemoveLibraryRequest)(nil),   // 22: ferry.v1.RemoveLibraryRequest
+	(*RemoveResponse)(nil),         // 23: ferry.v1.RemoveResponse
+	(*ProtectTapeRequest)(nil),     // 24: ferry.v1.ProtectTapeRequest
+	(*ListCartridgesRequest)(nil),  // 25: ferry.v1.ListCartridgesRequest
+	(*ListCartridgesResponse)(nil), // 26: ferry.v1.ListCartridgesResponse
+	(*HashRequest)(nil),            // 27: ferry.v1.HashRequest
+	(*HashResponse)(nil),           // 28: ferry.v1.HashResponse
+	(*TapeFile)(nil),               // 29: ferry.v1.TapeFile
+	(*Endpoint)(nil),               // 30: ferry.v1.Endpoint
 }
 var file_ferry_v1_device_proto_depIdxs = []int32{
 	1,  // 0: ferry.v1.Disk.identity:type_name -> ferry.v1.FileIdentity
-	2,  // 1: ferry.v1.ListDisksResponse.disks:type_name -> ferry.v1.Disk
-	0,  // 2: ferry.v1.Element.kind:type_name -> ferry.v1.ElementKind
-	7,  // 3: ferry.v1.Library.elements:type_name -> ferry.v1.Element
-	1,  // 4: ferry.v1.Library.identity:type_name -> ferry.v1.FileIdentity
-	8,  // 5: ferry.v1.ListLibrariesResponse.libraries:type_name -> ferry.v1.Library
-	7,  // 6: ferry.v1.Cartridge.location:type_name -> ferry.v1.Element
-	1,  // 7: ferry.v1.Cartridge.identity:type_name -> ferry.v1.FileIdentity
-	26, // 8: ferry.v1.Cartridge.files:type_name -> ferry.v1.TapeFile
-	13, // 9: ferry.v1.ListCartridgesResponse.cartridges:type_name -> ferry.v1.Cartridge
-	27, // 10: ferry.v1.HashRequest.endpoint:type_name -> ferry.v1.Endpoint
-	3,  // 11: ferry.v1.DeviceService.CreateDisk:input_type -> ferry.v1.CreateDiskRequest
-	4,  // 12: ferry.v1.DeviceService.AddDisk:input_type -> ferry.v1.AddDiskRequest
-	5,  // 13: ferry.v1.DeviceService.ListDisks:input_type -> ferry.v1.ListDisksRequest
-	9,  // 14: ferry.v1.DeviceService.CreateLibrary:input_type -> ferry.v1.CreateLibraryRequest
-	10, // 15: ferry.v1.DeviceService.ListLibraries:input_type -> ferry.v1.ListLibrariesRequest
-	12, // 16: ferry.v1.DeviceService.Inventory:input_type -> ferry.v1.InventoryRequest
-	14, // 17: ferry.v1.DeviceService.LabelTape:input_type -> ferry.v1.LabelTapeRequest
-	22, // 18: ferry.v1.DeviceService.ListCartridges:input_type -> ferry.v1.ListCartridgesRequest
-	21, // 19: ferry.v1.DeviceService.ProtectTape:input_type -> ferry.v1.ProtectTapeRequest
-	15, // 20: ferry.v1.DeviceService.ImportTape:input_type -> ferry.v1.ImportTapeRequest
-	16, // 21: ferry.v1.DeviceService.EraseTape:input_type -> ferry.v1.EraseTapeRequest
-	17, // 22: ferry.v1.DeviceService.RemoveTape:input_type -> ferry.v1.RemoveTapeRequest
-	18, // 23: ferry.v1.DeviceService.RemoveDisk:input_type -> ferry.v1.RemoveDiskRequest
-	19, // 24: ferry.v1.DeviceService.RemoveLibrary:input_type -> ferry.v1.RemoveLibraryRequest
-	24, // 25: ferry.v1.DeviceService.Hash:input_type -> ferry.v1.HashRequest
-	2,  // 26: ferry.v1.DeviceService.CreateDisk:output_type -> ferry.v1.Disk
-	2,  // 27: ferry.v1.DeviceService.AddDisk:output_type -> ferry.v1.Disk
-	6,  // 28: ferry.v1.DeviceService.ListDisks:output_type -> ferry.v1.ListDisksResponse
-	8,  // 29: ferry.v1.DeviceService.CreateLibrary:output_type -> ferry.v1.Library
-	11, // 30: ferry.v1.DeviceService.ListLibraries:output_type -> ferry.v1.ListLibrariesResponse
-	8,  // 31: ferry.v1.DeviceService.Inventory:output_type -> ferry.v1.Library
-	13, // 32: ferry.v1.DeviceService.LabelTape:output_type -> ferry.v1.Cartridge
-	23, // 33: ferry.v1.DeviceService.ListCartridges:output_type -> ferry.v1.ListCartridgesResponse
-	13, // 34: ferry.v1.DeviceService.ProtectTape:output_type -> ferry.v1.Cartridge
-	13, // 35: ferry.v1.DeviceService.ImportTape:output_type -> ferry.v1.Cartridge
-	13, // 36: ferry.v1.DeviceService.EraseTape:output_type -> ferry.v1.Cartridge
-	20, // 37: ferry.v1.DeviceService.RemoveTape:output_type -> ferry.v1.RemoveResponse
-	20, // 38: ferry.v1.DeviceService.RemoveDisk:output_type -> ferry.v1.RemoveResponse
-	20, // 39: ferry.v1.DeviceService.RemoveLibrary:output_type -> ferry.v1.RemoveResponse
-	25, // 40: ferry.v1.DeviceService.Hash:output_type -> ferry.v1.HashResponse
-	26, // [26:41] is the sub-list for method output_type
-	11, // [11:26] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	5,  // 1: ferry.v1.Disk.reservation:type_name -> ferry.v1.PersistentReservation
+	3,  // 2: ferry.v1.PRRegistration.nexus:type_name -> ferry.v1.PRNexus
+	4,  // 3: ferry.v1.PersistentReservation.registrations:type_name -> ferry.v1.PRRegistration
+	3,  // 4: ferry.v1.PersistentReservation.holder:type_name -> ferry.v1.PRNexus
+	3,  // 5: ferry.v1.PersistentReservation.legacy_holder:type_name -> ferry.v1.PRNexus
+	2,  // 6: ferry.v1.ListDisksResponse.disks:type_name -> ferry.v1.Disk
+	0,  // 7: ferry.v1.Element.kind:type_name -> ferry.v1.ElementKind
+	10, // 8: ferry.v1.Library.elements:type_name -> ferry.v1.Element
+	1,  // 9: ferry.v1.Library.identity:type_name -> ferry.v1.FileIdentity
+	11, // 10: ferry.v1.ListLibrariesResponse.libraries:type_name -> ferry.v1.Library
+	10, // 11: ferry.v1.Cartridge.location:type_name -> ferry.v1.Element
+	1,  // 12: ferry.v1.Cartridge.identity:type_name -> ferry.v1.FileIdentity
+	29, // 13: ferry.v1.Cartridge.files:type_name -> ferry.v1.TapeFile
+	16, // 14: ferry.v1.ListCartridgesResponse.cartridges:type_name -> ferry.v1.Cartridge
+	30, // 15: ferry.v1.HashRequest.endpoint:type_name -> ferry.v1.Endpoint
+	6,  // 16: ferry.v1.DeviceService.CreateDisk:input_type -> ferry.v1.CreateDiskRequest
+	7,  // 17: ferry.v1.DeviceService.AddDisk:input_type -> ferry.v1.AddDiskRequest
+	8,  // 18: ferry.v1.DeviceService.ListDisks:input_type -> ferry.v1.ListDisksRequest
+	12, // 19: ferry.v1.DeviceService.CreateLibrary:input_type -> ferry.v1.CreateLibraryRequest
+	13, // 20: ferry.v1.DeviceService.ListLibraries:input_type -> ferry.v1.ListLibrariesRequest
+	15, // 21: ferry.v1.DeviceService.Inventory:input_type -> ferry.v1.InventoryRequest
+	17, // 22: ferry.v1.DeviceService.LabelTape:input_type -> ferry.v1.LabelTapeRequest
+	25, // 23: ferry.v1.DeviceService.ListCartridges:input_type -> ferry.v1.ListCartridgesRequest
+	24, // 24: ferry.v1.DeviceService.ProtectTape:input_type -> ferry.v1.ProtectTapeRequest
+	18, // 25: ferry.v1.DeviceService.ImportTape:input_type -> ferry.v1.ImportTapeRequest
+	19, // 26: ferry.v1.DeviceService.EraseTape:input_type -> ferry.v1.EraseTapeRequest
+	20, // 27: ferry.v1.DeviceService.RemoveTape:input_type -> ferry.v1.RemoveTapeRequest
+	21, // 28: ferry.v1.DeviceService.RemoveDisk:input_type -> ferry.v1.RemoveDiskRequest
+	22, // 29: ferry.v1.DeviceService.RemoveLibrary:input_type -> ferry.v1.RemoveLibraryRequest
+	27, // 30: ferry.v1.DeviceService.Hash:input_type -> ferry.v1.HashRequest
+	2,  // 31: ferry.v1.DeviceService.CreateDisk:output_type -> ferry.v1.Disk
+	2,  // 32: ferry.v1.DeviceService.AddDisk:output_type -> ferry.v1.Disk
+	9,  // 33: ferry.v1.DeviceService.ListDisks:output_type -> ferry.v1.ListDisksResponse
+	11, // 34: ferry.v1.DeviceService.CreateLibrary:output_type -> ferry.v1.Library
+	14, // 35: ferry.v1.DeviceService.ListLibraries:output_type -> ferry.v1.ListLibrariesResponse
+	11, // 36: ferry.v1.DeviceService.Inventory:output_type -> ferry.v1.Library
+	16, // 37: ferry.v1.DeviceService.LabelTape:output_type -> ferry.v1.Cartridge
+	26, // 38: ferry.v1.DeviceService.ListCartridges:output_type -> ferry.v1.ListCartridgesResponse
+	16, // 39: ferry.v1.DeviceService.ProtectTape:output_type -> ferry.v1.Cartridge
+	16, // 40: ferry.v1.DeviceService.ImportTape:output_type -> ferry.v1.Cartridge
+	16, // 41: ferry.v1.DeviceService.EraseTape:output_type -> ferry.v1.Cartridge
+	23, // 42: ferry.v1.DeviceService.RemoveTape:output_type -> ferry.v1.RemoveResponse
+	23, // 43: ferry.v1.DeviceService.RemoveDisk:output_type -> ferry.v1.RemoveResponse
+	23, // 44: ferry.v1.DeviceService.RemoveLibrary:output_type -> ferry.v1.RemoveResponse
+	28, // 45: ferry.v1.DeviceService.Hash:output_type -> ferry.v1.HashResponse
+	31, // [31:46] is the sub-list for method output_type
+	16, // [16:31] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_device_proto_init() }
@@ -1938,7 +2227,7 @@ func file_ferry_v1_device_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_device_proto_rawDesc), len(file_ferry_v1_device_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   25,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

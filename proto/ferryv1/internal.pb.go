@@ -700,6 +700,7 @@ type Command struct {
 	//	*Command_WaitJobs
 	//	*Command_RemoveDevice
 	//	*Command_EraseCartridge
+	//	*Command_Reserve
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -907,6 +908,15 @@ func (x *Command) GetEraseCartridge() *EraseCartridgeOp {
 	return nil
 }
 
+func (x *Command) GetReserve() *ReserveOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_Reserve); ok {
+			return x.Reserve
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -975,6 +985,10 @@ type Command_EraseCartridge struct {
 	EraseCartridge *EraseCartridgeOp `protobuf:"bytes,25,opt,name=erase_cartridge,json=eraseCartridge,proto3,oneof"`
 }
 
+type Command_Reserve struct {
+	Reserve *ReserveOp `protobuf:"bytes,26,opt,name=reserve,proto3,oneof"`
+}
+
 func (*Command_SubmitJob) isCommand_Op() {}
 
 func (*Command_CancelJob) isCommand_Op() {}
@@ -1006,6 +1020,8 @@ func (*Command_WaitJobs) isCommand_Op() {}
 func (*Command_RemoveDevice) isCommand_Op() {}
 
 func (*Command_EraseCartridge) isCommand_Op() {}
+
+func (*Command_Reserve) isCommand_Op() {}
 
 type RegisterDiskOp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1257,6 +1273,79 @@ func (x *EraseCartridgeOp) GetUsedBytes() uint64 {
 	return 0
 }
 
+// ReserveOp is a SCSI reservation command an initiator sent through a
+// node's portal (PERSISTENT RESERVE OUT, RESERVE(6), RELEASE(6)), applied
+// to the disk's PersistentReservation by the package scsi/pr, so that
+// every node reaches the same outcome. Also proposed by a node for a
+// nexus it lost (release of an SPC-2 reservation).
+type ReserveOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Disk          string                 `protobuf:"bytes,1,opt,name=disk,proto3" json:"disk,omitempty"`
+	Nexus         *PRNexus               `protobuf:"bytes,2,opt,name=nexus,proto3" json:"nexus,omitempty"`
+	Cdb           []byte                 `protobuf:"bytes,3,opt,name=cdb,proto3" json:"cdb,omitempty"`
+	Parameters    []byte                 `protobuf:"bytes,4,opt,name=parameters,proto3" json:"parameters,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReserveOp) Reset() {
+	*x = ReserveOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReserveOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReserveOp) ProtoMessage() {}
+
+func (x *ReserveOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReserveOp.ProtoReflect.Descriptor instead.
+func (*ReserveOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ReserveOp) GetDisk() string {
+	if x != nil {
+		return x.Disk
+	}
+	return ""
+}
+
+func (x *ReserveOp) GetNexus() *PRNexus {
+	if x != nil {
+		return x.Nexus
+	}
+	return nil
+}
+
+func (x *ReserveOp) GetCdb() []byte {
+	if x != nil {
+		return x.Cdb
+	}
+	return nil
+}
+
+func (x *ReserveOp) GetParameters() []byte {
+	if x != nil {
+		return x.Parameters
+	}
+	return nil
+}
+
 // ProtectCartridgeOp slides a cartridge's write-protect tab. Refused while
 // the cartridge is in a drive, as a real tab cannot be moved there.
 type ProtectCartridgeOp struct {
@@ -1269,7 +1358,7 @@ type ProtectCartridgeOp struct {
 
 func (x *ProtectCartridgeOp) Reset() {
 	*x = ProtectCartridgeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[16]
+	mi := &file_ferry_v1_internal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1370,7 @@ func (x *ProtectCartridgeOp) String() string {
 func (*ProtectCartridgeOp) ProtoMessage() {}
 
 func (x *ProtectCartridgeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[16]
+	mi := &file_ferry_v1_internal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1383,7 @@ func (x *ProtectCartridgeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProtectCartridgeOp.ProtoReflect.Descriptor instead.
 func (*ProtectCartridgeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ProtectCartridgeOp) GetBarcode() string {
@@ -1332,7 +1421,7 @@ type PlaceJobOp struct {
 
 func (x *PlaceJobOp) Reset() {
 	*x = PlaceJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[17]
+	mi := &file_ferry_v1_internal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1344,7 +1433,7 @@ func (x *PlaceJobOp) String() string {
 func (*PlaceJobOp) ProtoMessage() {}
 
 func (x *PlaceJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[17]
+	mi := &file_ferry_v1_internal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1357,7 +1446,7 @@ func (x *PlaceJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlaceJobOp.ProtoReflect.Descriptor instead.
 func (*PlaceJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PlaceJobOp) GetJobId() string {
@@ -1413,7 +1502,7 @@ type WaitJobOp struct {
 
 func (x *WaitJobOp) Reset() {
 	*x = WaitJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[18]
+	mi := &file_ferry_v1_internal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1425,7 +1514,7 @@ func (x *WaitJobOp) String() string {
 func (*WaitJobOp) ProtoMessage() {}
 
 func (x *WaitJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[18]
+	mi := &file_ferry_v1_internal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1438,7 +1527,7 @@ func (x *WaitJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitJobOp.ProtoReflect.Descriptor instead.
 func (*WaitJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WaitJobOp) GetJobId() string {
@@ -1466,7 +1555,7 @@ type WaitJobsOp struct {
 
 func (x *WaitJobsOp) Reset() {
 	*x = WaitJobsOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[19]
+	mi := &file_ferry_v1_internal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1478,7 +1567,7 @@ func (x *WaitJobsOp) String() string {
 func (*WaitJobsOp) ProtoMessage() {}
 
 func (x *WaitJobsOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[19]
+	mi := &file_ferry_v1_internal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1491,7 +1580,7 @@ func (x *WaitJobsOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitJobsOp.ProtoReflect.Descriptor instead.
 func (*WaitJobsOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WaitJobsOp) GetWaits() []*WaitJobOp {
@@ -1518,7 +1607,7 @@ type StartJobOp struct {
 
 func (x *StartJobOp) Reset() {
 	*x = StartJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[20]
+	mi := &file_ferry_v1_internal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1530,7 +1619,7 @@ func (x *StartJobOp) String() string {
 func (*StartJobOp) ProtoMessage() {}
 
 func (x *StartJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[20]
+	mi := &file_ferry_v1_internal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1543,7 +1632,7 @@ func (x *StartJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartJobOp.ProtoReflect.Descriptor instead.
 func (*StartJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StartJobOp) GetJobId() string {
@@ -1592,7 +1681,7 @@ type CheckpointJobsOp struct {
 
 func (x *CheckpointJobsOp) Reset() {
 	*x = CheckpointJobsOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[21]
+	mi := &file_ferry_v1_internal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1604,7 +1693,7 @@ func (x *CheckpointJobsOp) String() string {
 func (*CheckpointJobsOp) ProtoMessage() {}
 
 func (x *CheckpointJobsOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[21]
+	mi := &file_ferry_v1_internal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1617,7 +1706,7 @@ func (x *CheckpointJobsOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointJobsOp.ProtoReflect.Descriptor instead.
 func (*CheckpointJobsOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{21}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CheckpointJobsOp) GetCheckpoints() []*CheckpointJobOp {
@@ -1638,7 +1727,7 @@ type SetNodeOp struct {
 
 func (x *SetNodeOp) Reset() {
 	*x = SetNodeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[22]
+	mi := &file_ferry_v1_internal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1650,7 +1739,7 @@ func (x *SetNodeOp) String() string {
 func (*SetNodeOp) ProtoMessage() {}
 
 func (x *SetNodeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[22]
+	mi := &file_ferry_v1_internal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1663,7 +1752,7 @@ func (x *SetNodeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNodeOp.ProtoReflect.Descriptor instead.
 func (*SetNodeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{22}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SetNodeOp) GetNode() *NodeInfo {
@@ -1687,7 +1776,7 @@ type CheckpointJobOp struct {
 
 func (x *CheckpointJobOp) Reset() {
 	*x = CheckpointJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[23]
+	mi := &file_ferry_v1_internal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1699,7 +1788,7 @@ func (x *CheckpointJobOp) String() string {
 func (*CheckpointJobOp) ProtoMessage() {}
 
 func (x *CheckpointJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[23]
+	mi := &file_ferry_v1_internal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1712,7 +1801,7 @@ func (x *CheckpointJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointJobOp.ProtoReflect.Descriptor instead.
 func (*CheckpointJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{23}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CheckpointJobOp) GetJobId() string {
@@ -1757,7 +1846,7 @@ type FinishJobOp struct {
 
 func (x *FinishJobOp) Reset() {
 	*x = FinishJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[24]
+	mi := &file_ferry_v1_internal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1769,7 +1858,7 @@ func (x *FinishJobOp) String() string {
 func (*FinishJobOp) ProtoMessage() {}
 
 func (x *FinishJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[24]
+	mi := &file_ferry_v1_internal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1782,7 +1871,7 @@ func (x *FinishJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishJobOp.ProtoReflect.Descriptor instead.
 func (*FinishJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{24}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *FinishJobOp) GetJobId() string {
@@ -1831,7 +1920,7 @@ type SubmitJobOp struct {
 
 func (x *SubmitJobOp) Reset() {
 	*x = SubmitJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[25]
+	mi := &file_ferry_v1_internal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1843,7 +1932,7 @@ func (x *SubmitJobOp) String() string {
 func (*SubmitJobOp) ProtoMessage() {}
 
 func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[25]
+	mi := &file_ferry_v1_internal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1856,7 +1945,7 @@ func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobOp.ProtoReflect.Descriptor instead.
 func (*SubmitJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{25}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SubmitJobOp) GetJobId() string {
@@ -1890,7 +1979,7 @@ type CancelJobOp struct {
 
 func (x *CancelJobOp) Reset() {
 	*x = CancelJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[26]
+	mi := &file_ferry_v1_internal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1902,7 +1991,7 @@ func (x *CancelJobOp) String() string {
 func (*CancelJobOp) ProtoMessage() {}
 
 func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[26]
+	mi := &file_ferry_v1_internal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1915,7 +2004,7 @@ func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobOp.ProtoReflect.Descriptor instead.
 func (*CancelJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{26}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CancelJobOp) GetJobId() string {
@@ -1951,7 +2040,7 @@ type StateSnapshot struct {
 
 func (x *StateSnapshot) Reset() {
 	*x = StateSnapshot{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[27]
+	mi := &file_ferry_v1_internal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1963,7 +2052,7 @@ func (x *StateSnapshot) String() string {
 func (*StateSnapshot) ProtoMessage() {}
 
 func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[27]
+	mi := &file_ferry_v1_internal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1976,7 +2065,7 @@ func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateSnapshot.ProtoReflect.Descriptor instead.
 func (*StateSnapshot) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{27}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *StateSnapshot) GetJobs() []*Job {
@@ -2085,7 +2174,7 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\x05mover\x18\b \x01(\bR\x05mover\x12!\n" +
 	"\fiscsi_portal\x18\t \x01(\tR\viscsiPortal\x12!\n" +
 	"\fiscsi_target\x18\n" +
-	" \x01(\tR\viscsiTarget\"\xc9\b\n" +
+	" \x01(\tR\viscsiTarget\"\xfa\b\n" +
 	"\aCommand\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12.\n" +
@@ -2110,7 +2199,8 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\bset_node\x18\x16 \x01(\v2\x13.ferry.v1.SetNodeOpH\x00R\asetNode\x123\n" +
 	"\twait_jobs\x18\x17 \x01(\v2\x14.ferry.v1.WaitJobsOpH\x00R\bwaitJobs\x12?\n" +
 	"\rremove_device\x18\x18 \x01(\v2\x18.ferry.v1.RemoveDeviceOpH\x00R\fremoveDevice\x12E\n" +
-	"\x0ferase_cartridge\x18\x19 \x01(\v2\x1a.ferry.v1.EraseCartridgeOpH\x00R\x0eeraseCartridgeB\x04\n" +
+	"\x0ferase_cartridge\x18\x19 \x01(\v2\x1a.ferry.v1.EraseCartridgeOpH\x00R\x0eeraseCartridge\x12/\n" +
+	"\areserve\x18\x1a \x01(\v2\x13.ferry.v1.ReserveOpH\x00R\areserveB\x04\n" +
 	"\x02op\"4\n" +
 	"\x0eRegisterDiskOp\x12\"\n" +
 	"\x04disk\x18\x01 \x01(\v2\x0e.ferry.v1.DiskR\x04disk\"@\n" +
@@ -2125,7 +2215,14 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\x10EraseCartridgeOp\x12\x18\n" +
 	"\abarcode\x18\x01 \x01(\tR\abarcode\x12\x1d\n" +
 	"\n" +
-	"used_bytes\x18\x02 \x01(\x04R\tusedBytes\"W\n" +
+	"used_bytes\x18\x02 \x01(\x04R\tusedBytes\"z\n" +
+	"\tReserveOp\x12\x12\n" +
+	"\x04disk\x18\x01 \x01(\tR\x04disk\x12'\n" +
+	"\x05nexus\x18\x02 \x01(\v2\x11.ferry.v1.PRNexusR\x05nexus\x12\x10\n" +
+	"\x03cdb\x18\x03 \x01(\fR\x03cdb\x12\x1e\n" +
+	"\n" +
+	"parameters\x18\x04 \x01(\fR\n" +
+	"parameters\"W\n" +
 	"\x12ProtectCartridgeOp\x12\x18\n" +
 	"\abarcode\x18\x01 \x01(\tR\abarcode\x12'\n" +
 	"\x0fwrite_protected\x18\x02 \x01(\bR\x0ewriteProtected\"\xc6\x01\n" +
@@ -2205,7 +2302,7 @@ func file_ferry_v1_internal_proto_rawDescGZIP() []byte {
 	return file_ferry_v1_internal_proto_rawDescData
 }
 
-var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_ferry_v1_internal_proto_goTypes = []any{
 	(*ProgressRequest)(nil),       // 0: ferry.v1.ProgressRequest
 	(*ProgressResponse)(nil),      // 1: ferry.v1.ProgressResponse
@@ -2223,81 +2320,85 @@ var file_ferry_v1_internal_proto_goTypes = []any{
 	(*AddCartridgeOp)(nil),        // 13: ferry.v1.AddCartridgeOp
 	(*RemoveDeviceOp)(nil),        // 14: ferry.v1.RemoveDeviceOp
 	(*EraseCartridgeOp)(nil),      // 15: ferry.v1.EraseCartridgeOp
-	(*ProtectCartridgeOp)(nil),    // 16: ferry.v1.ProtectCartridgeOp
-	(*PlaceJobOp)(nil),            // 17: ferry.v1.PlaceJobOp
-	(*WaitJobOp)(nil),             // 18: ferry.v1.WaitJobOp
-	(*WaitJobsOp)(nil),            // 19: ferry.v1.WaitJobsOp
-	(*StartJobOp)(nil),            // 20: ferry.v1.StartJobOp
-	(*CheckpointJobsOp)(nil),      // 21: ferry.v1.CheckpointJobsOp
-	(*SetNodeOp)(nil),             // 22: ferry.v1.SetNodeOp
-	(*CheckpointJobOp)(nil),       // 23: ferry.v1.CheckpointJobOp
-	(*FinishJobOp)(nil),           // 24: ferry.v1.FinishJobOp
-	(*SubmitJobOp)(nil),           // 25: ferry.v1.SubmitJobOp
-	(*CancelJobOp)(nil),           // 26: ferry.v1.CancelJobOp
-	(*StateSnapshot)(nil),         // 27: ferry.v1.StateSnapshot
-	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
-	(*Disk)(nil),                  // 29: ferry.v1.Disk
-	(*Library)(nil),               // 30: ferry.v1.Library
-	(*Cartridge)(nil),             // 31: ferry.v1.Cartridge
-	(*TapeAssignment)(nil),        // 32: ferry.v1.TapeAssignment
-	(*JobProgress)(nil),           // 33: ferry.v1.JobProgress
-	(JobState)(0),                 // 34: ferry.v1.JobState
-	(*JobResult)(nil),             // 35: ferry.v1.JobResult
-	(*JobError)(nil),              // 36: ferry.v1.JobError
-	(*JobSpec)(nil),               // 37: ferry.v1.JobSpec
-	(*Job)(nil),                   // 38: ferry.v1.Job
+	(*ReserveOp)(nil),             // 16: ferry.v1.ReserveOp
+	(*ProtectCartridgeOp)(nil),    // 17: ferry.v1.ProtectCartridgeOp
+	(*PlaceJobOp)(nil),            // 18: ferry.v1.PlaceJobOp
+	(*WaitJobOp)(nil),             // 19: ferry.v1.WaitJobOp
+	(*WaitJobsOp)(nil),            // 20: ferry.v1.WaitJobsOp
+	(*StartJobOp)(nil),            // 21: ferry.v1.StartJobOp
+	(*CheckpointJobsOp)(nil),      // 22: ferry.v1.CheckpointJobsOp
+	(*SetNodeOp)(nil),             // 23: ferry.v1.SetNodeOp
+	(*CheckpointJobOp)(nil),       // 24: ferry.v1.CheckpointJobOp
+	(*FinishJobOp)(nil),           // 25: ferry.v1.FinishJobOp
+	(*SubmitJobOp)(nil),           // 26: ferry.v1.SubmitJobOp
+	(*CancelJobOp)(nil),           // 27: ferry.v1.CancelJobOp
+	(*StateSnapshot)(nil),         // 28: ferry.v1.StateSnapshot
+	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
+	(*Disk)(nil),                  // 30: ferry.v1.Disk
+	(*Library)(nil),               // 31: ferry.v1.Library
+	(*Cartridge)(nil),             // 32: ferry.v1.Cartridge
+	(*PRNexus)(nil),               // 33: ferry.v1.PRNexus
+	(*TapeAssignment)(nil),        // 34: ferry.v1.TapeAssignment
+	(*JobProgress)(nil),           // 35: ferry.v1.JobProgress
+	(JobState)(0),                 // 36: ferry.v1.JobState
+	(*JobResult)(nil),             // 37: ferry.v1.JobResult
+	(*JobError)(nil),              // 38: ferry.v1.JobError
+	(*JobSpec)(nil),               // 39: ferry.v1.JobSpec
+	(*Job)(nil),                   // 40: ferry.v1.Job
 }
 var file_ferry_v1_internal_proto_depIdxs = []int32{
 	2,  // 0: ferry.v1.ProgressResponse.jobs:type_name -> ferry.v1.JobLiveProgress
-	28, // 1: ferry.v1.JobLiveProgress.reported_at:type_name -> google.protobuf.Timestamp
+	29, // 1: ferry.v1.JobLiveProgress.reported_at:type_name -> google.protobuf.Timestamp
 	4,  // 2: ferry.v1.RenewLeaseRequest.jobs:type_name -> ferry.v1.JobLease
-	28, // 3: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
-	25, // 4: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
-	26, // 5: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
+	29, // 3: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
+	26, // 4: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
+	27, // 5: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
 	11, // 6: ferry.v1.Command.register_disk:type_name -> ferry.v1.RegisterDiskOp
 	12, // 7: ferry.v1.Command.register_library:type_name -> ferry.v1.RegisterLibraryOp
 	13, // 8: ferry.v1.Command.add_cartridge:type_name -> ferry.v1.AddCartridgeOp
-	20, // 9: ferry.v1.Command.start_job:type_name -> ferry.v1.StartJobOp
-	23, // 10: ferry.v1.Command.checkpoint_job:type_name -> ferry.v1.CheckpointJobOp
-	24, // 11: ferry.v1.Command.finish_job:type_name -> ferry.v1.FinishJobOp
-	16, // 12: ferry.v1.Command.protect_cartridge:type_name -> ferry.v1.ProtectCartridgeOp
-	17, // 13: ferry.v1.Command.place_job:type_name -> ferry.v1.PlaceJobOp
-	18, // 14: ferry.v1.Command.wait_job:type_name -> ferry.v1.WaitJobOp
-	21, // 15: ferry.v1.Command.checkpoint_jobs:type_name -> ferry.v1.CheckpointJobsOp
-	22, // 16: ferry.v1.Command.set_node:type_name -> ferry.v1.SetNodeOp
-	19, // 17: ferry.v1.Command.wait_jobs:type_name -> ferry.v1.WaitJobsOp
+	21, // 9: ferry.v1.Command.start_job:type_name -> ferry.v1.StartJobOp
+	24, // 10: ferry.v1.Command.checkpoint_job:type_name -> ferry.v1.CheckpointJobOp
+	25, // 11: ferry.v1.Command.finish_job:type_name -> ferry.v1.FinishJobOp
+	17, // 12: ferry.v1.Command.protect_cartridge:type_name -> ferry.v1.ProtectCartridgeOp
+	18, // 13: ferry.v1.Command.place_job:type_name -> ferry.v1.PlaceJobOp
+	19, // 14: ferry.v1.Command.wait_job:type_name -> ferry.v1.WaitJobOp
+	22, // 15: ferry.v1.Command.checkpoint_jobs:type_name -> ferry.v1.CheckpointJobsOp
+	23, // 16: ferry.v1.Command.set_node:type_name -> ferry.v1.SetNodeOp
+	20, // 17: ferry.v1.Command.wait_jobs:type_name -> ferry.v1.WaitJobsOp
 	14, // 18: ferry.v1.Command.remove_device:type_name -> ferry.v1.RemoveDeviceOp
 	15, // 19: ferry.v1.Command.erase_cartridge:type_name -> ferry.v1.EraseCartridgeOp
-	29, // 20: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
-	30, // 21: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
-	31, // 22: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
-	32, // 23: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
-	18, // 24: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
-	23, // 25: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
-	9,  // 26: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
-	33, // 27: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
-	34, // 28: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
-	35, // 29: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
-	36, // 30: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
-	37, // 31: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
-	38, // 32: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
-	9,  // 33: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
-	29, // 34: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
-	30, // 35: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
-	31, // 36: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
-	6,  // 37: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
-	7,  // 38: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
-	3,  // 39: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
-	0,  // 40: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
-	8,  // 41: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
-	8,  // 42: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
-	5,  // 43: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
-	1,  // 44: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
-	41, // [41:45] is the sub-list for method output_type
-	37, // [37:41] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	16, // 20: ferry.v1.Command.reserve:type_name -> ferry.v1.ReserveOp
+	30, // 21: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
+	31, // 22: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
+	32, // 23: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
+	33, // 24: ferry.v1.ReserveOp.nexus:type_name -> ferry.v1.PRNexus
+	34, // 25: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
+	19, // 26: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
+	24, // 27: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
+	9,  // 28: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
+	35, // 29: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
+	36, // 30: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
+	37, // 31: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
+	38, // 32: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
+	39, // 33: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
+	40, // 34: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
+	9,  // 35: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
+	30, // 36: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
+	31, // 37: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
+	32, // 38: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
+	6,  // 39: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
+	7,  // 40: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
+	3,  // 41: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
+	0,  // 42: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
+	8,  // 43: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
+	8,  // 44: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
+	5,  // 45: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
+	1,  // 46: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
+	43, // [43:47] is the sub-list for method output_type
+	39, // [39:43] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_internal_proto_init() }
@@ -2324,6 +2425,7 @@ func file_ferry_v1_internal_proto_init() {
 		(*Command_WaitJobs)(nil),
 		(*Command_RemoveDevice)(nil),
 		(*Command_EraseCartridge)(nil),
+		(*Command_Reserve)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2331,7 +2433,7 @@ func file_ferry_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_internal_proto_rawDesc), len(file_ferry_v1_internal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
