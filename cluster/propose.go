@@ -126,5 +126,13 @@ func (n *Node) LinearizableRead(ctx context.Context) error {
 // function that stops the watch.
 func (n *Node) WatchJob(id string) (<-chan struct{}, func()) { return n.jobs.subscribe(id) }
 
+// WatchApplied returns a channel closed once the state machine has applied
+// an entry (or installed a snapshot) after this call: a reader that takes
+// the channel, then reads the state machine, misses no change.
+func (n *Node) WatchApplied() <-chan struct{} {
+	ch, _ := n.applied.wait()
+	return ch
+}
+
 // WatchJobs is WatchJob for every job at once.
 func (n *Node) WatchJobs() (<-chan struct{}, func()) { return n.jobs.subscribe(anyJob) }

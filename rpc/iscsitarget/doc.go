@@ -3,6 +3,9 @@
 // whose logical units are the registered disks under the LUN numbers the
 // state machine gave them, so an initiator sees the same LUNs through any
 // node's portal, and SendTargets lists every node's portal for multipath.
+// A disk is a LUN from the moment this node applies its registration, and
+// stops being one the moment it applies its removal (the target follows
+// the node's applied index, not a timer).
 // EXTENDED COPY and RECEIVE COPY RESULTS go to the cluster's copy manager
 // (rpc/copymanager): a copy is a replicated job and survives the node that
 // took the command.

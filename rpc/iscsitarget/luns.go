@@ -13,7 +13,7 @@ import (
 
 // lunSet keeps the device server's LUNs in step with the registered disks:
 // a disk appears once this node can open it, under the LUN number the
-// state machine gave it.
+// state machine gave it, and goes once it is no longer registered.
 type lunSet struct {
 	server *sbc.Server
 	log    *slog.Logger
@@ -27,8 +27,18 @@ func newLUNSet(server *sbc.Server, log *slog.Logger) *lunSet {
 	return &lunSet{server: server, log: log, open: map[uint64]*disk.LUN{}, failed: map[string]string{}}
 }
 
-// sync presents every disk not yet presented.
+// sync presents every disk not yet presented and drops the LUNs whose disk
+// is no longer registered (LUN numbers are never reused).
 func (l *lunSet) sync(disks []*ferryv1.Disk) {
+	registered := make(map[uint64]bool, len(disks))
+	for _, d := range disks {
+		registered[uint64(d.GetLun())] = true
+	}
+	for n := range l.open {
+		if !registered[n] {
+			l.drop(n)
+		}
+	}
 	for _, d := range disks {
 		n := uint64(d.GetLun())
 		if _, ok := l.open[n]; ok || n == 0 {
@@ -62,13 +72,20 @@ func (l *lunSet) add(n uint64, d *ferryv1.Disk) error {
 	return nil
 }
 
+// drop stops presenting LUN n and closes its disk: commands already
+// running on it end with an error, new ones get LOGICAL UNIT NOT SUPPORTED.
+func (l *lunSet) drop(n uint64) {
+	l.server.Remove(n)
+	if err := l.open[n].Close(); err != nil {
+		l.log.Warn("closing a LUN", "lun", n, "err", err)
+	}
+	delete(l.open, n)
+	l.log.Info("disk no longer presented", "lun", n)
+}
+
 // close stops presenting the disks and closes them.
 func (l *lunSet) close() {
-	for n, lun := range l.open {
-		l.server.Remove(n)
-		if err := lun.Close(); err != nil {
-			l.log.Warn("closing a LUN", "lun", n, "err", err)
-		}
+	for n := range l.open {
+		l.drop(n)
 	}
-	clear(l.open)
 }

@@ -17,12 +17,17 @@ import (
 // cluster's name.
 const DefaultTargetName = "iqn.2026-11.io.ferry:"
 
-// lunRescan is how often the target looks for disks registered since.
-const lunRescan = time.Second
+// lunRetry is how often the target tries again, without a change of the
+// state machine, to open the registered disks it could not open (a file
+// not yet reachable from this node).
+const lunRetry = 5 * time.Second
 
 // Node is what the target needs of its cluster node; *cluster.Node has it.
 type Node interface {
 	copymanager.Node
+	// WatchApplied returns a channel closed once the node has applied a
+	// change of its state machine after the call.
+	WatchApplied() <-chan struct{}
 }
 
 // Config configures a Target.
@@ -77,22 +82,40 @@ func New(node Node, cfg Config) (*Target, error) {
 // Serve presents the cluster's disks and answers initiators on ln until
 // ctx ends.
 func (t *Target) Serve(ctx context.Context, ln net.Listener) error {
-	defer t.luns.close()
+	// The disks registered so far are LUNs before the first login.
+	applied := t.node.WatchApplied()
 	t.luns.sync(t.node.FSM().Disks())
+	followCtx, stopFollowing := context.WithCancel(ctx)
+	followed := make(chan struct{})
 	go func() {
-		tick := time.NewTicker(lunRescan)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				t.luns.sync(t.node.FSM().Disks())
-			}
-		}
+		defer close(followed)
+		t.followDisks(followCtx, applied)
 	}()
+	// The LUNs are closed once nothing syncs them any more.
+	defer func() { stopFollowing(); <-followed }()
 	t.log.Info("iSCSI target serving", "target", t.cfg.TargetName, "portal", ln.Addr().String())
 	return t.iscsi.Serve(ctx, ln)
+}
+
+// followDisks presents a disk as a LUN as soon as its registration is
+// applied on this node, and drops it as soon as its removal is, until ctx
+// ends; then it closes them all. applied is the watch taken before the
+// last sync.
+func (t *Target) followDisks(ctx context.Context, applied <-chan struct{}) {
+	defer t.luns.close()
+	retry := time.NewTicker(lunRetry)
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-applied:
+		case <-retry.C:
+		}
+		// Watch before reading, so that no change slips in between.
+		applied = t.node.WatchApplied()
+		t.luns.sync(t.node.FSM().Disks())
+	}
 }
 
 // Shutdown asks initiators to log out, so that multipath ones move to
