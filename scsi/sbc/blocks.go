@@ -15,10 +15,18 @@ import (
 const chunkBytes = 1 << 20
 
 // blockRange decodes the LOGICAL BLOCK ADDRESS and the transfer (or
-// number of blocks) field of a 10-, 12- or 16-byte block command, and the
-// CDB offset of the latter for field pointers.
+// number of blocks) field of a 6-, 10-, 12- or 16-byte block command, and
+// the CDB offset of the latter for field pointers. A 6-byte CDB (READ(6),
+// WRITE(6)) has a 21-bit LBA and a TRANSFER LENGTH of zero means 256
+// blocks (SBC-3 5.13, 5.36).
 func blockRange(cdb []byte) (lba, count uint64, countAt uint16) {
 	switch len(cdb) {
+	case 6:
+		lba = uint64(cdb[1]&0x1F)<<16 | uint64(binary.BigEndian.Uint16(cdb[2:4]))
+		if count = uint64(cdb[4]); count == 0 {
+			count = 256
+		}
+		return lba, count, 4
 	case 10:
 		return uint64(binary.BigEndian.Uint32(cdb[2:6])), uint64(binary.BigEndian.Uint16(cdb[7:9])), 7
 	case 12:

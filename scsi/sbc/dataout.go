@@ -22,7 +22,7 @@ func (s *Server) DataOutLength(lun uint64, cdb []byte) (uint32, bool) {
 		return 0, false
 	}
 	switch cdb[0] {
-	case opWrite10, opWrite12, opWrite16, opWriteVerify10, opWriteVerify12, opWriteVerify16:
+	case opWrite6, opWrite10, opWrite12, opWrite16, opWriteVerify10, opWriteVerify12, opWriteVerify16:
 		_, count, _ := blockRange(cdb[:len(cmd.usage)])
 		return blockBytes(l, count), true
 	case opVerify10, opVerify12, opVerify16:

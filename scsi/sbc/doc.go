@@ -1,9 +1,17 @@
 // Package sbc is the SCSI block-command device server behind Ferry's iSCSI
 // target: it executes the SBC-3 and SPC-4 commands an initiator sends to a
 // disk LUN (INQUIRY and its VPD pages, READ CAPACITY, READ, WRITE, WRITE
-// SAME, VERIFY, SYNCHRONIZE CACHE, MODE SENSE, REPORT LUNS, REPORT
-// SUPPORTED OPERATION CODES, ...) and hands EXTENDED COPY and RECEIVE COPY
-// RESULTS to a CopyManager, which the cluster turns into jobs.
+// SAME, VERIFY, PRE-FETCH, SYNCHRONIZE CACHE, MODE SENSE, REPORT LUNS,
+// REPORT SUPPORTED OPERATION CODES, READ DEFECT DATA, ...) and hands
+// EXTENDED COPY and RECEIVE COPY RESULTS to a CopyManager, which the
+// cluster turns into jobs.
+//
+// A LUN is a fixed disk (INQUIRY RMB zero) that is always ready: START
+// STOP UNIT may start it but never stop it, since a stop would take a LUN
+// shared across the SAN away from every initiator, and PREVENT ALLOW
+// MEDIUM REMOVAL has no medium to hold. A read-only LUN reports WP in
+// MODE SENSE and refuses every command that would change it with DATA
+// PROTECT, WRITE PROTECTED.
 //
 // A Server implements task.Server, so a transport hands it whole commands
 // with their data-out and sends back whatever Result it returns; a bad CDB,

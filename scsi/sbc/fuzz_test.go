@@ -20,6 +20,8 @@ func FuzzCDB(f *testing.F) {
 		{opReportLUNs, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0}, {opRequestSense, 1, 0, 0, 252, 0},
 		{opServiceActionIn16, saReadCapacity16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0},
 		{opExtendedCopy, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0},
+		rw6(opRead6, 0x1FFFFF, 0), rw6(opWrite6, 1, 1), prefetchCDB(true, 0, 0, true, 3), startStopCDB(true, 0, 0, false, true, false),
+		readDefect10CDB(true, true, formatLongBlock, 4), readDefect12CDB(true, false, 7, 1, 8),
 	}
 	for _, s := range seeds {
 		f.Add(s, []byte{1, 2, 3}, uint8(1))

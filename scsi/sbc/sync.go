@@ -13,9 +13,7 @@ import (
 // GOOD.
 func (s *Server) synchronizeCache(_ context.Context, r *request) task.Result {
 	lba, count, _ := blockRange(r.cdb)
-	if count == 0 && lba < r.lun.Blocks() {
-		count = r.lun.Blocks() - lba
-	}
+	count = toEnd(r.lun, lba, count)
 	if err := checkRange(r.lun, lba, count); err != nil {
 		return s.reply(nil, err)
 	}

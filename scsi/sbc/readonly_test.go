@@ -1,0 +1,128 @@
+package sbc
+
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+
+	"github.com/ferry-san/ferry/scsi/sense"
+)
+
+// writeCommands are well-formed CDBs, each with its data-out, of every
+// SBC-3 and SPC-4 command that changes the medium, whether the server
+// implements it or not. Each writes or unmaps block 0 or 1, so that it
+// would succeed on a writable LUN.
+func writeCommands() []struct {
+	name string
+	cdb  []byte
+	data []byte
+} {
+	block := fill(512, 0xA6)
+	unmap := make([]byte, 24) // UNMAP parameter list: one descriptor, LBA 0, 1 block
+	binary.BigEndian.PutUint16(unmap[0:2], 22)
+	binary.BigEndian.PutUint16(unmap[2:4], 16)
+	binary.BigEndian.PutUint32(unmap[16:20], 1)
+	caw := rw16(0x89, 0, 0, 0, 0)
+	caw[13] = 1 // NUMBER OF LOGICAL BLOCKS
+	atomic := rw16(0x9C, 0, 0, 0, 0)
+	atomic[13] = 1
+	return []struct {
+		name string
+		cdb  []byte
+		data []byte
+	}{
+		{"WRITE(6)", rw6(opWrite6, 1, 1), block},
+		{"WRITE(10)", rw10(opWrite10, 1, 1, 0, 0), block},
+		{"WRITE(12)", rw12(opWrite12, 1, 1, 0, 0), block},
+		{"WRITE(16)", rw16(opWrite16, 1, 1, 0, 0), block},
+		{"WRITE(10) FUA", rw10(opWrite10, 1, 1, 0, fuaBit), block},
+		{"WRITE AND VERIFY(10)", rw10(opWriteVerify10, 1, 1, 0, writeVerifyByte), block},
+		{"WRITE AND VERIFY(12)", rw12(opWriteVerify12, 1, 1, 0, writeVerifyByte), block},
+		{"WRITE AND VERIFY(16)", rw16(opWriteVerify16, 1, 1, 0, writeVerifyByte), block},
+		{"WRITE SAME(10)", rw10(opWriteSame10, 1, 1, 0, 0), block},
+		{"WRITE SAME(10) UNMAP", rw10(opWriteSame10, 1, 1, 0, unmapBit), block},
+		{"WRITE SAME(16)", rw16(opWriteSame16, 1, 1, 0, 0), block},
+		{"WRITE SAME(16) UNMAP", rw16(opWriteSame16, 1, 1, 0, unmapBit), block},
+		{"WRITE SAME(16) NDOB", rw16(opWriteSame16, 1, 1, 0, ndobBit), nil},
+		{"UNMAP", []byte{0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0}, unmap},
+		{"COMPARE AND WRITE", caw, append(make([]byte, 512), block...)},
+		{"ORWRITE(16)", rw16(0x8B, 1, 1, 0, 0), block},
+		{"WRITE ATOMIC(16)", atomic, block},
+		{"FORMAT UNIT", []byte{0x04, 0, 0, 0, 0, 0}, nil},
+		{"SANITIZE OVERWRITE", []byte{0x48, 0x01, 0, 0, 0, 0, 0, 0, 8, 0}, []byte{1, 0, 0, 4, 0xA6, 0xA6, 0xA6, 0xA6}},
+		{"WRITE LONG(10)", rw10(0x3F, 1, 0, 0, 0), nil},
+	}
+}
+
+// writeCountingLUN fails the test's expectations if anything writes it.
+type writeCountingLUN struct {
+	*memLUN
+	writes int
+}
+
+func (l *writeCountingLUN) WriteAt(p []byte, off int64) (int, error) {
+	l.writes++
+	return l.memLUN.WriteAt(p, off)
+}
+
+// TestReadOnlyLUN encodes SCSI.ReadOnly (ReadOnlySBC) for every command
+// that changes the medium: on a read-only LUN each one the server
+// implements is DATA PROTECT, WRITE PROTECTED, one it does not is an
+// unsupported operation code (or service action), and none reaches the
+// Volume. MODE SENSE reports WP, which is how libiscsi finds a read-only
+// LUN.
+func TestReadOnlyLUN(t *testing.T) {
+	f := newFixture(t)
+	l := &writeCountingLUN{memLUN: f.disk}
+	l.readOnly = true
+	for i := range l.data {
+		l.data[i] = byte(i)
+	}
+	before := bytes.Clone(l.data)
+	f.srv.Remove(1)
+	if err := f.srv.Add(1, NewLUN(l, Identity{NAA: testNAA})); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range writeCommands() {
+		t.Run(c.name, func(t *testing.T) {
+			res := f.run(c.cdb, c.data)
+			if _, err := f.srv.lookup(c.cdb); err != nil {
+				if res.Sense == nil || res.Sense.Key != sense.IllegalRequest ||
+					(res.Sense.Code() != sense.InvalidCommandOperationCode && res.Sense.Code() != sense.InvalidFieldInCDB) {
+					t.Fatalf("unsupported: sense %v", res.Sense)
+				}
+				return
+			}
+			check(t, res, writeProtect)
+		})
+	}
+	if l.writes != 0 || !bytes.Equal(l.data, before) {
+		t.Fatalf("%d writes reached a read-only LUN", l.writes)
+	}
+	for _, cdb := range [][]byte{modeSense6CDB(true, 0, pageAll, 0, 255), {opModeSense10, dbdBit, pageAll, 0, 0, 0, 0, 1, 0, 0}} {
+		res := f.run(cdb, nil)
+		check(t, res, good)
+		at := 2
+		if cdb[0] == opModeSense10 {
+			at = 3
+		}
+		if res.DataIn[at]&wpBit == 0 {
+			t.Fatalf("MODE SENSE %#x: device-specific parameter %#x without WP", cdb[0], res.DataIn[at])
+		}
+	}
+}
+
+// TestWriteCommandsWrite is the other half of TestReadOnlyLUN: on a
+// writable LUN the same CDBs are well formed, so that a refusal there is
+// for the LUN's write protection and not for a bad CDB.
+func TestWriteCommandsWrite(t *testing.T) {
+	for _, c := range writeCommands() {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			if _, err := f.srv.lookup(c.cdb); err != nil {
+				t.Skipf("not implemented: %v", err)
+			}
+			check(t, f.run(c.cdb, c.data), good)
+		})
+	}
+}
