@@ -53,7 +53,8 @@ type State struct {
 // Effect is what a change asks of the target beyond the new State.
 type Effect struct {
 	// Abort lists the nexuses whose tasks on the LUN must be aborted
-	// (PREEMPT AND ABORT).
+	// (PREEMPT AND ABORT). A TargetPort of 0 means the initiator port
+	// through every target port (see Nexus.Covers).
 	Abort []Nexus
 	// Attention lists the unit attentions to establish for other nexuses
 	// (REGISTRATIONS PREEMPTED, RESERVATIONS PREEMPTED, RESERVATIONS
@@ -63,6 +64,8 @@ type Effect struct {
 
 // Attention is a unit attention condition for one nexus.
 type Attention struct {
+	// Nexus is the I_T nexus; a TargetPort of 0 means the initiator port
+	// through every target port (see Nexus.Covers).
 	Nexus Nexus
 	// ASC and ASCQ of the unit attention (SPC-4 table D.2).
 	ASC, ASCQ byte

@@ -44,6 +44,7 @@ const (
 	InvalidFieldInParameterList    Code = 0x2600 // INVALID FIELD IN PARAMETER LIST
 	ParameterNotSupported          Code = 0x2601 // PARAMETER NOT SUPPORTED
 	ParameterValueInvalid          Code = 0x2602 // PARAMETER VALUE INVALID
+	InvalidReleaseOfPR             Code = 0x2604 // INVALID RELEASE OF PERSISTENT RESERVATION
 	TooManyTargetDescriptors       Code = 0x2606 // TOO MANY TARGET DESCRIPTORS
 	UnsupportedTargetDescriptor    Code = 0x2607 // UNSUPPORTED TARGET DESCRIPTOR TYPE CODE
 	TooManySegmentDescriptors      Code = 0x2608 // TOO MANY SEGMENT DESCRIPTORS
@@ -57,6 +58,9 @@ const (
 	SoftwareWriteProtected         Code = 0x2702 // LOGICAL UNIT SOFTWARE WRITE PROTECTED
 	MediumMayHaveChanged           Code = 0x2800 // NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED
 	PowerOnReset                   Code = 0x2900 // POWER ON, RESET, OR BUS DEVICE RESET OCCURRED
+	ReservationsPreempted          Code = 0x2A03 // RESERVATIONS PREEMPTED
+	ReservationsReleased           Code = 0x2A04 // RESERVATIONS RELEASED
+	RegistrationsPreempted         Code = 0x2A05 // REGISTRATIONS PREEMPTED
 	CommandSequenceError           Code = 0x2C00 // COMMAND SEQUENCE ERROR
 	IncompatibleMedium             Code = 0x3000 // INCOMPATIBLE MEDIUM INSTALLED
 	MediumFormatCorrupted          Code = 0x3100 // MEDIUM FORMAT CORRUPTED
@@ -142,6 +146,8 @@ func (c Code) name() (string, bool) {
 		return "PARAMETER NOT SUPPORTED", true
 	case ParameterValueInvalid:
 		return "PARAMETER VALUE INVALID", true
+	case InvalidReleaseOfPR:
+		return "INVALID RELEASE OF PERSISTENT RESERVATION", true
 	case TooManyTargetDescriptors:
 		return "TOO MANY TARGET DESCRIPTORS", true
 	case UnsupportedTargetDescriptor:
@@ -168,6 +174,12 @@ func (c Code) name() (string, bool) {
 		return "NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED", true
 	case PowerOnReset:
 		return "POWER ON, RESET, OR BUS DEVICE RESET OCCURRED", true
+	case ReservationsPreempted:
+		return "RESERVATIONS PREEMPTED", true
+	case ReservationsReleased:
+		return "RESERVATIONS RELEASED", true
+	case RegistrationsPreempted:
+		return "REGISTRATIONS PREEMPTED", true
 	case CommandSequenceError:
 		return "COMMAND SEQUENCE ERROR", true
 	case IncompatibleMedium:
