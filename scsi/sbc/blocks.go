@@ -59,10 +59,23 @@ func isAbort(err error) bool {
 		errors.Is(err, task.ErrAborted)
 }
 
-// writeAt writes data at byte offset off of the LUN unless task
+// writeAt writes data at byte offset off of the LUN under a shared range
+// lock, so that it never lands between the compare and the write of a
+// COMPARE AND WRITE through any node; ctx ending while it waits for the
+// lock aborts it.
+func (r *request) writeAt(ctx context.Context, data []byte, off uint64) error {
+	unlock, err := r.lockRange(ctx, off, uint64(len(data)), false)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return r.commitAt(data, off)
+}
+
+// commitAt writes data at byte offset off of the LUN unless task
 // management has aborted the task (task.ErrAborted): every write to the
-// medium goes through here.
-func (r *request) writeAt(data []byte, off uint64) error {
+// medium goes through here, with the range locked.
+func (r *request) commitAt(data []byte, off uint64) error {
 	return r.task.Commit(func() error {
 		_, err := r.lun.WriteAt(data, int64(off))
 		return err

@@ -9,9 +9,10 @@ import (
 // SCSI transfer length), so that the transport reports write residuals
 // (RFC 7143 11.4.5.1) and hands Execute only that much. It reports false
 // for commands without data-out, unknown commands and unknown LUNs, whose
-// data-out the transport then passes on as it came; and for WRITE SAME,
-// whose one block must arrive exactly, so that a data-out of another size
-// reaches writeSame and is refused there rather than silently cut.
+// data-out the transport then passes on as it came; and for WRITE SAME
+// and COMPARE AND WRITE, whose data-out must arrive exactly, so that a
+// data-out of another size reaches them and is refused there rather than
+// silently cut.
 func (s *Server) DataOutLength(lun uint64, cdb []byte) (uint32, bool) {
 	cmd, err := s.lookup(cdb)
 	if err != nil {
@@ -22,7 +23,7 @@ func (s *Server) DataOutLength(lun uint64, cdb []byte) (uint32, bool) {
 		return 0, false
 	}
 	switch cdb[0] {
-	case opWrite6, opWrite10, opWrite12, opWrite16, opWriteVerify10, opWriteVerify12, opWriteVerify16:
+	case opWrite6, opWrite10, opWrite12, opWrite16, opWriteVerify10, opWriteVerify12, opWriteVerify16, opOrWrite16:
 		_, count, _ := blockRange(cdb[:len(cmd.usage)])
 		return blockBytes(l, count), true
 	case opVerify10, opVerify12, opVerify16:

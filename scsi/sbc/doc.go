@@ -1,10 +1,10 @@
 // Package sbc is the SCSI block-command device server behind Ferry's iSCSI
 // target: it executes the SBC-3 and SPC-4 commands an initiator sends to a
 // disk LUN (INQUIRY and its VPD pages, READ CAPACITY, READ, WRITE, WRITE
-// SAME, VERIFY, PRE-FETCH, SYNCHRONIZE CACHE, MODE SENSE, REPORT LUNS,
-// REPORT SUPPORTED OPERATION CODES, READ DEFECT DATA, ...) and hands
-// EXTENDED COPY and RECEIVE COPY RESULTS to a CopyManager, which the
-// cluster turns into jobs.
+// SAME, VERIFY, PRE-FETCH, COMPARE AND WRITE, ORWRITE, SYNCHRONIZE CACHE,
+// MODE SENSE, REPORT LUNS, REPORT SUPPORTED OPERATION CODES, READ DEFECT
+// DATA, ...) and hands EXTENDED COPY and RECEIVE COPY RESULTS to a
+// CopyManager, which the cluster turns into jobs.
 //
 // A LUN is a fixed disk (INQUIRY RMB zero) that is always ready: START
 // STOP UNIT may start it but never stop it, since a stop would take a LUN
@@ -17,6 +17,12 @@
 // with their data-out and sends back whatever Result it returns; a bad CDB,
 // an address past the end of a LUN or an unknown LUN become CHECK CONDITION
 // with the sense data SPC-4 prescribes, never a panic.
+//
+// Writes to the medium take a shared range lock and the read-modify-write
+// commands (COMPARE AND WRITE, ORWRITE) an exclusive one, through the
+// LUN's RangeLocker: a *disk.LUN's holds across the processes sharing its
+// backing file, so a COMPARE AND WRITE is atomic with respect to every
+// write through any node's portal.
 //
 // Every command the server implements is described once, in the command
 // table (opcodes.go): its handler and its CDB usage data. REPORT SUPPORTED

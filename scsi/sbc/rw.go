@@ -50,7 +50,7 @@ func (s *Server) read(_ context.Context, r *request) task.Result {
 // the initiator sent less data than the range holds (its expected
 // transfer length was shorter), only that much is written, as FCP-4 and
 // iSCSI prescribe for an overflow; extra data is ignored.
-func (s *Server) write(_ context.Context, r *request) task.Result {
+func (s *Server) write(ctx context.Context, r *request) task.Result {
 	if err := writeProtected(r.lun); err != nil {
 		return s.reply(nil, err)
 	}
@@ -60,7 +60,7 @@ func (s *Server) write(_ context.Context, r *request) task.Result {
 	}
 	bs := uint64(r.lun.BlockSize())
 	data := truncate(r.task.DataOut, uint32(count*bs))
-	if err := r.writeAt(data, lba*bs); err != nil {
+	if err := r.writeAt(ctx, data, lba*bs); err != nil {
 		return s.ioFailure(err, sense.WriteError, r, lba)
 	}
 	verify := isWriteAndVerify(r.cdb[0])

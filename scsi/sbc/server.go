@@ -27,13 +27,15 @@ type Server struct {
 
 	mu   sync.RWMutex
 	luns map[uint64]LUN
+	// lockers holds each LUN's range locker.
+	lockers map[uint64]RangeLocker
 }
 
 // New returns a server with no LUNs. copier runs EXTENDED COPY and RECEIVE
 // COPY RESULTS; with a nil copier both are unsupported operation codes and
 // the third-party copy VPD page is absent.
 func New(cfg Config, copier CopyManager) *Server {
-	s := &Server{cfg: cfg.withDefaults(), copier: copier, luns: make(map[uint64]LUN)}
+	s := &Server{cfg: cfg.withDefaults(), copier: copier, luns: make(map[uint64]LUN), lockers: make(map[uint64]RangeLocker)}
 	s.commands = s.commandTable()
 	return s
 }
@@ -61,6 +63,7 @@ func (s *Server) Add(n uint64, l LUN) error {
 		return fmt.Errorf("%w: LUN %d already present", ErrLUN, n)
 	}
 	s.luns[n] = l
+	s.lockers[n] = newLocker(l)
 	return nil
 }
 
@@ -69,6 +72,7 @@ func (s *Server) Remove(n uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.luns, n)
+	delete(s.lockers, n)
 }
 
 // lun returns LUN n, or nil.
@@ -76,6 +80,13 @@ func (s *Server) lun(n uint64) LUN {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.luns[n]
+}
+
+// lunLocker returns LUN n and its range locker, or nils.
+func (s *Server) lunLocker(n uint64) (LUN, RangeLocker) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.luns[n], s.lockers[n]
 }
 
 // lunNumbers returns the LUN numbers in ascending order.
@@ -98,6 +109,8 @@ type request struct {
 	// lun is nil when the task addresses a LUN the server does not have
 	// (only commands marked anyLUN run then).
 	lun LUN
+	// locker locks ranges of lun (see lockRange).
+	locker RangeLocker
 }
 
 // Execute runs one command.
@@ -110,7 +123,8 @@ func (s *Server) Execute(ctx context.Context, t *task.Task) task.Result {
 	if err := checkUsage(cdb, cmd.usage); err != nil {
 		return s.reply(nil, err)
 	}
-	r := &request{task: t, cdb: cdb, lun: s.lun(t.LUN)}
+	r := &request{task: t, cdb: cdb}
+	r.lun, r.locker = s.lunLocker(t.LUN)
 	if r.lun == nil && !cmd.anyLUN {
 		return task.Fail(sense.New(sense.IllegalRequest, sense.LUNotSupported))
 	}

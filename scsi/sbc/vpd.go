@@ -122,11 +122,12 @@ func scsiName(name string) []byte {
 }
 
 // blockLimits is page B0h. WSNZ is clear (WRITE SAME with zero blocks
-// writes to the end of the LUN); COMPARE AND WRITE and UNMAP are not
-// offered, so their limits are zero.
+// writes to the end of the LUN); UNMAP and WRITE ATOMIC are not offered,
+// so their limits are zero.
 func (s *Server) blockLimits(l LUN) []byte {
 	bs := l.BlockSize()
 	b := make([]byte, blockLimitsLen)
+	b[1] = byte(s.maxCompareBlocks(l))
 	binary.BigEndian.PutUint16(b[2:4], uint16(min(blocks(s.cfg.OptimalGranularityBytes, bs), 0xFFFF)))
 	binary.BigEndian.PutUint32(b[4:8], s.maxTransferBlocks(l))
 	binary.BigEndian.PutUint32(b[8:12], blocks(s.cfg.OptimalTransferBytes, bs))

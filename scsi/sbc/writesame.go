@@ -60,7 +60,7 @@ func (s *Server) fill(ctx context.Context, r *request, lba, count uint64, block 
 			return s.ioFailure(err, sense.WriteError, r, lba+done)
 		}
 		n := min(perChunk, count-done)
-		if err := r.writeAt(chunk[:n*bs], (lba+done)*bs); err != nil {
+		if err := r.writeAt(ctx, chunk[:n*bs], (lba+done)*bs); err != nil {
 			return s.ioFailure(err, sense.WriteError, r, lba+done)
 		}
 		done += n

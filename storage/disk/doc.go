@@ -6,4 +6,8 @@
 // violation is an *RangeError that matches ErrOutOfRange. Offsets are in
 // bytes so that callers with byte-granular segments (SPC-4 descriptor 0x0A)
 // need no conversion; the error still names the logical blocks touched.
+//
+// LockRange locks byte ranges of a LUN against the other processes sharing
+// its file (open file description locks on Linux) as well as within this
+// one, for the SCSI device server's atomic commands.
 package disk

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/ferry-san/ferry/internal/rangelock"
 )
 
 // Options controls how Open presents a file or device.
@@ -26,6 +28,8 @@ type LUN struct {
 	readOnly  bool
 	device    bool
 	stream    streamIO
+	// locks are the range locks of LockRange.
+	locks *rangelock.Table
 }
 
 // Open opens a regular file or a block device as a LUN. The size must be a
@@ -52,7 +56,7 @@ func newLUN(f *os.File, path string, opt Options) (*LUN, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &LUN{f: f, path: path, readOnly: opt.ReadOnly}
+	l := &LUN{f: f, path: path, readOnly: opt.ReadOnly, locks: newLocks(f)}
 	var native uint32
 	switch m := st.Mode(); {
 	case m.IsRegular():
