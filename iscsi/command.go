@@ -302,51 +302,85 @@ type dataOutSizer interface {
 	DataOutLength(lun uint64, cdb []byte) (uint32, bool)
 }
 
-// execute runs cmd on its own goroutine, at most QueueDepth at a time.
+// quickBytes bounds the transfer of a command run on the reader goroutine.
+const quickBytes = 64 << 10
+
+// quickServer is implemented by a task.Server that can tell a command that
+// ends with its own block I/O (a READ or WRITE) from one that may wait
+// long (a copy, a round through the cluster).
+type quickServer interface {
+	Quick(cdb []byte) bool
+}
+
+// execute runs cmd, at most QueueDepth at a time: on its own goroutine, or
+// on the reader's when running it there is cheaper and delays nothing
+// (see inline).
 func (c *conn) execute(cmd *command) {
 	c.running.Add(1)
-	go func() {
-		defer c.running.Done()
-		slot := false
-		select {
-		case c.slots <- struct{}{}:
-			slot = true
-		case <-cmd.ctx.Done():
+	c.executing.Add(1)
+	if c.inline(cmd) {
+		c.runCommand(cmd)
+		return
+	}
+	go c.runCommand(cmd)
+}
+
+// inline reports whether cmd runs on the reader goroutine: with one
+// command in flight, handing each to a goroutine of its own costs a
+// thread wake-up and a third of the commands per second. Only when cmd
+// is the connection's only command, no further PDU has arrived (task
+// management could only wait for it), and the server says it is a block
+// read or write of at most quickBytes.
+func (c *conn) inline(cmd *command) bool {
+	q, ok := c.t.cfg.Server.(quickServer)
+	return ok && c.executing.Load() == 1 && c.r.Buffered() == 0 &&
+		max(cmd.edtl, cmd.readLen) <= quickBytes && q.Quick(cmd.cdb)
+}
+
+// runCommand waits for a queue slot, runs cmd on the server and sends its
+// outcome.
+func (c *conn) runCommand(cmd *command) {
+	defer c.running.Done()
+	defer c.executing.Add(-1)
+	slot := false
+	select {
+	case c.slots <- struct{}{}:
+		slot = true
+	case <-cmd.ctx.Done():
+	}
+	// Both cases may be ready at once and select picks either: an
+	// aborted command that got a slot gives it back unrun.
+	if cmd.ctx.Err() != nil {
+		if slot {
+			<-c.slots
 		}
-		// Both cases may be ready at once and select picks either: an
-		// aborted command that got a slot gives it back unrun.
-		if cmd.ctx.Err() != nil {
-			if slot {
-				<-c.slots
-			}
-			c.finish(cmd, abortedResult)
+		c.finish(cmd, abortedResult)
+		return
+	}
+	// A read's data-in counts against the budget by its expected
+	// length, from here to its response.
+	if cmd.readLen > 0 {
+		n := min(uint64(cmd.readLen), c.t.cfg.DataBudget)
+		if !c.t.buffers.take(n) {
+			<-c.slots
+			c.finish(cmd, task.Result{Status: task.Busy})
 			return
 		}
-		// A read's data-in counts against the budget by its expected
-		// length, from here to its response.
-		if cmd.readLen > 0 {
-			n := min(uint64(cmd.readLen), c.t.cfg.DataBudget)
-			if !c.t.buffers.take(n) {
-				<-c.slots
-				c.finish(cmd, task.Result{Status: task.Busy})
-				return
-			}
-			c.cmdMu.Lock()
-			cmd.reserved += n
-			c.cmdMu.Unlock()
+		c.cmdMu.Lock()
+		cmd.reserved += n
+		c.cmdMu.Unlock()
+	}
+	t := &task.Task{LUN: lunNumber(cmd.lunRaw), CDB: cmd.cdb, Initiator: c.sess.port, Gate: &cmd.gate}
+	t.AllocationLength = cmd.readLen
+	t.DataOut = cmd.buf
+	if sz, ok := c.t.cfg.Server.(dataOutSizer); ok && cmd.buf != nil {
+		if n, ok := sz.DataOutLength(t.LUN, cmd.cdb); ok && n < uint32(len(cmd.buf)) {
+			t.DataOut = cmd.buf[:n]
 		}
-		t := &task.Task{LUN: lunNumber(cmd.lunRaw), CDB: cmd.cdb, Initiator: c.sess.port, Gate: &cmd.gate}
-		t.AllocationLength = cmd.readLen
-		t.DataOut = cmd.buf
-		if sz, ok := c.t.cfg.Server.(dataOutSizer); ok && cmd.buf != nil {
-			if n, ok := sz.DataOutLength(t.LUN, cmd.cdb); ok && n < uint32(len(cmd.buf)) {
-				t.DataOut = cmd.buf[:n]
-			}
-		}
-		res := c.run(cmd.ctx, t)
-		<-c.slots
-		c.finish(cmd, res)
-	}()
+	}
+	res := c.run(cmd.ctx, t)
+	<-c.slots
+	c.finish(cmd, res)
 }
 
 // run executes t on the server. A server that panics fails the command

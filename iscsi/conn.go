@@ -50,7 +50,9 @@ type conn struct {
 	cmds    map[uint32]*command
 	nextTTT uint32
 	running sync.WaitGroup
-	slots   chan struct{}
+	// executing counts the commands between execute and their response.
+	executing atomic.Int32
+	slots     chan struct{}
 }
 
 func newConn(t *Target, nc net.Conn) *conn {

@@ -33,6 +33,12 @@
 // completed, so ABORT TASK of it is TASK DOES NOT EXIST and resets leave
 // it alone: an initiator never hears both GOOD and FUNCTION COMPLETE.
 //
+// Commands run on goroutines of their own, at most QueueDepth per
+// connection, except that a lone READ or WRITE of at most 64 KiB (one the
+// task.Server calls Quick) runs on the goroutine that reads the
+// connection when no further PDU has arrived: with one command in flight
+// the hand-off to another thread cost a third of the commands per second.
+//
 // Data-out is tracked by the ranges of the buffer it filled, not by a
 // byte count: data overlapping what already arrived (immediate data sent
 // again in the first Data-Out) is merged when it agrees and is a protocol

@@ -47,6 +47,10 @@ func NewReader(r io.Reader, maxData int) *Reader {
 	return &Reader{r: bufio.NewReaderSize(r, 64<<10), Limits: Limits{MaxData: maxData}}
 }
 
+// Buffered is how many bytes already received wait to be read: a next PDU
+// has (at least partly) arrived when it is not 0.
+func (r *Reader) Buffered() int { return r.r.Buffered() }
+
 // Read returns the next PDU. An ErrDigest error on the data leaves the
 // stream in sync: the PDU is returned too, so the caller can reject it.
 func (r *Reader) Read() (*PDU, error) {
