@@ -2,10 +2,12 @@ package sbc
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"testing"
 
 	"github.com/ferry-san/ferry/scsi/sense"
+	"github.com/ferry-san/ferry/scsi/task"
 )
 
 // writeCommands are well-formed CDBs, each with its data-out, of every
@@ -54,7 +56,7 @@ func writeCommands() []struct {
 	}
 }
 
-// writeCountingLUN fails the test's expectations if anything writes it.
+// writeCountingLUN counts the writes that reach it.
 type writeCountingLUN struct {
 	*memLUN
 	writes int
@@ -123,6 +125,36 @@ func TestWriteCommandsWrite(t *testing.T) {
 				t.Skipf("not implemented: %v", err)
 			}
 			check(t, f.run(c.cdb, c.data), good)
+		})
+	}
+}
+
+// TestAbortedWriteCommandsWriteNothing: every command that changes the
+// medium does so through Task.Commit, so once task management has aborted
+// the task (its gate closed) it ends with TASK ABORTED and the Volume sees
+// no write.
+func TestAbortedWriteCommandsWriteNothing(t *testing.T) {
+	for _, c := range writeCommands() {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			if _, err := f.srv.lookup(c.cdb); err != nil {
+				t.Skipf("not implemented: %v", err)
+			}
+			l := &writeCountingLUN{memLUN: f.disk}
+			f.srv.Remove(1)
+			if err := f.srv.Add(1, NewLUN(l, Identity{NAA: testNAA})); err != nil {
+				t.Fatal(err)
+			}
+			var gate task.Gate
+			gate.Abort()
+			res := f.srv.Execute(context.Background(), &task.Task{LUN: 1, CDB: c.cdb, DataOut: c.data,
+				Initiator: "iqn.test,isid1", Gate: &gate})
+			if res.Status != task.TaskAborted {
+				t.Fatalf("status %#x, sense %v; want TASK ABORTED", res.Status, res.Sense)
+			}
+			if l.writes != 0 {
+				t.Fatalf("%d writes reached the medium after the abort", l.writes)
+			}
 		})
 	}
 }
