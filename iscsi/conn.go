@@ -77,8 +77,6 @@ func (c *conn) serve(ctx context.Context) {
 		return
 	}
 	c.nc.SetReadDeadline(time.Time{})
-	c.sess = s
-	c.loggedIn.Store(true)
 	defer c.t.unregister(s)
 	c.log = c.log.With("initiator", s.port)
 	c.log.Info("iscsi: login", "discovery", s.discovery, "tsih", s.tsih,
@@ -227,8 +225,14 @@ func (c *conn) send(p *pdu.PDU, mode sendMode) error {
 // connection still logging in is simply closed.
 func (c *conn) requestLogout(grace uint16) {
 	if !c.loggedIn.Load() {
-		c.nc.Close()
-		return
+		// The login may be sending its final response: wait for it.
+		c.wmu.Lock()
+		in := c.loggedIn.Load()
+		c.wmu.Unlock()
+		if !in {
+			c.nc.Close()
+			return
+		}
 	}
 	m := &pdu.AsyncMessage{Event: pdu.AsyncLogoutRequest, Parameter3: grace}
 	if err := c.send(pdu.Build(m, nil), nextStatSN); err != nil {

@@ -58,16 +58,29 @@ func (c *conn) login() (*session, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := c.sendLogin(st, &resp, kvs); err != nil {
+		if s == nil {
+			if err := c.sendLogin(st, &resp, kvs); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		// The final response and the session's start are one step under
+		// wmu: a Shutdown meanwhile either finds the connection still
+		// logging in (and closes it) or waits and finds the session, to
+		// ask it to log out, never a session whose login it cut.
+		c.wmu.Lock()
+		err = c.sendLogin(st, &resp, kvs)
+		if err == nil {
+			c.digests = pdu.Digests{Header: s.p.HeaderDigest, Data: s.p.DataDigest}
+			c.sess = s
+			c.loggedIn.Store(true)
+		}
+		c.wmu.Unlock()
+		if err != nil {
 			return nil, err
 		}
-		if s != nil {
-			c.wmu.Lock()
-			c.digests = pdu.Digests{Header: s.p.HeaderDigest, Data: s.p.DataDigest}
-			c.wmu.Unlock()
-			c.r.Digests = c.digests
-			return s, nil
-		}
+		c.r.Digests = c.digests
+		return s, nil
 	}
 }
 
