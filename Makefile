@@ -97,11 +97,14 @@ BENCH_FAILOVER_FLAGS ?=
 bench-failover: build
 	$(GO) run ./test/benchfailover -ferry bin/ferry -kills $(KILLS) -quiet-minutes $(QUIET) $(BENCH_FAILOVER_FLAGS)
 
-# iSCSI: Ferry's target against Debian's tgtd serving the same files
-# (iscsi-perf sequential reads, initiator sequential writes; medians of
-# alternating runs, ratio Ferry/tgtd), then a 1 GiB EXTENDED COPY against
-# READ(16)/WRITE(16) of the same bytes. tgt is installed when tgtd is
-# missing and we are root; without it only Ferry's figures are printed.
+# iSCSI: Ferry's target (two nodes) against Debian's tgtd serving the same
+# files (iscsi-perf sequential reads, initiator sequential writes; medians
+# of alternating runs, ratio Ferry/tgtd), sequential reads through two
+# nodes' portals at once against one, COMPARE AND WRITE from 4 initiators
+# through two nodes, a 1 GiB EXTENDED COPY against READ(16)/WRITE(16) of the
+# same bytes, and the wall time of libiscsi's whole suite on each target
+# (BENCH_ISCSI_FLAGS=-conformance=false leaves it out). tgt is installed when
+# tgtd is missing and we are root; without it only Ferry's figures are printed.
 BENCH_ISCSI_FLAGS ?=
 bench-iscsi: build
 	@command -v iscsi-perf >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y libiscsi-bin; }

@@ -10,13 +10,24 @@
 // Ferry/tgtd. tgtd is installed with apt-get when it is missing and we are
 // root; without it only Ferry's figures are printed, with a note.
 //
+// Ferry runs as two nodes, n1 and n2, each with its own portal onto the
+// same LUNs; the comparisons with tgtd go through n1's.
+//
+// Multipath: sequential 1 MiB reads of one LUN through n1's portal alone,
+// then through n1's and n2's at once (an iscsi-perf on each), alternating,
+// -rounds times; the medians and their ratio are printed.
+//
 // Third-party copy: a -size EXTENDED COPY block→block from LUN 1 to LUN 2
 // through Ferry's portal, against READ(16)/WRITE(16) of the same bytes in
 // 1 MiB chunks through the initiator; the destination is hashed after each.
 //
+// Conformance: the wall time of libiscsi's whole suite (`iscsi-test-cu
+// --dataloss --test=ALL`) on a 256 MiB LUN of each target, with its real
+// passes, skips and failures (-conformance=false leaves it out).
+//
 // Usage (from the repository root; `make bench-iscsi` does this):
 //
-//	go run ./test/benchiscsi -ferry bin/ferry [-size 1GiB] [-rounds 3] [-run 3s]
+//	go run ./test/benchiscsi -ferry bin/ferry [-size 1GiB] [-rounds 3] [-run 3s] [-conformance=false]
 package main
 
 import (
@@ -47,6 +58,7 @@ type options struct {
 	rounds      int
 	runFor      time.Duration
 	keepDir     bool
+	conformance bool
 }
 
 // errUsage marks bad flags.
@@ -61,6 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.rounds, "rounds", 3, "runs of each measurement per target, alternating Ferry and tgtd")
 	fs.DurationVar(&o.runFor, "run", 3*time.Second, "length of one throughput or IOPS run")
 	fs.BoolVar(&o.keepDir, "keep", false, "keep the working directory (LUN files, agent log)")
+	fs.BoolVar(&o.conformance, "conformance", true, "time libiscsi's whole suite on each target")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -111,7 +124,7 @@ func bench(ctx context.Context, o options, out io.Writer, log *slog.Logger) erro
 	defer f.Close()
 
 	var r report
-	t, err := startTgtd(ctx, f.srcPath, f.dstPath, log)
+	t, err := startTgtd(ctx, f.srcPath, f.dstPath, f.confPath, log)
 	if err != nil {
 		r.note = fmt.Sprintf("tgtd is not compared: %v", err)
 		log.Warn(r.note)
@@ -125,8 +138,20 @@ func bench(ctx context.Context, o options, out io.Writer, log *slog.Logger) erro
 	if r.perf, err = measure(ctx, o, targets, log); err != nil {
 		return err
 	}
+	if r.multipath, err = measureMultipath(ctx, o, [2]portal{f.portal(), f.portal2()}, log); err != nil {
+		return err
+	}
 	if r.copy, err = timeCopies(ctx, f, log); err != nil {
 		return err
+	}
+	if o.conformance {
+		for _, p := range targets {
+			c, err := timeConformance(ctx, p, log)
+			if err != nil {
+				return err
+			}
+			r.conformance = append(r.conformance, c)
+		}
 	}
 	r.print(out, o)
 	return nil

@@ -10,11 +10,12 @@ import (
 )
 
 // portal is one iSCSI target under test: where it listens, its name, and
-// the LUNs serving the source (random data) and destination files.
+// the LUNs serving the source (random data), destination and conformance
+// files.
 type portal struct {
-	name           string
-	addr, iqn      string
-	srcLUN, dstLUN uint32
+	name                    string
+	addr, iqn               string
+	srcLUN, dstLUN, confLUN uint32
 }
 
 // url is libiscsi's URL of one of the portal's LUNs.

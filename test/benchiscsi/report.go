@@ -10,9 +10,11 @@ import (
 
 // report is what the benchmark prints.
 type report struct {
-	note string // why tgtd is not compared, when it is not
-	perf []perfResult
-	copy copyResult
+	note        string // why tgtd is not compared, when it is not
+	perf        []perfResult
+	multipath   multipathResult
+	copy        copyResult
+	conformance []conformanceResult
 }
 
 func median(v []float64) float64 {
@@ -44,11 +46,25 @@ func (r report) print(out io.Writer, o options) {
 		}
 		fmt.Fprintf(out, "%-45s %12s %12s %8s\n", p.w.name, fmt.Sprintf("%.0f %s", f, p.w.unit), tgt, ratio)
 	}
+	one, two := median(r.multipath.one), median(r.multipath.two)
+	fmt.Fprintf(out, "\nMultipath: %s of one LUN, Ferry (medians of %d runs, alternating)\n", multipathRead.name, o.rounds)
+	fmt.Fprintf(out, "  through n1's portal alone              %8.0f MB/s\n", one)
+	fmt.Fprintf(out, "  through n1's and n2's at once          %8.0f MB/s\n", two)
+	if one > 0 {
+		fmt.Fprintf(out, "  scaling, two paths / one               %8.2f×\n", two/one)
+	}
 	c := r.copy
 	mb := float64(c.bytes) / 1e6
 	fmt.Fprintf(out, "\nCopy of %d MiB LUN 1 → LUN 2 through Ferry's portal (destination verified by SHA-256):\n", c.bytes>>20)
 	fmt.Fprintf(out, "  EXTENDED COPY (block→block)          %8v  %7.0f MB/s\n", c.xcopy.Round(time.Millisecond), mb/c.xcopy.Seconds())
 	fmt.Fprintf(out, "  READ(16)/WRITE(16), 1 MiB chunks     %8v  %7.0f MB/s\n", c.reread.Round(time.Millisecond), mb/c.reread.Seconds())
 	fmt.Fprintf(out, "  speed-up of third-party copy         %8.2f×\n", c.reread.Seconds()/c.xcopy.Seconds())
+	if len(r.conformance) > 0 {
+		fmt.Fprintf(out, "\nlibiscsi's whole suite (iscsi-test-cu --dataloss --test=ALL) on a %d MiB LUN, one run each:\n", conformanceBytes>>20)
+		fmt.Fprintf(out, "  %-8s %10s %8s %8s %8s\n", "target", "wall", "passed", "skipped", "failed")
+		for _, c := range r.conformance {
+			fmt.Fprintf(out, "  %-8s %10v %8d %8d %8d\n", c.target, c.wall.Round(100*time.Millisecond), c.passed, c.skipped, c.failed)
+		}
+	}
 	fmt.Fprintln(out, strings.Repeat("-", 80))
 }

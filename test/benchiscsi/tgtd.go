@@ -18,8 +18,8 @@ import (
 const tgtdIQN = "iqn.2026-11.io.ferry:tgtd-bench"
 
 // tgtd is Debian's SCSI target daemon in the foreground, serving the same
-// files as Ferry (LUN 1 the source, LUN 2 the destination) on its own
-// loopback port.
+// files as Ferry (LUN 1 the source, LUN 2 the destination) and a
+// conformance LUN of its own (LUN 3) on its own loopback port.
 type tgtd struct {
 	cmd     *exec.Cmd
 	addr    string
@@ -29,7 +29,7 @@ type tgtd struct {
 
 // startTgtd installs tgt when tgtd is missing and we are root, starts
 // tgtd on a free port and configures its target.
-func startTgtd(ctx context.Context, src, dst string, log *slog.Logger) (*tgtd, error) {
+func startTgtd(ctx context.Context, src, dst, conf string, log *slog.Logger) (*tgtd, error) {
 	if err := ensureTgt(ctx, log); err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func startTgtd(ctx context.Context, src, dst string, log *slog.Logger) (*tgtd, e
 	}
 	go func() { t.cmd.Wait(); close(t.done) }()
 	log.Info("started tgtd", "pid", t.cmd.Process.Pid, "portal", t.addr)
-	if err := t.configure(ctx, src, dst); err != nil {
+	if err := t.configure(ctx, src, dst, conf); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("%w (tgtd said %q)", err, logBuf.String())
 	}
@@ -71,13 +71,14 @@ func ensureTgt(ctx context.Context, log *slog.Logger) error {
 
 // configure creates the target and its LUNs, retrying while tgtd's
 // management socket is not up yet, and waits until iscsi-ls shows them.
-func (t *tgtd) configure(ctx context.Context, src, dst string) error {
+func (t *tgtd) configure(ctx context.Context, src, dst, conf string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	steps := [][]string{
 		{"--op", "new", "--mode", "target", "--tid", "1", "-T", tgtdIQN},
 		{"--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "-b", src},
 		{"--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "2", "-b", dst},
+		{"--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "3", "-b", conf},
 		{"--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL"},
 	}
 	for i, s := range steps {
@@ -98,12 +99,12 @@ func (t *tgtd) configure(ctx context.Context, src, dst string) error {
 			}
 		}
 	}
-	_, err := waitISCSILs(ctx, t.addr, 1, 2)
+	_, err := waitISCSILs(ctx, t.addr, 1, 2, 3)
 	return err
 }
 
 func (t *tgtd) portal() portal {
-	return portal{name: "tgtd", addr: t.addr, iqn: tgtdIQN, srcLUN: 1, dstLUN: 2}
+	return portal{name: "tgtd", addr: t.addr, iqn: tgtdIQN, srcLUN: 1, dstLUN: 2, confLUN: 3}
 }
 
 // Close kills tgtd's process group and waits for it.
