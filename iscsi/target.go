@@ -202,11 +202,14 @@ func (t *Target) otherConns(c *conn) []*conn {
 	return out
 }
 
-// unregister forgets s unless a newer session took its place.
+// unregister forgets s unless a newer session took its place, and tells
+// the server of the nexus loss.
 func (t *Target) unregister(s *session) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.sessions[s.port] == s {
+	replaced := t.sessions[s.port] != s
+	if !replaced {
 		delete(t.sessions, s.port)
 	}
+	t.mu.Unlock()
+	t.nexusLost(s, replaced)
 }

@@ -49,6 +49,13 @@ var conformanceSuites = []struct {
 	// ReadOnlySBC skips as a whole while COMPARE AND WRITE, ORWRITE or
 	// UNMAP answers INVALID COMMAND OPERATION CODE: it tries them first.
 	{"SCSI.ReadOnly", false},
+	{"SCSI.PrinReadKeys", true},
+	{"SCSI.PrinReportCapabilities", true},
+	{"SCSI.ProutRegister", true},
+	{"SCSI.ProutReserve", true},
+	{"SCSI.ProutClear", true},
+	{"SCSI.ProutPreempt", true},
+	{"SCSI.Reserve6", true},
 	{"iSCSI.*", false},
 }
 

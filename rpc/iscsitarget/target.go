@@ -76,6 +76,8 @@ func New(node Node, cfg Config) (*Target, error) {
 	if t.iscsi, err = iscsi.NewTarget(ic); err != nil {
 		return nil, err
 	}
+	// PREEMPT AND ABORT aborts the preempted initiators' tasks through it.
+	server.SetTaskAborter(t.iscsi)
 	return t, nil
 }
 

@@ -55,6 +55,12 @@ func Conflicts(s State, n Nexus, cdb []byte) bool {
 	}
 }
 
+// Writes reports whether the conflict tables count cdb as a write: a
+// command that may change the medium or the logical unit's settings (an
+// opcode they do not name counts as one). The reservation commands are
+// not writes.
+func Writes(cdb []byte) bool { return len(cdb) > 0 && classify(cdb) == writes }
+
 // legacyAllowed reports the commands a RESERVE(6) reservation lets other
 // I_T nexuses send (SPC-2 5.5.1 and 7.21): INQUIRY, REPORT LUNS, REQUEST
 // SENSE, PREVENT ALLOW MEDIUM REMOVAL with PREVENT 0, and RELEASE (which
@@ -127,6 +133,8 @@ func classify(cdb []byte) access {
 		return cdb[1] & serviceActionMask
 	}
 	switch cdb[0] {
+	case OpPersistentReserveOut, OpReserve6, OpRelease6:
+		return allowed // Apply decides them, and they change no data
 	case opInquiry, opReportLUNs, opRequestSense, opLogSense, opTestUnitReady,
 		OpPersistentReserveIn, opReadCapacity10, opAccessControlIn, opAccessControlOut:
 		return allowed

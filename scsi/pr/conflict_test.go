@@ -183,3 +183,18 @@ func TestCovers(t *testing.T) {
 		}
 	}
 }
+
+func TestWrites(t *testing.T) {
+	for _, cdb := range writeCDBs {
+		if !pr.Writes(cdb) {
+			t.Errorf("% x is not a write", cdb)
+		}
+	}
+	for _, cdbs := range [][][]byte{readCDBs, allowedCDBs, applyCDBs, {nil}} {
+		for _, cdb := range cdbs {
+			if pr.Writes(cdb) {
+				t.Errorf("% x is a write", cdb)
+			}
+		}
+	}
+}

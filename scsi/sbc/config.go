@@ -49,6 +49,10 @@ type Config struct {
 	// group tag, such as "iqn.2026-11.io.ferry:prod,t,0x0001". Default:
 	// omitted.
 	PortName string
+	// Reservations keeps the LUNs' SCSI reservations; a cluster keeps them
+	// in its log, so that every node's portal enforces the same ones.
+	// Default: in memory, for this server alone.
+	Reservations Reservations
 	// Logger receives I/O failures. Default slog.Default().
 	Logger *slog.Logger
 }

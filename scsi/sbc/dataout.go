@@ -37,6 +37,8 @@ func (s *Server) DataOutLength(lun uint64, cdb []byte) (uint32, bool) {
 		return 0, true
 	case opExtendedCopy:
 		return binary.BigEndian.Uint32(cdb[10:14]), true
+	case opPersistentReserveOut:
+		return prOutParamLength(cdb), true
 	}
 	return 0, false
 }

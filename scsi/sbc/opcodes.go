@@ -82,6 +82,8 @@ func (s *Server) commandTable() []command {
 		{op: opRead6, usage: []byte{0x08, 0x1F, 0xFF, 0xFF, 0xFF, 0}, run: s.read6},
 		{op: opWrite6, usage: []byte{0x0A, 0x1F, 0xFF, 0xFF, 0xFF, 0}, run: s.write6},
 		{op: opInquiry, usage: []byte{0x12, 0x01, 0xFF, 0xFF, 0xFF, 0}, anyLUN: true, run: s.inquiry},
+		{op: opReserve6, usage: []byte{0x16, 0, 0xFF, 0xFF, 0xFF, 0}, run: s.reserve6},
+		{op: opRelease6, usage: []byte{0x17, 0, 0xFF, 0, 0, 0}, run: s.reserve6},
 		{op: opModeSense6, usage: []byte{0x1A, 0x08, 0xFF, 0xFF, 0xFF, 0}, run: s.modeSense},
 		{op: opStartStopUnit, usage: []byte{0x1B, 0x01, 0, 0, 0xF7, 0}, run: s.startStopUnit},
 		{op: opPreventAllowRemoval, usage: []byte{0x1E, 0, 0, 0, 0x01, 0}, run: s.preventAllowMediumRemoval},
@@ -103,6 +105,12 @@ func (s *Server) commandTable() []command {
 			usage: []byte{0x5E, saReportCapabilities, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0}, run: s.persistentReserveIn},
 		{op: opPersistentReserveIn, hasSA: true, sa: saReadFullStatus,
 			usage: []byte{0x5E, saReadFullStatus, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0}, run: s.persistentReserveIn},
+	}
+	// PERSISTENT RESERVE OUT: SCOPE and TYPE in byte 2, PARAMETER LIST
+	// LENGTH in bytes 5-8.
+	for _, sa := range []byte{saRegister, saReserve, saRelease, saClear, saPreempt, saPreemptAndAbort, saRegisterIgnore} {
+		cmds = append(cmds, command{op: opPersistentReserveOut, hasSA: true, sa: sa,
+			usage: []byte{0x5F, sa, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0}, run: s.persistentReserveOut})
 	}
 	if s.copier != nil {
 		cmds = append(cmds,

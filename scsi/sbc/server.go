@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/ferry-san/ferry/scsi/pr"
 	"github.com/ferry-san/ferry/scsi/sense"
 	"github.com/ferry-san/ferry/scsi/task"
 )
@@ -21,9 +22,15 @@ var ErrLUN = errors.New("sbc: invalid LUN")
 // Server is the device server for the LUNs of one target. It is safe for
 // concurrent use: a transport may execute many tasks at once.
 type Server struct {
-	cfg      Config
-	copier   CopyManager
-	commands []command
+	cfg          Config
+	copier       CopyManager
+	commands     []command
+	reservations Reservations
+	// attn holds the unit attentions pending per I_T nexus and LUN.
+	attn attentions
+
+	nexusMu sync.Mutex
+	aborter TaskAborter
 
 	mu   sync.RWMutex
 	luns map[uint64]LUN
@@ -35,7 +42,11 @@ type Server struct {
 // COPY RESULTS; with a nil copier both are unsupported operation codes and
 // the third-party copy VPD page is absent.
 func New(cfg Config, copier CopyManager) *Server {
-	s := &Server{cfg: cfg.withDefaults(), copier: copier, luns: make(map[uint64]LUN), lockers: make(map[uint64]RangeLocker)}
+	s := &Server{cfg: cfg.withDefaults(), copier: copier, luns: make(map[uint64]LUN), lockers: make(map[uint64]RangeLocker),
+		reservations: cfg.Reservations}
+	if s.reservations == nil {
+		s.reservations = newLocalReservations()
+	}
 	s.commands = s.commandTable()
 	return s
 }
@@ -128,6 +139,11 @@ func (s *Server) Execute(ctx context.Context, t *task.Task) task.Result {
 	if r.lun == nil && !cmd.anyLUN {
 		return task.Fail(sense.New(sense.IllegalRequest, sense.LUNotSupported))
 	}
+	if r.lun != nil {
+		if res, stop := s.admit(r); stop {
+			return res
+		}
+	}
 	return cmd.run(ctx, r)
 }
 
@@ -165,8 +181,9 @@ func highBit(v byte) int {
 }
 
 // reply turns a handler's outcome into a result: data-in on success, the
-// sense data of a *sense.Sense, TASK ABORTED when the command's context
-// ended, and HARDWARE ERROR, INTERNAL TARGET FAILURE for anything else.
+// sense data of a *sense.Sense, RESERVATION CONFLICT for pr.ErrConflict,
+// TASK ABORTED when the command's context ended, and HARDWARE ERROR,
+// INTERNAL TARGET FAILURE for anything else.
 func (s *Server) reply(data []byte, err error) task.Result {
 	if err == nil {
 		return task.Result{Status: task.Good, DataIn: data}
@@ -175,6 +192,8 @@ func (s *Server) reply(data []byte, err error) task.Result {
 	switch {
 	case errors.As(err, &sn):
 		return task.Fail(sn)
+	case errors.Is(err, pr.ErrConflict):
+		return task.Result{Status: task.ReservationConflict}
 	case isAbort(err):
 		return task.Result{Status: task.TaskAborted}
 	}

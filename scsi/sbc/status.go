@@ -16,13 +16,16 @@ func (s *Server) testUnitReady(context.Context, *request) task.Result {
 }
 
 // requestSense is REQUEST SENSE. Every CHECK CONDITION carries its sense
-// data (autosense), so none is pending: the answer is NO SENSE, or for a
-// LUN the server does not have, LOGICAL UNIT NOT SUPPORTED with GOOD
-// status (SPC-4 6.39), in fixed or descriptor format as DESC asks.
+// data (autosense), so only a unit attention can be pending, which it
+// reports and clears; otherwise the answer is NO SENSE, or for a LUN the
+// server does not have, LOGICAL UNIT NOT SUPPORTED with GOOD status
+// (SPC-4 6.39), in fixed or descriptor format as DESC asks.
 func (s *Server) requestSense(_ context.Context, r *request) task.Result {
 	sn := sense.New(sense.NoSense, sense.NoAdditionalSense)
 	if r.lun == nil {
 		sn = sense.New(sense.IllegalRequest, sense.LUNotSupported)
+	} else if code, ok := s.attn.take(r.lun.Identity(), r.task.Initiator); ok {
+		sn = sense.New(sense.UnitAttention, code)
 	}
 	data := sn.Fixed()
 	if r.cdb[1]&descBit != 0 {

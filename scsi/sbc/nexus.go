@@ -1,0 +1,133 @@
+package sbc
+
+import (
+	"bytes"
+	"context"
+	"time"
+
+	"github.com/ferry-san/ferry/scsi/pr"
+	"github.com/ferry-san/ferry/scsi/sense"
+	"github.com/ferry-san/ferry/scsi/task"
+)
+
+// TaskAborter is the transport's side of PREEMPT AND ABORT: the iSCSI
+// target aborts the tasks of an initiator port.
+type TaskAborter interface {
+	// AbortTasks aborts the tasks of initiator port initiator on LUN lun,
+	// as a third party (they end with TASK ABORTED), and returns once
+	// none of them can change the medium any more.
+	AbortTasks(initiator string, lun uint64)
+}
+
+// resetTimeout bounds the release of RESERVE(6) reservations that a reset
+// or the loss of an I_T nexus causes, which in a cluster goes through
+// its log.
+const resetTimeout = 30 * time.Second
+
+// release6CDB is RELEASE(6): a reset or a nexus loss releases an SPC-2
+// reservation as its holder would, so that a cluster's store of
+// reservations needs no other operation.
+func release6CDB() []byte { return []byte{opRelease6, 0, 0, 0, 0, 0} }
+
+// SetTaskAborter tells the server how to abort the tasks of an initiator
+// port; without one, PREEMPT AND ABORT preempts but aborts nothing.
+func (s *Server) SetTaskAborter(a TaskAborter) {
+	s.nexusMu.Lock()
+	defer s.nexusMu.Unlock()
+	s.aborter = a
+}
+
+// taskAborter returns the TaskAborter, or nil.
+func (s *Server) taskAborter() TaskAborter {
+	s.nexusMu.Lock()
+	defer s.nexusMu.Unlock()
+	return s.aborter
+}
+
+// nexus is the I_T nexus a task came through.
+func (s *Server) nexus(t *task.Task) pr.Nexus {
+	return pr.Nexus{Initiator: t.Initiator, TargetPort: s.cfg.RelativePortID}
+}
+
+// here reports whether an attention or abort addressed to n is for an
+// I_T nexus through this server's target port.
+func (s *Server) here(n pr.Nexus) bool {
+	return n.Covers(pr.Nexus{Initiator: n.Initiator, TargetPort: s.cfg.RelativePortID})
+}
+
+// Deliver carries out on this node the effect of a reservation command
+// that changed the reservations of the LUN of id: it establishes the unit
+// attentions for the nexuses through this target port and aborts the
+// tasks of the preempted ones. The server delivers the effects of the
+// commands it runs itself; a cluster calls Deliver on the other nodes.
+func (s *Server) Deliver(id Identity, e pr.Effect) {
+	for _, a := range e.Attention {
+		if s.here(a.Nexus) {
+			s.attn.add(id, a.Nexus.Initiator, sense.MakeCode(a.ASC, a.ASCQ))
+		}
+	}
+	aborter := s.taskAborter()
+	if aborter == nil {
+		return
+	}
+	for _, n := range e.Abort {
+		if !s.here(n) {
+			continue
+		}
+		for _, lun := range s.lunsOf(id) {
+			aborter.AbortTasks(n.Initiator, lun)
+		}
+	}
+}
+
+// lunsOf returns the numbers of the LUNs with identity id.
+func (s *Server) lunsOf(id Identity) []uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var ns []uint64
+	for n, l := range s.luns {
+		if bytes.Equal(l.Identity().NAA, id.NAA) {
+			ns = append(ns, n)
+		}
+	}
+	return ns
+}
+
+// ResetLUN is a logical unit reset of LUN lun, or with ^uint64(0) a target
+// reset: it releases the RESERVE(6) reservations of the LUNs (SPC-2 5.5.1),
+// whichever I_T nexus holds them. Persistent reservations stay.
+func (s *Server) ResetLUN(lun uint64) {
+	s.releaseLegacy(func(n uint64, _ pr.Nexus) bool { return lun == ^uint64(0) || n == lun })
+}
+
+// NexusLost is the loss of the I_T nexus of initiator port initiator
+// through this target port (its session ended): it releases the RESERVE(6)
+// reservations that nexus holds. Persistent reservations stay.
+func (s *Server) NexusLost(initiator string) {
+	mine := pr.Nexus{Initiator: initiator, TargetPort: s.cfg.RelativePortID}
+	s.releaseLegacy(func(_ uint64, holder pr.Nexus) bool { return holder == mine })
+}
+
+// releaseLegacy releases the RESERVE(6) reservation of every LUN for
+// which release(LUN number, holder) says so, each as its holder would.
+func (s *Server) releaseLegacy(release func(lun uint64, holder pr.Nexus) bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), resetTimeout)
+	defer cancel()
+	for _, n := range s.lunNumbers() {
+		l := s.lun(n)
+		if l == nil {
+			continue
+		}
+		id := l.Identity()
+		holder := s.reservations.State(id).Legacy
+		if holder == nil || !release(n, *holder) {
+			continue
+		}
+		e, err := s.reservations.Apply(ctx, id, *holder, release6CDB(), nil)
+		if err != nil {
+			s.cfg.Logger.Warn("scsi: releasing a RESERVE(6) reservation failed", "lun", n, "holder", holder.Initiator, "err", err)
+			continue
+		}
+		s.Deliver(id, e)
+	}
+}
