@@ -13,6 +13,19 @@
 // MODE SENSE and refuses every command that would change it with DATA
 // PROTECT, WRITE PROTECTED.
 //
+// SCSI reservations (PERSISTENT RESERVE IN/OUT, RESERVE(6)/RELEASE(6))
+// are decided by package pr and kept in a Reservations store: in memory
+// for a lone server, in the cluster's log for a node's target, so that
+// every node's portal enforces the same ones. Before a command to a LUN
+// runs, a unit attention pending for its I_T nexus ends it (SAM-5 5.14;
+// INQUIRY, REPORT LUNS and REQUEST SENSE excepted), then the reservations
+// may refuse it with RESERVATION CONFLICT (pr.Conflicts), as may a LUN a
+// cluster copy job is writing (Reservations.Busy) for writes. The effect
+// of a reservation command (unit attentions, PREEMPT AND ABORT's aborts
+// through the transport's TaskAborter) is carried out by the node that ran
+// it and, through Deliver, by the others. Resets and the end of a session
+// release RESERVE(6) reservations (ResetLUN, NexusLost).
+//
 // A Server implements task.Server, so a transport hands it whole commands
 // with their data-out and sends back whatever Result it returns; a bad CDB,
 // an address past the end of a LUN or an unknown LUN become CHECK CONDITION
