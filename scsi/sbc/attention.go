@@ -59,9 +59,12 @@ func (a *attentions) add(id Identity, initiator string, code sense.Code) {
 // take clears and returns the oldest condition pending for initiator on
 // the LUN of id.
 func (a *attentions) take(id Identity, initiator string) (sense.Code, bool) {
-	k := attentionKey{string(id.NAA), initiator}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if len(a.pending) == 0 {
+		return 0, false // the common case, checked before every command
+	}
+	k := attentionKey{string(id.NAA), initiator}
 	q := a.pending[k]
 	if len(q) == 0 {
 		return 0, false
