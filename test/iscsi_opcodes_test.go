@@ -84,6 +84,9 @@ func TestISCSIEveryOpcode(t *testing.T) {
 	sweep := newCheckedRegion(0, half)
 	other := newCheckedRegion(half, half)
 	s2 := dial()
+	// TEST UNIT READY first, as an initiator does: it takes any unit
+	// attention a new I_T nexus has pending.
+	waitLUNs(t, ctx, s2, sweepDataLUN)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var otherErr error
