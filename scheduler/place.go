@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ferry-san/ferry/cluster/fsm"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
 
@@ -588,6 +589,13 @@ func (p *planner) contention(jv JobView, need []cartridgeNeed) string {
 	for _, dev := range uniq(slices.Concat(jv.Disks, jv.Cartridges, jv.Writes)) {
 		if w, ok := p.writers[dev].other(id); ok {
 			return fmt.Sprintf("%s %s is being written by job %s", p.kind(dev), dev, w)
+		}
+	}
+	if !isTakeover(jv) {
+		for _, dev := range uniq(jv.Writes) {
+			if reason := fsm.CopyExcluded(p.disks[dev]); reason != "" {
+				return reason + "; the copy waits for its release"
+			}
 		}
 	}
 	for _, dev := range uniq(jv.Writes) {

@@ -296,6 +296,30 @@ func placeCases() []placeCase {
 			},
 		},
 		{
+			name: "a copy to a disk an initiator reserved waits; reading it or a takeover does not",
+			view: func() View {
+				v := paris(
+					JobView{Job: queued("J1", 1, 0), Disks: names("db01", "db02"), Writes: names("db02")},
+					JobView{Job: queued("J2", 2, 0), Disks: names("db02", "db03"), Writes: names("db03")},
+					JobView{Job: queued("J3", 3, 0), Disks: names("db05", "db04"), Writes: names("db04")},
+					JobView{Job: running("R1", "n1", 7, 500), Disks: names("db06"), Writes: names("db06"),
+						Lost: true, LostReason: "owner n1 lost: lease expired"},
+				)
+				v.Nodes[0] = down(v.Nodes[0])
+				v.Disks[1].Reservation = &ferryv1.PersistentReservation{Reserved: true, Type: 1,
+					Holder: &ferryv1.PRNexus{Initiator: "iqn.a,i,0x1", TargetPort: 2}}
+				v.Disks[3].Reservation = &ferryv1.PersistentReservation{LegacyHolder: &ferryv1.PRNexus{Initiator: "iqn.b,i,0x2", TargetPort: 3}}
+				v.Disks[5].Reservation = v.Disks[1].Reservation
+				return v
+			}(),
+			want: []string{
+				"R1 -> n2 from epoch 7: owner n1 lost: lease expired",
+				"J1 waits: disk db02 is reserved (Write Exclusive) by initiator iqn.a,i,0x1 through target port 2; the copy waits for its release",
+				"J2 -> n3",
+				"J3 waits: disk db04 is reserved (RESERVE(6)) by initiator iqn.b,i,0x2 through target port 3; the copy waits for its release",
+			},
+		},
+		{
 			name: "per-node limit, default 4",
 			view: View{
 				Nodes: []NodeView{mover("n1", "paris")},

@@ -32,6 +32,15 @@
 // and no cartridge is in a drive (remove.go); a removed disk's LUN is never
 // given again.
 //
+// A disk carries its SCSI reservations (reservations.go): the PERSISTENT
+// RESERVE OUT, RESERVE(6) and RELEASE(6) commands initiators send through
+// any node's portal are ReserveOps, decided by the package scsi/pr on the
+// disk's stored state, so every node's target enforces the same
+// reservations; the Result carries pr's refusal (its sense, or
+// pr.ErrConflict) or the command's Effect for every node's target to
+// deliver. A copy is not placed to write a disk an initiator has reserved
+// (CopyExcluded): iSCSI writes and copies never interleave.
+//
 // The package is pure. It does no IO, reads no clock, draws no random numbers
 // and starts no goroutines, so that every replica applying the same entries
 // reaches byte-identical state. Time comes only from Command.time, the

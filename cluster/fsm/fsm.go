@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/scsi/pr"
 )
 
 // FSM holds the replicated state. The Raft apply loop writes it through
@@ -80,8 +81,12 @@ func New() *FSM {
 type Result struct {
 	// Job is a copy of the job after a job command.
 	Job *ferryv1.Job
-	// Disk is a copy of the disk a RegisterDiskOp registered.
+	// Disk is a copy of the disk a RegisterDiskOp registered, or of the
+	// disk after a ReserveOp, with its new reservations.
 	Disk *ferryv1.Disk
+	// Effect is what a ReserveOp asks of every node's target beyond the new
+	// reservations: tasks to abort, unit attentions to establish.
+	Effect pr.Effect
 	// Library is a copy of the library a RegisterLibraryOp registered, with
 	// its (empty) inventory.
 	Library *ferryv1.Library
@@ -90,8 +95,9 @@ type Result struct {
 	// Batch holds one result per checkpoint of a CheckpointJobsOp, or per
 	// job of a WaitJobsOp, in order.
 	Batch []Result
-	// Index is the entry's Raft index, for an EraseCartridgeOp: the epoch
-	// the eraser claims the cartridge's fence with.
+	// Index is the entry's Raft index, for an EraseCartridgeOp (the epoch
+	// the eraser claims the cartridge's fence with) and a ReserveOp (what
+	// the proposer waits for every node to have applied).
 	Index uint64
 	// Existing reports that a submit matched a job that already existed, by
 	// idempotency key or because the same job id was proposed again (as
@@ -168,6 +174,12 @@ func (f *FSM) Apply(index uint64, cmd *ferryv1.Command) Result {
 			return Result{Err: err}
 		}
 		return Result{Cartridge: c, Index: index}
+	case *ferryv1.Command_Reserve:
+		if op.Reserve == nil {
+			return Result{Err: noBody("reserve")}
+		}
+		r.Disk, r.Effect, r.Err = f.st.reserve(cmd, op.Reserve)
+		r.Index = index
 	case *ferryv1.Command_StartJob:
 		if op.StartJob == nil {
 			return Result{Err: noBody("start_job")}
@@ -228,7 +240,7 @@ func noBody(op string) error {
 // copyOut detaches the result from the state. A library is returned with
 // its full inventory, as Library would report it.
 func (s *state) copyOut(r Result) Result {
-	out := Result{Existing: r.Existing}
+	out := Result{Existing: r.Existing, Effect: r.Effect, Index: r.Index}
 	switch {
 	case r.Job != nil:
 		out.Job = cloneJob(r.Job)

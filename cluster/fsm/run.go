@@ -63,6 +63,13 @@ func (s *state) placeJob(index uint64, cmd *ferryv1.Command, op *ferryv1.PlaceJo
 	default:
 		return nil, fmt.Errorf("place job %q: %w (%s)", id, ErrJobEnded, j.GetState())
 	}
+	if !takeover {
+		// A copy that already writes the disk goes on after a takeover:
+		// the initiator's writes are refused until it ends.
+		if reason := s.reservedDestination(j.GetSpec()); reason != "" {
+			return nil, fmt.Errorf("place job %q: %w", id, busy("%s", reason))
+		}
+	}
 	tapes, err := s.assignTapes(j, op.GetTapes())
 	if err != nil {
 		return nil, fmt.Errorf("place job %q: %w", id, err)
