@@ -6,5 +6,7 @@
 // that reinstates its session (same ISID) on another node after the one that
 // took its command failed still learns the true outcome. The encodings of the
 // results live here too (results.go): the gRPC API's CopyResults serves the
-// same bytes.
+// same bytes. A copy into a LUN an initiator has reserved is refused with
+// RESERVATION CONFLICT (the state machine would not place it until the
+// reservation is released: fsm.CopyExcluded).
 package copymanager

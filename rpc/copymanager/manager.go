@@ -94,13 +94,21 @@ func (m *Manager) ExtendedCopy(ctx context.Context, initiator string, list []byt
 		}
 		key = prefix + uuid.NewString()
 	}
+	spec := &ferryv1.JobSpec{
+		Name:               fmt.Sprintf("EXTENDED COPY list %d from %s", pl.ListID, initiator),
+		XcopyParameterList: list,
+	}
+	if reason := m.node.FSM().ReservedDestination(spec); reason != "" {
+		// The copy would wait, queued, until the reservation is released
+		// (a copy job is no nexus of the initiator's): the command is
+		// refused at once instead, as a write to the LUN would be.
+		m.log.Info("EXTENDED COPY refused", "initiator", initiator, "reason", reason)
+		return task.Result{Status: task.ReservationConflict}
+	}
 	res, err := m.node.Propose(ctx, &ferryv1.Command{Op: &ferryv1.Command_SubmitJob{SubmitJob: &ferryv1.SubmitJobOp{
 		JobId:          uuid.NewString(),
 		IdempotencyKey: key,
-		Spec: &ferryv1.JobSpec{
-			Name:               fmt.Sprintf("EXTENDED COPY list %d from %s", pl.ListID, initiator),
-			XcopyParameterList: list,
-		},
+		Spec:           spec,
 	}}})
 	if err == nil {
 		err = res.Err

@@ -260,3 +260,19 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestExtendedCopyToAReservedLUN: a copy into a LUN an initiator reserved
+// would wait for the release; the command is refused at once with
+// RESERVATION CONFLICT and no job is left behind. Reading it is fine.
+func TestExtendedCopyToAReservedLUN(t *testing.T) {
+	f := newFakeNode(t)
+	f.must(t, &ferryv1.Command{Op: &ferryv1.Command_Reserve{Reserve: &ferryv1.ReserveOp{
+		Disk: "db02", Nexus: &ferryv1.PRNexus{Initiator: "iqn.1994-05.com.example:other,i,0x1", TargetPort: 1}, Cdb: []byte{0x16, 0, 0, 0, 0, 0}}}})
+	m := New(f, nil)
+	if r := m.ExtendedCopy(context.Background(), initiator, list(t, 4, xcopy.ListIDNone)); r.Status != task.ReservationConflict {
+		t.Fatalf("copy into a reserved LUN: %+v, want RESERVATION CONFLICT", r)
+	}
+	if jobs, _ := f.fsm.Jobs(fsm.Query{}); len(jobs) > 0 {
+		t.Fatalf("a refused command left job %v", jobs[0])
+	}
+}
