@@ -106,10 +106,10 @@ func diskListCommand() *clientCommand {
 				disks := slices.Clone(resp.GetDisks())
 				slices.SortFunc(disks, func(a, b *ferryv1.Disk) int { return cmp.Compare(a.GetName(), b.GetName()) })
 				tw := newTable(c.stdout)
-				row(tw, "NAME", "NAA", "SIZE", "BLOCK", "ACCESS", "SITE", "PATH")
+				row(tw, "NAME", "NAA", "SIZE", "BLOCK", "ACCESS", "SITE", "PATH", "RESERVATION")
 				for _, d := range disks {
 					row(tw, d.GetName(), orDash(d.GetNaa()), bytesText(d.GetSizeBytes()), fmt.Sprint(d.GetBlockSize()),
-						accessText(d.GetReadOnly()), orDash(d.GetSite()), orDash(d.GetPath()))
+						accessText(d.GetReadOnly()), orDash(d.GetSite()), orDash(d.GetPath()), reservationText(d))
 				}
 				return tw.Flush()
 			}

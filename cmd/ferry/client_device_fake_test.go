@@ -132,7 +132,13 @@ func (f *dataFake) CopyResults(_ context.Context, req *ferryv1.CopyResultsReques
 
 func fakeDisks() []*ferryv1.Disk {
 	return []*ferryv1.Disk{
-		{Name: "db02", Naa: "3a1b2c3d4e5f6071", Path: "/dev/sdb", SizeBytes: 1 << 40, BlockSize: 4096, ReadOnly: true, Site: "east"},
+		{Name: "db02", Naa: "3a1b2c3d4e5f6071", Path: "/dev/sdb", SizeBytes: 1 << 40, BlockSize: 4096, ReadOnly: true, Site: "east",
+			Reservation: &ferryv1.PersistentReservation{Generation: 2, Reserved: true, Type: 1,
+				Holder: &ferryv1.PRNexus{Initiator: "iqn.1994-05.com.example:a,i,0x230000000001", TargetPort: 2},
+				Registrations: []*ferryv1.PRRegistration{
+					{Nexus: &ferryv1.PRNexus{Initiator: "iqn.1994-05.com.example:a,i,0x230000000001", TargetPort: 2}, Key: 0xA},
+					{Nexus: &ferryv1.PRNexus{Initiator: "iqn.1994-05.com.example:b,i,0x230000000002", TargetPort: 3}, Key: 0xB},
+				}}},
 		{Name: "db01", Naa: "3f00000000000001", Path: "/san/east/db01.img", SizeBytes: 1 << 30, BlockSize: 512, Site: "east"},
 	}
 }
