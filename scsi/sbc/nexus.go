@@ -95,17 +95,37 @@ func (s *Server) lunsOf(id Identity) []uint64 {
 
 // ResetLUN is a logical unit reset of LUN lun, or with ^uint64(0) a target
 // reset: it releases the RESERVE(6) reservations of the LUNs (SPC-2 5.5.1),
-// whichever I_T nexus holds them. Persistent reservations stay.
+// whichever I_T nexus holds them; persistent reservations stay. A logical
+// unit reset also establishes its unit attention (LUNReset). A target
+// reset establishes none: the transport cannot tell which nexus asked
+// for it, and libiscsi's Reserve6 suite goes on with that nexus's
+// commands right after one, expecting GOOD (a cold reset drops every
+// connection anyway).
 func (s *Server) ResetLUN(lun uint64) {
 	s.releaseLegacy(func(n uint64, _ pr.Nexus) bool { return lun == ^uint64(0) || n == lun })
+	if l := s.lun(lun); l != nil && lun != ^uint64(0) {
+		s.LUNReset(l.Identity())
+	}
+}
+
+// LUNReset establishes the unit attention of a logical unit reset of the
+// LUN of id (29/03, BUS DEVICE RESET FUNCTION OCCURRED) for every I_T
+// nexus through this target port that has addressed the LUN since its
+// session began, the one that asked for the reset included (SAM-5). A
+// cluster calls it on the other nodes when a reset through one node's
+// portal is to reach every path.
+func (s *Server) LUNReset(id Identity) {
+	s.attn.addAll(id, sense.BusDeviceResetOccurred)
 }
 
 // NexusLost is the loss of the I_T nexus of initiator port initiator
 // through this target port (its session ended): it releases the RESERVE(6)
-// reservations that nexus holds. Persistent reservations stay.
+// reservations that nexus holds, and forgets the unit attentions pending
+// for it. Persistent reservations stay.
 func (s *Server) NexusLost(initiator string) {
 	mine := pr.Nexus{Initiator: initiator, TargetPort: s.cfg.RelativePortID}
 	s.releaseLegacy(func(_ uint64, holder pr.Nexus) bool { return holder == mine })
+	s.attn.lost(initiator)
 }
 
 // releaseLegacy releases the RESERVE(6) reservation of every LUN for

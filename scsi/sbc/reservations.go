@@ -55,10 +55,8 @@ func (l *localReservations) Busy(Identity) error { return nil }
 // writes. Each refusal is the command's result.
 func (s *Server) admit(r *request) (task.Result, bool) {
 	id := r.lun.Identity()
-	if reportsAttention(r.cdb[0]) {
-		if code, ok := s.attn.take(id, r.task.Initiator); ok {
-			return task.Fail(sense.New(sense.UnitAttention, code)), true
-		}
+	if code, ok := s.attn.arrive(id, r.task.Initiator, reportsAttention(r.cdb[0])); ok {
+		return task.Fail(sense.New(sense.UnitAttention, code)), true
 	}
 	if pr.Conflicts(s.reservations.State(id), s.nexus(r.task), r.cdb) {
 		return task.Result{Status: task.ReservationConflict}, true

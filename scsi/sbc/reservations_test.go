@@ -140,6 +140,8 @@ func TestReserve6(t *testing.T) {
 	f.srv.ResetLUN(2)
 	checkStatus(t, f.as(initB, reserve6, nil), conflict)
 	f.srv.ResetLUN(1)
+	checkStatus(t, f.as(initA, tur, nil), unitAttention(sense.BusDeviceResetOccurred))
+	checkStatus(t, f.as(initB, tur, nil), unitAttention(sense.BusDeviceResetOccurred))
 	checkStatus(t, f.as(initB, reserve6, nil), good)
 	// So does a target reset.
 	f.srv.ResetLUN(^uint64(0))
@@ -230,11 +232,11 @@ func TestAttentionBounds(t *testing.T) {
 	}
 	a.add(id, initA, sense.MakeCode(0x2A, maxAttentionsPerNexus+2)) // pending already
 	for i := 3; i < maxAttentionsPerNexus+3; i++ {
-		if c, ok := a.take(id, initA); !ok || c != sense.MakeCode(0x2A, byte(i)) {
+		if c, ok := a.arrive(id, initA, true); !ok || c != sense.MakeCode(0x2A, byte(i)) {
 			t.Fatalf("take %d: %v %v", i, c, ok)
 		}
 	}
-	if _, ok := a.take(id, initA); ok {
+	if _, ok := a.arrive(id, initA, true); ok {
 		t.Fatal("more attentions than kept")
 	}
 	for i := range maxAttentionNexuses + 10 {
@@ -252,4 +254,29 @@ func TestDataOutLengthPersistentReserveOut(t *testing.T) {
 	if n, ok := f.srv.DataOutLength(1, cdb); !ok || n != 0x30 {
 		t.Fatalf("DataOutLength %d %v", n, ok)
 	}
+}
+
+func TestResetAttentions(t *testing.T) {
+	f := newFixture(t)
+	const initC = "iqn.2026-01.test:c,i,0x400000000003"
+	checkStatus(t, f.as(initA, tur, nil), good)
+	checkStatus(t, f.as(initB, inquiryCDB(false, 0, 96), nil), good)
+	// A target reset establishes none.
+	f.srv.ResetLUN(^uint64(0))
+	checkStatus(t, f.as(initA, tur, nil), good)
+	// A logical unit reset reaches every nexus that addressed the LUN;
+	// another LUN's reset none.
+	f.srv.ResetLUN(2)
+	checkStatus(t, f.as(initA, tur, nil), good)
+	f.srv.ResetLUN(1)
+	reset := unitAttention(sense.BusDeviceResetOccurred)
+	checkStatus(t, f.as(initA, tur, nil), reset)
+	checkStatus(t, f.as(initA, tur, nil), good)
+	checkStatus(t, f.as(initB, rw10(opRead10, 0, 1, 0, 0), nil), reset)
+	checkStatus(t, f.as(initC, tur, nil), good)
+	// A lost nexus is forgotten, with what was pending for it.
+	f.srv.ResetLUN(1)
+	f.srv.NexusLost(initA)
+	checkStatus(t, f.as(initA, tur, nil), good)
+	checkStatus(t, f.as(initC, tur, nil), reset)
 }

@@ -24,7 +24,7 @@ func (s *Server) requestSense(_ context.Context, r *request) task.Result {
 	sn := sense.New(sense.NoSense, sense.NoAdditionalSense)
 	if r.lun == nil {
 		sn = sense.New(sense.IllegalRequest, sense.LUNotSupported)
-	} else if code, ok := s.attn.take(r.lun.Identity(), r.task.Initiator); ok {
+	} else if code, ok := s.attn.arrive(r.lun.Identity(), r.task.Initiator, true); ok {
 		sn = sense.New(sense.UnitAttention, code)
 	}
 	data := sn.Fixed()

@@ -58,6 +58,7 @@ const (
 	SoftwareWriteProtected         Code = 0x2702 // LOGICAL UNIT SOFTWARE WRITE PROTECTED
 	MediumMayHaveChanged           Code = 0x2800 // NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED
 	PowerOnReset                   Code = 0x2900 // POWER ON, RESET, OR BUS DEVICE RESET OCCURRED
+	BusDeviceResetOccurred         Code = 0x2903 // BUS DEVICE RESET FUNCTION OCCURRED
 	ReservationsPreempted          Code = 0x2A03 // RESERVATIONS PREEMPTED
 	ReservationsReleased           Code = 0x2A04 // RESERVATIONS RELEASED
 	RegistrationsPreempted         Code = 0x2A05 // REGISTRATIONS PREEMPTED
@@ -174,6 +175,8 @@ func (c Code) name() (string, bool) {
 		return "NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED", true
 	case PowerOnReset:
 		return "POWER ON, RESET, OR BUS DEVICE RESET OCCURRED", true
+	case BusDeviceResetOccurred:
+		return "BUS DEVICE RESET FUNCTION OCCURRED", true
 	case ReservationsPreempted:
 		return "RESERVATIONS PREEMPTED", true
 	case ReservationsReleased:
