@@ -119,8 +119,8 @@ func TestISCSIMultipath(t *testing.T) {
 // with the reason. A test listed here that passes fails the test, so the
 // list cannot outlive the defect.
 var multipathKnownFailures = map[string]string{
-	"Reset": "a LOGICAL UNIT RESET establishes no unit attention (29/03) for the LUN's I_T nexuses, " +
-		"and a reset through one node's portal does not reach the nexuses of another's: that needs a Raft entry per reset",
+	"Reset": "a LOGICAL UNIT RESET through one node's portal establishes its unit attention (29/03) only for " +
+		"that node's I_T nexuses: reaching another node's needs a Raft entry per reset whose apply calls sbc.Server.LUNReset there",
 }
 
 func mustNode(t *testing.T, c *localcluster.Cluster, name string) *localcluster.Node {
