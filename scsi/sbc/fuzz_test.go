@@ -8,8 +8,9 @@ import (
 )
 
 // FuzzCDB executes arbitrary CDBs and data-out buffers against a small
-// LUN: no panic, and a result that is either GOOD or CHECK CONDITION with
-// sense data (TASK ABORTED only if the context ended, which it does not).
+// LUN: no panic, and a result that is GOOD, RESERVATION CONFLICT, or CHECK
+// CONDITION with sense data (TASK ABORTED only if the context ended, which
+// it does not).
 func FuzzCDB(f *testing.F) {
 	seeds := [][]byte{
 		inquiryCDB(false, 0, 96), inquiryCDB(true, vpdThirdPartyCopy, 1024), inquiryCDB(true, vpdDeviceID, 255),
@@ -22,6 +23,8 @@ func FuzzCDB(f *testing.F) {
 		{opExtendedCopy, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0},
 		rw6(opRead6, 0x1FFFFF, 0), rw6(opWrite6, 1, 1), prefetchCDB(true, 0, 0, true, 3), startStopCDB(true, 0, 0, false, true, false),
 		readDefect10CDB(true, true, formatLongBlock, 4), readDefect12CDB(true, false, 7, 1, 8),
+		prOutCDB(saRegister, 0), prOutCDB(saReserve, 0x03), prOutCDB(saPreemptAndAbort, 0x01), prInCDB(saReadFullStatus, 512),
+		{opReserve6, 0, 0, 0, 0, 0}, {opRelease6, 0, 0, 0, 0, 0},
 	}
 	for _, s := range seeds {
 		f.Add(s, []byte{1, 2, 3}, uint8(1))
@@ -36,6 +39,10 @@ func FuzzCDB(f *testing.F) {
 		res := fx.srv.Execute(context.Background(), &task.Task{LUN: uint64(lun % 3), CDB: cdb, DataOut: data, AllocationLength: 1 << 16})
 		switch res.Status {
 		case task.Good:
+		case task.ReservationConflict: // a reservation command refused by the reservations
+			if res.Sense != nil {
+				t.Fatalf("RESERVATION CONFLICT with sense for % x", cdb)
+			}
 		case task.CheckCondition:
 			if res.Sense == nil {
 				t.Fatalf("CHECK CONDITION without sense for % x", cdb)
