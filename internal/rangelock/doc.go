@@ -6,6 +6,14 @@
 // goroutines using the same descriptor, and the in-process table does not
 // see other processes.
 //
+// A backend lock costs two system calls, as much as the 4 KiB write it
+// guards, so shared ranges stay locked in the backend after their holders
+// leave, a chunk at a time, and a stream of writes pays nothing. A process
+// that needs an exclusive range another holds shared announces its intent
+// (a shared lock on a byte far past the data); every table with a cache
+// looks for intent each millisecond, and then gives back what no holder
+// needs and caches nothing until the intent is gone.
+//
 // The SCSI device server takes a shared lock for every ordinary write and
 // an exclusive one for COMPARE AND WRITE and ORWRITE, so that their
 // read-modify-write is atomic with respect to every other write to the

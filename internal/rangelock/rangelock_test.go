@@ -3,8 +3,6 @@ package rangelock
 import (
 	"context"
 	"errors"
-	"fmt"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -125,102 +123,205 @@ func TestCancelWhileWaiting(t *testing.T) {
 	}
 }
 
-// recorder is a Backend that records the bytes the process holds in it.
-type recorder struct {
-	mu    sync.Mutex
-	bytes map[int64]int // byte -> 1 shared, 2 exclusive
-	fail  error
+// kernel is a fake of the kernel's open file description locks: each
+// owner (a Table's backend) holds shared and exclusive ranges, which
+// exclude other owners' and convert its own.
+type kernel struct {
+	mu     sync.Mutex
+	rd, wr map[int]ranges
+	intent map[int]bool
+	fail   error
+	calls  int
 }
 
-func (r *recorder) Lock(_ context.Context, off, n int64, excl bool) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fail != nil {
-		return r.fail
-	}
-	for b := off; b < off+n; b++ {
-		if r.bytes[b] == 2 || (excl && r.bytes[b] != 0) {
-			return fmt.Errorf("backend: byte %d already held", b)
+func newKernel() *kernel {
+	return &kernel{rd: map[int]ranges{}, wr: map[int]ranges{}, intent: map[int]bool{}}
+}
+
+// owner is one open file description of the kernel.
+type owner struct {
+	k  *kernel
+	id int
+}
+
+func overlaps(rs ranges, off, end int64) bool {
+	for _, r := range rs {
+		if r[0] < end && off < r[1] {
+			return true
 		}
-		r.bytes[b] = 1
-		if excl {
-			r.bytes[b] = 2
+	}
+	return false
+}
+
+func (o owner) TryLock(off, n int64, excl bool) (bool, error) {
+	k := o.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.calls++
+	if k.fail != nil {
+		return false, k.fail
+	}
+	end := off + n
+	for id := range k.rd {
+		if id != o.id && (overlaps(k.wr[id], off, end) || excl && overlaps(k.rd[id], off, end)) {
+			return false, nil
 		}
 	}
+	for id := range k.wr {
+		if id != o.id && overlaps(k.wr[id], off, end) {
+			return false, nil
+		}
+	}
+	if excl {
+		k.rd[o.id] = k.rd[o.id].remove(off, end)
+		k.wr[o.id] = k.wr[o.id].add(off, end)
+	} else {
+		k.wr[o.id] = k.wr[o.id].remove(off, end)
+		k.rd[o.id] = k.rd[o.id].add(off, end)
+	}
+	return true, nil
+}
+
+func (o owner) Unlock(off, n int64) {
+	k := o.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.calls++
+	k.rd[o.id] = k.rd[o.id].remove(off, off+n)
+	k.wr[o.id] = k.wr[o.id].remove(off, off+n)
+}
+
+func (o owner) Intent(on bool) error {
+	o.k.mu.Lock()
+	defer o.k.mu.Unlock()
+	o.k.intent[o.id] = on
 	return nil
 }
 
-func (r *recorder) Unlock(off, n int64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for b := off; b < off+n; b++ {
-		delete(r.bytes, b)
+func (o owner) Contended() (bool, error) {
+	o.k.mu.Lock()
+	defer o.k.mu.Unlock()
+	for id, on := range o.k.intent {
+		if on && id != o.id {
+			return true, nil
+		}
 	}
+	return false, nil
 }
 
-func (r *recorder) held() []int64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var bs []int64
-	for b := range r.bytes {
-		bs = append(bs, b)
+// holds reports whether owner id holds [off, end) in the kernel,
+// exclusively or at least shared, and no other owner conflicts.
+func (k *kernel) holds(id int, off, end int64, excl bool) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	mine := k.wr[id].covers(off, end) || !excl && k.rd[id].covers(off, end)
+	for other := range k.rd {
+		if other != id && (overlaps(k.wr[other], off, end) || excl && overlaps(k.rd[other], off, end)) {
+			return false
+		}
 	}
-	slices.Sort(bs)
-	return bs
+	return mine
 }
 
-func span64(off, end int64) []int64 {
-	var bs []int64
-	for b := off; b < end; b++ {
-		bs = append(bs, b)
+func (k *kernel) empty() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for id := range k.rd {
+		if len(k.rd[id]) > 0 || len(k.wr[id]) > 0 {
+			return false
+		}
 	}
-	return bs
+	return true
 }
 
-// TestBackendPartialUnlock: releasing one of two overlapping shared
-// holders leaves the other's bytes locked in the backend.
-func TestBackendPartialUnlock(t *testing.T) {
-	rec := &recorder{bytes: map[int64]int{}}
-	tb := New(rec)
-	u1, err := tb.Lock(context.Background(), 0, 8, false)
+// TestBackendCache: a shared range stays locked in the backend, widened
+// to its chunk, after its holder leaves, so the next shared locks nearby
+// cost no call; it is released when another owner waits for an exclusive
+// lock, or when the table falls idle.
+func TestBackendCache(t *testing.T) {
+	k := newKernel()
+	a, b := New(owner{k, 1}), New(owner{k, 2})
+	u, err := a.Lock(context.Background(), 4096, 4096, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u2, err := tb.Lock(context.Background(), 4, 8, false)
+	u()
+	if !k.holds(1, 0, cacheChunk, false) {
+		t.Fatal("the chunk of a released shared range is not cached")
+	}
+	calls := k.calls
+	for i := range int64(8) {
+		u, err := a.Lock(context.Background(), i*4096, 4096, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u()
+	}
+	if k.calls != calls {
+		t.Fatalf("%d backend calls for shared locks inside a cached chunk", k.calls-calls)
+	}
+	// b waits for an exclusive lock inside a's cache: a's janitor lets go.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ub, err := b.Lock(ctx, 512, 512, true)
+	if err != nil {
+		t.Fatalf("exclusive lock against another owner's cache: %v", err)
+	}
+	if !k.holds(2, 512, 1024, true) {
+		t.Fatal("b holds no exclusive lock in the kernel")
+	}
+	// While b holds it, a shared lock of a waits.
+	if !blocks(t, a, 0, 1024, false) {
+		t.Fatal("a shared lock was granted over another owner's exclusive range")
+	}
+	ub()
+	waitFor(t, func() bool { return k.empty() })
+}
+
+// TestNoWidenOverOwnExclusive: widening a shared range to its chunk must
+// not turn the table's own exclusive range in it back to shared.
+func TestNoWidenOverOwnExclusive(t *testing.T) {
+	k := newKernel()
+	a := New(owner{k, 1})
+	ue, err := a.Lock(context.Background(), 8192, 512, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u1()
-	if got, want := rec.held(), span64(4, 12); !slices.Equal(got, want) {
-		t.Fatalf("backend holds %v, want %v", got, want)
-	}
-	u3, err := tb.Lock(context.Background(), 0, 4, true)
+	us, err := a.Lock(context.Background(), 0, 512, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u2()
-	if got, want := rec.held(), span64(0, 4); !slices.Equal(got, want) {
-		t.Fatalf("backend holds %v, want %v", got, want)
+	if !k.holds(1, 8192, 8192+512, true) {
+		t.Fatal("the exclusive range lost its exclusive lock when a shared range nearby was locked")
 	}
-	u3()
-	if got := rec.held(); len(got) != 0 {
-		t.Fatalf("backend still holds %v", got)
-	}
-	rec.fail = errors.New("no locks here")
-	if _, err := tb.Lock(context.Background(), 0, 4, true); !errors.Is(err, rec.fail) {
+	us()
+	ue()
+}
+
+func TestBackendFailure(t *testing.T) {
+	k := newKernel()
+	tb := New(owner{k, 1})
+	k.fail = errors.New("no locks here")
+	if _, err := tb.Lock(context.Background(), 0, 4, true); !errors.Is(err, k.fail) {
 		t.Fatalf("Lock with a failing backend = %v", err)
 	}
-	rec.fail = nil
+	if _, err := tb.Lock(context.Background(), 0, 4, false); !errors.Is(err, k.fail) {
+		t.Fatalf("Lock with a failing backend = %v", err)
+	}
+	k.fail = nil
 	if blocks(t, tb, 0, 4, true) {
 		t.Fatal("a failed Lock left its range held")
 	}
 }
 
-// TestExclusion: goroutines incrementing a counter under exclusive locks,
-// with shared holders around them, lose no update (run with -race).
+// TestExclusion: goroutines on two tables sharing a kernel (two
+// processes) increment a counter under exclusive locks, with shared
+// holders around them; no update is lost, and each exclusive holder holds
+// its range in the kernel against the other table (run with -race).
 func TestExclusion(t *testing.T) {
-	tb := New(&recorder{bytes: map[int64]int{}})
-	const workers, rounds = 8, 200
+	k := newKernel()
+	tables := []*Table{New(owner{k, 1}), New(owner{k, 2})}
+	const workers, rounds = 8, 100
 	var counter, inShared int
 	var mu sync.Mutex // guards inShared only
 	var wg sync.WaitGroup
@@ -228,12 +329,17 @@ func TestExclusion(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range rounds {
-				excl := w%2 == 0
-				unlock, err := tb.Lock(context.Background(), int64(w%3), 4, excl)
+			tb, id := tables[w%2], w%2+1
+			for i := range rounds {
+				excl := (w+i)%3 == 0
+				off := int64(w%3) * 512
+				unlock, err := tb.Lock(context.Background(), off, 1024, excl)
 				if err != nil {
 					t.Error(err)
 					return
+				}
+				if !k.holds(id, off, off+1024, excl) {
+					t.Errorf("table %d holds [%d, %d) exclusive=%v in the process but not in the kernel", id, off, off+1024, excl)
 				}
 				if excl {
 					mu.Lock()
@@ -255,7 +361,15 @@ func TestExclusion(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if want := workers / 2 * rounds; counter != want {
+	want := 0
+	for w := range workers {
+		for i := range rounds {
+			if (w+i)%3 == 0 {
+				want++
+			}
+		}
+	}
+	if counter != want {
 		t.Fatalf("counter = %d, want %d", counter, want)
 	}
 }

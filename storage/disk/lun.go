@@ -56,7 +56,11 @@ func newLUN(f *os.File, path string, opt Options) (*LUN, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &LUN{f: f, path: path, readOnly: opt.ReadOnly, locks: newLocks(f)}
+	locks, err := newLocks(f)
+	if err != nil {
+		return nil, err
+	}
+	l := &LUN{f: f, path: path, readOnly: opt.ReadOnly, locks: locks}
 	var native uint32
 	switch m := st.Mode(); {
 	case m.IsRegular():

@@ -11,4 +11,4 @@ import (
 // newLocks keeps range locks in the process where open file description
 // locks do not exist: nodes sharing a LUN must then not serve COMPARE AND
 // WRITE through more than one portal.
-func newLocks(*os.File) *rangelock.Table { return rangelock.New(nil) }
+func newLocks(*os.File) (*rangelock.Table, error) { return rangelock.New(nil), nil }
