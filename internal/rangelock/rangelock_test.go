@@ -333,13 +333,13 @@ func TestExclusion(t *testing.T) {
 			for i := range rounds {
 				excl := (w+i)%3 == 0
 				off := int64(w%3) * 512
-				unlock, err := tb.Lock(context.Background(), off, 1024, excl)
+				unlock, err := tb.Lock(context.Background(), off, 1536, excl)
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				if !k.holds(id, off, off+1024, excl) {
-					t.Errorf("table %d holds [%d, %d) exclusive=%v in the process but not in the kernel", id, off, off+1024, excl)
+				if !k.holds(id, off, off+1536, excl) {
+					t.Errorf("table %d holds [%d, %d) exclusive=%v in the process but not in the kernel", id, off, off+1536, excl)
 				}
 				if excl {
 					mu.Lock()
