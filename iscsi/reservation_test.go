@@ -136,9 +136,28 @@ func TestReservationsAcrossSessions(t *testing.T) {
 	}
 }
 
-// TestReserve6ReleasedOnLogout: a RESERVE(6) reservation ends with its
-// holder's session, as libiscsi's Reserve6.Logout checks.
-func TestReserve6ReleasedOnLogout(t *testing.T) {
+// TestReserve6ReleasedOnNexusLoss: a RESERVE(6) reservation ends with its
+// holder's session, by logout or by a dropped connection, as libiscsi's
+// Reserve6.Logout and Reserve6.ITNexusLoss check.
+func TestReserve6ReleasedOnNexusLoss(t *testing.T) {
+	for _, end := range []struct {
+		name string
+		end  func(*initiator)
+	}{
+		{"logout", func(in *initiator) {
+			if r := in.logout(); r.Response != 0 {
+				in.t.Fatalf("logout: response %d", r.Response)
+			}
+		}},
+		{"connection dropped", func(in *initiator) { in.nc.Close() }},
+	} {
+		t.Run(end.name, func(t *testing.T) { reserve6UntilNexusLoss(t, end.end) })
+	}
+}
+
+// reserve6UntilNexusLoss has one session reserve the LUN, ends it with
+// end, and waits for another session's RESERVE(6) to succeed.
+func reserve6UntilNexusLoss(t *testing.T, end func(*initiator)) {
 	addr, _ := startReservingTarget(t, 64)
 	a, b := dial(t, addr), dial(t, addr)
 	b.isid[5] = 9
@@ -151,9 +170,7 @@ func TestReserve6ReleasedOnLogout(t *testing.T) {
 	if r := b.command(reserve6, 0, false, nil); r.status != statusConflict {
 		t.Fatalf("b RESERVE(6): status %#x", r.status)
 	}
-	if r := a.logout(); r.Response != 0 {
-		t.Fatalf("logout: response %d", r.Response)
-	}
+	end(a)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		r := b.command(reserve6, 0, false, nil)
@@ -161,7 +178,7 @@ func TestReserve6ReleasedOnLogout(t *testing.T) {
 			break
 		}
 		if r.status != statusConflict || time.Now().After(deadline) {
-			t.Fatalf("b RESERVE(6) after a's logout: status %#x", r.status)
+			t.Fatalf("b RESERVE(6) after a's session ended: status %#x", r.status)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
