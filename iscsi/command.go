@@ -30,6 +30,8 @@ type command struct {
 	// reserved is what the command holds of the target's data budget,
 	// given back when it is forgotten.
 	reserved uint64
+	// piece is the size of the data-in buffer the budget holds for it.
+	piece int
 
 	// Data-out collection. cov is what buf holds; nextOffset is where the
 	// next R2T looks for a hole to solicit.
@@ -357,10 +359,11 @@ func (c *conn) runCommand(cmd *command) {
 		c.finish(cmd, abortedResult)
 		return
 	}
-	// A read's data-in counts against the budget by its expected
-	// length, from here to its response.
+	// A read holds one piece of its data-in at a time (respond reads a
+	// streamed READ piece by piece), charged to the budget from here to
+	// its response.
 	if cmd.readLen > 0 {
-		n := min(uint64(cmd.readLen), c.t.cfg.DataBudget)
+		n := min(uint64(cmd.readLen), dataInPiece, c.t.cfg.DataBudget)
 		if !c.t.buffers.take(n) {
 			<-c.slots
 			c.finish(cmd, task.Result{Status: task.Busy})
@@ -369,8 +372,10 @@ func (c *conn) runCommand(cmd *command) {
 		c.cmdMu.Lock()
 		cmd.reserved += n
 		c.cmdMu.Unlock()
+		cmd.piece = int(n)
 	}
-	t := &task.Task{LUN: lunNumber(cmd.lunRaw), CDB: cmd.cdb, Initiator: c.sess.port, Gate: &cmd.gate}
+	t := &task.Task{LUN: lunNumber(cmd.lunRaw), CDB: cmd.cdb, Initiator: c.sess.port, Gate: &cmd.gate,
+		StreamDataIn: true}
 	t.AllocationLength = cmd.readLen
 	t.DataOut = cmd.buf
 	if sz, ok := c.t.cfg.Server.(dataOutSizer); ok && cmd.buf != nil {
@@ -383,17 +388,30 @@ func (c *conn) runCommand(cmd *command) {
 	c.finish(cmd, res)
 }
 
-// run executes t on the server. A server that panics fails the command
-// with INTERNAL TARGET FAILURE instead of taking the node down with it.
-func (c *conn) run(ctx context.Context, t *task.Task) (res task.Result) {
+// run executes t on the server.
+func (c *conn) run(ctx context.Context, t *task.Task) task.Result {
+	var res task.Result
+	if err := c.guard(t.CDB, func() error {
+		res = c.t.cfg.Server.Execute(ctx, t)
+		return nil
+	}); err != nil {
+		return task.ErrorResult(err)
+	}
+	return res
+}
+
+// guard runs f, a call into the task server for the command cdb. A server
+// that panics fails the command with INTERNAL TARGET FAILURE instead of
+// taking the node down with it.
+func (c *conn) guard(cdb []byte, f func() error) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			c.log.Error("iscsi: task server panicked", "cdb", fmt.Sprintf("%x", t.CDB), "panic", v,
+			c.log.Error("iscsi: task server panicked", "cdb", fmt.Sprintf("%x", cdb), "panic", v,
 				"stack", string(debug.Stack()))
-			res = task.Fail(sense.New(sense.HardwareError, sense.InternalTargetFailure))
+			err = sense.New(sense.HardwareError, sense.InternalTargetFailure)
 		}
 	}()
-	return c.t.cfg.Server.Execute(ctx, t)
+	return f()
 }
 
 // finish sends cmd's outcome, unless it was aborted, and forgets it.

@@ -3,7 +3,6 @@ package sbc
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 
 	"github.com/ferry-san/ferry/scsi/sense"
 	"github.com/ferry-san/ferry/scsi/task"
@@ -53,12 +52,6 @@ func writeProtected(l LUN) error {
 	return nil
 }
 
-// isAbort reports whether err means the command was cancelled or aborted.
-func isAbort(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, task.ErrAborted)
-}
-
 // writeAt writes data at byte offset off of the LUN under a shared range
 // lock, so that it never lands between the compare and the write of a
 // COMPARE AND WRITE through any node; ctx ending while it waits for the
@@ -86,9 +79,15 @@ func (r *request) commitAt(data []byte, off uint64) error {
 // MEDIUM ERROR with code and the LBA in INFORMATION, after logging the
 // cause; a cancelled or aborted command is TASK ABORTED instead.
 func (s *Server) ioFailure(err error, code sense.Code, r *request, lba uint64) task.Result {
-	if isAbort(err) {
-		return task.Result{Status: task.TaskAborted}
+	return task.ErrorResult(s.ioError(err, code, r, lba))
+}
+
+// ioError is ioFailure as an error, for a task.Stream: the MEDIUM ERROR
+// sense data, or err itself when it is an abort.
+func (s *Server) ioError(err error, code sense.Code, r *request, lba uint64) error {
+	if task.Aborted(err) {
+		return err
 	}
 	s.cfg.Logger.Warn("scsi block I/O failed", "lun", r.task.LUN, "lba", lba, "op", r.cdb[0], "err", err)
-	return task.Fail(sense.New(sense.MediumError, code).WithInformation(lba))
+	return sense.New(sense.MediumError, code).WithInformation(lba)
 }

@@ -2,6 +2,7 @@ package sbc
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/ferry-san/ferry/scsi/sense"
 	"github.com/ferry-san/ferry/scsi/task"
@@ -28,20 +29,48 @@ func (s *Server) checkTransfer(r *request) (lba, count uint64, err error) {
 	return lba, count, nil
 }
 
-// read is READ(10), READ(12) and READ(16). The data is always the whole range; the
-// transport cuts it to the expected transfer length and reports the
-// residual.
-func (s *Server) read(_ context.Context, r *request) task.Result {
+// read is READ(10), READ(12) and READ(16). The data is always the whole
+// range; the transport cuts it to the expected transfer length and reports
+// the residual. A transport that streams data-in gets the range as a
+// task.Stream, read as it sends it; any other gets it in one buffer.
+func (s *Server) read(ctx context.Context, r *request) task.Result {
 	lba, count, err := s.checkTransfer(r)
 	if err != nil {
 		return s.reply(nil, err)
 	}
-	bs := uint64(r.lun.BlockSize())
-	buf := make([]byte, count*bs)
-	if _, err := r.lun.ReadAt(buf, int64(lba*bs)); err != nil {
-		return s.ioFailure(err, sense.UnrecoveredReadError, r, lba)
+	src := &blockStream{s: s, r: r, lba: lba, n: count * uint64(r.lun.BlockSize())}
+	if r.task.StreamDataIn {
+		return task.Result{Status: task.Good, Stream: src}
 	}
-	return s.reply(buf, nil)
+	buf := make([]byte, src.n)
+	return s.reply(buf, src.ReadAt(ctx, buf, 0))
+}
+
+// blockStream is the data-in of a READ: n bytes from block lba on.
+type blockStream struct {
+	s   *Server
+	r   *request
+	lba uint64
+	n   uint64
+}
+
+func (b *blockStream) Len() uint64 { return b.n }
+
+// ReadAt reads a piece of the range; a failure is MEDIUM ERROR, UNRECOVERED
+// READ ERROR naming the piece's first block.
+func (b *blockStream) ReadAt(ctx context.Context, p []byte, off uint64) error {
+	if off > b.n || uint64(len(p)) > b.n-off {
+		return fmt.Errorf("sbc: read of %d bytes at %d past a data-in of %d", len(p), off, b.n)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	bs := uint64(b.r.lun.BlockSize())
+	start := b.lba*bs + off
+	if _, err := b.r.lun.ReadAt(p, int64(start)); err != nil {
+		return b.s.ioError(err, sense.UnrecoveredReadError, b.r, start/bs)
+	}
+	return nil
 }
 
 // write is WRITE(10), WRITE(12) and WRITE(16), with FUA making the data

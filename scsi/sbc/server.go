@@ -190,15 +190,13 @@ func (s *Server) reply(data []byte, err error) task.Result {
 	}
 	var sn *sense.Sense
 	switch {
-	case errors.As(err, &sn):
-		return task.Fail(sn)
+	case errors.As(err, &sn), task.Aborted(err):
 	case errors.Is(err, pr.ErrConflict):
 		return task.Result{Status: task.ReservationConflict}
-	case isAbort(err):
-		return task.Result{Status: task.TaskAborted}
+	default:
+		s.cfg.Logger.Warn("scsi command failed", "err", err)
 	}
-	s.cfg.Logger.Warn("scsi command failed", "err", err)
-	return task.Fail(sense.New(sense.HardwareError, sense.InternalTargetFailure))
+	return task.ErrorResult(err)
 }
 
 // truncate cuts data to an allocation length.

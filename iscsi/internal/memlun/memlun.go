@@ -23,6 +23,10 @@ type Server struct {
 	// Hook, when set, runs before each command; tests use it to hold a
 	// command while they abort it.
 	Hook func(ctx context.Context, t *task.Task)
+	// ReadHook, when set, runs before each piece of a streamed READ's
+	// data-in is read, with the piece's offset; an error it returns is
+	// the piece's (and so ends the command).
+	ReadHook func(ctx context.Context, off uint64) error
 }
 
 // New returns a zero-filled LUN of blocks blocks.
@@ -109,6 +113,9 @@ func (s *Server) Execute(ctx context.Context, t *task.Task) task.Result {
 	}
 	area := s.data[lba*BlockSize : (lba+uint64(n))*BlockSize]
 	if !isWrite(t.CDB[0]) {
+		if t.StreamDataIn {
+			return task.Result{Stream: &stream{s: s, start: lba * BlockSize, n: uint64(len(area))}}
+		}
 		return task.Result{DataIn: append([]byte(nil), area...)}
 	}
 	// A short data-out (the initiator's expected length was smaller than
@@ -136,4 +143,28 @@ func inquiry(t *task.Task) task.Result {
 	copy(b[16:], "MEMLUN          ")
 	copy(b[32:], "0001")
 	return task.Result{DataIn: b}
+}
+
+// stream is a READ's data-in, read from the LUN a piece at a time as the
+// transport asks for it, as scsi/sbc does.
+type stream struct {
+	s        *Server
+	start, n uint64
+}
+
+func (r *stream) Len() uint64 { return r.n }
+
+func (r *stream) ReadAt(ctx context.Context, p []byte, off uint64) error {
+	if h := r.s.ReadHook; h != nil {
+		if err := h(ctx, off); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	copy(p, r.s.data[r.start+off:r.start+off+uint64(len(p))])
+	return nil
 }
