@@ -55,6 +55,7 @@ var conformanceSuites = []struct {
 	// UNMAP answers INVALID COMMAND OPERATION CODE: it tries them first.
 	{"SCSI.ReadOnly", false},
 	{"SCSI.PrinReadKeys", true},
+	{"SCSI.PrinServiceactionRange", true},
 	{"SCSI.PrinReportCapabilities", true},
 	{"SCSI.ProutRegister", true},
 	{"SCSI.ProutReserve", true},
