@@ -55,6 +55,7 @@ type Node struct {
 	reads     *waitSet[uint64]
 	applied   appliedIndex
 	jobs      *jobBroker
+	observers applyObservers
 	leader    *watched[leaderState]
 	// confChanged fires after each applied membership change.
 	confChanged *watched[uint64]

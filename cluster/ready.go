@@ -282,6 +282,7 @@ func (n *Node) installSnapshot(snap *raftpb.Snapshot) error {
 	n.confState = proto.Clone(snap.GetMetadata().GetConfState()).(*raftpb.ConfState)
 	n.snapshotIndex = idx
 	n.mu.Unlock()
+	n.observers.call(Applied{Index: idx})
 	n.applied.set(idx)
 	n.metrics.snapshots.WithLabelValues("installed").Inc()
 	n.log.Info("installed snapshot from leader", "index", idx)
@@ -329,6 +330,7 @@ func (n *Node) applyCommand(idx uint64, data []byte) {
 		return
 	}
 	res := n.fsm.Apply(idx, &cmd)
+	n.observers.call(Applied{Index: idx, Command: &cmd, Result: res})
 	if cmd.GetNode() == n.cfg.NodeName {
 		n.proposals.complete(cmd.GetRequestId(), res)
 	}

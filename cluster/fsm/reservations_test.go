@@ -1,7 +1,6 @@
 package fsm
 
 import (
-	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -10,6 +9,7 @@ import (
 
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/scsi/pr"
+	"github.com/ferry-san/ferry/scsi/pr/prtest"
 	"github.com/ferry-san/ferry/scsi/sense"
 )
 
@@ -19,23 +19,10 @@ var (
 	nexusB2 = &ferryv1.PRNexus{Initiator: "iqn.1994-05.com.example:b,i,0x23d000000002", TargetPort: 3}
 )
 
-// proutCDB is a PERSISTENT RESERVE OUT CDB of a service action and type,
-// with a 24-byte parameter list.
-func proutCDB(sa, typ byte) []byte {
-	cdb := make([]byte, 10)
-	cdb[0], cdb[1], cdb[2] = 0x5F, sa, typ
-	binary.BigEndian.PutUint32(cdb[5:9], 24)
-	return cdb
-}
-
-// proutParams is the basic parameter list: reservation key and service
-// action reservation key.
-func proutParams(key, sark uint64) []byte {
-	p := make([]byte, 24)
-	binary.BigEndian.PutUint64(p[0:8], key)
-	binary.BigEndian.PutUint64(p[8:16], sark)
-	return p
-}
+var (
+	proutCDB    = prtest.OutCDB
+	proutParams = prtest.Keys
+)
 
 func reserveCmd(step int, disk string, n *ferryv1.PRNexus, cdb, params []byte) *ferryv1.Command {
 	return &ferryv1.Command{RequestId: "reserve", Time: stamp(step), Node: "node-b",

@@ -295,7 +295,7 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 		target, err := iscsitarget.New(node, iscsitarget.Config{
 			TargetName: iqn, CHAP: chap, Logger: log,
 			// Stable across restarts and, in practice, distinct per node.
-			RelativePortID: uint16(node.ID()%0xFFFF) + 1,
+			RelativePortID: iscsitarget.PortID(node.ID()),
 		})
 		if err != nil {
 			return err

@@ -28,6 +28,7 @@ type Node interface {
 	// WatchApplied returns a channel closed once the node has applied a
 	// change of its state machine after the call.
 	WatchApplied() <-chan struct{}
+	reservationNode
 }
 
 // Config configures a Target.
@@ -51,6 +52,7 @@ type Target struct {
 	cfg   Config
 	log   *slog.Logger
 	luns  *lunSet
+	res   *reservations
 	iscsi *iscsi.Target
 }
 
@@ -63,9 +65,10 @@ func New(node Node, cfg Config) (*Target, error) {
 		cfg.Logger = slog.Default()
 	}
 	log := cfg.Logger.With("component", "iscsi")
-	server := sbc.New(sbc.Config{RelativePortID: cfg.RelativePortID, TargetName: cfg.TargetName, Logger: cfg.Logger},
-		copymanager.New(node, cfg.Logger))
-	t := &Target{node: node, cfg: cfg, log: log, luns: newLUNSet(server, log)}
+	res := newReservations(node, max(cfg.RelativePortID, 1), log)
+	server := sbc.New(sbc.Config{RelativePortID: cfg.RelativePortID, TargetName: cfg.TargetName, Logger: cfg.Logger,
+		Reservations: res}, copymanager.New(node, cfg.Logger))
+	t := &Target{node: node, cfg: cfg, log: log, luns: newLUNSet(server, log), res: res}
 	ic := iscsi.DefaultConfig()
 	ic.TargetName = cfg.TargetName
 	ic.Server = server
@@ -84,6 +87,8 @@ func New(node Node, cfg Config) (*Target, error) {
 // Serve presents the cluster's disks and answers initiators on ln until
 // ctx ends.
 func (t *Target) Serve(ctx context.Context, ln net.Listener) error {
+	t.res.start(ctx, t.luns.server)
+	defer t.res.close()
 	// The disks registered so far are LUNs before the first login.
 	applied := t.node.WatchApplied()
 	t.luns.sync(t.node.FSM().Disks())
