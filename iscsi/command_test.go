@@ -449,7 +449,7 @@ type resettable struct {
 	resets chan uint64
 }
 
-func (r resettable) ResetLUN(lun uint64) { r.resets <- lun }
+func (r resettable) ResetLUN(_ string, lun uint64) { r.resets <- lun }
 
 func TestLUNResetAbortsOtherSessionsTasks(t *testing.T) {
 	srv := resettable{Server: memlun.New(64), resets: make(chan uint64, 4)}

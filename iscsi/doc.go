@@ -55,7 +55,7 @@
 //
 // A task.Server may also implement DataOutLength(lun, cdb) (uint32, bool),
 // so that write residuals are reported and the data-out it gets is cut to
-// what the CDB transfers; ResetLUN(lun), to hear of logical unit and
+// what the CDB transfers; ResetLUN(initiator, lun), to hear of logical unit and
 // target resets (lun is all ones for a target reset); and
 // NexusLost(initiator), to hear that a normal session ended. Target's
 // AbortTasks lets a device server abort an initiator port's tasks

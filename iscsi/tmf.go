@@ -6,9 +6,10 @@ import (
 
 // lunResetter is implemented by a task.Server that keeps state a logical
 // unit reset clears, such as reservations, or that raises the unit
-// attention SAM-5 asks for after one.
+// attention SAM-5 asks for after one. initiator is the initiator port that
+// asked for the reset.
 type lunResetter interface {
-	ResetLUN(lun uint64)
+	ResetLUN(initiator string, lun uint64)
 }
 
 // taskMgmt aborts tasks (RFC 7143 11.5) and answers once they are gone.
@@ -69,9 +70,9 @@ func (c *conn) taskMgmt(p *pdu.PDU) error {
 	if r, ok := c.t.cfg.Server.(lunResetter); ok && resp == pdu.TMFComplete {
 		switch m.Function {
 		case pdu.TMFLogicalUnitReset:
-			r.ResetLUN(lunNumber(m.LUN))
+			r.ResetLUN(c.sess.port, lunNumber(m.LUN))
 		case pdu.TMFTargetWarmReset, pdu.TMFTargetColdReset:
-			r.ResetLUN(allLUNs)
+			r.ResetLUN(c.sess.port, allLUNs)
 		}
 	}
 	cold := m.Function == pdu.TMFTargetColdReset && resp == pdu.TMFComplete

@@ -204,6 +204,14 @@ func TestApply(t *testing.T) {
 		{name: "release6 short", c: cmd{a, []byte{pr.OpRelease6, 0}, nil}, err: illegalCDB},
 		{name: "register while reserved6 by another", setup: []cmd{reserve6(b)}, c: register(a, 0, ka), err: errConflict},
 		{name: "register while reserved6 by itself", setup: []cmd{reserve6(a)}, c: register(a, 0, ka), err: errConflict},
+
+		// A logical unit reset: an SPC-2 reservation is released,
+		// persistent ones stay, and every I_T nexus hears of it.
+		{name: "logical unit reset releases reserve6", setup: []cmd{reserve6(a)}, c: cmd{b, pr.ResetCDB(), nil},
+			want: pr.State{}, effect: pr.Effect{Attention: []pr.Attention{ua(pr.EveryNexus, sense.BusDeviceResetOccurred)}}},
+		{name: "logical unit reset keeps persistent reservations", setup: with(ab, reserve(a, ka, pr.ExclusiveAccess)),
+			c: cmd{b, pr.ResetCDB(), nil}, want: holds(2, pr.ExclusiveAccess, a, reg(a, ka), reg(b, kb)),
+			effect: pr.Effect{Attention: []pr.Attention{ua(pr.EveryNexus, sense.BusDeviceResetOccurred)}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,7 +36,11 @@
 // A registration made with ALL_TG_PT is one Registration that holds for
 // its initiator port through every target port (every node's portal of
 // the cluster); READ KEYS lists its key once. An Attention or Abort whose
-// TargetPort is 0 is for that initiator port through every target port.
+// TargetPort is 0 is for that initiator port through every target port;
+// an Attention to EveryNexus is for every I_T nexus of the logical unit.
+// A logical unit reset is applied like a command (ResetCDB), so that a
+// store that replicates commands replicates resets: it releases an SPC-2
+// reservation and establishes a unit attention for every nexus.
 // The reservation itself is held by one I_T nexus, as SPC-4 has it.
 // Persist Through Power Loss is reported capable because the cluster keeps
 // the State in its Raft log, which no node's power loss erases; the State

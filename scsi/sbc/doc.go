@@ -24,7 +24,10 @@
 // of a reservation command (unit attentions, PREEMPT AND ABORT's aborts
 // through the transport's TaskAborter) is carried out by the node that ran
 // it and, through Deliver, by the others. Resets and the end of a session
-// release RESERVE(6) reservations (ResetLUN, NexusLost).
+// release RESERVE(6) reservations (ResetLUN, NexusLost). A logical unit
+// reset goes through the store like a command (pr.ResetCDB), so that its
+// unit attention reaches every I_T nexus that addressed the LUN through
+// any node's port (pr.EveryNexus).
 //
 // A Server implements task.Server, so a transport hands it whole commands
 // with their data-out and sends back whatever Result it returns; a bad CDB,

@@ -62,8 +62,11 @@ func (s *Server) here(n pr.Nexus) bool {
 // commands it runs itself; a cluster calls Deliver on the other nodes.
 func (s *Server) Deliver(id Identity, e pr.Effect) {
 	for _, a := range e.Attention {
-		if s.here(a.Nexus) {
-			s.attn.add(id, a.Nexus.Initiator, sense.MakeCode(a.ASC, a.ASCQ))
+		switch code := sense.MakeCode(a.ASC, a.ASCQ); {
+		case a.Nexus == pr.EveryNexus:
+			s.attn.addAll(id, code)
+		case s.here(a.Nexus):
+			s.attn.add(id, a.Nexus.Initiator, code)
 		}
 	}
 	aborter := s.taskAborter()
@@ -94,26 +97,41 @@ func (s *Server) lunsOf(id Identity) []uint64 {
 }
 
 // ResetLUN is a logical unit reset of LUN lun, or with ^uint64(0) a target
-// reset: it releases the RESERVE(6) reservations of the LUNs (SPC-2 5.5.1),
-// whichever I_T nexus holds them; persistent reservations stay. A logical
-// unit reset also establishes its unit attention (LUNReset). A target
-// reset establishes none: the transport cannot tell which nexus asked
-// for it, and libiscsi's Reserve6 suite goes on with that nexus's
-// commands right after one, expecting GOOD (a cold reset drops every
-// connection anyway).
-func (s *Server) ResetLUN(lun uint64) {
-	s.releaseLegacy(func(n uint64, _ pr.Nexus) bool { return lun == ^uint64(0) || n == lun })
-	if l := s.lun(lun); l != nil && lun != ^uint64(0) {
-		s.LUNReset(l.Identity())
+// reset, that initiator port initiator asked for. A logical unit reset
+// goes through the store of reservations (pr.ResetCDB), so that in a
+// cluster every node carries it out: the LUN's RESERVE(6) reservation is
+// released (SPC-2 5.5.1; persistent reservations stay) and every I_T
+// nexus that has addressed the LUN, through any node's port, gets its unit
+// attention. Should the store fail, this node's nexuses still get it
+// (LUNReset). A target reset releases the RESERVE(6) reservations of
+// every LUN and establishes no unit attention: libiscsi's Reserve6 suite
+// goes on with the resetting nexus's commands right after one, expecting
+// GOOD (a cold reset drops every connection anyway).
+func (s *Server) ResetLUN(initiator string, lun uint64) {
+	if lun == ^uint64(0) {
+		s.releaseLegacy(func(uint64, pr.Nexus) bool { return true })
+		return
 	}
+	l := s.lun(lun)
+	if l == nil {
+		return
+	}
+	id := l.Identity()
+	ctx, cancel := context.WithTimeout(context.Background(), resetTimeout)
+	defer cancel()
+	e, err := s.reservations.Apply(ctx, id, pr.Nexus{Initiator: initiator, TargetPort: s.cfg.RelativePortID}, pr.ResetCDB(), nil)
+	if err != nil {
+		s.cfg.Logger.Warn("scsi: a logical unit reset reached only this node's nexuses", "lun", lun, "initiator", initiator, "err", err)
+		s.LUNReset(id)
+		return
+	}
+	s.Deliver(id, e)
 }
 
 // LUNReset establishes the unit attention of a logical unit reset of the
 // LUN of id (29/03, BUS DEVICE RESET FUNCTION OCCURRED) for every I_T
 // nexus through this target port that has addressed the LUN since its
-// session began, the one that asked for the reset included (SAM-5). A
-// cluster calls it on the other nodes when a reset through one node's
-// portal is to reach every path.
+// session began, the one that asked for the reset included (SAM-5).
 func (s *Server) LUNReset(id Identity) {
 	s.attn.addAll(id, sense.BusDeviceResetOccurred)
 }

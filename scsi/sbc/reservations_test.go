@@ -137,14 +137,14 @@ func TestReserve6(t *testing.T) {
 	checkStatus(t, f.as(initA, []byte{opReserve6, 0x10, 0, 0, 0, 0}, nil), invalidAt(1, 4))
 
 	// A logical unit reset releases it, whoever holds it.
-	f.srv.ResetLUN(2)
+	f.srv.ResetLUN(initA, 2)
 	checkStatus(t, f.as(initB, reserve6, nil), conflict)
-	f.srv.ResetLUN(1)
+	f.srv.ResetLUN(initA, 1)
 	checkStatus(t, f.as(initA, tur, nil), unitAttention(sense.BusDeviceResetOccurred))
 	checkStatus(t, f.as(initB, tur, nil), unitAttention(sense.BusDeviceResetOccurred))
 	checkStatus(t, f.as(initB, reserve6, nil), good)
 	// So does a target reset.
-	f.srv.ResetLUN(^uint64(0))
+	f.srv.ResetLUN(initA, ^uint64(0))
 	checkStatus(t, f.as(initA, reserve6, nil), good)
 	// And the loss of the holder's nexus, not another's.
 	f.srv.NexusLost(initB)
@@ -262,21 +262,37 @@ func TestResetAttentions(t *testing.T) {
 	checkStatus(t, f.as(initA, tur, nil), good)
 	checkStatus(t, f.as(initB, inquiryCDB(false, 0, 96), nil), good)
 	// A target reset establishes none.
-	f.srv.ResetLUN(^uint64(0))
+	f.srv.ResetLUN(initA, ^uint64(0))
 	checkStatus(t, f.as(initA, tur, nil), good)
 	// A logical unit reset reaches every nexus that addressed the LUN;
 	// another LUN's reset none.
-	f.srv.ResetLUN(2)
+	f.srv.ResetLUN(initA, 2)
 	checkStatus(t, f.as(initA, tur, nil), good)
-	f.srv.ResetLUN(1)
+	f.srv.ResetLUN(initA, 1)
 	reset := unitAttention(sense.BusDeviceResetOccurred)
 	checkStatus(t, f.as(initA, tur, nil), reset)
 	checkStatus(t, f.as(initA, tur, nil), good)
 	checkStatus(t, f.as(initB, rw10(opRead10, 0, 1, 0, 0), nil), reset)
 	checkStatus(t, f.as(initC, tur, nil), good)
 	// A lost nexus is forgotten, with what was pending for it.
-	f.srv.ResetLUN(1)
+	f.srv.ResetLUN(initA, 1)
 	f.srv.NexusLost(initA)
 	checkStatus(t, f.as(initA, tur, nil), good)
 	checkStatus(t, f.as(initC, tur, nil), reset)
+}
+
+// TestResetFromAnotherPort: a logical unit reset another node applied
+// reaches, through Deliver, every nexus that addressed the LUN here.
+func TestResetFromAnotherPort(t *testing.T) {
+	f := newFixture(t)
+	const initC = "iqn.2026-01.test:c,i,0x400000000003"
+	checkStatus(t, f.as(initA, tur, nil), good)
+	_, e, err := pr.Apply(pr.State{}, pr.Nexus{Initiator: initC, TargetPort: 9}, pr.ResetCDB(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv.Deliver(Identity{NAA: testNAA}, e)
+	checkStatus(t, f.as(initA, tur, nil), unitAttention(sense.BusDeviceResetOccurred))
+	checkStatus(t, f.as(initA, tur, nil), good)
+	checkStatus(t, f.as(initB, tur, nil), good)
 }

@@ -1,0 +1,37 @@
+package pr
+
+// OpLogicalUnitReset is not a SCSI operation code: it is the first byte of
+// the CDB (ResetCDB) a device server hands Apply for a logical unit reset,
+// so that a store of reservations that replicates the commands it applies
+// (a cluster's log) carries the reset to every target port too. C0h-FFh
+// are vendor specific, and a device server passes Apply only the commands
+// it decides to, so no initiator can send it.
+const OpLogicalUnitReset = 0xFF
+
+// EveryNexus is the Nexus of an Attention for every I_T nexus of the
+// logical unit, through every target port: each that has addressed it.
+var EveryNexus = Nexus{}
+
+// The unit attention of a logical unit reset (SPC-4 table D.2): BUS DEVICE
+// RESET FUNCTION OCCURRED.
+const (
+	ascReset           = 0x29
+	ascqBusDeviceReset = 0x03
+)
+
+// ResetCDB is the CDB of a logical unit reset.
+func ResetCDB() []byte { return []byte{OpLogicalUnitReset} }
+
+// reset is a logical unit reset, from any I_T nexus: it releases an SPC-2
+// reservation (SPC-2 5.5.1; persistent reservations stay, SPC-4 5.13.1)
+// and establishes a unit attention for every I_T nexus, the resetting one
+// included, as SAM-5 6.3 asks for the others and as Linux's and tgt's
+// targets do for all (libiscsi's MultipathIO.Reset checks every path).
+func reset(s State) (State, Effect) {
+	next := s
+	if s.Legacy != nil {
+		next = s.clone()
+		next.Legacy = nil
+	}
+	return next, Effect{Attention: []Attention{{Nexus: EveryNexus, ASC: ascReset, ASCQ: ascqBusDeviceReset}}}
+}
