@@ -25,10 +25,12 @@ func FuzzCDB(f *testing.F) {
 		readDefect10CDB(true, true, formatLongBlock, 4), readDefect12CDB(true, false, 7, 1, 8),
 		prOutCDB(saRegister, 0), prOutCDB(saReserve, 0x03), prOutCDB(saPreemptAndAbort, 0x01), prInCDB(saReadFullStatus, 512),
 		{opReserve6, 0, 0, 0, 0, 0}, {opRelease6, 0, 0, 0, 0, 0},
+		cawCDB(0, 1, 0, fuaBit), cawCDB(62, 2, 0, 0), orWriteCDB(1, 2, 0, 0),
 	}
 	for _, s := range seeds {
 		f.Add(s, []byte{1, 2, 3}, uint8(1))
 	}
+	f.Add(cawCDB(0, 1, 0, 0), make([]byte, 1024), uint8(1)) // a MISCOMPARE-free COMPARE AND WRITE of zeroes
 	f.Fuzz(func(t *testing.T, cdb, data []byte, lun uint8) {
 		fx := newFixture(t)
 		fx.disk.data = fx.disk.data[:64*512] // keep WRITE SAME to the end cheap
