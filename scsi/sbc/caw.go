@@ -8,7 +8,14 @@ import (
 	"github.com/ferry-san/ferry/scsi/task"
 )
 
-// The read-modify-write commands.
+// The read-modify-write commands. WRITE ATOMIC(16) (9Ch) is not offered,
+// and VPD B0h's atomic fields stay zero: SBC-4 has an atomic write leave
+// either all of its blocks or none of them changed even when the device
+// fails in the middle (power loss, a node killed), which a range lock
+// cannot give; it only orders commands. A write to an image file or a
+// block device may be torn by a crash, and Linux's RWF_ATOMIC needs
+// O_DIRECT and hardware or file system support that a LUN's backing store
+// cannot be assumed to have.
 const (
 	opCompareAndWrite = 0x89
 	opOrWrite16       = 0x8B
@@ -95,23 +102,12 @@ func (s *Server) orWrite(ctx context.Context, r *request) task.Result {
 // readModifyWrite locks n bytes of the LUN from block lba exclusively,
 // reads them, lets modify change them in place (or refuse with an error,
 // such as MISCOMPARE, leaving the medium alone), and writes them back
-// through the task's gate, durably when the CDB sets FUA.
+// through the task's gate, durably when the CDB sets FUA (the flush once
+// the range is unlocked: the writes that wait for it need not wait for
+// the flush too).
 func (s *Server) readModifyWrite(ctx context.Context, r *request, lba, n uint64, modify func([]byte) error) task.Result {
-	off := lba * uint64(r.lun.BlockSize())
-	unlock, err := r.lockRange(ctx, off, n, true)
-	if err != nil {
-		return s.ioFailure(err, sense.WriteError, r, lba)
-	}
-	defer unlock()
-	buf := make([]byte, n)
-	if _, err := r.lun.ReadAt(buf, int64(off)); err != nil {
-		return s.ioFailure(err, sense.UnrecoveredReadError, r, lba)
-	}
-	if err := modify(buf); err != nil {
-		return s.reply(nil, err)
-	}
-	if err := r.commitAt(buf, off); err != nil {
-		return s.ioFailure(err, sense.WriteError, r, lba)
+	if res, ok := s.modifyLocked(ctx, r, lba, n, modify); !ok {
+		return res
 	}
 	if r.cdb[1]&fuaBit != 0 {
 		if err := r.lun.Flush(); err != nil {
@@ -119,4 +115,26 @@ func (s *Server) readModifyWrite(ctx context.Context, r *request, lba, n uint64,
 		}
 	}
 	return s.reply(nil, nil)
+}
+
+// modifyLocked is readModifyWrite's part under the lock; ok false with
+// the failure's result.
+func (s *Server) modifyLocked(ctx context.Context, r *request, lba, n uint64, modify func([]byte) error) (task.Result, bool) {
+	off := lba * uint64(r.lun.BlockSize())
+	unlock, err := r.lockRange(ctx, off, n, true)
+	if err != nil {
+		return s.ioFailure(err, sense.WriteError, r, lba), false
+	}
+	defer unlock()
+	buf := make([]byte, n)
+	if _, err := r.lun.ReadAt(buf, int64(off)); err != nil {
+		return s.ioFailure(err, sense.UnrecoveredReadError, r, lba), false
+	}
+	if err := modify(buf); err != nil {
+		return s.reply(nil, err), false
+	}
+	if err := r.commitAt(buf, off); err != nil {
+		return s.ioFailure(err, sense.WriteError, r, lba), false
+	}
+	return task.Result{}, true
 }
