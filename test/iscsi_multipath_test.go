@@ -25,7 +25,9 @@ const multipathInitiator = "iqn.2026-11.io.ferry:multipath-test"
 // the same LUN seen through two nodes' portals has one identity (NAA and
 // serial) and two relative target ports; and libiscsi's SCSI.MultipathIO
 // suite, given both nodes' URLs, runs its four tests and passes them all
-// but the known failures below.
+// (Reset: a LUN reset through either node raises its unit attention on
+// both paths; the CompareAndWrite ones: COMPARE AND WRITE is atomic across
+// the nodes).
 func TestISCSIMultipath(t *testing.T) {
 	tool, err := exec.LookPath("iscsi-test-cu")
 	if err != nil {
@@ -102,27 +104,14 @@ func TestISCSIMultipath(t *testing.T) {
 			t.Fatalf("SCSI.MultipathIO ran %d tests, want 4:\n%s", len(run.Tests), out)
 		}
 		for _, tc := range run.Tests {
-			why, known := multipathKnownFailures[tc.Name]
-			switch {
-			case known && tc.Outcome == cunit.Failed:
-				t.Logf("%s: fails as known: %s (%s)", tc.ID(), why, tc.Reason)
-			case known && tc.Outcome == cunit.Passed:
-				// The fix may land in another change: say so, loudly.
-				t.Logf("%s: PASSES now, yet is listed as a known failure (%s): take it off the list", tc.ID(), why)
-			case known:
+			if tc.Outcome != cunit.Passed {
 				t.Errorf("%s: %v: %s", tc.ID(), tc.Outcome, tc.Reason)
-			case tc.Outcome != cunit.Passed:
-				t.Errorf("%s: %v: %s\n%s", tc.ID(), tc.Outcome, tc.Reason, out)
 			}
 		}
+		if t.Failed() {
+			t.Logf("iscsi-test-cu said:\n%s", out)
+		}
 	})
-}
-
-// multipathKnownFailures are the SCSI.MultipathIO tests that fail today,
-// with the reason; one that passes is logged, to be taken off the list.
-var multipathKnownFailures = map[string]string{
-	"Reset": "a LOGICAL UNIT RESET through one node's portal reaches another node's I_T nexuses only through " +
-		"a store of reservations that replicates it (pr.ResetCDB through Raft); the in-memory store reaches this node's only",
 }
 
 func mustNode(t *testing.T, c *localcluster.Cluster, name string) *localcluster.Node {
