@@ -10,4 +10,14 @@
 // LockRange locks byte ranges of a LUN against the other processes sharing
 // its file (open file description locks on Linux) as well as within this
 // one, for the SCSI device server's atomic commands.
+//
+// A LUN opened with Options.Thin is thin provisioned if its store allows:
+// Open probes, on a scratch file beside the LUN's (never in the LUN's own
+// data, which initiators and other nodes may be writing), whether the file
+// system punches holes that read back as zeroes and whether SEEK_HOLE
+// reports them; a block device must support WRITE ZEROES, which the kernel
+// uses to unmap it with zeroes guaranteed. Unmap then deallocates ranges
+// (FALLOC_FL_PUNCH_HOLE), ExtentAt tells mapped blocks from unmapped ones,
+// and Allocated gives the bytes the file occupies. A store that fails the
+// probe leaves the LUN fully provisioned and Provisioning says why.
 package disk

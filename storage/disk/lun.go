@@ -16,6 +16,10 @@ type Options struct {
 	BlockSize uint32
 	// ReadOnly opens the file read-only; writes fail with ErrReadOnly.
 	ReadOnly bool
+	// Thin makes the LUN thin provisioned if its store allows: Open probes
+	// whether it can deallocate ranges that then read as zeroes (see
+	// Provisioning), and Unmap punches holes. Ignored with ReadOnly.
+	Thin bool
 }
 
 // LUN is an open disk LUN. ReadAt, WriteAt, ReadStream, WriteStream and
@@ -30,6 +34,7 @@ type LUN struct {
 	stream    streamIO
 	// locks are the range locks of LockRange.
 	locks *rangelock.Table
+	prov      Provisioning
 }
 
 // Open opens a regular file or a block device as a LUN. The size must be a
@@ -87,6 +92,9 @@ func newLUN(f *os.File, path string, opt Options) (*LUN, error) {
 	}
 	if l.size <= 0 || l.size%int64(l.blockSize) != 0 {
 		return nil, fmt.Errorf("%w: %d bytes is not a positive multiple of the block size %d", ErrSize, l.size, l.blockSize)
+	}
+	if opt.Thin && !opt.ReadOnly {
+		l.prov = probe(f, path, l.device)
 	}
 	return l, nil
 }
