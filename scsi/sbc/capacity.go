@@ -29,15 +29,17 @@ func (s *Server) readCapacity10(_ context.Context, r *request) task.Result {
 }
 
 // readCapacity16 is READ CAPACITY(16): no protection information, the
-// physical block size of the config, and logical block provisioning
-// management (WRITE SAME with UNMAP) with unmapped blocks reading zeroes.
-// Any allocation length is valid, zero included.
+// physical block size of the config, and for a thin LUN logical block
+// provisioning management with unmapped blocks reading zeroes. Any
+// allocation length is valid, zero included.
 func (s *Server) readCapacity16(_ context.Context, r *request) task.Result {
 	b := make([]byte, readCapacity16Len)
 	binary.BigEndian.PutUint64(b[0:8], r.lun.Blocks()-1)
 	binary.BigEndian.PutUint32(b[8:12], r.lun.BlockSize())
 	b[13] = s.physicalExponent(r.lun.BlockSize())
-	b[14] = lbpme | lbprz
+	if provisioner(r.lun) != nil {
+		b[14] = lbpme | lbprz
+	}
 	return s.reply(truncate(b, binary.BigEndian.Uint32(r.cdb[10:14])), nil)
 }
 

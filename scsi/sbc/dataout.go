@@ -39,6 +39,8 @@ func (s *Server) DataOutLength(lun uint64, cdb []byte) (uint32, bool) {
 		return binary.BigEndian.Uint32(cdb[10:14]), true
 	case opPersistentReserveOut:
 		return prOutParamLength(cdb), true
+	case opUnmap:
+		return uint32(binary.BigEndian.Uint16(cdb[7:9])), true
 	}
 	return 0, false
 }

@@ -26,6 +26,7 @@ func TestDataOutLength(t *testing.T) {
 		{"VERIFY(10) BYTCHK 1", 1, rw10(opVerify10, 0, 4, 0, 1<<bytchkShift), 2048, true},
 		{"VERIFY(16) BYTCHK 3", 1, rw16(opVerify16, 0, 4, 0, 3<<bytchkShift), 512, true},
 		{"EXTENDED COPY", 1, xcopy.ExtendedCopyCDB{ParameterListLength: 92}.Encode(), 92, true},
+		{"UNMAP", 1, unmapCDB(40, 0), 40, true},
 		{"READ(10)", 1, rw10(opRead10, 0, 4, 0, 0), 0, false},
 		{"unknown LUN", 5, rw10(opWrite10, 0, 3, 0, 0), 0, false},
 		{"unknown opcode", 1, []byte{0xC7, 0, 0, 0, 0, 0}, 0, false},

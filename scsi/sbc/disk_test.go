@@ -33,7 +33,8 @@ func TestDiskLUN(t *testing.T) {
 		t.Fatal("read back differs")
 	}
 	check(t, f.runLUN(0, rw10(opRead10, 2047, 2, 0, 0), nil), lbaOOB)
-	check(t, f.runLUN(0, rw10(opWriteSame10, 0, 0, 0, unmapBit), fill(512, 9)), good)
+	check(t, f.runLUN(0, rw10(opWriteSame10, 0, 0, 0, unmapBit), fill(512, 9)), invalidAt(1, 3)) // not thin
+	check(t, f.runLUN(0, rw10(opWriteSame10, 0, 0, 0, 0), make([]byte, 512)), good)
 	check(t, f.runLUN(0, rw10(opVerify10, 2046, 2, 0, 1<<bytchkShift), make([]byte, 1024)), good)
 
 	ro, err := disk.Open(path, disk.Options{ReadOnly: true})

@@ -46,4 +46,15 @@
 // that sets a bit the usage data does not allow, with a field pointer to
 // that bit, so what the server advertises and what it accepts cannot drift
 // apart.
+//
+// A LUN whose Volume is a thin Provisioner (a *disk.LUN opened thin whose
+// file system punches holes that read back as zeroes) is thin provisioned:
+// READ CAPACITY(16) sets LBPME and LBPRZ, VPD B2h offers UNMAP and WRITE
+// SAME with UNMAP, VPD B0h gives the UNMAP limits and granularity, GET LBA
+// STATUS reports mapped and deallocated runs, and UNMAP and WRITE SAME with
+// UNMAP of a zero block punch holes. Any other LUN is fully provisioned
+// and says so: UNMAP is an invalid operation code there and WRITE SAME
+// refuses its UNMAP bit. Anchored blocks are not supported (ANC_SUP zero,
+// ANCHOR refused), as SBC-3 allows. Unmapping changes the medium, so it
+// goes through the task's gate like every write.
 package sbc

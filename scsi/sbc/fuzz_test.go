@@ -26,6 +26,7 @@ func FuzzCDB(f *testing.F) {
 		prOutCDB(saRegister, 0), prOutCDB(saReserve, 0x03), prOutCDB(saPreemptAndAbort, 0x01), prInCDB(saReadFullStatus, 512),
 		{opReserve6, 0, 0, 0, 0, 0}, {opRelease6, 0, 0, 0, 0, 0},
 		cawCDB(0, 1, 0, fuaBit), cawCDB(62, 2, 0, 0), orWriteCDB(1, 2, 0, 0),
+		unmapCDB(24, 0), lbaStatusCDB(3, 1000),
 	}
 	for _, s := range seeds {
 		f.Add(s, []byte{1, 2, 3}, uint8(1))
@@ -51,6 +52,31 @@ func FuzzCDB(f *testing.F) {
 			}
 		default:
 			t.Fatalf("status %#x for % x", res.Status, cdb)
+		}
+	})
+}
+
+// FuzzUnmapList parses arbitrary UNMAP parameter lists: no panic, and
+// whatever is accepted lies on the LUN within the limits.
+func FuzzUnmapList(f *testing.F) {
+	f.Add(uint16(40), unmapList(unmapDesc{0, 1}, unmapDesc{63, 1}))
+	f.Add(uint16(7), []byte{0, 6, 0, 0, 0, 0, 0})
+	f.Add(uint16(24), unmapList(unmapDesc{^uint64(0), 2}))
+	f.Fuzz(func(t *testing.T, plen uint16, data []byte) {
+		const lunBlocks = 64
+		ranges, err := parseUnmapList(unmapCDB(plen, 0), data, lunBlocks, 512)
+		if err != nil {
+			return
+		}
+		total := uint64(0)
+		for _, r := range ranges {
+			if r.lba > lunBlocks || r.count > lunBlocks-r.lba {
+				t.Fatalf("accepted %+v on a LUN of %d blocks", r, lunBlocks)
+			}
+			total += r.count
+		}
+		if len(ranges) > maxUnmapDescriptors || total > uint64(maxUnmapBlocks(512)) {
+			t.Fatalf("accepted %d descriptors of %d blocks", len(ranges), total)
 		}
 	})
 }

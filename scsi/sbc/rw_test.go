@@ -31,7 +31,7 @@ func TestReadCapacity(t *testing.T) {
 		}
 	}
 	d := f.run(rc16(32), nil).DataIn
-	want := []byte{0, 0, 0, 0, 0, 0, 0x03, 0xFF, 0, 0, 0x02, 0, 0, 3, lbpme | lbprz, 0}
+	want := []byte{0, 0, 0, 0, 0, 0, 0x03, 0xFF, 0, 0, 0x02, 0, 0, 3, 0, 0} // not thin: LBPME, LBPRZ clear
 	if !bytes.Equal(d[:16], want) || !bytes.Equal(d[16:], make([]byte, 16)) {
 		t.Fatalf("READ CAPACITY(16) % x", d)
 	}

@@ -122,8 +122,8 @@ func scsiName(name string) []byte {
 }
 
 // blockLimits is page B0h. WSNZ is clear (WRITE SAME with zero blocks
-// writes to the end of the LUN); UNMAP and WRITE ATOMIC are not offered,
-// so their limits are zero.
+// writes to the end of the LUN); WRITE ATOMIC is not offered, so its
+// limits are zero; UNMAP's limits are a thin LUN's (unmapLimits).
 func (s *Server) blockLimits(l LUN) []byte {
 	bs := l.BlockSize()
 	b := make([]byte, blockLimitsLen)
@@ -132,6 +132,7 @@ func (s *Server) blockLimits(l LUN) []byte {
 	binary.BigEndian.PutUint32(b[4:8], s.maxTransferBlocks(l))
 	binary.BigEndian.PutUint32(b[8:12], blocks(s.cfg.OptimalTransferBytes, bs))
 	binary.BigEndian.PutUint64(b[32:40], s.cfg.MaxWriteSameBlocks)
+	unmapLimits(l, b)
 	return b
 }
 
@@ -146,18 +147,23 @@ func blockDeviceCharacteristics(LUN) []byte { return make([]byte, blockDeviceLen
 
 // Logical block provisioning page bits.
 const (
-	lbpws          = 0x40 // WRITE SAME(16) with UNMAP
-	lbpws10        = 0x20 // WRITE SAME(10) with UNMAP
-	lbprzVPD       = 0x04 // unmapped blocks read as zeroes
-	provisionThin  = 0x02
-	provisionByte5 = lbpws | lbpws10 | lbprzVPD
+	lbpu          = 0x80 // UNMAP
+	lbpws         = 0x40 // WRITE SAME(16) with UNMAP
+	lbpws10       = 0x20 // WRITE SAME(10) with UNMAP
+	lbprzVPD      = 0x04 // unmapped blocks read as zeroes
+	provisionThin = 0x02
 )
 
-// logicalBlockProvisioning is page B2h: WRITE SAME with UNMAP is offered,
-// and an unmapped block reads as zeroes because unmapping writes zeroes.
-func logicalBlockProvisioning(LUN) []byte {
+// logicalBlockProvisioning is page B2h. A thin LUN offers UNMAP and WRITE
+// SAME with UNMAP, its unmapped blocks read as zeroes (its store passed
+// that probe) and anchored blocks are not supported (ANC_SUP zero); a
+// fully provisioned one offers none of them and reports provisioning
+// type 0.
+func logicalBlockProvisioning(l LUN) []byte {
 	b := make([]byte, provisionLen)
-	b[1] = provisionByte5
-	b[2] = provisionThin
+	if provisioner(l) != nil {
+		b[1] = lbpu | lbpws | lbpws10 | lbprzVPD
+		b[2] = provisionThin
+	}
 	return b
 }

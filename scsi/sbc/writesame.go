@@ -16,12 +16,20 @@ const (
 
 // writeSame is WRITE SAME(10) and WRITE SAME(16): one block of data
 // repeated over the range, which with NUMBER OF LOGICAL BLOCKS zero runs
-// to the end of the LUN (WSNZ is clear). With UNMAP the range is unmapped,
-// which here means zeroed, so that it reads as zeroes (LBPRZ); with NDOB
-// there is no data-out buffer and the block is zeroes too.
+// to the end of the LUN (WSNZ is clear); with NDOB there is no data-out
+// buffer and the block is zeroes. UNMAP is offered on thin LUNs only (a
+// fully provisioned one refuses the bit, LBPWS being zero): a block of
+// zeroes is then unmapped, which reads back as zeroes (LBPRZ), and any
+// other block is written, as SBC-3 requires of a device server that does
+// not unmap.
 func (s *Server) writeSame(ctx context.Context, r *request) task.Result {
 	if err := writeProtected(r.lun); err != nil {
 		return s.reply(nil, err)
+	}
+	unmap := r.cdb[1]&unmapBit != 0
+	p := provisioner(r.lun)
+	if unmap && p == nil {
+		return s.reply(nil, sense.InvalidCDB(1, 3))
 	}
 	lba, count, countAt := blockRange(r.cdb)
 	if count == 0 && lba < r.lun.Blocks() {
@@ -40,11 +48,25 @@ func (s *Server) writeSame(ctx context.Context, r *request) task.Result {
 		if len(r.task.DataOut) != bs {
 			return s.reply(nil, sense.New(sense.IllegalRequest, sense.ParameterListLengthError))
 		}
-		if r.cdb[1]&unmapBit == 0 {
-			copy(block, r.task.DataOut)
+		copy(block, r.task.DataOut)
+	}
+	if unmap && allZero(block) {
+		if err := r.unmapAt(ctx, p, lba, count); err != nil {
+			return s.ioFailure(err, sense.WriteError, r, lba)
 		}
+		return s.reply(nil, nil)
 	}
 	return s.fill(ctx, r, lba, count, block)
+}
+
+// allZero reports whether b holds only zero bytes.
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // fill writes block to every block of the range, a chunk at a time.

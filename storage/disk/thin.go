@@ -29,13 +29,6 @@ type Provisioning struct {
 	Reason string
 }
 
-// Extent is a run of logical blocks that are all mapped or all unmapped.
-type Extent struct {
-	LBA    uint64
-	Count  uint64
-	Mapped bool
-}
-
 // Provisioning is what the LUN's backing store does with unmapped ranges;
 // the zero value (not thin) unless the LUN was opened with Options.Thin.
 func (l *LUN) Provisioning() Provisioning { return l.prov }
@@ -43,6 +36,9 @@ func (l *LUN) Provisioning() Provisioning { return l.prov }
 // Thin reports whether Unmap deallocates: the LUN was opened with
 // Options.Thin and its store passed the probe.
 func (l *LUN) Thin() bool { return l.prov.Thin }
+
+// UnmapGranularity is the unit, in bytes, that Unmap deallocates in.
+func (l *LUN) UnmapGranularity() uint32 { return l.prov.Granularity }
 
 // Unmap deallocates n bytes at byte offset off, which then read as zeroes.
 // Ragged ends and ranges smaller than the store's granularity are zeroed
@@ -67,21 +63,22 @@ func (l *LUN) Unmap(off, n int64) error {
 	return nil
 }
 
-// ExtentAt returns the longest run of blocks from lba that are all mapped
-// or all unmapped, as the store reports them. A block only partly
+// ExtentAt returns how many blocks from lba are, like it, all mapped or all
+// unmapped, as the store reports them: the longest such run. A block only partly
 // allocated counts as mapped. On a LUN whose store does not report holes
 // every block is mapped.
-func (l *LUN) ExtentAt(lba uint64) (Extent, error) {
+func (l *LUN) ExtentAt(lba uint64) (count uint64, mapped bool, err error) {
 	blocks := l.Blocks()
 	if lba >= blocks {
 		at := int64(min(lba, math.MaxInt64/uint64(l.blockSize)))
-		return Extent{}, &RangeError{Path: l.path, Offset: at * int64(l.blockSize), Length: int(l.blockSize), LBA: at, Count: 1, Blocks: blocks}
+		return 0, false, &RangeError{Path: l.path, Offset: at * int64(l.blockSize), Length: int(l.blockSize), LBA: at, Count: 1, Blocks: blocks}
 	}
 	if !l.prov.ReportsHoles {
-		return Extent{LBA: lba, Count: blocks - lba, Mapped: true}, nil
+		return blocks - lba, true, nil
 	}
 	bs := int64(l.blockSize)
-	mapped, end, err := seekExtent(l.f, int64(lba)*bs, l.size)
+	var end int64
+	mapped, end, err = seekExtent(l.f, int64(lba)*bs, l.size)
 	if err == nil && !mapped && end/bs == int64(lba) {
 		// A hole that ends inside block lba: the block is partly
 		// allocated, so mapped, as is the data that follows the hole.
@@ -92,13 +89,13 @@ func (l *LUN) ExtentAt(lba uint64) (Extent, error) {
 		}
 	}
 	if err != nil {
-		return Extent{}, fmt.Errorf("disk %s: extent at LBA %d: %w", l.path, lba, err)
+		return 0, false, fmt.Errorf("disk %s: extent at LBA %d: %w", l.path, lba, err)
 	}
 	last := uint64(end / bs) // one past the extent's last block
 	if mapped {
 		last = uint64((end + bs - 1) / bs)
 	}
-	return Extent{LBA: lba, Count: last - lba, Mapped: mapped}, nil
+	return last - lba, mapped, nil
 }
 
 // Allocated is how many bytes the LUN's file occupies on its file system
