@@ -22,9 +22,10 @@ const hashChunk = 4 << 20
 // OpenDisk opens a registered disk LUN. Its file must be the size
 // registered, which every copy's ranges were checked against: a file
 // truncated since would make a copy "to the end of the LUN" move what is
-// left of it and succeed, one grown would let it move more.
+// left of it and succeed, one grown would let it move more. A thin disk
+// is opened thin: its file system is probed for holes (disk.Options.Thin).
 func OpenDisk(d *ferryv1.Disk, readOnly bool) (*disk.LUN, error) {
-	lun, err := disk.Open(d.GetPath(), disk.Options{BlockSize: d.GetBlockSize(), ReadOnly: readOnly || d.GetReadOnly()})
+	lun, err := disk.Open(d.GetPath(), disk.Options{BlockSize: d.GetBlockSize(), ReadOnly: readOnly || d.GetReadOnly(), Thin: d.GetThin()})
 	if err != nil {
 		return nil, fmt.Errorf("disk %s: %w", d.GetName(), err)
 	}

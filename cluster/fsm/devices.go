@@ -30,6 +30,7 @@ func (s *state) registerDisk(cmd *ferryv1.Command, op *ferryv1.RegisterDiskOp) (
 	}
 	d := cloneDisk(op.GetDisk())
 	d.Naa = strings.ToLower(d.GetNaa())
+	d.AllocatedBytes = 0 // a node's reading when it lists disks, never state
 	if err := s.deviceIsNew("disk", d.GetName(), d.GetNaa(), d.GetPath(), d.GetIdentity()); err != nil {
 		return nil, err
 	}

@@ -19,10 +19,13 @@ func diskCreateCommand() *clientCommand {
 		details: "The node that answers creates the file; PATH must be absolute and reachable by every node\n" +
 			"that will copy to or from it. SIZE takes KiB MiB GiB TiB or KB MB GB TB (1GiB, 500MB) and\n" +
 			"must be a multiple of the block size. The disk gets an NAA designator, shown here and by\n" +
-			"\"ferry disk list\", by which copies and XCOPY parameter lists may name it.",
+			"\"ferry disk list\", by which copies and XCOPY parameter lists may name it. A -thin disk is\n" +
+			"presented to initiators as thin provisioned: its blocks take space once written, and UNMAP\n" +
+			"and WRITE SAME with UNMAP give it back (the file system must punch holes).",
 		flags: func(fs *flag.FlagSet) action {
 			name := fs.String("name", "", "disk `name`, unique among disks and cartridges; required")
 			path := fs.String("path", "", "absolute `path` of the new file; required")
+			thin := fs.Bool("thin", false, "thin provisioned: a sparse file that initiators may unmap blocks of")
 			size := newSizeFlag()
 			fs.Var(size, "size", "`size` in bytes, with an optional unit such as GiB; required")
 			blockSize := newSizeFlag()
@@ -39,7 +42,7 @@ func diskCreateCommand() *clientCommand {
 				ctx, cancel := c.rpcContext(ctx)
 				defer cancel()
 				d, err := ferryv1.NewDeviceServiceClient(c.conn).CreateDisk(ctx, &ferryv1.CreateDiskRequest{
-					Name: *name, Path: *path, SizeBytes: size.bytes, BlockSize: bs, Site: *site,
+					Name: *name, Path: *path, SizeBytes: size.bytes, BlockSize: bs, Site: *site, Thin: *thin,
 				})
 				if err != nil {
 					return err
@@ -106,9 +109,9 @@ func diskListCommand() *clientCommand {
 				disks := slices.Clone(resp.GetDisks())
 				slices.SortFunc(disks, func(a, b *ferryv1.Disk) int { return cmp.Compare(a.GetName(), b.GetName()) })
 				tw := newTable(c.stdout)
-				row(tw, "NAME", "NAA", "SIZE", "BLOCK", "ACCESS", "SITE", "PATH", "RESERVATION")
+				row(tw, "NAME", "NAA", "SIZE", "ALLOCATED", "BLOCK", "ACCESS", "SITE", "PATH", "RESERVATION")
 				for _, d := range disks {
-					row(tw, d.GetName(), orDash(d.GetNaa()), bytesText(d.GetSizeBytes()), fmt.Sprint(d.GetBlockSize()),
+					row(tw, d.GetName(), orDash(d.GetNaa()), bytesText(d.GetSizeBytes()), allocatedText(d), fmt.Sprint(d.GetBlockSize()),
 						accessText(d.GetReadOnly()), orDash(d.GetSite()), orDash(d.GetPath()), reservationText(d))
 				}
 				return tw.Flush()
@@ -129,8 +132,30 @@ func printDisk(c *client, d *ferryv1.Disk) error {
 	row(tw, "block size:", fmt.Sprint(d.GetBlockSize()))
 	row(tw, "blocks:", fmt.Sprint(blocksOf(d)))
 	row(tw, "access:", accessText(d.GetReadOnly()))
+	row(tw, "provision:", provisioningText(d.GetThin()))
 	row(tw, "site:", orDash(d.GetSite()))
 	return tw.Flush()
+}
+
+func provisioningText(thin bool) string {
+	if thin {
+		return "thin"
+	}
+	return "full"
+}
+
+// allocatedText is the space a disk's file takes as the answering node
+// sees it, marked thin for a thin disk; "-" when the node cannot tell (a
+// block device, a path it does not reach).
+func allocatedText(d *ferryv1.Disk) string {
+	text := "-"
+	if n := d.GetAllocatedBytes(); n > 0 || d.GetThin() {
+		text = bytesText(n)
+	}
+	if d.GetThin() {
+		text += " thin"
+	}
+	return text
 }
 
 func blocksOf(d *ferryv1.Disk) uint64 {

@@ -139,7 +139,8 @@ func fakeDisks() []*ferryv1.Disk {
 					{Nexus: &ferryv1.PRNexus{Initiator: "iqn.1994-05.com.example:a,i,0x230000000001", TargetPort: 2}, Key: 0xA},
 					{Nexus: &ferryv1.PRNexus{Initiator: "iqn.1994-05.com.example:b,i,0x230000000002", TargetPort: 3}, Key: 0xB},
 				}}},
-		{Name: "db01", Naa: "3f00000000000001", Path: "/san/east/db01.img", SizeBytes: 1 << 30, BlockSize: 512, Site: "east"},
+		{Name: "db01", Naa: "3f00000000000001", Path: "/san/east/db01.img", SizeBytes: 1 << 30, BlockSize: 512, Site: "east",
+			Thin: true, AllocatedBytes: 300 << 20},
 	}
 }
 
@@ -154,7 +155,8 @@ func (f *dataFake) CreateDisk(_ context.Context, req *ferryv1.CreateDiskRequest)
 	if req.GetName() == "db01" {
 		return nil, status.Errorf(codes.AlreadyExists, "a disk named %q exists", req.GetName())
 	}
-	return &ferryv1.Disk{Name: req.GetName(), Naa: "3f00000000000002", Path: req.GetPath(), SizeBytes: req.GetSizeBytes(), BlockSize: bs, Site: req.GetSite()}, nil
+	return &ferryv1.Disk{Name: req.GetName(), Naa: "3f00000000000002", Path: req.GetPath(), SizeBytes: req.GetSizeBytes(), BlockSize: bs, Site: req.GetSite(),
+		Thin: req.GetThin()}, nil
 }
 
 func (f *dataFake) AddDisk(_ context.Context, req *ferryv1.AddDiskRequest) (*ferryv1.Disk, error) {

@@ -13,6 +13,7 @@ func TestDeviceCommandsGolden(t *testing.T) {
 		args   []string
 	}{
 		{"disk_create", []string{"disk", "create", "--name", "db03", "--size", "1GiB", "--path", "/san/east/db03.img", "--block-size", "512", "--site", "east"}},
+		{"disk_create_thin", []string{"disk", "create", "--name", "db03", "--size", "1GiB", "--path", "/san/east/db03.img", "--thin"}},
 		{"disk_create_json", []string{"disk", "create", "-name", "db03", "-size", "4 MiB", "-path", "/san/db03.img", "-o", "json"}},
 		{"disk_create_exists", []string{"disk", "create", "-name", "db01", "-size", "1MiB", "-path", "/san/db01.img"}},
 		{"disk_create_bad_size", []string{"disk", "create", "-name", "db03", "-size", "1000", "-path", "/san/db03.img"}},

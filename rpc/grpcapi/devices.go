@@ -135,6 +135,12 @@ func (s *DeviceServer) CreateDisk(ctx context.Context, req *ferryv1.CreateDiskRe
 	if err := disk.Create(path, int64(req.GetSizeBytes()), bs); err != nil {
 		return nil, fileError("path", err)
 	}
+	if req.GetThin() {
+		if err := checkThin(path, bs); err != nil {
+			os.Remove(path) // ours: created just now
+			return nil, err
+		}
+	}
 	_, id, err := identify(path)
 	// A fence left beside an earlier file at this path is not this disk's.
 	if err == nil {
@@ -145,7 +151,7 @@ func (s *DeviceServer) CreateDisk(ctx context.Context, req *ferryv1.CreateDiskRe
 		return nil, fileError("path", err)
 	}
 	d := &ferryv1.Disk{Name: req.GetName(), Naa: newNAA(), Path: path, SizeBytes: req.GetSizeBytes(), BlockSize: bs,
-		Site: s.siteOr(req.GetSite()), Identity: id}
+		Site: s.siteOr(req.GetSite()), Identity: id, Thin: req.GetThin()}
 	res, err := s.registerCreated(ctx, &ferryv1.Command{Op: &ferryv1.Command_RegisterDisk{RegisterDisk: &ferryv1.RegisterDiskOp{Disk: d}}},
 		func(st *fsm.FSM) (fsm.Result, bool) {
 			got, ok := st.Disk(d.GetName())
@@ -205,7 +211,30 @@ func (s *DeviceServer) ListDisks(ctx context.Context, _ *ferryv1.ListDisksReques
 	if err := linearize(ctx, s.node, false); err != nil {
 		return nil, err
 	}
-	return &ferryv1.ListDisksResponse{Disks: s.node.FSM().Disks()}, nil
+	disks := s.node.FSM().Disks()
+	for _, d := range disks {
+		// What this node sees of the file: 0 when it cannot tell.
+		if n, err := disk.AllocatedBytes(d.GetPath()); err == nil {
+			d.AllocatedBytes = uint64(n)
+		}
+	}
+	return &ferryv1.ListDisksResponse{Disks: disks}, nil
+}
+
+// checkThin makes sure a thin disk's file system can unmap: punch holes
+// that read back as zeroes. Without that the LUN would be presented as
+// fully provisioned, which is not what was asked.
+func checkThin(path string, bs uint32) error {
+	l, err := disk.Open(path, disk.Options{BlockSize: bs, Thin: true})
+	if err != nil {
+		return fileError("path", err)
+	}
+	p := l.Provisioning()
+	l.Close()
+	if !p.Thin {
+		return status.Errorf(codes.FailedPrecondition, "thin: %s cannot be thin provisioned: %s", path, p.Reason)
+	}
+	return nil
 }
 
 func (s *DeviceServer) CreateLibrary(ctx context.Context, req *ferryv1.CreateLibraryRequest) (*ferryv1.Library, error) {

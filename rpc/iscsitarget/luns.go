@@ -65,6 +65,10 @@ func (l *lunSet) add(n uint64, d *ferryv1.Disk) error {
 	if err != nil {
 		return err
 	}
+	if p := lun.Provisioning(); d.GetThin() && !p.Thin {
+		// Presented fully provisioned (LBPME zero), which is the truth.
+		l.log.Warn("thin disk presented fully provisioned: its file system cannot unmap", "disk", d.GetName(), "reason", p.Reason)
+	}
 	if err := l.server.Add(n, sbc.NewLUN(lun, sbc.Identity{NAA: naa, Serial: d.GetName()})); err != nil {
 		return errors.Join(err, lun.Close())
 	}
