@@ -275,16 +275,32 @@ func (m *moverCluster) addDisk(ctx context.Context, name string, size int) []byt
 	return data
 }
 
-// addEmptyDisk registers a zeroed LUN image of size bytes.
-func (m *moverCluster) addEmptyDisk(ctx context.Context, name string, size int) {
+// diskOption changes the request of addEmptyDisk.
+type diskOption func(*ferryv1.CreateDiskRequest)
+
+// thinDisk makes addEmptyDisk create a thin LUN (disk create --thin).
+func thinDisk(r *ferryv1.CreateDiskRequest) { r.Thin = true }
+
+// diskBlockSize makes addEmptyDisk create a LUN of bs-byte blocks.
+func diskBlockSize(bs uint32) diskOption {
+	return func(r *ferryv1.CreateDiskRequest) { r.BlockSize = bs }
+}
+
+// addEmptyDisk registers a zeroed LUN image of size bytes, of 512-byte
+// blocks and fully provisioned unless opts say otherwise.
+func (m *moverCluster) addEmptyDisk(ctx context.Context, name string, size int, opts ...diskOption) {
 	m.t.Helper()
 	path := filepath.Join(m.dir, name+".img")
+	req := &ferryv1.CreateDiskRequest{Name: name, Path: path, SizeBytes: uint64(size), BlockSize: blockSize}
+	for _, o := range opts {
+		o(req)
+	}
 	err := m.call(ctx, "create disk "+name, func(ctx context.Context, node string) error {
 		dev, err := m.devices(node)
 		if err != nil {
 			return err
 		}
-		_, err = dev.CreateDisk(ctx, &ferryv1.CreateDiskRequest{Name: name, Path: path, SizeBytes: uint64(size), BlockSize: blockSize})
+		_, err = dev.CreateDisk(ctx, req)
 		if status.Code(err) == codes.AlreadyExists {
 			return nil
 		}

@@ -52,7 +52,7 @@
 // READ CAPACITY(16) sets LBPME and LBPRZ, VPD B2h offers UNMAP and WRITE
 // SAME with UNMAP, VPD B0h gives the UNMAP limits and granularity, GET LBA
 // STATUS reports mapped and deallocated runs, and UNMAP and WRITE SAME with
-// UNMAP of a zero block punch holes. Any other LUN is fully provisioned
+// UNMAP punch holes. Any other LUN is fully provisioned
 // and says so: UNMAP is an invalid operation code there and WRITE SAME
 // refuses its UNMAP bit. Anchored blocks are not supported (ANC_SUP zero,
 // ANCHOR refused), as SBC-3 allows. Unmapping changes the medium, so it

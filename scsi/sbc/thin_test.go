@@ -306,9 +306,8 @@ func TestGetLBAStatus(t *testing.T) {
 	}
 }
 
-// TestWriteSameUnmap: WRITE SAME with UNMAP unmaps a range when its block
-// is zeroes (or NDOB) and writes any other block, which is what reading
-// back must then give.
+// TestWriteSameUnmap: WRITE SAME with UNMAP unmaps its range whatever the
+// block holds, and the range reads back as zeroes.
 func TestWriteSameUnmap(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -320,7 +319,8 @@ func TestWriteSameUnmap(t *testing.T) {
 		{"10 zeroes", rw10(opWriteSame10, 4, 8, 0, unmapBit), make([]byte, 512), true, 0},
 		{"16 zeroes", rw16(opWriteSame16, 4, 8, 0, unmapBit), make([]byte, 512), true, 0},
 		{"16 NDOB", rw16(opWriteSame16, 4, 8, 0, unmapBit|ndobBit), nil, true, 0},
-		{"not zeroes: written", rw10(opWriteSame10, 4, 8, 0, unmapBit), fill(512, 0x5c), false, 0x5c},
+		{"not zeroes", rw10(opWriteSame10, 4, 8, 0, unmapBit), fill(512, 0x5c), true, 0},
+		{"without UNMAP: written", rw16(opWriteSame16, 4, 8, 0, 0), make([]byte, 512), false, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,10 +18,11 @@ const (
 // repeated over the range, which with NUMBER OF LOGICAL BLOCKS zero runs
 // to the end of the LUN (WSNZ is clear); with NDOB there is no data-out
 // buffer and the block is zeroes. UNMAP is offered on thin LUNs only (a
-// fully provisioned one refuses the bit, LBPWS being zero): a block of
-// zeroes is then unmapped, which reads back as zeroes (LBPRZ), and any
-// other block is written, as SBC-3 requires of a device server that does
-// not unmap.
+// fully provisioned one refuses the bit, LBPWS being zero); there the range
+// is deallocated whatever the block holds, as SBC-4 says a thin LUN's
+// device server should (the initiator asked for unmapping, not for that
+// data), and reads back as zeroes (LBPRZ): libiscsi's WriteSame10
+// UnmapUntilEnd sends a block of FFh with UNMAP and checks for zeroes.
 func (s *Server) writeSame(ctx context.Context, r *request) task.Result {
 	if err := writeProtected(r.lun); err != nil {
 		return s.reply(nil, err)
@@ -50,23 +51,13 @@ func (s *Server) writeSame(ctx context.Context, r *request) task.Result {
 		}
 		copy(block, r.task.DataOut)
 	}
-	if unmap && allZero(block) {
+	if unmap {
 		if err := r.unmapAt(ctx, p, lba, count); err != nil {
 			return s.ioFailure(err, sense.WriteError, r, lba)
 		}
 		return s.reply(nil, nil)
 	}
 	return s.fill(ctx, r, lba, count, block)
-}
-
-// allZero reports whether b holds only zero bytes.
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // fill writes block to every block of the range, a chunk at a time.
