@@ -44,8 +44,10 @@ const (
 	unmapDescriptorLen  = 16
 	maxUnmapDescriptors = 256
 	// maxUnmapBytes bounds the blocks one UNMAP may name, so that one
-	// command holds the task's gate for a bounded time.
-	maxUnmapBytes = 1 << 30
+	// command holds the task's gate for a bounded time: 512 Ki blocks of
+	// 512 bytes (libiscsi's Inquiry.BlockLimits takes more than 1 Mi as
+	// insane).
+	maxUnmapBytes = 256 << 20
 )
 
 // maxUnmapBlocks is the MAXIMUM UNMAP LBA COUNT of a LUN of bs-byte
