@@ -52,9 +52,9 @@
 // READ CAPACITY(16) sets LBPME and LBPRZ, VPD B2h offers UNMAP and WRITE
 // SAME with UNMAP, VPD B0h gives the UNMAP limits and granularity, GET LBA
 // STATUS reports mapped and deallocated runs, and UNMAP and WRITE SAME with
-// UNMAP punch holes. Any other LUN is fully provisioned
-// and says so: UNMAP is an invalid operation code there and WRITE SAME
-// refuses its UNMAP bit. Anchored blocks are not supported (ANC_SUP zero,
-// ANCHOR refused), as SBC-3 allows. Unmapping changes the medium, so it
-// goes through the task's gate like every write.
+// UNMAP punch holes. Any other LUN is fully provisioned and says so (LBPME
+// zero); UNMAP and WRITE SAME's UNMAP bit are refused there. Anchored
+// blocks are not supported (ANC_SUP zero, ANCHOR refused), as SBC-3
+// allows. Unmapping is a write: it takes the shared range lock and goes
+// through the task's gate like every write.
 package sbc

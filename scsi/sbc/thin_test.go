@@ -215,7 +215,10 @@ func (h *hugeThin) ExtentAt(lba uint64) (uint64, bool, error) {
 // unmap.
 func TestNotThin(t *testing.T) {
 	f := newFixture(t)
-	check(t, f.run(unmapCDB(24, 0), unmapList(unmapDesc{0, 1})), invalidOp)
+	opByte := invalidCDB
+	opByte.fp = &sense.FieldPointer{CDB: true}
+	check(t, f.run(unmapCDB(24, 0), unmapList(unmapDesc{0, 1})), opByte)
+	check(t, f.run(unmapCDB(0, 0), nil), opByte) // nothing to unmap: still not offered
 	check(t, f.run(rw10(opWriteSame10, 0, 1, 0, unmapBit), make([]byte, 512)), invalidAt(1, 3))
 	check(t, f.run(rw16(opWriteSame16, 0, 1, 0, unmapBit|ndobBit), nil), invalidAt(1, 3))
 	check(t, f.run(rw16(opWriteSame16, 0, 1, 0, ndobBit), nil), good) // zeroes, written
@@ -228,6 +231,8 @@ func TestNotThin(t *testing.T) {
 	if got, want := res.DataIn, lbaStatus(t, lbaExt{10, testBlocks - 10, true}); !bytes.Equal(got, want) {
 		t.Errorf("GET LBA STATUS % x, want % x", got, want)
 	}
+	f.disk.readOnly = true // a read-only LUN is write protected, thin or not
+	check(t, f.run(unmapCDB(24, 0), unmapList(unmapDesc{0, 1})), writeProtect)
 	ro, _ := newThinFixture(t)
 	ro.disk.readOnly = true
 	check(t, ro.run(unmapCDB(24, 0), unmapList(unmapDesc{0, 1})), writeProtect)

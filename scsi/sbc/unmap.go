@@ -10,8 +10,8 @@ import (
 
 // Provisioner is a Volume that may be thin provisioned (*disk.LUN is one).
 // A LUN whose Volume is not a Provisioner, or says it is not thin, is fully
-// provisioned: LBPME is zero, UNMAP is an invalid operation code and
-// WRITE SAME refuses its UNMAP bit.
+// provisioned: LBPME is zero, and UNMAP and WRITE SAME's UNMAP bit are
+// refused (ILLEGAL REQUEST, INVALID FIELD IN CDB).
 type Provisioner interface {
 	// Thin reports whether Unmap deallocates blocks, which then read as
 	// zeroes.
@@ -27,11 +27,7 @@ type Provisioner interface {
 
 // provisioner returns l's Provisioner if l is thin provisioned, or nil.
 func provisioner(l LUN) Provisioner {
-	var v any = l
-	if id, ok := l.(identified); ok {
-		v = id.Volume
-	}
-	if p, ok := v.(Provisioner); ok && p.Thin() {
+	if p, ok := volume(l).(Provisioner); ok && p.Thin() {
 		return p
 	}
 	return nil
@@ -75,16 +71,19 @@ type unmapRange struct{ lba, count uint64 }
 // unmap is UNMAP: every descriptor of the parameter list is checked before
 // any block is unmapped, so that a bad list changes nothing. A PARAMETER
 // LIST LENGTH of zero unmaps nothing; the ANCHOR bit is outside the usage
-// data (anchored blocks are not supported, ANC_SUP is zero).
+// data (anchored blocks are not supported, ANC_SUP is zero). A read-only
+// LUN is WRITE PROTECTED, thin or not, like every command that would
+// change its medium; on a fully provisioned one the operation code is
+// INVALID FIELD IN CDB rather than an invalid operation code, since the
+// command table, which REPORT SUPPORTED OPERATION CODES reports, is the
+// server's and not the LUN's.
 func (s *Server) unmap(ctx context.Context, r *request) task.Result {
-	p := provisioner(r.lun)
-	if p == nil {
-		sn := sense.New(sense.IllegalRequest, sense.InvalidCommandOperationCode)
-		sn.FieldPointer = &sense.FieldPointer{CDB: true}
-		return s.reply(nil, sn)
-	}
 	if err := writeProtected(r.lun); err != nil {
 		return s.reply(nil, err)
+	}
+	p := provisioner(r.lun)
+	if p == nil {
+		return s.reply(nil, sense.InvalidCDB(0, -1))
 	}
 	ranges, err := parseUnmapList(r.cdb, r.task.DataOut, r.lun.Blocks(), r.lun.BlockSize())
 	if err != nil {
@@ -136,26 +135,30 @@ func parseUnmapList(cdb, data []byte, lunBlocks uint64, bs uint32) ([]unmapRange
 	return ranges, nil
 }
 
-// unmapAt deallocates count blocks from lba unless task management has
-// aborted the task: like writeAt, every unmap of the medium goes through
-// the task's gate. A long range goes a bounded piece at a time, checking
-// for cancellation in between.
-//
-// TODO(thin): take the LUN's shared write range lock (the "caw" helper's
-// COMPARE AND WRITE atomicity) around each piece once it is on main.
+// unmapAt deallocates count blocks from lba, a bounded piece at a time.
+// Unmapping is a write: like writeAt, each piece holds the shared range
+// lock, so that it never lands inside a COMPARE AND WRITE through any
+// node, and goes through the task's gate, so that none lands once task
+// management has aborted the task.
 func (r *request) unmapAt(ctx context.Context, p Provisioner, lba, count uint64) error {
 	bs := uint64(r.lun.BlockSize())
 	per := uint64(maxUnmapBlocks(uint32(bs)))
 	for done := uint64(0); done < count; {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 		n := min(per, count-done)
-		off, length := int64((lba+done)*bs), int64(n*bs)
-		if err := r.task.Commit(func() error { return p.Unmap(off, length) }); err != nil {
+		if err := r.unmapPiece(ctx, p, (lba+done)*bs, n*bs); err != nil {
 			return err
 		}
 		done += n
 	}
 	return nil
+}
+
+// unmapPiece unmaps n bytes from byte off under the shared range lock.
+func (r *request) unmapPiece(ctx context.Context, p Provisioner, off, n uint64) error {
+	unlock, err := r.lockRange(ctx, off, n, false)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return r.task.Commit(func() error { return p.Unmap(int64(off), int64(n)) })
 }

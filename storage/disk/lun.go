@@ -34,7 +34,7 @@ type LUN struct {
 	stream    streamIO
 	// locks are the range locks of LockRange.
 	locks *rangelock.Table
-	prov      Provisioning
+	prov  Provisioning
 }
 
 // Open opens a regular file or a block device as a LUN. The size must be a
