@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -14,8 +15,8 @@ import (
 // spread over the portals it is given.
 const cawInitiators = 4
 
-// cawResult is the COMPARE AND WRITE row: increments of a counter on one
-// LUN by initiators through two nodes' portals.
+// cawResult is one run of the COMPARE AND WRITE row: increments of a
+// counter on one LUN by initiators through two nodes' portals.
 type cawResult struct {
 	ops        int           // COMPARE AND WRITEs that returned GOOD
 	miscompare int           // COMPARE AND WRITEs refused because another changed the counter first
@@ -24,25 +25,6 @@ type cawResult struct {
 
 // perSecond is the successful COMPARE AND WRITEs per second.
 func (r cawResult) perSecond() float64 { return float64(r.ops) / r.elapsed.Seconds() }
-
-// secondPortal starts node n2, joined to n1, and returns its iSCSI
-// address once its portal presents both LUNs: the rows that go through
-// two nodes' portals use it with n1's.
-func (f *ferryNode) secondPortal(ctx context.Context) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
-	defer cancel()
-	n, err := f.c.Start(ctx, "n2", "n1")
-	if err != nil {
-		return "", err
-	}
-	if err := f.c.WaitReady(ctx, "n2"); err != nil {
-		return "", err
-	}
-	if _, err := waitISCSILs(ctx, n.ISCSIAddr(), f.src.GetLun(), f.dst.GetLun()); err != nil {
-		return "", err
-	}
-	return n.ISCSIAddr(), nil
-}
 
 // cawRun has cawInitiators initiators, spread round-robin over addrs (two
 // nodes' portals of one target), add one to a counter in block 0 of LUN
@@ -110,4 +92,20 @@ func cawRun(ctx context.Context, addrs []string, iqn string, lun uint32, d time.
 		return cawResult{}, fmt.Errorf("COMPARE AND WRITE lost updates: the counter rose by %d, but %d returned GOOD", after-before, res.ops)
 	}
 	return res, nil
+}
+
+// measureCAW runs cawRun -rounds times on the destination LUN through n1's
+// and n2's portals.
+func measureCAW(ctx context.Context, o options, f *ferryNode, log *slog.Logger) ([]cawResult, error) {
+	var runs []cawResult
+	for round := range o.rounds {
+		r, err := cawRun(ctx, []string{f.addr, f.addr2}, f.iqn, f.dst.GetLun(), o.runFor)
+		if err != nil {
+			return nil, fmt.Errorf("COMPARE AND WRITE, round %d: %w", round+1, err)
+		}
+		log.Info("run", "workload", "COMPARE AND WRITE", "round", round+1, "ops/s", fmt.Sprintf("%.0f", r.perSecond()),
+			"miscompares", r.miscompare)
+		runs = append(runs, r)
+	}
+	return runs, nil
 }

@@ -17,6 +17,11 @@
 // then through n1's and n2's at once (an iscsi-perf on each), alternating,
 // -rounds times; the medians and their ratio are printed.
 //
+// COMPARE AND WRITE: 4 initiators, two through each node's portal, add one
+// to a counter in block 0 of the destination LUN by READ(16) and COMPARE
+// AND WRITE (starting over on MISCOMPARE) for -run, -rounds times; the
+// counter must rise by exactly the number of GOOD COMPARE AND WRITEs.
+//
 // Third-party copy: a -size EXTENDED COPY block→block from LUN 1 to LUN 2
 // through Ferry's portal, against READ(16)/WRITE(16) of the same bytes in
 // 1 MiB chunks through the initiator; the destination is hashed after each.
@@ -139,6 +144,9 @@ func bench(ctx context.Context, o options, out io.Writer, log *slog.Logger) erro
 		return err
 	}
 	if r.multipath, err = measureMultipath(ctx, o, [2]portal{f.portal(), f.portal2()}, log); err != nil {
+		return err
+	}
+	if r.caw, err = measureCAW(ctx, o, f, log); err != nil {
 		return err
 	}
 	if r.copy, err = timeCopies(ctx, f, log); err != nil {

@@ -13,6 +13,7 @@ type report struct {
 	note        string // why tgtd is not compared, when it is not
 	perf        []perfResult
 	multipath   multipathResult
+	caw         []cawResult
 	copy        copyResult
 	conformance []conformanceResult
 }
@@ -52,6 +53,16 @@ func (r report) print(out io.Writer, o options) {
 	fmt.Fprintf(out, "  through n1's and n2's at once          %8.0f MB/s\n", two)
 	if one > 0 {
 		fmt.Fprintf(out, "  scaling, two paths / one               %8.2f×\n", two/one)
+	}
+	if len(r.caw) > 0 {
+		var ops, miss []float64
+		for _, c := range r.caw {
+			ops = append(ops, c.perSecond())
+			miss = append(miss, float64(c.miscompare)/c.elapsed.Seconds())
+		}
+		fmt.Fprintf(out, "\nCOMPARE AND WRITE: %d initiators on one LUN through n1's and n2's portals, Ferry (medians of %d runs; counter checked)\n", cawInitiators, len(r.caw))
+		fmt.Fprintf(out, "  successful COMPARE AND WRITEs          %8.0f ops/s\n", median(ops))
+		fmt.Fprintf(out, "  MISCOMPARE (another got there first)   %8.0f /s\n", median(miss))
 	}
 	c := r.copy
 	mb := float64(c.bytes) / 1e6
