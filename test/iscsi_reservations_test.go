@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ferry-san/ferry/internal/cunit"
 	"github.com/ferry-san/ferry/internal/localcluster"
 	"github.com/ferry-san/ferry/iscsi/initiator"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
@@ -126,7 +128,8 @@ func (p *prPath) wantHolder(ctx context.Context, key uint64) {
 
 // TestISCSIReservationsAcrossNodes: persistent reservations are the
 // cluster's, whichever node's portal an initiator goes through. On a
-// 3-node cluster, A registers and reserves (Write Exclusive) through n1; B's
+// 3-node cluster, libiscsi's reservation suites pass with n1's and n2's
+// URLs of one LUN (the tool's second sessions go through n2); A registers and reserves (Write Exclusive) through n1; B's
 // write through n2 is refused with RESERVATION CONFLICT and its read
 // succeeds; B preempts A through n2 and A's next write through n1 is
 // refused; the reservation survives A logging in through n3 and a kill -9
@@ -142,6 +145,47 @@ func TestISCSIReservationsAcrossNodes(t *testing.T) {
 	lun := disk.GetLun()
 	n1, n2, n3 := mustNode(t, m.c, "n1"), mustNode(t, m.c, "n2"), mustNode(t, m.c, "n3")
 	block := make([]byte, blockSize)
+
+	t.Run("LibiscsiThroughTwoNodes", func(t *testing.T) {
+		tool, err := exec.LookPath("iscsi-test-cu")
+		if err != nil {
+			t.Skip("iscsi-test-cu is not installed (Debian libiscsi-bin)")
+		}
+		m.addEmptyDisk(ctx, "prtool", 16<<20)
+		toolLUN := m.disk(ctx, "prtool").GetLun()
+		url := func(n *localcluster.Node) string {
+			return fmt.Sprintf("iscsi://%s/%s/%d", n.ISCSIAddr(), iscsiTarget, toolLUN)
+		}
+		for _, n := range []*localcluster.Node{n1, n2} {
+			dialPR(t, ctx, n, prInitiatorA, "LUN presented", [6]byte{}, toolLUN).s.Close()
+		}
+		// Given two URLs, the tool's second initiator logs in through the
+		// second: the reservation one takes is enforced on the other.
+		for _, suite := range []string{"SCSI.PrinReadKeys", "SCSI.ProutRegister", "SCSI.ProutReserve", "SCSI.ProutClear", "SCSI.ProutPreempt", "SCSI.Reserve6"} {
+			out, err := exec.CommandContext(ctx, tool, "--dataloss", "--test="+suite, url(n1), url(n2)).CombinedOutput()
+			run, perr := cunit.Parse(out)
+			if perr != nil || len(run.Tests) == 0 {
+				t.Fatalf("%s (%v): %v\n%s", suite, err, perr, out)
+			}
+			for _, tc := range run.Tests {
+				if tc.Outcome == cunit.Failed {
+					t.Errorf("%s: %v: %s", tc.ID(), tc.Outcome, tc.Reason)
+				}
+			}
+			t.Logf("%s through n1 and n2: %d tests", suite, len(run.Tests))
+		}
+		// The tool gives some of its sessions the second URL: n2 must have
+		// seen them, or nothing was tested across nodes.
+		logs, err := m.c.Tail("n2", 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if logins := strings.Count(logs, "initiator=iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-test"); logins == 0 {
+			t.Errorf("iscsi-test-cu never logged in through n2, the second URL")
+		} else {
+			t.Logf("iscsi-test-cu logged in %d times through n2", logins)
+		}
+	})
 
 	a1 := dialPR(t, ctx, n1, prInitiatorA, "A through n1", [6]byte{}, lun)
 	b2 := dialPR(t, ctx, n2, prInitiatorB, "B through n2", [6]byte{}, lun)
