@@ -45,6 +45,12 @@
 //     preemptor's answer. What is left is a node connected to the leader
 //     that applies the entry more than 3 s late: it is logged.
 //
+// A proposal re-sent after a leader change (cluster.Node.Propose) may be
+// applied twice. The initiator is answered with the first outcome, and a
+// reservation command repeated at once by the same nexus changes nothing
+// the second time (it is refused, or finds its work done), but for
+// PRgeneration after REGISTER AND IGNORE EXISTING KEY.
+//
 // Persistent reservations outlive their nexuses, node restarts and
 // kill -9 alike: they are in the log. An SPC-2 reservation (RESERVE(6)) is
 // released when its I_T nexus is lost, so one held through a node that
