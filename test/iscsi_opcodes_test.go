@@ -18,9 +18,9 @@ import (
 // opcodeInitiator is the initiator name of the opcode sweep's sessions.
 const opcodeInitiator = "iqn.2026-11.io.ferry:opcode-test"
 
-// Where the sweep's commands go: the raw CDBs to a scratch LUN (and to a
-// LUN the target does not have), the checked reads and writes to a data
-// LUN, whose content the test knows byte for byte.
+// Where the sweep's commands go: the raw CDBs to a thin scratch LUN (and
+// to a LUN the target does not have), the checked reads and writes to a
+// data LUN, whose content the test knows byte for byte.
 const (
 	sweepDataLUN    = 1
 	sweepScratchLUN = 2
@@ -62,7 +62,7 @@ func TestISCSIEveryOpcode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	m.addEmptyDisk(ctx, "sweepdata", sweepDiskBytes)
-	m.addEmptyDisk(ctx, "sweepscratch", sweepDiskBytes)
+	m.addEmptyDisk(ctx, "sweepscratch", sweepDiskBytes, thinDisk) // UNMAP and GET LBA STATUS too
 	addr := mustNode(t, m.c, "n1").ISCSIAddr()
 
 	dial := func() *initiator.Session {
@@ -259,8 +259,13 @@ func (r *checkedRegion) verifyAll(ctx context.Context, s *initiator.Session) err
 	if err := command(ctx, s, rw16CDB(0x88, r.first, uint32(r.blocks)), nil, uint32(len(r.want)), &got); err != nil {
 		return fmt.Errorf("READ(16) of blocks %d-%d: %w", r.first, r.first+r.blocks-1, err)
 	}
-	if i := firstDifference(got, r.want); i >= 0 {
-		return fmt.Errorf("block %d of the data LUN is not what was written there", r.first+uint64(i)/sweepBlock)
+	if len(got) != len(r.want) {
+		return fmt.Errorf("READ(16) of blocks %d-%d: %d bytes", r.first, r.first+r.blocks-1, len(got))
+	}
+	for b := uint64(0); b < r.blocks; b++ {
+		if at := b * sweepBlock; !bytes.Equal(got[at:at+sweepBlock], r.want[at:at+sweepBlock]) {
+			return fmt.Errorf("block %d of the data LUN is not what was written there", r.first+b)
+		}
 	}
 	return nil
 }
@@ -288,18 +293,4 @@ func rw16CDB(op byte, lba uint64, blocks uint32) []byte {
 	binary.BigEndian.PutUint64(c[2:10], lba)
 	binary.BigEndian.PutUint32(c[10:14], blocks)
 	return c
-}
-
-// firstDifference is the index of the first byte where a and b differ, or
-// -1 when they are equal.
-func firstDifference(a, b []byte) int {
-	if bytes.Equal(a, b) {
-		return -1
-	}
-	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return min(len(a), len(b))
 }

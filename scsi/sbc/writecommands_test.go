@@ -24,8 +24,12 @@ func writeCommands() []struct {
 	binary.BigEndian.PutUint16(unmap[0:2], 22)
 	binary.BigEndian.PutUint16(unmap[2:4], 16)
 	binary.BigEndian.PutUint32(unmap[16:20], 1)
-	caw := rw16(0x89, 0, 0, 0, 0)
-	caw[13] = 1 // NUMBER OF LOGICAL BLOCKS
+	caw := rw16(0x89, 1, 0, 0, 0)
+	caw[13] = 1                  // NUMBER OF LOGICAL BLOCKS
+	compare := make([]byte, 512) // block 1 as patternFixture fills it
+	for i := range compare {
+		compare[i] = patternByte(512 + i)
+	}
 	atomic := rw16(0x9C, 0, 0, 0, 0)
 	atomic[13] = 1
 	return []struct {
@@ -47,7 +51,7 @@ func writeCommands() []struct {
 		{"WRITE SAME(16) UNMAP", rw16(opWriteSame16, 1, 1, 0, unmapBit), block},
 		{"WRITE SAME(16) NDOB", rw16(opWriteSame16, 1, 1, 0, ndobBit), nil},
 		{"UNMAP", []byte{0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0}, unmap},
-		{"COMPARE AND WRITE", caw, append(make([]byte, 512), block...)},
+		{"COMPARE AND WRITE", caw, append(compare, block...)},
 		{"ORWRITE(16)", rw16(0x8B, 1, 1, 0, 0), block},
 		{"WRITE ATOMIC(16)", atomic, block},
 		{"FORMAT UNIT", []byte{0x04, 0, 0, 0, 0, 0}, nil},
@@ -56,14 +60,35 @@ func writeCommands() []struct {
 	}
 }
 
-// offered reports whether the server offers c on the fixture's LUN: it
-// knows the operation code (and service action), and a writable LUN does
-// not refuse the well-formed CDB with ILLEGAL REQUEST (as UNMAP, or WRITE
-// SAME's UNMAP bit, are refused on a fully provisioned LUN). The sense
-// data of a refusal says why not.
-func offered(t *testing.T, cdb, data []byte) (bool, *sense.Sense) {
+// patternFixture is a fixture whose LUN 1, thin or fully provisioned,
+// holds a pattern that no command of writeCommands writes over any of
+// its blocks; unmaps counts the ranges a thin LUN deallocated.
+func patternFixture(t testing.TB, thin bool) (f *fixture, unmaps func() int) {
+	unmaps = func() int { return 0 }
+	if thin {
+		var m *memThin
+		f, m = newThinFixture(t)
+		unmaps = func() int { return m.unmaps }
+	} else {
+		f = newFixture(t)
+	}
+	for i := range f.disk.data {
+		f.disk.data[i] = patternByte(i)
+	}
+	return f, unmaps
+}
+
+// patternByte is byte i of a patternFixture LUN.
+func patternByte(i int) byte { return byte(i*7 + 3) }
+
+// offered reports whether the server offers c on a LUN like
+// patternFixture's: it knows the operation code (and service action),
+// and a writable LUN does not refuse the well-formed CDB with ILLEGAL
+// REQUEST (as UNMAP, or WRITE SAME's UNMAP bit, are refused on a fully
+// provisioned LUN). The sense data of a refusal says why not.
+func offered(t *testing.T, thin bool, cdb, data []byte) (bool, *sense.Sense) {
 	t.Helper()
-	f := newFixture(t)
+	f, _ := patternFixture(t, thin)
 	if _, err := f.srv.lookup(cdb); err != nil {
 		return false, nil
 	}
@@ -73,6 +98,12 @@ func offered(t *testing.T, cdb, data []byte) (bool, *sense.Sense) {
 	}
 	return true, nil
 }
+
+// lunKinds are the LUNs the write commands are checked on.
+var lunKinds = []struct {
+	name string
+	thin bool
+}{{"fully provisioned", false}, {"thin", true}}
 
 // writeCountingLUN counts the writes that reach it.
 type writeCountingLUN struct {
@@ -92,12 +123,9 @@ func (l *writeCountingLUN) WriteAt(p []byte, off int64) (int, error) {
 // Volume. MODE SENSE reports WP, which is how libiscsi finds a read-only
 // LUN.
 func TestReadOnlyLUN(t *testing.T) {
-	f := newFixture(t)
+	f, _ := patternFixture(t, false)
 	l := &writeCountingLUN{memLUN: f.disk}
 	l.readOnly = true
-	for i := range l.data {
-		l.data[i] = byte(i)
-	}
 	before := bytes.Clone(l.data)
 	f.srv.Remove(1)
 	if err := f.srv.Add(1, NewLUN(l, Identity{NAA: testNAA})); err != nil {
@@ -106,8 +134,10 @@ func TestReadOnlyLUN(t *testing.T) {
 	for _, c := range writeCommands() {
 		t.Run(c.name, func(t *testing.T) {
 			res := f.run(c.cdb, c.data)
-			if ok, _ := offered(t, c.cdb, c.data); !ok {
-				// Refused on any LUN like this one: either way is right.
+			thick, _ := offered(t, false, c.cdb, c.data)
+			thin, _ := offered(t, true, c.cdb, c.data)
+			if !thick && !thin {
+				// Refused on any LUN: either way is right.
 				if res.Sense == nil || (res.Sense.Key != sense.IllegalRequest && res.Sense.Key != sense.DataProtect) {
 					t.Fatalf("not offered: status %#x, sense %v", res.Status, res.Sense)
 				}
@@ -132,47 +162,48 @@ func TestReadOnlyLUN(t *testing.T) {
 	}
 }
 
-// TestWriteCommandsWrite is the other half of TestReadOnlyLUN: on a
-// writable LUN each command offered succeeds, so that a refusal on a
-// read-only one is for its write protection and not for a bad CDB.
-func TestWriteCommandsWrite(t *testing.T) {
-	for _, c := range writeCommands() {
-		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t)
-			if ok, why := offered(t, c.cdb, c.data); !ok {
-				t.Skipf("not offered on this LUN: %v", why)
-			}
-			check(t, f.run(c.cdb, c.data), good)
-		})
+// eachOffered runs check for every write command on each kind of LUN
+// that offers it, on a fresh patternFixture.
+func eachOffered(t *testing.T, check func(t *testing.T, f *fixture, unmaps func() int, cdb, data []byte)) {
+	for _, k := range lunKinds {
+		for _, c := range writeCommands() {
+			t.Run(k.name+"/"+c.name, func(t *testing.T) {
+				if ok, why := offered(t, k.thin, c.cdb, c.data); !ok {
+					t.Skipf("not offered on this LUN: %v", why)
+				}
+				f, unmaps := patternFixture(t, k.thin)
+				check(t, f, unmaps, c.cdb, c.data)
+			})
+		}
 	}
 }
 
+// TestWriteCommandsWrite is the other half of TestReadOnlyLUN: on a
+// writable LUN, fully provisioned and thin, each command offered succeeds,
+// so that a refusal on a read-only one is for its write protection and not
+// for a bad CDB.
+func TestWriteCommandsWrite(t *testing.T) {
+	eachOffered(t, func(t *testing.T, f *fixture, _ func() int, cdb, data []byte) {
+		check(t, f.run(cdb, data), good)
+	})
+}
+
 // TestAbortedWriteCommandsWriteNothing: every command that changes the
-// medium does so through Task.Commit, so once task management has aborted
-// the task (its gate closed) it ends with TASK ABORTED and the Volume sees
-// no write.
+// medium, by writing or by unmapping, does so through Task.Commit, so once
+// task management has aborted the task (its gate closed) it ends with TASK
+// ABORTED and the LUN is as it was.
 func TestAbortedWriteCommandsWriteNothing(t *testing.T) {
-	for _, c := range writeCommands() {
-		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t)
-			if ok, why := offered(t, c.cdb, c.data); !ok {
-				t.Skipf("not offered on this LUN: %v", why)
-			}
-			l := &writeCountingLUN{memLUN: f.disk}
-			f.srv.Remove(1)
-			if err := f.srv.Add(1, NewLUN(l, Identity{NAA: testNAA})); err != nil {
-				t.Fatal(err)
-			}
-			var gate task.Gate
-			gate.Abort()
-			res := f.srv.Execute(context.Background(), &task.Task{LUN: 1, CDB: c.cdb, DataOut: c.data,
-				Initiator: "iqn.test,isid1", Gate: &gate})
-			if res.Status != task.TaskAborted {
-				t.Fatalf("status %#x, sense %v; want TASK ABORTED", res.Status, res.Sense)
-			}
-			if l.writes != 0 {
-				t.Fatalf("%d writes reached the medium after the abort", l.writes)
-			}
-		})
-	}
+	eachOffered(t, func(t *testing.T, f *fixture, unmaps func() int, cdb, data []byte) {
+		before := bytes.Clone(f.disk.data)
+		var gate task.Gate
+		gate.Abort()
+		res := f.srv.Execute(context.Background(), &task.Task{LUN: 1, CDB: cdb, DataOut: data,
+			Initiator: "iqn.test,isid1", Gate: &gate})
+		if res.Status != task.TaskAborted {
+			t.Fatalf("status %#x, sense %v; want TASK ABORTED", res.Status, res.Sense)
+		}
+		if !bytes.Equal(f.disk.data, before) || unmaps() != 0 {
+			t.Fatalf("the medium changed after the abort (%d unmaps)", unmaps())
+		}
+	})
 }
