@@ -18,6 +18,8 @@
 // reports them; a block device must support WRITE ZEROES, which the kernel
 // uses to unmap it with zeroes guaranteed. Unmap then deallocates ranges
 // (FALLOC_FL_PUNCH_HOLE), ExtentAt tells mapped blocks from unmapped ones,
-// and Allocated gives the bytes the file occupies. A store that fails the
-// probe leaves the LUN fully provisioned and Provisioning says why.
+// and Allocated gives the bytes the file occupies; WriteStream, a copy's
+// write, unmaps a buffer of zeroes instead of writing it, so that a copy
+// into a thin LUN keeps its source's holes. A store that fails the probe
+// leaves the LUN fully provisioned and Provisioning says why.
 package disk

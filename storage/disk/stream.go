@@ -77,8 +77,15 @@ func (l *LUN) ReadStream(p []byte, off int64) (int, error) {
 // device's cache left to make durable. Otherwise it writes through the
 // page cache and starts write-back of the range at once (sync_file_range),
 // so dirty pages stream out behind the copy instead of piling up for one
-// long Flush. Flush covers both paths.
+// long Flush. Flush covers both paths. On a thin LUN a buffer of zeroes
+// is unmapped instead (see keepSparse), so that a copy keeps the holes of
+// what it copies.
 func (l *LUN) WriteStream(p []byte, off int64) (int, error) {
+	if done, err := l.keepSparse(p, off); err != nil {
+		return 0, err
+	} else if done {
+		return len(p), nil
+	}
 	d := l.direct()
 	if d != nil && aligned(p, off) && !l.readOnly {
 		if err := l.check(off, len(p)); err != nil {

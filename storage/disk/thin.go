@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -119,4 +120,37 @@ func AllocatedBytes(path string) (int64, error) {
 		return 0, fmt.Errorf("disk %s: %w", path, err)
 	}
 	return n, nil
+}
+
+// keepSparse unmaps p's range instead of writing it when the LUN is thin
+// and p holds only zeroes: it reads back the same, and a copy into a thin
+// LUN does not allocate the holes of its source. done reports that it did;
+// if punching fails for any reason but the range, the caller writes the
+// zeroes after all.
+func (l *LUN) keepSparse(p []byte, off int64) (done bool, err error) {
+	if !l.prov.Thin || l.readOnly || len(p) == 0 || !allZero(p) {
+		return false, nil
+	}
+	if err := l.Unmap(off, int64(len(p))); err != nil {
+		if errors.Is(err, ErrOutOfRange) {
+			return false, err
+		}
+		return false, nil
+	}
+	return true, nil
+}
+
+// allZero reports whether p holds only zero bytes.
+func allZero(p []byte) bool {
+	for ; len(p) >= 8; p = p[8:] {
+		if binary.LittleEndian.Uint64(p) != 0 {
+			return false
+		}
+	}
+	for _, b := range p {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
 }

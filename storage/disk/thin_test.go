@@ -166,3 +166,47 @@ func TestExtentAtNoHoles(t *testing.T) {
 		t.Fatalf("ExtentAt = %d, %v, %v", count, mapped, err)
 	}
 }
+
+// TestWriteStreamKeepsSparse: a copy's run of zeroes into a thin LUN is a
+// hole, not allocated zeroes; anything else, or any other LUN, is written.
+func TestWriteStreamKeepsSparse(t *testing.T) {
+	const bs, blocks = 512, 1024
+	tests := []struct {
+		name      string
+		opt       Options
+		data      []byte
+		allocated bool
+	}{
+		{"thin zeroes", Options{Thin: true}, make([]byte, 64<<10), false},
+		{"thin data", Options{Thin: true}, append(make([]byte, 64<<10-1), 1), true},
+		{"full zeroes", Options{}, make([]byte, 64<<10), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := thinLUN(t, blocks, bs, tc.opt)
+			if _, err := l.WriteAt(bytes.Repeat([]byte{7}, bs*blocks), 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := l.WriteStream(tc.data, 64<<10); err != nil || n != len(tc.data) {
+				t.Fatalf("WriteStream = %d, %v", n, err)
+			}
+			got := make([]byte, len(tc.data))
+			if _, err := l.ReadAt(got, 64<<10); err != nil || !bytes.Equal(got, tc.data) {
+				t.Fatalf("read back differs: %v", err)
+			}
+			alloc, err := l.Allocated()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if full := alloc >= bs*blocks; full != tc.allocated {
+				t.Fatalf("Allocated = %d of %d, want all allocated: %v", alloc, bs*blocks, tc.allocated)
+			}
+			if _, err := l.WriteStream(make([]byte, bs), bs*blocks); !errors.Is(err, ErrOutOfRange) {
+				t.Fatalf("WriteStream past the end = %v", err)
+			}
+		})
+	}
+}
