@@ -34,6 +34,17 @@ func blockRange(cdb []byte) (lba, count uint64, countAt uint16) {
 	return binary.BigEndian.Uint64(cdb[2:10]), uint64(binary.BigEndian.Uint32(cdb[10:14])), 10
 }
 
+// toEnd is the number of blocks of a command whose count of zero means
+// "from lba to the last block of the LUN" (PRE-FETCH, SYNCHRONIZE CACHE,
+// WRITE SAME with WSNZ clear); any other count, or an lba past the end
+// (which checkRange then refuses), is left as it is.
+func toEnd(l LUN, lba, count uint64) uint64 {
+	if count == 0 && lba < l.Blocks() {
+		return l.Blocks() - lba
+	}
+	return count
+}
+
 // checkRange refuses a range that is not wholly on the LUN, including an
 // empty one that starts past its last block: LOGICAL BLOCK ADDRESS OUT OF
 // RANGE, with the LBA in INFORMATION.

@@ -47,14 +47,3 @@ func (s *Server) prefetch(_ context.Context, r *request) task.Result {
 	}
 	return s.reply(nil, nil)
 }
-
-// toEnd is the number of blocks of a command whose count of zero means
-// "from lba to the last block of the LUN" (PRE-FETCH, SYNCHRONIZE CACHE,
-// WRITE SAME with WSNZ clear); any other count, or an lba past the end
-// (which checkRange then refuses), is left as it is.
-func toEnd(l LUN, lba, count uint64) uint64 {
-	if count == 0 && lba < l.Blocks() {
-		return l.Blocks() - lba
-	}
-	return count
-}

@@ -33,9 +33,7 @@ func (s *Server) writeSame(ctx context.Context, r *request) task.Result {
 		return s.reply(nil, sense.InvalidCDB(1, 3))
 	}
 	lba, count, countAt := blockRange(r.cdb)
-	if count == 0 && lba < r.lun.Blocks() {
-		count = r.lun.Blocks() - lba
-	}
+	count = toEnd(r.lun, lba, count)
 	if err := checkRange(r.lun, lba, count); err != nil {
 		return s.reply(nil, err)
 	}
