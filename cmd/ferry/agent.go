@@ -156,6 +156,15 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		// submissions per second. GOGC in the environment still decides.
 		debug.SetGCPercent(400)
 	}
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		// GOGC=400 lets the heap grow to five times what is live, and what
+		// is live can be the iSCSI target's whole data budget (256 MiB of
+		// write buffers under a flood of large WRITEs): over a gigabyte. A
+		// soft limit of the budget and 256 MiB more makes the collector
+		// work harder near it instead; it changes nothing while the heap
+		// is small. GOMEMLIMIT in the environment still decides.
+		debug.SetMemoryLimit(int64(iscsi.DefaultConfig().DataBudget) + 256<<20)
+	}
 	if err := serveAgent(ctx, f, log); err != nil {
 		if errors.Is(err, cluster.ErrRemoved) {
 			fmt.Fprintf(stderr, "ferry agent: %v; start it with a new data dir to rejoin\n", err)
