@@ -53,8 +53,8 @@ type Config struct {
 	MaxSessions int
 	// DataBudget bounds the bytes of data buffers all commands of the
 	// target hold at once (write data-out while it is collected and run,
-	// read data-in by the expected transfer length); a command past it
-	// ends with BUSY. At least MaxTransferLength. Default 256 MiB.
+	// read data-in a 256 KiB piece at a time); a command past it ends
+	// with BUSY. At least MaxTransferLength. Default 256 MiB.
 	DataBudget uint64
 	// Logger receives connection events. Default: slog.Default().
 	Logger *slog.Logger

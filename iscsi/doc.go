@@ -46,12 +46,14 @@
 // data left, and a command runs only once its whole buffer is filled.
 //
 // Memory: Config.DataBudget bounds the data buffers of all commands at
-// once (a write's data-out from its command PDU, a read's data-in by its
-// expected length from the moment it runs, each until its response is
-// sent or its connection drops); a command past it ends with BUSY.
-// Config.MaxSessions bounds the sessions; a login past it fails with OUT
-// OF RESOURCES. A read's data-in is still one buffer from the task.Server,
-// charged by the expected length, not streamed.
+// once (a write's data-out from its command PDU, a read's data-in piece
+// from the moment it runs, each until its response is sent or its
+// connection drops); a command past it ends with BUSY. A READ's data-in
+// comes from the task.Server as a task.Stream, read a piece (256 KiB) at a
+// time into one recycled buffer and sent as Data-In before the next piece
+// is read: an initiator that stops reading its socket holds a piece per
+// command and blocks only its own connection. Config.MaxSessions bounds
+// the sessions; a login past it fails with OUT OF RESOURCES.
 //
 // A task.Server may also implement DataOutLength(lun, cdb) (uint32, bool),
 // so that write residuals are reported and the data-out it gets is cut to
