@@ -62,10 +62,13 @@ var (
 	assertRE = regexp.MustCompile(`^\s+\d+\. (\S+)\s+- (.*)$`)
 )
 
-// Parse reads a CUnit basic-mode report. It fails when the report has no
-// test, or when its own summary disagrees with the tests read (a report cut
-// short, or a format this parser does not know).
-func Parse(out []byte) (Run, error) {
+// Parse reads a CUnit basic-mode report. A test is Skipped when it printed
+// a line starting with "[SKIPPED]" or containing one of skipMarkers (for
+// the tests of a program that give up without saying [SKIPPED]) and did
+// not fail. Parse fails when the report has no test, or when its own
+// summary disagrees with the tests read (a report cut short, or a format
+// this parser does not know).
+func Parse(out []byte, skipMarkers ...string) (Run, error) {
 	var (
 		run   Run
 		suite string
@@ -86,7 +89,7 @@ func Parse(out []byte) (Run, error) {
 		}
 		text := strings.TrimSpace(line)
 		switch {
-		case strings.HasPrefix(text, "[SKIPPED]"):
+		case strings.HasPrefix(text, "[SKIPPED]") || containsAny(text, skipMarkers):
 			if cur.Outcome == Passed {
 				cur.Outcome = Skipped
 				cur.Reason = strings.TrimSpace(strings.TrimPrefix(text, "[SKIPPED]"))
@@ -101,7 +104,8 @@ func Parse(out []byte) (Run, error) {
 			cur.Outcome = Failed
 		case cur.Outcome == Failed && cur.Reason == "":
 			if m := assertRE.FindStringSubmatch(line); m != nil {
-				cur.Reason = m[1] + " " + m[2]
+				// A verbose program's next output may share the line.
+				cur.Reason = m[1] + " " + strings.SplitN(m[2], "    ", 2)[0]
 			}
 		}
 	}
@@ -124,6 +128,15 @@ func Parse(out []byte) (Run, error) {
 		return run, fmt.Errorf("%w: summary says %d ran and %d failed, read %d and %d", ErrReport, ran, failed, len(run.Tests), fails)
 	}
 	return run, nil
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // Count returns the real passes, skips and failures.

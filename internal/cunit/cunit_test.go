@@ -54,6 +54,21 @@ func TestParse(t *testing.T) {
 	}
 }
 
+func TestParseSkipMarkers(t *testing.T) {
+	in := strings.Replace(report, "  Test: Plain ...passed", "  Test: Plain ...    SWP is not changeable\npassed", 1)
+	run, err := Parse([]byte(in), "is not changeable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := run.Tests[4]; got.Outcome != Skipped || got.Reason != "SWP is not changeable" {
+		t.Errorf("Plain = %+v, want skipped: SWP is not changeable", got)
+	}
+	// A failed test stays failed whatever it printed.
+	if got := run.Tests[1]; got.Outcome != Failed {
+		t.Errorf("ExtendedCopy.Simple = %+v, want failed", got)
+	}
+}
+
 func TestParseRefusesCutReports(t *testing.T) {
 	for name, in := range map[string]string{
 		"empty":      "",
