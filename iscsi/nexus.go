@@ -22,14 +22,24 @@ func (t *Target) nexusLost(s *session, replaced bool) {
 
 // AbortTasks aborts the tasks of initiator port initiator on LUN lun as a
 // third party (they end with TASK ABORTED, as with TAS set), for a device
-// server's PREEMPT AND ABORT. It returns once none of them can change the
-// medium; commands still collecting data-out never run.
+// server's PREEMPT AND ABORT, or with initiator "" those of every
+// initiator port, for a logical unit reset another node's portal received.
+// It returns once none of them can change the medium; commands still
+// collecting data-out never run.
 func (t *Target) AbortTasks(initiator string, lun uint64) {
 	t.mu.Lock()
-	s := t.sessions[initiator]
-	t.mu.Unlock()
-	if s == nil || s.discovery {
-		return
+	var sessions []*session
+	if initiator == "" {
+		for _, s := range t.sessions {
+			sessions = append(sessions, s)
+		}
+	} else if s := t.sessions[initiator]; s != nil {
+		sessions = append(sessions, s)
 	}
-	s.conn.abort(func(x *command) bool { return lunNumber(x.lunRaw) == lun }, true)
+	t.mu.Unlock()
+	for _, s := range sessions {
+		if !s.discovery {
+			s.conn.abort(func(x *command) bool { return lunNumber(x.lunRaw) == lun }, true)
+		}
+	}
 }

@@ -206,12 +206,13 @@ func TestApply(t *testing.T) {
 		{name: "register while reserved6 by itself", setup: []cmd{reserve6(a)}, c: register(a, 0, ka), err: errConflict},
 
 		// A logical unit reset: an SPC-2 reservation is released,
-		// persistent ones stay, and every I_T nexus hears of it.
+		// persistent ones stay, every I_T nexus hears of it and loses its
+		// tasks, through every target port.
 		{name: "logical unit reset releases reserve6", setup: []cmd{reserve6(a)}, c: cmd{b, pr.ResetCDB(), nil},
-			want: pr.State{}, effect: pr.Effect{Attention: []pr.Attention{ua(pr.EveryNexus, sense.BusDeviceResetOccurred)}}},
+			want: pr.State{}, effect: resetEffect},
 		{name: "logical unit reset keeps persistent reservations", setup: with(ab, reserve(a, ka, pr.ExclusiveAccess)),
 			c: cmd{b, pr.ResetCDB(), nil}, want: holds(2, pr.ExclusiveAccess, a, reg(a, ka), reg(b, kb)),
-			effect: pr.Effect{Attention: []pr.Attention{ua(pr.EveryNexus, sense.BusDeviceResetOccurred)}}},
+			effect: resetEffect},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -267,4 +268,10 @@ func TestApplyAllTypes(t *testing.T) {
 			t.Fatalf("type %#x: after release %+v", typ, s)
 		}
 	}
+}
+
+// resetEffect is the Effect of a logical unit reset.
+var resetEffect = pr.Effect{
+	Attention: []pr.Attention{ua(pr.EveryNexus, sense.BusDeviceResetOccurred)},
+	Abort:     []pr.Nexus{pr.EveryNexus},
 }

@@ -8,8 +8,9 @@ package pr
 // it decides to, so no initiator can send it.
 const OpLogicalUnitReset = 0xFF
 
-// EveryNexus is the Nexus of an Attention for every I_T nexus of the
-// logical unit, through every target port: each that has addressed it.
+// EveryNexus is the Nexus of an Attention or an Abort for every I_T nexus
+// of the logical unit, through every target port: each that has addressed
+// it, each with a task in its task set.
 var EveryNexus = Nexus{}
 
 // The unit attention of a logical unit reset (SPC-4 table D.2): BUS DEVICE
@@ -26,12 +27,19 @@ func ResetCDB() []byte { return []byte{OpLogicalUnitReset} }
 // reservation (SPC-2 5.5.1; persistent reservations stay, SPC-4 5.13.1)
 // and establishes a unit attention for every I_T nexus, the resetting one
 // included, as SAM-5 6.3 asks for the others and as Linux's and tgt's
-// targets do for all (libiscsi's MultipathIO.Reset checks every path).
+// targets do for all (libiscsi's MultipathIO.Reset checks every path). It
+// aborts every task of the logical unit, through every target port: the
+// resetting port's transport aborts its own before it asks, and the
+// Effect carries the reset to the tasks other nodes' portals hold, so that
+// none of them writes once the reset is answered.
 func reset(s State) (State, Effect) {
 	next := s
 	if s.Legacy != nil {
 		next = s.clone()
 		next.Legacy = nil
 	}
-	return next, Effect{Attention: []Attention{{Nexus: EveryNexus, ASC: ascReset, ASCQ: ascqBusDeviceReset}}}
+	return next, Effect{
+		Attention: []Attention{{Nexus: EveryNexus, ASC: ascReset, ASCQ: ascqBusDeviceReset}},
+		Abort:     []Nexus{EveryNexus},
+	}
 }
