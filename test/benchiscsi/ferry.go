@@ -81,7 +81,7 @@ func (f *ferryNode) start(ctx context.Context, o options, log *slog.Logger) erro
 	if _, err := dev.CreateDisk(ctx, &ferryv1.CreateDiskRequest{Name: "dst", Path: f.dstPath, SizeBytes: uint64(o.size)}); err != nil {
 		return fmt.Errorf("create disk dst: %w", err)
 	}
-	if _, err := dev.CreateDisk(ctx, &ferryv1.CreateDiskRequest{Name: "conf", Path: f.confPath, SizeBytes: conformanceBytes}); err != nil {
+	if _, err := dev.CreateDisk(ctx, &ferryv1.CreateDiskRequest{Name: "conf", Path: f.confPath, SizeBytes: conformanceBytes, Thin: true}); err != nil {
 		return fmt.Errorf("create disk conf: %w", err)
 	}
 	resp, err := dev.ListDisks(ctx, &ferryv1.ListDisksRequest{})

@@ -154,7 +154,11 @@ func bench(ctx context.Context, o options, out io.Writer, log *slog.Logger) erro
 	}
 	if o.conformance {
 		for _, p := range targets {
-			c, err := timeConformance(ctx, p, log)
+			mp := p
+			if p.name == f.portal().name {
+				mp = f.portal2()
+			}
+			c, err := timeConformance(ctx, p, mp, log)
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/ferry-san/ferry/internal/cunit"
 	"io"
 	"slices"
 	"strings"
@@ -71,11 +72,15 @@ func (r report) print(out io.Writer, o options) {
 	fmt.Fprintf(out, "  READ(16)/WRITE(16), 1 MiB chunks     %8v  %7.0f MB/s\n", c.reread.Round(time.Millisecond), mb/c.reread.Seconds())
 	fmt.Fprintf(out, "  speed-up of third-party copy         %8.2f×\n", c.reread.Seconds()/c.xcopy.Seconds())
 	if len(r.conformance) > 0 {
-		fmt.Fprintf(out, "\nlibiscsi's whole suite (iscsi-test-cu --dataloss --test=ALL) on a %d MiB LUN, one run each:\n", conformanceBytes>>20)
+		fmt.Fprintf(out, "\nlibiscsi's whole suite (iscsi-test-cu -V --dataloss --test=ALL, a second URL for MultipathIO) on a %d MiB thin LUN, one run each:\n", conformanceBytes>>20)
 		fmt.Fprintf(out, "  %-8s %10s %8s %8s %8s\n", "target", "wall", "passed", "skipped", "failed")
+		var names []string
+		var runs []cunit.Run
 		for _, c := range r.conformance {
 			fmt.Fprintf(out, "  %-8s %10v %8d %8d %8d\n", c.target, c.wall.Round(100*time.Millisecond), c.passed, c.skipped, c.failed)
+			names, runs = append(names, c.target), append(runs, c.run)
 		}
+		fmt.Fprintf(out, "\nBy suite (real passes / skips / failures):\n\n%s", cunit.Table(names, runs))
 	}
 	fmt.Fprintln(out, strings.Repeat("-", 80))
 }
