@@ -213,6 +213,12 @@ func TestApply(t *testing.T) {
 		{name: "logical unit reset keeps persistent reservations", setup: with(ab, reserve(a, ka, pr.ExclusiveAccess)),
 			c: cmd{b, pr.ResetCDB(), nil}, want: holds(2, pr.ExclusiveAccess, a, reg(a, ka), reg(b, kb)),
 			effect: resetEffect},
+		// A target reset, LUN by LUN: the same, with no unit attention.
+		{name: "target reset releases reserve6", setup: []cmd{reserve6(a)}, c: cmd{b, pr.TargetResetCDB(), nil},
+			want: pr.State{}, effect: pr.Effect{Abort: []pr.Nexus{pr.EveryNexus}}},
+		{name: "target reset keeps persistent reservations", setup: with(ab, reserve(a, ka, pr.ExclusiveAccess)),
+			c: cmd{b, pr.TargetResetCDB(), nil}, want: holds(2, pr.ExclusiveAccess, a, reg(a, ka), reg(b, kb)),
+			effect: pr.Effect{Abort: []pr.Nexus{pr.EveryNexus}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -38,8 +38,8 @@ const (
 )
 
 // Apply decides a reservation command from I_T nexus n: PERSISTENT
-// RESERVE OUT (with params, its parameter list), RESERVE(6), RELEASE(6), or
-// a logical unit reset (ResetCDB).
+// RESERVE OUT (with params, its parameter list), RESERVE(6), RELEASE(6), a
+// logical unit reset (ResetCDB) or a target reset (TargetResetCDB).
 // It returns the State after the command and what the target must do
 // beyond it, or an error: a *sense.Sense for a CHECK CONDITION, or one
 // wrapping ErrConflict for RESERVATION CONFLICT. On error the State
@@ -62,6 +62,8 @@ func Apply(s State, n Nexus, cdb, params []byte) (State, Effect, error) {
 		next, err = release6(s, n, cdb)
 	case OpLogicalUnitReset:
 		next, e = reset(s)
+	case OpTargetReset:
+		next, e = targetReset(s)
 	default:
 		return s, Effect{}, sense.New(sense.IllegalRequest, sense.InvalidCommandOperationCode)
 	}

@@ -20,8 +20,28 @@ const (
 	ascqBusDeviceReset = 0x03
 )
 
+// OpTargetReset is, like OpLogicalUnitReset, not a SCSI operation code: the
+// first byte of the CDB (TargetResetCDB) a device server hands Apply, for
+// each of its LUNs, for a target reset (TARGET WARM RESET, TARGET COLD
+// RESET), so that it reaches every node's portal of the cluster's target.
+const OpTargetReset = 0xFE
+
 // ResetCDB is the CDB of a logical unit reset.
 func ResetCDB() []byte { return []byte{OpLogicalUnitReset} }
+
+// TargetResetCDB is the CDB of a target reset, applied to each LUN.
+func TargetResetCDB() []byte { return []byte{OpTargetReset} }
+
+// targetReset is a target reset as it concerns one logical unit: like a
+// logical unit reset it releases an SPC-2 reservation and aborts every
+// task of the logical unit through every target port, but it establishes
+// no unit attention, as libiscsi's Reserve6 suite expects GOOD for the
+// resetting nexus's next command (a cold reset drops every connection
+// anyway).
+func targetReset(s State) (State, Effect) {
+	next, _ := reset(s)
+	return next, Effect{Abort: []Nexus{EveryNexus}}
+}
 
 // reset is a logical unit reset, from any I_T nexus: it releases an SPC-2
 // reservation (SPC-2 5.5.1; persistent reservations stay, SPC-4 5.13.1)

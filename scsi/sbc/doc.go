@@ -28,7 +28,9 @@
 // reset goes through the store like a command (pr.ResetCDB), so that its
 // unit attention reaches every I_T nexus that addressed the LUN through
 // any node's port, and its abort every task of the LUN there
-// (pr.EveryNexus: the TaskAborter is asked for the tasks of initiator "").
+// (pr.EveryNexus: the TaskAborter is asked for the tasks of initiator "");
+// a target reset, LUN by LUN, likewise (pr.TargetResetCDB), without the
+// unit attention.
 //
 // A Server implements task.Server, so a transport hands it whole commands
 // with their data-out and sends back whatever Result it returns; a bad CDB,

@@ -97,35 +97,40 @@ func (s *Server) lunsOf(id Identity) []uint64 {
 }
 
 // ResetLUN is a logical unit reset of LUN lun, or with ^uint64(0) a target
-// reset, that initiator port initiator asked for. A logical unit reset
-// goes through the store of reservations (pr.ResetCDB), so that in a
-// cluster every node carries it out: the LUN's RESERVE(6) reservation is
-// released (SPC-2 5.5.1; persistent reservations stay) and every I_T
-// nexus that has addressed the LUN, through any node's port, gets its unit
-// attention. Should the store fail, this node's nexuses still get it
-// (LUNReset). A target reset releases the RESERVE(6) reservations of
-// every LUN and establishes no unit attention: libiscsi's Reserve6 suite
-// goes on with the resetting nexus's commands right after one, expecting
-// GOOD (a cold reset drops every connection anyway).
+// reset, that initiator port initiator asked for. Either goes through the
+// store of reservations (pr.ResetCDB, pr.TargetResetCDB for each LUN), so
+// that in a cluster every node carries it out: the LUN's RESERVE(6)
+// reservation is released (SPC-2 5.5.1; persistent reservations stay) and
+// every task of the LUN, through any node's port, is aborted. A logical
+// unit reset also gives every I_T nexus that has addressed the LUN,
+// through any node's port, its unit attention; should the store fail,
+// this node's nexuses still get it (LUNReset). A target reset establishes
+// no unit attention: libiscsi's Reserve6 suite goes on with the resetting
+// nexus's commands right after one, expecting GOOD (a cold reset drops
+// every connection anyway).
 func (s *Server) ResetLUN(initiator string, lun uint64) {
+	luns, cdb := []uint64{lun}, pr.ResetCDB()
 	if lun == ^uint64(0) {
-		s.releaseLegacy(func(uint64, pr.Nexus) bool { return true })
-		return
+		luns, cdb = s.lunNumbers(), pr.TargetResetCDB()
 	}
-	l := s.lun(lun)
-	if l == nil {
-		return
-	}
-	id := l.Identity()
 	ctx, cancel := context.WithTimeout(context.Background(), resetTimeout)
 	defer cancel()
-	e, err := s.reservations.Apply(ctx, id, pr.Nexus{Initiator: initiator, TargetPort: s.cfg.RelativePortID}, pr.ResetCDB(), nil)
-	if err != nil {
-		s.cfg.Logger.Warn("scsi: a logical unit reset reached only this node's nexuses", "lun", lun, "initiator", initiator, "err", err)
-		s.LUNReset(id)
-		return
+	for _, n := range luns {
+		l := s.lun(n)
+		if l == nil {
+			continue
+		}
+		id := l.Identity()
+		e, err := s.reservations.Apply(ctx, id, pr.Nexus{Initiator: initiator, TargetPort: s.cfg.RelativePortID}, cdb, nil)
+		if err != nil {
+			s.cfg.Logger.Warn("scsi: a reset reached only this node", "lun", n, "initiator", initiator, "err", err)
+			if lun != ^uint64(0) {
+				s.LUNReset(id)
+			}
+			continue
+		}
+		s.Deliver(id, e)
 	}
-	s.Deliver(id, e)
 }
 
 // LUNReset establishes the unit attention of a logical unit reset of the
