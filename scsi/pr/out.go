@@ -73,6 +73,13 @@ func Apply(s State, n Nexus, cdb, params []byte) (State, Effect, error) {
 	return next, e, nil
 }
 
+// OutServiceActions are the PERSISTENT RESERVE OUT service actions Apply
+// decides, in order: the device server advertises exactly these (REGISTER
+// AND MOVE and REPLACE LOST RESERVATION are refused).
+func OutServiceActions() []byte {
+	return []byte{saRegister, saReserve, saRelease, saClear, saPreempt, saPreemptAndAbort, saRegisterIgnore}
+}
+
 // conflict is the error of a command the reservations refuse.
 func conflict(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrConflict}, args...)...)

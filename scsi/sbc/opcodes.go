@@ -3,6 +3,7 @@ package sbc
 import (
 	"context"
 	"encoding/binary"
+	"github.com/ferry-san/ferry/scsi/pr"
 
 	"github.com/ferry-san/ferry/scsi/sense"
 	"github.com/ferry-san/ferry/scsi/task"
@@ -109,7 +110,7 @@ func (s *Server) commandTable() []command {
 	}
 	// PERSISTENT RESERVE OUT: SCOPE and TYPE in byte 2, PARAMETER LIST
 	// LENGTH in bytes 5-8.
-	for _, sa := range []byte{saRegister, saReserve, saRelease, saClear, saPreempt, saPreemptAndAbort, saRegisterIgnore} {
+	for _, sa := range pr.OutServiceActions() {
 		cmds = append(cmds, command{op: opPersistentReserveOut, hasSA: true, sa: sa,
 			usage: []byte{0x5F, sa, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0}, run: s.persistentReserveOut})
 	}

@@ -8,17 +8,9 @@ import (
 	"github.com/ferry-san/ferry/scsi/task"
 )
 
-// PERSISTENT RESERVE OUT (SPC-4 6.17) and its service actions.
-const (
-	opPersistentReserveOut = pr.OpPersistentReserveOut
-	saRegister             = 0x00
-	saReserve              = 0x01
-	saRelease              = 0x02
-	saClear                = 0x03
-	saPreempt              = 0x04
-	saPreemptAndAbort      = 0x05
-	saRegisterIgnore       = 0x06
-)
+// PERSISTENT RESERVE OUT (SPC-4 6.17); scsi/pr knows its service
+// actions (pr.OutServiceActions).
+const opPersistentReserveOut = pr.OpPersistentReserveOut
 
 // prOutParamLength is PERSISTENT RESERVE OUT's PARAMETER LIST LENGTH.
 func prOutParamLength(cdb []byte) uint32 { return binary.BigEndian.Uint32(cdb[5:9]) }

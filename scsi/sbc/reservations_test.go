@@ -296,3 +296,14 @@ func TestResetFromAnotherPort(t *testing.T) {
 	checkStatus(t, f.as(initA, tur, nil), good)
 	checkStatus(t, f.as(initB, tur, nil), good)
 }
+
+// PERSISTENT RESERVE OUT service actions (SPC-4 table 222), for the tests.
+const (
+	saRegister        = 0x00
+	saReserve         = 0x01
+	saRelease         = 0x02
+	saClear           = 0x03
+	saPreempt         = 0x04
+	saPreemptAndAbort = 0x05
+	saRegisterIgnore  = 0x06
+)
