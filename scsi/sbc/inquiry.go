@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 
 	"github.com/ferry-san/ferry/scsi/sense"
+	"github.com/ferry-san/ferry/scsi/t10"
 	"github.com/ferry-san/ferry/scsi/task"
 )
 
@@ -63,28 +64,11 @@ func (s *Server) standardInquiry(l LUN) []byte {
 		b[5] = tpcBit
 	}
 	b[7] = cmdQueBit
-	copy(b[8:16], ascii(s.cfg.Vendor, 8))
-	copy(b[16:32], ascii(s.cfg.Product, 16))
-	copy(b[32:36], ascii(s.cfg.Revision, 4))
+	copy(b[8:16], t10.ASCII(s.cfg.Vendor, 8))
+	copy(b[16:32], t10.ASCII(s.cfg.Product, 16))
+	copy(b[32:36], t10.ASCII(s.cfg.Revision, 4))
 	for i, v := range versionDescriptors {
 		binary.BigEndian.PutUint16(b[versionDescOff+2*i:], v)
-	}
-	return b
-}
-
-// ascii renders s in an n-byte, space-padded ASCII field; bytes SPC-4 does
-// not allow there (outside 20h-7Eh) become '?', and s is cut to n bytes.
-func ascii(s string, n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		switch {
-		case i >= len(s):
-			b[i] = ' '
-		case s[i] < 0x20 || s[i] > 0x7E:
-			b[i] = '?'
-		default:
-			b[i] = s[i]
-		}
 	}
 	return b
 }

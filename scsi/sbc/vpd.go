@@ -3,6 +3,8 @@ package sbc
 import (
 	"encoding/binary"
 	"slices"
+
+	"github.com/ferry-san/ferry/scsi/t10"
 )
 
 // VPD page codes.
@@ -82,7 +84,7 @@ func (s *Server) supportedPages(LUN) []byte {
 // unitSerial is page 80h.
 func unitSerial(l LUN) []byte {
 	serial := l.Identity().Serial
-	return ascii(serial, len(serial))
+	return t10.ASCII(serial, len(serial))
 }
 
 // deviceIdentification is page 83h: the LUN's NAA designator, which
@@ -92,23 +94,17 @@ func unitSerial(l LUN) []byte {
 // SCSI names of the target port and the target.
 func (s *Server) deviceIdentification(l LUN) []byte {
 	naa := l.Identity().NAA
-	b := designator(nil, codeSetBinary, assocLU|typeNAA, naa)
+	b := t10.Designator(nil, codeSetBinary, assocLU|typeNAA, naa)
 	rel := make([]byte, relPortDescLen)
 	binary.BigEndian.PutUint16(rel[2:], s.cfg.RelativePortID)
-	b = designator(b, protocolISCSI|codeSetBinary, piv|assocPort|typeRelPort, rel)
+	b = t10.Designator(b, protocolISCSI|codeSetBinary, piv|assocPort|typeRelPort, rel)
 	if s.cfg.PortName != "" {
-		b = designator(b, protocolISCSI|codeSetUTF8, piv|assocPort|typeSCSIName, scsiName(s.cfg.PortName))
+		b = t10.Designator(b, protocolISCSI|codeSetUTF8, piv|assocPort|typeSCSIName, scsiName(s.cfg.PortName))
 	}
 	if s.cfg.TargetName != "" {
-		b = designator(b, protocolISCSI|codeSetUTF8, piv|assocTarget|typeSCSIName, scsiName(s.cfg.TargetName))
+		b = t10.Designator(b, protocolISCSI|codeSetUTF8, piv|assocTarget|typeSCSIName, scsiName(s.cfg.TargetName))
 	}
 	return b
-}
-
-// designator appends one designation descriptor.
-func designator(b []byte, codeSet, kind byte, value []byte) []byte {
-	b = append(b, codeSet, kind, 0, byte(len(value)))
-	return append(b, value...)
 }
 
 // scsiName is a SCSI name string designator: the name, null-terminated

@@ -71,7 +71,9 @@ const (
 	MediumSourceEmpty              Code = 0x3B0E // MEDIUM SOURCE ELEMENT EMPTY
 	InternalTargetFailure          Code = 0x4400 // INTERNAL TARGET FAILURE
 	WriteAppendError               Code = 0x5000 // WRITE APPEND ERROR
+	SavingParametersNotSupported   Code = 0x3900 // SAVING PARAMETERS NOT SUPPORTED
 	MediumRemovalPrevented         Code = 0x5302 // MEDIUM REMOVAL PREVENTED
+	MediumRemovalPreventedByDTE    Code = 0x5303 // MEDIUM REMOVAL PREVENTED BY DATA TRANSFER ELEMENT
 	InsufficientResources          Code = 0x5503 // INSUFFICIENT RESOURCES
 	OperatorMediumRemovalRequested Code = 0x5A01 // OPERATOR MEDIUM REMOVAL REQUEST
 )
@@ -201,8 +203,12 @@ func (c Code) name() (string, bool) {
 		return "INTERNAL TARGET FAILURE", true
 	case WriteAppendError:
 		return "WRITE APPEND ERROR", true
+	case SavingParametersNotSupported:
+		return "SAVING PARAMETERS NOT SUPPORTED", true
 	case MediumRemovalPrevented:
 		return "MEDIUM REMOVAL PREVENTED", true
+	case MediumRemovalPreventedByDTE:
+		return "MEDIUM REMOVAL PREVENTED BY DATA TRANSFER ELEMENT", true
 	case InsufficientResources:
 		return "INSUFFICIENT RESOURCES", true
 	case OperatorMediumRemovalRequested:
