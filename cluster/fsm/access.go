@@ -153,6 +153,15 @@ func (f *FSM) JobAccess(spec *ferryv1.JobSpec) (JobAccess, error) {
 // It reads the state and nothing else, so every replica decides alike.
 func (s *state) resolveAccess(spec *ferryv1.JobSpec) (JobAccess, *ValidationError) {
 	r := &resolver{s: s}
+	if sess := spec.GetNdmp(); sess != nil {
+		// An NDMP session reads (and may write) the cartridge in its drive.
+		if c, ok := s.cartridges[sess.GetBarcode()]; ok {
+			r.acc.Devices = append(r.acc.Devices, DeviceAccess{Device: Device{Cartridge: c}, Read: true, Write: sess.GetReadWrite()})
+		} else {
+			r.acc.Unresolvable = true
+		}
+		return r.acc, nil
+	}
 	if list := spec.GetXcopyParameterList(); len(list) > 0 {
 		r.parameterList(list)
 	} else {

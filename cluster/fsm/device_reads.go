@@ -148,6 +148,7 @@ func (s *state) cartridgeCopy(c *ferryv1.Cartridge) *ferryv1.Cartridge {
 		out.Location.Barcode = c.GetBarcode()
 		if out.Location.GetKind() == ferryv1.ElementKind_ELEMENT_KIND_DRIVE {
 			out.Location.JobId = s.holders[c.GetBarcode()]
+			out.Location.NdmpLoad = cloneNdmpLoad(c.GetNdmpLoad())
 		}
 	}
 	return out

@@ -217,6 +217,21 @@ func (f *FSM) Apply(index uint64, cmd *ferryv1.Command) Result {
 		}
 		batch, err := f.st.checkpointJobs(index, cmd, op.CheckpointJobs)
 		return Result{Batch: batch, Err: err}
+	case *ferryv1.Command_MoveMedium:
+		if op.MoveMedium == nil {
+			return Result{Err: noBody("move_medium")}
+		}
+		r.Cartridge, r.Err = f.st.moveMedium(cmd, op.MoveMedium)
+	case *ferryv1.Command_OpenNdmpSession:
+		if op.OpenNdmpSession == nil {
+			return Result{Err: noBody("open_ndmp_session")}
+		}
+		r.Job, r.Existing, r.Err = f.st.openNdmpSession(index, cmd, op.OpenNdmpSession)
+	case *ferryv1.Command_EndNdmpSession:
+		if op.EndNdmpSession == nil {
+			return Result{Err: noBody("end_ndmp_session")}
+		}
+		r.Job, r.Err = f.st.endNdmpSession(index, cmd, op.EndNdmpSession)
 	case *ferryv1.Command_SetNode:
 		if op.SetNode == nil {
 			return Result{Err: noBody("set_node")}

@@ -87,7 +87,11 @@ func (s *state) cancelJob(index uint64, cmd *ferryv1.Command, op *ferryv1.Cancel
 	case ferryv1.JobState_JOB_STATE_SUCCEEDED, ferryv1.JobState_JOB_STATE_FAILED:
 		return nil, fmt.Errorf("cancel job %q: %w (%s)", op.GetJobId(), ErrJobEnded, j.GetState())
 	}
-	if err := s.releaseTapes(j); err != nil {
+	if IsNDMP(j) {
+		// The DMA still has the cartridge in its drive: the session's
+		// node hears that the job is gone and closes it.
+		s.finishNdmp(j)
+	} else if err := s.releaseTapes(j); err != nil {
 		return nil, fmt.Errorf("cancel job %q: %w", op.GetJobId(), err)
 	}
 	reason := op.GetReason()

@@ -97,7 +97,10 @@ func (f *FSM) LibraryIdle(name string) error {
 // not ended: erasing or removing it would pull it from under the job.
 func (s *state) cartridgeIdle(c *ferryv1.Cartridge) error {
 	if c.GetLocation().GetKind() == ferryv1.ElementKind_ELEMENT_KIND_DRIVE {
-		return busy("cartridge %s is loaded in drive %d of %s for job %s", c.GetBarcode(), c.GetLocation().GetIndex(), c.GetLibrary(), s.holders[c.GetBarcode()])
+		if h := s.holderOf(c.GetBarcode()); h != "" {
+			return busy("cartridge %s is loaded in drive %d of %s for %s", c.GetBarcode(), c.GetLocation().GetIndex(), c.GetLibrary(), h)
+		}
+		return busy("%s: a DMA must unload it first", DescribeNdmpLoad(c))
 	}
 	return s.unusedBy("cartridge "+c.GetBarcode(), func(dev Device) bool { return dev.Cartridge == c })
 }

@@ -48,6 +48,10 @@ func (s *state) placeJob(index uint64, cmd *ferryv1.Command, op *ferryv1.PlaceJo
 	if _, ok := s.nodeByName(node); !ok {
 		return nil, fmt.Errorf("place job %q on %q: node %w", id, node, ErrNotFound)
 	}
+	if IsNDMP(j) {
+		// NDMP has no reconnect: a session lives and dies with its node.
+		return nil, fmt.Errorf("place job %q: %w: an NDMP session is never placed or taken over", id, ErrInvalid)
+	}
 	takeover := false
 	switch j.GetState() {
 	case ferryv1.JobState_JOB_STATE_QUEUED:
@@ -191,12 +195,7 @@ func (s *state) waitJob(cmd *ferryv1.Command, op *ferryv1.WaitJobOp) (*ferryv1.J
 	var v violations
 	v.commandTime(cmd)
 	v.jobID(op.GetJobId())
-	switch r := op.GetReason(); {
-	case r == "":
-		v.add("reason", "required")
-	case len(r) > maxReasonBytes:
-		v.add("reason", fmt.Sprintf("longer than %d bytes", maxReasonBytes))
-	}
+	v.reason(op.GetReason())
 	if err := v.err(); err != nil {
 		return nil, false, err
 	}
@@ -294,7 +293,10 @@ func (s *state) assignTapes(j *ferryv1.Job, want []*ferryv1.TapeAssignment) ([]*
 			return nil, fmt.Errorf("%w: cartridge %s is in library %s, not %s", ErrInvalid, b, c.GetLibrary(), w.GetLibrary())
 		}
 		if holder, ok := s.holders[b]; ok && holder != j.GetId() {
-			return nil, busy("cartridge %s is in use by job %s", b, holder)
+			return nil, busy("cartridge %s is in use by %s", b, s.holderOf(b))
+		}
+		if why := DescribeNdmpLoad(c); why != "" {
+			return nil, busy("%s", why)
 		}
 		t, err := moves.loadInto(c, int(w.GetDrive()))
 		if err != nil {
@@ -392,15 +394,20 @@ func isCheckpointEvent(e *ferryv1.JobEvent) bool {
 
 // finishJob ends a running job with its owner's verdict and sends its
 // cartridges home.
+// An NDMP session's cartridge stays in its drive for the DMA to unload,
+// and its result needs no hash: the DMA wrote what it wrote.
 func (s *state) finishJob(index uint64, cmd *ferryv1.Command, op *ferryv1.FinishJobOp) (*ferryv1.Job, error) {
-	if err := validateFinish(cmd, op); err != nil {
+	ndmp := IsNDMP(s.jobs[op.GetJobId()])
+	if err := validateFinish(cmd, op, ndmp); err != nil {
 		return nil, err
 	}
 	j, err := s.fencedJob("finish", cmd, op.GetJobId(), op.GetEpoch())
 	if err != nil {
 		return nil, err
 	}
-	if err := s.releaseTapes(j); err != nil {
+	if ndmp {
+		s.finishNdmp(j)
+	} else if err := s.releaseTapes(j); err != nil {
 		return nil, fmt.Errorf("finish job %q: %w", j.GetId(), err)
 	}
 	if j.Progress == nil {
@@ -416,6 +423,12 @@ func (s *state) finishJob(index uint64, cmd *ferryv1.Command, op *ferryv1.Finish
 			j.Progress.SegmentsDone = uint32(n)
 		}
 		msg = "succeeded: sha256 " + res.GetSha256()
+		if ndmp {
+			msg = fmt.Sprintf("NDMP session ended: %d bytes", res.GetBytes())
+			if len(j.GetTapes()) > 0 {
+				msg += fmt.Sprintf("; %s stays in drive %s/%d", j.GetTapes()[0].GetBarcode(), j.GetTapes()[0].GetLibrary(), j.GetTapes()[0].GetDrive())
+			}
+		}
 		j.StateReason = fmt.Sprintf("succeeded on %s", cmd.GetNode())
 		s.recordTapeWrites(cmd, j.GetId(), res.GetTapeWrites())
 	default:
@@ -499,7 +512,7 @@ func validateCheckpoint(cmd *ferryv1.Command, op *ferryv1.CheckpointJobOp) error
 	return v.err()
 }
 
-func validateFinish(cmd *ferryv1.Command, op *ferryv1.FinishJobOp) error {
+func validateFinish(cmd *ferryv1.Command, op *ferryv1.FinishJobOp, ndmp bool) error {
 	var v violations
 	v.commandTime(cmd)
 	v.owner(cmd)
@@ -511,6 +524,7 @@ func validateFinish(cmd *ferryv1.Command, op *ferryv1.FinishJobOp) error {
 		switch {
 		case res == nil:
 			v.add("result", "required when the job succeeded")
+		case ndmp && res.GetSha256() == "":
 		case !isSHA256Hex(res.GetSha256()):
 			v.add("result.sha256", "must be 64 lower-case hexadecimal digits")
 		}
@@ -530,6 +544,16 @@ func validateFinish(cmd *ferryv1.Command, op *ferryv1.FinishJobOp) error {
 		v.add("state", fmt.Sprintf("must be JOB_STATE_SUCCEEDED or JOB_STATE_FAILED, not %s", op.GetState()))
 	}
 	return v.err()
+}
+
+// reason insists on a reason people can read, of a sane length.
+func (v *violations) reason(r string) {
+	switch {
+	case r == "":
+		v.add("reason", "required")
+	case len(r) > maxReasonBytes:
+		v.add("reason", fmt.Sprintf("longer than %d bytes", maxReasonBytes))
+	}
 }
 
 // owner insists on the proposing node: it becomes, or must be, the owner.

@@ -257,8 +257,14 @@ func (st *state) restoreHolders() error {
 	}
 	for _, b := range slices.Sorted(maps.Keys(st.cartridges)) {
 		c := st.cartridges[b]
-		if c.GetLocation().GetKind() == ferryv1.ElementKind_ELEMENT_KIND_DRIVE && st.holders[b] == "" {
-			return fmt.Errorf("%w: cartridge %s is in %s drive %d, but no running job holds it", ErrBadSnapshot, b, c.GetLibrary(), c.GetLocation().GetIndex())
+		inDrive := c.GetLocation().GetKind() == ferryv1.ElementKind_ELEMENT_KIND_DRIVE
+		switch {
+		case inDrive && st.holders[b] == "" && c.GetNdmpLoad() == nil:
+			// A DMA's cartridge may stay in its drive with no job; any
+			// other is in a drive only for the job that holds it.
+			return fmt.Errorf("%w: cartridge %s is in %s drive %d, but no running job holds it and no DMA loaded it", ErrBadSnapshot, b, c.GetLibrary(), c.GetLocation().GetIndex())
+		case !inDrive && c.GetNdmpLoad() != nil:
+			return fmt.Errorf("%w: cartridge %s is in %s %s, but records a DMA's load into a drive", ErrBadSnapshot, b, c.GetLibrary(), describeElement(c.GetLocation()))
 		}
 	}
 	return nil

@@ -82,6 +82,7 @@ func (s *state) inventory(lib *tapeLibrary) []*ferryv1.Element {
 		el.Barcode = e.Barcode
 		if e.Location.Kind == library.Drive && e.Barcode != "" {
 			el.JobId = s.holders[e.Barcode]
+			el.NdmpLoad = cloneNdmpLoad(s.cartridges[e.Barcode].GetNdmpLoad())
 		}
 		out = append(out, el)
 	}
@@ -215,8 +216,15 @@ func (m *tapeMoves) commit() {
 		w := m.work[c.GetLibrary()]
 		at, _ := w.Where(b)
 		c.Location = toElement(at)
-		if origin, loaded := w.Origins[b]; loaded {
+		switch origin, loaded := w.Origins[b]; {
+		case loaded:
 			c.HomeSlot = uint32(origin.Index)
+		case at.Kind == library.Slot:
+			// A DMA may put a cartridge in any storage slot: that is its
+			// home from now on.
+			c.HomeSlot = uint32(at.Index)
+		default:
+			c.HomeSlot = 0 // an import/export slot is nobody's home
 		}
 	}
 }

@@ -49,6 +49,11 @@ func ValidateSpec(spec *ferryv1.JobSpec) []FieldViolation {
 		v.add("spec.name", fmt.Sprintf("longer than %d characters", maxJobNameChars))
 	}
 
+	if spec.GetNdmp() != nil {
+		// Only an NDMP server's OpenNdmpSessionOp creates such a job.
+		v.add("spec.ndmp", "an NDMP session is opened by a DMA through a node's NDMP server, not submitted")
+		return v
+	}
 	hasEndpoints := spec.GetSource() != nil || spec.GetDestination() != nil
 	hasList := len(spec.GetXcopyParameterList()) > 0
 	switch {

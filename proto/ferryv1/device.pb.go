@@ -760,7 +760,10 @@ type Element struct {
 	// Empty when the element is empty.
 	Barcode string `protobuf:"bytes,3,opt,name=barcode,proto3" json:"barcode,omitempty"`
 	// Drives: the job using the loaded cartridge, if any.
-	JobId         string `protobuf:"bytes,4,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	JobId string `protobuf:"bytes,4,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// Drives: set when a DMA's MOVE MEDIUM loaded the cartridge through NDMP
+	// (a copy job loads none this way); derived from the cartridge's record.
+	NdmpLoad      *NdmpLoad `protobuf:"bytes,5,opt,name=ndmp_load,json=ndmpLoad,proto3" json:"ndmp_load,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -823,6 +826,70 @@ func (x *Element) GetJobId() string {
 	return ""
 }
 
+func (x *Element) GetNdmpLoad() *NdmpLoad {
+	if x != nil {
+		return x.NdmpLoad
+	}
+	return nil
+}
+
+// NdmpLoad records that a DMA loaded a cartridge into its drive through a
+// node's NDMP robot (SCSI media changer). Such a cartridge stays in the
+// drive, with or without an NDMP session, until a DMA moves it out: copy
+// jobs that need it, or its drive, wait.
+type NdmpLoad struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	DmaAddress string                 `protobuf:"bytes,1,opt,name=dma_address,json=dmaAddress,proto3" json:"dma_address,omitempty"`
+	// The node whose NDMP server the DMA went through.
+	Node          string `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NdmpLoad) Reset() {
+	*x = NdmpLoad{}
+	mi := &file_ferry_v1_device_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NdmpLoad) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NdmpLoad) ProtoMessage() {}
+
+func (x *NdmpLoad) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_device_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NdmpLoad.ProtoReflect.Descriptor instead.
+func (*NdmpLoad) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *NdmpLoad) GetDmaAddress() string {
+	if x != nil {
+		return x.DmaAddress
+	}
+	return ""
+}
+
+func (x *NdmpLoad) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
 type Library struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -842,7 +909,7 @@ type Library struct {
 
 func (x *Library) Reset() {
 	*x = Library{}
-	mi := &file_ferry_v1_device_proto_msgTypes[10]
+	mi := &file_ferry_v1_device_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -854,7 +921,7 @@ func (x *Library) String() string {
 func (*Library) ProtoMessage() {}
 
 func (x *Library) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[10]
+	mi := &file_ferry_v1_device_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -867,7 +934,7 @@ func (x *Library) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Library.ProtoReflect.Descriptor instead.
 func (*Library) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{10}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Library) GetName() string {
@@ -949,7 +1016,7 @@ type CreateLibraryRequest struct {
 
 func (x *CreateLibraryRequest) Reset() {
 	*x = CreateLibraryRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[11]
+	mi := &file_ferry_v1_device_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -961,7 +1028,7 @@ func (x *CreateLibraryRequest) String() string {
 func (*CreateLibraryRequest) ProtoMessage() {}
 
 func (x *CreateLibraryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[11]
+	mi := &file_ferry_v1_device_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -974,7 +1041,7 @@ func (x *CreateLibraryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateLibraryRequest.ProtoReflect.Descriptor instead.
 func (*CreateLibraryRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{11}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateLibraryRequest) GetName() string {
@@ -1034,7 +1101,7 @@ type ListLibrariesRequest struct {
 
 func (x *ListLibrariesRequest) Reset() {
 	*x = ListLibrariesRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[12]
+	mi := &file_ferry_v1_device_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1046,7 +1113,7 @@ func (x *ListLibrariesRequest) String() string {
 func (*ListLibrariesRequest) ProtoMessage() {}
 
 func (x *ListLibrariesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[12]
+	mi := &file_ferry_v1_device_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1059,7 +1126,7 @@ func (x *ListLibrariesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLibrariesRequest.ProtoReflect.Descriptor instead.
 func (*ListLibrariesRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{13}
 }
 
 type ListLibrariesResponse struct {
@@ -1071,7 +1138,7 @@ type ListLibrariesResponse struct {
 
 func (x *ListLibrariesResponse) Reset() {
 	*x = ListLibrariesResponse{}
-	mi := &file_ferry_v1_device_proto_msgTypes[13]
+	mi := &file_ferry_v1_device_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1083,7 +1150,7 @@ func (x *ListLibrariesResponse) String() string {
 func (*ListLibrariesResponse) ProtoMessage() {}
 
 func (x *ListLibrariesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[13]
+	mi := &file_ferry_v1_device_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1096,7 +1163,7 @@ func (x *ListLibrariesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLibrariesResponse.ProtoReflect.Descriptor instead.
 func (*ListLibrariesResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListLibrariesResponse) GetLibraries() []*Library {
@@ -1116,7 +1183,7 @@ type InventoryRequest struct {
 
 func (x *InventoryRequest) Reset() {
 	*x = InventoryRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[14]
+	mi := &file_ferry_v1_device_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1128,7 +1195,7 @@ func (x *InventoryRequest) String() string {
 func (*InventoryRequest) ProtoMessage() {}
 
 func (x *InventoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[14]
+	mi := &file_ferry_v1_device_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1141,7 +1208,7 @@ func (x *InventoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InventoryRequest.ProtoReflect.Descriptor instead.
 func (*InventoryRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *InventoryRequest) GetLibrary() string {
@@ -1178,14 +1245,17 @@ type Cartridge struct {
 	UsedBytes uint64 `protobuf:"varint,11,opt,name=used_bytes,json=usedBytes,proto3" json:"used_bytes,omitempty"`
 	// How many files the catalog lists; set when a listing of several
 	// cartridges leaves their files out.
-	FileCount     uint32 `protobuf:"varint,12,opt,name=file_count,json=fileCount,proto3" json:"file_count,omitempty"`
+	FileCount uint32 `protobuf:"varint,12,opt,name=file_count,json=fileCount,proto3" json:"file_count,omitempty"`
+	// Set while the cartridge sits in a drive a DMA loaded it into through
+	// NDMP (MoveMediumOp); cleared when it leaves the drive.
+	NdmpLoad      *NdmpLoad `protobuf:"bytes,13,opt,name=ndmp_load,json=ndmpLoad,proto3" json:"ndmp_load,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Cartridge) Reset() {
 	*x = Cartridge{}
-	mi := &file_ferry_v1_device_proto_msgTypes[15]
+	mi := &file_ferry_v1_device_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1197,7 +1267,7 @@ func (x *Cartridge) String() string {
 func (*Cartridge) ProtoMessage() {}
 
 func (x *Cartridge) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[15]
+	mi := &file_ferry_v1_device_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1210,7 +1280,7 @@ func (x *Cartridge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cartridge.ProtoReflect.Descriptor instead.
 func (*Cartridge) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{15}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Cartridge) GetBarcode() string {
@@ -1297,6 +1367,13 @@ func (x *Cartridge) GetFileCount() uint32 {
 	return 0
 }
 
+func (x *Cartridge) GetNdmpLoad() *NdmpLoad {
+	if x != nil {
+		return x.NdmpLoad
+	}
+	return nil
+}
+
 type LabelTapeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Library       string                 `protobuf:"bytes,1,opt,name=library,proto3" json:"library,omitempty"`
@@ -1308,7 +1385,7 @@ type LabelTapeRequest struct {
 
 func (x *LabelTapeRequest) Reset() {
 	*x = LabelTapeRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[16]
+	mi := &file_ferry_v1_device_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1397,7 @@ func (x *LabelTapeRequest) String() string {
 func (*LabelTapeRequest) ProtoMessage() {}
 
 func (x *LabelTapeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[16]
+	mi := &file_ferry_v1_device_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1410,7 @@ func (x *LabelTapeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelTapeRequest.ProtoReflect.Descriptor instead.
 func (*LabelTapeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LabelTapeRequest) GetLibrary() string {
@@ -1371,7 +1448,7 @@ type ImportTapeRequest struct {
 
 func (x *ImportTapeRequest) Reset() {
 	*x = ImportTapeRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[17]
+	mi := &file_ferry_v1_device_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1383,7 +1460,7 @@ func (x *ImportTapeRequest) String() string {
 func (*ImportTapeRequest) ProtoMessage() {}
 
 func (x *ImportTapeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[17]
+	mi := &file_ferry_v1_device_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1396,7 +1473,7 @@ func (x *ImportTapeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportTapeRequest.ProtoReflect.Descriptor instead.
 func (*ImportTapeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ImportTapeRequest) GetLibrary() string {
@@ -1436,7 +1513,7 @@ type EraseTapeRequest struct {
 
 func (x *EraseTapeRequest) Reset() {
 	*x = EraseTapeRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[18]
+	mi := &file_ferry_v1_device_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1448,7 +1525,7 @@ func (x *EraseTapeRequest) String() string {
 func (*EraseTapeRequest) ProtoMessage() {}
 
 func (x *EraseTapeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[18]
+	mi := &file_ferry_v1_device_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1461,7 +1538,7 @@ func (x *EraseTapeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseTapeRequest.ProtoReflect.Descriptor instead.
 func (*EraseTapeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *EraseTapeRequest) GetBarcode() string {
@@ -1481,7 +1558,7 @@ type RemoveTapeRequest struct {
 
 func (x *RemoveTapeRequest) Reset() {
 	*x = RemoveTapeRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[19]
+	mi := &file_ferry_v1_device_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1493,7 +1570,7 @@ func (x *RemoveTapeRequest) String() string {
 func (*RemoveTapeRequest) ProtoMessage() {}
 
 func (x *RemoveTapeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[19]
+	mi := &file_ferry_v1_device_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1506,7 +1583,7 @@ func (x *RemoveTapeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveTapeRequest.ProtoReflect.Descriptor instead.
 func (*RemoveTapeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RemoveTapeRequest) GetBarcode() string {
@@ -1533,7 +1610,7 @@ type RemoveDiskRequest struct {
 
 func (x *RemoveDiskRequest) Reset() {
 	*x = RemoveDiskRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[20]
+	mi := &file_ferry_v1_device_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1545,7 +1622,7 @@ func (x *RemoveDiskRequest) String() string {
 func (*RemoveDiskRequest) ProtoMessage() {}
 
 func (x *RemoveDiskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[20]
+	mi := &file_ferry_v1_device_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1558,7 +1635,7 @@ func (x *RemoveDiskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDiskRequest.ProtoReflect.Descriptor instead.
 func (*RemoveDiskRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RemoveDiskRequest) GetName() string {
@@ -1587,7 +1664,7 @@ type RemoveLibraryRequest struct {
 
 func (x *RemoveLibraryRequest) Reset() {
 	*x = RemoveLibraryRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[21]
+	mi := &file_ferry_v1_device_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1599,7 +1676,7 @@ func (x *RemoveLibraryRequest) String() string {
 func (*RemoveLibraryRequest) ProtoMessage() {}
 
 func (x *RemoveLibraryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[21]
+	mi := &file_ferry_v1_device_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1612,7 +1689,7 @@ func (x *RemoveLibraryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveLibraryRequest.ProtoReflect.Descriptor instead.
 func (*RemoveLibraryRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{21}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RemoveLibraryRequest) GetName() string {
@@ -1641,7 +1718,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_ferry_v1_device_proto_msgTypes[22]
+	mi := &file_ferry_v1_device_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1653,7 +1730,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[22]
+	mi := &file_ferry_v1_device_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1666,7 +1743,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{22}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RemoveResponse) GetRemoved() []string {
@@ -1693,7 +1770,7 @@ type ProtectTapeRequest struct {
 
 func (x *ProtectTapeRequest) Reset() {
 	*x = ProtectTapeRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[23]
+	mi := &file_ferry_v1_device_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1705,7 +1782,7 @@ func (x *ProtectTapeRequest) String() string {
 func (*ProtectTapeRequest) ProtoMessage() {}
 
 func (x *ProtectTapeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[23]
+	mi := &file_ferry_v1_device_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1718,7 +1795,7 @@ func (x *ProtectTapeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProtectTapeRequest.ProtoReflect.Descriptor instead.
 func (*ProtectTapeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{23}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ProtectTapeRequest) GetBarcode() string {
@@ -1749,7 +1826,7 @@ type ListCartridgesRequest struct {
 
 func (x *ListCartridgesRequest) Reset() {
 	*x = ListCartridgesRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[24]
+	mi := &file_ferry_v1_device_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1761,7 +1838,7 @@ func (x *ListCartridgesRequest) String() string {
 func (*ListCartridgesRequest) ProtoMessage() {}
 
 func (x *ListCartridgesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[24]
+	mi := &file_ferry_v1_device_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1774,7 +1851,7 @@ func (x *ListCartridgesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCartridgesRequest.ProtoReflect.Descriptor instead.
 func (*ListCartridgesRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{24}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListCartridgesRequest) GetLibrary() string {
@@ -1800,7 +1877,7 @@ type ListCartridgesResponse struct {
 
 func (x *ListCartridgesResponse) Reset() {
 	*x = ListCartridgesResponse{}
-	mi := &file_ferry_v1_device_proto_msgTypes[25]
+	mi := &file_ferry_v1_device_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1812,7 +1889,7 @@ func (x *ListCartridgesResponse) String() string {
 func (*ListCartridgesResponse) ProtoMessage() {}
 
 func (x *ListCartridgesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[25]
+	mi := &file_ferry_v1_device_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1825,7 +1902,7 @@ func (x *ListCartridgesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCartridgesResponse.ProtoReflect.Descriptor instead.
 func (*ListCartridgesResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{25}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListCartridgesResponse) GetCartridges() []*Cartridge {
@@ -1844,7 +1921,7 @@ type HashRequest struct {
 
 func (x *HashRequest) Reset() {
 	*x = HashRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[26]
+	mi := &file_ferry_v1_device_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1856,7 +1933,7 @@ func (x *HashRequest) String() string {
 func (*HashRequest) ProtoMessage() {}
 
 func (x *HashRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[26]
+	mi := &file_ferry_v1_device_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1869,7 +1946,7 @@ func (x *HashRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HashRequest.ProtoReflect.Descriptor instead.
 func (*HashRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{26}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *HashRequest) GetEndpoint() *Endpoint {
@@ -1892,7 +1969,7 @@ type HashResponse struct {
 
 func (x *HashResponse) Reset() {
 	*x = HashResponse{}
-	mi := &file_ferry_v1_device_proto_msgTypes[27]
+	mi := &file_ferry_v1_device_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1904,7 +1981,7 @@ func (x *HashResponse) String() string {
 func (*HashResponse) ProtoMessage() {}
 
 func (x *HashResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[27]
+	mi := &file_ferry_v1_device_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1917,7 +1994,7 @@ func (x *HashResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HashResponse.ProtoReflect.Descriptor instead.
 func (*HashResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{27}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *HashResponse) GetSha256() string {
@@ -2003,12 +2080,17 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\ttake_over\x18\x06 \x01(\bR\btakeOver\"\x12\n" +
 	"\x10ListDisksRequest\"9\n" +
 	"\x11ListDisksResponse\x12$\n" +
-	"\x05disks\x18\x01 \x03(\v2\x0e.ferry.v1.DiskR\x05disks\"{\n" +
+	"\x05disks\x18\x01 \x03(\v2\x0e.ferry.v1.DiskR\x05disks\"\xac\x01\n" +
 	"\aElement\x12)\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x15.ferry.v1.ElementKindR\x04kind\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\rR\x05index\x12\x18\n" +
 	"\abarcode\x18\x03 \x01(\tR\abarcode\x12\x15\n" +
-	"\x06job_id\x18\x04 \x01(\tR\x05jobId\"\xa9\x02\n" +
+	"\x06job_id\x18\x04 \x01(\tR\x05jobId\x12/\n" +
+	"\tndmp_load\x18\x05 \x01(\v2\x12.ferry.v1.NdmpLoadR\bndmpLoad\"?\n" +
+	"\bNdmpLoad\x12\x1f\n" +
+	"\vdma_address\x18\x01 \x01(\tR\n" +
+	"dmaAddress\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\"\xa9\x02\n" +
 	"\aLibrary\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03dir\x18\x02 \x01(\tR\x03dir\x12\x12\n" +
@@ -2032,7 +2114,7 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\tlibraries\x18\x01 \x03(\v2\x11.ferry.v1.LibraryR\tlibraries\"B\n" +
 	"\x10InventoryRequest\x12\x18\n" +
 	"\alibrary\x18\x01 \x01(\tR\alibrary\x12\x14\n" +
-	"\x05stale\x18\x02 \x01(\bR\x05stale\"\x9d\x03\n" +
+	"\x05stale\x18\x02 \x01(\bR\x05stale\"\xce\x03\n" +
 	"\tCartridge\x12\x18\n" +
 	"\abarcode\x18\x01 \x01(\tR\abarcode\x12\x18\n" +
 	"\alibrary\x18\x02 \x01(\tR\alibrary\x12\x10\n" +
@@ -2048,7 +2130,8 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\n" +
 	"used_bytes\x18\v \x01(\x04R\tusedBytes\x12\x1d\n" +
 	"\n" +
-	"file_count\x18\f \x01(\rR\tfileCount\"Z\n" +
+	"file_count\x18\f \x01(\rR\tfileCount\x12/\n" +
+	"\tndmp_load\x18\r \x01(\v2\x12.ferry.v1.NdmpLoadR\bndmpLoad\"Z\n" +
 	"\x10LabelTapeRequest\x12\x18\n" +
 	"\alibrary\x18\x01 \x01(\tR\alibrary\x12\x12\n" +
 	"\x04slot\x18\x02 \x01(\rR\x04slot\x12\x18\n" +
@@ -2127,7 +2210,7 @@ func file_ferry_v1_device_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_v1_device_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ferry_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_ferry_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_ferry_v1_device_proto_goTypes = []any{
 	(ElementKind)(0),               // 0: ferry.v1.ElementKind
 	(*FileIdentity)(nil),           // 1: ferry.v1.FileIdentity
@@ -2140,26 +2223,27 @@ var file_ferry_v1_device_proto_goTypes = []any{
 	(*ListDisksRequest)(nil),       // 8: ferry.v1.ListDisksRequest
 	(*ListDisksResponse)(nil),      // 9: ferry.v1.ListDisksResponse
 	(*Element)(nil),                // 10: ferry.v1.Element
-	(*Library)(nil),                // 11: ferry.v1.Library
-	(*CreateLibraryRequest)(nil),   // 12: ferry.v1.CreateLibraryRequest
-	(*ListLibrariesRequest)(nil),   // 13: ferry.v1.ListLibrariesRequest
-	(*ListLibrariesResponse)(nil),  // 14: ferry.v1.ListLibrariesResponse
-	(*InventoryRequest)(nil),       // 15: ferry.v1.InventoryRequest
-	(*Cartridge)(nil),              // 16: ferry.v1.Cartridge
-	(*LabelTapeRequest)(nil),       // 17: ferry.v1.LabelTapeRequest
-	(*ImportTapeRequest)(nil),      // 18: ferry.v1.ImportTapeRequest
-	(*EraseTapeRequest)(nil),       // 19: ferry.v1.EraseTapeRequest
-	(*RemoveTapeRequest)(nil),      // 20: ferry.v1.RemoveTapeRequest
-	(*RemoveDiskRequest)(nil),      // 21: ferry.v1.RemoveDiskRequest
-	(*RemoveLibraryRequest)(nil),   // 22: ferry.v1.RemoveLibraryRequest
-	(*RemoveResponse)(nil),         // 23: ferry.v1.RemoveResponse
-	(*ProtectTapeRequest)(nil),     // 24: ferry.v1.ProtectTapeRequest
-	(*ListCartridgesRequest)(nil),  // 25: ferry.v1.ListCartridgesRequest
-	(*ListCartridgesResponse)(nil), // 26: ferry.v1.ListCartridgesResponse
-	(*HashRequest)(nil),            // 27: ferry.v1.HashRequest
-	(*HashResponse)(nil),           // 28: ferry.v1.HashResponse
-	(*TapeFile)(nil),               // 29: ferry.v1.TapeFile
-	(*Endpoint)(nil),               // 30: ferry.v1.Endpoint
+	(*NdmpLoad)(nil),               // 11: ferry.v1.NdmpLoad
+	(*Library)(nil),                // 12: ferry.v1.Library
+	(*CreateLibraryRequest)(nil),   // 13: ferry.v1.CreateLibraryRequest
+	(*ListLibrariesRequest)(nil),   // 14: ferry.v1.ListLibrariesRequest
+	(*ListLibrariesResponse)(nil),  // 15: ferry.v1.ListLibrariesResponse
+	(*InventoryRequest)(nil),       // 16: ferry.v1.InventoryRequest
+	(*Cartridge)(nil),              // 17: ferry.v1.Cartridge
+	(*LabelTapeRequest)(nil),       // 18: ferry.v1.LabelTapeRequest
+	(*ImportTapeRequest)(nil),      // 19: ferry.v1.ImportTapeRequest
+	(*EraseTapeRequest)(nil),       // 20: ferry.v1.EraseTapeRequest
+	(*RemoveTapeRequest)(nil),      // 21: ferry.v1.RemoveTapeRequest
+	(*RemoveDiskRequest)(nil),      // 22: ferry.v1.RemoveDiskRequest
+	(*RemoveLibraryRequest)(nil),   // 23: ferry.v1.RemoveLibraryRequest
+	(*RemoveResponse)(nil),         // 24: ferry.v1.RemoveResponse
+	(*ProtectTapeRequest)(nil),     // 25: ferry.v1.ProtectTapeRequest
+	(*ListCartridgesRequest)(nil),  // 26: ferry.v1.ListCartridgesRequest
+	(*ListCartridgesResponse)(nil), // 27: ferry.v1.ListCartridgesResponse
+	(*HashRequest)(nil),            // 28: ferry.v1.HashRequest
+	(*HashResponse)(nil),           // 29: ferry.v1.HashResponse
+	(*TapeFile)(nil),               // 30: ferry.v1.TapeFile
+	(*Endpoint)(nil),               // 31: ferry.v1.Endpoint
 }
 var file_ferry_v1_device_proto_depIdxs = []int32{
 	1,  // 0: ferry.v1.Disk.identity:type_name -> ferry.v1.FileIdentity
@@ -2170,49 +2254,51 @@ var file_ferry_v1_device_proto_depIdxs = []int32{
 	3,  // 5: ferry.v1.PersistentReservation.legacy_holder:type_name -> ferry.v1.PRNexus
 	2,  // 6: ferry.v1.ListDisksResponse.disks:type_name -> ferry.v1.Disk
 	0,  // 7: ferry.v1.Element.kind:type_name -> ferry.v1.ElementKind
-	10, // 8: ferry.v1.Library.elements:type_name -> ferry.v1.Element
-	1,  // 9: ferry.v1.Library.identity:type_name -> ferry.v1.FileIdentity
-	11, // 10: ferry.v1.ListLibrariesResponse.libraries:type_name -> ferry.v1.Library
-	10, // 11: ferry.v1.Cartridge.location:type_name -> ferry.v1.Element
-	1,  // 12: ferry.v1.Cartridge.identity:type_name -> ferry.v1.FileIdentity
-	29, // 13: ferry.v1.Cartridge.files:type_name -> ferry.v1.TapeFile
-	16, // 14: ferry.v1.ListCartridgesResponse.cartridges:type_name -> ferry.v1.Cartridge
-	30, // 15: ferry.v1.HashRequest.endpoint:type_name -> ferry.v1.Endpoint
-	6,  // 16: ferry.v1.DeviceService.CreateDisk:input_type -> ferry.v1.CreateDiskRequest
-	7,  // 17: ferry.v1.DeviceService.AddDisk:input_type -> ferry.v1.AddDiskRequest
-	8,  // 18: ferry.v1.DeviceService.ListDisks:input_type -> ferry.v1.ListDisksRequest
-	12, // 19: ferry.v1.DeviceService.CreateLibrary:input_type -> ferry.v1.CreateLibraryRequest
-	13, // 20: ferry.v1.DeviceService.ListLibraries:input_type -> ferry.v1.ListLibrariesRequest
-	15, // 21: ferry.v1.DeviceService.Inventory:input_type -> ferry.v1.InventoryRequest
-	17, // 22: ferry.v1.DeviceService.LabelTape:input_type -> ferry.v1.LabelTapeRequest
-	25, // 23: ferry.v1.DeviceService.ListCartridges:input_type -> ferry.v1.ListCartridgesRequest
-	24, // 24: ferry.v1.DeviceService.ProtectTape:input_type -> ferry.v1.ProtectTapeRequest
-	18, // 25: ferry.v1.DeviceService.ImportTape:input_type -> ferry.v1.ImportTapeRequest
-	19, // 26: ferry.v1.DeviceService.EraseTape:input_type -> ferry.v1.EraseTapeRequest
-	20, // 27: ferry.v1.DeviceService.RemoveTape:input_type -> ferry.v1.RemoveTapeRequest
-	21, // 28: ferry.v1.DeviceService.RemoveDisk:input_type -> ferry.v1.RemoveDiskRequest
-	22, // 29: ferry.v1.DeviceService.RemoveLibrary:input_type -> ferry.v1.RemoveLibraryRequest
-	27, // 30: ferry.v1.DeviceService.Hash:input_type -> ferry.v1.HashRequest
-	2,  // 31: ferry.v1.DeviceService.CreateDisk:output_type -> ferry.v1.Disk
-	2,  // 32: ferry.v1.DeviceService.AddDisk:output_type -> ferry.v1.Disk
-	9,  // 33: ferry.v1.DeviceService.ListDisks:output_type -> ferry.v1.ListDisksResponse
-	11, // 34: ferry.v1.DeviceService.CreateLibrary:output_type -> ferry.v1.Library
-	14, // 35: ferry.v1.DeviceService.ListLibraries:output_type -> ferry.v1.ListLibrariesResponse
-	11, // 36: ferry.v1.DeviceService.Inventory:output_type -> ferry.v1.Library
-	16, // 37: ferry.v1.DeviceService.LabelTape:output_type -> ferry.v1.Cartridge
-	26, // 38: ferry.v1.DeviceService.ListCartridges:output_type -> ferry.v1.ListCartridgesResponse
-	16, // 39: ferry.v1.DeviceService.ProtectTape:output_type -> ferry.v1.Cartridge
-	16, // 40: ferry.v1.DeviceService.ImportTape:output_type -> ferry.v1.Cartridge
-	16, // 41: ferry.v1.DeviceService.EraseTape:output_type -> ferry.v1.Cartridge
-	23, // 42: ferry.v1.DeviceService.RemoveTape:output_type -> ferry.v1.RemoveResponse
-	23, // 43: ferry.v1.DeviceService.RemoveDisk:output_type -> ferry.v1.RemoveResponse
-	23, // 44: ferry.v1.DeviceService.RemoveLibrary:output_type -> ferry.v1.RemoveResponse
-	28, // 45: ferry.v1.DeviceService.Hash:output_type -> ferry.v1.HashResponse
-	31, // [31:46] is the sub-list for method output_type
-	16, // [16:31] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	11, // 8: ferry.v1.Element.ndmp_load:type_name -> ferry.v1.NdmpLoad
+	10, // 9: ferry.v1.Library.elements:type_name -> ferry.v1.Element
+	1,  // 10: ferry.v1.Library.identity:type_name -> ferry.v1.FileIdentity
+	12, // 11: ferry.v1.ListLibrariesResponse.libraries:type_name -> ferry.v1.Library
+	10, // 12: ferry.v1.Cartridge.location:type_name -> ferry.v1.Element
+	1,  // 13: ferry.v1.Cartridge.identity:type_name -> ferry.v1.FileIdentity
+	30, // 14: ferry.v1.Cartridge.files:type_name -> ferry.v1.TapeFile
+	11, // 15: ferry.v1.Cartridge.ndmp_load:type_name -> ferry.v1.NdmpLoad
+	17, // 16: ferry.v1.ListCartridgesResponse.cartridges:type_name -> ferry.v1.Cartridge
+	31, // 17: ferry.v1.HashRequest.endpoint:type_name -> ferry.v1.Endpoint
+	6,  // 18: ferry.v1.DeviceService.CreateDisk:input_type -> ferry.v1.CreateDiskRequest
+	7,  // 19: ferry.v1.DeviceService.AddDisk:input_type -> ferry.v1.AddDiskRequest
+	8,  // 20: ferry.v1.DeviceService.ListDisks:input_type -> ferry.v1.ListDisksRequest
+	13, // 21: ferry.v1.DeviceService.CreateLibrary:input_type -> ferry.v1.CreateLibraryRequest
+	14, // 22: ferry.v1.DeviceService.ListLibraries:input_type -> ferry.v1.ListLibrariesRequest
+	16, // 23: ferry.v1.DeviceService.Inventory:input_type -> ferry.v1.InventoryRequest
+	18, // 24: ferry.v1.DeviceService.LabelTape:input_type -> ferry.v1.LabelTapeRequest
+	26, // 25: ferry.v1.DeviceService.ListCartridges:input_type -> ferry.v1.ListCartridgesRequest
+	25, // 26: ferry.v1.DeviceService.ProtectTape:input_type -> ferry.v1.ProtectTapeRequest
+	19, // 27: ferry.v1.DeviceService.ImportTape:input_type -> ferry.v1.ImportTapeRequest
+	20, // 28: ferry.v1.DeviceService.EraseTape:input_type -> ferry.v1.EraseTapeRequest
+	21, // 29: ferry.v1.DeviceService.RemoveTape:input_type -> ferry.v1.RemoveTapeRequest
+	22, // 30: ferry.v1.DeviceService.RemoveDisk:input_type -> ferry.v1.RemoveDiskRequest
+	23, // 31: ferry.v1.DeviceService.RemoveLibrary:input_type -> ferry.v1.RemoveLibraryRequest
+	28, // 32: ferry.v1.DeviceService.Hash:input_type -> ferry.v1.HashRequest
+	2,  // 33: ferry.v1.DeviceService.CreateDisk:output_type -> ferry.v1.Disk
+	2,  // 34: ferry.v1.DeviceService.AddDisk:output_type -> ferry.v1.Disk
+	9,  // 35: ferry.v1.DeviceService.ListDisks:output_type -> ferry.v1.ListDisksResponse
+	12, // 36: ferry.v1.DeviceService.CreateLibrary:output_type -> ferry.v1.Library
+	15, // 37: ferry.v1.DeviceService.ListLibraries:output_type -> ferry.v1.ListLibrariesResponse
+	12, // 38: ferry.v1.DeviceService.Inventory:output_type -> ferry.v1.Library
+	17, // 39: ferry.v1.DeviceService.LabelTape:output_type -> ferry.v1.Cartridge
+	27, // 40: ferry.v1.DeviceService.ListCartridges:output_type -> ferry.v1.ListCartridgesResponse
+	17, // 41: ferry.v1.DeviceService.ProtectTape:output_type -> ferry.v1.Cartridge
+	17, // 42: ferry.v1.DeviceService.ImportTape:output_type -> ferry.v1.Cartridge
+	17, // 43: ferry.v1.DeviceService.EraseTape:output_type -> ferry.v1.Cartridge
+	24, // 44: ferry.v1.DeviceService.RemoveTape:output_type -> ferry.v1.RemoveResponse
+	24, // 45: ferry.v1.DeviceService.RemoveDisk:output_type -> ferry.v1.RemoveResponse
+	24, // 46: ferry.v1.DeviceService.RemoveLibrary:output_type -> ferry.v1.RemoveResponse
+	29, // 47: ferry.v1.DeviceService.Hash:output_type -> ferry.v1.HashResponse
+	33, // [33:48] is the sub-list for method output_type
+	18, // [18:33] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_device_proto_init() }
@@ -2227,7 +2313,7 @@ func file_ferry_v1_device_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_device_proto_rawDesc), len(file_ferry_v1_device_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -701,6 +701,9 @@ type Command struct {
 	//	*Command_RemoveDevice
 	//	*Command_EraseCartridge
 	//	*Command_Reserve
+	//	*Command_MoveMedium
+	//	*Command_OpenNdmpSession
+	//	*Command_EndNdmpSession
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -917,6 +920,33 @@ func (x *Command) GetReserve() *ReserveOp {
 	return nil
 }
 
+func (x *Command) GetMoveMedium() *MoveMediumOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_MoveMedium); ok {
+			return x.MoveMedium
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetOpenNdmpSession() *OpenNdmpSessionOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_OpenNdmpSession); ok {
+			return x.OpenNdmpSession
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetEndNdmpSession() *EndNdmpSessionOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_EndNdmpSession); ok {
+			return x.EndNdmpSession
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -989,6 +1019,18 @@ type Command_Reserve struct {
 	Reserve *ReserveOp `protobuf:"bytes,26,opt,name=reserve,proto3,oneof"`
 }
 
+type Command_MoveMedium struct {
+	MoveMedium *MoveMediumOp `protobuf:"bytes,27,opt,name=move_medium,json=moveMedium,proto3,oneof"`
+}
+
+type Command_OpenNdmpSession struct {
+	OpenNdmpSession *OpenNdmpSessionOp `protobuf:"bytes,28,opt,name=open_ndmp_session,json=openNdmpSession,proto3,oneof"`
+}
+
+type Command_EndNdmpSession struct {
+	EndNdmpSession *EndNdmpSessionOp `protobuf:"bytes,29,opt,name=end_ndmp_session,json=endNdmpSession,proto3,oneof"`
+}
+
 func (*Command_SubmitJob) isCommand_Op() {}
 
 func (*Command_CancelJob) isCommand_Op() {}
@@ -1022,6 +1064,12 @@ func (*Command_RemoveDevice) isCommand_Op() {}
 func (*Command_EraseCartridge) isCommand_Op() {}
 
 func (*Command_Reserve) isCommand_Op() {}
+
+func (*Command_MoveMedium) isCommand_Op() {}
+
+func (*Command_OpenNdmpSession) isCommand_Op() {}
+
+func (*Command_EndNdmpSession) isCommand_Op() {}
 
 type RegisterDiskOp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1346,6 +1394,208 @@ func (x *ReserveOp) GetParameters() []byte {
 	return nil
 }
 
+// MoveMediumOp is a DMA's SCSI MOVE MEDIUM through a node's NDMP robot:
+// the cartridge in `from` goes to the empty element `to` of the library, by
+// the changer rules of storage/library. Refused (ErrHeld) when a running
+// job (a copy, or another NDMP session) holds the cartridge or the drive;
+// a cartridge taken from an import/export slot into a drive first enters
+// the lowest free storage slot, its home. A cartridge moved into a drive
+// records the DMA (Cartridge.ndmp_load) and stays there, held by no job,
+// until a DMA moves it out. The command's node is the NDMP server's.
+type MoveMediumOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Library       string                 `protobuf:"bytes,1,opt,name=library,proto3" json:"library,omitempty"`
+	From          *Element               `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To            *Element               `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	DmaAddress    string                 `protobuf:"bytes,4,opt,name=dma_address,json=dmaAddress,proto3" json:"dma_address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MoveMediumOp) Reset() {
+	*x = MoveMediumOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MoveMediumOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MoveMediumOp) ProtoMessage() {}
+
+func (x *MoveMediumOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MoveMediumOp.ProtoReflect.Descriptor instead.
+func (*MoveMediumOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *MoveMediumOp) GetLibrary() string {
+	if x != nil {
+		return x.Library
+	}
+	return ""
+}
+
+func (x *MoveMediumOp) GetFrom() *Element {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *MoveMediumOp) GetTo() *Element {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *MoveMediumOp) GetDmaAddress() string {
+	if x != nil {
+		return x.DmaAddress
+	}
+	return ""
+}
+
+// OpenNdmpSessionOp opens an NDMP tape session on a drive: a new job of
+// kind ndmp (JobSpec.ndmp), RUNNING, owned by the command's node, under
+// epoch = this entry's index, holding the cartridge in the drive. Refused
+// (ErrNoTape) on an empty drive, (ErrHeld) when a job already holds the
+// cartridge, (ErrWriteProtected) for read_write on a protected cartridge.
+// The session ends with the owner's FinishJobOp (bytes, and the files it
+// wrote in tape_writes; the cartridge stays in the drive), or an
+// EndNdmpSessionOp.
+type OpenNdmpSessionOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Session       *NdmpSession           `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpenNdmpSessionOp) Reset() {
+	*x = OpenNdmpSessionOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpenNdmpSessionOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpenNdmpSessionOp) ProtoMessage() {}
+
+func (x *OpenNdmpSessionOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpenNdmpSessionOp.ProtoReflect.Descriptor instead.
+func (*OpenNdmpSessionOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *OpenNdmpSessionOp) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *OpenNdmpSessionOp) GetSession() *NdmpSession {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+// EndNdmpSessionOp ends an NDMP session whose node is gone (its lease
+// lapsed, gossip says it died, it was removed, or it restarted): the job
+// FAILED with the reason, its cartridge back in its home slot. Proposed by
+// the leader (or the restarted owner) against the epoch it saw, so a stale
+// decision changes nothing. NDMP has no reconnect: sessions are never
+// taken over.
+type EndNdmpSessionOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndNdmpSessionOp) Reset() {
+	*x = EndNdmpSessionOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndNdmpSessionOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndNdmpSessionOp) ProtoMessage() {}
+
+func (x *EndNdmpSessionOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndNdmpSessionOp.ProtoReflect.Descriptor instead.
+func (*EndNdmpSessionOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *EndNdmpSessionOp) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *EndNdmpSessionOp) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *EndNdmpSessionOp) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // ProtectCartridgeOp slides a cartridge's write-protect tab. Refused while
 // the cartridge is in a drive, as a real tab cannot be moved there.
 type ProtectCartridgeOp struct {
@@ -1358,7 +1608,7 @@ type ProtectCartridgeOp struct {
 
 func (x *ProtectCartridgeOp) Reset() {
 	*x = ProtectCartridgeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[17]
+	mi := &file_ferry_v1_internal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1370,7 +1620,7 @@ func (x *ProtectCartridgeOp) String() string {
 func (*ProtectCartridgeOp) ProtoMessage() {}
 
 func (x *ProtectCartridgeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[17]
+	mi := &file_ferry_v1_internal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1383,7 +1633,7 @@ func (x *ProtectCartridgeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProtectCartridgeOp.ProtoReflect.Descriptor instead.
 func (*ProtectCartridgeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ProtectCartridgeOp) GetBarcode() string {
@@ -1421,7 +1671,7 @@ type PlaceJobOp struct {
 
 func (x *PlaceJobOp) Reset() {
 	*x = PlaceJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[18]
+	mi := &file_ferry_v1_internal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1433,7 +1683,7 @@ func (x *PlaceJobOp) String() string {
 func (*PlaceJobOp) ProtoMessage() {}
 
 func (x *PlaceJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[18]
+	mi := &file_ferry_v1_internal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1446,7 +1696,7 @@ func (x *PlaceJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlaceJobOp.ProtoReflect.Descriptor instead.
 func (*PlaceJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PlaceJobOp) GetJobId() string {
@@ -1502,7 +1752,7 @@ type WaitJobOp struct {
 
 func (x *WaitJobOp) Reset() {
 	*x = WaitJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[19]
+	mi := &file_ferry_v1_internal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1514,7 +1764,7 @@ func (x *WaitJobOp) String() string {
 func (*WaitJobOp) ProtoMessage() {}
 
 func (x *WaitJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[19]
+	mi := &file_ferry_v1_internal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1527,7 +1777,7 @@ func (x *WaitJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitJobOp.ProtoReflect.Descriptor instead.
 func (*WaitJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WaitJobOp) GetJobId() string {
@@ -1555,7 +1805,7 @@ type WaitJobsOp struct {
 
 func (x *WaitJobsOp) Reset() {
 	*x = WaitJobsOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[20]
+	mi := &file_ferry_v1_internal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1567,7 +1817,7 @@ func (x *WaitJobsOp) String() string {
 func (*WaitJobsOp) ProtoMessage() {}
 
 func (x *WaitJobsOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[20]
+	mi := &file_ferry_v1_internal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1580,7 +1830,7 @@ func (x *WaitJobsOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitJobsOp.ProtoReflect.Descriptor instead.
 func (*WaitJobsOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WaitJobsOp) GetWaits() []*WaitJobOp {
@@ -1607,7 +1857,7 @@ type StartJobOp struct {
 
 func (x *StartJobOp) Reset() {
 	*x = StartJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[21]
+	mi := &file_ferry_v1_internal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1619,7 +1869,7 @@ func (x *StartJobOp) String() string {
 func (*StartJobOp) ProtoMessage() {}
 
 func (x *StartJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[21]
+	mi := &file_ferry_v1_internal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1632,7 +1882,7 @@ func (x *StartJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartJobOp.ProtoReflect.Descriptor instead.
 func (*StartJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{21}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *StartJobOp) GetJobId() string {
@@ -1681,7 +1931,7 @@ type CheckpointJobsOp struct {
 
 func (x *CheckpointJobsOp) Reset() {
 	*x = CheckpointJobsOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[22]
+	mi := &file_ferry_v1_internal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1693,7 +1943,7 @@ func (x *CheckpointJobsOp) String() string {
 func (*CheckpointJobsOp) ProtoMessage() {}
 
 func (x *CheckpointJobsOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[22]
+	mi := &file_ferry_v1_internal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1706,7 +1956,7 @@ func (x *CheckpointJobsOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointJobsOp.ProtoReflect.Descriptor instead.
 func (*CheckpointJobsOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{22}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CheckpointJobsOp) GetCheckpoints() []*CheckpointJobOp {
@@ -1727,7 +1977,7 @@ type SetNodeOp struct {
 
 func (x *SetNodeOp) Reset() {
 	*x = SetNodeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[23]
+	mi := &file_ferry_v1_internal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1739,7 +1989,7 @@ func (x *SetNodeOp) String() string {
 func (*SetNodeOp) ProtoMessage() {}
 
 func (x *SetNodeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[23]
+	mi := &file_ferry_v1_internal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1752,7 +2002,7 @@ func (x *SetNodeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNodeOp.ProtoReflect.Descriptor instead.
 func (*SetNodeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{23}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SetNodeOp) GetNode() *NodeInfo {
@@ -1776,7 +2026,7 @@ type CheckpointJobOp struct {
 
 func (x *CheckpointJobOp) Reset() {
 	*x = CheckpointJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[24]
+	mi := &file_ferry_v1_internal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1788,7 +2038,7 @@ func (x *CheckpointJobOp) String() string {
 func (*CheckpointJobOp) ProtoMessage() {}
 
 func (x *CheckpointJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[24]
+	mi := &file_ferry_v1_internal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1801,7 +2051,7 @@ func (x *CheckpointJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointJobOp.ProtoReflect.Descriptor instead.
 func (*CheckpointJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{24}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CheckpointJobOp) GetJobId() string {
@@ -1846,7 +2096,7 @@ type FinishJobOp struct {
 
 func (x *FinishJobOp) Reset() {
 	*x = FinishJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[25]
+	mi := &file_ferry_v1_internal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1858,7 +2108,7 @@ func (x *FinishJobOp) String() string {
 func (*FinishJobOp) ProtoMessage() {}
 
 func (x *FinishJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[25]
+	mi := &file_ferry_v1_internal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1871,7 +2121,7 @@ func (x *FinishJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishJobOp.ProtoReflect.Descriptor instead.
 func (*FinishJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{25}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *FinishJobOp) GetJobId() string {
@@ -1920,7 +2170,7 @@ type SubmitJobOp struct {
 
 func (x *SubmitJobOp) Reset() {
 	*x = SubmitJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[26]
+	mi := &file_ferry_v1_internal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1932,7 +2182,7 @@ func (x *SubmitJobOp) String() string {
 func (*SubmitJobOp) ProtoMessage() {}
 
 func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[26]
+	mi := &file_ferry_v1_internal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1945,7 +2195,7 @@ func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobOp.ProtoReflect.Descriptor instead.
 func (*SubmitJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{26}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SubmitJobOp) GetJobId() string {
@@ -1979,7 +2229,7 @@ type CancelJobOp struct {
 
 func (x *CancelJobOp) Reset() {
 	*x = CancelJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[27]
+	mi := &file_ferry_v1_internal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1991,7 +2241,7 @@ func (x *CancelJobOp) String() string {
 func (*CancelJobOp) ProtoMessage() {}
 
 func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[27]
+	mi := &file_ferry_v1_internal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2004,7 +2254,7 @@ func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobOp.ProtoReflect.Descriptor instead.
 func (*CancelJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{27}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CancelJobOp) GetJobId() string {
@@ -2040,7 +2290,7 @@ type StateSnapshot struct {
 
 func (x *StateSnapshot) Reset() {
 	*x = StateSnapshot{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[28]
+	mi := &file_ferry_v1_internal_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2052,7 +2302,7 @@ func (x *StateSnapshot) String() string {
 func (*StateSnapshot) ProtoMessage() {}
 
 func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[28]
+	mi := &file_ferry_v1_internal_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2065,7 +2315,7 @@ func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateSnapshot.ProtoReflect.Descriptor instead.
 func (*StateSnapshot) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{28}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *StateSnapshot) GetJobs() []*Job {
@@ -2174,7 +2424,8 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\x05mover\x18\b \x01(\bR\x05mover\x12!\n" +
 	"\fiscsi_portal\x18\t \x01(\tR\viscsiPortal\x12!\n" +
 	"\fiscsi_target\x18\n" +
-	" \x01(\tR\viscsiTarget\"\xfa\b\n" +
+	" \x01(\tR\viscsiTarget\"\xc8\n" +
+	"\n" +
 	"\aCommand\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12.\n" +
@@ -2200,7 +2451,11 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\twait_jobs\x18\x17 \x01(\v2\x14.ferry.v1.WaitJobsOpH\x00R\bwaitJobs\x12?\n" +
 	"\rremove_device\x18\x18 \x01(\v2\x18.ferry.v1.RemoveDeviceOpH\x00R\fremoveDevice\x12E\n" +
 	"\x0ferase_cartridge\x18\x19 \x01(\v2\x1a.ferry.v1.EraseCartridgeOpH\x00R\x0eeraseCartridge\x12/\n" +
-	"\areserve\x18\x1a \x01(\v2\x13.ferry.v1.ReserveOpH\x00R\areserveB\x04\n" +
+	"\areserve\x18\x1a \x01(\v2\x13.ferry.v1.ReserveOpH\x00R\areserve\x129\n" +
+	"\vmove_medium\x18\x1b \x01(\v2\x16.ferry.v1.MoveMediumOpH\x00R\n" +
+	"moveMedium\x12I\n" +
+	"\x11open_ndmp_session\x18\x1c \x01(\v2\x1b.ferry.v1.OpenNdmpSessionOpH\x00R\x0fopenNdmpSession\x12F\n" +
+	"\x10end_ndmp_session\x18\x1d \x01(\v2\x1a.ferry.v1.EndNdmpSessionOpH\x00R\x0eendNdmpSessionB\x04\n" +
 	"\x02op\"4\n" +
 	"\x0eRegisterDiskOp\x12\"\n" +
 	"\x04disk\x18\x01 \x01(\v2\x0e.ferry.v1.DiskR\x04disk\"@\n" +
@@ -2222,7 +2477,20 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\x03cdb\x18\x03 \x01(\fR\x03cdb\x12\x1e\n" +
 	"\n" +
 	"parameters\x18\x04 \x01(\fR\n" +
-	"parameters\"W\n" +
+	"parameters\"\x93\x01\n" +
+	"\fMoveMediumOp\x12\x18\n" +
+	"\alibrary\x18\x01 \x01(\tR\alibrary\x12%\n" +
+	"\x04from\x18\x02 \x01(\v2\x11.ferry.v1.ElementR\x04from\x12!\n" +
+	"\x02to\x18\x03 \x01(\v2\x11.ferry.v1.ElementR\x02to\x12\x1f\n" +
+	"\vdma_address\x18\x04 \x01(\tR\n" +
+	"dmaAddress\"[\n" +
+	"\x11OpenNdmpSessionOp\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12/\n" +
+	"\asession\x18\x02 \x01(\v2\x15.ferry.v1.NdmpSessionR\asession\"W\n" +
+	"\x10EndNdmpSessionOp\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"W\n" +
 	"\x12ProtectCartridgeOp\x12\x18\n" +
 	"\abarcode\x18\x01 \x01(\tR\abarcode\x12'\n" +
 	"\x0fwrite_protected\x18\x02 \x01(\bR\x0ewriteProtected\"\xc6\x01\n" +
@@ -2302,7 +2570,7 @@ func file_ferry_v1_internal_proto_rawDescGZIP() []byte {
 	return file_ferry_v1_internal_proto_rawDescData
 }
 
-var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_ferry_v1_internal_proto_goTypes = []any{
 	(*ProgressRequest)(nil),       // 0: ferry.v1.ProgressRequest
 	(*ProgressResponse)(nil),      // 1: ferry.v1.ProgressResponse
@@ -2321,84 +2589,95 @@ var file_ferry_v1_internal_proto_goTypes = []any{
 	(*RemoveDeviceOp)(nil),        // 14: ferry.v1.RemoveDeviceOp
 	(*EraseCartridgeOp)(nil),      // 15: ferry.v1.EraseCartridgeOp
 	(*ReserveOp)(nil),             // 16: ferry.v1.ReserveOp
-	(*ProtectCartridgeOp)(nil),    // 17: ferry.v1.ProtectCartridgeOp
-	(*PlaceJobOp)(nil),            // 18: ferry.v1.PlaceJobOp
-	(*WaitJobOp)(nil),             // 19: ferry.v1.WaitJobOp
-	(*WaitJobsOp)(nil),            // 20: ferry.v1.WaitJobsOp
-	(*StartJobOp)(nil),            // 21: ferry.v1.StartJobOp
-	(*CheckpointJobsOp)(nil),      // 22: ferry.v1.CheckpointJobsOp
-	(*SetNodeOp)(nil),             // 23: ferry.v1.SetNodeOp
-	(*CheckpointJobOp)(nil),       // 24: ferry.v1.CheckpointJobOp
-	(*FinishJobOp)(nil),           // 25: ferry.v1.FinishJobOp
-	(*SubmitJobOp)(nil),           // 26: ferry.v1.SubmitJobOp
-	(*CancelJobOp)(nil),           // 27: ferry.v1.CancelJobOp
-	(*StateSnapshot)(nil),         // 28: ferry.v1.StateSnapshot
-	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
-	(*Disk)(nil),                  // 30: ferry.v1.Disk
-	(*Library)(nil),               // 31: ferry.v1.Library
-	(*Cartridge)(nil),             // 32: ferry.v1.Cartridge
-	(*PRNexus)(nil),               // 33: ferry.v1.PRNexus
-	(*TapeAssignment)(nil),        // 34: ferry.v1.TapeAssignment
-	(*JobProgress)(nil),           // 35: ferry.v1.JobProgress
-	(JobState)(0),                 // 36: ferry.v1.JobState
-	(*JobResult)(nil),             // 37: ferry.v1.JobResult
-	(*JobError)(nil),              // 38: ferry.v1.JobError
-	(*JobSpec)(nil),               // 39: ferry.v1.JobSpec
-	(*Job)(nil),                   // 40: ferry.v1.Job
+	(*MoveMediumOp)(nil),          // 17: ferry.v1.MoveMediumOp
+	(*OpenNdmpSessionOp)(nil),     // 18: ferry.v1.OpenNdmpSessionOp
+	(*EndNdmpSessionOp)(nil),      // 19: ferry.v1.EndNdmpSessionOp
+	(*ProtectCartridgeOp)(nil),    // 20: ferry.v1.ProtectCartridgeOp
+	(*PlaceJobOp)(nil),            // 21: ferry.v1.PlaceJobOp
+	(*WaitJobOp)(nil),             // 22: ferry.v1.WaitJobOp
+	(*WaitJobsOp)(nil),            // 23: ferry.v1.WaitJobsOp
+	(*StartJobOp)(nil),            // 24: ferry.v1.StartJobOp
+	(*CheckpointJobsOp)(nil),      // 25: ferry.v1.CheckpointJobsOp
+	(*SetNodeOp)(nil),             // 26: ferry.v1.SetNodeOp
+	(*CheckpointJobOp)(nil),       // 27: ferry.v1.CheckpointJobOp
+	(*FinishJobOp)(nil),           // 28: ferry.v1.FinishJobOp
+	(*SubmitJobOp)(nil),           // 29: ferry.v1.SubmitJobOp
+	(*CancelJobOp)(nil),           // 30: ferry.v1.CancelJobOp
+	(*StateSnapshot)(nil),         // 31: ferry.v1.StateSnapshot
+	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
+	(*Disk)(nil),                  // 33: ferry.v1.Disk
+	(*Library)(nil),               // 34: ferry.v1.Library
+	(*Cartridge)(nil),             // 35: ferry.v1.Cartridge
+	(*PRNexus)(nil),               // 36: ferry.v1.PRNexus
+	(*Element)(nil),               // 37: ferry.v1.Element
+	(*NdmpSession)(nil),           // 38: ferry.v1.NdmpSession
+	(*TapeAssignment)(nil),        // 39: ferry.v1.TapeAssignment
+	(*JobProgress)(nil),           // 40: ferry.v1.JobProgress
+	(JobState)(0),                 // 41: ferry.v1.JobState
+	(*JobResult)(nil),             // 42: ferry.v1.JobResult
+	(*JobError)(nil),              // 43: ferry.v1.JobError
+	(*JobSpec)(nil),               // 44: ferry.v1.JobSpec
+	(*Job)(nil),                   // 45: ferry.v1.Job
 }
 var file_ferry_v1_internal_proto_depIdxs = []int32{
 	2,  // 0: ferry.v1.ProgressResponse.jobs:type_name -> ferry.v1.JobLiveProgress
-	29, // 1: ferry.v1.JobLiveProgress.reported_at:type_name -> google.protobuf.Timestamp
+	32, // 1: ferry.v1.JobLiveProgress.reported_at:type_name -> google.protobuf.Timestamp
 	4,  // 2: ferry.v1.RenewLeaseRequest.jobs:type_name -> ferry.v1.JobLease
-	29, // 3: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
-	26, // 4: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
-	27, // 5: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
+	32, // 3: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
+	29, // 4: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
+	30, // 5: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
 	11, // 6: ferry.v1.Command.register_disk:type_name -> ferry.v1.RegisterDiskOp
 	12, // 7: ferry.v1.Command.register_library:type_name -> ferry.v1.RegisterLibraryOp
 	13, // 8: ferry.v1.Command.add_cartridge:type_name -> ferry.v1.AddCartridgeOp
-	21, // 9: ferry.v1.Command.start_job:type_name -> ferry.v1.StartJobOp
-	24, // 10: ferry.v1.Command.checkpoint_job:type_name -> ferry.v1.CheckpointJobOp
-	25, // 11: ferry.v1.Command.finish_job:type_name -> ferry.v1.FinishJobOp
-	17, // 12: ferry.v1.Command.protect_cartridge:type_name -> ferry.v1.ProtectCartridgeOp
-	18, // 13: ferry.v1.Command.place_job:type_name -> ferry.v1.PlaceJobOp
-	19, // 14: ferry.v1.Command.wait_job:type_name -> ferry.v1.WaitJobOp
-	22, // 15: ferry.v1.Command.checkpoint_jobs:type_name -> ferry.v1.CheckpointJobsOp
-	23, // 16: ferry.v1.Command.set_node:type_name -> ferry.v1.SetNodeOp
-	20, // 17: ferry.v1.Command.wait_jobs:type_name -> ferry.v1.WaitJobsOp
+	24, // 9: ferry.v1.Command.start_job:type_name -> ferry.v1.StartJobOp
+	27, // 10: ferry.v1.Command.checkpoint_job:type_name -> ferry.v1.CheckpointJobOp
+	28, // 11: ferry.v1.Command.finish_job:type_name -> ferry.v1.FinishJobOp
+	20, // 12: ferry.v1.Command.protect_cartridge:type_name -> ferry.v1.ProtectCartridgeOp
+	21, // 13: ferry.v1.Command.place_job:type_name -> ferry.v1.PlaceJobOp
+	22, // 14: ferry.v1.Command.wait_job:type_name -> ferry.v1.WaitJobOp
+	25, // 15: ferry.v1.Command.checkpoint_jobs:type_name -> ferry.v1.CheckpointJobsOp
+	26, // 16: ferry.v1.Command.set_node:type_name -> ferry.v1.SetNodeOp
+	23, // 17: ferry.v1.Command.wait_jobs:type_name -> ferry.v1.WaitJobsOp
 	14, // 18: ferry.v1.Command.remove_device:type_name -> ferry.v1.RemoveDeviceOp
 	15, // 19: ferry.v1.Command.erase_cartridge:type_name -> ferry.v1.EraseCartridgeOp
 	16, // 20: ferry.v1.Command.reserve:type_name -> ferry.v1.ReserveOp
-	30, // 21: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
-	31, // 22: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
-	32, // 23: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
-	33, // 24: ferry.v1.ReserveOp.nexus:type_name -> ferry.v1.PRNexus
-	34, // 25: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
-	19, // 26: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
-	24, // 27: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
-	9,  // 28: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
-	35, // 29: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
-	36, // 30: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
-	37, // 31: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
-	38, // 32: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
-	39, // 33: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
-	40, // 34: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
-	9,  // 35: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
-	30, // 36: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
-	31, // 37: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
-	32, // 38: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
-	6,  // 39: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
-	7,  // 40: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
-	3,  // 41: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
-	0,  // 42: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
-	8,  // 43: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
-	8,  // 44: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
-	5,  // 45: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
-	1,  // 46: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
-	43, // [43:47] is the sub-list for method output_type
-	39, // [39:43] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	17, // 21: ferry.v1.Command.move_medium:type_name -> ferry.v1.MoveMediumOp
+	18, // 22: ferry.v1.Command.open_ndmp_session:type_name -> ferry.v1.OpenNdmpSessionOp
+	19, // 23: ferry.v1.Command.end_ndmp_session:type_name -> ferry.v1.EndNdmpSessionOp
+	33, // 24: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
+	34, // 25: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
+	35, // 26: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
+	36, // 27: ferry.v1.ReserveOp.nexus:type_name -> ferry.v1.PRNexus
+	37, // 28: ferry.v1.MoveMediumOp.from:type_name -> ferry.v1.Element
+	37, // 29: ferry.v1.MoveMediumOp.to:type_name -> ferry.v1.Element
+	38, // 30: ferry.v1.OpenNdmpSessionOp.session:type_name -> ferry.v1.NdmpSession
+	39, // 31: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
+	22, // 32: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
+	27, // 33: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
+	9,  // 34: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
+	40, // 35: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
+	41, // 36: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
+	42, // 37: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
+	43, // 38: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
+	44, // 39: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
+	45, // 40: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
+	9,  // 41: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
+	33, // 42: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
+	34, // 43: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
+	35, // 44: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
+	6,  // 45: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
+	7,  // 46: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
+	3,  // 47: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
+	0,  // 48: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
+	8,  // 49: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
+	8,  // 50: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
+	5,  // 51: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
+	1,  // 52: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
+	49, // [49:53] is the sub-list for method output_type
+	45, // [45:49] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_internal_proto_init() }
@@ -2426,6 +2705,9 @@ func file_ferry_v1_internal_proto_init() {
 		(*Command_RemoveDevice)(nil),
 		(*Command_EraseCartridge)(nil),
 		(*Command_Reserve)(nil),
+		(*Command_MoveMedium)(nil),
+		(*Command_OpenNdmpSession)(nil),
+		(*Command_EndNdmpSession)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2433,7 +2715,7 @@ func file_ferry_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_internal_proto_rawDesc), len(file_ferry_v1_internal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

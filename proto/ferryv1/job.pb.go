@@ -507,8 +507,12 @@ type JobSpec struct {
 	Segments           []*Segment  `protobuf:"bytes,4,rep,name=segments,proto3" json:"segments,omitempty"`
 	XcopyParameterList []byte      `protobuf:"bytes,5,opt,name=xcopy_parameter_list,json=xcopyParameterList,proto3" json:"xcopy_parameter_list,omitempty"`
 	Options            *JobOptions `protobuf:"bytes,6,opt,name=options,proto3" json:"options,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Set only on the job of an NDMP tape session, which an NDMP server
+	// creates (OpenNdmpSessionOp) when a DMA opens a drive: never submitted,
+	// queued, placed or taken over. A job has this or a copy, not both.
+	Ndmp          *NdmpSession `protobuf:"bytes,7,opt,name=ndmp,proto3" json:"ndmp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JobSpec) Reset() {
@@ -583,6 +587,109 @@ func (x *JobSpec) GetOptions() *JobOptions {
 	return nil
 }
 
+func (x *JobSpec) GetNdmp() *NdmpSession {
+	if x != nil {
+		return x.Ndmp
+	}
+	return nil
+}
+
+// NdmpSession is an NDMP tape session: a DMA (backup application) holding a
+// cluster drive through one node's NDMP server. Its job is RUNNING while
+// the DMA has the drive open, owned by that node under the epoch of the
+// entry that opened it, and holds the cartridge in the drive: no copy job
+// may load it and no DMA may move it until the session ends. Ending the
+// session leaves the cartridge in the drive (the DMA unloads it with MOVE
+// MEDIUM), unless the node died: then the cartridge goes home.
+type NdmpSession struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The DMA's address as the server saw its connection ("host:port").
+	DmaAddress string `protobuf:"bytes,1,opt,name=dma_address,json=dmaAddress,proto3" json:"dma_address,omitempty"`
+	// The node whose NDMP server serves the session.
+	Node    string `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	Library string `protobuf:"bytes,3,opt,name=library,proto3" json:"library,omitempty"`
+	Drive   uint32 `protobuf:"varint,4,opt,name=drive,proto3" json:"drive,omitempty"`
+	// The cartridge in the drive when the session opened (set by the state
+	// machine from the drive).
+	Barcode string `protobuf:"bytes,5,opt,name=barcode,proto3" json:"barcode,omitempty"`
+	// Opened for writing (NDMP4_TAPE_RDWR_MODE or RAW), not read-only.
+	ReadWrite     bool `protobuf:"varint,6,opt,name=read_write,json=readWrite,proto3" json:"read_write,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NdmpSession) Reset() {
+	*x = NdmpSession{}
+	mi := &file_ferry_v1_job_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NdmpSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NdmpSession) ProtoMessage() {}
+
+func (x *NdmpSession) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_job_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NdmpSession.ProtoReflect.Descriptor instead.
+func (*NdmpSession) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *NdmpSession) GetDmaAddress() string {
+	if x != nil {
+		return x.DmaAddress
+	}
+	return ""
+}
+
+func (x *NdmpSession) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *NdmpSession) GetLibrary() string {
+	if x != nil {
+		return x.Library
+	}
+	return ""
+}
+
+func (x *NdmpSession) GetDrive() uint32 {
+	if x != nil {
+		return x.Drive
+	}
+	return 0
+}
+
+func (x *NdmpSession) GetBarcode() string {
+	if x != nil {
+		return x.Barcode
+	}
+	return ""
+}
+
+func (x *NdmpSession) GetReadWrite() bool {
+	if x != nil {
+		return x.ReadWrite
+	}
+	return false
+}
+
 type JobProgress struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	BytesTotal    uint64                 `protobuf:"varint,1,opt,name=bytes_total,json=bytesTotal,proto3" json:"bytes_total,omitempty"`
@@ -603,7 +710,7 @@ type JobProgress struct {
 
 func (x *JobProgress) Reset() {
 	*x = JobProgress{}
-	mi := &file_ferry_v1_job_proto_msgTypes[5]
+	mi := &file_ferry_v1_job_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -615,7 +722,7 @@ func (x *JobProgress) String() string {
 func (*JobProgress) ProtoMessage() {}
 
 func (x *JobProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[5]
+	mi := &file_ferry_v1_job_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -628,7 +735,7 @@ func (x *JobProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobProgress.ProtoReflect.Descriptor instead.
 func (*JobProgress) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{5}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *JobProgress) GetBytesTotal() uint64 {
@@ -696,7 +803,7 @@ type JobEvent struct {
 
 func (x *JobEvent) Reset() {
 	*x = JobEvent{}
-	mi := &file_ferry_v1_job_proto_msgTypes[6]
+	mi := &file_ferry_v1_job_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -708,7 +815,7 @@ func (x *JobEvent) String() string {
 func (*JobEvent) ProtoMessage() {}
 
 func (x *JobEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[6]
+	mi := &file_ferry_v1_job_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -721,7 +828,7 @@ func (x *JobEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobEvent.ProtoReflect.Descriptor instead.
 func (*JobEvent) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{6}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *JobEvent) GetTime() *timestamppb.Timestamp {
@@ -793,7 +900,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_ferry_v1_job_proto_msgTypes[7]
+	mi := &file_ferry_v1_job_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +912,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[7]
+	mi := &file_ferry_v1_job_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +925,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{7}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Job) GetId() string {
@@ -954,7 +1061,7 @@ type JobResult struct {
 
 func (x *JobResult) Reset() {
 	*x = JobResult{}
-	mi := &file_ferry_v1_job_proto_msgTypes[8]
+	mi := &file_ferry_v1_job_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +1073,7 @@ func (x *JobResult) String() string {
 func (*JobResult) ProtoMessage() {}
 
 func (x *JobResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[8]
+	mi := &file_ferry_v1_job_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +1086,7 @@ func (x *JobResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobResult.ProtoReflect.Descriptor instead.
 func (*JobResult) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{8}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *JobResult) GetSha256() string {
@@ -1027,7 +1134,7 @@ type TapeWrite struct {
 
 func (x *TapeWrite) Reset() {
 	*x = TapeWrite{}
-	mi := &file_ferry_v1_job_proto_msgTypes[9]
+	mi := &file_ferry_v1_job_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1039,7 +1146,7 @@ func (x *TapeWrite) String() string {
 func (*TapeWrite) ProtoMessage() {}
 
 func (x *TapeWrite) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[9]
+	mi := &file_ferry_v1_job_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1052,7 +1159,7 @@ func (x *TapeWrite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TapeWrite.ProtoReflect.Descriptor instead.
 func (*TapeWrite) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{9}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TapeWrite) GetBarcode() string {
@@ -1105,7 +1212,7 @@ type TapeFile struct {
 
 func (x *TapeFile) Reset() {
 	*x = TapeFile{}
-	mi := &file_ferry_v1_job_proto_msgTypes[10]
+	mi := &file_ferry_v1_job_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1224,7 @@ func (x *TapeFile) String() string {
 func (*TapeFile) ProtoMessage() {}
 
 func (x *TapeFile) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[10]
+	mi := &file_ferry_v1_job_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1237,7 @@ func (x *TapeFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TapeFile.ProtoReflect.Descriptor instead.
 func (*TapeFile) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{10}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TapeFile) GetNumber() uint32 {
@@ -1192,7 +1299,7 @@ type SegmentResult struct {
 
 func (x *SegmentResult) Reset() {
 	*x = SegmentResult{}
-	mi := &file_ferry_v1_job_proto_msgTypes[11]
+	mi := &file_ferry_v1_job_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +1311,7 @@ func (x *SegmentResult) String() string {
 func (*SegmentResult) ProtoMessage() {}
 
 func (x *SegmentResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[11]
+	mi := &file_ferry_v1_job_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +1324,7 @@ func (x *SegmentResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentResult.ProtoReflect.Descriptor instead.
 func (*SegmentResult) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{11}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SegmentResult) GetSha256() string {
@@ -1250,7 +1357,7 @@ type JobError struct {
 
 func (x *JobError) Reset() {
 	*x = JobError{}
-	mi := &file_ferry_v1_job_proto_msgTypes[12]
+	mi := &file_ferry_v1_job_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1262,7 +1369,7 @@ func (x *JobError) String() string {
 func (*JobError) ProtoMessage() {}
 
 func (x *JobError) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[12]
+	mi := &file_ferry_v1_job_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1275,7 +1382,7 @@ func (x *JobError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobError.ProtoReflect.Descriptor instead.
 func (*JobError) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *JobError) GetMessage() string {
@@ -1325,7 +1432,7 @@ type TapeAssignment struct {
 
 func (x *TapeAssignment) Reset() {
 	*x = TapeAssignment{}
-	mi := &file_ferry_v1_job_proto_msgTypes[13]
+	mi := &file_ferry_v1_job_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1337,7 +1444,7 @@ func (x *TapeAssignment) String() string {
 func (*TapeAssignment) ProtoMessage() {}
 
 func (x *TapeAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[13]
+	mi := &file_ferry_v1_job_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1350,7 +1457,7 @@ func (x *TapeAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TapeAssignment.ProtoReflect.Descriptor instead.
 func (*TapeAssignment) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TapeAssignment) GetBarcode() string {
@@ -1384,7 +1491,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[14]
+	mi := &file_ferry_v1_job_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +1503,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[14]
+	mi := &file_ferry_v1_job_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +1516,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SubmitJobRequest) GetSpec() *JobSpec {
@@ -1437,7 +1544,7 @@ type SubmitJobResponse struct {
 
 func (x *SubmitJobResponse) Reset() {
 	*x = SubmitJobResponse{}
-	mi := &file_ferry_v1_job_proto_msgTypes[15]
+	mi := &file_ferry_v1_job_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1449,7 +1556,7 @@ func (x *SubmitJobResponse) String() string {
 func (*SubmitJobResponse) ProtoMessage() {}
 
 func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[15]
+	mi := &file_ferry_v1_job_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1462,7 +1569,7 @@ func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobResponse.ProtoReflect.Descriptor instead.
 func (*SubmitJobResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{15}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SubmitJobResponse) GetJob() *Job {
@@ -1490,7 +1597,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[16]
+	mi := &file_ferry_v1_job_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1502,7 +1609,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[16]
+	mi := &file_ferry_v1_job_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1515,7 +1622,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetJobRequest) GetId() string {
@@ -1548,7 +1655,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[17]
+	mi := &file_ferry_v1_job_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1667,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[17]
+	mi := &file_ferry_v1_job_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1680,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListJobsRequest) GetState() JobState {
@@ -1614,7 +1721,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_ferry_v1_job_proto_msgTypes[18]
+	mi := &file_ferry_v1_job_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1626,7 +1733,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[18]
+	mi := &file_ferry_v1_job_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1639,7 +1746,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListJobsResponse) GetJobs() []*Job {
@@ -1666,7 +1773,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[19]
+	mi := &file_ferry_v1_job_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1678,7 +1785,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[19]
+	mi := &file_ferry_v1_job_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1691,7 +1798,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CancelJobRequest) GetId() string {
@@ -1717,7 +1824,7 @@ type WatchJobRequest struct {
 
 func (x *WatchJobRequest) Reset() {
 	*x = WatchJobRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[20]
+	mi := &file_ferry_v1_job_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1729,7 +1836,7 @@ func (x *WatchJobRequest) String() string {
 func (*WatchJobRequest) ProtoMessage() {}
 
 func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[20]
+	mi := &file_ferry_v1_job_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1742,7 +1849,7 @@ func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchJobRequest.ProtoReflect.Descriptor instead.
 func (*WatchJobRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WatchJobRequest) GetId() string {
@@ -1764,7 +1871,7 @@ type CopyResultsRequest struct {
 
 func (x *CopyResultsRequest) Reset() {
 	*x = CopyResultsRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[21]
+	mi := &file_ferry_v1_job_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1776,7 +1883,7 @@ func (x *CopyResultsRequest) String() string {
 func (*CopyResultsRequest) ProtoMessage() {}
 
 func (x *CopyResultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[21]
+	mi := &file_ferry_v1_job_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1789,7 +1896,7 @@ func (x *CopyResultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CopyResultsRequest.ProtoReflect.Descriptor instead.
 func (*CopyResultsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{21}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CopyResultsRequest) GetId() string {
@@ -1818,7 +1925,7 @@ type CopyResultsResponse struct {
 
 func (x *CopyResultsResponse) Reset() {
 	*x = CopyResultsResponse{}
-	mi := &file_ferry_v1_job_proto_msgTypes[22]
+	mi := &file_ferry_v1_job_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1830,7 +1937,7 @@ func (x *CopyResultsResponse) String() string {
 func (*CopyResultsResponse) ProtoMessage() {}
 
 func (x *CopyResultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[22]
+	mi := &file_ferry_v1_job_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1843,7 +1950,7 @@ func (x *CopyResultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CopyResultsResponse.ProtoReflect.Descriptor instead.
 func (*CopyResultsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{22}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CopyResultsResponse) GetData() []byte {
@@ -1887,14 +1994,24 @@ const file_ferry_v1_job_proto_rawDesc = "" +
 	"\x18bwlimit_bytes_per_second\x18\x02 \x01(\x04R\x15bwlimitBytesPerSecond\x12\x16\n" +
 	"\x06verify\x18\x03 \x01(\bR\x06verify\x12:\n" +
 	"\x19checkpoint_interval_bytes\x18\x04 \x01(\x04R\x17checkpointIntervalBytes\x12\x1c\n" +
-	"\toverwrite\x18\x05 \x01(\bR\toverwrite\"\x90\x02\n" +
+	"\toverwrite\x18\x05 \x01(\bR\toverwrite\"\xbb\x02\n" +
 	"\aJobSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12*\n" +
 	"\x06source\x18\x02 \x01(\v2\x12.ferry.v1.EndpointR\x06source\x124\n" +
 	"\vdestination\x18\x03 \x01(\v2\x12.ferry.v1.EndpointR\vdestination\x12-\n" +
 	"\bsegments\x18\x04 \x03(\v2\x11.ferry.v1.SegmentR\bsegments\x120\n" +
 	"\x14xcopy_parameter_list\x18\x05 \x01(\fR\x12xcopyParameterList\x12.\n" +
-	"\aoptions\x18\x06 \x01(\v2\x14.ferry.v1.JobOptionsR\aoptions\"\xa3\x02\n" +
+	"\aoptions\x18\x06 \x01(\v2\x14.ferry.v1.JobOptionsR\aoptions\x12)\n" +
+	"\x04ndmp\x18\a \x01(\v2\x15.ferry.v1.NdmpSessionR\x04ndmp\"\xab\x01\n" +
+	"\vNdmpSession\x12\x1f\n" +
+	"\vdma_address\x18\x01 \x01(\tR\n" +
+	"dmaAddress\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\x12\x18\n" +
+	"\alibrary\x18\x03 \x01(\tR\alibrary\x12\x14\n" +
+	"\x05drive\x18\x04 \x01(\rR\x05drive\x12\x18\n" +
+	"\abarcode\x18\x05 \x01(\tR\abarcode\x12\x1d\n" +
+	"\n" +
+	"read_write\x18\x06 \x01(\bR\treadWrite\"\xa3\x02\n" +
 	"\vJobProgress\x12\x1f\n" +
 	"\vbytes_total\x18\x01 \x01(\x04R\n" +
 	"bytesTotal\x12\x1d\n" +
@@ -2040,7 +2157,7 @@ func file_ferry_v1_job_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_v1_job_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_ferry_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_ferry_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_ferry_v1_job_proto_goTypes = []any{
 	(DeviceKind)(0),               // 0: ferry.v1.DeviceKind
 	(JobState)(0),                 // 1: ferry.v1.JobState
@@ -2050,25 +2167,26 @@ var file_ferry_v1_job_proto_goTypes = []any{
 	(*Segment)(nil),               // 5: ferry.v1.Segment
 	(*JobOptions)(nil),            // 6: ferry.v1.JobOptions
 	(*JobSpec)(nil),               // 7: ferry.v1.JobSpec
-	(*JobProgress)(nil),           // 8: ferry.v1.JobProgress
-	(*JobEvent)(nil),              // 9: ferry.v1.JobEvent
-	(*Job)(nil),                   // 10: ferry.v1.Job
-	(*JobResult)(nil),             // 11: ferry.v1.JobResult
-	(*TapeWrite)(nil),             // 12: ferry.v1.TapeWrite
-	(*TapeFile)(nil),              // 13: ferry.v1.TapeFile
-	(*SegmentResult)(nil),         // 14: ferry.v1.SegmentResult
-	(*JobError)(nil),              // 15: ferry.v1.JobError
-	(*TapeAssignment)(nil),        // 16: ferry.v1.TapeAssignment
-	(*SubmitJobRequest)(nil),      // 17: ferry.v1.SubmitJobRequest
-	(*SubmitJobResponse)(nil),     // 18: ferry.v1.SubmitJobResponse
-	(*GetJobRequest)(nil),         // 19: ferry.v1.GetJobRequest
-	(*ListJobsRequest)(nil),       // 20: ferry.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),      // 21: ferry.v1.ListJobsResponse
-	(*CancelJobRequest)(nil),      // 22: ferry.v1.CancelJobRequest
-	(*WatchJobRequest)(nil),       // 23: ferry.v1.WatchJobRequest
-	(*CopyResultsRequest)(nil),    // 24: ferry.v1.CopyResultsRequest
-	(*CopyResultsResponse)(nil),   // 25: ferry.v1.CopyResultsResponse
-	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
+	(*NdmpSession)(nil),           // 8: ferry.v1.NdmpSession
+	(*JobProgress)(nil),           // 9: ferry.v1.JobProgress
+	(*JobEvent)(nil),              // 10: ferry.v1.JobEvent
+	(*Job)(nil),                   // 11: ferry.v1.Job
+	(*JobResult)(nil),             // 12: ferry.v1.JobResult
+	(*TapeWrite)(nil),             // 13: ferry.v1.TapeWrite
+	(*TapeFile)(nil),              // 14: ferry.v1.TapeFile
+	(*SegmentResult)(nil),         // 15: ferry.v1.SegmentResult
+	(*JobError)(nil),              // 16: ferry.v1.JobError
+	(*TapeAssignment)(nil),        // 17: ferry.v1.TapeAssignment
+	(*SubmitJobRequest)(nil),      // 18: ferry.v1.SubmitJobRequest
+	(*SubmitJobResponse)(nil),     // 19: ferry.v1.SubmitJobResponse
+	(*GetJobRequest)(nil),         // 20: ferry.v1.GetJobRequest
+	(*ListJobsRequest)(nil),       // 21: ferry.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),      // 22: ferry.v1.ListJobsResponse
+	(*CancelJobRequest)(nil),      // 23: ferry.v1.CancelJobRequest
+	(*WatchJobRequest)(nil),       // 24: ferry.v1.WatchJobRequest
+	(*CopyResultsRequest)(nil),    // 25: ferry.v1.CopyResultsRequest
+	(*CopyResultsResponse)(nil),   // 26: ferry.v1.CopyResultsResponse
+	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
 }
 var file_ferry_v1_job_proto_depIdxs = []int32{
 	0,  // 0: ferry.v1.Endpoint.kind:type_name -> ferry.v1.DeviceKind
@@ -2077,45 +2195,46 @@ var file_ferry_v1_job_proto_depIdxs = []int32{
 	4,  // 3: ferry.v1.JobSpec.destination:type_name -> ferry.v1.Endpoint
 	5,  // 4: ferry.v1.JobSpec.segments:type_name -> ferry.v1.Segment
 	6,  // 5: ferry.v1.JobSpec.options:type_name -> ferry.v1.JobOptions
-	26, // 6: ferry.v1.JobProgress.live_at:type_name -> google.protobuf.Timestamp
-	26, // 7: ferry.v1.JobEvent.time:type_name -> google.protobuf.Timestamp
-	1,  // 8: ferry.v1.JobEvent.state:type_name -> ferry.v1.JobState
-	7,  // 9: ferry.v1.Job.spec:type_name -> ferry.v1.JobSpec
-	1,  // 10: ferry.v1.Job.state:type_name -> ferry.v1.JobState
-	8,  // 11: ferry.v1.Job.progress:type_name -> ferry.v1.JobProgress
-	9,  // 12: ferry.v1.Job.history:type_name -> ferry.v1.JobEvent
-	26, // 13: ferry.v1.Job.created_at:type_name -> google.protobuf.Timestamp
-	26, // 14: ferry.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
-	11, // 15: ferry.v1.Job.result:type_name -> ferry.v1.JobResult
-	15, // 16: ferry.v1.Job.error:type_name -> ferry.v1.JobError
-	16, // 17: ferry.v1.Job.tapes:type_name -> ferry.v1.TapeAssignment
-	14, // 18: ferry.v1.JobResult.segments:type_name -> ferry.v1.SegmentResult
-	12, // 19: ferry.v1.JobResult.tape_writes:type_name -> ferry.v1.TapeWrite
-	13, // 20: ferry.v1.TapeWrite.files:type_name -> ferry.v1.TapeFile
-	26, // 21: ferry.v1.TapeFile.written_at:type_name -> google.protobuf.Timestamp
-	12, // 22: ferry.v1.JobError.tape_writes:type_name -> ferry.v1.TapeWrite
-	7,  // 23: ferry.v1.SubmitJobRequest.spec:type_name -> ferry.v1.JobSpec
-	10, // 24: ferry.v1.SubmitJobResponse.job:type_name -> ferry.v1.Job
-	1,  // 25: ferry.v1.ListJobsRequest.state:type_name -> ferry.v1.JobState
-	10, // 26: ferry.v1.ListJobsResponse.jobs:type_name -> ferry.v1.Job
-	2,  // 27: ferry.v1.CopyResultsRequest.action:type_name -> ferry.v1.CopyResultsAction
-	17, // 28: ferry.v1.JobService.Submit:input_type -> ferry.v1.SubmitJobRequest
-	19, // 29: ferry.v1.JobService.Get:input_type -> ferry.v1.GetJobRequest
-	20, // 30: ferry.v1.JobService.List:input_type -> ferry.v1.ListJobsRequest
-	22, // 31: ferry.v1.JobService.Cancel:input_type -> ferry.v1.CancelJobRequest
-	23, // 32: ferry.v1.JobService.Watch:input_type -> ferry.v1.WatchJobRequest
-	24, // 33: ferry.v1.JobService.CopyResults:input_type -> ferry.v1.CopyResultsRequest
-	18, // 34: ferry.v1.JobService.Submit:output_type -> ferry.v1.SubmitJobResponse
-	10, // 35: ferry.v1.JobService.Get:output_type -> ferry.v1.Job
-	21, // 36: ferry.v1.JobService.List:output_type -> ferry.v1.ListJobsResponse
-	10, // 37: ferry.v1.JobService.Cancel:output_type -> ferry.v1.Job
-	10, // 38: ferry.v1.JobService.Watch:output_type -> ferry.v1.Job
-	25, // 39: ferry.v1.JobService.CopyResults:output_type -> ferry.v1.CopyResultsResponse
-	34, // [34:40] is the sub-list for method output_type
-	28, // [28:34] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	8,  // 6: ferry.v1.JobSpec.ndmp:type_name -> ferry.v1.NdmpSession
+	27, // 7: ferry.v1.JobProgress.live_at:type_name -> google.protobuf.Timestamp
+	27, // 8: ferry.v1.JobEvent.time:type_name -> google.protobuf.Timestamp
+	1,  // 9: ferry.v1.JobEvent.state:type_name -> ferry.v1.JobState
+	7,  // 10: ferry.v1.Job.spec:type_name -> ferry.v1.JobSpec
+	1,  // 11: ferry.v1.Job.state:type_name -> ferry.v1.JobState
+	9,  // 12: ferry.v1.Job.progress:type_name -> ferry.v1.JobProgress
+	10, // 13: ferry.v1.Job.history:type_name -> ferry.v1.JobEvent
+	27, // 14: ferry.v1.Job.created_at:type_name -> google.protobuf.Timestamp
+	27, // 15: ferry.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
+	12, // 16: ferry.v1.Job.result:type_name -> ferry.v1.JobResult
+	16, // 17: ferry.v1.Job.error:type_name -> ferry.v1.JobError
+	17, // 18: ferry.v1.Job.tapes:type_name -> ferry.v1.TapeAssignment
+	15, // 19: ferry.v1.JobResult.segments:type_name -> ferry.v1.SegmentResult
+	13, // 20: ferry.v1.JobResult.tape_writes:type_name -> ferry.v1.TapeWrite
+	14, // 21: ferry.v1.TapeWrite.files:type_name -> ferry.v1.TapeFile
+	27, // 22: ferry.v1.TapeFile.written_at:type_name -> google.protobuf.Timestamp
+	13, // 23: ferry.v1.JobError.tape_writes:type_name -> ferry.v1.TapeWrite
+	7,  // 24: ferry.v1.SubmitJobRequest.spec:type_name -> ferry.v1.JobSpec
+	11, // 25: ferry.v1.SubmitJobResponse.job:type_name -> ferry.v1.Job
+	1,  // 26: ferry.v1.ListJobsRequest.state:type_name -> ferry.v1.JobState
+	11, // 27: ferry.v1.ListJobsResponse.jobs:type_name -> ferry.v1.Job
+	2,  // 28: ferry.v1.CopyResultsRequest.action:type_name -> ferry.v1.CopyResultsAction
+	18, // 29: ferry.v1.JobService.Submit:input_type -> ferry.v1.SubmitJobRequest
+	20, // 30: ferry.v1.JobService.Get:input_type -> ferry.v1.GetJobRequest
+	21, // 31: ferry.v1.JobService.List:input_type -> ferry.v1.ListJobsRequest
+	23, // 32: ferry.v1.JobService.Cancel:input_type -> ferry.v1.CancelJobRequest
+	24, // 33: ferry.v1.JobService.Watch:input_type -> ferry.v1.WatchJobRequest
+	25, // 34: ferry.v1.JobService.CopyResults:input_type -> ferry.v1.CopyResultsRequest
+	19, // 35: ferry.v1.JobService.Submit:output_type -> ferry.v1.SubmitJobResponse
+	11, // 36: ferry.v1.JobService.Get:output_type -> ferry.v1.Job
+	22, // 37: ferry.v1.JobService.List:output_type -> ferry.v1.ListJobsResponse
+	11, // 38: ferry.v1.JobService.Cancel:output_type -> ferry.v1.Job
+	11, // 39: ferry.v1.JobService.Watch:output_type -> ferry.v1.Job
+	26, // 40: ferry.v1.JobService.CopyResults:output_type -> ferry.v1.CopyResultsResponse
+	35, // [35:41] is the sub-list for method output_type
+	29, // [29:35] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_job_proto_init() }
@@ -2134,7 +2253,7 @@ func file_ferry_v1_job_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_job_proto_rawDesc), len(file_ferry_v1_job_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
