@@ -69,19 +69,19 @@ func Recover(ctx context.Context, r io.Reader, dest string, opts RecoverOptions)
 }
 
 type restorer struct {
-	root    *os.Root
-	opts    RecoverOptions
-	sel     []Selection // cleaned
-	found   []bool
+	root     *os.Root
+	opts     RecoverOptions
+	sel      []Selection // cleaned
+	found    []bool
 	isDirSel []bool
-	errs    []error
-	dirs    []dirMeta
-	links   map[string]string // archive name → restored path, for hard links
-	buf     []byte
-	zero    []byte
-	asRoot  bool
-	res     Result
-	stopped bool
+	errs     []error
+	dirs     []dirMeta
+	links    map[string]string // archive name → restored path, for hard links
+	buf      []byte
+	zero     []byte
+	asRoot   bool
+	res      Result
+	stopped  bool
 }
 
 type dirMeta struct {
