@@ -150,6 +150,22 @@ func TestRoundTrip(t *testing.T) {
 	if hist[0].Name != "." || hist[0].Ino != hist[0].ParentIno {
 		t.Errorf("first entry %+v, want the root as its own parent", hist[0])
 	}
+	// List finds the same entries at the same offsets.
+	var listed []Entry
+	if _, err := List(context.Background(), bytes.NewReader(stream.Bytes()), nil, func(e Entry) error {
+		listed = append(listed, e)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(listed) != len(hist) {
+		t.Fatalf("List found %d entries, Backup wrote %d", len(listed), len(hist))
+	}
+	for i := range hist {
+		if listed[i].Name != hist[i].Name || listed[i].Offset != hist[i].Offset {
+			t.Errorf("List: %s at %d, Backup: %s at %d", listed[i].Name, listed[i].Offset, hist[i].Name, hist[i].Offset)
+		}
+	}
 	// GNU tar-style readers: the stream is a plain archive.
 	tr := tar.NewReader(bytes.NewReader(stream.Bytes()))
 	for {
