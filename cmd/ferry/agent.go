@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,7 @@ import (
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/rpc/grpcapi"
 	"github.com/ferry-san/ferry/rpc/iscsitarget"
+	"github.com/ferry-san/ferry/rpc/ndmpserver"
 	"github.com/ferry-san/ferry/scheduler"
 )
 
@@ -51,6 +53,8 @@ type agentFlags struct {
 	reach, iscsiIQN                                         string
 	chapUser, chapSecret, chapMutualUser, chapMutualSecret  string
 	iscsiPort                                               int
+	ndmpPort                                                int
+	ndmpUser, ndmpPassword, ndmpAuth, ndmpDataRoots         string
 	lease, renewInterval, renewDeadline                     time.Duration
 	maxJobsPerNode, maxJobsPerLibrary                       int
 	reconnectInterval                                       time.Duration
@@ -76,6 +80,11 @@ func agentFlagSet() (*flag.FlagSet, *agentFlags) {
 	fs.StringVar(&f.chapSecret, "iscsi-chap-secret", "", "CHAP secret of -iscsi-chap-user (12 to 16 characters recommended); better in FERRY_ISCSI_CHAP_SECRET or -config")
 	fs.StringVar(&f.chapMutualUser, "iscsi-chap-mutual-user", "", "mutual CHAP: the name the target answers with when an initiator challenges it")
 	fs.StringVar(&f.chapMutualSecret, "iscsi-chap-mutual-secret", "", "mutual CHAP: the target's secret")
+	fs.IntVar(&f.ndmpPort, "ndmp-port", ndmpserver.DefaultPort, "port of the NDMP server (tape, mover, data and robot services for DMAs); if it is taken the node serves no NDMP (and says so in its log); 0 turns it off")
+	fs.StringVar(&f.ndmpUser, "ndmp-user", "ndmp", "user DMAs authenticate as over NDMP")
+	fs.StringVar(&f.ndmpPassword, "ndmp-password", "", "password of -ndmp-user; without one (and without -ndmp-auth none) the node serves no NDMP; better in FERRY_NDMP_PASSWORD or -config")
+	fs.StringVar(&f.ndmpAuth, "ndmp-auth", "md5,text", "NDMP authentication methods accepted, comma-separated: md5, text; or none, which lets anyone who reaches the port use the cluster's tapes")
+	fs.StringVar(&f.ndmpDataRoots, "ndmp-data-root", "", "comma-separated directories the NDMP DATA service may back up and recover into (FILESYSTEM); empty means none: the node serves tapes and robots but no DATA")
 	fs.IntVar(&f.httpPort, "http-port", 7301, "port of /metrics, /healthz and /readyz")
 	fs.StringVar(&f.site, "site", d.Site, "site (data centre) this node belongs to")
 	fs.StringVar(&f.join, "join", "", "comma-separated gossip addresses of existing members; empty with a new data dir bootstraps a new cluster")
@@ -352,6 +361,9 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 	defer func() { stopExec(); <-execDone }()
 
 	v := currentVersion()
+	if stopNDMP := f.startNDMP(node, exec, reg, log, cmp.Or(v.version, "devel")); stopNDMP != nil {
+		defer stopNDMP()
+	}
 	log.Info("agent running", "version", cmp.Or(v.version, "devel"), "commit", cmp.Or(v.commit, "unknown"), "grpc", cfg.GRPCAddr, "http", cfg.HTTPAddr,
 		"gossip", net.JoinHostPort(advertise, strconv.Itoa(f.gossipPort)), "data_dir", f.dataDir, "site", f.site)
 	select {
@@ -361,6 +373,53 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 	case <-node.Done():
 		return node.Err()
 	}
+}
+
+// startNDMP starts the NDMP server unless it is off (-ndmp-port 0), has no
+// credentials, or its port is taken: like iSCSI, NDMP missing on one node
+// does not stop the node from moving data. It returns how to stop it.
+func (f *agentFlags) startNDMP(node *cluster.Node, exec *executor.Executor, reg prometheus.Registerer, log *slog.Logger, version string) (stop func()) {
+	if f.ndmpPort == 0 {
+		return nil
+	}
+	methods := f.ndmpMethods()
+	if f.ndmpPassword == "" && !slices.Equal(methods, []ndmpserver.AuthMethod{ndmpserver.AuthNone}) {
+		log.Info("no NDMP server on this node: no -ndmp-password (or FERRY_NDMP_PASSWORD) is set")
+		return nil
+	}
+	srv, err := ndmpserver.New(ndmpserver.Config{
+		Cluster: ndmpserver.NewNodeCluster(node, exec, log),
+		User:    f.ndmpUser, Password: f.ndmpPassword, Auth: methods,
+		DataRoots: splitList(f.ndmpDataRoots), Version: version, Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		log.Error("no NDMP server on this node", "err", err)
+		return nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(f.bind, strconv.Itoa(f.ndmpPort)))
+	if err != nil {
+		log.Warn("no NDMP server on this node: its port is taken", "port", f.ndmpPort, "err", err)
+		return nil
+	}
+	log.Info("NDMP server listening", "addr", ln.Addr().String(), "auth", f.ndmpAuth)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		if err := srv.Serve(ctx, ln); err != nil && !errors.Is(err, ndmpserver.ErrClosed) {
+			log.Error("NDMP server stopped", "err", err)
+		}
+		close(done)
+	}()
+	return func() { cancel(); srv.Close(); <-done }
+}
+
+// ndmpMethods is -ndmp-auth as a list (validate checked it).
+func (f *agentFlags) ndmpMethods() []ndmpserver.AuthMethod {
+	var out []ndmpserver.AuthMethod
+	for _, m := range splitList(f.ndmpAuth) {
+		out = append(out, ndmpserver.AuthMethod(strings.ToLower(m)))
+	}
+	return out
 }
 
 // stopGRPC lets calls in flight finish briefly; watch streams never end by

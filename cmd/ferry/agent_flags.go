@@ -3,7 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
+	"slices"
 	"time"
+
+	"github.com/ferry-san/ferry/rpc/ndmpserver"
 )
 
 // validate checks what parsing the flags cannot: that durations and sizes
@@ -49,11 +53,27 @@ func (f *agentFlags) validate() (warnings []string, err error) {
 		name string
 		v    int
 	}{
-		{"grpc-port", f.grpcPort}, {"gossip-port", f.gossipPort}, {"http-port", f.httpPort}, {"iscsi-port", f.iscsiPort},
+		{"grpc-port", f.grpcPort}, {"gossip-port", f.gossipPort}, {"http-port", f.httpPort}, {"iscsi-port", f.iscsiPort}, {"ndmp-port", f.ndmpPort},
 		{"advertise-grpc-port", f.advertiseGRPCPort}, {"advertise-gossip-port", f.advertiseGossipPort},
 	} {
 		if p.v < 0 || p.v > 65535 {
 			errs = append(errs, fmt.Errorf("-%s %d: not a port (0 to 65535)", p.name, p.v))
+		}
+	}
+	methods := f.ndmpMethods()
+	for _, m := range methods {
+		if m != ndmpserver.AuthMD5 && m != ndmpserver.AuthText && m != ndmpserver.AuthNone {
+			errs = append(errs, fmt.Errorf("-ndmp-auth %q: %q is not md5, text or none", f.ndmpAuth, m))
+		}
+	}
+	if len(methods) == 0 {
+		errs = append(errs, fmt.Errorf("-ndmp-auth is empty: want md5, text or none"))
+	} else if slices.Contains(methods, ndmpserver.AuthNone) && len(methods) > 1 {
+		errs = append(errs, fmt.Errorf("-ndmp-auth %q: none goes alone (it accepts every DMA, so the other methods would check nothing)", f.ndmpAuth))
+	}
+	for _, root := range splitList(f.ndmpDataRoots) {
+		if !filepath.IsAbs(root) {
+			errs = append(errs, fmt.Errorf("-ndmp-data-root %q: not an absolute path", root))
 		}
 	}
 	if len(errs) > 0 {
