@@ -131,8 +131,11 @@ func Place(cfg PlaceConfig, v View) []Decision {
 	return out
 }
 
+// isTakeover reports a lost running copy. An NDMP session is never taken
+// over (NDMP has no reconnect): the scheduler ends it (see tick), and until
+// then it keeps its drive and cartridge like any running job.
 func isTakeover(jv JobView) bool {
-	return jv.Lost && jv.Job.GetState() == ferryv1.JobState_JOB_STATE_RUNNING
+	return jv.Lost && jv.Job.GetState() == ferryv1.JobState_JOB_STATE_RUNNING && !fsm.IsNDMP(jv.Job)
 }
 
 // pending returns the jobs that need a decision in the order they get one.
@@ -219,6 +222,12 @@ type planner struct {
 	readers  map[string]jobSet            // device → jobs reading it
 	writers  map[string]jobSet            // device → jobs writing it
 	libJobs  map[string]jobSet            // library → jobs using its drives
+	// running are the running jobs by id, to name a holder in a reason.
+	running map[string]*ferryv1.Job
+	// ndmpDrives says, for each drive a DMA loaded or an NDMP session
+	// holds, what is in it: the reason a copy that finds no free drive
+	// gives, when NDMP is why.
+	ndmpDrives map[driveKey]string
 	// freeSlots counts each library's storage slots that are empty and no
 	// loaded cartridge's home: a cartridge in an import/export slot needs
 	// one to enter before it can go in a drive.
@@ -241,6 +250,8 @@ func newPlanner(cfg PlaceConfig, v View) *planner {
 		readers:    make(map[string]jobSet),
 		writers:    make(map[string]jobSet),
 		libJobs:    make(map[string]jobSet),
+		running:    make(map[string]*ferryv1.Job),
+		ndmpDrives: make(map[driveKey]string),
 	}
 	for _, lib := range v.Libraries {
 		p.noteDrives(lib)
@@ -264,10 +275,32 @@ func newPlanner(cfg PlaceConfig, v View) *planner {
 		}
 		seen[id] = true
 		if jv.Job.GetState() == ferryv1.JobState_JOB_STATE_RUNNING {
+			p.running[id] = jv.Job
 			p.hold(jv)
 		}
 	}
+	for _, c := range v.Cartridges {
+		if why := fsm.DescribeNdmpLoad(c); why != "" {
+			p.ndmpDrives[driveKey{c.GetLibrary(), c.GetLocation().GetIndex()}] = why
+		}
+	}
+	for _, j := range p.running {
+		if fsm.IsNDMP(j) {
+			for _, t := range j.GetTapes() {
+				p.ndmpDrives[driveKey{t.GetLibrary(), t.GetDrive()}] = fmt.Sprintf("drive %s/%d is held by %s",
+					t.GetLibrary(), t.GetDrive(), fsm.DescribeHolder(j))
+			}
+		}
+	}
 	return p
+}
+
+// holder names a job that holds something, as reasons show it.
+func (p *planner) holder(id string) string {
+	if j, ok := p.running[id]; ok {
+		return fsm.DescribeHolder(j)
+	}
+	return "job " + id
 }
 
 // byName indexes the registry; a name registered twice maps to nil, so
@@ -583,7 +616,12 @@ func (p *planner) contention(jv JobView, need []cartridgeNeed) string {
 	id := jv.Job.GetId()
 	for _, c := range need {
 		if h, ok := p.holders[c.barcode].other(id); ok {
-			return fmt.Sprintf("cartridge %s is in use by job %s", c.barcode, h)
+			return fmt.Sprintf("cartridge %s is in use by %s", c.barcode, p.holder(h))
+		}
+		// A DMA's cartridge stays in its drive until a DMA unloads it: no
+		// copy may take it from under the backup application.
+		if why := fsm.DescribeNdmpLoad(p.cartridges[c.barcode]); why != "" && !isTakeover(jv) {
+			return why + "; the copy waits until a DMA unloads it"
 		}
 	}
 	for _, dev := range uniq(slices.Concat(jv.Disks, jv.Cartridges, jv.Writes)) {
@@ -716,7 +754,7 @@ func (p *planner) assignTapes(n *NodeView, need []cartridgeNeed) ([]*ferryv1.Tap
 		}
 		if !ok {
 			if _, exists := p.freeDrive(c.lib, true, nil, taken); !exists {
-				return nil, fmt.Sprintf("no free drive in library %s", name)
+				return nil, fmt.Sprintf("no free drive in library %s%s", name, p.ndmpHolds(name))
 			}
 			return nil, fmt.Sprintf("no free drive in library %s is reached by a node that can run the job", name)
 		}
@@ -748,6 +786,26 @@ func (p *planner) freeDrive(lib *ferryv1.Library, all bool, listed []uint32, tak
 		}
 	}
 	return 0, false
+}
+
+// ndmpHolds says which drives of the library NDMP has, for a copy that
+// finds none free: "" when NDMP has none.
+func (p *planner) ndmpHolds(lib string) string {
+	var keys []driveKey
+	for k := range p.ndmpDrives {
+		if k.lib == lib {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return ""
+	}
+	slices.SortFunc(keys, func(a, b driveKey) int { return cmp.Compare(a.drive, b.drive) })
+	why := make([]string, len(keys))
+	for i, k := range keys {
+		why[i] = p.ndmpDrives[k]
+	}
+	return " (" + strings.Join(why, "; ") + ")"
 }
 
 // libraries returns the distinct libraries of the cartridges, in order.

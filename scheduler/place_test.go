@@ -623,8 +623,77 @@ func placeCases() []placeCase {
 	}
 }
 
+const dma = "10.0.0.5:41234"
+
+// dmaLoaded is a cartridge a DMA loaded through n2's NDMP robot.
+func dmaLoaded(barcode, lib string, drive, home uint32) *ferryv1.Cartridge {
+	c := loadedCartridge(barcode, lib, drive, home)
+	c.NdmpLoad = &ferryv1.NdmpLoad{DmaAddress: dma, Node: "n2"}
+	return c
+}
+
+// session is an NDMP tape session of n2 on the cartridge in a drive.
+func session(id, owner string, epoch uint64, t *ferryv1.TapeAssignment) *ferryv1.Job {
+	j := running(id, owner, epoch, 0, t)
+	j.Spec = &ferryv1.JobSpec{Ndmp: &ferryv1.NdmpSession{DmaAddress: dma, Node: owner, Library: t.GetLibrary(),
+		Drive: t.GetDrive(), Barcode: t.GetBarcode(), ReadWrite: true}}
+	return j
+}
+
+// ndmpCases: copy jobs and DMAs share cartridges and drives.
+func ndmpCases() []placeCase {
+	ndmpView := func(lib *ferryv1.Library, carts []*ferryv1.Cartridge, jobs ...JobView) View {
+		return View{Nodes: []NodeView{mover("n1", "paris"), mover("n2", "paris")}, Jobs: jobs, Disks: parisDisks(),
+			Libraries: []*ferryv1.Library{lib}, Cartridges: carts}
+	}
+	return []placeCase{
+		{
+			name: "a cartridge a DMA loaded waits for the DMA",
+			view: ndmpView(library("lib1", "paris", 2, inDrive(0, a1, "")),
+				[]*ferryv1.Cartridge{dmaLoaded(a1, "lib1", 0, 1), inSlot(a2, "lib1", 2)},
+				JobView{Job: queued("J1", 10, 0), Disks: names("db01"), Cartridges: names(a1), Writes: names(a1)},
+				JobView{Job: queued("J2", 11, 0), Disks: names("db02"), Cartridges: names(a2), Writes: names(a2)}),
+			want: []string{
+				"J1 waits: cartridge A00001L9 is in drive lib1/0, loaded through NDMP by " + dma + " (via n2); the copy waits until a DMA unloads it",
+				"J2 -> n1 A00002L9@lib1/1",
+			},
+		},
+		{
+			name: "once the DMA unloaded it, the copy is placed",
+			view: ndmpView(library("lib1", "paris", 2), []*ferryv1.Cartridge{inSlot(a1, "lib1", 1)},
+				JobView{Job: queued("J1", 10, 0), Disks: names("db01"), Cartridges: names(a1), Writes: names(a1)}),
+			want: []string{"J1 -> n1 A00001L9@lib1/0"},
+		},
+		{
+			name: "a cartridge an NDMP session holds",
+			view: ndmpView(library("lib1", "paris", 2, inDrive(0, a1, "S1")),
+				[]*ferryv1.Cartridge{dmaLoaded(a1, "lib1", 0, 1)},
+				JobView{Job: session("S1", "n2", 5, tape(a1, "lib1", 0)), Cartridges: names(a1), Writes: names(a1)},
+				JobView{Job: queued("J1", 10, 0), Disks: names("db01"), Cartridges: names(a1)}),
+			want: []string{"J1 waits: cartridge A00001L9 is in use by NDMP session S1 from " + dma + " on n2"},
+		},
+		{
+			name: "every drive is NDMP's",
+			view: ndmpView(library("lib1", "paris", 2, inDrive(0, a1, ""), inDrive(1, a2, "S1")),
+				[]*ferryv1.Cartridge{dmaLoaded(a1, "lib1", 0, 1), dmaLoaded(a2, "lib1", 1, 2), inSlot(a3, "lib1", 3)},
+				JobView{Job: session("S1", "n2", 5, tape(a2, "lib1", 1)), Cartridges: names(a2)},
+				JobView{Job: queued("J1", 10, 0), Disks: names("db01"), Cartridges: names(a3)}),
+			want: []string{"J1 waits: no free drive in library lib1 (cartridge A00001L9 is in drive lib1/0, loaded through NDMP by " +
+				dma + " (via n2); drive lib1/1 is held by NDMP session S1 from " + dma + " on n2)"},
+		},
+		{
+			name: "a lost NDMP session is not taken over and keeps its drive",
+			view: ndmpView(library("lib1", "paris", 2, inDrive(0, a1, "S1")),
+				[]*ferryv1.Cartridge{dmaLoaded(a1, "lib1", 0, 1)},
+				JobView{Job: session("S1", "n2", 5, tape(a1, "lib1", 0)), Cartridges: names(a1), Lost: true, LostReason: "owner n2 lost: lease expired"},
+				JobView{Job: queued("J1", 10, 0), Disks: names("db01"), Cartridges: names(a1)}),
+			want: []string{"J1 waits: cartridge A00001L9 is in use by NDMP session S1 from " + dma + " on n2"},
+		},
+	}
+}
+
 func TestPlace(t *testing.T) {
-	for _, tc := range placeCases() {
+	for _, tc := range slices.Concat(placeCases(), ndmpCases()) {
 		t.Run(tc.name, func(t *testing.T) {
 			got := render(Place(tc.cfg, tc.view))
 			if !slices.Equal(got, tc.want) {
@@ -639,7 +708,7 @@ func TestPlace(t *testing.T) {
 // order carries no meaning: the decisions must not change.
 func TestPlaceDeterministic(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, tc := range placeCases() {
+	for _, tc := range slices.Concat(placeCases(), ndmpCases()) {
 		t.Run(tc.name, func(t *testing.T) {
 			want := render(Place(tc.cfg, tc.view))
 			for range 50 {
@@ -654,7 +723,7 @@ func TestPlaceDeterministic(t *testing.T) {
 // TestPlaceLeavesViewAlone checks that Place only reads its view: the
 // caller may hold the state machine's own records.
 func TestPlaceLeavesViewAlone(t *testing.T) {
-	for _, tc := range placeCases() {
+	for _, tc := range slices.Concat(placeCases(), ndmpCases()) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := cloneView(tc.view)
 			Place(tc.cfg, tc.view)

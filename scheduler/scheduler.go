@@ -164,6 +164,11 @@ func (s *Scheduler) tick(ctx context.Context) {
 			delete(s.stuck, id) // ended, or cancelled, while it could not be taken over
 		}
 	}
+	for _, jv := range v.Jobs {
+		if jv.Lost && fsm.IsNDMP(jv.Job) {
+			s.endSession(ctx, jv)
+		}
+	}
 	var waits []*ferryv1.WaitJobOp
 	for _, d := range Place(s.cfg.Place, v.View) {
 		if ctx.Err() != nil {
@@ -264,6 +269,27 @@ func gossipWord(g ferryv1.GossipState) string {
 		return "it left"
 	}
 	return "dead"
+}
+
+// endSession ends an NDMP session whose node is gone and sends its
+// cartridge home: the DMA's connection died with the node, and NDMP has no
+// reconnect, so no other node can carry it on. A copy that waits for the
+// cartridge or drive is placed in the next round.
+func (s *Scheduler) endSession(ctx context.Context, jv JobView) {
+	j := jv.Job
+	pctx, cancel := context.WithTimeout(ctx, proposeTimeout)
+	defer cancel()
+	reason := fmt.Sprintf("node %s died; NDMP has no reconnect (%s)", j.GetOwner(), jv.LostReason)
+	err := s.propose(pctx, &ferryv1.Command{Op: &ferryv1.Command_EndNdmpSession{EndNdmpSession: &ferryv1.EndNdmpSessionOp{
+		JobId: j.GetId(), Epoch: j.GetEpoch(), Reason: reason}}})
+	switch {
+	case err != nil && errors.Is(err, fsm.ErrFenced):
+		s.log.Debug("ending NDMP session overtaken by events", "job", j.GetId(), "err", err)
+	case err != nil:
+		s.log.Warn("could not end the NDMP session of a lost node", "job", j.GetId(), "node", j.GetOwner(), "err", err)
+	default:
+		s.log.Warn("NDMP session ended: its node is gone", "job", j.GetId(), "node", j.GetOwner(), "reason", jv.LostReason)
+	}
 }
 
 // carryOut proposes one placement or takeover. The state machine re-checks it, so a

@@ -277,3 +277,33 @@ func TestRenewRefusals(t *testing.T) {
 		}
 	})
 }
+
+// A session whose node's lease lapses is ended FAILED with its cartridge
+// home, within the lease; the copy that waited for the cartridge is placed.
+func TestLostNdmpSessionEndsAndFreesItsCartridge(t *testing.T) {
+	f, s := newFixture(t)
+	f.must(t, &ferryv1.Command{Node: "n2", Op: &ferryv1.Command_MoveMedium{MoveMedium: &ferryv1.MoveMediumOp{Library: "lib1",
+		From: &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: 1},
+		To:   &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_DRIVE, Index: 0}, DmaAddress: "10.0.0.5:1"}}})
+	open := f.must(t, &ferryv1.Command{Node: "n2", Op: &ferryv1.Command_OpenNdmpSession{OpenNdmpSession: &ferryv1.OpenNdmpSessionOp{
+		JobId: "s1", Session: &ferryv1.NdmpSession{DmaAddress: "10.0.0.5:1", Library: "lib1", Drive: 0, ReadWrite: true}}}})
+	renew(t, s, "n2", &ferryv1.JobLease{JobId: "s1", Epoch: open.Job.GetEpoch()})
+	renew(t, s, "n3")
+	s.tick(context.Background())
+	if j := job(t, f, "j1"); j.GetState() != ferryv1.JobState_JOB_STATE_QUEUED ||
+		!strings.Contains(j.GetStateReason(), "in use by NDMP session s1 from 10.0.0.5:1 on n2") {
+		t.Fatalf("j1 %v: %q", j.GetState(), j.GetStateReason())
+	}
+	// n2 stops renewing; n3 goes on.
+	f.advance(DefaultLease + time.Millisecond)
+	renew(t, s, "n3")
+	s.tick(context.Background())
+	sess := job(t, f, "s1")
+	if sess.GetState() != ferryv1.JobState_JOB_STATE_FAILED || !strings.HasPrefix(sess.GetStateReason(), "node n2 died; NDMP has no reconnect") {
+		t.Fatalf("session %v: %q", sess.GetState(), sess.GetStateReason())
+	}
+	s.tick(context.Background())
+	if j := job(t, f, "j1"); j.GetState() != ferryv1.JobState_JOB_STATE_RUNNING || j.GetOwner() != "n3" {
+		t.Fatalf("j1 after the session ended: %v on %q (%q)", j.GetState(), j.GetOwner(), j.GetStateReason())
+	}
+}
