@@ -193,17 +193,22 @@ func (c *Client) AuthMD5(ctx context.Context, user, password string) error {
 	return ReplyError(m)
 }
 
-// MD5Digest is NDMP's MD5 authentication digest: MD5 over the password
-// padded with zeros to 64 bytes, the 64-byte challenge, the padded password
-// again (NDMP v4, CONNECT_CLIENT_AUTH).
+// MD5Digest is NDMP's MD5 authentication digest: MD5 of a 128-byte message
+// holding the password at its start, the 64-byte challenge ending where the
+// second copy of the password begins, and that copy ending the message,
+// zeros elsewhere. The specification's wording leaves the layout open for
+// passwords over 32 bytes; like the implementations DMAs interoperate with
+// (NetApp's, ndmjob's), only the first 32 bytes of a password are used.
 func MD5Digest(password string, challenge [64]byte) [16]byte {
-	var pw [64]byte
-	copy(pw[:], password)
-	buf := make([]byte, 0, 192)
-	buf = append(buf, pw[:]...)
-	buf = append(buf, challenge[:]...)
-	buf = append(buf, pw[:]...)
-	return md5.Sum(buf)
+	pw := []byte(password)
+	if len(pw) > 32 {
+		pw = pw[:32]
+	}
+	var msg [128]byte
+	copy(msg[:], pw)
+	copy(msg[64-len(pw):], challenge[:])
+	copy(msg[128-len(pw):], pw)
+	return md5.Sum(msg[:])
 }
 
 // ReplyError returns nil when a reply reports no error in its header nor

@@ -173,17 +173,21 @@ func TestConnSendAndReply(t *testing.T) {
 }
 
 func TestMD5Digest(t *testing.T) {
-	// The digest is MD5(password‖0…, challenge, password‖0…) with the
-	// password zero-padded to 64 bytes.
+	// The layout ndmjob (and NetApp) use: password, zeros, challenge,
+	// password, 128 bytes in all. Worked out independently with
+	// python3 -c 'import hashlib; ch=bytes(range(64)); pw=b"secret";
+	// print(hashlib.md5(pw+bytes(64-2*len(pw))+ch+pw).hexdigest())'.
 	var ch [64]byte
 	for i := range ch {
 		ch[i] = byte(i)
 	}
 	d := MD5Digest("secret", ch)
-	if hex.EncodeToString(d[:]) == hex.EncodeToString(make([]byte, 16)) {
-		t.Fatal("zero digest")
+	if got, want := hex.EncodeToString(d[:]), "70a332cc22e42742ea3fe70e383273c9"; got != want {
+		t.Fatalf("digest %s, want %s", got, want)
 	}
-	if d == MD5Digest("secreT", ch) {
-		t.Fatal("digest does not depend on the password")
+	// Only the first 32 bytes of a longer password count.
+	long := "0123456789abcdef0123456789abcdef"
+	if MD5Digest(long, ch) != MD5Digest(long+"ignored", ch) {
+		t.Fatal("bytes past 32 changed the digest")
 	}
 }

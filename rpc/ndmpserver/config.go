@@ -75,14 +75,11 @@ func configGetServerInfo(_ context.Context, s *session, _ *ndmp.Message) (ndmp.B
 	return r, ndmp.NDMP4_NO_ERR
 }
 
-// configGetFSInfo lists the directories DATA may back up.
+// configGetFSInfo lists the directories DATA may back up (none without
+// -ndmp-data-root).
 func configGetFSInfo(_ context.Context, s *session, _ *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
 	r := &ndmp.Ndmp4_config_get_fs_info_reply{}
-	roots := s.srv.cfg.DataRoots
-	if len(roots) == 0 {
-		roots = []string{"/"}
-	}
-	for _, root := range roots {
+	for _, root := range s.srv.cfg.DataRoots {
 		var st unix.Statfs_t
 		fi := ndmp.Ndmp4_fs_info{Fs_type: "local", Fs_logical_device: root, Fs_physical_device: root}
 		if err := unix.Statfs(root, &st); err != nil {
