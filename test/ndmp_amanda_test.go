@@ -1,0 +1,802 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/xdrpp/goxdr/xdr"
+
+	"github.com/ferry-san/ferry/ndmp"
+)
+
+// Amanda (https://www.amanda.org) is the second NDMP client of the issue,
+// after ndmjob: its ndmp device (ndmp:HOST:PORT@LIBRARY/DRIVE) writes and
+// reads cartridges through a Ferry node's TAPE and MOVER services, and its
+// chg-ndmp changer moves them through a node's SCSI service (the library's
+// media changer). TestAmandaNDMP runs Amanda's own tools against a Ferry
+// cluster: amlabel through the changer, amdump with auth "local" (this
+// machine is the client), amfetchdump back, and compares the data.
+
+const (
+	// amandaReferenceEnv set to "ndmjob" runs the same test against
+	// ndmjob's own NDMP daemon (simulated robot and tape) instead of Ferry:
+	// what Ferry's conformance is measured against.
+	amandaReferenceEnv = "FERRY_AMANDA_REFERENCE"
+	// amandaTimeout bounds one Amanda command; a dump of a few MiB takes
+	// seconds, but Amanda polls a drive after a load for up to two minutes.
+	amandaTimeout = 4 * time.Minute
+	// amandaLibrary is the Ferry library Amanda uses; its changer is named
+	// after it, its first drive LIBRARY/0.
+	amandaLibrary = "amlib"
+	// amandaLabelPrefix starts every Amanda volume label (labelstr).
+	amandaLabelPrefix = "FERRY-"
+	// amandaNDMPUser and amandaNDMPPassword are the NDMP credentials of
+	// the test's nodes; Amanda authenticates with MD5, its default.
+	amandaNDMPUser     = "amanda"
+	amandaNDMPPassword = "tape-secret"
+	// amandaCapacity is each cartridge's capacity.
+	amandaCapacity = 64 << 20
+	// amandaLogTail is how many lines of each Amanda debug log a failed
+	// test shows.
+	amandaLogTail = 40
+)
+
+// amandaTools are the programs the test needs: amanda-server's and
+// amanda-client's (amfetchdump, and the client side of a local dump).
+var amandaTools = []string{
+	"/usr/sbin/amlabel", "/usr/sbin/amtape", "/usr/sbin/amdump", "/usr/sbin/amreport", "/usr/sbin/amgetconf",
+	"/usr/sbin/amfetchdump", "/usr/lib/amanda/amandad", "/usr/lib/amanda/sendbackup", "/usr/lib/amanda/runtar",
+}
+
+// amandaTarget is the NDMP server side Amanda is pointed at.
+type amandaTarget struct {
+	changerAddr, driveAddr string // HOST:PORT of the NDMP servers
+	changer, drive         string // NDMP device names of the robot and the drive
+	user, password         string
+	capacityMiB            int
+	// barcodes are the cartridges Amanda labels, in order.
+	barcodes []string
+	// inventory, if set, is the library as the server's own tools show it:
+	// "drive 0", "slot 1"... → barcode ("" = empty).
+	inventory func() map[string]string
+}
+
+func TestAmandaNDMP(t *testing.T) {
+	am := newAmanda(t)
+	var target amandaTarget
+	if ref := os.Getenv(amandaReferenceEnv); ref == "ndmjob" {
+		target = startNdmjobTarget(t, am)
+	} else {
+		target = startFerryTarget(t)
+	}
+	source := am.sourceTree()
+	am.render(target, source)
+
+	// The changer's inventory maps Amanda's slot numbers (storage and
+	// import/export elements in READ ELEMENT STATUS order) to barcodes.
+	slots := am.slots()
+	labels := map[string]string{} // barcode → Amanda label
+	for i, bc := range target.barcodes {
+		slot, ok := slots[bc]
+		if !ok {
+			t.Fatalf("amtape inventory does not show cartridge %s:\n%s", bc, am.inventoryText)
+		}
+		label := fmt.Sprintf("%s%d", amandaLabelPrefix, i+1)
+		// -f: a Ferry cartridge may start with its ANSI VOL1 label, which
+		// Amanda calls a non-Amanda tape and overwrites only when forced.
+		r := am.ok("amlabel", "-f", am.config, label, "slot", strconv.Itoa(slot))
+		if !strings.Contains(r.stdout+r.stderr, "Success!") {
+			t.Fatalf("amlabel of %s in slot %d did not succeed:\n%s", bc, slot, r)
+		}
+		labels[bc] = label
+	}
+	am.checkInventory(target, labels)
+
+	r := am.ok("amdump", am.config)
+	report := am.ok("amreport", am.config).stdout
+	if !regexp.MustCompile(`(?m)^\s*DLEs Taped\s+1\b`).MatchString(report) {
+		t.Fatalf("amdump taped nothing:\n%s\n%s", r, report)
+	}
+	m := regexp.MustCompile(`taper: tape (\S+) kb (\d+) fm (\d+) \[OK\]`).FindStringSubmatch(report)
+	if m == nil {
+		t.Fatalf("the report names no cartridge written:\n%s", report)
+	}
+	t.Logf("amdump wrote %s KiB in %s file(s) to %s", m[2], m[3], m[1])
+	am.checkInventory(target, labels)
+
+	fetched := am.ok("amfetchdump", "-a", "-p", am.config, "localhost", source)
+	restored := am.extract(fetched.stdoutBytes)
+	if diff := diffTrees(source, restored); diff != "" {
+		t.Fatalf("the tree amfetchdump restored differs from the one amdump backed up:\n%s", diff)
+	}
+	t.Logf("amfetchdump restored %d bytes of tar, identical to %s", len(fetched.stdoutBytes), source)
+	am.checkInventory(target, labels)
+}
+
+// amanda is one Amanda configuration of the test: /etc/amanda/<config>,
+// and a state directory for everything Amanda writes, both owned by
+// Amanda's dump user and removed when the test ends.
+type amanda struct {
+	t       *testing.T
+	user    *user.User
+	cred    *syscall.Credential
+	config  string
+	confDir string
+	state   string
+
+	inventoryText string
+}
+
+// newAmanda skips the test unless Amanda is installed and usable, and
+// prepares an empty configuration.
+func newAmanda(t *testing.T) *amanda {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("Amanda's Debian packages: Linux only")
+	}
+	for _, tool := range amandaTools {
+		if _, err := os.Stat(tool); err != nil {
+			t.Skipf("Amanda is not installed (%s: %v): Debian packages amanda-server and amanda-client", tool, err)
+		}
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("Amanda runs as its dump user and keeps its configuration in /etc/amanda: the test must run as root")
+	}
+	u, err := user.Lookup("backup")
+	if err != nil {
+		t.Skipf("Amanda's dump user: %v", err)
+	}
+	am := &amanda{t: t, user: u, cred: credential(t, u)}
+	// Amanda's perl modules need Encode::Locale, which Debian's
+	// amanda-common does not depend on (libencode-locale-perl).
+	if r := am.run("amgetconf", "--version"); r.code != 0 {
+		t.Skipf("Amanda's tools do not run (Debian: apt-get install libencode-locale-perl):\n%s", r)
+	}
+	// Amanda's tools (and ndmjob) write debug logs under /var/log/amanda
+	// and abort when they cannot.
+	for _, d := range []string{"/var/log/amanda", "/var/log/amanda/server", "/var/log/amanda/client", "/var/log/amanda/amandad"} {
+		am.mkdir(d, 0o770, false)
+	}
+	am.state, err = os.MkdirTemp("", "ferry-amanda-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	am.confDir, err = os.MkdirTemp("/etc/amanda", "ferry-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	am.config = filepath.Base(am.confDir)
+	t.Cleanup(func() {
+		if t.Failed() {
+			am.logTails()
+		}
+		if keep := os.Getenv(keepDirEnv); keep != "" {
+			am.keepLogs(filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"), "amanda"))
+		}
+		for _, d := range []string{am.state, am.confDir, "/var/log/amanda/server/" + am.config, "/var/log/amanda/client/" + am.config} {
+			if err := os.RemoveAll(d); err != nil {
+				t.Errorf("clean up Amanda: %v", err)
+			}
+		}
+	})
+	for _, d := range []string{am.state, am.confDir} {
+		am.chown(d)
+		if err := os.Chmod(d, 0o750); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"curinfo", "log", "index", "holding", "restore"} {
+		am.mkdir(filepath.Join(am.state, d), 0o750, true)
+	}
+	am.write(filepath.Join(am.state, "tapelist"), nil)
+	return am
+}
+
+func credential(t *testing.T, u *user.User) *syscall.Credential {
+	t.Helper()
+	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gid, err := strconv.ParseUint(u.Gid, 10, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	// The dump user's groups (disk, tape on Debian), as login would set.
+	gids, err := u.GroupIds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range gids {
+		if n, err := strconv.ParseUint(g, 10, 32); err == nil {
+			cred.Groups = append(cred.Groups, uint32(n))
+		}
+	}
+	return cred
+}
+
+func (am *amanda) chown(path string) {
+	am.t.Helper()
+	if err := os.Chown(path, int(am.cred.Uid), int(am.cred.Gid)); err != nil {
+		am.t.Fatal(err)
+	}
+}
+
+// mkdir creates a directory for the dump user; an existing one is left as
+// it is unless own.
+func (am *amanda) mkdir(path string, mode os.FileMode, own bool) {
+	am.t.Helper()
+	err := os.Mkdir(path, mode)
+	switch {
+	case err == nil:
+		am.chown(path)
+	case errors.Is(err, fs.ErrExist):
+		if own {
+			am.chown(path)
+		}
+	default:
+		am.t.Fatal(err)
+	}
+}
+
+func (am *amanda) write(path string, data []byte) {
+	am.t.Helper()
+	if err := os.WriteFile(path, data, 0o640); err != nil {
+		am.t.Fatal(err)
+	}
+	am.chown(path)
+}
+
+// render writes the configuration from test/testdata/amanda.
+func (am *amanda) render(target amandaTarget, source string) {
+	am.t.Helper()
+	split := func(addr string) (string, string) {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			am.t.Fatal(err)
+		}
+		return host, port
+	}
+	fields := map[string]any{
+		"Org": "Ferry NDMP test", "DumpUser": am.user.Username, "State": am.state, "LabelPrefix": amandaLabelPrefix,
+		"Changer": target.changer, "Drive": target.drive, "Auth": "md5", "User": target.user, "Password": target.password,
+		"Indirect": "no", "CapacityMiB": target.capacityMiB, "Source": source,
+	}
+	fields["ChangerHost"], fields["ChangerPort"] = split(target.changerAddr)
+	fields["DriveHost"], fields["DrivePort"] = split(target.driveAddr)
+	for _, name := range []string{"amanda.conf", "tapetypes.conf", "disklist"} {
+		tmpl, err := template.New(name).Option("missingkey=error").ParseFiles(filepath.Join("testdata", "amanda", name))
+		if err != nil {
+			am.t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := tmpl.Execute(&b, fields); err != nil {
+			am.t.Fatal(err)
+		}
+		am.write(filepath.Join(am.confDir, name), b.Bytes())
+	}
+}
+
+// amandaResult is what one Amanda command printed and returned.
+type amandaResult struct {
+	args           []string
+	code           int
+	stdout, stderr string
+	stdoutBytes    []byte
+}
+
+func (r amandaResult) String() string {
+	out := r.stdout
+	if len(out) > 4096 {
+		out = out[:4096] + "…"
+	}
+	return fmt.Sprintf("%s: exit %d\n-- stdout --\n%s\n-- stderr --\n%s", strings.Join(r.args, " "), r.code, out, r.stderr)
+}
+
+// run runs an Amanda tool as the dump user in a process group of its own,
+// and kills whatever the tool left running in that group.
+func (am *amanda) run(name string, args ...string) amandaResult {
+	am.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), amandaTimeout)
+	defer cancel()
+	path := name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join("/usr/sbin", name)
+	}
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: am.cred, Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.Dir = am.state
+	if cmd.Dir == "" {
+		cmd.Dir = "/"
+	}
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + am.user.HomeDir, "LANG=C", "LC_ALL=C"}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if cmd.Process != nil {
+		// Amanda's daemons (driver, taper, dumpers, amandad) end with the
+		// command; anything left in its group is killed, not leaked.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	r := amandaResult{args: append([]string{name}, args...), stdout: stdout.String(), stderr: stderr.String(), stdoutBytes: stdout.Bytes()}
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit) && exit.ExitCode() > 0:
+		r.code = exit.ExitCode()
+	default:
+		am.t.Fatalf("%s: %v\n%s", name, err, r)
+	}
+	return r
+}
+
+// ok runs an Amanda tool that must succeed.
+func (am *amanda) ok(name string, args ...string) amandaResult {
+	am.t.Helper()
+	r := am.run(name, args...)
+	if r.code != 0 {
+		am.t.Fatalf("want exit 0:\n%s", r)
+	}
+	return r
+}
+
+// slotRE is a line of amtape inventory: "slot 3: label FERRY-1 barcode
+// A00001L9 (in drive 0) ...".
+var slotRE = regexp.MustCompile(`(?m)^slot (\d+):(.*)$`)
+
+// slots reads the changer's inventory: barcode → Amanda slot number.
+func (am *amanda) slots() map[string]int {
+	am.t.Helper()
+	r := am.ok("amtape", am.config, "inventory")
+	am.inventoryText = r.stdout + r.stderr
+	slots := map[string]int{}
+	for _, m := range slotRE.FindAllStringSubmatch(am.inventoryText, -1) {
+		if bc := regexp.MustCompile(`barcode (\S+)`).FindStringSubmatch(m[2]); bc != nil {
+			n, _ := strconv.Atoi(m[1])
+			slots[bc[1]] = n
+		}
+	}
+	return slots
+}
+
+// checkInventory compares what Amanda's changer sees (through READ ELEMENT
+// STATUS) with the library as the server shows it: every cartridge is where
+// both say, and its Amanda label is the one amlabel wrote.
+func (am *amanda) checkInventory(target amandaTarget, labels map[string]string) {
+	am.t.Helper()
+	am.slots()
+	inDrive := ""
+	for _, m := range slotRE.FindAllStringSubmatch(am.inventoryText, -1) {
+		bc := regexp.MustCompile(`barcode (\S+)`).FindStringSubmatch(m[2])
+		if bc == nil {
+			continue
+		}
+		if label, ok := labels[bc[1]]; ok && !strings.Contains(m[2], "label "+label+" ") {
+			am.t.Errorf("amtape inventory: slot %s holds %s, labelled %s, but shows %q", m[1], bc[1], label, m[2])
+		}
+		if strings.Contains(m[2], "(in drive 0)") {
+			inDrive = bc[1]
+		}
+	}
+	if target.inventory == nil {
+		return
+	}
+	lib := target.inventory()
+	if lib["drive 0"] != inDrive {
+		am.t.Errorf("drive 0 holds %q for the server, %q for Amanda:\n%s\n%v", lib["drive 0"], inDrive, am.inventoryText, lib)
+	}
+	held := slices.Collect(maps.Values(lib))
+	for _, bc := range target.barcodes {
+		if !slices.Contains(held, bc) {
+			am.t.Errorf("the server's inventory lost cartridge %s: %v", bc, lib)
+		}
+	}
+}
+
+// sourceTree creates the directory Amanda backs up: a few MiB of random
+// files, a nested directory, an empty file, a symlink, odd modes.
+func (am *amanda) sourceTree() string {
+	am.t.Helper()
+	dir := filepath.Join(am.state, "source")
+	files := map[string]int{
+		"a.bin": 1 << 20, "b.bin": 1<<20 + 123, "sub/c.bin": 700 << 10, "sub/deeper/d.bin": 2 << 20,
+		"sub/empty": 0, "notes.txt": 99, "a file with spaces.txt": 4096,
+	}
+	for name, size := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			am.t.Fatal(err)
+		}
+		data := make([]byte, size)
+		rand.Read(data)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			am.t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(dir, "notes.txt"), 0o600); err != nil {
+		am.t.Fatal(err)
+	}
+	if err := os.Symlink("sub/deeper/d.bin", filepath.Join(dir, "link-to-d")); err != nil {
+		am.t.Fatal(err)
+	}
+	return dir
+}
+
+// extract unpacks what amfetchdump wrote (a GNU tar stream) into an empty
+// directory with the system's tar, as a restore would.
+func (am *amanda) extract(stream []byte) string {
+	am.t.Helper()
+	dir := filepath.Join(am.state, "restore")
+	ctx, cancel := context.WithTimeout(context.Background(), amandaTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "tar", "--numeric-owner", "-xpf", "-", "-C", dir)
+	cmd.Stdin = bytes.NewReader(stream)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		am.t.Fatalf("tar -x of amfetchdump's output (%d bytes): %v\n%s", len(stream), err, out)
+	}
+	return dir
+}
+
+// diffTrees compares two directory trees: names, types, modes, contents
+// and symlink targets. "" means identical.
+func diffTrees(a, b string) string {
+	describe := func(root string) (map[string]string, error) {
+		entries := map[string]string{}
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(root, path)
+			info, err := os.Lstat(path)
+			if err != nil {
+				return err
+			}
+			desc := info.Mode().String()
+			switch {
+			case info.Mode()&fs.ModeSymlink != 0:
+				target, err := os.Readlink(path)
+				if err != nil {
+					return err
+				}
+				desc += " -> " + target
+			case info.Mode().IsRegular():
+				data, err := os.ReadFile(path)
+				if err != nil {
+					return err
+				}
+				s := sha256.Sum256(data)
+				desc += fmt.Sprintf(" %d %s", len(data), hex.EncodeToString(s[:8]))
+			}
+			if rel != "." {
+				entries[rel] = desc
+			}
+			return nil
+		})
+		return entries, err
+	}
+	ea, err := describe(a)
+	if err != nil {
+		return err.Error()
+	}
+	eb, err := describe(b)
+	if err != nil {
+		return err.Error()
+	}
+	var diffs []string
+	for name, da := range ea {
+		if db, ok := eb[name]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: missing (want %s)", name, da))
+		} else if da != db {
+			diffs = append(diffs, fmt.Sprintf("%s: %s, want %s", name, db, da))
+		}
+	}
+	for name, db := range eb {
+		if _, ok := ea[name]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: unexpected %s", name, db))
+		}
+	}
+	slices.Sort(diffs)
+	return strings.Join(diffs, "\n")
+}
+
+// logTails shows the end of every Amanda debug log of the configuration,
+// where the ndmp device and changer log each NDMP message (VERBOSE).
+func (am *amanda) logTails() {
+	for _, dir := range []string{"/var/log/amanda/server/" + am.config, "/var/log/amanda/client/" + am.config, filepath.Join(am.state, "log")} {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil || e.IsDir() {
+				continue
+			}
+			lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+			if len(lines) > amandaLogTail {
+				lines = lines[len(lines)-amandaLogTail:]
+			}
+			am.t.Logf("== %s/%s (last %d lines)\n%s", dir, e.Name(), len(lines), strings.Join(lines, "\n"))
+		}
+	}
+}
+
+// keepLogs copies Amanda's debug logs and its configuration under dir
+// (FERRY_TEST_DIR), before the test removes them.
+func (am *amanda) keepLogs(dir string) {
+	for _, src := range []string{"/var/log/amanda/server/" + am.config, "/var/log/amanda/client/" + am.config, am.confDir, filepath.Join(am.state, "log")} {
+		dst := filepath.Join(dir, strings.ReplaceAll(strings.TrimPrefix(src, "/"), "/", "_"))
+		if err := os.CopyFS(dst, os.DirFS(src)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			am.t.Logf("keep Amanda's logs: %v", err)
+		}
+	}
+}
+
+// ndmpSnoop is a proxy between Amanda and an NDMP server that decodes
+// every message of the control connections it relays (the data
+// connections go straight to the mover) and keeps the last ones, so that a
+// failure shows what Amanda sent and what it was answered.
+type ndmpSnoop struct {
+	name string
+	mu   sync.Mutex
+	log  []string
+	conn int
+}
+
+// snoopKeep is how many messages a snoop keeps.
+const snoopKeep = 400
+
+// startSnoop relays connections to addr through a proxy of its own and
+// returns its address; what it saw is logged when the test fails.
+func startSnoop(t *testing.T, name, addr string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &ndmpSnoop{name: name}
+	var wg sync.WaitGroup
+	var conns sync.Map
+	t.Cleanup(func() {
+		l.Close()
+		conns.Range(func(c, _ any) bool { c.(net.Conn).Close(); return true })
+		wg.Wait()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if t.Failed() {
+			t.Logf("NDMP control messages through %s (last %d):\n%s", name, len(s.log), strings.Join(s.log, "\n"))
+		}
+		if keep := os.Getenv(keepDirEnv); keep != "" {
+			dir := filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"), "amanda")
+			if err := os.MkdirAll(dir, 0o755); err == nil {
+				os.WriteFile(filepath.Join(dir, "ndmp-"+strings.Fields(name)[0]+".log"), []byte(strings.Join(s.log, "\n")+"\n"), 0o644)
+			}
+		}
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			down, err := l.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", addr)
+			if err != nil {
+				s.add(fmt.Sprintf("dial %s: %v", addr, err))
+				down.Close()
+				continue
+			}
+			conns.Store(down, nil)
+			conns.Store(up, nil)
+			s.mu.Lock()
+			s.conn++
+			id := s.conn
+			s.mu.Unlock()
+			wg.Add(2)
+			go func() { defer wg.Done(); s.relay(id, "amanda>", down, up) }()
+			go func() { defer wg.Done(); s.relay(id, "<server", up, down) }()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// relay copies records from one side to the other, decoding each.
+func (s *ndmpSnoop) relay(id int, dir string, from, to net.Conn) {
+	defer from.Close()
+	defer to.Close()
+	var buf []byte
+	for {
+		rec, err := ndmp.ReadRecord(from, buf)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				s.add(fmt.Sprintf("conn#%d %s %v", id, dir, err))
+			}
+			return
+		}
+		line := fmt.Sprintf("conn#%d %s ", id, dir)
+		if m, err := ndmp.Decode(rec); err != nil {
+			line += err.Error()
+		} else {
+			line += m.String()
+			if m.Body != nil {
+				line += " " + strings.Join(strings.Fields(strings.ReplaceAll(xdr.XdrToString(m.Body), "\n", "; ")), " ")
+			}
+		}
+		if len(line) > 600 {
+			line = line[:600] + "…"
+		}
+		s.add(line)
+		if err := ndmp.WriteRecord(to, rec); err != nil {
+			return
+		}
+		buf = rec
+	}
+}
+
+func (s *ndmpSnoop) add(line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.log = append(s.log, time.Now().Format("15:04:05.000 ")+line)
+	if len(s.log) > snoopKeep {
+		s.log = s.log[len(s.log)-snoopKeep:]
+	}
+}
+
+// freeTCPPort is a port free on 127.0.0.1 right now.
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// waitTCP waits until something accepts connections on addr.
+func waitTCP(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// startNdmjobTarget runs ndmjob's NDMP daemon as the dump user, with its
+// simulated robot (a directory: its state file, slotN and driveN files).
+// Its credentials are fixed (ndmp/ndmp); its robot lists two import/export
+// elements before ten storage slots, full of cartridges PTAG00XX...
+func startNdmjobTarget(t *testing.T, am *amanda) amandaTarget {
+	t.Helper()
+	sim := filepath.Join(am.state, "robot")
+	am.mkdir(sim, 0o750, true)
+	addr := fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t))
+	_, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command("/usr/lib/amanda/ndmjob", "-o", "daemon", "-p", port)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: am.cred, Setpgid: true}
+	cmd.Dir = sim
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		// The daemon forks a child per session: kill its whole group.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		if t.Failed() {
+			t.Logf("ndmjob daemon output:\n%s", out.String())
+		}
+	})
+	waitTCP(t, addr)
+	snoop := startSnoop(t, "ndmjob's daemon", addr)
+	return amandaTarget{
+		changerAddr: snoop, driveAddr: snoop, changer: sim, drive: filepath.Join(sim, "drive0"),
+		user: "ndmp", password: "ndmp", capacityMiB: amandaCapacity >> 20,
+		barcodes: []string{"PTAG00XX", "PTAG01XX"},
+	}
+}
+
+// startFerryTarget starts a three-node cluster whose nodes serve NDMP,
+// with a library of two cartridges. Amanda's changer talks to n2 and its
+// drive is reached through n1: the library's state is the cluster's, so a
+// cartridge n2's robot loads is in n1's drive.
+func startFerryTarget(t *testing.T) amandaTarget {
+	t.Helper()
+	// NDMP lands on main piece by piece: until the agent has its flags
+	// there is nothing to test (the reference run still works).
+	help, _ := exec.Command(ferryBinary, "agent", "-h").CombinedOutput()
+	if !bytes.Contains(help, []byte("-ndmp-port")) {
+		t.Skip("ferry agent has no -ndmp-port yet")
+	}
+	ports := map[string]int{}
+	nodeArgs := map[string][]string{}
+	for _, n := range nodeNames(3) {
+		ports[n] = freeTCPPort(t)
+		nodeArgs[n] = []string{"-site", "east", "-ndmp-port", strconv.Itoa(ports[n]),
+			"-ndmp-user", amandaNDMPUser, "-ndmp-password", amandaNDMPPassword}
+	}
+	m := startMovers(t, 3, nodeArgs)
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	barcodes := []string{"AMA001L9", "AMA002L9"}
+	m.addLibrary(ctx, amandaLibrary, 1, amandaCapacity, barcodes...)
+	for _, p := range ports {
+		waitTCP(t, fmt.Sprintf("127.0.0.1:%d", p))
+	}
+	n1, err := m.c.Node("n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := cli{t: t, addr: n1.GRPCAddr()}
+	return amandaTarget{
+		changerAddr: startSnoop(t, "n2's NDMP server (changer)", fmt.Sprintf("127.0.0.1:%d", ports["n2"])),
+		driveAddr:   startSnoop(t, "n1's NDMP server (drive)", fmt.Sprintf("127.0.0.1:%d", ports["n1"])),
+		changer:     amandaLibrary, drive: amandaLibrary + "/0",
+		user: amandaNDMPUser, password: amandaNDMPPassword, capacityMiB: amandaCapacity >> 20,
+		barcodes:  barcodes,
+		inventory: func() map[string]string { return ferryInventory(t, client, amandaLibrary) },
+	}
+}
+
+// ferryInventory is `ferry library inventory -o json`: "drive 0", "slot
+// 1", "i/e 1"... → barcode, for the elements that hold a cartridge.
+func ferryInventory(t *testing.T, c cli, lib string) map[string]string {
+	t.Helper()
+	r := c.ok("library", "inventory", lib, "-o", "json")
+	var inv struct {
+		Elements []struct {
+			Kind    string `json:"kind"`
+			Index   int    `json:"index"`
+			Barcode string `json:"barcode"`
+		} `json:"elements"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &inv); err != nil {
+		t.Fatalf("library inventory -o json: %v\n%s", err, r)
+	}
+	names := map[string]string{"ELEMENT_KIND_DRIVE": "drive", "ELEMENT_KIND_SLOT": "slot", "ELEMENT_KIND_IMPORT_EXPORT": "i/e"}
+	out := map[string]string{}
+	for _, e := range inv.Elements {
+		if e.Barcode != "" {
+			out[fmt.Sprintf("%s %d", names[e.Kind], e.Index)] = e.Barcode
+		}
+	}
+	return out
+}
