@@ -750,7 +750,7 @@ func startFerryTarget(t *testing.T) amandaTarget {
 	nodeArgs := map[string][]string{}
 	for _, n := range nodeNames(3) {
 		ports[n] = freeTCPPort(t)
-		nodeArgs[n] = []string{"-site", "east", "-ndmp-port", strconv.Itoa(ports[n]),
+		nodeArgs[n] = []string{"-ndmp-port", strconv.Itoa(ports[n]),
 			"-ndmp-user", amandaNDMPUser, "-ndmp-password", amandaNDMPPassword}
 	}
 	m := startMovers(t, 3, nodeArgs)
