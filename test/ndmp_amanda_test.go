@@ -68,7 +68,7 @@ const (
 // amandaTools are the programs the test needs: amanda-server's and
 // amanda-client's (amfetchdump, and the client side of a local dump).
 var amandaTools = []string{
-	"/usr/sbin/amlabel", "/usr/sbin/amtape", "/usr/sbin/amdump", "/usr/sbin/amreport", "/usr/sbin/amgetconf",
+	"/usr/sbin/amlabel", "/usr/sbin/amtape", "/usr/sbin/amdump", "/usr/sbin/amreport", "/usr/sbin/amadmin", "/usr/sbin/amgetconf",
 	"/usr/sbin/amfetchdump", "/usr/lib/amanda/amandad", "/usr/lib/amanda/sendbackup", "/usr/lib/amanda/runtar",
 }
 
@@ -94,7 +94,7 @@ func TestAmandaNDMP(t *testing.T) {
 		target = startFerryTarget(t)
 	}
 	source := am.sourceTree()
-	am.render(target, source)
+	am.render(target, source, false)
 
 	// The changer's inventory maps Amanda's slot numbers (storage and
 	// import/export elements in READ ELEMENT STATUS order) to barcodes.
@@ -116,25 +116,61 @@ func TestAmandaNDMP(t *testing.T) {
 	}
 	am.checkInventory(target, labels)
 
+	// Two runs, one cartridge each (the changer unloads the first and
+	// loads the second): the first with a zero-length mover window before
+	// MOVER_LISTEN (INDIRECT "no"), the second as Amanda does by default
+	// (IndirectTCP: the window is set before a late MOVER_LISTEN).
+	first := describeTree(t, source)
+	tape1, date1 := am.dump()
+	am.checkInventory(target, labels)
+	if err := os.WriteFile(filepath.Join(source, "second run.txt"), []byte("only in the second dump\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	second := describeTree(t, source)
+	am.render(target, source, true)
+	tape2, date2 := am.dump()
+	if tape1 == tape2 || date1 == date2 {
+		t.Fatalf("both runs went to %s at %s/%s: want one cartridge per run", tape1, date1, date2)
+	}
+	am.checkInventory(target, labels)
+
+	// Each dump back, the older one from the cartridge now in a slot.
+	for _, c := range []struct {
+		date string
+		want map[string]string
+	}{{date1, first}, {date2, second}} {
+		fetched := am.ok("amfetchdump", "-a", "-p", am.config, "localhost", source, c.date)
+		restored := am.extract(fetched.stdoutBytes)
+		if diff := diffDescriptions(c.want, describeTree(t, restored)); diff != "" {
+			t.Fatalf("the tree amfetchdump restored from the dump of %s differs from the one amdump backed up:\n%s", c.date, diff)
+		}
+		t.Logf("amfetchdump of %s: %d bytes of tar, the tree as it was backed up", c.date, len(fetched.stdoutBytes))
+		am.checkInventory(target, labels)
+	}
+}
+
+// dump runs amdump and returns the volume it wrote and the dump's date
+// stamp.
+func (am *amanda) dump() (label, date string) {
+	am.t.Helper()
 	r := am.ok("amdump", am.config)
 	report := am.ok("amreport", am.config).stdout
 	if !regexp.MustCompile(`(?m)^\s*DLEs Taped\s+1\b`).MatchString(report) {
-		t.Fatalf("amdump taped nothing:\n%s\n%s", r, report)
+		am.t.Fatalf("amdump taped nothing:\n%s\n%s", r, report)
 	}
 	m := regexp.MustCompile(`taper: tape (\S+) kb (\d+) fm (\d+) \[OK\]`).FindStringSubmatch(report)
 	if m == nil {
-		t.Fatalf("the report names no cartridge written:\n%s", report)
+		am.t.Fatalf("the report names no cartridge written:\n%s", report)
 	}
-	t.Logf("amdump wrote %s KiB in %s file(s) to %s", m[2], m[3], m[1])
-	am.checkInventory(target, labels)
-
-	fetched := am.ok("amfetchdump", "-a", "-p", am.config, "localhost", source)
-	restored := am.extract(fetched.stdoutBytes)
-	if diff := diffTrees(source, restored); diff != "" {
-		t.Fatalf("the tree amfetchdump restored differs from the one amdump backed up:\n%s", diff)
+	// amadmin find: "date host disk lv storage pool tape file part status".
+	found := am.ok("amadmin", am.config, "find", "localhost").stdout
+	dates := regexp.MustCompile(`(?m)^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) +localhost +\S+ +0 +\S+ +\S+ +`+regexp.QuoteMeta(m[1])+` +\d+ +\S+ +OK`).FindAllStringSubmatch(found, -1)
+	if len(dates) != 1 {
+		am.t.Fatalf("amadmin find shows %d dumps on %s, want 1:\n%s", len(dates), m[1], found)
 	}
-	t.Logf("amfetchdump restored %d bytes of tar, identical to %s", len(fetched.stdoutBytes), source)
-	am.checkInventory(target, labels)
+	date = strings.NewReplacer("-", "", ":", "", " ", "").Replace(dates[0][1])
+	am.t.Logf("amdump wrote %s KiB in %s file(s) to %s (dump %s)", m[2], m[3], m[1], date)
+	return m[1], date
 }
 
 // amanda is one Amanda configuration of the test: /etc/amanda/<config>,
@@ -209,7 +245,7 @@ func newAmanda(t *testing.T) *amanda {
 			t.Fatal(err)
 		}
 	}
-	for _, d := range []string{"curinfo", "log", "index", "holding", "restore"} {
+	for _, d := range []string{"curinfo", "log", "index", "holding"} {
 		am.mkdir(filepath.Join(am.state, d), 0o750, true)
 	}
 	am.write(filepath.Join(am.state, "tapelist"), nil)
@@ -273,7 +309,7 @@ func (am *amanda) write(path string, data []byte) {
 }
 
 // render writes the configuration from test/testdata/amanda.
-func (am *amanda) render(target amandaTarget, source string) {
+func (am *amanda) render(target amandaTarget, source string, indirect bool) {
 	am.t.Helper()
 	split := func(addr string) (string, string) {
 		host, port, err := net.SplitHostPort(addr)
@@ -285,7 +321,7 @@ func (am *amanda) render(target amandaTarget, source string) {
 	fields := map[string]any{
 		"Org": "Ferry NDMP test", "DumpUser": am.user.Username, "State": am.state, "LabelPrefix": amandaLabelPrefix,
 		"Changer": target.changer, "Drive": target.drive, "Auth": "md5", "User": target.user, "Password": target.password,
-		"Indirect": "no", "CapacityMiB": target.capacityMiB, "Source": source,
+		"Indirect": map[bool]string{false: "no", true: "yes"}[indirect], "CapacityMiB": target.capacityMiB, "Source": source,
 	}
 	fields["ChangerHost"], fields["ChangerPort"] = split(target.changerAddr)
 	fields["DriveHost"], fields["DrivePort"] = split(target.driveAddr)
@@ -452,7 +488,10 @@ func (am *amanda) sourceTree() string {
 // directory with the system's tar, as a restore would.
 func (am *amanda) extract(stream []byte) string {
 	am.t.Helper()
-	dir := filepath.Join(am.state, "restore")
+	dir, err := os.MkdirTemp(am.state, "restore-")
+	if err != nil {
+		am.t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), amandaTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "tar", "--numeric-owner", "-xpf", "-", "-C", dir)
@@ -463,62 +502,61 @@ func (am *amanda) extract(stream []byte) string {
 	return dir
 }
 
-// diffTrees compares two directory trees: names, types, modes, contents
-// and symlink targets. "" means identical.
-func diffTrees(a, b string) string {
-	describe := func(root string) (map[string]string, error) {
-		entries := map[string]string{}
-		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+// describeTree describes a directory tree: relative name → type, mode,
+// size and SHA-256 of contents, or symlink target.
+func describeTree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	entries := map[string]string{}
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil || rel == "." {
+			return err
+		}
+		info, err := os.Lstat(path)
+		if err != nil {
+			return err
+		}
+		desc := info.Mode().String()
+		switch {
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(path)
 			if err != nil {
 				return err
 			}
-			rel, _ := filepath.Rel(root, path)
-			info, err := os.Lstat(path)
+			desc += " -> " + target
+		case info.Mode().IsRegular():
+			data, err := os.ReadFile(path)
 			if err != nil {
 				return err
 			}
-			desc := info.Mode().String()
-			switch {
-			case info.Mode()&fs.ModeSymlink != 0:
-				target, err := os.Readlink(path)
-				if err != nil {
-					return err
-				}
-				desc += " -> " + target
-			case info.Mode().IsRegular():
-				data, err := os.ReadFile(path)
-				if err != nil {
-					return err
-				}
-				s := sha256.Sum256(data)
-				desc += fmt.Sprintf(" %d %s", len(data), hex.EncodeToString(s[:8]))
-			}
-			if rel != "." {
-				entries[rel] = desc
-			}
-			return nil
-		})
-		return entries, err
-	}
-	ea, err := describe(a)
+			s := sha256.Sum256(data)
+			desc += fmt.Sprintf(" %d bytes sha256 %s", len(data), hex.EncodeToString(s[:8]))
+		}
+		entries[rel] = desc
+		return nil
+	})
 	if err != nil {
-		return err.Error()
+		t.Fatal(err)
 	}
-	eb, err := describe(b)
-	if err != nil {
-		return err.Error()
-	}
+	return entries
+}
+
+// diffDescriptions lists how got differs from want; "" when identical.
+func diffDescriptions(want, got map[string]string) string {
 	var diffs []string
-	for name, da := range ea {
-		if db, ok := eb[name]; !ok {
-			diffs = append(diffs, fmt.Sprintf("%s: missing (want %s)", name, da))
-		} else if da != db {
-			diffs = append(diffs, fmt.Sprintf("%s: %s, want %s", name, db, da))
+	for name, w := range want {
+		if g, ok := got[name]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: missing (want %s)", name, w))
+		} else if g != w {
+			diffs = append(diffs, fmt.Sprintf("%s: %s, want %s", name, g, w))
 		}
 	}
-	for name, db := range eb {
-		if _, ok := ea[name]; !ok {
-			diffs = append(diffs, fmt.Sprintf("%s: unexpected %s", name, db))
+	for name, g := range got {
+		if _, ok := want[name]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: unexpected %s", name, g))
 		}
 	}
 	slices.Sort(diffs)
