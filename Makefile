@@ -6,7 +6,7 @@ export PATH := $(GOBIN):$(PATH)
 PROTOC_GEN_GO_VERSION ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
 
-.PHONY: all build test test-tools test-unit demo bench bench-cluster bench-mover bench-failover bench-iscsi proto tools fuzz clean
+.PHONY: all build test test-tools test-unit demo bench bench-cluster bench-mover bench-failover bench-iscsi bench-ndmp proto tools fuzz clean
 
 all: build
 
@@ -28,11 +28,17 @@ test: test-tools
 	$(GO) vet -composites=false ./ndmp # goxdr's generated code uses unkeyed literals of its own types
 	$(GO) test -race -count=1 -timeout 18m $(TEST_FLAGS) ./...
 
-# Tools the tests drive: libiscsi's iscsi-test-cu checks the iSCSI target.
-# Installed from Debian when missing and run as root; otherwise the
-# conformance test says it is skipped and why.
+# Tools the tests drive: libiscsi's iscsi-test-cu checks the iSCSI target,
+# Amanda's ndmjob (Debian amanda-server, in Amanda's libexec directory) the
+# NDMP server. Installed from Debian when missing and run as root;
+# otherwise the conformance tests say they are skipped and why.
+NDMJOB ?= /usr/lib/amanda/ndmjob
 test-tools:
 	@command -v iscsi-test-cu >/dev/null || { [ "$$(id -u)" = 0 ] && 	  { apt-get install -y -qq libiscsi-bin >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq libiscsi-bin >/dev/null; }; }; } || 	  echo "libiscsi-bin is not installed and this is not root: the iSCSI conformance test will be skipped" >&2
+	@[ -x $(NDMJOB) ] || { [ "$$(id -u)" = 0 ] && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq amanda-server >/dev/null 2>&1 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq amanda-server >/dev/null; }; }; } || \
+	  echo "amanda-server ($(NDMJOB)) is not installed and this is not root: the NDMP conformance tests will be skipped" >&2
 
 # The fast part: what needs no second process.
 test-unit:
@@ -64,7 +70,7 @@ demo: build
 # root), the mover vs dd on 2 GiB copies, then failover (20 kills and a
 # short quiet run), then the iSCSI target vs tgtd and EXTENDED COPY.
 BENCH_FLAGS ?=
-bench: build bench-cluster bench-mover bench-failover bench-iscsi
+bench: build bench-cluster bench-mover bench-failover bench-iscsi bench-ndmp
 
 bench-cluster: build
 	$(GO) run ./test/bench -ferry bin/ferry $(BENCH_FLAGS)
@@ -111,3 +117,13 @@ bench-iscsi: build
 	@command -v iscsi-perf >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y libiscsi-bin; }
 	@command -v tgtd >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y tgt; } || echo "tgtd missing: Ferry-only figures"
 	$(GO) run ./test/benchiscsi -ferry bin/ferry $(BENCH_ISCSI_FLAGS)
+
+# NDMP: a backup of the same 1 GiB tree through Amanda's ndmjob, local (DATA
+# and MOVER on one node) and 3-way (DATA on one node, TAPE and MOVER on
+# another), against `tar -cf - DIR | dd of=FILE bs=1M conv=fsync`, page
+# cache dropped before each run (as root), medians of 3; prints the ratios
+# (goals: 0.9x local, 0.8x 3-way). amanda-server is installed as for the
+# tests. BENCH_NDMP_FLAGS="-size 256MiB -reps 1" to shrink.
+BENCH_NDMP_FLAGS ?=
+bench-ndmp: build test-tools
+	$(GO) run ./test/benchndmp -ferry bin/ferry $(BENCH_NDMP_FLAGS)
