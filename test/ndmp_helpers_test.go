@@ -126,10 +126,14 @@ func runNdmjob(ctx context.Context, t *testing.T, dir, name string, args ...stri
 // library, and a directory for ndmjob's files.
 type ndmpCluster struct {
 	*moverCluster
-	work string
+	work  string
+	ports *nodePorts
+}
 
-	mu    sync.Mutex
-	ports map[string]int // node → NDMP port
+// nodePorts are the nodes' NDMP ports.
+type nodePorts struct {
+	mu sync.Mutex
+	m  map[string]int
 }
 
 // startNDMPCluster starts n nodes serving NDMP on free ports with the test
@@ -138,7 +142,7 @@ type ndmpCluster struct {
 func startNDMPCluster(t *testing.T, n int, barcodes ...string) *ndmpCluster {
 	t.Helper()
 	m := newMoverCluster(t)
-	nc := &ndmpCluster{moverCluster: m, ports: map[string]int{}}
+	nc := &ndmpCluster{moverCluster: m, ports: &nodePorts{m: map[string]int{}}}
 	nc.work = filepath.Join(filepath.Dir(m.dir), "ndmjob")
 	if err := os.MkdirAll(nc.work, 0o755); err != nil {
 		t.Fatal(err)
@@ -149,9 +153,9 @@ func startNDMPCluster(t *testing.T, n int, barcodes ...string) *ndmpCluster {
 			if err != nil {
 				return nil, err
 			}
-			nc.mu.Lock()
-			nc.ports[opts.Name] = p
-			nc.mu.Unlock()
+			nc.ports.mu.Lock()
+			nc.ports.m[opts.Name] = p
+			nc.ports.mu.Unlock()
 			return []string{"-ndmp-port", strconv.Itoa(p), "-ndmp-user", ndmpUser, "-ndmp-password", ndmpPassword}, nil
 		})
 		return err
@@ -183,9 +187,9 @@ func freeTCPPort(avoid ...int) (int, error) {
 
 // addr is a node's NDMP address.
 func (nc *ndmpCluster) addr(node string) string {
-	nc.mu.Lock()
-	defer nc.mu.Unlock()
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(nc.ports[node]))
+	nc.ports.mu.Lock()
+	defer nc.ports.mu.Unlock()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(nc.ports.m[node]))
 }
 
 // agent is a node as ndmjob names an agent: NDMPv4, MD5 authentication.

@@ -1,0 +1,705 @@
+package test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferry-san/ferry/internal/filetree"
+	"github.com/ferry-san/ferry/internal/ndmjob"
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/storage/tape"
+)
+
+// The backup tree of TestNDMP: what the issue asks a backup to carry.
+var ndmpTree = filetree.Spec{Bytes: 200 << 20, Files: 10000, Seed: 11}
+
+// ndmpBackupTimeout bounds one backup or recover of the tree: a hang
+// detector (it takes seconds).
+const ndmpBackupTimeout = 5 * time.Minute
+
+// step is one checked step of TestNDMP: its failures go both to the test
+// and, with ndmjob's words, to the status board.
+type step struct {
+	t     *testing.T
+	notes strings.Builder
+}
+
+func (s *step) errorf(format string, args ...any) {
+	s.t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	s.notes.WriteString(msg + "\n")
+	s.t.Error(msg)
+}
+
+func (s *step) fatalf(format string, args ...any) {
+	s.t.Helper()
+	s.errorf(format, args...)
+	s.t.FailNow()
+}
+
+// ndmjobOK fails the step, with ndmjob's last lines, unless run exited 0.
+func (s *step) ndmjobOK(run ndmjobRun, what string) bool {
+	s.t.Helper()
+	if run.ok() {
+		return true
+	}
+	s.errorf("%s: ndmjob %s: %v\n%s", what, strings.Join(run.args, " "), exitText(run.err), run.tail(25))
+	return false
+}
+
+// mustNdmjob is ndmjobOK that ends the step.
+func (s *step) mustNdmjob(run ndmjobRun, what string) {
+	s.t.Helper()
+	if !s.ndmjobOK(run, what) {
+		s.t.FailNow()
+	}
+}
+
+// TestNDMP drives a 3-node cluster's NDMP servers with Amanda's ndmjob,
+// the reference DMA, through everything the issue asks of them, one step
+// after the other on the same cluster and library: ndmjob's conformance
+// runs (beside ndmjob's own daemon), a query, the robot, a backup of a
+// 200 MiB tree of 10,000 files and its recovery (local and 3-way), a
+// single-file recovery by direct access, the cartridge as Ferry's copy
+// jobs and GNU tar see it, copy jobs and DMAs wanting the same cartridge,
+// and a node killed in the middle of a backup. Every step runs even when
+// an earlier one failed; with FERRY_NDMJOB_STATUS set, what failed and
+// ndmjob's words about it are written there.
+func TestNDMP(t *testing.T) {
+	needNdmjob(t)
+	board := &statusBoard{}
+	t.Cleanup(func() { board.write(t) })
+	barcodes := []string{"A00001L9", "A00002L9", "A00003L9", "A00004L9", "A00005L9", "A00006L9"}
+	nc := startNDMPCluster(t, 3, barcodes...)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+
+	// The tree is generated while the first steps run.
+	var (
+		treeOnce sync.Once
+		tree     filetree.Stats
+		treeErr  error
+		treeDir  = filepath.Join(nc.work, "tree")
+	)
+	treeReady := make(chan struct{})
+	go func() {
+		treeOnce.Do(func() { tree, treeErr = filetree.Generate(treeDir, ndmpTree) })
+		close(treeReady)
+	}()
+	getTree := func(s *step) filetree.Stats {
+		<-treeReady
+		if treeErr != nil {
+			s.fatalf("generate the backup tree: %v", treeErr)
+		}
+		return tree
+	}
+
+	run := func(name string, f func(s *step, nc *ndmpCluster)) bool {
+		var s *step
+		ok := t.Run(name, func(t *testing.T) {
+			s = &step{t: t}
+			f(s, nc.with(t))
+		})
+		detail := s.notes.String()
+		if !ok && detail == "" {
+			detail = "failed before ndmjob ran; see the test log"
+		}
+		board.add(name, ok, detail)
+		return ok
+	}
+
+	var addrs *elementAddrs
+	run("query", func(s *step, nc *ndmpCluster) { testNDMPQuery(ctx, s, nc) })
+	run("conformance", func(s *step, nc *ndmpCluster) {
+		testNDMPConformance(ctx, s, nc, board, nc.addrs(ctx, s))
+	})
+	run("robot", func(s *step, nc *ndmpCluster) {
+		addrs = nc.addrs(ctx, s)
+		testNDMPRobot(ctx, s, nc, addrs)
+	})
+	var local backupResult
+	run("backup-recover-local", func(s *step, nc *ndmpCluster) {
+		local = testNDMPBackup(ctx, s, nc, nc.addrs(ctx, s), getTree(s), treeDir, "n1", "n1", 1, "NDMP01")
+	})
+	run("single-file-recover", func(s *step, nc *ndmpCluster) {
+		testNDMPSingleFile(ctx, s, nc, nc.addrs(ctx, s), getTree(s), treeDir, local)
+	})
+	run("cartridge-as-ferry-sees-it", func(s *step, nc *ndmpCluster) {
+		testNDMPCartridge(ctx, s, nc, getTree(s), treeDir, local)
+	})
+	run("backup-recover-3way", func(s *step, nc *ndmpCluster) {
+		testNDMPBackup(ctx, s, nc, nc.addrs(ctx, s), getTree(s), treeDir, "n1", "n2", 2, "NDMP02")
+	})
+	run("copy-job-vs-ndmp", func(s *step, nc *ndmpCluster) {
+		testNDMPCopyJobConflict(ctx, s, nc, nc.addrs(ctx, s))
+	})
+	run("kill-node-mid-backup", func(s *step, nc *ndmpCluster) {
+		testNDMPKill(ctx, s, nc, nc.addrs(ctx, s), getTree(s), treeDir)
+	})
+	<-treeReady
+}
+
+// with is the cluster as seen from a subtest: its helpers fail t.
+func (nc *ndmpCluster) with(t *testing.T) *ndmpCluster {
+	return &ndmpCluster{moverCluster: &moverCluster{t: t, c: nc.c, dir: nc.dir, shunned: map[string]bool{}}, work: nc.work, ports: nc.ports}
+}
+
+// elementAddrs are the robot's element addresses, as READ ELEMENT STATUS
+// gave them: ndmjob's -m, -o load= and the like take them.
+type elementAddrs struct {
+	drives, slots, ie []int
+}
+
+// addrs reads the element addresses from n1's robot.
+func (nc *ndmpCluster) addrs(ctx context.Context, s *step) *elementAddrs {
+	s.t.Helper()
+	r, run := nc.robot(ctx, "n1")
+	if r == nil {
+		s.fatalf("n1's robot (SCSI service, changer %s) gives no element status, so ndmjob cannot load a cartridge:\n%s", ndmpLibrary, run.tail(30))
+	}
+	a := &elementAddrs{}
+	for _, e := range r.Of("TAPE") {
+		a.drives = append(a.drives, e.Addr)
+	}
+	for _, e := range r.Of("SLOT") {
+		a.slots = append(a.slots, e.Addr)
+	}
+	for _, e := range r.Of("IEE") {
+		a.ie = append(a.ie, e.Addr)
+	}
+	if len(a.drives) != 2 || len(a.slots) != 7 || len(a.ie) != 1 {
+		s.fatalf("n1's robot shows %d drives, %d slots, %d import/export elements; the library has 2, 7 and 1:\n%s", len(a.drives), len(a.slots), len(a.ie), run.tail(40))
+	}
+	return a
+}
+
+// slot is slot i (from 1) as a media entry's or option's address.
+func (a *elementAddrs) slot(i int) string { return strconv.Itoa(a.slots[i-1]) }
+
+// testNDMPQuery: `ndmjob -q` against one node lists both drives, the robot
+// and butype tar.
+func testNDMPQuery(ctx context.Context, s *step, nc *ndmpCluster) {
+	ctx, cancel := context.WithTimeout(ctx, ndmjobTimeout)
+	defer cancel()
+	ag := nc.agent("n1")
+	run := nc.ndmjob(ctx, "query", "-q", "-D", ag, "-T", ag, "-R", ag, "-r", ndmpLibrary)
+	s.ndmjobOK(run, "query")
+	q := ndmjob.ParseQuery(run.out)
+	for _, d := range []string{ndmpLibrary + "/0", ndmpLibrary + "/1"} {
+		if !slices.Contains(q.Tapes, d) {
+			s.errorf("CONFIG_GET_TAPE_INFO does not list drive %s (lists %q)", d, q.Tapes)
+		}
+	}
+	if !slices.Contains(q.Changers, ndmpLibrary) {
+		s.errorf("CONFIG_GET_SCSI_INFO does not list the changer %s (lists %q)", ndmpLibrary, q.Changers)
+	}
+	if _, ok := q.Butypes["tar"]; !ok {
+		s.errorf("CONFIG_GET_BUTYPE_INFO does not list butype tar (lists %v)", q.Butypes)
+	}
+	if q.Robot == nil || len(q.Robot.Elements) == 0 {
+		s.errorf("the robot gives no element status")
+	} else if len(q.Robot.Errors) > 0 {
+		s.errorf("the robot: %q", q.Robot.Errors)
+	}
+	if len(q.Failures) > 0 {
+		s.errorf("calls that failed: %q", q.Failures)
+	}
+	if s.t.Failed() {
+		s.errorf("ndmjob -q printed:\n%s", run.tail(80))
+	}
+}
+
+// testNDMPConformance runs ndmjob's three conformance runs against n2 and
+// against ndmjob's own daemon, and puts their tables side by side.
+func testNDMPConformance(ctx context.Context, s *step, nc *ndmpCluster, board *statusBoard, a *elementAddrs) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	ref := startRefDaemon(s.t, ctx)
+	ag := nc.agent("n2")
+	// A scratch cartridge (slot 5) loaded through the robot for the tape
+	// and mover runs, unloaded again at their end.
+	media := "@" + a.slot(5)
+	drive := ndmpLibrary + "/0"
+	runs := []struct {
+		name   string
+		series []string
+		ferry  []string
+		ref    func() []string
+	}{
+		{"test-tape", ndmjob.TapeSeries,
+			[]string{"-v", "-v", "-o", "test-tape", "-T", ag, "-R", ag, "-r", ndmpLibrary, "-m", media, "-f", drive},
+			func() []string { return []string{"-v", "-v", "-o", "test-tape", "-T", ref.agent(), "-f", ref.tape(s.t)} }},
+		{"test-mover", ndmjob.MoverSeries,
+			[]string{"-v", "-v", "-o", "test-mover", "-T", ag, "-R", ag, "-r", ndmpLibrary, "-m", media, "-f", drive},
+			func() []string { return []string{"-v", "-v", "-o", "test-mover", "-T", ref.agent(), "-f", ref.tape(s.t)} }},
+		{"test-data", ndmjob.DataSeries,
+			[]string{"-v", "-v", "-o", "test-data", "-D", ag},
+			func() []string { return []string{"-v", "-v", "-o", "test-data", "-D", ref.agent()} }},
+	}
+	for _, r := range runs {
+		fr := nc.ndmjob(ctx, r.name, r.ferry...)
+		rr := runNdmjob(ctx, s.t, nc.work, r.name+"-ndmjobd", r.ref()...)
+		ferry, reference := ndmjob.ParseTest(fr.out), ndmjob.ParseTest(rr.out)
+		table := fmt.Sprintf("### ndmjob -o %s\n\n%s", r.name, ndmjob.Table([]string{"Ferry", "ndmjob -o daemon"}, []ndmjob.Report{ferry, reference}, r.series))
+		s.t.Logf("\n%s", table)
+		board.table(table)
+		if err := ferry.Check(r.series); err != nil {
+			s.errorf("ndmjob -o %s against Ferry: %v\nndmjob's last lines:\n%s", r.name, err, fr.tail(12))
+		} else if !fr.ok() {
+			s.errorf("ndmjob -o %s against Ferry passed every series but exited %v:\n%s", r.name, fr.err, fr.tail(12))
+		}
+		if err := reference.Check(r.series); err != nil {
+			s.t.Logf("ndmjob -o %s against ndmjob's own daemon (the reference, not judged): %v", r.name, err)
+		}
+	}
+}
+
+// testNDMPRobot labels three cartridges through the robot, lists the
+// labels, loads, unloads, exports and imports, and after each step checks
+// that every node's robot and `ferry library inventory` agree.
+func testNDMPRobot(ctx context.Context, s *step, nc *ndmpCluster, a *elementAddrs) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	ag := nc.agent("n1")
+	robot := []string{"-R", ag, "-r", ndmpLibrary}
+	nodes := []string{"n1", "n2", "n3"}
+	check := func(what string, want map[string]string) {
+		s.t.Helper()
+		inv := nc.checkInventories(ctx, what, nodes...)
+		for barcode, where := range want {
+			if got := elementOf(inv, barcode); got != where {
+				s.errorf("after %s %s is in %q, want %s\n%q", what, barcode, got, where, inv)
+			}
+		}
+	}
+	check("at the start", map[string]string{"A00001L9": "slot 1", "A00002L9": "slot 2", "A00003L9": "slot 3"})
+
+	s.mustNdmjob(nc.ndmjob(ctx, "init-labels", append([]string{"-v", "-o", "init-labels", "-T", ag, "-f", ndmpLibrary + "/0",
+		"-m", "NDMP01@" + a.slot(1), "-m", "NDMP02@" + a.slot(2), "-m", "NDMP03@" + a.slot(3)}, robot...)...), "init-labels of three cartridges")
+	check("init-labels", map[string]string{"A00001L9": "slot 1", "A00002L9": "slot 2", "A00003L9": "slot 3"})
+
+	list := nc.ndmjob(ctx, "list-labels", append([]string{"-v", "-l", "-T", nc.agent("n2"), "-f", ndmpLibrary + "/1",
+		"-m", "@" + a.slot(1), "-m", "@" + a.slot(2), "-m", "@" + a.slot(3)}, "-R", nc.agent("n2"), "-r", ndmpLibrary)...)
+	if s.ndmjobOK(list, "-l through n2 and drive 1") {
+		if got, want := ndmjob.Labels(list.out), []string{"NDMP01", "NDMP02", "NDMP03"}; !slices.Equal(got, want) {
+			s.errorf("-l read labels %q, want %q:\n%s", got, want, list.tail(20))
+		}
+	}
+	check("-l", map[string]string{"A00001L9": "slot 1", "A00002L9": "slot 2", "A00003L9": "slot 3"})
+
+	s.mustNdmjob(nc.ndmjob(ctx, "load", append([]string{"-v", "-o", "load=" + a.slot(1)}, robot...)...), "load slot 1")
+	check("load", map[string]string{"A00001L9": "drive 0"})
+	s.mustNdmjob(nc.ndmjob(ctx, "unload", append([]string{"-v", "-o", "unload"}, robot...)...), "unload")
+	check("unload", map[string]string{"A00001L9": "slot 1"})
+	s.mustNdmjob(nc.ndmjob(ctx, "export", append([]string{"-v", "-o", "export=" + a.slot(2)}, robot...)...), "export slot 2")
+	check("export", map[string]string{"A00002L9": "i/e 1"})
+	s.mustNdmjob(nc.ndmjob(ctx, "import", append([]string{"-v", "-o", "import=" + a.slot(2)}, robot...)...), "import into slot 2")
+	check("import", map[string]string{"A00002L9": "slot 2"})
+}
+
+// backupResult is what a backup left for later steps.
+type backupResult struct {
+	barcode string
+	label   string
+	slot    int
+	index   string // ndmjob's -I index file
+	node    string // the TAPE agent's node
+}
+
+// testNDMPBackup backs the tree up with DATA on dataNode and TAPE, MOVER
+// and robot on tapeNode, to the cartridge of slot (labelled with label
+// first), lists it, recovers it into an empty directory and compares.
+func testNDMPBackup(ctx context.Context, s *step, nc *ndmpCluster, a *elementAddrs, tree filetree.Stats, treeDir, dataNode, tapeNode string, slot int, label string) backupResult {
+	ctx, cancel := context.WithTimeout(ctx, 3*ndmpBackupTimeout)
+	defer cancel()
+	d, tp := nc.agent(dataNode), nc.agent(tapeNode)
+	res := backupResult{barcode: fmt.Sprintf("A%05dL9", slot), label: label, slot: slot, node: tapeNode,
+		index: filepath.Join(nc.work, fmt.Sprintf("index-%s-%s-%s", dataNode, tapeNode, label))}
+	media := []string{"-T", tp, "-R", tp, "-r", ndmpLibrary, "-f", ndmpLibrary + "/0", "-m", label + "@" + a.slot(slot)}
+	// A label of its own, so that this step does not need the robot's.
+	s.mustNdmjob(nc.ndmjob(ctx, "label-"+label, append([]string{"-v", "-o", "init-labels"}, media...)...), "label the backup cartridge")
+
+	bytesBefore, _ := nc.metric(ctx, tapeNode, "ferry_ndmp_bytes_total")
+	start := time.Now()
+	bctx, bcancel := context.WithTimeout(ctx, ndmpBackupTimeout)
+	backup := nc.ndmjob(bctx, "backup-"+label, append([]string{"-v", "-c", "-D", d, "-C", treeDir, "-I", res.index}, media...)...)
+	bcancel()
+	took := time.Since(start)
+	s.mustNdmjob(backup, fmt.Sprintf("backup of %d files (%d MiB), DATA on %s, TAPE on %s", tree.Files, tree.Bytes>>20, dataNode, tapeNode))
+	bytesAfter, _ := nc.metric(ctx, tapeNode, "ferry_ndmp_bytes_total")
+	s.t.Logf("backup of %d files, %d MiB (DATA %s, TAPE %s): %s, %.1f MiB/s; ferry_ndmp_bytes_total on %s grew by %.0f",
+		tree.Files, tree.Bytes>>20, dataNode, tapeNode, took.Round(time.Millisecond), float64(tree.Bytes)/(1<<20)/took.Seconds(), tapeNode, bytesAfter-bytesBefore)
+	if bytesAfter-bytesBefore < float64(tree.Bytes) {
+		s.errorf("ferry_ndmp_bytes_total on %s grew by %.0f during a backup of %d bytes", tapeNode, bytesAfter-bytesBefore, tree.Bytes)
+	}
+	inv, _ := nc.inventory(tapeNode)
+	if where := elementOf(inv, res.barcode); where != fmt.Sprintf("slot %d", slot) {
+		s.errorf("after the backup %s is in %q, want it back in slot %d", res.barcode, where, slot)
+	}
+
+	toc := nc.ndmjob(ctx, "toc-"+label, append([]string{"-v", "-t", "-D", d}, media...)...)
+	if s.ndmjobOK(toc, "-t (list the backup)") && !strings.Contains(string(toc.out), filepath.Base(tree.Sample)) {
+		s.errorf("-t does not list %s:\n%s", tree.Sample, toc.tail(20))
+	}
+
+	dst := filepath.Join(nc.work, "recover-"+label)
+	if err := os.Mkdir(dst, 0o755); err != nil {
+		s.fatalf("%v", err)
+	}
+	rctx, rcancel := context.WithTimeout(ctx, ndmpBackupTimeout)
+	start = time.Now()
+	rec := nc.ndmjob(rctx, "recover-"+label, append([]string{"-v", "-x", "-D", d, "-C", dst}, media...)...)
+	rcancel()
+	s.mustNdmjob(rec, "recover of the whole backup into an empty directory")
+	s.t.Logf("recover: %s", time.Since(start).Round(time.Millisecond))
+	diffs, err := filetree.Compare(treeDir, dst, 20)
+	if err != nil {
+		s.errorf("compare the trees: %v", err)
+	}
+	if len(diffs) > 0 {
+		s.errorf("the recovered tree differs from the original (first %d differences):\n%s", len(diffs), strings.Join(diffs, "\n"))
+	}
+	os.RemoveAll(dst)
+	return res
+}
+
+// testNDMPSingleFile recovers one small file by direct access with the
+// backup's index and checks that little of the tape was read.
+func testNDMPSingleFile(ctx context.Context, s *step, nc *ndmpCluster, a *elementAddrs, tree filetree.Stats, treeDir string, b backupResult) {
+	if b.index == "" {
+		s.fatalf("the local backup did not complete")
+	}
+	ctx, cancel := context.WithTimeout(ctx, ndmpBackupTimeout)
+	defer cancel()
+	ag := nc.agent(b.node)
+	dst := filepath.Join(nc.work, "recover-one")
+	if err := os.Mkdir(dst, 0o755); err != nil {
+		s.fatalf("%v", err)
+	}
+	before, err := nc.metric(ctx, b.node, "ferry_ndmp_bytes_total")
+	if err != nil {
+		s.errorf("read ferry_ndmp_bytes_total: %v", err)
+	}
+	run := nc.ndmjob(ctx, "recover-one", "-v", "-x", "-D", ag, "-T", ag, "-R", ag, "-r", ndmpLibrary, "-f", ndmpLibrary+"/0",
+		"-m", b.label+"@"+a.slot(b.slot), "-C", dst, "-J", b.index, tree.Sample)
+	s.mustNdmjob(run, "single-file recover with the index (-J)")
+	if strings.Contains(string(run.out), "Missing index entries") {
+		s.errorf("ndmjob found no index entry for %s:\n%s", tree.Sample, run.tail(20))
+	}
+	after, _ := nc.metric(ctx, b.node, "ferry_ndmp_bytes_total")
+	read := after - before
+	s.t.Logf("single-file recover of %s read %.0f bytes through %s's NDMP (the backup is %d bytes)", tree.Sample, read, b.node, tree.Bytes)
+	if read <= 0 || read > float64(tree.Bytes)/10 {
+		s.errorf("single-file recover moved %.0f bytes through NDMP (ferry_ndmp_bytes_total on %s); a direct-access recover of one small file of a %d-byte backup reads a small part of it", read, b.node, tree.Bytes)
+	}
+	want, err := os.ReadFile(filepath.Join(treeDir, tree.Sample))
+	if err != nil {
+		s.fatalf("%v", err)
+	}
+	got, err := os.ReadFile(filepath.Join(dst, tree.Sample))
+	switch {
+	case err != nil:
+		s.errorf("the recovered file: %v (the directory holds %s)", err, listDir(dst))
+	case string(got) != string(want):
+		s.errorf("the recovered %s has %d bytes that differ from the original's %d", tree.Sample, len(got), len(want))
+	}
+	os.RemoveAll(dst)
+}
+
+// listDir names up to 20 entries under dir, for failure messages.
+func listDir(dir string) string {
+	var names []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if len(names) < 20 && p != dir {
+			rel, _ := filepath.Rel(dir, p)
+			names = append(names, rel)
+		}
+		return nil
+	})
+	return fmt.Sprintf("%q", names)
+}
+
+// tapeFile is one file of a cartridge image.
+type tapeFile struct {
+	records int
+	bytes   int64
+}
+
+// readImage reads a cartridge image as SIMH and returns its files; with
+// into, file n's bytes are written to it.
+func readImage(path string, n int, into io.Writer) ([]tapeFile, error) {
+	c, err := tape.Open(path, tape.Options{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	var files []tapeFile
+	cur := tapeFile{}
+	buf := make([]byte, tape.MaxRecordSize)
+	for {
+		k, err := c.ReadRecord(buf)
+		switch {
+		case errors.Is(err, tape.ErrFilemark):
+			files = append(files, cur)
+			cur = tapeFile{}
+			continue
+		case errors.Is(err, tape.ErrEndOfData):
+			if cur.records > 0 {
+				files = append(files, cur)
+			}
+			return files, nil
+		case err != nil:
+			return files, fmt.Errorf("file %d record %d: %w", len(files), cur.records, err)
+		}
+		if into != nil && len(files) == n {
+			if _, err := into.Write(buf[:k]); err != nil {
+				return files, err
+			}
+		}
+		cur.records++
+		cur.bytes += int64(k)
+	}
+}
+
+// biggestFile is the index of the largest file of an image: the backup.
+func biggestFile(files []tapeFile) int {
+	best := -1
+	for i, f := range files {
+		if best < 0 || f.bytes > files[best].bytes {
+			best = i
+		}
+	}
+	return best
+}
+
+// gnuTarList lists tape file n of an image with GNU tar and returns the
+// number of entries.
+func gnuTarList(ctx context.Context, image string, n int) (int, string, error) {
+	cmd := exec.CommandContext(ctx, "tar", "-tf", "-")
+	pr, pw := io.Pipe()
+	cmd.Stdin = pr
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		return 0, "", err
+	}
+	_, rerr := readImage(image, n, pw)
+	pw.CloseWithError(rerr)
+	err := cmd.Wait()
+	lines := strings.Count(out.String(), "\n")
+	if rerr != nil && !errors.Is(rerr, io.ErrClosedPipe) {
+		return lines, errb.String(), rerr
+	}
+	if err != nil {
+		return lines, errb.String(), fmt.Errorf("GNU tar: %w: %s", err, errb.String())
+	}
+	return lines, out.String(), nil
+}
+
+// testNDMPCartridge: the cartridge of the local backup is a valid SIMH
+// image whose backup file GNU tar lists, and Ferry's own copy and verify
+// read that file.
+func testNDMPCartridge(ctx context.Context, s *step, nc *ndmpCluster, tree filetree.Stats, treeDir string, b backupResult) {
+	if b.barcode == "" {
+		s.fatalf("the local backup did not complete")
+	}
+	ctx, cancel := context.WithTimeout(ctx, ndmpBackupTimeout)
+	defer cancel()
+	image := filepath.Join(nc.dir, ndmpLibrary, b.barcode+".tap")
+	files, err := readImage(image, -1, nil)
+	if err != nil {
+		s.fatalf("%s is not a valid SIMH image: %v", image, err)
+	}
+	n := biggestFile(files)
+	s.t.Logf("%s: %d files %v; the backup is file %d", b.barcode, len(files), files, n)
+	entries, _, err := gnuTarList(ctx, image, n)
+	if err != nil {
+		s.errorf("GNU tar cannot list file %d of %s: %v", n, b.barcode, err)
+	}
+	// Every file, directory and link of the tree is an entry.
+	if want := tree.Files + tree.Dirs + tree.Symlinks + tree.HardLinks; entries < want {
+		s.errorf("GNU tar lists %d entries in file %d of %s, want at least %d", entries, n, b.barcode, want)
+	}
+
+	node, err := nc.c.Node("n1")
+	if err != nil {
+		s.fatalf("%v", err)
+	}
+	c := cli{t: s.t, addr: node.GRPCAddr()}
+	s.t.Logf("ferry tape files %s:\n%s", b.barcode, c.run("tape", "files", b.barcode).stdout)
+	size := files[n].bytes
+	if size%512 != 0 {
+		s.errorf("file %d of %s is %d bytes, not whole 512-byte tar blocks", n, b.barcode, size)
+		size += 512 - size%512
+	}
+	nc.addEmptyDisk(ctx, "ndmpcopy", int(size))
+	src := fmt.Sprintf("tape:%s#%d", b.barcode, n)
+	if r := c.run("copy", src, "disk:ndmpcopy", "-timeout", "5m"); r.code != 0 {
+		s.errorf("ferry copy %s disk:ndmpcopy:\n%s", src, r)
+		return
+	}
+	if r := c.run("verify", src, "disk:ndmpcopy", "-timeout", "5m"); r.code != 0 {
+		s.errorf("ferry verify %s disk:ndmpcopy:\n%s", src, r)
+	}
+	out, err := exec.CommandContext(ctx, "tar", "-tf", filepath.Join(nc.dir, "ndmpcopy.img")).CombinedOutput()
+	if got := strings.Count(string(out), "\n"); err != nil || got != entries {
+		s.errorf("GNU tar lists %d entries in the copy on disk (%v), %d on the tape", got, err, entries)
+	}
+}
+
+// testNDMPCopyJobConflict: a copy job wanting a cartridge an NDMP session
+// loaded waits, saying why, and runs once the DMA unloads it; a DMA moving
+// a cartridge a copy job holds is refused with sense, and nothing moves.
+func testNDMPCopyJobConflict(ctx context.Context, s *step, nc *ndmpCluster, a *elementAddrs) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	ag := nc.agent("n3")
+	robot := []string{"-R", ag, "-r", ndmpLibrary}
+	data := nc.addDisk(ctx, "ndmpsrc", diskBytes)
+	dataSum := sum(data)
+
+	// The DMA loads A00003L9 and keeps it in the drive.
+	s.mustNdmjob(nc.ndmjob(ctx, "conflict-load", append([]string{"-v", "-v", "-o", "load=" + a.slot(3)}, robot...)...), "load slot 3")
+	job := nc.submit(ctx, "ndmp-conflict-1", copySpec("to an NDMP cartridge", diskEndpoint("ndmpsrc", 0, 0), tapeEndpoint("A00003L9", -1), 0))
+	var reason string
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	for reason == "" && wctx.Err() == nil {
+		j, err := nc.job(wctx, job.GetId())
+		if err != nil {
+			continue
+		}
+		if j.GetState() == ferryv1.JobState_JOB_STATE_SUCCEEDED || (j.GetState() == ferryv1.JobState_JOB_STATE_RUNNING && startedUnderEpoch(j)) {
+			s.errorf("a copy job to A00003L9 ran while an NDMP session had it in a drive:\n%s", history(j))
+			break
+		}
+		if r := strings.ToLower(j.GetStateReason()); strings.Contains(r, "ndmp") {
+			reason = j.GetStateReason()
+			break
+		}
+		select {
+		case <-wctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	wcancel()
+	if reason == "" {
+		j, _ := nc.job(ctx, job.GetId())
+		s.errorf("the copy job waiting for A00003L9 does not say it is held through NDMP:\n%s", history(j))
+	} else {
+		s.t.Logf("the copy job waits: %s", reason)
+	}
+	s.mustNdmjob(nc.ndmjob(ctx, "conflict-unload", append([]string{"-v", "-v", "-o", "unload=" + a.slot(3)}, robot...)...), "unload to slot 3")
+	nc.waitSucceeded(ctx, job.GetId(), dataSum, diskBytes)
+
+	// A slow copy job holds A00004L9 in a drive; a DMA tries to move it.
+	job = nc.submit(ctx, "ndmp-conflict-2", copySpec("holds a cartridge", diskEndpoint("ndmpsrc", 0, 0), tapeEndpoint("A00004L9", -1), diskBytes/8))
+	nc.waitJob(ctx, job.GetId(), "running", func(j *ferryv1.Job) (bool, string) { return running(j, 0) })
+	r, run := nc.robot(ctx, "n3")
+	if r == nil {
+		s.fatalf("n3's robot gives no element status:\n%s", run.tail(20))
+	}
+	from := -1
+	for _, e := range r.Of("TAPE") {
+		if e.Barcode == "A00004L9" {
+			from = e.Addr
+		}
+	}
+	if from < 0 {
+		s.fatalf("the copy job runs but no drive of the robot holds A00004L9: %q", r.Contents())
+	}
+	before := r.Contents()
+	move := nc.ndmjob(ctx, "conflict-move", append([]string{"-v", "-v", "-o", "move", "-o", "from-addr=" + strconv.Itoa(from), "-o", "to-addr=" + a.slot(7)}, robot...)...)
+	if move.ok() && !strings.Contains(string(move.out), "move BAD") {
+		s.errorf("a DMA's MOVE MEDIUM of the cartridge a copy job holds succeeded:\n%s", move.tail(20))
+	} else {
+		s.t.Logf("the DMA's MOVE MEDIUM was refused:\n%s", move.tail(8))
+	}
+	if after, _ := nc.robot(ctx, "n3"); after != nil && !slices.Equal(after.Contents(), before) {
+		s.errorf("the refused MOVE MEDIUM changed the inventory:\nbefore %q\nafter  %q", before, after.Contents())
+	}
+	nc.waitSucceeded(ctx, job.GetId(), dataSum, diskBytes)
+}
+
+// testNDMPKill kills the node serving a backup in the middle of it: the
+// drive and cartridge are free again within the lease, a new backup
+// through another node succeeds, and nothing of the interrupted one
+// remains after it.
+func testNDMPKill(ctx context.Context, s *step, nc *ndmpCluster, a *elementAddrs, tree filetree.Stats, treeDir string) {
+	ctx, cancel := context.WithTimeout(ctx, 3*ndmpBackupTimeout)
+	defer cancel()
+	const barcode, label, slot = "A00006L9", "NDMP06", 6
+	ag := nc.agent("n3")
+	media := []string{"-T", ag, "-R", ag, "-r", ndmpLibrary, "-f", ndmpLibrary + "/1", "-m", label + "@" + a.slot(slot)}
+	s.mustNdmjob(nc.ndmjob(ctx, "kill-label", append([]string{"-v", "-o", "init-labels"}, media...)...), "label the cartridge")
+
+	done := make(chan ndmjobRun, 1)
+	go func() {
+		done <- runNdmjob(ctx, s.t, nc.work, "kill-backup", append([]string{"-v", "-c", "-D", ag, "-C", treeDir}, media...)...)
+	}()
+	// Mid-stream: once a tenth of the tree went through n3's NDMP.
+	var finished *ndmjobRun
+	waitFor(s.t, ctx, "the backup through n3 under way", func() (bool, string) {
+		select {
+		case r := <-done:
+			finished = &r
+			return true, ""
+		default:
+		}
+		v, err := nc.metric(ctx, "n3", "ferry_ndmp_bytes_total")
+		if err != nil {
+			return false, err.Error()
+		}
+		return v > float64(tree.Bytes)/10, fmt.Sprintf("ferry_ndmp_bytes_total %.0f", v)
+	})
+	if finished != nil {
+		s.fatalf("the backup through n3 ended before it could be interrupted:\n%s", finished.tail(20))
+	}
+	if err := nc.c.Kill("n3"); err != nil {
+		s.fatalf("%v", err)
+	}
+	killed := time.Now()
+	r := <-done
+	if r.ok() {
+		s.errorf("ndmjob reported success for a backup whose node was killed:\n%s", r.tail(10))
+	}
+	// Free within a lease (generously: an election may come first).
+	waitFor(s.t, ctx, "the drive and cartridge of the killed session back in the library", func() (bool, string) {
+		inv, text := nc.inventory("n1")
+		if elementOf(inv, barcode) == fmt.Sprintf("slot %d", slot) && slices.Contains(inv, "drive 1 empty") {
+			return true, ""
+		}
+		if time.Since(killed) > takeoverTimeout {
+			s.fatalf("%s after the kill the library still shows:\n%s", takeoverTimeout, text)
+		}
+		return false, text
+	})
+	s.t.Logf("drive and cartridge free %s after the kill", time.Since(killed).Round(time.Millisecond))
+
+	ag = nc.agent("n1")
+	media = []string{"-T", ag, "-R", ag, "-r", ndmpLibrary, "-f", ndmpLibrary + "/1", "-m", label + "@" + a.slot(slot)}
+	s.mustNdmjob(nc.ndmjob(ctx, "kill-backup-again", append([]string{"-v", "-c", "-D", ag, "-C", treeDir}, media...)...), "a new backup through n1 after n3 was killed")
+	image := filepath.Join(nc.dir, ndmpLibrary, barcode+".tap")
+	files, err := readImage(image, -1, nil)
+	if err != nil {
+		s.fatalf("%s is not a valid SIMH image after the new backup: %v", image, err)
+	}
+	n := biggestFile(files)
+	if n != len(files)-1 {
+		s.errorf("%s holds files %v after the new backup (file %d): something follows it", barcode, files, n)
+	}
+	entries, _, err := gnuTarList(ctx, image, n)
+	if want := tree.Files + tree.Dirs + tree.Symlinks + tree.HardLinks; err != nil || entries < want {
+		s.errorf("GNU tar lists %d entries of the new backup (%v), want at least %d", entries, err, want)
+	}
+}
