@@ -239,10 +239,14 @@ func testNDMPConformance(ctx context.Context, s *step, nc *ndmpCluster, board *s
 	}{
 		{"test-tape", ndmjob.TapeSeries,
 			[]string{"-v", "-v", "-o", "test-tape", "-T", ag, "-R", ag, "-r", ndmpLibrary, "-m", media, "-f", drive},
-			func() []string { return []string{"-v", "-v", "-o", "test-tape", "-T", ref.agent(), "-f", ref.tape(s.t)} }},
+			func() []string {
+				return []string{"-v", "-v", "-o", "test-tape", "-T", ref.agent(), "-f", ref.tape(s.t)}
+			}},
 		{"test-mover", ndmjob.MoverSeries,
 			[]string{"-v", "-v", "-o", "test-mover", "-T", ag, "-R", ag, "-r", ndmpLibrary, "-m", media, "-f", drive},
-			func() []string { return []string{"-v", "-v", "-o", "test-mover", "-T", ref.agent(), "-f", ref.tape(s.t)} }},
+			func() []string {
+				return []string{"-v", "-v", "-o", "test-mover", "-T", ref.agent(), "-f", ref.tape(s.t)}
+			}},
 		{"test-data", ndmjob.DataSeries,
 			[]string{"-v", "-v", "-o", "test-data", "-D", ag},
 			func() []string { return []string{"-v", "-v", "-o", "test-data", "-D", ref.agent()} }},
