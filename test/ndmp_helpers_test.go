@@ -309,7 +309,13 @@ type refDaemon struct {
 // run as root) and waits until it accepts connections.
 func startRefDaemon(t *testing.T, ctx context.Context) *refDaemon {
 	t.Helper()
-	dir := t.TempDir()
+	// Not under t.TempDir: its parent is private to root, and the daemon
+	// runs as another user.
+	dir, err := os.MkdirTemp("", "ndmjobd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	port, err := freeTCPPort()
 	if err != nil {
 		t.Fatal(err)

@@ -121,9 +121,7 @@ func TestNDMP(t *testing.T) {
 
 	var addrs *elementAddrs
 	run("query", func(s *step, nc *ndmpCluster) { testNDMPQuery(ctx, s, nc) })
-	run("conformance", func(s *step, nc *ndmpCluster) {
-		testNDMPConformance(ctx, s, nc, board, nc.addrs(ctx, s))
-	})
+	run("conformance", func(s *step, nc *ndmpCluster) { testNDMPConformance(ctx, s, nc, board) })
 	run("robot", func(s *step, nc *ndmpCluster) {
 		addrs = nc.addrs(ctx, s)
 		testNDMPRobot(ctx, s, nc, addrs)
@@ -166,7 +164,8 @@ func (nc *ndmpCluster) addrs(ctx context.Context, s *step) *elementAddrs {
 	s.t.Helper()
 	r, run := nc.robot(ctx, "n1")
 	if r == nil {
-		s.fatalf("n1's robot (SCSI service, changer %s) gives no element status, so ndmjob cannot load a cartridge:\n%s", ndmpLibrary, run.tail(30))
+		s.fatalf("this step needs the robot's element addresses, and n1's robot (SCSI service, changer %s) gives no element status (ndmjob -q -R … -r %s ends: %s)",
+			ndmpLibrary, ndmpLibrary, strings.ReplaceAll(run.tail(2), "\n", " | "))
 	}
 	a := &elementAddrs{}
 	for _, e := range r.Of("TAPE") {
@@ -222,15 +221,22 @@ func testNDMPQuery(ctx context.Context, s *step, nc *ndmpCluster) {
 
 // testNDMPConformance runs ndmjob's three conformance runs against n2 and
 // against ndmjob's own daemon, and puts their tables side by side.
-func testNDMPConformance(ctx context.Context, s *step, nc *ndmpCluster, board *statusBoard, a *elementAddrs) {
+func testNDMPConformance(ctx context.Context, s *step, nc *ndmpCluster, board *statusBoard) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	ref := startRefDaemon(s.t, ctx)
 	ag := nc.agent("n2")
 	// A scratch cartridge (slot 5) loaded through the robot for the tape
-	// and mover runs, unloaded again at their end.
-	media := "@" + a.slot(5)
+	// and mover runs, unloaded again at their end. Without a robot the
+	// runs go on with an empty drive, and say what that gives.
 	drive := ndmpLibrary + "/0"
+	load := []string{"-R", ag, "-r", ndmpLibrary, "-m", "@"}
+	if r, run := nc.robot(ctx, "n2"); r != nil && len(r.Of("SLOT")) >= 5 {
+		load[len(load)-1] += strconv.Itoa(r.Of("SLOT")[4].Addr)
+	} else {
+		s.errorf("n2's robot gives no element status, so the tape and mover runs cannot load a cartridge (ndmjob -q ends: %s)", strings.ReplaceAll(run.tail(2), "\n", " | "))
+		load = nil
+	}
 	runs := []struct {
 		name   string
 		series []string
@@ -238,12 +244,12 @@ func testNDMPConformance(ctx context.Context, s *step, nc *ndmpCluster, board *s
 		ref    func() []string
 	}{
 		{"test-tape", ndmjob.TapeSeries,
-			[]string{"-v", "-v", "-o", "test-tape", "-T", ag, "-R", ag, "-r", ndmpLibrary, "-m", media, "-f", drive},
+			append([]string{"-v", "-v", "-o", "test-tape", "-T", ag, "-f", drive}, load...),
 			func() []string {
 				return []string{"-v", "-v", "-o", "test-tape", "-T", ref.agent(), "-f", ref.tape(s.t)}
 			}},
 		{"test-mover", ndmjob.MoverSeries,
-			[]string{"-v", "-v", "-o", "test-mover", "-T", ag, "-R", ag, "-r", ndmpLibrary, "-m", media, "-f", drive},
+			append([]string{"-v", "-v", "-o", "test-mover", "-T", ag, "-f", drive}, load...),
 			func() []string {
 				return []string{"-v", "-v", "-o", "test-mover", "-T", ref.agent(), "-f", ref.tape(s.t)}
 			}},
