@@ -149,7 +149,7 @@ func startNDMPCluster(t *testing.T, n int, barcodes ...string) *ndmpCluster {
 	}
 	m.startAll(nodeNames(n), nil, func(ctx context.Context, opts localcluster.StartOptions) error {
 		_, err := m.c.StartNodeFunc(ctx, opts, func(ports localcluster.Ports) ([]string, error) {
-			p, err := freeTCPPort(ports.GRPC, ports.Gossip, ports.HTTP, ports.ISCSI)
+			p, err := freePortAvoiding(ports.GRPC, ports.Gossip, ports.HTTP, ports.ISCSI)
 			if err != nil {
 				return nil, err
 			}
@@ -169,8 +169,8 @@ func startNDMPCluster(t *testing.T, n int, barcodes ...string) *ndmpCluster {
 	return nc
 }
 
-// freeTCPPort returns a port free on 127.0.0.1 now that is none of avoid.
-func freeTCPPort(avoid ...int) (int, error) {
+// freePortAvoiding returns a port free on 127.0.0.1 now that is none of avoid.
+func freePortAvoiding(avoid ...int) (int, error) {
 	for range 100 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -316,7 +316,7 @@ func startRefDaemon(t *testing.T, ctx context.Context) *refDaemon {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	port, err := freeTCPPort()
+	port, err := freePortAvoiding()
 	if err != nil {
 		t.Fatal(err)
 	}
