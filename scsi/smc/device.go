@@ -64,7 +64,7 @@ type Library interface {
 // Config describes the changer as INQUIRY reports it.
 type Config struct {
 	// Name is the library's name; it is the default serial number, and the
-	// drives' identifiers (DVCID) are Name/N unless DriveName says otherwise.
+	// drives' identifiers (DVCID) are Name/N unless DriveID says otherwise.
 	Name string
 	// Vendor, Product and Revision are the T10 identification fields:
 	// at most 8, 16 and 4 ASCII characters. Defaults FERRY, SMC LIBRARY,
@@ -72,10 +72,11 @@ type Config struct {
 	Vendor, Product, Revision string
 	// Serial is the unit serial number (VPD 80h); default Name.
 	Serial string
-	// DriveName names drive n in READ ELEMENT STATUS with DVCID: the NDMP
-	// tape device name, so a DMA can tell which tape device sits at which
-	// data transfer element. Default Name/n.
-	DriveName func(n int) string
+	// DriveID identifies drive n in READ ELEMENT STATUS with DVCID: the
+	// drive's serial number, the one its tape device reports (NDMP's
+	// CONFIG_GET_TAPE_INFO SERIAL_NUMBER), which is how a DMA tells which
+	// tape device sits at which data transfer element. Default Name/n.
+	DriveID func(n int) string
 }
 
 func (c Config) withDefaults() Config {
@@ -91,9 +92,9 @@ func (c Config) withDefaults() Config {
 	if c.Serial == "" {
 		c.Serial = c.Name
 	}
-	if c.DriveName == nil {
+	if c.DriveID == nil {
 		name := c.Name
-		c.DriveName = func(n int) string { return name + "/" + strconv.Itoa(n) }
+		c.DriveID = func(n int) string { return name + "/" + strconv.Itoa(n) }
 	}
 	return c
 }

@@ -23,8 +23,8 @@
 //
 // TEST UNIT READY, REQUEST SENSE, INQUIRY (device type 08h; VPD 00h, 80h,
 // 83h), MODE SENSE(6)/(10) (pages 1Dh, 1Eh, 1Fh, 3Fh), READ ELEMENT STATUS
-// (VOLTAG: barcodes as primary volume tags; DVCID: each drive's NDMP
-// device name), MOVE MEDIUM, INITIALIZE ELEMENT STATUS (with and without
+// (VOLTAG: barcodes as primary volume tags; DVCID: each drive's serial
+// number), MOVE MEDIUM, INITIALIZE ELEMENT STATUS (with and without
 // range), PREVENT ALLOW MEDIUM REMOVAL and REPORT LUNS. Anything else is
 // ILLEGAL REQUEST, INVALID COMMAND OPERATION CODE (20/00).
 //

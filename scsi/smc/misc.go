@@ -102,3 +102,11 @@ func invalidAddress(field uint16) *sense.Sense {
 	s.ASC, s.ASCQ = sense.InvalidElementAddress.ASC(), sense.InvalidElementAddress.ASCQ()
 	return s
 }
+
+// Reset forgets what the client told the device server: its PREVENT
+// choice and the pending sense (NDMP's SCSI_RESET_DEVICE).
+func (d *Device) Reset() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.prevent, d.last = false, nil
+}

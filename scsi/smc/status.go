@@ -45,8 +45,8 @@ const (
 // selected type (or all), from the starting address on, at most the
 // number asked for, in address order and one element status page per
 // type. With VOLTAG each descriptor carries the cartridge's barcode as
-// its primary volume tag; with DVCID each drive carries its NDMP tape
-// device name as a vendor-specific ASCII identifier.
+// its primary volume tag; with DVCID each drive carries its serial
+// number (Config.DriveID) as a vendor-specific ASCII identifier.
 //
 // The header's NUMBER OF ELEMENTS AVAILABLE and BYTE COUNT OF REPORT
 // AVAILABLE describe the whole report even when the allocation length
@@ -112,7 +112,7 @@ func (d *Device) statusPage(snap Snapshot, elems []Element, voltag, dvcid bool) 
 	identLen := 0
 	if dvcid && typ == TypeDrive {
 		for i, e := range elems {
-			idents[i] = d.cfg.DriveName(e.Location.Index)
+			idents[i] = d.cfg.DriveID(e.Location.Index)
 			identLen = max(identLen, min(len(idents[i]), 255))
 		}
 	}
