@@ -85,6 +85,12 @@ type Executor struct {
 	mu      sync.Mutex
 	running map[string]*runningJob
 	wg      sync.WaitGroup
+	// started is when this executor was made, on this node's clock, which
+	// stamps the NDMP sessions it opens: a session of this node created
+	// before it belongs to an earlier incarnation (see endOrphans).
+	started time.Time
+	// ending are the orphaned NDMP sessions whose end is being proposed.
+	ending map[string]bool
 }
 
 // runningJob is a copy under way on this node.
@@ -115,6 +121,7 @@ func New(node Node, cfg Config) *Executor {
 	return &Executor{
 		node: node, cfg: cfg, log: cfg.Logger.With("component", "executor"), metrics: newMetrics(cfg.Registerer),
 		lease: newOwnerLease(), batch: &checkpointBatcher{node: node}, locks: newDeviceLocks(), running: map[string]*runningJob{},
+		started: time.Now(), ending: map[string]bool{},
 	}
 }
 
@@ -204,6 +211,18 @@ func (e *Executor) scan(ctx context.Context) bool {
 			r.cancel(errMoved)
 		}
 	}
+	// NDMP sessions are the NDMP server's to open and end, not the
+	// executor's to start.
+	mine = slices.DeleteFunc(mine, func(j *ferryv1.Job) bool {
+		if !fsm.IsNDMP(j) {
+			return false
+		}
+		if _, held := e.running[j.GetId()]; !held && j.GetCreatedAt().AsTime().Before(e.started) && !e.ending[j.GetId()] {
+			e.ending[j.GetId()] = true
+			go e.endOrphan(ctx, j)
+		}
+		return true
+	})
 	for _, j := range mine {
 		if r, active := e.running[j.GetId()]; active || ctx.Err() != nil {
 			if active && r.epoch != j.GetEpoch() {

@@ -667,3 +667,45 @@ func TestFlushWhileWriting(t *testing.T) {
 		}
 	}
 }
+
+// Erase ends the tape at the position, writing nothing there.
+func TestErase(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		layout string
+		at     uint64
+		want   []int
+	}{
+		{"unterminated file", "r F r r", 2, []int{100, -1}},
+		{"at EOD", "r F", 2, []int{100, -1}},
+		{"at BOP", "r F r", 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, path := newTape(t, Options{})
+			build(t, c, tc.layout)
+			if err := c.Locate(tc.at); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Erase(); err != nil {
+				t.Fatal(err)
+			}
+			if p := pos(t, c); !p.EOD || p.ObjectID != tc.at {
+				t.Fatalf("after the erase: %+v, want EOD at object %d", p, tc.at)
+			}
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Open(path, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if got := lengths(t, c); !equalInts(got, tc.want) {
+				t.Fatalf("tape holds %v, want %v", got, tc.want)
+			}
+			if st, _ := os.Stat(path); st.Size() != c.Used() {
+				t.Fatalf("image is %d bytes, Used %d", st.Size(), c.Used())
+			}
+		})
+	}
+}

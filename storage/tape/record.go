@@ -155,6 +155,26 @@ func (c *Cartridge) WriteFilemarks(n int) (earlyWarning bool, err error) {
 	return c.idx.end > c.ewPoint, nil
 }
 
+// Erase makes the position end of data, discarding every object from it
+// on, as SSC's ERASE with LONG=0 does: a writer ends a tape where it wants
+// without writing anything (an NDMP session cuts the unterminated tail an
+// interrupted session left).
+func (c *Cartridge) Erase() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.writable(); err != nil {
+		return err
+	}
+	if c.pos >= c.idx.len() && !c.trunc {
+		return nil
+	}
+	if err := c.cutAt(c.idx.offset(c.pos)); err != nil {
+		return err
+	}
+	c.dirty = true
+	return nil
+}
+
 func (c *Cartridge) writable() error {
 	if err := c.ready(); err != nil {
 		return err
