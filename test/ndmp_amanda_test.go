@@ -233,7 +233,11 @@ func newAmanda(t *testing.T) *amanda {
 		if keep := os.Getenv(keepDirEnv); keep != "" {
 			am.keepLogs(filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"), "amanda"))
 		}
-		for _, d := range []string{am.state, am.confDir, "/var/log/amanda/server/" + am.config, "/var/log/amanda/client/" + am.config} {
+		remove := []string{am.state, am.confDir, "/var/log/amanda/server/" + am.config, "/var/log/amanda/client/" + am.config}
+		// GNU tar's incremental lists, named after the host and directory
+		// (the source lies in am.state).
+		lists, _ := filepath.Glob("/var/lib/amanda/gnutar-lists/localhost" + strings.ReplaceAll(am.state, "/", "_") + "_*")
+		for _, d := range append(remove, lists...) {
 			if err := os.RemoveAll(d); err != nil {
 				t.Errorf("clean up Amanda: %v", err)
 			}
