@@ -1,8 +1,986 @@
 package ndmpserver
 
-// STUB by the lead: the tape engineer replaces this file.
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/ferry-san/ferry/ndmp"
+	"github.com/ferry-san/ferry/storage/tape"
+)
+
+// The MOVER service moves a data stream between a data connection and the
+// session's open tape, in records of record_size bytes.
+//
+// Directions are named from the data connection's side, as NDMP does:
+// MOVER_MODE_READ reads the connection and writes the tape (a backup),
+// MOVER_MODE_WRITE reads the tape and writes the connection (a recover).
+//
+// The stream is addressed by byte offsets that run across tapes. The DMA
+// sets a window, [window_offset, window_offset+window_length), the part of
+// the stream the current tape holds starting at the tape position where
+// the window was set. The mover pauses when it needs to go outside it:
+// EOW when a backup reaches its end, SEEK when a recover wants a byte
+// outside it (the DMA finds the tape that holds it, sets a new window and
+// continues), EOM when the tape reaches its early-warning zone (the record
+// is written: the pause loses nothing), EOF when a recover meets a
+// filemark or end of data. It halts when the connection closes (the normal
+// end of a backup), on MOVER_ABORT, on a tape error and on an internal one.
+//
+// One goroutine per LISTEN or CONNECT runs the stream; it blocks on the
+// network or the tape without holding any lock, takes the tape's lock for
+// each record and the mover's to account for it. Handlers change the state
+// under the mover's lock and wake it with cond.
+
+// Mover defaults, as a freshly connected NDMP server has them: a record of
+// 20 tar blocks and an infinite window.
+const (
+	defaultRecordSize = 20 * 512
+	lengthInfinity    = ^uint64(0)
+	// connectTimeout bounds MOVER_CONNECT's dial of a DATA service.
+	connectTimeout = 30 * time.Second
+	// releaseTimeout bounds the release of a drive when a session ends.
+	releaseTimeout = 30 * time.Second
+	// streamBuffer is the buffered reader on a backup's data connection:
+	// one read system call brings many records.
+	streamBuffer = 1 << 20
+)
 
 // moverState is a session's MOVER service.
-type moverState struct{}
+type moverState struct {
+	s *session
 
-func registerMover(h handlers) {}
+	mu   sync.Mutex
+	cond *sync.Cond // broadcast on every state change the stream waits for
+
+	state      ndmp.Ndmp4_mover_state
+	mode       ndmp.Ndmp4_mover_mode
+	pause      ndmp.Ndmp4_mover_pause_reason
+	halt       ndmp.Ndmp4_mover_halt_reason
+	recordSize uint32
+
+	windowOffset, windowLength, windowEnd uint64
+	// windowObject is the tape's logical object id where the window
+	// starts: where the tape stood when the window was set, or (set with
+	// no tape open) when the stream first needed it.
+	windowObject uint64
+	windowKnown  bool
+
+	pos        uint64 // stream offset of the next byte to move
+	bytesMoved uint64
+	seekPos    uint64
+	leftToRead uint64
+
+	addr ndmp.Ndmp4_addr
+	ln   io.Closer     // the listener while LISTEN
+	conn io.Closer     // the data connection while it is open
+	done chan struct{} // closed when the stream's goroutine ends
+	// ewDrive is the drive on which the early-warning pause was made: the
+	// mover pauses once per tape, then writes to its end.
+	ewDrive Drive
+}
+
+// moverState returns the session's MOVER service, created on first use.
+func (s *session) moverState() *moverState {
+	if s.mover == nil {
+		m := &moverState{s: s}
+		m.cond = sync.NewCond(&m.mu)
+		m.reset()
+		s.mover = m
+		s.tapeState() // its closer stops the mover before the drive goes
+	}
+	return s.mover
+}
+
+// reset puts the mover back in IDLE with its defaults. m.mu is held.
+func (m *moverState) reset() {
+	m.state = ndmp.NDMP4_MOVER_STATE_IDLE
+	m.mode = ndmp.NDMP4_MOVER_MODE_READ
+	m.pause = ndmp.NDMP4_MOVER_PAUSE_NA
+	m.halt = ndmp.NDMP4_MOVER_HALT_NA
+	m.recordSize = defaultRecordSize
+	m.windowOffset, m.windowLength, m.windowEnd = 0, lengthInfinity, lengthInfinity
+	m.windowKnown = false
+	m.pos, m.bytesMoved, m.seekPos, m.leftToRead = 0, 0, 0, 0
+	m.addr = ndmp.Ndmp4_addr{Addr_type: ndmp.NDMP4_ADDR_LOCAL}
+	m.ln, m.conn, m.done = nil, nil, nil
+	m.ewDrive = nil
+}
+
+// active reports whether the mover is moving data, so the tape is its.
+func (m *moverState) active() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state == ndmp.NDMP4_MOVER_STATE_ACTIVE
+}
+
+// idle reports whether the mover is IDLE (the DATA service's LISTEN and
+// CONNECT need it).
+func (m *moverState) idle() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state == ndmp.NDMP4_MOVER_STATE_IDLE
+}
+
+// shutdown ends the stream when the session ends: no notification (the
+// DMA is gone), the goroutine waited for so that the drive is free.
+func (m *moverState) shutdown() {
+	m.mu.Lock()
+	if m.state != ndmp.NDMP4_MOVER_STATE_IDLE && m.state != ndmp.NDMP4_MOVER_STATE_HALTED {
+		m.setHalted(ndmp.NDMP4_MOVER_HALT_ABORTED)
+	}
+	done := m.done
+	m.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+}
+
+func registerMover(h handlers) {
+	h.add(ndmp.NDMP4_MOVER_GET_STATE, authed, moverGetState)
+	h.add(ndmp.NDMP4_MOVER_LISTEN, authed, moverListen)
+	h.add(ndmp.NDMP4_MOVER_CONNECT, authed, moverConnect)
+	h.add(ndmp.NDMP4_MOVER_CONTINUE, authed, moverContinue)
+	h.add(ndmp.NDMP4_MOVER_ABORT, authed, moverAbort)
+	h.add(ndmp.NDMP4_MOVER_STOP, authed, moverStop)
+	h.add(ndmp.NDMP4_MOVER_SET_WINDOW, authed, moverSetWindow)
+	h.add(ndmp.NDMP4_MOVER_READ, authed, moverRead)
+	h.add(ndmp.NDMP4_MOVER_CLOSE, authed, moverClose)
+	h.add(ndmp.NDMP4_MOVER_SET_RECORD_SIZE, authed, moverSetRecordSize)
+}
+
+func moverGetState(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
+	m := s.moverState()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return &ndmp.Ndmp4_mover_get_state_reply{
+		Mode:                 m.mode,
+		State:                m.state,
+		Pause_reason:         m.pause,
+		Halt_reason:          m.halt,
+		Record_size:          m.recordSize,
+		Record_num:           uint32(min(m.pos/uint64(m.recordSize), blocknoUnknown)),
+		Bytes_moved:          m.bytesMoved,
+		Seek_position:        m.seekPos,
+		Bytes_left_to_read:   m.leftToRead,
+		Window_offset:        m.windowOffset,
+		Window_length:        m.windowLength,
+		Data_connection_addr: m.addr,
+	}, ndmp.NDMP4_NO_ERR
+}
+
+// canProceed is what LISTEN, CONNECT and CONTINUE need of the tape: open,
+// and opened for writing when the mover will write it.
+func (s *session) moverCanProceed(mode ndmp.Ndmp4_mover_mode) ndmp.Ndmp4_error {
+	t := s.tapeState()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case t.drive == nil:
+		return ndmp.NDMP4_DEV_NOT_OPEN_ERR
+	case mode == ndmp.NDMP4_MOVER_MODE_READ && t.mode == ndmp.NDMP4_TAPE_READ_MODE:
+		return ndmp.NDMP4_PERMISSION_ERR
+	}
+	return ndmp.NDMP4_NO_ERR
+}
+
+// checkModeAddr validates a LISTEN's or CONNECT's mode and address type.
+func checkModeAddr(mode ndmp.Ndmp4_mover_mode, at ndmp.Ndmp4_addr_type) ndmp.Ndmp4_error {
+	switch mode {
+	case ndmp.NDMP4_MOVER_MODE_READ, ndmp.NDMP4_MOVER_MODE_WRITE:
+	default:
+		return ndmp.NDMP4_ILLEGAL_ARGS_ERR
+	}
+	switch at {
+	case ndmp.NDMP4_ADDR_LOCAL, ndmp.NDMP4_ADDR_TCP:
+	default:
+		return ndmp.NDMP4_ILLEGAL_ARGS_ERR
+	}
+	return ndmp.NDMP4_NO_ERR
+}
+
+func moverListen(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
+	r := req.Body.(*ndmp.Ndmp4_mover_listen_request)
+	fail := func(e ndmp.Ndmp4_error) (ndmp.Body, ndmp.Ndmp4_error) {
+		return &ndmp.Ndmp4_mover_listen_reply{Error: e, Connect_addr: ndmp.Ndmp4_addr{Addr_type: r.Addr_type}}, e
+	}
+	if e := checkModeAddr(r.Mode, r.Addr_type); e != ndmp.NDMP4_NO_ERR {
+		return fail(e)
+	}
+	m := s.moverState()
+	if !m.idle() || !s.dataIdle() {
+		return fail(ndmp.NDMP4_ILLEGAL_STATE_ERR)
+	}
+	if e := s.moverCanProceed(r.Mode); e != ndmp.NDMP4_NO_ERR {
+		return fail(e)
+	}
+	var (
+		addr   ndmp.Ndmp4_addr
+		accept func() (io.ReadWriteCloser, error)
+		ln     io.Closer
+	)
+	switch r.Addr_type {
+	case ndmp.NDMP4_ADDR_TCP:
+		tl, a, err := s.listenTCP()
+		if err != nil {
+			s.log.Warn("ndmp: mover listen", "err", err)
+			return fail(ndmp.NDMP4_CONNECT_ERR)
+		}
+		addr, ln = a, tl
+		accept = func() (io.ReadWriteCloser, error) {
+			c, err := tl.Accept()
+			tl.Close() // one connection per listen
+			if err != nil {
+				return nil, err
+			}
+			tuneDataConn(c)
+			return c, nil
+		}
+	case ndmp.NDMP4_ADDR_LOCAL:
+		l, err := s.localListen(pipeMover)
+		if err != nil {
+			s.log.Warn("ndmp: mover listen local", "err", err)
+			return fail(ndmp.NDMP4_ILLEGAL_STATE_ERR)
+		}
+		addr = ndmp.Ndmp4_addr{Addr_type: ndmp.NDMP4_ADDR_LOCAL}
+		ln, accept = l, l.accept
+	}
+	m.mu.Lock()
+	m.mode = r.Mode
+	m.state = ndmp.NDMP4_MOVER_STATE_LISTEN
+	m.pause, m.halt = ndmp.NDMP4_MOVER_PAUSE_NA, ndmp.NDMP4_MOVER_HALT_NA
+	m.addr = addr
+	m.ln = ln
+	m.done = make(chan struct{})
+	m.mu.Unlock()
+	go m.run(accept)
+	s.log.Info("ndmp: mover listening", "mode", r.Mode, "addr", addrString(addr))
+	return &ndmp.Ndmp4_mover_listen_reply{Connect_addr: addr}, ndmp.NDMP4_NO_ERR
+}
+
+func moverConnect(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
+	r := req.Body.(*ndmp.Ndmp4_mover_connect_request)
+	fail := func(e ndmp.Ndmp4_error) (ndmp.Body, ndmp.Ndmp4_error) {
+		return &ndmp.Ndmp4_mover_connect_reply{Error: e}, e
+	}
+	if e := checkModeAddr(r.Mode, r.Addr.Addr_type); e != ndmp.NDMP4_NO_ERR {
+		return fail(e)
+	}
+	m := s.moverState()
+	if !m.idle() {
+		return fail(ndmp.NDMP4_ILLEGAL_STATE_ERR)
+	}
+	if r.Addr.Addr_type == ndmp.NDMP4_ADDR_LOCAL {
+		if !s.dataListeningLocal() {
+			return fail(ndmp.NDMP4_ILLEGAL_STATE_ERR)
+		}
+	} else if !s.dataIdle() {
+		return fail(ndmp.NDMP4_ILLEGAL_STATE_ERR)
+	}
+	if e := s.moverCanProceed(r.Mode); e != ndmp.NDMP4_NO_ERR {
+		return fail(e)
+	}
+	var conn io.ReadWriteCloser
+	switch r.Addr.Addr_type {
+	case ndmp.NDMP4_ADDR_TCP:
+		c, err := dialTCP(ctx, r.Addr)
+		if err != nil {
+			s.log.Info("ndmp: mover connect", "addr", addrString(r.Addr), "err", err)
+			if errors.Is(err, errNoAddress) {
+				return fail(ndmp.NDMP4_ILLEGAL_ARGS_ERR)
+			}
+			return fail(ndmp.NDMP4_CONNECT_ERR)
+		}
+		conn = c
+	case ndmp.NDMP4_ADDR_LOCAL:
+		c, err := s.localConnect(pipeMover)
+		if err != nil {
+			s.log.Info("ndmp: mover connect local", "err", err)
+			return fail(ndmp.NDMP4_ILLEGAL_STATE_ERR)
+		}
+		conn = c
+	}
+	m.mu.Lock()
+	m.mode = r.Mode
+	m.state = ndmp.NDMP4_MOVER_STATE_ACTIVE
+	m.pause, m.halt = ndmp.NDMP4_MOVER_PAUSE_NA, ndmp.NDMP4_MOVER_HALT_NA
+	m.addr = r.Addr
+	m.conn = conn
+	m.done = make(chan struct{})
+	m.mu.Unlock()
+	go m.run(func() (io.ReadWriteCloser, error) { return conn, nil })
+	s.log.Info("ndmp: mover connected", "mode", r.Mode, "addr", addrString(r.Addr))
+	return &ndmp.Ndmp4_mover_connect_reply{}, ndmp.NDMP4_NO_ERR
+}
+
+func moverContinue(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
+	fail := func(e ndmp.Ndmp4_error) (ndmp.Body, ndmp.Ndmp4_error) {
+		return &ndmp.Ndmp4_mover_continue_reply{Error: e}, e
+	}
+	m := s.moverState()
+	m.mu.Lock()
+	st, mode := m.state, m.mode
+	m.mu.Unlock()
+	if st != ndmp.NDMP4_MOVER_STATE_PAUSED {
+		return fail(ndmp.NDMP4_ILLEGAL_STATE_ERR)
+	}
+	if e := s.moverCanProceed(mode); e != ndmp.NDMP4_NO_ERR {
+		return fail(e)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state != ndmp.NDMP4_MOVER_STATE_PAUSED {
+		return fail(ndmp.NDMP4_ILLEGAL_STATE_ERR) // halted meanwhile
+	}
+	m.state, m.pause = ndmp.NDMP4_MOVER_STATE_ACTIVE, ndmp.NDMP4_MOVER_PAUSE_NA
+	m.cond.Broadcast()
+	return &ndmp.Ndmp4_mover_continue_reply{}, ndmp.NDMP4_NO_ERR
+}
+
+func moverAbort(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
+	m := s.moverState()
+	m.mu.Lock()
+	switch m.state {
+	case ndmp.NDMP4_MOVER_STATE_LISTEN, ndmp.NDMP4_MOVER_STATE_ACTIVE, ndmp.NDMP4_MOVER_STATE_PAUSED:
+	default:
+		m.mu.Unlock()
+		e := ndmp.NDMP4_ILLEGAL_STATE_ERR
+		return &ndmp.Ndmp4_mover_abort_reply{Error: e}, e
+	}
+	m.setHalted(ndmp.NDMP4_MOVER_HALT_ABORTED)
+	m.mu.Unlock()
+	m.notifyHalted(ndmp.NDMP4_MOVER_HALT_ABORTED, "mover aborted by the DMA")
+	return &ndmp.Ndmp4_mover_abort_reply{}, ndmp.NDMP4_NO_ERR
+}
+
+func moverStop(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
+	m := s.moverState()
+	m.mu.Lock()
+	if m.state != ndmp.NDMP4_MOVER_STATE_HALTED {
+		m.mu.Unlock()
+		e := ndmp.NDMP4_ILLEGAL_STATE_ERR
+		return &ndmp.Ndmp4_mover_stop_reply{Error: e}, e
+	}
+	done := m.done
+	m.mu.Unlock()
+	if done != nil {
+		// The stream's goroutine is on its way out (it was woken by the
+		// halt); wait so that IDLE really means nothing moves.
+		<-done
+	}
+	m.mu.Lock()
+	m.reset()
+	m.mu.Unlock()
+	return &ndmp.Ndmp4_mover_stop_reply{}, ndmp.NDMP4_NO_ERR
+}
+
+func moverClose(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
+	m := s.moverState()
+	m.mu.Lock()
+	switch m.state {
+	case ndmp.NDMP4_MOVER_STATE_IDLE:
+		m.mu.Unlock()
+		e := ndmp.NDMP4_ILLEGAL_STATE_ERR
+		return &ndmp.Ndmp4_mover_close_reply{Error: e}, e
+	case ndmp.NDMP4_MOVER_STATE_HALTED:
+		m.mu.Unlock()
+		return &ndmp.Ndmp4_mover_close_reply{}, ndmp.NDMP4_NO_ERR
+	}
+	m.setHalted(ndmp.NDMP4_MOVER_HALT_CONNECT_CLOSED)
+	m.mu.Unlock()
+	m.notifyHalted(ndmp.NDMP4_MOVER_HALT_CONNECT_CLOSED, "data connection closed by the DMA")
+	return &ndmp.Ndmp4_mover_close_reply{}, ndmp.NDMP4_NO_ERR
+}
+
+func moverSetRecordSize(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
+	r := req.Body.(*ndmp.Ndmp4_mover_set_record_size_request)
+	fail := func(e ndmp.Ndmp4_error) (ndmp.Body, ndmp.Ndmp4_error) {
+		return &ndmp.Ndmp4_mover_set_record_size_reply{Error: e}, e
+	}
+	m := s.moverState()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state != ndmp.NDMP4_MOVER_STATE_IDLE && m.state != ndmp.NDMP4_MOVER_STATE_PAUSED {
+		return fail(ndmp.NDMP4_ILLEGAL_STATE_ERR)
+	}
+	if r.Len == 0 || r.Len > maxTapeRecord {
+		return fail(ndmp.NDMP4_ILLEGAL_ARGS_ERR)
+	}
+	m.recordSize = r.Len
+	return &ndmp.Ndmp4_mover_set_record_size_reply{}, ndmp.NDMP4_NO_ERR
+}
+
+func moverSetWindow(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
+	r := req.Body.(*ndmp.Ndmp4_mover_set_window_request)
+	fail := func(e ndmp.Ndmp4_error) (ndmp.Body, ndmp.Ndmp4_error) {
+		return &ndmp.Ndmp4_mover_set_window_reply{Error: e}, e
+	}
+	m := s.moverState()
+	m.mu.Lock()
+	st, rs := m.state, uint64(m.recordSize)
+	m.mu.Unlock()
+	// NDMP v4: the window is set in IDLE, before LISTEN or CONNECT, or
+	// while PAUSED.
+	if st != ndmp.NDMP4_MOVER_STATE_IDLE && st != ndmp.NDMP4_MOVER_STATE_PAUSED {
+		return fail(ndmp.NDMP4_ILLEGAL_STATE_ERR)
+	}
+	if r.Offset%rs != 0 {
+		return fail(ndmp.NDMP4_ILLEGAL_ARGS_ERR)
+	}
+	end := lengthInfinity
+	// "A window length of all ones minus the current window offset" is
+	// the spec's infinite window; all ones is accepted too (Amanda's
+	// (0, -1) read window).
+	if r.Length != lengthInfinity && r.Offset+r.Length != lengthInfinity {
+		if r.Length%rs != 0 || r.Length > lengthInfinity-r.Offset {
+			return fail(ndmp.NDMP4_ILLEGAL_ARGS_ERR)
+		}
+		end = r.Offset + r.Length
+	}
+	// Where the tape stands now is where the window starts.
+	obj, known := s.tapePosition()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state != st {
+		return fail(ndmp.NDMP4_ILLEGAL_STATE_ERR)
+	}
+	m.windowOffset, m.windowLength, m.windowEnd = r.Offset, r.Length, end
+	m.windowObject, m.windowKnown = obj, known
+	if st == ndmp.NDMP4_MOVER_STATE_IDLE {
+		// The stream starts at the window (record_num = offset /
+		// record_size, as the spec says).
+		m.pos = r.Offset
+	}
+	return &ndmp.Ndmp4_mover_set_window_reply{}, ndmp.NDMP4_NO_ERR
+}
+
+// tapePosition is the open tape's logical object id, if a tape is open.
+func (s *session) tapePosition() (uint64, bool) {
+	t := s.tapeState()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.drive == nil {
+		return 0, false
+	}
+	p, err := t.drive.ReadPosition()
+	if err != nil {
+		return 0, false
+	}
+	return p.ObjectID, true
+}
+
+func moverRead(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
+	r := req.Body.(*ndmp.Ndmp4_mover_read_request)
+	fail := func(e ndmp.Ndmp4_error) (ndmp.Body, ndmp.Ndmp4_error) {
+		return &ndmp.Ndmp4_mover_read_reply{Error: e}, e
+	}
+	m := s.moverState()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case m.state != ndmp.NDMP4_MOVER_STATE_ACTIVE, m.mode != ndmp.NDMP4_MOVER_MODE_WRITE:
+		return fail(ndmp.NDMP4_ILLEGAL_STATE_ERR)
+	case m.leftToRead > 0:
+		return fail(ndmp.NDMP4_READ_IN_PROGRESS_ERR)
+	}
+	m.seekPos, m.leftToRead = r.Offset, r.Length
+	m.pos = r.Offset
+	m.cond.Broadcast()
+	return &ndmp.Ndmp4_mover_read_reply{}, ndmp.NDMP4_NO_ERR
+}
+
+// setHalted halts the mover and closes its connection and listener, which
+// wakes a stream blocked on the network. m.mu is held.
+func (m *moverState) setHalted(reason ndmp.Ndmp4_mover_halt_reason) {
+	m.state, m.halt, m.pause = ndmp.NDMP4_MOVER_STATE_HALTED, reason, ndmp.NDMP4_MOVER_PAUSE_NA
+	m.leftToRead = 0
+	if m.ln != nil {
+		m.ln.Close()
+		m.ln = nil
+	}
+	if m.conn != nil {
+		m.conn.Close()
+		m.conn = nil
+	}
+	m.cond.Broadcast()
+}
+
+// notifyHalted posts NOTIFY_MOVER_HALTED and a LOG_MESSAGE saying why.
+func (m *moverState) notifyHalted(reason ndmp.Ndmp4_mover_halt_reason, why string) {
+	s := m.s
+	logType := ndmp.NDMP4_LOG_NORMAL
+	if reason != ndmp.NDMP4_MOVER_HALT_CONNECT_CLOSED {
+		logType = ndmp.NDMP4_LOG_ERROR
+	}
+	s.logMessage(logType, why)
+	if _, err := s.conn.Send(ndmp.NDMP4_NOTIFY_MOVER_HALTED, &ndmp.Ndmp4_notify_mover_halted_post{Reason: reason}); err != nil {
+		s.log.Debug("ndmp: notify mover halted", "err", err)
+	}
+}
+
+// notifyPaused posts NOTIFY_MOVER_PAUSED and a LOG_MESSAGE saying why.
+func (m *moverState) notifyPaused(reason ndmp.Ndmp4_mover_pause_reason, seek uint64, why string) {
+	s := m.s
+	s.logMessage(ndmp.NDMP4_LOG_NORMAL, why)
+	if _, err := s.conn.Send(ndmp.NDMP4_NOTIFY_MOVER_PAUSED, &ndmp.Ndmp4_notify_mover_paused_post{Reason: reason, Seek_position: seek}); err != nil {
+		s.log.Debug("ndmp: notify mover paused", "err", err)
+	}
+}
+
+// pauseLocked pauses the mover and waits until it is continued (true) or
+// halted (false). The notification is sent without the lock. m.mu is held.
+func (m *moverState) pauseLocked(reason ndmp.Ndmp4_mover_pause_reason, why string) bool {
+	m.state, m.pause = ndmp.NDMP4_MOVER_STATE_PAUSED, reason
+	m.seekPos = m.pos
+	seek := m.pos
+	m.mu.Unlock()
+	m.s.log.Info("ndmp: mover paused", "reason", reason, "position", seek, "why", why)
+	m.notifyPaused(reason, seek, why)
+	m.mu.Lock()
+	for m.state == ndmp.NDMP4_MOVER_STATE_PAUSED {
+		m.cond.Wait()
+	}
+	return m.state == ndmp.NDMP4_MOVER_STATE_ACTIVE
+}
+
+// run is the stream's goroutine: it waits for the data connection, then
+// moves data until the mover halts.
+func (m *moverState) run(accept func() (io.ReadWriteCloser, error)) {
+	defer close(m.done)
+	conn, err := accept()
+	m.mu.Lock()
+	if m.state == ndmp.NDMP4_MOVER_STATE_HALTED {
+		// Aborted while listening.
+		m.mu.Unlock()
+		if conn != nil {
+			conn.Close()
+		}
+		return
+	}
+	if err != nil {
+		m.setHalted(ndmp.NDMP4_MOVER_HALT_CONNECT_ERROR)
+		m.mu.Unlock()
+		m.notifyHalted(ndmp.NDMP4_MOVER_HALT_CONNECT_ERROR, fmt.Sprintf("data connection not established: %v", err))
+		return
+	}
+	m.ln = nil
+	m.conn = conn
+	if m.state == ndmp.NDMP4_MOVER_STATE_LISTEN {
+		m.state = ndmp.NDMP4_MOVER_STATE_ACTIVE
+		if tc, ok := conn.(net.Conn); ok && m.addr.Addr_type == ndmp.NDMP4_ADDR_TCP {
+			// get_state shows the peer once connected.
+			m.addr = tcpAddr(tc.RemoteAddr())
+		}
+	}
+	mode, rs := m.mode, m.recordSize
+	m.mu.Unlock()
+	m.s.log.Info("ndmp: mover active", "mode", mode, "record_size", rs)
+
+	var reason ndmp.Ndmp4_mover_halt_reason
+	var why string
+	if mode == ndmp.NDMP4_MOVER_MODE_READ {
+		reason, why = m.toTape(conn)
+	} else {
+		reason, why = m.fromTape(conn)
+	}
+	m.mu.Lock()
+	if m.state == ndmp.NDMP4_MOVER_STATE_HALTED {
+		// Halted by a handler (abort, close), which notified.
+		m.mu.Unlock()
+		conn.Close()
+		return
+	}
+	m.setHalted(reason)
+	moved := m.bytesMoved
+	m.mu.Unlock()
+	conn.Close()
+	m.s.log.Info("ndmp: mover halted", "reason", reason, "bytes", moved, "why", why)
+	m.notifyHalted(reason, why)
+}
+
+// waitActive blocks while the mover is PAUSED; false when it halted.
+// m.mu is held.
+func (m *moverState) waitActive() bool {
+	for m.state == ndmp.NDMP4_MOVER_STATE_PAUSED {
+		m.cond.Wait()
+	}
+	return m.state == ndmp.NDMP4_MOVER_STATE_ACTIVE
+}
+
+// tape is the session's TAPE service. The mover uses whichever drive is
+// open when it moves a record: a DMA changes tapes while the mover is
+// paused.
+func (m *moverState) tape() *tapeState { return m.s.tape }
+
+// toTape is a backup: records from the connection to the tape. It returns
+// why the mover halts.
+func (m *moverState) toTape(conn io.Reader) (ndmp.Ndmp4_mover_halt_reason, string) {
+	m.mu.Lock()
+	rs := int(m.recordSize)
+	m.mu.Unlock()
+	br := bufio.NewReaderSize(conn, max(streamBuffer, rs))
+	rec := make([]byte, rs)
+	t := m.tape()
+	for {
+		n, err := io.ReadFull(br, rec)
+		switch {
+		case n == 0 && errors.Is(err, io.EOF):
+			return m.endOfBackup()
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			// The last record, padded to the record size as NDMP
+			// requires: the tape holds only whole records.
+			clear(rec[n:])
+		case err != nil:
+			return ndmp.NDMP4_MOVER_HALT_CONNECT_ERROR, fmt.Sprintf("reading the data connection: %v", err)
+		}
+		if reason, why, ok := m.writeRecord(t, rec); !ok {
+			return reason, why
+		}
+		if n < rs {
+			if _, err := br.ReadByte(); err == nil {
+				// ReadFull said the stream ended; nothing may follow.
+				return ndmp.NDMP4_MOVER_HALT_INTERNAL_ERROR, "data after the end of the stream"
+			}
+			return m.endOfBackup()
+		}
+	}
+}
+
+// endOfBackup makes what the mover wrote durable before the DMA hears that
+// the stream ended.
+func (m *moverState) endOfBackup() (ndmp.Ndmp4_mover_halt_reason, string) {
+	t := m.tape()
+	t.mu.Lock()
+	var err error
+	if t.drive != nil {
+		err = t.drive.Flush()
+	}
+	t.mu.Unlock()
+	m.mu.Lock()
+	moved := m.bytesMoved
+	m.mu.Unlock()
+	if err != nil {
+		return ndmp.NDMP4_MOVER_HALT_MEDIA_ERROR, fmt.Sprintf("flushing the tape: %v", err)
+	}
+	return ndmp.NDMP4_MOVER_HALT_CONNECT_CLOSED, fmt.Sprintf("end of the data stream: %d bytes written", moved)
+}
+
+// writeRecord writes one record of a backup, pausing at the window's end
+// and at the end of the medium; false when the mover halts.
+func (m *moverState) writeRecord(t *tapeState, rec []byte) (ndmp.Ndmp4_mover_halt_reason, string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for {
+		if !m.waitActive() {
+			return 0, "", false
+		}
+		if m.pos >= m.windowEnd || m.pos < m.windowOffset {
+			if !m.pauseLocked(ndmp.NDMP4_MOVER_PAUSE_EOW, fmt.Sprintf("end of the mover window at byte %d", m.pos)) {
+				return 0, "", false
+			}
+			continue
+		}
+		m.mu.Unlock()
+		t.mu.Lock()
+		d := t.drive
+		var ew bool
+		var err error
+		if d == nil {
+			err = tape.ErrNotLoaded
+		} else {
+			ew, err = writeRecord(d, rec)
+			t.blockno = -1
+		}
+		t.mu.Unlock()
+		m.mu.Lock()
+		switch {
+		case errors.Is(err, tape.ErrEndOfMedium):
+			// Not written: it goes on the next tape after CONTINUE.
+			m.ewDrive = d
+			if !m.pauseLocked(ndmp.NDMP4_MOVER_PAUSE_EOM, fmt.Sprintf("end of medium on %s at byte %d", barcode(d), m.pos)) {
+				return 0, "", false
+			}
+			continue
+		case err != nil:
+			return ndmp.NDMP4_MOVER_HALT_MEDIA_ERROR, fmt.Sprintf("writing the tape at byte %d: %v", m.pos, err), false
+		}
+		m.pos += uint64(len(rec))
+		m.bytesMoved += uint64(len(rec))
+		if ew && m.ewDrive != d {
+			// Written, in the early-warning zone: pause once on this
+			// tape so that the DMA can change it losslessly.
+			m.ewDrive = d
+			if !m.pauseLocked(ndmp.NDMP4_MOVER_PAUSE_EOM, fmt.Sprintf("early warning: %s is nearly full at byte %d", barcode(d), m.pos)) {
+				return 0, "", false
+			}
+		}
+		return 0, "", true
+	}
+}
+
+// barcode names the cartridge in a drive for messages.
+func barcode(d Drive) string {
+	if d == nil {
+		return "no cartridge"
+	}
+	return d.Barcode()
+}
+
+// fromTape is a recover: the bytes MOVER_READ asks for, from the tape to
+// the connection. It returns why the mover halts.
+func (m *moverState) fromTape(conn io.Writer) (ndmp.Ndmp4_mover_halt_reason, string) {
+	m.mu.Lock()
+	rs := uint64(m.recordSize)
+	m.mu.Unlock()
+	buf := make([]byte, rs)
+	t := m.tape()
+	var (
+		cached    = false // buf holds record cachedRec of the window
+		cachedRec uint64
+		cachedLen uint64
+		cachedWin uint64 // windowObject when the record was read
+		at        = ^uint64(0)
+	)
+	for {
+		m.mu.Lock()
+		for m.state == ndmp.NDMP4_MOVER_STATE_PAUSED || (m.state == ndmp.NDMP4_MOVER_STATE_ACTIVE && m.leftToRead == 0) {
+			m.cond.Wait()
+		}
+		if m.state != ndmp.NDMP4_MOVER_STATE_ACTIVE {
+			m.mu.Unlock()
+			return 0, ""
+		}
+		if m.recordSize != uint32(rs) {
+			rs = uint64(m.recordSize)
+			buf = make([]byte, rs)
+			cached, at = false, ^uint64(0)
+		}
+		if m.pos < m.windowOffset || m.pos >= m.windowEnd {
+			if !m.pauseLocked(ndmp.NDMP4_MOVER_PAUSE_SEEK, fmt.Sprintf("byte %d is outside the mover window", m.pos)) {
+				m.mu.Unlock()
+				return 0, ""
+			}
+			cached, at = false, ^uint64(0) // the DMA may have moved the tape
+			m.mu.Unlock()
+			continue
+		}
+		rel := m.pos - m.windowOffset
+		recNo, off := rel/rs, rel%rs
+		want := min(m.leftToRead, m.windowEnd-m.pos)
+		if !m.windowKnown {
+			m.mu.Unlock()
+			obj, ok := m.s.tapePosition()
+			m.mu.Lock()
+			if !ok {
+				m.mu.Unlock()
+				return ndmp.NDMP4_MOVER_HALT_MEDIA_ERROR, "no tape is open"
+			}
+			m.windowObject, m.windowKnown = obj, true
+		}
+		win := m.windowObject
+		m.mu.Unlock()
+
+		if !cached || cachedRec != recNo || cachedWin != win {
+			n, err := m.readTapeRecord(t, buf, win+recNo*blocksPer(t, rs), at != win+recNo*blocksPer(t, rs))
+			switch {
+			case errors.Is(err, tape.ErrFilemark), errors.Is(err, tape.ErrEndOfData):
+				m.mu.Lock()
+				ok := m.pauseLocked(ndmp.NDMP4_MOVER_PAUSE_EOF, fmt.Sprintf("end of the tape file at byte %d", m.pos))
+				m.mu.Unlock()
+				if !ok {
+					return 0, ""
+				}
+				cached, at = false, ^uint64(0)
+				continue
+			case err != nil:
+				return ndmp.NDMP4_MOVER_HALT_MEDIA_ERROR, fmt.Sprintf("reading the tape at byte %d: %v", rel, err)
+			}
+			cached, cachedRec, cachedLen, cachedWin = true, recNo, uint64(n), win
+			at = win + (recNo+1)*blocksPer(t, rs)
+		}
+		var chunk []byte
+		if off < cachedLen {
+			chunk = buf[off:min(cachedLen, off+want)]
+		}
+		if len(chunk) > 0 {
+			if _, err := conn.Write(chunk); err != nil {
+				return ndmp.NDMP4_MOVER_HALT_CONNECT_CLOSED, fmt.Sprintf("writing the data connection: %v", err)
+			}
+		}
+		m.mu.Lock()
+		adv := uint64(len(chunk))
+		if adv == 0 {
+			// A record shorter than the record size: its missing tail
+			// is skipped, the stream goes on at the next record.
+			adv = min(rs-off, want)
+		}
+		m.pos += adv
+		m.bytesMoved += uint64(len(chunk))
+		m.leftToRead -= min(adv, m.leftToRead)
+		m.mu.Unlock()
+	}
+}
+
+// blocksPer is how many tape blocks one mover record takes: one in
+// variable mode, record/block size in fixed mode.
+func blocksPer(t *tapeState, rs uint64) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.drive == nil {
+		return 1
+	}
+	if bs := uint64(t.drive.BlockSize()); bs > 0 && rs > bs {
+		return rs / bs
+	}
+	return 1
+}
+
+// readTapeRecord reads the mover record at tape object obj into buf,
+// locating there first unless the tape is known to be there.
+func (m *moverState) readTapeRecord(t *tapeState, buf []byte, obj uint64, locate bool) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d := t.drive
+	if d == nil {
+		return 0, fmt.Errorf("no tape is open: %w", tape.ErrNotLoaded)
+	}
+	t.blockno, t.atFilemark = -1, false
+	if locate {
+		if err := d.Locate(obj); err != nil {
+			return 0, err
+		}
+	}
+	bs := int(d.BlockSize())
+	if bs == 0 || bs >= len(buf) {
+		n, err := d.ReadRecord(buf)
+		if errors.Is(err, tape.ErrIncorrectLength) {
+			err = nil
+		}
+		if errors.Is(err, tape.ErrFilemark) {
+			// Stay on the mark's BOT side, as TAPE_READ does.
+			if err := d.Space(tape.SpaceFilemarks, -1); err != nil {
+				return 0, err
+			}
+			t.atFilemark = true
+			return 0, tape.ErrFilemark
+		}
+		return n, err
+	}
+	total := 0
+	for total+bs <= len(buf) {
+		n, err := d.ReadRecord(buf[total : total+bs])
+		if errors.Is(err, tape.ErrIncorrectLength) {
+			err = nil
+		}
+		if err != nil {
+			if total > 0 && (errors.Is(err, tape.ErrFilemark) || errors.Is(err, tape.ErrEndOfData)) {
+				if errors.Is(err, tape.ErrFilemark) {
+					if err := d.Space(tape.SpaceFilemarks, -1); err != nil {
+						return total, err
+					}
+				}
+				return total, nil
+			}
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// addrString shows an NDMP address in logs.
+func addrString(a ndmp.Ndmp4_addr) string {
+	if a.Addr_type != ndmp.NDMP4_ADDR_TCP {
+		return a.Addr_type.String()
+	}
+	var out string
+	for _, ta := range *a.Tcp_addr() {
+		if out != "" {
+			out += ","
+		}
+		out += net.JoinHostPort(ipv4(ta.Ip_addr).String(), fmt.Sprint(ta.Port))
+	}
+	return out
+}
+
+// ipv4 turns NDMP's u_long address (network order, as a number) into an IP.
+func ipv4(a uint32) net.IP {
+	ip := make(net.IP, 4)
+	binary.BigEndian.PutUint32(ip, a)
+	return ip
+}
+
+// errNoAddress: a CONNECT's address lists no TCP address to dial.
+var errNoAddress = errors.New("no TCP address")
+
+// dialTCP connects to a DATA service's LISTEN address, trying each of its
+// TCP addresses in turn.
+func dialTCP(ctx context.Context, a ndmp.Ndmp4_addr) (net.Conn, error) {
+	addrs := *a.Tcp_addr()
+	if len(addrs) == 0 {
+		return nil, errNoAddress
+	}
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	var d net.Dialer
+	var errs []error
+	for _, ta := range addrs {
+		hp := net.JoinHostPort(ipv4(ta.Ip_addr).String(), fmt.Sprint(ta.Port))
+		c, err := d.DialContext(ctx, "tcp", hp)
+		if err == nil {
+			tuneDataConn(c)
+			return c, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
+}
+
+// tuneDataConn gives a data connection large socket buffers, so that the
+// network keeps flowing while a record goes to the tape.
+func tuneDataConn(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetReadBuffer(4 << 20)
+		tc.SetWriteBuffer(4 << 20)
+		tc.SetNoDelay(true)
+	}
+}
+
+// tcpAddr is an NDMP TCP address for a socket address.
+func tcpAddr(a net.Addr) ndmp.Ndmp4_addr {
+	out := ndmp.Ndmp4_addr{Addr_type: ndmp.NDMP4_ADDR_TCP}
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return out
+	}
+	var list []ndmp.Ndmp4_tcp_addr
+	if ip4 := ta.IP.To4(); ip4 != nil {
+		list = append(list, ndmp.Ndmp4_tcp_addr{Ip_addr: binary.BigEndian.Uint32(ip4), Port: uint32(ta.Port)})
+	}
+	*out.Tcp_addr() = list
+	return out
+}
+
+// listenTCP listens for the data connection on the address the DMA reached
+// this node at, the one a DATA service elsewhere can reach too.
+func (s *session) listenTCP() (net.Listener, ndmp.Ndmp4_addr, error) {
+	host := "0.0.0.0"
+	if la, ok := s.localAddr().(*net.TCPAddr); ok && la.IP.To4() != nil {
+		host = la.IP.String()
+	}
+	ln, err := net.Listen("tcp4", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return nil, ndmp.Ndmp4_addr{}, err
+	}
+	a := ln.Addr().(*net.TCPAddr)
+	if a.IP.IsUnspecified() {
+		a = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: a.Port}
+	}
+	return ln, tcpAddr(a), nil
+}
