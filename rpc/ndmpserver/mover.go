@@ -208,7 +208,8 @@ func checkModeAddr(mode ndmp.Ndmp4_mover_mode, at ndmp.Ndmp4_addr_type) ndmp.Ndm
 func moverListen(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
 	r := req.Body.(*ndmp.Ndmp4_mover_listen_request)
 	fail := func(e ndmp.Ndmp4_error) (ndmp.Body, ndmp.Ndmp4_error) {
-		return &ndmp.Ndmp4_mover_listen_reply{Error: e, Connect_addr: ndmp.Ndmp4_addr{Addr_type: r.Addr_type}}, e
+		// No address: LOCAL's arm is void (a bogus type would not encode).
+		return &ndmp.Ndmp4_mover_listen_reply{Error: e, Connect_addr: ndmp.Ndmp4_addr{Addr_type: ndmp.NDMP4_ADDR_LOCAL}}, e
 	}
 	if e := checkModeAddr(r.Mode, r.Addr_type); e != ndmp.NDMP4_NO_ERR {
 		return fail(e)
