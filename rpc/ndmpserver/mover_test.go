@@ -393,8 +393,13 @@ func TestMoverSeek(t *testing.T) {
 	if !bytes.Equal(got, data[2*rs:2*rs+100]) {
 		t.Fatal("seeked read differs")
 	}
-	if st := d.mover(); st.Bytes_left_to_read != 0 || st.Seek_position != 2*rs || st.Bytes_moved != 100 {
-		t.Fatalf("state %+v", st)
+	// The mover accounts for the bytes once its write returned: wait.
+	deadline := time.Now().Add(20 * time.Second)
+	for st := d.mover(); st.Bytes_left_to_read != 0 || st.Seek_position != 2*rs || st.Bytes_moved != 100; st = d.mover() {
+		if time.Now().After(deadline) {
+			t.Fatalf("state %+v", st)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 	// A read that runs off the window's end pauses SEEK there.
 	d.must(ndmp.NDMP4_NO_ERR, ndmp.NDMP4_MOVER_READ, &ndmp.Ndmp4_mover_read_request{Offset: 9 * rs, Length: 2 * rs})
