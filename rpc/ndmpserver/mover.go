@@ -143,16 +143,16 @@ func (m *moverState) shutdown() {
 }
 
 func registerMover(h handlers) {
-	h.add(ndmp.NDMP4_MOVER_GET_STATE, authed, moverGetState)
-	h.add(ndmp.NDMP4_MOVER_LISTEN, authed, moverListen)
-	h.add(ndmp.NDMP4_MOVER_CONNECT, authed, moverConnect)
-	h.add(ndmp.NDMP4_MOVER_CONTINUE, authed, moverContinue)
-	h.add(ndmp.NDMP4_MOVER_ABORT, authed, moverAbort)
-	h.add(ndmp.NDMP4_MOVER_STOP, authed, moverStop)
-	h.add(ndmp.NDMP4_MOVER_SET_WINDOW, authed, moverSetWindow)
-	h.add(ndmp.NDMP4_MOVER_READ, authed, moverRead)
-	h.add(ndmp.NDMP4_MOVER_CLOSE, authed, moverClose)
-	h.add(ndmp.NDMP4_MOVER_SET_RECORD_SIZE, authed, moverSetRecordSize)
+	h.add(ndmp.NDMP4_MOVER_GET_STATE, moverGetState)
+	h.add(ndmp.NDMP4_MOVER_LISTEN, moverListen)
+	h.add(ndmp.NDMP4_MOVER_CONNECT, moverConnect)
+	h.add(ndmp.NDMP4_MOVER_CONTINUE, moverContinue)
+	h.add(ndmp.NDMP4_MOVER_ABORT, moverAbort)
+	h.add(ndmp.NDMP4_MOVER_STOP, moverStop)
+	h.add(ndmp.NDMP4_MOVER_SET_WINDOW, moverSetWindow)
+	h.add(ndmp.NDMP4_MOVER_READ, moverRead)
+	h.add(ndmp.NDMP4_MOVER_CLOSE, moverClose)
+	h.add(ndmp.NDMP4_MOVER_SET_RECORD_SIZE, moverSetRecordSize)
 }
 
 func moverGetState(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
@@ -209,13 +209,13 @@ func moverListen(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body,
 	r := req.Body.(*ndmp.Ndmp4_mover_listen_request)
 	fail := func(e ndmp.Ndmp4_error) (ndmp.Body, ndmp.Ndmp4_error) {
 		// No address: LOCAL's arm is void (a bogus type would not encode).
-		return &ndmp.Ndmp4_mover_listen_reply{Error: e, Connect_addr: ndmp.Ndmp4_addr{Addr_type: ndmp.NDMP4_ADDR_LOCAL}}, e
+		return &ndmp.Ndmp4_mover_listen_reply{Error: e, Connect_addr: ndmp.Ndmp4_addr{Addr_type: ndmp.NDMP4_ADDR_LOCAL}}, ndmp.NDMP4_NO_ERR
 	}
 	if e := checkModeAddr(r.Mode, r.Addr_type); e != ndmp.NDMP4_NO_ERR {
 		return fail(e)
 	}
 	m := s.moverState()
-	if !m.idle() || !s.dataIdle() {
+	if !m.idle() {
 		return fail(ndmp.NDMP4_ILLEGAL_STATE_ERR)
 	}
 	if e := s.moverCanProceed(r.Mode); e != ndmp.NDMP4_NO_ERR {
@@ -244,10 +244,10 @@ func moverListen(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body,
 			return c, nil
 		}
 	case ndmp.NDMP4_ADDR_LOCAL:
-		l, err := s.localListen(pipeMover)
+		l, err := s.moverListenLocal()
 		if err != nil {
 			s.log.Warn("ndmp: mover listen local", "err", err)
-			return fail(ndmp.NDMP4_ILLEGAL_STATE_ERR)
+			return fail(ndmp.NDMP4_IO_ERR)
 		}
 		addr = ndmp.Ndmp4_addr{Addr_type: ndmp.NDMP4_ADDR_LOCAL}
 		ln, accept = l, l.accept
@@ -268,7 +268,7 @@ func moverListen(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body,
 func moverConnect(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
 	r := req.Body.(*ndmp.Ndmp4_mover_connect_request)
 	fail := func(e ndmp.Ndmp4_error) (ndmp.Body, ndmp.Ndmp4_error) {
-		return &ndmp.Ndmp4_mover_connect_reply{Error: e}, e
+		return &ndmp.Ndmp4_mover_connect_reply{Error: e}, ndmp.NDMP4_NO_ERR
 	}
 	if e := checkModeAddr(r.Mode, r.Addr.Addr_type); e != ndmp.NDMP4_NO_ERR {
 		return fail(e)
@@ -277,32 +277,29 @@ func moverConnect(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body
 	if !m.idle() {
 		return fail(ndmp.NDMP4_ILLEGAL_STATE_ERR)
 	}
-	if r.Addr.Addr_type == ndmp.NDMP4_ADDR_LOCAL {
-		if !s.dataListeningLocal() {
-			return fail(ndmp.NDMP4_ILLEGAL_STATE_ERR)
-		}
-	} else if !s.dataIdle() {
-		return fail(ndmp.NDMP4_ILLEGAL_STATE_ERR)
-	}
 	if e := s.moverCanProceed(r.Mode); e != ndmp.NDMP4_NO_ERR {
 		return fail(e)
 	}
 	var conn io.ReadWriteCloser
 	switch r.Addr.Addr_type {
 	case ndmp.NDMP4_ADDR_TCP:
-		c, err := dialTCP(ctx, r.Addr)
+		if len(*r.Addr.Tcp_addr()) == 0 {
+			return fail(ndmp.NDMP4_ILLEGAL_ARGS_ERR)
+		}
+		dctx, cancel := context.WithTimeout(ctx, connectTimeout)
+		c, err := dialAddr(dctx, r.Addr)
+		cancel()
 		if err != nil {
 			s.log.Info("ndmp: mover connect", "addr", addrString(r.Addr), "err", err)
-			if errors.Is(err, errNoAddress) {
-				return fail(ndmp.NDMP4_ILLEGAL_ARGS_ERR)
-			}
+			s.logMessage(ndmp.NDMP4_LOG_ERROR, "MOVER_CONNECT to %s: %v", addrString(r.Addr), err)
 			return fail(ndmp.NDMP4_CONNECT_ERR)
 		}
+		tuneDataConn(c)
 		conn = c
 	case ndmp.NDMP4_ADDR_LOCAL:
-		c, err := s.localConnect(pipeMover)
-		if err != nil {
-			s.log.Info("ndmp: mover connect local", "err", err)
+		c, ok := s.connectLocal()
+		if !ok {
+			// DATA of this session is not listening LOCAL.
 			return fail(ndmp.NDMP4_ILLEGAL_STATE_ERR)
 		}
 		conn = c
@@ -322,7 +319,7 @@ func moverConnect(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body
 
 func moverContinue(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
 	fail := func(e ndmp.Ndmp4_error) (ndmp.Body, ndmp.Ndmp4_error) {
-		return &ndmp.Ndmp4_mover_continue_reply{Error: e}, e
+		return &ndmp.Ndmp4_mover_continue_reply{Error: e}, ndmp.NDMP4_NO_ERR
 	}
 	m := s.moverState()
 	m.mu.Lock()
@@ -352,7 +349,7 @@ func moverAbort(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, 
 	default:
 		m.mu.Unlock()
 		e := ndmp.NDMP4_ILLEGAL_STATE_ERR
-		return &ndmp.Ndmp4_mover_abort_reply{Error: e}, e
+		return &ndmp.Ndmp4_mover_abort_reply{Error: e}, ndmp.NDMP4_NO_ERR
 	}
 	m.setHalted(ndmp.NDMP4_MOVER_HALT_ABORTED)
 	m.mu.Unlock()
@@ -366,7 +363,7 @@ func moverStop(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, n
 	if m.state != ndmp.NDMP4_MOVER_STATE_HALTED {
 		m.mu.Unlock()
 		e := ndmp.NDMP4_ILLEGAL_STATE_ERR
-		return &ndmp.Ndmp4_mover_stop_reply{Error: e}, e
+		return &ndmp.Ndmp4_mover_stop_reply{Error: e}, ndmp.NDMP4_NO_ERR
 	}
 	done := m.done
 	m.mu.Unlock()
@@ -388,7 +385,7 @@ func moverClose(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, 
 	case ndmp.NDMP4_MOVER_STATE_IDLE:
 		m.mu.Unlock()
 		e := ndmp.NDMP4_ILLEGAL_STATE_ERR
-		return &ndmp.Ndmp4_mover_close_reply{Error: e}, e
+		return &ndmp.Ndmp4_mover_close_reply{Error: e}, ndmp.NDMP4_NO_ERR
 	case ndmp.NDMP4_MOVER_STATE_HALTED:
 		m.mu.Unlock()
 		return &ndmp.Ndmp4_mover_close_reply{}, ndmp.NDMP4_NO_ERR
@@ -402,7 +399,7 @@ func moverClose(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, 
 func moverSetRecordSize(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
 	r := req.Body.(*ndmp.Ndmp4_mover_set_record_size_request)
 	fail := func(e ndmp.Ndmp4_error) (ndmp.Body, ndmp.Ndmp4_error) {
-		return &ndmp.Ndmp4_mover_set_record_size_reply{Error: e}, e
+		return &ndmp.Ndmp4_mover_set_record_size_reply{Error: e}, ndmp.NDMP4_NO_ERR
 	}
 	m := s.moverState()
 	m.mu.Lock()
@@ -420,7 +417,7 @@ func moverSetRecordSize(ctx context.Context, s *session, req *ndmp.Message) (ndm
 func moverSetWindow(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
 	r := req.Body.(*ndmp.Ndmp4_mover_set_window_request)
 	fail := func(e ndmp.Ndmp4_error) (ndmp.Body, ndmp.Ndmp4_error) {
-		return &ndmp.Ndmp4_mover_set_window_reply{Error: e}, e
+		return &ndmp.Ndmp4_mover_set_window_reply{Error: e}, ndmp.NDMP4_NO_ERR
 	}
 	m := s.moverState()
 	m.mu.Lock()
@@ -479,7 +476,7 @@ func (s *session) tapePosition() (uint64, bool) {
 func moverRead(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
 	r := req.Body.(*ndmp.Ndmp4_mover_read_request)
 	fail := func(e ndmp.Ndmp4_error) (ndmp.Body, ndmp.Ndmp4_error) {
-		return &ndmp.Ndmp4_mover_read_reply{Error: e}, e
+		return &ndmp.Ndmp4_mover_read_reply{Error: e}, ndmp.NDMP4_NO_ERR
 	}
 	m := s.moverState()
 	m.mu.Lock()
@@ -519,7 +516,7 @@ func (m *moverState) notifyHalted(reason ndmp.Ndmp4_mover_halt_reason, why strin
 	if reason != ndmp.NDMP4_MOVER_HALT_CONNECT_CLOSED {
 		logType = ndmp.NDMP4_LOG_ERROR
 	}
-	s.logMessage(logType, why)
+	s.logMessage(logType, "%s", why)
 	if _, err := s.conn.Send(ndmp.NDMP4_NOTIFY_MOVER_HALTED, &ndmp.Ndmp4_notify_mover_halted_post{Reason: reason}); err != nil {
 		s.log.Debug("ndmp: notify mover halted", "err", err)
 	}
@@ -528,7 +525,7 @@ func (m *moverState) notifyHalted(reason ndmp.Ndmp4_mover_halt_reason, why strin
 // notifyPaused posts NOTIFY_MOVER_PAUSED and a LOG_MESSAGE saying why.
 func (m *moverState) notifyPaused(reason ndmp.Ndmp4_mover_pause_reason, seek uint64, why string) {
 	s := m.s
-	s.logMessage(ndmp.NDMP4_LOG_NORMAL, why)
+	s.logMessage(ndmp.NDMP4_LOG_NORMAL, "%s", why)
 	if _, err := s.conn.Send(ndmp.NDMP4_NOTIFY_MOVER_PAUSED, &ndmp.Ndmp4_notify_mover_paused_post{Reason: reason, Seek_position: seek}); err != nil {
 		s.log.Debug("ndmp: notify mover paused", "err", err)
 	}
@@ -711,6 +708,7 @@ func (m *moverState) writeRecord(t *tapeState, rec []byte) (ndmp.Ndmp4_mover_hal
 		case err != nil:
 			return ndmp.NDMP4_MOVER_HALT_MEDIA_ERROR, fmt.Sprintf("writing the tape at byte %d: %v", m.pos, err), false
 		}
+		m.s.countTape(true, len(rec))
 		m.pos += uint64(len(rec))
 		m.bytesMoved += uint64(len(rec))
 		if ew && m.ewDrive != d {
@@ -802,6 +800,7 @@ func (m *moverState) fromTape(conn io.Writer) (ndmp.Ndmp4_mover_halt_reason, str
 			case err != nil:
 				return ndmp.NDMP4_MOVER_HALT_MEDIA_ERROR, fmt.Sprintf("reading the tape at byte %d: %v", rel, err)
 			}
+			m.s.countTape(false, n)
 			cached, cachedRec, cachedLen, cachedWin = true, recNo, uint64(n), win
 			at = win + (recNo+1)*blocksPer(t, rs)
 		}
@@ -917,32 +916,6 @@ func ipv4(a uint32) net.IP {
 	return ip
 }
 
-// errNoAddress: a CONNECT's address lists no TCP address to dial.
-var errNoAddress = errors.New("no TCP address")
-
-// dialTCP connects to a DATA service's LISTEN address, trying each of its
-// TCP addresses in turn.
-func dialTCP(ctx context.Context, a ndmp.Ndmp4_addr) (net.Conn, error) {
-	addrs := *a.Tcp_addr()
-	if len(addrs) == 0 {
-		return nil, errNoAddress
-	}
-	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
-	defer cancel()
-	var d net.Dialer
-	var errs []error
-	for _, ta := range addrs {
-		hp := net.JoinHostPort(ipv4(ta.Ip_addr).String(), fmt.Sprint(ta.Port))
-		c, err := d.DialContext(ctx, "tcp", hp)
-		if err == nil {
-			tuneDataConn(c)
-			return c, nil
-		}
-		errs = append(errs, err)
-	}
-	return nil, errors.Join(errs...)
-}
-
 // tuneDataConn gives a data connection large socket buffers, so that the
 // network keeps flowing while a record goes to the tape.
 func tuneDataConn(c net.Conn) {
@@ -968,20 +941,46 @@ func tcpAddr(a net.Addr) ndmp.Ndmp4_addr {
 	return out
 }
 
-// listenTCP listens for the data connection on the address the DMA reached
-// this node at, the one a DATA service elsewhere can reach too.
-func (s *session) listenTCP() (net.Listener, ndmp.Ndmp4_addr, error) {
-	host := "0.0.0.0"
-	if la, ok := s.localAddr().(*net.TCPAddr); ok && la.IP.To4() != nil {
-		host = la.IP.String()
-	}
-	ln, err := net.Listen("tcp4", net.JoinHostPort(host, "0"))
+// localListener is a MOVER_LISTEN of type LOCAL: the mover's end of the
+// session's LOCAL connection, handed to the stream once DATA_CONNECT took
+// the other end.
+type localListener struct {
+	end   net.Conn
+	taken <-chan struct{}
+	stop  chan struct{}
+	once  sync.Once
+}
+
+// moverListenLocal makes the session's LOCAL data connection for the mover.
+func (s *session) moverListenLocal() (*localListener, error) {
+	end, taken, err := s.listenLocalNotify()
 	if err != nil {
-		return nil, ndmp.Ndmp4_addr{}, err
+		return nil, err
 	}
-	a := ln.Addr().(*net.TCPAddr)
-	if a.IP.IsUnspecified() {
-		a = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: a.Port}
+	return &localListener{end: end, taken: taken, stop: make(chan struct{})}, nil
+}
+
+// accept waits for DATA_CONNECT (LOCAL) or for Close.
+func (l *localListener) accept() (io.ReadWriteCloser, error) {
+	select {
+	case <-l.taken:
+		return l.end, nil
+	case <-l.stop:
+		l.end.Close()
+		return nil, net.ErrClosed
 	}
-	return ln, tcpAddr(a), nil
+}
+
+// Close ends the listen: the end no DATA took is closed.
+func (l *localListener) Close() error {
+	l.once.Do(func() {
+		close(l.stop)
+		select {
+		case <-l.taken:
+			// The stream owns the end now and closes it.
+		default:
+			l.end.Close()
+		}
+	})
+	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ferry-san/ferry/ndmp"
-	"github.com/ferry-san/ferry/storage/tape"
 )
 
 // post waits for the next notification (log messages skipped) and checks
@@ -119,7 +118,7 @@ func (d *dma) listen(mode ndmp.Ndmp4_mover_mode) string {
 	return net.JoinHostPort(net.IP(ip[:]).String(), strconv.Itoa(int(ta.Port)))
 }
 
-func dial(t *testing.T, addr string) net.Conn {
+func dialData(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
@@ -132,8 +131,8 @@ func dial(t *testing.T, addr string) net.Conn {
 // TestMoverStates is ndmjob's M-IDLE and M-LISTEN series: the error of each
 // message in each state.
 func TestMoverStates(t *testing.T) {
-	c := newFakeCluster(t, 1, tape.Options{})
-	d := newDMA(t, startServer(t, c))
+	c := tapeCluster(t, 1, 0)
+	d := newDMA(t, serve(t, c))
 	illegal := ndmp.NDMP4_ILLEGAL_STATE_ERR
 	listen := func(mode ndmp.Ndmp4_mover_mode, at ndmp.Ndmp4_addr_type) *ndmp.Ndmp4_mover_listen_request {
 		return &ndmp.Ndmp4_mover_listen_request{Mode: mode, Addr_type: at}
@@ -191,7 +190,7 @@ func TestMoverStates(t *testing.T) {
 
 	// An ACTIVE mover owns the tape; CLOSE halts it.
 	addr := d.listen(ndmp.NDMP4_MOVER_MODE_WRITE)
-	dial(t, addr)
+	dialData(t, addr)
 	d.waitMover(ndmp.NDMP4_MOVER_STATE_ACTIVE)
 	d.must(illegal, ndmp.NDMP4_TAPE_READ, &ndmp.Ndmp4_tape_read_request{Count: 10})
 	d.must(illegal, ndmp.NDMP4_TAPE_CLOSE, nil)
@@ -210,7 +209,7 @@ func backup(t *testing.T, d *dma, rs uint32, data []byte) {
 	t.Helper()
 	d.recordSize(rs)
 	d.window(0, lengthInfinity)
-	conn := dial(t, d.listen(ndmp.NDMP4_MOVER_MODE_READ))
+	conn := dialData(t, d.listen(ndmp.NDMP4_MOVER_MODE_READ))
 	if _, err := conn.Write(data); err != nil {
 		t.Fatal(err)
 	}
@@ -225,11 +224,11 @@ func backup(t *testing.T, d *dma, rs uint32, data []byte) {
 
 // recover reads [off, off+n) of the stream through a TCP mover in
 // MODE_WRITE with window (0, -1).
-func recover(t *testing.T, d *dma, rs uint32, off, n uint64) []byte {
+func recoverStream(t *testing.T, d *dma, rs uint32, off, n uint64) []byte {
 	t.Helper()
 	d.recordSize(rs)
 	d.window(0, lengthInfinity)
-	conn := dial(t, d.listen(ndmp.NDMP4_MOVER_MODE_WRITE))
+	conn := dialData(t, d.listen(ndmp.NDMP4_MOVER_MODE_WRITE))
 	d.waitMover(ndmp.NDMP4_MOVER_STATE_ACTIVE)
 	d.must(ndmp.NDMP4_NO_ERR, ndmp.NDMP4_MOVER_READ, &ndmp.Ndmp4_mover_read_request{Offset: off, Length: n})
 	got := make([]byte, n)
@@ -246,8 +245,8 @@ func recover(t *testing.T, d *dma, rs uint32, off, n uint64) []byte {
 // padded), reads back whole and in part (direct access), and the records
 // are what TAPE_READ sees.
 func TestMoverBackupRecover(t *testing.T) {
-	c := newFakeCluster(t, 1, tape.Options{})
-	d := newDMA(t, startServer(t, c))
+	c := tapeCluster(t, 1, 0)
+	d := newDMA(t, serve(t, c))
 	const rs = 4096
 	data := make([]byte, 1<<20+1000)
 	rand.NewChaCha8([32]byte{1}).Read(data)
@@ -271,12 +270,12 @@ func TestMoverBackupRecover(t *testing.T) {
 	}
 	d.mtio(ndmp.NDMP4_MTIO_REW, 1, 0)
 
-	if got := recover(t, d, rs, 0, uint64(len(data))); !bytes.Equal(got, data) {
+	if got := recoverStream(t, d, rs, 0, uint64(len(data))); !bytes.Equal(got, data) {
 		t.Fatal("recovered stream differs")
 	}
 	d.mtio(ndmp.NDMP4_MTIO_REW, 1, 0)
 	off, n := uint64(3*rs+17), uint64(5*rs+3)
-	if got := recover(t, d, rs, off, n); !bytes.Equal(got, data[off:off+n]) {
+	if got := recoverStream(t, d, rs, off, n); !bytes.Equal(got, data[off:off+n]) {
 		t.Fatal("direct access recover differs")
 	}
 	d.closeTape()
@@ -286,8 +285,8 @@ func TestMoverBackupRecover(t *testing.T) {
 // (0,0) window pauses (EOW) before writing, then writes a part per window;
 // a recover with a (0,-1) window pauses at the filemark (EOF).
 func TestMoverAmandaWindows(t *testing.T) {
-	c := newFakeCluster(t, 1, tape.Options{})
-	d := newDMA(t, startServer(t, c))
+	c := tapeCluster(t, 1, 0)
+	d := newDMA(t, serve(t, c))
 	const rs = 32 << 10
 	data := make([]byte, 10*rs)
 	rand.NewChaCha8([32]byte{2}).Read(data)
@@ -295,7 +294,7 @@ func TestMoverAmandaWindows(t *testing.T) {
 	d.open(ndmp.NDMP4_TAPE_RDWR_MODE)
 	d.recordSize(rs)
 	d.window(0, 0)
-	conn := dial(t, d.listen(ndmp.NDMP4_MOVER_MODE_READ))
+	conn := dialData(t, d.listen(ndmp.NDMP4_MOVER_MODE_READ))
 	go func() {
 		conn.Write(data)
 		conn.Close()
@@ -329,7 +328,7 @@ func TestMoverAmandaWindows(t *testing.T) {
 	d.mtio(ndmp.NDMP4_MTIO_FSF, 1, 0)
 	d.recordSize(rs)
 	d.window(0, lengthInfinity)
-	rc := dial(t, d.listen(ndmp.NDMP4_MOVER_MODE_WRITE))
+	rc := dialData(t, d.listen(ndmp.NDMP4_MOVER_MODE_WRITE))
 	d.waitMover(ndmp.NDMP4_MOVER_STATE_ACTIVE)
 	d.must(ndmp.NDMP4_NO_ERR, ndmp.NDMP4_MOVER_READ, &ndmp.Ndmp4_mover_read_request{Offset: 0, Length: lengthInfinity})
 	got := make([]byte, 6*rs)
@@ -362,8 +361,8 @@ func TestMoverAmandaWindows(t *testing.T) {
 // TestMoverSeek: a MOVER_READ outside the window pauses SEEK at the byte
 // wanted; a window set there lets it go on.
 func TestMoverSeek(t *testing.T) {
-	c := newFakeCluster(t, 1, tape.Options{})
-	d := newDMA(t, startServer(t, c))
+	c := tapeCluster(t, 1, 0)
+	d := newDMA(t, serve(t, c))
 	const rs = 1024
 	data := make([]byte, 20*rs)
 	rand.NewChaCha8([32]byte{3}).Read(data)
@@ -377,7 +376,7 @@ func TestMoverSeek(t *testing.T) {
 	d.mtio(ndmp.NDMP4_MTIO_FSR, 10, 0)
 	d.recordSize(rs)
 	d.window(10*rs, 10*rs)
-	conn := dial(t, d.listen(ndmp.NDMP4_MOVER_MODE_WRITE))
+	conn := dialData(t, d.listen(ndmp.NDMP4_MOVER_MODE_WRITE))
 	d.waitMover(ndmp.NDMP4_MOVER_STATE_ACTIVE)
 	d.must(ndmp.NDMP4_NO_ERR, ndmp.NDMP4_MOVER_READ, &ndmp.Ndmp4_mover_read_request{Offset: 2 * rs, Length: 100})
 	if seek := d.paused(ndmp.NDMP4_MOVER_PAUSE_SEEK); seek != 2*rs {
@@ -421,16 +420,16 @@ func TestMoverSeek(t *testing.T) {
 // early-warning zone (nothing lost), and again when the tape is full; the
 // DMA changes tapes while paused and the stream goes on.
 func TestMoverEndOfMedium(t *testing.T) {
-	c := newFakeCluster(t, 2, tape.Options{Capacity: 512 << 10, EarlyWarning: 128 << 10})
-	d := newDMA(t, startServer(t, c))
-	const rs = 16 << 10
-	data := make([]byte, 600<<10)
+	c := tapeCluster(t, 2, 4<<20) // early warning in the last MiB
+	d := newDMA(t, serve(t, c))
+	const rs = 64 << 10
+	data := make([]byte, 6<<20)
 	rand.NewChaCha8([32]byte{4}).Read(data)
 
 	d.open(ndmp.NDMP4_TAPE_RDWR_MODE)
 	d.recordSize(rs)
 	d.window(0, lengthInfinity)
-	conn := dial(t, d.listen(ndmp.NDMP4_MOVER_MODE_READ))
+	conn := dialData(t, d.listen(ndmp.NDMP4_MOVER_MODE_READ))
 	go func() {
 		conn.Write(data)
 		conn.Close()
@@ -440,7 +439,7 @@ func TestMoverEndOfMedium(t *testing.T) {
 	d.must(ndmp.NDMP4_NO_ERR, ndmp.NDMP4_MOVER_CONTINUE, nil)
 	d.paused(ndmp.NDMP4_MOVER_PAUSE_EOM) // full
 	first := d.mover().Bytes_moved
-	if first <= ew || first > 512<<10 {
+	if first <= ew || first > 4<<20 {
 		t.Fatalf("early warning at %d, full at %d", ew, first)
 	}
 	// Change tapes as ndmjob does: close, open the next, window, continue.
@@ -477,18 +476,18 @@ func TestMoverEndOfMedium(t *testing.T) {
 // TestMoverSessionEnd: a DMA that drops its connection mid-backup leaves
 // the drive free, the mover stopped.
 func TestMoverSessionEnd(t *testing.T) {
-	c := newFakeCluster(t, 1, tape.Options{})
-	addr := startServer(t, c)
+	c := tapeCluster(t, 1, 0)
+	addr := serve(t, c)
 	d := newDMA(t, addr)
 	d.open(ndmp.NDMP4_TAPE_RDWR_MODE)
 	d.recordSize(1024)
 	d.window(0, lengthInfinity)
-	conn := dial(t, d.listen(ndmp.NDMP4_MOVER_MODE_READ))
+	conn := dialData(t, d.listen(ndmp.NDMP4_MOVER_MODE_READ))
 	conn.Write(make([]byte, 10000))
 	d.waitMover(ndmp.NDMP4_MOVER_STATE_ACTIVE)
 	d.c.Close()
 	deadline := time.Now().Add(10 * time.Second)
-	for c.holder(0) != "" {
+	for c.holds(0) {
 		if time.Now().After(deadline) {
 			t.Fatal("drive not released")
 		}

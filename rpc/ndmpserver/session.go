@@ -44,6 +44,9 @@ type session struct {
 	// MOVER services: whichever listens leaves its end here for the other
 	// to connect to.
 	local net.Conn
+	// localTaken is closed when connectLocal takes the end: how a LOCAL
+	// listener learns that the other service connected.
+	localTaken chan struct{}
 }
 
 func (s *Server) newSession(ctx context.Context, c *ndmp.Conn) *session {
@@ -162,8 +165,21 @@ func (s *session) listenLocal() (net.Conn, error) {
 		s.local.Close()
 	}
 	s.local = ends[1]
+	s.localTaken = make(chan struct{})
 	s.mu.Unlock()
 	return ends[0], nil
+}
+
+// listenLocalNotify is listenLocal with a channel closed when the other
+// service takes the connection (the MOVER goes ACTIVE then).
+func (s *session) listenLocalNotify() (net.Conn, <-chan struct{}, error) {
+	c, err := s.listenLocal()
+	if err != nil {
+		return nil, nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return c, s.localTaken, nil
 }
 
 // connectLocal takes the end listenLocal left; false when nothing listens.
@@ -172,6 +188,10 @@ func (s *session) connectLocal() (net.Conn, bool) {
 	defer s.mu.Unlock()
 	c := s.local
 	s.local = nil
+	if c != nil && s.localTaken != nil {
+		close(s.localTaken)
+		s.localTaken = nil
+	}
 	return c, c != nil
 }
 

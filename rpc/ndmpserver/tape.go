@@ -63,7 +63,7 @@ type tapeState struct {
 func (s *session) tapeState() *tapeState {
 	if s.tape == nil {
 		s.tape = &tapeState{blockno: -1}
-		s.closers = append(s.closers, func() { s.closeTape() })
+		s.onClose(s.closeTape)
 	}
 	return s.tape
 }
@@ -91,16 +91,17 @@ func (s *session) closeTape() {
 }
 
 func registerTape(h handlers) {
-	h.add(ndmp.NDMP4_TAPE_OPEN, authed, tapeOpen)
-	h.add(ndmp.NDMP4_TAPE_CLOSE, authed, tapeClose)
-	h.add(ndmp.NDMP4_TAPE_GET_STATE, authed, tapeGetState)
-	h.add(ndmp.NDMP4_TAPE_MTIO, authed, tapeMTIO)
-	h.add(ndmp.NDMP4_TAPE_WRITE, authed, tapeWrite)
-	h.add(ndmp.NDMP4_TAPE_READ, authed, tapeRead)
-	h.add(ndmp.NDMP4_TAPE_EXECUTE_CDB, authed, tapeExecuteCDB)
+	h.add(ndmp.NDMP4_TAPE_OPEN, tapeOpen)
+	h.add(ndmp.NDMP4_TAPE_CLOSE, tapeClose)
+	h.add(ndmp.NDMP4_TAPE_GET_STATE, tapeGetState)
+	h.add(ndmp.NDMP4_TAPE_MTIO, tapeMTIO)
+	h.add(ndmp.NDMP4_TAPE_WRITE, tapeWrite)
+	h.add(ndmp.NDMP4_TAPE_READ, tapeRead)
+	h.add(ndmp.NDMP4_TAPE_EXECUTE_CDB, tapeExecuteCDB)
 }
 
-// parseDriveName splits an NDMP tape device name, LIBRARY/DRIVE.
+// parseDriveName splits an NDMP tape device name, LIBRARY/DRIVE (the
+// inverse of DriveName).
 func parseDriveName(name string) (lib string, drive int, ok bool) {
 	i := strings.LastIndexByte(name, '/')
 	if i <= 0 {
@@ -113,38 +114,10 @@ func parseDriveName(name string) (lib string, drive int, ok bool) {
 	return name[:i], n, true
 }
 
-// driveOpenError maps what Cluster.OpenDrive refused to the NDMP error.
-func driveOpenError(err error) ndmp.Ndmp4_error {
-	switch {
-	case errors.Is(err, ErrNoTape):
-		return ndmp.NDMP4_NO_TAPE_LOADED_ERR
-	case errors.Is(err, ErrHeld):
-		return ndmp.NDMP4_DEVICE_BUSY_ERR
-	case errors.Is(err, ErrWriteProtected):
-		return ndmp.NDMP4_WRITE_PROTECT_ERR
-	}
-	return ndmp.NDMP4_IO_ERR
-}
-
-// knownDrive reports whether lib/drive is a drive of a library this node
-// reaches.
-func knownDrive(ctx context.Context, c Cluster, lib string, drive int) (bool, error) {
-	libs, err := c.Libraries(ctx)
-	if err != nil {
-		return false, err
-	}
-	for _, l := range libs {
-		if l.State != nil && l.State.Name == lib {
-			return drive < l.State.Drives, nil
-		}
-	}
-	return false, nil
-}
-
 func tapeOpen(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
 	r := req.Body.(*ndmp.Ndmp4_tape_open_request)
 	fail := func(e ndmp.Ndmp4_error) (ndmp.Body, ndmp.Ndmp4_error) {
-		return &ndmp.Ndmp4_tape_open_reply{Error: e}, e
+		return &ndmp.Ndmp4_tape_open_reply{Error: e}, ndmp.NDMP4_NO_ERR
 	}
 	switch r.Mode {
 	case ndmp.NDMP4_TAPE_READ_MODE, ndmp.NDMP4_TAPE_RDWR_MODE, ndmp.NDMP4_TAPE_RAW_MODE:
@@ -161,18 +134,10 @@ func tapeOpen(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, nd
 	if !ok {
 		return fail(ndmp.NDMP4_NO_DEVICE_ERR)
 	}
-	known, err := knownDrive(ctx, s.cluster, lib, idx)
-	if err != nil {
-		s.log.Warn("ndmp: tape open: listing the libraries", "err", err)
-		return fail(ndmp.NDMP4_IO_ERR)
-	}
-	if !known {
-		return fail(ndmp.NDMP4_NO_DEVICE_ERR)
-	}
 	rw := r.Mode != ndmp.NDMP4_TAPE_READ_MODE
-	d, err := s.cluster.OpenDrive(ctx, DriveRequest{Library: lib, Drive: idx, DMA: s.peer, ReadWrite: rw})
+	d, err := s.srv.cfg.Cluster.OpenDrive(ctx, DriveRequest{Library: lib, Drive: idx, DMA: s.dma, ReadWrite: rw})
 	if err != nil {
-		e := driveOpenError(err)
+		e := clusterErrorCode(err)
 		s.log.Info("ndmp: tape open refused", "device", r.Device, "mode", r.Mode, "err", err, "ndmp_error", e)
 		return fail(e)
 	}
@@ -208,7 +173,7 @@ func tapeClose(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, n
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if e := t.ready(s, false); e != ndmp.NDMP4_NO_ERR {
-		return &ndmp.Ndmp4_tape_close_reply{Error: e}, e
+		return &ndmp.Ndmp4_tape_close_reply{Error: e}, ndmp.NDMP4_NO_ERR
 	}
 	err := t.drive.Release(ctx)
 	dev := t.device
@@ -217,7 +182,7 @@ func tapeClose(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, n
 		// The hold is over either way; what did not reach the medium
 		// or the catalog is an I/O error for the DMA.
 		s.log.Warn("ndmp: tape close", "device", dev, "err", err)
-		return &ndmp.Ndmp4_tape_close_reply{Error: ndmp.NDMP4_IO_ERR}, ndmp.NDMP4_IO_ERR
+		return &ndmp.Ndmp4_tape_close_reply{Error: ndmp.NDMP4_IO_ERR}, ndmp.NDMP4_NO_ERR
 	}
 	s.log.Info("ndmp: tape closed", "device", dev)
 	return &ndmp.Ndmp4_tape_close_reply{}, ndmp.NDMP4_NO_ERR
@@ -233,13 +198,13 @@ func tapeGetState(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body
 	if t.drive == nil {
 		e := ndmp.NDMP4_DEV_NOT_OPEN_ERR
 		return &ndmp.Ndmp4_tape_get_state_reply{Error: e, Unsupported: allUnsupported,
-			File_num: blocknoUnknown, Blockno: blocknoUnknown}, e
+			File_num: blocknoUnknown, Blockno: blocknoUnknown}, ndmp.NDMP4_NO_ERR
 	}
 	reply, err := t.state(s)
 	if err != nil {
 		s.log.Warn("ndmp: tape get_state", "device", t.device, "err", err)
 		e := tapeError(err)
-		return &ndmp.Ndmp4_tape_get_state_reply{Error: e, Unsupported: allUnsupported}, e
+		return &ndmp.Ndmp4_tape_get_state_reply{Error: e, Unsupported: allUnsupported}, ndmp.NDMP4_NO_ERR
 	}
 	return reply, ndmp.NDMP4_NO_ERR
 }
@@ -338,7 +303,7 @@ func tapeError(err error) ndmp.Ndmp4_error {
 func tapeMTIO(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
 	r := req.Body.(*ndmp.Ndmp4_tape_mtio_request)
 	reply := func(e ndmp.Ndmp4_error, resid uint32) (ndmp.Body, ndmp.Ndmp4_error) {
-		return &ndmp.Ndmp4_tape_mtio_reply{Error: e, Resid_count: resid}, e
+		return &ndmp.Ndmp4_tape_mtio_reply{Error: e, Resid_count: resid}, ndmp.NDMP4_NO_ERR
 	}
 	switch r.Tape_op {
 	case ndmp.NDMP4_MTIO_FSF, ndmp.NDMP4_MTIO_BSF, ndmp.NDMP4_MTIO_FSR, ndmp.NDMP4_MTIO_BSR,
@@ -481,7 +446,7 @@ func (t *tapeState) mtio(op ndmp.Ndmp4_tape_mtio_op, count uint32) (uint32, erro
 func tapeWrite(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
 	r := req.Body.(*ndmp.Ndmp4_tape_write_request)
 	reply := func(e ndmp.Ndmp4_error, n int) (ndmp.Body, ndmp.Ndmp4_error) {
-		return &ndmp.Ndmp4_tape_write_reply{Error: e, Count: uint32(n)}, e
+		return &ndmp.Ndmp4_tape_write_reply{Error: e, Count: uint32(n)}, ndmp.NDMP4_NO_ERR
 	}
 	n := len(r.Data_out)
 	switch {
@@ -509,6 +474,7 @@ func tapeWrite(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, n
 		s.log.Warn("ndmp: tape write", "device", t.device, "bytes", n, "err", err)
 		return reply(tapeError(err), 0)
 	}
+	s.countTape(true, n)
 	if t.blockno >= 0 {
 		t.blockno += int64(records(t.drive, n))
 	}
@@ -552,7 +518,7 @@ func writeRecord(d tape.Drive, p []byte) (earlyWarning bool, err error) {
 func tapeRead(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, ndmp.Ndmp4_error) {
 	r := req.Body.(*ndmp.Ndmp4_tape_read_request)
 	fail := func(e ndmp.Ndmp4_error) (ndmp.Body, ndmp.Ndmp4_error) {
-		return &ndmp.Ndmp4_tape_read_reply{Error: e}, e
+		return &ndmp.Ndmp4_tape_read_reply{Error: e}, ndmp.NDMP4_NO_ERR
 	}
 	switch {
 	case r.Count == 0:
@@ -580,6 +546,7 @@ func tapeRead(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, nd
 		if t.blockno >= 0 {
 			t.blockno++
 		}
+		s.countTape(false, n)
 		return &ndmp.Ndmp4_tape_read_reply{Data_in: buf[:n]}, ndmp.NDMP4_NO_ERR
 	case errors.Is(err, tape.ErrFilemark):
 		// Back over the mark: NDMP v4 leaves the tape on its BOT side.
@@ -597,7 +564,7 @@ func tapeRead(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body, nd
 		if t.blockno >= 0 {
 			t.blockno++
 		}
-		return &ndmp.Ndmp4_tape_read_reply{Error: ndmp.NDMP4_IO_ERR, Data_in: buf[:n]}, ndmp.NDMP4_IO_ERR
+		return &ndmp.Ndmp4_tape_read_reply{Error: ndmp.NDMP4_IO_ERR, Data_in: buf[:n]}, ndmp.NDMP4_NO_ERR
 	}
 	t.blockno = -1
 	s.log.Warn("ndmp: tape read", "device", t.device, "err", err)

@@ -57,11 +57,11 @@ func tapeExecuteCDB(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Bo
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if e := t.ready(s, false); e != ndmp.NDMP4_NO_ERR {
-		return &ndmp.Ndmp4_execute_cdb_reply{Error: e}, e
+		return &ndmp.Ndmp4_execute_cdb_reply{Error: e}, ndmp.NDMP4_NO_ERR
 	}
 	if len(r.Cdb) == 0 {
 		e := ndmp.NDMP4_ILLEGAL_ARGS_ERR
-		return &ndmp.Ndmp4_execute_cdb_reply{Error: e}, e
+		return &ndmp.Ndmp4_execute_cdb_reply{Error: e}, ndmp.NDMP4_NO_ERR
 	}
 	res := t.executeCDB(s, r.Cdb, r.Dataout, r.Datain_len)
 	reply := &ndmp.Ndmp4_execute_cdb_reply{Status: statusGood, Dataout_len: res.dataOut}

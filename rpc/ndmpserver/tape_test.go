@@ -4,129 +4,54 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/ferry-san/ferry/storage/tape"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ferry-san/ferry/ndmp"
 	"github.com/ferry-san/ferry/storage/library"
-	"github.com/ferry-san/ferry/storage/tape"
 )
 
-// fakeCluster is a Cluster of one library whose drives hold real
-// storage/tape cartridges in a temporary directory.
-type fakeCluster struct {
-	mu     sync.Mutex
-	state  *library.State
-	drives map[int]*fakeSlot
-	// released counts Release calls, to see sessions give drives back.
-	released int
-}
-
-// fakeSlot is one drive: the cartridge image loaded in it, if any.
-type fakeSlot struct {
-	path, barcode string
-	protected     bool
-	holder        string
-	opt           tape.Options
-}
-
-// newFakeCluster makes library "lib" with n drives, each loaded with a
-// blank cartridge of the given options.
-func newFakeCluster(t *testing.T, n int, opt tape.Options) *fakeCluster {
+// tapeCluster is the fake cluster with n cartridges (T00000L9…) loaded
+// in drives 0..n-1 and cartridges of the given capacity (0: unlimited;
+// the early-warning zone is the default 2%, at least 1 MiB).
+func tapeCluster(t *testing.T, n int, capacity int64) *fakeCluster {
 	t.Helper()
-	st, err := library.New("lib", 4, n, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &fakeCluster{state: st, drives: map[int]*fakeSlot{}}
+	var barcodes []string
 	for i := range n {
-		path := filepath.Join(t.TempDir(), fmt.Sprintf("T%05d.tap", i))
-		cart, err := tape.Create(path, tape.Options{})
-		if err != nil {
+		barcodes = append(barcodes, fmt.Sprintf("T%05dL9", i))
+	}
+	c := newFakeCluster(t, barcodes...)
+	c.Capacity = capacity
+	for i, b := range barcodes {
+		if err := c.lib.Move(b, library.AtDrive(i)); err != nil {
 			t.Fatal(err)
 		}
-		if err := cart.Close(); err != nil {
-			t.Fatal(err)
-		}
-		c.drives[i] = &fakeSlot{path: path, barcode: fmt.Sprintf("T%05dL9", i), opt: opt}
+		blank(t, c, b)
 	}
 	return c
 }
 
-// holder is who holds drive i, "" when free.
-func (c *fakeCluster) holder(i int) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.drives[i].holder
-}
-
-func (c *fakeCluster) NodeName() string { return "n1" }
-
-func (c *fakeCluster) Libraries(ctx context.Context) ([]LibraryView, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	holders := map[int]string{}
-	for i, s := range c.drives {
-		if s.holder != "" {
-			holders[i] = s.holder
-		}
-	}
-	return []LibraryView{{State: c.state, Holders: holders}}, nil
-}
-
-func (c *fakeCluster) Move(ctx context.Context, lib string, from, to library.Location, dma string) error {
-	return fmt.Errorf("not in this fake")
-}
-
-func (c *fakeCluster) OpenDrive(ctx context.Context, req DriveRequest) (Drive, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.drives[req.Drive]
-	switch {
-	case req.Library != "lib" || s == nil:
-		return nil, fmt.Errorf("no drive %s/%d", req.Library, req.Drive)
-	case s.path == "":
-		return nil, ErrNoTape
-	case s.holder != "":
-		return nil, fmt.Errorf("drive held by %s: %w", s.holder, ErrHeld)
-	case req.ReadWrite && s.protected:
-		return nil, ErrWriteProtected
-	}
-	opt := s.opt
-	opt.ReadOnly = !req.ReadWrite || s.protected
-	cart, err := tape.Open(s.path, opt)
+// blank creates cartridge b's image, empty, so that even a read-only
+// open finds it.
+func blank(t *testing.T, c *fakeCluster, b string) {
+	t.Helper()
+	cart, err := tape.Create(filepath.Join(c.dir, b+".tap"), tape.Options{})
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
-	s.holder = "ndmp session from " + req.DMA
-	return &fakeDrive{Cartridge: cart, c: c, slot: s}, nil
+	if err := cart.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
-type fakeDrive struct {
-	*tape.Cartridge
-	c    *fakeCluster
-	slot *fakeSlot
-	once sync.Once
+// serve starts a server over c and returns its address.
+func serve(t *testing.T, c *fakeCluster) string {
+	t.Helper()
+	addr, _ := startServer(t, Config{Cluster: c})
+	return addr
 }
-
-func (d *fakeDrive) Barcode() string      { return d.slot.barcode }
-func (d *fakeDrive) WriteProtected() bool { return d.slot.protected }
-
-func (d *fakeDrive) Release(ctx context.Context) error {
-	var err error
-	d.once.Do(func() {
-		err = d.Cartridge.Close()
-		d.c.mu.Lock()
-		d.slot.holder = ""
-		d.c.released++
-		d.c.mu.Unlock()
-	})
-	return err
-}
-
-func (d *fakeDrive) Close() error { return d.Release(context.Background()) }
 
 // dma is a test DMA on one control connection.
 type dma struct {
@@ -136,16 +61,7 @@ type dma struct {
 
 func newDMA(t *testing.T, addr string) *dma {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := ndmp.Dial(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	d := &dma{t: t, c: c}
-	d.connect(ctx)
-	return d
+	return &dma{t: t, c: dial(t, addr, true)}
 }
 
 // call sends a request and returns its reply's body and error.
@@ -234,10 +150,8 @@ var series = []struct{ n, size int }{
 
 // TestTapeOpenClose is ndmjob's T-OC and T-BGS, and the cluster's refusals.
 func TestTapeOpenClose(t *testing.T) {
-	c := newFakeCluster(t, 3, tape.Options{})
-	c.drives[1].path = ""          // empty drive
-	c.drives[2].protected = true   // write-protected cartridge
-	addr := startServer(t, c)
+	c := tapeCluster(t, 1, 0) // drive 1 is empty
+	addr := serve(t, c)
 	d := newDMA(t, addr)
 	other := newDMA(t, addr)
 
@@ -258,21 +172,35 @@ func TestTapeOpenClose(t *testing.T) {
 		{"open drive out of range", d, ndmp.NDMP4_TAPE_OPEN, open("lib/9", ndmp.NDMP4_TAPE_READ_MODE), ndmp.NDMP4_NO_DEVICE_ERR},
 		{"open bad mode", d, ndmp.NDMP4_TAPE_OPEN, open("lib/0", 123), ndmp.NDMP4_ILLEGAL_ARGS_ERR},
 		{"open empty drive", d, ndmp.NDMP4_TAPE_OPEN, open("lib/1", ndmp.NDMP4_TAPE_READ_MODE), ndmp.NDMP4_NO_TAPE_LOADED_ERR},
-		{"open protected rdwr", d, ndmp.NDMP4_TAPE_OPEN, open("lib/2", ndmp.NDMP4_TAPE_RDWR_MODE), ndmp.NDMP4_WRITE_PROTECT_ERR},
 		{"open read", d, ndmp.NDMP4_TAPE_OPEN, open("lib/0", ndmp.NDMP4_TAPE_READ_MODE), ndmp.NDMP4_NO_ERR},
 		{"get_state", d, ndmp.NDMP4_TAPE_GET_STATE, nil, ndmp.NDMP4_NO_ERR},
 		{"busy for another session", other, ndmp.NDMP4_TAPE_OPEN, open("lib/0", ndmp.NDMP4_TAPE_READ_MODE), ndmp.NDMP4_DEVICE_BUSY_ERR},
 		{"close", d, ndmp.NDMP4_TAPE_CLOSE, nil, ndmp.NDMP4_NO_ERR},
 		{"open rdwr", d, ndmp.NDMP4_TAPE_OPEN, open("lib/0", ndmp.NDMP4_TAPE_RDWR_MODE), ndmp.NDMP4_NO_ERR},
 		{"open again", d, ndmp.NDMP4_TAPE_OPEN, open("lib/0", ndmp.NDMP4_TAPE_READ_MODE), ndmp.NDMP4_DEVICE_OPENED_ERR},
-		{"open another drive while open", d, ndmp.NDMP4_TAPE_OPEN, open("lib/2", ndmp.NDMP4_TAPE_READ_MODE), ndmp.NDMP4_DEVICE_OPENED_ERR},
+		{"open another drive while open", d, ndmp.NDMP4_TAPE_OPEN, open("lib/1", ndmp.NDMP4_TAPE_READ_MODE), ndmp.NDMP4_DEVICE_OPENED_ERR},
 		{"close again", d, ndmp.NDMP4_TAPE_CLOSE, nil, ndmp.NDMP4_NO_ERR},
-		{"open protected read", d, ndmp.NDMP4_TAPE_OPEN, open("lib/2", ndmp.NDMP4_TAPE_READ_MODE), ndmp.NDMP4_NO_ERR},
+		{"load a protected cartridge", nil, 0, nil, 0},
+		{"open protected rdwr", d, ndmp.NDMP4_TAPE_OPEN, open("lib/1", ndmp.NDMP4_TAPE_RDWR_MODE), ndmp.NDMP4_WRITE_PROTECT_ERR},
+		{"open protected read", d, ndmp.NDMP4_TAPE_OPEN, open("lib/1", ndmp.NDMP4_TAPE_READ_MODE), ndmp.NDMP4_NO_ERR},
 		{"write protected", d, ndmp.NDMP4_TAPE_WRITE, &ndmp.Ndmp4_tape_write_request{Data_out: []byte("x")}, ndmp.NDMP4_PERMISSION_ERR},
 		{"close protected", d, ndmp.NDMP4_TAPE_CLOSE, nil, ndmp.NDMP4_NO_ERR},
 		{"other opens now", other, ndmp.NDMP4_TAPE_OPEN, open("lib/0", ndmp.NDMP4_TAPE_RAW_MODE), ndmp.NDMP4_NO_ERR},
 	}
 	for _, s := range steps {
+		if s.who == nil {
+			c.mu.Lock()
+			c.protected["P00001L9"] = true
+			if err := c.lib.Add("P00001L9", library.AtSlot(4)); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.lib.Move("P00001L9", library.AtDrive(1)); err != nil {
+				t.Fatal(err)
+			}
+			c.mu.Unlock()
+			blank(t, c, "P00001L9")
+			continue
+		}
 		if _, got := s.who.call(s.code, s.body); got != s.want {
 			t.Fatalf("%s: got %v, want %v", s.name, got, s.want)
 		}
@@ -280,7 +208,7 @@ func TestTapeOpenClose(t *testing.T) {
 	// A session that ends gives its drive back.
 	other.c.Close()
 	deadline := time.Now().Add(10 * time.Second)
-	for c.holder(0) != "" {
+	for c.holds(0) {
 		if time.Now().After(deadline) {
 			t.Fatal("the drive of a closed session was not released")
 		}
@@ -291,8 +219,8 @@ func TestTapeOpenClose(t *testing.T) {
 
 // TestTapeGetState checks every field TAPE_GET_STATE reports.
 func TestTapeGetState(t *testing.T) {
-	c := newFakeCluster(t, 1, tape.Options{Capacity: 64 << 20, EarlyWarning: 1 << 20})
-	d := newDMA(t, startServer(t, c))
+	c := tapeCluster(t, 1, 64<<20)
+	d := newDMA(t, serve(t, c))
 	d.open(ndmp.NDMP4_TAPE_RDWR_MODE)
 	for range 3 {
 		d.write(ndmp.NDMP4_NO_ERR, make([]byte, 1000))
@@ -329,8 +257,8 @@ func TestTapeGetState(t *testing.T) {
 
 // TestTapeBasics is ndmjob's T-BW, T-BR and T-BWR.
 func TestTapeBasics(t *testing.T) {
-	c := newFakeCluster(t, 1, tape.Options{})
-	d := newDMA(t, startServer(t, c))
+	c := tapeCluster(t, 1, 0)
+	d := newDMA(t, serve(t, c))
 	buf := fill(1024, 0, 0)
 
 	// T-BW
@@ -415,8 +343,8 @@ func TestTapeBasics(t *testing.T) {
 
 // TestTapeSeries is ndmjob's T-WRITE, T-READ and T-MTIO.
 func TestTapeSeries(t *testing.T) {
-	c := newFakeCluster(t, 1, tape.Options{})
-	d := newDMA(t, startServer(t, c))
+	c := tapeCluster(t, 1, 0)
+	d := newDMA(t, serve(t, c))
 
 	d.open(ndmp.NDMP4_TAPE_RDWR_MODE)
 	for f, s := range series {
@@ -481,10 +409,10 @@ func TestTapeSeries(t *testing.T) {
 // answered EOM_ERR once; a write past the end is refused with EOM_ERR and
 // count 0; filemarks still fit.
 func TestTapeEarlyWarning(t *testing.T) {
-	c := newFakeCluster(t, 1, tape.Options{Capacity: 200 << 10, EarlyWarning: 64 << 10})
-	d := newDMA(t, startServer(t, c))
+	c := tapeCluster(t, 1, 4<<20) // early warning in the last MiB
+	d := newDMA(t, serve(t, c))
 	d.open(ndmp.NDMP4_TAPE_RDWR_MODE)
-	rec := make([]byte, 16<<10)
+	rec := make([]byte, 256<<10)
 	var eom, full int
 	for i := 0; i < 20 && full == 0; i++ {
 		b, e := d.call(ndmp.NDMP4_TAPE_WRITE, &ndmp.Ndmp4_tape_write_request{Data_out: rec})
@@ -503,7 +431,7 @@ func TestTapeEarlyWarning(t *testing.T) {
 		t.Fatalf("early warnings %d, full at write %d", eom, full)
 	}
 	d.mtio(ndmp.NDMP4_MTIO_EOF, 1, 0)
-	if st := d.state(); st.Space_remain >= 16<<10 {
+	if st := d.state(); st.Space_remain >= 256<<10 {
 		t.Errorf("space_remain %d at the end of the tape", st.Space_remain)
 	}
 }
