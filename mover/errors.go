@@ -71,6 +71,11 @@ func (r *runner) fail(err error) error {
 	return e
 }
 
+// SenseFor is senseFor for other device servers over the same devices (the
+// NDMP server's TAPE_EXECUTE_CDB): one mapping of tape and disk errors to
+// sense data.
+func SenseFor(err error, write bool) *sense.Sense { return senseFor(err, write) }
+
 // senseFor maps a device error to the sense data SPC-4, SBC-3 and SSC-3
 // assign to it. write tells a failed write from a failed read where the
 // error itself does not.

@@ -573,7 +573,7 @@ func (m *moverState) run(accept func() (io.ReadWriteCloser, error)) {
 		m.state = ndmp.NDMP4_MOVER_STATE_ACTIVE
 		if tc, ok := conn.(net.Conn); ok && m.addr.Addr_type == ndmp.NDMP4_ADDR_TCP {
 			// get_state shows the peer once connected.
-			m.addr = tcpAddr(tc.RemoteAddr())
+			m.addr = ndmpAddrOf(tc.RemoteAddr())
 		}
 	}
 	mode, rs := m.mode, m.recordSize
@@ -926,8 +926,8 @@ func tuneDataConn(c net.Conn) {
 	}
 }
 
-// tcpAddr is an NDMP TCP address for a socket address.
-func tcpAddr(a net.Addr) ndmp.Ndmp4_addr {
+// ndmpAddrOf is an NDMP TCP address for a socket address.
+func ndmpAddrOf(a net.Addr) ndmp.Ndmp4_addr {
 	out := ndmp.Ndmp4_addr{Addr_type: ndmp.NDMP4_ADDR_TCP}
 	ta, ok := a.(*net.TCPAddr)
 	if !ok {

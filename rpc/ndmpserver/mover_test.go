@@ -486,13 +486,7 @@ func TestMoverSessionEnd(t *testing.T) {
 	conn.Write(make([]byte, 10000))
 	d.waitMover(ndmp.NDMP4_MOVER_STATE_ACTIVE)
 	d.c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.holds(0) {
-		if time.Now().After(deadline) {
-			t.Fatal("drive not released")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitReleased(t, c, 0)
 	if _, err := conn.Write(make([]byte, 1<<20)); err == nil {
 		// The mover closed the data connection; writes fail once the
 		// peer's close arrives.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 
+	"github.com/ferry-san/ferry/mover"
 	"github.com/ferry-san/ferry/ndmp"
 	"github.com/ferry-san/ferry/scsi/sense"
 	"github.com/ferry-san/ferry/storage/tape"
@@ -79,36 +80,9 @@ func tapeExecuteCDB(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Bo
 	return reply, ndmp.NDMP4_NO_ERR
 }
 
-// senseOf maps a drive's error to the sense a drive reports for it.
-func senseOf(err error) *sense.Sense {
-	var re *tape.ResidueError
-	residue := uint64(0)
-	if errors.As(err, &re) {
-		residue = uint64(re.Residue)
-	}
-	var il *tape.IncorrectLengthError
-	switch {
-	case errors.As(err, &il):
-		return sense.IncorrectLength(int32(il.Residue()))
-	case errors.Is(err, tape.ErrFilemark):
-		return sense.Filemark(residue)
-	case errors.Is(err, tape.ErrEndOfData):
-		return sense.EndOfData(residue)
-	case errors.Is(err, tape.ErrBeginningOfMedium):
-		return sense.BeginningOfPartition(residue)
-	case errors.Is(err, tape.ErrEndOfMedium):
-		return sense.EndOfMedium(residue)
-	case errors.Is(err, tape.ErrWriteProtected):
-		return sense.New(sense.DataProtect, sense.WriteProtected)
-	case errors.Is(err, tape.ErrNotLoaded):
-		return sense.New(sense.NotReady, sense.MediumNotPresent)
-	case errors.Is(err, tape.ErrInvalidLength), errors.Is(err, tape.ErrInvalidArgument):
-		return sense.InvalidCDB(2, -1)
-	case errors.Is(err, tape.ErrMediumError):
-		return sense.New(sense.MediumError, sense.UnrecoveredReadError)
-	}
-	return sense.New(sense.MediumError, sense.WriteError)
-}
+// senseOf is the sense a drive reports for an error of a read or a
+// motion.
+func senseOf(err error) *sense.Sense { return mover.SenseFor(err, false) }
 
 // executeCDB runs one command on the open drive. t.mu is held.
 func (t *tapeState) executeCDB(s *session, cdb, dataOut []byte, allocLen uint32) cdbResult {
@@ -217,7 +191,7 @@ func (t *tapeState) executeCDB(s *session, cdb, dataOut []byte, allocLen uint32)
 		}
 		moved()
 		if _, err := d.WriteFilemarks(n); err != nil {
-			return cdbResult{sense: senseOf(err)}
+			return cdbResult{sense: mover.SenseFor(err, true)}
 		}
 		return cdbResult{}
 	case opRead6:
@@ -262,7 +236,7 @@ func (t *tapeState) executeCDB(s *session, cdb, dataOut []byte, allocLen uint32)
 		moved()
 		ew, err := d.WriteRecord(dataOut[:n])
 		if err != nil {
-			return cdbResult{sense: senseOf(err)}
+			return cdbResult{sense: mover.SenseFor(err, true)}
 		}
 		if ew {
 			return cdbResult{dataOut: uint32(n), sense: sense.EarlyWarning()}

@@ -46,6 +46,19 @@ func blank(t *testing.T, c *fakeCluster, b string) {
 	}
 }
 
+// waitReleased waits until nothing holds the drive: a session that ended
+// released it.
+func waitReleased(t *testing.T, c *fakeCluster, drive int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for c.holds(drive) {
+		if time.Now().After(deadline) {
+			t.Fatalf("drive %d was not released", drive)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // serve starts a server over c and returns its address.
 func serve(t *testing.T, c *fakeCluster) string {
 	t.Helper()
@@ -207,13 +220,7 @@ func TestTapeOpenClose(t *testing.T) {
 	}
 	// A session that ends gives its drive back.
 	other.c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.holds(0) {
-		if time.Now().After(deadline) {
-			t.Fatal("the drive of a closed session was not released")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitReleased(t, c, 0)
 	d.open(ndmp.NDMP4_TAPE_READ_MODE)
 }
 
