@@ -596,6 +596,10 @@ func (d *dataState) halted(s *session, reason ndmp.Ndmp4_data_halt_reason, why s
 	d.state, d.halt = ndmp.NDMP4_DATA_STATE_HALTED, reason
 	d.closeConnLocked()
 	d.mu.Unlock()
+	s.log.Info("NDMP DATA halted", "reason", reason, "why", why)
+	if s.ctx.Err() != nil {
+		return // the session is ending: nobody to tell
+	}
 	if why != "" && reason != ndmp.NDMP4_DATA_HALT_SUCCESSFUL {
 		lt := ndmp.NDMP4_LOG_ERROR
 		if reason == ndmp.NDMP4_DATA_HALT_ABORTED {
@@ -603,7 +607,6 @@ func (d *dataState) halted(s *session, reason ndmp.Ndmp4_data_halt_reason, why s
 		}
 		s.logMessage(lt, "DATA halted: %s", why)
 	}
-	s.log.Info("NDMP DATA halted", "reason", reason, "why", why)
 	_, _ = s.conn.Send(ndmp.NDMP4_NOTIFY_DATA_HALTED, &ndmp.Ndmp4_notify_data_halted_post{Reason: reason})
 }
 
@@ -708,7 +711,13 @@ func (d *dataState) shutdown() {
 	d.mu.Unlock()
 	if cancel != nil {
 		cancel()
-		<-done
+		// The stream stops at once; a post it is sending to a DMA that
+		// stopped reading ends when the session closes the control
+		// connection, after the closers: do not wait for that.
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+		}
 	}
 }
 
