@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,8 +18,10 @@ const ndmjobPath = "/usr/lib/amanda/ndmjob"
 
 // TestSCSIWithNdmjob drives the robot with Amanda's ndmjob itself, the way
 // an administrator would: -q lists the inventory, -o load=, unload,
-// export=, import= and init-elem-status move cartridges, and a move of a
-// cartridge a copy job holds fails. It needs ndmjob (skipped without it).
+// export=, import= and init-elem-status move cartridges, a move of a
+// cartridge a copy job holds fails, -o init-labels and -l load, label and
+// read cartridges through the robot and the tape service. It needs ndmjob
+// (skipped without it).
 func TestSCSIWithNdmjob(t *testing.T) {
 	if _, err := os.Stat(ndmjobPath); err != nil {
 		t.Skipf("ndmjob is not installed (%v)", err)
@@ -109,6 +112,15 @@ func TestSCSIWithNdmjob(t *testing.T) {
 	}
 	must("import", "-v", "-o", "import=4")
 	must("init-elem-status", "-v", "-o", "init-elem-status")
+
+	// Labels written through drive 0 and read through drive 1: ndmjob
+	// loads into the first drive unless -o tape-addr= names the drive
+	// that -f opens.
+	must("init-labels", "-v", "-o", "init-labels", "-T", agent, "-f", "lib/0", "-m", "FERRY1@1", "-m", "FERRY3@3")
+	out := must("-l", "-v", "-l", "-T", agent, "-f", "lib/1", "-o", "tape-addr=7", "-m", "@1", "-m", "@3")
+	if got := ndmjob.Labels([]byte(out)); !slices.Equal(got, []string{"FERRY1", "FERRY3"}) {
+		t.Errorf("-l read %q:\n%s", got, out)
+	}
 	els = inventory()
 	for addr, want := range map[int]string{1: "A00001L9", 2: "", 3: "A00003L9", 4: "A00002L9", 5: "", 6: "", 7: ""} {
 		if e := els[addr]; e.Full != (want != "") || e.Barcode != want {
