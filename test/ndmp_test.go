@@ -186,6 +186,10 @@ func (nc *ndmpCluster) addrs(ctx context.Context, s *step) *elementAddrs {
 // slot is slot i (from 1) as a media entry's or option's address.
 func (a *elementAddrs) slot(i int) string { return strconv.Itoa(a.slots[i-1]) }
 
+// drive is drive i (from 0) as -o tape-addr= takes it: ndmjob loads into
+// the robot's first drive unless told which one -f opens.
+func (a *elementAddrs) drive(i int) string { return strconv.Itoa(a.drives[i]) }
+
 // testNDMPQuery: `ndmjob -q` against one node lists both drives, the robot
 // and butype tar.
 func testNDMPQuery(ctx context.Context, s *step, nc *ndmpCluster) {
@@ -299,7 +303,7 @@ func testNDMPRobot(ctx context.Context, s *step, nc *ndmpCluster, a *elementAddr
 		"-m", "NDMP01@" + a.slot(1), "-m", "NDMP02@" + a.slot(2), "-m", "NDMP03@" + a.slot(3)}, robot...)...), "init-labels of three cartridges")
 	check("init-labels", map[string]string{"A00001L9": "slot 1", "A00002L9": "slot 2", "A00003L9": "slot 3"})
 
-	list := nc.ndmjob(ctx, "list-labels", append([]string{"-v", "-l", "-T", nc.agent("n2"), "-f", ndmpLibrary + "/1",
+	list := nc.ndmjob(ctx, "list-labels", append([]string{"-v", "-l", "-T", nc.agent("n2"), "-f", ndmpLibrary + "/1", "-o", "tape-addr=" + a.drive(1),
 		"-m", "@" + a.slot(1), "-m", "@" + a.slot(2), "-m", "@" + a.slot(3)}, "-R", nc.agent("n2"), "-r", ndmpLibrary)...)
 	if s.ndmjobOK(list, "-l through n2 and drive 1") {
 		if got, want := ndmjob.Labels(list.out), []string{"NDMP01", "NDMP02", "NDMP03"}; !slices.Equal(got, want) {
@@ -650,7 +654,7 @@ func testNDMPKill(ctx context.Context, s *step, nc *ndmpCluster, a *elementAddrs
 	defer cancel()
 	const barcode, label, slot = "A00006L9", "NDMP06", 6
 	ag := nc.agent("n3")
-	media := []string{"-T", ag, "-R", ag, "-r", ndmpLibrary, "-f", ndmpLibrary + "/1", "-m", label + "@" + a.slot(slot)}
+	media := []string{"-T", ag, "-R", ag, "-r", ndmpLibrary, "-f", ndmpLibrary + "/1", "-o", "tape-addr=" + a.drive(1), "-m", label + "@" + a.slot(slot)}
 	s.mustNdmjob(nc.ndmjob(ctx, "kill-label", append([]string{"-v", "-o", "init-labels"}, media...)...), "label the cartridge")
 
 	done := make(chan ndmjobRun, 1)
@@ -697,7 +701,7 @@ func testNDMPKill(ctx context.Context, s *step, nc *ndmpCluster, a *elementAddrs
 	s.t.Logf("drive and cartridge free %s after the kill", time.Since(killed).Round(time.Millisecond))
 
 	ag = nc.agent("n1")
-	media = []string{"-T", ag, "-R", ag, "-r", ndmpLibrary, "-f", ndmpLibrary + "/1", "-m", label + "@" + a.slot(slot)}
+	media = []string{"-T", ag, "-R", ag, "-r", ndmpLibrary, "-f", ndmpLibrary + "/1", "-o", "tape-addr=" + a.drive(1), "-m", label + "@" + a.slot(slot)}
 	s.mustNdmjob(nc.ndmjob(ctx, "kill-backup-again", append([]string{"-v", "-c", "-D", ag, "-C", treeDir}, media...)...), "a new backup through n1 after n3 was killed")
 	image := filepath.Join(nc.dir, ndmpLibrary, barcode+".tap")
 	files, err := readImage(image, -1, nil)
