@@ -369,7 +369,9 @@ func (s *session) checkDir(what, dir string) (string, error) {
 	}
 	roots := s.srv.cfg.DataRoots
 	if len(roots) == 0 {
-		return resolved, nil
+		// No root, no DATA: an NDMP password must not be a way to read
+		// every file of the node.
+		return "", &envError{fmt.Sprintf("node %s backs up and recovers no directory (its agent has no -ndmp-data-root)", s.nodeName())}
 	}
 	for _, r := range roots {
 		r = filepath.Clean(r)

@@ -43,7 +43,7 @@ func needNdmjob(t *testing.T) {
 // D-LISTEN (TCP and LOCAL) and D-LISTEN/bogus-args passes.
 func TestDataNdmjobConformance(t *testing.T) {
 	needNdmjob(t)
-	addr, _ := startServer(t, Config{})
+	addr, _ := startServer(t, Config{DataRoots: []string{"/"}})
 	out, err := runNdmjob(t, t.TempDir(), "-o", "test-data", "-D", addr+"/4m,"+testUser+","+testPassword)
 	if err != nil {
 		t.Fatalf("ndmjob -o test-data: %v\n%s", err, out)
@@ -70,7 +70,7 @@ func TestDataNdmjobBackupRecover(t *testing.T) {
 	if err := fc.lib.Move("A00001L9", library.AtDrive(0)); err != nil {
 		t.Fatal(err)
 	}
-	addr, _ := startServer(t, Config{Cluster: fc})
+	addr, _ := startServer(t, Config{Cluster: fc, DataRoots: []string{"/"}})
 	agent := addr + "/4m," + testUser + "," + testPassword
 	work := t.TempDir()
 	src := filepath.Join(work, "src")

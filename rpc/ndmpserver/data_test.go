@@ -44,7 +44,7 @@ func wantDataState(t testing.TB, c *ndmp.Client, state ndmp.Ndmp4_data_state, re
 // TestDataStateSeries is ndmjob's test-data (D-IDLE, D-LISTEN with TCP and
 // LOCAL, D-LISTEN/bogus-args): each step's expected answer in each state.
 func TestDataStateSeries(t *testing.T) {
-	addr, _ := startServer(t, Config{})
+	addr, _ := startServer(t, Config{DataRoots: []string{"/"}})
 	c := dial(t, addr, true)
 	type step struct {
 		code  ndmp.Ndmp4_message
@@ -265,7 +265,7 @@ func dataStopOK(t *testing.T, c *ndmp.Client) {
 }
 
 func TestDataBackupRecover(t *testing.T) {
-	addr, _ := startServer(t, Config{})
+	addr, _ := startServer(t, Config{DataRoots: []string{"/"}})
 	c := dial(t, addr, true)
 	src := t.TempDir()
 	makeDataTree(t, src)
@@ -336,7 +336,7 @@ func TestDataBackupRecover(t *testing.T) {
 }
 
 func TestDataDirNodeHistory(t *testing.T) {
-	addr, _ := startServer(t, Config{})
+	addr, _ := startServer(t, Config{DataRoots: []string{"/"}})
 	c := dial(t, addr, true)
 	src := t.TempDir()
 	makeDataTree(t, src)
@@ -409,7 +409,7 @@ func TestDataRefusedEnv(t *testing.T) {
 
 // TestDataAbortActive aborts a backup whose mover does not read.
 func TestDataAbortActive(t *testing.T) {
-	addr, _ := startServer(t, Config{})
+	addr, _ := startServer(t, Config{DataRoots: []string{"/"}})
 	c := dial(t, addr, true)
 	src := t.TempDir()
 	big := make([]byte, 8<<20)
@@ -460,4 +460,15 @@ func TestSelections(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDataNoRoots: a server without data roots backs up nothing.
+func TestDataNoRoots(t *testing.T) {
+	addr, _ := startServer(t, Config{})
+	c := dial(t, addr, true)
+	mv := newFakeMover(t)
+	wantCode(t, call(t, c, ndmp.NDMP4_DATA_CONNECT, &ndmp.Ndmp4_data_connect_request{Addr: mv.addr}), ndmp.NDMP4_NO_ERR)
+	m := call(t, c, ndmp.NDMP4_DATA_START_BACKUP, &ndmp.Ndmp4_data_start_backup_request{Butype_name: "tar",
+		Env: []ndmp.Ndmp4_pval{{Name: "FILESYSTEM", Value: t.TempDir()}}})
+	wantCode(t, m, ndmp.NDMP4_ILLEGAL_ARGS_ERR)
 }

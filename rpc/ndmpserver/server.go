@@ -38,7 +38,7 @@ type Config struct {
 	Auth []AuthMethod
 	// DataRoots are the directories DATA may back up and recover into
 	// (FILESYSTEM and recover destinations must lie inside one). Empty
-	// means any absolute path: the server runs with its node's rights.
+	// means none: DATA refuses every backup and recover ("/" allows all).
 	DataRoots []string
 	// Version is the revision CONFIG_GET_SERVER_INFO reports.
 	Version string
