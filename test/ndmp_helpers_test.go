@@ -156,7 +156,7 @@ func startNDMPCluster(t *testing.T, n int, barcodes ...string) *ndmpCluster {
 			nc.ports.mu.Lock()
 			nc.ports.m[opts.Name] = p
 			nc.ports.mu.Unlock()
-			return []string{"-ndmp-port", strconv.Itoa(p), "-ndmp-user", ndmpUser, "-ndmp-password", ndmpPassword}, nil
+			return []string{"-ndmp-port", strconv.Itoa(p), "-ndmp-user", ndmpUser, "-ndmp-password", ndmpPassword, "-ndmp-data-root", "/"}, nil
 		})
 		return err
 	})

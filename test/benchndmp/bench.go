@@ -124,7 +124,7 @@ func (b *bench) start(ctx context.Context) error {
 				return nil, err
 			}
 			b.ports[name] = port
-			return []string{"-ndmp-port", strconv.Itoa(port), "-ndmp-user", user, "-ndmp-password", password}, nil
+			return []string{"-ndmp-port", strconv.Itoa(port), "-ndmp-user", user, "-ndmp-password", password, "-ndmp-data-root", "/"}, nil
 		})
 		if err != nil {
 			return err
