@@ -322,3 +322,19 @@ func (v *violations) dmaAddress(field, addr string) {
 		v.add(field, fmt.Sprintf("longer than %d bytes", maxDMAAddressLen))
 	}
 }
+
+// LibraryPlacement returns the library with its inventory and a copy of
+// its placement under the changer rules (where each cartridge is, and each
+// loaded one's home), as one consistent read: what a media changer shows.
+func (f *FSM) LibraryPlacement(name string) (*ferryv1.Library, *library.State, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	lib, ok := f.st.libraries[name]
+	if !ok {
+		return nil, nil, false
+	}
+	return f.st.libraryWithInventory(name), lib.place.Clone(), true
+}
+
+// ElementOf is the API's form of a library element.
+func ElementOf(l library.Location) *ferryv1.Element { return toElement(l) }
