@@ -204,7 +204,9 @@ func TestNodeClusterSessionsAcrossNodes(t *testing.T) {
 	if err := other.nc.Move(ctx, "libA", library.AtSlot(2), library.AtDrive(1), dma); err != nil {
 		t.Fatal(err)
 	}
-	ref := func(name string) *ferryv1.DeviceRef { return &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: name}} }
+	ref := func(name string) *ferryv1.DeviceRef {
+		return &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: name}}
+	}
 	mustPropose(t, n1, &ferryv1.Command{Op: &ferryv1.Command_SubmitJob{SubmitJob: &ferryv1.SubmitJobOp{JobId: "copy1", Spec: &ferryv1.JobSpec{
 		Source:      &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: ref("db01")},
 		Destination: &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_TAPE, Device: ref("A00002L9")},
