@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
 
+	"github.com/ferry-san/ferry/internal/freeport"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
 
@@ -29,21 +30,11 @@ type testNode struct {
 // freePort returns a port free for both TCP and UDP, as memberlist needs.
 func freePort(t *testing.T) int {
 	t.Helper()
-	for range 50 {
-		tl, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := tl.Addr().(*net.TCPAddr).Port
-		ul, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		tl.Close()
-		if err == nil {
-			ul.Close()
-			return port
-		}
+	port, err := freeport.TCPAndUDP()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port")
-	return 0
+	return port
 }
 
 func testConfig(t *testing.T, name string) Config {

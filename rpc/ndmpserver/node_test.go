@@ -18,6 +18,7 @@ import (
 	"github.com/ferry-san/ferry/cluster"
 	"github.com/ferry-san/ferry/cluster/executor"
 	"github.com/ferry-san/ferry/cluster/fsm"
+	"github.com/ferry-san/ferry/internal/freeport"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/scheduler"
 	"github.com/ferry-san/ferry/storage/disk"
@@ -34,26 +35,20 @@ type realNode struct {
 	exec *executor.Executor
 	nc   *nodeCluster
 	stop func()
+	// freeze stops the executor's lease renewals (and its copies and
+	// sessions), as a process stopped with SIGSTOP would, leaving the
+	// node's Raft and gossip running.
+	freeze func()
 }
 
 // freeGossipPort is a port free for both TCP and UDP, as memberlist needs.
 func freeGossipPort(t *testing.T) int {
 	t.Helper()
-	for range 50 {
-		tl, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := tl.Addr().(*net.TCPAddr).Port
-		ul, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		tl.Close()
-		if err == nil {
-			ul.Close()
-			return port
-		}
+	port, err := freeport.TCPAndUDP()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port")
-	return 0
+	return port
 }
 
 // testLease is the scheduler's lease in these tests: a lapse shows within
@@ -84,12 +79,15 @@ func startRealNode(t *testing.T, name string, join []string) (*realNode, int) {
 	go gs.Serve(ln)
 	exec := executor.New(n, executor.Config{Logger: log, RenewInterval: 50 * time.Millisecond, RenewDeadline: time.Second})
 	runCtx, stopRun := context.WithCancel(context.Background())
+	execCtx, stopExec := context.WithCancel(runCtx)
 	var wg sync.WaitGroup
 	wg.Add(2)
+	execDone := make(chan struct{})
 	go func() { defer wg.Done(); sched.Run(runCtx) }()
-	go func() { defer wg.Done(); exec.Run(runCtx) }()
+	go func() { defer wg.Done(); exec.Run(execCtx); close(execDone) }()
 	var once sync.Once
 	rn := &realNode{Node: n, exec: exec, nc: newNodeCluster(n, exec, log)}
+	rn.freeze = func() { stopExec(); <-execDone }
 	rn.stop = func() {
 		once.Do(func() {
 			stopRun()
@@ -310,4 +308,71 @@ func TestNodeClusterSessionsAcrossNodes(t *testing.T) {
 func mustJobs(n *realNode) []*ferryv1.Job {
 	jobs, _ := n.FSM().Jobs(fsm.Query{})
 	return jobs
+}
+
+// TestNodeClusterLeaseLapse: a node that stops renewing its lease (frozen,
+// cut off from the leader) while gossip still sees it loses its session
+// when the lease lapses: the leader ends it FAILED with the cartridge
+// home, and the frozen session writes nothing more.
+func TestNodeClusterLeaseLapse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three nodes")
+	}
+	n1, g1 := startRealNode(t, "n1", nil)
+	join := []string{fmt.Sprintf("127.0.0.1:%d", g1)}
+	n2, _ := startRealNode(t, "n2", join)
+	n3, _ := startRealNode(t, "n3", join)
+	waitFor(t, 30*time.Second, "three voters", func() bool { return len(n1.ConfState().GetVoters()) == 3 })
+	var victim, other *realNode
+	waitFor(t, 10*time.Second, "a leader", func() bool {
+		victim, other = nil, nil
+		for _, n := range []*realNode{n1, n2, n3} {
+			switch {
+			case n.IsLeader():
+				other = n
+			case victim == nil:
+				victim = n
+			}
+		}
+		return victim != nil && other != nil
+	})
+	dir := t.TempDir()
+	mustPropose(t, other, &ferryv1.Command{Op: &ferryv1.Command_RegisterLibrary{RegisterLibrary: &ferryv1.RegisterLibraryOp{Library: &ferryv1.Library{
+		Name: "libA", Dir: dir, Site: "east", Slots: 2, Drives: 1, CartridgeCapacityBytes: 1 << 30}}}})
+	mustPropose(t, other, &ferryv1.Command{Op: &ferryv1.Command_AddCartridge{AddCartridge: &ferryv1.AddCartridgeOp{Cartridge: &ferryv1.Cartridge{
+		Barcode: "A00001L9", Library: "libA", Naa: "3000000000000011", Path: labelled(t, dir, "A00001L9"), CapacityBytes: 1 << 30,
+		Location: &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: 1}}}}})
+	ctx := context.Background()
+	if err := victim.nc.Move(ctx, "libA", library.AtSlot(1), library.AtDrive(0), "10.0.0.5:1"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := victim.nc.OpenDrive(ctx, DriveRequest{Library: "libA", Drive: 0, DMA: "10.0.0.5:1", ReadWrite: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.WriteRecord(make([]byte, 512)); err != nil {
+		t.Fatal(err)
+	}
+	// Renewals carry the session: it outlives several leases.
+	waitFor(t, 10*time.Second, "a renewal with the session's bytes", func() bool {
+		j, _ := other.FSM().Job(d.(nodeDrive).Job().GetId())
+		return j.GetState() == ferryv1.JobState_JOB_STATE_RUNNING
+	})
+	frozen := time.Now()
+	victim.freeze()
+	id := d.(nodeDrive).Job().GetId()
+	waitFor(t, 6*testLease, "the leader to end the session", func() bool {
+		j, _ := other.FSM().Job(id)
+		c, _ := other.FSM().Cartridge("A00001L9")
+		return j.GetState() == ferryv1.JobState_JOB_STATE_FAILED && c.GetLocation().GetKind() == ferryv1.ElementKind_ELEMENT_KIND_SLOT
+	})
+	t.Logf("lease lapse: the session ended, its cartridge home, %v after renewals stopped (lease %v)", time.Since(frozen).Round(10*time.Millisecond), testLease)
+	j, _ := other.FSM().Job(id)
+	if !strings.Contains(j.GetStateReason(), "NDMP has no reconnect") || !strings.Contains(j.GetStateReason(), "lease expired") {
+		t.Fatalf("reason %q", j.GetStateReason())
+	}
+	if _, err := d.WriteRecord(make([]byte, 512)); err == nil {
+		t.Fatal("the frozen session wrote after its job ended")
+	}
+	_ = d.Close()
 }
