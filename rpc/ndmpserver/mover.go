@@ -175,6 +175,18 @@ func moverGetState(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Bod
 	}, ndmp.NDMP4_NO_ERR
 }
 
+// dataStateOf is the state of this session's DATA service: a MOVER_LISTEN
+// needs it IDLE, as the reference server does, so that one session never
+// runs two streams.
+func (s *session) dataStateOf() ndmp.Ndmp4_data_state {
+	if s.data == nil {
+		return ndmp.NDMP4_DATA_STATE_IDLE
+	}
+	s.data.mu.Lock()
+	defer s.data.mu.Unlock()
+	return s.data.state
+}
+
 // canProceed is what LISTEN, CONNECT and CONTINUE need of the tape: open,
 // and opened for writing when the mover will write it.
 func (s *session) moverCanProceed(mode ndmp.Ndmp4_mover_mode) ndmp.Ndmp4_error {
@@ -215,7 +227,7 @@ func moverListen(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body,
 		return fail(e)
 	}
 	m := s.moverState()
-	if !m.idle() {
+	if !m.idle() || s.dataStateOf() != ndmp.NDMP4_DATA_STATE_IDLE {
 		return fail(ndmp.NDMP4_ILLEGAL_STATE_ERR)
 	}
 	if e := s.moverCanProceed(r.Mode); e != ndmp.NDMP4_NO_ERR {
@@ -275,6 +287,13 @@ func moverConnect(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body
 	}
 	m := s.moverState()
 	if !m.idle() {
+		return fail(ndmp.NDMP4_ILLEGAL_STATE_ERR)
+	}
+	// LOCAL joins this session's DATA, listening; TCP reaches a DATA
+	// elsewhere, so this one must be idle.
+	ds := s.dataStateOf()
+	if (r.Addr.Addr_type == ndmp.NDMP4_ADDR_LOCAL && ds != ndmp.NDMP4_DATA_STATE_LISTEN) ||
+		(r.Addr.Addr_type == ndmp.NDMP4_ADDR_TCP && ds != ndmp.NDMP4_DATA_STATE_IDLE) {
 		return fail(ndmp.NDMP4_ILLEGAL_STATE_ERR)
 	}
 	if e := s.moverCanProceed(r.Mode); e != ndmp.NDMP4_NO_ERR {

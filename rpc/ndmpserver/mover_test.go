@@ -3,9 +3,12 @@ package ndmpserver
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/ferry-san/ferry/storage/library"
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -118,7 +121,7 @@ func (d *dma) listen(mode ndmp.Ndmp4_mover_mode) string {
 	return net.JoinHostPort(net.IP(ip[:]).String(), strconv.Itoa(int(ta.Port)))
 }
 
-func dialData(t *testing.T, addr string) net.Conn {
+func dialData(t testing.TB, addr string) net.Conn {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
@@ -496,4 +499,96 @@ func TestMoverSessionEnd(t *testing.T) {
 		}
 	}
 	newDMA(t, addr).open(ndmp.NDMP4_TAPE_READ_MODE)
+}
+
+// BenchmarkMoverBackup moves a stream through a TCP data connection onto a
+// cartridge, as a local backup's mover does, for record sizes from
+// ndmjob's default (10 KiB) up; BenchmarkFileWrite is the same bytes
+// written to a file and fsynced (tar | dd conv=fsync's half).
+func BenchmarkMoverBackup(b *testing.B) {
+	for _, rs := range []uint32{10 << 10, 64 << 10, 256 << 10} {
+		b.Run(strconv.Itoa(int(rs>>10))+"KiB", func(b *testing.B) {
+			c := newFakeCluster(b, "B00001L9")
+			if err := c.lib.Move("B00001L9", library.AtDrive(0)); err != nil {
+				b.Fatal(err)
+			}
+			addr, _ := startServer(b, Config{Cluster: c})
+			d := &dma{t: b, c: dial(b, addr, true)}
+			d.open(ndmp.NDMP4_TAPE_RDWR_MODE)
+			chunk := make([]byte, 1<<20)
+			rand.NewChaCha8([32]byte{5}).Read(chunk)
+			const total = 256 << 20
+			b.SetBytes(total)
+			b.ResetTimer()
+			for range b.N {
+				d.mtio(ndmp.NDMP4_MTIO_REW, 1, 0)
+				d.recordSize(rs)
+				d.window(0, lengthInfinity)
+				conn := dialData(b, d.listen(ndmp.NDMP4_MOVER_MODE_READ))
+				for n := 0; n < total; n += len(chunk) {
+					if _, err := conn.Write(chunk); err != nil {
+						b.Fatal(err)
+					}
+				}
+				conn.Close()
+				d.halted(ndmp.NDMP4_MOVER_HALT_CONNECT_CLOSED)
+				d.must(ndmp.NDMP4_NO_ERR, ndmp.NDMP4_MOVER_STOP, nil)
+			}
+		})
+	}
+}
+
+func BenchmarkFileWrite(b *testing.B) {
+	chunk := make([]byte, 1<<20)
+	rand.NewChaCha8([32]byte{5}).Read(chunk)
+	const total = 256 << 20
+	b.SetBytes(total)
+	for range b.N {
+		f, err := os.Create(filepath.Join(b.TempDir(), "dd"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for n := 0; n < total; n += len(chunk) {
+			if _, err := f.Write(chunk); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := f.Sync(); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+}
+
+// TestMoverLocal: a LOCAL listen goes ACTIVE when this session's DATA
+// connects to it, and a LOCAL connect needs DATA listening LOCAL.
+func TestMoverLocal(t *testing.T) {
+	c := tapeCluster(t, 1, 0)
+	d := newDMA(t, serve(t, c))
+	d.open(ndmp.NDMP4_TAPE_RDWR_MODE)
+	local := ndmp.Ndmp4_addr{Addr_type: ndmp.NDMP4_ADDR_LOCAL}
+	// Nothing listens: CONNECT LOCAL is refused.
+	d.must(ndmp.NDMP4_ILLEGAL_STATE_ERR, ndmp.NDMP4_MOVER_CONNECT, &ndmp.Ndmp4_mover_connect_request{Mode: ndmp.NDMP4_MOVER_MODE_READ, Addr: local})
+	d.must(ndmp.NDMP4_NO_ERR, ndmp.NDMP4_MOVER_LISTEN, &ndmp.Ndmp4_mover_listen_request{Mode: ndmp.NDMP4_MOVER_MODE_READ, Addr_type: ndmp.NDMP4_ADDR_LOCAL})
+	d.moverIs(ndmp.NDMP4_MOVER_STATE_LISTEN)
+	d.must(ndmp.NDMP4_NO_ERR, ndmp.NDMP4_DATA_CONNECT, &ndmp.Ndmp4_data_connect_request{Addr: local})
+	d.waitMover(ndmp.NDMP4_MOVER_STATE_ACTIVE)
+	if st := d.mover(); st.Data_connection_addr.Addr_type != ndmp.NDMP4_ADDR_LOCAL {
+		t.Fatalf("data connection %v", st.Data_connection_addr.Addr_type)
+	}
+	d.must(ndmp.NDMP4_NO_ERR, ndmp.NDMP4_MOVER_ABORT, nil)
+	d.halted(ndmp.NDMP4_MOVER_HALT_ABORTED)
+	d.must(ndmp.NDMP4_NO_ERR, ndmp.NDMP4_MOVER_STOP, nil)
+	// A MOVER_LISTEN needs this session's DATA idle.
+	d.must(ndmp.NDMP4_ILLEGAL_STATE_ERR, ndmp.NDMP4_MOVER_LISTEN, &ndmp.Ndmp4_mover_listen_request{Mode: ndmp.NDMP4_MOVER_MODE_WRITE, Addr_type: ndmp.NDMP4_ADDR_LOCAL})
+	d.must(ndmp.NDMP4_NO_ERR, ndmp.NDMP4_DATA_ABORT, nil)
+	d.post(ndmp.NDMP4_NOTIFY_DATA_HALTED)
+	d.must(ndmp.NDMP4_NO_ERR, ndmp.NDMP4_DATA_STOP, nil)
+
+	// A LOCAL listen aborted before DATA came.
+	d.must(ndmp.NDMP4_NO_ERR, ndmp.NDMP4_MOVER_LISTEN, &ndmp.Ndmp4_mover_listen_request{Mode: ndmp.NDMP4_MOVER_MODE_WRITE, Addr_type: ndmp.NDMP4_ADDR_LOCAL})
+	d.must(ndmp.NDMP4_NO_ERR, ndmp.NDMP4_MOVER_ABORT, nil)
+	d.halted(ndmp.NDMP4_MOVER_HALT_ABORTED)
+	d.must(ndmp.NDMP4_NO_ERR, ndmp.NDMP4_MOVER_STOP, nil)
+	d.moverIs(ndmp.NDMP4_MOVER_STATE_IDLE)
 }

@@ -68,7 +68,7 @@ func serve(t *testing.T, c *fakeCluster) string {
 
 // dma is a test DMA on one control connection.
 type dma struct {
-	t *testing.T
+	t testing.TB
 	c *ndmp.Client
 }
 
