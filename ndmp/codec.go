@@ -99,11 +99,13 @@ func Decode(record []byte) (*Message, error) {
 	default:
 		return nil, &DecodeError{Header: &h, Err: ErrBadMessageType, Detail: fmt.Sprintf("message_type %d", h.Message_type)}
 	}
+	if m.IsReply() && h.Error_code != NDMP4_NO_ERR {
+		// No body: even a reply to a message this package does not know
+		// (NOT_SUPPORTED to an extension) decodes.
+		return m, nil
+	}
 	if !Known(h.Message_code) {
 		return nil, &DecodeError{Header: &h, Err: ErrUnknownMessage, Detail: fmt.Sprintf("code %#x", uint32(h.Message_code))}
-	}
-	if m.IsReply() && h.Error_code != NDMP4_NO_ERR {
-		return m, nil
 	}
 	m.Body = NewBody(h.Message_code, h.Message_type)
 	if m.Body == nil {

@@ -137,37 +137,47 @@ func (s *session) logMessage(t ndmp.Ndmp4_log_type, format string, args ...any) 
 }
 
 // listenLocal makes the LOCAL data connection of this session (DATA and
-// MOVER in one session, one of them listening): a connected pair of Unix
-// sockets, whose kernel buffers let the producer run ahead of the
-// consumer as a TCP connection would. It returns the listener's end and
-// leaves the other for connectLocal.
+// MOVER in one session, one of them listening). It returns the listener's
+// end and leaves the other for connectLocal.
 func (s *session) listenLocal() (net.Conn, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	mine, theirs, err := socketPair()
 	if err != nil {
 		return nil, fmt.Errorf("local data connection: %w", err)
-	}
-	ends := make([]net.Conn, 2)
-	for i, fd := range fds {
-		f := os.NewFile(uintptr(fd), "ndmp-local")
-		c, err := net.FileConn(f)
-		f.Close()
-		if err != nil {
-			for _, e := range ends[:i] {
-				e.Close()
-			}
-			syscall.Close(fds[1])
-			return nil, fmt.Errorf("local data connection: %w", err)
-		}
-		ends[i] = c
 	}
 	s.mu.Lock()
 	if s.local != nil {
 		s.local.Close()
 	}
-	s.local = ends[1]
+	s.local = theirs
 	s.localTaken = make(chan struct{})
 	s.mu.Unlock()
-	return ends[0], nil
+	return mine, nil
+}
+
+// socketPair is a connected pair of Unix stream sockets, whose kernel
+// buffers let a producer run ahead of its consumer as over TCP (net.Pipe
+// has none: each write waits for a read).
+func socketPair() (net.Conn, net.Conn, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ends [2]net.Conn
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "ndmp-local")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			if i == 0 {
+				syscall.Close(fds[1])
+			} else {
+				ends[0].Close()
+			}
+			return nil, nil, err
+		}
+		ends[i] = c
+	}
+	return ends[0], ends[1], nil
 }
 
 // listenLocalNotify is listenLocal with a channel closed when the other
