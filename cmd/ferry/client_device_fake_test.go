@@ -185,7 +185,10 @@ func fakeLibrary() *ferryv1.Library {
 		Name: "libA", Dir: "/vtl/libA", Site: "east", Slots: 4, Drives: 2, IeSlots: 1, CartridgeCapacityBytes: 8 << 30,
 		Elements: []*ferryv1.Element{
 			{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: 2, Barcode: "B00001L9"},
-			{Kind: ferryv1.ElementKind_ELEMENT_KIND_DRIVE, Index: 1, Barcode: "A00001L9", JobId: "j-9"},
+			{Kind: ferryv1.ElementKind_ELEMENT_KIND_DRIVE, Index: 1, Barcode: "A00001L9", JobId: "s-3",
+				NdmpLoad: &ferryv1.NdmpLoad{DmaAddress: "10.0.0.5:41234", Node: "node-2"}},
+			{Kind: ferryv1.ElementKind_ELEMENT_KIND_DRIVE, Index: 0, Barcode: "D00001L9",
+				NdmpLoad: &ferryv1.NdmpLoad{DmaAddress: "10.0.0.5:41234", Node: "node-2"}},
 			{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: 1},
 			{Kind: ferryv1.ElementKind_ELEMENT_KIND_IMPORT_EXPORT, Index: 1, Barcode: "C00001L9"},
 		},

@@ -92,7 +92,9 @@ func libraryInventoryCommand() *clientCommand {
 		nargs:   1,
 		summary: "show what each drive, slot and I/E slot holds",
 		details: "Lists every drive, storage slot and import/export (I/E) slot with the barcode of the\n" +
-			"cartridge it holds, or empty. A drive holding a cartridge for a copy shows the job using it.",
+			"cartridge it holds, or empty. A drive holding a cartridge for a copy shows the job using it;\n" +
+			"one a DMA loaded through NDMP says so (with the session's job while an NDMP session holds it):\n" +
+			"copy jobs that need that cartridge or drive wait until a DMA unloads it.",
 		flags: func(fs *flag.FlagSet) action {
 			stale := fs.Bool("stale", false, "answer from the node's applied state, skipping the leader round trip")
 			return func(ctx context.Context, c *client, args []string) error {
@@ -117,7 +119,7 @@ func libraryInventoryCommand() *clientCommand {
 						barcode = e.GetBarcode()
 					}
 					if e.GetKind() == ferryv1.ElementKind_ELEMENT_KIND_DRIVE {
-						job = orDash(e.GetJobId())
+						job = driveHolderText(e)
 					}
 					row(tw, elementText(e), barcode, job)
 				}
@@ -125,6 +127,22 @@ func libraryInventoryCommand() *clientCommand {
 			}
 		},
 	}
+}
+
+// driveHolderText says who uses a drive: the job holding its cartridge,
+// and for a cartridge a DMA loaded, the DMA ("- (loaded through NDMP by
+// 10.0.0.5:41234 via n2)" while no session has it open).
+func driveHolderText(e *ferryv1.Element) string {
+	job := orDash(e.GetJobId())
+	l := e.GetNdmpLoad()
+	if l == nil {
+		return job
+	}
+	what := "loaded"
+	if e.GetJobId() != "" {
+		what = "NDMP session; loaded"
+	}
+	return fmt.Sprintf("%s (%s through NDMP by %s via %s)", job, what, l.GetDmaAddress(), l.GetNode())
 }
 
 // inventoryElements lists every element of the library, drives first, then

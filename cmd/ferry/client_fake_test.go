@@ -138,6 +138,25 @@ func fakeJobs() []*ferryv1.Job {
 			CreatedIndex: 20,
 			SubmittedVia: "node-3",
 		},
+		{
+			// An NDMP tape session: a DMA holds drive 1 of libA through
+			// node-2's NDMP server.
+			Id: "s-3",
+			Spec: &ferryv1.JobSpec{Name: "NDMP session from 10.0.0.5:41234", Ndmp: &ferryv1.NdmpSession{
+				DmaAddress: "10.0.0.5:41234", Node: "node-2", Library: "libA", Drive: 1, Barcode: "A00001L9", ReadWrite: true}},
+			State:        ferryv1.JobState_JOB_STATE_RUNNING,
+			StateReason:  "NDMP session from 10.0.0.5:41234 on node-2",
+			Owner:        "node-2",
+			Epoch:        31,
+			Progress:     &ferryv1.JobProgress{BytesDone: 0, LiveBytesDone: 96 << 20},
+			Tapes:        []*ferryv1.TapeAssignment{{Barcode: "A00001L9", Library: "libA", Drive: 1}},
+			History: []*ferryv1.JobEvent{{Time: ts(100), State: ferryv1.JobState_JOB_STATE_RUNNING, Node: "node-2",
+				Message: "NDMP tape open of libA/1 (A00001L9, read-write) by 10.0.0.5:41234 on node-2 (epoch 31)", RaftIndex: 31}},
+			CreatedAt:    ts(100),
+			UpdatedAt:    ts(100),
+			CreatedIndex: 31,
+			SubmittedVia: "node-2",
+		},
 	}
 }
 

@@ -124,6 +124,11 @@ func jobListCommand() *clientCommand {
 // count, so the list's own segments are counted.
 func jobEndpointsText(j *ferryv1.Job) (src, dst string) {
 	spec := j.GetSpec()
+	if s := spec.GetNdmp(); s != nil {
+		// An NDMP session: the DMA on one side, the drive and its
+		// cartridge on the other.
+		return "ndmp:" + s.GetDmaAddress(), ndmpDriveText(s)
+	}
 	if list := spec.GetXcopyParameterList(); len(list) > 0 {
 		n := j.GetProgress().GetSegmentsTotal()
 		if n == 0 {
@@ -222,6 +227,20 @@ func printJob(w io.Writer, j *ferryv1.Job) error {
 	row(tw, "updated:", timeText(j.GetUpdatedAt()))
 	row(tw, "submitted via:", orDash(j.GetSubmittedVia()))
 	row(tw, "idempotency key:", orDash(j.GetIdempotencyKey()))
+	if s := spec.GetNdmp(); s != nil {
+		row(tw, "kind:", "ndmp (an NDMP tape session: never queued, placed or taken over)")
+		row(tw, "dma:", s.GetDmaAddress())
+		row(tw, "node:", s.GetNode())
+		row(tw, "drive:", ndmpDriveText(s))
+		row(tw, "bytes:", bytesText(max(p.GetBytesDone(), p.GetLiveBytesDone(), j.GetResult().GetBytes())))
+		for _, w := range tapeWrites(j) {
+			row(tw, "wrote:", tapeWriteText(w))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		return printHistory(w, j)
+	}
 	if n := len(spec.GetXcopyParameterList()); n > 0 {
 		row(tw, "xcopy parameter list:", fmt.Sprintf("%d bytes", n))
 		for _, w := range tapeWrites(j) {
@@ -246,13 +265,27 @@ func printJob(w io.Writer, j *ferryv1.Job) error {
 			return err
 		}
 	}
+	return printHistory(w, j)
+}
+
+func printHistory(w io.Writer, j *ferryv1.Job) error {
 	fmt.Fprintf(w, "history (%d):\n", len(j.GetHistory()))
-	tw = newTable(w)
+	tw := newTable(w)
 	for _, e := range j.GetHistory() {
 		row(tw, "", timeText(e.GetTime()), jobStateText(e.GetState()), orDash(e.GetNode()),
 			fmt.Sprintf("raft index %d", e.GetRaftIndex()), orDash(e.GetMessage()))
 	}
 	return tw.Flush()
+}
+
+// ndmpDriveText is an NDMP session's drive as NDMP names it (LIB/DRIVE),
+// with its cartridge and mode: "lib1/0 A00001L9 (read-write)".
+func ndmpDriveText(s *ferryv1.NdmpSession) string {
+	mode := "read-only"
+	if s.GetReadWrite() {
+		mode = "read-write"
+	}
+	return fmt.Sprintf("%s/%d %s (%s)", s.GetLibrary(), s.GetDrive(), s.GetBarcode(), mode)
 }
 
 func jobCancelCommand() *clientCommand {

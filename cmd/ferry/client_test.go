@@ -95,6 +95,7 @@ func TestCommandsGolden(t *testing.T) {
 		{"job_get", "", []string{"job", "get", "j-1"}},
 		{"job_get_interleaved_json", "", []string{"job", "get", "-stale", "j-2", "-o", "json"}},
 		{"job_get_tape_source", "", []string{"job", "get", "j-2"}},
+		{"job_get_ndmp", "", []string{"job", "get", "s-3"}},
 		{"job_get_not_found", "", []string{"job", "get", "nope"}},
 		{"job_cancel", "", []string{"job", "cancel", "j-1", "-reason", "wrong tape"}},
 		{"job_cancel_ended", "", []string{"job", "cancel", "j-2"}},
@@ -155,7 +156,7 @@ func TestRetryUnavailable(t *testing.T) {
 		{"members", 2, []string{"members"}, 3},
 		{"raft status", 1, []string{"raft", "status"}, 2},
 		{"job submit", 3, []string{"job", "submit", "-f", spec}, 4},
-		{"job list", 1, []string{"job", "list"}, 3}, // 2 pages
+		{"job list", 1, []string{"job", "list"}, 4}, // 3 pages
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
