@@ -166,8 +166,9 @@ func (s *Session) Barcode() string { return s.cart.GetBarcode() }
 // Job is the session's job as it was opened.
 func (s *Session) Job() *ferryv1.Job { return s.job }
 
-// WriteProtected reports a read-only session or a protected cartridge.
-func (s *Session) WriteProtected() bool { return s.w == nil || s.cart.GetWriteProtected() }
+// WriteProtected reports the cartridge's write-protect tab (a read-only
+// session refuses writes all the same).
+func (s *Session) WriteProtected() bool { return s.cart.GetWriteProtected() }
 
 // Capacity is the cartridge's, in bytes.
 func (s *Session) Capacity() int64 { return s.t.Capacity() }

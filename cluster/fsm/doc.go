@@ -41,6 +41,18 @@
 // deliver. A copy is not placed to write a disk an initiator has reserved
 // (CopyExcluded): iSCSI writes and copies never interleave.
 //
+// NDMP (ndmp.go): a DMA's MOVE MEDIUM through a node's NDMP robot is a
+// MoveMediumOp under the changer rules copy jobs obey, and its TAPE_OPEN an
+// OpenNdmpSessionOp, which creates a RUNNING job of kind ndmp (JobSpec.ndmp)
+// owned by that node under the entry's index as epoch, holding the drive's
+// cartridge. A running job's cartridge or drive is never a DMA's to move
+// (ErrHeld). A cartridge a DMA loaded stays in its drive with no job, its
+// record saying who loaded it (Cartridge.ndmp_load): copies that need it
+// wait, removal and erase refuse it, snapshots keep it. A session's own end
+// (FinishJobOp) leaves the cartridge in the drive for the DMA; the end of a
+// session whose node is gone (EndNdmpSessionOp) sends it home. Sessions are
+// never submitted, placed or taken over: NDMP has no reconnect.
+//
 // The package is pure. It does no IO, reads no clock, draws no random numbers
 // and starts no goroutines, so that every replica applying the same entries
 // reaches byte-identical state. Time comes only from Command.time, the

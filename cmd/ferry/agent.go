@@ -382,6 +382,13 @@ func (f *agentFlags) startNDMP(node *cluster.Node, exec *executor.Executor, reg 
 	if f.ndmpPort == 0 {
 		return nil
 	}
+	if !f.runJobs {
+		// A session's drive is held under the executor's lease renewals,
+		// which a node that runs no jobs does not send: the leader would
+		// end every session within a lease.
+		log.Info("no NDMP server on this node: -run-jobs=false (NDMP sessions run under the lease of a node that runs jobs)")
+		return nil
+	}
 	methods := f.ndmpMethods()
 	if f.ndmpPassword == "" && !slices.Equal(methods, []ndmpserver.AuthMethod{ndmpserver.AuthNone}) {
 		log.Info("no NDMP server on this node: no -ndmp-password (or FERRY_NDMP_PASSWORD) is set")
