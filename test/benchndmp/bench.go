@@ -45,6 +45,7 @@ type bench struct {
 	c      *localcluster.Cluster
 	ports  map[string]int
 	slots  []int // the robot's slot addresses
+	drives []int // and drive addresses: ndmjob loads into the first drive unless -o tape-addr= says which
 	stats  filetree.Stats
 }
 
@@ -165,6 +166,12 @@ func (b *bench) start(ctx context.Context) error {
 	for _, e := range q.Robot.Of("SLOT") {
 		b.slots = append(b.slots, e.Addr)
 	}
+	for _, e := range q.Robot.Of("TAPE") {
+		b.drives = append(b.drives, e.Addr)
+	}
+	if len(b.drives) < 2 {
+		return fmt.Errorf("n1's robot shows %d drives, want 2:\n%s", len(b.drives), out)
+	}
 	if out, err := b.ndmjob(ctx, "-o", "init-labels", "-T", b.agent("n1"), "-R", b.agent("n1"), "-r", library,
 		"-f", library+"/0", "-m", b.media(1), "-m", b.media(2)); err != nil {
 		return fmt.Errorf("init-labels: %w\n%s", err, out)
@@ -205,7 +212,7 @@ func (b *bench) measure(ctx context.Context, kind string) (time.Duration, error)
 		cmd = exec.CommandContext(ctx, b.o.ndmjob, "-c", "-D", a, "-T", a, "-R", a, "-r", library, "-f", library+"/0", "-m", b.media(1), "-C", b.tree)
 	case "3-way":
 		d, t := b.agent("n1"), b.agent("n2")
-		cmd = exec.CommandContext(ctx, b.o.ndmjob, "-c", "-D", d, "-T", t, "-R", t, "-r", library, "-f", library+"/1", "-m", b.media(2), "-C", b.tree)
+		cmd = exec.CommandContext(ctx, b.o.ndmjob, "-c", "-D", d, "-T", t, "-R", t, "-r", library, "-f", library+"/1", "-o", "tape-addr="+strconv.Itoa(b.drives[1]), "-m", b.media(2), "-C", b.tree)
 	default:
 		return 0, fmt.Errorf("unknown measurement %q", kind)
 	}
