@@ -409,7 +409,7 @@ func testNDMPSingleFile(ctx context.Context, s *step, nc *ndmpCluster, a *elemen
 		s.errorf("read ferry_ndmp_bytes_total: %v", err)
 	}
 	run := nc.ndmjob(ctx, "recover-one", "-v", "-x", "-D", ag, "-T", ag, "-R", ag, "-r", ndmpLibrary, "-f", ndmpLibrary+"/0",
-		"-m", b.label+"@"+a.slot(b.slot), "-C", dst, "-J", b.index, tree.Sample)
+		"-m", b.label+"@"+a.slot(b.slot), "-C", dst, "-J", b.index, "/"+tree.Sample) // the index names files from the backed-up directory's root
 	s.mustNdmjob(run, "single-file recover with the index (-J)")
 	if strings.Contains(string(run.out), "Missing index entries") {
 		s.errorf("ndmjob found no index entry for %s:\n%s", tree.Sample, run.tail(20))
