@@ -30,7 +30,9 @@ test: test-tools
 
 # Tools the tests drive: libiscsi's iscsi-test-cu checks the iSCSI target,
 # Amanda's ndmjob (Debian amanda-server, in Amanda's libexec directory) the
-# NDMP server. Installed from Debian when missing and run as root;
+# NDMP server, and a C compiler builds the one-function fix that lets
+# ndmjob's test-tape send its zero-length write (test/testdata/
+# ndmjob-gmalloc0.c). Installed from Debian when missing and run as root;
 # otherwise the conformance tests say they are skipped and why.
 NDMJOB ?= /usr/lib/amanda/ndmjob
 test-tools:
@@ -39,6 +41,9 @@ test-tools:
 	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq amanda-server >/dev/null 2>&1 || \
 	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq amanda-server >/dev/null; }; }; } || \
 	  echo "amanda-server ($(NDMJOB)) is not installed and this is not root: the NDMP conformance tests will be skipped" >&2
+	@command -v cc >/dev/null || { [ "$$(id -u)" = 0 ] && \
+	  { apt-get install -y -qq gcc >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq gcc >/dev/null; }; }; } || \
+	  echo "no C compiler: ndmjob's test-tape runs only unfixed (test/testdata/ndmjob-gmalloc0.c), stopping at T-BW #6" >&2
 
 # The fast part: what needs no second process.
 test-unit:

@@ -88,8 +88,15 @@ func (r ndmjobRun) String() string {
 	return fmt.Sprintf("ndmjob %s: %v\n%s", strings.Join(r.args, " "), exitText(r.err), r.out)
 }
 
-// ok says whether ndmjob exited 0.
-func (r ndmjobRun) ok() bool { return r.err == nil }
+// ok says whether ndmjob did what it was asked. Its exit status does not
+// tell (it exits 0 after a failed operation, and 1 only when a conformance
+// step fails): it ends with "Operation complete" (-v) or "… but had
+// problems.", and a backup or recover says how it ended.
+func (r ndmjobRun) ok() bool {
+	out := string(r.out)
+	return r.err == nil && strings.Contains(out, "Operation complete") && !strings.Contains(out, "had problems") &&
+		!strings.Contains(out, "Operation ended in failure") && !strings.Contains(out, "Operation ended questionably")
+}
 
 // tail is the last lines ndmjob printed, for a failure message.
 func (r ndmjobRun) tail(n int) string {
@@ -110,9 +117,20 @@ func exitText(err error) string {
 // runNdmjob runs ndmjob with args in dir, keeping its output in
 // dir/name.out for a reader of a kept test directory.
 func runNdmjob(ctx context.Context, t *testing.T, dir, name string, args ...string) ndmjobRun {
+	return runNdmjobEnv(ctx, t, dir, name, nil, args...)
+}
+
+// runNdmjobEnv is runNdmjob with more environment variables (the g_malloc
+// fix's LD_PRELOAD).
+func runNdmjobEnv(ctx context.Context, t *testing.T, dir, name string, env []string, args ...string) ndmjobRun {
 	t.Helper()
+	// -v makes ndmjob say how the operation ended, which ok reads.
+	if !slices.Contains(args, "-v") {
+		args = append([]string{"-v"}, args...)
+	}
 	cmd := exec.CommandContext(ctx, ndmjobBinary, args...)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
 	r := ndmjobRun{args: args, out: out, err: err}
