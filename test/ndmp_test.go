@@ -44,6 +44,14 @@ func (s *step) errorf(format string, args ...any) {
 	s.t.Error(msg)
 }
 
+// logf logs and keeps a line for the status board, pass or fail.
+func (s *step) logf(format string, args ...any) {
+	s.t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	s.notes.WriteString(msg + "\n")
+	s.t.Log(msg)
+}
+
 func (s *step) fatalf(format string, args ...any) {
 	s.t.Helper()
 	s.errorf(format, args...)
@@ -359,10 +367,10 @@ func testNDMPRobot(ctx context.Context, s *step, nc *ndmpCluster, a *elementAddr
 
 	list := nc.ndmjob(ctx, "list-labels", append([]string{"-v", "-l", "-T", nc.agent("n2"), "-f", ndmpLibrary + "/1", "-o", "tape-addr=" + a.drive(1),
 		"-m", "@" + a.slot(1), "-m", "@" + a.slot(2), "-m", "@" + a.slot(3)}, "-R", nc.agent("n2"), "-r", ndmpLibrary)...)
-	if s.ndmjobOK(list, "-l through n2 and drive 1") {
-		if got, want := ndmjob.Labels(list.out), []string{"NDMP01", "NDMP02", "NDMP03"}; !slices.Equal(got, want) {
-			s.errorf("-l read labels %q, want %q:\n%s", got, want, list.tail(20))
-		}
+	// ndmjob -l ends "had problems" even when it read every label (it
+	// returns the label's type letter as its status): judge by the labels.
+	if got, want := ndmjob.Labels(list.out), []string{"NDMP01", "NDMP02", "NDMP03"}; list.err != nil || !slices.Equal(got, want) {
+		s.errorf("-l through n2 and drive 1 read labels %q, want %q (%v):\n%s", got, want, exitText(list.err), list.tail(20))
 	}
 	check("-l", map[string]string{"A00001L9": "slot 1", "A00002L9": "slot 2", "A00003L9": "slot 3"})
 
@@ -406,7 +414,7 @@ func testNDMPBackup(ctx context.Context, s *step, nc *ndmpCluster, a *elementAdd
 	took := time.Since(start)
 	s.mustNdmjob(backup, fmt.Sprintf("backup of %d files (%d MiB), DATA on %s, TAPE on %s", tree.Files, tree.Bytes>>20, dataNode, tapeNode))
 	bytesAfter, _ := nc.metric(ctx, tapeNode, "ferry_ndmp_bytes_total")
-	s.t.Logf("backup of %d files, %d MiB (DATA %s, TAPE %s): %s, %.1f MiB/s; ferry_ndmp_bytes_total on %s grew by %.0f",
+	s.logf("backup of %d files, %d MiB (DATA %s, TAPE %s): %s, %.1f MiB/s; ferry_ndmp_bytes_total on %s grew by %.0f",
 		tree.Files, tree.Bytes>>20, dataNode, tapeNode, took.Round(time.Millisecond), float64(tree.Bytes)/(1<<20)/took.Seconds(), tapeNode, bytesAfter-bytesBefore)
 	if bytesAfter-bytesBefore < float64(tree.Bytes) {
 		s.errorf("ferry_ndmp_bytes_total on %s grew by %.0f during a backup of %d bytes", tapeNode, bytesAfter-bytesBefore, tree.Bytes)
@@ -416,9 +424,14 @@ func testNDMPBackup(ctx context.Context, s *step, nc *ndmpCluster, a *elementAdd
 		s.errorf("after the backup %s is in %q, want it back in slot %d", res.barcode, where, slot)
 	}
 
-	toc := nc.ndmjob(ctx, "toc-"+label, append([]string{"-v", "-t", "-D", d}, media...)...)
-	if s.ndmjobOK(toc, "-t (list the backup)") && !strings.Contains(string(toc.out), filepath.Base(tree.Sample)) {
-		s.errorf("-t does not list %s:\n%s", tree.Sample, toc.tail(20))
+	// -t once (it reads the whole backup), in the local run.
+	if dataNode == tapeNode {
+		start = time.Now()
+		toc := nc.ndmjob(ctx, "toc-"+label, append([]string{"-v", "-t", "-D", d}, media...)...)
+		if s.ndmjobOK(toc, "-t (list the backup)") && !strings.Contains(string(toc.out), "/"+tree.Sample+" UNIX") {
+			s.errorf("-t does not list /%s:\n%s", tree.Sample, toc.tail(20))
+		}
+		s.t.Logf("-t: %s", time.Since(start).Round(time.Millisecond))
 	}
 
 	dst := filepath.Join(nc.work, "recover-"+label)
@@ -430,7 +443,7 @@ func testNDMPBackup(ctx context.Context, s *step, nc *ndmpCluster, a *elementAdd
 	rec := nc.ndmjob(rctx, "recover-"+label, append([]string{"-v", "-x", "-D", d, "-C", dst}, media...)...)
 	rcancel()
 	s.mustNdmjob(rec, "recover of the whole backup into an empty directory")
-	s.t.Logf("recover: %s", time.Since(start).Round(time.Millisecond))
+	s.logf("recover: %s", time.Since(start).Round(time.Millisecond))
 	diffs, err := filetree.Compare(treeDir, dst, 20)
 	if err != nil {
 		s.errorf("compare the trees: %v", err)
@@ -467,7 +480,7 @@ func testNDMPSingleFile(ctx context.Context, s *step, nc *ndmpCluster, a *elemen
 	}
 	after, _ := nc.metric(ctx, b.node, "ferry_ndmp_bytes_total")
 	read := after - before
-	s.t.Logf("single-file recover of %s read %.0f bytes through %s's NDMP (the backup is %d bytes)", tree.Sample, read, b.node, tree.Bytes)
+	s.logf("single-file recover of %s read %.0f bytes through %s's NDMP (the backup is %d bytes)", tree.Sample, read, b.node, tree.Bytes)
 	if read <= 0 || read > float64(tree.Bytes)/10 {
 		s.errorf("single-file recover moved %.0f bytes through NDMP (ferry_ndmp_bytes_total on %s); a direct-access recover of one small file of a %d-byte backup reads a small part of it", read, b.node, tree.Bytes)
 	}
@@ -636,6 +649,7 @@ func testNDMPCopyJobConflict(ctx context.Context, s *step, nc *ndmpCluster, a *e
 	defer cancel()
 	ag := nc.agent("n3")
 	robot := []string{"-R", ag, "-r", ndmpLibrary}
+	nc.unloadDrives(ctx, s)
 	data := nc.addDisk(ctx, "ndmpsrc", diskBytes)
 	dataSum := sum(data)
 
@@ -667,7 +681,7 @@ func testNDMPCopyJobConflict(ctx context.Context, s *step, nc *ndmpCluster, a *e
 		j, _ := nc.job(ctx, job.GetId())
 		s.errorf("the copy job waiting for A00003L9 does not say it is held through NDMP:\n%s", history(j))
 	} else {
-		s.t.Logf("the copy job waits: %s", reason)
+		s.logf("the copy job waits: %s", reason)
 	}
 	s.mustNdmjob(nc.ndmjob(ctx, "conflict-unload", append([]string{"-v", "-v", "-o", "unload=" + a.slot(3)}, robot...)...), "unload to slot 3")
 	nc.waitSucceeded(ctx, job.GetId(), dataSum, diskBytes)
@@ -699,10 +713,12 @@ func testNDMPCopyJobConflict(ctx context.Context, s *step, nc *ndmpCluster, a *e
 	if move.ok() {
 		s.errorf("a DMA's MOVE MEDIUM of the cartridge a copy job holds succeeded:\n%s", move.tail(20))
 	} else {
-		s.t.Logf("the DMA's MOVE MEDIUM was refused:\n%s", move.tail(8))
+		s.logf("the DMA's MOVE MEDIUM was refused: %s", strings.ReplaceAll(move.tail(3), "\n", " | "))
 	}
 	if after, _ := nc.robot(ctx, "n3"); after != nil && !slices.Equal(after.Contents(), before) {
 		s.errorf("the refused MOVE MEDIUM changed the inventory:\nbefore %q\nafter  %q", before, after.Contents())
+		// Put it back, so that the next steps find the library as before.
+		nc.ndmjob(ctx, "conflict-move-back", append([]string{"-o", "move", "-o", "from-addr=" + to, "-o", "to-addr=" + strconv.Itoa(from)}, robot...)...)
 	}
 	nc.waitSucceeded(ctx, job.GetId(), dataSum, diskBytes)
 }
@@ -715,6 +731,7 @@ func testNDMPKill(ctx context.Context, s *step, nc *ndmpCluster, a *elementAddrs
 	ctx, cancel := context.WithTimeout(ctx, 3*ndmpBackupTimeout)
 	defer cancel()
 	const barcode, label, slot = "A00006L9", "NDMP06", 6
+	nc.unloadDrives(ctx, s)
 	ag := nc.agent("n3")
 	media := []string{"-T", ag, "-R", ag, "-r", ndmpLibrary, "-f", ndmpLibrary + "/1", "-o", "tape-addr=" + a.drive(1), "-m", label + "@" + a.slot(slot)}
 	s.mustNdmjob(nc.ndmjob(ctx, "kill-label", append([]string{"-v", "-o", "init-labels"}, media...)...), "label the cartridge")
@@ -760,7 +777,7 @@ func testNDMPKill(ctx context.Context, s *step, nc *ndmpCluster, a *elementAddrs
 		}
 		return false, text
 	})
-	s.t.Logf("drive and cartridge free %s after the kill", time.Since(killed).Round(time.Millisecond))
+	s.logf("drive and cartridge free %s after the kill", time.Since(killed).Round(time.Millisecond))
 
 	ag = nc.agent("n1")
 	media = []string{"-T", ag, "-R", ag, "-r", ndmpLibrary, "-f", ndmpLibrary + "/1", "-o", "tape-addr=" + a.drive(1), "-m", label + "@" + a.slot(slot)}
