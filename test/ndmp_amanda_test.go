@@ -83,6 +83,9 @@ type amandaTarget struct {
 	// inventory, if set, is the library as the server's own tools show it:
 	// "drive 0", "slot 1"... → barcode ("" = empty).
 	inventory func() map[string]string
+	// sessions, if set, checks the server's record of Amanda's tape
+	// sessions once Amanda is done.
+	sessions func()
 }
 
 func TestAmandaNDMP(t *testing.T) {
@@ -106,11 +109,13 @@ func TestAmandaNDMP(t *testing.T) {
 			t.Fatalf("amtape inventory does not show cartridge %s:\n%s", bc, am.inventoryText)
 		}
 		label := fmt.Sprintf("%s%d", amandaLabelPrefix, i+1)
-		// -f: a Ferry cartridge may start with its ANSI VOL1 label, which
-		// Amanda calls a non-Amanda tape and overwrites only when forced.
-		r := am.ok("amlabel", "-f", am.config, label, "slot", strconv.Itoa(slot))
-		if !strings.Contains(r.stdout+r.stderr, "Success!") {
-			t.Fatalf("amlabel of %s in slot %d did not succeed:\n%s", bc, slot, r)
+		// No -f: through NDMP a new cartridge is blank (Ferry keeps its
+		// VOL1 label out of the DMA's sight), so Amanda needs no forcing.
+		r := am.ok("amlabel", am.config, label, "slot", strconv.Itoa(slot))
+		for _, want := range []string{"Found an empty tape.", "Success!"} {
+			if !strings.Contains(r.stdout+r.stderr, want) {
+				t.Fatalf("amlabel of %s in slot %d does not say %q:\n%s", bc, slot, want, r)
+			}
 		}
 		labels[bc] = label
 	}
@@ -146,6 +151,9 @@ func TestAmandaNDMP(t *testing.T) {
 		}
 		t.Logf("amfetchdump of %s: %d bytes of tar, the tree as it was backed up", c.date, len(fetched.stdoutBytes))
 		am.checkInventory(target, labels)
+	}
+	if target.sessions != nil {
+		target.sessions()
 	}
 }
 
@@ -808,36 +816,107 @@ func startFerryTarget(t *testing.T) amandaTarget {
 		t.Fatal(err)
 	}
 	client := cli{t: t, addr: n1.GRPCAddr()}
+	inventory := func() map[string]string {
+		inv := ferryInventory(t, client, amandaLibrary)
+		// A cartridge in the drive was loaded by Amanda's changer
+		// through n2's robot, and the library's record says so.
+		if d, ok := inv["drive 0"]; ok && d.loadedVia != "n2" {
+			t.Errorf("drive 0 holds %s loaded through %q, want n2's NDMP robot", d.barcode, d.loadedVia)
+		}
+		out := map[string]string{}
+		for name, e := range inv {
+			out[name] = e.barcode
+		}
+		return out
+	}
 	return amandaTarget{
 		changerAddr: startSnoop(t, "n2's NDMP server (changer)", fmt.Sprintf("127.0.0.1:%d", ports["n2"])),
 		driveAddr:   startSnoop(t, "n1's NDMP server (drive)", fmt.Sprintf("127.0.0.1:%d", ports["n1"])),
 		changer:     amandaLibrary, drive: amandaLibrary + "/0",
 		user: amandaNDMPUser, password: amandaNDMPPassword, capacityMiB: amandaCapacity >> 20,
 		barcodes:  barcodes,
-		inventory: func() map[string]string { return ferryInventory(t, client, amandaLibrary) },
+		inventory: inventory,
+		sessions:  func() { checkNdmpSessions(t, client, barcodes) },
 	}
 }
 
+// checkNdmpSessions: every drive Amanda opened through n1 is a job of kind
+// ndmp in the cluster's log, served by n1, on one of the test's cartridges,
+// and ended once Amanda closed it.
+func checkNdmpSessions(t *testing.T, c cli, barcodes []string) {
+	t.Helper()
+	r := c.ok("job", "list", "-o", "json")
+	var list struct {
+		Jobs []struct {
+			ID    string `json:"id"`
+			State string `json:"state"`
+			Spec  struct {
+				Ndmp *struct {
+					DmaAddress string `json:"dmaAddress"`
+					Node       string `json:"node"`
+					Library    string `json:"library"`
+					Barcode    string `json:"barcode"`
+					ReadWrite  bool   `json:"readWrite"`
+				} `json:"ndmp"`
+			} `json:"spec"`
+		} `json:"jobs"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil {
+		t.Fatalf("job list -o json: %v\n%s", err, r)
+	}
+	perBarcode := map[string]int{}
+	sessions := 0
+	for _, j := range list.Jobs {
+		s := j.Spec.Ndmp
+		if s == nil {
+			continue
+		}
+		sessions++
+		perBarcode[s.Barcode]++
+		if s.Node != "n1" || s.Library != amandaLibrary || !slices.Contains(barcodes, s.Barcode) || s.DmaAddress == "" {
+			t.Errorf("NDMP session job %s: %+v, want one of %v in %s through n1", j.ID, *s, barcodes, amandaLibrary)
+		}
+		if j.State == "JOB_STATE_RUNNING" || j.State == "JOB_STATE_FAILED" {
+			t.Errorf("NDMP session job %s is %s after Amanda closed every drive", j.ID, j.State)
+		}
+	}
+	for _, bc := range barcodes {
+		if perBarcode[bc] == 0 {
+			t.Errorf("no NDMP session job on %s, which Amanda labelled, wrote and read: %v", bc, perBarcode)
+		}
+	}
+	t.Logf("ferry job list: %d NDMP session jobs of Amanda's (per cartridge %v), all ended", sessions, perBarcode)
+}
+
+// ferryElement is what a library element holds.
+type ferryElement struct {
+	barcode   string
+	loadedVia string // the node whose NDMP robot loaded it into a drive
+}
+
 // ferryInventory is `ferry library inventory -o json`: "drive 0", "slot
-// 1", "i/e 1"... → barcode, for the elements that hold a cartridge.
-func ferryInventory(t *testing.T, c cli, lib string) map[string]string {
+// 1", "i/e 1"... → what they hold, for the elements that hold a cartridge.
+func ferryInventory(t *testing.T, c cli, lib string) map[string]ferryElement {
 	t.Helper()
 	r := c.ok("library", "inventory", lib, "-o", "json")
 	var inv struct {
 		Elements []struct {
-			Kind    string `json:"kind"`
-			Index   int    `json:"index"`
-			Barcode string `json:"barcode"`
+			Kind     string `json:"kind"`
+			Index    int    `json:"index"`
+			Barcode  string `json:"barcode"`
+			NdmpLoad struct {
+				Node string `json:"node"`
+			} `json:"ndmpLoad"`
 		} `json:"elements"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &inv); err != nil {
 		t.Fatalf("library inventory -o json: %v\n%s", err, r)
 	}
 	names := map[string]string{"ELEMENT_KIND_DRIVE": "drive", "ELEMENT_KIND_SLOT": "slot", "ELEMENT_KIND_IMPORT_EXPORT": "i/e"}
-	out := map[string]string{}
+	out := map[string]ferryElement{}
 	for _, e := range inv.Elements {
 		if e.Barcode != "" {
-			out[fmt.Sprintf("%s %d", names[e.Kind], e.Index)] = e.Barcode
+			out[fmt.Sprintf("%s %d", names[e.Kind], e.Index)] = ferryElement{barcode: e.Barcode, loadedVia: e.NdmpLoad.Node}
 		}
 	}
 	return out
