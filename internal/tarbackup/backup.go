@@ -354,7 +354,22 @@ func (b *backup) walkOne(name string, parentIno uint64, mark bool) (_ uint64, er
 		return 0, fmt.Errorf("tarbackup: %s: %w", name, err)
 	}
 	off = b.count.n
-	if err := b.tw.WriteHeader(hdr); err != nil {
+	if sparse {
+		// Only the data extents go on the stream, behind a sparse map;
+		// should the file not fit that format, it goes whole below.
+		if exts, err := dataExtents(file, hdr.Size); err == nil {
+			ok, err := writeSparseEntry(b.count, hdr, file, exts, b.buf)
+			if err != nil {
+				return 0, fmt.Errorf("tarbackup: %s: %w", name, err)
+			}
+			if ok {
+				file = nil
+			}
+		}
+	}
+	if file == nil && sparse {
+		// written as a sparse entry
+	} else if err := b.tw.WriteHeader(hdr); err != nil {
 		return 0, fmt.Errorf("tarbackup: %s: header: %w", name, err)
 	}
 	if file != nil {

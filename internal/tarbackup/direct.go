@@ -75,7 +75,11 @@ func (rs *restorer) direct(rr *rangeReader, i int) error {
 	}
 	// Ask for the rest of this entry exactly.
 	if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA {
-		rr.need((hdr.Size + 511) &^ 511)
+		n := hdr.Size
+		if d := sparseDataSize(hdr); d >= 0 {
+			n = d // the map is read; only the data extents follow
+		}
+		rr.need((n + 511) &^ 511)
 	}
 	if hdr.Typeflag == tar.TypeLink {
 		if _, ok := rs.links[cleanOr(hdr.Linkname)]; !ok {
@@ -200,7 +204,11 @@ func (rs *restorer) directLink(rr *rangeReader, link *tar.Header, i int) error {
 		rs.errs[i] = fmt.Errorf("tarbackup: the data of hard link %q is not at offset %d", link.Name, off)
 		return nil
 	}
-	dr.need((hdr.Size + 511) &^ 511)
+	n := hdr.Size
+	if d := sparseDataSize(hdr); d >= 0 {
+		n = d
+	}
+	dr.need((n + 511) &^ 511)
 	// The file takes the link's name; mode, owner and times are the
 	// inode's, the same in both headers.
 	return rs.entry(hdr, tr, rs.sel[i].Dest, i)

@@ -12,10 +12,11 @@
 // links to the first), FIFOs and devices. Modes (with setuid, setgid and
 // sticky), numeric uid and gid, and modification times to the nanosecond are
 // kept; names longer than ustar allows and sub-second times go into pax
-// extended headers. A sparse file is read by its data extents (SEEK_DATA),
-// so its holes cost no reads, and is marked with a pax record so that
-// Recover makes it sparse again; the stream itself carries the holes as
-// zeros, which every tar reads (archive/tar cannot write GNU sparse maps).
+// extended headers. A sparse file is found by its data extents (SEEK_DATA,
+// SEEK_HOLE) and written in the GNU PAX sparse format 1.0, its map then its
+// data extents only, which archive/tar and GNU tar read back; archive/tar
+// cannot write that format, so those two header blocks are encoded here
+// (sparse.go). Recover makes the file sparse again.
 //
 // For every entry Backup calls BackupOptions.FileHistory with the entry's
 // stat and the byte offset in the stream of its first header block: that

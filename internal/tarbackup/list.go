@@ -42,9 +42,7 @@ func List(ctx context.Context, r io.Reader, progress *Progress, fn func(Entry) e
 		if _, err := io.Copy(io.Discard, tr); err != nil {
 			return res, fmt.Errorf("tarbackup: reading archive: %w", err)
 		}
-		next = cr.n
-		if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA {
-			next += -hdr.Size & 511
-		}
+		// Headers and data start on 512-byte blocks.
+		next = (cr.n + 511) &^ 511
 	}
 }

@@ -375,7 +375,7 @@ func (rs *restorer) create(hdr *tar.Header, r io.Reader, target string) error {
 		if err != nil {
 			return err
 		}
-		werr := rs.writeFile(f, r, hdr.Size, hdr.PAXRecords[sparseRecord] != "")
+		werr := rs.writeFile(f, r, hdr.Size, hdr.PAXRecords[sparseRecord] != "" || isGNUSparse(hdr))
 		cerr := f.Close()
 		if werr != nil {
 			return werr

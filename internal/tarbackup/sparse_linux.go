@@ -61,3 +61,31 @@ func copySparse(w io.Writer, f *os.File, size int64, buf []byte) (int64, error) 
 	}
 	return pos, nil
 }
+
+// dataExtents lists the data extents of f's first size bytes
+// (SEEK_DATA/SEEK_HOLE).
+func dataExtents(f *os.File, size int64) ([]extent, error) {
+	fd := int(f.Fd())
+	var out []extent
+	var pos int64
+	for pos < size {
+		data, err := unix.Seek(fd, pos, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			break // only a hole is left
+		}
+		if err != nil {
+			return nil, fmt.Errorf("seek data: %w", err)
+		}
+		if data >= size {
+			break
+		}
+		hole, err := unix.Seek(fd, data, unix.SEEK_HOLE)
+		if err != nil {
+			return nil, fmt.Errorf("seek hole: %w", err)
+		}
+		hole = min(hole, size)
+		out = append(out, extent{data, hole - data})
+		pos = hole
+	}
+	return out, nil
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -296,6 +297,7 @@ func TestRecoverDirect(t *testing.T) {
 		{"directory", []Selection{{Name: "ro", Offset: offsets["ro"]}}, "ro/inside", 2 << 20, []error{nil}},
 		{"wrong offset", []Selection{{Name: "small.txt", Offset: offsets["empty"]}}, "", firstAsk, []error{errAny}},
 		{"no offset", []Selection{{Name: "empty", Offset: -1}}, "empty", int64(stream.Len()), []error{nil}},
+		{"sparse file", []Selection{{Name: "sparse", Offset: offsets["sparse"]}}, "sparse", 2 * firstAsk, []error{nil}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -486,4 +488,40 @@ func FuzzRecover(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestGNUTarReadsTheStream: GNU tar lists and extracts a backup, sparse
+// file included, under the right names with the right content.
+func TestGNUTarReadsTheStream(t *testing.T) {
+	gtar, err := exec.LookPath("tar")
+	if err != nil {
+		t.Skip("no tar")
+	}
+	src, dst := t.TempDir(), t.TempDir()
+	makeTree(t, src)
+	var stream bytes.Buffer
+	_, err = Backup(context.Background(), src, &stream, BackupOptions{})
+	must(t, err)
+	fi, err := os.Stat(filepath.Join(src, "sparse"))
+	must(t, err)
+	if int64(stream.Len()) >= fi.Size() {
+		t.Errorf("the stream (%d bytes) carries the sparse file's holes (%d bytes)", stream.Len(), fi.Size())
+	}
+	archive := filepath.Join(t.TempDir(), "a.tar")
+	must(t, os.WriteFile(archive, stream.Bytes(), 0o644))
+	out, err := exec.Command(gtar, "-tvf", archive).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), " sparse\n") || strings.Contains(string(out), "GNUSparseFile") {
+		t.Fatalf("tar -tvf: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(gtar, "-C", dst, "-xf", archive).CombinedOutput(); err != nil {
+		t.Fatalf("tar -xf: %v\n%s", err, out)
+	}
+	os.Chmod(filepath.Join(dst, "ro"), 0o755)
+	for _, name := range []string{"sparse", "small.txt", "dir/exec"} {
+		want, _ := os.ReadFile(filepath.Join(src, name))
+		got, err := os.ReadFile(filepath.Join(dst, name))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s as GNU tar extracts it: %d bytes, %v", name, len(got), err)
+		}
+	}
 }
