@@ -99,6 +99,15 @@ func TestAmandaNDMP(t *testing.T) {
 	source := am.sourceTree()
 	am.render(target, source, false)
 
+	// Amanda's changer API asks the robot TEST UNIT READY and INQUIRY
+	// (a media changer, device type 08h) for its vendor string.
+	inq := am.ok("/usr/bin/perl", filepath.Join(am.testdata, "changer-inquiry.pl"), am.config)
+	if m := regexp.MustCompile(`(?m)^vendor_string: (\S.*)$`).FindStringSubmatch(inq.stdout); m == nil || strings.Contains(m[1], "<unknown>") {
+		t.Fatalf("the changer's INQUIRY as Amanda reads it:\n%s", inq)
+	} else {
+		t.Logf("chg-ndmp: TEST UNIT READY, then INQUIRY: vendor and product %q", m[1])
+	}
+
 	// The changer's inventory maps Amanda's slot numbers (storage and
 	// import/export elements in READ ELEMENT STATUS order) to barcodes.
 	slots := am.slots()
@@ -185,12 +194,13 @@ func (am *amanda) dump() (label, date string) {
 // and a state directory for everything Amanda writes, both owned by
 // Amanda's dump user and removed when the test ends.
 type amanda struct {
-	t       *testing.T
-	user    *user.User
-	cred    *syscall.Credential
-	config  string
-	confDir string
-	state   string
+	t        *testing.T
+	user     *user.User
+	cred     *syscall.Credential
+	config   string
+	confDir  string
+	state    string
+	testdata string // the dump user's copy of test/testdata/amanda
 
 	inventoryText string
 }
@@ -261,6 +271,16 @@ func newAmanda(t *testing.T) *amanda {
 		am.mkdir(filepath.Join(am.state, d), 0o750, true)
 	}
 	am.write(filepath.Join(am.state, "tapelist"), nil)
+	// The dump user reads the test's own scripts from its copy.
+	am.testdata = filepath.Join(am.state, "testdata")
+	am.mkdir(am.testdata, 0o750, true)
+	for _, name := range []string{"changer-inquiry.pl"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "amanda", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		am.write(filepath.Join(am.testdata, name), data)
+	}
 	return am
 }
 
