@@ -30,6 +30,11 @@ var ndmpTree = filetree.Spec{Bytes: 200 << 20, Files: 10000, Seed: 11}
 // detector (it takes seconds).
 const ndmpBackupTimeout = 5 * time.Minute
 
+// ndmpFreeTimeout bounds how long after its node's death an NDMP
+// session's drive and cartridge may stay taken: a lease (1.5 s), an
+// election when the node led, the race detector on two cores.
+const ndmpFreeTimeout = 15 * time.Second
+
 // step is one checked step of TestNDMP: its failures go both to the test
 // and, with ndmjob's words, to the status board.
 type step struct {
@@ -404,7 +409,9 @@ func testNDMPBackup(ctx context.Context, s *step, nc *ndmpCluster, a *elementAdd
 		index: filepath.Join(nc.work, fmt.Sprintf("index-%s-%s-%s", dataNode, tapeNode, label))}
 	media := []string{"-T", tp, "-R", tp, "-r", ndmpLibrary, "-f", ndmpLibrary + "/0", "-m", label + "@" + a.slot(slot)}
 	// A label of its own, so that this step does not need the robot's.
+	phase := time.Now()
 	s.mustNdmjob(nc.ndmjob(ctx, "label-"+label, append([]string{"-v", "-o", "init-labels"}, media...)...), "label the backup cartridge")
+	s.t.Logf("label: %s", time.Since(phase).Round(time.Millisecond))
 
 	bytesBefore, _ := nc.metric(ctx, tapeNode, "ferry_ndmp_bytes_total")
 	start := time.Now()
@@ -428,7 +435,7 @@ func testNDMPBackup(ctx context.Context, s *step, nc *ndmpCluster, a *elementAdd
 	if dataNode == tapeNode {
 		start = time.Now()
 		toc := nc.ndmjob(ctx, "toc-"+label, append([]string{"-v", "-t", "-D", d}, media...)...)
-		if s.ndmjobOK(toc, "-t (list the backup)") && !strings.Contains(string(toc.out), "/"+tree.Sample+" UNIX") {
+		if s.ndmjobOK(toc, "-t (list the backup)") && !strings.Contains(string(toc.out), "DHf /"+indexEscape(tree.Sample)+" UNIX") {
 			s.errorf("-t does not list /%s:\n%s", tree.Sample, toc.tail(20))
 		}
 		s.t.Logf("-t: %s", time.Since(start).Round(time.Millisecond))
@@ -444,7 +451,9 @@ func testNDMPBackup(ctx context.Context, s *step, nc *ndmpCluster, a *elementAdd
 	rcancel()
 	s.mustNdmjob(rec, "recover of the whole backup into an empty directory")
 	s.logf("recover: %s", time.Since(start).Round(time.Millisecond))
+	phase = time.Now()
 	diffs, err := filetree.Compare(treeDir, dst, 20)
+	s.t.Logf("compare: %s", time.Since(phase).Round(time.Millisecond))
 	if err != nil {
 		s.errorf("compare the trees: %v", err)
 	}
@@ -766,7 +775,9 @@ func testNDMPKill(ctx context.Context, s *step, nc *ndmpCluster, a *elementAddrs
 	if r.ok() {
 		s.errorf("ndmjob reported success for a backup whose node was killed:\n%s", r.tail(10))
 	}
-	// Free within a lease (generously: an election may come first).
+	// Free within the lease (1.5 s), with room for an election and the
+	// race detector on two cores; the wait goes on longer so that a late
+	// return is measured, and fails the step.
 	waitFor(s.t, ctx, "the drive and cartridge of the killed session back in the library", func() (bool, string) {
 		inv, text := nc.inventory("n1")
 		if elementOf(inv, barcode) == fmt.Sprintf("slot %d", slot) && slices.Contains(inv, "drive 1 empty") {
@@ -777,7 +788,11 @@ func testNDMPKill(ctx context.Context, s *step, nc *ndmpCluster, a *elementAddrs
 		}
 		return false, text
 	})
-	s.logf("drive and cartridge free %s after the kill", time.Since(killed).Round(time.Millisecond))
+	freed := time.Since(killed)
+	s.logf("drive and cartridge free %s after the kill", freed.Round(time.Millisecond))
+	if freed > ndmpFreeTimeout {
+		s.errorf("the killed session's drive and cartridge came back %s after the kill; the lease is %s (allowed: %s)", freed.Round(time.Millisecond), 1500*time.Millisecond, ndmpFreeTimeout)
+	}
 
 	ag = nc.agent("n1")
 	media = []string{"-T", ag, "-R", ag, "-r", ndmpLibrary, "-f", ndmpLibrary + "/1", "-o", "tape-addr=" + a.drive(1), "-m", label + "@" + a.slot(slot)}
@@ -885,4 +900,19 @@ func (nc *ndmpCluster) unloadDrives(ctx context.Context, s *step) {
 			s.errorf("unload drive @%d after a conformance run: %s", d.Addr, run.tail(6))
 		}
 	}
+}
+
+// indexEscape writes a name as ndmjob's index and -t listing do: bytes
+// that are not printable ASCII, and '%', as %XX.
+func indexEscape(name string) string {
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c <= ' ' || c >= 0x7f || c == '%' {
+			fmt.Fprintf(&b, "%%%02X", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
