@@ -696,7 +696,11 @@ func testNDMPCopyJobConflict(ctx context.Context, s *step, nc *ndmpCluster, a *e
 	nc.waitSucceeded(ctx, job.GetId(), dataSum, diskBytes)
 
 	// A slow copy job holds A00004L9 in a drive; a DMA tries to move it.
-	job = nc.submit(ctx, "ndmp-conflict-2", copySpec("holds a cartridge", diskEndpoint("ndmpsrc", 0, 0), tapeEndpoint("A00004L9", -1), diskBytes/8))
+	// Its disk is three of the mover's 4 MiB buffers: the rate limit lets
+	// a buffer go at once and holds back the next one (~8 s each here), so
+	// a disk of one buffer would be copied before the DMA looks.
+	slow := nc.addDisk(ctx, "ndmpslow", 3*diskBytes)
+	job = nc.submit(ctx, "ndmp-conflict-2", copySpec("holds a cartridge", diskEndpoint("ndmpslow", 0, 0), tapeEndpoint("A00004L9", -1), diskBytes/8))
 	nc.waitJob(ctx, job.GetId(), "running", func(j *ferryv1.Job) (bool, string) { return running(j, 0) })
 	r, run := nc.robot(ctx, "n3")
 	if r == nil {
@@ -729,7 +733,7 @@ func testNDMPCopyJobConflict(ctx context.Context, s *step, nc *ndmpCluster, a *e
 		// Put it back, so that the next steps find the library as before.
 		nc.ndmjob(ctx, "conflict-move-back", append([]string{"-o", "move", "-o", "from-addr=" + to, "-o", "to-addr=" + strconv.Itoa(from)}, robot...)...)
 	}
-	nc.waitSucceeded(ctx, job.GetId(), dataSum, diskBytes)
+	nc.waitSucceeded(ctx, job.GetId(), sum(slow), 3*diskBytes)
 }
 
 // testNDMPKill kills the node serving a backup in the middle of it: the
