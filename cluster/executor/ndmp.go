@@ -214,6 +214,35 @@ func (s *Session) WriteRecord(p []byte) (bool, error) {
 	return ew, err
 }
 
+// WriteRecords writes recs as consecutive records through the guard once:
+// one lease and fence check for the batch, where a mover's stream of small
+// records (ndmjob's are 10 KiB) would pay the fence's lock and read for
+// each. It stops after the first record that ends in the early-warning
+// zone (earlyWarning true) or at the first error, and returns how many
+// records were written.
+func (s *Session) WriteRecords(recs [][]byte) (int, bool, error) {
+	if err := s.writable(); err != nil {
+		return 0, false, err
+	}
+	at, err := s.t.ReadPosition()
+	if err != nil {
+		return 0, false, err
+	}
+	n, ew, err := s.w.WriteRecords(recs)
+	if n > 0 {
+		bytes := 0
+		s.mu.Lock()
+		s.track.wrote(at, false)
+		for _, p := range recs[:n] {
+			s.track.record(p)
+			bytes += len(p)
+		}
+		s.mu.Unlock()
+		s.addMoved(bytes)
+	}
+	return n, ew, err
+}
+
 // WriteFilemarks writes n filemarks (0 flushes), through the guard.
 func (s *Session) WriteFilemarks(n int) (bool, error) {
 	if s.w == nil && n == 0 {

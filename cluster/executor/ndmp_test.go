@@ -36,9 +36,20 @@ func openSession(t *testing.T, f *fixture, r *runner, id string) *Session {
 
 func writeFile(t *testing.T, s *Session, records int, mark bool) {
 	t.Helper()
+	// The first record alone, the others in one batch (as a mover writes).
+	var batch [][]byte
 	for i := range records {
-		if _, err := s.WriteRecord(make([]byte, 1000+i)); err != nil {
-			t.Fatal(err)
+		if i == 0 {
+			if _, err := s.WriteRecord(make([]byte, 1000+i)); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		batch = append(batch, make([]byte, 1000+i))
+	}
+	if len(batch) > 0 {
+		if n, _, err := s.WriteRecords(batch); err != nil || n != len(batch) {
+			t.Fatalf("WriteRecords: %d of %d: %v", n, len(batch), err)
 		}
 	}
 	if mark {

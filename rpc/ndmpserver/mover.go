@@ -637,36 +637,83 @@ func (m *moverState) tape() *tapeState { return m.s.tape }
 
 // toTape is a backup: records from the connection to the tape. It returns
 // why the mover halts.
+//
+// Records are gathered into batches of up to moverBatch bytes from what the
+// connection has already delivered (the first record of a batch is waited
+// for, the others only taken when buffered), and a batch goes to the drive
+// in one call when the drive can (recordsWriter): a cluster drive checks
+// its lease and fence once per call, not once per 10 KiB record.
 func (m *moverState) toTape(conn io.Reader) (ndmp.Ndmp4_mover_halt_reason, string) {
 	m.mu.Lock()
 	rs := int(m.recordSize)
 	m.mu.Unlock()
-	br := bufio.NewReaderSize(conn, max(streamBuffer, rs))
-	rec := make([]byte, rs)
+	br := bufio.NewReaderSize(conn, max(streamBuffer, 2*rs))
+	perBatch := max(1, moverBatch/rs)
+	slab := make([]byte, perBatch*rs) // the batch's records, reused
+	recs := make([][]byte, 0, perBatch)
 	t := m.tape()
 	for {
-		n, err := io.ReadFull(br, rec)
-		switch {
-		case n == 0 && errors.Is(err, io.EOF):
-			return m.endOfBackup()
-		case errors.Is(err, io.ErrUnexpectedEOF):
-			// The last record, padded to the record size as NDMP
-			// requires: the tape holds only whole records.
-			clear(rec[n:])
-		case err != nil:
-			return ndmp.NDMP4_MOVER_HALT_CONNECT_ERROR, fmt.Sprintf("reading the data connection: %v", err)
-		}
-		if reason, why, ok := m.writeRecord(t, rec); !ok {
-			return reason, why
-		}
-		if n < rs {
-			if _, err := br.ReadByte(); err == nil {
-				// ReadFull said the stream ended; nothing may follow.
-				return ndmp.NDMP4_MOVER_HALT_INTERNAL_ERROR, "data after the end of the stream"
+		recs = recs[:0]
+		eof := false
+		for len(recs) < perBatch && (len(recs) == 0 || br.Buffered() >= rs) {
+			rec := slab[len(recs)*rs : (len(recs)+1)*rs]
+			n, err := io.ReadFull(br, rec)
+			if n == 0 && errors.Is(err, io.EOF) {
+				eof = true
+				break
 			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				// The last record, padded to the record size as NDMP
+				// requires: the tape holds only whole records.
+				clear(rec[n:])
+				recs = append(recs, rec)
+				eof = true
+				break
+			}
+			if err != nil {
+				return ndmp.NDMP4_MOVER_HALT_CONNECT_ERROR, fmt.Sprintf("reading the data connection: %v", err)
+			}
+			recs = append(recs, rec)
+		}
+		if len(recs) > 0 {
+			if reason, why, ok := m.writeRecords(t, recs); !ok {
+				return reason, why
+			}
+		}
+		if eof {
 			return m.endOfBackup()
 		}
 	}
+}
+
+// moverBatch bounds the bytes of records a backup hands the drive at once.
+const moverBatch = 1 << 20
+
+// recordsWriter is a drive that writes several records in one call (a
+// cluster drive: one pass of its write guard for the lot). It stops after
+// the first record that ends in the early-warning zone or fails, and says
+// how many it wrote.
+type recordsWriter interface {
+	WriteRecords(recs [][]byte) (n int, earlyWarning bool, err error)
+}
+
+// writeRecordsTo writes recs to d, in one call when d can, and returns how
+// many were written; it stops after the first one in the early-warning
+// zone, as recordsWriter does.
+func writeRecordsTo(d Drive, recs [][]byte) (int, bool, error) {
+	if w, ok := d.(recordsWriter); ok && d.BlockSize() == 0 {
+		return w.WriteRecords(recs)
+	}
+	for i, rec := range recs {
+		ew, err := writeRecord(d, rec)
+		if err != nil {
+			return i, false, err
+		}
+		if ew {
+			return i + 1, true, nil
+		}
+	}
+	return len(recs), false, nil
 }
 
 // endOfBackup makes what the mover wrote durable before the DMA hears that
@@ -688,12 +735,14 @@ func (m *moverState) endOfBackup() (ndmp.Ndmp4_mover_halt_reason, string) {
 	return ndmp.NDMP4_MOVER_HALT_CONNECT_CLOSED, fmt.Sprintf("end of the data stream: %d bytes written", moved)
 }
 
-// writeRecord writes one record of a backup, pausing at the window's end
-// and at the end of the medium; false when the mover halts.
-func (m *moverState) writeRecord(t *tapeState, rec []byte) (ndmp.Ndmp4_mover_halt_reason, string, bool) {
+// writeRecords writes a backup's records, within the window, pausing at
+// the window's end (EOW) and at the end of the medium (EOM); false when
+// the mover halts.
+func (m *moverState) writeRecords(t *tapeState, recs [][]byte) (ndmp.Ndmp4_mover_halt_reason, string, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for {
+	rs := uint64(len(recs[0]))
+	for len(recs) > 0 {
 		if !m.waitActive() {
 			return 0, "", false
 		}
@@ -703,22 +752,36 @@ func (m *moverState) writeRecord(t *tapeState, rec []byte) (ndmp.Ndmp4_mover_hal
 			}
 			continue
 		}
+		k := len(recs)
+		if room := (m.windowEnd - m.pos) / rs; room < uint64(k) {
+			k = int(max(room, 1))
+		}
 		m.mu.Unlock()
 		t.mu.Lock()
 		d := t.drive
-		var ew bool
-		var err error
+		var (
+			n   int
+			ew  bool
+			err error
+		)
 		if d == nil {
 			err = tape.ErrNotLoaded
 		} else {
-			ew, err = writeRecord(d, rec)
+			n, ew, err = writeRecordsTo(d, recs[:k])
 			t.blockno = -1
 		}
 		t.mu.Unlock()
 		m.mu.Lock()
+		if n > 0 {
+			m.s.countTape(true, n*int(rs))
+			m.pos += uint64(n) * rs
+			m.bytesMoved += uint64(n) * rs
+			recs = recs[n:]
+		}
 		switch {
 		case errors.Is(err, tape.ErrEndOfMedium):
-			// Not written: it goes on the next tape after CONTINUE.
+			// Not written: the rest goes on the next tape after
+			// CONTINUE.
 			m.ewDrive = d
 			if !m.pauseLocked(ndmp.NDMP4_MOVER_PAUSE_EOM, fmt.Sprintf("end of medium on %s at byte %d", barcode(d), m.pos)) {
 				return 0, "", false
@@ -727,9 +790,6 @@ func (m *moverState) writeRecord(t *tapeState, rec []byte) (ndmp.Ndmp4_mover_hal
 		case err != nil:
 			return ndmp.NDMP4_MOVER_HALT_MEDIA_ERROR, fmt.Sprintf("writing the tape at byte %d: %v", m.pos, err), false
 		}
-		m.s.countTape(true, len(rec))
-		m.pos += uint64(len(rec))
-		m.bytesMoved += uint64(len(rec))
 		if ew && m.ewDrive != d {
 			// Written, in the early-warning zone: pause once on this
 			// tape so that the DMA can change it losslessly.
@@ -738,8 +798,8 @@ func (m *moverState) writeRecord(t *tapeState, rec []byte) (ndmp.Ndmp4_mover_hal
 				return 0, "", false
 			}
 		}
-		return 0, "", true
 	}
+	return 0, "", true
 }
 
 // barcode names the cartridge in a drive for messages.

@@ -2,6 +2,7 @@ package ndmpserver
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"github.com/ferry-san/ferry/storage/library"
 	"io"
@@ -591,4 +592,62 @@ func TestMoverLocal(t *testing.T) {
 	d.halted(ndmp.NDMP4_MOVER_HALT_ABORTED)
 	d.must(ndmp.NDMP4_NO_ERR, ndmp.NDMP4_MOVER_STOP, nil)
 	d.moverIs(ndmp.NDMP4_MOVER_STATE_IDLE)
+}
+
+// batchDrive is a fake drive that writes batches, as a cluster drive does,
+// and counts the calls.
+type batchDrive struct {
+	*fakeDrive
+	batches, records int
+}
+
+func (d *batchDrive) WriteRecords(recs [][]byte) (int, bool, error) {
+	d.batches++
+	for i, r := range recs {
+		ew, err := d.WriteRecord(r)
+		if err != nil {
+			return i, false, err
+		}
+		d.records++
+		if ew {
+			return i + 1, true, nil
+		}
+	}
+	return len(recs), false, nil
+}
+
+// TestWriteRecordsTo: a drive that writes batches gets the records in one
+// call, stopped after the first in the early-warning zone; others get them
+// one by one, the same way.
+func TestWriteRecordsTo(t *testing.T) {
+	c := tapeCluster(t, 2, 4<<20) // early warning in the last MiB
+	for _, batch := range []bool{true, false} {
+		drive := 0
+		if !batch {
+			drive = 1
+		}
+		d0, err := c.OpenDrive(context.Background(), DriveRequest{Library: "lib", Drive: drive, ReadWrite: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d Drive = d0
+		bd := &batchDrive{fakeDrive: d0.(*fakeDrive)}
+		if batch {
+			d = bd
+		}
+		rec := make([]byte, 256<<10)
+		recs := [][]byte{rec, rec, rec, rec, rec, rec, rec, rec}
+		n, ew, err := writeRecordsTo(d, recs)
+		if n != 8 || ew || err != nil {
+			t.Fatalf("batch %v: first 2 MiB: %d %v %v", batch, n, ew, err)
+		}
+		n, ew, err = writeRecordsTo(d, recs) // 2 MiB more: into the zone
+		if n == 0 || n == 8 || !ew || err != nil {
+			t.Fatalf("batch %v: into the early-warning zone: %d %v %v", batch, n, ew, err)
+		}
+		if batch && (bd.batches != 2 || bd.records != 8+n) {
+			t.Fatalf("%d batches, %d records", bd.batches, bd.records)
+		}
+		d.Close()
+	}
 }
