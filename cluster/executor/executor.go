@@ -263,13 +263,16 @@ func (e *Executor) startLocked(ctx context.Context, j *ferryv1.Job) {
 	}()
 }
 
-// stopJob stops a copy, if it runs.
-func (e *Executor) stopJob(id string, cause error) {
+// stopJob stops a copy (or an NDMP session), if it runs, and reports
+// whether it did.
+func (e *Executor) stopJob(id string, cause error) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if r, ok := e.running[id]; ok {
+	r, ok := e.running[id]
+	if ok {
 		r.cancel(cause)
 	}
+	return ok
 }
 
 // execute runs the copy under the job's epoch and records the outcome.

@@ -137,3 +137,41 @@ func TestSessionWritesAndCatalogs(t *testing.T) {
 		t.Fatalf("catalog after the cut: %v", c.GetFiles())
 	}
 }
+
+// What one session writes at the DMA's beginning of tape, the next reads
+// there, read-only.
+func TestSessionReadsWhatTheLastWrote(t *testing.T) {
+	f := setup(t, clusterOptions{})
+	r := run(t, f.node("n1"), Config{})
+	s := openSession(t, f, r, "s1")
+	if _, err := s.WriteRecord([]byte("NDMP01 label")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WriteFilemarks(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.End(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.node("n1").Propose(context.Background(), &ferryv1.Command{Op: &ferryv1.Command_OpenNdmpSession{OpenNdmpSession: &ferryv1.OpenNdmpSessionOp{
+		JobId: "s2", Session: &ferryv1.NdmpSession{DmaAddress: "10.0.0.5:2", Library: "libA", Drive: 0}}}})
+	if err != nil || res.Err != nil {
+		t.Fatal(err, res.Err)
+	}
+	s2, err := r.OpenSession(context.Background(), res.Job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if err := s2.Rewind(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 10240)
+	n, err := s2.ReadRecord(buf)
+	if err != nil || string(buf[:n]) != "NDMP01 label" {
+		t.Fatalf("read %q, %v", buf[:n], err)
+	}
+	if _, err := s2.ReadRecord(buf); !errors.Is(err, tape.ErrFilemark) {
+		t.Fatalf("after the record: %v", err)
+	}
+}

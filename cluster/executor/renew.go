@@ -44,9 +44,13 @@ func (e *Executor) renew(ctx context.Context) {
 	// Lost jobs stop before the lease is extended: a write held back by a
 	// lapsed lease must not slip through for a job that moved.
 	for _, id := range resp.GetLostJobs() {
+		if !e.stopJob(id, errLost) {
+			// Ended here since the report was made (an NDMP session
+			// the DMA closed meanwhile): nothing was lost.
+			continue
+		}
 		e.metrics.lostJobs.Inc()
 		e.log.Warn("lost the job: the leader refused its lease", "job", id, "leader", resp.GetLeader())
-		e.stopJob(id, errLost)
 	}
 	deadline := e.cfg.RenewDeadline
 	if granted := time.Duration(resp.GetLeaseMillis()) * time.Millisecond * 2 / 3; granted < deadline {

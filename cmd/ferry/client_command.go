@@ -53,6 +53,7 @@ func clientCommands() []*clientCommand {
 		libraryCreateCommand(),
 		libraryListCommand(),
 		libraryInventoryCommand(),
+		libraryUnloadCommand(),
 		removeCommand("library", "NAME"),
 		tapeLabelCommand(),
 		tapeListCommand(),

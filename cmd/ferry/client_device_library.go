@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 
 	"github.com/ferry-san/ferry/proto/ferryv1"
 )
@@ -124,6 +125,38 @@ func libraryInventoryCommand() *clientCommand {
 					row(tw, elementText(e), barcode, job)
 				}
 				return tw.Flush()
+			}
+		},
+	}
+}
+
+// libraryUnloadCommand sends a drive's cartridge home: what an operator
+// does about a cartridge a DMA loaded through NDMP and left behind.
+func libraryUnloadCommand() *clientCommand {
+	return &clientCommand{
+		name:    "library unload",
+		args:    "LIB DRIVE",
+		nargs:   2,
+		summary: "return the cartridge in a drive to its home slot",
+		details: "For a cartridge a DMA loaded through NDMP and never unloaded: copy jobs that need it, or\n" +
+			"the drive, wait until it is out. Refused while a job (a copy, or an NDMP session) holds it.",
+		flags: func(fs *flag.FlagSet) action {
+			return func(ctx context.Context, c *client, args []string) error {
+				drive, err := strconv.ParseUint(args[1], 10, 32)
+				if err != nil {
+					return usageError{fmt.Sprintf("DRIVE: %q is not a drive number", args[1])}
+				}
+				ctx, cancel := c.rpcContext(ctx)
+				defer cancel()
+				cart, err := ferryv1.NewDeviceServiceClient(c.conn).UnloadDrive(ctx, &ferryv1.UnloadDriveRequest{Library: args[0], Drive: uint32(drive)})
+				if err != nil {
+					return err
+				}
+				if c.format == "json" {
+					return writeJSON(c.stdout, cart, "  ")
+				}
+				fmt.Fprintf(c.stdout, "%s: unloaded from drive %d to %s\n", cart.GetBarcode(), drive, elementText(cart.GetLocation()))
+				return nil
 			}
 		},
 	}

@@ -1912,6 +1912,58 @@ func (x *ListCartridgesResponse) GetCartridges() []*Cartridge {
 	return nil
 }
 
+type UnloadDriveRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Library       string                 `protobuf:"bytes,1,opt,name=library,proto3" json:"library,omitempty"`
+	Drive         uint32                 `protobuf:"varint,2,opt,name=drive,proto3" json:"drive,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnloadDriveRequest) Reset() {
+	*x = UnloadDriveRequest{}
+	mi := &file_ferry_v1_device_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnloadDriveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnloadDriveRequest) ProtoMessage() {}
+
+func (x *UnloadDriveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_device_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnloadDriveRequest.ProtoReflect.Descriptor instead.
+func (*UnloadDriveRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *UnloadDriveRequest) GetLibrary() string {
+	if x != nil {
+		return x.Library
+	}
+	return ""
+}
+
+func (x *UnloadDriveRequest) GetDrive() uint32 {
+	if x != nil {
+		return x.Drive
+	}
+	return 0
+}
+
 type HashRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Endpoint      *Endpoint              `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
@@ -1921,7 +1973,7 @@ type HashRequest struct {
 
 func (x *HashRequest) Reset() {
 	*x = HashRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[27]
+	mi := &file_ferry_v1_device_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1933,7 +1985,7 @@ func (x *HashRequest) String() string {
 func (*HashRequest) ProtoMessage() {}
 
 func (x *HashRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[27]
+	mi := &file_ferry_v1_device_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1946,7 +1998,7 @@ func (x *HashRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HashRequest.ProtoReflect.Descriptor instead.
 func (*HashRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{27}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *HashRequest) GetEndpoint() *Endpoint {
@@ -1969,7 +2021,7 @@ type HashResponse struct {
 
 func (x *HashResponse) Reset() {
 	*x = HashResponse{}
-	mi := &file_ferry_v1_device_proto_msgTypes[28]
+	mi := &file_ferry_v1_device_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1981,7 +2033,7 @@ func (x *HashResponse) String() string {
 func (*HashResponse) ProtoMessage() {}
 
 func (x *HashResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[28]
+	mi := &file_ferry_v1_device_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1994,7 +2046,7 @@ func (x *HashResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HashResponse.ProtoReflect.Descriptor instead.
 func (*HashResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{28}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *HashResponse) GetSha256() string {
@@ -2164,7 +2216,10 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\x16ListCartridgesResponse\x123\n" +
 	"\n" +
 	"cartridges\x18\x01 \x03(\v2\x13.ferry.v1.CartridgeR\n" +
-	"cartridges\"=\n" +
+	"cartridges\"D\n" +
+	"\x12UnloadDriveRequest\x12\x18\n" +
+	"\alibrary\x18\x01 \x01(\tR\alibrary\x12\x14\n" +
+	"\x05drive\x18\x02 \x01(\rR\x05drive\"=\n" +
 	"\vHashRequest\x12.\n" +
 	"\bendpoint\x18\x01 \x01(\v2\x12.ferry.v1.EndpointR\bendpoint\"V\n" +
 	"\fHashResponse\x12\x16\n" +
@@ -2175,7 +2230,7 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\x18ELEMENT_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11ELEMENT_KIND_SLOT\x10\x01\x12\x16\n" +
 	"\x12ELEMENT_KIND_DRIVE\x10\x02\x12\x1e\n" +
-	"\x1aELEMENT_KIND_IMPORT_EXPORT\x10\x032\xf6\a\n" +
+	"\x1aELEMENT_KIND_IMPORT_EXPORT\x10\x032\xb8\b\n" +
 	"\rDeviceService\x129\n" +
 	"\n" +
 	"CreateDisk\x12\x1b.ferry.v1.CreateDiskRequest\x1a\x0e.ferry.v1.Disk\x123\n" +
@@ -2194,7 +2249,8 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"RemoveTape\x12\x1b.ferry.v1.RemoveTapeRequest\x1a\x18.ferry.v1.RemoveResponse\x12C\n" +
 	"\n" +
 	"RemoveDisk\x12\x1b.ferry.v1.RemoveDiskRequest\x1a\x18.ferry.v1.RemoveResponse\x12I\n" +
-	"\rRemoveLibrary\x12\x1e.ferry.v1.RemoveLibraryRequest\x1a\x18.ferry.v1.RemoveResponse\x125\n" +
+	"\rRemoveLibrary\x12\x1e.ferry.v1.RemoveLibraryRequest\x1a\x18.ferry.v1.RemoveResponse\x12@\n" +
+	"\vUnloadDrive\x12\x1c.ferry.v1.UnloadDriveRequest\x1a\x13.ferry.v1.Cartridge\x125\n" +
 	"\x04Hash\x12\x15.ferry.v1.HashRequest\x1a\x16.ferry.v1.HashResponseB2Z0github.com/ferry-san/ferry/proto/ferryv1;ferryv1b\x06proto3"
 
 var (
@@ -2210,7 +2266,7 @@ func file_ferry_v1_device_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_v1_device_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ferry_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_ferry_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_ferry_v1_device_proto_goTypes = []any{
 	(ElementKind)(0),               // 0: ferry.v1.ElementKind
 	(*FileIdentity)(nil),           // 1: ferry.v1.FileIdentity
@@ -2240,10 +2296,11 @@ var file_ferry_v1_device_proto_goTypes = []any{
 	(*ProtectTapeRequest)(nil),     // 25: ferry.v1.ProtectTapeRequest
 	(*ListCartridgesRequest)(nil),  // 26: ferry.v1.ListCartridgesRequest
 	(*ListCartridgesResponse)(nil), // 27: ferry.v1.ListCartridgesResponse
-	(*HashRequest)(nil),            // 28: ferry.v1.HashRequest
-	(*HashResponse)(nil),           // 29: ferry.v1.HashResponse
-	(*TapeFile)(nil),               // 30: ferry.v1.TapeFile
-	(*Endpoint)(nil),               // 31: ferry.v1.Endpoint
+	(*UnloadDriveRequest)(nil),     // 28: ferry.v1.UnloadDriveRequest
+	(*HashRequest)(nil),            // 29: ferry.v1.HashRequest
+	(*HashResponse)(nil),           // 30: ferry.v1.HashResponse
+	(*TapeFile)(nil),               // 31: ferry.v1.TapeFile
+	(*Endpoint)(nil),               // 32: ferry.v1.Endpoint
 }
 var file_ferry_v1_device_proto_depIdxs = []int32{
 	1,  // 0: ferry.v1.Disk.identity:type_name -> ferry.v1.FileIdentity
@@ -2260,10 +2317,10 @@ var file_ferry_v1_device_proto_depIdxs = []int32{
 	12, // 11: ferry.v1.ListLibrariesResponse.libraries:type_name -> ferry.v1.Library
 	10, // 12: ferry.v1.Cartridge.location:type_name -> ferry.v1.Element
 	1,  // 13: ferry.v1.Cartridge.identity:type_name -> ferry.v1.FileIdentity
-	30, // 14: ferry.v1.Cartridge.files:type_name -> ferry.v1.TapeFile
+	31, // 14: ferry.v1.Cartridge.files:type_name -> ferry.v1.TapeFile
 	11, // 15: ferry.v1.Cartridge.ndmp_load:type_name -> ferry.v1.NdmpLoad
 	17, // 16: ferry.v1.ListCartridgesResponse.cartridges:type_name -> ferry.v1.Cartridge
-	31, // 17: ferry.v1.HashRequest.endpoint:type_name -> ferry.v1.Endpoint
+	32, // 17: ferry.v1.HashRequest.endpoint:type_name -> ferry.v1.Endpoint
 	6,  // 18: ferry.v1.DeviceService.CreateDisk:input_type -> ferry.v1.CreateDiskRequest
 	7,  // 19: ferry.v1.DeviceService.AddDisk:input_type -> ferry.v1.AddDiskRequest
 	8,  // 20: ferry.v1.DeviceService.ListDisks:input_type -> ferry.v1.ListDisksRequest
@@ -2278,24 +2335,26 @@ var file_ferry_v1_device_proto_depIdxs = []int32{
 	21, // 29: ferry.v1.DeviceService.RemoveTape:input_type -> ferry.v1.RemoveTapeRequest
 	22, // 30: ferry.v1.DeviceService.RemoveDisk:input_type -> ferry.v1.RemoveDiskRequest
 	23, // 31: ferry.v1.DeviceService.RemoveLibrary:input_type -> ferry.v1.RemoveLibraryRequest
-	28, // 32: ferry.v1.DeviceService.Hash:input_type -> ferry.v1.HashRequest
-	2,  // 33: ferry.v1.DeviceService.CreateDisk:output_type -> ferry.v1.Disk
-	2,  // 34: ferry.v1.DeviceService.AddDisk:output_type -> ferry.v1.Disk
-	9,  // 35: ferry.v1.DeviceService.ListDisks:output_type -> ferry.v1.ListDisksResponse
-	12, // 36: ferry.v1.DeviceService.CreateLibrary:output_type -> ferry.v1.Library
-	15, // 37: ferry.v1.DeviceService.ListLibraries:output_type -> ferry.v1.ListLibrariesResponse
-	12, // 38: ferry.v1.DeviceService.Inventory:output_type -> ferry.v1.Library
-	17, // 39: ferry.v1.DeviceService.LabelTape:output_type -> ferry.v1.Cartridge
-	27, // 40: ferry.v1.DeviceService.ListCartridges:output_type -> ferry.v1.ListCartridgesResponse
-	17, // 41: ferry.v1.DeviceService.ProtectTape:output_type -> ferry.v1.Cartridge
-	17, // 42: ferry.v1.DeviceService.ImportTape:output_type -> ferry.v1.Cartridge
-	17, // 43: ferry.v1.DeviceService.EraseTape:output_type -> ferry.v1.Cartridge
-	24, // 44: ferry.v1.DeviceService.RemoveTape:output_type -> ferry.v1.RemoveResponse
-	24, // 45: ferry.v1.DeviceService.RemoveDisk:output_type -> ferry.v1.RemoveResponse
-	24, // 46: ferry.v1.DeviceService.RemoveLibrary:output_type -> ferry.v1.RemoveResponse
-	29, // 47: ferry.v1.DeviceService.Hash:output_type -> ferry.v1.HashResponse
-	33, // [33:48] is the sub-list for method output_type
-	18, // [18:33] is the sub-list for method input_type
+	28, // 32: ferry.v1.DeviceService.UnloadDrive:input_type -> ferry.v1.UnloadDriveRequest
+	29, // 33: ferry.v1.DeviceService.Hash:input_type -> ferry.v1.HashRequest
+	2,  // 34: ferry.v1.DeviceService.CreateDisk:output_type -> ferry.v1.Disk
+	2,  // 35: ferry.v1.DeviceService.AddDisk:output_type -> ferry.v1.Disk
+	9,  // 36: ferry.v1.DeviceService.ListDisks:output_type -> ferry.v1.ListDisksResponse
+	12, // 37: ferry.v1.DeviceService.CreateLibrary:output_type -> ferry.v1.Library
+	15, // 38: ferry.v1.DeviceService.ListLibraries:output_type -> ferry.v1.ListLibrariesResponse
+	12, // 39: ferry.v1.DeviceService.Inventory:output_type -> ferry.v1.Library
+	17, // 40: ferry.v1.DeviceService.LabelTape:output_type -> ferry.v1.Cartridge
+	27, // 41: ferry.v1.DeviceService.ListCartridges:output_type -> ferry.v1.ListCartridgesResponse
+	17, // 42: ferry.v1.DeviceService.ProtectTape:output_type -> ferry.v1.Cartridge
+	17, // 43: ferry.v1.DeviceService.ImportTape:output_type -> ferry.v1.Cartridge
+	17, // 44: ferry.v1.DeviceService.EraseTape:output_type -> ferry.v1.Cartridge
+	24, // 45: ferry.v1.DeviceService.RemoveTape:output_type -> ferry.v1.RemoveResponse
+	24, // 46: ferry.v1.DeviceService.RemoveDisk:output_type -> ferry.v1.RemoveResponse
+	24, // 47: ferry.v1.DeviceService.RemoveLibrary:output_type -> ferry.v1.RemoveResponse
+	17, // 48: ferry.v1.DeviceService.UnloadDrive:output_type -> ferry.v1.Cartridge
+	30, // 49: ferry.v1.DeviceService.Hash:output_type -> ferry.v1.HashResponse
+	34, // [34:50] is the sub-list for method output_type
+	18, // [18:34] is the sub-list for method input_type
 	18, // [18:18] is the sub-list for extension type_name
 	18, // [18:18] is the sub-list for extension extendee
 	0,  // [0:18] is the sub-list for field type_name
@@ -2313,7 +2372,7 @@ func file_ferry_v1_device_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_device_proto_rawDesc), len(file_ferry_v1_device_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -33,6 +33,7 @@ const (
 	DeviceService_RemoveTape_FullMethodName     = "/ferry.v1.DeviceService/RemoveTape"
 	DeviceService_RemoveDisk_FullMethodName     = "/ferry.v1.DeviceService/RemoveDisk"
 	DeviceService_RemoveLibrary_FullMethodName  = "/ferry.v1.DeviceService/RemoveLibrary"
+	DeviceService_UnloadDrive_FullMethodName    = "/ferry.v1.DeviceService/UnloadDrive"
 	DeviceService_Hash_FullMethodName           = "/ferry.v1.DeviceService/Hash"
 )
 
@@ -69,6 +70,11 @@ type DeviceServiceClient interface {
 	RemoveTape(ctx context.Context, in *RemoveTapeRequest, opts ...grpc.CallOption) (*RemoveResponse, error)
 	RemoveDisk(ctx context.Context, in *RemoveDiskRequest, opts ...grpc.CallOption) (*RemoveResponse, error)
 	RemoveLibrary(ctx context.Context, in *RemoveLibraryRequest, opts ...grpc.CallOption) (*RemoveResponse, error)
+	// UnloadDrive returns the cartridge in a drive to its home slot: the
+	// operator's way out for a cartridge a DMA loaded through NDMP and left
+	// there (copy jobs that need it wait until it is out). Refused while a
+	// job (a copy, or an NDMP session) holds it.
+	UnloadDrive(ctx context.Context, in *UnloadDriveRequest, opts ...grpc.CallOption) (*Cartridge, error)
 	// Hash reads an endpoint (a disk range, a tape file, or a whole tape) and
 	// returns the SHA-256 of its bytes.
 	Hash(ctx context.Context, in *HashRequest, opts ...grpc.CallOption) (*HashResponse, error)
@@ -222,6 +228,16 @@ func (c *deviceServiceClient) RemoveLibrary(ctx context.Context, in *RemoveLibra
 	return out, nil
 }
 
+func (c *deviceServiceClient) UnloadDrive(ctx context.Context, in *UnloadDriveRequest, opts ...grpc.CallOption) (*Cartridge, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Cartridge)
+	err := c.cc.Invoke(ctx, DeviceService_UnloadDrive_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *deviceServiceClient) Hash(ctx context.Context, in *HashRequest, opts ...grpc.CallOption) (*HashResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(HashResponse)
@@ -265,6 +281,11 @@ type DeviceServiceServer interface {
 	RemoveTape(context.Context, *RemoveTapeRequest) (*RemoveResponse, error)
 	RemoveDisk(context.Context, *RemoveDiskRequest) (*RemoveResponse, error)
 	RemoveLibrary(context.Context, *RemoveLibraryRequest) (*RemoveResponse, error)
+	// UnloadDrive returns the cartridge in a drive to its home slot: the
+	// operator's way out for a cartridge a DMA loaded through NDMP and left
+	// there (copy jobs that need it wait until it is out). Refused while a
+	// job (a copy, or an NDMP session) holds it.
+	UnloadDrive(context.Context, *UnloadDriveRequest) (*Cartridge, error)
 	// Hash reads an endpoint (a disk range, a tape file, or a whole tape) and
 	// returns the SHA-256 of its bytes.
 	Hash(context.Context, *HashRequest) (*HashResponse, error)
@@ -319,6 +340,9 @@ func (UnimplementedDeviceServiceServer) RemoveDisk(context.Context, *RemoveDiskR
 }
 func (UnimplementedDeviceServiceServer) RemoveLibrary(context.Context, *RemoveLibraryRequest) (*RemoveResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RemoveLibrary not implemented")
+}
+func (UnimplementedDeviceServiceServer) UnloadDrive(context.Context, *UnloadDriveRequest) (*Cartridge, error) {
+	return nil, status.Error(codes.Unimplemented, "method UnloadDrive not implemented")
 }
 func (UnimplementedDeviceServiceServer) Hash(context.Context, *HashRequest) (*HashResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Hash not implemented")
@@ -596,6 +620,24 @@ func _DeviceService_RemoveLibrary_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DeviceService_UnloadDrive_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnloadDriveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DeviceServiceServer).UnloadDrive(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DeviceService_UnloadDrive_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DeviceServiceServer).UnloadDrive(ctx, req.(*UnloadDriveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _DeviceService_Hash_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(HashRequest)
 	if err := dec(in); err != nil {
@@ -676,6 +718,10 @@ var DeviceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RemoveLibrary",
 			Handler:    _DeviceService_RemoveLibrary_Handler,
+		},
+		{
+			MethodName: "UnloadDrive",
+			Handler:    _DeviceService_UnloadDrive_Handler,
 		},
 		{
 			MethodName: "Hash",
