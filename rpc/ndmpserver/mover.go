@@ -653,6 +653,14 @@ func (m *moverState) toTape(conn io.Reader) (ndmp.Ndmp4_mover_halt_reason, strin
 	recs := make([][]byte, 0, perBatch)
 	t := m.tape()
 	for {
+		m.mu.Lock()
+		if n := int(m.recordSize); n != rs {
+			// Set while paused: the stream is cut in the new size from
+			// here on.
+			rs, perBatch = n, max(1, moverBatch/n)
+			slab, recs = make([]byte, perBatch*rs), make([][]byte, 0, perBatch)
+		}
+		m.mu.Unlock()
 		recs = recs[:0]
 		eof := false
 		for len(recs) < perBatch && (len(recs) == 0 || br.Buffered() >= rs) {
