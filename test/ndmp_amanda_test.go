@@ -83,9 +83,10 @@ type amandaTarget struct {
 	// inventory, if set, is the library as the server's own tools show it:
 	// "drive 0", "slot 1"... → barcode ("" = empty).
 	inventory func() map[string]string
-	// sessions, if set, checks the server's record of Amanda's tape
-	// sessions once Amanda is done.
-	sessions func()
+	// afterAmanda, if set, checks the server's records of what Amanda did
+	// once Amanda is done: streams are the dumps amfetchdump read back, by
+	// the barcode of their cartridge.
+	afterAmanda func(streams map[string][]byte)
 }
 
 func TestAmandaNDMP(t *testing.T) {
@@ -149,20 +150,31 @@ func TestAmandaNDMP(t *testing.T) {
 	am.checkInventory(target, labels)
 
 	// Each dump back, the older one from the cartridge now in a slot.
+	barcodeOf := map[string]string{}
+	for bc, label := range labels {
+		barcodeOf[label] = bc
+	}
+	streams := map[string][]byte{} // barcode → the dump stream amfetchdump read from it
 	for _, c := range []struct {
-		date string
-		want map[string]string
-	}{{date1, first}, {date2, second}} {
+		tape, date string
+		want       map[string]string
+	}{{tape1, date1, first}, {tape2, date2, second}} {
 		fetched := am.ok("amfetchdump", "-a", "-p", am.config, "localhost", source, c.date)
 		restored := am.extract(fetched.stdoutBytes)
 		if diff := diffDescriptions(c.want, describeTree(t, restored)); diff != "" {
 			t.Fatalf("the tree amfetchdump restored from the dump of %s differs from the one amdump backed up:\n%s", c.date, diff)
 		}
 		t.Logf("amfetchdump of %s: %d bytes of tar, the tree as it was backed up", c.date, len(fetched.stdoutBytes))
+		streams[barcodeOf[c.tape]] = fetched.stdoutBytes
 		am.checkInventory(target, labels)
 	}
-	if target.sessions != nil {
-		target.sessions()
+
+	// Amanda unloads the drive through the robot; the server's own tools
+	// then find what Amanda wrote.
+	am.ok("amtape", am.config, "eject")
+	am.checkInventory(target, labels)
+	if target.afterAmanda != nil {
+		target.afterAmanda(streams)
 	}
 }
 
@@ -856,7 +868,51 @@ func startFerryTarget(t *testing.T) amandaTarget {
 		user: amandaNDMPUser, password: amandaNDMPPassword, capacityMiB: amandaCapacity >> 20,
 		barcodes:  barcodes,
 		inventory: inventory,
-		sessions:  func() { checkNdmpSessions(t, client, barcodes) },
+		afterAmanda: func(streams map[string][]byte) {
+			checkNdmpSessions(t, client, barcodes)
+			checkAmandaCartridges(t, m, client, streams)
+		},
+	}
+}
+
+// checkAmandaCartridges reads what Amanda wrote through NDMP with Ferry's
+// own copy path: each cartridge's catalog holds Amanda's volume label as
+// tape file 1 and the dump as file 2 (NDMP's files 0 and 1: the VOL1 label
+// stays Ferry's file 0), and a copy of file 2 to a disk is Amanda's 32 KiB
+// file header followed by exactly the stream amfetchdump read back, with
+// the SHA-256 the catalog recorded when the NDMP session ended.
+func checkAmandaCartridges(t *testing.T, m *moverCluster, c cli, streams map[string][]byte) {
+	t.Helper()
+	const amandaBlock = 32 << 10
+	for bc, stream := range streams {
+		var cat struct {
+			Files []struct {
+				Number int    `json:"number"`
+				Bytes  string `json:"bytes"`
+				Sha256 string `json:"sha256"`
+			} `json:"files"`
+		}
+		r := c.ok("tape", "files", bc, "-o", "json")
+		if err := json.Unmarshal([]byte(r.stdout), &cat); err != nil {
+			t.Fatalf("tape files -o json: %v\n%s", err, r)
+		}
+		if len(cat.Files) != 2 || cat.Files[0].Bytes != strconv.Itoa(amandaBlock) || cat.Files[1].Bytes != strconv.Itoa(amandaBlock+len(stream)) {
+			t.Fatalf("%s's catalog: want Amanda's label (%d bytes) and one dump (%d bytes):\n%s", bc, amandaBlock, amandaBlock+len(stream), r)
+		}
+		disk := "amanda-" + strings.ToLower(bc)
+		size := amandaBlock + len(stream)
+		ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
+		m.addEmptyDisk(ctx, disk, size)
+		cancel()
+		c.copied(cat.Files[1].Sha256, size, "tape:"+bc+"#2", "disk:"+disk)
+		image, err := os.ReadFile(filepath.Join(m.dir, disk+".img"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(image, []byte("AMANDA: ")) || !bytes.Equal(image[amandaBlock:size], stream) {
+			t.Fatalf("%s file 2 as Ferry copies it is not Amanda's header and the %d bytes amfetchdump read (starts %q)", bc, len(stream), image[:min(len(image), 80)])
+		}
+		t.Logf("%s: ferry copy of tape file 2 (sha256 %.12s, as cataloged) = Amanda's header + the dump amfetchdump read", bc, cat.Files[1].Sha256)
 	}
 }
 
