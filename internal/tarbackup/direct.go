@@ -29,7 +29,7 @@ const firstAsk = 16 << 10
 // the first one outside it. Selections without an offset are then restored
 // in one sequential pass from the stream's start.
 func RecoverDirect(ctx context.Context, src RangeSource, dest string, opts RecoverOptions) (Result, error) {
-	rs, err := newRestorer(dest, opts)
+	rs, err := newRestorer(ctx, dest, opts)
 	if err != nil {
 		return Result{}, err
 	}

@@ -52,12 +52,19 @@ type RecoverOptions struct {
 	// or that could not be created; the recover goes on. Nil: the first
 	// such entry ends the recover.
 	Skipped func(name string, err error)
+	// MaxFileSize refuses files larger than this; 0 means 16 TiB, the
+	// largest file ext4 holds. It bounds what a hostile sparse entry (a
+	// few bytes on the tape, any length on disk) can make Recover do.
+	MaxFileSize int64
 }
+
+// defaultMaxFileSize is ext4's largest file.
+const defaultMaxFileSize = 16 << 40
 
 // Recover reads a tar stream from r and restores it under dest (created if
 // missing). Nothing is ever written outside dest.
 func Recover(ctx context.Context, r io.Reader, dest string, opts RecoverOptions) (Result, error) {
-	rs, err := newRestorer(dest, opts)
+	rs, err := newRestorer(ctx, dest, opts)
 	if err != nil {
 		return Result{}, err
 	}
@@ -69,6 +76,7 @@ func Recover(ctx context.Context, r io.Reader, dest string, opts RecoverOptions)
 }
 
 type restorer struct {
+	ctx      context.Context
 	root     *os.Root
 	opts     RecoverOptions
 	sel      []Selection // cleaned
@@ -92,7 +100,7 @@ type dirMeta struct {
 	atime    time.Time
 }
 
-func newRestorer(dest string, opts RecoverOptions) (*restorer, error) {
+func newRestorer(ctx context.Context, dest string, opts RecoverOptions) (*restorer, error) {
 	if err := os.MkdirAll(dest, 0o755); err != nil {
 		return nil, fmt.Errorf("tarbackup: destination: %w", err)
 	}
@@ -101,6 +109,7 @@ func newRestorer(dest string, opts RecoverOptions) (*restorer, error) {
 		return nil, fmt.Errorf("tarbackup: destination: %w", err)
 	}
 	rs := &restorer{
+		ctx:    ctx,
 		root:   root,
 		opts:   opts,
 		links:  make(map[string]string),
@@ -122,6 +131,9 @@ func newRestorer(dest string, opts RecoverOptions) (*restorer, error) {
 			}
 		}
 		rs.sel = append(rs.sel, Selection{Name: name, Dest: d, Offset: s.Offset})
+	}
+	if rs.opts.MaxFileSize <= 0 {
+		rs.opts.MaxFileSize = defaultMaxFileSize
 	}
 	rs.found = make([]bool, len(rs.sel))
 	rs.isDirSel = make([]bool, len(rs.sel))
@@ -368,6 +380,9 @@ func (rs *restorer) create(hdr *tar.Header, r io.Reader, target string) error {
 		rs.dirs = append(rs.dirs, dirMeta{target, mode, hdr.Uid, hdr.Gid, hdr.ModTime, hdr.AccessTime})
 		return nil
 	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		if hdr.Size < 0 || hdr.Size > rs.opts.MaxFileSize {
+			return fmt.Errorf("a file of %d bytes: the limit is %d", hdr.Size, rs.opts.MaxFileSize)
+		}
 		if err := rs.replace(target); err != nil {
 			return err
 		}
@@ -457,6 +472,11 @@ func (rs *restorer) writeFile(f *os.File, r io.Reader, size int64, sparse bool) 
 	var pos int64
 	hole := false
 	for pos < size {
+		// A large sparse file is mostly holes read as zeros, no stream
+		// bytes: DATA_ABORT must still stop it.
+		if err := rs.ctx.Err(); err != nil {
+			return &fatalError{err}
+		}
 		chunk := rs.buf[:min(int64(len(rs.buf)), size-pos)]
 		n, err := io.ReadFull(r, chunk)
 		if n > 0 {

@@ -470,7 +470,8 @@ func FuzzRecover(f *testing.F) {
 		base := t.TempDir()
 		dest := filepath.Join(base, "dest")
 		_, _ = Recover(context.Background(), bytes.NewReader(data), dest, RecoverOptions{
-			Skipped: func(string, error) {},
+			Skipped:     func(string, error) {},
+			MaxFileSize: 1 << 20,
 		})
 		_ = filepath.WalkDir(dest, func(p string, d fs.DirEntry, err error) error {
 			if d != nil && d.IsDir() {
