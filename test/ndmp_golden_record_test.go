@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -66,4 +67,13 @@ func TestNDMPRecordGolden(t *testing.T) {
 		return []string{"-q", "-D", ferryAgent(a), "-T", ferryAgent(a), "-R", ferryAgent(a), "-r", ndmpLibrary}
 	})
 	record("ferry-test-data", nc.addr("n1"), func(a string) []string { return []string{"-v", "-o", "test-data", "-D", ferryAgent(a)} })
+	// A short test-tape: Debian's ndmjob stops it at T-BW #6 by itself.
+	r, run := nc.robot(ctx, "n1")
+	if r == nil || len(r.Of("SLOT")) == 0 {
+		t.Fatalf("n1's robot gives no element status:\n%s", run.tail(20))
+	}
+	slot := strconv.Itoa(r.Of("SLOT")[0].Addr)
+	record("ferry-test-tape", nc.addr("n1"), func(a string) []string {
+		return []string{"-v", "-o", "test-tape", "-T", ferryAgent(a), "-R", ferryAgent(a), "-r", ndmpLibrary, "-m", "@" + slot, "-f", ndmpLibrary + "/0"}
+	})
 }
