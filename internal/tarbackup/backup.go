@@ -153,6 +153,7 @@ type backup struct {
 	entries int
 	skipped int
 	written map[string]bool // with Files: directories already written
+	lastDir bool            // walkOne's entry was a directory
 }
 
 func (b *backup) result() Result {
@@ -215,8 +216,7 @@ func (b *backup) walk(name string, parentIno uint64, recurse bool) error {
 	if err != nil || !recurse || ino == 0 {
 		return err
 	}
-	fi, err := os.Lstat(b.full(name))
-	if err != nil || !fi.IsDir() {
+	if !b.lastDir {
 		return nil
 	}
 	ents, err := os.ReadDir(b.full(name))
@@ -268,6 +268,7 @@ func (b *backup) walkOne(name string, parentIno uint64, mark bool) (_ uint64, er
 		if err != nil {
 			return 0, b.skip(name, err)
 		}
+		b.lastDir = st.IsDir()
 		return st.Sys().(*syscall.Stat_t).Ino, nil
 	}
 	full := b.full(name)
@@ -275,6 +276,7 @@ func (b *backup) walkOne(name string, parentIno uint64, mark bool) (_ uint64, er
 	if err != nil {
 		return 0, b.skip(name, err)
 	}
+	b.lastDir = fi.IsDir()
 	sys, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return 0, b.skip(name, errors.New("no stat"))
