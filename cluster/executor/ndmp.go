@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -54,7 +55,28 @@ type Session struct {
 	track fileTracker
 	moved int64 // bytes written and read
 	ended bool
+
+	// A session writes records of a few KiB, one at a time: checking the
+	// fence for each (six system calls) would cost more than the write.
+	// So its writes run under a hold of the fence (fence.Hold), checked
+	// once and released after holdWrites writes or holdFor, when the
+	// session stops writing for idleRelease, and before any motion: a
+	// new owner's Claim waits at most that long, and no write of this
+	// session lands after it.
+	hmu       sync.Mutex
+	release   func() error // the hold, nil when none
+	held      int          // writes under it
+	heldAt    time.Time
+	lastWrite time.Time
+	idle      *time.Timer
 }
+
+// The bounds of a fence hold.
+const (
+	holdWrites  = 64
+	holdFor     = 10 * time.Millisecond
+	idleRelease = 2 * time.Millisecond
+)
 
 // OpenSession opens the cartridge of an NDMP session's job (just opened
 // with an OpenNdmpSessionOp, owned by this node) and joins the job to
@@ -187,11 +209,84 @@ func (s *Session) addMoved(n int) {
 	s.mu.Unlock()
 }
 
-// ReadRecord reads the next record.
-func (s *Session) ReadRecord(p []byte) (int, error) {
-	n, err := s.t.ReadRecord(p)
+// ReadRecord reads the next record. A writer's read passes the fence like
+// a write: the cartridge writes what it buffered before it reads.
+func (s *Session) ReadRecord(p []byte) (n int, err error) {
+	if s.w == nil {
+		n, err = s.t.ReadRecord(p)
+	} else {
+		werr := s.heldWrite(func() error { n, err = s.t.ReadRecord(p); return nil })
+		if werr != nil {
+			return 0, werr
+		}
+	}
 	s.addMoved(n)
 	return n, err
+}
+
+// heldWrite runs one write of the session under its fence hold, taking a
+// new one (the epoch checked afresh) when there is none or the last one
+// is used up, and under the lease.
+func (s *Session) heldWrite(write func() error) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
+	if s.f == nil {
+		// No fence (a device that cannot carry one): the lease alone.
+		return s.g.do(nil, write)
+	}
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	if !s.e.lease.valid() {
+		// A lapsed lease may be the leader giving the cartridge away: the
+		// new owner's claim must not wait for this session.
+		s.dropHold()
+		if err := s.g.waitLease(); err != nil {
+			return err
+		}
+	}
+	if s.release != nil && (s.held >= holdWrites || time.Since(s.heldAt) > holdFor) {
+		s.dropHold()
+	}
+	if s.release == nil {
+		release, err := s.f.Hold(s.g.epoch)
+		if err != nil {
+			s.g.countRefusal(err)
+			return err
+		}
+		s.release, s.held, s.heldAt = release, 0, time.Now()
+	}
+	err := write()
+	s.held++
+	s.lastWrite = time.Now()
+	if s.idle == nil {
+		s.idle = time.AfterFunc(idleRelease, s.releaseIdle)
+	} else {
+		s.idle.Reset(idleRelease)
+	}
+	return err
+}
+
+// releaseIdle drops the hold of a session that stopped writing.
+func (s *Session) releaseIdle() {
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	if s.release != nil && time.Since(s.lastWrite) >= idleRelease {
+		s.dropHold()
+	} else if s.release != nil {
+		s.idle.Reset(idleRelease)
+	}
+}
+
+// dropHold releases the fence hold, if any; hmu is held.
+func (s *Session) dropHold() {
+	if s.release == nil {
+		return
+	}
+	if err := s.release(); err != nil {
+		s.log.Warn("releasing the fence", "err", err)
+	}
+	s.release = nil
 }
 
 // WriteRecord writes a record at the position, through the guard.
@@ -203,7 +298,11 @@ func (s *Session) WriteRecord(p []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	ew, err := s.w.WriteRecord(p)
+	if at.File == 0 {
+		return false, s.w.pastLabel() // refuses: the label is not the DMA's
+	}
+	var ew bool
+	err = s.heldWrite(func() (err error) { ew, err = s.t.WriteRecord(p); return err })
 	if err == nil {
 		s.mu.Lock()
 		s.track.wrote(at, false)
@@ -255,7 +354,11 @@ func (s *Session) WriteFilemarks(n int) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	ew, err := s.w.WriteFilemarks(n)
+	if at.File == 0 {
+		return false, s.w.pastLabel()
+	}
+	var ew bool
+	err = s.heldWrite(func() (err error) { ew, err = s.t.WriteFilemarks(n); return err })
 	if err == nil && n > 0 {
 		s.mu.Lock()
 		s.track.wrote(at, false)
@@ -348,6 +451,11 @@ func (s *Session) motion(move func() error) error {
 	if err := s.g.ctx.Err(); err != nil {
 		return fmt.Errorf("NDMP session %s may no longer write: %w", s.job.GetId(), context.Cause(s.g.ctx))
 	}
+	// The motion passes the fence on its own: the hold goes first (see
+	// fence.Hold).
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	s.dropHold()
 	return s.g.pass(s.f, move)
 }
 
@@ -362,6 +470,9 @@ func (s *Session) Flush() error {
 	if s.w == nil {
 		return s.t.Flush()
 	}
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	s.dropHold()
 	return s.w.Flush()
 }
 
@@ -382,6 +493,12 @@ func (s *Session) End(ctx context.Context) error {
 	}
 	s.ended = true
 	s.mu.Unlock()
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	s.dropHold()
+	if s.idle != nil {
+		s.idle.Stop()
+	}
 	defer func() {
 		s.e.mu.Lock()
 		if s.e.running[s.job.GetId()] == s.run {
@@ -396,7 +513,7 @@ func (s *Session) End(ctx context.Context) error {
 	if s.w != nil && !lost {
 		// What the cartridge buffers lands under the guard, before the
 		// catalog's positioning would write it unguarded.
-		flushErr = s.w.Flush()
+		flushErr = s.w.Flush() // not s.Flush: hmu is held
 		lost = s.g.ctx.Err() != nil
 	}
 	var writes []*ferryv1.TapeWrite

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/storage/fence"
 	"github.com/ferry-san/ferry/storage/tape"
 )
 
@@ -174,4 +176,50 @@ func TestSessionReadsWhatTheLastWrote(t *testing.T) {
 	if _, err := s2.ReadRecord(buf); !errors.Is(err, tape.ErrFilemark) {
 		t.Fatalf("after the record: %v", err)
 	}
+}
+
+// A session writing without pause holds its fence only briefly: a new
+// owner's claim gets through, and from then on the session writes nothing.
+func TestSessionYieldsToAClaim(t *testing.T) {
+	f := setup(t, clusterOptions{})
+	r := run(t, f.node("n1"), Config{})
+	s := openSession(t, f, r, "s1")
+	stop := make(chan struct{})
+	refused := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				refused <- nil
+				return
+			default:
+			}
+			if _, err := s.WriteRecord(make([]byte, 1024)); err != nil {
+				refused <- err
+				return
+			}
+		}
+	}()
+	fc, err := fence.Open(f.tape, "test-cluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fc.Close()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := fc.Claim(ctx, s.Job().GetEpoch()+1); err != nil {
+		t.Fatalf("a newer claim during the session's writes: %v", err)
+	}
+	t.Logf("the claim got through in %v", time.Since(start))
+	select {
+	case err := <-refused:
+		if !errors.Is(err, fence.ErrFenced) {
+			t.Fatalf("the session's write after the claim: %v, want fenced", err)
+		}
+	case <-time.After(10 * time.Second):
+		close(stop)
+		t.Fatal("the session went on writing after the claim")
+	}
+	_ = s.Close()
 }

@@ -665,3 +665,48 @@ func TestFirstFormatFences(t *testing.T) {
 		t.Fatal("Open without a cluster id succeeded")
 	}
 }
+
+// A Hold checks the epoch once and keeps a Claim out until released: the
+// run's writes all land before the new owner's claim, none after.
+func TestHold(t *testing.T) {
+	dev := newDevice(t)
+	old := openFence(t, dev)
+	newer := openFence(t, dev)
+	if err := old.Claim(context.Background(), 5); err != nil {
+		t.Fatal(err)
+	}
+	release, err := old.Hold(5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimErr := make(chan error, 1)
+	go func() { claimErr <- newer.Claim(context.Background(), 6) }()
+	waitFor(t, "the claim to wait", func() bool { return claimWaiting(t, dev) })
+	select {
+	case err := <-claimErr:
+		t.Fatalf("Claim returned %v during a hold", err)
+	default:
+	}
+	if e := storedEpoch(t, dev); e != 5 {
+		t.Fatalf("epoch during the hold = %d, want 5", e)
+	}
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := release(); err != nil { // a second release does nothing
+		t.Fatal(err)
+	}
+	if err := <-claimErr; err != nil {
+		t.Fatalf("Claim after the hold: %v", err)
+	}
+	if _, err := old.Hold(5); !errors.Is(err, ErrFenced) {
+		t.Fatalf("Hold of the old epoch after the claim: %v, want ErrFenced", err)
+	}
+	release, err = newer.Hold(6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+}
