@@ -33,14 +33,6 @@ import (
 	"github.com/ferry-san/ferry/ndmp"
 )
 
-// Amanda (https://www.amanda.org) is the second NDMP client of the issue,
-// after ndmjob: its ndmp device (ndmp:HOST:PORT@LIBRARY/DRIVE) writes and
-// reads cartridges through a Ferry node's TAPE and MOVER services, and its
-// chg-ndmp changer moves them through a node's SCSI service (the library's
-// media changer). TestAmandaNDMP runs Amanda's own tools against a Ferry
-// cluster: amlabel through the changer, amdump with auth "local" (this
-// machine is the client), amfetchdump back, and compares the data.
-
 const (
 	// amandaReferenceEnv set to "ndmjob" runs the same test against
 	// ndmjob's own NDMP daemon (simulated robot and tape) instead of Ferry:
@@ -89,6 +81,19 @@ type amandaTarget struct {
 	afterAmanda func(streams map[string][]byte)
 }
 
+// TestAmandaNDMP: Amanda (https://www.amanda.org) is NDMP's second client
+// after ndmjob. Its ndmp device (ndmp:HOST:PORT@LIBRARY/DRIVE) writes and
+// reads cartridges through a node's TAPE and MOVER services, its chg-ndmp
+// changer moves them through another node's SCSI service (the library's
+// media changer), and the test runs Amanda's own tools on this machine, as
+// root would let Amanda's dump user run them: amlabel of two blank
+// cartridges through the changer, two amdump runs with auth "local" (one
+// cartridge each, the mover driven both ways Amanda knows), amfetchdump of
+// each dump compared with the tree it backed up, amtape eject; after each
+// step Amanda's view of the robot must be the library's. Then Ferry's own
+// tools find what Amanda wrote: the NDMP sessions as jobs, the tape files
+// in the catalog, and a copy of each dump that is byte for byte the one
+// Amanda read back. The configuration is test/testdata/amanda.
 func TestAmandaNDMP(t *testing.T) {
 	am := newAmanda(t)
 	var target amandaTarget
@@ -247,12 +252,16 @@ func newAmanda(t *testing.T) *amanda {
 	for _, d := range []string{"/var/log/amanda", "/var/log/amanda/server", "/var/log/amanda/client", "/var/log/amanda/amandad"} {
 		am.mkdir(d, 0o770, false)
 	}
+	// A configuration of the test's own, /etc/amanda/ferry-N (Amanda reads
+	// a configuration only from there), and a state directory that Amanda's
+	// files point into, both the dump user's.
 	am.state, err = os.MkdirTemp("", "ferry-amanda-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	am.confDir, err = os.MkdirTemp("/etc/amanda", "ferry-")
 	if err != nil {
+		os.RemoveAll(am.state)
 		t.Fatal(err)
 	}
 	am.config = filepath.Base(am.confDir)
