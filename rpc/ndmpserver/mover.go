@@ -776,7 +776,7 @@ func (m *moverState) writeRecords(t *tapeState, recs [][]byte) (ndmp.Ndmp4_mover
 			err = tape.ErrNotLoaded
 		} else {
 			n, ew, err = writeRecordsTo(d, recs[:k])
-			t.blockno = -1
+			t.blockno, t.atFilemark = -1, false
 		}
 		t.mu.Unlock()
 		m.mu.Lock()
