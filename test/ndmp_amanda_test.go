@@ -31,6 +31,7 @@ import (
 	"github.com/xdrpp/goxdr/xdr"
 
 	"github.com/ferry-san/ferry/ndmp"
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
 
 const (
@@ -75,6 +76,10 @@ type amandaTarget struct {
 	// inventory, if set, is the library as the server's own tools show it:
 	// "drive 0", "slot 1"... → barcode ("" = empty).
 	inventory func() map[string]string
+	// whileLoaded, if set, runs while Amanda's last cartridge (its dump
+	// stream read back as stream) sits in the drive, Amanda's changer
+	// having loaded it; what it returns runs once Amanda ejected it.
+	whileLoaded func(barcode string, stream []byte) (afterEject func())
 	// afterAmanda, if set, checks the server's records of what Amanda did
 	// once Amanda is done: streams are the dumps amfetchdump read back, by
 	// the barcode of their cartridge.
@@ -175,9 +180,18 @@ func TestAmandaNDMP(t *testing.T) {
 	}
 
 	// Amanda unloads the drive through the robot; the server's own tools
-	// then find what Amanda wrote.
+	// then find what Amanda wrote. A copy job that wants the cartridge
+	// Amanda left in the drive waits for the eject.
+	var afterEject func()
+	if target.whileLoaded != nil {
+		held := am.inDrive
+		afterEject = target.whileLoaded(held, streams[held])
+	}
 	am.ok("amtape", am.config, "eject")
 	am.checkInventory(target, labels)
+	if afterEject != nil {
+		afterEject()
+	}
 	if target.afterAmanda != nil {
 		target.afterAmanda(streams)
 	}
@@ -220,6 +234,7 @@ type amanda struct {
 	testdata string // the dump user's copy of test/testdata/amanda
 
 	inventoryText string
+	inDrive       string // the barcode in drive 0 at the last checkInventory
 }
 
 // newAmanda skips the test unless Amanda is installed and usable, and
@@ -481,6 +496,7 @@ func (am *amanda) checkInventory(target amandaTarget, labels map[string]string) 
 	am.t.Helper()
 	am.slots()
 	inDrive := ""
+	defer func() { am.inDrive = inDrive }()
 	for _, m := range slotRE.FindAllStringSubmatch(am.inventoryText, -1) {
 		bc := regexp.MustCompile(`barcode (\S+)`).FindStringSubmatch(m[2])
 		if bc == nil {
@@ -857,6 +873,7 @@ func startFerryTarget(t *testing.T) amandaTarget {
 		t.Fatal(err)
 	}
 	client := cli{t: t, addr: n1.GRPCAddr()}
+	heldBarcode := "" // the cartridge Amanda left in the drive
 	inventory := func() map[string]string {
 		inv := ferryInventory(t, client, amandaLibrary)
 		// A cartridge in the drive was loaded by Amanda's changer
@@ -877,52 +894,96 @@ func startFerryTarget(t *testing.T) amandaTarget {
 		user: amandaNDMPUser, password: amandaNDMPPassword, capacityMiB: amandaCapacity >> 20,
 		barcodes:  barcodes,
 		inventory: inventory,
+		whileLoaded: func(barcode string, stream []byte) func() {
+			heldBarcode = barcode
+			return copyAmandaDumpWhileLoaded(t, m, client, barcode, stream)
+		},
 		afterAmanda: func(streams map[string][]byte) {
 			checkNdmpSessions(t, client, barcodes)
-			checkAmandaCartridges(t, m, client, streams)
+			for bc, stream := range streams {
+				if bc != heldBarcode {
+					copyAmandaDump(t, m, client, bc, stream, nil)
+				}
+			}
 		},
 	}
 }
 
-// checkAmandaCartridges reads what Amanda wrote through NDMP with Ferry's
-// own copy path: each cartridge's catalog holds Amanda's volume label as
-// tape file 1 and the dump as file 2 (NDMP's files 0 and 1: the VOL1 label
-// stays Ferry's file 0), and a copy of file 2 to a disk is Amanda's 32 KiB
-// file header followed by exactly the stream amfetchdump read back, with
-// the SHA-256 the catalog recorded when the NDMP session ended.
-func checkAmandaCartridges(t *testing.T, m *moverCluster, c cli, streams map[string][]byte) {
+// amandaBlock is Amanda's block size, that of its labels and file headers.
+const amandaBlock = 32 << 10
+
+// amandaDumpFile is tape file 2 of a cartridge Amanda wrote, from the
+// catalog: its catalog must hold Amanda's volume label as file 1 and the
+// dump as file 2 (NDMP's files 0 and 1: the VOL1 label stays Ferry's file
+// 0), the dump being Amanda's file header and the stream amfetchdump read.
+func amandaDumpFile(t *testing.T, c cli, barcode string, stream []byte) (size int, sha256 string) {
 	t.Helper()
-	const amandaBlock = 32 << 10
-	for bc, stream := range streams {
-		var cat struct {
-			Files []struct {
-				Number int    `json:"number"`
-				Bytes  string `json:"bytes"`
-				Sha256 string `json:"sha256"`
-			} `json:"files"`
-		}
-		r := c.ok("tape", "files", bc, "-o", "json")
-		if err := json.Unmarshal([]byte(r.stdout), &cat); err != nil {
-			t.Fatalf("tape files -o json: %v\n%s", err, r)
-		}
-		if len(cat.Files) != 2 || cat.Files[0].Bytes != strconv.Itoa(amandaBlock) || cat.Files[1].Bytes != strconv.Itoa(amandaBlock+len(stream)) {
-			t.Fatalf("%s's catalog: want Amanda's label (%d bytes) and one dump (%d bytes):\n%s", bc, amandaBlock, amandaBlock+len(stream), r)
-		}
-		disk := "amanda-" + strings.ToLower(bc)
-		size := amandaBlock + len(stream)
+	var cat struct {
+		Files []struct {
+			Bytes  string `json:"bytes"`
+			Sha256 string `json:"sha256"`
+		} `json:"files"`
+	}
+	r := c.ok("tape", "files", barcode, "-o", "json")
+	if err := json.Unmarshal([]byte(r.stdout), &cat); err != nil {
+		t.Fatalf("tape files -o json: %v\n%s", err, r)
+	}
+	size = amandaBlock + len(stream)
+	if len(cat.Files) != 2 || cat.Files[0].Bytes != strconv.Itoa(amandaBlock) || cat.Files[1].Bytes != strconv.Itoa(size) {
+		t.Fatalf("%s's catalog: want Amanda's label (%d bytes) and one dump (%d bytes):\n%s", barcode, amandaBlock, size, r)
+	}
+	return size, cat.Files[1].Sha256
+}
+
+// copyAmandaDump copies a cartridge's dump (tape file 2) to a disk with
+// Ferry's own copy path and checks it: the catalog's SHA-256, and Amanda's
+// header followed by exactly the stream amfetchdump read. A non-nil
+// submitted is the id of the copy job, already submitted.
+func copyAmandaDump(t *testing.T, m *moverCluster, c cli, barcode string, stream []byte, submitted *string) {
+	t.Helper()
+	size, sum := amandaDumpFile(t, c, barcode, stream)
+	disk := "amanda-" + strings.ToLower(barcode)
+	if submitted == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
 		m.addEmptyDisk(ctx, disk, size)
 		cancel()
-		c.copied(cat.Files[1].Sha256, size, "tape:"+bc+"#2", "disk:"+disk)
-		image, err := os.ReadFile(filepath.Join(m.dir, disk+".img"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.HasPrefix(image, []byte("AMANDA: ")) || !bytes.Equal(image[amandaBlock:size], stream) {
-			t.Fatalf("%s file 2 as Ferry copies it is not Amanda's header and the %d bytes amfetchdump read (starts %q)", bc, len(stream), image[:min(len(image), 80)])
-		}
-		t.Logf("%s: ferry copy of tape file 2 (sha256 %.12s, as cataloged) = Amanda's header + the dump amfetchdump read", bc, cat.Files[1].Sha256)
+		c.copied(sum, size, "tape:"+barcode+"#2", "disk:"+disk)
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
+		defer cancel()
+		m.waitSucceeded(ctx, *submitted, sum, size)
 	}
+	image, err := os.ReadFile(filepath.Join(m.dir, disk+".img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(image, []byte("AMANDA: ")) || !bytes.Equal(image[amandaBlock:size], stream) {
+		t.Fatalf("%s file 2 as Ferry copies it is not Amanda's header and the %d bytes amfetchdump read (starts %q)", barcode, len(stream), image[:min(len(image), 80)])
+	}
+	t.Logf("%s: ferry copy of tape file 2 (sha256 %.12s, as cataloged) = Amanda's header + the dump amfetchdump read", barcode, sum)
+}
+
+// copyAmandaDumpWhileLoaded submits the copy of a cartridge's dump while
+// Amanda's changer holds it in the drive: the job must wait, saying the
+// cartridge was loaded through NDMP by n2's robot, and run once Amanda
+// ejected it (the returned function checks that).
+func copyAmandaDumpWhileLoaded(t *testing.T, m *moverCluster, c cli, barcode string, stream []byte) func() {
+	t.Helper()
+	size, _ := amandaDumpFile(t, c, barcode, stream)
+	disk := "amanda-" + strings.ToLower(barcode)
+	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
+	defer cancel()
+	m.addEmptyDisk(ctx, disk, size)
+	id := strings.TrimSpace(c.ok("copy", "tape:"+barcode+"#2", "disk:"+disk, "--detach").stdout)
+	want := "loaded through NDMP"
+	job := m.waitJob(ctx, id, "waiting for Amanda's cartridge", func(j *ferryv1.Job) (bool, string) {
+		return strings.Contains(j.GetStateReason(), want), fmt.Sprintf("%v: %s", j.GetState(), j.GetStateReason())
+	})
+	if job.GetState() != ferryv1.JobState_JOB_STATE_QUEUED || !strings.Contains(job.GetStateReason(), "(via n2)") {
+		t.Errorf("a copy of %s while Amanda holds it: %v %q, want queued, loaded through NDMP via n2", barcode, job.GetState(), job.GetStateReason())
+	}
+	t.Logf("copy of %s while Amanda's changer holds it: %v, %q", barcode, job.GetState(), job.GetStateReason())
+	return func() { copyAmandaDump(t, m, c, barcode, stream, &id) }
 }
 
 // checkNdmpSessions: every drive Amanda opened through n1 is a job of kind
