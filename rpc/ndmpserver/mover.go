@@ -825,6 +825,18 @@ func (m *moverState) fromTape(conn io.Writer) (ndmp.Ndmp4_mover_halt_reason, str
 	rs := uint64(m.recordSize)
 	m.mu.Unlock()
 	buf := make([]byte, rs)
+	// out gathers what goes to the connection, written in one call per
+	// MiB rather than per record, and always before the mover waits or
+	// pauses: the peer never waits for bytes the mover holds.
+	out := make([]byte, 0, max(moverBatch, 2*int(rs)))
+	flush := func() error {
+		if len(out) == 0 {
+			return nil
+		}
+		_, err := conn.Write(out)
+		out = out[:0]
+		return err
+	}
 	t := m.tape()
 	var (
 		cached    = false // buf holds record cachedRec of the window
@@ -835,6 +847,14 @@ func (m *moverState) fromTape(conn io.Writer) (ndmp.Ndmp4_mover_halt_reason, str
 	)
 	for {
 		m.mu.Lock()
+		if len(out) > 0 && (m.state != ndmp.NDMP4_MOVER_STATE_ACTIVE || m.leftToRead == 0 ||
+			m.pos < m.windowOffset || m.pos >= m.windowEnd || len(out)+int(rs) > cap(out)) {
+			m.mu.Unlock()
+			if err := flush(); err != nil {
+				return ndmp.NDMP4_MOVER_HALT_CONNECT_CLOSED, fmt.Sprintf("writing the data connection: %v", err)
+			}
+			continue
+		}
 		for m.state == ndmp.NDMP4_MOVER_STATE_PAUSED || (m.state == ndmp.NDMP4_MOVER_STATE_ACTIVE && m.leftToRead == 0) {
 			m.cond.Wait()
 		}
@@ -876,6 +896,9 @@ func (m *moverState) fromTape(conn io.Writer) (ndmp.Ndmp4_mover_halt_reason, str
 			n, err := m.readTapeRecord(t, buf, win+recNo*blocksPer(t, rs), at != win+recNo*blocksPer(t, rs))
 			switch {
 			case errors.Is(err, tape.ErrFilemark), errors.Is(err, tape.ErrEndOfData):
+				if err := flush(); err != nil {
+					return ndmp.NDMP4_MOVER_HALT_CONNECT_CLOSED, fmt.Sprintf("writing the data connection: %v", err)
+				}
 				m.mu.Lock()
 				ok := m.pauseLocked(ndmp.NDMP4_MOVER_PAUSE_EOF, fmt.Sprintf("end of the tape file at byte %d", m.pos))
 				m.mu.Unlock()
@@ -895,11 +918,7 @@ func (m *moverState) fromTape(conn io.Writer) (ndmp.Ndmp4_mover_halt_reason, str
 		if off < cachedLen {
 			chunk = buf[off:min(cachedLen, off+want)]
 		}
-		if len(chunk) > 0 {
-			if _, err := conn.Write(chunk); err != nil {
-				return ndmp.NDMP4_MOVER_HALT_CONNECT_CLOSED, fmt.Sprintf("writing the data connection: %v", err)
-			}
-		}
+		out = append(out, chunk...)
 		m.mu.Lock()
 		adv := uint64(len(chunk))
 		if adv == 0 {
