@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -292,7 +293,8 @@ func testNDMPConformance(ctx context.Context, s *step, nc *ndmpCluster, board *s
 			if ref {
 				return []string{"-v", "-v", "-o", "test-tape", "-T", daemon.agent(), "-f", daemon.tape(s.t)}
 			}
-			return append([]string{"-v", "-v", "-o", "test-tape", "-T", ag, "-f", drive}, load...)
+			// -v six times: ndmjob then prints what its compares saw (DATA).
+			return append([]string{"-v", "-v", "-v", "-v", "-v", "-v", "-o", "test-tape", "-T", ag, "-f", drive}, load...)
 		}},
 		{"test-mover", ndmjob.MoverSeries, false, func(ref bool) []string {
 			if ref {
@@ -333,6 +335,14 @@ func testNDMPConformance(ctx context.Context, s *step, nc *ndmpCluster, board *s
 				// Only the client's own failure is allowed here.
 				if e := checkClientFaultTBW6(rep, rec); e != "" {
 					s.errorf("ndmjob -o test-tape (unfixed) against Ferry: %s\n%v\nndmjob's last lines:\n%s", e, err, run.tail(12))
+				}
+			case r.name == "test-tape":
+				// Fixed, it stops at T-BWR #23 against any server on a
+				// signed-char machine: only that failure is allowed.
+				if e := checkClientFaultTBWR23(rep, run.out); e != "" {
+					s.errorf("ndmjob -o test-tape (fixed) against Ferry: %s\n%v\nndmjob's last lines:\n%s", e, err, run.tail(12))
+				} else if err != nil {
+					s.logf("ndmjob -o test-tape (fixed) against Ferry stops where ndmjob fails by itself, T-BWR #23 (a signed char compare: every byte it read back was right); T-WRITE, T-READ and T-MTIO never run with this ndmjob")
 				}
 			case err != nil:
 				s.errorf("ndmjob -o %s (%s) against Ferry: %v\nndmjob's last lines:\n%s", r.name, c.name, err, run.tail(12))
@@ -965,4 +975,56 @@ func indexEscape(name string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// dataMismatchRE is the line ndmjob prints (-v six times) for a byte its
+// T-BWR compare found different: offset, the byte expected, the byte as it
+// compared it.
+var dataMismatchRE = regexp.MustCompile(`^(\d+): 0x([0-9a-f]+) => 0x([0-9a-f]+)$`)
+
+// checkClientFaultTBWR23 says what is wrong with a fixed test-tape run
+// against Ferry, "" when it passed or failed only where Debian's ndmjob
+// fails by itself on amd64: T-BWR #23's "Failed compare". ndmjob writes
+// 1024 bytes (i-4)&0xff, reads them back into a char buffer and compares
+// each char with the int (i-4)&0xff: on a machine whose char is signed,
+// every byte from 0x80 up reads as a negative number and differs. The
+// DATA lines must show exactly that — each byte read right, sign-extended
+// — and every step before it must have passed.
+func checkClientFaultTBWR23(rep ndmjob.Report, out []byte) string {
+	if rep.Check(ndmjob.TapeSeries) == nil {
+		return ""
+	}
+	for _, name := range []string{"T-OC", "T-BGS", "T-BW", "T-BR"} {
+		if s, ok := rep.Get(name); !ok || s.Status != "Passed" {
+			return name + " did not pass"
+		}
+	}
+	bwr, ok := rep.Get("T-BWR")
+	if !ok {
+		return "T-BWR was not reached"
+	}
+	fails := bwr.Failures()
+	if len(fails) != 1 || fails[0].Number != 23 || !strings.Contains(fails[0].What+" "+fails[0].Message, "Failed compare") {
+		return fmt.Sprintf("T-BWR failed otherwise than ndmjob's own signed compare: %+v", fails)
+	}
+	n := 0
+	for _, l := range ndmjob.ParseLog(out) {
+		if l.Tag != "DATA" {
+			continue
+		}
+		m := dataMismatchRE.FindStringSubmatch(l.Msg)
+		if m == nil {
+			continue
+		}
+		want, _ := strconv.ParseUint(m[2], 16, 32)
+		got, _ := strconv.ParseUint(m[3], 16, 32)
+		if want < 0x80 || got != 0xffffff00|want {
+			return fmt.Sprintf("T-BWR #23: byte %s read back as %#x, want %#x", m[1], got, want)
+		}
+		n++
+	}
+	if n == 0 {
+		return "T-BWR #23 failed its compare without a DATA line to show why"
+	}
+	return ""
 }
