@@ -193,25 +193,6 @@ func (t *guardedTape) WriteRecord(p []byte) (ew bool, err error) {
 	return ew, err
 }
 
-// WriteRecords writes records under one pass of the guard, stopping after
-// the first that ends in the early-warning zone or fails.
-func (t *guardedTape) WriteRecords(recs [][]byte) (n int, ew bool, err error) {
-	if err := t.pastLabel(); err != nil {
-		return 0, false, err
-	}
-	err = t.g.do(t.f, func() error {
-		for n < len(recs) && !ew {
-			var err error
-			if ew, err = t.TapeDrive.WriteRecord(recs[n]); err != nil {
-				return err
-			}
-			n++
-		}
-		return nil
-	})
-	return n, ew, err
-}
-
 func (t *guardedTape) WriteFilemarks(n int) (ew bool, err error) {
 	if err := t.pastLabel(); err != nil {
 		return false, err

@@ -327,7 +327,22 @@ func (s *Session) WriteRecords(recs [][]byte) (int, bool, error) {
 	if err != nil {
 		return 0, false, err
 	}
-	n, ew, err := s.w.WriteRecords(recs)
+	if at.File == 0 {
+		return 0, false, s.w.pastLabel()
+	}
+	// One write of the fence hold (see heldWrite), however many records.
+	var n int
+	var ew bool
+	err = s.heldWrite(func() error {
+		for n < len(recs) && !ew {
+			var err error
+			if ew, err = s.t.WriteRecord(recs[n]); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
 	if n > 0 {
 		bytes := 0
 		s.mu.Lock()
