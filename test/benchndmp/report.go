@@ -14,7 +14,7 @@ import (
 var goals = map[string]float64{"local": 0.9, "3-way": 0.8}
 
 func report(w io.Writer, b *bench, cache *cacheControl, load [2]string, times map[string][]time.Duration, tarBytes int64) {
-	fmt.Fprintf(w, "\n$ %s\n", strings.Join(os.Args, " "))
+	fmt.Fprintf(w, "\n$ go run ./test/benchndmp %s\n", strings.Join(os.Args[1:], " "))
 	fmt.Fprintf(w, "NDMP backup through Amanda's ndmjob vs tar -cf - | dd bs=1M conv=fsync: a tree of %d files, %d dirs, %d symlinks, %d hard links, %d MiB of data (tar stream %d MiB), median of %d runs each in rotating order\n",
 		b.stats.Files, b.stats.Dirs, b.stats.Symlinks, b.stats.HardLinks, b.stats.Bytes>>20, tarBytes>>20, b.o.reps)
 	fmt.Fprintf(w, "local: DATA, TAPE, MOVER and robot on n1; 3-way: DATA on n1, TAPE, MOVER and robot on n2 (each a whole ndmjob -c: load, label check, backup, unload)\n")
