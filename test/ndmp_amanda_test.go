@@ -291,7 +291,16 @@ func newAmanda(t *testing.T) *amanda {
 		// GNU tar's incremental lists, named after the host and directory
 		// (the source lies in am.state).
 		lists, _ := filepath.Glob("/var/lib/amanda/gnutar-lists/localhost" + strings.ReplaceAll(am.state, "/", "_") + "_*")
-		for _, d := range append(remove, lists...) {
+		// amandad's debug logs are per run, not per configuration: those of
+		// the test's runs name its configuration.
+		remove = append(remove, lists...)
+		amandad, _ := filepath.Glob("/var/log/amanda/amandad/amandad.*.debug")
+		for _, f := range amandad {
+			if data, err := os.ReadFile(f); err == nil && bytes.Contains(data, []byte("config="+am.config+";")) {
+				remove = append(remove, f)
+			}
+		}
+		for _, d := range remove {
 			if err := os.RemoveAll(d); err != nil {
 				t.Errorf("clean up Amanda: %v", err)
 			}
