@@ -268,8 +268,10 @@ func testNDMPConformance(ctx context.Context, s *step, nc *ndmpCluster, board *s
 	// runs go on with an empty drive, and say what that gives.
 	drive := ndmpLibrary + "/0"
 	load := []string{"-R", ag, "-r", ndmpLibrary, "-m", "@"}
+	slot5 := ""
 	if r, run := nc.robot(ctx, "n2"); r != nil && len(r.Of("SLOT")) >= 5 {
-		load[len(load)-1] += strconv.Itoa(r.Of("SLOT")[4].Addr)
+		slot5 = strconv.Itoa(r.Of("SLOT")[4].Addr)
+		load[len(load)-1] += slot5
 	} else {
 		s.errorf("n2's robot gives no element status, so the tape and mover runs cannot load a cartridge (ndmjob -q ends: %s)", strings.ReplaceAll(run.tail(2), "\n", " | "))
 		load = nil
@@ -353,6 +355,30 @@ func testNDMPConformance(ctx context.Context, s *step, nc *ndmpCluster, board *s
 		table := fmt.Sprintf("### ndmjob -o %s\n\n%s", r.name, ndmjob.Table(names, reports, r.series))
 		s.t.Logf("\n%s", table)
 		board.table(table)
+	}
+
+	// The series ndmjob cannot reach, ported: against Ferry (the scratch
+	// cartridge loaded through the robot) and ndmjob's daemon.
+	if slot5 == "" {
+		return
+	}
+	robot := []string{"-R", nc.agent("n2"), "-r", ndmpLibrary}
+	if run := nc.ndmjob(ctx, "ported-load", append([]string{"-o", "load=" + slot5}, robot...)...); !run.ok() {
+		s.errorf("load slot 5 for the ported series: %s", run.tail(6))
+		return
+	}
+	ferry := runPortedTapeSeries(ctx, nc.addr("n2"), ndmpUser, ndmpPassword, drive)
+	nc.unloadDrives(ctx, s)
+	reference := runPortedTapeSeries(ctx, daemon.addr, "ndmp", "ndmp", daemon.tape(s.t))
+	table := fmt.Sprintf("### test-tape's T-WRITE, T-READ, T-MTIO ported to Go (test/ndmp_tapeseries_test.go)\n\n%s",
+		ndmjob.Table([]string{"Ferry", "ndmjob -o daemon"}, []ndmjob.Report{ferry, reference}, portedTapeSeries))
+	s.t.Logf("\n%s", table)
+	board.table(table)
+	if err := reference.Check(portedTapeSeries); err != nil {
+		s.t.Logf("the ported series against ndmjob's own daemon (the port's reference): %v %v", err, reference.Notes)
+	}
+	if err := ferry.Check(portedTapeSeries); err != nil {
+		s.errorf("test-tape's T-WRITE, T-READ, T-MTIO (ported) against Ferry: %v %v", err, ferry.Notes)
 	}
 }
 
