@@ -14,6 +14,9 @@ import (
 // The series of ndmjob's test-tape that Debian's ndmjob never reaches on
 // amd64 (it fails T-BWR #23 by itself, see checkClientFaultTBWR23), ported
 // from its source (ndma_ctst_tape.c, Amanda 3.5.1) to Go over ndmp.Client:
+// T-BWR/labels is the rest of T-BWR from that step (twice: write a
+// 1024-byte record and a filemark, read it back, with a 64 KiB request the
+// second time, compare as unsigned bytes, then EOF, FSF and EOM);
 // T-WRITE writes nine tape files of records of 512 to 32768 bytes, T-READ
 // reads them back and compares, T-MTIO spaces around each file (FSF, FSR
 // and BSR past the file's ends, by halves, by two) and reads where it
@@ -25,7 +28,7 @@ import (
 // warn when both are errors).
 
 // portedTapeSeries are the series the port runs.
-var portedTapeSeries = []string{"T-WRITE", "T-READ", "T-MTIO"}
+var portedTapeSeries = []string{"T-BWR/labels", "T-WRITE", "T-READ", "T-MTIO"}
 
 // ttSeries is ndmjob's tt_series: the records of each tape file.
 var ttSeries = []struct{ nRec, recSize int }{
@@ -64,7 +67,7 @@ func runPortedTapeSeries(ctx context.Context, addr, user, password, device strin
 	}
 	defer c.Close()
 	r.c = c
-	for _, f := range []func() error{r.write, r.read, r.mtio} {
+	for _, f := range []func() error{r.bwrLabels, r.write, r.read, r.mtio} {
 		if err := f(); err != nil {
 			break
 		}
@@ -380,6 +383,63 @@ func (r *ttRun) mtio() error {
 	}
 	if err := r.step("NDMP4_TAPE_CLOSE/NDMP9_NO_ERR", r.close()); err != nil {
 		return err
+	}
+	return r.done()
+}
+
+// bwrLabels is T-BWR's "tape label type processing": the steps from the
+// one Debian's ndmjob fails by itself.
+func (r *ttRun) bwrLabels() error {
+	r.phase("T-BWR/labels", "Tape Write and Read Basics, label passes (ported)")
+	rec := make([]byte, 1024)
+	for i := range rec {
+		rec[i] = byte(i - 4)
+	}
+	for pass := range 2 {
+		if err := r.step("NDMP4_TAPE_OPEN/NDMP9_NO_ERR", r.open(ndmp.NDMP4_TAPE_RDWR_MODE)); err != nil {
+			return err
+		}
+		if _, err := r.mt(ndmp.NDMP4_MTIO_REW, 1); r.step("NDMP4_TAPE_MTIO/NDMP9_NO_ERR", err) != nil {
+			return errStop
+		}
+		if err := r.step("NDMP4_TAPE_WRITE/NDMP9_NO_ERR", r.writeRec(rec)); err != nil {
+			return err
+		}
+		if _, err := r.mt(ndmp.NDMP4_MTIO_EOF, 1); err != nil {
+			return r.step("write filemark", err)
+		}
+		if err := r.step("NDMP4_TAPE_CLOSE/NDMP9_NO_ERR", r.close()); err != nil {
+			return err
+		}
+		if err := r.step("NDMP4_TAPE_OPEN/NDMP9_NO_ERR", r.open(ndmp.NDMP4_TAPE_RDWR_MODE)); err != nil {
+			return err
+		}
+		if _, err := r.mt(ndmp.NDMP4_MTIO_REW, 1); r.step("NDMP4_TAPE_MTIO/NDMP9_NO_ERR", err) != nil {
+			return errStop
+		}
+		ask := len(rec)
+		if pass == 1 {
+			ask = 64 << 10 // more than the record: its 1024 bytes come back
+		}
+		got, err := r.readRec(ask)
+		if err == nil && !bytes.Equal(got, rec) {
+			err = fmt.Errorf("compare: read %d bytes, not the 1024 written", len(got))
+		}
+		if err := r.step(fmt.Sprintf("NDMP4_TAPE_READ/NDMP9_NO_ERR (%d bytes asked)", ask), err); err != nil {
+			return err
+		}
+		if err := r.step("NDMP4_TAPE_READ/NDMP9_EOF_ERR", r.readExpect(len(rec), ndmp.NDMP4_EOF_ERR)); err != nil {
+			return err
+		}
+		if _, err := r.mt(ndmp.NDMP4_MTIO_FSF, 1); err != nil {
+			return r.step("skip filemark", err)
+		}
+		if err := r.step("NDMP4_TAPE_READ/NDMP9_EOM_ERR", r.readExpect(len(rec), ndmp.NDMP4_EOM_ERR)); err != nil {
+			return err
+		}
+		if err := r.step("NDMP4_TAPE_CLOSE/NDMP9_NO_ERR", r.close()); err != nil {
+			return err
+		}
 	}
 	return r.done()
 }

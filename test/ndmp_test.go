@@ -370,7 +370,7 @@ func testNDMPConformance(ctx context.Context, s *step, nc *ndmpCluster, board *s
 	ferry := runPortedTapeSeries(ctx, nc.addr("n2"), ndmpUser, ndmpPassword, drive)
 	nc.unloadDrives(ctx, s)
 	reference := runPortedTapeSeries(ctx, daemon.addr, "ndmp", "ndmp", daemon.tape(s.t))
-	table := fmt.Sprintf("### test-tape's T-WRITE, T-READ, T-MTIO ported to Go (test/ndmp_tapeseries_test.go)\n\n%s",
+	table := fmt.Sprintf("### test-tape's series after T-BWR #22, ported to Go (test/ndmp_tapeseries_test.go)\n\n%s",
 		ndmjob.Table([]string{"Ferry", "ndmjob -o daemon"}, []ndmjob.Report{ferry, reference}, portedTapeSeries))
 	s.t.Logf("\n%s", table)
 	board.table(table)
@@ -378,7 +378,7 @@ func testNDMPConformance(ctx context.Context, s *step, nc *ndmpCluster, board *s
 		s.t.Logf("the ported series against ndmjob's own daemon (the port's reference): %v %v", err, reference.Notes)
 	}
 	if err := ferry.Check(portedTapeSeries); err != nil {
-		s.errorf("test-tape's T-WRITE, T-READ, T-MTIO (ported) against Ferry: %v %v", err, ferry.Notes)
+		s.errorf("test-tape's series after T-BWR #22 (ported) against Ferry: %v %v", err, ferry.Notes)
 	}
 }
 
