@@ -120,8 +120,8 @@ func runNdmjob(ctx context.Context, t *testing.T, dir, name string, args ...stri
 	return runNdmjobEnv(ctx, t, dir, name, nil, args...)
 }
 
-// runNdmjobEnv is runNdmjob with more environment variables (the g_malloc
-// fix's LD_PRELOAD).
+// runNdmjobEnv is runNdmjob with more environment variables (the
+// zero-write shim's LD_PRELOAD).
 func runNdmjobEnv(ctx context.Context, t *testing.T, dir, name string, env []string, args ...string) ndmjobRun {
 	t.Helper()
 	// -v makes ndmjob say how the operation ended, which ok reads.

@@ -246,7 +246,7 @@ func testNDMPQuery(ctx context.Context, s *step, nc *ndmpCluster) {
 // against ndmjob's own daemon, and puts their tables side by side.
 //
 // Debian's ndmjob never sends test-tape's step T-BW #6, a zero-length
-// TAPE_WRITE (see test/testdata/ndmjob-gmalloc0.c): it fails that step by
+// TAPE_WRITE (see internal/ndmjob/shims/zero_write.c): it fails that step by
 // itself against any server and, stopping there, never runs T-BR to
 // T-MTIO. So test-tape runs twice against each server: as it is, where
 // the only failure allowed is that one — and the recorded traffic must
@@ -918,18 +918,11 @@ func testNDMPKill(ctx context.Context, s *step, nc *ndmpCluster, a *elementAddrs
 	}
 }
 
-// buildNdmjobFix compiles test/testdata/ndmjob-gmalloc0.c and returns the
-// environment that preloads it into ndmjob, or nil and why not.
+// buildNdmjobFix builds ndmjob's zero-length-write shim (internal/ndmjob)
+// and returns the environment that preloads it into ndmjob, or nil and why
+// not.
 func buildNdmjobFix(ctx context.Context, t *testing.T) ([]string, string) {
 	t.Helper()
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		return nil, "no C compiler (cc); `make test` installs gcc when run as root"
-	}
-	src, err := filepath.Abs(filepath.Join("testdata", "ndmjob-gmalloc0.c"))
-	if err != nil {
-		return nil, err.Error()
-	}
 	// Readable by ndmjob's daemon's user too: not under t.TempDir.
 	dir, err := os.MkdirTemp("", "ndmjob-fix-")
 	if err != nil {
@@ -937,11 +930,11 @@ func buildNdmjobFix(ctx context.Context, t *testing.T) ([]string, string) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	os.Chmod(dir, 0o755)
-	so := filepath.Join(dir, "ndmjob-gmalloc0.so")
-	if out, err := exec.CommandContext(ctx, cc, "-shared", "-fPIC", "-O2", "-o", so, src).CombinedOutput(); err != nil {
-		return nil, fmt.Sprintf("%s: %v: %s", cc, err, out)
+	libs, err := ndmjob.BuildShims(ctx, dir, ndmjob.ShimZeroWrite)
+	if err != nil {
+		return nil, err.Error() + "; `make test` installs gcc when run as root"
 	}
-	return []string{"LD_PRELOAD=" + so}, ""
+	return []string{"LD_PRELOAD=" + libs[0]}, ""
 }
 
 // checkClientFaultTBW6 says what is wrong with an unfixed test-tape run

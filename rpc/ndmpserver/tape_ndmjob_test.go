@@ -1,9 +1,9 @@
 package ndmpserver
 
 import (
+	"context"
+	"errors"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,25 +11,22 @@ import (
 	"github.com/ferry-san/ferry/internal/ndmjob"
 )
 
-// ndmjobShims builds the LD_PRELOAD shims of testdata/ndmjob-shims, which
-// work around three bugs of ndmjob itself (the DMA) that stop its
-// test-tape run whatever the server answers; see each file. Skips without
-// a C compiler.
+// ndmjobShims builds ndmjob's shims (internal/ndmjob), which work around
+// three bugs of ndmjob itself (the DMA) that stop its test-tape run
+// whatever the server answers. Skips without a C compiler.
 func ndmjobShims(t *testing.T) map[string]string {
 	t.Helper()
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		t.Skipf("no C compiler for ndmjob's shims: %v", err)
+	names := []string{ndmjob.ShimZeroWrite, ndmjob.ShimFillData, ndmjob.ShimSkipBWR}
+	libs, err := ndmjob.BuildShims(context.Background(), t.TempDir(), names...)
+	if errors.Is(err, ndmjob.ErrNoCompiler) {
+		t.Skipf("ndmjob's shims: %v", err)
 	}
-	dir := t.TempDir()
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := map[string]string{}
-	for _, name := range []string{"zero_write", "fill_data", "skip_bwr"} {
-		so := filepath.Join(dir, name+".so")
-		cmd := exec.Command(cc, "-shared", "-fPIC", "-O2", "-o", so, filepath.Join("testdata", "ndmjob-shims", name+".c"), "-ldl")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("cc %s: %v\n%s", name, err, b)
-		}
-		out[name] = so
+	for i, name := range names {
+		out[name] = libs[i]
 	}
 	return out
 }

@@ -7,7 +7,7 @@
  * fails whatever the server returns, and ndmjob stops the run there, before
  * T-WRITE, T-READ and T-MTIO. This shim replaces the T-BWR phase with a pass
  * so that the series after it run; the steps of T-BWR up to #22 are checked
- * in a run without it (see tape_ndmjob_test.go).
+ * in a run without it (see rpc/ndmpserver/tape_ndmjob_test.go).
  */
 int ndmca_tt_basic_write_and_read(void *sess)
 {
