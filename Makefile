@@ -28,22 +28,26 @@ test: test-tools
 	$(GO) vet -composites=false ./ndmp # goxdr's generated code uses unkeyed literals of its own types
 	$(GO) test -race -count=1 -timeout 18m $(TEST_FLAGS) ./...
 
-# Tools the tests drive: libiscsi's iscsi-test-cu checks the iSCSI target,
-# Amanda's ndmjob (Debian amanda-server, in Amanda's libexec directory) the
-# NDMP server, and a C compiler builds the one-function fix that lets
-# ndmjob's test-tape send its zero-length write (test/testdata/
-# ndmjob-gmalloc0.c). Installed from Debian when missing and run as root;
-# otherwise the conformance tests say they are skipped and why.
+# Tools the tests drive: libiscsi's iscsi-test-cu checks the iSCSI target;
+# Amanda's ndmjob (Debian amanda-server, in Amanda's libexec directory) and
+# Amanda itself (amanda-client for amfetchdump and local dumps, and
+# libencode-locale-perl, which Amanda's perl tools need and Debian's
+# packages forget) check the NDMP server; a C compiler builds the shims for
+# ndmjob's own bugs (internal/ndmjob/shims). Installed from Debian when
+# missing and run as root; otherwise those tests say they are skipped and why.
 NDMJOB ?= /usr/lib/amanda/ndmjob
+AMANDA_PKGS = amanda-server amanda-client libencode-locale-perl
 test-tools:
-	@command -v iscsi-test-cu >/dev/null || { [ "$$(id -u)" = 0 ] && 	  { apt-get install -y -qq libiscsi-bin >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq libiscsi-bin >/dev/null; }; }; } || 	  echo "libiscsi-bin is not installed and this is not root: the iSCSI conformance test will be skipped" >&2
-	@[ -x $(NDMJOB) ] || { [ "$$(id -u)" = 0 ] && \
-	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq amanda-server >/dev/null 2>&1 || \
-	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq amanda-server >/dev/null; }; }; } || \
-	  echo "amanda-server ($(NDMJOB)) is not installed and this is not root: the NDMP conformance tests will be skipped" >&2
+	@command -v iscsi-test-cu >/dev/null || { [ "$$(id -u)" = 0 ] && \
+	  { apt-get install -y -qq libiscsi-bin >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq libiscsi-bin >/dev/null; }; }; } || \
+	  echo "libiscsi-bin is not installed and this is not root: the iSCSI conformance test will be skipped" >&2
+	@{ [ -x $(NDMJOB) ] && [ -x /usr/sbin/amfetchdump ] && perl -MEncode::Locale -e1 2>/dev/null; } || { [ "$$(id -u)" = 0 ] && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(AMANDA_PKGS) >/dev/null 2>&1 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(AMANDA_PKGS) >/dev/null; }; }; } || \
+	  echo "Amanda ($(AMANDA_PKGS)) is not installed and this is not root: the NDMP conformance tests will be skipped" >&2
 	@command -v cc >/dev/null || { [ "$$(id -u)" = 0 ] && \
 	  { apt-get install -y -qq gcc >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq gcc >/dev/null; }; }; } || \
-	  echo "no C compiler: ndmjob's test-tape runs only unfixed (test/testdata/ndmjob-gmalloc0.c), stopping at T-BW #6" >&2
+	  echo "no C compiler: ndmjob's test-tape runs without the shims for its own bugs, stopping at T-BW #6" >&2
 
 # The fast part: what needs no second process.
 test-unit:
