@@ -862,14 +862,19 @@ func startFerryTarget(t *testing.T) amandaTarget {
 	if !bytes.Contains(help, []byte("-ndmp-port")) {
 		t.Skip("ferry agent has no -ndmp-port yet")
 	}
-	ports := map[string]int{}
 	nodeArgs := map[string][]string{}
 	for _, n := range nodeNames(3) {
-		ports[n] = freeTCPPort(t)
-		nodeArgs[n] = []string{"-ndmp-port", strconv.Itoa(ports[n]),
-			"-ndmp-user", amandaNDMPUser, "-ndmp-password", amandaNDMPPassword}
+		nodeArgs[n] = []string{"-ndmp-user", amandaNDMPUser, "-ndmp-password", amandaNDMPPassword}
 	}
 	m := startMovers(t, 3, nodeArgs)
+	ports := map[string]int{}
+	for _, n := range nodeNames(3) {
+		node, err := m.c.Node(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[n] = node.Ports.NDMP
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	barcodes := []string{"AMA001L9", "AMA002L9"}

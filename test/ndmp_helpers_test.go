@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -167,14 +166,10 @@ func startNDMPCluster(t *testing.T, n int, barcodes ...string) *ndmpCluster {
 	}
 	m.startAll(nodeNames(n), nil, func(ctx context.Context, opts localcluster.StartOptions) error {
 		_, err := m.c.StartNodeFunc(ctx, opts, func(ports localcluster.Ports) ([]string, error) {
-			p, err := freePortAvoiding(ports.GRPC, ports.Gossip, ports.HTTP, ports.ISCSI)
-			if err != nil {
-				return nil, err
-			}
 			nc.ports.mu.Lock()
-			nc.ports.m[opts.Name] = p
+			nc.ports.m[opts.Name] = ports.NDMP
 			nc.ports.mu.Unlock()
-			return []string{"-ndmp-port", strconv.Itoa(p), "-ndmp-user", ndmpUser, "-ndmp-password", ndmpPassword, "-ndmp-data-root", "/"}, nil
+			return []string{"-ndmp-user", ndmpUser, "-ndmp-password", ndmpPassword, "-ndmp-data-root", "/"}, nil
 		})
 		return err
 	})
@@ -185,22 +180,6 @@ func startNDMPCluster(t *testing.T, n int, barcodes ...string) *ndmpCluster {
 		nc.waitNDMP(ctx, node)
 	}
 	return nc
-}
-
-// freePortAvoiding returns a port free on 127.0.0.1 now that is none of avoid.
-func freePortAvoiding(avoid ...int) (int, error) {
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if !slices.Contains(avoid, p) {
-			return p, nil
-		}
-	}
-	return 0, errors.New("no free port")
 }
 
 // addr is a node's NDMP address.
@@ -334,10 +313,7 @@ func startRefDaemon(t *testing.T, ctx context.Context) *refDaemon {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	port, err := freePortAvoiding()
-	if err != nil {
-		t.Fatal(err)
-	}
+	port := freeTCPPort(t)
 	args := []string{"-o", "daemon", "-p", strconv.Itoa(port)}
 	name := ndmjobBinary
 	if os.Geteuid() == 0 {

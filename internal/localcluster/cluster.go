@@ -88,6 +88,7 @@ func (c *Cluster) reservedPortsLocked() map[int]bool {
 		used[n.Ports.Gossip] = true
 		used[n.Ports.HTTP] = true
 		used[n.Ports.ISCSI] = true
+		used[n.Ports.NDMP] = true
 	}
 	return used
 }
@@ -114,6 +115,7 @@ func (c *Cluster) args(n *Node, joinAddrs []string, extra []string) []string {
 		"-gossip-port", strconv.Itoa(n.Ports.Gossip),
 		"-http-port", strconv.Itoa(n.Ports.HTTP),
 		"-iscsi-port", strconv.Itoa(n.Ports.ISCSI),
+		"-ndmp-port", strconv.Itoa(n.Ports.NDMP),
 		"-site", c.cfg.Site,
 		"-cluster-name", c.cfg.ClusterName,
 		"-log-level", c.cfg.LogLevel,

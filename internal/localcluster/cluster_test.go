@@ -205,18 +205,18 @@ func TestFreePortsAvoids(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	avoid := map[int]bool{first.GRPC: true, first.Gossip: true, first.HTTP: true}
+	avoid := map[int]bool{first.GRPC: true, first.Gossip: true, first.HTTP: true, first.ISCSI: true, first.NDMP: true}
 	for range 20 {
 		p, err := freePorts(avoid)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, port := range []int{p.GRPC, p.Gossip, p.HTTP} {
+		for _, port := range []int{p.GRPC, p.Gossip, p.HTTP, p.ISCSI, p.NDMP} {
 			if avoid[port] {
 				t.Fatalf("freePorts returned reserved port %d", port)
 			}
 		}
-		if p.GRPC == p.Gossip || p.Gossip == p.HTTP || p.GRPC == p.HTTP {
+		if seen := map[int]bool{p.GRPC: true, p.Gossip: true, p.HTTP: true, p.ISCSI: true, p.NDMP: true}; len(seen) != 5 {
 			t.Fatalf("freePorts returned a port twice: %+v", p)
 		}
 	}

@@ -47,6 +47,9 @@ func (n *Node) GRPCAddr() string { return n.hostPort(n.Ports.GRPC) }
 // HTTPAddr is the host:port of the node's /metrics, /healthz and /readyz.
 func (n *Node) HTTPAddr() string { return n.hostPort(n.Ports.HTTP) }
 
+// NDMPAddr is the node's NDMP server (serving only with -ndmp-password).
+func (n *Node) NDMPAddr() string { return n.hostPort(n.Ports.NDMP) }
+
 // ISCSIAddr is the node's iSCSI portal.
 func (n *Node) ISCSIAddr() string { return n.hostPort(n.Ports.ISCSI) }
 

@@ -11,9 +11,12 @@ type Ports struct {
 	Gossip int
 	HTTP   int
 	ISCSI  int
+	// NDMP is the node's NDMP port; the agent serves NDMP on it only when
+	// given a password (-ndmp-password), as tests that want it do.
+	NDMP int
 }
 
-// freePorts returns four distinct ports that are free on 127.0.0.1 right
+// freePorts returns five distinct ports that are free on 127.0.0.1 right
 // now, none of them in avoid (ports reserved by stopped nodes of the same
 // cluster, which will want them back). The gossip port must be free for both
 // TCP and UDP, since memberlist uses both. Every listener stays open until
@@ -30,7 +33,7 @@ func freePorts(avoid map[int]bool) (Ports, error) {
 		}
 	}()
 	var got []int
-	for attempts := 0; len(got) < 4; attempts++ {
+	for attempts := 0; len(got) < 5; attempts++ {
 		if attempts > 100 {
 			return Ports{}, fmt.Errorf("localcluster: no free ports after %d attempts", attempts)
 		}
@@ -50,5 +53,5 @@ func freePorts(avoid map[int]bool) (Ports, error) {
 		heldUDP = append(heldUDP, udp)
 		got = append(got, port)
 	}
-	return Ports{GRPC: got[0], Gossip: got[1], HTTP: got[2], ISCSI: got[3]}, nil
+	return Ports{GRPC: got[0], Gossip: got[1], HTTP: got[2], ISCSI: got[3], NDMP: got[4]}, nil
 }

@@ -120,12 +120,8 @@ func (b *bench) start(ctx context.Context) error {
 	b.c = c
 	start := func(name string, join ...string) error {
 		_, err := c.StartNodeFunc(ctx, localcluster.StartOptions{Name: name, Join: join}, func(p localcluster.Ports) ([]string, error) {
-			port, err := freePort(p.GRPC, p.Gossip, p.HTTP, p.ISCSI)
-			if err != nil {
-				return nil, err
-			}
-			b.ports[name] = port
-			return []string{"-ndmp-port", strconv.Itoa(port), "-ndmp-user", user, "-ndmp-password", password, "-ndmp-data-root", "/"}, nil
+			b.ports[name] = p.NDMP
+			return []string{"-ndmp-user", user, "-ndmp-password", password, "-ndmp-data-root", "/"}, nil
 		})
 		if err != nil {
 			return err
@@ -224,21 +220,6 @@ func (b *bench) measure(ctx context.Context, kind string) (time.Duration, error)
 		return d, fmt.Errorf("%w\n%s", err, out)
 	}
 	return d, nil
-}
-
-func freePort(avoid ...int) (int, error) {
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if !slices.Contains(avoid, p) {
-			return p, nil
-		}
-	}
-	return 0, errors.New("no free port")
 }
 
 func waitDial(ctx context.Context, addr string) error {
