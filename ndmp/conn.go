@@ -26,7 +26,9 @@ var ErrRecordTooLarge = errors.New("ndmp: record larger than the limit")
 
 // ReadRecord reads one record: fragments until the one marked last, with
 // the marks removed. buf is reused when it is large enough.
-func ReadRecord(r io.Reader, buf []byte) ([]byte, error) {
+func ReadRecord(r io.Reader, buf []byte) ([]byte, error) { return readRecord(r, buf, MaxRecord) }
+
+func readRecord(r io.Reader, buf []byte, limit int) ([]byte, error) {
 	rec := buf[:0]
 	var mark [4]byte
 	for {
@@ -38,8 +40,8 @@ func ReadRecord(r io.Reader, buf []byte) ([]byte, error) {
 		}
 		m := binary.BigEndian.Uint32(mark[:])
 		n := int(m &^ lastFragment)
-		if len(rec)+n > MaxRecord {
-			return nil, fmt.Errorf("%w: %d bytes and more (limit %d)", ErrRecordTooLarge, len(rec)+n, MaxRecord)
+		if len(rec)+n > limit {
+			return nil, fmt.Errorf("%w: %d bytes and more (limit %d)", ErrRecordTooLarge, len(rec)+n, limit)
 		}
 		start := len(rec)
 		rec = append(rec, make([]byte, n)...)
@@ -77,6 +79,11 @@ type Conn struct {
 	seq uint32
 	// Now stamps each header's time_stamp; time.Now when nil.
 	Now func() time.Time
+	// Limit bounds the records Read accepts (MaxRecord when 0, or more).
+	// A server keeps it small until the peer has authenticated, so that
+	// anyone who reaches the port cannot make it hold 16 MiB per
+	// connection.
+	Limit int
 	// Trace, when set, is called with each record read and written (raw
 	// bytes, without record marks): the golden tests capture traffic with it.
 	Trace func(sent bool, record []byte)
@@ -97,7 +104,11 @@ func (c *Conn) Close() error { return c.c.Close() }
 // *DecodeError, after which the connection is still in step (the next
 // record can be read); an I/O error ends the connection.
 func (c *Conn) Read() (*Message, error) {
-	rec, err := ReadRecord(c.br, c.rbuf)
+	limit := MaxRecord
+	if c.Limit > 0 && c.Limit < MaxRecord {
+		limit = c.Limit
+	}
+	rec, err := readRecord(c.br, c.rbuf, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -72,6 +72,7 @@ func connectClientAuth(_ context.Context, s *session, m *ndmp.Message) (ndmp.Bod
 		return r, ndmp.NDMP4_NO_ERR
 	}
 	s.authed = true
+	s.conn.Limit = 0 // tape records now: up to ndmp.MaxRecord
 	s.log.Info("NDMP DMA authenticated", "method", method, "user", user)
 	return r, ndmp.NDMP4_NO_ERR
 }

@@ -255,3 +255,22 @@ func TestLocalDataConnection(t *testing.T) {
 		t.Fatal("a LOCAL connection was given twice")
 	}
 }
+
+// TestRecordLimitBeforeAuth: before authenticating, a DMA cannot make the
+// server read (and hold) a large record; the connection is dropped.
+func TestRecordLimitBeforeAuth(t *testing.T) {
+	addr, _ := startServer(t, Config{})
+	c := dial(t, addr, false)
+	big := make([]byte, preAuthLimit+1)
+	if err := ndmp.WriteRecord(c.Conn().NetConn(), big); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("a record over the pre-authentication limit did not end the connection")
+	}
+	// Authenticated, the same size is a message like any other.
+	c = dial(t, addr, true)
+	wantCode(t, call(t, c, ndmp.NDMP4_TAPE_WRITE, &ndmp.Ndmp4_tape_write_request{Data_out: big}), ndmp.NDMP4_DEV_NOT_OPEN_ERR)
+}

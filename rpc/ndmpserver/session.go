@@ -49,7 +49,13 @@ type session struct {
 	localTaken chan struct{}
 }
 
+// preAuthLimit bounds the messages a DMA may send before it has
+// authenticated: the largest of them, CONNECT_CLIENT_AUTH, is a user name
+// and a password or digest.
+const preAuthLimit = 64 << 10
+
 func (s *Server) newSession(ctx context.Context, c *ndmp.Conn) *session {
+	c.Limit = preAuthLimit
 	ctx, cancel := context.WithCancel(ctx)
 	dma := c.NetConn().RemoteAddr().String()
 	return &session{srv: s, conn: c, ctx: ctx, cancel: cancel, dma: dma, log: s.log.With("dma", dma)}
