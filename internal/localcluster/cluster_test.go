@@ -44,6 +44,7 @@ func fakeAgent(args []string) int {
 	fs.Int("grpc-port", 0, "")
 	fs.Int("gossip-port", 0, "")
 	fs.Int("iscsi-port", 0, "")
+	fs.Int("ndmp-port", 0, "")
 	fs.String("site", "", "")
 	fs.String("cluster-name", "", "")
 	fs.String("log-level", "", "")
