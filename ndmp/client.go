@@ -39,9 +39,13 @@ func Dial(ctx context.Context, addr string) (*Client, error) {
 	select {
 	case m := <-c.Posts:
 		st, ok := m.Body.(*Ndmp4_notify_connection_status_post)
-		if !ok || st.Reason != NDMP4_CONNECTED {
+		switch {
+		case !ok:
 			c.Close()
-			return nil, fmt.Errorf("ndmp: %s did not greet with CONNECTED: %v", addr, m)
+			return nil, fmt.Errorf("ndmp: %s did not greet with NOTIFY_CONNECTION_STATUS: %v", addr, m)
+		case st.Reason != NDMP4_CONNECTED:
+			c.Close()
+			return nil, fmt.Errorf("ndmp: %s answered %v: %s", addr, st.Reason, st.Text_reason)
 		}
 		return c, nil
 	case <-c.done:

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/ferry-san/ferry/ndmp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,11 +43,20 @@ type Config struct {
 	DataRoots []string
 	// Version is the revision CONFIG_GET_SERVER_INFO reports.
 	Version string
+	// MaxSessions bounds the control connections served at once; one more
+	// is greeted with NOTIFY_CONNECTION_STATUS REFUSED and closed.
+	// Default DefaultMaxSessions.
+	MaxSessions int
 	// Logger; slog.Default() when nil.
 	Logger *slog.Logger
 	// Registerer receives the server's metrics; none when nil.
 	Registerer prometheus.Registerer
 }
+
+// DefaultMaxSessions is Config.MaxSessions' default: far more DMA
+// connections than a node has drives (Amanda opens one per step), few
+// enough that nobody who reaches the port can exhaust the node.
+const DefaultMaxSessions = 256
 
 // DefaultAuth is what a server accepts when Config.Auth is empty.
 func DefaultAuth() []AuthMethod { return []AuthMethod{AuthMD5, AuthText} }
@@ -88,6 +98,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxSessions <= 0 {
+		cfg.MaxSessions = DefaultMaxSessions
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "ndmp"), handlers: handlers{}, sessions: map[*session]struct{}{}}
 	s.metrics = newMetrics(cfg.Registerer)
@@ -153,6 +166,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			c.Close()
 			return ErrClosed
 		}
+		if len(s.sessions) >= s.cfg.MaxSessions {
+			s.mu.Unlock()
+			s.refuse(sess.conn)
+			continue
+		}
 		s.sessions[sess] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
@@ -164,6 +182,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			s.mu.Unlock()
 		}()
 	}
+}
+
+// refuse tells a DMA over the limit why, as NDMP provides, and hangs up.
+func (s *Server) refuse(c *ndmp.Conn) {
+	s.log.Warn("NDMP connection refused: too many open", "dma", c.NetConn().RemoteAddr().String(), "max", s.cfg.MaxSessions)
+	_ = c.NetConn().SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_, _ = c.Send(ndmp.NDMP4_NOTIFY_CONNECTION_STATUS, &ndmp.Ndmp4_notify_connection_status_post{
+		Reason: ndmp.NDMP4_REFUSED, Protocol_version: ndmp.NDMP4VER,
+		Text_reason: fmt.Sprintf("this node serves at most %d NDMP connections at once", s.cfg.MaxSessions),
+	})
+	c.Close()
 }
 
 // Close ends every session (releasing the drives they hold) and waits for

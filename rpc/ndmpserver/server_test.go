@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -273,4 +274,30 @@ func TestRecordLimitBeforeAuth(t *testing.T) {
 	// Authenticated, the same size is a message like any other.
 	c = dial(t, addr, true)
 	wantCode(t, call(t, c, ndmp.NDMP4_TAPE_WRITE, &ndmp.Ndmp4_tape_write_request{Data_out: big}), ndmp.NDMP4_DEV_NOT_OPEN_ERR)
+}
+
+// TestMaxSessions: a connection over the limit is told REFUSED and closed;
+// once one ends, the next is served.
+func TestMaxSessions(t *testing.T) {
+	addr, _ := startServer(t, Config{MaxSessions: 2})
+	first := dial(t, addr, true)
+	dial(t, addr, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := ndmp.Dial(ctx, addr); err == nil || !strings.Contains(err.Error(), "REFUSED") {
+		t.Fatalf("a third connection: %v, want refused", err)
+	}
+	first.Close()
+	// The server notices the close asynchronously: retry until served.
+	for {
+		c, err := ndmp.Dial(ctx, addr)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no connection served after one closed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
