@@ -24,8 +24,7 @@ build:
 # two cores.
 TEST_FLAGS ?=
 test: test-tools
-	$(GO) vet $$($(GO) list ./... | grep -v '/ndmp$$')
-	$(GO) vet -composites=false ./ndmp # goxdr's generated code uses unkeyed literals of its own types
+	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 18m $(TEST_FLAGS) ./...
 
 # Tools the tests drive: libiscsi's iscsi-test-cu checks the iSCSI target;

@@ -3,6 +3,9 @@ package ndmp
 import "github.com/xdrpp/goxdr/xdr"
 
 //go:generate go run github.com/xdrpp/goxdr/cmd/goxdr@v0.1.1 -fmt -p ndmp -o ndmp4_xdr.go ndmp4.x
+// goxdr writes its own runtime's struct literals unkeyed, which go vet
+// flags; keying them changes nothing else.
+//go:generate sed -E -i -e "s/XdrString\\{([^,{}]+), /XdrString{Str: \\1, Bound: /g" -e "s/XdrVecOpaque\\{([^,{}]+), /XdrVecOpaque{Bytes: \\1, Bound: /g" ndmp4_xdr.go
 
 // Body is the XDR body of a message: a pointer to one of the generated
 // request, reply or post types (*Ndmp4_tape_open_request…). Messages

@@ -1249,8 +1249,8 @@ func (v *Ndmp4_pval) XdrRecurse(x XDR, name string) {
 	if name != "" {
 		name = x.Sprintf("%s.", name)
 	}
-	x.Marshal(x.Sprintf("%sname", name), XdrString{&v.Name, 0xffffffff})
-	x.Marshal(x.Sprintf("%svalue", name), XdrString{&v.Value, 0xffffffff})
+	x.Marshal(x.Sprintf("%sname", name), XdrString{Str: &v.Name, Bound: 0xffffffff})
+	x.Marshal(x.Sprintf("%svalue", name), XdrString{Str: &v.Value, Bound: 0xffffffff})
 }
 func XDR_Ndmp4_pval(v *Ndmp4_pval) *Ndmp4_pval { return v }
 
@@ -1341,8 +1341,8 @@ func (v *Ndmp4_auth_text) XdrRecurse(x XDR, name string) {
 	if name != "" {
 		name = x.Sprintf("%s.", name)
 	}
-	x.Marshal(x.Sprintf("%sauth_id", name), XdrString{&v.Auth_id, 0xffffffff})
-	x.Marshal(x.Sprintf("%sauth_password", name), XdrString{&v.Auth_password, 0xffffffff})
+	x.Marshal(x.Sprintf("%sauth_id", name), XdrString{Str: &v.Auth_id, Bound: 0xffffffff})
+	x.Marshal(x.Sprintf("%sauth_password", name), XdrString{Str: &v.Auth_password, Bound: 0xffffffff})
 }
 func XDR_Ndmp4_auth_text(v *Ndmp4_auth_text) *Ndmp4_auth_text { return v }
 
@@ -1372,7 +1372,7 @@ func (v *Ndmp4_auth_md5) XdrRecurse(x XDR, name string) {
 	if name != "" {
 		name = x.Sprintf("%s.", name)
 	}
-	x.Marshal(x.Sprintf("%sauth_id", name), XdrString{&v.Auth_id, 0xffffffff})
+	x.Marshal(x.Sprintf("%sauth_id", name), XdrString{Str: &v.Auth_id, Bound: 0xffffffff})
 	x.Marshal(x.Sprintf("%sauth_digest", name), (*_XdrArray_16_opaque)(&v.Auth_digest))
 }
 func XDR_Ndmp4_auth_md5(v *Ndmp4_auth_md5) *Ndmp4_auth_md5 { return v }
@@ -1659,10 +1659,10 @@ func (v *Ndmp4_config_get_host_info_reply) XdrRecurse(x XDR, name string) {
 		name = x.Sprintf("%s.", name)
 	}
 	x.Marshal(x.Sprintf("%serror", name), XDR_Ndmp4_error(&v.Error))
-	x.Marshal(x.Sprintf("%shostname", name), XdrString{&v.Hostname, 0xffffffff})
-	x.Marshal(x.Sprintf("%sos_type", name), XdrString{&v.Os_type, 0xffffffff})
-	x.Marshal(x.Sprintf("%sos_vers", name), XdrString{&v.Os_vers, 0xffffffff})
-	x.Marshal(x.Sprintf("%shostid", name), XdrString{&v.Hostid, 0xffffffff})
+	x.Marshal(x.Sprintf("%shostname", name), XdrString{Str: &v.Hostname, Bound: 0xffffffff})
+	x.Marshal(x.Sprintf("%sos_type", name), XdrString{Str: &v.Os_type, Bound: 0xffffffff})
+	x.Marshal(x.Sprintf("%sos_vers", name), XdrString{Str: &v.Os_vers, Bound: 0xffffffff})
+	x.Marshal(x.Sprintf("%shostid", name), XdrString{Str: &v.Hostid, Bound: 0xffffffff})
 }
 func XDR_Ndmp4_config_get_host_info_reply(v *Ndmp4_config_get_host_info_reply) *Ndmp4_config_get_host_info_reply {
 	return v
@@ -1738,9 +1738,9 @@ func (v *Ndmp4_config_get_server_info_reply) XdrRecurse(x XDR, name string) {
 		name = x.Sprintf("%s.", name)
 	}
 	x.Marshal(x.Sprintf("%serror", name), XDR_Ndmp4_error(&v.Error))
-	x.Marshal(x.Sprintf("%svendor_name", name), XdrString{&v.Vendor_name, 0xffffffff})
-	x.Marshal(x.Sprintf("%sproduct_name", name), XdrString{&v.Product_name, 0xffffffff})
-	x.Marshal(x.Sprintf("%srevision_number", name), XdrString{&v.Revision_number, 0xffffffff})
+	x.Marshal(x.Sprintf("%svendor_name", name), XdrString{Str: &v.Vendor_name, Bound: 0xffffffff})
+	x.Marshal(x.Sprintf("%sproduct_name", name), XdrString{Str: &v.Product_name, Bound: 0xffffffff})
+	x.Marshal(x.Sprintf("%srevision_number", name), XdrString{Str: &v.Revision_number, Bound: 0xffffffff})
 	x.Marshal(x.Sprintf("%sauth_type", name), (*_XdrVec_unbounded_Ndmp4_auth_type)(&v.Auth_type))
 }
 func XDR_Ndmp4_config_get_server_info_reply(v *Ndmp4_config_get_server_info_reply) *Ndmp4_config_get_server_info_reply {
@@ -1976,7 +1976,7 @@ func (v *Ndmp4_butype_info) XdrRecurse(x XDR, name string) {
 	if name != "" {
 		name = x.Sprintf("%s.", name)
 	}
-	x.Marshal(x.Sprintf("%sbutype_name", name), XdrString{&v.Butype_name, 0xffffffff})
+	x.Marshal(x.Sprintf("%sbutype_name", name), XdrString{Str: &v.Butype_name, Bound: 0xffffffff})
 	x.Marshal(x.Sprintf("%sdefault_env", name), (*_XdrVec_unbounded_Ndmp4_pval)(&v.Default_env))
 	x.Marshal(x.Sprintf("%sattrs", name), XDR_uint32(&v.Attrs))
 }
@@ -2071,16 +2071,16 @@ func (v *Ndmp4_fs_info) XdrRecurse(x XDR, name string) {
 		name = x.Sprintf("%s.", name)
 	}
 	x.Marshal(x.Sprintf("%sunsupported", name), XDR_uint32(&v.Unsupported))
-	x.Marshal(x.Sprintf("%sfs_type", name), XdrString{&v.Fs_type, 0xffffffff})
-	x.Marshal(x.Sprintf("%sfs_logical_device", name), XdrString{&v.Fs_logical_device, 0xffffffff})
-	x.Marshal(x.Sprintf("%sfs_physical_device", name), XdrString{&v.Fs_physical_device, 0xffffffff})
+	x.Marshal(x.Sprintf("%sfs_type", name), XdrString{Str: &v.Fs_type, Bound: 0xffffffff})
+	x.Marshal(x.Sprintf("%sfs_logical_device", name), XdrString{Str: &v.Fs_logical_device, Bound: 0xffffffff})
+	x.Marshal(x.Sprintf("%sfs_physical_device", name), XdrString{Str: &v.Fs_physical_device, Bound: 0xffffffff})
 	x.Marshal(x.Sprintf("%stotal_size", name), XDR_uint64(&v.Total_size))
 	x.Marshal(x.Sprintf("%sused_size", name), XDR_uint64(&v.Used_size))
 	x.Marshal(x.Sprintf("%savail_size", name), XDR_uint64(&v.Avail_size))
 	x.Marshal(x.Sprintf("%stotal_inodes", name), XDR_uint64(&v.Total_inodes))
 	x.Marshal(x.Sprintf("%sused_inodes", name), XDR_uint64(&v.Used_inodes))
 	x.Marshal(x.Sprintf("%sfs_env", name), (*_XdrVec_unbounded_Ndmp4_pval)(&v.Fs_env))
-	x.Marshal(x.Sprintf("%sfs_status", name), XdrString{&v.Fs_status, 0xffffffff})
+	x.Marshal(x.Sprintf("%sfs_status", name), XdrString{Str: &v.Fs_status, Bound: 0xffffffff})
 }
 func XDR_Ndmp4_fs_info(v *Ndmp4_fs_info) *Ndmp4_fs_info { return v }
 
@@ -2168,7 +2168,7 @@ func (v *Ndmp4_device_capability) XdrRecurse(x XDR, name string) {
 	if name != "" {
 		name = x.Sprintf("%s.", name)
 	}
-	x.Marshal(x.Sprintf("%sdevice", name), XdrString{&v.Device, 0xffffffff})
+	x.Marshal(x.Sprintf("%sdevice", name), XdrString{Str: &v.Device, Bound: 0xffffffff})
 	x.Marshal(x.Sprintf("%sattr", name), XDR_uint32(&v.Attr))
 	x.Marshal(x.Sprintf("%scapability", name), (*_XdrVec_unbounded_Ndmp4_pval)(&v.Capability))
 }
@@ -2249,7 +2249,7 @@ func (v *Ndmp4_device_info) XdrRecurse(x XDR, name string) {
 	if name != "" {
 		name = x.Sprintf("%s.", name)
 	}
-	x.Marshal(x.Sprintf("%smodel", name), XdrString{&v.Model, 0xffffffff})
+	x.Marshal(x.Sprintf("%smodel", name), XdrString{Str: &v.Model, Bound: 0xffffffff})
 	x.Marshal(x.Sprintf("%scaplist", name), (*_XdrVec_unbounded_Ndmp4_device_capability)(&v.Caplist))
 }
 func XDR_Ndmp4_device_info(v *Ndmp4_device_info) *Ndmp4_device_info { return v }
@@ -2619,7 +2619,7 @@ func (v *Ndmp4_scsi_open_request) XdrRecurse(x XDR, name string) {
 	if name != "" {
 		name = x.Sprintf("%s.", name)
 	}
-	x.Marshal(x.Sprintf("%sdevice", name), XdrString{&v.Device, 0xffffffff})
+	x.Marshal(x.Sprintf("%sdevice", name), XdrString{Str: &v.Device, Bound: 0xffffffff})
 }
 func XDR_Ndmp4_scsi_open_request(v *Ndmp4_scsi_open_request) *Ndmp4_scsi_open_request { return v }
 
@@ -2699,8 +2699,8 @@ func (v *Ndmp4_execute_cdb_request) XdrRecurse(x XDR, name string) {
 	x.Marshal(x.Sprintf("%sflags", name), XDR_uint32(&v.Flags))
 	x.Marshal(x.Sprintf("%stimeout", name), XDR_uint32(&v.Timeout))
 	x.Marshal(x.Sprintf("%sdatain_len", name), XDR_uint32(&v.Datain_len))
-	x.Marshal(x.Sprintf("%scdb", name), XdrVecOpaque{&v.Cdb, 0xffffffff})
-	x.Marshal(x.Sprintf("%sdataout", name), XdrVecOpaque{&v.Dataout, 0xffffffff})
+	x.Marshal(x.Sprintf("%scdb", name), XdrVecOpaque{Bytes: &v.Cdb, Bound: 0xffffffff})
+	x.Marshal(x.Sprintf("%sdataout", name), XdrVecOpaque{Bytes: &v.Dataout, Bound: 0xffffffff})
 }
 func XDR_Ndmp4_execute_cdb_request(v *Ndmp4_execute_cdb_request) *Ndmp4_execute_cdb_request { return v }
 
@@ -2717,8 +2717,8 @@ func (v *Ndmp4_execute_cdb_reply) XdrRecurse(x XDR, name string) {
 	x.Marshal(x.Sprintf("%serror", name), XDR_Ndmp4_error(&v.Error))
 	x.Marshal(x.Sprintf("%sstatus", name), XDR_uint32(&v.Status))
 	x.Marshal(x.Sprintf("%sdataout_len", name), XDR_uint32(&v.Dataout_len))
-	x.Marshal(x.Sprintf("%sdatain", name), XdrVecOpaque{&v.Datain, 0xffffffff})
-	x.Marshal(x.Sprintf("%sext_sense", name), XdrVecOpaque{&v.Ext_sense, 0xffffffff})
+	x.Marshal(x.Sprintf("%sdatain", name), XdrVecOpaque{Bytes: &v.Datain, Bound: 0xffffffff})
+	x.Marshal(x.Sprintf("%sext_sense", name), XdrVecOpaque{Bytes: &v.Ext_sense, Bound: 0xffffffff})
 }
 func XDR_Ndmp4_execute_cdb_reply(v *Ndmp4_execute_cdb_reply) *Ndmp4_execute_cdb_reply { return v }
 
@@ -2779,7 +2779,7 @@ func (v *Ndmp4_tape_open_request) XdrRecurse(x XDR, name string) {
 	if name != "" {
 		name = x.Sprintf("%s.", name)
 	}
-	x.Marshal(x.Sprintf("%sdevice", name), XdrString{&v.Device, 0xffffffff})
+	x.Marshal(x.Sprintf("%sdevice", name), XdrString{Str: &v.Device, Bound: 0xffffffff})
 	x.Marshal(x.Sprintf("%smode", name), XDR_Ndmp4_tape_open_mode(&v.Mode))
 }
 func XDR_Ndmp4_tape_open_request(v *Ndmp4_tape_open_request) *Ndmp4_tape_open_request { return v }
@@ -2933,7 +2933,7 @@ func (v *Ndmp4_tape_write_request) XdrRecurse(x XDR, name string) {
 	if name != "" {
 		name = x.Sprintf("%s.", name)
 	}
-	x.Marshal(x.Sprintf("%sdata_out", name), XdrVecOpaque{&v.Data_out, 0xffffffff})
+	x.Marshal(x.Sprintf("%sdata_out", name), XdrVecOpaque{Bytes: &v.Data_out, Bound: 0xffffffff})
 }
 func XDR_Ndmp4_tape_write_request(v *Ndmp4_tape_write_request) *Ndmp4_tape_write_request { return v }
 
@@ -2977,7 +2977,7 @@ func (v *Ndmp4_tape_read_reply) XdrRecurse(x XDR, name string) {
 		name = x.Sprintf("%s.", name)
 	}
 	x.Marshal(x.Sprintf("%serror", name), XDR_Ndmp4_error(&v.Error))
-	x.Marshal(x.Sprintf("%sdata_in", name), XdrVecOpaque{&v.Data_in, 0xffffffff})
+	x.Marshal(x.Sprintf("%sdata_in", name), XdrVecOpaque{Bytes: &v.Data_in, Bound: 0xffffffff})
 }
 func XDR_Ndmp4_tape_read_reply(v *Ndmp4_tape_read_reply) *Ndmp4_tape_read_reply { return v }
 
@@ -3158,7 +3158,7 @@ func (v *Ndmp4_ipc_addr) XdrRecurse(x XDR, name string) {
 	if name != "" {
 		name = x.Sprintf("%s.", name)
 	}
-	x.Marshal(x.Sprintf("%scomm_data", name), XdrVecOpaque{&v.Comm_data, 0xffffffff})
+	x.Marshal(x.Sprintf("%scomm_data", name), XdrVecOpaque{Bytes: &v.Comm_data, Bound: 0xffffffff})
 }
 func XDR_Ndmp4_ipc_addr(v *Ndmp4_ipc_addr) *Ndmp4_ipc_addr { return v }
 
@@ -3414,7 +3414,7 @@ func (v *Ndmp4_data_start_backup_request) XdrRecurse(x XDR, name string) {
 	if name != "" {
 		name = x.Sprintf("%s.", name)
 	}
-	x.Marshal(x.Sprintf("%sbutype_name", name), XdrString{&v.Butype_name, 0xffffffff})
+	x.Marshal(x.Sprintf("%sbutype_name", name), XdrString{Str: &v.Butype_name, Bound: 0xffffffff})
 	x.Marshal(x.Sprintf("%senv", name), (*_XdrVec_unbounded_Ndmp4_pval)(&v.Env))
 }
 func XDR_Ndmp4_data_start_backup_request(v *Ndmp4_data_start_backup_request) *Ndmp4_data_start_backup_request {
@@ -3447,10 +3447,10 @@ func (v *Ndmp4_name) XdrRecurse(x XDR, name string) {
 	if name != "" {
 		name = x.Sprintf("%s.", name)
 	}
-	x.Marshal(x.Sprintf("%soriginal_path", name), XdrString{&v.Original_path, 0xffffffff})
-	x.Marshal(x.Sprintf("%sdestination_path", name), XdrString{&v.Destination_path, 0xffffffff})
-	x.Marshal(x.Sprintf("%sname", name), XdrString{&v.Name, 0xffffffff})
-	x.Marshal(x.Sprintf("%sother_name", name), XdrString{&v.Other_name, 0xffffffff})
+	x.Marshal(x.Sprintf("%soriginal_path", name), XdrString{Str: &v.Original_path, Bound: 0xffffffff})
+	x.Marshal(x.Sprintf("%sdestination_path", name), XdrString{Str: &v.Destination_path, Bound: 0xffffffff})
+	x.Marshal(x.Sprintf("%sname", name), XdrString{Str: &v.Name, Bound: 0xffffffff})
+	x.Marshal(x.Sprintf("%sother_name", name), XdrString{Str: &v.Other_name, Bound: 0xffffffff})
 	x.Marshal(x.Sprintf("%snode", name), XDR_uint64(&v.Node))
 	x.Marshal(x.Sprintf("%sfh_info", name), XDR_uint64(&v.Fh_info))
 }
@@ -3527,7 +3527,7 @@ func (v *Ndmp4_data_start_recover_request) XdrRecurse(x XDR, name string) {
 	}
 	x.Marshal(x.Sprintf("%senv", name), (*_XdrVec_unbounded_Ndmp4_pval)(&v.Env))
 	x.Marshal(x.Sprintf("%snlist", name), (*_XdrVec_unbounded_Ndmp4_name)(&v.Nlist))
-	x.Marshal(x.Sprintf("%sbutype_name", name), XdrString{&v.Butype_name, 0xffffffff})
+	x.Marshal(x.Sprintf("%sbutype_name", name), XdrString{Str: &v.Butype_name, Bound: 0xffffffff})
 }
 func XDR_Ndmp4_data_start_recover_request(v *Ndmp4_data_start_recover_request) *Ndmp4_data_start_recover_request {
 	return v
@@ -4120,7 +4120,7 @@ func (v *Ndmp4_notify_connection_status_post) XdrRecurse(x XDR, name string) {
 	}
 	x.Marshal(x.Sprintf("%sreason", name), XDR_Ndmp4_connection_status_reason(&v.Reason))
 	x.Marshal(x.Sprintf("%sprotocol_version", name), XDR_uint32(&v.Protocol_version))
-	x.Marshal(x.Sprintf("%stext_reason", name), XdrString{&v.Text_reason, 0xffffffff})
+	x.Marshal(x.Sprintf("%stext_reason", name), XdrString{Str: &v.Text_reason, Bound: 0xffffffff})
 }
 func XDR_Ndmp4_notify_connection_status_post(v *Ndmp4_notify_connection_status_post) *Ndmp4_notify_connection_status_post {
 	return v
@@ -4284,7 +4284,7 @@ func (v *Ndmp4_log_message_post) XdrRecurse(x XDR, name string) {
 	}
 	x.Marshal(x.Sprintf("%slog_type", name), XDR_Ndmp4_log_type(&v.Log_type))
 	x.Marshal(x.Sprintf("%smessage_id", name), XDR_uint32(&v.Message_id))
-	x.Marshal(x.Sprintf("%sentry", name), XdrString{&v.Entry, 0xffffffff})
+	x.Marshal(x.Sprintf("%sentry", name), XdrString{Str: &v.Entry, Bound: 0xffffffff})
 	x.Marshal(x.Sprintf("%sassociated_message_valid", name), XDR_Ndmp4_has_associated_message(&v.Associated_message_valid))
 	x.Marshal(x.Sprintf("%sassociated_message_sequence", name), XDR_uint32(&v.Associated_message_sequence))
 }
@@ -4355,7 +4355,7 @@ func (v *Ndmp4_log_file_post) XdrRecurse(x XDR, name string) {
 	if name != "" {
 		name = x.Sprintf("%s.", name)
 	}
-	x.Marshal(x.Sprintf("%sname", name), XdrString{&v.Name, 0xffffffff})
+	x.Marshal(x.Sprintf("%sname", name), XdrString{Str: &v.Name, Bound: 0xffffffff})
 	x.Marshal(x.Sprintf("%srecovery_status", name), XDR_Ndmp4_recovery_status(&v.Recovery_status))
 }
 func XDR_Ndmp4_log_file_post(v *Ndmp4_log_file_post) *Ndmp4_log_file_post { return v }
@@ -4412,7 +4412,7 @@ type XdrType_Ndmp4_path struct {
 }
 
 func XDR_Ndmp4_path(v *Ndmp4_path) XdrType_Ndmp4_path {
-	return XdrType_Ndmp4_path{XdrString{v, 0xffffffff}}
+	return XdrType_Ndmp4_path{XdrString{Str: v, Bound: 0xffffffff}}
 }
 func (XdrType_Ndmp4_path) XdrTypeName() string  { return "Ndmp4_path" }
 func (v XdrType_Ndmp4_path) XdrUnwrap() XdrType { return v.XdrString }
