@@ -553,6 +553,14 @@ func (m *moverState) notifyPaused(reason ndmp.Ndmp4_mover_pause_reason, seek uin
 // pauseLocked pauses the mover and waits until it is continued (true) or
 // halted (false). The notification is sent without the lock. m.mu is held.
 func (m *moverState) pauseLocked(reason ndmp.Ndmp4_mover_pause_reason, why string) bool {
+	if m.state != ndmp.NDMP4_MOVER_STATE_ACTIVE {
+		// The stream's goroutine read or wrote without the lock and a
+		// handler halted the mover meanwhile (MOVER_CLOSE after DATA
+		// halted, ABORT): the halt stands. Pausing now would turn a
+		// HALTED mover back into PAUSED, and the DMA, which saw it
+		// halted, would abort it and call the operation questionable.
+		return false
+	}
 	m.state, m.pause = ndmp.NDMP4_MOVER_STATE_PAUSED, reason
 	m.seekPos = m.pos
 	seek := m.pos

@@ -651,3 +651,24 @@ func TestWriteRecordsTo(t *testing.T) {
 		d.Close()
 	}
 }
+
+// TestMoverPauseAfterHalt: the stream's goroutine reads a filemark (or
+// reaches the end of the medium) without the lock while a handler halts
+// the mover (MOVER_CLOSE once DATA halted, as ndmjob -t does): the halt
+// stands. Pausing then turned the HALTED mover back into PAUSED, ndmjob
+// aborted it and called the operation questionable (a flaky CI run).
+func TestMoverPauseAfterHalt(t *testing.T) {
+	for _, halt := range []ndmp.Ndmp4_mover_halt_reason{ndmp.NDMP4_MOVER_HALT_CONNECT_CLOSED, ndmp.NDMP4_MOVER_HALT_ABORTED} {
+		m := (&session{}).moverState()
+		m.mu.Lock()
+		m.state = ndmp.NDMP4_MOVER_STATE_ACTIVE
+		m.setHalted(halt)
+		if m.pauseLocked(ndmp.NDMP4_MOVER_PAUSE_EOF, "end of the tape file") {
+			t.Errorf("%v: pauseLocked on a halted mover = true", halt)
+		}
+		if m.state != ndmp.NDMP4_MOVER_STATE_HALTED || m.halt != halt || m.pause != ndmp.NDMP4_MOVER_PAUSE_NA {
+			t.Errorf("%v: after pauseLocked: state %v halt %v pause %v", halt, m.state, m.halt, m.pause)
+		}
+		m.mu.Unlock()
+	}
+}
