@@ -6,7 +6,7 @@ export PATH := $(GOBIN):$(PATH)
 PROTOC_GEN_GO_VERSION ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
 
-.PHONY: all build test test-tools test-unit demo bench bench-cluster bench-mover bench-failover bench-iscsi bench-ndmp proto tools fuzz clean
+.PHONY: all build test test-tools test-unit demo bench bench-cluster bench-mover bench-failover bench-iscsi bench-ndmp bench-scale proto tools fuzz clean
 
 all: build
 
@@ -78,7 +78,7 @@ demo: build
 # root), the mover vs dd on 2 GiB copies, then failover (20 kills and a
 # short quiet run), then the iSCSI target vs tgtd and EXTENDED COPY.
 BENCH_FLAGS ?=
-bench: build bench-cluster bench-mover bench-failover bench-iscsi bench-ndmp
+bench: build bench-cluster bench-mover bench-failover bench-iscsi bench-ndmp bench-scale
 
 bench-cluster: build
 	$(GO) run ./test/bench -ferry bin/ferry $(BENCH_FLAGS)
@@ -135,3 +135,11 @@ bench-iscsi: build
 BENCH_NDMP_FLAGS ?=
 bench-ndmp: build test-tools
 	$(GO) run ./test/benchndmp -ferry bin/ferry $(BENCH_NDMP_FLAGS)
+
+# Scaling: the same batch of copies on 1–4 mover nodes with throttled drives,
+# one copy split into 1, 2 and 4 streams, scheduler placements per second with
+# 10,000 queued jobs, and the leader's idle cost with 100,000 queued jobs.
+# BENCH_SCALE_FLAGS="-only placement,idle" runs some sections.
+BENCH_SCALE_FLAGS ?=
+bench-scale: build
+	$(GO) run ./test/benchscale -ferry bin/ferry $(BENCH_SCALE_FLAGS)

@@ -9,7 +9,11 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ferry-san/ferry/ndmp"
 	"github.com/ferry-san/ferry/storage/tape"
@@ -78,9 +82,14 @@ type moverState struct {
 	leftToRead uint64
 
 	addr ndmp.Ndmp4_addr
-	ln   io.Closer     // the listener while LISTEN
-	conn io.Closer     // the data connection while it is open
-	done chan struct{} // closed when the stream's goroutine ends
+	ln   io.Closer // the listener while LISTEN
+	// connected says, while LISTEN, that the data connection is already
+	// established (DATA_CONNECT LOCAL took the other end, a peer's TCP
+	// connection is accepted or waits in the listener's queue): the
+	// stream's goroutine is about to go ACTIVE.
+	connected func() bool
+	conn      io.Closer     // the data connection while it is open
+	done      chan struct{} // closed when the stream's goroutine ends
 	// ewDrive is the drive on which the early-warning pause was made: the
 	// mover pauses once per tape, then writes to its end.
 	ewDrive Drive
@@ -109,7 +118,7 @@ func (m *moverState) reset() {
 	m.windowKnown = false
 	m.pos, m.bytesMoved, m.seekPos, m.leftToRead = 0, 0, 0, 0
 	m.addr = ndmp.Ndmp4_addr{Addr_type: ndmp.NDMP4_ADDR_LOCAL}
-	m.ln, m.conn, m.done = nil, nil, nil
+	m.ln, m.conn, m.done, m.connected = nil, nil, nil, nil
 	m.ewDrive = nil
 }
 
@@ -159,6 +168,7 @@ func moverGetState(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Bod
 	m := s.moverState()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.settleListenLocked()
 	return &ndmp.Ndmp4_mover_get_state_reply{
 		Mode:                 m.mode,
 		State:                m.state,
@@ -173,6 +183,53 @@ func moverGetState(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Bod
 		Window_length:        m.windowLength,
 		Data_connection_addr: m.addr,
 	}, ndmp.NDMP4_NO_ERR
+}
+
+// settleWait bounds how long get_state waits for an established data
+// connection to make the mover ACTIVE.
+const settleWait = 2 * time.Second
+
+// settleListenLocked waits, when the mover is LISTEN but its data
+// connection is already established, for the stream's goroutine to make it
+// ACTIVE. A DMA asks for the state right after DATA_CONNECT (or DATA_START_
+// BACKUP) returned; answering LISTEN then is a state that has already
+// passed, and ndmjob, seeing it, sleeps up to two seconds before it looks
+// again. m.mu is held.
+func (m *moverState) settleListenLocked() {
+	if m.state != ndmp.NDMP4_MOVER_STATE_LISTEN || m.connected == nil || !m.connected() {
+		return
+	}
+	deadline := time.Now().Add(settleWait)
+	t := time.AfterFunc(settleWait, func() {
+		m.mu.Lock()
+		m.cond.Broadcast()
+		m.mu.Unlock()
+	})
+	defer t.Stop()
+	for m.state == ndmp.NDMP4_MOVER_STATE_LISTEN && time.Now().Before(deadline) {
+		m.cond.Wait()
+	}
+}
+
+// acceptPending says whether a connection waits in ln's accept queue.
+func acceptPending(ln net.Listener) bool {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	pending := false
+	if err := rc.Control(func(fd uintptr) {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(pfd, 0)
+		pending = err == nil && n > 0 && pfd[0].Revents&unix.POLLIN != 0
+	}); err != nil {
+		return false
+	}
+	return pending
 }
 
 // dataStateOf is the state of this session's DATA service: a MOVER_LISTEN
@@ -234,9 +291,10 @@ func moverListen(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body,
 		return fail(e)
 	}
 	var (
-		addr   ndmp.Ndmp4_addr
-		accept func() (io.ReadWriteCloser, error)
-		ln     io.Closer
+		addr      ndmp.Ndmp4_addr
+		accept    func() (io.ReadWriteCloser, error)
+		ln        io.Closer
+		connected func() bool
 	)
 	switch r.Addr_type {
 	case ndmp.NDMP4_ADDR_TCP:
@@ -246,8 +304,10 @@ func moverListen(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body,
 			return fail(ndmp.NDMP4_CONNECT_ERR)
 		}
 		addr, ln = a, tl
+		var accepted atomic.Bool
 		accept = func() (io.ReadWriteCloser, error) {
 			c, err := tl.Accept()
+			accepted.Store(err == nil)
 			tl.Close() // one connection per listen
 			if err != nil {
 				return nil, err
@@ -255,6 +315,7 @@ func moverListen(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body,
 			tuneDataConn(c)
 			return c, nil
 		}
+		connected = func() bool { return accepted.Load() || acceptPending(tl) || accepted.Load() }
 	case ndmp.NDMP4_ADDR_LOCAL:
 		l, err := s.moverListenLocal()
 		if err != nil {
@@ -262,14 +323,14 @@ func moverListen(ctx context.Context, s *session, req *ndmp.Message) (ndmp.Body,
 			return fail(ndmp.NDMP4_IO_ERR)
 		}
 		addr = ndmp.Ndmp4_addr{Addr_type: ndmp.NDMP4_ADDR_LOCAL}
-		ln, accept = l, l.accept
+		ln, accept, connected = l, l.accept, l.connected
 	}
 	m.mu.Lock()
 	m.mode = r.Mode
 	m.state = ndmp.NDMP4_MOVER_STATE_LISTEN
 	m.pause, m.halt = ndmp.NDMP4_MOVER_PAUSE_NA, ndmp.NDMP4_MOVER_HALT_NA
 	m.addr = addr
-	m.ln = ln
+	m.ln, m.connected = ln, connected
 	m.done = make(chan struct{})
 	m.mu.Unlock()
 	go m.run(accept)
@@ -521,6 +582,7 @@ func (m *moverState) setHalted(reason ndmp.Ndmp4_mover_halt_reason) {
 		m.ln.Close()
 		m.ln = nil
 	}
+	m.connected = nil
 	if m.conn != nil {
 		m.conn.Close()
 		m.conn = nil
@@ -594,10 +656,11 @@ func (m *moverState) run(accept func() (io.ReadWriteCloser, error)) {
 		m.notifyHalted(ndmp.NDMP4_MOVER_HALT_CONNECT_ERROR, fmt.Sprintf("data connection not established: %v", err))
 		return
 	}
-	m.ln = nil
+	m.ln, m.connected = nil, nil
 	m.conn = conn
 	if m.state == ndmp.NDMP4_MOVER_STATE_LISTEN {
 		m.state = ndmp.NDMP4_MOVER_STATE_ACTIVE
+		m.cond.Broadcast() // get_state may wait for this
 		if tc, ok := conn.(net.Conn); ok && m.addr.Addr_type == ndmp.NDMP4_ADDR_TCP {
 			// get_state shows the peer once connected.
 			m.addr = ndmpAddrOf(tc.RemoteAddr())
@@ -1072,6 +1135,16 @@ func (s *session) moverListenLocal() (*localListener, error) {
 		return nil, err
 	}
 	return &localListener{end: end, taken: taken, stop: make(chan struct{})}, nil
+}
+
+// connected says whether DATA_CONNECT took the other end.
+func (l *localListener) connected() bool {
+	select {
+	case <-l.taken:
+		return true
+	default:
+		return false
+	}
 }
 
 // accept waits for DATA_CONNECT (LOCAL) or for Close.

@@ -233,7 +233,8 @@ func recoverStream(t *testing.T, d *dma, rs uint32, off, n uint64) []byte {
 	d.recordSize(rs)
 	d.window(0, lengthInfinity)
 	conn := dialData(t, d.listen(ndmp.NDMP4_MOVER_MODE_WRITE))
-	d.waitMover(ndmp.NDMP4_MOVER_STATE_ACTIVE)
+	// The connection is established: get_state says ACTIVE at once.
+	d.moverIs(ndmp.NDMP4_MOVER_STATE_ACTIVE)
 	d.must(ndmp.NDMP4_NO_ERR, ndmp.NDMP4_MOVER_READ, &ndmp.Ndmp4_mover_read_request{Offset: off, Length: n})
 	got := make([]byte, n)
 	if _, err := io.ReadFull(conn, got); err != nil {
@@ -381,7 +382,8 @@ func TestMoverSeek(t *testing.T) {
 	d.recordSize(rs)
 	d.window(10*rs, 10*rs)
 	conn := dialData(t, d.listen(ndmp.NDMP4_MOVER_MODE_WRITE))
-	d.waitMover(ndmp.NDMP4_MOVER_STATE_ACTIVE)
+	// The connection is established: get_state says ACTIVE at once.
+	d.moverIs(ndmp.NDMP4_MOVER_STATE_ACTIVE)
 	d.must(ndmp.NDMP4_NO_ERR, ndmp.NDMP4_MOVER_READ, &ndmp.Ndmp4_mover_read_request{Offset: 2 * rs, Length: 100})
 	if seek := d.paused(ndmp.NDMP4_MOVER_PAUSE_SEEK); seek != 2*rs {
 		t.Fatalf("seek position %d", seek)
@@ -573,7 +575,9 @@ func TestMoverLocal(t *testing.T) {
 	d.must(ndmp.NDMP4_NO_ERR, ndmp.NDMP4_MOVER_LISTEN, &ndmp.Ndmp4_mover_listen_request{Mode: ndmp.NDMP4_MOVER_MODE_READ, Addr_type: ndmp.NDMP4_ADDR_LOCAL})
 	d.moverIs(ndmp.NDMP4_MOVER_STATE_LISTEN)
 	d.must(ndmp.NDMP4_NO_ERR, ndmp.NDMP4_DATA_CONNECT, &ndmp.Ndmp4_data_connect_request{Addr: local})
-	d.waitMover(ndmp.NDMP4_MOVER_STATE_ACTIVE)
+	// Connected: the very next get_state says ACTIVE (a DMA that saw
+	// LISTEN here would wait; ndmjob sleeps up to two seconds).
+	d.moverIs(ndmp.NDMP4_MOVER_STATE_ACTIVE)
 	if st := d.mover(); st.Data_connection_addr.Addr_type != ndmp.NDMP4_ADDR_LOCAL {
 		t.Fatalf("data connection %v", st.Data_connection_addr.Addr_type)
 	}
