@@ -10,6 +10,8 @@ import (
 
 	"github.com/ferry-san/ferry/cluster/fsm"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/storage/fence"
+	"github.com/ferry-san/ferry/storage/tape"
 )
 
 // RemoveDisk unregisters a disk; its image and fence are deleted only with
@@ -24,7 +26,7 @@ func (s *DeviceServer) RemoveDisk(ctx context.Context, req *ferryv1.RemoveDiskRe
 		return nil, err
 	}
 	out := &ferryv1.RemoveResponse{Removed: []string{"disk " + res.Disk.GetName()}}
-	return out, deleteFiles(req.GetDeleteFiles(), out, res.Disk.GetPath())
+	return out, deleteFiles(req.GetDeleteFiles(), out, res.Disk.GetPath(), fence.Path(res.Disk.GetPath()))
 }
 
 // RemoveTape unregisters a cartridge (refused in a drive or while a job
@@ -39,7 +41,7 @@ func (s *DeviceServer) RemoveTape(ctx context.Context, req *ferryv1.RemoveTapeRe
 		return nil, err
 	}
 	out := &ferryv1.RemoveResponse{Removed: []string{"tape " + res.Cartridge.GetBarcode()}}
-	return out, deleteFiles(req.GetDeleteFiles(), out, res.Cartridge.GetPath())
+	return out, deleteFiles(req.GetDeleteFiles(), out, cartridgeFiles(res.Cartridge.GetPath())...)
 }
 
 // RemoveLibrary unregisters a library. One that holds cartridges is
@@ -76,7 +78,7 @@ func (s *DeviceServer) RemoveLibrary(ctx context.Context, req *ferryv1.RemoveLib
 			return out, err
 		}
 		out.Removed = append(out.Removed, "tape "+res.Cartridge.GetBarcode())
-		if err := deleteFiles(true, out, res.Cartridge.GetPath()); err != nil {
+		if err := deleteFiles(true, out, cartridgeFiles(res.Cartridge.GetPath())...); err != nil {
 			return out, err
 		}
 	}
@@ -98,14 +100,22 @@ func removeOp(op *ferryv1.RemoveDeviceOp) *ferryv1.Command {
 	return &ferryv1.Command{Op: &ferryv1.Command_RemoveDevice{RemoveDevice: op}}
 }
 
-// deleteFiles deletes a removed device's image and its fence when asked,
-// listing what it deleted in out. A file already gone is not an error.
-func deleteFiles(yes bool, out *ferryv1.RemoveResponse, path string) error {
+// cartridgeFiles are a cartridge image's files: the image, its fence and
+// its index file (storage/tape).
+func cartridgeFiles(path string) []string {
+	return []string{path, fence.Path(path), tape.IndexPath(path)}
+}
+
+// deleteFiles deletes a removed device's files (its image first) when
+// asked, listing what it deleted in out. A file already gone is not an
+// error.
+func deleteFiles(yes bool, out *ferryv1.RemoveResponse, files ...string) error {
 	if !yes {
 		return nil
 	}
+	path := files[0]
 	var errs []error
-	for _, p := range []string{path, path + ".fence"} {
+	for _, p := range files {
 		switch err := os.Remove(p); {
 		case err == nil:
 			out.DeletedFiles = append(out.DeletedFiles, p)

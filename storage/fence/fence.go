@@ -37,8 +37,12 @@ type Fence struct {
 	holders   int
 }
 
+// Path is the fence file of the device at devicePath: devicePath + ".fence",
+// in the same directory. Whoever deletes a device's files deletes it too.
+func Path(devicePath string) string { return devicePath + ".fence" }
+
 // Open opens the fence of the device at devicePath for the cluster whose
-// id is cluster: the file devicePath + ".fence" in the same directory,
+// id is cluster: the file Path(devicePath),
 // created (mode 0644, epoch 0) if missing. It fails with an error wrapping
 // ErrUnsupported if devicePath is not a regular file; such a device is not
 // even opened, as opening a tape drive can move its tape.
@@ -50,7 +54,7 @@ func Open(devicePath, cluster string) (*Fence, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := devicePath + ".fence"
+	path := Path(devicePath)
 	file, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("fence: %w", err), gate.Close())
@@ -76,7 +80,7 @@ func checkCluster(id string) error {
 // without creating or locking it: the zero Record if there is none. It is
 // for a look before a device is registered, not for deciding a write.
 func Read(devicePath string) (Record, error) {
-	b, err := os.ReadFile(devicePath + ".fence")
+	b, err := os.ReadFile(Path(devicePath))
 	if errors.Is(err, fs.ErrNotExist) {
 		return Record{}, nil
 	}
@@ -282,7 +286,7 @@ func keepErr(err *error, release func() error) {
 // higher than this one's) would refuse every writer. A Fence still open on
 // the old file reports ErrReplaced from then on.
 func Remove(devicePath string) error {
-	if err := os.Remove(devicePath + ".fence"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := os.Remove(Path(devicePath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("fence: %w", err)
 	}
 	return nil

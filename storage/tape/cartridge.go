@@ -84,6 +84,9 @@ type Cartridge struct {
 	// were acknowledged are missing; every later operation reports it.
 	failed error
 	damage *CorruptError
+	// indexSaved: the image's index file holds this index (a read-only
+	// Open found it intact); Close need not write it.
+	indexSaved bool
 }
 
 var _ Drive = (*Cartridge)(nil)
@@ -111,8 +114,10 @@ func Create(path string, opt Options) (*Cartridge, error) {
 }
 
 // Open loads an existing cartridge image, indexing its records with one
-// scan of their headers. A structurally invalid image fails with a
-// CorruptError (errors.Is ErrCorrupt) unless opt.Recover is set.
+// scan of their headers, or from the index file the last Close left when
+// it still describes the image (indexfile.go). A structurally invalid image
+// fails with a CorruptError (errors.Is ErrCorrupt) unless opt.Recover is
+// set.
 func Open(path string, opt Options) (*Cartridge, error) {
 	opt, err := opt.normalized()
 	if err != nil {
@@ -135,18 +140,32 @@ func Open(path string, opt Options) (*Cartridge, error) {
 		f.Close()
 		return nil, fmt.Errorf("%w: %s is not a regular file", ErrInvalidArgument, path)
 	}
-	idx, damage, err := scan(f, st.Size(), path)
-	if err != nil {
-		f.Close()
-		return nil, err
+	idx := loadIndex(path, f, st)
+	saved := idx != nil
+	var damage *CorruptError
+	if idx == nil {
+		if idx, damage, err = scan(f, st.Size(), path); err != nil {
+			f.Close()
+			return nil, err
+		}
 	}
 	if damage != nil && !opt.Recover {
 		f.Close()
 		return nil, damage
 	}
+	if !opt.ReadOnly && saved {
+		// From here on the image may change: the index file must be gone
+		// before it does (Close writes it again).
+		if err := dropIndex(path); err != nil {
+			f.Close()
+			return nil, err
+		}
+		saved = false
+	}
 	c := newCartridge(path, f, opt, idx)
 	c.damage = damage
 	c.trunc = st.Size() > idx.end
+	c.indexSaved = saved
 	return c, nil
 }
 
@@ -283,6 +302,11 @@ func (c *Cartridge) Close() error {
 	err := c.failed
 	if err == nil {
 		err = c.sync()
+	}
+	if err == nil && !c.indexSaved && !c.trunc && c.damage == nil {
+		// The next Open reads the index instead of scanning the image. A
+		// cache: failing to write it is not the unload's failure.
+		_ = saveIndex(c.path, c.f, c.idx)
 	}
 	err = errors.Join(err, c.f.Close())
 	c.f = nil

@@ -24,6 +24,9 @@
 // most MaxRecordSize (16 MiB − 1) bytes.
 //
 // Open scans the record headers once and keeps an index of object offsets,
-// so positioning never rescans the file. Writes are buffered in memory and
+// so positioning never rescans the file. Close leaves that index in a file
+// beside the image (IndexPath), which the next Open reads instead of
+// scanning when it still describes the image exactly (indexfile.go): a
+// cache, deleted before anything may modify the image. Writes are buffered in memory and
 // reach the file on any other operation; Flush makes them durable (fsync).
 package tape
