@@ -84,9 +84,8 @@ type Cartridge struct {
 	// were acknowledged are missing; every later operation reports it.
 	failed error
 	damage *CorruptError
-	// indexSaved: the image's index file holds this index (a read-only
-	// Open found it intact); Close need not write it.
-	indexSaved bool
+	// fromIndexFile: the index came from the image's index file.
+	fromIndexFile bool
 }
 
 var _ Drive = (*Cartridge)(nil)
@@ -165,7 +164,7 @@ func Open(path string, opt Options) (*Cartridge, error) {
 	c := newCartridge(path, f, opt, idx)
 	c.damage = damage
 	c.trunc = st.Size() > idx.end
-	c.indexSaved = saved
+	c.fromIndexFile = saved
 	return c, nil
 }
 
@@ -303,9 +302,11 @@ func (c *Cartridge) Close() error {
 	if err == nil {
 		err = c.sync()
 	}
-	if err == nil && !c.indexSaved && !c.trunc && c.damage == nil {
+	if err == nil && !c.opt.ReadOnly && !c.trunc && c.damage == nil {
 		// The next Open reads the index instead of scanning the image. A
-		// cache: failing to write it is not the unload's failure.
+		// cache: failing to write it is not the unload's failure. A
+		// read-only Open leaves no file behind (an image being imported,
+		// a golden image under testdata).
 		_ = saveIndex(c.path, c.f, c.idx)
 	}
 	err = errors.Join(err, c.f.Close())

@@ -25,8 +25,9 @@ import (
 // Anything else, a missing or damaged index file included, means a scan,
 // as before. An Open for writing deletes the index file (durably, before it
 // returns), so that an image modified and then cut short by a crash never
-// meets a stale one; Close writes it anew once the image is synced. Images
-// with a damaged tail get none: their next Open must find the damage.
+// meets a stale one; its Close writes it anew once the image is synced. A
+// read-only Open uses the file but never writes one. Images with a damaged
+// tail get none: their next Open must find the damage.
 
 // IndexPath is where the index file of the image at path is kept. Whoever
 // deletes an image deletes it too.

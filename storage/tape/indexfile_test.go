@@ -45,7 +45,7 @@ func openRO(t *testing.T, path string) (*Cartridge, bool) {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return c, c.indexSaved
+	return c, c.fromIndexFile
 }
 
 // TestIndexFileRoundTrip: random tapes (records of many sizes, filemarks,
@@ -187,7 +187,7 @@ func TestIndexFileRefused(t *testing.T) {
 // finds the damage.
 func TestIndexFileNotForDamagedImages(t *testing.T) {
 	path := writeImage(t, le(2, "ab", 2, 0, 5, "abc"))
-	c, err := Open(path, Options{Recover: true, ReadOnly: true})
+	c, err := Open(path, Options{Recover: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,6 +199,22 @@ func TestIndexFileNotForDamagedImages(t *testing.T) {
 	}
 	if _, err := Open(path, Options{}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("Open of the damaged image: %v, want ErrCorrupt", err)
+	}
+}
+
+// TestIndexFileNotWrittenReadOnly: a read-only Open leaves no file beside
+// the image (an image being imported, a golden image under testdata).
+func TestIndexFileNotWrittenReadOnly(t *testing.T) {
+	path := writeImage(t, le(2, "ab", 2, 0))
+	c, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(IndexPath(path)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a read-only Open wrote an index file: %v", err)
 	}
 }
 
