@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -81,7 +82,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 
 	cache := newCacheControl()
 	load := [2]string{loadAverage()}
-	times := map[string][]time.Duration{}
+	times := map[string][]phases{}
 	var tarBytes int64
 	for rep := range o.reps {
 		order := slices.Clone(kinds)
@@ -92,11 +93,12 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 			if err := cache.drop(); err != nil {
 				return err
 			}
-			d, err := b.measure(ctx, k)
+			d, err := b.measure(ctx, k, rep+1)
 			if err != nil {
 				return fmt.Errorf("%s, run %d: %w", k, rep+1, err)
 			}
-			log.Info("run", "kind", k, "rep", rep+1, "seconds", d.Seconds(), "MiB/s", float64(st.Bytes)/(1<<20)/d.Seconds())
+			log.Info("run", "kind", k, "rep", rep+1, "seconds", d.total.Seconds(), "MiB/s", float64(st.Bytes)/(1<<20)/d.total.Seconds(),
+				"setup", d.setup.Seconds(), "stream", d.stream.Seconds(), "teardown", d.teardown.Seconds())
 			times[k] = append(times[k], d)
 		}
 		if fi, err := os.Stat(b.tarOut); err == nil {
@@ -194,32 +196,82 @@ func (b *bench) ndmjob(ctx context.Context, args ...string) ([]byte, error) {
 	return out, err
 }
 
-// measure runs one measurement and returns its wall time.
-func (b *bench) measure(ctx context.Context, kind string) (time.Duration, error) {
+// phases splits one ndmjob backup by the times its log lines arrived:
+// setup (connect, robot load, label check, listen/connect, start_backup:
+// until ndmjob logs "Waiting for operation to start"), stream (until it saw
+// DATA and MOVER halt, the tape file durable: "Operation done"), and
+// teardown (ndmjob's shutdown wait, unload, close).
+type phases struct {
+	total, setup, stream, teardown time.Duration
+}
+
+// measure runs one measurement and returns its times.
+func (b *bench) measure(ctx context.Context, kind string, rep int) (phases, error) {
 	ctx, cancel := context.WithTimeout(ctx, runTimeout)
 	defer cancel()
 	var cmd *exec.Cmd
+	// -v -v -v makes ndmjob log the lines phases are cut at.
+	verbose := []string{"-v", "-v", "-v"}
 	switch kind {
 	case "tar|dd":
 		os.Remove(b.tarOut)
 		cmd = exec.CommandContext(ctx, "sh", "-c", `tar -cf - -C "$1" . | dd of="$2" bs=1M conv=fsync status=none`, "sh", b.tree, b.tarOut)
 	case "local":
 		a := b.agent("n1")
-		cmd = exec.CommandContext(ctx, b.o.ndmjob, "-c", "-D", a, "-T", a, "-R", a, "-r", library, "-f", library+"/0", "-m", b.media(1), "-C", b.tree)
+		cmd = exec.CommandContext(ctx, b.o.ndmjob, append(verbose, "-c", "-D", a, "-T", a, "-R", a, "-r", library, "-f", library+"/0", "-m", b.media(1), "-C", b.tree)...)
 	case "3-way":
 		d, t := b.agent("n1"), b.agent("n2")
-		cmd = exec.CommandContext(ctx, b.o.ndmjob, "-c", "-D", d, "-T", t, "-R", t, "-r", library, "-f", library+"/1", "-o", "tape-addr="+strconv.Itoa(b.drives[1]), "-m", b.media(2), "-C", b.tree)
+		cmd = exec.CommandContext(ctx, b.o.ndmjob, append(verbose, "-c", "-D", d, "-T", t, "-R", t, "-r", library, "-f", library+"/1", "-o", "tape-addr="+strconv.Itoa(b.drives[1]), "-m", b.media(2), "-C", b.tree)...)
 	default:
-		return 0, fmt.Errorf("unknown measurement %q", kind)
+		return phases{}, fmt.Errorf("unknown measurement %q", kind)
 	}
 	cmd.Dir = b.dir
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	d := time.Since(start)
+	pr, pw, err := os.Pipe()
 	if err != nil {
-		return d, fmt.Errorf("%w\n%s", err, out)
+		return phases{}, err
 	}
-	return d, nil
+	cmd.Stdout, cmd.Stderr = pw, pw
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		return phases{}, err
+	}
+	pw.Close()
+	var out strings.Builder
+	var started, done time.Time
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		line := sc.Text()
+		fmt.Fprintf(&out, "%7.3f %s\n", time.Since(start).Seconds(), line)
+		switch {
+		case started.IsZero() && strings.Contains(line, "Waiting for operation to start"):
+			started = time.Now()
+		case done.IsZero() && strings.Contains(line, "Operation done"):
+			done = time.Now()
+		}
+	}
+	pr.Close()
+	err = cmd.Wait()
+	p := phases{total: time.Since(start)}
+	if b.o.keep {
+		// ndmjob's log with the second each line arrived, for a reader
+		// who wants to know where a slow run spent its time.
+		log := filepath.Join(b.dir, fmt.Sprintf("%s-%d.log", strings.ReplaceAll(kind, "|", ""), rep))
+		_ = os.WriteFile(log, []byte(out.String()), 0o644)
+	}
+	if err != nil {
+		return p, fmt.Errorf("%w\n%s", err, out.String())
+	}
+	if kind != "tar|dd" {
+		if started.IsZero() || done.IsZero() {
+			return p, fmt.Errorf("ndmjob did not log the start and the end of the operation:\n%s", out.String())
+		}
+		p.setup, p.stream, p.teardown = started.Sub(start), done.Sub(started), start.Add(p.total).Sub(done)
+	} else {
+		p.stream = p.total
+	}
+	return p, nil
 }
 
 func waitDial(ctx context.Context, addr string) error {

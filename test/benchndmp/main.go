@@ -55,7 +55,7 @@ func main() {
 	flag.IntVar(&o.files, "files", 10000, "regular files in the tree")
 	flag.IntVar(&o.reps, "reps", 3, "runs of each measurement; the median is reported")
 	flag.StringVar(&o.dir, "dir", "", "directory for the tree, the nodes and the tar file (default: a new temp dir under /var/tmp)")
-	flag.BoolVar(&o.keep, "keep", false, "keep the directory")
+	flag.BoolVar(&o.keep, "keep", false, "keep the directory, with each ndmjob run's log (KIND-REP.log, each line with the second it arrived)")
 	flag.Parse()
 	n, err := bytesize.Positive(size)
 	if err != nil {
