@@ -27,7 +27,11 @@ import (
 // returns), so that an image modified and then cut short by a crash never
 // meets a stale one; its Close writes it anew once the image is synced. A
 // read-only Open uses the file but never writes one. Images with a damaged
-// tail get none: their next Open must find the damage.
+// tail get none: their next Open must find the damage. Two writers of one
+// image never both reach Close: the cluster closes a cartridge opened for
+// writing under its fence (cluster/executor's closeTape), so an owner that
+// lost the cartridge to a newer epoch never stamps its stale index onto the
+// image the new owner writes.
 
 // IndexPath is where the index file of the image at path is kept. Whoever
 // deletes an image deletes it too.
