@@ -902,9 +902,16 @@ type Library struct {
 	CartridgeCapacityBytes uint64     `protobuf:"varint,7,opt,name=cartridge_capacity_bytes,json=cartridgeCapacityBytes,proto3" json:"cartridge_capacity_bytes,omitempty"`
 	Elements               []*Element `protobuf:"bytes,8,rep,name=elements,proto3" json:"elements,omitempty"`
 	// The library's directory.
-	Identity      *FileIdentity `protobuf:"bytes,9,opt,name=identity,proto3" json:"identity,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Identity *FileIdentity `protobuf:"bytes,9,opt,name=identity,proto3" json:"identity,omitempty"`
+	// The drive model (storage/drivemodel): every drive of the library
+	// streams at drive_rate_bytes_per_second, takes load_time_millis to load
+	// a cartridge and locates at locate_rate_bytes_per_second of tape
+	// passed. 0 is off: as fast as the machine.
+	DriveRateBytesPerSecond  uint64 `protobuf:"varint,10,opt,name=drive_rate_bytes_per_second,json=driveRateBytesPerSecond,proto3" json:"drive_rate_bytes_per_second,omitempty"`
+	LoadTimeMillis           uint32 `protobuf:"varint,11,opt,name=load_time_millis,json=loadTimeMillis,proto3" json:"load_time_millis,omitempty"`
+	LocateRateBytesPerSecond uint64 `protobuf:"varint,12,opt,name=locate_rate_bytes_per_second,json=locateRateBytesPerSecond,proto3" json:"locate_rate_bytes_per_second,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *Library) Reset() {
@@ -1000,6 +1007,27 @@ func (x *Library) GetIdentity() *FileIdentity {
 	return nil
 }
 
+func (x *Library) GetDriveRateBytesPerSecond() uint64 {
+	if x != nil {
+		return x.DriveRateBytesPerSecond
+	}
+	return 0
+}
+
+func (x *Library) GetLoadTimeMillis() uint32 {
+	if x != nil {
+		return x.LoadTimeMillis
+	}
+	return 0
+}
+
+func (x *Library) GetLocateRateBytesPerSecond() uint64 {
+	if x != nil {
+		return x.LocateRateBytesPerSecond
+	}
+	return 0
+}
+
 type CreateLibraryRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1010,8 +1038,12 @@ type CreateLibraryRequest struct {
 	// 0 means 1.
 	IeSlots                uint32 `protobuf:"varint,6,opt,name=ie_slots,json=ieSlots,proto3" json:"ie_slots,omitempty"`
 	CartridgeCapacityBytes uint64 `protobuf:"varint,7,opt,name=cartridge_capacity_bytes,json=cartridgeCapacityBytes,proto3" json:"cartridge_capacity_bytes,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// The drive model, as in Library; 0 is off.
+	DriveRateBytesPerSecond  uint64 `protobuf:"varint,8,opt,name=drive_rate_bytes_per_second,json=driveRateBytesPerSecond,proto3" json:"drive_rate_bytes_per_second,omitempty"`
+	LoadTimeMillis           uint32 `protobuf:"varint,9,opt,name=load_time_millis,json=loadTimeMillis,proto3" json:"load_time_millis,omitempty"`
+	LocateRateBytesPerSecond uint64 `protobuf:"varint,10,opt,name=locate_rate_bytes_per_second,json=locateRateBytesPerSecond,proto3" json:"locate_rate_bytes_per_second,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *CreateLibraryRequest) Reset() {
@@ -1089,6 +1121,27 @@ func (x *CreateLibraryRequest) GetIeSlots() uint32 {
 func (x *CreateLibraryRequest) GetCartridgeCapacityBytes() uint64 {
 	if x != nil {
 		return x.CartridgeCapacityBytes
+	}
+	return 0
+}
+
+func (x *CreateLibraryRequest) GetDriveRateBytesPerSecond() uint64 {
+	if x != nil {
+		return x.DriveRateBytesPerSecond
+	}
+	return 0
+}
+
+func (x *CreateLibraryRequest) GetLoadTimeMillis() uint32 {
+	if x != nil {
+		return x.LoadTimeMillis
+	}
+	return 0
+}
+
+func (x *CreateLibraryRequest) GetLocateRateBytesPerSecond() uint64 {
+	if x != nil {
+		return x.LocateRateBytesPerSecond
 	}
 	return 0
 }
@@ -2142,7 +2195,7 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\bNdmpLoad\x12\x1f\n" +
 	"\vdma_address\x18\x01 \x01(\tR\n" +
 	"dmaAddress\x12\x12\n" +
-	"\x04node\x18\x02 \x01(\tR\x04node\"\xa9\x02\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\"\xd1\x03\n" +
 	"\aLibrary\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03dir\x18\x02 \x01(\tR\x03dir\x12\x12\n" +
@@ -2152,7 +2205,11 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\bie_slots\x18\x06 \x01(\rR\aieSlots\x128\n" +
 	"\x18cartridge_capacity_bytes\x18\a \x01(\x04R\x16cartridgeCapacityBytes\x12-\n" +
 	"\belements\x18\b \x03(\v2\x11.ferry.v1.ElementR\belements\x122\n" +
-	"\bidentity\x18\t \x01(\v2\x16.ferry.v1.FileIdentityR\bidentity\"\xd3\x01\n" +
+	"\bidentity\x18\t \x01(\v2\x16.ferry.v1.FileIdentityR\bidentity\x12<\n" +
+	"\x1bdrive_rate_bytes_per_second\x18\n" +
+	" \x01(\x04R\x17driveRateBytesPerSecond\x12(\n" +
+	"\x10load_time_millis\x18\v \x01(\rR\x0eloadTimeMillis\x12>\n" +
+	"\x1clocate_rate_bytes_per_second\x18\f \x01(\x04R\x18locateRateBytesPerSecond\"\xfb\x02\n" +
 	"\x14CreateLibraryRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03dir\x18\x02 \x01(\tR\x03dir\x12\x12\n" +
@@ -2160,7 +2217,11 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\x05slots\x18\x04 \x01(\rR\x05slots\x12\x16\n" +
 	"\x06drives\x18\x05 \x01(\rR\x06drives\x12\x19\n" +
 	"\bie_slots\x18\x06 \x01(\rR\aieSlots\x128\n" +
-	"\x18cartridge_capacity_bytes\x18\a \x01(\x04R\x16cartridgeCapacityBytes\"\x16\n" +
+	"\x18cartridge_capacity_bytes\x18\a \x01(\x04R\x16cartridgeCapacityBytes\x12<\n" +
+	"\x1bdrive_rate_bytes_per_second\x18\b \x01(\x04R\x17driveRateBytesPerSecond\x12(\n" +
+	"\x10load_time_millis\x18\t \x01(\rR\x0eloadTimeMillis\x12>\n" +
+	"\x1clocate_rate_bytes_per_second\x18\n" +
+	" \x01(\x04R\x18locateRateBytesPerSecond\"\x16\n" +
 	"\x14ListLibrariesRequest\"H\n" +
 	"\x15ListLibrariesResponse\x12/\n" +
 	"\tlibraries\x18\x01 \x03(\v2\x11.ferry.v1.LibraryR\tlibraries\"B\n" +

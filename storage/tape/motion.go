@@ -138,3 +138,12 @@ func (c *Cartridge) moving() error {
 	}
 	return c.flushWrites()
 }
+
+// Offset is the position in bytes of medium (the image's byte offset of
+// the next object): how far along the tape it is, from which a drive
+// model (storage/drivemodel) tells how long a locate takes.
+func (c *Cartridge) Offset() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.idx.offset(c.pos)
+}
