@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"github.com/ferry-san/ferry/mover"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/scsi/sense"
+	"github.com/ferry-san/ferry/storage/drivemodel"
 	"github.com/ferry-san/ferry/storage/fence"
 )
 
@@ -91,6 +93,10 @@ type Executor struct {
 	started time.Time
 	// ending are the orphaned NDMP sessions whose end is being proposed.
 	ending map[string]bool
+	// drives are the timing of the modelled drives this node opens
+	// cartridges in (storage/drivemodel), shared by the jobs that use
+	// each drive in turn.
+	drives *drivemodel.Set
 }
 
 // runningJob is a copy under way on this node.
@@ -118,10 +124,14 @@ func New(node Node, cfg Config) *Executor {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	m := newMetrics(cfg.Registerer)
 	return &Executor{
-		node: node, cfg: cfg, log: cfg.Logger.With("component", "executor"), metrics: newMetrics(cfg.Registerer),
+		node: node, cfg: cfg, log: cfg.Logger.With("component", "executor"), metrics: m,
 		lease: newOwnerLease(), batch: &checkpointBatcher{node: node}, locks: newDeviceLocks(), running: map[string]*runningJob{},
 		started: time.Now(), ending: map[string]bool{},
+		drives: drivemodel.NewSet(nil, func(library string, drive uint32) {
+			m.driveStalls.WithLabelValues(library, strconv.FormatUint(uint64(drive), 10)).Inc()
+		}),
 	}
 }
 
@@ -404,7 +414,7 @@ func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job,
 			log.Warn("closing fences", "err", err)
 		}
 	}()
-	o := &opened{guard: guard}
+	o := &opened{guard: guard, ctx: ctx, tapes: job.GetTapes(), drives: e.drives}
 	defer func() {
 		if err := o.close(); err != nil {
 			log.Warn("closing devices", "err", err)

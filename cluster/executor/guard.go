@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ferry-san/ferry/mover"
+	"github.com/ferry-san/ferry/storage/drivemodel"
 	"github.com/ferry-san/ferry/storage/fence"
 	"github.com/ferry-san/ferry/storage/tape"
 )
@@ -240,12 +241,17 @@ func (t *guardedTape) Space(u tape.SpaceUnit, count int64) error {
 	return t.g.pass(t.f, func() error { return t.TapeDrive.Space(u, count) })
 }
 
-// unguarded returns the device a guard wraps, for reading it back.
+// unguarded returns the device a guard wraps, for reading it back: a
+// cartridge also without its drive's pacing (planning, the catalog and
+// verify look at the medium, not at a drive's timing).
 func unguarded(d mover.Device) mover.Device {
 	switch {
 	case d.Tape != nil:
 		if t, ok := d.Tape.(*guardedTape); ok {
 			d.Tape = t.TapeDrive
+		}
+		if t, ok := d.Tape.(*drivemodel.Tape); ok {
+			d.Tape = t.Medium
 		}
 	case d.Block != nil:
 		if b, ok := d.Block.(*guardedBlock); ok {
@@ -259,7 +265,7 @@ func unguarded(d mover.Device) mover.Device {
 func (g *writeGuard) guard(d mover.Device, f *fence.Fence) mover.Device {
 	switch {
 	case d.Tape != nil:
-		_, labelled := d.Tape.(*tape.Cartridge)
+		_, labelled := unguarded(d).Tape.(*tape.Cartridge)
 		d.Tape = &guardedTape{TapeDrive: d.Tape, g: g, f: f, labelled: labelled}
 	case d.Block != nil:
 		d.Block = &guardedBlock{BlockDevice: d.Block, g: g, f: f}

@@ -10,6 +10,7 @@ type metrics struct {
 	lostJobs    prometheus.Counter
 	fenced      *prometheus.CounterVec
 	takeover    prometheus.Histogram
+	driveStalls *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -27,9 +28,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		takeover: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ferry_takeover_latency_seconds",
 			Help:    "For jobs this node took over: from the lost owner's last committed checkpoint to this node's first write (wall clocks of both nodes).",
 			Buckets: []float64{0.25, 0.5, 1, 1.5, 2, 3, 4, 5, 7.5, 10, 20, 60}}),
+		driveStalls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ferry_drive_stalls_total",
+			Help: "Stalls of the modelled tape drives this node used (library --drive-rate): the drive's buffer ran empty writing, or filled reading, because the host could not keep up, and a real drive would stop and reposition (shoe-shine)."},
+			[]string{"library", "drive"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.jobs, m.checkpoints, m.bytes, m.renewals, m.lostJobs, m.fenced, m.takeover)
+		reg.MustRegister(m.jobs, m.checkpoints, m.bytes, m.renewals, m.lostJobs, m.fenced, m.takeover, m.driveStalls)
 	}
 	return m
 }

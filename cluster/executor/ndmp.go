@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-san/ferry/cluster/fsm"
 	"github.com/ferry-san/ferry/mover"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/storage/drivemodel"
 	"github.com/ferry-san/ferry/storage/fence"
 	"github.com/ferry-san/ferry/storage/tape"
 )
@@ -55,6 +56,9 @@ type Session struct {
 	track fileTracker
 	moved int64 // bytes written and read
 	ended bool
+	// drive paces the session as its library's drive model says; nil
+	// when the library has none.
+	drive *drivemodel.Drive
 
 	// A session writes records of a few KiB, one at a time: checking the
 	// fence for each (six system calls) would cost more than the write.
@@ -113,6 +117,9 @@ func (e *Executor) OpenSession(ctx context.Context, job *ferryv1.Job) (_ *Sessio
 	}
 	if s.t, err = OpenCartridge(c, !sess.GetReadWrite()); err != nil {
 		return nil, err
+	}
+	if s.drive, err = loadDrive(sctx, e.node.FSM(), e.drives, job.GetTapes(), c.GetBarcode()); err != nil {
+		return nil, errors.Join(err, s.t.Close())
 	}
 	if sess.GetReadWrite() {
 		s.w = &guardedTape{TapeDrive: s.t, g: s.g, f: s.f, labelled: true}
@@ -221,7 +228,28 @@ func (s *Session) ReadRecord(p []byte) (n int, err error) {
 		}
 	}
 	s.addMoved(n)
+	if s.drive != nil && n > 0 {
+		if perr := s.drive.Read(s.g.ctx, n); perr != nil {
+			return n, errors.Join(err, perr)
+		}
+	}
 	return n, err
+}
+
+// paceWrite waits, outside the fence hold, for room in the drive's buffer.
+func (s *Session) paceWrite(n int) error {
+	if s.drive == nil {
+		return nil
+	}
+	return s.drive.Write(s.g.ctx, n)
+}
+
+// paceSync waits for the drive to write out its buffer.
+func (s *Session) paceSync() error {
+	if s.drive == nil {
+		return nil
+	}
+	return s.drive.Sync(s.g.ctx)
 }
 
 // heldWrite runs one write of the session under its fence hold, taking a
@@ -301,6 +329,9 @@ func (s *Session) WriteRecord(p []byte) (bool, error) {
 	if at.File == 0 {
 		return false, s.w.pastLabel() // refuses: the label is not the DMA's
 	}
+	if err := s.paceWrite(len(p)); err != nil {
+		return false, err
+	}
 	var ew bool
 	err = s.heldWrite(func() (err error) { ew, err = s.t.WriteRecord(p); return err })
 	if err == nil {
@@ -330,6 +361,13 @@ func (s *Session) WriteRecords(recs [][]byte) (int, bool, error) {
 	if at.File == 0 {
 		return 0, false, s.w.pastLabel()
 	}
+	total := 0
+	for _, p := range recs {
+		total += len(p)
+	}
+	if err := s.paceWrite(total); err != nil {
+		return 0, false, err
+	}
 	// One write of the fence hold (see heldWrite), however many records.
 	var n int
 	var ew bool
@@ -358,7 +396,14 @@ func (s *Session) WriteRecords(recs [][]byte) (int, bool, error) {
 }
 
 // WriteFilemarks writes n filemarks (0 flushes), through the guard.
-func (s *Session) WriteFilemarks(n int) (bool, error) {
+func (s *Session) WriteFilemarks(n int) (_ bool, err error) {
+	if n == 0 {
+		defer func() {
+			if perr := s.paceSync(); err == nil {
+				err = perr
+			}
+		}()
+	}
 	if s.w == nil && n == 0 {
 		return false, s.t.Flush()
 	}
@@ -457,9 +502,18 @@ func (s *Session) Space(u tape.SpaceUnit, count int64) error {
 	return err
 }
 
-// motion moves the tape; a cartridge writes what it buffered before it
-// leaves the position, so a writer's motion passes the guard.
+// motion moves the tape, and then waits for the drive to have moved as
+// far (outside the fence: see motionNow).
 func (s *Session) motion(move func() error) error {
+	if s.drive == nil {
+		return s.motionNow(move)
+	}
+	return s.drive.Move(s.g.ctx, s.t.Offset, func() error { return s.motionNow(move) })
+}
+
+// motionNow moves the tape; a cartridge writes what it buffered before it
+// leaves the position, so a writer's motion passes the guard.
+func (s *Session) motionNow(move func() error) error {
 	if s.w == nil {
 		return move()
 	}
@@ -483,12 +537,16 @@ func (s *Session) BlockSize() uint32 { return s.t.BlockSize() }
 // Flush makes what was written durable, through the guard.
 func (s *Session) Flush() error {
 	if s.w == nil {
-		return s.t.Flush()
+		return errors.Join(s.t.Flush(), s.paceSync())
 	}
 	s.hmu.Lock()
-	defer s.hmu.Unlock()
 	s.dropHold()
-	return s.w.Flush()
+	err := s.w.Flush()
+	s.hmu.Unlock()
+	if err != nil {
+		return err
+	}
+	return s.paceSync()
 }
 
 // Close is End with a background context.

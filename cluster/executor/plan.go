@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -9,6 +10,7 @@ import (
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/scsi/sense"
 	"github.com/ferry-san/ferry/storage/disk"
+	"github.com/ferry-san/ferry/storage/drivemodel"
 	"github.com/ferry-san/ferry/storage/fence"
 	"github.com/ferry-san/ferry/storage/tape"
 )
@@ -21,6 +23,41 @@ type opened struct {
 	// guard, if set, claims every device opened for writing and passes
 	// its writes through the job's lease and fence.
 	guard *writeGuard
+	// ctx, tapes and drives, if drives is set, put each cartridge in the
+	// drive of the library the job's tape assignment names, paced by the
+	// library's drive model (storage/drivemodel) under the job's ctx.
+	ctx    context.Context
+	tapes  []*ferryv1.TapeAssignment
+	drives *drivemodel.Set
+}
+
+// loadDrive returns the modelled drive of drives that the job's tape
+// assignment puts the cartridge in, once its load time has passed; nil
+// when the library has no drive model (or the job no assignment for the
+// cartridge: one made without the scheduler, in tests).
+func loadDrive(ctx context.Context, reg *fsm.FSM, drives *drivemodel.Set, tapes []*ferryv1.TapeAssignment, barcode string) (*drivemodel.Drive, error) {
+	if drives == nil {
+		return nil, nil
+	}
+	for _, t := range tapes {
+		if t.GetBarcode() != barcode {
+			continue
+		}
+		lib, ok := reg.Library(t.GetLibrary())
+		if !ok {
+			return nil, nil
+		}
+		m := drivemodel.FromLibrary(lib)
+		if m.Off() {
+			return nil, nil
+		}
+		d := drives.Drive(t.GetLibrary(), t.GetDrive(), m)
+		if err := d.Load(ctx); err != nil {
+			return nil, fmt.Errorf("load %s into %s drive %d: %w", barcode, t.GetLibrary(), t.GetDrive(), err)
+		}
+		return d, nil
+	}
+	return nil, nil
 }
 
 // claim fences a device about to be opened for writing.
@@ -91,7 +128,15 @@ func (o *opened) openEndpoint(reg *fsm.FSM, ep *ferryv1.Endpoint, write bool) er
 		if err != nil {
 			return err
 		}
-		d := mover.Device{Name: "tape:" + dev.Cartridge.GetBarcode(), Tape: t}
+		var td mover.TapeDrive = t
+		drive, err := loadDrive(o.ctx, reg, o.drives, o.tapes, dev.Cartridge.GetBarcode())
+		if err != nil {
+			return errors.Join(err, t.Close())
+		}
+		if drive != nil {
+			td = drive.Tape(o.ctx, t)
+		}
+		d := mover.Device{Name: "tape:" + dev.Cartridge.GetBarcode(), Tape: td}
 		closer := t.Close
 		if write {
 			d = o.guarded(d, f)

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/storage/drivemodel"
 	"github.com/ferry-san/ferry/storage/library"
 )
 
@@ -298,6 +299,9 @@ func validateLibrary(cmd *ferryv1.Command, l *ferryv1.Library) error {
 	v.between("library.ie_slots", l.GetIeSlots(), 0, maxIESlots)
 	if l.GetCartridgeCapacityBytes() == 0 {
 		v.add("library.cartridge_capacity_bytes", "must be greater than 0")
+	}
+	for _, bad := range drivemodel.Check(l.GetDriveRateBytesPerSecond(), l.GetLoadTimeMillis(), l.GetLocateRateBytesPerSecond()) {
+		v.add("library."+bad.Field, bad.Description)
 	}
 	return v.err()
 }

@@ -203,7 +203,9 @@ func (f *dataFake) CreateLibrary(_ context.Context, req *ferryv1.CreateLibraryRe
 		return nil, fieldError("drives", "must be at least 1")
 	}
 	return &ferryv1.Library{Name: req.GetName(), Dir: req.GetDir(), Site: req.GetSite(), Slots: req.GetSlots(), Drives: req.GetDrives(),
-		IeSlots: req.GetIeSlots(), CartridgeCapacityBytes: req.GetCartridgeCapacityBytes()}, nil
+		IeSlots: req.GetIeSlots(), CartridgeCapacityBytes: req.GetCartridgeCapacityBytes(),
+		DriveRateBytesPerSecond: req.GetDriveRateBytesPerSecond(), LoadTimeMillis: req.GetLoadTimeMillis(),
+		LocateRateBytesPerSecond: req.GetLocateRateBytesPerSecond()}, nil
 }
 
 func (f *dataFake) ListLibraries(context.Context, *ferryv1.ListLibrariesRequest) (*ferryv1.ListLibrariesResponse, error) {

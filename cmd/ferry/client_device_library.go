@@ -8,8 +8,10 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/storage/drivemodel"
 )
 
 func libraryCreateCommand() *clientCommand {
@@ -19,7 +21,11 @@ func libraryCreateCommand() *clientCommand {
 		details: "A library has storage slots (from 1), tape drives (from 0) and import/export slots (from 1).\n" +
 			"The node that answers creates DIR (absolute, reachable by every node that will copy to or\n" +
 			"from the library); each cartridge is a SIMH .tap file in it. -capacity is each new\n" +
-			"cartridge's capacity (8GiB, 500GB); writes past it fail with end of medium.",
+			"cartridge's capacity (8GiB, 500GB); writes past it fail with end of medium.\n" +
+			"The drive model makes every drive of the library as fast as a real one (default: as fast as\n" +
+			"the machine): -drive-rate is what a drive streams (LTO-9: 400MB/s), -load-time how long a\n" +
+			"load takes (15s), -locate-rate how fast it winds to a position (10GB/s of tape). A drive\n" +
+			"whose host cannot keep it streaming counts its stalls (ferry_drive_stalls_total).",
 		flags: func(fs *flag.FlagSet) action {
 			name := fs.String("name", "", "library `name`; required")
 			dir := fs.String("dir", "", "absolute `directory` for the cartridge files; required")
@@ -29,8 +35,17 @@ func libraryCreateCommand() *clientCommand {
 			capacity := newSizeFlag()
 			fs.Var(capacity, "capacity", "capacity of each new cartridge, e.g. 8GiB; required")
 			site := fs.String("site", "", "`site` the library belongs to; none means the site of the node that answers")
+			driveRate := newBandwidthFlag()
+			fs.Var(driveRate, "drive-rate", "`rate` each drive streams at, such as 400MB/s; none means as fast as the machine")
+			loadTime := fs.Duration("load-time", 0, "`time` a drive takes to load a cartridge, such as 15s")
+			locateRate := newBandwidthFlag()
+			fs.Var(locateRate, "locate-rate", "`rate` of tape a drive passes while locating, such as 10GB/s; none means at once")
 			return func(ctx context.Context, c *client, _ []string) error {
 				if err := requireFlags(map[string]bool{"-name": *name != "", "-dir": *dir != "", "-capacity": capacity.set}); err != nil {
+					return err
+				}
+				loadMillis, err := driveModelFlags(driveRate.bytes, *loadTime, locateRate.bytes)
+				if err != nil {
 					return err
 				}
 				counts := map[string]*uint{"-slots": slots, "-drives": drives, "-ie-slots": ie}
@@ -44,6 +59,7 @@ func libraryCreateCommand() *clientCommand {
 				lib, err := ferryv1.NewDeviceServiceClient(c.conn).CreateLibrary(ctx, &ferryv1.CreateLibraryRequest{
 					Name: *name, Dir: *dir, Site: *site, Slots: uint32(*slots), Drives: uint32(*drives),
 					IeSlots: uint32(*ie), CartridgeCapacityBytes: capacity.bytes,
+					DriveRateBytesPerSecond: driveRate.bytes, LoadTimeMillis: loadMillis, LocateRateBytesPerSecond: locateRate.bytes,
 				})
 				if err != nil {
 					return err
@@ -223,7 +239,40 @@ func printLibrarySummary(c *client, l *ferryv1.Library) error {
 	row(tw, "dir:", orDash(l.GetDir()))
 	row(tw, "elements:", fmt.Sprintf("%s, %s, %s", plural(l.GetSlots(), "slot"), plural(l.GetDrives(), "drive"), plural(l.GetIeSlots(), "import/export slot")))
 	row(tw, "cartridge capacity:", capacityText(l.GetCartridgeCapacityBytes()))
+	row(tw, "drive model:", driveModelText(l))
 	return tw.Flush()
+}
+
+// driveModelFlags checks library create's drive model flags, and returns
+// the load time in milliseconds.
+func driveModelFlags(rate uint64, load time.Duration, locate uint64) (uint32, error) {
+	if load < 0 {
+		return 0, usageError{fmt.Sprintf("-load-time %v: must not be negative", load)}
+	}
+	loadMillis := uint32(min(load.Milliseconds(), math.MaxUint32))
+	flagOf := map[string]string{"drive_rate_bytes_per_second": "-drive-rate", "load_time_millis": "-load-time", "locate_rate_bytes_per_second": "-locate-rate"}
+	if bad := drivemodel.Check(rate, loadMillis, locate); len(bad) > 0 {
+		if bad[0].Field == "load_time_millis" {
+			return 0, usageError{fmt.Sprintf("-load-time %v: at most %v", load, drivemodel.MaxLoadTime)}
+		}
+		return 0, usageError{fmt.Sprintf("%s: %s", flagOf[bad[0].Field], bad[0].Description)}
+	}
+	return loadMillis, nil
+}
+
+// driveModelText is "stream 381.5 MiB/s, load 15s, locate 9.3 GiB/s".
+func driveModelText(l *ferryv1.Library) string {
+	m := drivemodel.FromLibrary(l)
+	if m.Off() {
+		return "- (as fast as the machine)"
+	}
+	rate := func(n int64, off string) string {
+		if n == 0 {
+			return off
+		}
+		return bytesText(uint64(n)) + "/s"
+	}
+	return fmt.Sprintf("stream %s, load %v, locate %s", rate(m.Rate, "as fast as the machine"), m.LoadTime, rate(m.LocateRate, "at once"))
 }
 
 // plural is "1 slot", "2 slots".

@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-san/ferry/cluster/fsm"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/storage/disk"
+	"github.com/ferry-san/ferry/storage/drivemodel"
 	"github.com/ferry-san/ferry/storage/fence"
 	"github.com/ferry-san/ferry/storage/library"
 	"github.com/ferry-san/ferry/storage/tape"
@@ -245,6 +246,9 @@ func (s *DeviceServer) CreateLibrary(ctx context.Context, req *ferryv1.CreateLib
 	if !filepath.IsAbs(req.GetDir()) {
 		bad = append(bad, fsm.FieldViolation{Field: "dir", Description: "must be an absolute path"})
 	}
+	for _, v := range drivemodel.Check(req.GetDriveRateBytesPerSecond(), req.GetLoadTimeMillis(), req.GetLocateRateBytesPerSecond()) {
+		bad = append(bad, fsm.FieldViolation{Field: v.Field, Description: v.Description})
+	}
 	if len(bad) > 0 {
 		return nil, invalid(bad...)
 	}
@@ -265,7 +269,9 @@ func (s *DeviceServer) CreateLibrary(ctx context.Context, req *ferryv1.CreateLib
 		return nil, errors.Join(fileError("dir", err), undo())
 	}
 	lib := &ferryv1.Library{Name: req.GetName(), Dir: dir, Site: s.siteOr(req.GetSite()), Slots: req.GetSlots(),
-		Drives: req.GetDrives(), IeSlots: ie, CartridgeCapacityBytes: req.GetCartridgeCapacityBytes(), Identity: id}
+		Drives: req.GetDrives(), IeSlots: ie, CartridgeCapacityBytes: req.GetCartridgeCapacityBytes(), Identity: id,
+		DriveRateBytesPerSecond: req.GetDriveRateBytesPerSecond(), LoadTimeMillis: req.GetLoadTimeMillis(),
+		LocateRateBytesPerSecond: req.GetLocateRateBytesPerSecond()}
 	res, err := s.registerCreated(ctx, &ferryv1.Command{Op: &ferryv1.Command_RegisterLibrary{RegisterLibrary: &ferryv1.RegisterLibraryOp{Library: lib}}},
 		func(st *fsm.FSM) (fsm.Result, bool) {
 			got, ok := st.Library(lib.GetName())

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -328,5 +329,29 @@ func TestCreateKeepsFileWhenUnknown(t *testing.T) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("the file of a registration that may have committed was removed: %v", err)
+	}
+}
+
+// TestCreateLibraryDriveModel: the drive model is kept, and a value out of
+// bounds is refused naming its field.
+func TestCreateLibraryDriveModel(t *testing.T) {
+	n := newFakeNode()
+	c := serveDevices(t, n)
+	dir := t.TempDir()
+	_, err := c.CreateLibrary(context.Background(), &ferryv1.CreateLibraryRequest{Name: "l1", Dir: filepath.Join(dir, "l1"), Slots: 2, Drives: 1,
+		CartridgeCapacityBytes: 1 << 20, DriveRateBytesPerSecond: 1 << 41, LoadTimeMillis: 3_600_000, LocateRateBytesPerSecond: 10e9})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("CreateLibrary with a 2 TiB/s drive and an hour's load: %v", err)
+	}
+	if got := fieldViolations(t, err); !slices.Equal(got, []string{"drive_rate_bytes_per_second", "load_time_millis"}) {
+		t.Errorf("field violations %v", got)
+	}
+	lib, err := c.CreateLibrary(context.Background(), &ferryv1.CreateLibraryRequest{Name: "l2", Dir: filepath.Join(dir, "l2"), Slots: 2, Drives: 1,
+		CartridgeCapacityBytes: 1 << 20, DriveRateBytesPerSecond: 400e6, LoadTimeMillis: 15_000, LocateRateBytesPerSecond: 10e9})
+	if err != nil {
+		t.Fatalf("CreateLibrary: %v", err)
+	}
+	if lib.GetDriveRateBytesPerSecond() != 400e6 || lib.GetLoadTimeMillis() != 15_000 || lib.GetLocateRateBytesPerSecond() != 10e9 {
+		t.Errorf("the library's drive model: %v", lib)
 	}
 }
