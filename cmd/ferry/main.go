@@ -44,6 +44,10 @@ func run(ctx context.Context, args []string, env cliEnv) int {
 		return runAgent(ctx, args[1:], env.stdout, env.stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], env.stdout, env.stderr)
+	case "tls":
+		return runTLS(ctx, args[1:], env.stdout, env.stderr)
+	case "keygen":
+		return runKeygen(args[1:], env.stdout, env.stderr)
 	case "version", "-version", "--version":
 		return runVersion(args[1:], env.stdout, env.stderr)
 	case "help", "-h", "-help", "--help":
@@ -65,6 +69,11 @@ Ferry runs a fault-tolerant cluster of SAN data movers and controls it.
 Node commands:
   agent                      run a Ferry node (see "ferry agent -h")
   demo                       run a local demo cluster (see "ferry demo -h")
+
+Security (local files, no cluster needed):
+  tls ca create              make the cluster's own CA (ECDSA P-256)
+  tls cert create            make a node (-node NAME) or client (-client NAME) certificate
+  keygen                     print a new gossip encryption key
 
 Client commands (talk gRPC to any node of a running cluster; without one they
 say so at once and how to start one):

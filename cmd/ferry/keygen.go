@@ -1,0 +1,32 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+)
+
+// gossipKeySize is the key -gossip-key takes: 32 bytes select AES-256 in
+// memberlist's encryption.
+const gossipKeySize = 32
+
+// runKeygen is "ferry keygen": a new random gossip encryption key, base64,
+// for -gossip-key and "ferry keyring install".
+func runKeygen(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		if isHelpFlag(args[0]) {
+			fmt.Fprintln(stdout, "Usage: ferry keygen\n\nPrints a new random 32-byte gossip encryption key, base64-encoded, for the agents' -gossip-key.")
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "ferry keygen: unexpected argument %q\n", args[0])
+		return exitUsage
+	}
+	key := make([]byte, gossipKeySize)
+	if _, err := rand.Read(key); err != nil {
+		fmt.Fprintf(stderr, "ferry keygen: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintln(stdout, base64.StdEncoding.EncodeToString(key))
+	return exitOK
+}
