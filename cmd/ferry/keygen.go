@@ -14,13 +14,8 @@ const gossipKeySize = 32
 // runKeygen is "ferry keygen": a new random gossip encryption key, base64,
 // for -gossip-key and "ferry keyring install".
 func runKeygen(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		if isHelpFlag(args[0]) {
-			fmt.Fprintln(stdout, "Usage: ferry keygen\n\nPrints a new random 32-byte gossip encryption key, base64-encoded, for the agents' -gossip-key.")
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "ferry keygen: unexpected argument %q\n", args[0])
-		return exitUsage
+	if code, done := noArgs("keygen", "Prints a new random 32-byte gossip encryption key, base64-encoded, for the agents' -gossip-key.", args, stdout, stderr); done {
+		return code
 	}
 	key := make([]byte, gossipKeySize)
 	if _, err := rand.Read(key); err != nil {

@@ -66,14 +66,24 @@ func (v versionInfo) write(w io.Writer) {
 
 // runVersion prints the version; it takes no arguments.
 func runVersion(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		if isHelpFlag(args[0]) {
-			fmt.Fprint(stdout, "Usage: ferry version\n\nPrints Ferry's version, commit, Go version and build date (also: ferry --version).\n")
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "ferry: version: unexpected argument %q\n", args[0])
-		return exitUsage
+	if code, done := noArgs("version", "Prints Ferry's version, commit, Go version and build date (also: ferry --version).", args, stdout, stderr); done {
+		return code
 	}
 	currentVersion().write(stdout)
 	return exitOK
+}
+
+// noArgs handles the arguments of a command that takes none: -h prints
+// its usage, anything else is a usage error. done is false when there are
+// no arguments and the command should run.
+func noArgs(name, what string, args []string, stdout, stderr io.Writer) (code int, done bool) {
+	if len(args) == 0 {
+		return exitOK, false
+	}
+	if isHelpFlag(args[0]) {
+		fmt.Fprintf(stdout, "Usage: ferry %s\n\n%s\n", name, what)
+		return exitOK, true
+	}
+	fmt.Fprintf(stderr, "ferry: %s: unexpected argument %q\n", name, args[0])
+	return exitUsage, true
 }

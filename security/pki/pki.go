@@ -116,16 +116,7 @@ func NewCA(cluster string, cfg Config) (certPEM, keyPEM []byte, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("pki: CA key: %w", err)
-	}
-	serial, err := serialNumber(rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
 	tmpl := &x509.Certificate{
-		SerialNumber: serial,
 		Subject: pkix.Name{
 			CommonName:         "Ferry CA " + cluster,
 			Organization:       []string{"Ferry"},
@@ -139,15 +130,7 @@ func NewCA(cluster string, cfg Config) (certPEM, keyPEM []byte, err error) {
 		MaxPathLenZero:        true,
 		PermittedURIDomains:   []string{cluster},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("pki: CA certificate: %w", err)
-	}
-	keyPEM, err = encodeKey(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), keyPEM, nil
+	return sign(tmpl, nil, nil)
 }
 
 // LoadCA reads a CA's certificate and key, checking that they belong
@@ -225,26 +208,34 @@ func (ca *CA) issue(id Identity, dns []string, ips []net.IP, usage []x509.ExtKey
 		// own end: say so now rather than on that day.
 		return nil, nil, fmt.Errorf("%w: %d days would outlive the CA, which expires %s", ErrInvalid, cfg.Days, ca.Cert.NotAfter.Format(time.DateOnly))
 	}
+	tmpl := &x509.Certificate{
+		Subject:     pkix.Name{CommonName: string(id.Role) + " " + id.Name, Organization: []string{"Ferry"}, OrganizationalUnit: []string{id.Cluster}},
+		NotBefore:   cfg.Now.Add(-skew),
+		NotAfter:    notAfter,
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: usage,
+		URIs:        []*url.URL{id.URL()},
+		DNSNames:    dns,
+		IPAddresses: ips,
+	}
+	return sign(tmpl, ca.Cert, ca.Key)
+}
+
+// sign makes a new key and a certificate for it from tmpl (a random serial
+// number is added), signed by parent's key, or self-signed when parent is
+// nil, and returns both as PEM.
+func sign(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pki: key: %w", err)
 	}
-	serial, err := serialNumber(rand.Reader)
-	if err != nil {
+	if tmpl.SerialNumber, err = serialNumber(rand.Reader); err != nil {
 		return nil, nil, err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: string(id.Role) + " " + id.Name, Organization: []string{"Ferry"}, OrganizationalUnit: []string{id.Cluster}},
-		NotBefore:    cfg.Now.Add(-skew),
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  usage,
-		URIs:         []*url.URL{id.URL()},
-		DNSNames:     dns,
-		IPAddresses:  ips,
+	if parent == nil {
+		parent, parentKey = tmpl, key
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pki: certificate: %w", err)
 	}
