@@ -336,6 +336,9 @@ func (n *Node) applyCommand(idx uint64, data []byte) {
 	}
 	if res.Job != nil && !res.Existing {
 		n.jobs.publish(res.Job.GetId())
+		// A stream's multi-stream job changes with it, and a
+		// multi-stream job's end cancels its streams.
+		n.jobs.publishRelated(res.Job)
 		level := slog.LevelInfo
 		if _, ok := cmd.GetOp().(*ferryv1.Command_CheckpointJob); ok {
 			level = slog.LevelDebug
@@ -346,6 +349,7 @@ func (n *Node) applyCommand(idx uint64, data []byte) {
 	for _, r := range res.Batch {
 		if r.Job != nil && !r.Existing {
 			n.jobs.publish(r.Job.GetId())
+			n.jobs.publishRelated(r.Job)
 		}
 	}
 }

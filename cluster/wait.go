@@ -5,6 +5,8 @@ import (
 	"sync"
 
 	"go.etcd.io/raft/v3"
+
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
 
 // waitSet hands one result to the goroutine waiting on a key: a proposal's
@@ -152,6 +154,17 @@ func (b *jobBroker) publish(id string) {
 	}
 	for ch := range b.subs[anyJob] {
 		signal(ch)
+	}
+}
+
+// publishRelated wakes the watchers of the jobs that change with j: its
+// multi-stream job, or its streams.
+func (b *jobBroker) publishRelated(j *ferryv1.Job) {
+	if p := j.GetParent(); p != "" {
+		b.publish(p)
+	}
+	for _, id := range j.GetStreams() {
+		b.publish(id)
 	}
 }
 

@@ -24,6 +24,18 @@
 // the gRPC server runs the same check before proposing, and the scheduler
 // and the executor's device locks follow the same resolution.
 //
+// A multi-stream job (JobSpec.streams > 1, streams.go) is a parent job and
+// one ordinary copy job per stream, created together by its SubmitJobOp:
+// the disk source range split into block-aligned parts (a disk destination
+// the same way; a tape destination is a pool or one cartridge per stream),
+// each stream refused as a job of its own would be, and the streams
+// refused together if one writes what another reads or writes. The
+// streams are placed, fenced, checkpointed and taken over like any job;
+// the parent is never placed. Its state follows theirs in the entry that
+// changes them (syncParent): running once one runs, succeeded with a
+// manifest (a SHA-256 per stream) once all have, failed or cancelled with
+// the first that is, cancelling the rest; cancelling it cancels them.
+//
 // Each cartridge carries its catalog (catalog.go): the files jobs wrote,
 // recorded when a FinishJobOp reports them (JobResult or JobError
 // tape_writes), cut where the job began writing as a tape discards what

@@ -216,6 +216,11 @@ func (f *FSM) Apply(index uint64, cmd *ferryv1.Command) Result {
 			return Result{Err: noBody("checkpoint_jobs")}
 		}
 		batch, err := f.st.checkpointJobs(index, cmd, op.CheckpointJobs)
+		for _, b := range batch {
+			if b.Job.GetParent() != "" {
+				f.st.syncParent(index, cmd, f.st.jobs[b.Job.GetId()])
+			}
+		}
 		return Result{Batch: batch, Err: err}
 	case *ferryv1.Command_MoveMedium:
 		if op.MoveMedium == nil {
@@ -244,6 +249,10 @@ func (f *FSM) Apply(index uint64, cmd *ferryv1.Command) Result {
 	}
 	if r.Err != nil {
 		return Result{Err: r.Err}
+	}
+	if r.Job.GetParent() != "" && !r.Existing {
+		// A stream changed: its multi-stream job follows in this entry.
+		f.st.syncParent(index, cmd, r.Job)
 	}
 	return f.st.copyOut(r)
 }

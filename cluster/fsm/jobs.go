@@ -37,6 +37,10 @@ func (s *state) submitJob(index uint64, cmd *ferryv1.Command, op *ferryv1.Submit
 	if j, ok := s.jobs[op.GetJobId()]; ok {
 		return j, true, nil
 	}
+	if op.GetSpec().GetStreams() > 1 {
+		j, err := s.submitStreams(index, cmd, op)
+		return j, false, err
+	}
 	// The spec against the devices it names, as registered at this entry.
 	// A device that is not registered is left to the copy, which fails
 	// without touching anything when it cannot open it; the gRPC server
@@ -51,22 +55,26 @@ func (s *state) submitJob(index uint64, cmd *ferryv1.Command, op *ferryv1.Submit
 		// costs, or that what it reads is not a whole file.
 		submitted += "; it " + r
 	}
-
-	now := proto.Clone(cmd.GetTime()).(*timestamppb.Timestamp)
-	j := &ferryv1.Job{
-		Id:             op.GetJobId(),
-		IdempotencyKey: op.GetIdempotencyKey(),
-		Spec:           proto.Clone(op.GetSpec()).(*ferryv1.JobSpec),
-		State:          ferryv1.JobState_JOB_STATE_QUEUED,
-		StateReason:    queuedReason,
-		CreatedAt:      now,
-		UpdatedAt:      now,
-		CreatedIndex:   index,
-		SubmittedVia:   cmd.GetNode(),
-	}
+	j := newJob(index, cmd, op.GetJobId(), op.GetIdempotencyKey(), op.GetSpec())
 	j.History = append(j.History, event(index, cmd, ferryv1.JobState_JOB_STATE_QUEUED, submitted))
 	s.insertJob(j)
 	return j, false, nil
+}
+
+// newJob is a job as submitted at the index, queued, without history.
+func newJob(index uint64, cmd *ferryv1.Command, id, key string, spec *ferryv1.JobSpec) *ferryv1.Job {
+	now := proto.Clone(cmd.GetTime()).(*timestamppb.Timestamp)
+	return &ferryv1.Job{
+		Id:             id,
+		IdempotencyKey: key,
+		Spec:           proto.Clone(spec).(*ferryv1.JobSpec),
+		State:          ferryv1.JobState_JOB_STATE_QUEUED,
+		StateReason:    queuedReason,
+		CreatedAt:      now,
+		UpdatedAt:      proto.Clone(now).(*timestamppb.Timestamp),
+		CreatedIndex:   index,
+		SubmittedVia:   cmd.GetNode(),
+	}
 }
 
 // cancelJob moves a job that has not ended to CANCELLED. Cancelling twice is
@@ -87,22 +95,35 @@ func (s *state) cancelJob(index uint64, cmd *ferryv1.Command, op *ferryv1.Cancel
 	case ferryv1.JobState_JOB_STATE_SUCCEEDED, ferryv1.JobState_JOB_STATE_FAILED:
 		return nil, fmt.Errorf("cancel job %q: %w (%s)", op.GetJobId(), ErrJobEnded, j.GetState())
 	}
+	reason := op.GetReason()
+	if reason == "" {
+		reason = defaultCancelReason
+	}
+	if IsStreamParent(j) {
+		s.endParent(index, cmd, j, ferryv1.JobState_JOB_STATE_CANCELLED, reason)
+		return j, nil
+	}
+	if err := s.cancel(index, cmd, j, reason); err != nil {
+		return nil, fmt.Errorf("cancel job %q: %w", op.GetJobId(), err)
+	}
+	return j, nil
+}
+
+// cancel moves a job that has not ended to CANCELLED and sends its
+// cartridges home.
+func (s *state) cancel(index uint64, cmd *ferryv1.Command, j *ferryv1.Job, reason string) error {
 	if IsNDMP(j) {
 		// The DMA still has the cartridge in its drive: the session's
 		// node hears that the job is gone and closes it.
 		s.finishNdmp(j)
 	} else if err := s.releaseTapes(j); err != nil {
-		return nil, fmt.Errorf("cancel job %q: %w", op.GetJobId(), err)
-	}
-	reason := op.GetReason()
-	if reason == "" {
-		reason = defaultCancelReason
+		return err
 	}
 	j.State = ferryv1.JobState_JOB_STATE_CANCELLED
 	j.StateReason = reason
 	j.UpdatedAt = proto.Clone(cmd.GetTime()).(*timestamppb.Timestamp)
 	j.History = append(j.History, event(index, cmd, ferryv1.JobState_JOB_STATE_CANCELLED, reason))
-	return j, nil
+	return nil
 }
 
 func event(index uint64, cmd *ferryv1.Command, st ferryv1.JobState, msg string) *ferryv1.JobEvent {
@@ -146,6 +167,9 @@ func validateSubmit(cmd *ferryv1.Command, op *ferryv1.SubmitJobOp) error {
 	v.jobID(op.GetJobId())
 	v = append(v, ValidateIdempotencyKey(op.GetIdempotencyKey())...)
 	v = append(v, ValidateSpec(op.GetSpec())...)
+	if len(op.GetStreams()) > 0 && op.GetSpec().GetStreams() <= 1 {
+		v.add("streams", "stream specs need spec.streams of 2 or more")
+	}
 	if len(v) > 0 {
 		return &ValidationError{Violations: v}
 	}

@@ -48,6 +48,9 @@ func (s *state) placeJob(index uint64, cmd *ferryv1.Command, op *ferryv1.PlaceJo
 	if _, ok := s.nodeByName(node); !ok {
 		return nil, fmt.Errorf("place job %q on %q: node %w", id, node, ErrNotFound)
 	}
+	if IsStreamParent(j) {
+		return nil, fmt.Errorf("place job %q: %w: a multi-stream job runs as its streams (%s…), never placed itself", id, ErrInvalid, j.GetStreams()[0])
+	}
 	if IsNDMP(j) {
 		// NDMP has no reconnect: a session lives and dies with its node.
 		return nil, fmt.Errorf("place job %q: %w: an NDMP session is never placed or taken over", id, ErrInvalid)

@@ -43,31 +43,47 @@ func copyCommand() *clientCommand {
 			"file 0 is the label. Examples:\n" +
 			"  ferry copy disk:db01@2048+65536 disk:db02@0\n" +
 			"  ferry copy disk:db01 tape:A00001L9 -bwlimit 80MiB/s\n" +
-			"  ferry copy tape:A00001L9#1 disk:db02\n\n" + followDetails,
+			"  ferry copy tape:A00001L9#1 disk:db02\n\n" + streamsDetails + "\n" + followDetails,
 		flags: func(fs *flag.FlagSet) action {
 			var f copyFlags
 			f.register(fs)
 			verify := fs.Bool("verify", false, "re-read and compare the destination after the copy")
 			overwrite := fs.Bool("overwrite", false, "let a tape to tape image copy, or a copy to tape:BARCODE#FILE, replace files already on the destination cartridge")
+			streams := fs.Int("streams", 0, "run the copy as `N` streams at once (see above); 0 or 1: one")
 			return func(ctx context.Context, c *client, args []string) error {
-				src, err := parseEndpoint(args[0])
-				if err != nil {
-					return err
-				}
-				dst, err := parseEndpoint(args[1])
-				if err != nil {
-					return err
-				}
 				opts, err := f.options()
 				if err != nil {
 					return err
 				}
 				opts.Verify, opts.Overwrite = *verify, *overwrite
+				if id, ok := strings.CutPrefix(args[0], jobSourcePrefix); ok {
+					dst, err := parseEndpoint(args[1])
+					if err != nil {
+						return err
+					}
+					spec, given, err := restoreStreams(ctx, c, id, dst)
+					if err != nil {
+						return err
+					}
+					spec.Options = opts
+					if f.name != "" {
+						spec.Name = f.name
+					}
+					return submitCopy(ctx, c, &f, spec, given...)
+				}
+				src, err := parseEndpoint(args[0])
+				if err != nil {
+					return err
+				}
+				dst, given, n, err := streamsSpec(src, args[1], *streams)
+				if err != nil {
+					return err
+				}
 				name := f.name
 				if name == "" {
 					name = copyName(src, dst)
 				}
-				return submitCopy(ctx, c, &f, &ferryv1.JobSpec{Name: name, Source: src, Destination: dst, Options: opts})
+				return submitCopy(ctx, c, &f, &ferryv1.JobSpec{Name: name, Source: src, Destination: dst, Options: opts, Streams: n}, given...)
 			}
 		},
 	}
@@ -143,13 +159,13 @@ func readParameterList(name string, stdin io.Reader) ([]byte, error) {
 }
 
 // submitCopy submits spec and, unless -detach, follows the job to its end.
-func submitCopy(ctx context.Context, c *client, f *copyFlags, spec *ferryv1.JobSpec) error {
+func submitCopy(ctx context.Context, c *client, f *copyFlags, spec *ferryv1.JobSpec, streams ...*ferryv1.JobSpec) error {
 	key := f.key
 	if key == "" {
 		key = "cli-" + rand.Text()
 	}
 	sctx, cancel := c.rpcContext(ctx)
-	resp, err := c.jobs.Submit(sctx, &ferryv1.SubmitJobRequest{Spec: spec, IdempotencyKey: key})
+	resp, err := c.jobs.Submit(sctx, &ferryv1.SubmitJobRequest{Spec: spec, IdempotencyKey: key, Streams: streams})
 	cancel()
 	if err != nil {
 		return err
@@ -254,6 +270,9 @@ func copyOutcome(w io.Writer, id string, j *ferryv1.Job) error {
 			if _, err := fmt.Fprintln(w, "verified: the destination, read back after the copy, has this SHA-256"); err != nil {
 				return err
 			}
+		}
+		if len(r.GetStreams()) > 0 {
+			return printManifest(w, r)
 		}
 		if where := wroteText(j); where != "" {
 			_, err := fmt.Fprintf(w, "job %s wrote %s\n", id, where)

@@ -202,7 +202,14 @@ func jobGetCommand() *clientCommand {
 				if c.format == "json" {
 					return writeJSON(c.stdout, j, "  ")
 				}
-				return printJob(c.stdout, j)
+				if err := printJob(c.stdout, j); err != nil || len(j.GetStreams()) == 0 {
+					return err
+				}
+				streams, err := fetchStreams(ctx, c, j, *stale)
+				if err != nil {
+					return err
+				}
+				return printStreams(c.stdout, streams)
 			}
 		},
 	}
@@ -227,6 +234,12 @@ func printJob(w io.Writer, j *ferryv1.Job) error {
 	row(tw, "updated:", timeText(j.GetUpdatedAt()))
 	row(tw, "submitted via:", orDash(j.GetSubmittedVia()))
 	row(tw, "idempotency key:", orDash(j.GetIdempotencyKey()))
+	if p := j.GetParent(); p != "" {
+		row(tw, "stream of:", p)
+	}
+	if n := len(j.GetStreams()); n > 0 {
+		row(tw, "streams:", fmt.Sprintf("%d (listed after the history)", n))
+	}
 	if s := spec.GetNdmp(); s != nil {
 		row(tw, "kind:", "ndmp (an NDMP tape session: never queued, placed or taken over)")
 		row(tw, "dma:", s.GetDmaAddress())

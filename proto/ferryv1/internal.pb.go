@@ -2164,8 +2164,12 @@ type SubmitJobOp struct {
 	JobId          string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
 	IdempotencyKey string                 `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	Spec           *JobSpec               `protobuf:"bytes,3,opt,name=spec,proto3" json:"spec,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The stream specs of a multi-stream job, as SubmitJobRequest.streams:
+	// the state machine completes and checks them, and creates the job and
+	// its streams' jobs in this one entry.
+	Streams       []*JobSpec `protobuf:"bytes,4,rep,name=streams,proto3" json:"streams,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitJobOp) Reset() {
@@ -2215,6 +2219,13 @@ func (x *SubmitJobOp) GetIdempotencyKey() string {
 func (x *SubmitJobOp) GetSpec() *JobSpec {
 	if x != nil {
 		return x.Spec
+	}
+	return nil
+}
+
+func (x *SubmitJobOp) GetStreams() []*JobSpec {
+	if x != nil {
+		return x.Streams
 	}
 	return nil
 }
@@ -2533,11 +2544,12 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12(\n" +
 	"\x05state\x18\x03 \x01(\x0e2\x12.ferry.v1.JobStateR\x05state\x12+\n" +
 	"\x06result\x18\x04 \x01(\v2\x13.ferry.v1.JobResultR\x06result\x12(\n" +
-	"\x05error\x18\x05 \x01(\v2\x12.ferry.v1.JobErrorR\x05error\"t\n" +
+	"\x05error\x18\x05 \x01(\v2\x12.ferry.v1.JobErrorR\x05error\"\xa1\x01\n" +
 	"\vSubmitJobOp\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12%\n" +
-	"\x04spec\x18\x03 \x01(\v2\x11.ferry.v1.JobSpecR\x04spec\"<\n" +
+	"\x04spec\x18\x03 \x01(\v2\x11.ferry.v1.JobSpecR\x04spec\x12+\n" +
+	"\astreams\x18\x04 \x03(\v2\x11.ferry.v1.JobSpecR\astreams\"<\n" +
 	"\vCancelJobOp\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x9d\x02\n" +
@@ -2660,24 +2672,25 @@ var file_ferry_v1_internal_proto_depIdxs = []int32{
 	42, // 37: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
 	43, // 38: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
 	44, // 39: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
-	45, // 40: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
-	9,  // 41: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
-	33, // 42: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
-	34, // 43: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
-	35, // 44: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
-	6,  // 45: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
-	7,  // 46: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
-	3,  // 47: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
-	0,  // 48: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
-	8,  // 49: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
-	8,  // 50: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
-	5,  // 51: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
-	1,  // 52: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
-	49, // [49:53] is the sub-list for method output_type
-	45, // [45:49] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	44, // 40: ferry.v1.SubmitJobOp.streams:type_name -> ferry.v1.JobSpec
+	45, // 41: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
+	9,  // 42: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
+	33, // 43: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
+	34, // 44: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
+	35, // 45: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
+	6,  // 46: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
+	7,  // 47: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
+	3,  // 48: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
+	0,  // 49: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
+	8,  // 50: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
+	8,  // 51: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
+	5,  // 52: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
+	1,  // 53: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
+	50, // [50:54] is the sub-list for method output_type
+	46, // [46:50] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_internal_proto_init() }

@@ -510,7 +510,16 @@ type JobSpec struct {
 	// Set only on the job of an NDMP tape session, which an NDMP server
 	// creates (OpenNdmpSessionOp) when a DMA opens a drive: never submitted,
 	// queued, placed or taken over. A job has this or a copy, not both.
-	Ndmp          *NdmpSession `protobuf:"bytes,7,opt,name=ndmp,proto3" json:"ndmp,omitempty"`
+	Ndmp *NdmpSession `protobuf:"bytes,7,opt,name=ndmp,proto3" json:"ndmp,omitempty"`
+	// More than 1 makes a multi-stream job: the state machine splits the
+	// copy into this many streams, each an ordinary copy job of its own
+	// (Job.streams) that is placed, checkpointed and taken over on its own,
+	// and the job ends when they all have. A disk source's range is split
+	// into block-aligned parts; a disk destination's range the same way; a
+	// tape destination (a pool, or one cartridge per stream given in
+	// SubmitJobRequest.streams) gets one file per stream. 0 and 1 mean one
+	// stream: an ordinary job.
+	Streams       uint32 `protobuf:"varint,8,opt,name=streams,proto3" json:"streams,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -592,6 +601,13 @@ func (x *JobSpec) GetNdmp() *NdmpSession {
 		return x.Ndmp
 	}
 	return nil
+}
+
+func (x *JobSpec) GetStreams() uint32 {
+	if x != nil {
+		return x.Streams
+	}
+	return 0
 }
 
 // NdmpSession is an NDMP tape session: a DMA (backup application) holding a
@@ -893,7 +909,15 @@ type Job struct {
 	// The mover's last committed checkpoint (opaque to everyone but the mover).
 	Checkpoint []byte `protobuf:"bytes,16,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
 	// Cartridges loaded for the job, one per tape endpoint.
-	Tapes         []*TapeAssignment `protobuf:"bytes,17,rep,name=tapes,proto3" json:"tapes,omitempty"`
+	Tapes []*TapeAssignment `protobuf:"bytes,17,rep,name=tapes,proto3" json:"tapes,omitempty"`
+	// A multi-stream job's streams: the ids of its child jobs, stream 1
+	// first. Such a job is never placed itself: it is QUEUED until a stream
+	// is placed, RUNNING while any runs, SUCCEEDED when all have, and FAILED
+	// or CANCELLED with the first stream that failed or was cancelled (the
+	// others are cancelled with it). Cancelling it cancels every stream.
+	Streams []string `protobuf:"bytes,18,rep,name=streams,proto3" json:"streams,omitempty"`
+	// On a stream's job: the multi-stream job it belongs to.
+	Parent        string `protobuf:"bytes,19,opt,name=parent,proto3" json:"parent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1047,6 +1071,20 @@ func (x *Job) GetTapes() []*TapeAssignment {
 	return nil
 }
 
+func (x *Job) GetStreams() []string {
+	if x != nil {
+		return x.Streams
+	}
+	return nil
+}
+
+func (x *Job) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
 type JobResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Hexadecimal SHA-256 of every byte written, in order.
@@ -1054,7 +1092,10 @@ type JobResult struct {
 	Bytes    uint64           `protobuf:"varint,2,opt,name=bytes,proto3" json:"bytes,omitempty"`
 	Segments []*SegmentResult `protobuf:"bytes,3,rep,name=segments,proto3" json:"segments,omitempty"`
 	// Where the data went on each cartridge written.
-	TapeWrites    []*TapeWrite `protobuf:"bytes,4,rep,name=tape_writes,json=tapeWrites,proto3" json:"tape_writes,omitempty"`
+	TapeWrites []*TapeWrite `protobuf:"bytes,4,rep,name=tape_writes,json=tapeWrites,proto3" json:"tape_writes,omitempty"`
+	// A multi-stream job's manifest: one entry per stream, in order. Its
+	// sha256 above is empty: each stream has its own.
+	Streams       []*StreamResult `protobuf:"bytes,5,rep,name=streams,proto3" json:"streams,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1117,6 +1158,111 @@ func (x *JobResult) GetTapeWrites() []*TapeWrite {
 	return nil
 }
 
+func (x *JobResult) GetStreams() []*StreamResult {
+	if x != nil {
+		return x.Streams
+	}
+	return nil
+}
+
+// StreamResult is one stream of a multi-stream job as it ended: which part
+// of the source went where, and the SHA-256 of its bytes.
+type StreamResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 for the first stream.
+	Index uint32 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	JobId string `protobuf:"bytes,2,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// The stream's source and destination as its job's spec names them
+	// (a pool destination names the cartridge chosen).
+	Source      *Endpoint `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	Destination *Endpoint `protobuf:"bytes,4,opt,name=destination,proto3" json:"destination,omitempty"`
+	Bytes       uint64    `protobuf:"varint,5,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	Sha256      string    `protobuf:"bytes,6,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// Where the stream's data landed on tape.
+	TapeWrites    []*TapeWrite `protobuf:"bytes,7,rep,name=tape_writes,json=tapeWrites,proto3" json:"tape_writes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamResult) Reset() {
+	*x = StreamResult{}
+	mi := &file_ferry_v1_job_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamResult) ProtoMessage() {}
+
+func (x *StreamResult) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_job_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamResult.ProtoReflect.Descriptor instead.
+func (*StreamResult) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *StreamResult) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *StreamResult) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *StreamResult) GetSource() *Endpoint {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+func (x *StreamResult) GetDestination() *Endpoint {
+	if x != nil {
+		return x.Destination
+	}
+	return nil
+}
+
+func (x *StreamResult) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *StreamResult) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *StreamResult) GetTapeWrites() []*TapeWrite {
+	if x != nil {
+		return x.TapeWrites
+	}
+	return nil
+}
+
 // TapeWrite says where a job's data landed on one cartridge.
 type TapeWrite struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -1134,7 +1280,7 @@ type TapeWrite struct {
 
 func (x *TapeWrite) Reset() {
 	*x = TapeWrite{}
-	mi := &file_ferry_v1_job_proto_msgTypes[10]
+	mi := &file_ferry_v1_job_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1146,7 +1292,7 @@ func (x *TapeWrite) String() string {
 func (*TapeWrite) ProtoMessage() {}
 
 func (x *TapeWrite) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[10]
+	mi := &file_ferry_v1_job_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1159,7 +1305,7 @@ func (x *TapeWrite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TapeWrite.ProtoReflect.Descriptor instead.
 func (*TapeWrite) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{10}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TapeWrite) GetBarcode() string {
@@ -1212,7 +1358,7 @@ type TapeFile struct {
 
 func (x *TapeFile) Reset() {
 	*x = TapeFile{}
-	mi := &file_ferry_v1_job_proto_msgTypes[11]
+	mi := &file_ferry_v1_job_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1224,7 +1370,7 @@ func (x *TapeFile) String() string {
 func (*TapeFile) ProtoMessage() {}
 
 func (x *TapeFile) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[11]
+	mi := &file_ferry_v1_job_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1237,7 +1383,7 @@ func (x *TapeFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TapeFile.ProtoReflect.Descriptor instead.
 func (*TapeFile) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{11}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TapeFile) GetNumber() uint32 {
@@ -1299,7 +1445,7 @@ type SegmentResult struct {
 
 func (x *SegmentResult) Reset() {
 	*x = SegmentResult{}
-	mi := &file_ferry_v1_job_proto_msgTypes[12]
+	mi := &file_ferry_v1_job_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1311,7 +1457,7 @@ func (x *SegmentResult) String() string {
 func (*SegmentResult) ProtoMessage() {}
 
 func (x *SegmentResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[12]
+	mi := &file_ferry_v1_job_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1324,7 +1470,7 @@ func (x *SegmentResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentResult.ProtoReflect.Descriptor instead.
 func (*SegmentResult) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SegmentResult) GetSha256() string {
@@ -1357,7 +1503,7 @@ type JobError struct {
 
 func (x *JobError) Reset() {
 	*x = JobError{}
-	mi := &file_ferry_v1_job_proto_msgTypes[13]
+	mi := &file_ferry_v1_job_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1369,7 +1515,7 @@ func (x *JobError) String() string {
 func (*JobError) ProtoMessage() {}
 
 func (x *JobError) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[13]
+	mi := &file_ferry_v1_job_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1382,7 +1528,7 @@ func (x *JobError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobError.ProtoReflect.Descriptor instead.
 func (*JobError) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *JobError) GetMessage() string {
@@ -1432,7 +1578,7 @@ type TapeAssignment struct {
 
 func (x *TapeAssignment) Reset() {
 	*x = TapeAssignment{}
-	mi := &file_ferry_v1_job_proto_msgTypes[14]
+	mi := &file_ferry_v1_job_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1444,7 +1590,7 @@ func (x *TapeAssignment) String() string {
 func (*TapeAssignment) ProtoMessage() {}
 
 func (x *TapeAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[14]
+	mi := &file_ferry_v1_job_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1457,7 +1603,7 @@ func (x *TapeAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TapeAssignment.ProtoReflect.Descriptor instead.
 func (*TapeAssignment) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TapeAssignment) GetBarcode() string {
@@ -1485,13 +1631,21 @@ type SubmitJobRequest struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Spec           *JobSpec               `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
 	IdempotencyKey string                 `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// A multi-stream job (spec.streams > 1) may give each stream's spec:
+	// exactly spec.streams of them. A stream spec without a source gets its
+	// part of spec's source (ferry copy disk:db01 tape:A,B --streams 2 gives
+	// each stream its cartridge); one with a source is taken as it is (a
+	// restore of a multi-stream job reads each stream's tape file back into
+	// its range). Options left unset are spec's. Empty: every stream writes
+	// to spec's destination (its part of a disk range, or a pool).
+	Streams       []*JobSpec `protobuf:"bytes,3,rep,name=streams,proto3" json:"streams,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[15]
+	mi := &file_ferry_v1_job_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1503,7 +1657,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[15]
+	mi := &file_ferry_v1_job_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1516,7 +1670,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{15}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SubmitJobRequest) GetSpec() *JobSpec {
@@ -1533,6 +1687,13 @@ func (x *SubmitJobRequest) GetIdempotencyKey() string {
 	return ""
 }
 
+func (x *SubmitJobRequest) GetStreams() []*JobSpec {
+	if x != nil {
+		return x.Streams
+	}
+	return nil
+}
+
 type SubmitJobResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Job   *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
@@ -1544,7 +1705,7 @@ type SubmitJobResponse struct {
 
 func (x *SubmitJobResponse) Reset() {
 	*x = SubmitJobResponse{}
-	mi := &file_ferry_v1_job_proto_msgTypes[16]
+	mi := &file_ferry_v1_job_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1556,7 +1717,7 @@ func (x *SubmitJobResponse) String() string {
 func (*SubmitJobResponse) ProtoMessage() {}
 
 func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[16]
+	mi := &file_ferry_v1_job_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1569,7 +1730,7 @@ func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobResponse.ProtoReflect.Descriptor instead.
 func (*SubmitJobResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SubmitJobResponse) GetJob() *Job {
@@ -1597,7 +1758,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[17]
+	mi := &file_ferry_v1_job_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1609,7 +1770,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[17]
+	mi := &file_ferry_v1_job_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1622,7 +1783,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetJobRequest) GetId() string {
@@ -1655,7 +1816,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[18]
+	mi := &file_ferry_v1_job_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1667,7 +1828,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[18]
+	mi := &file_ferry_v1_job_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1680,7 +1841,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListJobsRequest) GetState() JobState {
@@ -1721,7 +1882,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_ferry_v1_job_proto_msgTypes[19]
+	mi := &file_ferry_v1_job_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1733,7 +1894,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[19]
+	mi := &file_ferry_v1_job_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1746,7 +1907,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListJobsResponse) GetJobs() []*Job {
@@ -1773,7 +1934,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[20]
+	mi := &file_ferry_v1_job_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1785,7 +1946,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[20]
+	mi := &file_ferry_v1_job_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1798,7 +1959,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CancelJobRequest) GetId() string {
@@ -1824,7 +1985,7 @@ type WatchJobRequest struct {
 
 func (x *WatchJobRequest) Reset() {
 	*x = WatchJobRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[21]
+	mi := &file_ferry_v1_job_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1836,7 +1997,7 @@ func (x *WatchJobRequest) String() string {
 func (*WatchJobRequest) ProtoMessage() {}
 
 func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[21]
+	mi := &file_ferry_v1_job_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1849,7 +2010,7 @@ func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchJobRequest.ProtoReflect.Descriptor instead.
 func (*WatchJobRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{21}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WatchJobRequest) GetId() string {
@@ -1871,7 +2032,7 @@ type CopyResultsRequest struct {
 
 func (x *CopyResultsRequest) Reset() {
 	*x = CopyResultsRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[22]
+	mi := &file_ferry_v1_job_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1883,7 +2044,7 @@ func (x *CopyResultsRequest) String() string {
 func (*CopyResultsRequest) ProtoMessage() {}
 
 func (x *CopyResultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[22]
+	mi := &file_ferry_v1_job_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1896,7 +2057,7 @@ func (x *CopyResultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CopyResultsRequest.ProtoReflect.Descriptor instead.
 func (*CopyResultsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{22}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CopyResultsRequest) GetId() string {
@@ -1925,7 +2086,7 @@ type CopyResultsResponse struct {
 
 func (x *CopyResultsResponse) Reset() {
 	*x = CopyResultsResponse{}
-	mi := &file_ferry_v1_job_proto_msgTypes[23]
+	mi := &file_ferry_v1_job_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1937,7 +2098,7 @@ func (x *CopyResultsResponse) String() string {
 func (*CopyResultsResponse) ProtoMessage() {}
 
 func (x *CopyResultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[23]
+	mi := &file_ferry_v1_job_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1950,7 +2111,7 @@ func (x *CopyResultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CopyResultsResponse.ProtoReflect.Descriptor instead.
 func (*CopyResultsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{23}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CopyResultsResponse) GetData() []byte {
@@ -1994,7 +2155,7 @@ const file_ferry_v1_job_proto_rawDesc = "" +
 	"\x18bwlimit_bytes_per_second\x18\x02 \x01(\x04R\x15bwlimitBytesPerSecond\x12\x16\n" +
 	"\x06verify\x18\x03 \x01(\bR\x06verify\x12:\n" +
 	"\x19checkpoint_interval_bytes\x18\x04 \x01(\x04R\x17checkpointIntervalBytes\x12\x1c\n" +
-	"\toverwrite\x18\x05 \x01(\bR\toverwrite\"\xbb\x02\n" +
+	"\toverwrite\x18\x05 \x01(\bR\toverwrite\"\xd5\x02\n" +
 	"\aJobSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12*\n" +
 	"\x06source\x18\x02 \x01(\v2\x12.ferry.v1.EndpointR\x06source\x124\n" +
@@ -2002,7 +2163,8 @@ const file_ferry_v1_job_proto_rawDesc = "" +
 	"\bsegments\x18\x04 \x03(\v2\x11.ferry.v1.SegmentR\bsegments\x120\n" +
 	"\x14xcopy_parameter_list\x18\x05 \x01(\fR\x12xcopyParameterList\x12.\n" +
 	"\aoptions\x18\x06 \x01(\v2\x14.ferry.v1.JobOptionsR\aoptions\x12)\n" +
-	"\x04ndmp\x18\a \x01(\v2\x15.ferry.v1.NdmpSessionR\x04ndmp\"\xab\x01\n" +
+	"\x04ndmp\x18\a \x01(\v2\x15.ferry.v1.NdmpSessionR\x04ndmp\x12\x18\n" +
+	"\astreams\x18\b \x01(\rR\astreams\"\xab\x01\n" +
 	"\vNdmpSession\x12\x1f\n" +
 	"\vdma_address\x18\x01 \x01(\tR\n" +
 	"dmaAddress\x12\x12\n" +
@@ -2028,7 +2190,7 @@ const file_ferry_v1_job_proto_rawDesc = "" +
 	"\x04node\x18\x03 \x01(\tR\x04node\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12\x1d\n" +
 	"\n" +
-	"raft_index\x18\x05 \x01(\x04R\traftIndex\"\xa6\x05\n" +
+	"raft_index\x18\x05 \x01(\x04R\traftIndex\"\xd8\x05\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12%\n" +
@@ -2051,12 +2213,24 @@ const file_ferry_v1_job_proto_rawDesc = "" +
 	"\n" +
 	"checkpoint\x18\x10 \x01(\fR\n" +
 	"checkpoint\x12.\n" +
-	"\x05tapes\x18\x11 \x03(\v2\x18.ferry.v1.TapeAssignmentR\x05tapes\"\xa4\x01\n" +
+	"\x05tapes\x18\x11 \x03(\v2\x18.ferry.v1.TapeAssignmentR\x05tapes\x12\x18\n" +
+	"\astreams\x18\x12 \x03(\tR\astreams\x12\x16\n" +
+	"\x06parent\x18\x13 \x01(\tR\x06parent\"\xd6\x01\n" +
 	"\tJobResult\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x14\n" +
 	"\x05bytes\x18\x02 \x01(\x04R\x05bytes\x123\n" +
 	"\bsegments\x18\x03 \x03(\v2\x17.ferry.v1.SegmentResultR\bsegments\x124\n" +
 	"\vtape_writes\x18\x04 \x03(\v2\x13.ferry.v1.TapeWriteR\n" +
+	"tapeWrites\x120\n" +
+	"\astreams\x18\x05 \x03(\v2\x16.ferry.v1.StreamResultR\astreams\"\x81\x02\n" +
+	"\fStreamResult\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\rR\x05index\x12\x15\n" +
+	"\x06job_id\x18\x02 \x01(\tR\x05jobId\x12*\n" +
+	"\x06source\x18\x03 \x01(\v2\x12.ferry.v1.EndpointR\x06source\x124\n" +
+	"\vdestination\x18\x04 \x01(\v2\x12.ferry.v1.EndpointR\vdestination\x12\x14\n" +
+	"\x05bytes\x18\x05 \x01(\x04R\x05bytes\x12\x16\n" +
+	"\x06sha256\x18\x06 \x01(\tR\x06sha256\x124\n" +
+	"\vtape_writes\x18\a \x03(\v2\x13.ferry.v1.TapeWriteR\n" +
 	"tapeWrites\"\x8b\x01\n" +
 	"\tTapeWrite\x12\x18\n" +
 	"\abarcode\x18\x01 \x01(\tR\abarcode\x12\x1b\n" +
@@ -2088,10 +2262,11 @@ const file_ferry_v1_job_proto_rawDesc = "" +
 	"\x0eTapeAssignment\x12\x18\n" +
 	"\abarcode\x18\x01 \x01(\tR\abarcode\x12\x18\n" +
 	"\alibrary\x18\x02 \x01(\tR\alibrary\x12\x14\n" +
-	"\x05drive\x18\x03 \x01(\rR\x05drive\"b\n" +
+	"\x05drive\x18\x03 \x01(\rR\x05drive\"\x8f\x01\n" +
 	"\x10SubmitJobRequest\x12%\n" +
 	"\x04spec\x18\x01 \x01(\v2\x11.ferry.v1.JobSpecR\x04spec\x12'\n" +
-	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\"P\n" +
+	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12+\n" +
+	"\astreams\x18\x03 \x03(\v2\x11.ferry.v1.JobSpecR\astreams\"P\n" +
 	"\x11SubmitJobResponse\x12\x1f\n" +
 	"\x03job\x18\x01 \x01(\v2\r.ferry.v1.JobR\x03job\x12\x1a\n" +
 	"\bexisting\x18\x02 \x01(\bR\bexisting\"5\n" +
@@ -2157,7 +2332,7 @@ func file_ferry_v1_job_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_v1_job_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_ferry_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_ferry_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_ferry_v1_job_proto_goTypes = []any{
 	(DeviceKind)(0),               // 0: ferry.v1.DeviceKind
 	(JobState)(0),                 // 1: ferry.v1.JobState
@@ -2172,21 +2347,22 @@ var file_ferry_v1_job_proto_goTypes = []any{
 	(*JobEvent)(nil),              // 10: ferry.v1.JobEvent
 	(*Job)(nil),                   // 11: ferry.v1.Job
 	(*JobResult)(nil),             // 12: ferry.v1.JobResult
-	(*TapeWrite)(nil),             // 13: ferry.v1.TapeWrite
-	(*TapeFile)(nil),              // 14: ferry.v1.TapeFile
-	(*SegmentResult)(nil),         // 15: ferry.v1.SegmentResult
-	(*JobError)(nil),              // 16: ferry.v1.JobError
-	(*TapeAssignment)(nil),        // 17: ferry.v1.TapeAssignment
-	(*SubmitJobRequest)(nil),      // 18: ferry.v1.SubmitJobRequest
-	(*SubmitJobResponse)(nil),     // 19: ferry.v1.SubmitJobResponse
-	(*GetJobRequest)(nil),         // 20: ferry.v1.GetJobRequest
-	(*ListJobsRequest)(nil),       // 21: ferry.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),      // 22: ferry.v1.ListJobsResponse
-	(*CancelJobRequest)(nil),      // 23: ferry.v1.CancelJobRequest
-	(*WatchJobRequest)(nil),       // 24: ferry.v1.WatchJobRequest
-	(*CopyResultsRequest)(nil),    // 25: ferry.v1.CopyResultsRequest
-	(*CopyResultsResponse)(nil),   // 26: ferry.v1.CopyResultsResponse
-	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
+	(*StreamResult)(nil),          // 13: ferry.v1.StreamResult
+	(*TapeWrite)(nil),             // 14: ferry.v1.TapeWrite
+	(*TapeFile)(nil),              // 15: ferry.v1.TapeFile
+	(*SegmentResult)(nil),         // 16: ferry.v1.SegmentResult
+	(*JobError)(nil),              // 17: ferry.v1.JobError
+	(*TapeAssignment)(nil),        // 18: ferry.v1.TapeAssignment
+	(*SubmitJobRequest)(nil),      // 19: ferry.v1.SubmitJobRequest
+	(*SubmitJobResponse)(nil),     // 20: ferry.v1.SubmitJobResponse
+	(*GetJobRequest)(nil),         // 21: ferry.v1.GetJobRequest
+	(*ListJobsRequest)(nil),       // 22: ferry.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),      // 23: ferry.v1.ListJobsResponse
+	(*CancelJobRequest)(nil),      // 24: ferry.v1.CancelJobRequest
+	(*WatchJobRequest)(nil),       // 25: ferry.v1.WatchJobRequest
+	(*CopyResultsRequest)(nil),    // 26: ferry.v1.CopyResultsRequest
+	(*CopyResultsResponse)(nil),   // 27: ferry.v1.CopyResultsResponse
+	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
 }
 var file_ferry_v1_job_proto_depIdxs = []int32{
 	0,  // 0: ferry.v1.Endpoint.kind:type_name -> ferry.v1.DeviceKind
@@ -2196,45 +2372,50 @@ var file_ferry_v1_job_proto_depIdxs = []int32{
 	5,  // 4: ferry.v1.JobSpec.segments:type_name -> ferry.v1.Segment
 	6,  // 5: ferry.v1.JobSpec.options:type_name -> ferry.v1.JobOptions
 	8,  // 6: ferry.v1.JobSpec.ndmp:type_name -> ferry.v1.NdmpSession
-	27, // 7: ferry.v1.JobProgress.live_at:type_name -> google.protobuf.Timestamp
-	27, // 8: ferry.v1.JobEvent.time:type_name -> google.protobuf.Timestamp
+	28, // 7: ferry.v1.JobProgress.live_at:type_name -> google.protobuf.Timestamp
+	28, // 8: ferry.v1.JobEvent.time:type_name -> google.protobuf.Timestamp
 	1,  // 9: ferry.v1.JobEvent.state:type_name -> ferry.v1.JobState
 	7,  // 10: ferry.v1.Job.spec:type_name -> ferry.v1.JobSpec
 	1,  // 11: ferry.v1.Job.state:type_name -> ferry.v1.JobState
 	9,  // 12: ferry.v1.Job.progress:type_name -> ferry.v1.JobProgress
 	10, // 13: ferry.v1.Job.history:type_name -> ferry.v1.JobEvent
-	27, // 14: ferry.v1.Job.created_at:type_name -> google.protobuf.Timestamp
-	27, // 15: ferry.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
+	28, // 14: ferry.v1.Job.created_at:type_name -> google.protobuf.Timestamp
+	28, // 15: ferry.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
 	12, // 16: ferry.v1.Job.result:type_name -> ferry.v1.JobResult
-	16, // 17: ferry.v1.Job.error:type_name -> ferry.v1.JobError
-	17, // 18: ferry.v1.Job.tapes:type_name -> ferry.v1.TapeAssignment
-	15, // 19: ferry.v1.JobResult.segments:type_name -> ferry.v1.SegmentResult
-	13, // 20: ferry.v1.JobResult.tape_writes:type_name -> ferry.v1.TapeWrite
-	14, // 21: ferry.v1.TapeWrite.files:type_name -> ferry.v1.TapeFile
-	27, // 22: ferry.v1.TapeFile.written_at:type_name -> google.protobuf.Timestamp
-	13, // 23: ferry.v1.JobError.tape_writes:type_name -> ferry.v1.TapeWrite
-	7,  // 24: ferry.v1.SubmitJobRequest.spec:type_name -> ferry.v1.JobSpec
-	11, // 25: ferry.v1.SubmitJobResponse.job:type_name -> ferry.v1.Job
-	1,  // 26: ferry.v1.ListJobsRequest.state:type_name -> ferry.v1.JobState
-	11, // 27: ferry.v1.ListJobsResponse.jobs:type_name -> ferry.v1.Job
-	2,  // 28: ferry.v1.CopyResultsRequest.action:type_name -> ferry.v1.CopyResultsAction
-	18, // 29: ferry.v1.JobService.Submit:input_type -> ferry.v1.SubmitJobRequest
-	20, // 30: ferry.v1.JobService.Get:input_type -> ferry.v1.GetJobRequest
-	21, // 31: ferry.v1.JobService.List:input_type -> ferry.v1.ListJobsRequest
-	23, // 32: ferry.v1.JobService.Cancel:input_type -> ferry.v1.CancelJobRequest
-	24, // 33: ferry.v1.JobService.Watch:input_type -> ferry.v1.WatchJobRequest
-	25, // 34: ferry.v1.JobService.CopyResults:input_type -> ferry.v1.CopyResultsRequest
-	19, // 35: ferry.v1.JobService.Submit:output_type -> ferry.v1.SubmitJobResponse
-	11, // 36: ferry.v1.JobService.Get:output_type -> ferry.v1.Job
-	22, // 37: ferry.v1.JobService.List:output_type -> ferry.v1.ListJobsResponse
-	11, // 38: ferry.v1.JobService.Cancel:output_type -> ferry.v1.Job
-	11, // 39: ferry.v1.JobService.Watch:output_type -> ferry.v1.Job
-	26, // 40: ferry.v1.JobService.CopyResults:output_type -> ferry.v1.CopyResultsResponse
-	35, // [35:41] is the sub-list for method output_type
-	29, // [29:35] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	17, // 17: ferry.v1.Job.error:type_name -> ferry.v1.JobError
+	18, // 18: ferry.v1.Job.tapes:type_name -> ferry.v1.TapeAssignment
+	16, // 19: ferry.v1.JobResult.segments:type_name -> ferry.v1.SegmentResult
+	14, // 20: ferry.v1.JobResult.tape_writes:type_name -> ferry.v1.TapeWrite
+	13, // 21: ferry.v1.JobResult.streams:type_name -> ferry.v1.StreamResult
+	4,  // 22: ferry.v1.StreamResult.source:type_name -> ferry.v1.Endpoint
+	4,  // 23: ferry.v1.StreamResult.destination:type_name -> ferry.v1.Endpoint
+	14, // 24: ferry.v1.StreamResult.tape_writes:type_name -> ferry.v1.TapeWrite
+	15, // 25: ferry.v1.TapeWrite.files:type_name -> ferry.v1.TapeFile
+	28, // 26: ferry.v1.TapeFile.written_at:type_name -> google.protobuf.Timestamp
+	14, // 27: ferry.v1.JobError.tape_writes:type_name -> ferry.v1.TapeWrite
+	7,  // 28: ferry.v1.SubmitJobRequest.spec:type_name -> ferry.v1.JobSpec
+	7,  // 29: ferry.v1.SubmitJobRequest.streams:type_name -> ferry.v1.JobSpec
+	11, // 30: ferry.v1.SubmitJobResponse.job:type_name -> ferry.v1.Job
+	1,  // 31: ferry.v1.ListJobsRequest.state:type_name -> ferry.v1.JobState
+	11, // 32: ferry.v1.ListJobsResponse.jobs:type_name -> ferry.v1.Job
+	2,  // 33: ferry.v1.CopyResultsRequest.action:type_name -> ferry.v1.CopyResultsAction
+	19, // 34: ferry.v1.JobService.Submit:input_type -> ferry.v1.SubmitJobRequest
+	21, // 35: ferry.v1.JobService.Get:input_type -> ferry.v1.GetJobRequest
+	22, // 36: ferry.v1.JobService.List:input_type -> ferry.v1.ListJobsRequest
+	24, // 37: ferry.v1.JobService.Cancel:input_type -> ferry.v1.CancelJobRequest
+	25, // 38: ferry.v1.JobService.Watch:input_type -> ferry.v1.WatchJobRequest
+	26, // 39: ferry.v1.JobService.CopyResults:input_type -> ferry.v1.CopyResultsRequest
+	20, // 40: ferry.v1.JobService.Submit:output_type -> ferry.v1.SubmitJobResponse
+	11, // 41: ferry.v1.JobService.Get:output_type -> ferry.v1.Job
+	23, // 42: ferry.v1.JobService.List:output_type -> ferry.v1.ListJobsResponse
+	11, // 43: ferry.v1.JobService.Cancel:output_type -> ferry.v1.Job
+	11, // 44: ferry.v1.JobService.Watch:output_type -> ferry.v1.Job
+	27, // 45: ferry.v1.JobService.CopyResults:output_type -> ferry.v1.CopyResultsResponse
+	40, // [40:46] is the sub-list for method output_type
+	34, // [34:40] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_job_proto_init() }
@@ -2253,7 +2434,7 @@ func file_ferry_v1_job_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_job_proto_rawDesc), len(file_ferry_v1_job_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,8 +25,12 @@ func (s *Server) Submit(ctx context.Context, req *ferryv1.SubmitJobRequest) (*fe
 	if bad := append(fsm.ValidateSpec(req.GetSpec()), fsm.ValidateIdempotencyKey(req.GetIdempotencyKey())...); len(bad) > 0 {
 		return nil, invalid(bad...)
 	}
-	if err := s.checkDevices(ctx, req.GetSpec()); err != nil {
-		return nil, err
+	// A multi-stream job's streams are checked, each and together, by
+	// the state machine, which completes them from the spec.
+	if req.GetSpec().GetStreams() <= 1 {
+		if err := s.checkDevices(ctx, req.GetSpec()); err != nil {
+			return nil, err
+		}
 	}
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
@@ -34,6 +38,7 @@ func (s *Server) Submit(ctx context.Context, req *ferryv1.SubmitJobRequest) (*fe
 		JobId:          s.newID(),
 		IdempotencyKey: req.GetIdempotencyKey(),
 		Spec:           req.GetSpec(),
+		Streams:        req.GetStreams(),
 	}}})
 	if err != nil {
 		return nil, toStatus(err)

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ferry-san/ferry/proto/ferryv1"
+)
+
+func TestStreamsSpec(t *testing.T) {
+	src, _ := parseEndpoint("disk:db01")
+	tests := []struct {
+		dst     string
+		streams int
+		wantN   uint32
+		given   []string
+		wantErr string
+	}{
+		{dst: "tape:A1,A2,A3", wantN: 3, given: []string{"A1", "A2", "A3"}},
+		{dst: "tape:A1,A2", streams: 2, wantN: 2, given: []string{"A1", "A2"}},
+		{dst: "disk:db02", streams: 4, wantN: 4},
+		{dst: "disk:db02", wantN: 0},
+		{dst: "tape:A1,A2", streams: 3, wantErr: "one cartridge per stream"},
+		{dst: "tape:A1#2,A2", wantErr: "name no #FILE"},
+		{dst: "disk:db02", streams: 65, wantErr: "want 1 to 64"},
+	}
+	for _, tt := range tests {
+		dst, given, n, err := streamsSpec(src, tt.dst, tt.streams)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%s -streams %d: err %v, want …%s…", tt.dst, tt.streams, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || n != tt.wantN || len(given) != len(tt.given) || dst == nil {
+			t.Errorf("%s -streams %d: n %d given %v err %v", tt.dst, tt.streams, n, given, err)
+			continue
+		}
+		for i, g := range given {
+			if g.GetDestination().GetDevice().GetName() != tt.given[i] || g.GetSource() != nil {
+				t.Errorf("%s: stream %d = %v", tt.dst, i+1, g)
+			}
+		}
+	}
+}
+
+func TestRestoreSpecs(t *testing.T) {
+	file := func(n uint32, job string) *ferryv1.TapeFile { return &ferryv1.TapeFile{Number: n, JobId: job} }
+	j := &ferryv1.Job{Id: "p", State: ferryv1.JobState_JOB_STATE_SUCCEEDED, Result: &ferryv1.JobResult{Streams: []*ferryv1.StreamResult{
+		{Index: 1, JobId: "p-s1", Source: &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Lba: 100, Blocks: 50},
+			TapeWrites: []*ferryv1.TapeWrite{{Barcode: "A1", Files: []*ferryv1.TapeFile{file(3, "p-s1")}}}},
+		{Index: 2, JobId: "p-s2", Source: &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Lba: 150, Blocks: 49},
+			TapeWrites: []*ferryv1.TapeWrite{{Barcode: "A2", Files: []*ferryv1.TapeFile{{Number: 1, Incomplete: true}, file(2, "p-s2")}}}},
+	}}}
+	dst, _ := parseEndpoint("disk:db09@1000")
+	spec, given, err := restoreSpecs(j, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.GetStreams() != 2 || len(given) != 2 {
+		t.Fatalf("spec %v given %v", spec, given)
+	}
+	want := []string{"tape:A1#3 → disk:db09@1000+50", "tape:A2#2 → disk:db09@1050+49"}
+	for i, g := range given {
+		if got := endpointArg(g.GetSource()) + " → " + endpointArg(g.GetDestination()); got != want[i] {
+			t.Errorf("stream %d: %s, want %s", i+1, got, want[i])
+		}
+	}
+	j.Result.Streams = nil
+	if _, _, err := restoreSpecs(j, dst); err == nil || !strings.Contains(err.Error(), "not a multi-stream copy") {
+		t.Fatalf("single-stream job: %v", err)
+	}
+}
