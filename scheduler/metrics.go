@@ -9,6 +9,7 @@ type Metrics struct {
 	failovers  *prometheus.CounterVec
 	recopy     prometheus.Histogram
 	renewals   *prometheus.CounterVec
+	rounds     *prometheus.CounterVec
 }
 
 // NewMetrics makes the metrics and registers them with reg, if not nil.
@@ -24,9 +25,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(1<<20, 2, 12)}),
 		renewals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ferry_lease_renewals_received_total",
 			Help: "Lease renewals this node received: granted, or refused because it does not lead."}, []string{"result"}),
+		rounds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ferry_scheduler_rounds_total",
+			Help: "Scheduling rounds on the leader: planned (something changed), or skipped (nothing placement decides on changed)."}, []string{"result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.leader, m.placements, m.failovers, m.recopy, m.renewals)
+		reg.MustRegister(m.leader, m.placements, m.failovers, m.recopy, m.renewals, m.rounds)
 	}
 	return m
 }

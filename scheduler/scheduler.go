@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -97,6 +99,17 @@ type Scheduler struct {
 	// stuck remembers the last reason logged for a lost job that cannot be
 	// taken over, so that the log says it once, not every round.
 	stuck map[string]string
+
+	// The rest belongs to the goroutine that runs rounds (tick).
+	// track keeps the jobs and devices while this node leads.
+	track *tracker
+	// last is what the last round decided on, beside the tracked state.
+	last roundInputs
+	// retry asks for a round although nothing changed: a proposal of the
+	// last one failed without the state changing.
+	retry bool
+	// planned counts the rounds that ran Place, for tests.
+	planned int
 }
 
 // New returns a scheduler for node; Run starts it.
@@ -153,12 +166,29 @@ func (s *Scheduler) tick(ctx context.Context) {
 	leases := s.tableLocked(now)
 	if leases == nil {
 		s.mu.Unlock()
+		// What the tracker keeps is the leader's: a follower holds nothing.
+		s.track, s.last = nil, roundInputs{}
 		s.cfg.Metrics.leader.Set(0)
 		return
 	}
 	s.cfg.Metrics.leader.Set(1)
-	v := s.view(leases, now)
+	if s.track == nil {
+		s.track = newTracker(s.node.FSM())
+	}
+	changed := s.track.update()
+	in := s.inputs(leases, now)
 	s.mu.Unlock()
+	retry := s.retry
+	if !changed && !retry && in.equal(s.last) {
+		// Nothing placement decides on changed: the same round would
+		// make the same decisions, all of them waits already recorded.
+		s.cfg.Metrics.rounds.WithLabelValues("skipped").Inc()
+		return
+	}
+	s.last, s.retry = in, false
+	s.planned++
+	s.cfg.Metrics.rounds.WithLabelValues("planned").Inc()
+	v := s.view(in)
 	for id := range s.stuck {
 		if _, open := v.jobs[id]; !open {
 			delete(s.stuck, id) // ended, or cancelled, while it could not be taken over
@@ -172,6 +202,7 @@ func (s *Scheduler) tick(ctx context.Context) {
 	var waits []*ferryv1.WaitJobOp
 	for _, d := range Place(s.cfg.Place, v.View) {
 		if ctx.Err() != nil {
+			s.retry = true
 			return
 		}
 		if d.Node == "" {
@@ -182,14 +213,22 @@ func (s *Scheduler) tick(ctx context.Context) {
 		}
 		s.carryOut(ctx, d, v)
 	}
-	if len(waits) > 0 {
+	for len(waits) > 0 {
+		batch := waits[:min(len(waits), maxWaitsPerOp)]
+		waits = waits[len(batch):]
 		pctx, cancel := context.WithTimeout(ctx, proposeTimeout)
-		defer cancel()
-		if _, err := s.node.Propose(pctx, &ferryv1.Command{Op: &ferryv1.Command_WaitJobs{WaitJobs: &ferryv1.WaitJobsOp{Waits: waits}}}); err != nil {
-			s.log.Debug("recording why jobs wait", "jobs", len(waits), "err", err)
+		_, err := s.node.Propose(pctx, &ferryv1.Command{Op: &ferryv1.Command_WaitJobs{WaitJobs: &ferryv1.WaitJobsOp{Waits: batch}}})
+		cancel()
+		if err != nil {
+			s.retry = true
+			s.log.Debug("recording why jobs wait", "jobs", len(batch), "err", err)
 		}
 	}
 }
+
+// maxWaitsPerOp is the most wait reasons one WaitJobsOp carries (the state
+// machine's limit).
+const maxWaitsPerOp = 4096
 
 // waitFor turns a decision to leave a job waiting into a reason to record,
 // if the reason changed. A lost running job that cannot be taken over yet
@@ -217,50 +256,68 @@ type builtView struct {
 	lostKind map[string]string
 }
 
-// view gathers what placement needs from the replicated state, gossip and
-// the lease table. Called with s.mu held.
-func (s *Scheduler) view(leases *leaseTable, now time.Time) builtView {
-	reg := s.node.FSM()
+// roundInputs is what a round decides on beside the tracked state: the
+// nodes as gossip and the leases show them, and which running jobs are
+// lost and why.
+type roundInputs struct {
+	nodes []NodeView
+	lost  map[string]lostJob
+}
+
+type lostJob struct{ reason, kind string }
+
+func (a roundInputs) equal(b roundInputs) bool {
+	return slices.EqualFunc(a.nodes, b.nodes, func(x, y NodeView) bool {
+		return x.Name == y.Name && x.Site == y.Site && x.Mover == y.Mover && x.Eligible == y.Eligible && slices.Equal(x.Reach, y.Reach)
+	}) && maps.Equal(a.lost, b.lost) && a.nodes != nil
+}
+
+// inputs reads the nodes from the state machine, gossip and the lease
+// table, and finds the lost running jobs. Called with s.mu held.
+func (s *Scheduler) inputs(leases *leaseTable, now time.Time) roundInputs {
 	gossip := map[string]ferryv1.GossipState{}
 	for _, m := range s.node.Members() {
 		gossip[m.GetNode()] = m.GetGossipState()
 	}
-	v := builtView{jobs: map[string]JobView{}, lostKind: map[string]string{}}
+	in := roundInputs{nodes: []NodeView{}, lost: map[string]lostJob{}}
 	known := map[string]bool{}
-	for _, n := range reg.Nodes() {
+	for _, n := range s.node.FSM().Nodes() {
 		known[n.GetName()] = true
 		g := gossip[n.GetName()]
 		alive := g == ferryv1.GossipState_GOSSIP_STATE_ALIVE || g == ferryv1.GossipState_GOSSIP_STATE_SUSPECT
-		v.Nodes = append(v.Nodes, NodeView{
+		in.nodes = append(in.nodes, NodeView{
 			Name: n.GetName(), Site: n.GetSite(), Reach: n.GetReach(), Mover: n.GetMover(),
 			Eligible: alive && !leases.expired(n.GetName(), now),
 		})
 	}
-	running, _ := reg.Jobs(fsm.Query{State: ferryv1.JobState_JOB_STATE_RUNNING})
-	queued, _ := reg.Jobs(fsm.Query{State: ferryv1.JobState_JOB_STATE_QUEUED})
-	for _, j := range append(running, queued...) {
-		jv := jobView(reg, j)
-		if j.GetState() == ferryv1.JobState_JOB_STATE_RUNNING {
-			owner := j.GetOwner()
-			switch g := gossip[owner]; {
-			case !known[owner]:
-				jv.Lost, jv.LostReason, v.lostKind[j.GetId()] = true, fmt.Sprintf("owner %s lost: removed from the cluster", owner), "removed"
-			case g == ferryv1.GossipState_GOSSIP_STATE_DEAD || g == ferryv1.GossipState_GOSSIP_STATE_LEFT:
-				jv.Lost, jv.LostReason, v.lostKind[j.GetId()] = true, fmt.Sprintf("owner %s lost: gossip says %s", owner, gossipWord(g)), "gossip"
-			case leases.expired(owner, now):
-				jv.Lost, jv.LostReason, v.lostKind[j.GetId()] = true, fmt.Sprintf("owner %s lost: lease expired (no renewal for %v)", owner, s.cfg.Lease), "lease"
-			}
+	for id := range s.track.running {
+		owner := s.track.jobs[id].Job.GetOwner()
+		switch g := gossip[owner]; {
+		case !known[owner]:
+			in.lost[id] = lostJob{fmt.Sprintf("owner %s lost: removed from the cluster", owner), "removed"}
+		case g == ferryv1.GossipState_GOSSIP_STATE_DEAD || g == ferryv1.GossipState_GOSSIP_STATE_LEFT:
+			in.lost[id] = lostJob{fmt.Sprintf("owner %s lost: gossip says %s", owner, gossipWord(g)), "gossip"}
+		case leases.expired(owner, now):
+			in.lost[id] = lostJob{fmt.Sprintf("owner %s lost: lease expired (no renewal for %v)", owner, s.cfg.Lease), "lease"}
+		}
+	}
+	return in
+}
+
+// view puts the tracked state and the round's inputs together for Place.
+func (s *Scheduler) view(in roundInputs) builtView {
+	t := s.track
+	v := builtView{jobs: t.jobs, lostKind: map[string]string{}}
+	v.Nodes = in.nodes
+	v.Jobs = make([]JobView, 0, len(t.jobs))
+	for id, jv := range t.jobs {
+		if l, ok := in.lost[id]; ok {
+			jv.Lost, jv.LostReason = true, l.reason
+			v.lostKind[id] = l.kind
 		}
 		v.Jobs = append(v.Jobs, jv)
-		v.jobs[j.GetId()] = jv
 	}
-	v.Disks = reg.Disks()
-	for _, l := range reg.Libraries() {
-		if full, ok := reg.Library(l.GetName()); ok {
-			v.Libraries = append(v.Libraries, full)
-		}
-	}
-	v.Cartridges = reg.Cartridges("")
+	v.Disks, v.Libraries, v.Cartridges = t.disks, t.libraries, t.cartridges
 	return v
 }
 
@@ -286,6 +343,7 @@ func (s *Scheduler) endSession(ctx context.Context, jv JobView) {
 	case err != nil && errors.Is(err, fsm.ErrFenced):
 		s.log.Debug("ending NDMP session overtaken by events", "job", j.GetId(), "err", err)
 	case err != nil:
+		s.retry = true
 		s.log.Warn("could not end the NDMP session of a lost node", "job", j.GetId(), "node", j.GetOwner(), "err", err)
 	default:
 		s.log.Warn("NDMP session ended: its node is gone", "job", j.GetId(), "node", j.GetOwner(), "reason", jv.LostReason)
@@ -323,9 +381,15 @@ func (s *Scheduler) carryOut(ctx context.Context, d Decision, v builtView) {
 	}
 	err := s.propose(pctx, &ferryv1.Command{Op: &ferryv1.Command_PlaceJob{PlaceJob: op}})
 	switch {
-	case err != nil && (errors.Is(err, fsm.ErrBusy) || errors.Is(err, fsm.ErrFenced)):
+	case err != nil && errors.Is(err, fsm.ErrFenced):
+		log.Debug("placement overtaken by events", "err", err)
+	case err != nil && errors.Is(err, fsm.ErrBusy):
+		// The state machine saw a conflict placement did not: try again
+		// next round even if nothing changes.
+		s.retry = true
 		log.Debug("placement overtaken by events", "err", err)
 	case err != nil:
+		s.retry = true
 		log.Warn("could not place job", "node", d.Node, "err", err)
 	case takeover:
 		delete(s.stuck, d.JobID)

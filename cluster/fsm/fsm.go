@@ -16,6 +16,8 @@ import (
 type FSM struct {
 	mu sync.RWMutex
 	st *state
+	// feed is the change feed (ChangesSince).
+	feed feed
 }
 
 // state is everything a snapshot carries, plus indexes derived from it.
@@ -121,6 +123,13 @@ type Result struct {
 func (f *FSM) Apply(index uint64, cmd *ferryv1.Command) Result {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	r := f.apply(index, cmd)
+	f.feed.note(cmd, r)
+	return r
+}
+
+// apply is Apply with the lock held.
+func (f *FSM) apply(index uint64, cmd *ferryv1.Command) Result {
 	f.st.advance(index)
 
 	var r Result

@@ -87,3 +87,18 @@ func (f *FSM) JobCounts() map[ferryv1.JobState]int {
 	}
 	return counts
 }
+
+// JobIDs returns the ids of the jobs in the state (every job for
+// JOB_STATE_UNSPECIFIED), ordered by created_index: a reader that keeps
+// some of them reads each one (Job) without copying all at once.
+func (f *FSM) JobIDs(state ferryv1.JobState) []string {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var ids []string
+	for _, j := range f.st.order {
+		if state == ferryv1.JobState_JOB_STATE_UNSPECIFIED || j.GetState() == state {
+			ids = append(ids, j.GetId())
+		}
+	}
+	return ids
+}

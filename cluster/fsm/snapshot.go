@@ -66,6 +66,7 @@ func (f *FSM) Restore(data []byte, appliedIndex uint64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.st = st
+	f.feed.restored()
 	return nil
 }
 

@@ -1,0 +1,108 @@
+package fsm
+
+import ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+
+// The change feed tells a reader that keeps something derived from the
+// state (the leader's scheduler keeps the queued and running jobs) what
+// changed since it last looked, so that it re-reads only that instead of
+// every job each time. It is derived from the commands applied, like the
+// state's indexes, and is not part of a snapshot.
+
+// feedSize is how many job changes the feed remembers. A reader that falls
+// further behind is told to read everything again: a bound on memory, not
+// a loss of correctness.
+const feedSize = 1 << 16
+
+// Cursor marks a point of the change feed. The zero Cursor is before
+// everything: ChangesSince answers it with All.
+type Cursor struct {
+	gen, jobs, devices, registry uint64
+}
+
+// Changes is what changed between two cursors.
+type Changes struct {
+	// Jobs are the ids of the jobs created or changed, in the order of the
+	// changes; a job changed twice is listed twice.
+	Jobs []string
+	// Devices is set when a disk, library or cartridge may have changed
+	// (registered, removed, loaded, reserved...).
+	Devices bool
+	// Registry is set when a device was registered or removed: what a
+	// job's spec resolves to (JobAccess) may have changed with it.
+	Registry bool
+	// All says the feed cannot say what changed (the first call, a state
+	// restored from a snapshot, or more job changes than it remembers):
+	// the reader must read everything again.
+	All bool
+}
+
+// feed is the journal behind ChangesSince; the FSM's lock guards it.
+type feed struct {
+	// gen changes when Restore replaces the whole state.
+	gen uint64
+	// jobs counts job changes of this generation; ring holds the last
+	// feedSize of them, the change numbered n at ring[n%feedSize].
+	jobs uint64
+	ring []string
+	// devices counts commands that may have changed a device, registry
+	// those that registered or removed one.
+	devices, registry uint64
+}
+
+// noteJob records that the job changed.
+func (f *feed) noteJob(id string) {
+	if f.ring == nil {
+		f.ring = make([]string, feedSize)
+	}
+	f.ring[f.jobs%feedSize] = id
+	f.jobs++
+}
+
+// note records what an applied command changed: the jobs of its result,
+// and the devices unless it is one that only touches jobs. A refused
+// command changed nothing.
+func (f *feed) note(cmd *ferryv1.Command, r Result) {
+	if r.Err != nil {
+		return
+	}
+	if r.Job != nil {
+		f.noteJob(r.Job.GetId())
+	}
+	for _, b := range r.Batch {
+		if b.Job != nil && b.Err == nil {
+			f.noteJob(b.Job.GetId())
+		}
+	}
+	switch cmd.GetOp().(type) {
+	case *ferryv1.Command_SubmitJob, *ferryv1.Command_WaitJob, *ferryv1.Command_WaitJobs,
+		*ferryv1.Command_StartJob, *ferryv1.Command_CheckpointJob, *ferryv1.Command_CheckpointJobs:
+	case *ferryv1.Command_RegisterDisk, *ferryv1.Command_RegisterLibrary, *ferryv1.Command_AddCartridge,
+		*ferryv1.Command_RemoveDevice:
+		f.devices++
+		f.registry++
+	default:
+		f.devices++
+	}
+}
+
+// restored starts a new generation: every reader reads everything again.
+func (f *feed) restored() {
+	*f = feed{gen: f.gen + 1}
+}
+
+// ChangesSince returns what changed after the cursor, and the cursor of
+// now, to pass next time.
+func (f *FSM) ChangesSince(c Cursor) (Changes, Cursor) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	fd := &f.feed
+	now := Cursor{gen: fd.gen + 1, jobs: fd.jobs, devices: fd.devices, registry: fd.registry}
+	if c.gen != now.gen || c.jobs > fd.jobs || fd.jobs-c.jobs > feedSize {
+		return Changes{All: true}, now
+	}
+	ch := Changes{Devices: c.devices != fd.devices, Registry: c.registry != fd.registry}
+	for n := c.jobs; n < fd.jobs; n++ {
+		ch.Jobs = append(ch.Jobs, fd.ring[n%feedSize])
+	}
+	return ch, now
+}

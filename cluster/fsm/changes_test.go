@@ -1,0 +1,52 @@
+package fsm
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
+
+func TestChangesSince(t *testing.T) {
+	f := New()
+	ch, cur := f.ChangesSince(Cursor{})
+	if !ch.All {
+		t.Fatalf("the zero cursor: %+v, want All", ch)
+	}
+	f.Apply(1, diskCmd(1, validDisk("db01", 1)))
+	ch, cur = f.ChangesSince(cur)
+	if ch.All || !ch.Devices || !ch.Registry || len(ch.Jobs) != 0 {
+		t.Fatalf("after a registration: %+v", ch)
+	}
+	f.Apply(2, submitCmd(2, "j1", "", validSpec()))
+	f.Apply(3, submitCmd(3, "j2", "", validSpec()))
+	f.Apply(4, cancelCmd(4, "j1", ""))
+	f.Apply(5, cancelCmd(5, "nope", "")) // refused: no change
+	ch, cur = f.ChangesSince(cur)
+	if ch.All || ch.Registry || !slices.Equal(ch.Jobs, []string{"j1", "j2", "j1"}) {
+		t.Fatalf("after submissions and a cancel: %+v", ch)
+	}
+	if !ch.Devices {
+		t.Fatalf("a cancel may send cartridges home: Devices not set")
+	}
+	if ch, _ := f.ChangesSince(cur); ch.All || ch.Devices || ch.Registry || len(ch.Jobs) != 0 {
+		t.Fatalf("nothing changed: %+v", ch)
+	}
+	again := cur
+	for i := range feedSize + 1 {
+		f.Apply(uint64(10+i), submitCmd(10+i, fmt.Sprintf("k%d", i), "", validSpec()))
+	}
+	if ch, _ := f.ChangesSince(again); !ch.All {
+		t.Fatalf("more changes than the feed keeps: %d jobs listed, want All", len(ch.Jobs))
+	}
+	_, cur = f.ChangesSince(again)
+	data, idx, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Restore(data, idx); err != nil {
+		t.Fatal(err)
+	}
+	if ch, _ := f.ChangesSince(cur); !ch.All {
+		t.Fatalf("after a restore: %+v, want All", ch)
+	}
+}

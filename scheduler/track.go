@@ -1,0 +1,146 @@
+package scheduler
+
+import (
+	"maps"
+	"slices"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ferry-san/ferry/cluster/fsm"
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+)
+
+// tracker keeps, on the leader, what placement reads from the state
+// machine: the queued and running jobs, each with the devices it needs
+// (resolved once per change, not once per round), and the device
+// registry. The state machine's change feed (fsm.FSM.ChangesSince) says
+// what changed since the last round, so a round reads only that, and a
+// round in which nothing changed reads nothing. Jobs are kept slim (no
+// history, checkpoint or copy plan): a backlog of 100,000 jobs must not
+// cost the leader a second copy of the state.
+type tracker struct {
+	reg    *fsm.FSM
+	cursor fsm.Cursor
+	// jobs are the queued and running jobs by id; running the ids of the
+	// running ones, whose owners the driver watches.
+	jobs    map[string]JobView
+	running map[string]bool
+
+	disks      []*ferryv1.Disk
+	libraries  []*ferryv1.Library
+	cartridges []*ferryv1.Cartridge
+
+	// reads counts what was read from the state machine (a job, or the
+	// whole registry): the work a round did, for tests.
+	reads int
+}
+
+func newTracker(reg *fsm.FSM) *tracker {
+	return &tracker{reg: reg, jobs: map[string]JobView{}, running: map[string]bool{}}
+}
+
+// update reads what changed since the last call and reports whether
+// anything that placement decides on did. A job whose only change is its
+// wait reason (the scheduler's own WaitJobOp coming back) is not a change.
+func (t *tracker) update() (changed bool) {
+	ch, next := t.reg.ChangesSince(t.cursor)
+	t.cursor = next
+	if ch.All {
+		t.rebuild()
+		return true
+	}
+	if ch.Devices {
+		t.readDevices()
+		changed = true
+	}
+	if ch.Registry {
+		// What specs resolve to may have changed: every job again.
+		for _, id := range slices.Sorted(maps.Keys(t.jobs)) {
+			t.readJob(id)
+		}
+		return true
+	}
+	read := make(map[string]bool, len(ch.Jobs))
+	for _, id := range ch.Jobs {
+		if read[id] {
+			continue // once is enough: the read sees its latest state
+		}
+		read[id] = true
+		if t.readJob(id) {
+			changed = true
+		}
+	}
+	return changed
+}
+
+// rebuild reads everything again: after a snapshot replaced the state,
+// when this node starts to lead, or after the feed lost track.
+func (t *tracker) rebuild() {
+	t.jobs, t.running = map[string]JobView{}, map[string]bool{}
+	t.readDevices()
+	for _, st := range []ferryv1.JobState{ferryv1.JobState_JOB_STATE_RUNNING, ferryv1.JobState_JOB_STATE_QUEUED} {
+		for _, id := range t.reg.JobIDs(st) {
+			t.readJob(id)
+		}
+	}
+}
+
+func (t *tracker) readDevices() {
+	t.reads++
+	t.disks = t.reg.Disks()
+	t.libraries = t.libraries[:0]
+	for _, l := range t.reg.Libraries() {
+		if full, ok := t.reg.Library(l.GetName()); ok {
+			t.libraries = append(t.libraries, full)
+		}
+	}
+	t.cartridges = t.reg.Cartridges("")
+}
+
+// readJob reads one job again and reports whether placement sees a
+// difference.
+func (t *tracker) readJob(id string) (changed bool) {
+	t.reads++
+	old, had := t.jobs[id]
+	j, ok := t.reg.Job(id)
+	st := j.GetState()
+	if !ok || st != ferryv1.JobState_JOB_STATE_QUEUED && st != ferryv1.JobState_JOB_STATE_RUNNING {
+		delete(t.jobs, id)
+		delete(t.running, id)
+		return had
+	}
+	jv := jobView(t.reg, j)
+	jv.Job = slim(j)
+	t.jobs[id] = jv
+	if st == ferryv1.JobState_JOB_STATE_RUNNING {
+		t.running[id] = true
+	} else {
+		delete(t.running, id)
+	}
+	return !had || !samePlacement(old, jv)
+}
+
+// slim keeps of a job what placement and the driver read: a copy without
+// history, checkpoint and copy plan is a few hundred bytes.
+func slim(j *ferryv1.Job) *ferryv1.Job {
+	s := &ferryv1.Job{
+		Id: j.GetId(), State: j.GetState(), StateReason: j.GetStateReason(), Owner: j.GetOwner(), Epoch: j.GetEpoch(),
+		Tapes: j.GetTapes(), Progress: j.GetProgress(), CreatedIndex: j.GetCreatedIndex(),
+	}
+	if spec := j.GetSpec(); spec != nil {
+		s.Spec = &ferryv1.JobSpec{Options: spec.GetOptions(), Ndmp: spec.GetNdmp()}
+	}
+	return s
+}
+
+// samePlacement reports whether two versions of a job look the same to
+// placement: only its wait reason or history differ.
+func samePlacement(a, b JobView) bool {
+	ja, jb := a.Job, b.Job
+	return ja.GetState() == jb.GetState() && ja.GetOwner() == jb.GetOwner() && ja.GetEpoch() == jb.GetEpoch() &&
+		ja.GetCreatedIndex() == jb.GetCreatedIndex() && remaining(ja) == remaining(jb) &&
+		ja.GetSpec().GetOptions().GetPriority() == jb.GetSpec().GetOptions().GetPriority() &&
+		slices.EqualFunc(ja.GetTapes(), jb.GetTapes(), func(x, y *ferryv1.TapeAssignment) bool { return proto.Equal(x, y) }) &&
+		a.Unresolvable == b.Unresolvable && slices.Equal(a.Disks, b.Disks) &&
+		slices.Equal(a.Cartridges, b.Cartridges) && slices.Equal(a.Writes, b.Writes)
+}

@@ -1,0 +1,195 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ferry-san/ferry/cluster/fsm"
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+)
+
+// trackNodes are the nodes of the tracker tests' views.
+var trackNodes = []NodeView{mover("n2", "east"), mover("n3", "east"), mover("n4", "east")}
+
+func viewOf(t *tracker) View {
+	v := View{Nodes: trackNodes, Disks: t.disks, Libraries: t.libraries, Cartridges: t.cartridges}
+	for _, jv := range t.jobs {
+		v.Jobs = append(v.Jobs, jv)
+	}
+	return v
+}
+
+// The tracker, kept current from the change feed, gives the decisions a
+// view read from scratch gives, after every one of a random series of
+// changes: submissions (some naming a disk registered only later),
+// placements, starts, checkpoints, wait reasons, cancellations, a device
+// registered, a cartridge moved by a DMA.
+func TestTrackerMatchesAFullRebuild(t *testing.T) {
+	f := &fakeNode{fsm: fsm.New(), leader: true, clock: time.Unix(1_000_000, 0)}
+	for i, name := range []string{"n1", "n2", "n3", "n4"} {
+		f.index++
+		f.fsm.AddNode(f.index, &ferryv1.NodeInfo{Name: name, RaftId: uint64(i + 1), Site: "east", Mover: name != "n1"})
+	}
+	disk := func(name string, n int) {
+		f.must(t, &ferryv1.Command{Op: &ferryv1.Command_RegisterDisk{RegisterDisk: &ferryv1.RegisterDiskOp{Disk: &ferryv1.Disk{
+			Name: name, Naa: fmt.Sprintf("30000000000000%02d", n), Path: "/luns/" + name + ".img", SizeBytes: 1 << 20, BlockSize: 512, Site: "east"}}}})
+	}
+	for i := range 4 {
+		disk(fmt.Sprintf("db%02d", i+1), i+1)
+	}
+	f.must(t, &ferryv1.Command{Op: &ferryv1.Command_RegisterLibrary{RegisterLibrary: &ferryv1.RegisterLibraryOp{Library: &ferryv1.Library{
+		Name: "lib1", Dir: "/vtl/lib1", Site: "east", Slots: 8, Drives: 2, IeSlots: 1, CartridgeCapacityBytes: 1 << 30}}}})
+	for i := range 4 {
+		b := fmt.Sprintf("A%05dL9", i+1)
+		f.must(t, &ferryv1.Command{Op: &ferryv1.Command_AddCartridge{AddCartridge: &ferryv1.AddCartridgeOp{Cartridge: &ferryv1.Cartridge{
+			Barcode: b, Library: "lib1", Naa: fmt.Sprintf("30000000000001%02d", i), Path: "/vtl/lib1/" + b + ".tap", HomeSlot: uint32(i + 1),
+			CapacityBytes: 1 << 30, Location: &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: uint32(i + 1)}}}}})
+	}
+	ref := func(name string) *ferryv1.DeviceRef {
+		return &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: name}}
+	}
+	cfg := PlaceConfig{MaxJobsPerNode: 2}
+	inc := newTracker(f.fsm)
+	rng := rand.New(rand.NewPCG(12, 0))
+	jobs := 0
+	registered := false
+	for step := range 300 {
+		full := newTracker(f.fsm)
+		full.update()
+		open := slices.Sorted(maps.Keys(full.jobs))
+		pick := func(state ferryv1.JobState) (*ferryv1.Job, bool) {
+			var ids []string
+			for _, id := range open {
+				if full.jobs[id].Job.GetState() == state {
+					ids = append(ids, id)
+				}
+			}
+			if len(ids) == 0 {
+				return nil, false
+			}
+			j, _ := f.fsm.Job(ids[rng.IntN(len(ids))])
+			return j, true
+		}
+		var cmd *ferryv1.Command
+		switch r := rng.IntN(100); {
+		case r < 35:
+			jobs++
+			src := fmt.Sprintf("db%02d", 1+rng.IntN(5)) // db05 is registered late
+			dst := fmt.Sprintf("A%05dL9", 1+rng.IntN(4))
+			cmd = &ferryv1.Command{Op: &ferryv1.Command_SubmitJob{SubmitJob: &ferryv1.SubmitJobOp{JobId: fmt.Sprintf("j%03d", jobs), Spec: &ferryv1.JobSpec{
+				Source:      &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: ref(src)},
+				Destination: &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_TAPE, Device: ref(dst)},
+				Options:     &ferryv1.JobOptions{Priority: int32(rng.IntN(3))},
+			}}}}
+		case r < 55:
+			for _, d := range Place(cfg, viewOf(full)) {
+				if d.Node != "" {
+					cmd = &ferryv1.Command{Op: &ferryv1.Command_PlaceJob{PlaceJob: &ferryv1.PlaceJobOp{
+						JobId: d.JobID, Node: d.Node, FromEpoch: d.FromEpoch, Tapes: d.Tapes}}}
+					break
+				}
+			}
+		case r < 65:
+			if j, ok := pick(ferryv1.JobState_JOB_STATE_RUNNING); ok {
+				cmd = &ferryv1.Command{Node: j.GetOwner(), Op: &ferryv1.Command_StartJob{StartJob: &ferryv1.StartJobOp{
+					JobId: j.GetId(), Epoch: j.GetEpoch(), BytesTotal: 1 << 20, SegmentsTotal: 1}}}
+			}
+		case r < 72:
+			if j, ok := pick(ferryv1.JobState_JOB_STATE_RUNNING); ok {
+				done := uint64(rng.IntN(1 << 20))
+				cmd = &ferryv1.Command{Node: j.GetOwner(), Op: &ferryv1.Command_CheckpointJob{CheckpointJob: &ferryv1.CheckpointJobOp{
+					JobId: j.GetId(), Epoch: j.GetEpoch(), Checkpoint: []byte{1},
+					Progress: &ferryv1.JobProgress{BytesTotal: 1 << 20, BytesDone: done, CheckpointOffset: done}}}}
+			}
+		case r < 80:
+			if j, ok := pick(ferryv1.JobState_JOB_STATE_QUEUED); ok {
+				cmd = &ferryv1.Command{Op: &ferryv1.Command_WaitJobs{WaitJobs: &ferryv1.WaitJobsOp{Waits: []*ferryv1.WaitJobOp{
+					{JobId: j.GetId(), Reason: fmt.Sprintf("reason %d", step)}}}}}
+			}
+		case r < 95:
+			state := ferryv1.JobState_JOB_STATE_RUNNING
+			if rng.IntN(2) == 0 {
+				state = ferryv1.JobState_JOB_STATE_QUEUED
+			}
+			if j, ok := pick(state); ok {
+				cmd = &ferryv1.Command{Op: &ferryv1.Command_CancelJob{CancelJob: &ferryv1.CancelJobOp{JobId: j.GetId()}}}
+			}
+		case r < 97 && !registered:
+			registered = true
+			disk("db05", 5)
+		default:
+			// A DMA loads a cartridge (or fails to: it may be in use).
+			slot := uint32(1 + rng.IntN(4))
+			cmd = &ferryv1.Command{Node: "n2", Op: &ferryv1.Command_MoveMedium{MoveMedium: &ferryv1.MoveMediumOp{Library: "lib1",
+				From: &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: slot},
+				To:   &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_DRIVE, Index: uint32(rng.IntN(2))}, DmaAddress: "10.0.0.5:1"}}}
+		}
+		if cmd != nil {
+			f.Propose(context.Background(), cmd)
+		}
+		inc.update()
+		full = newTracker(f.fsm)
+		full.update()
+		if a, b := slices.Sorted(maps.Keys(inc.jobs)), slices.Sorted(maps.Keys(full.jobs)); !slices.Equal(a, b) {
+			t.Fatalf("step %d: tracked jobs %v, a rebuild reads %v", step, a, b)
+		}
+		got, want := render(Place(cfg, viewOf(inc))), render(Place(cfg, viewOf(full)))
+		if !slices.Equal(got, want) {
+			t.Fatalf("step %d (%v): the tracker decides\n%v\na rebuild decides\n%v", step, cmd.GetOp(), got, want)
+		}
+	}
+	if jobs < 60 {
+		t.Fatalf("only %d jobs submitted: the series is too tame", jobs)
+	}
+}
+
+// With a backlog that cannot be placed, a round after nothing changed
+// reads nothing from the state machine and plans nothing; the round after
+// the scheduler's own wait reasons came back reads those jobs but plans
+// nothing either.
+func TestARoundWithNothingChangedDoesNoWork(t *testing.T) {
+	f, s := newFixture(t)
+	f.gossip["n2"] = ferryv1.GossipState_GOSSIP_STATE_DEAD
+	f.gossip["n3"] = ferryv1.GossipState_GOSSIP_STATE_DEAD
+	for i := range 500 {
+		submit(t, f, fmt.Sprintf("b%03d", i))
+	}
+	planned := func() int { return s.planned }
+	s.tick(context.Background())
+	if planned() != 1 {
+		t.Fatalf("first round: %v planned, want 1", planned())
+	}
+	if j := job(t, f, "b499"); j.GetStateReason() != "no eligible node" {
+		t.Fatalf("b499 waits with %q", j.GetStateReason())
+	}
+	index := f.fsm.AppliedIndex()
+	s.tick(context.Background()) // reads the reasons it recorded
+	if planned() != 1 {
+		t.Fatalf("a round planned after only wait reasons changed")
+	}
+	for range 3 {
+		reads := s.track.reads
+		s.tick(context.Background())
+		if s.track.reads != reads || planned() != 1 {
+			t.Fatalf("a round with nothing changed read %d things and planned %v rounds in all", s.track.reads-reads, planned())
+		}
+	}
+	if f.fsm.AppliedIndex() != index {
+		t.Fatalf("rounds with nothing changed proposed %d entries", f.fsm.AppliedIndex()-index)
+	}
+	// A node coming back is a change: the backlog is placed.
+	f.gossip["n2"] = ferryv1.GossipState_GOSSIP_STATE_ALIVE
+	renew(t, s, "n2")
+	s.tick(context.Background())
+	if planned() != 2 {
+		t.Fatalf("a node coming back planned no round")
+	}
+	if j := job(t, f, "j1"); j.GetState() != ferryv1.JobState_JOB_STATE_RUNNING {
+		t.Fatalf("j1 %v (%q) once n2 is back", j.GetState(), j.GetStateReason())
+	}
+}
