@@ -14,7 +14,22 @@
 //     the moment it took over.
 //   - The driver (scheduler.go) runs while this node leads: it builds the view
 //     from the replicated state, gossip and the lease table, proposes the
-//     decisions through Raft (PlaceJobOp, WaitJobOp) and answers renewals.
+//     decisions through Raft (PlaceJobOp, WaitJobsOp) and answers renewals.
+//     It does not read the whole state each round: the tracker (track.go)
+//     keeps the queued and running jobs, slim and with their devices
+//     resolved, and the device registry, current from the state machine's
+//     change feed (fsm.FSM.ChangesSince), reading only the jobs that
+//     changed. A round in which nothing placement decides on changed (no
+//     job, device, node, eligibility or lost owner) reads nothing and
+//     plans nothing, so a backlog that cannot run costs the leader next to
+//     nothing; a wait reason the scheduler recorded itself is no change.
+//
+// Balancing: among the nodes that can run a job, placement picks the one
+// that would be done soonest: the bytes it has in flight (what its jobs have
+// left, by their owners' latest renewals when newer than the checkpoints,
+// plus the job's own) over the rate of the drives it reaches (each library's
+// drive rate, View.DriveRates; drives without one weigh alike), then fewest
+// running jobs, then name.
 //   - Progress (progress.go) answers LeaseService.Progress from the lease
 //     table: the bytes each owner reported in its latest renewal, so that
 //     clients see copies move between checkpoints without Raft entries.

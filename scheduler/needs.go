@@ -33,6 +33,16 @@ func jobView(reg Registry, j *ferryv1.Job) JobView {
 		if d.Write {
 			v.Writes = append(v.Writes, name)
 		}
+		v.Bytes = max(v.Bytes, rangeBytes(d.Reads), rangeBytes(d.Writes))
 	}
 	return v
+}
+
+// rangeBytes sums the lengths of a disk's ranges.
+func rangeBytes(rs []fsm.ByteRange) uint64 {
+	var n uint64
+	for _, r := range rs {
+		n += r.Length
+	}
+	return n
 }

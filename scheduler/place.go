@@ -3,6 +3,7 @@ package scheduler
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -67,6 +68,31 @@ type JobView struct {
 	// LostReason says why, e.g. "owner n1 lost: lease expired".
 	Lost       bool
 	LostReason string
+	// Bytes is what the job copies as its spec says (the larger of what it
+	// reads and writes on one disk), for a job that has not yet reported
+	// its total; 0 when the spec does not say (a whole tape file).
+	Bytes uint64
+	// LiveBytesDone is what a running job's owner reported in its latest
+	// lease renewal, past the last checkpoint's progress; 0 when unknown.
+	LiveBytesDone uint64
+}
+
+// DefaultJobBytes stands for the size of a job whose size nothing says
+// (a tape file read whole, before its copy reports the total): balancing
+// counts it as this much work rather than none.
+const DefaultJobBytes = 1 << 30
+
+// bytesLeft is what the job has still to copy: its total (reported, or
+// from its spec, or DefaultJobBytes) less what its owner reported done,
+// live or at its last checkpoint.
+func (jv JobView) bytesLeft() uint64 {
+	p := jv.Job.GetProgress()
+	total := cmp.Or(p.GetBytesTotal(), jv.Bytes, DefaultJobBytes)
+	done := max(p.GetBytesDone(), jv.LiveBytesDone)
+	if done >= total {
+		return 0
+	}
+	return total - done
 }
 
 // View is the cluster as placement sees it.
@@ -80,7 +106,16 @@ type View struct {
 	Libraries []*ferryv1.Library
 	// Cartridges: Location says slot or drive; Library names its library.
 	Cartridges []*ferryv1.Cartridge
+	// DriveRates are the bytes per second a drive of each library streams
+	// (by library name); a library not listed, or at 0, streams at
+	// UnratedDriveRate.
+	DriveRates map[string]uint64
 }
+
+// UnratedDriveRate is the rate of a drive whose library sets none: about
+// an LTO-9 drive's native rate. Only ratios between nodes matter, so
+// drives without a rate weigh alike.
+const UnratedDriveRate = 400_000_000
 
 // Decision is what to do with one job: place it (Node set) or leave it
 // waiting (Node empty, Reason says why).
@@ -218,6 +253,7 @@ type planner struct {
 
 	load     map[string]int               // node → running jobs
 	inFlight map[string]uint64            // node → bytes its running jobs have left
+	rate     map[string]float64           // node → bytes per second of the drives it reaches
 	busy     map[driveKey]bool            // drives holding a cartridge or held by a job
 	loadedIn map[string]map[string]uint32 // library → barcode → lowest drive showing it
 	holders  map[string]jobSet            // barcode → jobs holding it
@@ -267,6 +303,7 @@ func newPlanner(cfg PlaceConfig, v View) *planner {
 		dupJobs:    make(map[string]bool),
 		load:       make(map[string]int),
 		inFlight:   make(map[string]uint64),
+		rate:       make(map[string]float64),
 		busy:       make(map[driveKey]bool),
 		loadedIn:   make(map[string]map[string]uint32),
 		holders:    make(map[string]jobSet),
@@ -279,6 +316,9 @@ func newPlanner(cfg PlaceConfig, v View) *planner {
 	}
 	for _, lib := range v.Libraries {
 		p.noteDrives(lib)
+	}
+	for _, n := range p.nodes {
+		p.rate[n.Name] = nodeRate(*n, p.libraries, v.DriveRates)
 	}
 	p.freeSlots = freeStorageSlots(p.libraries, v.Libraries, v.Cartridges)
 	// The registry's records of loaded cartridges may disagree with the
@@ -436,7 +476,7 @@ func (p *planner) hold(jv JobView) {
 	j := jv.Job
 	if !jv.Lost {
 		p.load[j.GetOwner()]++
-		p.inFlight[j.GetOwner()] += remaining(j)
+		p.inFlight[j.GetOwner()] += jv.bytesLeft()
 	}
 	for _, t := range j.GetTapes() {
 		p.useTape(j.GetId(), t)
@@ -467,14 +507,6 @@ func (p *planner) useDevices(jv JobView) {
 	}
 }
 
-func remaining(j *ferryv1.Job) uint64 {
-	total, done := j.GetProgress().GetBytesTotal(), j.GetProgress().GetBytesDone()
-	if done >= total {
-		return 0
-	}
-	return total - done
-}
-
 // decide places one job, or says why it waits, and books what a placed job
 // takes so that later decisions of the same call see it.
 func (p *planner) decide(jv JobView) Decision {
@@ -503,7 +535,7 @@ func (p *planner) decide(jv JobView) Decision {
 
 func (p *planner) commit(jv JobView, node string, tapes []*ferryv1.TapeAssignment) {
 	p.load[node]++
-	p.inFlight[node] += remaining(jv.Job)
+	p.inFlight[node] += jv.bytesLeft()
 	for _, t := range tapes {
 		p.useTape(jv.Job.GetId(), t)
 		if entering(p.cartridges[t.GetBarcode()]) {
@@ -540,7 +572,7 @@ func (p *planner) choose(jv JobView) (string, []*ferryv1.TapeAssignment, string)
 		if len(free) == 0 {
 			return "", nil, p.atLimit(true)
 		}
-		return p.byLoad(free)[0].Name, nil, ""
+		return p.byLoad(free, jv.bytesLeft())[0].Name, nil, ""
 	}
 	need, wait := p.resolve(jv)
 	if wait != "" {
@@ -558,7 +590,7 @@ func (p *planner) choose(jv JobView) (string, []*ferryv1.TapeAssignment, string)
 		return "", nil, p.atLimit(len(able) == len(eligible))
 	}
 	var first string
-	for _, n := range p.byLoad(free) {
+	for _, n := range p.byLoad(free, jv.bytesLeft()) {
 		tapes, wait := p.assignTapes(n, need)
 		if wait == "" {
 			return n.Name, tapes, ""
@@ -752,18 +784,46 @@ func (p *planner) atLimit(allEligible bool) string {
 	return fmt.Sprintf("every eligible node that reaches the job's devices is at its limit of %d jobs", p.cfg.MaxJobsPerNode)
 }
 
-// byLoad orders nodes least loaded first: fewest running jobs, then fewest
-// bytes left to copy, then name.
-func (p *planner) byLoad(nodes []*NodeView) []*NodeView {
+// byLoad orders nodes soonest done first: the bytes each has in flight,
+// with the job's own, over the rate of the drives it reaches; then fewest
+// running jobs, then name. Among equal nodes this spreads bytes, not job
+// counts: a node with one long copy left gets the next job after a node
+// with two short ones. A node reaching more drives, or faster ones, drains
+// its work sooner and takes more.
+func (p *planner) byLoad(nodes []*NodeView, bytes uint64) []*NodeView {
+	done := func(n *NodeView) float64 { return float64(p.inFlight[n.Name]+bytes) / p.rate[n.Name] }
 	out := slices.Clone(nodes)
 	slices.SortFunc(out, func(a, b *NodeView) int {
 		return cmp.Or(
+			cmp.Compare(done(a), done(b)),
 			cmp.Compare(p.load[a.Name], p.load[b.Name]),
-			cmp.Compare(p.inFlight[a.Name], p.inFlight[b.Name]),
 			strings.Compare(a.Name, b.Name),
 		)
 	})
 	return out
+}
+
+// nodeRate is the bytes per second the node's drives stream together:
+// every drive it reaches at its library's rate. A node that reaches no
+// drive streams as one unrated drive (disk copies run at the disks'
+// speed, which placement does not know).
+func nodeRate(n NodeView, libs map[string]*ferryv1.Library, rates map[string]uint64) float64 {
+	var sum float64
+	// In name order: float sums depend on it, and placement must not
+	// depend on map order.
+	for _, name := range slices.Sorted(maps.Keys(libs)) {
+		lib := libs[name]
+		all, listed := n.reachedDrives(lib)
+		drives := uint64(len(listed))
+		if all {
+			drives = uint64(lib.GetDrives())
+		}
+		sum += float64(drives) * float64(cmp.Or(rates[name], UnratedDriveRate))
+	}
+	if sum == 0 {
+		return UnratedDriveRate
+	}
+	return sum
 }
 
 // assignTapes picks a drive for each cartridge the job needs on node n. A

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -548,7 +549,8 @@ func placeCases() []placeCase {
 			},
 		},
 		{
-			name: "least loaded: fewest jobs, then fewest bytes in flight, then name",
+			// Jobs of unknown size count as DefaultJobBytes each.
+			name: "soonest done: bytes in flight over drive rate, then fewest jobs, then name",
 			view: View{
 				Nodes: []NodeView{mover("n1", "paris"), mover("n2", "paris"), mover("n3", "paris")},
 				Jobs: []JobView{
@@ -561,7 +563,64 @@ func placeCases() []placeCase {
 					{Job: queued("J3", 12, 0)},
 				},
 			},
-			want: []string{"J1 -> n2", "J2 -> n1", "J3 -> n2"},
+			want: []string{"J1 -> n2", "J2 -> n3", "J3 -> n1"},
+		},
+		{
+			name: "bytes, not job counts: two short copies finish before one long one",
+			view: View{
+				Nodes: []NodeView{mover("n1", "paris"), mover("n2", "paris")},
+				Jobs: []JobView{
+					{Job: running("R1", "n1", 2, 10<<30)},
+					{Job: running("R2", "n2", 3, 100)},
+					{Job: running("R3", "n2", 4, 100)},
+					{Job: queued("J1", 10, 0), Bytes: 1 << 20},
+					{Job: queued("J2", 11, 0), Bytes: 1 << 20},
+				},
+			},
+			want: []string{"J1 -> n2", "J2 -> n2"},
+		},
+		{
+			name: "live progress from the lease renewals counts, not only checkpoints",
+			view: View{
+				Nodes: []NodeView{mover("n1", "paris"), mover("n2", "paris")},
+				Jobs: []JobView{
+					// 5000 left at its checkpoint, 100 by its owner's latest renewal.
+					{Job: running("R1", "n1", 2, 5000), LiveBytesDone: 1000 + 4900},
+					{Job: running("R2", "n2", 3, 1000)},
+					{Job: queued("J1", 10, 0), Bytes: 1 << 20},
+				},
+			},
+			want: []string{"J1 -> n1"},
+		},
+		{
+			// Drives without a rate weigh alike: n1 reaches two, n2 one.
+			name: "a node reaching more drives takes more bytes",
+			view: View{
+				Nodes: []NodeView{mover("n1", "paris", "lib1"), mover("n2", "paris", "lib1/0")},
+				Jobs: []JobView{
+					{Job: queued("J1", 10, 0), Bytes: 1 << 30},
+					{Job: queued("J2", 11, 0), Bytes: 1 << 30},
+					{Job: queued("J3", 12, 0), Bytes: 1 << 30},
+				},
+				Libraries: []*ferryv1.Library{library("lib1", "paris", 2)},
+			},
+			want: []string{"J1 -> n1", "J2 -> n2", "J3 -> n1"},
+		},
+		{
+			name: "a node reaching faster drives takes more bytes",
+			view: View{
+				Nodes: []NodeView{mover("n1", "paris", "fast"), mover("n2", "paris", "slow")},
+				Jobs: []JobView{
+					{Job: running("R1", "n1", 2, 1<<30)},
+					{Job: running("R2", "n2", 3, 1<<30)},
+					{Job: queued("J1", 10, 0), Bytes: 1 << 30},
+					{Job: queued("J2", 11, 0), Bytes: 1 << 30},
+					{Job: queued("J3", 12, 0), Bytes: 1 << 30},
+				},
+				Libraries:  []*ferryv1.Library{library("fast", "paris", 1), library("slow", "paris", 1)},
+				DriveRates: map[string]uint64{"fast": 800_000_000, "slow": 100_000_000},
+			},
+			want: []string{"J1 -> n1", "J2 -> n1", "J3 -> n1"},
 		},
 		{
 			name: "no eligible node",
@@ -762,6 +821,7 @@ func cloneView(v View) View {
 		Disks:      cloneAll(v.Disks),
 		Libraries:  cloneAll(v.Libraries),
 		Cartridges: cloneAll(v.Cartridges),
+		DriveRates: maps.Clone(v.DriveRates),
 	}
 	for i, n := range v.Nodes {
 		n.Reach = slices.Clone(n.Reach)
@@ -790,7 +850,8 @@ func cloneAll[T proto.Message](ms []T) []T {
 func equalViews(a, b View) bool {
 	eqJob := func(x, y JobView) bool {
 		return proto.Equal(x.Job, y.Job) && slices.Equal(x.Disks, y.Disks) && slices.Equal(x.Cartridges, y.Cartridges) &&
-			slices.Equal(x.Writes, y.Writes) && x.Unresolvable == y.Unresolvable && x.Lost == y.Lost && x.LostReason == y.LostReason
+			slices.Equal(x.Writes, y.Writes) && x.Unresolvable == y.Unresolvable && x.Lost == y.Lost && x.LostReason == y.LostReason &&
+			x.Bytes == y.Bytes && x.LiveBytesDone == y.LiveBytesDone
 	}
 	eqNode := func(x, y NodeView) bool {
 		return x.Name == y.Name && x.Site == y.Site && slices.Equal(x.Reach, y.Reach) && x.Mover == y.Mover && x.Eligible == y.Eligible
@@ -798,7 +859,8 @@ func equalViews(a, b View) bool {
 	return slices.EqualFunc(a.Nodes, b.Nodes, eqNode) && slices.EqualFunc(a.Jobs, b.Jobs, eqJob) &&
 		slices.EqualFunc(a.Disks, b.Disks, func(x, y *ferryv1.Disk) bool { return proto.Equal(x, y) }) &&
 		slices.EqualFunc(a.Libraries, b.Libraries, func(x, y *ferryv1.Library) bool { return proto.Equal(x, y) }) &&
-		slices.EqualFunc(a.Cartridges, b.Cartridges, func(x, y *ferryv1.Cartridge) bool { return proto.Equal(x, y) })
+		slices.EqualFunc(a.Cartridges, b.Cartridges, func(x, y *ferryv1.Cartridge) bool { return proto.Equal(x, y) }) &&
+		maps.Equal(a.DriveRates, b.DriveRates)
 }
 
 // TestPlaceProperties places random views, odd ones included, and checks

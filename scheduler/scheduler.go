@@ -179,7 +179,7 @@ func (s *Scheduler) tick(ctx context.Context) {
 	in := s.inputs(leases, now)
 	s.mu.Unlock()
 	retry := s.retry
-	if !changed && !retry && in.equal(s.last) {
+	if !changed && !retry && in.equal(s.last) && s.last.nodes != nil {
 		// Nothing placement decides on changed: the same round would
 		// make the same decisions, all of them waits already recorded.
 		s.cfg.Metrics.rounds.WithLabelValues("skipped").Inc()
@@ -262,6 +262,10 @@ type builtView struct {
 type roundInputs struct {
 	nodes []NodeView
 	lost  map[string]lostJob
+	// live is what the owners of running jobs last reported copying. It
+	// weighs in a round but does not start one: renewals come four times
+	// a second from every mover.
+	live map[string]uint64
 }
 
 type lostJob struct{ reason, kind string }
@@ -269,7 +273,7 @@ type lostJob struct{ reason, kind string }
 func (a roundInputs) equal(b roundInputs) bool {
 	return slices.EqualFunc(a.nodes, b.nodes, func(x, y NodeView) bool {
 		return x.Name == y.Name && x.Site == y.Site && x.Mover == y.Mover && x.Eligible == y.Eligible && slices.Equal(x.Reach, y.Reach)
-	}) && maps.Equal(a.lost, b.lost) && a.nodes != nil
+	}) && maps.Equal(a.lost, b.lost)
 }
 
 // inputs reads the nodes from the state machine, gossip and the lease
@@ -279,7 +283,7 @@ func (s *Scheduler) inputs(leases *leaseTable, now time.Time) roundInputs {
 	for _, m := range s.node.Members() {
 		gossip[m.GetNode()] = m.GetGossipState()
 	}
-	in := roundInputs{nodes: []NodeView{}, lost: map[string]lostJob{}}
+	in := roundInputs{nodes: []NodeView{}, lost: map[string]lostJob{}, live: map[string]uint64{}}
 	known := map[string]bool{}
 	for _, n := range s.node.FSM().Nodes() {
 		known[n.GetName()] = true
@@ -291,7 +295,11 @@ func (s *Scheduler) inputs(leases *leaseTable, now time.Time) roundInputs {
 		})
 	}
 	for id := range s.track.running {
-		owner := s.track.jobs[id].Job.GetOwner()
+		j := s.track.jobs[id].Job
+		owner := j.GetOwner()
+		if r, ok := leases.reported[id]; ok && r.epoch == j.GetEpoch() && r.node == owner {
+			in.live[id] = r.bytes
+		}
 		switch g := gossip[owner]; {
 		case !known[owner]:
 			in.lost[id] = lostJob{fmt.Sprintf("owner %s lost: removed from the cluster", owner), "removed"}
@@ -315,9 +323,11 @@ func (s *Scheduler) view(in roundInputs) builtView {
 			jv.Lost, jv.LostReason = true, l.reason
 			v.lostKind[id] = l.kind
 		}
+		jv.LiveBytesDone = in.live[id]
 		v.Jobs = append(v.Jobs, jv)
 	}
 	v.Disks, v.Libraries, v.Cartridges = t.disks, t.libraries, t.cartridges
+	v.DriveRates = t.driveRates
 	return v
 }
 

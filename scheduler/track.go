@@ -29,6 +29,9 @@ type tracker struct {
 	disks      []*ferryv1.Disk
 	libraries  []*ferryv1.Library
 	cartridges []*ferryv1.Cartridge
+	// driveRates are the libraries' drive rates (View.DriveRates). None
+	// is set yet: every drive weighs alike until libraries carry a rate.
+	driveRates map[string]uint64
 
 	// reads counts what was read from the state machine (a job, or the
 	// whole registry): the work a round did, for tests.
@@ -138,7 +141,7 @@ func slim(j *ferryv1.Job) *ferryv1.Job {
 func samePlacement(a, b JobView) bool {
 	ja, jb := a.Job, b.Job
 	return ja.GetState() == jb.GetState() && ja.GetOwner() == jb.GetOwner() && ja.GetEpoch() == jb.GetEpoch() &&
-		ja.GetCreatedIndex() == jb.GetCreatedIndex() && remaining(ja) == remaining(jb) &&
+		ja.GetCreatedIndex() == jb.GetCreatedIndex() && a.bytesLeft() == b.bytesLeft() &&
 		ja.GetSpec().GetOptions().GetPriority() == jb.GetSpec().GetOptions().GetPriority() &&
 		slices.EqualFunc(ja.GetTapes(), jb.GetTapes(), func(x, y *ferryv1.TapeAssignment) bool { return proto.Equal(x, y) }) &&
 		a.Unresolvable == b.Unresolvable && slices.Equal(a.Disks, b.Disks) &&

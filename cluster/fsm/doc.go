@@ -65,6 +65,11 @@
 // session whose node is gone (EndNdmpSessionOp) sends it home. Sessions are
 // never submitted, placed or taken over: NDMP has no reconnect.
 //
+// A change feed (changes.go, ChangesSince) tells a reader that keeps
+// something derived from the state, such as the leader's scheduler, which
+// jobs changed, and whether devices did, since it last asked, so that it
+// reads those again instead of every job.
+//
 // The package is pure. It does no IO, reads no clock, draws no random numbers
 // and starts no goroutines, so that every replica applying the same entries
 // reaches byte-identical state. Time comes only from Command.time, the
