@@ -56,14 +56,15 @@ func (t *tracker) update() (changed bool) {
 		t.readDevices()
 		changed = true
 	}
+	read := make(map[string]bool, len(ch.Jobs))
 	if ch.Registry {
 		// What specs resolve to may have changed: every job again.
 		for _, id := range slices.Sorted(maps.Keys(t.jobs)) {
+			read[id] = true
 			t.readJob(id)
 		}
-		return true
+		changed = true
 	}
-	read := make(map[string]bool, len(ch.Jobs))
 	for _, id := range ch.Jobs {
 		if read[id] {
 			continue // once is enough: the read sees its latest state

@@ -57,7 +57,7 @@ func TestTrackerMatchesAFullRebuild(t *testing.T) {
 	inc := newTracker(f.fsm)
 	rng := rand.New(rand.NewPCG(12, 0))
 	jobs := 0
-	registered := false
+	registered := 4
 	for step := range 300 {
 		full := newTracker(f.fsm)
 		full.update()
@@ -79,7 +79,7 @@ func TestTrackerMatchesAFullRebuild(t *testing.T) {
 		switch r := rng.IntN(100); {
 		case r < 35:
 			jobs++
-			src := fmt.Sprintf("db%02d", 1+rng.IntN(5)) // db05 is registered late
+			src := fmt.Sprintf("db%02d", 1+rng.IntN(8)) // db05..db08 are registered late
 			dst := fmt.Sprintf("A%05dL9", 1+rng.IntN(4))
 			cmd = &ferryv1.Command{Op: &ferryv1.Command_SubmitJob{SubmitJob: &ferryv1.SubmitJobOp{JobId: fmt.Sprintf("j%03d", jobs), Spec: &ferryv1.JobSpec{
 				Source:      &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: ref(src)},
@@ -119,9 +119,9 @@ func TestTrackerMatchesAFullRebuild(t *testing.T) {
 			if j, ok := pick(state); ok {
 				cmd = &ferryv1.Command{Op: &ferryv1.Command_CancelJob{CancelJob: &ferryv1.CancelJobOp{JobId: j.GetId()}}}
 			}
-		case r < 97 && !registered:
-			registered = true
-			disk("db05", 5)
+		case r < 98 && registered < 8:
+			registered++
+			disk(fmt.Sprintf("db%02d", registered), registered)
 		default:
 			// A DMA loads a cartridge (or fails to: it may be in use).
 			slot := uint32(1 + rng.IntN(4))
@@ -131,6 +131,9 @@ func TestTrackerMatchesAFullRebuild(t *testing.T) {
 		}
 		if cmd != nil {
 			f.Propose(context.Background(), cmd)
+		}
+		if rng.IntN(3) == 0 {
+			continue // the next update sees several changes at once
 		}
 		inc.update()
 		full = newTracker(f.fsm)
