@@ -70,6 +70,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer receives the executor's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// DriveClock paces the modelled drives (storage/drivemodel); nil is
+	// the machine's clock.
+	DriveClock drivemodel.Clock
 }
 
 // Executor runs the jobs the scheduler placed on this node, and keeps this
@@ -129,7 +132,7 @@ func New(node Node, cfg Config) *Executor {
 		node: node, cfg: cfg, log: cfg.Logger.With("component", "executor"), metrics: m,
 		lease: newOwnerLease(), batch: &checkpointBatcher{node: node}, locks: newDeviceLocks(), running: map[string]*runningJob{},
 		started: time.Now(), ending: map[string]bool{},
-		drives: drivemodel.NewSet(nil, func(library string, drive uint32) {
+		drives: drivemodel.NewSet(cfg.DriveClock, func(library string, drive uint32) {
 			m.driveStalls.WithLabelValues(library, strconv.FormatUint(uint64(drive), 10)).Inc()
 		}),
 	}

@@ -68,6 +68,8 @@ type clusterOptions struct {
 	// noScheduler leaves jobs queued until a test places them; renewals
 	// are still answered.
 	noScheduler bool
+	// drive is libA's drive model (setup).
+	drive *ferryv1.Library
 }
 
 func newCluster(t *testing.T, opt clusterOptions) *fakeCluster {
@@ -333,7 +335,9 @@ func setup(t *testing.T, opt clusterOptions) *fixture {
 			Name: name, Naa: "300000000000000" + string(rune('1'+i)), Path: path, SizeBytes: diskSize, BlockSize: 512, Site: "east"}}}})
 	}
 	f.must(t, &ferryv1.Command{Op: &ferryv1.Command_RegisterLibrary{RegisterLibrary: &ferryv1.RegisterLibraryOp{Library: &ferryv1.Library{
-		Name: "libA", Dir: f.dir, Slots: 2, Drives: 2, IeSlots: 1, CartridgeCapacityBytes: 1 << 30}}}})
+		Name: "libA", Dir: f.dir, Slots: 2, Drives: 2, IeSlots: 1, CartridgeCapacityBytes: 1 << 30,
+		DriveRateBytesPerSecond: opt.drive.GetDriveRateBytesPerSecond(), LoadTimeMillis: opt.drive.GetLoadTimeMillis(),
+		LocateRateBytesPerSecond: opt.drive.GetLocateRateBytesPerSecond()}}}})
 	f.tape = f.addCartridge(t, barcode, "3000000000000009", 1)
 	return f
 }

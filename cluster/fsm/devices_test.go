@@ -150,6 +150,25 @@ func TestRegisterDevices(t *testing.T) {
 				"library.ie_slots: must be between 0 and 64; library.cartridge_capacity_bytes: must be greater than 0",
 		},
 		{
+			name: "library with a drive model",
+			cmd: libraryCmd(0, libraryWith(func(l *ferryv1.Library) {
+				l.DriveRateBytesPerSecond, l.LoadTimeMillis, l.LocateRateBytesPerSecond = 400e6, 15_000, 10e9
+			})),
+			want: libraryWith(func(l *ferryv1.Library) {
+				l.DriveRateBytesPerSecond, l.LoadTimeMillis, l.LocateRateBytesPerSecond = 400e6, 15_000, 10e9
+			}),
+		},
+		{
+			name: "library with a drive model out of bounds",
+			cmd: libraryCmd(0, libraryWith(func(l *ferryv1.Library) {
+				l.DriveRateBytesPerSecond, l.LoadTimeMillis, l.LocateRateBytesPerSecond = 1<<41, 3_600_000, 1<<41
+			})),
+			wantErr: ErrInvalid,
+			wantErrText: "library.drive_rate_bytes_per_second: 2199023255552 bytes/s: at most 1099511627776 (1 TiB/s); " +
+				"library.load_time_millis: 3600000 ms: at most 600000 (10m0s); " +
+				"library.locate_rate_bytes_per_second: 2199023255552 bytes/s: at most 1099511627776 (1 TiB/s)",
+		},
+		{
 			name:        "library without a body",
 			cmd:         libraryCmd(0, nil),
 			wantErr:     ErrInvalid,
