@@ -48,7 +48,10 @@ func (c *sleepClock) total() time.Duration {
 	return c.slept
 }
 
-func nearly(got, want time.Duration) bool { d := got - want; return d > -10*time.Millisecond && d < 10*time.Millisecond }
+func nearly(got, want time.Duration) bool {
+	d := got - want
+	return d > -10*time.Millisecond && d < 10*time.Millisecond
+}
 
 // TestDriveModelPacesCopies: a copy to a cartridge of a library with a
 // drive model waits the load time and streams at the drive's rate.
