@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ferry-san/ferry/security/mtls"
 )
 
 // Config configures a Node. Zero values take the defaults documented on each
@@ -82,6 +84,13 @@ type Config struct {
 	// PromoteLag is how many entries a learner may trail the leader's last
 	// index and still be promoted to voter. Default 100.
 	PromoteLag uint64
+
+	// TLS, when set, secures this node's connections to its peers (Raft,
+	// lease renewals) with mutual TLS, each checked to reach the node it
+	// dials, and makes Raft messages come from the certificate of the
+	// member they claim; the caller serves gRPC with
+	// TLS.ServerCredentials() and PeerAuth(ClusterName). Nil: plaintext.
+	TLS *mtls.Store
 
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger

@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
@@ -54,27 +53,31 @@ func (n *Node) leaderLeases() (ferryv1.LeaseServiceClient, error) {
 	if !ok || info.GetGrpcAddr() == "" {
 		return nil, fmt.Errorf("%w: leader %x has no known address", ErrNoLeader, lead)
 	}
-	conn, err := n.leases.conn(info.GetGrpcAddr())
+	conn, err := n.leases.conn(n, info.GetGrpcAddr(), info.GetName())
 	if err != nil {
 		return nil, err
 	}
 	return ferryv1.NewLeaseServiceClient(conn), nil
 }
 
-func (c *leaseClient) conn(addr string) (*grpc.ClientConn, error) {
+// conn is a connection to the node named node ("" if unknown) at addr,
+// kept for reuse: one per address and expected name, since on a TLS
+// cluster the name is what the connection verifies.
+func (c *leaseClient) conn(n *Node, addr, node string) (*grpc.ClientConn, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if conn, ok := c.conns[addr]; ok {
+	key := addr + "\x00" + node
+	if conn, ok := c.conns[key]; ok {
 		return conn, nil
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(n.dialCredentials(node)))
 	if err != nil {
 		return nil, fmt.Errorf("lease connection to %s: %w", addr, err)
 	}
 	if c.conns == nil {
 		c.conns = map[string]*grpc.ClientConn{}
 	}
-	c.conns[addr] = conn
+	c.conns[key] = conn
 	return conn, nil
 }
 

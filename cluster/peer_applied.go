@@ -13,7 +13,7 @@ import (
 // it to learn that every node's portal enforces a reservation change
 // before it answers the initiator that made it.
 func (n *Node) PeerApplied(ctx context.Context, addr string) (uint64, error) {
-	conn, err := n.leases.conn(addr)
+	conn, err := n.leases.conn(n, addr, "")
 	if err != nil {
 		return 0, err
 	}

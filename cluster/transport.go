@@ -13,7 +13,6 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -129,7 +128,7 @@ func (p *peer) client() (ferryv1.RaftTransportClient, error) {
 	}
 	if p.conn == nil {
 		conn, err := grpc.NewClient(addr,
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithTransportCredentials(p.t.n.dialCredentials(p.t.n.nameOf(p.id))),
 			grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 5 * time.Second, Timeout: 2 * time.Second, PermitWithoutStream: true}),
 		)
 		if err != nil {
@@ -311,7 +310,7 @@ func (t *Transport) Send(s grpc.ClientStreamingServer[ferryv1.RaftBatch, ferryv1
 		if err != nil {
 			return err
 		}
-		if err := t.admit(batch.GetClusterId(), batch.GetFrom()); err != nil {
+		if err := t.admit(s.Context(), batch.GetClusterId(), batch.GetFrom()); err != nil {
 			return err
 		}
 		for _, b := range batch.GetMessages() {
@@ -341,7 +340,7 @@ func (t *Transport) Snapshot(s grpc.ClientStreamingServer[ferryv1.SnapshotChunk,
 			if err := proto.Unmarshal(c.GetMessage(), head); err != nil || head.GetType() != raftpb.MsgSnap || head.GetSnapshot() == nil {
 				return status.Error(codes.InvalidArgument, "first snapshot chunk does not carry a MsgSnap")
 			}
-			if err := t.admit(c.GetClusterId(), head.GetFrom()); err != nil {
+			if err := t.admit(s.Context(), c.GetClusterId(), head.GetFrom()); err != nil {
 				return err
 			}
 		}
@@ -360,9 +359,12 @@ func (t *Transport) Snapshot(s grpc.ClientStreamingServer[ferryv1.SnapshotChunk,
 
 // admit refuses messages from another cluster and from removed members, so a
 // removed node can never disturb the cluster again.
-func (t *Transport) admit(clusterID string, from uint64) error {
+func (t *Transport) admit(ctx context.Context, clusterID string, from uint64) error {
 	if clusterID != t.n.clusterID {
 		return status.Errorf(codes.FailedPrecondition, "message for cluster %q reached a node of cluster %q", clusterID, t.n.clusterID)
+	}
+	if err := t.admitPeer(ctx, from); err != nil {
+		return err
 	}
 	if t.n.fsm.IsRemoved(from) {
 		return status.Errorf(codes.PermissionDenied, "member %x was removed from the cluster", from)

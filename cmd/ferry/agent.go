@@ -35,6 +35,8 @@ import (
 	"github.com/ferry-san/ferry/rpc/iscsitarget"
 	"github.com/ferry-san/ferry/rpc/ndmpserver"
 	"github.com/ferry-san/ferry/scheduler"
+	"github.com/ferry-san/ferry/security/mtls"
+	"github.com/ferry-san/ferry/security/pki"
 )
 
 // agentFlags are the settings of `ferry agent`.
@@ -58,6 +60,8 @@ type agentFlags struct {
 	lease, renewInterval, renewDeadline                     time.Duration
 	maxJobsPerNode, maxJobsPerLibrary                       int
 	reconnectInterval                                       time.Duration
+	tlsCA, tlsCert, tlsKey                                  string
+	insecure                                                bool
 }
 
 func agentFlagSet() (*flag.FlagSet, *agentFlags) {
@@ -108,7 +112,11 @@ func agentFlagSet() (*flag.FlagSet, *agentFlags) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&f.runJobs, "run-jobs", true, "run the copy jobs this node accepts; false makes a node that only replicates and serves the API")
 	fs.BoolVar(&f.pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ on the http port")
-	fs.BoolVar(&f.dev, "dev", false, "one node with its data in a temporary directory, removed on exit")
+	fs.BoolVar(&f.dev, "dev", false, "one node with its data in a temporary directory, removed on exit (plaintext gRPC allowed)")
+	fs.StringVar(&f.tlsCA, "tls-ca", "", "the cluster CA's certificate (ferry tls ca create): peers and clients must present certificates it signed")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "this node's certificate (ferry tls cert create -node NAME); reloaded on SIGHUP or when the file changes")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "this node's private key")
+	fs.BoolVar(&f.insecure, "insecure", false, "serve gRPC and Raft in plaintext, without TLS: anyone who reaches the port can register devices, copy over them and join the cluster; for a trusted network or a test only")
 	fs.String(flagenv.ConfigFlag, "", "config file: one 'flag-name = value' per line")
 	// Errors are reported once by runAgent; -h prints printAgentUsage.
 	fs.Usage = func() {}
@@ -248,6 +256,10 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	tlsStore, err := f.loadTLS(ctx, log)
+	if err != nil {
+		return err
+	}
 
 	join := splitList(f.join)
 	cfg := cluster.Config{
@@ -273,6 +285,7 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 		MaxVoters:           f.voters,
 		DeadNodeTimeout:     f.deadNodeTimeout,
 		Reconnect:           cluster.ReconnectConfig{Interval: f.reconnectInterval},
+		TLS:                 tlsStore,
 		Logger:              log,
 		Registerer:          reg,
 	}
@@ -285,7 +298,12 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 	defer node.Stop()
 
 	metrics := grpcapi.NewMetrics(reg)
-	gs := grpc.NewServer(append(cluster.ServerOptions(), grpc.ChainUnaryInterceptor(metrics.Unary), grpc.ChainStreamInterceptor(metrics.Stream))...)
+	serverOpts := append(cluster.ServerOptions(), grpc.ChainUnaryInterceptor(metrics.Unary), grpc.ChainStreamInterceptor(metrics.Stream))
+	if tlsStore != nil {
+		serverOpts = append(serverOpts, grpc.Creds(tlsStore.ServerCredentials()))
+		serverOpts = append(serverOpts, cluster.PeerAuth(f.clusterName)...)
+	}
+	gs := grpc.NewServer(serverOpts...)
 	api := grpcapi.New(node, log)
 	ferryv1.RegisterJobServiceServer(gs, api)
 	ferryv1.RegisterClusterServiceServer(gs, api)
@@ -364,7 +382,11 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 	if stopNDMP := f.startNDMP(node, exec, reg, log, cmp.Or(v.version, "devel")); stopNDMP != nil {
 		defer stopNDMP()
 	}
-	log.Info("agent running", "version", cmp.Or(v.version, "devel"), "commit", cmp.Or(v.commit, "unknown"), "grpc", cfg.GRPCAddr, "http", cfg.HTTPAddr,
+	transport := "mutual TLS 1.3"
+	if tlsStore == nil {
+		transport = "PLAINTEXT (-insecure or -dev): no authentication, no encryption"
+	}
+	log.Info("agent running", "version", cmp.Or(v.version, "devel"), "commit", cmp.Or(v.commit, "unknown"), "grpc", cfg.GRPCAddr, "transport", transport, "http", cfg.HTTPAddr,
 		"gossip", net.JoinHostPort(advertise, strconv.Itoa(f.gossipPort)), "data_dir", f.dataDir, "site", f.site)
 	select {
 	case <-ctx.Done():
@@ -484,4 +506,24 @@ func (f *agentFlags) chap() (*iscsi.CHAPConfig, error) {
 		return nil, errors.New("-iscsi-chap-mutual-user and -iscsi-chap-mutual-secret go together")
 	}
 	return &iscsi.CHAPConfig{User: f.chapUser, Secret: f.chapSecret, MutualUser: f.chapMutualUser, MutualSecret: f.chapMutualSecret}, nil
+}
+
+// loadTLS reads the node's TLS files (nil when it runs in plaintext, which
+// it then says loudly) and keeps them reloaded until ctx ends. The
+// certificate must be this node's.
+func (f *agentFlags) loadTLS(ctx context.Context, log *slog.Logger) (*mtls.Store, error) {
+	if f.tlsCA == "" {
+		log.Warn("gRPC and Raft in PLAINTEXT: anyone who reaches this node's gRPC port can register devices, copy over them and join the cluster; give -tls-ca, -tls-cert and -tls-key to secure it", "insecure", f.insecure, "dev", f.dev)
+		return nil, nil
+	}
+	store, err := mtls.Load(mtls.Config{Files: mtls.Files{CA: f.tlsCA, Cert: f.tlsCert, Key: f.tlsKey}, Cluster: f.clusterName, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if id := store.Identity(); id.Role != pki.RoleNode || id.Name != f.node {
+		return nil, fmt.Errorf("-tls-cert %s is the certificate of %s, not of node %q", f.tlsCert, id, f.node)
+	}
+	go store.Watch(ctx)
+	log.Info("mutual TLS on", "identity", store.Identity(), "expires", store.NotAfter())
+	return store, nil
 }

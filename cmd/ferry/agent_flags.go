@@ -76,6 +76,14 @@ func (f *agentFlags) validate() (warnings []string, err error) {
 			errs = append(errs, fmt.Errorf("-ndmp-data-root %q: not an absolute path", root))
 		}
 	}
+	switch tls := [3]bool{f.tlsCA != "", f.tlsCert != "", f.tlsKey != ""}; {
+	case tls != [3]bool{} && tls != [3]bool{true, true, true}:
+		errs = append(errs, errors.New("-tls-ca, -tls-cert and -tls-key go together"))
+	case tls[0] && f.insecure:
+		errs = append(errs, errors.New("-insecure and the -tls flags contradict each other"))
+	case !tls[0] && !f.insecure && !f.dev:
+		errs = append(errs, errors.New("no TLS: give -tls-ca, -tls-cert and -tls-key (make them with \"ferry tls ca create\" and \"ferry tls cert create -node NAME\"), or -insecure to serve in plaintext on a trusted network"))
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -40,11 +40,18 @@ func TestAgentFlagsValidate(t *testing.T) {
 		{args: []string{"-lease", "600ms", "-renew-deadline", "400ms", "-renew-interval", "100ms"}, wantBytes: 64 << 20},
 		{args: []string{"-renew-interval", "1s"}, wantErr: "-renew-interval 1s: must be shorter than -renew-deadline 1s"},
 		{args: []string{"-renew-interval", "400ms"}, wantWarn: "-renew-interval 400ms is more than a quarter of -renew-deadline 1s", wantBytes: 64 << 20},
+		// TLS: all three files or none; plaintext only when asked for.
+		{args: []string{"-tls-ca", "ca.pem"}, wantErr: "-tls-ca, -tls-cert and -tls-key go together"},
+		{args: []string{"-tls-ca", "ca.pem", "-tls-cert", "n1.pem", "-tls-key", "n1-key.pem"}, wantErr: "-insecure and the -tls flags contradict each other"},
+		{args: []string{"-insecure=false"}, wantErr: `no TLS: give -tls-ca, -tls-cert and -tls-key (make them with "ferry tls ca create"`},
+		{args: []string{"-insecure=false", "-dev"}, wantBytes: 64 << 20},
+		{args: []string{"-insecure=false", "-tls-ca", "ca.pem", "-tls-cert", "n1.pem", "-tls-key", "n1-key.pem"}, wantBytes: 64 << 20},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			fs, f := agentFlagSet()
-			_, err := flagenv.Parser{}.Parse(fs, tt.args)
+			// -insecure first: most rows are about other flags.
+			_, err := flagenv.Parser{}.Parse(fs, append([]string{"-insecure"}, tt.args...))
 			var warnings []string
 			if err == nil {
 				warnings, err = f.validate()
@@ -81,11 +88,11 @@ func TestAgentUsage(t *testing.T) {
 			t.Errorf("ferry agent -h: want %q in\n%v", want, r)
 		}
 	}
-	r = runFerry(t, nil, "", "agent", "-lease", "0s")
+	r = runFerry(t, nil, "", "agent", "-insecure", "-lease", "0s")
 	if want := "ferry agent: -lease 0s: must be positive\n"; r.code != exitUsage || r.stderr != want {
 		t.Errorf("got %v, want exit 2 and %q", r, want)
 	}
-	r = runFerry(t, nil, "", "agent", "-lease", "0s", "-tick", "0s")
+	r = runFerry(t, nil, "", "agent", "-insecure", "-lease", "0s", "-tick", "0s")
 	if want := "ferry agent: -lease 0s: must be positive\nferry agent: -tick 0s: must be positive\n"; r.code != exitUsage || r.stderr != want {
 		t.Errorf("got %v, want exit 2 and %q", r, want)
 	}

@@ -137,12 +137,15 @@ type commonFlags struct {
 	output  string
 	timeout time.Duration
 	config  string
+	// The cluster CA, and this client's certificate and key, for a
+	// cluster serving mutual TLS.
+	ca, cert, key string
 }
 
 // isCommonEnv reports whether key is the environment variable of one of
 // commonFlags, the only flags a client command takes from the environment.
 func isCommonEnv(key string) bool {
-	for _, n := range [...]string{"addr", "o", "timeout", flagenv.ConfigFlag} {
+	for _, n := range [...]string{"addr", "o", "timeout", "ca", "cert", "key", flagenv.ConfigFlag} {
 		if flagenv.EnvName(envPrefix, n) == key {
 			return true
 		}
@@ -155,6 +158,9 @@ func (f *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.output, "o", "table", "output `format`: table or json (protojson of the response)")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "time limit per RPC, including retries while the cluster has no leader")
 	fs.StringVar(&f.config, flagenv.ConfigFlag, "", "config `file` of \"name = value\" lines for these flags")
+	fs.StringVar(&f.ca, "ca", "", "the cluster CA's certificate `file`, for a cluster serving TLS (also FERRY_CACERT)")
+	fs.StringVar(&f.cert, "cert", "", "this client's certificate `file` (ferry tls cert create -client NAME)")
+	fs.StringVar(&f.key, "key", "", "this client's private key `file`")
 }
 
 func (c *clientCommand) run(ctx context.Context, args []string, env cliEnv) int {

@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/security/mtls"
 )
 
 // defaultGRPCPort is the agent's default -grpc-port, used when -addr names
@@ -49,11 +51,14 @@ func newClient(f commonFlags, env cliEnv) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
+	creds, err := clientCredentials(f, env)
+	if err != nil {
+		return nil, err
+	}
 	b := defaultBackoff()
-	probe := &connProbe{addr: addr}
-	// Plaintext: the cluster's gRPC API has no TLS yet (see printUsage).
+	probe := &connProbe{addr: addr, tls: creds.Info().SecurityProtocol == "tls"}
 	conn, err := grpc.NewClient(addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithContextDialer(probe.dial),
 		grpc.WithUnaryInterceptor(retryUnavailable(b, probe)),
 	)
@@ -121,8 +126,11 @@ type connProbe struct {
 	// dialErr is the last dial's error, nil once a dial succeeds.
 	dialErr error
 	// peer is what the last connection's far end sent instead of an HTTP/2
-	// server preface: "HTTP" or "other"; empty while nothing says so.
+	// server preface: "HTTP", "other", or "nothing" when it closed the
+	// connection without a byte; empty while nothing says so.
 	peer string
+	// tls: the client speaks TLS (-ca, -cert, -key).
+	tls bool
 }
 
 func (p *connProbe) dial(ctx context.Context, addr string) (net.Conn, error) {
@@ -150,6 +158,14 @@ type sniffConn struct {
 
 func (c *sniffConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
+	if !c.done && n == 0 && len(c.head) == 0 && errors.Is(err, io.EOF) {
+		// Closed without a word: what a TLS server does to a plaintext
+		// client's HTTP/2 preface.
+		c.done = true
+		c.probe.mu.Lock()
+		c.probe.peer = "nothing"
+		c.probe.mu.Unlock()
+	}
 	if !c.done && n > 0 {
 		c.head = append(c.head, b[:min(n, 4-len(c.head))]...)
 		if len(c.head) == 4 {
@@ -188,6 +204,10 @@ func (p *connProbe) explain(err error) error {
 	dialErr, peer := p.dialErr, p.peer
 	p.mu.Unlock()
 	switch {
+	case peer == "nothing" && !p.tls:
+		return &unreachableError{fmt.Sprintf("%s closed the connection without answering: its agent serves mutual TLS; give -ca, -cert and -key (a client certificate from 'ferry tls cert create -client NAME')", p.addr)}
+	case p.tls && strings.Contains(status.Convert(err).Message(), "first record does not look like a TLS handshake"):
+		return &unreachableError{fmt.Sprintf("%s serves plaintext gRPC (its agent runs -insecure or -dev), not TLS: leave out -ca, -cert and -key", p.addr)}
 	case peer == "HTTP":
 		return &unreachableError{fmt.Sprintf("%s answers HTTP: that is the agent's -http-port; use its -grpc-port (default %s)", p.addr, defaultGRPCPort)}
 	case peer != "":
@@ -286,4 +306,24 @@ func gaveUp(err error, attempts int, elapsed time.Duration) error {
 	p := status.Convert(err).Proto()
 	p.Message = fmt.Sprintf("%s (gave up after %d attempts in %s)", p.GetMessage(), attempts, elapsed.Round(time.Millisecond))
 	return status.FromProto(p).Err()
+}
+
+// clientCredentials are mutual TLS with the -ca, -cert and -key files, or
+// plaintext without them (for a cluster whose agents run -insecure).
+func clientCredentials(f commonFlags, env cliEnv) (credentials.TransportCredentials, error) {
+	if f.ca == "" {
+		// Consul's name for it, which administrators already export.
+		f.ca, _ = env.lookupEnv("FERRY_CACERT")
+	}
+	switch {
+	case f.ca == "" && f.cert == "" && f.key == "":
+		return insecure.NewCredentials(), nil
+	case f.ca == "" || f.cert == "" || f.key == "":
+		return nil, usageError{"-ca, -cert and -key go together (the cluster CA, this client's certificate and its key)"}
+	}
+	store, err := mtls.Load(mtls.Config{Files: mtls.Files{CA: f.ca, Cert: f.cert, Key: f.key}})
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	return store.NodeCredentials(""), nil
 }

@@ -89,8 +89,9 @@ Every client command takes -addr (any node's gRPC address), -o table|json,
 FERRY_<FLAG> environment variables (FERRY_ADDR) or a config file of
 "name = value" lines; precedence is flag > environment > config file > default.
 
-Client connections use plaintext gRPC without authentication: use them only
-on loopback or a trusted network.
+With -ca, -cert and -key (FERRY_CA or FERRY_CACERT, FERRY_CERT, FERRY_KEY),
+client connections use mutual TLS 1.3 with the cluster's CA; without them,
+plaintext gRPC, which agents serve only when started with -insecure or -dev.
 
 Exit status: 0 success, 1 error reported by the server or the network (or a
 watched job that did not succeed), 2 usage error, 130 interrupted (Ctrl-C).

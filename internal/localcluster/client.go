@@ -6,7 +6,6 @@ import (
 	"net"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
@@ -23,7 +22,11 @@ func (c *Cluster) Conn(name string) (*grpc.ClientConn, error) {
 	if conn, ok := c.conns[name]; ok {
 		return conn, nil
 	}
-	conn, err := grpc.NewClient(n.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+	creds, err := c.clientCredentials()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(n.GRPCAddr(), grpc.WithTransportCredentials(creds),
 		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) { return n.DialContext(ctx, "tcp", addr) }))
 	if err != nil {
 		return nil, fmt.Errorf("localcluster: dial %s: %w", name, err)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+
+	"github.com/ferry-san/ferry/security/pki"
 )
 
 // ErrUnknownNode is returned for a name the cluster has never started.
@@ -32,6 +34,9 @@ type Cluster struct {
 	order  []string // start order, for stable iteration
 	conns  map[string]*grpc.ClientConn
 	closed bool
+
+	pkiMu   sync.Mutex
+	caCache *pki.CA // a Secure cluster's CA, once made
 }
 
 // New prepares a cluster in cfg.Dir; it starts nothing.
@@ -135,6 +140,11 @@ func (c *Cluster) args(n *Node, joinAddrs []string, extra []string) []string {
 
 func (c *Cluster) launch(n *Node, joinAddrs []string, extra []string) error {
 	binary, args := c.cfg.Binary, c.args(n, joinAddrs, extra)
+	tls, err := c.tlsArgs(n.NodeName, args)
+	if err != nil {
+		return err
+	}
+	args = append(args, tls...)
 	if n.Netns != "" {
 		// ip execs the agent in place: signals reach it, not a wrapper.
 		binary, args = "ip", append([]string{"netns", "exec", n.Netns, binary}, args...)

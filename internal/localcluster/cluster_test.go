@@ -48,6 +48,7 @@ func fakeAgent(args []string) int {
 	fs.String("site", "", "")
 	fs.String("cluster-name", "", "")
 	fs.String("log-level", "", "")
+	fs.Bool("insecure", false, "")
 	fs.String("join", "", "")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2

@@ -31,6 +31,12 @@ type Config struct {
 	LogLevel string
 	// ExtraArgs are appended to every agent's command line.
 	ExtraArgs []string
+	// Secure runs the nodes with mutual TLS: a CA made in Dir/pki, a node
+	// certificate each (-tls-ca, -tls-cert, -tls-key), and a client
+	// certificate for the harness's own connections (TLSFiles gives
+	// tests theirs). Otherwise the nodes run -insecure. A node given
+	// -tls-ca or -insecure in its extra arguments keeps them.
+	Secure bool
 	// Logger narrates what the harness does (starts, kills, restarts).
 	// Default: discard.
 	Logger *slog.Logger

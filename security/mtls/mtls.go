@@ -33,6 +33,7 @@ type Files struct {
 type Config struct {
 	Files
 	// Cluster is the trust domain: the cluster's name (-cluster-name).
+	// Empty: the one the CA certificate names (for clients).
 	Cluster string
 	// Poll is how often Watch looks at the files' modification times.
 	// Default 10 s.
@@ -64,6 +65,20 @@ type Store struct {
 func Load(cfg Config) (*Store, error) {
 	if cfg.CA == "" || cfg.Cert == "" || cfg.Key == "" {
 		return nil, errors.New("mtls: the CA certificate, the certificate and the key are all needed")
+	}
+	if cfg.Cluster == "" {
+		// A client need not know the cluster's name: its CA does.
+		caPEM, err := os.ReadFile(cfg.CA)
+		if err != nil {
+			return nil, fmt.Errorf("mtls: %w", err)
+		}
+		ca, err := pki.ParseCert(caPEM)
+		if err != nil {
+			return nil, fmt.Errorf("mtls: %s: %w", cfg.CA, err)
+		}
+		if cfg.Cluster, err = pki.ClusterOf(ca); err != nil {
+			return nil, fmt.Errorf("mtls: %s: %w", cfg.CA, err)
+		}
 	}
 	if err := pki.CheckName("cluster", cfg.Cluster); err != nil {
 		return nil, err

@@ -133,6 +133,14 @@ func NewCA(cluster string, cfg Config) (certPEM, keyPEM []byte, err error) {
 	return sign(tmpl, nil, nil)
 }
 
+// ClusterOf is the trust domain of a Ferry CA certificate.
+func ClusterOf(ca *x509.Certificate) (string, error) {
+	if !ca.IsCA || len(ca.Subject.OrganizationalUnit) != 1 || CheckName("cluster", ca.Subject.OrganizationalUnit[0]) != nil {
+		return "", fmt.Errorf("%w: the certificate is not a Ferry CA", ErrInvalid)
+	}
+	return ca.Subject.OrganizationalUnit[0], nil
+}
+
 // LoadCA reads a CA's certificate and key, checking that they belong
 // together and that the certificate is a Ferry CA.
 func LoadCA(certPEM, keyPEM []byte) (*CA, error) {
@@ -140,8 +148,8 @@ func LoadCA(certPEM, keyPEM []byte) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !cert.IsCA || len(cert.Subject.OrganizationalUnit) != 1 || CheckName("cluster", cert.Subject.OrganizationalUnit[0]) != nil {
-		return nil, fmt.Errorf("%w: the certificate is not a Ferry CA", ErrInvalid)
+	if _, err := ClusterOf(cert); err != nil {
+		return nil, err
 	}
 	b, _ := pem.Decode(keyPEM)
 	if b == nil || b.Type != "EC PRIVATE KEY" {

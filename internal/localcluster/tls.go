@@ -1,0 +1,122 @@
+package localcluster
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/ferry-san/ferry/security/mtls"
+	"github.com/ferry-san/ferry/security/pki"
+)
+
+// The files of a Secure cluster, in Dir/pki: the CA (ca.pem, ca-key.pem),
+// node-NAME.pem and client-NAME.pem with their -key.pem.
+const pkiDir = "pki"
+
+// harnessClient is the client certificate the harness's own connections
+// (Conn, Client) present.
+const harnessClient = "localcluster"
+
+// CA returns the cluster's CA (Secure clusters), made on first use: tests
+// sign certificates of their own with it.
+func (c *Cluster) CA() (*pki.CA, error) {
+	c.pkiMu.Lock()
+	defer c.pkiMu.Unlock()
+	if c.caCache != nil {
+		return c.caCache, nil
+	}
+	dir := filepath.Join(c.cfg.Dir, pkiDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("localcluster: %w", err)
+	}
+	certPath, keyPath := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem")
+	if _, err := os.Stat(certPath); errors.Is(err, os.ErrNotExist) {
+		certPEM, keyPEM, err := pki.NewCA(c.cfg.ClusterName, pki.Config{})
+		if err != nil {
+			return nil, fmt.Errorf("localcluster: CA: %w", err)
+		}
+		if err := errors.Join(pki.WriteNew(keyPath, keyPEM), pki.WriteNew(certPath, certPEM)); err != nil {
+			return nil, fmt.Errorf("localcluster: CA: %w", err)
+		}
+	}
+	certPEM, err := os.ReadFile(certPath)
+	if err != nil {
+		return nil, fmt.Errorf("localcluster: CA: %w", err)
+	}
+	keyPEM, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, fmt.Errorf("localcluster: CA: %w", err)
+	}
+	ca, err := pki.LoadCA(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("localcluster: CA: %w", err)
+	}
+	c.caCache = ca
+	return ca, nil
+}
+
+// TLSFiles are the CA, certificate and key files of a node or client of a
+// Secure cluster, issued on first use (a restarted node keeps its own).
+func (c *Cluster) TLSFiles(role pki.Role, name string) (mtls.Files, error) {
+	ca, err := c.CA()
+	if err != nil {
+		return mtls.Files{}, err
+	}
+	dir := filepath.Join(c.cfg.Dir, pkiDir)
+	base := string(role) + "-" + name
+	f := mtls.Files{CA: filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, base+".pem"), Key: filepath.Join(dir, base+"-key.pem")}
+	if _, err := os.Stat(f.Cert); err == nil {
+		return f, nil
+	}
+	var certPEM, keyPEM []byte
+	if role == pki.RoleNode {
+		certPEM, keyPEM, err = ca.IssueNode(pki.NodeConfig{Name: name}, pki.Config{})
+	} else {
+		certPEM, keyPEM, err = ca.IssueClient(name, pki.Config{})
+	}
+	if err != nil {
+		return f, fmt.Errorf("localcluster: certificate of %s %s: %w", role, name, err)
+	}
+	if err := errors.Join(pki.WriteNew(f.Key, keyPEM), pki.WriteNew(f.Cert, certPEM)); err != nil {
+		return f, fmt.Errorf("localcluster: certificate of %s %s: %w", role, name, err)
+	}
+	return f, nil
+}
+
+// tlsArgs are the agent flags of node nodeName: its certificate on a Secure
+// cluster, -insecure otherwise (the agent refuses plaintext unless told).
+func (c *Cluster) tlsArgs(nodeName string, args []string) ([]string, error) {
+	for _, a := range args {
+		if a == "-tls-ca" || a == "-insecure" {
+			return nil, nil // the test chose
+		}
+	}
+	if !c.cfg.Secure {
+		return []string{"-insecure"}, nil
+	}
+	f, err := c.TLSFiles(pki.RoleNode, nodeName)
+	if err != nil {
+		return nil, err
+	}
+	return []string{"-tls-ca", f.CA, "-tls-cert", f.Cert, "-tls-key", f.Key}, nil
+}
+
+// clientCredentials secure the harness's own connections.
+func (c *Cluster) clientCredentials() (credentials.TransportCredentials, error) {
+	if !c.cfg.Secure {
+		return insecure.NewCredentials(), nil
+	}
+	f, err := c.TLSFiles(pki.RoleClient, harnessClient)
+	if err != nil {
+		return nil, err
+	}
+	s, err := mtls.Load(mtls.Config{Files: f, Cluster: c.cfg.ClusterName})
+	if err != nil {
+		return nil, err
+	}
+	return s.NodeCredentials(""), nil
+}
