@@ -15,6 +15,12 @@
 // the one registered: a disk's file the registered size, a cartridge's
 // image labelled for its volume (ErrOtherImage fails the job otherwise), and
 // no write may land inside a cartridge's label (file 0), which only tape
-// erase rewrites. The mover and the
+// erase rewrites. A cartridge of a library with a drive model (library
+// create -drive-rate, -load-time, -locate-rate) is opened in the drive its
+// job's tape assignment names, whose timing this node keeps
+// (storage/drivemodel): a copy or an NDMP session waits the load time,
+// streams and locates at the drive's rates, and the drive's stalls count
+// in ferry_drive_stalls_total; reading a cartridge back for the catalog or
+// verify looks at the medium, untimed. The mover and the
 // devices know nothing of Raft; this package is the seam.
 package executor
