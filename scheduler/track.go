@@ -3,6 +3,7 @@ package scheduler
 import (
 	"maps"
 	"slices"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -33,13 +34,19 @@ type tracker struct {
 	// is set yet: every drive weighs alike until libraries carry a rate.
 	driveRates map[string]uint64
 
+	// specs are the shared specs by priority, names the shared device
+	// lists (slim, intern).
+	specs map[int32]*ferryv1.JobSpec
+	names map[string][]string
+
 	// reads counts what was read from the state machine (a job, or the
 	// whole registry): the work a round did, for tests.
 	reads int
 }
 
 func newTracker(reg *fsm.FSM) *tracker {
-	return &tracker{reg: reg, jobs: map[string]JobView{}, running: map[string]bool{}}
+	return &tracker{reg: reg, jobs: map[string]JobView{}, running: map[string]bool{},
+		specs: map[int32]*ferryv1.JobSpec{}, names: map[string][]string{}}
 }
 
 // update reads what changed since the last call and reports whether
@@ -72,6 +79,15 @@ func (t *tracker) update() (changed bool) {
 		read[id] = true
 		if t.readJob(id) {
 			changed = true
+		}
+	}
+	// Wait reasons, mostly the scheduler's own coming back: the reason is
+	// all that changed, and placement does not read it.
+	for _, id := range ch.Reasons {
+		if jv, ok := t.jobs[id]; ok && !read[id] {
+			if r, ok := t.reg.JobStateReason(id); ok {
+				jv.Job.StateReason = r
+			}
 		}
 	}
 	return changed
@@ -114,7 +130,8 @@ func (t *tracker) readJob(id string) (changed bool) {
 		return had
 	}
 	jv := jobView(t.reg, j)
-	jv.Job = slim(j)
+	jv.Job = t.slim(j)
+	jv.Disks, jv.Cartridges, jv.Writes = t.intern(jv.Disks), t.intern(jv.Cartridges), t.intern(jv.Writes)
 	t.jobs[id] = jv
 	if st == ferryv1.JobState_JOB_STATE_RUNNING {
 		t.running[id] = true
@@ -125,17 +142,48 @@ func (t *tracker) readJob(id string) (changed bool) {
 }
 
 // slim keeps of a job what placement and the driver read: a copy without
-// history, checkpoint and copy plan is a few hundred bytes.
-func slim(j *ferryv1.Job) *ferryv1.Job {
+// history, checkpoint and copy plan. A spec is kept only for an NDMP
+// session; of any other, only the priority counts, and jobs of one
+// priority share one spec.
+func (t *tracker) slim(j *ferryv1.Job) *ferryv1.Job {
 	s := &ferryv1.Job{
 		Id: j.GetId(), State: j.GetState(), StateReason: j.GetStateReason(), Owner: j.GetOwner(), Epoch: j.GetEpoch(),
 		Tapes: j.GetTapes(), Progress: j.GetProgress(), CreatedIndex: j.GetCreatedIndex(),
 	}
-	if spec := j.GetSpec(); spec != nil {
+	spec := j.GetSpec()
+	switch p := spec.GetOptions().GetPriority(); {
+	case spec.GetNdmp() != nil:
 		s.Spec = &ferryv1.JobSpec{Options: spec.GetOptions(), Ndmp: spec.GetNdmp()}
+	case p != 0:
+		if t.specs[p] == nil {
+			t.specs[p] = &ferryv1.JobSpec{Options: &ferryv1.JobOptions{Priority: p}}
+		}
+		s.Spec = t.specs[p]
 	}
 	return s
 }
+
+// intern returns one shared copy of each list of device names: a backlog
+// names the same few devices again and again. Placement never changes
+// them.
+func (t *tracker) intern(names []string) []string {
+	if len(names) == 0 {
+		return nil
+	}
+	key := strings.Join(names, "\x00")
+	if shared, ok := t.names[key]; ok {
+		return shared
+	}
+	if len(t.names) >= maxInterned {
+		clear(t.names)
+	}
+	t.names[key] = names
+	return names
+}
+
+// maxInterned bounds the interned lists: jobs that each name their own
+// devices gain nothing from sharing.
+const maxInterned = 1 << 14
 
 // samePlacement reports whether two versions of a job look the same to
 // placement: only its wait reason or history differ.

@@ -1,6 +1,10 @@
 package fsm
 
-import ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+import (
+	"cmp"
+
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+)
 
 // The change feed tells a reader that keeps something derived from the
 // state (the leader's scheduler keeps the queued and running jobs) what
@@ -8,10 +12,11 @@ import ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 // every job each time. It is derived from the commands applied, like the
 // state's indexes, and is not part of a snapshot.
 
-// feedSize is how many job changes the feed remembers. A reader that falls
-// further behind is told to read everything again: a bound on memory, not
-// a loss of correctness.
-const feedSize = 1 << 16
+// feedSize is how many job changes the feed remembers: more than the wait
+// reasons of a large backlog recorded at once. A reader that falls further
+// behind is told to read everything again: a bound on memory (6 MiB, kept
+// only once someone reads the feed), not a loss of correctness.
+const feedSize = 1 << 18
 
 // Cursor marks a point of the change feed. The zero Cursor is before
 // everything: ChangesSince answers it with All.
@@ -24,6 +29,9 @@ type Changes struct {
 	// Jobs are the ids of the jobs created or changed, in the order of the
 	// changes; a job changed twice is listed twice.
 	Jobs []string
+	// Reasons are the ids of queued jobs whose wait reason alone changed
+	// (WaitJobOp): a reader that keeps no reasons has nothing to read.
+	Reasons []string
 	// Devices is set when a disk, library or cartridge may have changed
 	// (registered, removed, loaded, reserved...).
 	Devices bool
@@ -41,20 +49,28 @@ type feed struct {
 	// gen changes when Restore replaces the whole state.
 	gen uint64
 	// jobs counts job changes of this generation; ring holds the last
-	// feedSize of them, the change numbered n at ring[n%feedSize].
+	// size of them, the change numbered n at ring[n%size], once a reader
+	// asked (a follower's state machine, read by no one, keeps none).
 	jobs uint64
-	ring []string
+	ring []feedEntry
+	size uint64
 	// devices counts commands that may have changed a device, registry
 	// those that registered or removed one.
 	devices, registry uint64
 }
 
+// feedEntry is one job change.
+type feedEntry struct {
+	id string
+	// reason: only the job's wait reason changed.
+	reason bool
+}
+
 // noteJob records that the job changed.
-func (f *feed) noteJob(id string) {
-	if f.ring == nil {
-		f.ring = make([]string, feedSize)
+func (f *feed) noteJob(id string, reason bool) {
+	if f.ring != nil {
+		f.ring[f.jobs%f.size] = feedEntry{id, reason}
 	}
-	f.ring[f.jobs%feedSize] = id
 	f.jobs++
 }
 
@@ -65,12 +81,17 @@ func (f *feed) note(cmd *ferryv1.Command, r Result) {
 	if r.Err != nil {
 		return
 	}
-	if r.Job != nil {
-		f.noteJob(r.Job.GetId())
+	var reason bool
+	switch cmd.GetOp().(type) {
+	case *ferryv1.Command_WaitJob, *ferryv1.Command_WaitJobs:
+		reason = true
+	}
+	if r.Job != nil && !r.Existing {
+		f.noteJob(r.Job.GetId(), reason)
 	}
 	for _, b := range r.Batch {
-		if b.Job != nil && b.Err == nil {
-			f.noteJob(b.Job.GetId())
+		if b.Job != nil && b.Err == nil && !b.Existing {
+			f.noteJob(b.Job.GetId(), reason)
 		}
 	}
 	switch cmd.GetOp().(type) {
@@ -87,22 +108,38 @@ func (f *feed) note(cmd *ferryv1.Command, r Result) {
 
 // restored starts a new generation: every reader reads everything again.
 func (f *feed) restored() {
-	*f = feed{gen: f.gen + 1}
+	*f = feed{gen: f.gen + 1, ring: f.ring, size: f.size}
 }
 
 // ChangesSince returns what changed after the cursor, and the cursor of
 // now, to pass next time.
 func (f *FSM) ChangesSince(c Cursor) (Changes, Cursor) {
 	f.mu.RLock()
-	defer f.mu.RUnlock()
 	fd := &f.feed
+	if fd.ring == nil {
+		// The first reader: from now on the feed keeps what changes.
+		f.mu.RUnlock()
+		f.mu.Lock()
+		if fd.ring == nil {
+			fd.size = cmp.Or(fd.size, feedSize)
+			fd.ring = make([]feedEntry, fd.size)
+		}
+		f.mu.Unlock()
+		f.mu.RLock()
+		c = Cursor{} // the changes before were not kept
+	}
+	defer f.mu.RUnlock()
 	now := Cursor{gen: fd.gen + 1, jobs: fd.jobs, devices: fd.devices, registry: fd.registry}
-	if c.gen != now.gen || c.jobs > fd.jobs || fd.jobs-c.jobs > feedSize {
+	if c.gen != now.gen || c.jobs > fd.jobs || fd.jobs-c.jobs > fd.size {
 		return Changes{All: true}, now
 	}
 	ch := Changes{Devices: c.devices != fd.devices, Registry: c.registry != fd.registry}
 	for n := c.jobs; n < fd.jobs; n++ {
-		ch.Jobs = append(ch.Jobs, fd.ring[n%feedSize])
+		if e := fd.ring[n%fd.size]; e.reason {
+			ch.Reasons = append(ch.Reasons, e.id)
+		} else {
+			ch.Jobs = append(ch.Jobs, e.id)
+		}
 	}
 	return ch, now
 }

@@ -8,6 +8,7 @@ import (
 
 func TestChangesSince(t *testing.T) {
 	f := New()
+	f.feed.size = 16 // small, so that overflowing it is quick
 	ch, cur := f.ChangesSince(Cursor{})
 	if !ch.All {
 		t.Fatalf("the zero cursor: %+v, want All", ch)
@@ -31,8 +32,14 @@ func TestChangesSince(t *testing.T) {
 	if ch, _ := f.ChangesSince(cur); ch.All || ch.Devices || ch.Registry || len(ch.Jobs) != 0 {
 		t.Fatalf("nothing changed: %+v", ch)
 	}
+	f.Apply(6, waitCmd(6, "j2", "no eligible node"))
+	f.Apply(7, waitCmd(7, "j2", "no eligible node")) // the same reason: no change
+	ch, cur = f.ChangesSince(cur)
+	if ch.All || ch.Devices || len(ch.Jobs) != 0 || !slices.Equal(ch.Reasons, []string{"j2"}) {
+		t.Fatalf("after a wait reason: %+v", ch)
+	}
 	again := cur
-	for i := range feedSize + 1 {
+	for i := range 17 {
 		f.Apply(uint64(10+i), submitCmd(10+i, fmt.Sprintf("k%d", i), "", validSpec()))
 	}
 	if ch, _ := f.ChangesSince(again); !ch.All {

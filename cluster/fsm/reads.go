@@ -102,3 +102,11 @@ func (f *FSM) JobIDs(state ferryv1.JobState) []string {
 	}
 	return ids
 }
+
+// JobStateReason returns the job's state reason without copying the job.
+func (f *FSM) JobStateReason(id string) (string, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	j, ok := f.st.jobs[id]
+	return j.GetStateReason(), ok
+}
