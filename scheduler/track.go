@@ -149,6 +149,7 @@ func (t *tracker) slim(j *ferryv1.Job) *ferryv1.Job {
 	s := &ferryv1.Job{
 		Id: j.GetId(), State: j.GetState(), StateReason: j.GetStateReason(), Owner: j.GetOwner(), Epoch: j.GetEpoch(),
 		Tapes: j.GetTapes(), Progress: j.GetProgress(), CreatedIndex: j.GetCreatedIndex(),
+		Parent: j.GetParent(), Streams: j.GetStreams(),
 	}
 	spec := j.GetSpec()
 	switch p := spec.GetOptions().GetPriority(); {
@@ -191,6 +192,7 @@ func samePlacement(a, b JobView) bool {
 	ja, jb := a.Job, b.Job
 	return ja.GetState() == jb.GetState() && ja.GetOwner() == jb.GetOwner() && ja.GetEpoch() == jb.GetEpoch() &&
 		ja.GetCreatedIndex() == jb.GetCreatedIndex() && a.bytesLeft() == b.bytesLeft() &&
+		ja.GetParent() == jb.GetParent() && slices.Equal(ja.GetStreams(), jb.GetStreams()) &&
 		ja.GetSpec().GetOptions().GetPriority() == jb.GetSpec().GetOptions().GetPriority() &&
 		slices.EqualFunc(ja.GetTapes(), jb.GetTapes(), func(x, y *ferryv1.TapeAssignment) bool { return proto.Equal(x, y) }) &&
 		a.Unresolvable == b.Unresolvable && slices.Equal(a.Disks, b.Disks) &&

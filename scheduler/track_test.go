@@ -58,6 +58,7 @@ func TestTrackerMatchesAFullRebuild(t *testing.T) {
 	rng := rand.New(rand.NewPCG(12, 0))
 	jobs := 0
 	registered := 4
+	multi := 0
 	for step := range 300 {
 		full := newTracker(f.fsm)
 		full.update()
@@ -85,6 +86,14 @@ func TestTrackerMatchesAFullRebuild(t *testing.T) {
 				Source:      &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: ref(src)},
 				Destination: &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_TAPE, Device: ref(dst)},
 				Options:     &ferryv1.JobOptions{Priority: int32(rng.IntN(3))},
+			}}}}
+		case r < 40:
+			// A copy in two streams: one submit creates three jobs.
+			jobs++
+			cmd = &ferryv1.Command{Op: &ferryv1.Command_SubmitJob{SubmitJob: &ferryv1.SubmitJobOp{JobId: fmt.Sprintf("j%03d", jobs), Spec: &ferryv1.JobSpec{
+				Source:      &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: ref("db01"), Blocks: 512},
+				Destination: &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: ref("db02"), Lba: 1024, Blocks: 512},
+				Streams:     2,
 			}}}}
 		case r < 55:
 			for _, d := range Place(cfg, viewOf(full)) {
@@ -130,7 +139,9 @@ func TestTrackerMatchesAFullRebuild(t *testing.T) {
 				To:   &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_DRIVE, Index: uint32(rng.IntN(2))}, DmaAddress: "10.0.0.5:1"}}}
 		}
 		if cmd != nil {
-			f.Propose(context.Background(), cmd)
+			if res, _ := f.Propose(context.Background(), cmd); res.Err == nil && res.Job != nil && len(res.Job.GetStreams()) > 0 {
+				multi++
+			}
 		}
 		if rng.IntN(3) == 0 {
 			continue // the next update sees several changes at once
@@ -145,6 +156,9 @@ func TestTrackerMatchesAFullRebuild(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("step %d (%v): the tracker decides\n%v\na rebuild decides\n%v", step, cmd.GetOp(), got, want)
 		}
+	}
+	if multi < 5 {
+		t.Fatalf("only %d multi-stream jobs submitted", multi)
 	}
 	if jobs < 60 {
 		t.Fatalf("only %d jobs submitted: the series is too tame", jobs)

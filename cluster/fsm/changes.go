@@ -77,7 +77,7 @@ func (f *feed) noteJob(id string, reason bool) {
 // note records what an applied command changed: the jobs of its result,
 // and the devices unless it is one that only touches jobs. A refused
 // command changed nothing.
-func (f *feed) note(cmd *ferryv1.Command, r Result) {
+func (f *feed) note(st *state, cmd *ferryv1.Command, r Result) {
 	if r.Err != nil {
 		return
 	}
@@ -87,11 +87,11 @@ func (f *feed) note(cmd *ferryv1.Command, r Result) {
 		reason = true
 	}
 	if r.Job != nil && !r.Existing {
-		f.noteJob(r.Job.GetId(), reason)
+		f.noteFamily(st, r.Job, reason)
 	}
 	for _, b := range r.Batch {
 		if b.Job != nil && b.Err == nil && !b.Existing {
-			f.noteJob(b.Job.GetId(), reason)
+			f.noteFamily(st, b.Job, reason)
 		}
 	}
 	switch cmd.GetOp().(type) {
@@ -103,6 +103,26 @@ func (f *feed) note(cmd *ferryv1.Command, r Result) {
 		f.registry++
 	default:
 		f.devices++
+	}
+}
+
+// noteFamily records the job and, as one command changes a multi-stream
+// job and its streams together (a submit creates them, a stream's change
+// updates its job, a stream's failure cancels its siblings), the rest of
+// its family.
+func (f *feed) noteFamily(st *state, j *ferryv1.Job, reason bool) {
+	f.noteJob(j.GetId(), reason)
+	parent := j
+	if id := j.GetParent(); id != "" {
+		if parent = st.jobs[id]; parent == nil {
+			return
+		}
+		f.noteJob(id, reason)
+	}
+	for _, id := range parent.GetStreams() {
+		if id != j.GetId() {
+			f.noteJob(id, reason)
+		}
 	}
 }
 

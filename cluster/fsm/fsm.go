@@ -124,7 +124,7 @@ func (f *FSM) Apply(index uint64, cmd *ferryv1.Command) Result {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r := f.apply(index, cmd)
-	f.feed.note(cmd, r)
+	f.feed.note(f.st, cmd, r)
 	return r
 }
 
