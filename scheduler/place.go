@@ -520,6 +520,13 @@ func (p *planner) decide(jv JobView) Decision {
 			moved = fmt.Sprintf("owner %s lost", j.GetOwner())
 		}
 	}
+	if pool := fsm.DestinationPool(j.GetSpec()); pool != "" && !jv.Unresolvable {
+		var wait string
+		if jv, wait = p.bindPool(jv, pool); wait != "" {
+			d.Reason = wait
+			return d
+		}
+	}
 	node, tapes, wait := p.choose(jv)
 	if node == "" {
 		if moved != "" {

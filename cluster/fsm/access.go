@@ -76,6 +76,9 @@ type JobAccess struct {
 	// parameter list target that is not registered does not make it so:
 	// the copy reports that target as not reachable when it comes to it.
 	Unresolvable bool
+	// Pool names the pool a queued copy's destination is to be chosen from
+	// (see DestinationPool); Devices then leave the destination out.
+	Pool string
 }
 
 // notes says, for the job's history, which files an overwriting copy

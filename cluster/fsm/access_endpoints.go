@@ -39,6 +39,10 @@ func (r *resolver) endpoint(field string, ep *ferryv1.Endpoint, write bool) (Dev
 // endpoints resolves a source → destination spec: see resolveAccess.
 func (r *resolver) endpoints(spec *ferryv1.JobSpec) {
 	src, dst := spec.GetSource(), spec.GetDestination()
+	if pool := DestinationPool(spec); pool != "" {
+		r.poolDestination(spec, pool)
+		return
+	}
 	sd, sok := r.endpoint("spec.source", src, false)
 	dd, dok := r.endpoint("spec.destination", dst, true)
 	if !sok || !dok {
@@ -55,6 +59,9 @@ func (r *resolver) endpoints(spec *ferryv1.JobSpec) {
 		}
 	}
 	if dd.Cartridge != nil {
+		if pool := dst.GetPool(); pool != "" && r.s.poolOf[dd.Cartridge.GetBarcode()] != pool {
+			r.v.add("spec.destination.device", fmt.Sprintf("cartridge %s is not a member of pool %s", dd.Cartridge.GetBarcode(), pool))
+		}
 		r.tapeDestination(spec, dd.Cartridge)
 	}
 	switch {
@@ -64,6 +71,28 @@ func (r *resolver) endpoints(spec *ferryv1.JobSpec) {
 		r.diskToTape(spec, sd.Disk)
 	case dd.Disk != nil:
 		r.tapeToDisk(spec, sd.Cartridge, dd.Disk)
+	default:
+		r.tapeSource(spec, sd.Cartridge)
+	}
+}
+
+// poolDestination checks a copy to a pool whose cartridge is not chosen
+// yet: the pool exists and the source reads as for any copy to tape. What
+// it writes is known once the placement binds a cartridge (bindPool), which
+// checks the spec again against it. A pool none of whose members can take
+// the copy now is no error: the job waits for one.
+func (r *resolver) poolDestination(spec *ferryv1.JobSpec, pool string) {
+	r.acc.Pool = pool
+	if _, ok := r.s.pools[pool]; !ok {
+		r.v.add("spec.destination.pool", fmt.Sprintf("no pool named %q (ferry pool list)", pool))
+	}
+	sd, ok := r.endpoint("spec.source", spec.GetSource(), false)
+	switch {
+	case !ok:
+	case sd.Disk != nil:
+		r.diskToTape(spec, sd.Disk)
+	case spec.GetSource().TapeFile == nil:
+		r.v.add("spec.source.tape_file", "required with a pool destination: a copy to a pool appends one file")
 	default:
 		r.tapeSource(spec, sd.Cartridge)
 	}

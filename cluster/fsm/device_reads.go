@@ -144,6 +144,7 @@ func (s *state) libraryWithInventory(name string) *ferryv1.Library {
 // the way an inventory shows the element.
 func (s *state) cartridgeCopy(c *ferryv1.Cartridge) *ferryv1.Cartridge {
 	out := cloneCartridge(c)
+	out.Pool = s.poolOf[c.GetBarcode()]
 	if out.Location != nil {
 		out.Location.Barcode = c.GetBarcode()
 		if out.Location.GetKind() == ferryv1.ElementKind_ELEMENT_KIND_DRIVE {

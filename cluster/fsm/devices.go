@@ -144,8 +144,15 @@ func (s *state) addCartridge(cmd *ferryv1.Command, op *ferryv1.AddCartridgeOp) (
 	if b, ok := homeOwner(lib.place, at.Index); ok && at.Kind == library.Slot {
 		return nil, fmt.Errorf("cartridge %q: %w", c.GetBarcode(), busy("%v of library %s is the home of %s, which is loaded in a drive", at, lib.meta.GetName(), b))
 	}
+	pool, err := s.joinPool(in)
+	if err != nil {
+		return nil, err
+	}
 	if err := lib.place.Add(c.GetBarcode(), at); err != nil {
 		return nil, fmt.Errorf("cartridge %q: %w", c.GetBarcode(), changerError(err))
+	}
+	if pool != nil {
+		s.addPoolMember(pool, c.GetBarcode())
 	}
 	s.cartridges[c.GetBarcode()] = c
 	s.index("cartridge", c.GetBarcode(), c.GetNaa(), c.GetPath(), c.GetIdentity())

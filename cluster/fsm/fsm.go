@@ -52,6 +52,10 @@ type state struct {
 	holders map[string]string
 	// lastLUN is the highest disk LUN ever given (StateSnapshot.last_lun).
 	lastLUN uint32
+	// pools by name, and poolOf maps every member barcode to its pool
+	// (pools.go).
+	pools  map[string]*ferryv1.Pool
+	poolOf map[string]string
 }
 
 func newState() *state {
@@ -68,6 +72,8 @@ func newState() *state {
 		paths:      make(map[string]string),
 		files:      make(map[string]string),
 		holders:    make(map[string]string),
+		pools:      make(map[string]*ferryv1.Pool),
+		poolOf:     make(map[string]string),
 	}
 }
 
@@ -77,7 +83,7 @@ func New() *FSM {
 }
 
 // Result is the outcome of applying one command. When Err is nil exactly
-// one of Job, Disk, Library, Cartridge and Batch is set, matching the
+// one of Job, Disk, Library, Cartridge, Pool and Batch is set, matching the
 // command's op, except after a SetNodeOp, which returns none of them. When
 // Err is set, none is.
 type Result struct {
@@ -94,6 +100,8 @@ type Result struct {
 	Library *ferryv1.Library
 	// Cartridge is a copy of the cartridge an AddCartridgeOp added.
 	Cartridge *ferryv1.Cartridge
+	// Pool is a copy of the pool a CreatePoolOp created, with its counts.
+	Pool *ferryv1.Pool
 	// Batch holds one result per checkpoint of a CheckpointJobsOp, or per
 	// job of a WaitJobsOp, in order.
 	Batch []Result
@@ -246,6 +254,11 @@ func (f *FSM) apply(index uint64, cmd *ferryv1.Command) Result {
 			return Result{Err: noBody("end_ndmp_session")}
 		}
 		r.Job, r.Err = f.st.endNdmpSession(index, cmd, op.EndNdmpSession)
+	case *ferryv1.Command_CreatePool:
+		if op.CreatePool == nil {
+			return Result{Err: noBody("create_pool")}
+		}
+		r.Pool, r.Err = f.st.createPool(cmd, op.CreatePool)
 	case *ferryv1.Command_SetNode:
 		if op.SetNode == nil {
 			return Result{Err: noBody("set_node")}
@@ -283,6 +296,8 @@ func (s *state) copyOut(r Result) Result {
 		out.Library = s.libraryWithInventory(r.Library.GetName())
 	case r.Cartridge != nil:
 		out.Cartridge = s.cartridgeCopy(r.Cartridge)
+	case r.Pool != nil:
+		out.Pool = s.poolCopy(r.Pool)
 	}
 	return out
 }

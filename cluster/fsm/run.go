@@ -77,12 +77,20 @@ func (s *state) placeJob(index uint64, cmd *ferryv1.Command, op *ferryv1.PlaceJo
 			return nil, fmt.Errorf("place job %q: %w", id, busy("%s", reason))
 		}
 	}
+	bound, err := s.bindPool(j, op.GetTapes())
+	if err != nil {
+		return nil, fmt.Errorf("place job %q: %w", id, err)
+	}
 	tapes, err := s.assignTapes(j, op.GetTapes())
 	if err != nil {
 		return nil, fmt.Errorf("place job %q: %w", id, err)
 	}
 
 	at := fmt.Sprintf("%s (epoch %d)", node, index)
+	if bound != nil {
+		at += fmt.Sprintf("; pool %s chose %s", bound.GetDestination().GetPool(), bound.GetDestination().GetDevice().GetName())
+		j.Spec = bound
+	}
 	for _, t := range tapes {
 		at += fmt.Sprintf("; %s in %s drive %d", t.GetBarcode(), t.GetLibrary(), t.GetDrive())
 	}

@@ -42,6 +42,9 @@ func (f *FSM) Snapshot() (data []byte, appliedIndex uint64, err error) {
 	for _, b := range slices.Sorted(maps.Keys(f.st.cartridges)) {
 		snap.Cartridges = append(snap.Cartridges, f.st.cartridges[b])
 	}
+	for _, name := range slices.Sorted(maps.Keys(f.st.pools)) {
+		snap.Pools = append(snap.Pools, f.st.pools[name])
+	}
 	data, err = proto.MarshalOptions{Deterministic: true}.Marshal(snap)
 	if err != nil {
 		return nil, 0, fmt.Errorf("marshal state snapshot: %w", err)
@@ -109,6 +112,9 @@ func stateFromSnapshot(snap *ferryv1.StateSnapshot) (*state, error) {
 	// Do not trust the writer's order: paging depends on it.
 	slices.SortFunc(st.order, compareJobs)
 	if err := st.restoreDevices(snap); err != nil {
+		return nil, err
+	}
+	if err := st.restorePools(snap); err != nil {
 		return nil, err
 	}
 	st.lastLUN = snap.GetLastLun()

@@ -64,6 +64,9 @@ func ValidateSpec(spec *ferryv1.JobSpec) []FieldViolation {
 	case hasEndpoints:
 		v.endpoint("spec.source", spec.GetSource())
 		v.endpoint("spec.destination", spec.GetDestination())
+		if spec.GetSource().GetPool() != "" {
+			v.add("spec.source.pool", "a pool is a destination only: a restore names the cartridge, or the job (ferry copy job:ID ...)")
+		}
 	case hasList:
 		if len(spec.GetXcopyParameterList()) > maxXcopyListBytes {
 			v.add("spec.xcopy_parameter_list", fmt.Sprintf("longer than %d bytes", maxXcopyListBytes))
@@ -148,7 +151,27 @@ func (v *violations) endpoint(field string, e *ferryv1.Endpoint) {
 	default:
 		v.add(field+".kind", fmt.Sprintf("unknown device kind %d", int32(kind)))
 	}
+	if e.GetPool() != "" {
+		v.pool(field, e)
+		if e.GetDevice().GetRef() == nil {
+			return // the scheduler picks the cartridge
+		}
+	}
 	v.deviceRef(field+".device", e.GetDevice())
+}
+
+// pool checks an endpoint naming a pool: a tape, whose new file goes at
+// end of data of whichever cartridge is chosen.
+func (v *violations) pool(field string, e *ferryv1.Endpoint) {
+	if msg := checkDeviceName(e.GetPool()); msg != "" {
+		v.add(field+".pool", msg)
+	}
+	if e.GetKind() != ferryv1.DeviceKind_DEVICE_KIND_TAPE {
+		v.add(field+".pool", "a pool holds tapes: the endpoint's kind must be DEVICE_KIND_TAPE")
+	}
+	if e.TapeFile != nil {
+		v.add(field+".tape_file", "must not be set with a pool: the copy appends a new file to the cartridge chosen")
+	}
 }
 
 func (v *violations) deviceRef(field string, d *ferryv1.DeviceRef) {

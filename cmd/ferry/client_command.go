@@ -63,6 +63,8 @@ func clientCommands() []*clientCommand {
 		removeCommand("tape", "BARCODE"),
 		tapeProtectCommand(true),
 		tapeProtectCommand(false),
+		poolCreateCommand(),
+		poolListCommand(),
 		copyCommand(),
 		xcopyCommand(),
 		copyResultsCommand(),

@@ -297,6 +297,8 @@ func wroteText(j *ferryv1.Job) string {
 		parts = append(parts, tapeWriteText(dataFiles(j, tw)))
 	}
 	switch {
+	case len(parts) > 0 && j.GetSpec().GetDestination().GetPool() != "":
+		return strings.Join(parts, ", ") + " (chosen from pool " + j.GetSpec().GetDestination().GetPool() + ")"
 	case len(parts) > 0:
 		return strings.Join(parts, ", ")
 	case len(j.GetSpec().GetXcopyParameterList()) > 0:

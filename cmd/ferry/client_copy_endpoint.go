@@ -12,7 +12,11 @@ import (
 
 // endpointGrammar is quoted in every endpoint syntax error, so the user sees
 // what would have been accepted.
-const endpointGrammar = "disk:NAME[@LBA[+BLOCKS]] or tape:BARCODE[#FILE] (NAME or BARCODE may be naa.<hex designator>)"
+const endpointGrammar = "disk:NAME[@LBA[+BLOCKS]], tape:BARCODE[#FILE] or tape:pool:POOL (NAME or BARCODE may be naa.<hex designator>)"
+
+// poolPrefix marks a tape destination that names a pool: a barcode never
+// holds a colon, so "pool:" cannot be the start of one.
+const poolPrefix = "pool:"
 
 // naaPrefix marks a device named by its NAA designator instead of its name.
 const naaPrefix = "naa."
@@ -22,6 +26,8 @@ const naaPrefix = "naa."
 //	disk:NAME[@LBA[+BLOCKS]]   blocks from LBA (default 0) to the end, or BLOCKS of them
 //	tape:BARCODE[#FILE]        one tape file, or (without #FILE) the whole tape as a
 //	                           source and a new file at end of data as a destination
+//	tape:pool:POOL             (destination) a new file on a cartridge of the pool,
+//	                           chosen when the copy is placed
 //
 // NAME and BARCODE may be "naa." followed by the device's NAA designator.
 func parseEndpoint(s string) (*ferryv1.Endpoint, error) {
@@ -71,8 +77,15 @@ func parseDiskEndpoint(s, rest string) (*ferryv1.Endpoint, error) {
 }
 
 func parseTapeEndpoint(s, rest string) (*ferryv1.Endpoint, error) {
-	name, file, hasFile := strings.Cut(rest, "#")
 	e := &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_TAPE}
+	if pool, ok := strings.CutPrefix(rest, poolPrefix); ok {
+		if pool == "" || strings.ContainsAny(pool, "#@+") {
+			return nil, endpointError(s, "a pool is named tape:pool:POOL, without a file or range (the copy appends a new file)")
+		}
+		e.Pool = pool
+		return e, nil
+	}
+	name, file, hasFile := strings.Cut(rest, "#")
 	ref, err := parseDeviceRef(name)
 	if err != nil {
 		return nil, endpointError(s, err.Error())
@@ -134,6 +147,9 @@ func endpointArg(e *ferryv1.Endpoint) string {
 		return "-"
 	}
 	s := deviceText(e.GetDevice())
+	if e.GetPool() != "" && e.GetDevice().GetRef() == nil {
+		s = poolPrefix + e.GetPool()
+	}
 	switch e.GetKind() {
 	case ferryv1.DeviceKind_DEVICE_KIND_TAPE:
 		s = "tape:" + s

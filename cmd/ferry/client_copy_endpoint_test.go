@@ -37,6 +37,9 @@ func TestParseEndpoint(t *testing.T) {
 		{in: "tape:A00001L9", want: tape("A00001L9", nil)},
 		{in: "tape:A00001L9#1", want: tape("A00001L9", file(1))},
 		{in: "tape:naa.3f00000000000004#0", want: naaTape},
+		{in: "tape:pool:east-daily", want: &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_TAPE, Pool: "east-daily"}},
+		{in: "tape:pool:", wantErr: "tape:pool:POOL"},
+		{in: "tape:pool:east#1", wantErr: "without a file"},
 		{in: "", wantErr: "missing disk: or tape:"},
 		{in: "db01", wantErr: "missing disk: or tape:"},
 		{in: "Disk:db01", wantErr: `unknown device kind "Disk"`},
@@ -124,7 +127,7 @@ func checkParsed(t *testing.T, fn, in string, got uint64, err error, want uint64
 // syntax ferry copy reads back.
 func TestEndpointArgRoundTrip(t *testing.T) {
 	for _, s := range []string{"disk:db01", "disk:db01@2048", "disk:db01@0+8", "disk:naa.3f00000000000001@7+1",
-		"tape:A00001L9", "tape:A00001L9#0", "tape:A00001L9#3"} {
+		"tape:A00001L9", "tape:A00001L9#0", "tape:A00001L9#3", "tape:pool:east-daily"} {
 		e, err := parseEndpoint(s)
 		if err != nil {
 			t.Fatalf("%s: %v", s, err)

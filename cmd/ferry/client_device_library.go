@@ -313,8 +313,9 @@ func tapeLabelCommand() *clientCommand {
 		summary: "create a cartridge in a slot and write its label",
 		details: "The slot must be empty. The cartridge's ANSI VOL1 label is written as tape file 0.\n" +
 			"BARCODE is the cartridge's volume serial and media type, like A00001L9; data files written\n" +
-			"to the tape count from 1.",
+			"to the tape count from 1. With -pool the new cartridge joins that pool (of the same library).",
 		flags: func(fs *flag.FlagSet) action {
+			pool := fs.String("pool", "", "`pool` the new cartridge joins")
 			lib := fs.String("library", "", "`library` holding the slot; required")
 			slot := fs.Uint("slot", 0, "empty storage `slot` (from 1); required")
 			barcode := fs.String("barcode", "", "`barcode` of the new cartridge; required")
@@ -327,7 +328,7 @@ func tapeLabelCommand() *clientCommand {
 				}
 				ctx, cancel := c.rpcContext(ctx)
 				defer cancel()
-				cart, err := ferryv1.NewDeviceServiceClient(c.conn).LabelTape(ctx, &ferryv1.LabelTapeRequest{Library: *lib, Slot: uint32(*slot), Barcode: *barcode})
+				cart, err := ferryv1.NewDeviceServiceClient(c.conn).LabelTape(ctx, &ferryv1.LabelTapeRequest{Library: *lib, Slot: uint32(*slot), Barcode: *barcode, Pool: *pool})
 				if err != nil {
 					return err
 				}

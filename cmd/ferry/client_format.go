@@ -150,6 +150,11 @@ func endpointText(e *ferryv1.Endpoint, source bool) string {
 		default:
 			s += " new file at end of data"
 		}
+		if p := e.GetPool(); p != "" && e.GetDevice().GetRef() == nil {
+			s = fmt.Sprintf("tape of pool %s (chosen when placed), new file at end of data", p)
+		} else if p != "" {
+			s += " (from pool " + p + ")"
+		}
 	default:
 		s += fmt.Sprintf(" lba %d", e.GetLba())
 		if e.GetBlocks() == 0 {

@@ -56,6 +56,9 @@ func printCartridge(c *client, cart *ferryv1.Cartridge, withCatalog bool) error 
 	row(tw, "location:", elementText(cart.GetLocation()))
 	row(tw, "naa:", orDash(cart.GetNaa()))
 	row(tw, "capacity:", capacityText(cart.GetCapacityBytes()))
+	if cart.GetPool() != "" {
+		row(tw, "pool:", cart.GetPool())
+	}
 	if withCatalog {
 		row(tw, "used:", bytesText(cart.GetUsedBytes()))
 		row(tw, "files:", filesText(cart.GetFiles()))

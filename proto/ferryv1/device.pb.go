@@ -73,6 +73,261 @@ func (ElementKind) EnumDescriptor() ([]byte, []int) {
 	return file_ferry_v1_device_proto_rawDescGZIP(), []int{0}
 }
 
+// Pool is a named set of cartridges of one library that copies write to
+// without naming a cartridge (Endpoint.pool). A cartridge belongs to at
+// most one pool.
+type Pool struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Library string                 `protobuf:"bytes,2,opt,name=library,proto3" json:"library,omitempty"`
+	// The member barcodes, sorted. A member need not be labelled yet: a
+	// cartridge labelled later with one of them joins the pool.
+	Barcodes []string `protobuf:"bytes,3,rep,name=barcodes,proto3" json:"barcodes,omitempty"`
+	// Counts filled in when listed, not Raft state. Scratch: labelled,
+	// nothing but its label. Appendable: holds data files and has room
+	// before its early-warning zone. Full: its data reached the early-warning
+	// zone (a copy spanning to the next volume leaves it so). Offline: not in
+	// a storage slot or drive of its library (in an import/export slot).
+	// Unlabelled: members with no cartridge registered. Every member counts
+	// once: offline first, then full, appendable, scratch.
+	Scratch       uint32 `protobuf:"varint,4,opt,name=scratch,proto3" json:"scratch,omitempty"`
+	Appendable    uint32 `protobuf:"varint,5,opt,name=appendable,proto3" json:"appendable,omitempty"`
+	Full          uint32 `protobuf:"varint,6,opt,name=full,proto3" json:"full,omitempty"`
+	Offline       uint32 `protobuf:"varint,7,opt,name=offline,proto3" json:"offline,omitempty"`
+	Unlabelled    uint32 `protobuf:"varint,8,opt,name=unlabelled,proto3" json:"unlabelled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Pool) Reset() {
+	*x = Pool{}
+	mi := &file_ferry_v1_device_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Pool) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Pool) ProtoMessage() {}
+
+func (x *Pool) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_device_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Pool.ProtoReflect.Descriptor instead.
+func (*Pool) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Pool) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Pool) GetLibrary() string {
+	if x != nil {
+		return x.Library
+	}
+	return ""
+}
+
+func (x *Pool) GetBarcodes() []string {
+	if x != nil {
+		return x.Barcodes
+	}
+	return nil
+}
+
+func (x *Pool) GetScratch() uint32 {
+	if x != nil {
+		return x.Scratch
+	}
+	return 0
+}
+
+func (x *Pool) GetAppendable() uint32 {
+	if x != nil {
+		return x.Appendable
+	}
+	return 0
+}
+
+func (x *Pool) GetFull() uint32 {
+	if x != nil {
+		return x.Full
+	}
+	return 0
+}
+
+func (x *Pool) GetOffline() uint32 {
+	if x != nil {
+		return x.Offline
+	}
+	return 0
+}
+
+func (x *Pool) GetUnlabelled() uint32 {
+	if x != nil {
+		return x.Unlabelled
+	}
+	return 0
+}
+
+type CreatePoolRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Library string                 `protobuf:"bytes,2,opt,name=library,proto3" json:"library,omitempty"`
+	// Barcodes or inclusive ranges of them ("A00001L9-A00099L9": the same
+	// prefix, suffix and width, the number counting up). May be empty: then
+	// cartridges join when labelled into the pool (LabelTapeRequest.pool).
+	Barcodes      []string `protobuf:"bytes,3,rep,name=barcodes,proto3" json:"barcodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatePoolRequest) Reset() {
+	*x = CreatePoolRequest{}
+	mi := &file_ferry_v1_device_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePoolRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePoolRequest) ProtoMessage() {}
+
+func (x *CreatePoolRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_device_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePoolRequest.ProtoReflect.Descriptor instead.
+func (*CreatePoolRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CreatePoolRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreatePoolRequest) GetLibrary() string {
+	if x != nil {
+		return x.Library
+	}
+	return ""
+}
+
+func (x *CreatePoolRequest) GetBarcodes() []string {
+	if x != nil {
+		return x.Barcodes
+	}
+	return nil
+}
+
+type ListPoolsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPoolsRequest) Reset() {
+	*x = ListPoolsRequest{}
+	mi := &file_ferry_v1_device_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPoolsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPoolsRequest) ProtoMessage() {}
+
+func (x *ListPoolsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_device_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPoolsRequest.ProtoReflect.Descriptor instead.
+func (*ListPoolsRequest) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{2}
+}
+
+type ListPoolsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pools         []*Pool                `protobuf:"bytes,1,rep,name=pools,proto3" json:"pools,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPoolsResponse) Reset() {
+	*x = ListPoolsResponse{}
+	mi := &file_ferry_v1_device_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPoolsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPoolsResponse) ProtoMessage() {}
+
+func (x *ListPoolsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_device_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPoolsResponse.ProtoReflect.Descriptor instead.
+func (*ListPoolsResponse) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ListPoolsResponse) GetPools() []*Pool {
+	if x != nil {
+		return x.Pools
+	}
+	return nil
+}
+
 // FileIdentity is what a device is, whatever path names it: the file's
 // device and inode numbers, and for a block device its device number.
 type FileIdentity struct {
@@ -87,7 +342,7 @@ type FileIdentity struct {
 
 func (x *FileIdentity) Reset() {
 	*x = FileIdentity{}
-	mi := &file_ferry_v1_device_proto_msgTypes[0]
+	mi := &file_ferry_v1_device_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -99,7 +354,7 @@ func (x *FileIdentity) String() string {
 func (*FileIdentity) ProtoMessage() {}
 
 func (x *FileIdentity) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[0]
+	mi := &file_ferry_v1_device_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -112,7 +367,7 @@ func (x *FileIdentity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileIdentity.ProtoReflect.Descriptor instead.
 func (*FileIdentity) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{0}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *FileIdentity) GetDev() uint64 {
@@ -169,7 +424,7 @@ type Disk struct {
 
 func (x *Disk) Reset() {
 	*x = Disk{}
-	mi := &file_ferry_v1_device_proto_msgTypes[1]
+	mi := &file_ferry_v1_device_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -181,7 +436,7 @@ func (x *Disk) String() string {
 func (*Disk) ProtoMessage() {}
 
 func (x *Disk) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[1]
+	mi := &file_ferry_v1_device_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -194,7 +449,7 @@ func (x *Disk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disk.ProtoReflect.Descriptor instead.
 func (*Disk) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{1}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Disk) GetName() string {
@@ -294,7 +549,7 @@ type PRNexus struct {
 
 func (x *PRNexus) Reset() {
 	*x = PRNexus{}
-	mi := &file_ferry_v1_device_proto_msgTypes[2]
+	mi := &file_ferry_v1_device_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -306,7 +561,7 @@ func (x *PRNexus) String() string {
 func (*PRNexus) ProtoMessage() {}
 
 func (x *PRNexus) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[2]
+	mi := &file_ferry_v1_device_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -319,7 +574,7 @@ func (x *PRNexus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PRNexus.ProtoReflect.Descriptor instead.
 func (*PRNexus) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{2}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PRNexus) GetInitiator() string {
@@ -349,7 +604,7 @@ type PRRegistration struct {
 
 func (x *PRRegistration) Reset() {
 	*x = PRRegistration{}
-	mi := &file_ferry_v1_device_proto_msgTypes[3]
+	mi := &file_ferry_v1_device_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -361,7 +616,7 @@ func (x *PRRegistration) String() string {
 func (*PRRegistration) ProtoMessage() {}
 
 func (x *PRRegistration) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[3]
+	mi := &file_ferry_v1_device_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -374,7 +629,7 @@ func (x *PRRegistration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PRRegistration.ProtoReflect.Descriptor instead.
 func (*PRRegistration) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{3}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PRRegistration) GetNexus() *PRNexus {
@@ -422,7 +677,7 @@ type PersistentReservation struct {
 
 func (x *PersistentReservation) Reset() {
 	*x = PersistentReservation{}
-	mi := &file_ferry_v1_device_proto_msgTypes[4]
+	mi := &file_ferry_v1_device_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -434,7 +689,7 @@ func (x *PersistentReservation) String() string {
 func (*PersistentReservation) ProtoMessage() {}
 
 func (x *PersistentReservation) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[4]
+	mi := &file_ferry_v1_device_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -447,7 +702,7 @@ func (x *PersistentReservation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentReservation.ProtoReflect.Descriptor instead.
 func (*PersistentReservation) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{4}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PersistentReservation) GetGeneration() uint32 {
@@ -515,7 +770,7 @@ type CreateDiskRequest struct {
 
 func (x *CreateDiskRequest) Reset() {
 	*x = CreateDiskRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[5]
+	mi := &file_ferry_v1_device_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -527,7 +782,7 @@ func (x *CreateDiskRequest) String() string {
 func (*CreateDiskRequest) ProtoMessage() {}
 
 func (x *CreateDiskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[5]
+	mi := &file_ferry_v1_device_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -540,7 +795,7 @@ func (x *CreateDiskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateDiskRequest.ProtoReflect.Descriptor instead.
 func (*CreateDiskRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{5}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateDiskRequest) GetName() string {
@@ -601,7 +856,7 @@ type AddDiskRequest struct {
 
 func (x *AddDiskRequest) Reset() {
 	*x = AddDiskRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[6]
+	mi := &file_ferry_v1_device_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -613,7 +868,7 @@ func (x *AddDiskRequest) String() string {
 func (*AddDiskRequest) ProtoMessage() {}
 
 func (x *AddDiskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[6]
+	mi := &file_ferry_v1_device_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -626,7 +881,7 @@ func (x *AddDiskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddDiskRequest.ProtoReflect.Descriptor instead.
 func (*AddDiskRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{6}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AddDiskRequest) GetName() string {
@@ -679,7 +934,7 @@ type ListDisksRequest struct {
 
 func (x *ListDisksRequest) Reset() {
 	*x = ListDisksRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[7]
+	mi := &file_ferry_v1_device_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +946,7 @@ func (x *ListDisksRequest) String() string {
 func (*ListDisksRequest) ProtoMessage() {}
 
 func (x *ListDisksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[7]
+	mi := &file_ferry_v1_device_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +959,7 @@ func (x *ListDisksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDisksRequest.ProtoReflect.Descriptor instead.
 func (*ListDisksRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{7}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{11}
 }
 
 type ListDisksResponse struct {
@@ -716,7 +971,7 @@ type ListDisksResponse struct {
 
 func (x *ListDisksResponse) Reset() {
 	*x = ListDisksResponse{}
-	mi := &file_ferry_v1_device_proto_msgTypes[8]
+	mi := &file_ferry_v1_device_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -728,7 +983,7 @@ func (x *ListDisksResponse) String() string {
 func (*ListDisksResponse) ProtoMessage() {}
 
 func (x *ListDisksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[8]
+	mi := &file_ferry_v1_device_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -741,7 +996,7 @@ func (x *ListDisksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDisksResponse.ProtoReflect.Descriptor instead.
 func (*ListDisksResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{8}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListDisksResponse) GetDisks() []*Disk {
@@ -770,7 +1025,7 @@ type Element struct {
 
 func (x *Element) Reset() {
 	*x = Element{}
-	mi := &file_ferry_v1_device_proto_msgTypes[9]
+	mi := &file_ferry_v1_device_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +1037,7 @@ func (x *Element) String() string {
 func (*Element) ProtoMessage() {}
 
 func (x *Element) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[9]
+	mi := &file_ferry_v1_device_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,7 +1050,7 @@ func (x *Element) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Element.ProtoReflect.Descriptor instead.
 func (*Element) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{9}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Element) GetKind() ElementKind {
@@ -848,7 +1103,7 @@ type NdmpLoad struct {
 
 func (x *NdmpLoad) Reset() {
 	*x = NdmpLoad{}
-	mi := &file_ferry_v1_device_proto_msgTypes[10]
+	mi := &file_ferry_v1_device_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -860,7 +1115,7 @@ func (x *NdmpLoad) String() string {
 func (*NdmpLoad) ProtoMessage() {}
 
 func (x *NdmpLoad) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[10]
+	mi := &file_ferry_v1_device_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -873,7 +1128,7 @@ func (x *NdmpLoad) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NdmpLoad.ProtoReflect.Descriptor instead.
 func (*NdmpLoad) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{10}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *NdmpLoad) GetDmaAddress() string {
@@ -916,7 +1171,7 @@ type Library struct {
 
 func (x *Library) Reset() {
 	*x = Library{}
-	mi := &file_ferry_v1_device_proto_msgTypes[11]
+	mi := &file_ferry_v1_device_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -928,7 +1183,7 @@ func (x *Library) String() string {
 func (*Library) ProtoMessage() {}
 
 func (x *Library) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[11]
+	mi := &file_ferry_v1_device_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -941,7 +1196,7 @@ func (x *Library) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Library.ProtoReflect.Descriptor instead.
 func (*Library) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{11}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Library) GetName() string {
@@ -1048,7 +1303,7 @@ type CreateLibraryRequest struct {
 
 func (x *CreateLibraryRequest) Reset() {
 	*x = CreateLibraryRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[12]
+	mi := &file_ferry_v1_device_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1060,7 +1315,7 @@ func (x *CreateLibraryRequest) String() string {
 func (*CreateLibraryRequest) ProtoMessage() {}
 
 func (x *CreateLibraryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[12]
+	mi := &file_ferry_v1_device_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1073,7 +1328,7 @@ func (x *CreateLibraryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateLibraryRequest.ProtoReflect.Descriptor instead.
 func (*CreateLibraryRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CreateLibraryRequest) GetName() string {
@@ -1154,7 +1409,7 @@ type ListLibrariesRequest struct {
 
 func (x *ListLibrariesRequest) Reset() {
 	*x = ListLibrariesRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[13]
+	mi := &file_ferry_v1_device_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1166,7 +1421,7 @@ func (x *ListLibrariesRequest) String() string {
 func (*ListLibrariesRequest) ProtoMessage() {}
 
 func (x *ListLibrariesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[13]
+	mi := &file_ferry_v1_device_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1179,7 +1434,7 @@ func (x *ListLibrariesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLibrariesRequest.ProtoReflect.Descriptor instead.
 func (*ListLibrariesRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{17}
 }
 
 type ListLibrariesResponse struct {
@@ -1191,7 +1446,7 @@ type ListLibrariesResponse struct {
 
 func (x *ListLibrariesResponse) Reset() {
 	*x = ListLibrariesResponse{}
-	mi := &file_ferry_v1_device_proto_msgTypes[14]
+	mi := &file_ferry_v1_device_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1203,7 +1458,7 @@ func (x *ListLibrariesResponse) String() string {
 func (*ListLibrariesResponse) ProtoMessage() {}
 
 func (x *ListLibrariesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[14]
+	mi := &file_ferry_v1_device_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1216,7 +1471,7 @@ func (x *ListLibrariesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLibrariesResponse.ProtoReflect.Descriptor instead.
 func (*ListLibrariesResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListLibrariesResponse) GetLibraries() []*Library {
@@ -1236,7 +1491,7 @@ type InventoryRequest struct {
 
 func (x *InventoryRequest) Reset() {
 	*x = InventoryRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[15]
+	mi := &file_ferry_v1_device_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1248,7 +1503,7 @@ func (x *InventoryRequest) String() string {
 func (*InventoryRequest) ProtoMessage() {}
 
 func (x *InventoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[15]
+	mi := &file_ferry_v1_device_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1261,7 +1516,7 @@ func (x *InventoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InventoryRequest.ProtoReflect.Descriptor instead.
 func (*InventoryRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{15}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *InventoryRequest) GetLibrary() string {
@@ -1301,14 +1556,17 @@ type Cartridge struct {
 	FileCount uint32 `protobuf:"varint,12,opt,name=file_count,json=fileCount,proto3" json:"file_count,omitempty"`
 	// Set while the cartridge sits in a drive a DMA loaded it into through
 	// NDMP (MoveMediumOp); cleared when it leaves the drive.
-	NdmpLoad      *NdmpLoad `protobuf:"bytes,13,opt,name=ndmp_load,json=ndmpLoad,proto3" json:"ndmp_load,omitempty"`
+	NdmpLoad *NdmpLoad `protobuf:"bytes,13,opt,name=ndmp_load,json=ndmpLoad,proto3" json:"ndmp_load,omitempty"`
+	// The pool the cartridge belongs to, if any (read from the pool's
+	// members). On AddCartridgeOp: the pool the new cartridge joins.
+	Pool          string `protobuf:"bytes,14,opt,name=pool,proto3" json:"pool,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Cartridge) Reset() {
 	*x = Cartridge{}
-	mi := &file_ferry_v1_device_proto_msgTypes[16]
+	mi := &file_ferry_v1_device_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1578,7 @@ func (x *Cartridge) String() string {
 func (*Cartridge) ProtoMessage() {}
 
 func (x *Cartridge) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[16]
+	mi := &file_ferry_v1_device_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1591,7 @@ func (x *Cartridge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cartridge.ProtoReflect.Descriptor instead.
 func (*Cartridge) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Cartridge) GetBarcode() string {
@@ -1427,18 +1685,27 @@ func (x *Cartridge) GetNdmpLoad() *NdmpLoad {
 	return nil
 }
 
+func (x *Cartridge) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
 type LabelTapeRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Library       string                 `protobuf:"bytes,1,opt,name=library,proto3" json:"library,omitempty"`
-	Slot          uint32                 `protobuf:"varint,2,opt,name=slot,proto3" json:"slot,omitempty"`
-	Barcode       string                 `protobuf:"bytes,3,opt,name=barcode,proto3" json:"barcode,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Library string                 `protobuf:"bytes,1,opt,name=library,proto3" json:"library,omitempty"`
+	Slot    uint32                 `protobuf:"varint,2,opt,name=slot,proto3" json:"slot,omitempty"`
+	Barcode string                 `protobuf:"bytes,3,opt,name=barcode,proto3" json:"barcode,omitempty"`
+	// The pool the new cartridge joins (a pool of the same library).
+	Pool          string `protobuf:"bytes,4,opt,name=pool,proto3" json:"pool,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LabelTapeRequest) Reset() {
 	*x = LabelTapeRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[17]
+	mi := &file_ferry_v1_device_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1450,7 +1717,7 @@ func (x *LabelTapeRequest) String() string {
 func (*LabelTapeRequest) ProtoMessage() {}
 
 func (x *LabelTapeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[17]
+	mi := &file_ferry_v1_device_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1463,7 +1730,7 @@ func (x *LabelTapeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelTapeRequest.ProtoReflect.Descriptor instead.
 func (*LabelTapeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *LabelTapeRequest) GetLibrary() string {
@@ -1487,6 +1754,13 @@ func (x *LabelTapeRequest) GetBarcode() string {
 	return ""
 }
 
+func (x *LabelTapeRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
 type ImportTapeRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Library string                 `protobuf:"bytes,1,opt,name=library,proto3" json:"library,omitempty"`
@@ -1501,7 +1775,7 @@ type ImportTapeRequest struct {
 
 func (x *ImportTapeRequest) Reset() {
 	*x = ImportTapeRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[18]
+	mi := &file_ferry_v1_device_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1513,7 +1787,7 @@ func (x *ImportTapeRequest) String() string {
 func (*ImportTapeRequest) ProtoMessage() {}
 
 func (x *ImportTapeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[18]
+	mi := &file_ferry_v1_device_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1526,7 +1800,7 @@ func (x *ImportTapeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportTapeRequest.ProtoReflect.Descriptor instead.
 func (*ImportTapeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ImportTapeRequest) GetLibrary() string {
@@ -1566,7 +1840,7 @@ type EraseTapeRequest struct {
 
 func (x *EraseTapeRequest) Reset() {
 	*x = EraseTapeRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[19]
+	mi := &file_ferry_v1_device_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1578,7 +1852,7 @@ func (x *EraseTapeRequest) String() string {
 func (*EraseTapeRequest) ProtoMessage() {}
 
 func (x *EraseTapeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[19]
+	mi := &file_ferry_v1_device_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1591,7 +1865,7 @@ func (x *EraseTapeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseTapeRequest.ProtoReflect.Descriptor instead.
 func (*EraseTapeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *EraseTapeRequest) GetBarcode() string {
@@ -1611,7 +1885,7 @@ type RemoveTapeRequest struct {
 
 func (x *RemoveTapeRequest) Reset() {
 	*x = RemoveTapeRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[20]
+	mi := &file_ferry_v1_device_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1623,7 +1897,7 @@ func (x *RemoveTapeRequest) String() string {
 func (*RemoveTapeRequest) ProtoMessage() {}
 
 func (x *RemoveTapeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[20]
+	mi := &file_ferry_v1_device_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1636,7 +1910,7 @@ func (x *RemoveTapeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveTapeRequest.ProtoReflect.Descriptor instead.
 func (*RemoveTapeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RemoveTapeRequest) GetBarcode() string {
@@ -1663,7 +1937,7 @@ type RemoveDiskRequest struct {
 
 func (x *RemoveDiskRequest) Reset() {
 	*x = RemoveDiskRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[21]
+	mi := &file_ferry_v1_device_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1675,7 +1949,7 @@ func (x *RemoveDiskRequest) String() string {
 func (*RemoveDiskRequest) ProtoMessage() {}
 
 func (x *RemoveDiskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[21]
+	mi := &file_ferry_v1_device_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1688,7 +1962,7 @@ func (x *RemoveDiskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDiskRequest.ProtoReflect.Descriptor instead.
 func (*RemoveDiskRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{21}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RemoveDiskRequest) GetName() string {
@@ -1717,7 +1991,7 @@ type RemoveLibraryRequest struct {
 
 func (x *RemoveLibraryRequest) Reset() {
 	*x = RemoveLibraryRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[22]
+	mi := &file_ferry_v1_device_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1729,7 +2003,7 @@ func (x *RemoveLibraryRequest) String() string {
 func (*RemoveLibraryRequest) ProtoMessage() {}
 
 func (x *RemoveLibraryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[22]
+	mi := &file_ferry_v1_device_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1742,7 +2016,7 @@ func (x *RemoveLibraryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveLibraryRequest.ProtoReflect.Descriptor instead.
 func (*RemoveLibraryRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{22}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RemoveLibraryRequest) GetName() string {
@@ -1771,7 +2045,7 @@ type RemoveResponse struct {
 
 func (x *RemoveResponse) Reset() {
 	*x = RemoveResponse{}
-	mi := &file_ferry_v1_device_proto_msgTypes[23]
+	mi := &file_ferry_v1_device_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1783,7 +2057,7 @@ func (x *RemoveResponse) String() string {
 func (*RemoveResponse) ProtoMessage() {}
 
 func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[23]
+	mi := &file_ferry_v1_device_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1796,7 +2070,7 @@ func (x *RemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveResponse.ProtoReflect.Descriptor instead.
 func (*RemoveResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{23}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RemoveResponse) GetRemoved() []string {
@@ -1823,7 +2097,7 @@ type ProtectTapeRequest struct {
 
 func (x *ProtectTapeRequest) Reset() {
 	*x = ProtectTapeRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[24]
+	mi := &file_ferry_v1_device_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1835,7 +2109,7 @@ func (x *ProtectTapeRequest) String() string {
 func (*ProtectTapeRequest) ProtoMessage() {}
 
 func (x *ProtectTapeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[24]
+	mi := &file_ferry_v1_device_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1848,7 +2122,7 @@ func (x *ProtectTapeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProtectTapeRequest.ProtoReflect.Descriptor instead.
 func (*ProtectTapeRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{24}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ProtectTapeRequest) GetBarcode() string {
@@ -1879,7 +2153,7 @@ type ListCartridgesRequest struct {
 
 func (x *ListCartridgesRequest) Reset() {
 	*x = ListCartridgesRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[25]
+	mi := &file_ferry_v1_device_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1891,7 +2165,7 @@ func (x *ListCartridgesRequest) String() string {
 func (*ListCartridgesRequest) ProtoMessage() {}
 
 func (x *ListCartridgesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[25]
+	mi := &file_ferry_v1_device_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1904,7 +2178,7 @@ func (x *ListCartridgesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCartridgesRequest.ProtoReflect.Descriptor instead.
 func (*ListCartridgesRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{25}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListCartridgesRequest) GetLibrary() string {
@@ -1930,7 +2204,7 @@ type ListCartridgesResponse struct {
 
 func (x *ListCartridgesResponse) Reset() {
 	*x = ListCartridgesResponse{}
-	mi := &file_ferry_v1_device_proto_msgTypes[26]
+	mi := &file_ferry_v1_device_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1942,7 +2216,7 @@ func (x *ListCartridgesResponse) String() string {
 func (*ListCartridgesResponse) ProtoMessage() {}
 
 func (x *ListCartridgesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[26]
+	mi := &file_ferry_v1_device_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1955,7 +2229,7 @@ func (x *ListCartridgesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCartridgesResponse.ProtoReflect.Descriptor instead.
 func (*ListCartridgesResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{26}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListCartridgesResponse) GetCartridges() []*Cartridge {
@@ -1975,7 +2249,7 @@ type UnloadDriveRequest struct {
 
 func (x *UnloadDriveRequest) Reset() {
 	*x = UnloadDriveRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[27]
+	mi := &file_ferry_v1_device_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1987,7 +2261,7 @@ func (x *UnloadDriveRequest) String() string {
 func (*UnloadDriveRequest) ProtoMessage() {}
 
 func (x *UnloadDriveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[27]
+	mi := &file_ferry_v1_device_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2000,7 +2274,7 @@ func (x *UnloadDriveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnloadDriveRequest.ProtoReflect.Descriptor instead.
 func (*UnloadDriveRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{27}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *UnloadDriveRequest) GetLibrary() string {
@@ -2026,7 +2300,7 @@ type HashRequest struct {
 
 func (x *HashRequest) Reset() {
 	*x = HashRequest{}
-	mi := &file_ferry_v1_device_proto_msgTypes[28]
+	mi := &file_ferry_v1_device_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2038,7 +2312,7 @@ func (x *HashRequest) String() string {
 func (*HashRequest) ProtoMessage() {}
 
 func (x *HashRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[28]
+	mi := &file_ferry_v1_device_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2051,7 +2325,7 @@ func (x *HashRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HashRequest.ProtoReflect.Descriptor instead.
 func (*HashRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{28}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *HashRequest) GetEndpoint() *Endpoint {
@@ -2074,7 +2348,7 @@ type HashResponse struct {
 
 func (x *HashResponse) Reset() {
 	*x = HashResponse{}
-	mi := &file_ferry_v1_device_proto_msgTypes[29]
+	mi := &file_ferry_v1_device_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2086,7 +2360,7 @@ func (x *HashResponse) String() string {
 func (*HashResponse) ProtoMessage() {}
 
 func (x *HashResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_device_proto_msgTypes[29]
+	mi := &file_ferry_v1_device_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2099,7 +2373,7 @@ func (x *HashResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HashResponse.ProtoReflect.Descriptor instead.
 func (*HashResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_device_proto_rawDescGZIP(), []int{29}
+	return file_ferry_v1_device_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *HashResponse) GetSha256() string {
@@ -2127,7 +2401,27 @@ var File_ferry_v1_device_proto protoreflect.FileDescriptor
 
 const file_ferry_v1_device_proto_rawDesc = "" +
 	"\n" +
-	"\x15ferry/v1/device.proto\x12\bferry.v1\x1a\x12ferry/v1/job.proto\"F\n" +
+	"\x15ferry/v1/device.proto\x12\bferry.v1\x1a\x12ferry/v1/job.proto\"\xd8\x01\n" +
+	"\x04Pool\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\alibrary\x18\x02 \x01(\tR\alibrary\x12\x1a\n" +
+	"\bbarcodes\x18\x03 \x03(\tR\bbarcodes\x12\x18\n" +
+	"\ascratch\x18\x04 \x01(\rR\ascratch\x12\x1e\n" +
+	"\n" +
+	"appendable\x18\x05 \x01(\rR\n" +
+	"appendable\x12\x12\n" +
+	"\x04full\x18\x06 \x01(\rR\x04full\x12\x18\n" +
+	"\aoffline\x18\a \x01(\rR\aoffline\x12\x1e\n" +
+	"\n" +
+	"unlabelled\x18\b \x01(\rR\n" +
+	"unlabelled\"]\n" +
+	"\x11CreatePoolRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\alibrary\x18\x02 \x01(\tR\alibrary\x12\x1a\n" +
+	"\bbarcodes\x18\x03 \x03(\tR\bbarcodes\"\x12\n" +
+	"\x10ListPoolsRequest\"9\n" +
+	"\x11ListPoolsResponse\x12$\n" +
+	"\x05pools\x18\x01 \x03(\v2\x0e.ferry.v1.PoolR\x05pools\"F\n" +
 	"\fFileIdentity\x12\x10\n" +
 	"\x03dev\x18\x01 \x01(\x04R\x03dev\x12\x10\n" +
 	"\x03ino\x18\x02 \x01(\x04R\x03ino\x12\x12\n" +
@@ -2227,7 +2521,7 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\tlibraries\x18\x01 \x03(\v2\x11.ferry.v1.LibraryR\tlibraries\"B\n" +
 	"\x10InventoryRequest\x12\x18\n" +
 	"\alibrary\x18\x01 \x01(\tR\alibrary\x12\x14\n" +
-	"\x05stale\x18\x02 \x01(\bR\x05stale\"\xce\x03\n" +
+	"\x05stale\x18\x02 \x01(\bR\x05stale\"\xe2\x03\n" +
 	"\tCartridge\x12\x18\n" +
 	"\abarcode\x18\x01 \x01(\tR\abarcode\x12\x18\n" +
 	"\alibrary\x18\x02 \x01(\tR\alibrary\x12\x10\n" +
@@ -2244,11 +2538,13 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"used_bytes\x18\v \x01(\x04R\tusedBytes\x12\x1d\n" +
 	"\n" +
 	"file_count\x18\f \x01(\rR\tfileCount\x12/\n" +
-	"\tndmp_load\x18\r \x01(\v2\x12.ferry.v1.NdmpLoadR\bndmpLoad\"Z\n" +
+	"\tndmp_load\x18\r \x01(\v2\x12.ferry.v1.NdmpLoadR\bndmpLoad\x12\x12\n" +
+	"\x04pool\x18\x0e \x01(\tR\x04pool\"n\n" +
 	"\x10LabelTapeRequest\x12\x18\n" +
 	"\alibrary\x18\x01 \x01(\tR\alibrary\x12\x12\n" +
 	"\x04slot\x18\x02 \x01(\rR\x04slot\x12\x18\n" +
-	"\abarcode\x18\x03 \x01(\tR\abarcode\"r\n" +
+	"\abarcode\x18\x03 \x01(\tR\abarcode\x12\x12\n" +
+	"\x04pool\x18\x04 \x01(\tR\x04pool\"r\n" +
 	"\x11ImportTapeRequest\x12\x18\n" +
 	"\alibrary\x18\x01 \x01(\tR\alibrary\x12\x12\n" +
 	"\x04slot\x18\x02 \x01(\rR\x04slot\x12\x12\n" +
@@ -2291,7 +2587,7 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"\x18ELEMENT_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11ELEMENT_KIND_SLOT\x10\x01\x12\x16\n" +
 	"\x12ELEMENT_KIND_DRIVE\x10\x02\x12\x1e\n" +
-	"\x1aELEMENT_KIND_IMPORT_EXPORT\x10\x032\xb8\b\n" +
+	"\x1aELEMENT_KIND_IMPORT_EXPORT\x10\x032\xb9\t\n" +
 	"\rDeviceService\x129\n" +
 	"\n" +
 	"CreateDisk\x12\x1b.ferry.v1.CreateDiskRequest\x1a\x0e.ferry.v1.Disk\x123\n" +
@@ -2312,7 +2608,10 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"RemoveDisk\x12\x1b.ferry.v1.RemoveDiskRequest\x1a\x18.ferry.v1.RemoveResponse\x12I\n" +
 	"\rRemoveLibrary\x12\x1e.ferry.v1.RemoveLibraryRequest\x1a\x18.ferry.v1.RemoveResponse\x12@\n" +
 	"\vUnloadDrive\x12\x1c.ferry.v1.UnloadDriveRequest\x1a\x13.ferry.v1.Cartridge\x125\n" +
-	"\x04Hash\x12\x15.ferry.v1.HashRequest\x1a\x16.ferry.v1.HashResponseB2Z0github.com/ferry-san/ferry/proto/ferryv1;ferryv1b\x06proto3"
+	"\x04Hash\x12\x15.ferry.v1.HashRequest\x1a\x16.ferry.v1.HashResponse\x129\n" +
+	"\n" +
+	"CreatePool\x12\x1b.ferry.v1.CreatePoolRequest\x1a\x0e.ferry.v1.Pool\x12D\n" +
+	"\tListPools\x12\x1a.ferry.v1.ListPoolsRequest\x1a\x1b.ferry.v1.ListPoolsResponseB2Z0github.com/ferry-san/ferry/proto/ferryv1;ferryv1b\x06proto3"
 
 var (
 	file_ferry_v1_device_proto_rawDescOnce sync.Once
@@ -2327,98 +2626,107 @@ func file_ferry_v1_device_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_v1_device_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ferry_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_ferry_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_ferry_v1_device_proto_goTypes = []any{
 	(ElementKind)(0),               // 0: ferry.v1.ElementKind
-	(*FileIdentity)(nil),           // 1: ferry.v1.FileIdentity
-	(*Disk)(nil),                   // 2: ferry.v1.Disk
-	(*PRNexus)(nil),                // 3: ferry.v1.PRNexus
-	(*PRRegistration)(nil),         // 4: ferry.v1.PRRegistration
-	(*PersistentReservation)(nil),  // 5: ferry.v1.PersistentReservation
-	(*CreateDiskRequest)(nil),      // 6: ferry.v1.CreateDiskRequest
-	(*AddDiskRequest)(nil),         // 7: ferry.v1.AddDiskRequest
-	(*ListDisksRequest)(nil),       // 8: ferry.v1.ListDisksRequest
-	(*ListDisksResponse)(nil),      // 9: ferry.v1.ListDisksResponse
-	(*Element)(nil),                // 10: ferry.v1.Element
-	(*NdmpLoad)(nil),               // 11: ferry.v1.NdmpLoad
-	(*Library)(nil),                // 12: ferry.v1.Library
-	(*CreateLibraryRequest)(nil),   // 13: ferry.v1.CreateLibraryRequest
-	(*ListLibrariesRequest)(nil),   // 14: ferry.v1.ListLibrariesRequest
-	(*ListLibrariesResponse)(nil),  // 15: ferry.v1.ListLibrariesResponse
-	(*InventoryRequest)(nil),       // 16: ferry.v1.InventoryRequest
-	(*Cartridge)(nil),              // 17: ferry.v1.Cartridge
-	(*LabelTapeRequest)(nil),       // 18: ferry.v1.LabelTapeRequest
-	(*ImportTapeRequest)(nil),      // 19: ferry.v1.ImportTapeRequest
-	(*EraseTapeRequest)(nil),       // 20: ferry.v1.EraseTapeRequest
-	(*RemoveTapeRequest)(nil),      // 21: ferry.v1.RemoveTapeRequest
-	(*RemoveDiskRequest)(nil),      // 22: ferry.v1.RemoveDiskRequest
-	(*RemoveLibraryRequest)(nil),   // 23: ferry.v1.RemoveLibraryRequest
-	(*RemoveResponse)(nil),         // 24: ferry.v1.RemoveResponse
-	(*ProtectTapeRequest)(nil),     // 25: ferry.v1.ProtectTapeRequest
-	(*ListCartridgesRequest)(nil),  // 26: ferry.v1.ListCartridgesRequest
-	(*ListCartridgesResponse)(nil), // 27: ferry.v1.ListCartridgesResponse
-	(*UnloadDriveRequest)(nil),     // 28: ferry.v1.UnloadDriveRequest
-	(*HashRequest)(nil),            // 29: ferry.v1.HashRequest
-	(*HashResponse)(nil),           // 30: ferry.v1.HashResponse
-	(*TapeFile)(nil),               // 31: ferry.v1.TapeFile
-	(*Endpoint)(nil),               // 32: ferry.v1.Endpoint
+	(*Pool)(nil),                   // 1: ferry.v1.Pool
+	(*CreatePoolRequest)(nil),      // 2: ferry.v1.CreatePoolRequest
+	(*ListPoolsRequest)(nil),       // 3: ferry.v1.ListPoolsRequest
+	(*ListPoolsResponse)(nil),      // 4: ferry.v1.ListPoolsResponse
+	(*FileIdentity)(nil),           // 5: ferry.v1.FileIdentity
+	(*Disk)(nil),                   // 6: ferry.v1.Disk
+	(*PRNexus)(nil),                // 7: ferry.v1.PRNexus
+	(*PRRegistration)(nil),         // 8: ferry.v1.PRRegistration
+	(*PersistentReservation)(nil),  // 9: ferry.v1.PersistentReservation
+	(*CreateDiskRequest)(nil),      // 10: ferry.v1.CreateDiskRequest
+	(*AddDiskRequest)(nil),         // 11: ferry.v1.AddDiskRequest
+	(*ListDisksRequest)(nil),       // 12: ferry.v1.ListDisksRequest
+	(*ListDisksResponse)(nil),      // 13: ferry.v1.ListDisksResponse
+	(*Element)(nil),                // 14: ferry.v1.Element
+	(*NdmpLoad)(nil),               // 15: ferry.v1.NdmpLoad
+	(*Library)(nil),                // 16: ferry.v1.Library
+	(*CreateLibraryRequest)(nil),   // 17: ferry.v1.CreateLibraryRequest
+	(*ListLibrariesRequest)(nil),   // 18: ferry.v1.ListLibrariesRequest
+	(*ListLibrariesResponse)(nil),  // 19: ferry.v1.ListLibrariesResponse
+	(*InventoryRequest)(nil),       // 20: ferry.v1.InventoryRequest
+	(*Cartridge)(nil),              // 21: ferry.v1.Cartridge
+	(*LabelTapeRequest)(nil),       // 22: ferry.v1.LabelTapeRequest
+	(*ImportTapeRequest)(nil),      // 23: ferry.v1.ImportTapeRequest
+	(*EraseTapeRequest)(nil),       // 24: ferry.v1.EraseTapeRequest
+	(*RemoveTapeRequest)(nil),      // 25: ferry.v1.RemoveTapeRequest
+	(*RemoveDiskRequest)(nil),      // 26: ferry.v1.RemoveDiskRequest
+	(*RemoveLibraryRequest)(nil),   // 27: ferry.v1.RemoveLibraryRequest
+	(*RemoveResponse)(nil),         // 28: ferry.v1.RemoveResponse
+	(*ProtectTapeRequest)(nil),     // 29: ferry.v1.ProtectTapeRequest
+	(*ListCartridgesRequest)(nil),  // 30: ferry.v1.ListCartridgesRequest
+	(*ListCartridgesResponse)(nil), // 31: ferry.v1.ListCartridgesResponse
+	(*UnloadDriveRequest)(nil),     // 32: ferry.v1.UnloadDriveRequest
+	(*HashRequest)(nil),            // 33: ferry.v1.HashRequest
+	(*HashResponse)(nil),           // 34: ferry.v1.HashResponse
+	(*TapeFile)(nil),               // 35: ferry.v1.TapeFile
+	(*Endpoint)(nil),               // 36: ferry.v1.Endpoint
 }
 var file_ferry_v1_device_proto_depIdxs = []int32{
-	1,  // 0: ferry.v1.Disk.identity:type_name -> ferry.v1.FileIdentity
-	5,  // 1: ferry.v1.Disk.reservation:type_name -> ferry.v1.PersistentReservation
-	3,  // 2: ferry.v1.PRRegistration.nexus:type_name -> ferry.v1.PRNexus
-	4,  // 3: ferry.v1.PersistentReservation.registrations:type_name -> ferry.v1.PRRegistration
-	3,  // 4: ferry.v1.PersistentReservation.holder:type_name -> ferry.v1.PRNexus
-	3,  // 5: ferry.v1.PersistentReservation.legacy_holder:type_name -> ferry.v1.PRNexus
-	2,  // 6: ferry.v1.ListDisksResponse.disks:type_name -> ferry.v1.Disk
-	0,  // 7: ferry.v1.Element.kind:type_name -> ferry.v1.ElementKind
-	11, // 8: ferry.v1.Element.ndmp_load:type_name -> ferry.v1.NdmpLoad
-	10, // 9: ferry.v1.Library.elements:type_name -> ferry.v1.Element
-	1,  // 10: ferry.v1.Library.identity:type_name -> ferry.v1.FileIdentity
-	12, // 11: ferry.v1.ListLibrariesResponse.libraries:type_name -> ferry.v1.Library
-	10, // 12: ferry.v1.Cartridge.location:type_name -> ferry.v1.Element
-	1,  // 13: ferry.v1.Cartridge.identity:type_name -> ferry.v1.FileIdentity
-	31, // 14: ferry.v1.Cartridge.files:type_name -> ferry.v1.TapeFile
-	11, // 15: ferry.v1.Cartridge.ndmp_load:type_name -> ferry.v1.NdmpLoad
-	17, // 16: ferry.v1.ListCartridgesResponse.cartridges:type_name -> ferry.v1.Cartridge
-	32, // 17: ferry.v1.HashRequest.endpoint:type_name -> ferry.v1.Endpoint
-	6,  // 18: ferry.v1.DeviceService.CreateDisk:input_type -> ferry.v1.CreateDiskRequest
-	7,  // 19: ferry.v1.DeviceService.AddDisk:input_type -> ferry.v1.AddDiskRequest
-	8,  // 20: ferry.v1.DeviceService.ListDisks:input_type -> ferry.v1.ListDisksRequest
-	13, // 21: ferry.v1.DeviceService.CreateLibrary:input_type -> ferry.v1.CreateLibraryRequest
-	14, // 22: ferry.v1.DeviceService.ListLibraries:input_type -> ferry.v1.ListLibrariesRequest
-	16, // 23: ferry.v1.DeviceService.Inventory:input_type -> ferry.v1.InventoryRequest
-	18, // 24: ferry.v1.DeviceService.LabelTape:input_type -> ferry.v1.LabelTapeRequest
-	26, // 25: ferry.v1.DeviceService.ListCartridges:input_type -> ferry.v1.ListCartridgesRequest
-	25, // 26: ferry.v1.DeviceService.ProtectTape:input_type -> ferry.v1.ProtectTapeRequest
-	19, // 27: ferry.v1.DeviceService.ImportTape:input_type -> ferry.v1.ImportTapeRequest
-	20, // 28: ferry.v1.DeviceService.EraseTape:input_type -> ferry.v1.EraseTapeRequest
-	21, // 29: ferry.v1.DeviceService.RemoveTape:input_type -> ferry.v1.RemoveTapeRequest
-	22, // 30: ferry.v1.DeviceService.RemoveDisk:input_type -> ferry.v1.RemoveDiskRequest
-	23, // 31: ferry.v1.DeviceService.RemoveLibrary:input_type -> ferry.v1.RemoveLibraryRequest
-	28, // 32: ferry.v1.DeviceService.UnloadDrive:input_type -> ferry.v1.UnloadDriveRequest
-	29, // 33: ferry.v1.DeviceService.Hash:input_type -> ferry.v1.HashRequest
-	2,  // 34: ferry.v1.DeviceService.CreateDisk:output_type -> ferry.v1.Disk
-	2,  // 35: ferry.v1.DeviceService.AddDisk:output_type -> ferry.v1.Disk
-	9,  // 36: ferry.v1.DeviceService.ListDisks:output_type -> ferry.v1.ListDisksResponse
-	12, // 37: ferry.v1.DeviceService.CreateLibrary:output_type -> ferry.v1.Library
-	15, // 38: ferry.v1.DeviceService.ListLibraries:output_type -> ferry.v1.ListLibrariesResponse
-	12, // 39: ferry.v1.DeviceService.Inventory:output_type -> ferry.v1.Library
-	17, // 40: ferry.v1.DeviceService.LabelTape:output_type -> ferry.v1.Cartridge
-	27, // 41: ferry.v1.DeviceService.ListCartridges:output_type -> ferry.v1.ListCartridgesResponse
-	17, // 42: ferry.v1.DeviceService.ProtectTape:output_type -> ferry.v1.Cartridge
-	17, // 43: ferry.v1.DeviceService.ImportTape:output_type -> ferry.v1.Cartridge
-	17, // 44: ferry.v1.DeviceService.EraseTape:output_type -> ferry.v1.Cartridge
-	24, // 45: ferry.v1.DeviceService.RemoveTape:output_type -> ferry.v1.RemoveResponse
-	24, // 46: ferry.v1.DeviceService.RemoveDisk:output_type -> ferry.v1.RemoveResponse
-	24, // 47: ferry.v1.DeviceService.RemoveLibrary:output_type -> ferry.v1.RemoveResponse
-	17, // 48: ferry.v1.DeviceService.UnloadDrive:output_type -> ferry.v1.Cartridge
-	30, // 49: ferry.v1.DeviceService.Hash:output_type -> ferry.v1.HashResponse
-	34, // [34:50] is the sub-list for method output_type
-	18, // [18:34] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	1,  // 0: ferry.v1.ListPoolsResponse.pools:type_name -> ferry.v1.Pool
+	5,  // 1: ferry.v1.Disk.identity:type_name -> ferry.v1.FileIdentity
+	9,  // 2: ferry.v1.Disk.reservation:type_name -> ferry.v1.PersistentReservation
+	7,  // 3: ferry.v1.PRRegistration.nexus:type_name -> ferry.v1.PRNexus
+	8,  // 4: ferry.v1.PersistentReservation.registrations:type_name -> ferry.v1.PRRegistration
+	7,  // 5: ferry.v1.PersistentReservation.holder:type_name -> ferry.v1.PRNexus
+	7,  // 6: ferry.v1.PersistentReservation.legacy_holder:type_name -> ferry.v1.PRNexus
+	6,  // 7: ferry.v1.ListDisksResponse.disks:type_name -> ferry.v1.Disk
+	0,  // 8: ferry.v1.Element.kind:type_name -> ferry.v1.ElementKind
+	15, // 9: ferry.v1.Element.ndmp_load:type_name -> ferry.v1.NdmpLoad
+	14, // 10: ferry.v1.Library.elements:type_name -> ferry.v1.Element
+	5,  // 11: ferry.v1.Library.identity:type_name -> ferry.v1.FileIdentity
+	16, // 12: ferry.v1.ListLibrariesResponse.libraries:type_name -> ferry.v1.Library
+	14, // 13: ferry.v1.Cartridge.location:type_name -> ferry.v1.Element
+	5,  // 14: ferry.v1.Cartridge.identity:type_name -> ferry.v1.FileIdentity
+	35, // 15: ferry.v1.Cartridge.files:type_name -> ferry.v1.TapeFile
+	15, // 16: ferry.v1.Cartridge.ndmp_load:type_name -> ferry.v1.NdmpLoad
+	21, // 17: ferry.v1.ListCartridgesResponse.cartridges:type_name -> ferry.v1.Cartridge
+	36, // 18: ferry.v1.HashRequest.endpoint:type_name -> ferry.v1.Endpoint
+	10, // 19: ferry.v1.DeviceService.CreateDisk:input_type -> ferry.v1.CreateDiskRequest
+	11, // 20: ferry.v1.DeviceService.AddDisk:input_type -> ferry.v1.AddDiskRequest
+	12, // 21: ferry.v1.DeviceService.ListDisks:input_type -> ferry.v1.ListDisksRequest
+	17, // 22: ferry.v1.DeviceService.CreateLibrary:input_type -> ferry.v1.CreateLibraryRequest
+	18, // 23: ferry.v1.DeviceService.ListLibraries:input_type -> ferry.v1.ListLibrariesRequest
+	20, // 24: ferry.v1.DeviceService.Inventory:input_type -> ferry.v1.InventoryRequest
+	22, // 25: ferry.v1.DeviceService.LabelTape:input_type -> ferry.v1.LabelTapeRequest
+	30, // 26: ferry.v1.DeviceService.ListCartridges:input_type -> ferry.v1.ListCartridgesRequest
+	29, // 27: ferry.v1.DeviceService.ProtectTape:input_type -> ferry.v1.ProtectTapeRequest
+	23, // 28: ferry.v1.DeviceService.ImportTape:input_type -> ferry.v1.ImportTapeRequest
+	24, // 29: ferry.v1.DeviceService.EraseTape:input_type -> ferry.v1.EraseTapeRequest
+	25, // 30: ferry.v1.DeviceService.RemoveTape:input_type -> ferry.v1.RemoveTapeRequest
+	26, // 31: ferry.v1.DeviceService.RemoveDisk:input_type -> ferry.v1.RemoveDiskRequest
+	27, // 32: ferry.v1.DeviceService.RemoveLibrary:input_type -> ferry.v1.RemoveLibraryRequest
+	32, // 33: ferry.v1.DeviceService.UnloadDrive:input_type -> ferry.v1.UnloadDriveRequest
+	33, // 34: ferry.v1.DeviceService.Hash:input_type -> ferry.v1.HashRequest
+	2,  // 35: ferry.v1.DeviceService.CreatePool:input_type -> ferry.v1.CreatePoolRequest
+	3,  // 36: ferry.v1.DeviceService.ListPools:input_type -> ferry.v1.ListPoolsRequest
+	6,  // 37: ferry.v1.DeviceService.CreateDisk:output_type -> ferry.v1.Disk
+	6,  // 38: ferry.v1.DeviceService.AddDisk:output_type -> ferry.v1.Disk
+	13, // 39: ferry.v1.DeviceService.ListDisks:output_type -> ferry.v1.ListDisksResponse
+	16, // 40: ferry.v1.DeviceService.CreateLibrary:output_type -> ferry.v1.Library
+	19, // 41: ferry.v1.DeviceService.ListLibraries:output_type -> ferry.v1.ListLibrariesResponse
+	16, // 42: ferry.v1.DeviceService.Inventory:output_type -> ferry.v1.Library
+	21, // 43: ferry.v1.DeviceService.LabelTape:output_type -> ferry.v1.Cartridge
+	31, // 44: ferry.v1.DeviceService.ListCartridges:output_type -> ferry.v1.ListCartridgesResponse
+	21, // 45: ferry.v1.DeviceService.ProtectTape:output_type -> ferry.v1.Cartridge
+	21, // 46: ferry.v1.DeviceService.ImportTape:output_type -> ferry.v1.Cartridge
+	21, // 47: ferry.v1.DeviceService.EraseTape:output_type -> ferry.v1.Cartridge
+	28, // 48: ferry.v1.DeviceService.RemoveTape:output_type -> ferry.v1.RemoveResponse
+	28, // 49: ferry.v1.DeviceService.RemoveDisk:output_type -> ferry.v1.RemoveResponse
+	28, // 50: ferry.v1.DeviceService.RemoveLibrary:output_type -> ferry.v1.RemoveResponse
+	21, // 51: ferry.v1.DeviceService.UnloadDrive:output_type -> ferry.v1.Cartridge
+	34, // 52: ferry.v1.DeviceService.Hash:output_type -> ferry.v1.HashResponse
+	1,  // 53: ferry.v1.DeviceService.CreatePool:output_type -> ferry.v1.Pool
+	4,  // 54: ferry.v1.DeviceService.ListPools:output_type -> ferry.v1.ListPoolsResponse
+	37, // [37:55] is the sub-list for method output_type
+	19, // [19:37] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_device_proto_init() }
@@ -2433,7 +2741,7 @@ func file_ferry_v1_device_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_device_proto_rawDesc), len(file_ferry_v1_device_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   30,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

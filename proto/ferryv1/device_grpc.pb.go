@@ -35,6 +35,8 @@ const (
 	DeviceService_RemoveLibrary_FullMethodName  = "/ferry.v1.DeviceService/RemoveLibrary"
 	DeviceService_UnloadDrive_FullMethodName    = "/ferry.v1.DeviceService/UnloadDrive"
 	DeviceService_Hash_FullMethodName           = "/ferry.v1.DeviceService/Hash"
+	DeviceService_CreatePool_FullMethodName     = "/ferry.v1.DeviceService/CreatePool"
+	DeviceService_ListPools_FullMethodName      = "/ferry.v1.DeviceService/ListPools"
 )
 
 // DeviceServiceClient is the client API for DeviceService service.
@@ -78,6 +80,14 @@ type DeviceServiceClient interface {
 	// Hash reads an endpoint (a disk range, a tape file, or a whole tape) and
 	// returns the SHA-256 of its bytes.
 	Hash(ctx context.Context, in *HashRequest, opts ...grpc.CallOption) (*HashResponse, error)
+	// CreatePool defines a pool of cartridges of one library: the barcodes
+	// (labelled or not yet) that copies naming the pool as destination
+	// (Endpoint.pool) may be written to. Pools belong to the device registry
+	// as libraries do, so they live in this service.
+	CreatePool(ctx context.Context, in *CreatePoolRequest, opts ...grpc.CallOption) (*Pool, error)
+	// ListPools lists every pool with how many of its cartridges are
+	// scratch, appendable, full and offline.
+	ListPools(ctx context.Context, in *ListPoolsRequest, opts ...grpc.CallOption) (*ListPoolsResponse, error)
 }
 
 type deviceServiceClient struct {
@@ -248,6 +258,26 @@ func (c *deviceServiceClient) Hash(ctx context.Context, in *HashRequest, opts ..
 	return out, nil
 }
 
+func (c *deviceServiceClient) CreatePool(ctx context.Context, in *CreatePoolRequest, opts ...grpc.CallOption) (*Pool, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Pool)
+	err := c.cc.Invoke(ctx, DeviceService_CreatePool_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *deviceServiceClient) ListPools(ctx context.Context, in *ListPoolsRequest, opts ...grpc.CallOption) (*ListPoolsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPoolsResponse)
+	err := c.cc.Invoke(ctx, DeviceService_ListPools_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DeviceServiceServer is the server API for DeviceService service.
 // All implementations must embed UnimplementedDeviceServiceServer
 // for forward compatibility.
@@ -289,6 +319,14 @@ type DeviceServiceServer interface {
 	// Hash reads an endpoint (a disk range, a tape file, or a whole tape) and
 	// returns the SHA-256 of its bytes.
 	Hash(context.Context, *HashRequest) (*HashResponse, error)
+	// CreatePool defines a pool of cartridges of one library: the barcodes
+	// (labelled or not yet) that copies naming the pool as destination
+	// (Endpoint.pool) may be written to. Pools belong to the device registry
+	// as libraries do, so they live in this service.
+	CreatePool(context.Context, *CreatePoolRequest) (*Pool, error)
+	// ListPools lists every pool with how many of its cartridges are
+	// scratch, appendable, full and offline.
+	ListPools(context.Context, *ListPoolsRequest) (*ListPoolsResponse, error)
 	mustEmbedUnimplementedDeviceServiceServer()
 }
 
@@ -346,6 +384,12 @@ func (UnimplementedDeviceServiceServer) UnloadDrive(context.Context, *UnloadDriv
 }
 func (UnimplementedDeviceServiceServer) Hash(context.Context, *HashRequest) (*HashResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Hash not implemented")
+}
+func (UnimplementedDeviceServiceServer) CreatePool(context.Context, *CreatePoolRequest) (*Pool, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreatePool not implemented")
+}
+func (UnimplementedDeviceServiceServer) ListPools(context.Context, *ListPoolsRequest) (*ListPoolsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPools not implemented")
 }
 func (UnimplementedDeviceServiceServer) mustEmbedUnimplementedDeviceServiceServer() {}
 func (UnimplementedDeviceServiceServer) testEmbeddedByValue()                       {}
@@ -656,6 +700,42 @@ func _DeviceService_Hash_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DeviceService_CreatePool_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreatePoolRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DeviceServiceServer).CreatePool(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DeviceService_CreatePool_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DeviceServiceServer).CreatePool(ctx, req.(*CreatePoolRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DeviceService_ListPools_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPoolsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DeviceServiceServer).ListPools(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DeviceService_ListPools_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DeviceServiceServer).ListPools(ctx, req.(*ListPoolsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DeviceService_ServiceDesc is the grpc.ServiceDesc for DeviceService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -726,6 +806,14 @@ var DeviceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Hash",
 			Handler:    _DeviceService_Hash_Handler,
+		},
+		{
+			MethodName: "CreatePool",
+			Handler:    _DeviceService_CreatePool_Handler,
+		},
+		{
+			MethodName: "ListPools",
+			Handler:    _DeviceService_ListPools_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -704,6 +704,7 @@ type Command struct {
 	//	*Command_MoveMedium
 	//	*Command_OpenNdmpSession
 	//	*Command_EndNdmpSession
+	//	*Command_CreatePool
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -947,6 +948,15 @@ func (x *Command) GetEndNdmpSession() *EndNdmpSessionOp {
 	return nil
 }
 
+func (x *Command) GetCreatePool() *CreatePoolOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CreatePool); ok {
+			return x.CreatePool
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -1031,6 +1041,10 @@ type Command_EndNdmpSession struct {
 	EndNdmpSession *EndNdmpSessionOp `protobuf:"bytes,29,opt,name=end_ndmp_session,json=endNdmpSession,proto3,oneof"`
 }
 
+type Command_CreatePool struct {
+	CreatePool *CreatePoolOp `protobuf:"bytes,30,opt,name=create_pool,json=createPool,proto3,oneof"`
+}
+
 func (*Command_SubmitJob) isCommand_Op() {}
 
 func (*Command_CancelJob) isCommand_Op() {}
@@ -1071,6 +1085,55 @@ func (*Command_OpenNdmpSession) isCommand_Op() {}
 
 func (*Command_EndNdmpSession) isCommand_Op() {}
 
+func (*Command_CreatePool) isCommand_Op() {}
+
+// CreatePoolOp defines a pool (see Pool): a new name, a registered
+// library, barcodes (expanded, valid, none in another pool, none of a
+// cartridge of another library). Only name, library and barcodes are read.
+type CreatePoolOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pool          *Pool                  `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatePoolOp) Reset() {
+	*x = CreatePoolOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePoolOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePoolOp) ProtoMessage() {}
+
+func (x *CreatePoolOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePoolOp.ProtoReflect.Descriptor instead.
+func (*CreatePoolOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CreatePoolOp) GetPool() *Pool {
+	if x != nil {
+		return x.Pool
+	}
+	return nil
+}
+
 type RegisterDiskOp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Disk          *Disk                  `protobuf:"bytes,1,opt,name=disk,proto3" json:"disk,omitempty"`
@@ -1080,7 +1143,7 @@ type RegisterDiskOp struct {
 
 func (x *RegisterDiskOp) Reset() {
 	*x = RegisterDiskOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[11]
+	mi := &file_ferry_v1_internal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1092,7 +1155,7 @@ func (x *RegisterDiskOp) String() string {
 func (*RegisterDiskOp) ProtoMessage() {}
 
 func (x *RegisterDiskOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[11]
+	mi := &file_ferry_v1_internal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1105,7 +1168,7 @@ func (x *RegisterDiskOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDiskOp.ProtoReflect.Descriptor instead.
 func (*RegisterDiskOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{11}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RegisterDiskOp) GetDisk() *Disk {
@@ -1124,7 +1187,7 @@ type RegisterLibraryOp struct {
 
 func (x *RegisterLibraryOp) Reset() {
 	*x = RegisterLibraryOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[12]
+	mi := &file_ferry_v1_internal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1136,7 +1199,7 @@ func (x *RegisterLibraryOp) String() string {
 func (*RegisterLibraryOp) ProtoMessage() {}
 
 func (x *RegisterLibraryOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[12]
+	mi := &file_ferry_v1_internal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1149,7 +1212,7 @@ func (x *RegisterLibraryOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterLibraryOp.ProtoReflect.Descriptor instead.
 func (*RegisterLibraryOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RegisterLibraryOp) GetLibrary() *Library {
@@ -1168,7 +1231,7 @@ type AddCartridgeOp struct {
 
 func (x *AddCartridgeOp) Reset() {
 	*x = AddCartridgeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[13]
+	mi := &file_ferry_v1_internal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1180,7 +1243,7 @@ func (x *AddCartridgeOp) String() string {
 func (*AddCartridgeOp) ProtoMessage() {}
 
 func (x *AddCartridgeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[13]
+	mi := &file_ferry_v1_internal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1193,7 +1256,7 @@ func (x *AddCartridgeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddCartridgeOp.ProtoReflect.Descriptor instead.
 func (*AddCartridgeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AddCartridgeOp) GetCartridge() *Cartridge {
@@ -1217,7 +1280,7 @@ type RemoveDeviceOp struct {
 
 func (x *RemoveDeviceOp) Reset() {
 	*x = RemoveDeviceOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[14]
+	mi := &file_ferry_v1_internal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1229,7 +1292,7 @@ func (x *RemoveDeviceOp) String() string {
 func (*RemoveDeviceOp) ProtoMessage() {}
 
 func (x *RemoveDeviceOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[14]
+	mi := &file_ferry_v1_internal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1242,7 +1305,7 @@ func (x *RemoveDeviceOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDeviceOp.ProtoReflect.Descriptor instead.
 func (*RemoveDeviceOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RemoveDeviceOp) GetDisk() string {
@@ -1279,7 +1342,7 @@ type EraseCartridgeOp struct {
 
 func (x *EraseCartridgeOp) Reset() {
 	*x = EraseCartridgeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[15]
+	mi := &file_ferry_v1_internal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1291,7 +1354,7 @@ func (x *EraseCartridgeOp) String() string {
 func (*EraseCartridgeOp) ProtoMessage() {}
 
 func (x *EraseCartridgeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[15]
+	mi := &file_ferry_v1_internal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1304,7 +1367,7 @@ func (x *EraseCartridgeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseCartridgeOp.ProtoReflect.Descriptor instead.
 func (*EraseCartridgeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{15}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *EraseCartridgeOp) GetBarcode() string {
@@ -1338,7 +1401,7 @@ type ReserveOp struct {
 
 func (x *ReserveOp) Reset() {
 	*x = ReserveOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[16]
+	mi := &file_ferry_v1_internal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1350,7 +1413,7 @@ func (x *ReserveOp) String() string {
 func (*ReserveOp) ProtoMessage() {}
 
 func (x *ReserveOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[16]
+	mi := &file_ferry_v1_internal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1363,7 +1426,7 @@ func (x *ReserveOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReserveOp.ProtoReflect.Descriptor instead.
 func (*ReserveOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReserveOp) GetDisk() string {
@@ -1414,7 +1477,7 @@ type MoveMediumOp struct {
 
 func (x *MoveMediumOp) Reset() {
 	*x = MoveMediumOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[17]
+	mi := &file_ferry_v1_internal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1426,7 +1489,7 @@ func (x *MoveMediumOp) String() string {
 func (*MoveMediumOp) ProtoMessage() {}
 
 func (x *MoveMediumOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[17]
+	mi := &file_ferry_v1_internal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1439,7 +1502,7 @@ func (x *MoveMediumOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveMediumOp.ProtoReflect.Descriptor instead.
 func (*MoveMediumOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *MoveMediumOp) GetLibrary() string {
@@ -1488,7 +1551,7 @@ type OpenNdmpSessionOp struct {
 
 func (x *OpenNdmpSessionOp) Reset() {
 	*x = OpenNdmpSessionOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[18]
+	mi := &file_ferry_v1_internal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1563,7 @@ func (x *OpenNdmpSessionOp) String() string {
 func (*OpenNdmpSessionOp) ProtoMessage() {}
 
 func (x *OpenNdmpSessionOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[18]
+	mi := &file_ferry_v1_internal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1576,7 @@ func (x *OpenNdmpSessionOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenNdmpSessionOp.ProtoReflect.Descriptor instead.
 func (*OpenNdmpSessionOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *OpenNdmpSessionOp) GetJobId() string {
@@ -1547,7 +1610,7 @@ type EndNdmpSessionOp struct {
 
 func (x *EndNdmpSessionOp) Reset() {
 	*x = EndNdmpSessionOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[19]
+	mi := &file_ferry_v1_internal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1559,7 +1622,7 @@ func (x *EndNdmpSessionOp) String() string {
 func (*EndNdmpSessionOp) ProtoMessage() {}
 
 func (x *EndNdmpSessionOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[19]
+	mi := &file_ferry_v1_internal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1572,7 +1635,7 @@ func (x *EndNdmpSessionOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndNdmpSessionOp.ProtoReflect.Descriptor instead.
 func (*EndNdmpSessionOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *EndNdmpSessionOp) GetJobId() string {
@@ -1608,7 +1671,7 @@ type ProtectCartridgeOp struct {
 
 func (x *ProtectCartridgeOp) Reset() {
 	*x = ProtectCartridgeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[20]
+	mi := &file_ferry_v1_internal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1620,7 +1683,7 @@ func (x *ProtectCartridgeOp) String() string {
 func (*ProtectCartridgeOp) ProtoMessage() {}
 
 func (x *ProtectCartridgeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[20]
+	mi := &file_ferry_v1_internal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1633,7 +1696,7 @@ func (x *ProtectCartridgeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProtectCartridgeOp.ProtoReflect.Descriptor instead.
 func (*ProtectCartridgeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ProtectCartridgeOp) GetBarcode() string {
@@ -1671,7 +1734,7 @@ type PlaceJobOp struct {
 
 func (x *PlaceJobOp) Reset() {
 	*x = PlaceJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[21]
+	mi := &file_ferry_v1_internal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1683,7 +1746,7 @@ func (x *PlaceJobOp) String() string {
 func (*PlaceJobOp) ProtoMessage() {}
 
 func (x *PlaceJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[21]
+	mi := &file_ferry_v1_internal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1696,7 +1759,7 @@ func (x *PlaceJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlaceJobOp.ProtoReflect.Descriptor instead.
 func (*PlaceJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{21}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PlaceJobOp) GetJobId() string {
@@ -1752,7 +1815,7 @@ type WaitJobOp struct {
 
 func (x *WaitJobOp) Reset() {
 	*x = WaitJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[22]
+	mi := &file_ferry_v1_internal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1764,7 +1827,7 @@ func (x *WaitJobOp) String() string {
 func (*WaitJobOp) ProtoMessage() {}
 
 func (x *WaitJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[22]
+	mi := &file_ferry_v1_internal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1777,7 +1840,7 @@ func (x *WaitJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitJobOp.ProtoReflect.Descriptor instead.
 func (*WaitJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{22}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WaitJobOp) GetJobId() string {
@@ -1805,7 +1868,7 @@ type WaitJobsOp struct {
 
 func (x *WaitJobsOp) Reset() {
 	*x = WaitJobsOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[23]
+	mi := &file_ferry_v1_internal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1817,7 +1880,7 @@ func (x *WaitJobsOp) String() string {
 func (*WaitJobsOp) ProtoMessage() {}
 
 func (x *WaitJobsOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[23]
+	mi := &file_ferry_v1_internal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1830,7 +1893,7 @@ func (x *WaitJobsOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitJobsOp.ProtoReflect.Descriptor instead.
 func (*WaitJobsOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{23}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WaitJobsOp) GetWaits() []*WaitJobOp {
@@ -1857,7 +1920,7 @@ type StartJobOp struct {
 
 func (x *StartJobOp) Reset() {
 	*x = StartJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[24]
+	mi := &file_ferry_v1_internal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1869,7 +1932,7 @@ func (x *StartJobOp) String() string {
 func (*StartJobOp) ProtoMessage() {}
 
 func (x *StartJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[24]
+	mi := &file_ferry_v1_internal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1882,7 +1945,7 @@ func (x *StartJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartJobOp.ProtoReflect.Descriptor instead.
 func (*StartJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{24}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *StartJobOp) GetJobId() string {
@@ -1931,7 +1994,7 @@ type CheckpointJobsOp struct {
 
 func (x *CheckpointJobsOp) Reset() {
 	*x = CheckpointJobsOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[25]
+	mi := &file_ferry_v1_internal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1943,7 +2006,7 @@ func (x *CheckpointJobsOp) String() string {
 func (*CheckpointJobsOp) ProtoMessage() {}
 
 func (x *CheckpointJobsOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[25]
+	mi := &file_ferry_v1_internal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1956,7 +2019,7 @@ func (x *CheckpointJobsOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointJobsOp.ProtoReflect.Descriptor instead.
 func (*CheckpointJobsOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{25}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CheckpointJobsOp) GetCheckpoints() []*CheckpointJobOp {
@@ -1977,7 +2040,7 @@ type SetNodeOp struct {
 
 func (x *SetNodeOp) Reset() {
 	*x = SetNodeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[26]
+	mi := &file_ferry_v1_internal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1989,7 +2052,7 @@ func (x *SetNodeOp) String() string {
 func (*SetNodeOp) ProtoMessage() {}
 
 func (x *SetNodeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[26]
+	mi := &file_ferry_v1_internal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2002,7 +2065,7 @@ func (x *SetNodeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNodeOp.ProtoReflect.Descriptor instead.
 func (*SetNodeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{26}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SetNodeOp) GetNode() *NodeInfo {
@@ -2026,7 +2089,7 @@ type CheckpointJobOp struct {
 
 func (x *CheckpointJobOp) Reset() {
 	*x = CheckpointJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[27]
+	mi := &file_ferry_v1_internal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2038,7 +2101,7 @@ func (x *CheckpointJobOp) String() string {
 func (*CheckpointJobOp) ProtoMessage() {}
 
 func (x *CheckpointJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[27]
+	mi := &file_ferry_v1_internal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2051,7 +2114,7 @@ func (x *CheckpointJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointJobOp.ProtoReflect.Descriptor instead.
 func (*CheckpointJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{27}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CheckpointJobOp) GetJobId() string {
@@ -2096,7 +2159,7 @@ type FinishJobOp struct {
 
 func (x *FinishJobOp) Reset() {
 	*x = FinishJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[28]
+	mi := &file_ferry_v1_internal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2108,7 +2171,7 @@ func (x *FinishJobOp) String() string {
 func (*FinishJobOp) ProtoMessage() {}
 
 func (x *FinishJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[28]
+	mi := &file_ferry_v1_internal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2121,7 +2184,7 @@ func (x *FinishJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishJobOp.ProtoReflect.Descriptor instead.
 func (*FinishJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{28}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *FinishJobOp) GetJobId() string {
@@ -2174,7 +2237,7 @@ type SubmitJobOp struct {
 
 func (x *SubmitJobOp) Reset() {
 	*x = SubmitJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[29]
+	mi := &file_ferry_v1_internal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2186,7 +2249,7 @@ func (x *SubmitJobOp) String() string {
 func (*SubmitJobOp) ProtoMessage() {}
 
 func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[29]
+	mi := &file_ferry_v1_internal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2199,7 +2262,7 @@ func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobOp.ProtoReflect.Descriptor instead.
 func (*SubmitJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{29}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SubmitJobOp) GetJobId() string {
@@ -2240,7 +2303,7 @@ type CancelJobOp struct {
 
 func (x *CancelJobOp) Reset() {
 	*x = CancelJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[30]
+	mi := &file_ferry_v1_internal_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2252,7 +2315,7 @@ func (x *CancelJobOp) String() string {
 func (*CancelJobOp) ProtoMessage() {}
 
 func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[30]
+	mi := &file_ferry_v1_internal_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2265,7 +2328,7 @@ func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobOp.ProtoReflect.Descriptor instead.
 func (*CancelJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{30}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CancelJobOp) GetJobId() string {
@@ -2294,14 +2357,16 @@ type StateSnapshot struct {
 	Cartridges []*Cartridge `protobuf:"bytes,6,rep,name=cartridges,proto3" json:"cartridges,omitempty"`
 	// The highest disk LUN ever given: a removed disk's LUN is not given
 	// again, so an initiator's LUN always names the same disk.
-	LastLun       uint32 `protobuf:"varint,7,opt,name=last_lun,json=lastLun,proto3" json:"last_lun,omitempty"`
+	LastLun uint32 `protobuf:"varint,7,opt,name=last_lun,json=lastLun,proto3" json:"last_lun,omitempty"`
+	// Pools of cartridges, sorted by name.
+	Pools         []*Pool `protobuf:"bytes,8,rep,name=pools,proto3" json:"pools,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StateSnapshot) Reset() {
 	*x = StateSnapshot{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[31]
+	mi := &file_ferry_v1_internal_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2313,7 +2378,7 @@ func (x *StateSnapshot) String() string {
 func (*StateSnapshot) ProtoMessage() {}
 
 func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[31]
+	mi := &file_ferry_v1_internal_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2326,7 +2391,7 @@ func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateSnapshot.ProtoReflect.Descriptor instead.
 func (*StateSnapshot) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{31}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StateSnapshot) GetJobs() []*Job {
@@ -2376,6 +2441,13 @@ func (x *StateSnapshot) GetLastLun() uint32 {
 		return x.LastLun
 	}
 	return 0
+}
+
+func (x *StateSnapshot) GetPools() []*Pool {
+	if x != nil {
+		return x.Pools
+	}
+	return nil
 }
 
 var File_ferry_v1_internal_proto protoreflect.FileDescriptor
@@ -2435,8 +2507,7 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\x05mover\x18\b \x01(\bR\x05mover\x12!\n" +
 	"\fiscsi_portal\x18\t \x01(\tR\viscsiPortal\x12!\n" +
 	"\fiscsi_target\x18\n" +
-	" \x01(\tR\viscsiTarget\"\xc8\n" +
-	"\n" +
+	" \x01(\tR\viscsiTarget\"\x83\v\n" +
 	"\aCommand\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12.\n" +
@@ -2466,8 +2537,12 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\vmove_medium\x18\x1b \x01(\v2\x16.ferry.v1.MoveMediumOpH\x00R\n" +
 	"moveMedium\x12I\n" +
 	"\x11open_ndmp_session\x18\x1c \x01(\v2\x1b.ferry.v1.OpenNdmpSessionOpH\x00R\x0fopenNdmpSession\x12F\n" +
-	"\x10end_ndmp_session\x18\x1d \x01(\v2\x1a.ferry.v1.EndNdmpSessionOpH\x00R\x0eendNdmpSessionB\x04\n" +
-	"\x02op\"4\n" +
+	"\x10end_ndmp_session\x18\x1d \x01(\v2\x1a.ferry.v1.EndNdmpSessionOpH\x00R\x0eendNdmpSession\x129\n" +
+	"\vcreate_pool\x18\x1e \x01(\v2\x16.ferry.v1.CreatePoolOpH\x00R\n" +
+	"createPoolB\x04\n" +
+	"\x02op\"2\n" +
+	"\fCreatePoolOp\x12\"\n" +
+	"\x04pool\x18\x01 \x01(\v2\x0e.ferry.v1.PoolR\x04pool\"4\n" +
 	"\x0eRegisterDiskOp\x12\"\n" +
 	"\x04disk\x18\x01 \x01(\v2\x0e.ferry.v1.DiskR\x04disk\"@\n" +
 	"\x11RegisterLibraryOp\x12+\n" +
@@ -2552,7 +2627,7 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\astreams\x18\x04 \x03(\v2\x11.ferry.v1.JobSpecR\astreams\"<\n" +
 	"\vCancelJobOp\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x9d\x02\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xc3\x02\n" +
 	"\rStateSnapshot\x12!\n" +
 	"\x04jobs\x18\x01 \x03(\v2\r.ferry.v1.JobR\x04jobs\x12(\n" +
 	"\x05nodes\x18\x02 \x03(\v2\x12.ferry.v1.NodeInfoR\x05nodes\x12\x18\n" +
@@ -2562,7 +2637,8 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\n" +
 	"cartridges\x18\x06 \x03(\v2\x13.ferry.v1.CartridgeR\n" +
 	"cartridges\x12\x19\n" +
-	"\blast_lun\x18\a \x01(\rR\alastLun2{\n" +
+	"\blast_lun\x18\a \x01(\rR\alastLun\x12$\n" +
+	"\x05pools\x18\b \x03(\v2\x0e.ferry.v1.PoolR\x05pools2{\n" +
 	"\rRaftTransport\x120\n" +
 	"\x04Send\x12\x13.ferry.v1.RaftBatch\x1a\x11.ferry.v1.RaftAck(\x01\x128\n" +
 	"\bSnapshot\x12\x17.ferry.v1.SnapshotChunk\x1a\x11.ferry.v1.RaftAck(\x012\x95\x01\n" +
@@ -2582,7 +2658,7 @@ func file_ferry_v1_internal_proto_rawDescGZIP() []byte {
 	return file_ferry_v1_internal_proto_rawDescData
 }
 
-var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_ferry_v1_internal_proto_goTypes = []any{
 	(*ProgressRequest)(nil),       // 0: ferry.v1.ProgressRequest
 	(*ProgressResponse)(nil),      // 1: ferry.v1.ProgressResponse
@@ -2595,102 +2671,107 @@ var file_ferry_v1_internal_proto_goTypes = []any{
 	(*RaftAck)(nil),               // 8: ferry.v1.RaftAck
 	(*NodeInfo)(nil),              // 9: ferry.v1.NodeInfo
 	(*Command)(nil),               // 10: ferry.v1.Command
-	(*RegisterDiskOp)(nil),        // 11: ferry.v1.RegisterDiskOp
-	(*RegisterLibraryOp)(nil),     // 12: ferry.v1.RegisterLibraryOp
-	(*AddCartridgeOp)(nil),        // 13: ferry.v1.AddCartridgeOp
-	(*RemoveDeviceOp)(nil),        // 14: ferry.v1.RemoveDeviceOp
-	(*EraseCartridgeOp)(nil),      // 15: ferry.v1.EraseCartridgeOp
-	(*ReserveOp)(nil),             // 16: ferry.v1.ReserveOp
-	(*MoveMediumOp)(nil),          // 17: ferry.v1.MoveMediumOp
-	(*OpenNdmpSessionOp)(nil),     // 18: ferry.v1.OpenNdmpSessionOp
-	(*EndNdmpSessionOp)(nil),      // 19: ferry.v1.EndNdmpSessionOp
-	(*ProtectCartridgeOp)(nil),    // 20: ferry.v1.ProtectCartridgeOp
-	(*PlaceJobOp)(nil),            // 21: ferry.v1.PlaceJobOp
-	(*WaitJobOp)(nil),             // 22: ferry.v1.WaitJobOp
-	(*WaitJobsOp)(nil),            // 23: ferry.v1.WaitJobsOp
-	(*StartJobOp)(nil),            // 24: ferry.v1.StartJobOp
-	(*CheckpointJobsOp)(nil),      // 25: ferry.v1.CheckpointJobsOp
-	(*SetNodeOp)(nil),             // 26: ferry.v1.SetNodeOp
-	(*CheckpointJobOp)(nil),       // 27: ferry.v1.CheckpointJobOp
-	(*FinishJobOp)(nil),           // 28: ferry.v1.FinishJobOp
-	(*SubmitJobOp)(nil),           // 29: ferry.v1.SubmitJobOp
-	(*CancelJobOp)(nil),           // 30: ferry.v1.CancelJobOp
-	(*StateSnapshot)(nil),         // 31: ferry.v1.StateSnapshot
-	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
-	(*Disk)(nil),                  // 33: ferry.v1.Disk
-	(*Library)(nil),               // 34: ferry.v1.Library
-	(*Cartridge)(nil),             // 35: ferry.v1.Cartridge
-	(*PRNexus)(nil),               // 36: ferry.v1.PRNexus
-	(*Element)(nil),               // 37: ferry.v1.Element
-	(*NdmpSession)(nil),           // 38: ferry.v1.NdmpSession
-	(*TapeAssignment)(nil),        // 39: ferry.v1.TapeAssignment
-	(*JobProgress)(nil),           // 40: ferry.v1.JobProgress
-	(JobState)(0),                 // 41: ferry.v1.JobState
-	(*JobResult)(nil),             // 42: ferry.v1.JobResult
-	(*JobError)(nil),              // 43: ferry.v1.JobError
-	(*JobSpec)(nil),               // 44: ferry.v1.JobSpec
-	(*Job)(nil),                   // 45: ferry.v1.Job
+	(*CreatePoolOp)(nil),          // 11: ferry.v1.CreatePoolOp
+	(*RegisterDiskOp)(nil),        // 12: ferry.v1.RegisterDiskOp
+	(*RegisterLibraryOp)(nil),     // 13: ferry.v1.RegisterLibraryOp
+	(*AddCartridgeOp)(nil),        // 14: ferry.v1.AddCartridgeOp
+	(*RemoveDeviceOp)(nil),        // 15: ferry.v1.RemoveDeviceOp
+	(*EraseCartridgeOp)(nil),      // 16: ferry.v1.EraseCartridgeOp
+	(*ReserveOp)(nil),             // 17: ferry.v1.ReserveOp
+	(*MoveMediumOp)(nil),          // 18: ferry.v1.MoveMediumOp
+	(*OpenNdmpSessionOp)(nil),     // 19: ferry.v1.OpenNdmpSessionOp
+	(*EndNdmpSessionOp)(nil),      // 20: ferry.v1.EndNdmpSessionOp
+	(*ProtectCartridgeOp)(nil),    // 21: ferry.v1.ProtectCartridgeOp
+	(*PlaceJobOp)(nil),            // 22: ferry.v1.PlaceJobOp
+	(*WaitJobOp)(nil),             // 23: ferry.v1.WaitJobOp
+	(*WaitJobsOp)(nil),            // 24: ferry.v1.WaitJobsOp
+	(*StartJobOp)(nil),            // 25: ferry.v1.StartJobOp
+	(*CheckpointJobsOp)(nil),      // 26: ferry.v1.CheckpointJobsOp
+	(*SetNodeOp)(nil),             // 27: ferry.v1.SetNodeOp
+	(*CheckpointJobOp)(nil),       // 28: ferry.v1.CheckpointJobOp
+	(*FinishJobOp)(nil),           // 29: ferry.v1.FinishJobOp
+	(*SubmitJobOp)(nil),           // 30: ferry.v1.SubmitJobOp
+	(*CancelJobOp)(nil),           // 31: ferry.v1.CancelJobOp
+	(*StateSnapshot)(nil),         // 32: ferry.v1.StateSnapshot
+	(*timestamppb.Timestamp)(nil), // 33: google.protobuf.Timestamp
+	(*Pool)(nil),                  // 34: ferry.v1.Pool
+	(*Disk)(nil),                  // 35: ferry.v1.Disk
+	(*Library)(nil),               // 36: ferry.v1.Library
+	(*Cartridge)(nil),             // 37: ferry.v1.Cartridge
+	(*PRNexus)(nil),               // 38: ferry.v1.PRNexus
+	(*Element)(nil),               // 39: ferry.v1.Element
+	(*NdmpSession)(nil),           // 40: ferry.v1.NdmpSession
+	(*TapeAssignment)(nil),        // 41: ferry.v1.TapeAssignment
+	(*JobProgress)(nil),           // 42: ferry.v1.JobProgress
+	(JobState)(0),                 // 43: ferry.v1.JobState
+	(*JobResult)(nil),             // 44: ferry.v1.JobResult
+	(*JobError)(nil),              // 45: ferry.v1.JobError
+	(*JobSpec)(nil),               // 46: ferry.v1.JobSpec
+	(*Job)(nil),                   // 47: ferry.v1.Job
 }
 var file_ferry_v1_internal_proto_depIdxs = []int32{
 	2,  // 0: ferry.v1.ProgressResponse.jobs:type_name -> ferry.v1.JobLiveProgress
-	32, // 1: ferry.v1.JobLiveProgress.reported_at:type_name -> google.protobuf.Timestamp
+	33, // 1: ferry.v1.JobLiveProgress.reported_at:type_name -> google.protobuf.Timestamp
 	4,  // 2: ferry.v1.RenewLeaseRequest.jobs:type_name -> ferry.v1.JobLease
-	32, // 3: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
-	29, // 4: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
-	30, // 5: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
-	11, // 6: ferry.v1.Command.register_disk:type_name -> ferry.v1.RegisterDiskOp
-	12, // 7: ferry.v1.Command.register_library:type_name -> ferry.v1.RegisterLibraryOp
-	13, // 8: ferry.v1.Command.add_cartridge:type_name -> ferry.v1.AddCartridgeOp
-	24, // 9: ferry.v1.Command.start_job:type_name -> ferry.v1.StartJobOp
-	27, // 10: ferry.v1.Command.checkpoint_job:type_name -> ferry.v1.CheckpointJobOp
-	28, // 11: ferry.v1.Command.finish_job:type_name -> ferry.v1.FinishJobOp
-	20, // 12: ferry.v1.Command.protect_cartridge:type_name -> ferry.v1.ProtectCartridgeOp
-	21, // 13: ferry.v1.Command.place_job:type_name -> ferry.v1.PlaceJobOp
-	22, // 14: ferry.v1.Command.wait_job:type_name -> ferry.v1.WaitJobOp
-	25, // 15: ferry.v1.Command.checkpoint_jobs:type_name -> ferry.v1.CheckpointJobsOp
-	26, // 16: ferry.v1.Command.set_node:type_name -> ferry.v1.SetNodeOp
-	23, // 17: ferry.v1.Command.wait_jobs:type_name -> ferry.v1.WaitJobsOp
-	14, // 18: ferry.v1.Command.remove_device:type_name -> ferry.v1.RemoveDeviceOp
-	15, // 19: ferry.v1.Command.erase_cartridge:type_name -> ferry.v1.EraseCartridgeOp
-	16, // 20: ferry.v1.Command.reserve:type_name -> ferry.v1.ReserveOp
-	17, // 21: ferry.v1.Command.move_medium:type_name -> ferry.v1.MoveMediumOp
-	18, // 22: ferry.v1.Command.open_ndmp_session:type_name -> ferry.v1.OpenNdmpSessionOp
-	19, // 23: ferry.v1.Command.end_ndmp_session:type_name -> ferry.v1.EndNdmpSessionOp
-	33, // 24: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
-	34, // 25: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
-	35, // 26: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
-	36, // 27: ferry.v1.ReserveOp.nexus:type_name -> ferry.v1.PRNexus
-	37, // 28: ferry.v1.MoveMediumOp.from:type_name -> ferry.v1.Element
-	37, // 29: ferry.v1.MoveMediumOp.to:type_name -> ferry.v1.Element
-	38, // 30: ferry.v1.OpenNdmpSessionOp.session:type_name -> ferry.v1.NdmpSession
-	39, // 31: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
-	22, // 32: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
-	27, // 33: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
-	9,  // 34: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
-	40, // 35: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
-	41, // 36: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
-	42, // 37: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
-	43, // 38: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
-	44, // 39: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
-	44, // 40: ferry.v1.SubmitJobOp.streams:type_name -> ferry.v1.JobSpec
-	45, // 41: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
-	9,  // 42: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
-	33, // 43: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
-	34, // 44: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
-	35, // 45: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
-	6,  // 46: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
-	7,  // 47: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
-	3,  // 48: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
-	0,  // 49: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
-	8,  // 50: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
-	8,  // 51: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
-	5,  // 52: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
-	1,  // 53: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
-	50, // [50:54] is the sub-list for method output_type
-	46, // [46:50] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	33, // 3: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
+	30, // 4: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
+	31, // 5: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
+	12, // 6: ferry.v1.Command.register_disk:type_name -> ferry.v1.RegisterDiskOp
+	13, // 7: ferry.v1.Command.register_library:type_name -> ferry.v1.RegisterLibraryOp
+	14, // 8: ferry.v1.Command.add_cartridge:type_name -> ferry.v1.AddCartridgeOp
+	25, // 9: ferry.v1.Command.start_job:type_name -> ferry.v1.StartJobOp
+	28, // 10: ferry.v1.Command.checkpoint_job:type_name -> ferry.v1.CheckpointJobOp
+	29, // 11: ferry.v1.Command.finish_job:type_name -> ferry.v1.FinishJobOp
+	21, // 12: ferry.v1.Command.protect_cartridge:type_name -> ferry.v1.ProtectCartridgeOp
+	22, // 13: ferry.v1.Command.place_job:type_name -> ferry.v1.PlaceJobOp
+	23, // 14: ferry.v1.Command.wait_job:type_name -> ferry.v1.WaitJobOp
+	26, // 15: ferry.v1.Command.checkpoint_jobs:type_name -> ferry.v1.CheckpointJobsOp
+	27, // 16: ferry.v1.Command.set_node:type_name -> ferry.v1.SetNodeOp
+	24, // 17: ferry.v1.Command.wait_jobs:type_name -> ferry.v1.WaitJobsOp
+	15, // 18: ferry.v1.Command.remove_device:type_name -> ferry.v1.RemoveDeviceOp
+	16, // 19: ferry.v1.Command.erase_cartridge:type_name -> ferry.v1.EraseCartridgeOp
+	17, // 20: ferry.v1.Command.reserve:type_name -> ferry.v1.ReserveOp
+	18, // 21: ferry.v1.Command.move_medium:type_name -> ferry.v1.MoveMediumOp
+	19, // 22: ferry.v1.Command.open_ndmp_session:type_name -> ferry.v1.OpenNdmpSessionOp
+	20, // 23: ferry.v1.Command.end_ndmp_session:type_name -> ferry.v1.EndNdmpSessionOp
+	11, // 24: ferry.v1.Command.create_pool:type_name -> ferry.v1.CreatePoolOp
+	34, // 25: ferry.v1.CreatePoolOp.pool:type_name -> ferry.v1.Pool
+	35, // 26: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
+	36, // 27: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
+	37, // 28: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
+	38, // 29: ferry.v1.ReserveOp.nexus:type_name -> ferry.v1.PRNexus
+	39, // 30: ferry.v1.MoveMediumOp.from:type_name -> ferry.v1.Element
+	39, // 31: ferry.v1.MoveMediumOp.to:type_name -> ferry.v1.Element
+	40, // 32: ferry.v1.OpenNdmpSessionOp.session:type_name -> ferry.v1.NdmpSession
+	41, // 33: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
+	23, // 34: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
+	28, // 35: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
+	9,  // 36: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
+	42, // 37: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
+	43, // 38: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
+	44, // 39: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
+	45, // 40: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
+	46, // 41: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
+	46, // 42: ferry.v1.SubmitJobOp.streams:type_name -> ferry.v1.JobSpec
+	47, // 43: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
+	9,  // 44: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
+	35, // 45: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
+	36, // 46: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
+	37, // 47: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
+	34, // 48: ferry.v1.StateSnapshot.pools:type_name -> ferry.v1.Pool
+	6,  // 49: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
+	7,  // 50: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
+	3,  // 51: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
+	0,  // 52: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
+	8,  // 53: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
+	8,  // 54: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
+	5,  // 55: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
+	1,  // 56: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
+	53, // [53:57] is the sub-list for method output_type
+	49, // [49:53] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_internal_proto_init() }
@@ -2721,6 +2802,7 @@ func file_ferry_v1_internal_proto_init() {
 		(*Command_MoveMedium)(nil),
 		(*Command_OpenNdmpSession)(nil),
 		(*Command_EndNdmpSession)(nil),
+		(*Command_CreatePool)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2728,7 +2810,7 @@ func file_ferry_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_internal_proto_rawDesc), len(file_ferry_v1_internal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   32,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

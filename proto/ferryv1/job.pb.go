@@ -282,7 +282,13 @@ type Endpoint struct {
 	Blocks uint64 `protobuf:"varint,4,opt,name=blocks,proto3" json:"blocks,omitempty"`
 	// Tape: the tape file (0 is the label); absent means a new file appended
 	// at end of data (destination) or the whole tape (source).
-	TapeFile      *uint32 `protobuf:"varint,5,opt,name=tape_file,json=tapeFile,proto3,oneof" json:"tape_file,omitempty"`
+	TapeFile *uint32 `protobuf:"varint,5,opt,name=tape_file,json=tapeFile,proto3,oneof" json:"tape_file,omitempty"`
+	// Tape destination: a pool of cartridges (see Pool) instead of a device.
+	// The scheduler picks an appendable cartridge of the pool, or a scratch
+	// one, when it places the job; the state machine then sets device to the
+	// cartridge it chose, so that every later reader of the spec (the
+	// executor, verify, restore) finds it there. Empty: device is required.
+	Pool          string `protobuf:"bytes,6,opt,name=pool,proto3" json:"pool,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -350,6 +356,13 @@ func (x *Endpoint) GetTapeFile() uint32 {
 		return *x.TapeFile
 	}
 	return 0
+}
+
+func (x *Endpoint) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
 }
 
 // Segment is one unit of a copy, in bytes relative to the endpoints.
@@ -2136,13 +2149,14 @@ const file_ferry_v1_job_proto_rawDesc = "" +
 	"\tDeviceRef\x12\x14\n" +
 	"\x04name\x18\x01 \x01(\tH\x00R\x04name\x12\x12\n" +
 	"\x03naa\x18\x02 \x01(\tH\x00R\x03naaB\x05\n" +
-	"\x03ref\"\xbb\x01\n" +
+	"\x03ref\"\xcf\x01\n" +
 	"\bEndpoint\x12(\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x14.ferry.v1.DeviceKindR\x04kind\x12+\n" +
 	"\x06device\x18\x02 \x01(\v2\x13.ferry.v1.DeviceRefR\x06device\x12\x10\n" +
 	"\x03lba\x18\x03 \x01(\x04R\x03lba\x12\x16\n" +
 	"\x06blocks\x18\x04 \x01(\x04R\x06blocks\x12 \n" +
-	"\ttape_file\x18\x05 \x01(\rH\x00R\btapeFile\x88\x01\x01B\f\n" +
+	"\ttape_file\x18\x05 \x01(\rH\x00R\btapeFile\x88\x01\x01\x12\x12\n" +
+	"\x04pool\x18\x06 \x01(\tR\x04poolB\f\n" +
 	"\n" +
 	"_tape_file\"u\n" +
 	"\aSegment\x12#\n" +

@@ -373,6 +373,15 @@ func (s *DeviceServer) LabelTape(ctx context.Context, req *ferryv1.LabelTapeRequ
 	if _, ok := s.node.FSM().Cartridge(req.GetBarcode()); ok {
 		return nil, status.Errorf(codes.AlreadyExists, "cartridge %s exists", req.GetBarcode())
 	}
+	if name := req.GetPool(); name != "" {
+		// Checked before the image is made; the state machine checks again.
+		switch p, ok := s.node.FSM().Pool(name); {
+		case !ok:
+			return nil, invalid(fsm.FieldViolation{Field: "pool", Description: fmt.Sprintf("no pool named %q (ferry pool list)", name)})
+		case p.GetLibrary() != lib.GetName():
+			return nil, invalid(fsm.FieldViolation{Field: "pool", Description: fmt.Sprintf("pool %s holds cartridges of library %s, not %s", name, p.GetLibrary(), lib.GetName())})
+		}
+	}
 	path, err := canonicalNewPath(filepath.Join(lib.GetDir(), req.GetBarcode()+".tap"))
 	if err != nil {
 		return nil, fileError("library", err)
@@ -391,6 +400,7 @@ func (s *DeviceServer) LabelTape(ctx context.Context, req *ferryv1.LabelTapeRequ
 		Location:      &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: req.GetSlot()},
 		CapacityBytes: lib.GetCartridgeCapacityBytes(), HomeSlot: req.GetSlot(), Identity: id,
 		UsedBytes: uint64(used), // an empty catalog: the label only
+		Pool:      req.GetPool(),
 	}
 	res, err := s.registerCreated(ctx, &ferryv1.Command{Op: &ferryv1.Command_AddCartridge{AddCartridge: &ferryv1.AddCartridgeOp{Cartridge: c}}},
 		func(st *fsm.FSM) (fsm.Result, bool) {

@@ -35,6 +35,14 @@ type Options struct {
 // few large records and the filemarks that close a tape file.
 const minEarlyWarning = 1 << 20
 
+// DefaultEarlyWarning is the early-warning zone of a cartridge of the
+// capacity (> 0) when Options leave it 0: 2% of it, at least 1 MiB, at
+// most all of it. Whoever judges a cartridge full from its catalog (the
+// state machine's pools) uses it too, so "full" means what a drive says.
+func DefaultEarlyWarning(capacity int64) int64 {
+	return min(max(capacity/50, minEarlyWarning), capacity)
+}
+
 func (o Options) normalized() (Options, error) {
 	switch {
 	case o.Capacity < 0:
@@ -47,7 +55,7 @@ func (o Options) normalized() (Options, error) {
 		return o, fmt.Errorf("%w: early-warning zone %d is larger than the capacity %d", ErrInvalidArgument, o.EarlyWarning, o.Capacity)
 	}
 	if o.Capacity > 0 && o.EarlyWarning == 0 {
-		o.EarlyWarning = min(max(o.Capacity/50, minEarlyWarning), o.Capacity)
+		o.EarlyWarning = DefaultEarlyWarning(o.Capacity)
 	}
 	return o, nil
 }
