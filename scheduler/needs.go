@@ -21,7 +21,7 @@ func jobView(reg Registry, j *ferryv1.Job) JobView {
 	if acc.Unresolvable {
 		return JobView{Job: j, Unresolvable: true}
 	}
-	v := JobView{Job: j}
+	v := JobView{Job: j, Pool: acc.Pool}
 	for _, d := range acc.Devices {
 		name := d.Device.Cartridge.GetBarcode()
 		if d.Device.Disk != nil {

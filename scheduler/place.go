@@ -60,6 +60,10 @@ type JobView struct {
 	Cartridges []string
 	// Writes are the disk names and barcodes the job writes.
 	Writes []string
+	// Pool names the pool a queued copy writes to (fsm.JobAccess.Pool): its
+	// cartridge is chosen at placement (pool.go) and joins Cartridges and
+	// Writes then.
+	Pool string
 	// Unresolvable is set when the job's devices could not be resolved (bad
 	// spec, unknown device): it is placed on any eligible mover without
 	// tapes, so that its copy fails and records why.
@@ -520,9 +524,9 @@ func (p *planner) decide(jv JobView) Decision {
 			moved = fmt.Sprintf("owner %s lost", j.GetOwner())
 		}
 	}
-	if pool := fsm.DestinationPool(j.GetSpec()); pool != "" && !jv.Unresolvable {
+	if jv.Pool != "" && !jv.Unresolvable {
 		var wait string
-		if jv, wait = p.bindPool(jv, pool); wait != "" {
+		if jv, wait = p.bindPool(jv); wait != "" {
 			d.Reason = wait
 			return d
 		}

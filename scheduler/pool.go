@@ -79,8 +79,8 @@ func ChoosePoolCartridge(pool string, need uint64, members []PoolCandidate) (bar
 // writes, so that the rest of placement treats it like a named one; the
 // state machine binds the spec to it when it applies the placement.
 // wait is set when no member can be used now.
-func (p *planner) bindPool(jv JobView, pool string) (JobView, string) {
-	id := jv.Job.GetId()
+func (p *planner) bindPool(jv JobView) (JobView, string) {
+	id, pool := jv.Job.GetId(), jv.Pool
 	var members []PoolCandidate
 	for _, b := range slices.Sorted(maps.Keys(p.cartridges)) {
 		c := p.cartridges[b]
@@ -98,7 +98,7 @@ func (p *planner) bindPool(jv JobView, pool string) (JobView, string) {
 		}
 		members = append(members, m)
 	}
-	b, wait := ChoosePoolCartridge(pool, jv.Job.GetProgress().GetBytesTotal(), members)
+	b, wait := ChoosePoolCartridge(pool, jv.Bytes, members)
 	if wait != "" {
 		return jv, wait
 	}

@@ -59,7 +59,7 @@ func poolJob(id string, created uint64) JobView {
 	j := queued(id, created, 0)
 	j.Spec.Source = &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: "db01"}}}
 	j.Spec.Destination = &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_TAPE, Pool: "east-daily"}
-	return JobView{Job: j, Disks: names("db01")}
+	return JobView{Job: j, Disks: names("db01"), Pool: "east-daily"}
 }
 
 // Placement binds each copy to a pool member: two copies get two
