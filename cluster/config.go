@@ -91,6 +91,11 @@ type Config struct {
 	// member they claim; the caller serves gRPC with
 	// TLS.ServerCredentials() and PeerAuth(ClusterName). Nil: plaintext.
 	TLS *mtls.Store
+	// GossipKeys encrypt gossip (memberlist's AES-GCM keyring; each key 16,
+	// 24 or 32 bytes): the first encrypts, all decrypt, so that a key can
+	// be rolled out before it is used. None: plaintext gossip, which any
+	// process that reaches the gossip port can join.
+	GossipKeys [][]byte
 
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger

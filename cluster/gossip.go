@@ -51,7 +51,10 @@ type gossipConfig struct {
 	port      int
 	adPort    int
 	meta      nodeMeta
-	logger    *slog.Logger
+	// keys encrypt gossip (AES-GCM, memberlist's keyring): the first
+	// encrypts, every one decrypts. None: plaintext gossip.
+	keys   [][]byte
+	logger *slog.Logger
 }
 
 func (n *Node) gossipConfig() gossipConfig {
@@ -65,6 +68,7 @@ func (n *Node) gossipConfig() gossipConfig {
 		meta: nodeMeta{
 			RaftID: n.id, Site: n.cfg.Site, GRPC: n.cfg.GRPCAddr, HTTP: n.cfg.HTTPAddr,
 		},
+		keys:   n.cfg.GossipKeys,
 		logger: n.log.With("component", "gossip"),
 	}
 }
@@ -108,6 +112,15 @@ func startGossip(cfg gossipConfig) (*Gossip, error) {
 	// incarnation has been dead this long.
 	mc.DeadNodeReclaimTime = 30 * time.Second
 	mc.Logger = log.New(&memberlistLog{cfg.logger}, "", 0)
+	if len(cfg.keys) > 0 {
+		kr, err := memberlist.NewKeyring(cfg.keys, cfg.keys[0])
+		if err != nil {
+			return nil, fmt.Errorf("gossip keyring: %w", err)
+		}
+		// Every packet in and out is encrypted and authenticated: a
+		// node without the key can neither join nor be heard.
+		mc.Keyring, mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = kr, true, true
+	}
 	list, err := memberlist.Create(mc)
 	if err != nil {
 		return nil, fmt.Errorf("gossip on %s:%d: %w", cfg.bindAddr, cfg.port, err)
@@ -129,6 +142,16 @@ func (g *Gossip) Join(addrs []string) error {
 		return fmt.Errorf("%w: refusing to run twice as %q", ErrNameTaken, g.cfg.name)
 	}
 	return nil
+}
+
+// keyHint says what a join refused for its encryption means: memberlist's
+// own words ("no installed keys could decrypt the message", "remote state
+// is encrypted and encryption is not configured") do not name the flag.
+func keyHint(err error) string {
+	if s := err.Error(); strings.Contains(s, "decrypt") || strings.Contains(s, "encrypt") {
+		return " (the gossip keys differ: every node needs the cluster's -gossip-key)"
+	}
+	return ""
 }
 
 // WaitClusterID waits until a member advertises its cluster id: a new node

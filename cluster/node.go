@@ -150,7 +150,7 @@ func (n *Node) start(ctx context.Context) error {
 		n.clusterID = ident.ClusterID
 	case !known:
 		if err := n.gossip.JoinAsNewcomer(n.cfg.Join); err != nil {
-			return fmt.Errorf("join %s: %w", strings.Join(n.cfg.Join, ","), err)
+			return fmt.Errorf("join %s: %w%s", strings.Join(n.cfg.Join, ","), err, keyHint(err))
 		}
 		if ident.ClusterID, err = n.gossip.WaitClusterID(ctx); err != nil {
 			return err

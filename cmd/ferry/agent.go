@@ -60,7 +60,7 @@ type agentFlags struct {
 	lease, renewInterval, renewDeadline                     time.Duration
 	maxJobsPerNode, maxJobsPerLibrary                       int
 	reconnectInterval                                       time.Duration
-	tlsCA, tlsCert, tlsKey                                  string
+	tlsCA, tlsCert, tlsKey, gossipKey                       string
 	insecure                                                bool
 }
 
@@ -116,6 +116,7 @@ func agentFlagSet() (*flag.FlagSet, *agentFlags) {
 	fs.StringVar(&f.tlsCA, "tls-ca", "", "the cluster CA's certificate (ferry tls ca create): peers and clients must present certificates it signed")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "this node's certificate (ferry tls cert create -node NAME); reloaded on SIGHUP or when the file changes")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "this node's private key")
+	fs.StringVar(&f.gossipKey, "gossip-key", "", "base64 key that encrypts gossip (ferry keygen; 16, 24 or 32 bytes), the same on every node: a node without it cannot join; better in FERRY_GOSSIP_KEY or -config")
 	fs.BoolVar(&f.insecure, "insecure", false, "serve gRPC and Raft in plaintext, without TLS: anyone who reaches the port can register devices, copy over them and join the cluster; for a trusted network or a test only")
 	fs.String(flagenv.ConfigFlag, "", "config file: one 'flag-name = value' per line")
 	// Errors are reported once by runAgent; -h prints printAgentUsage.
@@ -286,6 +287,7 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 		DeadNodeTimeout:     f.deadNodeTimeout,
 		Reconnect:           cluster.ReconnectConfig{Interval: f.reconnectInterval},
 		TLS:                 tlsStore,
+		GossipKeys:          f.gossipKeys(),
 		Logger:              log,
 		Registerer:          reg,
 	}

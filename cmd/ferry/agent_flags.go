@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -83,6 +84,13 @@ func (f *agentFlags) validate() (warnings []string, err error) {
 		errs = append(errs, errors.New("-insecure and the -tls flags contradict each other"))
 	case !tls[0] && !f.insecure && !f.dev:
 		errs = append(errs, errors.New("no TLS: give -tls-ca, -tls-cert and -tls-key (make them with \"ferry tls ca create\" and \"ferry tls cert create -node NAME\"), or -insecure to serve in plaintext on a trusted network"))
+	case tls[0] && f.gossipKey == "":
+		errs = append(errs, errors.New("-gossip-key is needed with TLS (make one with \"ferry keygen\", the same on every node): without it anyone who reaches the gossip port joins the membership"))
+	}
+	if f.gossipKey != "" {
+		if _, err := decodeGossipKey(f.gossipKey); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -97,4 +105,25 @@ func (f *agentFlags) validate() (warnings []string, err error) {
 		warnings = append(warnings, fmt.Sprintf("-renew-interval %s is more than a quarter of -renew-deadline %s: one lost renewal may stop this node's copies", f.renewInterval, f.renewDeadline))
 	}
 	return warnings, errors.Join(errs...)
+}
+
+// decodeGossipKey reads -gossip-key: base64 of an AES key.
+func decodeGossipKey(s string) ([]byte, error) {
+	k, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("-gossip-key: not base64 (make one with \"ferry keygen\"): %v", err)
+	}
+	if n := len(k); n != 16 && n != 24 && n != 32 {
+		return nil, fmt.Errorf("-gossip-key: %d bytes, want 16, 24 or 32 (\"ferry keygen\" makes 32)", n)
+	}
+	return k, nil
+}
+
+// gossipKeys are the keys gossip is encrypted with; validate checked them.
+func (f *agentFlags) gossipKeys() [][]byte {
+	if f.gossipKey == "" {
+		return nil
+	}
+	k, _ := decodeGossipKey(f.gossipKey)
+	return [][]byte{k}
 }

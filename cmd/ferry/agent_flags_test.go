@@ -45,7 +45,10 @@ func TestAgentFlagsValidate(t *testing.T) {
 		{args: []string{"-tls-ca", "ca.pem", "-tls-cert", "n1.pem", "-tls-key", "n1-key.pem"}, wantErr: "-insecure and the -tls flags contradict each other"},
 		{args: []string{"-insecure=false"}, wantErr: `no TLS: give -tls-ca, -tls-cert and -tls-key (make them with "ferry tls ca create"`},
 		{args: []string{"-insecure=false", "-dev"}, wantBytes: 64 << 20},
-		{args: []string{"-insecure=false", "-tls-ca", "ca.pem", "-tls-cert", "n1.pem", "-tls-key", "n1-key.pem"}, wantBytes: 64 << 20},
+		{args: []string{"-insecure=false", "-tls-ca", "ca.pem", "-tls-cert", "n1.pem", "-tls-key", "n1-key.pem"}, wantErr: `-gossip-key is needed with TLS (make one with "ferry keygen"`},
+		{args: []string{"-insecure=false", "-tls-ca", "ca.pem", "-tls-cert", "n1.pem", "-tls-key", "n1-key.pem", "-gossip-key", "uRkh/erjCg/IMuY3K0Wzjw2sCsadeRDl7BgeVuxmVP8="}, wantBytes: 64 << 20},
+		{args: []string{"-gossip-key", "not base64!"}, wantErr: "-gossip-key: not base64"},
+		{args: []string{"-gossip-key", "c2hvcnQ="}, wantErr: "-gossip-key: 5 bytes, want 16, 24 or 32"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -1,6 +1,8 @@
 package localcluster
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -102,7 +104,34 @@ func (c *Cluster) tlsArgs(nodeName string, args []string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []string{"-tls-ca", f.CA, "-tls-cert", f.Cert, "-tls-key", f.Key}, nil
+	key, err := c.GossipKey()
+	if err != nil {
+		return nil, err
+	}
+	return []string{"-tls-ca", f.CA, "-tls-cert", f.Cert, "-tls-key", f.Key, "-gossip-key", key}, nil
+}
+
+// GossipKey is a Secure cluster's gossip encryption key (base64), made on
+// first use and kept in Dir/pki/gossip.key.
+func (c *Cluster) GossipKey() (string, error) {
+	if _, err := c.CA(); err != nil { // makes the directory
+		return "", err
+	}
+	path := filepath.Join(c.cfg.Dir, pkiDir, "gossip.key")
+	c.pkiMu.Lock()
+	defer c.pkiMu.Unlock()
+	if b, err := os.ReadFile(path); err == nil {
+		return string(b), nil
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return "", err
+	}
+	key := base64.StdEncoding.EncodeToString(k)
+	if err := pki.WriteNew(path, []byte(key)); err != nil {
+		return "", fmt.Errorf("localcluster: gossip key: %w", err)
+	}
+	return key, nil
 }
 
 // clientCredentials secure the harness's own connections.
