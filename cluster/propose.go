@@ -26,6 +26,10 @@ var ErrNoLeader = errors.New("no raft leader")
 // its leadership may be dropped silently.
 const reproposeAfter = 3 * time.Second
 
+// readRetryMin is how soon an unanswered read request is first asked
+// again; the wait doubles up to reproposeAfter.
+const readRetryMin = 100 * time.Millisecond
+
 // Propose replicates cmd and returns the state machine's result once this node
 // has applied it. It re-proposes after a leader change; the state machine
 // makes repeats harmless (a submit carries its job id, a cancel is idempotent).
@@ -103,6 +107,11 @@ func (n *Node) LinearizableRead(ctx context.Context) error {
 	binary.BigEndian.PutUint64(key[8:], n.readSeq.Add(1))
 	idxc := n.reads.register(string(key[:]))
 	defer n.reads.cancel(string(key[:]))
+	// Raft drops a read request silently (a follower that has not heard
+	// from the leader yet, a node that just joined); asking again is
+	// cheap, so the first retries come soon: a node's first read after it
+	// joined waited the full reproposeAfter before.
+	retry := readRetryMin
 	for {
 		changed, _ := n.leader.wait()
 		if err := n.raft.ReadIndex(ctx, key[:]); err != nil {
@@ -112,7 +121,8 @@ func (n *Node) LinearizableRead(ctx context.Context) error {
 		case idx := <-idxc:
 			return n.applied.waitFor(ctx, idx)
 		case <-changed:
-		case <-time.After(reproposeAfter):
+		case <-time.After(retry):
+			retry = min(2*retry, reproposeAfter)
 		case <-n.stopc:
 			return errors.New("node is stopping")
 		case <-ctx.Done():
