@@ -274,27 +274,6 @@ type planner struct {
 	// loaded cartridge's home: a cartridge in an import/export slot needs
 	// one to enter before it can go in a drive.
 	freeSlots map[string]int
-	// parents maps each stream's job to its multi-stream job: streams of
-	// one job may write one disk at once, as the state machine checked at
-	// submit that their ranges are apart.
-	parents map[string]string
-}
-
-// otherUser returns a job of the set other than jv's own and its
-// sibling streams, the least id first.
-func (p *planner) otherUser(set jobSet, jv JobView) (string, bool) {
-	id, parent := jv.Job.GetId(), jv.Job.GetParent()
-	var least string
-	found := false
-	for o := range set {
-		if o == id || (parent != "" && p.parents[o] == parent) {
-			continue
-		}
-		if !found || o < least {
-			least, found = o, true
-		}
-	}
-	return least, found
 }
 
 func newPlanner(cfg PlaceConfig, v View) *planner {
@@ -316,7 +295,6 @@ func newPlanner(cfg PlaceConfig, v View) *planner {
 		libJobs:    make(map[string]jobSet),
 		running:    make(map[string]*ferryv1.Job),
 		ndmpDrives: make(map[driveKey]string),
-		parents:    make(map[string]string),
 	}
 	for _, lib := range v.Libraries {
 		p.noteDrives(lib)
@@ -342,9 +320,6 @@ func newPlanner(cfg PlaceConfig, v View) *planner {
 			p.dupJobs[id] = true
 		}
 		seen[id] = true
-		if parent := jv.Job.GetParent(); parent != "" {
-			p.parents[id] = parent
-		}
 		if jv.Job.GetState() == ferryv1.JobState_JOB_STATE_RUNNING && !fsm.IsStreamParent(jv.Job) {
 			p.running[id] = jv.Job
 			p.hold(jv)
@@ -695,7 +670,7 @@ func (p *planner) contention(jv JobView, need []cartridgeNeed) string {
 		}
 	}
 	for _, dev := range uniq(slices.Concat(jv.Disks, jv.Cartridges, jv.Writes)) {
-		if w, ok := p.otherUser(p.writers[dev], jv); ok {
+		if w, ok := p.writers[dev].other(id); ok {
 			return fmt.Sprintf("%s %s is being written by job %s", p.kind(dev), dev, w)
 		}
 	}
@@ -707,7 +682,7 @@ func (p *planner) contention(jv JobView, need []cartridgeNeed) string {
 		}
 	}
 	for _, dev := range uniq(jv.Writes) {
-		if r, ok := p.otherUser(p.readers[dev], jv); ok {
+		if r, ok := p.readers[dev].other(id); ok {
 			return fmt.Sprintf("%s %s is being read by job %s", p.kind(dev), dev, r)
 		}
 	}
