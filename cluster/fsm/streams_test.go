@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -299,5 +300,26 @@ func TestStreamsParentIsNeverPlaced(t *testing.T) {
 	applyAll(t, f, streamsCmd(1, "p", spec, given...))
 	if r := f.Apply(f.AppliedIndex()+1, placeCmd(2, "p", "node-a", 0)); !errors.Is(r.Err, ErrInvalid) {
 		t.Fatalf("placing the parent: %v", r.Err)
+	}
+}
+
+// The scheduler follows the change feed: a submit lists every stream, and
+// a stream's end lists the streams it cancelled.
+func TestStreamsInChangeFeed(t *testing.T) {
+	f := deviceFixture(t)
+	_, cur := f.ChangesSince(Cursor{})
+	spec, given := diskToTapes("A00001L9", "A00002L9", "B00001L9")
+	applyAll(t, f, streamsCmd(1, "p", spec, given...))
+	ch, cur := f.ChangesSince(cur)
+	for _, id := range []string{"p", "p-s1", "p-s2", "p-s3"} {
+		if !slices.Contains(ch.Jobs, id) {
+			t.Fatalf("after the submit the feed lists %v, without %s", ch.Jobs, id)
+		}
+	}
+	epoch := runJob(t, f, 2, "node-a", "p-s1", tape("A00001L9", "libA", 0))
+	_, cur = f.ChangesSince(cur)
+	applyAll(t, f, failCmd(4, "node-a", "p-s1", epoch, "medium error"))
+	if ch, _ := f.ChangesSince(cur); !slices.Contains(ch.Jobs, "p-s2") || !slices.Contains(ch.Jobs, "p-s3") {
+		t.Fatalf("after a stream failed the feed lists %v, not the streams it cancelled", ch.Jobs)
 	}
 }
