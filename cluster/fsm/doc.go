@@ -44,6 +44,16 @@
 // and no cartridge is in a drive (remove.go); a removed disk's LUN is never
 // given again.
 //
+// Pools (pools.go, span.go): a pool names barcodes of one library. A copy
+// to a pool (Endpoint.pool) is submitted without a cartridge; the
+// PlaceJobOp that loads a member binds the spec's destination to it, so
+// every later reader sees a named cartridge. A copy that fills its
+// cartridge continues on another member (SpanJobOp, fenced like a
+// checkpoint): the full one goes home, the next takes its drive, the spec
+// and the tape assignment (its volume number) follow, and a takeover
+// resumes on the volume the spec names. UseOf is the one rule for what a
+// member can take (scratch, appendable, full, offline).
+//
 // A disk carries its SCSI reservations (reservations.go): the PERSISTENT
 // RESERVE OUT, RESERVE(6) and RELEASE(6) commands initiators send through
 // any node's portal are ReserveOps, decided by the package scsi/pr on the

@@ -254,6 +254,11 @@ func (f *FSM) apply(index uint64, cmd *ferryv1.Command) Result {
 			return Result{Err: noBody("end_ndmp_session")}
 		}
 		r.Job, r.Err = f.st.endNdmpSession(index, cmd, op.EndNdmpSession)
+	case *ferryv1.Command_SpanJob:
+		if op.SpanJob == nil {
+			return Result{Err: noBody("span_job")}
+		}
+		r.Job, r.Err = f.st.spanJob(index, cmd, op.SpanJob)
 	case *ferryv1.Command_CreatePool:
 		if op.CreatePool == nil {
 			return Result{Err: noBody("create_pool")}

@@ -279,10 +279,10 @@ func (s *state) assignTapes(j *ferryv1.Job, want []*ferryv1.TapeAssignment) ([]*
 		}
 		drives[d] = t.GetBarcode()
 	}
-	held := make(map[string]bool)
+	held := make(map[string]*ferryv1.TapeAssignment)
 	for _, t := range s.heldTapes(j) {
 		if w, ok := wanted[t.GetBarcode()]; ok && w.GetDrive() == t.GetDrive() && w.GetLibrary() == t.GetLibrary() {
-			held[t.GetBarcode()] = true
+			held[t.GetBarcode()] = t
 			continue
 		}
 		if err := moves.unload(s.cartridges[t.GetBarcode()]); err != nil {
@@ -292,8 +292,11 @@ func (s *state) assignTapes(j *ferryv1.Job, want []*ferryv1.TapeAssignment) ([]*
 	tapes := make([]*ferryv1.TapeAssignment, 0, len(want))
 	for _, w := range want {
 		b := w.GetBarcode()
-		if held[b] {
-			tapes = append(tapes, proto.Clone(w).(*ferryv1.TapeAssignment))
+		if had := held[b]; had != nil {
+			// A takeover keeps the volume a spanning copy is on (spanJob).
+			t := proto.Clone(w).(*ferryv1.TapeAssignment)
+			t.Volume = had.GetVolume()
+			tapes = append(tapes, t)
 			continue
 		}
 		c, ok := s.cartridges[b]

@@ -705,6 +705,7 @@ type Command struct {
 	//	*Command_OpenNdmpSession
 	//	*Command_EndNdmpSession
 	//	*Command_CreatePool
+	//	*Command_SpanJob
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -957,6 +958,15 @@ func (x *Command) GetCreatePool() *CreatePoolOp {
 	return nil
 }
 
+func (x *Command) GetSpanJob() *SpanJobOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SpanJob); ok {
+			return x.SpanJob
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -1045,6 +1055,10 @@ type Command_CreatePool struct {
 	CreatePool *CreatePoolOp `protobuf:"bytes,30,opt,name=create_pool,json=createPool,proto3,oneof"`
 }
 
+type Command_SpanJob struct {
+	SpanJob *SpanJobOp `protobuf:"bytes,31,opt,name=span_job,json=spanJob,proto3,oneof"`
+}
+
 func (*Command_SubmitJob) isCommand_Op() {}
 
 func (*Command_CancelJob) isCommand_Op() {}
@@ -1086,6 +1100,8 @@ func (*Command_OpenNdmpSession) isCommand_Op() {}
 func (*Command_EndNdmpSession) isCommand_Op() {}
 
 func (*Command_CreatePool) isCommand_Op() {}
+
+func (*Command_SpanJob) isCommand_Op() {}
 
 // CreatePoolOp defines a pool (see Pool): a new name, a registered
 // library, barcodes (expanded, valid, none in another pool, none of a
@@ -1134,6 +1150,103 @@ func (x *CreatePoolOp) GetPool() *Pool {
 	return nil
 }
 
+// SpanJobOp is the owner's report that a copy to a pool filled its
+// cartridge (it reached early warning and closed its part with a filemark)
+// and continues on another member of the pool: the full cartridge goes
+// home, the next goes into the same drive, the job's spec names it as
+// destination, and its tape assignment counts the volume. Fenced like a
+// checkpoint; the next cartridge is checked as a placement checks a pool's
+// choice (a scratch or appendable member no other job uses).
+type SpanJobOp struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	JobId string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Epoch uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// The cartridge filled: the job's destination now.
+	FullBarcode string `protobuf:"bytes,3,opt,name=full_barcode,json=fullBarcode,proto3" json:"full_barcode,omitempty"`
+	// Bytes of the full cartridge in use after the copy's filemark.
+	FullUsedBytes uint64 `protobuf:"varint,4,opt,name=full_used_bytes,json=fullUsedBytes,proto3" json:"full_used_bytes,omitempty"`
+	NextBarcode   string `protobuf:"bytes,5,opt,name=next_barcode,json=nextBarcode,proto3" json:"next_barcode,omitempty"`
+	// The copy's checkpoint at the volume boundary (after the filemark that
+	// closed the full cartridge, before anything reaches the next), committed
+	// in the same entry: a takeover after the span resumes there, on the
+	// volume the spec names, never from a position on the full one.
+	Checkpoint    *CheckpointJobOp `protobuf:"bytes,6,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpanJobOp) Reset() {
+	*x = SpanJobOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpanJobOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpanJobOp) ProtoMessage() {}
+
+func (x *SpanJobOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpanJobOp.ProtoReflect.Descriptor instead.
+func (*SpanJobOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SpanJobOp) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *SpanJobOp) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *SpanJobOp) GetFullBarcode() string {
+	if x != nil {
+		return x.FullBarcode
+	}
+	return ""
+}
+
+func (x *SpanJobOp) GetFullUsedBytes() uint64 {
+	if x != nil {
+		return x.FullUsedBytes
+	}
+	return 0
+}
+
+func (x *SpanJobOp) GetNextBarcode() string {
+	if x != nil {
+		return x.NextBarcode
+	}
+	return ""
+}
+
+func (x *SpanJobOp) GetCheckpoint() *CheckpointJobOp {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
 type RegisterDiskOp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Disk          *Disk                  `protobuf:"bytes,1,opt,name=disk,proto3" json:"disk,omitempty"`
@@ -1143,7 +1256,7 @@ type RegisterDiskOp struct {
 
 func (x *RegisterDiskOp) Reset() {
 	*x = RegisterDiskOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[12]
+	mi := &file_ferry_v1_internal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1155,7 +1268,7 @@ func (x *RegisterDiskOp) String() string {
 func (*RegisterDiskOp) ProtoMessage() {}
 
 func (x *RegisterDiskOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[12]
+	mi := &file_ferry_v1_internal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1168,7 +1281,7 @@ func (x *RegisterDiskOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDiskOp.ProtoReflect.Descriptor instead.
 func (*RegisterDiskOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RegisterDiskOp) GetDisk() *Disk {
@@ -1187,7 +1300,7 @@ type RegisterLibraryOp struct {
 
 func (x *RegisterLibraryOp) Reset() {
 	*x = RegisterLibraryOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[13]
+	mi := &file_ferry_v1_internal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1199,7 +1312,7 @@ func (x *RegisterLibraryOp) String() string {
 func (*RegisterLibraryOp) ProtoMessage() {}
 
 func (x *RegisterLibraryOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[13]
+	mi := &file_ferry_v1_internal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1212,7 +1325,7 @@ func (x *RegisterLibraryOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterLibraryOp.ProtoReflect.Descriptor instead.
 func (*RegisterLibraryOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RegisterLibraryOp) GetLibrary() *Library {
@@ -1231,7 +1344,7 @@ type AddCartridgeOp struct {
 
 func (x *AddCartridgeOp) Reset() {
 	*x = AddCartridgeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[14]
+	mi := &file_ferry_v1_internal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1243,7 +1356,7 @@ func (x *AddCartridgeOp) String() string {
 func (*AddCartridgeOp) ProtoMessage() {}
 
 func (x *AddCartridgeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[14]
+	mi := &file_ferry_v1_internal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1256,7 +1369,7 @@ func (x *AddCartridgeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddCartridgeOp.ProtoReflect.Descriptor instead.
 func (*AddCartridgeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AddCartridgeOp) GetCartridge() *Cartridge {
@@ -1280,7 +1393,7 @@ type RemoveDeviceOp struct {
 
 func (x *RemoveDeviceOp) Reset() {
 	*x = RemoveDeviceOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[15]
+	mi := &file_ferry_v1_internal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1292,7 +1405,7 @@ func (x *RemoveDeviceOp) String() string {
 func (*RemoveDeviceOp) ProtoMessage() {}
 
 func (x *RemoveDeviceOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[15]
+	mi := &file_ferry_v1_internal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1305,7 +1418,7 @@ func (x *RemoveDeviceOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDeviceOp.ProtoReflect.Descriptor instead.
 func (*RemoveDeviceOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{15}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RemoveDeviceOp) GetDisk() string {
@@ -1342,7 +1455,7 @@ type EraseCartridgeOp struct {
 
 func (x *EraseCartridgeOp) Reset() {
 	*x = EraseCartridgeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[16]
+	mi := &file_ferry_v1_internal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1354,7 +1467,7 @@ func (x *EraseCartridgeOp) String() string {
 func (*EraseCartridgeOp) ProtoMessage() {}
 
 func (x *EraseCartridgeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[16]
+	mi := &file_ferry_v1_internal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1367,7 +1480,7 @@ func (x *EraseCartridgeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseCartridgeOp.ProtoReflect.Descriptor instead.
 func (*EraseCartridgeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *EraseCartridgeOp) GetBarcode() string {
@@ -1401,7 +1514,7 @@ type ReserveOp struct {
 
 func (x *ReserveOp) Reset() {
 	*x = ReserveOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[17]
+	mi := &file_ferry_v1_internal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1413,7 +1526,7 @@ func (x *ReserveOp) String() string {
 func (*ReserveOp) ProtoMessage() {}
 
 func (x *ReserveOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[17]
+	mi := &file_ferry_v1_internal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1426,7 +1539,7 @@ func (x *ReserveOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReserveOp.ProtoReflect.Descriptor instead.
 func (*ReserveOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReserveOp) GetDisk() string {
@@ -1477,7 +1590,7 @@ type MoveMediumOp struct {
 
 func (x *MoveMediumOp) Reset() {
 	*x = MoveMediumOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[18]
+	mi := &file_ferry_v1_internal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1489,7 +1602,7 @@ func (x *MoveMediumOp) String() string {
 func (*MoveMediumOp) ProtoMessage() {}
 
 func (x *MoveMediumOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[18]
+	mi := &file_ferry_v1_internal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1502,7 +1615,7 @@ func (x *MoveMediumOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveMediumOp.ProtoReflect.Descriptor instead.
 func (*MoveMediumOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *MoveMediumOp) GetLibrary() string {
@@ -1551,7 +1664,7 @@ type OpenNdmpSessionOp struct {
 
 func (x *OpenNdmpSessionOp) Reset() {
 	*x = OpenNdmpSessionOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[19]
+	mi := &file_ferry_v1_internal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1563,7 +1676,7 @@ func (x *OpenNdmpSessionOp) String() string {
 func (*OpenNdmpSessionOp) ProtoMessage() {}
 
 func (x *OpenNdmpSessionOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[19]
+	mi := &file_ferry_v1_internal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1576,7 +1689,7 @@ func (x *OpenNdmpSessionOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenNdmpSessionOp.ProtoReflect.Descriptor instead.
 func (*OpenNdmpSessionOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *OpenNdmpSessionOp) GetJobId() string {
@@ -1610,7 +1723,7 @@ type EndNdmpSessionOp struct {
 
 func (x *EndNdmpSessionOp) Reset() {
 	*x = EndNdmpSessionOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[20]
+	mi := &file_ferry_v1_internal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1622,7 +1735,7 @@ func (x *EndNdmpSessionOp) String() string {
 func (*EndNdmpSessionOp) ProtoMessage() {}
 
 func (x *EndNdmpSessionOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[20]
+	mi := &file_ferry_v1_internal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1635,7 +1748,7 @@ func (x *EndNdmpSessionOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndNdmpSessionOp.ProtoReflect.Descriptor instead.
 func (*EndNdmpSessionOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *EndNdmpSessionOp) GetJobId() string {
@@ -1671,7 +1784,7 @@ type ProtectCartridgeOp struct {
 
 func (x *ProtectCartridgeOp) Reset() {
 	*x = ProtectCartridgeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[21]
+	mi := &file_ferry_v1_internal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1683,7 +1796,7 @@ func (x *ProtectCartridgeOp) String() string {
 func (*ProtectCartridgeOp) ProtoMessage() {}
 
 func (x *ProtectCartridgeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[21]
+	mi := &file_ferry_v1_internal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1696,7 +1809,7 @@ func (x *ProtectCartridgeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProtectCartridgeOp.ProtoReflect.Descriptor instead.
 func (*ProtectCartridgeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{21}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ProtectCartridgeOp) GetBarcode() string {
@@ -1734,7 +1847,7 @@ type PlaceJobOp struct {
 
 func (x *PlaceJobOp) Reset() {
 	*x = PlaceJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[22]
+	mi := &file_ferry_v1_internal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1746,7 +1859,7 @@ func (x *PlaceJobOp) String() string {
 func (*PlaceJobOp) ProtoMessage() {}
 
 func (x *PlaceJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[22]
+	mi := &file_ferry_v1_internal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1759,7 +1872,7 @@ func (x *PlaceJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlaceJobOp.ProtoReflect.Descriptor instead.
 func (*PlaceJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{22}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PlaceJobOp) GetJobId() string {
@@ -1815,7 +1928,7 @@ type WaitJobOp struct {
 
 func (x *WaitJobOp) Reset() {
 	*x = WaitJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[23]
+	mi := &file_ferry_v1_internal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1827,7 +1940,7 @@ func (x *WaitJobOp) String() string {
 func (*WaitJobOp) ProtoMessage() {}
 
 func (x *WaitJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[23]
+	mi := &file_ferry_v1_internal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1840,7 +1953,7 @@ func (x *WaitJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitJobOp.ProtoReflect.Descriptor instead.
 func (*WaitJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{23}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WaitJobOp) GetJobId() string {
@@ -1868,7 +1981,7 @@ type WaitJobsOp struct {
 
 func (x *WaitJobsOp) Reset() {
 	*x = WaitJobsOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[24]
+	mi := &file_ferry_v1_internal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1880,7 +1993,7 @@ func (x *WaitJobsOp) String() string {
 func (*WaitJobsOp) ProtoMessage() {}
 
 func (x *WaitJobsOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[24]
+	mi := &file_ferry_v1_internal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1893,7 +2006,7 @@ func (x *WaitJobsOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitJobsOp.ProtoReflect.Descriptor instead.
 func (*WaitJobsOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{24}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WaitJobsOp) GetWaits() []*WaitJobOp {
@@ -1920,7 +2033,7 @@ type StartJobOp struct {
 
 func (x *StartJobOp) Reset() {
 	*x = StartJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[25]
+	mi := &file_ferry_v1_internal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1932,7 +2045,7 @@ func (x *StartJobOp) String() string {
 func (*StartJobOp) ProtoMessage() {}
 
 func (x *StartJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[25]
+	mi := &file_ferry_v1_internal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1945,7 +2058,7 @@ func (x *StartJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartJobOp.ProtoReflect.Descriptor instead.
 func (*StartJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{25}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StartJobOp) GetJobId() string {
@@ -1994,7 +2107,7 @@ type CheckpointJobsOp struct {
 
 func (x *CheckpointJobsOp) Reset() {
 	*x = CheckpointJobsOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[26]
+	mi := &file_ferry_v1_internal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2006,7 +2119,7 @@ func (x *CheckpointJobsOp) String() string {
 func (*CheckpointJobsOp) ProtoMessage() {}
 
 func (x *CheckpointJobsOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[26]
+	mi := &file_ferry_v1_internal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2019,7 +2132,7 @@ func (x *CheckpointJobsOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointJobsOp.ProtoReflect.Descriptor instead.
 func (*CheckpointJobsOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{26}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CheckpointJobsOp) GetCheckpoints() []*CheckpointJobOp {
@@ -2040,7 +2153,7 @@ type SetNodeOp struct {
 
 func (x *SetNodeOp) Reset() {
 	*x = SetNodeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[27]
+	mi := &file_ferry_v1_internal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2052,7 +2165,7 @@ func (x *SetNodeOp) String() string {
 func (*SetNodeOp) ProtoMessage() {}
 
 func (x *SetNodeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[27]
+	mi := &file_ferry_v1_internal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2065,7 +2178,7 @@ func (x *SetNodeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNodeOp.ProtoReflect.Descriptor instead.
 func (*SetNodeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{27}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SetNodeOp) GetNode() *NodeInfo {
@@ -2089,7 +2202,7 @@ type CheckpointJobOp struct {
 
 func (x *CheckpointJobOp) Reset() {
 	*x = CheckpointJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[28]
+	mi := &file_ferry_v1_internal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2101,7 +2214,7 @@ func (x *CheckpointJobOp) String() string {
 func (*CheckpointJobOp) ProtoMessage() {}
 
 func (x *CheckpointJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[28]
+	mi := &file_ferry_v1_internal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2114,7 +2227,7 @@ func (x *CheckpointJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointJobOp.ProtoReflect.Descriptor instead.
 func (*CheckpointJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{28}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CheckpointJobOp) GetJobId() string {
@@ -2159,7 +2272,7 @@ type FinishJobOp struct {
 
 func (x *FinishJobOp) Reset() {
 	*x = FinishJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[29]
+	mi := &file_ferry_v1_internal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2171,7 +2284,7 @@ func (x *FinishJobOp) String() string {
 func (*FinishJobOp) ProtoMessage() {}
 
 func (x *FinishJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[29]
+	mi := &file_ferry_v1_internal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2184,7 +2297,7 @@ func (x *FinishJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishJobOp.ProtoReflect.Descriptor instead.
 func (*FinishJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{29}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *FinishJobOp) GetJobId() string {
@@ -2237,7 +2350,7 @@ type SubmitJobOp struct {
 
 func (x *SubmitJobOp) Reset() {
 	*x = SubmitJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[30]
+	mi := &file_ferry_v1_internal_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2249,7 +2362,7 @@ func (x *SubmitJobOp) String() string {
 func (*SubmitJobOp) ProtoMessage() {}
 
 func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[30]
+	mi := &file_ferry_v1_internal_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2262,7 +2375,7 @@ func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobOp.ProtoReflect.Descriptor instead.
 func (*SubmitJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{30}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SubmitJobOp) GetJobId() string {
@@ -2303,7 +2416,7 @@ type CancelJobOp struct {
 
 func (x *CancelJobOp) Reset() {
 	*x = CancelJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[31]
+	mi := &file_ferry_v1_internal_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2315,7 +2428,7 @@ func (x *CancelJobOp) String() string {
 func (*CancelJobOp) ProtoMessage() {}
 
 func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[31]
+	mi := &file_ferry_v1_internal_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2328,7 +2441,7 @@ func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobOp.ProtoReflect.Descriptor instead.
 func (*CancelJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{31}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CancelJobOp) GetJobId() string {
@@ -2366,7 +2479,7 @@ type StateSnapshot struct {
 
 func (x *StateSnapshot) Reset() {
 	*x = StateSnapshot{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[32]
+	mi := &file_ferry_v1_internal_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2378,7 +2491,7 @@ func (x *StateSnapshot) String() string {
 func (*StateSnapshot) ProtoMessage() {}
 
 func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[32]
+	mi := &file_ferry_v1_internal_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2391,7 +2504,7 @@ func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateSnapshot.ProtoReflect.Descriptor instead.
 func (*StateSnapshot) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{32}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *StateSnapshot) GetJobs() []*Job {
@@ -2507,7 +2620,7 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\x05mover\x18\b \x01(\bR\x05mover\x12!\n" +
 	"\fiscsi_portal\x18\t \x01(\tR\viscsiPortal\x12!\n" +
 	"\fiscsi_target\x18\n" +
-	" \x01(\tR\viscsiTarget\"\x83\v\n" +
+	" \x01(\tR\viscsiTarget\"\xb5\v\n" +
 	"\aCommand\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12.\n" +
@@ -2539,10 +2652,20 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\x11open_ndmp_session\x18\x1c \x01(\v2\x1b.ferry.v1.OpenNdmpSessionOpH\x00R\x0fopenNdmpSession\x12F\n" +
 	"\x10end_ndmp_session\x18\x1d \x01(\v2\x1a.ferry.v1.EndNdmpSessionOpH\x00R\x0eendNdmpSession\x129\n" +
 	"\vcreate_pool\x18\x1e \x01(\v2\x16.ferry.v1.CreatePoolOpH\x00R\n" +
-	"createPoolB\x04\n" +
+	"createPool\x120\n" +
+	"\bspan_job\x18\x1f \x01(\v2\x13.ferry.v1.SpanJobOpH\x00R\aspanJobB\x04\n" +
 	"\x02op\"2\n" +
 	"\fCreatePoolOp\x12\"\n" +
-	"\x04pool\x18\x01 \x01(\v2\x0e.ferry.v1.PoolR\x04pool\"4\n" +
+	"\x04pool\x18\x01 \x01(\v2\x0e.ferry.v1.PoolR\x04pool\"\xe1\x01\n" +
+	"\tSpanJobOp\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12!\n" +
+	"\ffull_barcode\x18\x03 \x01(\tR\vfullBarcode\x12&\n" +
+	"\x0ffull_used_bytes\x18\x04 \x01(\x04R\rfullUsedBytes\x12!\n" +
+	"\fnext_barcode\x18\x05 \x01(\tR\vnextBarcode\x129\n" +
+	"\n" +
+	"checkpoint\x18\x06 \x01(\v2\x19.ferry.v1.CheckpointJobOpR\n" +
+	"checkpoint\"4\n" +
 	"\x0eRegisterDiskOp\x12\"\n" +
 	"\x04disk\x18\x01 \x01(\v2\x0e.ferry.v1.DiskR\x04disk\"@\n" +
 	"\x11RegisterLibraryOp\x12+\n" +
@@ -2658,7 +2781,7 @@ func file_ferry_v1_internal_proto_rawDescGZIP() []byte {
 	return file_ferry_v1_internal_proto_rawDescData
 }
 
-var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_ferry_v1_internal_proto_goTypes = []any{
 	(*ProgressRequest)(nil),       // 0: ferry.v1.ProgressRequest
 	(*ProgressResponse)(nil),      // 1: ferry.v1.ProgressResponse
@@ -2672,106 +2795,109 @@ var file_ferry_v1_internal_proto_goTypes = []any{
 	(*NodeInfo)(nil),              // 9: ferry.v1.NodeInfo
 	(*Command)(nil),               // 10: ferry.v1.Command
 	(*CreatePoolOp)(nil),          // 11: ferry.v1.CreatePoolOp
-	(*RegisterDiskOp)(nil),        // 12: ferry.v1.RegisterDiskOp
-	(*RegisterLibraryOp)(nil),     // 13: ferry.v1.RegisterLibraryOp
-	(*AddCartridgeOp)(nil),        // 14: ferry.v1.AddCartridgeOp
-	(*RemoveDeviceOp)(nil),        // 15: ferry.v1.RemoveDeviceOp
-	(*EraseCartridgeOp)(nil),      // 16: ferry.v1.EraseCartridgeOp
-	(*ReserveOp)(nil),             // 17: ferry.v1.ReserveOp
-	(*MoveMediumOp)(nil),          // 18: ferry.v1.MoveMediumOp
-	(*OpenNdmpSessionOp)(nil),     // 19: ferry.v1.OpenNdmpSessionOp
-	(*EndNdmpSessionOp)(nil),      // 20: ferry.v1.EndNdmpSessionOp
-	(*ProtectCartridgeOp)(nil),    // 21: ferry.v1.ProtectCartridgeOp
-	(*PlaceJobOp)(nil),            // 22: ferry.v1.PlaceJobOp
-	(*WaitJobOp)(nil),             // 23: ferry.v1.WaitJobOp
-	(*WaitJobsOp)(nil),            // 24: ferry.v1.WaitJobsOp
-	(*StartJobOp)(nil),            // 25: ferry.v1.StartJobOp
-	(*CheckpointJobsOp)(nil),      // 26: ferry.v1.CheckpointJobsOp
-	(*SetNodeOp)(nil),             // 27: ferry.v1.SetNodeOp
-	(*CheckpointJobOp)(nil),       // 28: ferry.v1.CheckpointJobOp
-	(*FinishJobOp)(nil),           // 29: ferry.v1.FinishJobOp
-	(*SubmitJobOp)(nil),           // 30: ferry.v1.SubmitJobOp
-	(*CancelJobOp)(nil),           // 31: ferry.v1.CancelJobOp
-	(*StateSnapshot)(nil),         // 32: ferry.v1.StateSnapshot
-	(*timestamppb.Timestamp)(nil), // 33: google.protobuf.Timestamp
-	(*Pool)(nil),                  // 34: ferry.v1.Pool
-	(*Disk)(nil),                  // 35: ferry.v1.Disk
-	(*Library)(nil),               // 36: ferry.v1.Library
-	(*Cartridge)(nil),             // 37: ferry.v1.Cartridge
-	(*PRNexus)(nil),               // 38: ferry.v1.PRNexus
-	(*Element)(nil),               // 39: ferry.v1.Element
-	(*NdmpSession)(nil),           // 40: ferry.v1.NdmpSession
-	(*TapeAssignment)(nil),        // 41: ferry.v1.TapeAssignment
-	(*JobProgress)(nil),           // 42: ferry.v1.JobProgress
-	(JobState)(0),                 // 43: ferry.v1.JobState
-	(*JobResult)(nil),             // 44: ferry.v1.JobResult
-	(*JobError)(nil),              // 45: ferry.v1.JobError
-	(*JobSpec)(nil),               // 46: ferry.v1.JobSpec
-	(*Job)(nil),                   // 47: ferry.v1.Job
+	(*SpanJobOp)(nil),             // 12: ferry.v1.SpanJobOp
+	(*RegisterDiskOp)(nil),        // 13: ferry.v1.RegisterDiskOp
+	(*RegisterLibraryOp)(nil),     // 14: ferry.v1.RegisterLibraryOp
+	(*AddCartridgeOp)(nil),        // 15: ferry.v1.AddCartridgeOp
+	(*RemoveDeviceOp)(nil),        // 16: ferry.v1.RemoveDeviceOp
+	(*EraseCartridgeOp)(nil),      // 17: ferry.v1.EraseCartridgeOp
+	(*ReserveOp)(nil),             // 18: ferry.v1.ReserveOp
+	(*MoveMediumOp)(nil),          // 19: ferry.v1.MoveMediumOp
+	(*OpenNdmpSessionOp)(nil),     // 20: ferry.v1.OpenNdmpSessionOp
+	(*EndNdmpSessionOp)(nil),      // 21: ferry.v1.EndNdmpSessionOp
+	(*ProtectCartridgeOp)(nil),    // 22: ferry.v1.ProtectCartridgeOp
+	(*PlaceJobOp)(nil),            // 23: ferry.v1.PlaceJobOp
+	(*WaitJobOp)(nil),             // 24: ferry.v1.WaitJobOp
+	(*WaitJobsOp)(nil),            // 25: ferry.v1.WaitJobsOp
+	(*StartJobOp)(nil),            // 26: ferry.v1.StartJobOp
+	(*CheckpointJobsOp)(nil),      // 27: ferry.v1.CheckpointJobsOp
+	(*SetNodeOp)(nil),             // 28: ferry.v1.SetNodeOp
+	(*CheckpointJobOp)(nil),       // 29: ferry.v1.CheckpointJobOp
+	(*FinishJobOp)(nil),           // 30: ferry.v1.FinishJobOp
+	(*SubmitJobOp)(nil),           // 31: ferry.v1.SubmitJobOp
+	(*CancelJobOp)(nil),           // 32: ferry.v1.CancelJobOp
+	(*StateSnapshot)(nil),         // 33: ferry.v1.StateSnapshot
+	(*timestamppb.Timestamp)(nil), // 34: google.protobuf.Timestamp
+	(*Pool)(nil),                  // 35: ferry.v1.Pool
+	(*Disk)(nil),                  // 36: ferry.v1.Disk
+	(*Library)(nil),               // 37: ferry.v1.Library
+	(*Cartridge)(nil),             // 38: ferry.v1.Cartridge
+	(*PRNexus)(nil),               // 39: ferry.v1.PRNexus
+	(*Element)(nil),               // 40: ferry.v1.Element
+	(*NdmpSession)(nil),           // 41: ferry.v1.NdmpSession
+	(*TapeAssignment)(nil),        // 42: ferry.v1.TapeAssignment
+	(*JobProgress)(nil),           // 43: ferry.v1.JobProgress
+	(JobState)(0),                 // 44: ferry.v1.JobState
+	(*JobResult)(nil),             // 45: ferry.v1.JobResult
+	(*JobError)(nil),              // 46: ferry.v1.JobError
+	(*JobSpec)(nil),               // 47: ferry.v1.JobSpec
+	(*Job)(nil),                   // 48: ferry.v1.Job
 }
 var file_ferry_v1_internal_proto_depIdxs = []int32{
 	2,  // 0: ferry.v1.ProgressResponse.jobs:type_name -> ferry.v1.JobLiveProgress
-	33, // 1: ferry.v1.JobLiveProgress.reported_at:type_name -> google.protobuf.Timestamp
+	34, // 1: ferry.v1.JobLiveProgress.reported_at:type_name -> google.protobuf.Timestamp
 	4,  // 2: ferry.v1.RenewLeaseRequest.jobs:type_name -> ferry.v1.JobLease
-	33, // 3: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
-	30, // 4: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
-	31, // 5: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
-	12, // 6: ferry.v1.Command.register_disk:type_name -> ferry.v1.RegisterDiskOp
-	13, // 7: ferry.v1.Command.register_library:type_name -> ferry.v1.RegisterLibraryOp
-	14, // 8: ferry.v1.Command.add_cartridge:type_name -> ferry.v1.AddCartridgeOp
-	25, // 9: ferry.v1.Command.start_job:type_name -> ferry.v1.StartJobOp
-	28, // 10: ferry.v1.Command.checkpoint_job:type_name -> ferry.v1.CheckpointJobOp
-	29, // 11: ferry.v1.Command.finish_job:type_name -> ferry.v1.FinishJobOp
-	21, // 12: ferry.v1.Command.protect_cartridge:type_name -> ferry.v1.ProtectCartridgeOp
-	22, // 13: ferry.v1.Command.place_job:type_name -> ferry.v1.PlaceJobOp
-	23, // 14: ferry.v1.Command.wait_job:type_name -> ferry.v1.WaitJobOp
-	26, // 15: ferry.v1.Command.checkpoint_jobs:type_name -> ferry.v1.CheckpointJobsOp
-	27, // 16: ferry.v1.Command.set_node:type_name -> ferry.v1.SetNodeOp
-	24, // 17: ferry.v1.Command.wait_jobs:type_name -> ferry.v1.WaitJobsOp
-	15, // 18: ferry.v1.Command.remove_device:type_name -> ferry.v1.RemoveDeviceOp
-	16, // 19: ferry.v1.Command.erase_cartridge:type_name -> ferry.v1.EraseCartridgeOp
-	17, // 20: ferry.v1.Command.reserve:type_name -> ferry.v1.ReserveOp
-	18, // 21: ferry.v1.Command.move_medium:type_name -> ferry.v1.MoveMediumOp
-	19, // 22: ferry.v1.Command.open_ndmp_session:type_name -> ferry.v1.OpenNdmpSessionOp
-	20, // 23: ferry.v1.Command.end_ndmp_session:type_name -> ferry.v1.EndNdmpSessionOp
+	34, // 3: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
+	31, // 4: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
+	32, // 5: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
+	13, // 6: ferry.v1.Command.register_disk:type_name -> ferry.v1.RegisterDiskOp
+	14, // 7: ferry.v1.Command.register_library:type_name -> ferry.v1.RegisterLibraryOp
+	15, // 8: ferry.v1.Command.add_cartridge:type_name -> ferry.v1.AddCartridgeOp
+	26, // 9: ferry.v1.Command.start_job:type_name -> ferry.v1.StartJobOp
+	29, // 10: ferry.v1.Command.checkpoint_job:type_name -> ferry.v1.CheckpointJobOp
+	30, // 11: ferry.v1.Command.finish_job:type_name -> ferry.v1.FinishJobOp
+	22, // 12: ferry.v1.Command.protect_cartridge:type_name -> ferry.v1.ProtectCartridgeOp
+	23, // 13: ferry.v1.Command.place_job:type_name -> ferry.v1.PlaceJobOp
+	24, // 14: ferry.v1.Command.wait_job:type_name -> ferry.v1.WaitJobOp
+	27, // 15: ferry.v1.Command.checkpoint_jobs:type_name -> ferry.v1.CheckpointJobsOp
+	28, // 16: ferry.v1.Command.set_node:type_name -> ferry.v1.SetNodeOp
+	25, // 17: ferry.v1.Command.wait_jobs:type_name -> ferry.v1.WaitJobsOp
+	16, // 18: ferry.v1.Command.remove_device:type_name -> ferry.v1.RemoveDeviceOp
+	17, // 19: ferry.v1.Command.erase_cartridge:type_name -> ferry.v1.EraseCartridgeOp
+	18, // 20: ferry.v1.Command.reserve:type_name -> ferry.v1.ReserveOp
+	19, // 21: ferry.v1.Command.move_medium:type_name -> ferry.v1.MoveMediumOp
+	20, // 22: ferry.v1.Command.open_ndmp_session:type_name -> ferry.v1.OpenNdmpSessionOp
+	21, // 23: ferry.v1.Command.end_ndmp_session:type_name -> ferry.v1.EndNdmpSessionOp
 	11, // 24: ferry.v1.Command.create_pool:type_name -> ferry.v1.CreatePoolOp
-	34, // 25: ferry.v1.CreatePoolOp.pool:type_name -> ferry.v1.Pool
-	35, // 26: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
-	36, // 27: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
-	37, // 28: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
-	38, // 29: ferry.v1.ReserveOp.nexus:type_name -> ferry.v1.PRNexus
-	39, // 30: ferry.v1.MoveMediumOp.from:type_name -> ferry.v1.Element
-	39, // 31: ferry.v1.MoveMediumOp.to:type_name -> ferry.v1.Element
-	40, // 32: ferry.v1.OpenNdmpSessionOp.session:type_name -> ferry.v1.NdmpSession
-	41, // 33: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
-	23, // 34: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
-	28, // 35: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
-	9,  // 36: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
-	42, // 37: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
-	43, // 38: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
-	44, // 39: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
-	45, // 40: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
-	46, // 41: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
-	46, // 42: ferry.v1.SubmitJobOp.streams:type_name -> ferry.v1.JobSpec
-	47, // 43: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
-	9,  // 44: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
-	35, // 45: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
-	36, // 46: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
-	37, // 47: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
-	34, // 48: ferry.v1.StateSnapshot.pools:type_name -> ferry.v1.Pool
-	6,  // 49: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
-	7,  // 50: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
-	3,  // 51: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
-	0,  // 52: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
-	8,  // 53: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
-	8,  // 54: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
-	5,  // 55: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
-	1,  // 56: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
-	53, // [53:57] is the sub-list for method output_type
-	49, // [49:53] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	12, // 25: ferry.v1.Command.span_job:type_name -> ferry.v1.SpanJobOp
+	35, // 26: ferry.v1.CreatePoolOp.pool:type_name -> ferry.v1.Pool
+	29, // 27: ferry.v1.SpanJobOp.checkpoint:type_name -> ferry.v1.CheckpointJobOp
+	36, // 28: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
+	37, // 29: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
+	38, // 30: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
+	39, // 31: ferry.v1.ReserveOp.nexus:type_name -> ferry.v1.PRNexus
+	40, // 32: ferry.v1.MoveMediumOp.from:type_name -> ferry.v1.Element
+	40, // 33: ferry.v1.MoveMediumOp.to:type_name -> ferry.v1.Element
+	41, // 34: ferry.v1.OpenNdmpSessionOp.session:type_name -> ferry.v1.NdmpSession
+	42, // 35: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
+	24, // 36: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
+	29, // 37: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
+	9,  // 38: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
+	43, // 39: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
+	44, // 40: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
+	45, // 41: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
+	46, // 42: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
+	47, // 43: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
+	47, // 44: ferry.v1.SubmitJobOp.streams:type_name -> ferry.v1.JobSpec
+	48, // 45: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
+	9,  // 46: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
+	36, // 47: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
+	37, // 48: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
+	38, // 49: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
+	35, // 50: ferry.v1.StateSnapshot.pools:type_name -> ferry.v1.Pool
+	6,  // 51: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
+	7,  // 52: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
+	3,  // 53: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
+	0,  // 54: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
+	8,  // 55: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
+	8,  // 56: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
+	5,  // 57: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
+	1,  // 58: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
+	55, // [55:59] is the sub-list for method output_type
+	51, // [51:55] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_internal_proto_init() }
@@ -2803,6 +2929,7 @@ func file_ferry_v1_internal_proto_init() {
 		(*Command_OpenNdmpSession)(nil),
 		(*Command_EndNdmpSession)(nil),
 		(*Command_CreatePool)(nil),
+		(*Command_SpanJob)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2810,7 +2937,7 @@ func file_ferry_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_internal_proto_rawDesc), len(file_ferry_v1_internal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   33,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

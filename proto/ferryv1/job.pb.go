@@ -1581,10 +1581,13 @@ func (x *JobError) GetTapeWrites() []*TapeWrite {
 
 // TapeAssignment records that a cartridge sits in a drive for a job.
 type TapeAssignment struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Barcode       string                 `protobuf:"bytes,1,opt,name=barcode,proto3" json:"barcode,omitempty"`
-	Library       string                 `protobuf:"bytes,2,opt,name=library,proto3" json:"library,omitempty"`
-	Drive         uint32                 `protobuf:"varint,3,opt,name=drive,proto3" json:"drive,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Barcode string                 `protobuf:"bytes,1,opt,name=barcode,proto3" json:"barcode,omitempty"`
+	Library string                 `protobuf:"bytes,2,opt,name=library,proto3" json:"library,omitempty"`
+	Drive   uint32                 `protobuf:"varint,3,opt,name=drive,proto3" json:"drive,omitempty"`
+	// A copy to a pool that spans cartridges: which volume of the copy the
+	// cartridge is, from 1 (0 on a copy that never spanned: volume 1).
+	Volume        uint32 `protobuf:"varint,4,opt,name=volume,proto3" json:"volume,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1636,6 +1639,13 @@ func (x *TapeAssignment) GetLibrary() string {
 func (x *TapeAssignment) GetDrive() uint32 {
 	if x != nil {
 		return x.Drive
+	}
+	return 0
+}
+
+func (x *TapeAssignment) GetVolume() uint32 {
+	if x != nil {
+		return x.Volume
 	}
 	return 0
 }
@@ -2272,11 +2282,12 @@ const file_ferry_v1_job_proto_rawDesc = "" +
 	"\asegment\x18\x03 \x01(\rR\asegment\x12,\n" +
 	"\x12segment_bytes_done\x18\x04 \x01(\x04R\x10segmentBytesDone\x124\n" +
 	"\vtape_writes\x18\x05 \x03(\v2\x13.ferry.v1.TapeWriteR\n" +
-	"tapeWrites\"Z\n" +
+	"tapeWrites\"r\n" +
 	"\x0eTapeAssignment\x12\x18\n" +
 	"\abarcode\x18\x01 \x01(\tR\abarcode\x12\x18\n" +
 	"\alibrary\x18\x02 \x01(\tR\alibrary\x12\x14\n" +
-	"\x05drive\x18\x03 \x01(\rR\x05drive\"\x8f\x01\n" +
+	"\x05drive\x18\x03 \x01(\rR\x05drive\x12\x16\n" +
+	"\x06volume\x18\x04 \x01(\rR\x06volume\"\x8f\x01\n" +
 	"\x10SubmitJobRequest\x12%\n" +
 	"\x04spec\x18\x01 \x01(\v2\x11.ferry.v1.JobSpecR\x04spec\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12+\n" +

@@ -1,0 +1,112 @@
+package fsm
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+)
+
+func history(j *ferryv1.Job) string {
+	var b strings.Builder
+	for _, e := range j.GetHistory() {
+		b.WriteString(e.GetMessage() + "\n")
+	}
+	return b.String()
+}
+
+func spanCmd(step int, node, id string, epoch uint64, full string, used uint64, next string) *ferryv1.Command {
+	return &ferryv1.Command{RequestId: "span-" + id, Time: stamp(step), Node: node,
+		Op: &ferryv1.Command_SpanJob{SpanJob: &ferryv1.SpanJobOp{JobId: id, Epoch: epoch, FullBarcode: full, FullUsedBytes: used, NextBarcode: next,
+			Checkpoint: checkpointOp(id, epoch, used)}}}
+}
+
+// A copy to a pool spans: fenced like a checkpoint, onto a usable member
+// only, the full cartridge home and the next in the same drive, the spec
+// and the assignment following, and the state surviving a snapshot.
+func TestSpanJob(t *testing.T) {
+	f := deviceFixture(t)
+	capacity := validLibrary("libA").GetCartridgeCapacityBytes()
+	applyAll(t, f,
+		poolCmd(1, "east-daily", "libA", "A00001L9", "A00002L9", "A00003L9"),
+		submitCmd(2, "p1", "", poolSpec("east-daily")),
+		submitCmd(2, "q1", "", specWith(func(s *ferryv1.JobSpec) {
+			s.Source, s.Destination = diskByName("db02", 0, 8), &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_TAPE, Device: &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: "A00003L9"}}}
+		})),
+	)
+	epoch := runJob(t, f, 3, "node-a", "p1", tape("A00001L9", "libA", 0))
+	runJob(t, f, 5, "node-b", "q1", tape("A00003L9", "libA", 1))
+	used := capacity - 1<<20 // in the early-warning zone
+
+	for _, tc := range []struct {
+		name string
+		cmd  *ferryv1.Command
+		is   error
+	}{
+		{"stale epoch", spanCmd(7, "node-a", "p1", epoch-1, "A00001L9", used, "A00002L9"), ErrFenced},
+		{"not the owner", spanCmd(7, "node-b", "p1", epoch, "A00001L9", used, "A00002L9"), ErrFenced},
+		{"not its destination", spanCmd(7, "node-a", "p1", epoch, "A00002L9", used, "A00001L9"), ErrInvalid},
+		{"not a member", spanCmd(7, "node-a", "p1", epoch, "A00001L9", used, "B00001L9"), ErrInvalid},
+		{"member in use", spanCmd(7, "node-a", "p1", epoch, "A00001L9", used, "A00003L9"), ErrBusy},
+		{"no next", spanCmd(7, "node-a", "p1", epoch, "A00001L9", used, ""), ErrInvalid},
+		{"not a pool copy", spanCmd(7, "node-b", "q1", epoch+2, "A00003L9", used, "A00002L9"), ErrInvalid},
+		{"no checkpoint", func() *ferryv1.Command {
+			c := spanCmd(7, "node-a", "p1", epoch, "A00001L9", used, "A00002L9")
+			c.GetSpanJob().Checkpoint = nil
+			return c
+		}(), ErrInvalid},
+		{"checkpoint of another epoch", func() *ferryv1.Command {
+			c := spanCmd(7, "node-a", "p1", epoch, "A00001L9", used, "A00002L9")
+			c.GetSpanJob().Checkpoint.Epoch = epoch + 1
+			return c
+		}(), ErrInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := f.Apply(f.AppliedIndex()+1, tc.cmd); !errors.Is(r.Err, tc.is) {
+				t.Fatalf("err = %v, want %v", r.Err, tc.is)
+			}
+		})
+	}
+
+	r := f.Apply(f.AppliedIndex()+1, spanCmd(8, "node-a", "p1", epoch, "A00001L9", used, "A00002L9"))
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	j := r.Job
+	if got := j.GetSpec().GetDestination().GetDevice().GetName(); got != "A00002L9" {
+		t.Errorf("destination %s after the span, want A00002L9", got)
+	}
+	if got := j.GetTapes(); len(got) != 1 || got[0].GetBarcode() != "A00002L9" || got[0].GetDrive() != 0 || got[0].GetVolume() != 2 {
+		t.Errorf("tapes after the span: %v, want A00002L9 in drive 0 as volume 2", got)
+	}
+	if !strings.Contains(history(j), "spanned: A00001L9 is full") || !strings.Contains(history(j), "volume 2 is A00002L9") {
+		t.Errorf("no span event:\n%s", history(j))
+	}
+	if j.GetProgress().GetCheckpointOffset() != used || len(j.GetCheckpoint()) == 0 {
+		t.Errorf("the span's checkpoint was not committed: %v", j.GetProgress())
+	}
+	full, _ := f.Cartridge("A00001L9")
+	if full.GetLocation().GetKind() != ferryv1.ElementKind_ELEMENT_KIND_SLOT || UseOf(full) != Full {
+		t.Errorf("the full cartridge: %v, %v; want home and full", full.GetLocation(), UseOf(full))
+	}
+	if next, _ := f.Cartridge("A00002L9"); next.GetLocation().GetKind() != ferryv1.ElementKind_ELEMENT_KIND_DRIVE || next.GetLocation().GetJobId() != "p1" {
+		t.Errorf("the next cartridge is at %v, want in a drive for p1", next.GetLocation())
+	}
+	if p, _ := f.Pool("east-daily"); p.GetFull() != 1 {
+		t.Errorf("pool counts %v: want 1 full", p)
+	}
+	// The span is in the snapshot; a takeover keeps the volume's drive.
+	g := restored(t, f)
+	if j2, _ := g.Job("p1"); j2.GetTapes()[0].GetVolume() != 2 || j2.GetSpec().GetDestination().GetDevice().GetName() != "A00002L9" {
+		t.Errorf("restored job: %v", j2.GetTapes())
+	}
+	applyAll(t, f, takeoverCmd(9, "p1", "node-b", epoch, "owner node-a lost", 0, tape("A00002L9", "libA", 0)))
+	if j2, _ := f.Job("p1"); j2.GetTapes()[0].GetBarcode() != "A00002L9" || j2.GetTapes()[0].GetVolume() != 2 {
+		t.Errorf("after the takeover: %v", j2.GetTapes())
+	}
+	// The old owner's span of the old epoch is refused.
+	if r := f.Apply(f.AppliedIndex()+1, spanCmd(10, "node-a", "p1", epoch, "A00002L9", used, "A00001L9")); !errors.Is(r.Err, ErrFenced) {
+		t.Errorf("stale owner's span: %v", r.Err)
+	}
+}
