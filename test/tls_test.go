@@ -25,11 +25,12 @@ import (
 // client API) elects and replicates; the CLI works with a client
 // certificate of the cluster's CA and is refused, with a clear message and
 // no state change, without one, with one of another CA, or with an expired
-// one; a node presenting another node's certificate does not start; a
+// one; a disk outside -device-dirs, or the node's own Raft log, is
+// refused; a node presenting another node's certificate does not start; a
 // node with another gossip key, or none, cannot join, and its log says why.
 func TestMutualTLS(t *testing.T) {
 	dir := t.TempDir()
-	c, err := localcluster.New(localcluster.Config{Binary: ferryBinary, Dir: dir, Secure: true, ExtraArgs: []string{"-run-jobs=false"}})
+	c, err := localcluster.New(localcluster.Config{Binary: ferryBinary, Dir: dir, Secure: true, ExtraArgs: []string{"-run-jobs=false", "-device-dirs", dir}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +119,10 @@ func TestMutualTLS(t *testing.T) {
 			run.fails(tc.code, tc.want, tc.args...)
 		})
 	}
+	// -device-dirs: /etc/passwd is no device; nor is the node's own log.
+	run.fails(1, []string{"outside this node's device directories"}, with(ops, "disk", "add", "--name", "pw", "--path", "/etc/passwd")...)
+	run.fails(1, []string{"own data"}, with(ops, "disk", "add", "--name", "raft", "--path", filepath.Join(dir, "n1", "raft.db"))...)
+
 	// The CLI refuses those certificates before dialing; a client that
 	// does not check its own is refused by the node's handshake.
 	for name, f := range map[string]mtls.Files{"foreign": foreign, "expired": expired} {

@@ -60,7 +60,7 @@ type agentFlags struct {
 	lease, renewInterval, renewDeadline                     time.Duration
 	maxJobsPerNode, maxJobsPerLibrary                       int
 	reconnectInterval                                       time.Duration
-	tlsCA, tlsCert, tlsKey, gossipKey                       string
+	tlsCA, tlsCert, tlsKey, gossipKey, deviceDirs           string
 	insecure                                                bool
 }
 
@@ -117,6 +117,7 @@ func agentFlagSet() (*flag.FlagSet, *agentFlags) {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "this node's certificate (ferry tls cert create -node NAME); reloaded on SIGHUP or when the file changes")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "this node's private key")
 	fs.StringVar(&f.gossipKey, "gossip-key", "", "base64 key that encrypts gossip (ferry keygen; 16, 24 or 32 bytes), the same on every node: a node without it cannot join; better in FERRY_GOSSIP_KEY or -config")
+	fs.StringVar(&f.deviceDirs, "device-dirs", "", "comma-separated directories this node registers devices under (disk images, block devices, library directories), e.g. /san,/vtl; none means any path (logged as a warning); the node's -data-dir is never a device")
 	fs.BoolVar(&f.insecure, "insecure", false, "serve gRPC and Raft in plaintext, without TLS: anyone who reaches the port can register devices, copy over them and join the cluster; for a trusted network or a test only")
 	fs.String(flagenv.ConfigFlag, "", "config file: one 'flag-name = value' per line")
 	// Errors are reported once by runAgent; -h prints printAgentUsage.
@@ -309,7 +310,14 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 	api := grpcapi.New(node, log)
 	ferryv1.RegisterJobServiceServer(gs, api)
 	ferryv1.RegisterClusterServiceServer(gs, api)
-	ferryv1.RegisterDeviceServiceServer(gs, grpcapi.NewDeviceServer(node))
+	paths, err := grpcapi.NewPathPolicy(splitList(f.deviceDirs), []string{f.dataDir})
+	if err != nil {
+		return fmt.Errorf("-device-dirs: %w", err)
+	}
+	if len(paths.Allowed) == 0 {
+		log.Warn("no -device-dirs: a caller allowed to register devices may make a device of any file this node can open", "data_dir_refused", f.dataDir)
+	}
+	ferryv1.RegisterDeviceServiceServer(gs, grpcapi.NewDeviceServer(node, paths))
 	ferryv1.RegisterRaftTransportServer(gs, node.Transport())
 	sched := scheduler.New(node, scheduler.Config{
 		Place:   scheduler.PlaceConfig{MaxJobsPerNode: f.maxJobsPerNode, MaxJobsPerLibrary: f.maxJobsPerLibrary},

@@ -28,11 +28,15 @@ import (
 // run copies on them (a SAN, or one machine).
 type DeviceServer struct {
 	ferryv1.UnimplementedDeviceServiceServer
-	node Node
+	node  Node
+	paths PathPolicy
 }
 
-// NewDeviceServer returns a DeviceServer on node.
-func NewDeviceServer(node Node) *DeviceServer { return &DeviceServer{node: node} }
+// NewDeviceServer returns a DeviceServer on node that registers devices
+// where paths allows.
+func NewDeviceServer(node Node, paths PathPolicy) *DeviceServer {
+	return &DeviceServer{node: node, paths: paths}
+}
 
 // newNAA makes a locally assigned NAA designator (NAA type 3): the first
 // nibble is 3, the other 60 bits random, unique in practice and checked
@@ -129,6 +133,9 @@ func (s *DeviceServer) CreateDisk(ctx context.Context, req *ferryv1.CreateDiskRe
 	if _, ok := s.node.FSM().Disk(req.GetName()); ok {
 		return nil, status.Errorf(codes.AlreadyExists, "a disk named %q exists", req.GetName())
 	}
+	if err := s.paths.checkFuture("path", req.GetPath()); err != nil {
+		return nil, err
+	}
 	path, err := canonicalNewPath(req.GetPath())
 	if err != nil {
 		return nil, fileError("path", err)
@@ -181,6 +188,9 @@ func (s *DeviceServer) AddDisk(ctx context.Context, req *ferryv1.AddDiskRequest)
 	path, id, err := identify(req.GetPath())
 	if err != nil {
 		return nil, fileError("path", err)
+	}
+	if err := s.paths.check("path", path); err != nil {
+		return nil, err
 	}
 	if err := s.reachedByPath(id); err != nil {
 		return nil, err
@@ -258,6 +268,9 @@ func (s *DeviceServer) CreateLibrary(ctx context.Context, req *ferryv1.CreateLib
 	}
 	if _, ok := s.node.FSM().Library(req.GetName()); ok {
 		return nil, status.Errorf(codes.AlreadyExists, "a library named %q exists", req.GetName())
+	}
+	if err := s.paths.checkFuture("dir", req.GetDir()); err != nil {
+		return nil, err
 	}
 	created, err := mkdirAll(req.GetDir())
 	if err != nil {

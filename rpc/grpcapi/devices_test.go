@@ -24,8 +24,13 @@ import (
 
 // serveDevices serves a DeviceService on node over loopback.
 func serveDevices(t *testing.T, node Node) ferryv1.DeviceServiceClient {
+	return serveDevicesWith(t, node, PathPolicy{})
+}
+
+// serveDevicesWith serves a DeviceService with a path policy.
+func serveDevicesWith(t *testing.T, node Node, paths PathPolicy) ferryv1.DeviceServiceClient {
 	t.Helper()
-	conn := serveGRPC(t, func(gs *grpc.Server) { ferryv1.RegisterDeviceServiceServer(gs, NewDeviceServer(node)) })
+	conn := serveGRPC(t, func(gs *grpc.Server) { ferryv1.RegisterDeviceServiceServer(gs, NewDeviceServer(node, paths)) })
 	return ferryv1.NewDeviceServiceClient(conn)
 }
 

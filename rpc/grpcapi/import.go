@@ -44,6 +44,9 @@ func (s *DeviceServer) ImportTape(ctx context.Context, req *ferryv1.ImportTapeRe
 	if err != nil {
 		return nil, fileError("path", err)
 	}
+	if err := s.paths.check("path", path); err != nil {
+		return nil, err
+	}
 	if err := s.reachedByPath(id); err != nil {
 		return nil, err
 	}
