@@ -7,6 +7,10 @@
 //     nodes, jobs and tape libraries it returns where each queued job runs
 //     (and into which drives its cartridges go) or why it waits, and where a
 //     lost job is taken over. It is tested without sockets or clocks.
+//   - Pools (pool.go): a queued copy to a pool gets its cartridge when it
+//     is placed: ChoosePoolCartridge, pure, picks an appendable member
+//     with room, else a scratch one, else the one with most room, or says
+//     why the copy waits ("pool NAME has no scratch cartridge (...)").
 //   - Leases (lease.go): every node that runs jobs renews its lease through
 //     the leader (the LeaseService), reporting the jobs it runs. The leader
 //     measures each lease from when it received the renewal, on its own

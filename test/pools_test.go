@@ -55,6 +55,7 @@ func TestPoolExhaustionCLI(t *testing.T) {
 		t.Errorf("the second copy did not say it went to A00002L9 file 2 of the pool:\n%s", r)
 	}
 	f.verified(sum(data), "disk:db01", "tape:A00002L9#2")
+	f.fails(1, []string{"endpoint.pool", "a pool cannot be read"}, "verify", "disk:db01", "tape:pool:east-daily")
 	r = f.ok("pool", "list")
 	row := regexp.MustCompile(`(?m)^east-daily\s+libA\s+3\s+1\s+1\s+0\s+0\s+1\s*$`)
 	if !row.MatchString(r.stdout) {

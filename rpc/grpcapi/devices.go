@@ -475,6 +475,10 @@ func (s *DeviceServer) Hash(ctx context.Context, req *ferryv1.HashRequest) (*fer
 	if bad := fsm.ValidateEndpoint("endpoint", req.GetEndpoint()); len(bad) > 0 {
 		return nil, invalid(bad...)
 	}
+	if ep := req.GetEndpoint(); ep.GetPool() != "" && ep.GetDevice().GetRef() == nil {
+		// A pool has no bytes of its own: each copy to it picks a cartridge.
+		return nil, invalid(fsm.FieldViolation{Field: "endpoint.pool", Description: "a pool cannot be read: name the cartridge a copy wrote (ferry job get shows it), or the job (job:ID)"})
+	}
 	if err := linearize(ctx, s.node, false); err != nil {
 		return nil, err
 	}
