@@ -56,6 +56,10 @@ func TestPoolExhaustionCLI(t *testing.T) {
 	}
 	f.verified(sum(data), "disk:db01", "tape:A00002L9#2")
 	f.fails(1, []string{"endpoint.pool", "a pool cannot be read"}, "verify", "disk:db01", "tape:pool:east-daily")
+	// A multi-stream copy to the pool: each stream is a copy of its own,
+	// bound to its own cartridge.
+	r = f.ok("copy", "disk:db01", "tape:pool:east-daily", "--streams", "2")
+	t.Logf("two streams to the pool:\n%s", r.stdout)
 	r = f.ok("pool", "list")
 	row := regexp.MustCompile(`(?m)^east-daily\s+libA\s+3\s+1\s+1\s+0\s+0\s+1\s*$`)
 	if !row.MatchString(r.stdout) {
