@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +13,8 @@ import (
 
 // TestStreamsKillOneStreamsNode is issue 12's multi-stream test: a LUN
 // (256 MiB, not the issue's 512, to keep the test within its minute)
-// copied as four streams to four cartridges of a four-drive library by
-// three nodes. The four streams run at once (the parent's history shows
+// copied as four streams (ferry copy -streams 4 disk:db01 tape:pool:east)
+// to the four cartridges of a pool of a four-drive library by three nodes. The four streams run at once (the parent's history shows
 // every stream started before any ended); the node of one stream is
 // killed mid-copy, its stream is taken over from its checkpoint, and the
 // job completes with the four SHA-256 of the source's quarters. Restored
@@ -37,26 +38,24 @@ func TestStreamsKillOneStreamsNode(t *testing.T) {
 	m.addLibrary(ctx, "lib", streams, 1<<30, barcodes...)
 	m.addEmptyDisk(ctx, "back", size)
 
-	spec := copySpec("db01 in four streams", diskEndpoint("db01", 0, 0), tapeEndpoint(barcodes[0], -1), rate)
-	spec.Streams = streams
-	var given []*ferryv1.JobSpec
-	for _, b := range barcodes {
-		given = append(given, &ferryv1.JobSpec{Destination: tapeEndpoint(b, -1)})
-	}
-	var job *ferryv1.Job
-	err := m.call(ctx, "submit", func(ctx context.Context, node string) error {
-		cl, err := m.c.Client(node)
+	err := m.call(ctx, "create pool", func(ctx context.Context, node string) error {
+		dev, err := m.devices(node)
 		if err != nil {
 			return err
 		}
-		resp, err := cl.Jobs.Submit(ctx, &ferryv1.SubmitJobRequest{Spec: spec, IdempotencyKey: "four-streams", Streams: given})
-		job = resp.GetJob()
+		_, err = dev.CreatePool(ctx, &ferryv1.CreatePoolRequest{Name: "east", Library: "lib", Barcodes: barcodes})
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := job.GetId()
+	c := m.cli()
+	// As the issue writes it: a pool, four streams.
+	id := strings.TrimSpace(c.ok("copy", "-detach", "-streams", "4", "-bwlimit", strconv.Itoa(rate), "disk:db01", "tape:pool:east").stdout)
+	job, err := m.job(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(job.GetStreams()) != streams {
 		t.Fatalf("job %s has streams %v, want %d", id, job.GetStreams(), streams)
 	}
@@ -124,19 +123,13 @@ func TestStreamsKillOneStreamsNode(t *testing.T) {
 		if w := sum(data[i*part : (i+1)*part]); s.GetSha256() != w || s.GetBytes() != part {
 			t.Errorf("stream %d: sha256 %s of %d bytes, want %s of %d", i+1, s.GetSha256(), s.GetBytes(), w, part)
 		}
-		m.checkTape(ctx, barcodes[i], []string{sum(data[i*part : (i+1)*part])}, []int{part})
-	}
-
-	var addr string
-	for _, n := range m.askable() {
-		node, err := m.c.Node(n)
-		if err != nil {
-			t.Fatal(err)
+		if tw := s.GetTapeWrites(); len(tw) != 1 {
+			t.Errorf("stream %d wrote %v, want one cartridge", i+1, tw)
+		} else {
+			m.checkTape(ctx, tw[0].GetBarcode(), []string{sum(data[i*part : (i+1)*part])}, []int{part})
 		}
-		addr = node.GRPCAddr()
-		break
 	}
-	c := cli{t: t, addr: addr}
+	c = m.cli() // not the node killed
 	r := c.ok("copy", "job:"+id, "disk:back")
 	if n := strings.Count(r.stdout, "stream "); n != streams {
 		t.Errorf("restore printed %d stream lines, want %d:\n%s", n, streams, r)
@@ -158,4 +151,18 @@ func eventsContaining(j *ferryv1.Job, s string) []*ferryv1.JobEvent {
 		}
 	}
 	return out
+}
+
+// cli runs the ferry client against a node the test may ask.
+func (m *moverCluster) cli() cli {
+	m.t.Helper()
+	for _, n := range m.askable() {
+		node, err := m.c.Node(n)
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		return cli{t: m.t, addr: node.GRPCAddr()}
+	}
+	m.t.Fatal("no node to ask")
+	return cli{}
 }
