@@ -14,12 +14,14 @@ import (
 // TestStreamsKillOneStreamsNode is issue 12's multi-stream test: a LUN
 // (256 MiB, not the issue's 512, to keep the test within its minute)
 // copied as four streams (ferry copy -streams 4 disk:db01 tape:pool:east)
-// to the four cartridges of a pool of a four-drive library by three nodes. The four streams run at once (the parent's history shows
-// every stream started before any ended); the node of one stream is
-// killed mid-copy, its stream is taken over from its checkpoint, and the
-// job completes with the four SHA-256 of the source's quarters. Restored
-// with ferry copy job:ID disk:X, the four streams are read back in
-// parallel and the LUN is identical.
+// to the four cartridges of a pool of a four-drive library by three nodes.
+// The four streams run at once (the parent's history shows every stream
+// started before any ended); the node of one stream (or two) is killed
+// mid-copy, its streams are taken over from their checkpoints, and the job
+// completes with the four SHA-256 of the source's quarters. Restored with
+// ferry copy job:ID disk:X, each stream's tape file is read back into its
+// place (one stream at a time: they write one disk) and the LUN is
+// identical.
 func TestStreamsKillOneStreamsNode(t *testing.T) {
 	const (
 		size    = 256 << 20
