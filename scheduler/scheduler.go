@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -213,6 +214,13 @@ func (s *Scheduler) tick(ctx context.Context) {
 		}
 		s.carryOut(ctx, d, v)
 	}
+	if s.track.rebuilt >= bigRebuild {
+		// Reading a large backlog from scratch (this node just became the
+		// leader) copied every job once: give that memory back now rather
+		// than keep the peak for as long as the node leads.
+		s.track.rebuilt = 0
+		defer debug.FreeOSMemory()
+	}
 	for len(waits) > 0 {
 		batch := waits[:min(len(waits), maxWaitsPerOp)]
 		waits = waits[len(batch):]
@@ -225,6 +233,10 @@ func (s *Scheduler) tick(ctx context.Context) {
 		}
 	}
 }
+
+// bigRebuild is the backlog above which a rebuild's garbage is handed back
+// to the operating system at once.
+const bigRebuild = 10000
 
 // maxWaitsPerOp is the most wait reasons one WaitJobsOp carries (the state
 // machine's limit).

@@ -30,14 +30,18 @@ type tracker struct {
 	disks      []*ferryv1.Disk
 	libraries  []*ferryv1.Library
 	cartridges []*ferryv1.Cartridge
-	// driveRates are the libraries' drive rates (View.DriveRates). None
-	// is set yet: every drive weighs alike until libraries carry a rate.
+	// driveRates are the libraries' drive rates (View.DriveRates), from
+	// their drive model (--drive-rate).
 	driveRates map[string]uint64
 
 	// specs are the shared specs by priority, names the shared device
 	// lists (slim, intern).
 	specs map[int32]*ferryv1.JobSpec
 	names map[string][]string
+
+	// rebuilt is how many jobs the last rebuild read, until the driver
+	// has dealt with the garbage that left (see tick).
+	rebuilt int
 
 	// reads counts what was read from the state machine (a job, or the
 	// whole registry): the work a round did, for tests.
@@ -103,15 +107,20 @@ func (t *tracker) rebuild() {
 			t.readJob(id)
 		}
 	}
+	t.rebuilt = len(t.jobs)
 }
 
 func (t *tracker) readDevices() {
 	t.reads++
 	t.disks = t.reg.Disks()
 	t.libraries = t.libraries[:0]
+	t.driveRates = map[string]uint64{}
 	for _, l := range t.reg.Libraries() {
 		if full, ok := t.reg.Library(l.GetName()); ok {
 			t.libraries = append(t.libraries, full)
+		}
+		if r := l.GetDriveRateBytesPerSecond(); r > 0 {
+			t.driveRates[l.GetName()] = r
 		}
 	}
 	t.cartridges = t.reg.Cartridges("")
