@@ -201,18 +201,34 @@ func (s *Scheduler) tick(ctx context.Context) {
 		}
 	}
 	var waits []*ferryv1.WaitJobOp
+	var places []Decision
 	for _, d := range Place(s.cfg.Place, v.View) {
-		if ctx.Err() != nil {
-			s.retry = true
-			return
-		}
 		if d.Node == "" {
 			if w := s.waitFor(d, v); w != nil {
 				waits = append(waits, w)
 			}
 			continue
 		}
-		s.carryOut(ctx, d, v)
+		places = append(places, d)
+	}
+	// The decisions of one round never contend with each other (the
+	// planner booked what each takes), and the state machine re-checks
+	// each: they go in batches of one entry each, several batches at once.
+	sem := make(chan struct{}, maxProposing)
+	var wg sync.WaitGroup
+	for len(places) > 0 && ctx.Err() == nil {
+		batch := places[:min(len(places), maxPlacesPerOp)]
+		places = places[len(batch):]
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			s.carryOut(ctx, batch, v)
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		s.retry = true
+		return
 	}
 	if s.track.rebuilt >= bigRebuild {
 		// Reading a large backlog from scratch (this node just became the
@@ -237,6 +253,13 @@ func (s *Scheduler) tick(ctx context.Context) {
 // bigRebuild is the backlog above which a rebuild's garbage is handed back
 // to the operating system at once.
 const bigRebuild = 10000
+
+// maxPlacesPerOp is the most placements one PlaceJobsOp carries, and
+// maxProposing the most such entries of one round proposed at once.
+const (
+	maxPlacesPerOp = 256
+	maxProposing   = 4
+)
 
 // maxWaitsPerOp is the most wait reasons one WaitJobsOp carries (the state
 // machine's limit).
@@ -372,49 +395,72 @@ func (s *Scheduler) endSession(ctx context.Context, jv JobView) {
 	}
 }
 
-// carryOut proposes one placement or takeover. The state machine re-checks it, so a
-// decision overtaken by events is refused and re-planned on the next tick.
-func (s *Scheduler) carryOut(ctx context.Context, d Decision, v builtView) {
-	jv, ok := v.jobs[d.JobID]
-	if !ok {
-		return
+// carryOut proposes a batch of placements and takeovers in one entry
+// (PlaceJobsOp). The state machine re-checks each on its own, so a
+// decision overtaken by events is refused and re-planned on the next tick
+// while the others stand.
+func (s *Scheduler) carryOut(ctx context.Context, ds []Decision, v builtView) {
+	ops := make([]*ferryv1.PlaceJobOp, len(ds))
+	s.mu.Lock()
+	for i, d := range ds {
+		ops[i] = &ferryv1.PlaceJobOp{JobId: d.JobID, Node: d.Node, FromEpoch: d.FromEpoch, Tapes: d.Tapes, Reason: d.Reason}
+		if d.FromEpoch != 0 {
+			// The owner's renewals hear it lost the job from now on.
+			s.takingOver[d.JobID] = true
+			if s.leases != nil {
+				ops[i].LostBytesDone = s.leases.reportedBytes(d.JobID)
+			}
+		}
 	}
-	j := jv.Job
-	log := s.log.With("job", d.JobID)
+	s.mu.Unlock()
 	pctx, cancel := context.WithTimeout(ctx, proposeTimeout)
 	defer cancel()
-	op := &ferryv1.PlaceJobOp{JobId: d.JobID, Node: d.Node, FromEpoch: d.FromEpoch, Tapes: d.Tapes, Reason: d.Reason}
-	takeover := d.FromEpoch != 0
-	if takeover {
-		s.mu.Lock()
-		s.takingOver[d.JobID] = true
-		if s.leases != nil {
-			op.LostBytesDone = s.leases.reportedBytes(d.JobID)
+	res, err := s.node.Propose(pctx, &ferryv1.Command{Op: &ferryv1.Command_PlaceJobs{PlaceJobs: &ferryv1.PlaceJobsOp{Places: ops}}})
+	if err == nil {
+		err = res.Err
+	}
+	for i, d := range ds {
+		e := err
+		if e == nil && i < len(res.Batch) {
+			e = res.Batch[i].Err
 		}
-		s.mu.Unlock()
-		defer func() {
-			s.mu.Lock()
+		s.outcome(d, ops[i], v, e)
+	}
+	s.mu.Lock()
+	for _, d := range ds {
+		if d.FromEpoch != 0 {
 			delete(s.takingOver, d.JobID)
 			if s.leases != nil {
 				s.leases.forget(d.JobID)
 			}
-			s.mu.Unlock()
-		}()
+		}
 	}
-	err := s.propose(pctx, &ferryv1.Command{Op: &ferryv1.Command_PlaceJob{PlaceJob: op}})
+	s.mu.Unlock()
+}
+
+// outcome records what became of one placement or takeover.
+func (s *Scheduler) outcome(d Decision, op *ferryv1.PlaceJobOp, v builtView, err error) {
+	j := v.jobs[d.JobID].Job
+	log := s.log.With("job", d.JobID)
 	switch {
 	case err != nil && errors.Is(err, fsm.ErrFenced):
 		log.Debug("placement overtaken by events", "err", err)
 	case err != nil && errors.Is(err, fsm.ErrBusy):
 		// The state machine saw a conflict placement did not: try again
 		// next round even if nothing changes.
+		s.mu.Lock()
 		s.retry = true
+		s.mu.Unlock()
 		log.Debug("placement overtaken by events", "err", err)
 	case err != nil:
+		s.mu.Lock()
 		s.retry = true
+		s.mu.Unlock()
 		log.Warn("could not place job", "node", d.Node, "err", err)
-	case takeover:
+	case d.FromEpoch != 0:
+		s.mu.Lock()
 		delete(s.stuck, d.JobID)
+		s.mu.Unlock()
 		s.cfg.Metrics.failovers.WithLabelValues(v.lostKind[d.JobID]).Inc()
 		if b, cp := op.GetLostBytesDone(), j.GetProgress().GetCheckpointOffset(); b > cp {
 			s.cfg.Metrics.recopy.Observe(float64(b - cp))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -65,7 +66,8 @@ func TestDeviceRefusalFailsTheJob(t *testing.T) {
 			// The operator repairs the fence once the first job has
 			// failed: the second job's placement is the moment.
 			f.setHook(func(_ string, cmd *ferryv1.Command) error {
-				if p := cmd.GetPlaceJob(); p != nil && p.GetJobId() == "j2" {
+				places := append([]*ferryv1.PlaceJobOp{cmd.GetPlaceJob()}, cmd.GetPlaceJobs().GetPlaces()...)
+				if slices.ContainsFunc(places, func(p *ferryv1.PlaceJobOp) bool { return p.GetJobId() == "j2" }) {
 					if err := os.Remove(path + ".fence"); err != nil && !errors.Is(err, os.ErrNotExist) {
 						t.Error(err)
 					}

@@ -1,9 +1,12 @@
 package fsm
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
+
+	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
 
 func TestChangesSince(t *testing.T) {
@@ -55,5 +58,37 @@ func TestChangesSince(t *testing.T) {
 	}
 	if ch, _ := f.ChangesSince(cur); !ch.All {
 		t.Fatalf("after a restore: %+v, want All", ch)
+	}
+}
+
+// A PlaceJobsOp places each job on its own: one refused leaves the others
+// placed, all under the entry's index as epoch.
+func TestPlaceJobsOp(t *testing.T) {
+	f := newWithNodes()
+	applyAll(t, f, deviceSetup()...)
+	cmd := placeCmd(1, "j1", "node-a", 0, tape("A00001L9", "libA", 0))
+	one := cmd.GetPlaceJob()
+	cmd.Op = &ferryv1.Command_PlaceJobs{PlaceJobs: &ferryv1.PlaceJobsOp{Places: []*ferryv1.PlaceJobOp{
+		one,
+		{JobId: "nope", Node: "node-a"},
+		{JobId: "j2", Node: "node-b", Tapes: []*ferryv1.TapeAssignment{tape("A00002L9", "libA", 1)}},
+	}}}
+	idx := f.AppliedIndex() + 1
+	r := f.Apply(idx, cmd)
+	if r.Err != nil || len(r.Batch) != 3 {
+		t.Fatalf("Err %v, %d results", r.Err, len(r.Batch))
+	}
+	if !errors.Is(r.Batch[1].Err, ErrNotFound) {
+		t.Fatalf("unknown job: %v", r.Batch[1].Err)
+	}
+	for _, id := range []string{"j1", "j2"} {
+		if j := mustJob(t, f, id); j.GetState() != ferryv1.JobState_JOB_STATE_RUNNING || j.GetEpoch() != idx {
+			t.Fatalf("%s %v epoch %d, want running under %d", id, j.GetState(), j.GetEpoch(), idx)
+		}
+	}
+	empty := placeCmd(2, "j3", "node-a", 0)
+	empty.Op = &ferryv1.Command_PlaceJobs{PlaceJobs: &ferryv1.PlaceJobsOp{}}
+	if r := f.Apply(idx+1, empty); r.Err == nil {
+		t.Fatal("an empty PlaceJobsOp was accepted")
 	}
 }

@@ -103,7 +103,7 @@ type Result struct {
 	// Pool is a copy of the pool a CreatePoolOp created, with its counts.
 	Pool *ferryv1.Pool
 	// Batch holds one result per checkpoint of a CheckpointJobsOp, or per
-	// job of a WaitJobsOp, in order.
+	// job of a WaitJobsOp or PlaceJobsOp, in order.
 	Batch []Result
 	// Index is the entry's Raft index, for an EraseCartridgeOp (the epoch
 	// the eraser claims the cartridge's fence with) and a ReserveOp (what
@@ -217,6 +217,12 @@ func (f *FSM) apply(index uint64, cmd *ferryv1.Command) Result {
 			return Result{Err: noBody("place_job")}
 		}
 		r.Job, r.Err = f.st.placeJob(index, cmd, op.PlaceJob)
+	case *ferryv1.Command_PlaceJobs:
+		if op.PlaceJobs == nil {
+			return Result{Err: noBody("place_jobs")}
+		}
+		batch, err := f.st.placeJobs(index, cmd, op.PlaceJobs)
+		return Result{Batch: batch, Err: err}
 	case *ferryv1.Command_WaitJob:
 		if op.WaitJob == nil {
 			return Result{Err: noBody("wait_job")}

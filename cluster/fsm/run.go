@@ -18,6 +18,7 @@ const (
 	maxPlaceTapes       = 64
 	maxBatchCheckpoints = 1024
 	maxBatchWaits       = 4096
+	maxBatchPlaces      = 1024
 	maxReasonBytes      = 1024
 	sha256HexLen        = 64
 )
@@ -223,6 +224,15 @@ func (s *state) waitJob(cmd *ferryv1.Command, op *ferryv1.WaitJobOp) (*ferryv1.J
 	j.StateReason = op.GetReason()
 	j.UpdatedAt = proto.Clone(cmd.GetTime()).(*timestamppb.Timestamp)
 	return j, false, nil
+}
+
+// placeJobs applies a round's placements, each on its own: one refused
+// (overtaken by events) does not refuse the others.
+func (s *state) placeJobs(index uint64, cmd *ferryv1.Command, op *ferryv1.PlaceJobsOp) ([]Result, error) {
+	return applyBatch("places", maxBatchPlaces, op.GetPlaces(), func(p *ferryv1.PlaceJobOp) (*ferryv1.Job, bool, error) {
+		j, err := s.placeJob(index, cmd, p)
+		return j, false, err
+	})
 }
 
 // waitJobs applies a batch of wait reasons, each on its own.

@@ -706,6 +706,7 @@ type Command struct {
 	//	*Command_EndNdmpSession
 	//	*Command_CreatePool
 	//	*Command_SpanJob
+	//	*Command_PlaceJobs
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -967,6 +968,15 @@ func (x *Command) GetSpanJob() *SpanJobOp {
 	return nil
 }
 
+func (x *Command) GetPlaceJobs() *PlaceJobsOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PlaceJobs); ok {
+			return x.PlaceJobs
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -1059,6 +1069,11 @@ type Command_SpanJob struct {
 	SpanJob *SpanJobOp `protobuf:"bytes,31,opt,name=span_job,json=spanJob,proto3,oneof"`
 }
 
+type Command_PlaceJobs struct {
+	// 45-49 are the scheduler's.
+	PlaceJobs *PlaceJobsOp `protobuf:"bytes,45,opt,name=place_jobs,json=placeJobs,proto3,oneof"`
+}
+
 func (*Command_SubmitJob) isCommand_Op() {}
 
 func (*Command_CancelJob) isCommand_Op() {}
@@ -1102,6 +1117,8 @@ func (*Command_EndNdmpSession) isCommand_Op() {}
 func (*Command_CreatePool) isCommand_Op() {}
 
 func (*Command_SpanJob) isCommand_Op() {}
+
+func (*Command_PlaceJobs) isCommand_Op() {}
 
 // CreatePoolOp defines a pool (see Pool): a new name, a registered
 // library, barcodes (expanded, valid, none in another pool, none of a
@@ -1917,6 +1934,53 @@ func (x *PlaceJobOp) GetLostBytesDone() uint64 {
 	return 0
 }
 
+// PlaceJobsOp carries out, in one entry, the placements and takeovers of
+// one scheduling round: each is applied on its own, as a PlaceJobOp, and
+// the jobs placed all take this entry's index as their epoch.
+type PlaceJobsOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Places        []*PlaceJobOp          `protobuf:"bytes,1,rep,name=places,proto3" json:"places,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlaceJobsOp) Reset() {
+	*x = PlaceJobsOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlaceJobsOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlaceJobsOp) ProtoMessage() {}
+
+func (x *PlaceJobsOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlaceJobsOp.ProtoReflect.Descriptor instead.
+func (*PlaceJobsOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *PlaceJobsOp) GetPlaces() []*PlaceJobOp {
+	if x != nil {
+		return x.Places
+	}
+	return nil
+}
+
 // WaitJobOp records why the scheduler cannot place a queued job.
 type WaitJobOp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1928,7 +1992,7 @@ type WaitJobOp struct {
 
 func (x *WaitJobOp) Reset() {
 	*x = WaitJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[24]
+	mi := &file_ferry_v1_internal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1940,7 +2004,7 @@ func (x *WaitJobOp) String() string {
 func (*WaitJobOp) ProtoMessage() {}
 
 func (x *WaitJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[24]
+	mi := &file_ferry_v1_internal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1953,7 +2017,7 @@ func (x *WaitJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitJobOp.ProtoReflect.Descriptor instead.
 func (*WaitJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{24}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WaitJobOp) GetJobId() string {
@@ -1981,7 +2045,7 @@ type WaitJobsOp struct {
 
 func (x *WaitJobsOp) Reset() {
 	*x = WaitJobsOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[25]
+	mi := &file_ferry_v1_internal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1993,7 +2057,7 @@ func (x *WaitJobsOp) String() string {
 func (*WaitJobsOp) ProtoMessage() {}
 
 func (x *WaitJobsOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[25]
+	mi := &file_ferry_v1_internal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2006,7 +2070,7 @@ func (x *WaitJobsOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitJobsOp.ProtoReflect.Descriptor instead.
 func (*WaitJobsOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{25}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *WaitJobsOp) GetWaits() []*WaitJobOp {
@@ -2033,7 +2097,7 @@ type StartJobOp struct {
 
 func (x *StartJobOp) Reset() {
 	*x = StartJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[26]
+	mi := &file_ferry_v1_internal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2045,7 +2109,7 @@ func (x *StartJobOp) String() string {
 func (*StartJobOp) ProtoMessage() {}
 
 func (x *StartJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[26]
+	mi := &file_ferry_v1_internal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2058,7 +2122,7 @@ func (x *StartJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartJobOp.ProtoReflect.Descriptor instead.
 func (*StartJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{26}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StartJobOp) GetJobId() string {
@@ -2107,7 +2171,7 @@ type CheckpointJobsOp struct {
 
 func (x *CheckpointJobsOp) Reset() {
 	*x = CheckpointJobsOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[27]
+	mi := &file_ferry_v1_internal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2119,7 +2183,7 @@ func (x *CheckpointJobsOp) String() string {
 func (*CheckpointJobsOp) ProtoMessage() {}
 
 func (x *CheckpointJobsOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[27]
+	mi := &file_ferry_v1_internal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2132,7 +2196,7 @@ func (x *CheckpointJobsOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointJobsOp.ProtoReflect.Descriptor instead.
 func (*CheckpointJobsOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{27}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CheckpointJobsOp) GetCheckpoints() []*CheckpointJobOp {
@@ -2153,7 +2217,7 @@ type SetNodeOp struct {
 
 func (x *SetNodeOp) Reset() {
 	*x = SetNodeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[28]
+	mi := &file_ferry_v1_internal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2165,7 +2229,7 @@ func (x *SetNodeOp) String() string {
 func (*SetNodeOp) ProtoMessage() {}
 
 func (x *SetNodeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[28]
+	mi := &file_ferry_v1_internal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2178,7 +2242,7 @@ func (x *SetNodeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNodeOp.ProtoReflect.Descriptor instead.
 func (*SetNodeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{28}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SetNodeOp) GetNode() *NodeInfo {
@@ -2202,7 +2266,7 @@ type CheckpointJobOp struct {
 
 func (x *CheckpointJobOp) Reset() {
 	*x = CheckpointJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[29]
+	mi := &file_ferry_v1_internal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2214,7 +2278,7 @@ func (x *CheckpointJobOp) String() string {
 func (*CheckpointJobOp) ProtoMessage() {}
 
 func (x *CheckpointJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[29]
+	mi := &file_ferry_v1_internal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2227,7 +2291,7 @@ func (x *CheckpointJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointJobOp.ProtoReflect.Descriptor instead.
 func (*CheckpointJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{29}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CheckpointJobOp) GetJobId() string {
@@ -2272,7 +2336,7 @@ type FinishJobOp struct {
 
 func (x *FinishJobOp) Reset() {
 	*x = FinishJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[30]
+	mi := &file_ferry_v1_internal_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2284,7 +2348,7 @@ func (x *FinishJobOp) String() string {
 func (*FinishJobOp) ProtoMessage() {}
 
 func (x *FinishJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[30]
+	mi := &file_ferry_v1_internal_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2297,7 +2361,7 @@ func (x *FinishJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishJobOp.ProtoReflect.Descriptor instead.
 func (*FinishJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{30}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *FinishJobOp) GetJobId() string {
@@ -2350,7 +2414,7 @@ type SubmitJobOp struct {
 
 func (x *SubmitJobOp) Reset() {
 	*x = SubmitJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[31]
+	mi := &file_ferry_v1_internal_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2362,7 +2426,7 @@ func (x *SubmitJobOp) String() string {
 func (*SubmitJobOp) ProtoMessage() {}
 
 func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[31]
+	mi := &file_ferry_v1_internal_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2375,7 +2439,7 @@ func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobOp.ProtoReflect.Descriptor instead.
 func (*SubmitJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{31}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SubmitJobOp) GetJobId() string {
@@ -2416,7 +2480,7 @@ type CancelJobOp struct {
 
 func (x *CancelJobOp) Reset() {
 	*x = CancelJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[32]
+	mi := &file_ferry_v1_internal_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2428,7 +2492,7 @@ func (x *CancelJobOp) String() string {
 func (*CancelJobOp) ProtoMessage() {}
 
 func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[32]
+	mi := &file_ferry_v1_internal_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2441,7 +2505,7 @@ func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobOp.ProtoReflect.Descriptor instead.
 func (*CancelJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{32}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CancelJobOp) GetJobId() string {
@@ -2479,7 +2543,7 @@ type StateSnapshot struct {
 
 func (x *StateSnapshot) Reset() {
 	*x = StateSnapshot{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[33]
+	mi := &file_ferry_v1_internal_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2491,7 +2555,7 @@ func (x *StateSnapshot) String() string {
 func (*StateSnapshot) ProtoMessage() {}
 
 func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[33]
+	mi := &file_ferry_v1_internal_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2504,7 +2568,7 @@ func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateSnapshot.ProtoReflect.Descriptor instead.
 func (*StateSnapshot) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{33}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *StateSnapshot) GetJobs() []*Job {
@@ -2620,7 +2684,7 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\x05mover\x18\b \x01(\bR\x05mover\x12!\n" +
 	"\fiscsi_portal\x18\t \x01(\tR\viscsiPortal\x12!\n" +
 	"\fiscsi_target\x18\n" +
-	" \x01(\tR\viscsiTarget\"\xb5\v\n" +
+	" \x01(\tR\viscsiTarget\"\xed\v\n" +
 	"\aCommand\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12.\n" +
@@ -2653,7 +2717,9 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\x10end_ndmp_session\x18\x1d \x01(\v2\x1a.ferry.v1.EndNdmpSessionOpH\x00R\x0eendNdmpSession\x129\n" +
 	"\vcreate_pool\x18\x1e \x01(\v2\x16.ferry.v1.CreatePoolOpH\x00R\n" +
 	"createPool\x120\n" +
-	"\bspan_job\x18\x1f \x01(\v2\x13.ferry.v1.SpanJobOpH\x00R\aspanJobB\x04\n" +
+	"\bspan_job\x18\x1f \x01(\v2\x13.ferry.v1.SpanJobOpH\x00R\aspanJob\x126\n" +
+	"\n" +
+	"place_jobs\x18- \x01(\v2\x15.ferry.v1.PlaceJobsOpH\x00R\tplaceJobsB\x04\n" +
 	"\x02op\"2\n" +
 	"\fCreatePoolOp\x12\"\n" +
 	"\x04pool\x18\x01 \x01(\v2\x0e.ferry.v1.PoolR\x04pool\"\xe1\x01\n" +
@@ -2711,7 +2777,9 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"from_epoch\x18\x03 \x01(\x04R\tfromEpoch\x12.\n" +
 	"\x05tapes\x18\x04 \x03(\v2\x18.ferry.v1.TapeAssignmentR\x05tapes\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x12&\n" +
-	"\x0flost_bytes_done\x18\x06 \x01(\x04R\rlostBytesDone\":\n" +
+	"\x0flost_bytes_done\x18\x06 \x01(\x04R\rlostBytesDone\";\n" +
+	"\vPlaceJobsOp\x12,\n" +
+	"\x06places\x18\x01 \x03(\v2\x14.ferry.v1.PlaceJobOpR\x06places\":\n" +
 	"\tWaitJobOp\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"7\n" +
@@ -2781,7 +2849,7 @@ func file_ferry_v1_internal_proto_rawDescGZIP() []byte {
 	return file_ferry_v1_internal_proto_rawDescData
 }
 
-var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_ferry_v1_internal_proto_goTypes = []any{
 	(*ProgressRequest)(nil),       // 0: ferry.v1.ProgressRequest
 	(*ProgressResponse)(nil),      // 1: ferry.v1.ProgressResponse
@@ -2807,51 +2875,52 @@ var file_ferry_v1_internal_proto_goTypes = []any{
 	(*EndNdmpSessionOp)(nil),      // 21: ferry.v1.EndNdmpSessionOp
 	(*ProtectCartridgeOp)(nil),    // 22: ferry.v1.ProtectCartridgeOp
 	(*PlaceJobOp)(nil),            // 23: ferry.v1.PlaceJobOp
-	(*WaitJobOp)(nil),             // 24: ferry.v1.WaitJobOp
-	(*WaitJobsOp)(nil),            // 25: ferry.v1.WaitJobsOp
-	(*StartJobOp)(nil),            // 26: ferry.v1.StartJobOp
-	(*CheckpointJobsOp)(nil),      // 27: ferry.v1.CheckpointJobsOp
-	(*SetNodeOp)(nil),             // 28: ferry.v1.SetNodeOp
-	(*CheckpointJobOp)(nil),       // 29: ferry.v1.CheckpointJobOp
-	(*FinishJobOp)(nil),           // 30: ferry.v1.FinishJobOp
-	(*SubmitJobOp)(nil),           // 31: ferry.v1.SubmitJobOp
-	(*CancelJobOp)(nil),           // 32: ferry.v1.CancelJobOp
-	(*StateSnapshot)(nil),         // 33: ferry.v1.StateSnapshot
-	(*timestamppb.Timestamp)(nil), // 34: google.protobuf.Timestamp
-	(*Pool)(nil),                  // 35: ferry.v1.Pool
-	(*Disk)(nil),                  // 36: ferry.v1.Disk
-	(*Library)(nil),               // 37: ferry.v1.Library
-	(*Cartridge)(nil),             // 38: ferry.v1.Cartridge
-	(*PRNexus)(nil),               // 39: ferry.v1.PRNexus
-	(*Element)(nil),               // 40: ferry.v1.Element
-	(*NdmpSession)(nil),           // 41: ferry.v1.NdmpSession
-	(*TapeAssignment)(nil),        // 42: ferry.v1.TapeAssignment
-	(*JobProgress)(nil),           // 43: ferry.v1.JobProgress
-	(JobState)(0),                 // 44: ferry.v1.JobState
-	(*JobResult)(nil),             // 45: ferry.v1.JobResult
-	(*JobError)(nil),              // 46: ferry.v1.JobError
-	(*JobSpec)(nil),               // 47: ferry.v1.JobSpec
-	(*Job)(nil),                   // 48: ferry.v1.Job
+	(*PlaceJobsOp)(nil),           // 24: ferry.v1.PlaceJobsOp
+	(*WaitJobOp)(nil),             // 25: ferry.v1.WaitJobOp
+	(*WaitJobsOp)(nil),            // 26: ferry.v1.WaitJobsOp
+	(*StartJobOp)(nil),            // 27: ferry.v1.StartJobOp
+	(*CheckpointJobsOp)(nil),      // 28: ferry.v1.CheckpointJobsOp
+	(*SetNodeOp)(nil),             // 29: ferry.v1.SetNodeOp
+	(*CheckpointJobOp)(nil),       // 30: ferry.v1.CheckpointJobOp
+	(*FinishJobOp)(nil),           // 31: ferry.v1.FinishJobOp
+	(*SubmitJobOp)(nil),           // 32: ferry.v1.SubmitJobOp
+	(*CancelJobOp)(nil),           // 33: ferry.v1.CancelJobOp
+	(*StateSnapshot)(nil),         // 34: ferry.v1.StateSnapshot
+	(*timestamppb.Timestamp)(nil), // 35: google.protobuf.Timestamp
+	(*Pool)(nil),                  // 36: ferry.v1.Pool
+	(*Disk)(nil),                  // 37: ferry.v1.Disk
+	(*Library)(nil),               // 38: ferry.v1.Library
+	(*Cartridge)(nil),             // 39: ferry.v1.Cartridge
+	(*PRNexus)(nil),               // 40: ferry.v1.PRNexus
+	(*Element)(nil),               // 41: ferry.v1.Element
+	(*NdmpSession)(nil),           // 42: ferry.v1.NdmpSession
+	(*TapeAssignment)(nil),        // 43: ferry.v1.TapeAssignment
+	(*JobProgress)(nil),           // 44: ferry.v1.JobProgress
+	(JobState)(0),                 // 45: ferry.v1.JobState
+	(*JobResult)(nil),             // 46: ferry.v1.JobResult
+	(*JobError)(nil),              // 47: ferry.v1.JobError
+	(*JobSpec)(nil),               // 48: ferry.v1.JobSpec
+	(*Job)(nil),                   // 49: ferry.v1.Job
 }
 var file_ferry_v1_internal_proto_depIdxs = []int32{
 	2,  // 0: ferry.v1.ProgressResponse.jobs:type_name -> ferry.v1.JobLiveProgress
-	34, // 1: ferry.v1.JobLiveProgress.reported_at:type_name -> google.protobuf.Timestamp
+	35, // 1: ferry.v1.JobLiveProgress.reported_at:type_name -> google.protobuf.Timestamp
 	4,  // 2: ferry.v1.RenewLeaseRequest.jobs:type_name -> ferry.v1.JobLease
-	34, // 3: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
-	31, // 4: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
-	32, // 5: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
+	35, // 3: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
+	32, // 4: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
+	33, // 5: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
 	13, // 6: ferry.v1.Command.register_disk:type_name -> ferry.v1.RegisterDiskOp
 	14, // 7: ferry.v1.Command.register_library:type_name -> ferry.v1.RegisterLibraryOp
 	15, // 8: ferry.v1.Command.add_cartridge:type_name -> ferry.v1.AddCartridgeOp
-	26, // 9: ferry.v1.Command.start_job:type_name -> ferry.v1.StartJobOp
-	29, // 10: ferry.v1.Command.checkpoint_job:type_name -> ferry.v1.CheckpointJobOp
-	30, // 11: ferry.v1.Command.finish_job:type_name -> ferry.v1.FinishJobOp
+	27, // 9: ferry.v1.Command.start_job:type_name -> ferry.v1.StartJobOp
+	30, // 10: ferry.v1.Command.checkpoint_job:type_name -> ferry.v1.CheckpointJobOp
+	31, // 11: ferry.v1.Command.finish_job:type_name -> ferry.v1.FinishJobOp
 	22, // 12: ferry.v1.Command.protect_cartridge:type_name -> ferry.v1.ProtectCartridgeOp
 	23, // 13: ferry.v1.Command.place_job:type_name -> ferry.v1.PlaceJobOp
-	24, // 14: ferry.v1.Command.wait_job:type_name -> ferry.v1.WaitJobOp
-	27, // 15: ferry.v1.Command.checkpoint_jobs:type_name -> ferry.v1.CheckpointJobsOp
-	28, // 16: ferry.v1.Command.set_node:type_name -> ferry.v1.SetNodeOp
-	25, // 17: ferry.v1.Command.wait_jobs:type_name -> ferry.v1.WaitJobsOp
+	25, // 14: ferry.v1.Command.wait_job:type_name -> ferry.v1.WaitJobOp
+	28, // 15: ferry.v1.Command.checkpoint_jobs:type_name -> ferry.v1.CheckpointJobsOp
+	29, // 16: ferry.v1.Command.set_node:type_name -> ferry.v1.SetNodeOp
+	26, // 17: ferry.v1.Command.wait_jobs:type_name -> ferry.v1.WaitJobsOp
 	16, // 18: ferry.v1.Command.remove_device:type_name -> ferry.v1.RemoveDeviceOp
 	17, // 19: ferry.v1.Command.erase_cartridge:type_name -> ferry.v1.EraseCartridgeOp
 	18, // 20: ferry.v1.Command.reserve:type_name -> ferry.v1.ReserveOp
@@ -2860,44 +2929,46 @@ var file_ferry_v1_internal_proto_depIdxs = []int32{
 	21, // 23: ferry.v1.Command.end_ndmp_session:type_name -> ferry.v1.EndNdmpSessionOp
 	11, // 24: ferry.v1.Command.create_pool:type_name -> ferry.v1.CreatePoolOp
 	12, // 25: ferry.v1.Command.span_job:type_name -> ferry.v1.SpanJobOp
-	35, // 26: ferry.v1.CreatePoolOp.pool:type_name -> ferry.v1.Pool
-	29, // 27: ferry.v1.SpanJobOp.checkpoint:type_name -> ferry.v1.CheckpointJobOp
-	36, // 28: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
-	37, // 29: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
-	38, // 30: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
-	39, // 31: ferry.v1.ReserveOp.nexus:type_name -> ferry.v1.PRNexus
-	40, // 32: ferry.v1.MoveMediumOp.from:type_name -> ferry.v1.Element
-	40, // 33: ferry.v1.MoveMediumOp.to:type_name -> ferry.v1.Element
-	41, // 34: ferry.v1.OpenNdmpSessionOp.session:type_name -> ferry.v1.NdmpSession
-	42, // 35: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
-	24, // 36: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
-	29, // 37: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
-	9,  // 38: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
-	43, // 39: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
-	44, // 40: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
-	45, // 41: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
-	46, // 42: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
-	47, // 43: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
-	47, // 44: ferry.v1.SubmitJobOp.streams:type_name -> ferry.v1.JobSpec
-	48, // 45: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
-	9,  // 46: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
-	36, // 47: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
-	37, // 48: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
-	38, // 49: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
-	35, // 50: ferry.v1.StateSnapshot.pools:type_name -> ferry.v1.Pool
-	6,  // 51: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
-	7,  // 52: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
-	3,  // 53: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
-	0,  // 54: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
-	8,  // 55: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
-	8,  // 56: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
-	5,  // 57: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
-	1,  // 58: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
-	55, // [55:59] is the sub-list for method output_type
-	51, // [51:55] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	24, // 26: ferry.v1.Command.place_jobs:type_name -> ferry.v1.PlaceJobsOp
+	36, // 27: ferry.v1.CreatePoolOp.pool:type_name -> ferry.v1.Pool
+	30, // 28: ferry.v1.SpanJobOp.checkpoint:type_name -> ferry.v1.CheckpointJobOp
+	37, // 29: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
+	38, // 30: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
+	39, // 31: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
+	40, // 32: ferry.v1.ReserveOp.nexus:type_name -> ferry.v1.PRNexus
+	41, // 33: ferry.v1.MoveMediumOp.from:type_name -> ferry.v1.Element
+	41, // 34: ferry.v1.MoveMediumOp.to:type_name -> ferry.v1.Element
+	42, // 35: ferry.v1.OpenNdmpSessionOp.session:type_name -> ferry.v1.NdmpSession
+	43, // 36: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
+	23, // 37: ferry.v1.PlaceJobsOp.places:type_name -> ferry.v1.PlaceJobOp
+	25, // 38: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
+	30, // 39: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
+	9,  // 40: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
+	44, // 41: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
+	45, // 42: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
+	46, // 43: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
+	47, // 44: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
+	48, // 45: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
+	48, // 46: ferry.v1.SubmitJobOp.streams:type_name -> ferry.v1.JobSpec
+	49, // 47: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
+	9,  // 48: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
+	37, // 49: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
+	38, // 50: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
+	39, // 51: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
+	36, // 52: ferry.v1.StateSnapshot.pools:type_name -> ferry.v1.Pool
+	6,  // 53: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
+	7,  // 54: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
+	3,  // 55: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
+	0,  // 56: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
+	8,  // 57: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
+	8,  // 58: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
+	5,  // 59: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
+	1,  // 60: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
+	57, // [57:61] is the sub-list for method output_type
+	53, // [53:57] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_internal_proto_init() }
@@ -2930,6 +3001,7 @@ func file_ferry_v1_internal_proto_init() {
 		(*Command_EndNdmpSession)(nil),
 		(*Command_CreatePool)(nil),
 		(*Command_SpanJob)(nil),
+		(*Command_PlaceJobs)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2937,7 +3009,7 @@ func file_ferry_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_internal_proto_rawDesc), len(file_ferry_v1_internal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   34,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
