@@ -32,8 +32,9 @@ type placementFlags struct {
 // placementSection measures how fast the scheduler places a backlog that
 // becomes placeable at once. Five movers (no per-node cap) and one disk
 // "src" that every job reads; each job writes a disk of its own, so none
-// waits for another. The jobs queue behind a blocker, a slow copy that
-// writes src (readers of a disk being written wait); cancelling it makes
+// waits for another. The jobs queue behind a blocker, a copy that writes
+// src at 16 KiB/s, far longer than submitting takes (readers of a disk
+// being written wait); cancelling it makes
 // the whole backlog placeable in one change. The destination disks' files
 // are removed after registration, so every placed copy fails at once on
 // its node instead of running: the section measures placement, not
@@ -105,7 +106,7 @@ func runPlacement(ctx context.Context, o options, log *slog.Logger, w io.Writer,
 		return &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: name}}, Blocks: blocks}
 	}
 	blocker, err := cl.Jobs.Submit(ctx, &ferryv1.SubmitJobRequest{Spec: &ferryv1.JobSpec{Name: "blocker", Source: disk("big", 64<<11), Destination: disk("src", 64<<11),
-		Options: &ferryv1.JobOptions{Priority: 9, BwlimitBytesPerSecond: 1 << 20}}})
+		Options: &ferryv1.JobOptions{Priority: 9, BwlimitBytesPerSecond: 16 << 10}}})
 	if err != nil {
 		return fmt.Errorf("submit the blocker: %w", err)
 	}
