@@ -222,6 +222,7 @@ func (f *FSM) apply(index uint64, cmd *ferryv1.Command) Result {
 			return Result{Err: noBody("place_jobs")}
 		}
 		batch, err := f.st.placeJobs(index, cmd, op.PlaceJobs)
+		f.syncParents(index, cmd, batch)
 		return Result{Batch: batch, Err: err}
 	case *ferryv1.Command_WaitJob:
 		if op.WaitJob == nil {
@@ -239,11 +240,7 @@ func (f *FSM) apply(index uint64, cmd *ferryv1.Command) Result {
 			return Result{Err: noBody("checkpoint_jobs")}
 		}
 		batch, err := f.st.checkpointJobs(index, cmd, op.CheckpointJobs)
-		for _, b := range batch {
-			if b.Job.GetParent() != "" {
-				f.st.syncParent(index, cmd, f.st.jobs[b.Job.GetId()])
-			}
-		}
+		f.syncParents(index, cmd, batch)
 		return Result{Batch: batch, Err: err}
 	case *ferryv1.Command_MoveMedium:
 		if op.MoveMedium == nil {
@@ -288,6 +285,17 @@ func (f *FSM) apply(index uint64, cmd *ferryv1.Command) Result {
 		f.st.syncParent(index, cmd, r.Job)
 	}
 	return f.st.copyOut(r)
+}
+
+// syncParents brings the multi-stream jobs of a batch's streams up to date,
+// as a single op's stream does below in Apply (a batched placement of a
+// stream is the parent's event as much as a single one).
+func (f *FSM) syncParents(index uint64, cmd *ferryv1.Command, batch []Result) {
+	for _, b := range batch {
+		if b.Err == nil && !b.Existing && b.Job.GetParent() != "" {
+			f.st.syncParent(index, cmd, f.st.jobs[b.Job.GetId()])
+		}
+	}
 }
 
 func noBody(op string) error {

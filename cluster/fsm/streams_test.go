@@ -224,9 +224,16 @@ func TestStreamsParentFollowsChildren(t *testing.T) {
 	if got := mustJob(t, f, "p").GetProgress().GetBytesDone(); got != 300 {
 		t.Fatalf("parent bytes done %d, want the streams' sum 300", got)
 	}
-	// A stream taken over stays a stream of the job.
-	applyAll(t, f, takeoverCmd(9, "p-s3", "node-c", epochs[2], "owner node-b lost", 0, tape("B00001L9", "libB", 0)))
+	// A stream taken over stays a stream of the job, and the takeover is
+	// the parent's event too, batched (PlaceJobsOp, as the scheduler
+	// proposes) as much as single.
+	take := takeoverCmd(9, "p-s3", "node-c", epochs[2], "owner node-b lost", 0, tape("B00001L9", "libB", 0))
+	take.Op = &ferryv1.Command_PlaceJobs{PlaceJobs: &ferryv1.PlaceJobsOp{Places: []*ferryv1.PlaceJobOp{take.GetPlaceJob()}}}
+	applyAll(t, f, take)
 	epochs[2] = f.AppliedIndex()
+	if h := mustJob(t, f, "p").GetHistory(); !strings.Contains(h[len(h)-1].GetMessage(), "stream 3: taken over by node-c") {
+		t.Fatalf("the parent's last event %q, want stream 3's takeover", h[len(h)-1].GetMessage())
+	}
 	applyAll(t, f, succeedCmd(10, "node-a", "p-s1", epochs[0]), succeedCmd(11, "node-a", "p-s2", epochs[1]))
 	if p := mustJob(t, f, "p"); p.GetState() != ferryv1.JobState_JOB_STATE_RUNNING || p.GetStateReason() != "2 of 3 streams succeeded, 1 running" {
 		t.Fatalf("parent %s %q with one stream left", p.GetState(), p.GetStateReason())
