@@ -201,7 +201,20 @@ func TestAmandaNDMP(t *testing.T) {
 // stamp.
 func (am *amanda) dump() (label, date string) {
 	am.t.Helper()
-	r := am.ok("amdump", am.config)
+	r := am.run("amdump", am.config)
+	if r.code != 0 {
+		// amdump prints nothing: what went wrong is in its report and
+		// its logs.
+		report := am.run("amreport", am.config)
+		var logs strings.Builder
+		paths, _ := filepath.Glob(filepath.Join(am.state, "log", "*"))
+		for _, p := range paths {
+			b, _ := os.ReadFile(p)
+			lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+			fmt.Fprintf(&logs, "--- %s (last %d lines) ---\n%s\n", p, min(len(lines), 60), strings.Join(lines[max(0, len(lines)-60):], "\n"))
+		}
+		am.t.Fatalf("want exit 0:\n%s\n--- amreport ---\n%s\n%s", r, report.stdout+report.stderr, logs.String())
+	}
 	report := am.ok("amreport", am.config).stdout
 	if !regexp.MustCompile(`(?m)^\s*DLEs Taped\s+1\b`).MatchString(report) {
 		am.t.Fatalf("amdump taped nothing:\n%s\n%s", r, report)
