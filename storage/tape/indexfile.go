@@ -196,7 +196,15 @@ func saveIndex(path string, f *os.File, idx *index) error {
 		return err
 	}
 	tmp := IndexPath(path) + ".tmp"
-	if err := os.WriteFile(tmp, encodeIndex(stamp, idx), 0o666); err != nil {
+	// A leftover (or planted) temporary file, a symlink included, is
+	// removed, never written through.
+	os.Remove(tmp)
+	f2, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+	if err != nil {
+		return err
+	}
+	_, werr := f2.Write(encodeIndex(stamp, idx))
+	if err := errors.Join(werr, f2.Close()); err != nil {
 		os.Remove(tmp)
 		return err
 	}
