@@ -70,7 +70,7 @@ func (c *leaseClient) conn(n *Node, addr, node string) (*grpc.ClientConn, error)
 	if conn, ok := c.conns[key]; ok {
 		return conn, nil
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(n.dialCredentials(node)))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(n.dialCredentials(node)), peerConnectParams)
 	if err != nil {
 		return nil, fmt.Errorf("lease connection to %s: %w", addr, err)
 	}
