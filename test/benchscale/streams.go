@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -139,22 +138,8 @@ func newStreamsCluster(ctx context.Context, o options, log *slog.Logger, p strea
 	}()
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	for i := range nodes {
-		opts := localcluster.StartOptions{Name: fmt.Sprintf("n%d", i+1), ExtraArgs: []string{"-reach", fmt.Sprintf("%s/%d,%s", streamsLibrary, i, streamsDisk)}}
-		if i > 0 {
-			opts.Join = []string{"n1"}
-		}
-		if _, err := c.StartNode(sctx, opts); err != nil {
-			return nil, err
-		}
-		if err := c.WaitReady(sctx, opts.Name); err != nil {
-			return nil, errors.Join(err, errors.New(c.Tails(20)))
-		}
-	}
-	for i := range nodes {
-		if err := waitExecutor(sctx, c, fmt.Sprintf("n%d", i+1)); err != nil {
-			return nil, err
-		}
+	if err := startDriveNodes(sctx, c, nodes, streamsLibrary, streamsDisk); err != nil {
+		return nil, err
 	}
 	conn, err := c.Conn("n1")
 	if err != nil {
