@@ -138,7 +138,11 @@ func TestHandshakes(t *testing.T) {
 		{"client of another CA", n1.ServerTLS(), rogueOps.ClientTLS(""), "certificate"},
 		{"node of another CA", rogueN1.ServerTLS(), ops.ClientTLS(""), "unknown authority"},
 		{"no client certificate", n1.ServerTLS(), &tls.Config{MinVersion: tls.VersionTLS13, InsecureSkipVerify: true}, "certificate"},
-		{"TLS 1.2", n1.ServerTLS(), func() *tls.Config { c := ops.ClientTLS(""); c.MinVersion, c.MaxVersion = tls.VersionTLS12, tls.VersionTLS12; return c }(), "version"},
+		{"TLS 1.2", n1.ServerTLS(), func() *tls.Config {
+			c := ops.ClientTLS("")
+			c.MinVersion, c.MaxVersion = tls.VersionTLS12, tls.VersionTLS12
+			return c
+		}(), "version"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := dial(t, tc.server, tc.client)
