@@ -23,7 +23,11 @@ import (
 // is intact (its own SHA-256) and describes this very image: the same
 // inode, size and modification time, and the same last 64 KiB (a hash).
 // Anything else, a missing or damaged index file included, means a scan,
-// as before. An Open for writing deletes the index file (durably, before it
+// as before. The stamp cannot tell an image rewritten in place with the
+// same size, mtime and tail (a restored backup of another tape, say), so
+// Open also reads the header and trailer words of a sample of the objects
+// the index lists (verifySample) — a few dozen small reads — and scans
+// when one of them disagrees. An Open for writing deletes the index file (durably, before it
 // returns), so that an image modified and then cut short by a crash never
 // meets a stale one; its Close writes it anew once the image is synced. A
 // read-only Open uses the file but never writes one. Images with a damaged
@@ -165,7 +169,51 @@ func loadIndex(path string, f *os.File, st os.FileInfo) *index {
 	if err != nil {
 		return nil
 	}
+	if verifySample(f, idx, indexSample) != nil {
+		return nil
+	}
 	return idx
+}
+
+// indexSample is how many objects verifySample reads.
+const indexSample = 64
+
+// verifySample checks that n objects spread evenly over idx (the first and
+// the last among them) have, in the image r, the header word the index
+// says, and for records the same trailer word: an index of another image
+// with the same stamp fails it unless that image has the same structure at
+// every sampled object.
+func verifySample(r io.ReaderAt, idx *index, n int) error {
+	count := idx.len()
+	if count == 0 {
+		return nil
+	}
+	var w [wordSize]byte
+	word := func(off int64) (uint32, error) {
+		if _, err := r.ReadAt(w[:], off); err != nil {
+			return 0, err
+		}
+		return binary.LittleEndian.Uint32(w[:]), nil
+	}
+	steps := uint64(max(n-1, 1))
+	for i := uint64(0); i <= steps; i++ {
+		id := i * (count - 1) / steps
+		off, want := idx.off[id], idx.word[id]
+		got, err := word(off)
+		if err != nil {
+			return fmt.Errorf("index file: object %d: %w", id, err)
+		}
+		if got != want {
+			return fmt.Errorf("index file: object %d at %d: header %#x, the index says %#x", id, off, got, want)
+		}
+		if want == wordTapeMark {
+			continue
+		}
+		if got, err = word(off + objectSize(want) - wordSize); err != nil || got != want {
+			return fmt.Errorf("index file: object %d at %d: trailer %#x does not match its header %#x (%v)", id, off, got, want, err)
+		}
+	}
+	return nil
 }
 
 // dropIndex deletes the image's index file durably, before anything may

@@ -1,10 +1,12 @@
 package tape
 
 import (
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -110,9 +112,14 @@ func TestIndexFileRoundTrip(t *testing.T) {
 func TestIndexFileRefused(t *testing.T) {
 	prepare := func(t *testing.T) string {
 		c, path := newTape(t, Options{})
-		build(t, c, "r r F r r r F")
+		// More than indexTail, so that the image's head is outside the
+		// stamp's hash of its tail.
+		build(t, c, "r r F r r r F"+strings.Repeat(" r", 700)+" F")
 		if err := c.Close(); err != nil {
 			t.Fatal(err)
+		}
+		if st, err := os.Stat(path); err != nil || st.Size() <= 2*indexTail {
+			t.Fatalf("test image too small: %v %v", st, err)
 		}
 		return path
 	}
@@ -156,6 +163,22 @@ func TestIndexFileRefused(t *testing.T) {
 			if err := os.Rename(tmp, path); err != nil {
 				t.Fatal(err)
 			}
+		}},
+		{"records reshaped, same size, mtime and tail", func(t *testing.T, path string) {
+			// The image's head is rewritten with records of other lengths
+			// filling the same bytes; the stamp cannot see it, the sampled
+			// headers do.
+			keepTime(t, path, func() {
+				b, _ := os.ReadFile(path)
+				head := append(le(1, "a", []byte{0}, 1), le(wordTapeMark)...)
+				first := objectSize(binary.LittleEndian.Uint32(b)) + objectSize(binary.LittleEndian.Uint32(b[objectSize(binary.LittleEndian.Uint32(b)):]))
+				if int64(len(head)) > first {
+					t.Fatalf("test image too small: %d > %d", len(head), first)
+				}
+				rest := le(uint32(first-int64(len(head))-8), make([]byte, first-int64(len(head))-8), uint32(first-int64(len(head))-8))
+				copy(b, append(head, rest...))
+				os.WriteFile(path, b, 0o666)
+			})
 		}},
 		{"index file damaged", func(t *testing.T, path string) {
 			b, _ := os.ReadFile(IndexPath(path))
