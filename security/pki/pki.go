@@ -282,6 +282,12 @@ func Identify(cert *x509.Certificate, cluster string) (Identity, error) {
 	if id.Cluster != cluster {
 		return Identity{}, fmt.Errorf("%w: the certificate is for cluster %q, not %q", ErrInvalid, id.Cluster, cluster)
 	}
+	// Only the canonical spelling: an identity is compared as a string
+	// elsewhere (logs, the audit trail), so "…/n1?" or a port must not
+	// pass for …/n1.
+	if id.URL().String() != u.String() {
+		return Identity{}, fmt.Errorf("%w: %q is not written as a Ferry identity is (%s)", ErrInvalid, u, id.URL())
+	}
 	return id, nil
 }
 

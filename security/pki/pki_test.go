@@ -192,6 +192,8 @@ func TestIdentify(t *testing.T) {
 		{[]string{"spiffe://u@ferry/node/n1"}, false},
 		{[]string{"spiffe://ferry/node/n1#f"}, false},
 		{[]string{"spiffe://ferry//node/n1"}, false},
+		{[]string{"spiffe://ferry/node/n1?"}, false},
+		{[]string{"spiffe://ferry:8443/node/n1"}, false},
 	} {
 		var cert x509.Certificate
 		for _, s := range tc.uris {
