@@ -8,6 +8,7 @@ import (
 
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/scsi/pr"
+	"github.com/ferry-san/ferry/security/acl"
 )
 
 // FSM holds the replicated state. The Raft apply loop writes it through
@@ -56,6 +57,12 @@ type state struct {
 	// (pools.go).
 	pools  map[string]*ferryv1.Pool
 	poolOf map[string]string
+	// ACLs (acl.go): tokens by name and by their secret's hash, secrets
+	// by name.
+	aclBootstrapped bool
+	tokens          map[string]*ferryv1.AclToken
+	tokenByHash     map[acl.Hash]string
+	secrets         map[string]*ferryv1.Secret
 }
 
 func newState() *state {
@@ -74,6 +81,10 @@ func newState() *state {
 		holders:    make(map[string]string),
 		pools:      make(map[string]*ferryv1.Pool),
 		poolOf:     make(map[string]string),
+
+		tokens:      make(map[string]*ferryv1.AclToken),
+		tokenByHash: make(map[acl.Hash]string),
+		secrets:     make(map[string]*ferryv1.Secret),
 	}
 }
 
@@ -83,7 +94,7 @@ func New() *FSM {
 }
 
 // Result is the outcome of applying one command. When Err is nil exactly
-// one of Job, Disk, Library, Cartridge, Pool and Batch is set, matching the
+// one of Job, Disk, Library, Cartridge, Pool, Token, Secret and Batch is set, matching the
 // command's op, except after a SetNodeOp, which returns none of them. When
 // Err is set, none is.
 type Result struct {
@@ -102,6 +113,12 @@ type Result struct {
 	Cartridge *ferryv1.Cartridge
 	// Pool is a copy of the pool a CreatePoolOp created, with its counts.
 	Pool *ferryv1.Pool
+	// Token is a copy of the token a BootstrapAclOp or CreateTokenOp
+	// created or a RevokeTokenOp deleted, without its hash.
+	Token *ferryv1.AclToken
+	// Secret is a copy of the secret a SetSecretOp set, without its
+	// values.
+	Secret *ferryv1.SecretInfo
 	// Batch holds one result per checkpoint of a CheckpointJobsOp, or per
 	// job of a WaitJobsOp or PlaceJobsOp, in order.
 	Batch []Result
@@ -267,6 +284,30 @@ func (f *FSM) apply(index uint64, cmd *ferryv1.Command) Result {
 			return Result{Err: noBody("create_pool")}
 		}
 		r.Pool, r.Err = f.st.createPool(cmd, op.CreatePool)
+	case *ferryv1.Command_BootstrapAcl:
+		if op.BootstrapAcl == nil {
+			return Result{Err: noBody("bootstrap_acl")}
+		}
+		r.Token, r.Err = f.st.bootstrapACL(cmd, op.BootstrapAcl)
+	case *ferryv1.Command_CreateToken:
+		if op.CreateToken == nil {
+			return Result{Err: noBody("create_token")}
+		}
+		r.Token, r.Err = f.st.createToken(cmd, op.CreateToken)
+	case *ferryv1.Command_RevokeToken:
+		if op.RevokeToken == nil {
+			return Result{Err: noBody("revoke_token")}
+		}
+		r.Token, r.Err = f.st.revokeToken(cmd, op.RevokeToken)
+	case *ferryv1.Command_SetSecret:
+		if op.SetSecret == nil {
+			return Result{Err: noBody("set_secret")}
+		}
+		var sec *ferryv1.Secret
+		sec, r.Err = f.st.setSecret(cmd, op.SetSecret)
+		if r.Err == nil {
+			r.Secret = SecretInfo(sec)
+		}
 	case *ferryv1.Command_SetNode:
 		if op.SetNode == nil {
 			return Result{Err: noBody("set_node")}
@@ -317,6 +358,10 @@ func (s *state) copyOut(r Result) Result {
 		out.Cartridge = s.cartridgeCopy(r.Cartridge)
 	case r.Pool != nil:
 		out.Pool = s.poolCopy(r.Pool)
+	case r.Token != nil:
+		out.Token = publicToken(r.Token)
+	case r.Secret != nil:
+		out.Secret = r.Secret
 	}
 	return out
 }

@@ -45,6 +45,7 @@ func (f *FSM) Snapshot() (data []byte, appliedIndex uint64, err error) {
 	for _, name := range slices.Sorted(maps.Keys(f.st.pools)) {
 		snap.Pools = append(snap.Pools, f.st.pools[name])
 	}
+	f.st.snapshotACL(snap)
 	data, err = proto.MarshalOptions{Deterministic: true}.Marshal(snap)
 	if err != nil {
 		return nil, 0, fmt.Errorf("marshal state snapshot: %w", err)
@@ -115,6 +116,9 @@ func stateFromSnapshot(snap *ferryv1.StateSnapshot) (*state, error) {
 		return nil, err
 	}
 	if err := st.restorePools(snap); err != nil {
+		return nil, err
+	}
+	if err := st.restoreACL(snap); err != nil {
 		return nil, err
 	}
 	st.lastLUN = snap.GetLastLun()

@@ -706,6 +706,10 @@ type Command struct {
 	//	*Command_EndNdmpSession
 	//	*Command_CreatePool
 	//	*Command_SpanJob
+	//	*Command_BootstrapAcl
+	//	*Command_CreateToken
+	//	*Command_RevokeToken
+	//	*Command_SetSecret
 	//	*Command_PlaceJobs
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
@@ -968,6 +972,42 @@ func (x *Command) GetSpanJob() *SpanJobOp {
 	return nil
 }
 
+func (x *Command) GetBootstrapAcl() *BootstrapAclOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_BootstrapAcl); ok {
+			return x.BootstrapAcl
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetCreateToken() *CreateTokenOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CreateToken); ok {
+			return x.CreateToken
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRevokeToken() *RevokeTokenOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RevokeToken); ok {
+			return x.RevokeToken
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetSecret() *SetSecretOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetSecret); ok {
+			return x.SetSecret
+		}
+	}
+	return nil
+}
+
 func (x *Command) GetPlaceJobs() *PlaceJobsOp {
 	if x != nil {
 		if x, ok := x.Op.(*Command_PlaceJobs); ok {
@@ -1069,6 +1109,23 @@ type Command_SpanJob struct {
 	SpanJob *SpanJobOp `protobuf:"bytes,31,opt,name=span_job,json=spanJob,proto3,oneof"`
 }
 
+type Command_BootstrapAcl struct {
+	// 35-38: ACLs (acl.proto).
+	BootstrapAcl *BootstrapAclOp `protobuf:"bytes,35,opt,name=bootstrap_acl,json=bootstrapAcl,proto3,oneof"`
+}
+
+type Command_CreateToken struct {
+	CreateToken *CreateTokenOp `protobuf:"bytes,36,opt,name=create_token,json=createToken,proto3,oneof"`
+}
+
+type Command_RevokeToken struct {
+	RevokeToken *RevokeTokenOp `protobuf:"bytes,37,opt,name=revoke_token,json=revokeToken,proto3,oneof"`
+}
+
+type Command_SetSecret struct {
+	SetSecret *SetSecretOp `protobuf:"bytes,38,opt,name=set_secret,json=setSecret,proto3,oneof"`
+}
+
 type Command_PlaceJobs struct {
 	// 45-49 are the scheduler's.
 	PlaceJobs *PlaceJobsOp `protobuf:"bytes,45,opt,name=place_jobs,json=placeJobs,proto3,oneof"`
@@ -1117,6 +1174,14 @@ func (*Command_EndNdmpSession) isCommand_Op() {}
 func (*Command_CreatePool) isCommand_Op() {}
 
 func (*Command_SpanJob) isCommand_Op() {}
+
+func (*Command_BootstrapAcl) isCommand_Op() {}
+
+func (*Command_CreateToken) isCommand_Op() {}
+
+func (*Command_RevokeToken) isCommand_Op() {}
+
+func (*Command_SetSecret) isCommand_Op() {}
 
 func (*Command_PlaceJobs) isCommand_Op() {}
 
@@ -2536,9 +2601,14 @@ type StateSnapshot struct {
 	// again, so an initiator's LUN always names the same disk.
 	LastLun uint32 `protobuf:"varint,7,opt,name=last_lun,json=lastLun,proto3" json:"last_lun,omitempty"`
 	// Pools of cartridges, sorted by name.
-	Pools         []*Pool `protobuf:"bytes,8,rep,name=pools,proto3" json:"pools,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Pools []*Pool `protobuf:"bytes,8,rep,name=pools,proto3" json:"pools,omitempty"`
+	// ACLs: whether bootstrapped, the tokens (by name) and the secrets (by
+	// name).
+	AclBootstrapped bool        `protobuf:"varint,9,opt,name=acl_bootstrapped,json=aclBootstrapped,proto3" json:"acl_bootstrapped,omitempty"`
+	AclTokens       []*AclToken `protobuf:"bytes,10,rep,name=acl_tokens,json=aclTokens,proto3" json:"acl_tokens,omitempty"`
+	Secrets         []*Secret   `protobuf:"bytes,11,rep,name=secrets,proto3" json:"secrets,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *StateSnapshot) Reset() {
@@ -2627,11 +2697,32 @@ func (x *StateSnapshot) GetPools() []*Pool {
 	return nil
 }
 
+func (x *StateSnapshot) GetAclBootstrapped() bool {
+	if x != nil {
+		return x.AclBootstrapped
+	}
+	return false
+}
+
+func (x *StateSnapshot) GetAclTokens() []*AclToken {
+	if x != nil {
+		return x.AclTokens
+	}
+	return nil
+}
+
+func (x *StateSnapshot) GetSecrets() []*Secret {
+	if x != nil {
+		return x.Secrets
+	}
+	return nil
+}
+
 var File_ferry_v1_internal_proto protoreflect.FileDescriptor
 
 const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\n" +
-	"\x17ferry/v1/internal.proto\x12\bferry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15ferry/v1/device.proto\x1a\x12ferry/v1/job.proto\"I\n" +
+	"\x17ferry/v1/internal.proto\x12\bferry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x12ferry/v1/acl.proto\x1a\x15ferry/v1/device.proto\x1a\x12ferry/v1/job.proto\"I\n" +
 	"\x0fProgressRequest\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x17\n" +
@@ -2684,7 +2775,7 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\x05mover\x18\b \x01(\bR\x05mover\x12!\n" +
 	"\fiscsi_portal\x18\t \x01(\tR\viscsiPortal\x12!\n" +
 	"\fiscsi_target\x18\n" +
-	" \x01(\tR\viscsiTarget\"\xed\v\n" +
+	" \x01(\tR\viscsiTarget\"\xe2\r\n" +
 	"\aCommand\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12.\n" +
@@ -2717,7 +2808,12 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\x10end_ndmp_session\x18\x1d \x01(\v2\x1a.ferry.v1.EndNdmpSessionOpH\x00R\x0eendNdmpSession\x129\n" +
 	"\vcreate_pool\x18\x1e \x01(\v2\x16.ferry.v1.CreatePoolOpH\x00R\n" +
 	"createPool\x120\n" +
-	"\bspan_job\x18\x1f \x01(\v2\x13.ferry.v1.SpanJobOpH\x00R\aspanJob\x126\n" +
+	"\bspan_job\x18\x1f \x01(\v2\x13.ferry.v1.SpanJobOpH\x00R\aspanJob\x12?\n" +
+	"\rbootstrap_acl\x18# \x01(\v2\x18.ferry.v1.BootstrapAclOpH\x00R\fbootstrapAcl\x12<\n" +
+	"\fcreate_token\x18$ \x01(\v2\x17.ferry.v1.CreateTokenOpH\x00R\vcreateToken\x12<\n" +
+	"\frevoke_token\x18% \x01(\v2\x17.ferry.v1.RevokeTokenOpH\x00R\vrevokeToken\x126\n" +
+	"\n" +
+	"set_secret\x18& \x01(\v2\x15.ferry.v1.SetSecretOpH\x00R\tsetSecret\x126\n" +
 	"\n" +
 	"place_jobs\x18- \x01(\v2\x15.ferry.v1.PlaceJobsOpH\x00R\tplaceJobsB\x04\n" +
 	"\x02op\"2\n" +
@@ -2818,7 +2914,7 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\astreams\x18\x04 \x03(\v2\x11.ferry.v1.JobSpecR\astreams\"<\n" +
 	"\vCancelJobOp\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xc3\x02\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xcd\x03\n" +
 	"\rStateSnapshot\x12!\n" +
 	"\x04jobs\x18\x01 \x03(\v2\r.ferry.v1.JobR\x04jobs\x12(\n" +
 	"\x05nodes\x18\x02 \x03(\v2\x12.ferry.v1.NodeInfoR\x05nodes\x12\x18\n" +
@@ -2829,7 +2925,12 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"cartridges\x18\x06 \x03(\v2\x13.ferry.v1.CartridgeR\n" +
 	"cartridges\x12\x19\n" +
 	"\blast_lun\x18\a \x01(\rR\alastLun\x12$\n" +
-	"\x05pools\x18\b \x03(\v2\x0e.ferry.v1.PoolR\x05pools2{\n" +
+	"\x05pools\x18\b \x03(\v2\x0e.ferry.v1.PoolR\x05pools\x12)\n" +
+	"\x10acl_bootstrapped\x18\t \x01(\bR\x0faclBootstrapped\x121\n" +
+	"\n" +
+	"acl_tokens\x18\n" +
+	" \x03(\v2\x12.ferry.v1.AclTokenR\taclTokens\x12*\n" +
+	"\asecrets\x18\v \x03(\v2\x10.ferry.v1.SecretR\asecrets2{\n" +
 	"\rRaftTransport\x120\n" +
 	"\x04Send\x12\x13.ferry.v1.RaftBatch\x1a\x11.ferry.v1.RaftAck(\x01\x128\n" +
 	"\bSnapshot\x12\x17.ferry.v1.SnapshotChunk\x1a\x11.ferry.v1.RaftAck(\x012\x95\x01\n" +
@@ -2887,20 +2988,26 @@ var file_ferry_v1_internal_proto_goTypes = []any{
 	(*CancelJobOp)(nil),           // 33: ferry.v1.CancelJobOp
 	(*StateSnapshot)(nil),         // 34: ferry.v1.StateSnapshot
 	(*timestamppb.Timestamp)(nil), // 35: google.protobuf.Timestamp
-	(*Pool)(nil),                  // 36: ferry.v1.Pool
-	(*Disk)(nil),                  // 37: ferry.v1.Disk
-	(*Library)(nil),               // 38: ferry.v1.Library
-	(*Cartridge)(nil),             // 39: ferry.v1.Cartridge
-	(*PRNexus)(nil),               // 40: ferry.v1.PRNexus
-	(*Element)(nil),               // 41: ferry.v1.Element
-	(*NdmpSession)(nil),           // 42: ferry.v1.NdmpSession
-	(*TapeAssignment)(nil),        // 43: ferry.v1.TapeAssignment
-	(*JobProgress)(nil),           // 44: ferry.v1.JobProgress
-	(JobState)(0),                 // 45: ferry.v1.JobState
-	(*JobResult)(nil),             // 46: ferry.v1.JobResult
-	(*JobError)(nil),              // 47: ferry.v1.JobError
-	(*JobSpec)(nil),               // 48: ferry.v1.JobSpec
-	(*Job)(nil),                   // 49: ferry.v1.Job
+	(*BootstrapAclOp)(nil),        // 36: ferry.v1.BootstrapAclOp
+	(*CreateTokenOp)(nil),         // 37: ferry.v1.CreateTokenOp
+	(*RevokeTokenOp)(nil),         // 38: ferry.v1.RevokeTokenOp
+	(*SetSecretOp)(nil),           // 39: ferry.v1.SetSecretOp
+	(*Pool)(nil),                  // 40: ferry.v1.Pool
+	(*Disk)(nil),                  // 41: ferry.v1.Disk
+	(*Library)(nil),               // 42: ferry.v1.Library
+	(*Cartridge)(nil),             // 43: ferry.v1.Cartridge
+	(*PRNexus)(nil),               // 44: ferry.v1.PRNexus
+	(*Element)(nil),               // 45: ferry.v1.Element
+	(*NdmpSession)(nil),           // 46: ferry.v1.NdmpSession
+	(*TapeAssignment)(nil),        // 47: ferry.v1.TapeAssignment
+	(*JobProgress)(nil),           // 48: ferry.v1.JobProgress
+	(JobState)(0),                 // 49: ferry.v1.JobState
+	(*JobResult)(nil),             // 50: ferry.v1.JobResult
+	(*JobError)(nil),              // 51: ferry.v1.JobError
+	(*JobSpec)(nil),               // 52: ferry.v1.JobSpec
+	(*Job)(nil),                   // 53: ferry.v1.Job
+	(*AclToken)(nil),              // 54: ferry.v1.AclToken
+	(*Secret)(nil),                // 55: ferry.v1.Secret
 }
 var file_ferry_v1_internal_proto_depIdxs = []int32{
 	2,  // 0: ferry.v1.ProgressResponse.jobs:type_name -> ferry.v1.JobLiveProgress
@@ -2929,46 +3036,52 @@ var file_ferry_v1_internal_proto_depIdxs = []int32{
 	21, // 23: ferry.v1.Command.end_ndmp_session:type_name -> ferry.v1.EndNdmpSessionOp
 	11, // 24: ferry.v1.Command.create_pool:type_name -> ferry.v1.CreatePoolOp
 	12, // 25: ferry.v1.Command.span_job:type_name -> ferry.v1.SpanJobOp
-	24, // 26: ferry.v1.Command.place_jobs:type_name -> ferry.v1.PlaceJobsOp
-	36, // 27: ferry.v1.CreatePoolOp.pool:type_name -> ferry.v1.Pool
-	30, // 28: ferry.v1.SpanJobOp.checkpoint:type_name -> ferry.v1.CheckpointJobOp
-	37, // 29: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
-	38, // 30: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
-	39, // 31: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
-	40, // 32: ferry.v1.ReserveOp.nexus:type_name -> ferry.v1.PRNexus
-	41, // 33: ferry.v1.MoveMediumOp.from:type_name -> ferry.v1.Element
-	41, // 34: ferry.v1.MoveMediumOp.to:type_name -> ferry.v1.Element
-	42, // 35: ferry.v1.OpenNdmpSessionOp.session:type_name -> ferry.v1.NdmpSession
-	43, // 36: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
-	23, // 37: ferry.v1.PlaceJobsOp.places:type_name -> ferry.v1.PlaceJobOp
-	25, // 38: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
-	30, // 39: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
-	9,  // 40: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
-	44, // 41: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
-	45, // 42: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
-	46, // 43: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
-	47, // 44: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
-	48, // 45: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
-	48, // 46: ferry.v1.SubmitJobOp.streams:type_name -> ferry.v1.JobSpec
-	49, // 47: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
-	9,  // 48: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
-	37, // 49: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
-	38, // 50: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
-	39, // 51: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
-	36, // 52: ferry.v1.StateSnapshot.pools:type_name -> ferry.v1.Pool
-	6,  // 53: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
-	7,  // 54: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
-	3,  // 55: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
-	0,  // 56: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
-	8,  // 57: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
-	8,  // 58: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
-	5,  // 59: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
-	1,  // 60: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
-	57, // [57:61] is the sub-list for method output_type
-	53, // [53:57] is the sub-list for method input_type
-	53, // [53:53] is the sub-list for extension type_name
-	53, // [53:53] is the sub-list for extension extendee
-	0,  // [0:53] is the sub-list for field type_name
+	36, // 26: ferry.v1.Command.bootstrap_acl:type_name -> ferry.v1.BootstrapAclOp
+	37, // 27: ferry.v1.Command.create_token:type_name -> ferry.v1.CreateTokenOp
+	38, // 28: ferry.v1.Command.revoke_token:type_name -> ferry.v1.RevokeTokenOp
+	39, // 29: ferry.v1.Command.set_secret:type_name -> ferry.v1.SetSecretOp
+	24, // 30: ferry.v1.Command.place_jobs:type_name -> ferry.v1.PlaceJobsOp
+	40, // 31: ferry.v1.CreatePoolOp.pool:type_name -> ferry.v1.Pool
+	30, // 32: ferry.v1.SpanJobOp.checkpoint:type_name -> ferry.v1.CheckpointJobOp
+	41, // 33: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
+	42, // 34: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
+	43, // 35: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
+	44, // 36: ferry.v1.ReserveOp.nexus:type_name -> ferry.v1.PRNexus
+	45, // 37: ferry.v1.MoveMediumOp.from:type_name -> ferry.v1.Element
+	45, // 38: ferry.v1.MoveMediumOp.to:type_name -> ferry.v1.Element
+	46, // 39: ferry.v1.OpenNdmpSessionOp.session:type_name -> ferry.v1.NdmpSession
+	47, // 40: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
+	23, // 41: ferry.v1.PlaceJobsOp.places:type_name -> ferry.v1.PlaceJobOp
+	25, // 42: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
+	30, // 43: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
+	9,  // 44: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
+	48, // 45: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
+	49, // 46: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
+	50, // 47: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
+	51, // 48: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
+	52, // 49: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
+	52, // 50: ferry.v1.SubmitJobOp.streams:type_name -> ferry.v1.JobSpec
+	53, // 51: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
+	9,  // 52: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
+	41, // 53: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
+	42, // 54: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
+	43, // 55: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
+	40, // 56: ferry.v1.StateSnapshot.pools:type_name -> ferry.v1.Pool
+	54, // 57: ferry.v1.StateSnapshot.acl_tokens:type_name -> ferry.v1.AclToken
+	55, // 58: ferry.v1.StateSnapshot.secrets:type_name -> ferry.v1.Secret
+	6,  // 59: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
+	7,  // 60: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
+	3,  // 61: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
+	0,  // 62: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
+	8,  // 63: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
+	8,  // 64: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
+	5,  // 65: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
+	1,  // 66: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
+	63, // [63:67] is the sub-list for method output_type
+	59, // [59:63] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_internal_proto_init() }
@@ -2976,6 +3089,7 @@ func file_ferry_v1_internal_proto_init() {
 	if File_ferry_v1_internal_proto != nil {
 		return
 	}
+	file_ferry_v1_acl_proto_init()
 	file_ferry_v1_device_proto_init()
 	file_ferry_v1_job_proto_init()
 	file_ferry_v1_internal_proto_msgTypes[10].OneofWrappers = []any{
@@ -3001,6 +3115,10 @@ func file_ferry_v1_internal_proto_init() {
 		(*Command_EndNdmpSession)(nil),
 		(*Command_CreatePool)(nil),
 		(*Command_SpanJob)(nil),
+		(*Command_BootstrapAcl)(nil),
+		(*Command_CreateToken)(nil),
+		(*Command_RevokeToken)(nil),
+		(*Command_SetSecret)(nil),
 		(*Command_PlaceJobs)(nil),
 	}
 	type x struct{}

@@ -73,3 +73,12 @@ func Mutating(fullMethod string) bool {
 	r, ok := methodRoles[fullMethod]
 	return !ok || r > Read
 }
+
+// nodeCalls are the client-API methods nodes call on each other with
+// their node certificate and no token: the iSCSI target asks its peers how
+// far they applied the log (cluster.Node.PeerApplied). Read-only, and the
+// only calls a node certificate makes without a token: it is no key to
+// the rest of the API.
+var nodeCalls = map[string]bool{
+	"/ferry.v1.ClusterService/RaftStatus": true,
+}
