@@ -29,7 +29,10 @@ func (n *Node) dialCredentials(node string) credentials.TransportCredentials {
 // reaches only the client API.
 var nodeServices = []string{"/" + ferryv1.RaftTransport_ServiceDesc.ServiceName + "/", "/" + ferryv1.LeaseService_ServiceDesc.ServiceName + "/"}
 
-func nodeOnly(method string) bool {
+// NodeOnly reports whether a method is of a node-only service: PeerAuth
+// decides those, by certificate, and the client API's ACL check leaves
+// them alone.
+func NodeOnly(method string) bool {
 	for _, p := range nodeServices {
 		if strings.HasPrefix(method, p) {
 			return true
@@ -47,7 +50,7 @@ func PeerAuth(clusterName string) []grpc.ServerOption {
 		if !ok {
 			return id, status.Error(codes.Unauthenticated, "no verified certificate")
 		}
-		if nodeOnly(method) && id.Role != pki.RoleNode {
+		if NodeOnly(method) && id.Role != pki.RoleNode {
 			return id, status.Errorf(codes.PermissionDenied, "%s may not call %s: node certificates only", id, method)
 		}
 		return id, nil

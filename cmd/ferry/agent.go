@@ -306,7 +306,15 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 		serverOpts = append(serverOpts, grpc.Creds(tlsStore.ServerCredentials()))
 		serverOpts = append(serverOpts, cluster.PeerAuth(f.clusterName)...)
 	}
+	// The ACL check resolves every client call's caller: it comes before
+	// every interceptor that reads it (the audit trail's).
+	auth := grpcapi.NewAuth(grpcapi.AuthConfig{Tokens: node.FSM(), Cluster: f.clusterName, TLS: tlsStore != nil, Skip: cluster.NodeOnly, Logger: log})
+	serverOpts = append(serverOpts, auth.ServerOptions()...)
 	gs := grpc.NewServer(serverOpts...)
+	if !node.FSM().ACLBootstrapped() {
+		log.Warn("ACLs are not bootstrapped: every caller that reaches the gRPC API (past mutual TLS, if on) is an admin; run \"ferry acl bootstrap\" right after the cluster starts")
+	}
+	ferryv1.RegisterAclServiceServer(gs, grpcapi.NewAclServer(node))
 	api := grpcapi.New(node, log)
 	ferryv1.RegisterJobServiceServer(gs, api)
 	ferryv1.RegisterClusterServiceServer(gs, api)

@@ -24,7 +24,7 @@ type action func(ctx context.Context, c *client, args []string) error
 type clientCommand struct {
 	name    string // words after "ferry"
 	args    string // the synopsis after the name, e.g. "ID"; names positionals when nargs > 0
-	nargs   int    // exact number of positional arguments
+	nargs   int    // exact number of positional arguments; -1: any, the action checks them
 	summary string
 	details string // optional paragraph for -h
 	// outputs are -o formats the command takes besides table and json;
@@ -70,6 +70,13 @@ func clientCommands() []*clientCommand {
 		copyResultsCommand(),
 		verifyCommand(),
 		iscsiURLCommand(),
+		aclBootstrapCommand(),
+		aclWhoAmICommand(),
+		aclTokenCreateCommand(),
+		aclTokenListCommand(),
+		aclTokenRevokeCommand(),
+		aclSecretSetCommand(),
+		aclSecretListCommand(),
 	}
 }
 
@@ -142,12 +149,14 @@ type commonFlags struct {
 	// The cluster CA, and this client's certificate and key, for a
 	// cluster serving mutual TLS.
 	ca, cert, key string
+	// token is the ACL token sent with every call.
+	token string
 }
 
 // isCommonEnv reports whether key is the environment variable of one of
 // commonFlags, the only flags a client command takes from the environment.
 func isCommonEnv(key string) bool {
-	for _, n := range [...]string{"addr", "o", "timeout", "ca", "cert", "key", flagenv.ConfigFlag} {
+	for _, n := range [...]string{"addr", "o", "timeout", "ca", "cert", "key", "token", flagenv.ConfigFlag} {
 		if flagenv.EnvName(envPrefix, n) == key {
 			return true
 		}
@@ -163,6 +172,7 @@ func (f *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.ca, "ca", "", "the cluster CA's certificate `file`, for a cluster serving TLS (also FERRY_CACERT)")
 	fs.StringVar(&f.cert, "cert", "", "this client's certificate `file` (ferry tls cert create -client NAME)")
 	fs.StringVar(&f.key, "key", "", "this client's private key `file`")
+	fs.StringVar(&f.token, "token", "", "ACL `token` sent with every call (ferry acl bootstrap, ferry acl token create); better in FERRY_TOKEN, which ps does not show")
 }
 
 func (c *clientCommand) run(ctx context.Context, args []string, env cliEnv) int {
@@ -190,7 +200,7 @@ func (c *clientCommand) run(ctx context.Context, args []string, env cliEnv) int 
 		return exitOK
 	case err != nil:
 		return c.usageFailure(env.stderr, err)
-	case len(pos) != c.nargs:
+	case c.nargs >= 0 && len(pos) != c.nargs:
 		return c.usageFailure(env.stderr, c.argCountError(pos))
 	}
 	format := common.output

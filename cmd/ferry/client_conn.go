@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/security/acl"
 	"github.com/ferry-san/ferry/security/mtls"
 )
 
@@ -57,11 +58,18 @@ func newClient(f commonFlags, env cliEnv) (*client, error) {
 	}
 	b := defaultBackoff()
 	probe := &connProbe{addr: addr, tls: creds.Info().SecurityProtocol == "tls"}
-	conn, err := grpc.NewClient(addr,
+	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithContextDialer(probe.dial),
 		grpc.WithUnaryInterceptor(retryUnavailable(b, probe)),
-	)
+	}
+	if f.token != "" {
+		if _, err := acl.ParseToken(f.token); err != nil {
+			return nil, usageError{fmt.Sprintf("-token (or FERRY_TOKEN): %v", err)}
+		}
+		opts = append(opts, grpc.WithPerRPCCredentials(tokenCredentials(f.token)))
+	}
+	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, usageError{fmt.Sprintf("-addr %q: %v", f.addr, err)}
 	}
@@ -327,3 +335,14 @@ func clientCredentials(f commonFlags, env cliEnv) (credentials.TransportCredenti
 	}
 	return store.NodeCredentials(""), nil
 }
+
+// tokenCredentials send an ACL token with every call. They do not require
+// TLS: a plaintext cluster (-insecure) checks tokens too, and its README
+// warning covers what travels in clear.
+type tokenCredentials string
+
+func (t tokenCredentials) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{acl.AuthorizationHeader: acl.BearerValue(string(t))}, nil
+}
+
+func (tokenCredentials) RequireTransportSecurity() bool { return false }

@@ -52,9 +52,15 @@ func newNAA() string {
 }
 
 func (s *DeviceServer) register(ctx context.Context, cmd *ferryv1.Command) (fsm.Result, error) {
+	return propose(ctx, s.node, cmd)
+}
+
+// propose replicates cmd under the call's deadline (or the default one)
+// and returns its result, its refusal as a gRPC status.
+func propose(ctx context.Context, n Node, cmd *ferryv1.Command) (fsm.Result, error) {
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
-	res, err := s.node.Propose(ctx, cmd)
+	res, err := n.Propose(ctx, cmd)
 	if err != nil {
 		return res, toStatus(err)
 	}

@@ -47,7 +47,8 @@ func toStatus(err error) error {
 	case errors.Is(err, fsm.ErrAlreadyExists):
 		return status.Error(codes.AlreadyExists, err.Error())
 	case errors.Is(err, fsm.ErrJobEnded), errors.Is(err, cluster.ErrLastVoter),
-		errors.Is(err, fsm.ErrBusy), errors.Is(err, fsm.ErrFenced):
+		errors.Is(err, fsm.ErrBusy), errors.Is(err, fsm.ErrFenced),
+		errors.Is(err, fsm.ErrAlreadyBootstrapped), errors.Is(err, fsm.ErrNotBootstrapped), errors.Is(err, fsm.ErrLastAdmin):
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, cluster.ErrNoLeader):
 		return status.Error(codes.Unavailable, err.Error())

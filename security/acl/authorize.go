@@ -16,7 +16,9 @@ type TokenRecord struct {
 }
 
 // Expired reports whether the token is no longer good at now.
-func (t TokenRecord) Expired(now time.Time) bool { return !t.Expires.IsZero() && !now.Before(t.Expires) }
+func (t TokenRecord) Expired(now time.Time) bool {
+	return !t.Expires.IsZero() && !now.Before(t.Expires)
+}
 
 // Tokens is what Authorize needs of the replicated state.
 type Tokens interface {
