@@ -135,14 +135,11 @@ func TestACLSnapshotRoundTrip(t *testing.T) {
 		aclCmd(2, &ferryv1.CreateTokenOp{Token: aclToken("app", "operator", appH), Ttl: durationpb.New(time.Hour)}),
 		aclCmd(3, &ferryv1.SetSecretOp{Secret: &ferryv1.Secret{Name: acl.SecretNDMP, Values: map[string]string{"user": "ndmp", "password": "pw"}}}),
 	)
-	data, idx, err := f.Snapshot()
+	data, _, err := f.Snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := New()
-	if err := g.Restore(data, idx); err != nil {
-		t.Fatal(err)
-	}
+	g := restored(t, f)
 	again, _, _ := g.Snapshot()
 	if !bytes.Equal(data, again) {
 		t.Fatal("a restored state snapshots differently")
