@@ -29,6 +29,22 @@
 // never depends on it, so anything else flocking device files would cost
 // liveness, never correctness (nothing in Ferry does).
 //
+// Ranges. The streams of one job may write disjoint byte ranges of one
+// device at once, each under its own epoch (its own placement, lease and
+// takeover), so one epoch per device would fence each stream out by the
+// next. A Fence opened with OpenRange claims and writes one range: its
+// Claim records the range's epoch in a table of range claims in the fence
+// file, and a write (or claim) of a range is refused when the device
+// record, or a range claim overlapping it, holds a newer epoch. A stale
+// owner of stream 2 is refused once stream 2 is taken over, while stream
+// 3's owner, whose range overlaps no newer claim, keeps writing. A Fence of
+// the whole device (Open) counts every range claim too, and its Claim
+// supersedes them all (the table is emptied). A claim never lowers what
+// the file refuses, at any point a crash could stop it: the new claim is
+// stored durably before the claims it covers are freed. All the Fences of
+// one device share the same two flocks, so a Claim of one range also
+// waits, briefly, for the writes in flight of the other ranges.
+//
 // Known limits:
 //
 //   - A writer frozen (SIGSTOP) inside Write holds its shared lock, so a Claim
@@ -72,4 +88,14 @@
 // its own: see rpc/grpcapi.) Anything else is a damaged record
 // (ErrCorrupt), which stops both Claim and Write until an operator repairs
 // it: guessing an epoch could let an old owner write.
+//
+// Range claims follow the record, from byte 96 on (zero padding between),
+// in slots of 32 bytes that never straddle a sector: the magic "FNR1", the
+// range's offset and length and the epoch as big-endian uint64s, and a
+// CRC-32C of the 28 bytes before it. A slot of zeros is free. Each slot is
+// written with one pwrite, after the record carries the cluster: slots
+// behind a record without a cluster are damage. Versions before range
+// claims read a fence file with slots as damaged (a size they do not know)
+// and refuse to write: during an upgrade an old node is refused, never
+// let through by ranges it cannot see.
 package fence

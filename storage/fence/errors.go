@@ -23,6 +23,10 @@ var (
 	// epochs: its epochs cannot be compared with this cluster's, so the
 	// device is refused until an operator takes it over.
 	ErrOtherCluster = errors.New("fence: the device is fenced by another cluster")
+	// ErrTooManyRanges reports a range claim refused because the fence's
+	// range table is full of claims that still decide writes. A claim of
+	// the whole device empties it.
+	ErrTooManyRanges = errors.New("fence: too many range claims on the device")
 )
 
 // OtherClusterError is a claim or write refused because another cluster's

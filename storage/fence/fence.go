@@ -18,6 +18,9 @@ type Fence struct {
 	// cluster is the id of the cluster whose epochs this Fence claims and
 	// writes under.
 	cluster string
+	// rng is the range the Fence claims and writes, nil for the whole
+	// device (see OpenRange).
+	rng *Range
 	// file is the fence file, on which Write holds its shared lock; gate is
 	// the device file, Write's side of the turnstile. Claim opens its own
 	// descriptors so that its locks conflict with these as another process's
@@ -69,6 +72,35 @@ func Open(devicePath, cluster string) (*Fence, error) {
 	return &Fence{devicePath: devicePath, path: path, cluster: cluster, file: file, gate: gate, info: info}, nil
 }
 
+// OpenRange opens the fence of the device at devicePath, as Open does, to
+// claim and write only the bytes of r: a Fence of one stream of a job whose
+// streams write disjoint ranges of one device at once, each under its own
+// epoch. Its Claim refuses only when the device record or a claim on a
+// range overlapping r holds a newer epoch, and records r's claim in the
+// fence's range table; its Writes are refused exactly when its Claim would
+// be. A Fence of the whole device (Open) is held back by every claim, of
+// the device or of any range, and its Claim supersedes them all.
+func OpenRange(devicePath, cluster string, r Range) (*Fence, error) {
+	if err := r.valid(); err != nil {
+		return nil, err
+	}
+	f, err := Open(devicePath, cluster)
+	if err != nil {
+		return nil, err
+	}
+	f.rng = &r
+	return f, nil
+}
+
+// Range returns the range the Fence claims and writes, ok false for a
+// Fence of the whole device.
+func (f *Fence) Range() (r Range, ok bool) {
+	if f.rng == nil {
+		return Range{}, false
+	}
+	return *f.rng, true
+}
+
 func checkCluster(id string) error {
 	if id == "" || len(id) > MaxClusterIDLen {
 		return fmt.Errorf("fence: cluster id %q: want 1 to %d bytes", id, MaxClusterIDLen)
@@ -77,8 +109,9 @@ func checkCluster(id string) error {
 }
 
 // Read returns the record of the fence beside the device at devicePath
-// without creating or locking it: the zero Record if there is none. It is
-// for a look before a device is registered, not for deciding a write.
+// without creating or locking it: the zero Record if there is none. Its
+// Epoch is the highest the fence holds, of the device or of any range. It
+// is for a look before a device is registered, not for deciding a write.
 func Read(devicePath string) (Record, error) {
 	b, err := os.ReadFile(Path(devicePath))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -87,11 +120,11 @@ func Read(devicePath string) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("fence: %w", err)
 	}
-	r, err := decode(b)
+	s, err := decodeFile(b)
 	if err != nil {
 		return Record{}, fmt.Errorf("fence %s.fence: %w", devicePath, err)
 	}
-	return r, nil
+	return Record{Cluster: s.Cluster, Epoch: s.highest()}, nil
 }
 
 // openDevice opens the device file read-only, for the turnstile, after
@@ -140,11 +173,11 @@ func (f *Fence) Write(epoch uint64, fn func() error) (err error) {
 		return err
 	}
 	defer keepErr(&err, f.unlockShared)
-	stored, err := f.read(f.file)
+	s, err := f.read(f.file)
 	if err != nil {
 		return err
 	}
-	if err := f.refuses("write", epoch, stored); err != nil {
+	if err := f.refuses("write", epoch, s); err != nil {
 		return err
 	}
 	return fn()
@@ -161,9 +194,9 @@ func (f *Fence) Hold(epoch uint64) (release func() error, err error) {
 	if err := f.lockShared(); err != nil {
 		return nil, err
 	}
-	stored, err := f.read(f.file)
+	s, err := f.read(f.file)
 	if err == nil {
-		err = f.refuses("write", epoch, stored)
+		err = f.refuses("write", epoch, s)
 	}
 	if err != nil {
 		return nil, errors.Join(err, f.unlockShared())
@@ -175,29 +208,46 @@ func (f *Fence) Hold(epoch uint64) (release func() error, err error) {
 	}, nil
 }
 
-// refuses says why a claim or write with epoch may not go ahead over the
-// stored record, if it may not: the device is another cluster's, or a
-// newer epoch holds it. A record without a cluster (never claimed, or
-// claimed before fences carried one) counts as this cluster's.
-func (f *Fence) refuses(what string, epoch uint64, stored Record) error {
-	if stored.Cluster != "" && stored.Cluster != f.cluster {
-		return &OtherClusterError{Device: f.devicePath, Cluster: stored.Cluster, Epoch: stored.Epoch, This: f.cluster}
+// refuses says why a claim or write with epoch may not go ahead over what
+// the fence file holds, if it may not: the device is another cluster's,
+// or a newer epoch holds it — the device record's, or that of a range
+// claim overlapping the Fence's range (any range claim, for a Fence of the
+// whole device). A record without a cluster (never claimed, or claimed
+// before fences carried one) counts as this cluster's.
+func (f *Fence) refuses(what string, epoch uint64, s stored) error {
+	if s.Cluster != "" && s.Cluster != f.cluster {
+		return &OtherClusterError{Device: f.devicePath, Cluster: s.Cluster, Epoch: s.highest(), This: f.cluster}
 	}
-	if epoch < stored.Epoch {
-		return fmt.Errorf("fence %s: %s with epoch %d refused, device claimed by epoch %d: %w",
-			f.devicePath, what, epoch, stored.Epoch, ErrFenced)
+	if epoch < s.Epoch {
+		return fmt.Errorf("fence %s: %s%s with epoch %d refused, device claimed by epoch %d: %w",
+			f.devicePath, what, f.rangeText(), epoch, s.Epoch, ErrFenced)
+	}
+	if c, ok := s.newest(f.rng); ok && epoch < c.Epoch {
+		return fmt.Errorf("fence %s: %s%s with epoch %d refused, %s claimed by epoch %d: %w",
+			f.devicePath, what, f.rangeText(), epoch, c.Range, c.Epoch, ErrFenced)
 	}
 	return nil
 }
 
-// Epoch returns the stored epoch, 0 for a fence never claimed.
+// rangeText names the Fence's range in messages: "" for the whole device.
+func (f *Fence) rangeText() string {
+	if f.rng == nil {
+		return ""
+	}
+	return " of " + f.rng.String()
+}
+
+// Epoch returns the newest epoch that holds the Fence's writes back (the
+// device record's, or an overlapping range claim's), 0 for a fence never
+// claimed.
 func (f *Fence) Epoch() (epoch uint64, err error) {
 	if err := f.lockShared(); err != nil {
 		return 0, err
 	}
 	defer keepErr(&err, f.unlockShared)
-	r, err := f.read(f.file)
-	return r.Epoch, err
+	s, err := f.read(f.file)
+	c, _ := s.newest(f.rng)
+	return max(s.Epoch, c.Epoch), err
 }
 
 // Close closes the fence's files, which drops its locks.
@@ -249,27 +299,33 @@ func (f *Fence) unlockShared() error {
 	return nil
 }
 
-// read returns the record stored in file, which must be locked. It fails
-// with ErrReplaced if the fence's path no longer names the file the fence
+// read returns what file, which must be locked, holds. It fails with
+// ErrReplaced if the fence's path no longer names the file the fence
 // opened: the epoch other nodes see would be in another file.
-func (f *Fence) read(file *os.File) (Record, error) {
-	if now, err := os.Stat(f.path); err != nil || !os.SameFile(now, f.info) {
+func (f *Fence) read(file *os.File) (stored, error) {
+	now, err := os.Stat(f.path)
+	if err != nil || !os.SameFile(now, f.info) {
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return Record{}, fmt.Errorf("fence: %w", err)
+			return stored{}, fmt.Errorf("fence: %w", err)
 		}
-		return Record{}, fmt.Errorf("fence %s: %w", f.path, ErrReplaced)
+		return stored{}, fmt.Errorf("fence %s: %w", f.path, ErrReplaced)
 	}
-	// One byte more than a record, to notice a file that is too long.
-	var buf [recordSize + 1]byte
-	n, err := file.ReadAt(buf[:], 0)
+	// One byte more than the file holds (or than a record, the common
+	// case, without an allocation), to notice a file that grew.
+	var small [recordSize + 1]byte
+	buf := small[:]
+	if size := now.Size(); size >= recordSize && size <= slotsStart+maxSlots*slotSize {
+		buf = make([]byte, size+1)
+	}
+	n, err := file.ReadAt(buf, 0)
 	if err != nil && err != io.EOF {
-		return Record{}, fmt.Errorf("fence: %w", err)
+		return stored{}, fmt.Errorf("fence: %w", err)
 	}
-	r, err := decode(buf[:n])
+	s, err := decodeFile(buf[:n])
 	if err != nil {
-		return Record{}, fmt.Errorf("fence %s: %w", f.path, err)
+		return stored{}, fmt.Errorf("fence %s: %w", f.path, err)
 	}
-	return r, nil
+	return s, nil
 }
 
 // keepErr runs release and adds its error, if any, to *err; an error of

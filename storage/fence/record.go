@@ -48,7 +48,7 @@ func encode(r Record) []byte {
 	binary.BigEndian.PutUint64(b[4:12], r.Epoch)
 	b[12] = byte(len(r.Cluster))
 	copy(b[13:13+MaxClusterIDLen], r.Cluster)
-	binary.BigEndian.PutUint32(b[recordSize-4:], crc32.Checksum(b[:recordSize-4], castagnoli))
+	binary.BigEndian.PutUint32(b[recordSize-4:], crc32c(b[:recordSize-4]))
 	return b
 }
 
@@ -58,7 +58,7 @@ func encodeV1(epoch uint64) []byte {
 	b := make([]byte, recordV1Size)
 	copy(b[:4], magicV1[:])
 	binary.BigEndian.PutUint64(b[4:12], epoch)
-	binary.BigEndian.PutUint32(b[12:], crc32.Checksum(b[:12], castagnoli))
+	binary.BigEndian.PutUint32(b[12:], crc32c(b[:12]))
 	return b
 }
 
@@ -83,7 +83,7 @@ func decode(b []byte) (Record, error) {
 	case !bytes.Equal(b[:4], magic[:]):
 		return Record{}, fmt.Errorf("%w: magic %q, want %q", ErrCorrupt, b[:4], magic[:])
 	}
-	if got, want := binary.BigEndian.Uint32(b[recordSize-4:]), crc32.Checksum(b[:recordSize-4], castagnoli); got != want {
+	if got, want := binary.BigEndian.Uint32(b[recordSize-4:]), crc32c(b[:recordSize-4]); got != want {
 		return Record{}, fmt.Errorf("%w: checksum %#08x, want %#08x", ErrCorrupt, got, want)
 	}
 	n := int(b[12])
@@ -98,7 +98,7 @@ func decodeV1(b []byte) (Record, error) {
 	if !bytes.Equal(b[:4], magicV1[:]) {
 		return Record{}, fmt.Errorf("%w: magic %q, want %q", ErrCorrupt, b[:4], magicV1[:])
 	}
-	if got, want := binary.BigEndian.Uint32(b[12:]), crc32.Checksum(b[:12], castagnoli); got != want {
+	if got, want := binary.BigEndian.Uint32(b[12:]), crc32c(b[:12]); got != want {
 		return Record{}, fmt.Errorf("%w: checksum %#08x, want %#08x", ErrCorrupt, got, want)
 	}
 	return Record{Epoch: binary.BigEndian.Uint64(b[4:12])}, nil
@@ -112,3 +112,6 @@ func allZero(b []byte) bool {
 	}
 	return true
 }
+
+// crc32c is the checksum of every record and slot of a fence file.
+func crc32c(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
