@@ -224,10 +224,15 @@ type jobSet map[string]bool
 // other returns the least id of the set other than self, so that messages
 // do not depend on map order.
 func (s jobSet) other(self string) (string, bool) {
+	return s.otherThan(self, func(string) bool { return false })
+}
+
+// otherThan is other, also passing over the ids skip says to.
+func (s jobSet) otherThan(self string, skip func(id string) bool) (string, bool) {
 	var least string
 	found := false
 	for id := range s {
-		if id != self && (!found || id < least) {
+		if id != self && (!found || id < least) && !skip(id) {
 			least, found = id, true
 		}
 	}
@@ -263,7 +268,10 @@ type planner struct {
 	holders  map[string]jobSet            // barcode → jobs holding it
 	readers  map[string]jobSet            // device → jobs reading it
 	writers  map[string]jobSet            // device → jobs writing it
-	libJobs  map[string]jobSet            // library → jobs using its drives
+	// users are the jobs in readers and writers, by id: whether two of
+	// them may share a disk is the state machine's rule (fsm.SharesDisks).
+	users   map[string]*ferryv1.Job
+	libJobs map[string]jobSet // library → jobs using its drives
 	// running are the running jobs by id, to name a holder in a reason.
 	running map[string]*ferryv1.Job
 	// ndmpDrives says, for each drive a DMA loaded or an NDMP session
@@ -292,6 +300,7 @@ func newPlanner(cfg PlaceConfig, v View) *planner {
 		holders:    make(map[string]jobSet),
 		readers:    make(map[string]jobSet),
 		writers:    make(map[string]jobSet),
+		users:      make(map[string]*ferryv1.Job),
 		libJobs:    make(map[string]jobSet),
 		running:    make(map[string]*ferryv1.Job),
 		ndmpDrives: make(map[driveKey]string),
@@ -475,6 +484,7 @@ func (p *planner) useTape(id string, t *ferryv1.TapeAssignment) {
 
 func (p *planner) useDevices(jv JobView) {
 	id := jv.Job.GetId()
+	p.users[id] = jv.Job
 	for _, b := range jv.Cartridges {
 		addTo(p.holders, b, id)
 	}
@@ -670,7 +680,7 @@ func (p *planner) contention(jv JobView, need []cartridgeNeed) string {
 		}
 	}
 	for _, dev := range uniq(slices.Concat(jv.Disks, jv.Cartridges, jv.Writes)) {
-		if w, ok := p.writers[dev].other(id); ok {
+		if w, ok := p.otherUser(p.writers, dev, jv.Job); ok {
 			return fmt.Sprintf("%s %s is being written by job %s", p.kind(dev), dev, w)
 		}
 	}
@@ -682,7 +692,7 @@ func (p *planner) contention(jv JobView, need []cartridgeNeed) string {
 		}
 	}
 	for _, dev := range uniq(jv.Writes) {
-		if r, ok := p.readers[dev].other(id); ok {
+		if r, ok := p.otherUser(p.readers, dev, jv.Job); ok {
 			return fmt.Sprintf("%s %s is being read by job %s", p.kind(dev), dev, r)
 		}
 	}
@@ -709,6 +719,14 @@ func (p *planner) contention(jv JobView, need []cartridgeNeed) string {
 		}
 	}
 	return ""
+}
+
+// otherUser returns the least id of the jobs users holds for dev other
+// than j and, on a disk, than the jobs j shares disks with (the streams of
+// its own job, fsm.SharesDisks).
+func (p *planner) otherUser(users map[string]jobSet, dev string, j *ferryv1.Job) (string, bool) {
+	_, disk := p.disks[dev]
+	return users[dev].otherThan(j.GetId(), func(id string) bool { return disk && fsm.SharesDisks(p.users[id], j) })
 }
 
 func (p *planner) kind(dev string) string {

@@ -398,14 +398,14 @@ func takenOverAt(j *ferryv1.Job) (time.Time, bool) {
 func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job, r *runningJob) (mover.Result, []*ferryv1.TapeWrite, error) {
 	epoch := job.GetEpoch()
 	reg := e.node.FSM()
-	reads, writes := devicePaths(reg, job.GetSpec())
-	release, err := e.locks.acquire(ctx, reads, writes)
+	uses, ranges := deviceUses(reg, job)
+	release, err := e.locks.acquire(ctx, job, uses)
 	if err != nil {
 		return mover.Result{}, nil, err
 	}
 	// Released after the devices are closed (defers run last first).
 	defer release()
-	guard := &writeGuard{ctx: ctx, cluster: e.node.ClusterID(), epoch: epoch, lease: e.lease, metrics: e.metrics}
+	guard := &writeGuard{ctx: ctx, cluster: e.node.ClusterID(), epoch: epoch, ranges: ranges, lease: e.lease, metrics: e.metrics}
 	if since, ok := takenOverAt(job); ok {
 		guard.onFirst = func(now time.Time) {
 			e.metrics.takeover.Observe(now.Sub(since).Seconds())

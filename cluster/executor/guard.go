@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ferry-san/ferry/mover"
+	"github.com/ferry-san/ferry/scsi/sense"
 	"github.com/ferry-san/ferry/storage/drivemodel"
 	"github.com/ferry-san/ferry/storage/fence"
 	"github.com/ferry-san/ferry/storage/tape"
@@ -24,6 +25,10 @@ type writeGuard struct {
 	// cluster is the id written into the fences claimed.
 	cluster string
 	epoch   uint64
+	// ranges are the devices (by path) whose fence the copy claims for a
+	// range, not the whole device: a stream's share of a disk its sibling
+	// streams write beside it (fsm.DiskFenceRange).
+	ranges  map[string]fence.Range
 	lease   *ownerLease
 	metrics *metrics
 
@@ -37,7 +42,13 @@ type writeGuard struct {
 // tail). A device that cannot carry a fence (a real tape drive) is guarded
 // by the lease alone.
 func (g *writeGuard) claim(path string) (*fence.Fence, error) {
-	f, err := fence.Open(path, g.cluster)
+	var f *fence.Fence
+	var err error
+	if r, ok := g.ranges[path]; ok {
+		f, err = fence.OpenRange(path, g.cluster, r)
+	} else {
+		f, err = fence.Open(path, g.cluster)
+	}
 	if errors.Is(err, fence.ErrUnsupported) {
 		return nil, nil
 	}
@@ -155,6 +166,9 @@ type blockStreams interface {
 }
 
 func (b *guardedBlock) WriteAt(p []byte, off int64) (n int, err error) {
+	if err := b.inRange(p, off); err != nil {
+		return 0, err
+	}
 	err = b.g.do(b.f, func() error { n, err = b.BlockDevice.WriteAt(p, off); return err })
 	return n, err
 }
@@ -164,8 +178,29 @@ func (b *guardedBlock) WriteStream(p []byte, off int64) (n int, err error) {
 	if !ok {
 		return b.WriteAt(p, off)
 	}
+	if err := b.inRange(p, off); err != nil {
+		return 0, err
+	}
 	err = b.g.do(b.f, func() error { n, err = s.WriteStream(p, off); return err })
 	return n, err
+}
+
+// inRange refuses a write outside the range the disk's fence claims, if
+// it claims one: those bytes may be another stream's, fenced by its epoch
+// and not this one's. The state machine's ranges bound every write of the
+// copy, so this stops a bug, never a copy that is right.
+func (b *guardedBlock) inRange(p []byte, off int64) error {
+	if b.f == nil || len(p) == 0 {
+		return nil
+	}
+	r, ok := b.f.Range()
+	if !ok {
+		return nil
+	}
+	if off < 0 || !r.Contains(fence.Range{Offset: uint64(off), Length: uint64(len(p))}) {
+		return fmt.Errorf("%w: a write of %d bytes at %d is outside %s, the range this stream claimed", sense.New(sense.CopyAborted, sense.CopyTargetNotReachable), len(p), off, r)
+	}
+	return nil
 }
 
 func (b *guardedBlock) ReadStream(p []byte, off int64) (int, error) {

@@ -7,39 +7,56 @@ import (
 
 	"github.com/ferry-san/ferry/cluster/fsm"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/storage/fence"
 )
 
 // deviceLocks keeps two copies on this node from using a device in
-// conflicting ways: any number may read it, one may write it. The state
-// machine frees a cancelled job's drive at once, while its copy may still be
-// writing for a moment; the next job on that cartridge waits here until the
-// old copy has stopped and closed it.
+// conflicting ways: any number may read it, one may write it — except
+// that the streams of one multi-stream job share their disks
+// (fsm.SharesDisks), as their ranges never overlap. The state machine
+// frees a cancelled job's drive at once, while its copy may still be
+// writing for a moment; the next job on that cartridge waits here until
+// the old copy has stopped and closed it.
 type deviceLocks struct {
 	mu      sync.Mutex
-	readers map[string]int
-	writers map[string]bool
+	held    map[string][]*deviceHold // path → the copies using it
 	changed chan struct{}
 }
 
-func newDeviceLocks() *deviceLocks {
-	return &deviceLocks{readers: map[string]int{}, writers: map[string]bool{}, changed: make(chan struct{})}
+// deviceHold is one copy's use of a device.
+type deviceHold struct {
+	job *ferryv1.Job
+	use deviceUse
 }
 
-// acquire takes all the locks at once, or waits until it can: taking them
-// one by one could deadlock two jobs that copy in opposite directions.
-func (l *deviceLocks) acquire(ctx context.Context, reads, writes []string) (release func(), err error) {
-	reads = slices.DeleteFunc(slices.Clone(reads), func(p string) bool { return slices.Contains(writes, p) })
+// deviceUse is how a copy uses one device file.
+type deviceUse struct {
+	path  string
+	write bool
+	// disk: the device is a disk, which streams of one job may share.
+	disk bool
+}
+
+func newDeviceLocks() *deviceLocks {
+	return &deviceLocks{held: map[string][]*deviceHold{}, changed: make(chan struct{})}
+}
+
+// acquire takes the locks of all of job's uses at once, or waits until it
+// can: taking them one by one could deadlock two jobs that copy in
+// opposite directions.
+func (l *deviceLocks) acquire(ctx context.Context, job *ferryv1.Job, uses []deviceUse) (release func(), err error) {
+	holds := make([]*deviceHold, len(uses))
+	for i, u := range uses {
+		holds[i] = &deviceHold{job: job, use: u}
+	}
 	for {
 		l.mu.Lock()
-		if l.freeLocked(reads, writes) {
-			for _, p := range reads {
-				l.readers[p]++
-			}
-			for _, p := range writes {
-				l.writers[p] = true
+		if l.freeLocked(holds) {
+			for _, h := range holds {
+				l.held[h.use.path] = append(l.held[h.use.path], h)
 			}
 			l.mu.Unlock()
-			return func() { l.release(reads, writes) }, nil
+			return func() { l.release(holds) }, nil
 		}
 		ch := l.changed
 		l.mu.Unlock()
@@ -51,52 +68,50 @@ func (l *deviceLocks) acquire(ctx context.Context, reads, writes []string) (rele
 	}
 }
 
-func (l *deviceLocks) freeLocked(reads, writes []string) bool {
-	for _, p := range reads {
-		if l.writers[p] {
-			return false
-		}
-	}
-	for _, p := range writes {
-		if l.writers[p] || l.readers[p] > 0 {
-			return false
+func (l *deviceLocks) freeLocked(holds []*deviceHold) bool {
+	for _, h := range holds {
+		for _, o := range l.held[h.use.path] {
+			if (h.use.write || o.use.write) && !(h.use.disk && fsm.SharesDisks(h.job, o.job)) {
+				return false
+			}
 		}
 	}
 	return true
 }
 
-func (l *deviceLocks) release(reads, writes []string) {
+func (l *deviceLocks) release(holds []*deviceHold) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, p := range reads {
-		if l.readers[p]--; l.readers[p] == 0 {
-			delete(l.readers, p)
+	for _, h := range holds {
+		p := h.use.path
+		if l.held[p] = slices.DeleteFunc(l.held[p], func(o *deviceHold) bool { return o == h }); len(l.held[p]) == 0 {
+			delete(l.held, p)
 		}
-	}
-	for _, p := range writes {
-		delete(l.writers, p)
 	}
 	close(l.changed)
 	l.changed = make(chan struct{})
 }
 
-// devicePaths lists the files a job reads and writes, as the state machine
-// resolves its devices (fsm.FSM.JobAccess): an EXTENDED COPY list's targets
-// count as written when a segment writes them, as the copy opens only those
-// for writing. Devices that do not resolve are left out; opening them fails
-// later.
-func devicePaths(reg *fsm.FSM, spec *ferryv1.JobSpec) (reads, writes []string) {
-	acc, _ := reg.JobAccess(spec) // the job was accepted; what it touches is what counts
+// deviceUses lists the files a job reads and writes, as the state machine
+// resolves its devices (fsm.FSM.JobAccess): an EXTENDED COPY list's
+// targets count as written when a segment writes them, as the copy opens
+// only those for writing. Devices that do not resolve are left out;
+// opening them fails later. ranges are the disks the job's writes are
+// fenced by a range of, not the whole disk (fsm.DiskFenceRange).
+func deviceUses(reg *fsm.FSM, job *ferryv1.Job) (uses []deviceUse, ranges map[string]fence.Range) {
+	acc, _ := reg.JobAccess(job.GetSpec()) // the job was accepted; what it touches is what counts
 	for _, d := range acc.Devices {
-		path := d.Device.Cartridge.GetPath()
-		if d.Device.Disk != nil {
-			path = d.Device.Disk.GetPath()
+		u := deviceUse{path: d.Device.Cartridge.GetPath(), write: d.Write, disk: d.Device.Disk != nil}
+		if u.disk {
+			u.path = d.Device.Disk.GetPath()
 		}
-		if d.Write {
-			writes = append(writes, path)
-		} else {
-			reads = append(reads, path)
+		if r, ok := fsm.DiskFenceRange(job, d); ok {
+			if ranges == nil {
+				ranges = map[string]fence.Range{}
+			}
+			ranges[u.path] = fence.Range{Offset: r.Offset, Length: r.Length}
 		}
+		uses = append(uses, u)
 	}
-	return reads, writes
+	return uses, ranges
 }

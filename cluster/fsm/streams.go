@@ -95,6 +95,30 @@ func (s *state) streamSpecs(spec *ferryv1.JobSpec, given []*ferryv1.JobSpec) ([]
 	return out, v
 }
 
+// SharesDisks reports whether jobs a and b may use one disk at once,
+// whatever each does to it: they are two streams of one multi-stream job,
+// whose ranges checkStreams kept apart when it accepted them (no range one
+// writes is read or written by another). This is the one exception to
+// "one writer per disk" that the scheduler's busy rule and the executor's
+// device locks make; each such writer claims a fence of its own range
+// (DiskFenceRange), never of the whole disk. A job never shares with
+// itself: two runs of one stream (an old owner not yet stopped, and its
+// successor) are kept apart like any two jobs.
+func SharesDisks(a, b *ferryv1.Job) bool {
+	return a.GetParent() != "" && a.GetParent() == b.GetParent() && a.GetId() != b.GetId()
+}
+
+// DiskFenceRange is the range of the disk d that job j's writes are
+// fenced by: for a stream of a multi-stream job, the one range it writes
+// (its siblings write the disk beside it, each under its own epoch); ok is
+// false for any other job, which fences the whole disk.
+func DiskFenceRange(j *ferryv1.Job, d DeviceAccess) (r ByteRange, ok bool) {
+	if j.GetParent() == "" || d.Device.Disk == nil || !d.Write || len(d.Writes) != 1 || d.Writes[0].Length == 0 {
+		return ByteRange{}, false
+	}
+	return d.Writes[0], true
+}
+
 // splitSpec splits a disk source range into spec.streams parts of whole
 // blocks (the first ones a block longer when the count does not divide),
 // and a disk destination range at the same byte offsets. A tape

@@ -330,3 +330,51 @@ func TestStreamsInChangeFeed(t *testing.T) {
 		t.Fatalf("after a stream failed the feed lists %v, not the streams it cancelled", ch.Jobs)
 	}
 }
+
+// The streams of one job share their disks, each fenced by the range it
+// writes; nothing else shares with them, and a job that is not a stream
+// fences the whole disk.
+func TestStreamsShareDisksByRange(t *testing.T) {
+	f := deviceFixture(t)
+	spec := &ferryv1.JobSpec{Source: diskByName("db01", 0, 1000), Destination: diskByName("db02", 4000, 1000), Streams: 4}
+	applyAll(t, f, streamsCmd(1, "p", spec), streamsCmd(2, "q", proto.Clone(spec).(*ferryv1.JobSpec)))
+	var prev ByteRange
+	for i := range 4 {
+		c := mustJob(t, f, StreamJobID("p", i+1))
+		acc, err := f.JobAccess(c.GetSpec())
+		if err != nil {
+			t.Fatal(err)
+		}
+		bs := uint64(acc.Devices[1].Device.Disk.GetBlockSize())
+		if r, ok := DiskFenceRange(c, acc.Devices[0]); ok {
+			t.Errorf("stream %d's source is fenced by %v: it only reads it", i+1, r)
+		}
+		r, ok := DiskFenceRange(c, acc.Devices[1])
+		if want := (ByteRange{Offset: (4000 + uint64(i)*250) * bs, Length: 250 * bs}); !ok || r != want {
+			t.Errorf("stream %d fenced by %v (%v), want %v", i+1, r, ok, want)
+		}
+		if r.Overlaps(prev) {
+			t.Errorf("stream %d's range %v overlaps the last one's, %v", i+1, r, prev)
+		}
+		prev = r
+		for j := range 4 {
+			if got, want := SharesDisks(c, mustJob(t, f, StreamJobID("p", j+1))), i != j; got != want {
+				t.Errorf("SharesDisks(p-s%d, p-s%d) = %v, want %v", i+1, j+1, got, want)
+			}
+		}
+		if SharesDisks(c, mustJob(t, f, StreamJobID("q", i+1))) || SharesDisks(c, mustJob(t, f, "p")) {
+			t.Errorf("stream %d shares its disks with another job's stream or its parent", i+1)
+		}
+	}
+	plain := &ferryv1.Job{Id: "j", Spec: &ferryv1.JobSpec{Source: diskByName("db01", 0, 1000), Destination: diskByName("db02", 4000, 1000)}}
+	acc, err := f.JobAccess(plain.GetSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := DiskFenceRange(plain, acc.Devices[1]); ok {
+		t.Errorf("a plain job's write is fenced by %v, want the whole disk", r)
+	}
+	if SharesDisks(plain, plain) || SharesDisks(plain, mustJob(t, f, "p-s1")) {
+		t.Error("a plain job shares its disks")
+	}
+}

@@ -16,8 +16,8 @@ const streamsDetails = "With -streams N (or a destination of several cartridges,
 	"destination the same way, a tape destination gets one file per stream (one cartridge per\n" +
 	"stream: name them, or a pool). The job succeeds when every stream has, with one SHA-256 per\n" +
 	"stream; one failing or cancelled ends it and cancels the others. SRC job:ID restores such a\n" +
-	"job: each stream's tape file is read back into its place in DST, one stream at a time (a\n" +
-	"disk is fenced by one epoch: streams writing one disk cannot overlap in time).\n" +
+	"job: each stream's tape file is read back into its place in DST, the streams at once (each\n" +
+	"writes its own range of DST, fenced by its own epoch; no other job uses DST meanwhile).\n" +
 	"  ferry copy disk:db01 tape:A00001L9,A00002L9,A00003L9,A00004L9\n" +
 	"  ferry copy disk:db01 disk:db02 -streams 4\n" +
 	"  ferry copy job:7b0c… disk:db03\n"
