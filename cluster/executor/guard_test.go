@@ -227,3 +227,65 @@ func TestGuardClaimRefusedByANewerEpoch(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Two streams of one job write one disk through guards of their own
+// ranges: both write; once stream 1 is taken over, its old guard is
+// refused while stream 2's keeps writing; and no guard writes outside
+// its range.
+func TestGuardRangesOfStreams(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "dev.img")
+	if err := os.WriteFile(path, make([]byte, 8192), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stream := func(epoch uint64, r fence.Range) (*writeGuard, mover.Device, *deviceLog) {
+		g := &writeGuard{ctx: ctx, cluster: "test-cluster", epoch: epoch, ranges: map[string]fence.Range{path: r},
+			lease: newOwnerLease(), metrics: newMetrics(nil)}
+		g.lease.extend(time.Now().Add(time.Hour))
+		t.Cleanup(func() {
+			if err := g.close(); err != nil {
+				t.Error(err)
+			}
+		})
+		f, err := g.claim(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := &deviceLog{}
+		return g, g.guard(mover.Device{Block: logBlock{log: log}}, f), log
+	}
+	first, second := fence.Range{Offset: 0, Length: 4096}, fence.Range{Offset: 4096, Length: 4096}
+	_, s1, log1 := stream(5, first)
+	_, s2, log2 := stream(6, second)
+	write := func(d mover.Device, off int64, n int) error {
+		_, err := d.Block.WriteAt(make([]byte, n), off)
+		return err
+	}
+	if err := write(s1, 0, 4096); err != nil {
+		t.Fatalf("stream 1: %v", err)
+	}
+	if err := write(s2, 4096, 4096); err != nil {
+		t.Fatalf("stream 2 beside stream 1: %v", err)
+	}
+	for _, w := range []struct {
+		off int64
+		n   int
+	}{{4096, 1}, {4095, 2}, {-1, 1}} {
+		if err := write(s1, w.off, w.n); err == nil {
+			t.Errorf("stream 1 wrote %d bytes at %d, outside %v", w.n, w.off, first)
+		}
+	}
+	_, s1new, _ := stream(7, first)
+	if err := write(s1, 0, 512); !errors.Is(err, fence.ErrFenced) {
+		t.Fatalf("stream 1's old owner after the takeover: %v, want ErrFenced", err)
+	}
+	if err := write(s1new, 0, 512); err != nil {
+		t.Fatalf("stream 1's new owner: %v", err)
+	}
+	if err := write(s2, 4096, 512); err != nil {
+		t.Fatalf("stream 2 after stream 1's takeover: %v", err)
+	}
+	if got1, got2 := len(log1.got()), len(log2.got()); got1 != 1 || got2 != 2 {
+		t.Fatalf("writes that reached the device: stream 1's old owner %d, stream 2 %d; want 1 and 2", got1, got2)
+	}
+}

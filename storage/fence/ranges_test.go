@@ -335,3 +335,48 @@ func TestDecodeRangeTable(t *testing.T) {
 		})
 	}
 }
+
+func FuzzDecodeFile(f *testing.F) {
+	head := encode(Record{Cluster: testCluster, Epoch: 7})
+	pad := make([]byte, slotsStart-recordSize)
+	slot := encodeSlot(rangeClaim{Range: Range{Offset: 512, Length: 512}, Epoch: 9})
+	f.Add(head)
+	f.Add(bytes.Join([][]byte{head, pad, slot}, nil))
+	f.Add(bytes.Join([][]byte{head, pad, make([]byte, slotSize), slot}, nil))
+	f.Add(bytes.Join([][]byte{encodeV1(3), make([]byte, slotsStart-recordV1Size), slot}, nil))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := decodeFile(b)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("decodeFile(%x): error %v is not ErrCorrupt", b, err)
+			}
+			return
+		}
+		if len(b) <= recordSize {
+			if r, err := decode(b); err != nil || r != s.Record || len(s.slots) != 0 {
+				t.Fatalf("decodeFile(%x) = %+v, decode = %+v, %v", b, s, r, err)
+			}
+			return
+		}
+		// Anything longer accepted is a record with a cluster (or none,
+		// without claims) and exactly the slots it decodes to.
+		if r, err := decode(b[:recordSize]); err != nil || r != s.Record {
+			t.Fatalf("decodeFile(%x) record %+v, decode = %+v, %v", b, s.Record, r, err)
+		}
+		if s.Cluster == "" && s.claims() > 0 {
+			t.Fatalf("decodeFile(%x) = %d claims without a cluster", b, s.claims())
+		}
+		for i, c := range s.slots {
+			want := make([]byte, slotSize)
+			if c != nil {
+				want = encodeSlot(*c)
+				if c.Length == 0 || c.End() < c.Offset {
+					t.Fatalf("slot %d: %+v is not a range", i, *c)
+				}
+			}
+			if got := b[slotOffset(i) : slotOffset(i)+slotSize]; !bytes.Equal(got, want) {
+				t.Fatalf("slot %d decodes to %+v, which encodes as %x, not %x", i, c, want, got)
+			}
+		}
+	})
+}
