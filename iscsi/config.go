@@ -24,6 +24,11 @@ type Config struct {
 	Server task.Server
 	// CHAP, when set, makes initiators authenticate. Default: none.
 	CHAP *CHAPConfig
+	// CHAPFrom, when set, is asked for the CHAP credentials at the start
+	// of each login instead of CHAP, so that they can be rotated while the
+	// target runs (sessions logged in go on); nil from it means none.
+	// Default: CHAP.
+	CHAPFrom func() *CHAPConfig
 	// QueueDepth is the CmdSN window: how many commands a session may have
 	// outstanding, and so how many run at once. Default 64.
 	QueueDepth uint32

@@ -26,14 +26,17 @@ type loginState struct {
 	discovery bool
 	stage     byte
 	neg       negotiator
-	chap      *chapState
+	// creds are the CHAP credentials of this login (nil: none), taken once
+	// at its start (Target.chapConfig).
+	creds *CHAPConfig
+	chap  *chapState
 	authDone  bool
 	pending   []byte
 }
 
 // login runs the login phase and returns the new session.
 func (c *conn) login() (*session, error) {
-	st := &loginState{c: c, first: true, neg: negotiator{cfg: &c.t.cfg, p: defaultParams()}}
+	st := &loginState{c: c, first: true, neg: negotiator{cfg: &c.t.cfg, p: defaultParams()}, creds: c.t.chapConfig()}
 	c.statSN = 1
 	for {
 		p, err := c.r.Read()
@@ -165,7 +168,7 @@ func (st *loginState) step(req *pdu.LoginRequest, data []byte, resp *pdu.LoginRe
 	if req.NSG <= req.CSG || req.NSG == 2 {
 		return nil, nil, initiatorError(pdu.DetailInvalidDuringLogin, "transit from stage %d to %d", req.CSG, req.NSG)
 	}
-	if st.c.t.cfg.CHAP != nil && !st.authDone {
+	if st.creds != nil && !st.authDone {
 		if st.chap != nil && st.stage == pdu.StageSecurity {
 			// The exchange is under way: the target does not transit yet.
 			return out, nil, nil
@@ -213,8 +216,8 @@ func (st *loginState) identify(keys map[string]string) ([]pdu.KV, error) {
 	}
 	st.initiator = fmt.Sprintf("%s,i,0x%x", name, st.isid[:])
 	st.neg.discovery = st.discovery
-	if st.c.t.cfg.CHAP != nil {
-		st.chap = &chapState{cfg: st.c.t.cfg.CHAP}
+	if st.creds != nil {
+		st.chap = &chapState{cfg: st.creds}
 	}
 	if st.discovery {
 		return nil, nil
@@ -251,4 +254,13 @@ func (st *loginState) authMethod(val string) (string, error) {
 		return "", initiatorError(pdu.DetailAuthFailure, "AuthMethod %q lacks CHAP", val)
 	}
 	return valReject, nil
+}
+
+// chapConfig is the CHAP credentials a login starting now must prove:
+// Config.CHAPFrom's answer, or Config.CHAP.
+func (t *Target) chapConfig() *CHAPConfig {
+	if t.cfg.CHAPFrom != nil {
+		return t.cfg.CHAPFrom()
+	}
+	return t.cfg.CHAP
 }

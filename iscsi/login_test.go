@@ -2,6 +2,7 @@ package iscsi
 
 import (
 	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ferry-san/ferry/iscsi/pdu"
@@ -251,4 +252,37 @@ func TestMaxSessions(t *testing.T) {
 	again := dial(t, addr)
 	again.isid[5] = 1
 	again.mustLogin()
+}
+
+// chapLogin runs a one-way CHAP login as user with secret and returns the
+// final status.
+func chapLogin(t *testing.T, addr, user, secret string) (class, detail byte) {
+	t.Helper()
+	in := dial(t, addr)
+	sec := pdu.LoginRequest{CSG: pdu.StageSecurity, NSG: pdu.StageOperational}
+	in.loginStep(sec, []pdu.KV{{Key: "InitiatorName", Value: "iqn.2026-11.io.ferry:i"},
+		{Key: "TargetName", Value: testIQN}, {Key: "AuthMethod", Value: "CHAP"}})
+	_, keys := in.loginStep(sec, []pdu.KV{{Key: "CHAP_A", Value: "5"}})
+	id, _ := strconv.Atoi(keys["CHAP_I"])
+	sec.Transit = true
+	resp, _ := in.loginStep(sec, []pdu.KV{{Key: "CHAP_N", Value: user}, {Key: "CHAP_R", Value: chapAnswer(byte(id), secret, keys["CHAP_C"])}})
+	return resp.StatusClass, resp.StatusDetail
+}
+
+// TestCHAPRotation: credentials from CHAPFrom change between logins
+// without a restart; the next login proves the new ones.
+func TestCHAPRotation(t *testing.T) {
+	var creds atomic.Pointer[CHAPConfig]
+	creds.Store(&CHAPConfig{User: "alice", Secret: "old-secret-123"})
+	addr, _ := startTarget(t, func(c *Config) { c.CHAPFrom = creds.Load })
+	if class, _ := chapLogin(t, addr, "alice", "old-secret-123"); class != 0 {
+		t.Fatalf("login with the first secret: class %d", class)
+	}
+	creds.Store(&CHAPConfig{User: "alice", Secret: "new-secret-456"})
+	if class, detail := chapLogin(t, addr, "alice", "old-secret-123"); class != pdu.StatusInitiatorError || detail != pdu.DetailAuthFailure {
+		t.Fatalf("login with the rotated-out secret: %d/%d", class, detail)
+	}
+	if class, _ := chapLogin(t, addr, "alice", "new-secret-456"); class != 0 {
+		t.Fatalf("login with the new secret: class %d", class)
+	}
 }

@@ -347,7 +347,7 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 
 	if iscsiLn != nil {
 		target, err := iscsitarget.New(node, iscsitarget.Config{
-			TargetName: iqn, CHAP: chap, Logger: log,
+			TargetName: iqn, CHAPFrom: chapFrom(node.FSM(), chap), Logger: log,
 			// Stable across restarts and, in practice, distinct per node.
 			RelativePortID: iscsitarget.PortID(node.ID()),
 		})
@@ -415,9 +415,11 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 	}
 }
 
-// startNDMP starts the NDMP server unless it is off (-ndmp-port 0), has no
-// credentials, or its port is taken: like iSCSI, NDMP missing on one node
-// does not stop the node from moving data. It returns how to stop it.
+// startNDMP starts the NDMP server unless it is off (-ndmp-port 0) or its
+// port is taken: like iSCSI, NDMP missing on one node does not stop the
+// node from moving data. Until it has credentials (-ndmp-password, or the
+// cluster's ndmp secret) it waits for them, watching the applied log. It
+// returns how to stop it.
 func (f *agentFlags) startNDMP(node *cluster.Node, exec *executor.Executor, reg prometheus.Registerer, log *slog.Logger, version string) (stop func()) {
 	if f.ndmpPort == 0 {
 		return nil
@@ -430,34 +432,38 @@ func (f *agentFlags) startNDMP(node *cluster.Node, exec *executor.Executor, reg 
 		return nil
 	}
 	methods := f.ndmpMethods()
-	if f.ndmpPassword == "" && !slices.Equal(methods, []ndmpserver.AuthMethod{ndmpserver.AuthNone}) {
-		log.Info("no NDMP server on this node: no -ndmp-password (or FERRY_NDMP_PASSWORD) is set")
-		return nil
-	}
+	creds := ndmpCredentials(node.FSM(), f.ndmpUser, f.ndmpPassword)
 	srv, err := ndmpserver.New(ndmpserver.Config{
-		Cluster: ndmpserver.NewNodeCluster(node, exec, log),
-		User:    f.ndmpUser, Password: f.ndmpPassword, Auth: methods,
+		Cluster:     ndmpserver.NewNodeCluster(node, exec, log),
+		Credentials: creds, Auth: methods,
 		DataRoots: splitList(f.ndmpDataRoots), Version: version, Logger: log, Registerer: reg,
 	})
 	if err != nil {
 		log.Error("no NDMP server on this node", "err", err)
 		return nil
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(f.bind, strconv.Itoa(f.ndmpPort)))
-	if err != nil {
-		log.Warn("no NDMP server on this node: its port is taken", "port", f.ndmpPort, "err", err)
-		return nil
-	}
-	log.Info("NDMP server listening", "addr", ln.Addr().String(), "auth", f.ndmpAuth)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
+		defer close(done)
+		if _, p := creds(); p == "" && !slices.Equal(methods, []ndmpserver.AuthMethod{ndmpserver.AuthNone}) {
+			log.Info("no NDMP server on this node yet: it starts once -ndmp-password (or FERRY_NDMP_PASSWORD) is set, or the cluster's secret: ferry acl secret set ndmp user=... password=...")
+			if !waitCredentials(ctx, node, creds) {
+				return
+			}
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(f.bind, strconv.Itoa(f.ndmpPort)))
+		if err != nil {
+			log.Warn("no NDMP server on this node: its port is taken", "port", f.ndmpPort, "err", err)
+			return
+		}
+		log.Info("NDMP server listening", "addr", ln.Addr().String(), "auth", f.ndmpAuth)
 		if err := srv.Serve(ctx, ln); err != nil && !errors.Is(err, ndmpserver.ErrClosed) {
 			log.Error("NDMP server stopped", "err", err)
 		}
-		close(done)
+		srv.Close()
 	}()
-	return func() { cancel(); srv.Close(); <-done }
+	return func() { cancel(); <-done }
 }
 
 // ndmpMethods is -ndmp-auth as a list (validate checked it).

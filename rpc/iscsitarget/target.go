@@ -42,6 +42,9 @@ type Config struct {
 	// CHAP, when set, makes initiators authenticate (one-way, or mutual
 	// with its Mutual fields). Default: none.
 	CHAP *iscsi.CHAPConfig
+	// CHAPFrom, when set, is asked at each login instead (iscsi.Config):
+	// the cluster's iscsi-chap secret, rotated without a restart.
+	CHAPFrom func() *iscsi.CHAPConfig
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -74,6 +77,7 @@ func New(node Node, cfg Config) (*Target, error) {
 	ic.Server = server
 	ic.Portals = t.portals
 	ic.CHAP = cfg.CHAP
+	ic.CHAPFrom = cfg.CHAPFrom
 	ic.Logger = cfg.Logger
 	var err error
 	if t.iscsi, err = iscsi.NewTarget(ic); err != nil {

@@ -46,7 +46,9 @@ func connectClientAuth(_ context.Context, s *session, m *ndmp.Message) (ndmp.Bod
 	ok := false
 	var method AuthMethod
 	user := ""
-	cfg := s.srv.cfg
+	wantUser, password := s.srv.credentials()
+	// No credentials (none set yet): nobody gets in by them.
+	set := wantUser != "" && password != ""
 	switch req.Auth_data.Auth_type {
 	case ndmp.NDMP4_AUTH_NONE:
 		method = AuthNone
@@ -55,14 +57,14 @@ func connectClientAuth(_ context.Context, s *session, m *ndmp.Message) (ndmp.Bod
 		method = AuthText
 		t := req.Auth_data.Auth_text()
 		user = t.Auth_id
-		ok = s.srv.accepts(AuthText) && equal(t.Auth_id, cfg.User) && equal(t.Auth_password, cfg.Password)
+		ok = set && s.srv.accepts(AuthText) && equal(t.Auth_id, wantUser) && equal(t.Auth_password, password)
 	case ndmp.NDMP4_AUTH_MD5:
 		method = AuthMD5
 		d := req.Auth_data.Auth_md5()
 		user = d.Auth_id
-		if s.challenge != nil && s.srv.accepts(AuthMD5) {
-			want := ndmp.MD5Digest(cfg.Password, *s.challenge)
-			ok = equal(d.Auth_id, cfg.User) && subtle.ConstantTimeCompare(want[:], d.Auth_digest[:]) == 1
+		if set && s.challenge != nil && s.srv.accepts(AuthMD5) {
+			want := ndmp.MD5Digest(password, *s.challenge)
+			ok = equal(d.Auth_id, wantUser) && subtle.ConstantTimeCompare(want[:], d.Auth_digest[:]) == 1
 		}
 		s.challenge = nil // a challenge is good for one try
 	}

@@ -34,6 +34,10 @@ type Config struct {
 	// User and Password are the credentials DMAs authenticate with.
 	// Required unless Auth is only AuthNone.
 	User, Password string
+	// Credentials, when set, is asked for the user and password at each
+	// authentication instead of User and Password, so that they can be
+	// rotated while the server runs; "" refuses every DMA.
+	Credentials func() (user, password string)
 	// Auth lists the accepted methods. Default: MD5 and TEXT, as
 	// NDMP_CONNECT_CLIENT_AUTH defines them.
 	Auth []AuthMethod
@@ -93,7 +97,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("ndmpserver: auth method %q: want md5, text or none", a)
 		}
 	}
-	if !onlyNone && (cfg.User == "" || cfg.Password == "") {
+	if !onlyNone && cfg.Credentials == nil && (cfg.User == "" || cfg.Password == "") {
 		return nil, errors.New("ndmpserver: a user and a password are required unless authentication is none")
 	}
 	if cfg.Logger == nil {
@@ -114,6 +118,14 @@ func New(cfg Config) (*Server, error) {
 	registerMover(s.handlers)
 	registerData(s.handlers)
 	return s, nil
+}
+
+// credentials are what a DMA authenticating now must present.
+func (s *Server) credentials() (user, password string) {
+	if s.cfg.Credentials != nil {
+		return s.cfg.Credentials()
+	}
+	return s.cfg.User, s.cfg.Password
 }
 
 func (s *Server) accepts(m AuthMethod) bool {

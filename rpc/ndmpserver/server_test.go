@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ func startServer(t testing.TB, cfg Config) (string, *Server) {
 	if cfg.Cluster == nil {
 		cfg.Cluster = newFakeCluster(t, "A00001L9", "A00002L9")
 	}
-	if cfg.User == "" && cfg.Password == "" {
+	if cfg.User == "" && cfg.Password == "" && cfg.Credentials == nil {
 		cfg.User, cfg.Password = testUser, testPassword
 	}
 	if cfg.Logger == nil {
@@ -136,6 +137,35 @@ func TestAuthentication(t *testing.T) {
 		// The server says who it is and how to authenticate.
 		wantCode(t, call(t, c, ndmp.NDMP4_CONFIG_GET_SERVER_INFO, nil), ndmp.NDMP4_NO_ERR)
 	})
+}
+
+// TestCredentialsRotation: credentials from Config.Credentials change
+// while the server runs; the next login needs the new ones, a session
+// logged in goes on, and none set refuses everyone.
+func TestCredentialsRotation(t *testing.T) {
+	var mu sync.Mutex
+	user, password := "", ""
+	addr, _ := startServer(t, Config{Credentials: func() (string, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return user, password
+	}})
+	set := func(u, p string) { mu.Lock(); user, password = u, p; mu.Unlock() }
+	ctx := context.Background()
+	var ne *ndmp.Error
+	if err := dial(t, addr, false).AuthText(ctx, "", ""); !errors.As(err, &ne) || ne.Code != ndmp.NDMP4_NOT_AUTHORIZED_ERR {
+		t.Fatalf("login with no credentials set: %v", err)
+	}
+	set(testUser, testPassword)
+	first := dial(t, addr, true)
+	set(testUser, "rotated-password")
+	if err := dial(t, addr, false).AuthMD5(ctx, testUser, testPassword); !errors.As(err, &ne) || ne.Code != ndmp.NDMP4_NOT_AUTHORIZED_ERR {
+		t.Fatalf("login with the rotated-out password: %v", err)
+	}
+	if err := dial(t, addr, false).AuthMD5(ctx, testUser, "rotated-password"); err != nil {
+		t.Fatalf("login with the new password: %v", err)
+	}
+	wantCode(t, call(t, first, ndmp.NDMP4_CONFIG_GET_TAPE_INFO, nil), ndmp.NDMP4_NO_ERR)
 }
 
 func TestAuthNone(t *testing.T) {
