@@ -4,7 +4,11 @@
 // drives the mover from the last checkpoint, commits checkpoints (batched
 // with the node's other copies) and records the outcome, all under that
 // epoch. Every write passes the node's lease and the device's fence, so a
-// node that lost a job, however late it wakes up, writes nothing more.
+// node that lost a job, however late it wakes up, writes nothing more. A
+// stream of a multi-stream job claims only its range of a disk its sibling
+// streams write beside it (a range fence), and the node's device locks let
+// siblings share that disk (fsm.SharesDisks); a write outside the range is
+// refused.
 // Fences carry the cluster's id. A fence that refuses the job for any other
 // reason than its own takeover (another cluster's fence, an epoch no owner
 // of the job had) fails the job with that reason, so that neither it nor

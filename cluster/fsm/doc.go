@@ -31,7 +31,11 @@
 // each stream refused as a job of its own would be, and the streams
 // refused together if one writes what another reads or writes. The
 // streams are placed, fenced, checkpointed and taken over like any job;
-// the parent is never placed. Its state follows theirs in the entry that
+// the parent is never placed. Because their ranges never meet, the
+// streams of one job may use one disk at once, and nothing else may
+// (SharesDisks: the scheduler's busy rule and the executor's device locks
+// ask it); each fences its own range of a disk it writes (DiskFenceRange),
+// not the whole disk. Its state follows theirs in the entry that
 // changes them (syncParent): running once one runs, succeeded with a
 // manifest (a SHA-256 per stream) once all have, failed or cancelled with
 // the first that is, cancelling the rest; cancelling it cancels them.
