@@ -50,3 +50,26 @@ func TestPlaceStreams(t *testing.T) {
 		t.Fatalf("Place decided:\n\t%s\nwant:\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
 	}
 }
+
+// A lost stream is taken over while its siblings keep writing the disk it
+// shares with them; a stream of another job still waits for all of them.
+func TestPlaceStreamTakeoverBesideSiblings(t *testing.T) {
+	sib := running("P-s1", "n2", 5, 100)
+	sib.Parent = "P"
+	lost := running("P-s2", "n1", 6, 100)
+	lost.Parent = "P"
+	view := paris(
+		JobView{Job: sib, Disks: names("db01", "db02"), Writes: names("db02")},
+		JobView{Job: lost, Disks: names("db01", "db02"), Writes: names("db02"), Lost: true, LostReason: "owner n1 lost: lease expired"},
+		JobView{Job: stream("Q-s1", "Q", 8), Disks: names("db03", "db02"), Writes: names("db02")},
+	)
+	view.Nodes[0] = down(view.Nodes[0])
+	got := render(Place(PlaceConfig{}, view))
+	want := []string{
+		"P-s2 -> n3 from epoch 6: owner n1 lost: lease expired",
+		"Q-s1 waits: disk db02 is being written by job P-s1",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Place decided:\n\t%s\nwant:\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
+	}
+}
