@@ -21,6 +21,9 @@ const (
 	helperMode   = "FENCE_HELPER_MODE"
 	helperDevice = "FENCE_HELPER_DEVICE"
 	helperEpoch  = "FENCE_HELPER_EPOCH"
+	// helperRange, if set ("OFFSET+LENGTH"), makes the helper's Fence one
+	// of that range (OpenRange).
+	helperRange = "FENCE_HELPER_RANGE"
 	holdingLine  = "holding"
 )
 
@@ -36,7 +39,16 @@ func TestHelperProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := Open(os.Getenv(helperDevice), testCluster)
+	var f *Fence
+	if r := os.Getenv(helperRange); r != "" {
+		var rng Range
+		if _, err := fmt.Sscanf(r, "%d+%d", &rng.Offset, &rng.Length); err != nil {
+			t.Fatal(err)
+		}
+		f, err = OpenRange(os.Getenv(helperDevice), testCluster, rng)
+	} else {
+		f, err = Open(os.Getenv(helperDevice), testCluster)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +121,42 @@ func TestOtherProcessClaims(t *testing.T) {
 	out, err := helper(t, "claim", dev, 10).CombinedOutput()
 	if err == nil || !bytes.Contains(out, []byte(ErrFenced.Error())) {
 		t.Fatalf("helper claim with epoch 10: %v\n%s", err, out)
+	}
+}
+
+// A stream's new owner on another node (another process) claims its
+// range: this process's stale owner of that range is refused from then on,
+// its owner of another range keeps writing, and the other process's claim
+// of a range overlapping a newer one is refused there.
+func TestOtherProcessClaimsARange(t *testing.T) {
+	dev := newDevice(t)
+	a, b := openRange(t, dev, 0, 4096), openRange(t, dev, 4096, 4096)
+	if err := a.Claim(context.Background(), 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Claim(context.Background(), 11); err != nil {
+		t.Fatal(err)
+	}
+	claim := func(r string, epoch uint64) ([]byte, error) {
+		cmd := helper(t, "claim", dev, epoch)
+		cmd.Env = append(cmd.Env, helperRange+"="+r)
+		return cmd.CombinedOutput()
+	}
+	if out, err := claim("0+4096", 20); err != nil {
+		t.Fatalf("helper claim of range A: %v\n%s", err, out)
+	}
+	if writes(t, a, 10) {
+		t.Fatal("range A's stale owner wrote after another process took it over")
+	}
+	if !writes(t, b, 11) {
+		t.Fatal("range B's owner was refused by a claim of range A")
+	}
+	out, err := claim("2048+4096", 15)
+	if err == nil || !bytes.Contains(out, []byte(ErrFenced.Error())) {
+		t.Fatalf("helper claim of a range overlapping a newer one: %v\n%s", err, out)
+	}
+	if !writes(t, b, 11) {
+		t.Fatal("a refused claim changed the fence")
 	}
 }
 
