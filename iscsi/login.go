@@ -28,10 +28,10 @@ type loginState struct {
 	neg       negotiator
 	// creds are the CHAP credentials of this login (nil: none), taken once
 	// at its start (Target.chapConfig).
-	creds *CHAPConfig
-	chap  *chapState
-	authDone  bool
-	pending   []byte
+	creds    *CHAPConfig
+	chap     *chapState
+	authDone bool
+	pending  []byte
 }
 
 // login runs the login phase and returns the new session.
