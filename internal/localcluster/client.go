@@ -26,7 +26,7 @@ func (c *Cluster) Conn(name string) (*grpc.ClientConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := grpc.NewClient(n.GRPCAddr(), grpc.WithTransportCredentials(creds),
+	conn, err := grpc.NewClient(n.GRPCAddr(), grpc.WithTransportCredentials(creds), grpc.WithPerRPCCredentials(harnessToken{c}),
 		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) { return n.DialContext(ctx, "tcp", addr) }))
 	if err != nil {
 		return nil, fmt.Errorf("localcluster: dial %s: %w", name, err)

@@ -34,6 +34,8 @@ type Cluster struct {
 	order  []string // start order, for stable iteration
 	conns  map[string]*grpc.ClientConn
 	closed bool
+	// aclToken is the management token (Config.ACL), once bootstrapped.
+	aclToken string
 
 	pkiMu   sync.Mutex
 	caCache *pki.CA // a Secure cluster's CA, once made

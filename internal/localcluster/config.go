@@ -37,6 +37,10 @@ type Config struct {
 	// tests theirs). Otherwise the nodes run -insecure. A node given
 	// -tls-ca or -insecure in its extra arguments keeps them.
 	Secure bool
+	// ACL bootstraps the cluster's ACLs in the first WaitReady that
+	// succeeds; ACLToken then gives the management token, which the
+	// harness's own connections send. Default: off (every caller admin).
+	ACL bool
 	// Logger narrates what the harness does (starts, kills, restarts).
 	// Default: discard.
 	Logger *slog.Logger

@@ -64,7 +64,7 @@ func (c *Cluster) WaitReady(ctx context.Context, names ...string) error {
 		}
 		nodes = append(nodes, n)
 	}
-	return poll(ctx, fmt.Sprintf("%v ready", names), func(ctx context.Context) (bool, string, error) {
+	err := poll(ctx, fmt.Sprintf("%v ready", names), func(ctx context.Context) (bool, string, error) {
 		for _, n := range nodes {
 			if !n.Running() {
 				return false, "", fmt.Errorf("%s: %w: %v", n.Name, ErrExited, n.ExitErr())
@@ -76,6 +76,10 @@ func (c *Cluster) WaitReady(ctx context.Context, names ...string) error {
 		}
 		return true, "", nil
 	})
+	if err != nil || !c.cfg.ACL || len(nodes) == 0 {
+		return err
+	}
+	return c.bootstrapACL(ctx, nodes[0].Name)
 }
 
 func ready(ctx context.Context, n *Node) (bool, string) {
