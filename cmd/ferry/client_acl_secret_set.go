@@ -37,6 +37,7 @@ func aclSecretSetCommand() *clientCommand {
 					return usageError{"want NAME and at least one KEY=VALUE"}
 				}
 				values := map[string]string{}
+				fromStdin := ""
 				for _, kv := range args[1:] {
 					k, v, ok := strings.Cut(kv, "=")
 					if !ok || k == "" {
@@ -46,6 +47,10 @@ func aclSecretSetCommand() *clientCommand {
 						return usageError{fmt.Sprintf("%s is given twice", k)}
 					}
 					if v == "-" {
+						if fromStdin != "" {
+							return usageError{fmt.Sprintf("%s=- and %s=-: one value at most comes from standard input", fromStdin, k)}
+						}
+						fromStdin = k
 						line, err := readLine(c.stdin)
 						if err != nil {
 							return usageError{fmt.Sprintf("%s=-: %v", k, err)}
