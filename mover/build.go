@@ -13,7 +13,7 @@ func (r *runner) build(s Segment) (source, sink) {
 		// validate already checked the record size.
 		recordSize, _ = s.recordSize(r.devs[s.Dst].Tape)
 		seg := r.seg
-		snk = &tapeSink{t: r.devs[s.Dst].Tape, idx: s.Dst, recordSize: recordSize, onWarning: func() {
+		snk = &tapeSink{t: r.devs[s.Dst].Tape, idx: s.Dst, recordSize: recordSize, stopAtWarning: r.spans(s), onWarning: func() {
 			r.cfg.Logger.Warn("tape in early-warning zone", "segment", seg, "device", r.devs[s.Dst].String())
 		}}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 )
 
@@ -41,14 +42,31 @@ type Checkpoint struct {
 	// Written holds, for every tape written so far, the position of the
 	// job's first (lowest) write on it: see Result.Written.
 	Written map[int]TapePos
+	// Volumes holds, for every tape device that spanned (Config.Span),
+	// which volume the device is now and where its part began: Positions
+	// and Written of the device are on that volume. A device absent here
+	// is on its first volume. A spanned device without a position is a
+	// new volume nothing was written to yet (the checkpoint Span gets):
+	// the caller positions it where the part begins before resuming.
+	Volumes map[int]Volume
+}
+
+// Volume is the volume a tape device of a spanning copy is on.
+type Volume struct {
+	// Number is 1 for the first volume.
+	Number uint32
+	// From is the job's bytes written before the part on this volume.
+	From int64
 }
 
 const (
 	checkpointMagic   = "FYCP"
-	checkpointVersion = 2
-	// checkpointV1 lacks Written; it is still read, so a job checkpointed
-	// by an older node resumes (reporting no start for what it wrote).
+	checkpointVersion = 3
+	// checkpointV1 lacks Written, checkpointV2 Volumes; they are still
+	// read, so a job checkpointed by an older node resumes (v1: reporting
+	// no start for what it wrote).
 	checkpointV1 = 1
+	checkpointV2 = 2
 	// maxCheckpointItems bounds counts read from untrusted bytes so a
 	// corrupt checkpoint cannot make Unmarshal allocate gigabytes.
 	maxCheckpointItems = 1 << 20
@@ -76,7 +94,15 @@ func (c Checkpoint) MarshalBinary() ([]byte, error) {
 		b = binary.AppendVarint(b, r.Bytes)
 		b = append(b, r.SHA256[:]...)
 	}
-	return appendPositions(b, c.Written), nil
+	b = appendPositions(b, c.Written)
+	b = binary.AppendUvarint(b, uint64(len(c.Volumes)))
+	for _, k := range slices.Sorted(maps.Keys(c.Volumes)) {
+		v := c.Volumes[k]
+		b = binary.AppendUvarint(b, uint64(k))
+		b = binary.AppendUvarint(b, uint64(v.Number))
+		b = binary.AppendVarint(b, v.From)
+	}
+	return b, nil
 }
 
 // appendPositions encodes tape positions sorted by device.
@@ -103,7 +129,7 @@ func (c *Checkpoint) UnmarshalBinary(data []byte) error {
 		return fmt.Errorf("%w: bad magic", ErrBadCheckpoint)
 	}
 	version := d.take(1)[0]
-	if d.err == nil && version != checkpointVersion && version != checkpointV1 {
+	if d.err == nil && version != checkpointVersion && version != checkpointV1 && version != checkpointV2 {
 		return fmt.Errorf("%w: version %d, want %d", ErrBadCheckpoint, version, checkpointVersion)
 	}
 	var out Checkpoint
@@ -125,6 +151,19 @@ func (c *Checkpoint) UnmarshalBinary(data []byte) error {
 	}
 	if version != checkpointV1 {
 		out.Written = d.positions()
+	}
+	if version > checkpointV2 {
+		if n := d.count(); n > 0 {
+			out.Volumes = make(map[int]Volume, min(n, uint64(len(d.b))))
+			for range n {
+				k := int(d.count())
+				v := Volume{Number: uint32(min(d.uvarint(), math.MaxUint32)), From: d.varint()}
+				if v.Number == 0 || v.From < 0 {
+					d.err = fmt.Errorf("volume %d from %d of device %d", v.Number, v.From, k)
+				}
+				out.Volumes[k] = v
+			}
+		}
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("%d trailing bytes", len(d.b))

@@ -27,6 +27,17 @@ type Config struct {
 	// flushed up to it. Returning an error stops the copy with that error.
 	// Nil disables checkpointing (and the flushes it needs).
 	OnCheckpoint func(context.Context, Checkpoint) error
+	// Span, when set, lets a data segment that writes records to a tape
+	// (block → stream, stream → stream) go on on another volume when the
+	// tape reports early warning, as a copy to a pool of cartridges does:
+	// Run cuts the segment at the last chunk it committed (a record
+	// boundary), closes the part with a filemark there (anything written
+	// after it is discarded), flushes, and calls Span with the volume's
+	// end. Span returns the next volume's device, positioned where the part
+	// on it begins, with that position committed (see VolumeEnd); Run goes
+	// on there from the cut. An error stops the copy. Nil: a tape in early
+	// warning is written on until the end of the medium fails the write.
+	Span func(context.Context, VolumeEnd) (Device, error)
 	// OnProgress is called from Run's goroutine as data is committed, at
 	// most about ten times a second and at the end of every segment.
 	OnProgress func(Progress)

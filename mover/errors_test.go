@@ -260,6 +260,7 @@ func TestCheckpointEncoding(t *testing.T) {
 		SegmentHash: []byte{4, 5},
 		Done:        []SegmentResult{{Bytes: 10, SHA256: sum([]byte("a"))}, {}, {Bytes: 1}},
 		Written:     map[int]TapePos{2: {ObjectID: 40, File: 2}},
+		Volumes:     map[int]Volume{2: {Number: 3, From: 1 << 30}},
 	}
 	b, err := cp.MarshalBinary()
 	if err != nil {
@@ -270,7 +271,7 @@ func TestCheckpointEncoding(t *testing.T) {
 		t.Fatal(err)
 	}
 	b2, _ := got.MarshalBinary()
-	if string(b) != string(b2) || got.Positions[2] != cp.Positions[2] || got.Written[2] != cp.Written[2] || got.Done[0] != cp.Done[0] || got.BytesDone != cp.BytesDone {
+	if string(b) != string(b2) || got.Positions[2] != cp.Positions[2] || got.Written[2] != cp.Written[2] || got.Volumes[2] != cp.Volumes[2] || got.Done[0] != cp.Done[0] || got.BytesDone != cp.BytesDone {
 		t.Fatalf("round trip: %+v", got)
 	}
 	// Every truncation, a wrong version and trailing bytes are refused.
@@ -280,16 +281,27 @@ func TestCheckpointEncoding(t *testing.T) {
 		}
 	}
 	bad := append([]byte(nil), b...)
-	bad[4] = 3
+	bad[4] = 4
 	if err := new(Checkpoint).UnmarshalBinary(bad); !errors.Is(err, ErrBadCheckpoint) {
-		t.Fatalf("version 3: %v", err)
+		t.Fatalf("version 4: %v", err)
 	}
-	// Version 1 (before Written) is still read.
+	// Versions 1 (before Written) and 2 (before Volumes) are still read.
 	v1, _ := Checkpoint{Segment: 1, Positions: map[int]TapePos{1: {2, 3}}, Done: []SegmentResult{{}}}.MarshalBinary()
-	v1 = v1[:len(v1)-1] // no Written count
+	v1 = v1[:len(v1)-2] // no Written count, no Volumes count
 	v1[4] = 1
 	if err := got.UnmarshalBinary(v1); err != nil || got.Segment != 1 || got.Written != nil {
 		t.Fatalf("version 1: %+v, %v", got, err)
+	}
+	v2, _ := Checkpoint{Segment: 1, Written: map[int]TapePos{1: {2, 3}}, Done: []SegmentResult{{}}}.MarshalBinary()
+	v2 = v2[:len(v2)-1]
+	v2[4] = 2
+	if err := got.UnmarshalBinary(v2); err != nil || got.Written[1] != (TapePos{2, 3}) || got.Volumes != nil {
+		t.Fatalf("version 2: %+v, %v", got, err)
+	}
+	// A volume 0 is no volume.
+	v0, _ := Checkpoint{Volumes: map[int]Volume{1: {}}}.MarshalBinary()
+	if err := got.UnmarshalBinary(v0); !errors.Is(err, ErrBadCheckpoint) {
+		t.Fatalf("volume 0: %v", err)
 	}
 	if err := new(Checkpoint).UnmarshalBinary(append(b, 0)); !errors.Is(err, ErrBadCheckpoint) {
 		t.Fatalf("trailing byte: %v", err)

@@ -2,7 +2,9 @@ package mover
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // written is the writer's report of one chunk, with the source state the
@@ -29,6 +31,10 @@ func (r *runner) data(ctx context.Context, s Segment) error {
 	if hashing {
 		r.dirty[s.Dst] = true
 	}
+	r.committed = checkpointState{clean: true}
+	if hashing {
+		r.committed.jobHash, r.committed.segHash = r.hashes.states()
+	}
 	if ts, ok := snk.(*tapeSink); ok {
 		pos, err := r.tapePosition(s.Dst)
 		if err != nil {
@@ -44,6 +50,7 @@ func (r *runner) data(ctx context.Context, s Segment) error {
 		once     sync.Once
 		firstErr error
 		wg       sync.WaitGroup
+		full     atomic.Bool // the writer stopped at early warning
 	)
 	fail := func(err error) {
 		once.Do(func() { firstErr = err; cancel() })
@@ -103,6 +110,9 @@ func (r *runner) data(ctx context.Context, s Segment) error {
 				w.dstPos, w.hasDst, err = snk.position()
 			}
 			if err != nil {
+				if errors.Is(err, errVolumeFull) {
+					full.Store(true)
+				}
 				fail(err)
 				continue
 			}
@@ -132,7 +142,7 @@ func (r *runner) data(ctx context.Context, s Segment) error {
 		}
 	}()
 
-	r.commit(pctx, s, srcClass, hashing, snk, wdone, hdone, fail)
+	r.commit(pctx, s, srcClass, hashing, snk, wdone, hdone, fail, &full)
 	wg.Wait()
 	if firstErr != nil {
 		return firstErr
@@ -147,14 +157,20 @@ func (r *runner) data(ctx context.Context, s Segment) error {
 
 // commit takes the writer's and hasher's reports chunk by chunk, advances
 // the segment's counters and positions, and checkpoints when one is due.
+// When the writer stopped at early warning (full), the chunks written and
+// hashed before the one that met it still count: they are taken in too,
+// so a span cuts the volume after them (span.go).
 func (r *runner) commit(ctx context.Context, s Segment, srcClass deviceClass, hashing bool, snk sink,
-	wdone <-chan written, hdone <-chan hashed, fail func(error)) {
+	wdone <-chan written, hdone <-chan hashed, fail func(error), full *atomic.Bool) {
 	for {
 		var w written
 		var ok bool
 		select {
 		case w, ok = <-wdone:
 		case <-ctx.Done():
+			if full.Load() {
+				r.drain(s, hashing, wdone, hdone)
+			}
 			return
 		}
 		if !ok {
@@ -165,22 +181,16 @@ func (r *runner) commit(ctx context.Context, s Segment, srcClass deviceClass, ha
 			select {
 			case h, ok = <-hdone:
 			case <-ctx.Done():
+				if full.Load() {
+					r.drain(s, hashing, wdone, hdone, w)
+				}
 				return
 			}
 			if !ok {
 				return
 			}
-			r.jobBytes += int64(w.n)
 		}
-		r.segBytes += int64(w.n)
-		r.segRecs, r.segFiles = w.records, w.files
-		r.sinceBytes += int64(w.n)
-		if w.hasSrc {
-			r.positions[s.Src] = w.srcPos
-		}
-		if w.hasDst {
-			r.positions[s.Dst] = w.dstPos
-		}
+		r.take(s, hashing, w, h)
 		r.progress(false)
 		if w.last {
 			return
@@ -195,6 +205,55 @@ func (r *runner) commit(ctx context.Context, s Segment, srcClass deviceClass, ha
 				fail(err)
 				return
 			}
+		}
+	}
+}
+
+// take counts one chunk the writer wrote (and the hasher hashed).
+func (r *runner) take(s Segment, hashing bool, w written, h hashed) {
+	if hashing {
+		r.jobBytes += int64(w.n)
+		r.committed = checkpointState{jobHash: h.job, segHash: h.seg, clean: w.clean}
+	}
+	r.segBytes += int64(w.n)
+	r.segRecs, r.segFiles = w.records, w.files
+	r.sinceBytes += int64(w.n)
+	if w.hasSrc {
+		r.positions[s.Src] = w.srcPos
+	}
+	if w.hasDst {
+		r.positions[s.Dst] = w.dstPos
+	}
+}
+
+// drain takes the reports still queued once the pipeline stopped (after
+// pending, a report already received), in order, as long as each chunk
+// was both written and hashed: the writer and the hasher close their
+// queues as they exit, and a report they dropped while stopping ends it.
+func (r *runner) drain(s Segment, hashing bool, wdone <-chan written, hdone <-chan hashed, pending ...written) {
+	next := func() (written, bool) {
+		if len(pending) > 0 {
+			w := pending[0]
+			pending = pending[1:]
+			return w, true
+		}
+		w, ok := <-wdone
+		return w, ok
+	}
+	for {
+		w, ok := next()
+		if !ok {
+			return
+		}
+		var h hashed
+		if hashing {
+			if h, ok = <-hdone; !ok {
+				return
+			}
+		}
+		r.take(s, hashing, w, h)
+		if w.last {
+			return
 		}
 	}
 }

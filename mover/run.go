@@ -36,13 +36,15 @@ func runPlan(ctx context.Context, cfg Config, plan Plan, devs []Device, resume *
 		return nil, Result{}, err
 	}
 	r := &runner{
-		cfg:       cfg,
-		plan:      plan,
-		devs:      devs,
+		cfg:  cfg,
+		plan: plan,
+		devs: slices.Clone(devs), // Span replaces a full volume's device
+
 		hashes:    newHashes(),
 		positions: map[int]TapePos{},
 		dirty:     map[int]bool{},
 		written:   map[int]TapePos{},
+		volumes:   map[int]Volume{},
 		start:     time.Now(),
 		total:     plan.total(),
 		limiter:   newLimiter(cfg.BandwidthLimit),
@@ -98,6 +100,11 @@ type runner struct {
 	// segment's candidate.
 	written map[int]TapePos
 	pending *pendingWrite
+	// volumes are the tapes that spanned (Checkpoint.Volumes); committed
+	// is the hash states at the last chunk committed in the running data
+	// segment, where a span cuts the segment (span.go).
+	volumes   map[int]Volume
+	committed checkpointState
 
 	start          time.Time
 	total          int64
@@ -138,6 +145,7 @@ func (r *runner) begin(ctx context.Context, cp *Checkpoint) error {
 	r.jobBytes = cp.BytesDone
 	r.done = slices.Clone(cp.Done)
 	maps.Copy(r.written, cp.Written)
+	maps.Copy(r.volumes, cp.Volumes)
 	for i, d := range r.devs {
 		if d.Tape == nil {
 			continue
@@ -181,6 +189,11 @@ func (r *runner) segment(ctx context.Context) error {
 		err = r.positioned(s.Dst, "locate", false, r.devs[s.Dst].Tape.Locate(s.ObjectID))
 	default:
 		err = r.data(ctx, s)
+		for errors.Is(err, errVolumeFull) {
+			if err = r.span(ctx, s); err == nil {
+				err = r.data(ctx, s)
+			}
+		}
 	}
 	if err != nil {
 		return r.fail(err)
@@ -281,6 +294,8 @@ func (r *runner) due() bool {
 type checkpointState struct {
 	jobHash, segHash []byte
 	positions        map[int]TapePos // overrides for the segment's tapes
+	// clean: nothing of the chunk was held back in the sink (r.committed).
+	clean bool
 }
 
 // checkpoint flushes everything written and emits a checkpoint of the
@@ -315,6 +330,7 @@ func (r *runner) checkpoint(ctx context.Context, snk sink, st checkpointState) e
 		SegmentHash:    st.segHash,
 		Done:           slices.Clone(r.done),
 		Written:        maps.Clone(r.written),
+		Volumes:        maps.Clone(r.volumes),
 	}
 	maps.Copy(cp.Positions, st.positions)
 	r.lastCheckpoint, r.sinceBytes = time.Now(), 0

@@ -93,6 +93,9 @@ type tapeSink struct {
 	carry      []byte
 	warned     bool
 	onWarning  func()
+	// stopAtWarning fails the write that reached early warning with
+	// errVolumeFull, after that record: the copy spans (Config.Span).
+	stopAtWarning bool
 	// wrote: a record or filemark reached the tape.
 	wrote bool
 }
@@ -157,6 +160,9 @@ func (s *tapeSink) record(p []byte) error {
 	}
 	s.wrote = true
 	s.earlyWarning(ew)
+	if ew && s.stopAtWarning {
+		return errVolumeFull
+	}
 	return nil
 }
 

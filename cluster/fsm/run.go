@@ -429,6 +429,10 @@ func (s *state) finishJob(index uint64, cmd *ferryv1.Command, op *ferryv1.Finish
 	if err != nil {
 		return nil, err
 	}
+	volume := uint32(1) // the volume a copy to a pool ends on
+	for _, t := range j.GetTapes() {
+		volume = max(volume, t.GetVolume())
+	}
 	if ndmp {
 		s.finishNdmp(j)
 	} else if err := s.releaseTapes(j); err != nil {
@@ -442,6 +446,7 @@ func (s *state) finishJob(index uint64, cmd *ferryv1.Command, op *ferryv1.Finish
 	case ferryv1.JobState_JOB_STATE_SUCCEEDED:
 		res := op.GetResult()
 		j.Result = proto.Clone(res).(*ferryv1.JobResult)
+		j.Result.Volumes = resultVolumes(j, res, volume)
 		j.Progress.BytesDone = res.GetBytes()
 		if n := len(res.GetSegments()); n > 0 {
 			j.Progress.SegmentsDone = uint32(n)

@@ -13,9 +13,12 @@ import (
 // member of the pool (SpanJobOp): the full cartridge goes home, counted in
 // use up to what the owner wrote on it, the next goes into the drive it
 // left, the spec names the next as destination (so a takeover resumes on
-// it) and the job's assignment counts the volume. The files the copy
-// wrote on each volume reach the catalogs with its outcome, as for any
-// copy. Nothing changes unless all of it can.
+// it) and the job's assignment counts the volume. The copy's part on the
+// full cartridge joins Job.volumes, and what it left there (full_write,
+// read back by the owner) reaches the cartridge's catalog at once: the
+// cartridge goes home, and the next copy that appends to it must find its
+// catalog right. The last volume's files reach the catalog with the
+// outcome, as for any copy. Nothing changes unless all of it can.
 func (s *state) spanJob(index uint64, cmd *ferryv1.Command, op *ferryv1.SpanJobOp) (*ferryv1.Job, error) {
 	var v violations
 	v.commandTime(cmd)
@@ -37,6 +40,15 @@ func (s *state) spanJob(index uint64, cmd *ferryv1.Command, op *ferryv1.SpanJobO
 		if err := validateCheckpoint(cmd, cp); err != nil {
 			return nil, err
 		}
+	}
+	if fw := op.GetFullWrite(); fw != nil {
+		if fw.GetBarcode() != op.GetFullBarcode() {
+			v.add("full_write.barcode", "must be full_barcode")
+		}
+		v.tapeWrites("full_write", op.GetJobId(), []*ferryv1.TapeWrite{fw})
+	}
+	if fv := op.GetFullVolume(); fv != nil && fv.GetFile() == 0 {
+		v.add("full_volume.file", "must be at least 1: file 0 is the label")
 	}
 	if len(v) > 0 {
 		return nil, &ValidationError{Violations: v}
@@ -102,8 +114,16 @@ func (s *state) spanJob(index uint64, cmd *ferryv1.Command, op *ferryv1.SpanJobO
 	tapes[at] = t
 	delete(s.holders, full)
 	s.holders[next] = j.GetId()
+	if fw := op.GetFullWrite(); fw != nil {
+		s.recordTapeWrites(cmd, j.GetId(), []*ferryv1.TapeWrite{fw})
+	}
 	if fc := s.cartridges[full]; op.GetFullUsedBytes() > fc.GetUsedBytes() {
 		fc.UsedBytes = op.GetFullUsedBytes()
+	}
+	if fv := op.GetFullVolume(); fv != nil && fv.GetBytes() > 0 {
+		part := proto.Clone(fv).(*ferryv1.TapeVolume)
+		part.Volume, part.Barcode = max(old.GetVolume(), 1), full
+		j.Volumes = append(j.Volumes, part)
 	}
 	j.Tapes = tapes
 	j.Spec = bound
@@ -115,4 +135,37 @@ func (s *state) spanJob(index uint64, cmd *ferryv1.Command, op *ferryv1.SpanJobO
 	j.History = append(j.History, eventAbout(index, cmd, j.GetOwner(), fmt.Sprintf(
 		"spanned: %s is full (%d bytes in use); volume %d is %s in %s drive %d", full, s.cartridges[full].GetUsedBytes(), volume, next, t.GetLibrary(), t.GetDrive())))
 	return j, nil
+}
+
+// resultVolumes lists every cartridge a successful copy to a pool wrote,
+// in order: the volumes it filled (Job.volumes, from its spans) and the
+// one it ended on, volume last, whose part is the rest of the copy's bytes
+// in the last complete file the job wrote there. Nil for any other job.
+func resultVolumes(j *ferryv1.Job, res *ferryv1.JobResult, last uint32) []*ferryv1.TapeVolume {
+	dst := j.GetSpec().GetDestination()
+	if dst.GetPool() == "" || j.GetSpec().GetStreams() > 1 {
+		return nil
+	}
+	out := make([]*ferryv1.TapeVolume, 0, len(j.GetVolumes())+1)
+	var offset uint64
+	for _, v := range j.GetVolumes() {
+		out = append(out, proto.Clone(v).(*ferryv1.TapeVolume))
+		offset += v.GetBytes()
+	}
+	barcode := dst.GetDevice().GetName()
+	var file uint32
+	for _, tw := range res.GetTapeWrites() {
+		if tw.GetBarcode() != barcode {
+			continue
+		}
+		for _, f := range tw.GetFiles() {
+			if f.GetJobId() == j.GetId() && !f.GetIncomplete() {
+				file = f.GetNumber()
+			}
+		}
+	}
+	if file == 0 || res.GetBytes() < offset {
+		return out
+	}
+	return append(out, &ferryv1.TapeVolume{Volume: last, Barcode: barcode, File: file, Bytes: res.GetBytes() - offset, Offset: offset})
 }

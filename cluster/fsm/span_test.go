@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
 
@@ -108,5 +110,56 @@ func TestSpanJob(t *testing.T) {
 	// The old owner's span of the old epoch is refused.
 	if r := f.Apply(f.AppliedIndex()+1, spanCmd(10, "node-a", "p1", epoch, "A00002L9", used, "A00001L9")); !errors.Is(r.Err, ErrFenced) {
 		t.Errorf("stale owner's span: %v", r.Err)
+	}
+}
+
+// A span records the part on the full cartridge (Job.volumes) and its
+// catalog at once; the result of the copy lists every volume in order,
+// the last one's part being the rest of the copy's bytes.
+func TestSpanVolumesInResult(t *testing.T) {
+	f := deviceFixture(t)
+	applyAll(t, f,
+		poolCmd(1, "east-daily", "libA", "A00001L9", "A00002L9", "A00003L9"),
+		submitCmd(2, "p1", "", poolSpec("east-daily")),
+	)
+	epoch := runJob(t, f, 3, "node-a", "p1", tape("A00001L9", "libA", 0))
+	const part, total = 90 << 20, 200 << 20
+	span := func(step int, full, next string, file uint32, offset uint64) *ferryv1.Command {
+		c := spanCmd(step, "node-a", "p1", epoch, full, part+(1<<20), next)
+		c.GetSpanJob().FullVolume = &ferryv1.TapeVolume{File: file, Bytes: part, Offset: offset}
+		c.GetSpanJob().FullWrite = &ferryv1.TapeWrite{Barcode: full, FromFile: file, UsedBytes: part + (1 << 20),
+			Files: []*ferryv1.TapeFile{{Number: file, Bytes: part, Records: part >> 18, Sha256: testSHA256, JobId: "p1"}}}
+		return c
+	}
+	bad := span(5, "A00001L9", "A00002L9", 1, 0)
+	bad.GetSpanJob().FullWrite.Barcode = "A00003L9"
+	wantViolation(t, f.Apply(f.AppliedIndex()+1, bad).Err, "full_write.barcode", "full_barcode")
+	applyAll(t, f, span(6, "A00001L9", "A00002L9", 1, 0), span(7, "A00002L9", "A00003L9", 1, part))
+	j, _ := f.Job("p1")
+	if len(j.GetVolumes()) != 2 || j.GetVolumes()[1].GetBarcode() != "A00002L9" || j.GetVolumes()[1].GetVolume() != 2 || j.GetTapes()[0].GetVolume() != 3 {
+		t.Fatalf("volumes after two spans: %v, tapes %v", j.GetVolumes(), j.GetTapes())
+	}
+	if c, _ := f.Cartridge("A00001L9"); len(c.GetFiles()) != 1 || c.GetFiles()[0].GetJobId() != "p1" || c.GetFiles()[0].GetBytes() != part {
+		t.Errorf("the full cartridge's catalog: %v", c.GetFiles())
+	}
+	r := f.Apply(f.AppliedIndex()+1, finishCmd(8, "node-a", "p1", epoch, &ferryv1.FinishJobOp{State: ferryv1.JobState_JOB_STATE_SUCCEEDED,
+		Result: &ferryv1.JobResult{Sha256: testSHA256, Bytes: total, TapeWrites: []*ferryv1.TapeWrite{{Barcode: "A00003L9", FromFile: 1,
+			Files: []*ferryv1.TapeFile{{Number: 1, Bytes: total - 2*part, JobId: "p1"}}}}}}))
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	got := r.Job.GetResult().GetVolumes()
+	want := []*ferryv1.TapeVolume{
+		{Volume: 1, Barcode: "A00001L9", File: 1, Bytes: part},
+		{Volume: 2, Barcode: "A00002L9", File: 1, Bytes: part, Offset: part},
+		{Volume: 3, Barcode: "A00003L9", File: 1, Bytes: total - 2*part, Offset: 2 * part},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("result volumes %v, want %v", got, want)
+	}
+	for i := range want {
+		if !proto.Equal(got[i], want[i]) {
+			t.Errorf("volume %d: %v, want %v", i+1, got[i], want[i])
+		}
 	}
 }

@@ -2292,8 +2292,12 @@ func (x *UnloadDriveRequest) GetDrive() uint32 {
 }
 
 type HashRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Endpoint      *Endpoint              `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Endpoint *Endpoint              `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	// Instead of endpoint: tape files hashed one after the other as one
+	// stream of bytes, as a copy that spanned cartridges wrote them (its
+	// volumes, in order).
+	Parts         []*Endpoint `protobuf:"bytes,2,rep,name=parts,proto3" json:"parts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2331,6 +2335,13 @@ func (*HashRequest) Descriptor() ([]byte, []int) {
 func (x *HashRequest) GetEndpoint() *Endpoint {
 	if x != nil {
 		return x.Endpoint
+	}
+	return nil
+}
+
+func (x *HashRequest) GetParts() []*Endpoint {
+	if x != nil {
+		return x.Parts
 	}
 	return nil
 }
@@ -2576,9 +2587,10 @@ const file_ferry_v1_device_proto_rawDesc = "" +
 	"cartridges\"D\n" +
 	"\x12UnloadDriveRequest\x12\x18\n" +
 	"\alibrary\x18\x01 \x01(\tR\alibrary\x12\x14\n" +
-	"\x05drive\x18\x02 \x01(\rR\x05drive\"=\n" +
+	"\x05drive\x18\x02 \x01(\rR\x05drive\"g\n" +
 	"\vHashRequest\x12.\n" +
-	"\bendpoint\x18\x01 \x01(\v2\x12.ferry.v1.EndpointR\bendpoint\"V\n" +
+	"\bendpoint\x18\x01 \x01(\v2\x12.ferry.v1.EndpointR\bendpoint\x12(\n" +
+	"\x05parts\x18\x02 \x03(\v2\x12.ferry.v1.EndpointR\x05parts\"V\n" +
 	"\fHashResponse\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x14\n" +
 	"\x05bytes\x18\x02 \x01(\x04R\x05bytes\x12\x18\n" +
@@ -2686,47 +2698,48 @@ var file_ferry_v1_device_proto_depIdxs = []int32{
 	15, // 16: ferry.v1.Cartridge.ndmp_load:type_name -> ferry.v1.NdmpLoad
 	21, // 17: ferry.v1.ListCartridgesResponse.cartridges:type_name -> ferry.v1.Cartridge
 	36, // 18: ferry.v1.HashRequest.endpoint:type_name -> ferry.v1.Endpoint
-	10, // 19: ferry.v1.DeviceService.CreateDisk:input_type -> ferry.v1.CreateDiskRequest
-	11, // 20: ferry.v1.DeviceService.AddDisk:input_type -> ferry.v1.AddDiskRequest
-	12, // 21: ferry.v1.DeviceService.ListDisks:input_type -> ferry.v1.ListDisksRequest
-	17, // 22: ferry.v1.DeviceService.CreateLibrary:input_type -> ferry.v1.CreateLibraryRequest
-	18, // 23: ferry.v1.DeviceService.ListLibraries:input_type -> ferry.v1.ListLibrariesRequest
-	20, // 24: ferry.v1.DeviceService.Inventory:input_type -> ferry.v1.InventoryRequest
-	22, // 25: ferry.v1.DeviceService.LabelTape:input_type -> ferry.v1.LabelTapeRequest
-	30, // 26: ferry.v1.DeviceService.ListCartridges:input_type -> ferry.v1.ListCartridgesRequest
-	29, // 27: ferry.v1.DeviceService.ProtectTape:input_type -> ferry.v1.ProtectTapeRequest
-	23, // 28: ferry.v1.DeviceService.ImportTape:input_type -> ferry.v1.ImportTapeRequest
-	24, // 29: ferry.v1.DeviceService.EraseTape:input_type -> ferry.v1.EraseTapeRequest
-	25, // 30: ferry.v1.DeviceService.RemoveTape:input_type -> ferry.v1.RemoveTapeRequest
-	26, // 31: ferry.v1.DeviceService.RemoveDisk:input_type -> ferry.v1.RemoveDiskRequest
-	27, // 32: ferry.v1.DeviceService.RemoveLibrary:input_type -> ferry.v1.RemoveLibraryRequest
-	32, // 33: ferry.v1.DeviceService.UnloadDrive:input_type -> ferry.v1.UnloadDriveRequest
-	33, // 34: ferry.v1.DeviceService.Hash:input_type -> ferry.v1.HashRequest
-	2,  // 35: ferry.v1.DeviceService.CreatePool:input_type -> ferry.v1.CreatePoolRequest
-	3,  // 36: ferry.v1.DeviceService.ListPools:input_type -> ferry.v1.ListPoolsRequest
-	6,  // 37: ferry.v1.DeviceService.CreateDisk:output_type -> ferry.v1.Disk
-	6,  // 38: ferry.v1.DeviceService.AddDisk:output_type -> ferry.v1.Disk
-	13, // 39: ferry.v1.DeviceService.ListDisks:output_type -> ferry.v1.ListDisksResponse
-	16, // 40: ferry.v1.DeviceService.CreateLibrary:output_type -> ferry.v1.Library
-	19, // 41: ferry.v1.DeviceService.ListLibraries:output_type -> ferry.v1.ListLibrariesResponse
-	16, // 42: ferry.v1.DeviceService.Inventory:output_type -> ferry.v1.Library
-	21, // 43: ferry.v1.DeviceService.LabelTape:output_type -> ferry.v1.Cartridge
-	31, // 44: ferry.v1.DeviceService.ListCartridges:output_type -> ferry.v1.ListCartridgesResponse
-	21, // 45: ferry.v1.DeviceService.ProtectTape:output_type -> ferry.v1.Cartridge
-	21, // 46: ferry.v1.DeviceService.ImportTape:output_type -> ferry.v1.Cartridge
-	21, // 47: ferry.v1.DeviceService.EraseTape:output_type -> ferry.v1.Cartridge
-	28, // 48: ferry.v1.DeviceService.RemoveTape:output_type -> ferry.v1.RemoveResponse
-	28, // 49: ferry.v1.DeviceService.RemoveDisk:output_type -> ferry.v1.RemoveResponse
-	28, // 50: ferry.v1.DeviceService.RemoveLibrary:output_type -> ferry.v1.RemoveResponse
-	21, // 51: ferry.v1.DeviceService.UnloadDrive:output_type -> ferry.v1.Cartridge
-	34, // 52: ferry.v1.DeviceService.Hash:output_type -> ferry.v1.HashResponse
-	1,  // 53: ferry.v1.DeviceService.CreatePool:output_type -> ferry.v1.Pool
-	4,  // 54: ferry.v1.DeviceService.ListPools:output_type -> ferry.v1.ListPoolsResponse
-	37, // [37:55] is the sub-list for method output_type
-	19, // [19:37] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	36, // 19: ferry.v1.HashRequest.parts:type_name -> ferry.v1.Endpoint
+	10, // 20: ferry.v1.DeviceService.CreateDisk:input_type -> ferry.v1.CreateDiskRequest
+	11, // 21: ferry.v1.DeviceService.AddDisk:input_type -> ferry.v1.AddDiskRequest
+	12, // 22: ferry.v1.DeviceService.ListDisks:input_type -> ferry.v1.ListDisksRequest
+	17, // 23: ferry.v1.DeviceService.CreateLibrary:input_type -> ferry.v1.CreateLibraryRequest
+	18, // 24: ferry.v1.DeviceService.ListLibraries:input_type -> ferry.v1.ListLibrariesRequest
+	20, // 25: ferry.v1.DeviceService.Inventory:input_type -> ferry.v1.InventoryRequest
+	22, // 26: ferry.v1.DeviceService.LabelTape:input_type -> ferry.v1.LabelTapeRequest
+	30, // 27: ferry.v1.DeviceService.ListCartridges:input_type -> ferry.v1.ListCartridgesRequest
+	29, // 28: ferry.v1.DeviceService.ProtectTape:input_type -> ferry.v1.ProtectTapeRequest
+	23, // 29: ferry.v1.DeviceService.ImportTape:input_type -> ferry.v1.ImportTapeRequest
+	24, // 30: ferry.v1.DeviceService.EraseTape:input_type -> ferry.v1.EraseTapeRequest
+	25, // 31: ferry.v1.DeviceService.RemoveTape:input_type -> ferry.v1.RemoveTapeRequest
+	26, // 32: ferry.v1.DeviceService.RemoveDisk:input_type -> ferry.v1.RemoveDiskRequest
+	27, // 33: ferry.v1.DeviceService.RemoveLibrary:input_type -> ferry.v1.RemoveLibraryRequest
+	32, // 34: ferry.v1.DeviceService.UnloadDrive:input_type -> ferry.v1.UnloadDriveRequest
+	33, // 35: ferry.v1.DeviceService.Hash:input_type -> ferry.v1.HashRequest
+	2,  // 36: ferry.v1.DeviceService.CreatePool:input_type -> ferry.v1.CreatePoolRequest
+	3,  // 37: ferry.v1.DeviceService.ListPools:input_type -> ferry.v1.ListPoolsRequest
+	6,  // 38: ferry.v1.DeviceService.CreateDisk:output_type -> ferry.v1.Disk
+	6,  // 39: ferry.v1.DeviceService.AddDisk:output_type -> ferry.v1.Disk
+	13, // 40: ferry.v1.DeviceService.ListDisks:output_type -> ferry.v1.ListDisksResponse
+	16, // 41: ferry.v1.DeviceService.CreateLibrary:output_type -> ferry.v1.Library
+	19, // 42: ferry.v1.DeviceService.ListLibraries:output_type -> ferry.v1.ListLibrariesResponse
+	16, // 43: ferry.v1.DeviceService.Inventory:output_type -> ferry.v1.Library
+	21, // 44: ferry.v1.DeviceService.LabelTape:output_type -> ferry.v1.Cartridge
+	31, // 45: ferry.v1.DeviceService.ListCartridges:output_type -> ferry.v1.ListCartridgesResponse
+	21, // 46: ferry.v1.DeviceService.ProtectTape:output_type -> ferry.v1.Cartridge
+	21, // 47: ferry.v1.DeviceService.ImportTape:output_type -> ferry.v1.Cartridge
+	21, // 48: ferry.v1.DeviceService.EraseTape:output_type -> ferry.v1.Cartridge
+	28, // 49: ferry.v1.DeviceService.RemoveTape:output_type -> ferry.v1.RemoveResponse
+	28, // 50: ferry.v1.DeviceService.RemoveDisk:output_type -> ferry.v1.RemoveResponse
+	28, // 51: ferry.v1.DeviceService.RemoveLibrary:output_type -> ferry.v1.RemoveResponse
+	21, // 52: ferry.v1.DeviceService.UnloadDrive:output_type -> ferry.v1.Cartridge
+	34, // 53: ferry.v1.DeviceService.Hash:output_type -> ferry.v1.HashResponse
+	1,  // 54: ferry.v1.DeviceService.CreatePool:output_type -> ferry.v1.Pool
+	4,  // 55: ferry.v1.DeviceService.ListPools:output_type -> ferry.v1.ListPoolsResponse
+	38, // [38:56] is the sub-list for method output_type
+	20, // [20:38] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_device_proto_init() }

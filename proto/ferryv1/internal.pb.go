@@ -1252,7 +1252,14 @@ type SpanJobOp struct {
 	// closed the full cartridge, before anything reaches the next), committed
 	// in the same entry: a takeover after the span resumes there, on the
 	// volume the spec names, never from a position on the full one.
-	Checkpoint    *CheckpointJobOp `protobuf:"bytes,6,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	Checkpoint *CheckpointJobOp `protobuf:"bytes,6,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// The copy's part on the full cartridge (volume and barcode are set by
+	// the state machine), appended to Job.volumes.
+	FullVolume *TapeVolume `protobuf:"bytes,7,opt,name=full_volume,json=fullVolume,proto3" json:"full_volume,omitempty"`
+	// What the job left on the full cartridge, read back for its catalog,
+	// recorded when the span applies: the cartridge goes home and is
+	// another job's to append to from then on.
+	FullWrite     *TapeWrite `protobuf:"bytes,8,opt,name=full_write,json=fullWrite,proto3" json:"full_write,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1325,6 +1332,20 @@ func (x *SpanJobOp) GetNextBarcode() string {
 func (x *SpanJobOp) GetCheckpoint() *CheckpointJobOp {
 	if x != nil {
 		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *SpanJobOp) GetFullVolume() *TapeVolume {
+	if x != nil {
+		return x.FullVolume
+	}
+	return nil
+}
+
+func (x *SpanJobOp) GetFullWrite() *TapeWrite {
+	if x != nil {
+		return x.FullWrite
 	}
 	return nil
 }
@@ -2818,7 +2839,7 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"place_jobs\x18- \x01(\v2\x15.ferry.v1.PlaceJobsOpH\x00R\tplaceJobsB\x04\n" +
 	"\x02op\"2\n" +
 	"\fCreatePoolOp\x12\"\n" +
-	"\x04pool\x18\x01 \x01(\v2\x0e.ferry.v1.PoolR\x04pool\"\xe1\x01\n" +
+	"\x04pool\x18\x01 \x01(\v2\x0e.ferry.v1.PoolR\x04pool\"\xcc\x02\n" +
 	"\tSpanJobOp\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12!\n" +
@@ -2827,7 +2848,11 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\fnext_barcode\x18\x05 \x01(\tR\vnextBarcode\x129\n" +
 	"\n" +
 	"checkpoint\x18\x06 \x01(\v2\x19.ferry.v1.CheckpointJobOpR\n" +
-	"checkpoint\"4\n" +
+	"checkpoint\x125\n" +
+	"\vfull_volume\x18\a \x01(\v2\x14.ferry.v1.TapeVolumeR\n" +
+	"fullVolume\x122\n" +
+	"\n" +
+	"full_write\x18\b \x01(\v2\x13.ferry.v1.TapeWriteR\tfullWrite\"4\n" +
 	"\x0eRegisterDiskOp\x12\"\n" +
 	"\x04disk\x18\x01 \x01(\v2\x0e.ferry.v1.DiskR\x04disk\"@\n" +
 	"\x11RegisterLibraryOp\x12+\n" +
@@ -2993,21 +3018,23 @@ var file_ferry_v1_internal_proto_goTypes = []any{
 	(*RevokeTokenOp)(nil),         // 38: ferry.v1.RevokeTokenOp
 	(*SetSecretOp)(nil),           // 39: ferry.v1.SetSecretOp
 	(*Pool)(nil),                  // 40: ferry.v1.Pool
-	(*Disk)(nil),                  // 41: ferry.v1.Disk
-	(*Library)(nil),               // 42: ferry.v1.Library
-	(*Cartridge)(nil),             // 43: ferry.v1.Cartridge
-	(*PRNexus)(nil),               // 44: ferry.v1.PRNexus
-	(*Element)(nil),               // 45: ferry.v1.Element
-	(*NdmpSession)(nil),           // 46: ferry.v1.NdmpSession
-	(*TapeAssignment)(nil),        // 47: ferry.v1.TapeAssignment
-	(*JobProgress)(nil),           // 48: ferry.v1.JobProgress
-	(JobState)(0),                 // 49: ferry.v1.JobState
-	(*JobResult)(nil),             // 50: ferry.v1.JobResult
-	(*JobError)(nil),              // 51: ferry.v1.JobError
-	(*JobSpec)(nil),               // 52: ferry.v1.JobSpec
-	(*Job)(nil),                   // 53: ferry.v1.Job
-	(*AclToken)(nil),              // 54: ferry.v1.AclToken
-	(*Secret)(nil),                // 55: ferry.v1.Secret
+	(*TapeVolume)(nil),            // 41: ferry.v1.TapeVolume
+	(*TapeWrite)(nil),             // 42: ferry.v1.TapeWrite
+	(*Disk)(nil),                  // 43: ferry.v1.Disk
+	(*Library)(nil),               // 44: ferry.v1.Library
+	(*Cartridge)(nil),             // 45: ferry.v1.Cartridge
+	(*PRNexus)(nil),               // 46: ferry.v1.PRNexus
+	(*Element)(nil),               // 47: ferry.v1.Element
+	(*NdmpSession)(nil),           // 48: ferry.v1.NdmpSession
+	(*TapeAssignment)(nil),        // 49: ferry.v1.TapeAssignment
+	(*JobProgress)(nil),           // 50: ferry.v1.JobProgress
+	(JobState)(0),                 // 51: ferry.v1.JobState
+	(*JobResult)(nil),             // 52: ferry.v1.JobResult
+	(*JobError)(nil),              // 53: ferry.v1.JobError
+	(*JobSpec)(nil),               // 54: ferry.v1.JobSpec
+	(*Job)(nil),                   // 55: ferry.v1.Job
+	(*AclToken)(nil),              // 56: ferry.v1.AclToken
+	(*Secret)(nil),                // 57: ferry.v1.Secret
 }
 var file_ferry_v1_internal_proto_depIdxs = []int32{
 	2,  // 0: ferry.v1.ProgressResponse.jobs:type_name -> ferry.v1.JobLiveProgress
@@ -3043,45 +3070,47 @@ var file_ferry_v1_internal_proto_depIdxs = []int32{
 	24, // 30: ferry.v1.Command.place_jobs:type_name -> ferry.v1.PlaceJobsOp
 	40, // 31: ferry.v1.CreatePoolOp.pool:type_name -> ferry.v1.Pool
 	30, // 32: ferry.v1.SpanJobOp.checkpoint:type_name -> ferry.v1.CheckpointJobOp
-	41, // 33: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
-	42, // 34: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
-	43, // 35: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
-	44, // 36: ferry.v1.ReserveOp.nexus:type_name -> ferry.v1.PRNexus
-	45, // 37: ferry.v1.MoveMediumOp.from:type_name -> ferry.v1.Element
-	45, // 38: ferry.v1.MoveMediumOp.to:type_name -> ferry.v1.Element
-	46, // 39: ferry.v1.OpenNdmpSessionOp.session:type_name -> ferry.v1.NdmpSession
-	47, // 40: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
-	23, // 41: ferry.v1.PlaceJobsOp.places:type_name -> ferry.v1.PlaceJobOp
-	25, // 42: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
-	30, // 43: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
-	9,  // 44: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
-	48, // 45: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
-	49, // 46: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
-	50, // 47: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
-	51, // 48: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
-	52, // 49: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
-	52, // 50: ferry.v1.SubmitJobOp.streams:type_name -> ferry.v1.JobSpec
-	53, // 51: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
-	9,  // 52: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
-	41, // 53: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
-	42, // 54: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
-	43, // 55: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
-	40, // 56: ferry.v1.StateSnapshot.pools:type_name -> ferry.v1.Pool
-	54, // 57: ferry.v1.StateSnapshot.acl_tokens:type_name -> ferry.v1.AclToken
-	55, // 58: ferry.v1.StateSnapshot.secrets:type_name -> ferry.v1.Secret
-	6,  // 59: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
-	7,  // 60: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
-	3,  // 61: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
-	0,  // 62: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
-	8,  // 63: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
-	8,  // 64: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
-	5,  // 65: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
-	1,  // 66: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
-	63, // [63:67] is the sub-list for method output_type
-	59, // [59:63] is the sub-list for method input_type
-	59, // [59:59] is the sub-list for extension type_name
-	59, // [59:59] is the sub-list for extension extendee
-	0,  // [0:59] is the sub-list for field type_name
+	41, // 33: ferry.v1.SpanJobOp.full_volume:type_name -> ferry.v1.TapeVolume
+	42, // 34: ferry.v1.SpanJobOp.full_write:type_name -> ferry.v1.TapeWrite
+	43, // 35: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
+	44, // 36: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
+	45, // 37: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
+	46, // 38: ferry.v1.ReserveOp.nexus:type_name -> ferry.v1.PRNexus
+	47, // 39: ferry.v1.MoveMediumOp.from:type_name -> ferry.v1.Element
+	47, // 40: ferry.v1.MoveMediumOp.to:type_name -> ferry.v1.Element
+	48, // 41: ferry.v1.OpenNdmpSessionOp.session:type_name -> ferry.v1.NdmpSession
+	49, // 42: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
+	23, // 43: ferry.v1.PlaceJobsOp.places:type_name -> ferry.v1.PlaceJobOp
+	25, // 44: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
+	30, // 45: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
+	9,  // 46: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
+	50, // 47: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
+	51, // 48: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
+	52, // 49: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
+	53, // 50: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
+	54, // 51: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
+	54, // 52: ferry.v1.SubmitJobOp.streams:type_name -> ferry.v1.JobSpec
+	55, // 53: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
+	9,  // 54: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
+	43, // 55: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
+	44, // 56: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
+	45, // 57: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
+	40, // 58: ferry.v1.StateSnapshot.pools:type_name -> ferry.v1.Pool
+	56, // 59: ferry.v1.StateSnapshot.acl_tokens:type_name -> ferry.v1.AclToken
+	57, // 60: ferry.v1.StateSnapshot.secrets:type_name -> ferry.v1.Secret
+	6,  // 61: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
+	7,  // 62: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
+	3,  // 63: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
+	0,  // 64: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
+	8,  // 65: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
+	8,  // 66: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
+	5,  // 67: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
+	1,  // 68: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
+	65, // [65:69] is the sub-list for method output_type
+	61, // [61:65] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_internal_proto_init() }

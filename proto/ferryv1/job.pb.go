@@ -930,7 +930,11 @@ type Job struct {
 	// others are cancelled with it). Cancelling it cancels every stream.
 	Streams []string `protobuf:"bytes,18,rep,name=streams,proto3" json:"streams,omitempty"`
 	// On a stream's job: the multi-stream job it belongs to.
-	Parent        string `protobuf:"bytes,19,opt,name=parent,proto3" json:"parent,omitempty"`
+	Parent string `protobuf:"bytes,19,opt,name=parent,proto3" json:"parent,omitempty"`
+	// A copy to a pool that spanned cartridges: the volumes it filled so
+	// far, in order (SpanJobOp appends each). The volume it writes now is
+	// its tape assignment; the result lists every volume.
+	Volumes       []*TapeVolume `protobuf:"bytes,20,rep,name=volumes,proto3" json:"volumes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1098,6 +1102,95 @@ func (x *Job) GetParent() string {
 	return ""
 }
 
+func (x *Job) GetVolumes() []*TapeVolume {
+	if x != nil {
+		return x.Volumes
+	}
+	return nil
+}
+
+// TapeVolume is one cartridge of a copy that spans cartridges: the part of
+// the copy's bytes that went to it, as one tape file. A restore reads the
+// volumes in order, each file back at its offset.
+type TapeVolume struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 for the first cartridge.
+	Volume  uint32 `protobuf:"varint,1,opt,name=volume,proto3" json:"volume,omitempty"`
+	Barcode string `protobuf:"bytes,2,opt,name=barcode,proto3" json:"barcode,omitempty"`
+	// The tape file holding the part (1 is the first data file).
+	File uint32 `protobuf:"varint,3,opt,name=file,proto3" json:"file,omitempty"`
+	// Bytes of the part, and where in the copy's bytes it begins.
+	Bytes         uint64 `protobuf:"varint,4,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	Offset        uint64 `protobuf:"varint,5,opt,name=offset,proto3" json:"offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TapeVolume) Reset() {
+	*x = TapeVolume{}
+	mi := &file_ferry_v1_job_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TapeVolume) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TapeVolume) ProtoMessage() {}
+
+func (x *TapeVolume) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_job_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TapeVolume.ProtoReflect.Descriptor instead.
+func (*TapeVolume) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *TapeVolume) GetVolume() uint32 {
+	if x != nil {
+		return x.Volume
+	}
+	return 0
+}
+
+func (x *TapeVolume) GetBarcode() string {
+	if x != nil {
+		return x.Barcode
+	}
+	return ""
+}
+
+func (x *TapeVolume) GetFile() uint32 {
+	if x != nil {
+		return x.File
+	}
+	return 0
+}
+
+func (x *TapeVolume) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *TapeVolume) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
 type JobResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Hexadecimal SHA-256 of every byte written, in order.
@@ -1108,14 +1201,17 @@ type JobResult struct {
 	TapeWrites []*TapeWrite `protobuf:"bytes,4,rep,name=tape_writes,json=tapeWrites,proto3" json:"tape_writes,omitempty"`
 	// A multi-stream job's manifest: one entry per stream, in order. Its
 	// sha256 above is empty: each stream has its own.
-	Streams       []*StreamResult `protobuf:"bytes,5,rep,name=streams,proto3" json:"streams,omitempty"`
+	Streams []*StreamResult `protobuf:"bytes,5,rep,name=streams,proto3" json:"streams,omitempty"`
+	// A copy to a pool: every cartridge it wrote, in order, with the tape
+	// file and bytes of its part on each (one entry when it did not span).
+	Volumes       []*TapeVolume `protobuf:"bytes,6,rep,name=volumes,proto3" json:"volumes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JobResult) Reset() {
 	*x = JobResult{}
-	mi := &file_ferry_v1_job_proto_msgTypes[9]
+	mi := &file_ferry_v1_job_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1127,7 +1223,7 @@ func (x *JobResult) String() string {
 func (*JobResult) ProtoMessage() {}
 
 func (x *JobResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[9]
+	mi := &file_ferry_v1_job_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1140,7 +1236,7 @@ func (x *JobResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobResult.ProtoReflect.Descriptor instead.
 func (*JobResult) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{9}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *JobResult) GetSha256() string {
@@ -1178,6 +1274,13 @@ func (x *JobResult) GetStreams() []*StreamResult {
 	return nil
 }
 
+func (x *JobResult) GetVolumes() []*TapeVolume {
+	if x != nil {
+		return x.Volumes
+	}
+	return nil
+}
+
 // StreamResult is one stream of a multi-stream job as it ended: which part
 // of the source went where, and the SHA-256 of its bytes.
 type StreamResult struct {
@@ -1199,7 +1302,7 @@ type StreamResult struct {
 
 func (x *StreamResult) Reset() {
 	*x = StreamResult{}
-	mi := &file_ferry_v1_job_proto_msgTypes[10]
+	mi := &file_ferry_v1_job_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1211,7 +1314,7 @@ func (x *StreamResult) String() string {
 func (*StreamResult) ProtoMessage() {}
 
 func (x *StreamResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[10]
+	mi := &file_ferry_v1_job_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1224,7 +1327,7 @@ func (x *StreamResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamResult.ProtoReflect.Descriptor instead.
 func (*StreamResult) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{10}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StreamResult) GetIndex() uint32 {
@@ -1293,7 +1396,7 @@ type TapeWrite struct {
 
 func (x *TapeWrite) Reset() {
 	*x = TapeWrite{}
-	mi := &file_ferry_v1_job_proto_msgTypes[11]
+	mi := &file_ferry_v1_job_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +1408,7 @@ func (x *TapeWrite) String() string {
 func (*TapeWrite) ProtoMessage() {}
 
 func (x *TapeWrite) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[11]
+	mi := &file_ferry_v1_job_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1318,7 +1421,7 @@ func (x *TapeWrite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TapeWrite.ProtoReflect.Descriptor instead.
 func (*TapeWrite) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{11}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TapeWrite) GetBarcode() string {
@@ -1371,7 +1474,7 @@ type TapeFile struct {
 
 func (x *TapeFile) Reset() {
 	*x = TapeFile{}
-	mi := &file_ferry_v1_job_proto_msgTypes[12]
+	mi := &file_ferry_v1_job_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1383,7 +1486,7 @@ func (x *TapeFile) String() string {
 func (*TapeFile) ProtoMessage() {}
 
 func (x *TapeFile) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[12]
+	mi := &file_ferry_v1_job_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1396,7 +1499,7 @@ func (x *TapeFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TapeFile.ProtoReflect.Descriptor instead.
 func (*TapeFile) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{12}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TapeFile) GetNumber() uint32 {
@@ -1458,7 +1561,7 @@ type SegmentResult struct {
 
 func (x *SegmentResult) Reset() {
 	*x = SegmentResult{}
-	mi := &file_ferry_v1_job_proto_msgTypes[13]
+	mi := &file_ferry_v1_job_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1470,7 +1573,7 @@ func (x *SegmentResult) String() string {
 func (*SegmentResult) ProtoMessage() {}
 
 func (x *SegmentResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[13]
+	mi := &file_ferry_v1_job_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1483,7 +1586,7 @@ func (x *SegmentResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentResult.ProtoReflect.Descriptor instead.
 func (*SegmentResult) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SegmentResult) GetSha256() string {
@@ -1516,7 +1619,7 @@ type JobError struct {
 
 func (x *JobError) Reset() {
 	*x = JobError{}
-	mi := &file_ferry_v1_job_proto_msgTypes[14]
+	mi := &file_ferry_v1_job_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1528,7 +1631,7 @@ func (x *JobError) String() string {
 func (*JobError) ProtoMessage() {}
 
 func (x *JobError) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[14]
+	mi := &file_ferry_v1_job_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1541,7 +1644,7 @@ func (x *JobError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobError.ProtoReflect.Descriptor instead.
 func (*JobError) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *JobError) GetMessage() string {
@@ -1594,7 +1697,7 @@ type TapeAssignment struct {
 
 func (x *TapeAssignment) Reset() {
 	*x = TapeAssignment{}
-	mi := &file_ferry_v1_job_proto_msgTypes[15]
+	mi := &file_ferry_v1_job_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1606,7 +1709,7 @@ func (x *TapeAssignment) String() string {
 func (*TapeAssignment) ProtoMessage() {}
 
 func (x *TapeAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[15]
+	mi := &file_ferry_v1_job_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1619,7 +1722,7 @@ func (x *TapeAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TapeAssignment.ProtoReflect.Descriptor instead.
 func (*TapeAssignment) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{15}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TapeAssignment) GetBarcode() string {
@@ -1668,7 +1771,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[16]
+	mi := &file_ferry_v1_job_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1680,7 +1783,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[16]
+	mi := &file_ferry_v1_job_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1693,7 +1796,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SubmitJobRequest) GetSpec() *JobSpec {
@@ -1728,7 +1831,7 @@ type SubmitJobResponse struct {
 
 func (x *SubmitJobResponse) Reset() {
 	*x = SubmitJobResponse{}
-	mi := &file_ferry_v1_job_proto_msgTypes[17]
+	mi := &file_ferry_v1_job_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1740,7 +1843,7 @@ func (x *SubmitJobResponse) String() string {
 func (*SubmitJobResponse) ProtoMessage() {}
 
 func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[17]
+	mi := &file_ferry_v1_job_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1753,7 +1856,7 @@ func (x *SubmitJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobResponse.ProtoReflect.Descriptor instead.
 func (*SubmitJobResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SubmitJobResponse) GetJob() *Job {
@@ -1781,7 +1884,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[18]
+	mi := &file_ferry_v1_job_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1793,7 +1896,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[18]
+	mi := &file_ferry_v1_job_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1806,7 +1909,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetJobRequest) GetId() string {
@@ -1839,7 +1942,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[19]
+	mi := &file_ferry_v1_job_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1851,7 +1954,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[19]
+	mi := &file_ferry_v1_job_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1864,7 +1967,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListJobsRequest) GetState() JobState {
@@ -1905,7 +2008,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_ferry_v1_job_proto_msgTypes[20]
+	mi := &file_ferry_v1_job_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1917,7 +2020,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[20]
+	mi := &file_ferry_v1_job_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1930,7 +2033,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListJobsResponse) GetJobs() []*Job {
@@ -1957,7 +2060,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[21]
+	mi := &file_ferry_v1_job_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1969,7 +2072,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[21]
+	mi := &file_ferry_v1_job_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1982,7 +2085,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{21}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CancelJobRequest) GetId() string {
@@ -2008,7 +2111,7 @@ type WatchJobRequest struct {
 
 func (x *WatchJobRequest) Reset() {
 	*x = WatchJobRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[22]
+	mi := &file_ferry_v1_job_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2020,7 +2123,7 @@ func (x *WatchJobRequest) String() string {
 func (*WatchJobRequest) ProtoMessage() {}
 
 func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[22]
+	mi := &file_ferry_v1_job_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2033,7 +2136,7 @@ func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchJobRequest.ProtoReflect.Descriptor instead.
 func (*WatchJobRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{22}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WatchJobRequest) GetId() string {
@@ -2055,7 +2158,7 @@ type CopyResultsRequest struct {
 
 func (x *CopyResultsRequest) Reset() {
 	*x = CopyResultsRequest{}
-	mi := &file_ferry_v1_job_proto_msgTypes[23]
+	mi := &file_ferry_v1_job_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2067,7 +2170,7 @@ func (x *CopyResultsRequest) String() string {
 func (*CopyResultsRequest) ProtoMessage() {}
 
 func (x *CopyResultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[23]
+	mi := &file_ferry_v1_job_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2080,7 +2183,7 @@ func (x *CopyResultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CopyResultsRequest.ProtoReflect.Descriptor instead.
 func (*CopyResultsRequest) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{23}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CopyResultsRequest) GetId() string {
@@ -2109,7 +2212,7 @@ type CopyResultsResponse struct {
 
 func (x *CopyResultsResponse) Reset() {
 	*x = CopyResultsResponse{}
-	mi := &file_ferry_v1_job_proto_msgTypes[24]
+	mi := &file_ferry_v1_job_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2121,7 +2224,7 @@ func (x *CopyResultsResponse) String() string {
 func (*CopyResultsResponse) ProtoMessage() {}
 
 func (x *CopyResultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_job_proto_msgTypes[24]
+	mi := &file_ferry_v1_job_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2134,7 +2237,7 @@ func (x *CopyResultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CopyResultsResponse.ProtoReflect.Descriptor instead.
 func (*CopyResultsResponse) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_job_proto_rawDescGZIP(), []int{24}
+	return file_ferry_v1_job_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CopyResultsResponse) GetData() []byte {
@@ -2214,7 +2317,7 @@ const file_ferry_v1_job_proto_rawDesc = "" +
 	"\x04node\x18\x03 \x01(\tR\x04node\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12\x1d\n" +
 	"\n" +
-	"raft_index\x18\x05 \x01(\x04R\traftIndex\"\xd8\x05\n" +
+	"raft_index\x18\x05 \x01(\x04R\traftIndex\"\x88\x06\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12%\n" +
@@ -2239,14 +2342,23 @@ const file_ferry_v1_job_proto_rawDesc = "" +
 	"checkpoint\x12.\n" +
 	"\x05tapes\x18\x11 \x03(\v2\x18.ferry.v1.TapeAssignmentR\x05tapes\x12\x18\n" +
 	"\astreams\x18\x12 \x03(\tR\astreams\x12\x16\n" +
-	"\x06parent\x18\x13 \x01(\tR\x06parent\"\xd6\x01\n" +
+	"\x06parent\x18\x13 \x01(\tR\x06parent\x12.\n" +
+	"\avolumes\x18\x14 \x03(\v2\x14.ferry.v1.TapeVolumeR\avolumes\"\x80\x01\n" +
+	"\n" +
+	"TapeVolume\x12\x16\n" +
+	"\x06volume\x18\x01 \x01(\rR\x06volume\x12\x18\n" +
+	"\abarcode\x18\x02 \x01(\tR\abarcode\x12\x12\n" +
+	"\x04file\x18\x03 \x01(\rR\x04file\x12\x14\n" +
+	"\x05bytes\x18\x04 \x01(\x04R\x05bytes\x12\x16\n" +
+	"\x06offset\x18\x05 \x01(\x04R\x06offset\"\x86\x02\n" +
 	"\tJobResult\x12\x16\n" +
 	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x14\n" +
 	"\x05bytes\x18\x02 \x01(\x04R\x05bytes\x123\n" +
 	"\bsegments\x18\x03 \x03(\v2\x17.ferry.v1.SegmentResultR\bsegments\x124\n" +
 	"\vtape_writes\x18\x04 \x03(\v2\x13.ferry.v1.TapeWriteR\n" +
 	"tapeWrites\x120\n" +
-	"\astreams\x18\x05 \x03(\v2\x16.ferry.v1.StreamResultR\astreams\"\x81\x02\n" +
+	"\astreams\x18\x05 \x03(\v2\x16.ferry.v1.StreamResultR\astreams\x12.\n" +
+	"\avolumes\x18\x06 \x03(\v2\x14.ferry.v1.TapeVolumeR\avolumes\"\x81\x02\n" +
 	"\fStreamResult\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\x15\n" +
 	"\x06job_id\x18\x02 \x01(\tR\x05jobId\x12*\n" +
@@ -2357,7 +2469,7 @@ func file_ferry_v1_job_proto_rawDescGZIP() []byte {
 }
 
 var file_ferry_v1_job_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_ferry_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_ferry_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_ferry_v1_job_proto_goTypes = []any{
 	(DeviceKind)(0),               // 0: ferry.v1.DeviceKind
 	(JobState)(0),                 // 1: ferry.v1.JobState
@@ -2371,23 +2483,24 @@ var file_ferry_v1_job_proto_goTypes = []any{
 	(*JobProgress)(nil),           // 9: ferry.v1.JobProgress
 	(*JobEvent)(nil),              // 10: ferry.v1.JobEvent
 	(*Job)(nil),                   // 11: ferry.v1.Job
-	(*JobResult)(nil),             // 12: ferry.v1.JobResult
-	(*StreamResult)(nil),          // 13: ferry.v1.StreamResult
-	(*TapeWrite)(nil),             // 14: ferry.v1.TapeWrite
-	(*TapeFile)(nil),              // 15: ferry.v1.TapeFile
-	(*SegmentResult)(nil),         // 16: ferry.v1.SegmentResult
-	(*JobError)(nil),              // 17: ferry.v1.JobError
-	(*TapeAssignment)(nil),        // 18: ferry.v1.TapeAssignment
-	(*SubmitJobRequest)(nil),      // 19: ferry.v1.SubmitJobRequest
-	(*SubmitJobResponse)(nil),     // 20: ferry.v1.SubmitJobResponse
-	(*GetJobRequest)(nil),         // 21: ferry.v1.GetJobRequest
-	(*ListJobsRequest)(nil),       // 22: ferry.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),      // 23: ferry.v1.ListJobsResponse
-	(*CancelJobRequest)(nil),      // 24: ferry.v1.CancelJobRequest
-	(*WatchJobRequest)(nil),       // 25: ferry.v1.WatchJobRequest
-	(*CopyResultsRequest)(nil),    // 26: ferry.v1.CopyResultsRequest
-	(*CopyResultsResponse)(nil),   // 27: ferry.v1.CopyResultsResponse
-	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
+	(*TapeVolume)(nil),            // 12: ferry.v1.TapeVolume
+	(*JobResult)(nil),             // 13: ferry.v1.JobResult
+	(*StreamResult)(nil),          // 14: ferry.v1.StreamResult
+	(*TapeWrite)(nil),             // 15: ferry.v1.TapeWrite
+	(*TapeFile)(nil),              // 16: ferry.v1.TapeFile
+	(*SegmentResult)(nil),         // 17: ferry.v1.SegmentResult
+	(*JobError)(nil),              // 18: ferry.v1.JobError
+	(*TapeAssignment)(nil),        // 19: ferry.v1.TapeAssignment
+	(*SubmitJobRequest)(nil),      // 20: ferry.v1.SubmitJobRequest
+	(*SubmitJobResponse)(nil),     // 21: ferry.v1.SubmitJobResponse
+	(*GetJobRequest)(nil),         // 22: ferry.v1.GetJobRequest
+	(*ListJobsRequest)(nil),       // 23: ferry.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),      // 24: ferry.v1.ListJobsResponse
+	(*CancelJobRequest)(nil),      // 25: ferry.v1.CancelJobRequest
+	(*WatchJobRequest)(nil),       // 26: ferry.v1.WatchJobRequest
+	(*CopyResultsRequest)(nil),    // 27: ferry.v1.CopyResultsRequest
+	(*CopyResultsResponse)(nil),   // 28: ferry.v1.CopyResultsResponse
+	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
 }
 var file_ferry_v1_job_proto_depIdxs = []int32{
 	0,  // 0: ferry.v1.Endpoint.kind:type_name -> ferry.v1.DeviceKind
@@ -2397,50 +2510,52 @@ var file_ferry_v1_job_proto_depIdxs = []int32{
 	5,  // 4: ferry.v1.JobSpec.segments:type_name -> ferry.v1.Segment
 	6,  // 5: ferry.v1.JobSpec.options:type_name -> ferry.v1.JobOptions
 	8,  // 6: ferry.v1.JobSpec.ndmp:type_name -> ferry.v1.NdmpSession
-	28, // 7: ferry.v1.JobProgress.live_at:type_name -> google.protobuf.Timestamp
-	28, // 8: ferry.v1.JobEvent.time:type_name -> google.protobuf.Timestamp
+	29, // 7: ferry.v1.JobProgress.live_at:type_name -> google.protobuf.Timestamp
+	29, // 8: ferry.v1.JobEvent.time:type_name -> google.protobuf.Timestamp
 	1,  // 9: ferry.v1.JobEvent.state:type_name -> ferry.v1.JobState
 	7,  // 10: ferry.v1.Job.spec:type_name -> ferry.v1.JobSpec
 	1,  // 11: ferry.v1.Job.state:type_name -> ferry.v1.JobState
 	9,  // 12: ferry.v1.Job.progress:type_name -> ferry.v1.JobProgress
 	10, // 13: ferry.v1.Job.history:type_name -> ferry.v1.JobEvent
-	28, // 14: ferry.v1.Job.created_at:type_name -> google.protobuf.Timestamp
-	28, // 15: ferry.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
-	12, // 16: ferry.v1.Job.result:type_name -> ferry.v1.JobResult
-	17, // 17: ferry.v1.Job.error:type_name -> ferry.v1.JobError
-	18, // 18: ferry.v1.Job.tapes:type_name -> ferry.v1.TapeAssignment
-	16, // 19: ferry.v1.JobResult.segments:type_name -> ferry.v1.SegmentResult
-	14, // 20: ferry.v1.JobResult.tape_writes:type_name -> ferry.v1.TapeWrite
-	13, // 21: ferry.v1.JobResult.streams:type_name -> ferry.v1.StreamResult
-	4,  // 22: ferry.v1.StreamResult.source:type_name -> ferry.v1.Endpoint
-	4,  // 23: ferry.v1.StreamResult.destination:type_name -> ferry.v1.Endpoint
-	14, // 24: ferry.v1.StreamResult.tape_writes:type_name -> ferry.v1.TapeWrite
-	15, // 25: ferry.v1.TapeWrite.files:type_name -> ferry.v1.TapeFile
-	28, // 26: ferry.v1.TapeFile.written_at:type_name -> google.protobuf.Timestamp
-	14, // 27: ferry.v1.JobError.tape_writes:type_name -> ferry.v1.TapeWrite
-	7,  // 28: ferry.v1.SubmitJobRequest.spec:type_name -> ferry.v1.JobSpec
-	7,  // 29: ferry.v1.SubmitJobRequest.streams:type_name -> ferry.v1.JobSpec
-	11, // 30: ferry.v1.SubmitJobResponse.job:type_name -> ferry.v1.Job
-	1,  // 31: ferry.v1.ListJobsRequest.state:type_name -> ferry.v1.JobState
-	11, // 32: ferry.v1.ListJobsResponse.jobs:type_name -> ferry.v1.Job
-	2,  // 33: ferry.v1.CopyResultsRequest.action:type_name -> ferry.v1.CopyResultsAction
-	19, // 34: ferry.v1.JobService.Submit:input_type -> ferry.v1.SubmitJobRequest
-	21, // 35: ferry.v1.JobService.Get:input_type -> ferry.v1.GetJobRequest
-	22, // 36: ferry.v1.JobService.List:input_type -> ferry.v1.ListJobsRequest
-	24, // 37: ferry.v1.JobService.Cancel:input_type -> ferry.v1.CancelJobRequest
-	25, // 38: ferry.v1.JobService.Watch:input_type -> ferry.v1.WatchJobRequest
-	26, // 39: ferry.v1.JobService.CopyResults:input_type -> ferry.v1.CopyResultsRequest
-	20, // 40: ferry.v1.JobService.Submit:output_type -> ferry.v1.SubmitJobResponse
-	11, // 41: ferry.v1.JobService.Get:output_type -> ferry.v1.Job
-	23, // 42: ferry.v1.JobService.List:output_type -> ferry.v1.ListJobsResponse
-	11, // 43: ferry.v1.JobService.Cancel:output_type -> ferry.v1.Job
-	11, // 44: ferry.v1.JobService.Watch:output_type -> ferry.v1.Job
-	27, // 45: ferry.v1.JobService.CopyResults:output_type -> ferry.v1.CopyResultsResponse
-	40, // [40:46] is the sub-list for method output_type
-	34, // [34:40] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	29, // 14: ferry.v1.Job.created_at:type_name -> google.protobuf.Timestamp
+	29, // 15: ferry.v1.Job.updated_at:type_name -> google.protobuf.Timestamp
+	13, // 16: ferry.v1.Job.result:type_name -> ferry.v1.JobResult
+	18, // 17: ferry.v1.Job.error:type_name -> ferry.v1.JobError
+	19, // 18: ferry.v1.Job.tapes:type_name -> ferry.v1.TapeAssignment
+	12, // 19: ferry.v1.Job.volumes:type_name -> ferry.v1.TapeVolume
+	17, // 20: ferry.v1.JobResult.segments:type_name -> ferry.v1.SegmentResult
+	15, // 21: ferry.v1.JobResult.tape_writes:type_name -> ferry.v1.TapeWrite
+	14, // 22: ferry.v1.JobResult.streams:type_name -> ferry.v1.StreamResult
+	12, // 23: ferry.v1.JobResult.volumes:type_name -> ferry.v1.TapeVolume
+	4,  // 24: ferry.v1.StreamResult.source:type_name -> ferry.v1.Endpoint
+	4,  // 25: ferry.v1.StreamResult.destination:type_name -> ferry.v1.Endpoint
+	15, // 26: ferry.v1.StreamResult.tape_writes:type_name -> ferry.v1.TapeWrite
+	16, // 27: ferry.v1.TapeWrite.files:type_name -> ferry.v1.TapeFile
+	29, // 28: ferry.v1.TapeFile.written_at:type_name -> google.protobuf.Timestamp
+	15, // 29: ferry.v1.JobError.tape_writes:type_name -> ferry.v1.TapeWrite
+	7,  // 30: ferry.v1.SubmitJobRequest.spec:type_name -> ferry.v1.JobSpec
+	7,  // 31: ferry.v1.SubmitJobRequest.streams:type_name -> ferry.v1.JobSpec
+	11, // 32: ferry.v1.SubmitJobResponse.job:type_name -> ferry.v1.Job
+	1,  // 33: ferry.v1.ListJobsRequest.state:type_name -> ferry.v1.JobState
+	11, // 34: ferry.v1.ListJobsResponse.jobs:type_name -> ferry.v1.Job
+	2,  // 35: ferry.v1.CopyResultsRequest.action:type_name -> ferry.v1.CopyResultsAction
+	20, // 36: ferry.v1.JobService.Submit:input_type -> ferry.v1.SubmitJobRequest
+	22, // 37: ferry.v1.JobService.Get:input_type -> ferry.v1.GetJobRequest
+	23, // 38: ferry.v1.JobService.List:input_type -> ferry.v1.ListJobsRequest
+	25, // 39: ferry.v1.JobService.Cancel:input_type -> ferry.v1.CancelJobRequest
+	26, // 40: ferry.v1.JobService.Watch:input_type -> ferry.v1.WatchJobRequest
+	27, // 41: ferry.v1.JobService.CopyResults:input_type -> ferry.v1.CopyResultsRequest
+	21, // 42: ferry.v1.JobService.Submit:output_type -> ferry.v1.SubmitJobResponse
+	11, // 43: ferry.v1.JobService.Get:output_type -> ferry.v1.Job
+	24, // 44: ferry.v1.JobService.List:output_type -> ferry.v1.ListJobsResponse
+	11, // 45: ferry.v1.JobService.Cancel:output_type -> ferry.v1.Job
+	11, // 46: ferry.v1.JobService.Watch:output_type -> ferry.v1.Job
+	28, // 47: ferry.v1.JobService.CopyResults:output_type -> ferry.v1.CopyResultsResponse
+	42, // [42:48] is the sub-list for method output_type
+	36, // [36:42] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_job_proto_init() }
@@ -2459,7 +2574,7 @@ func file_ferry_v1_job_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_job_proto_rawDesc), len(file_ferry_v1_job_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   25,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
