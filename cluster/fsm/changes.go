@@ -96,7 +96,7 @@ func (f *feed) note(st *state, cmd *ferryv1.Command, r Result) {
 	}
 	switch cmd.GetOp().(type) {
 	case *ferryv1.Command_SubmitJob, *ferryv1.Command_WaitJob, *ferryv1.Command_WaitJobs,
-		*ferryv1.Command_StartJob, *ferryv1.Command_CheckpointJob, *ferryv1.Command_CheckpointJobs:
+		*ferryv1.Command_StartJob, *ferryv1.Command_CheckpointJob, *ferryv1.Command_CheckpointJobs, *ferryv1.Command_SpanWait:
 	case *ferryv1.Command_BootstrapAcl, *ferryv1.Command_CreateToken, *ferryv1.Command_RevokeToken, *ferryv1.Command_SetSecret:
 		// ACLs and secrets: nothing a job or a device depends on.
 	case *ferryv1.Command_RegisterDisk, *ferryv1.Command_RegisterLibrary, *ferryv1.Command_AddCartridge,

@@ -279,6 +279,11 @@ func (f *FSM) apply(index uint64, cmd *ferryv1.Command) Result {
 			return Result{Err: noBody("span_job")}
 		}
 		r.Job, r.Err = f.st.spanJob(index, cmd, op.SpanJob)
+	case *ferryv1.Command_SpanWait:
+		if op.SpanWait == nil {
+			return Result{Err: noBody("span_wait")}
+		}
+		r.Job, r.Existing, r.Err = f.st.spanWait(index, cmd, op.SpanWait)
 	case *ferryv1.Command_CreatePool:
 		if op.CreatePool == nil {
 			return Result{Err: noBody("create_pool")}

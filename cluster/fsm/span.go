@@ -132,9 +132,42 @@ func (s *state) spanJob(index uint64, cmd *ferryv1.Command, op *ferryv1.SpanJobO
 		return nil, fmt.Errorf("%w: span job %q: the checked checkpoint was refused: %w", ErrBadSnapshot, j.GetId(), err)
 	}
 	j.UpdatedAt = proto.Clone(cmd.GetTime()).(*timestamppb.Timestamp)
+	j.StateReason = fmt.Sprintf("running on %s", j.GetOwner())
 	j.History = append(j.History, eventAbout(index, cmd, j.GetOwner(), fmt.Sprintf(
 		"spanned: %s is full (%d bytes in use); volume %d is %s in %s drive %d", full, s.cartridges[full].GetUsedBytes(), volume, next, t.GetLibrary(), t.GetDrive())))
 	return j, nil
+}
+
+// spanWaitPrefix starts the state reason of a copy waiting for a
+// cartridge to span to.
+const spanWaitPrefix = "waiting for a cartridge to continue on: "
+
+// spanWait records why a copy to a pool that filled its cartridge waits
+// for another (SpanWaitOp): in its state reason and, when the reason
+// changes, its history. unchanged is true when it already said so.
+func (s *state) spanWait(index uint64, cmd *ferryv1.Command, op *ferryv1.SpanWaitOp) (j *ferryv1.Job, unchanged bool, err error) {
+	var v violations
+	v.commandTime(cmd)
+	v.owner(cmd)
+	v.epoch(op.GetEpoch())
+	v.reason(op.GetReason())
+	if err := v.err(); err != nil {
+		return nil, false, err
+	}
+	if j, err = s.fencedJob("span wait", cmd, op.GetJobId(), op.GetEpoch()); err != nil {
+		return nil, false, err
+	}
+	if j.GetSpec().GetDestination().GetPool() == "" {
+		return nil, false, fmt.Errorf("span wait job %q: %w: its destination is no pool", j.GetId(), ErrInvalid)
+	}
+	reason := spanWaitPrefix + op.GetReason()
+	if j.GetStateReason() == reason {
+		return j, true, nil
+	}
+	j.StateReason = reason
+	j.UpdatedAt = proto.Clone(cmd.GetTime()).(*timestamppb.Timestamp)
+	j.History = append(j.History, eventAbout(index, cmd, j.GetOwner(), reason))
+	return j, false, nil
 }
 
 // resultVolumes lists every cartridge a successful copy to a pool wrote,

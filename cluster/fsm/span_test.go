@@ -163,3 +163,35 @@ func TestSpanVolumesInResult(t *testing.T) {
 		}
 	}
 }
+
+// A copy that finds no member to span to says why, once per reason, and
+// only its owner at its epoch can; the span that follows ends the wait.
+func TestSpanWait(t *testing.T) {
+	f := deviceFixture(t)
+	applyAll(t, f,
+		poolCmd(1, "east-daily", "libA", "A00001L9", "A00002L9"),
+		submitCmd(2, "p1", "", poolSpec("east-daily")),
+	)
+	epoch := runJob(t, f, 3, "node-a", "p1", tape("A00001L9", "libA", 0))
+	wait := func(step int, node string, epoch uint64, reason string) *ferryv1.Command {
+		return &ferryv1.Command{RequestId: "wait-p1", Time: stamp(step), Node: node,
+			Op: &ferryv1.Command_SpanWait{SpanWait: &ferryv1.SpanWaitOp{JobId: "p1", Epoch: epoch, Reason: reason}}}
+	}
+	if r := f.Apply(f.AppliedIndex()+1, wait(5, "node-b", epoch, "pool east-daily has no scratch cartridge")); !errors.Is(r.Err, ErrFenced) {
+		t.Fatalf("another node's wait: %v", r.Err)
+	}
+	wantViolation(t, f.Apply(f.AppliedIndex()+1, wait(5, "node-a", epoch, "")).Err, "reason", "required")
+	for range 2 {
+		if r := f.Apply(f.AppliedIndex()+1, wait(6, "node-a", epoch, "pool east-daily has no scratch cartridge (1 full)")); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	j, _ := f.Job("p1")
+	if !strings.Contains(j.GetStateReason(), "pool east-daily has no scratch cartridge") || strings.Count(history(j), "waiting for a cartridge") != 1 {
+		t.Errorf("reason %q, history:\n%s", j.GetStateReason(), history(j))
+	}
+	applyAll(t, f, spanCmd(7, "node-a", "p1", epoch, "A00001L9", 90<<20, "A00002L9"))
+	if j, _ := f.Job("p1"); strings.Contains(j.GetStateReason(), "waiting") {
+		t.Errorf("still waiting after the span: %q", j.GetStateReason())
+	}
+}

@@ -706,6 +706,7 @@ type Command struct {
 	//	*Command_EndNdmpSession
 	//	*Command_CreatePool
 	//	*Command_SpanJob
+	//	*Command_SpanWait
 	//	*Command_BootstrapAcl
 	//	*Command_CreateToken
 	//	*Command_RevokeToken
@@ -972,6 +973,15 @@ func (x *Command) GetSpanJob() *SpanJobOp {
 	return nil
 }
 
+func (x *Command) GetSpanWait() *SpanWaitOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SpanWait); ok {
+			return x.SpanWait
+		}
+	}
+	return nil
+}
+
 func (x *Command) GetBootstrapAcl() *BootstrapAclOp {
 	if x != nil {
 		if x, ok := x.Op.(*Command_BootstrapAcl); ok {
@@ -1109,6 +1119,10 @@ type Command_SpanJob struct {
 	SpanJob *SpanJobOp `protobuf:"bytes,31,opt,name=span_job,json=spanJob,proto3,oneof"`
 }
 
+type Command_SpanWait struct {
+	SpanWait *SpanWaitOp `protobuf:"bytes,32,opt,name=span_wait,json=spanWait,proto3,oneof"`
+}
+
 type Command_BootstrapAcl struct {
 	// 35-38: ACLs (acl.proto).
 	BootstrapAcl *BootstrapAclOp `protobuf:"bytes,35,opt,name=bootstrap_acl,json=bootstrapAcl,proto3,oneof"`
@@ -1174,6 +1188,8 @@ func (*Command_EndNdmpSession) isCommand_Op() {}
 func (*Command_CreatePool) isCommand_Op() {}
 
 func (*Command_SpanJob) isCommand_Op() {}
+
+func (*Command_SpanWait) isCommand_Op() {}
 
 func (*Command_BootstrapAcl) isCommand_Op() {}
 
@@ -1350,6 +1366,72 @@ func (x *SpanJobOp) GetFullWrite() *TapeWrite {
 	return nil
 }
 
+// SpanWaitOp is the owner's report that a copy to a pool reached early
+// warning and no member of the pool can take the rest: the copy holds its
+// cartridge and drive and waits, as a backup application's mount request
+// does, and the job's state reason says why (naming the pool) until a
+// cartridge is labelled into the pool and the span goes on. Fenced like a
+// checkpoint; the same reason again changes nothing.
+type SpanWaitOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpanWaitOp) Reset() {
+	*x = SpanWaitOp{}
+	mi := &file_ferry_v1_internal_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpanWaitOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpanWaitOp) ProtoMessage() {}
+
+func (x *SpanWaitOp) ProtoReflect() protoreflect.Message {
+	mi := &file_ferry_v1_internal_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpanWaitOp.ProtoReflect.Descriptor instead.
+func (*SpanWaitOp) Descriptor() ([]byte, []int) {
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SpanWaitOp) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *SpanWaitOp) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *SpanWaitOp) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 type RegisterDiskOp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Disk          *Disk                  `protobuf:"bytes,1,opt,name=disk,proto3" json:"disk,omitempty"`
@@ -1359,7 +1441,7 @@ type RegisterDiskOp struct {
 
 func (x *RegisterDiskOp) Reset() {
 	*x = RegisterDiskOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[13]
+	mi := &file_ferry_v1_internal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1371,7 +1453,7 @@ func (x *RegisterDiskOp) String() string {
 func (*RegisterDiskOp) ProtoMessage() {}
 
 func (x *RegisterDiskOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[13]
+	mi := &file_ferry_v1_internal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1384,7 +1466,7 @@ func (x *RegisterDiskOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDiskOp.ProtoReflect.Descriptor instead.
 func (*RegisterDiskOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{13}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RegisterDiskOp) GetDisk() *Disk {
@@ -1403,7 +1485,7 @@ type RegisterLibraryOp struct {
 
 func (x *RegisterLibraryOp) Reset() {
 	*x = RegisterLibraryOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[14]
+	mi := &file_ferry_v1_internal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1415,7 +1497,7 @@ func (x *RegisterLibraryOp) String() string {
 func (*RegisterLibraryOp) ProtoMessage() {}
 
 func (x *RegisterLibraryOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[14]
+	mi := &file_ferry_v1_internal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1428,7 +1510,7 @@ func (x *RegisterLibraryOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterLibraryOp.ProtoReflect.Descriptor instead.
 func (*RegisterLibraryOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{14}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RegisterLibraryOp) GetLibrary() *Library {
@@ -1447,7 +1529,7 @@ type AddCartridgeOp struct {
 
 func (x *AddCartridgeOp) Reset() {
 	*x = AddCartridgeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[15]
+	mi := &file_ferry_v1_internal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1459,7 +1541,7 @@ func (x *AddCartridgeOp) String() string {
 func (*AddCartridgeOp) ProtoMessage() {}
 
 func (x *AddCartridgeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[15]
+	mi := &file_ferry_v1_internal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1472,7 +1554,7 @@ func (x *AddCartridgeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddCartridgeOp.ProtoReflect.Descriptor instead.
 func (*AddCartridgeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{15}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AddCartridgeOp) GetCartridge() *Cartridge {
@@ -1496,7 +1578,7 @@ type RemoveDeviceOp struct {
 
 func (x *RemoveDeviceOp) Reset() {
 	*x = RemoveDeviceOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[16]
+	mi := &file_ferry_v1_internal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1508,7 +1590,7 @@ func (x *RemoveDeviceOp) String() string {
 func (*RemoveDeviceOp) ProtoMessage() {}
 
 func (x *RemoveDeviceOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[16]
+	mi := &file_ferry_v1_internal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1521,7 +1603,7 @@ func (x *RemoveDeviceOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDeviceOp.ProtoReflect.Descriptor instead.
 func (*RemoveDeviceOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{16}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RemoveDeviceOp) GetDisk() string {
@@ -1558,7 +1640,7 @@ type EraseCartridgeOp struct {
 
 func (x *EraseCartridgeOp) Reset() {
 	*x = EraseCartridgeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[17]
+	mi := &file_ferry_v1_internal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1570,7 +1652,7 @@ func (x *EraseCartridgeOp) String() string {
 func (*EraseCartridgeOp) ProtoMessage() {}
 
 func (x *EraseCartridgeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[17]
+	mi := &file_ferry_v1_internal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1583,7 +1665,7 @@ func (x *EraseCartridgeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseCartridgeOp.ProtoReflect.Descriptor instead.
 func (*EraseCartridgeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{17}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *EraseCartridgeOp) GetBarcode() string {
@@ -1617,7 +1699,7 @@ type ReserveOp struct {
 
 func (x *ReserveOp) Reset() {
 	*x = ReserveOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[18]
+	mi := &file_ferry_v1_internal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1629,7 +1711,7 @@ func (x *ReserveOp) String() string {
 func (*ReserveOp) ProtoMessage() {}
 
 func (x *ReserveOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[18]
+	mi := &file_ferry_v1_internal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1642,7 +1724,7 @@ func (x *ReserveOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReserveOp.ProtoReflect.Descriptor instead.
 func (*ReserveOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{18}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReserveOp) GetDisk() string {
@@ -1693,7 +1775,7 @@ type MoveMediumOp struct {
 
 func (x *MoveMediumOp) Reset() {
 	*x = MoveMediumOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[19]
+	mi := &file_ferry_v1_internal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1705,7 +1787,7 @@ func (x *MoveMediumOp) String() string {
 func (*MoveMediumOp) ProtoMessage() {}
 
 func (x *MoveMediumOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[19]
+	mi := &file_ferry_v1_internal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1718,7 +1800,7 @@ func (x *MoveMediumOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveMediumOp.ProtoReflect.Descriptor instead.
 func (*MoveMediumOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{19}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *MoveMediumOp) GetLibrary() string {
@@ -1767,7 +1849,7 @@ type OpenNdmpSessionOp struct {
 
 func (x *OpenNdmpSessionOp) Reset() {
 	*x = OpenNdmpSessionOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[20]
+	mi := &file_ferry_v1_internal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1779,7 +1861,7 @@ func (x *OpenNdmpSessionOp) String() string {
 func (*OpenNdmpSessionOp) ProtoMessage() {}
 
 func (x *OpenNdmpSessionOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[20]
+	mi := &file_ferry_v1_internal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1792,7 +1874,7 @@ func (x *OpenNdmpSessionOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenNdmpSessionOp.ProtoReflect.Descriptor instead.
 func (*OpenNdmpSessionOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{20}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *OpenNdmpSessionOp) GetJobId() string {
@@ -1826,7 +1908,7 @@ type EndNdmpSessionOp struct {
 
 func (x *EndNdmpSessionOp) Reset() {
 	*x = EndNdmpSessionOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[21]
+	mi := &file_ferry_v1_internal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1838,7 +1920,7 @@ func (x *EndNdmpSessionOp) String() string {
 func (*EndNdmpSessionOp) ProtoMessage() {}
 
 func (x *EndNdmpSessionOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[21]
+	mi := &file_ferry_v1_internal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1851,7 +1933,7 @@ func (x *EndNdmpSessionOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndNdmpSessionOp.ProtoReflect.Descriptor instead.
 func (*EndNdmpSessionOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{21}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *EndNdmpSessionOp) GetJobId() string {
@@ -1887,7 +1969,7 @@ type ProtectCartridgeOp struct {
 
 func (x *ProtectCartridgeOp) Reset() {
 	*x = ProtectCartridgeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[22]
+	mi := &file_ferry_v1_internal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1899,7 +1981,7 @@ func (x *ProtectCartridgeOp) String() string {
 func (*ProtectCartridgeOp) ProtoMessage() {}
 
 func (x *ProtectCartridgeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[22]
+	mi := &file_ferry_v1_internal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1912,7 +1994,7 @@ func (x *ProtectCartridgeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProtectCartridgeOp.ProtoReflect.Descriptor instead.
 func (*ProtectCartridgeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{22}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ProtectCartridgeOp) GetBarcode() string {
@@ -1950,7 +2032,7 @@ type PlaceJobOp struct {
 
 func (x *PlaceJobOp) Reset() {
 	*x = PlaceJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[23]
+	mi := &file_ferry_v1_internal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1962,7 +2044,7 @@ func (x *PlaceJobOp) String() string {
 func (*PlaceJobOp) ProtoMessage() {}
 
 func (x *PlaceJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[23]
+	mi := &file_ferry_v1_internal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1975,7 +2057,7 @@ func (x *PlaceJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlaceJobOp.ProtoReflect.Descriptor instead.
 func (*PlaceJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{23}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PlaceJobOp) GetJobId() string {
@@ -2032,7 +2114,7 @@ type PlaceJobsOp struct {
 
 func (x *PlaceJobsOp) Reset() {
 	*x = PlaceJobsOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[24]
+	mi := &file_ferry_v1_internal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2044,7 +2126,7 @@ func (x *PlaceJobsOp) String() string {
 func (*PlaceJobsOp) ProtoMessage() {}
 
 func (x *PlaceJobsOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[24]
+	mi := &file_ferry_v1_internal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2057,7 +2139,7 @@ func (x *PlaceJobsOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlaceJobsOp.ProtoReflect.Descriptor instead.
 func (*PlaceJobsOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{24}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PlaceJobsOp) GetPlaces() []*PlaceJobOp {
@@ -2078,7 +2160,7 @@ type WaitJobOp struct {
 
 func (x *WaitJobOp) Reset() {
 	*x = WaitJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[25]
+	mi := &file_ferry_v1_internal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2090,7 +2172,7 @@ func (x *WaitJobOp) String() string {
 func (*WaitJobOp) ProtoMessage() {}
 
 func (x *WaitJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[25]
+	mi := &file_ferry_v1_internal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2103,7 +2185,7 @@ func (x *WaitJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitJobOp.ProtoReflect.Descriptor instead.
 func (*WaitJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{25}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *WaitJobOp) GetJobId() string {
@@ -2131,7 +2213,7 @@ type WaitJobsOp struct {
 
 func (x *WaitJobsOp) Reset() {
 	*x = WaitJobsOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[26]
+	mi := &file_ferry_v1_internal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2143,7 +2225,7 @@ func (x *WaitJobsOp) String() string {
 func (*WaitJobsOp) ProtoMessage() {}
 
 func (x *WaitJobsOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[26]
+	mi := &file_ferry_v1_internal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2156,7 +2238,7 @@ func (x *WaitJobsOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitJobsOp.ProtoReflect.Descriptor instead.
 func (*WaitJobsOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{26}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *WaitJobsOp) GetWaits() []*WaitJobOp {
@@ -2183,7 +2265,7 @@ type StartJobOp struct {
 
 func (x *StartJobOp) Reset() {
 	*x = StartJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[27]
+	mi := &file_ferry_v1_internal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2195,7 +2277,7 @@ func (x *StartJobOp) String() string {
 func (*StartJobOp) ProtoMessage() {}
 
 func (x *StartJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[27]
+	mi := &file_ferry_v1_internal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2208,7 +2290,7 @@ func (x *StartJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartJobOp.ProtoReflect.Descriptor instead.
 func (*StartJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{27}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *StartJobOp) GetJobId() string {
@@ -2257,7 +2339,7 @@ type CheckpointJobsOp struct {
 
 func (x *CheckpointJobsOp) Reset() {
 	*x = CheckpointJobsOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[28]
+	mi := &file_ferry_v1_internal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2269,7 +2351,7 @@ func (x *CheckpointJobsOp) String() string {
 func (*CheckpointJobsOp) ProtoMessage() {}
 
 func (x *CheckpointJobsOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[28]
+	mi := &file_ferry_v1_internal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2282,7 +2364,7 @@ func (x *CheckpointJobsOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointJobsOp.ProtoReflect.Descriptor instead.
 func (*CheckpointJobsOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{28}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CheckpointJobsOp) GetCheckpoints() []*CheckpointJobOp {
@@ -2303,7 +2385,7 @@ type SetNodeOp struct {
 
 func (x *SetNodeOp) Reset() {
 	*x = SetNodeOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[29]
+	mi := &file_ferry_v1_internal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2315,7 +2397,7 @@ func (x *SetNodeOp) String() string {
 func (*SetNodeOp) ProtoMessage() {}
 
 func (x *SetNodeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[29]
+	mi := &file_ferry_v1_internal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2328,7 +2410,7 @@ func (x *SetNodeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNodeOp.ProtoReflect.Descriptor instead.
 func (*SetNodeOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{29}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SetNodeOp) GetNode() *NodeInfo {
@@ -2352,7 +2434,7 @@ type CheckpointJobOp struct {
 
 func (x *CheckpointJobOp) Reset() {
 	*x = CheckpointJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[30]
+	mi := &file_ferry_v1_internal_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2364,7 +2446,7 @@ func (x *CheckpointJobOp) String() string {
 func (*CheckpointJobOp) ProtoMessage() {}
 
 func (x *CheckpointJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[30]
+	mi := &file_ferry_v1_internal_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2377,7 +2459,7 @@ func (x *CheckpointJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointJobOp.ProtoReflect.Descriptor instead.
 func (*CheckpointJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{30}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CheckpointJobOp) GetJobId() string {
@@ -2422,7 +2504,7 @@ type FinishJobOp struct {
 
 func (x *FinishJobOp) Reset() {
 	*x = FinishJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[31]
+	mi := &file_ferry_v1_internal_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2434,7 +2516,7 @@ func (x *FinishJobOp) String() string {
 func (*FinishJobOp) ProtoMessage() {}
 
 func (x *FinishJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[31]
+	mi := &file_ferry_v1_internal_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2447,7 +2529,7 @@ func (x *FinishJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishJobOp.ProtoReflect.Descriptor instead.
 func (*FinishJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{31}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *FinishJobOp) GetJobId() string {
@@ -2500,7 +2582,7 @@ type SubmitJobOp struct {
 
 func (x *SubmitJobOp) Reset() {
 	*x = SubmitJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[32]
+	mi := &file_ferry_v1_internal_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2512,7 +2594,7 @@ func (x *SubmitJobOp) String() string {
 func (*SubmitJobOp) ProtoMessage() {}
 
 func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[32]
+	mi := &file_ferry_v1_internal_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2525,7 +2607,7 @@ func (x *SubmitJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobOp.ProtoReflect.Descriptor instead.
 func (*SubmitJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{32}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SubmitJobOp) GetJobId() string {
@@ -2566,7 +2648,7 @@ type CancelJobOp struct {
 
 func (x *CancelJobOp) Reset() {
 	*x = CancelJobOp{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[33]
+	mi := &file_ferry_v1_internal_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2578,7 +2660,7 @@ func (x *CancelJobOp) String() string {
 func (*CancelJobOp) ProtoMessage() {}
 
 func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[33]
+	mi := &file_ferry_v1_internal_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2591,7 +2673,7 @@ func (x *CancelJobOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobOp.ProtoReflect.Descriptor instead.
 func (*CancelJobOp) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{33}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CancelJobOp) GetJobId() string {
@@ -2634,7 +2716,7 @@ type StateSnapshot struct {
 
 func (x *StateSnapshot) Reset() {
 	*x = StateSnapshot{}
-	mi := &file_ferry_v1_internal_proto_msgTypes[34]
+	mi := &file_ferry_v1_internal_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2646,7 +2728,7 @@ func (x *StateSnapshot) String() string {
 func (*StateSnapshot) ProtoMessage() {}
 
 func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_ferry_v1_internal_proto_msgTypes[34]
+	mi := &file_ferry_v1_internal_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2659,7 +2741,7 @@ func (x *StateSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateSnapshot.ProtoReflect.Descriptor instead.
 func (*StateSnapshot) Descriptor() ([]byte, []int) {
-	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{34}
+	return file_ferry_v1_internal_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *StateSnapshot) GetJobs() []*Job {
@@ -2796,7 +2878,7 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\x05mover\x18\b \x01(\bR\x05mover\x12!\n" +
 	"\fiscsi_portal\x18\t \x01(\tR\viscsiPortal\x12!\n" +
 	"\fiscsi_target\x18\n" +
-	" \x01(\tR\viscsiTarget\"\xe2\r\n" +
+	" \x01(\tR\viscsiTarget\"\x97\x0e\n" +
 	"\aCommand\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12.\n" +
@@ -2829,7 +2911,8 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\x10end_ndmp_session\x18\x1d \x01(\v2\x1a.ferry.v1.EndNdmpSessionOpH\x00R\x0eendNdmpSession\x129\n" +
 	"\vcreate_pool\x18\x1e \x01(\v2\x16.ferry.v1.CreatePoolOpH\x00R\n" +
 	"createPool\x120\n" +
-	"\bspan_job\x18\x1f \x01(\v2\x13.ferry.v1.SpanJobOpH\x00R\aspanJob\x12?\n" +
+	"\bspan_job\x18\x1f \x01(\v2\x13.ferry.v1.SpanJobOpH\x00R\aspanJob\x123\n" +
+	"\tspan_wait\x18  \x01(\v2\x14.ferry.v1.SpanWaitOpH\x00R\bspanWait\x12?\n" +
 	"\rbootstrap_acl\x18# \x01(\v2\x18.ferry.v1.BootstrapAclOpH\x00R\fbootstrapAcl\x12<\n" +
 	"\fcreate_token\x18$ \x01(\v2\x17.ferry.v1.CreateTokenOpH\x00R\vcreateToken\x12<\n" +
 	"\frevoke_token\x18% \x01(\v2\x17.ferry.v1.RevokeTokenOpH\x00R\vrevokeToken\x126\n" +
@@ -2852,7 +2935,12 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\vfull_volume\x18\a \x01(\v2\x14.ferry.v1.TapeVolumeR\n" +
 	"fullVolume\x122\n" +
 	"\n" +
-	"full_write\x18\b \x01(\v2\x13.ferry.v1.TapeWriteR\tfullWrite\"4\n" +
+	"full_write\x18\b \x01(\v2\x13.ferry.v1.TapeWriteR\tfullWrite\"Q\n" +
+	"\n" +
+	"SpanWaitOp\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"4\n" +
 	"\x0eRegisterDiskOp\x12\"\n" +
 	"\x04disk\x18\x01 \x01(\v2\x0e.ferry.v1.DiskR\x04disk\"@\n" +
 	"\x11RegisterLibraryOp\x12+\n" +
@@ -2975,7 +3063,7 @@ func file_ferry_v1_internal_proto_rawDescGZIP() []byte {
 	return file_ferry_v1_internal_proto_rawDescData
 }
 
-var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_ferry_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_ferry_v1_internal_proto_goTypes = []any{
 	(*ProgressRequest)(nil),       // 0: ferry.v1.ProgressRequest
 	(*ProgressResponse)(nil),      // 1: ferry.v1.ProgressResponse
@@ -2990,127 +3078,129 @@ var file_ferry_v1_internal_proto_goTypes = []any{
 	(*Command)(nil),               // 10: ferry.v1.Command
 	(*CreatePoolOp)(nil),          // 11: ferry.v1.CreatePoolOp
 	(*SpanJobOp)(nil),             // 12: ferry.v1.SpanJobOp
-	(*RegisterDiskOp)(nil),        // 13: ferry.v1.RegisterDiskOp
-	(*RegisterLibraryOp)(nil),     // 14: ferry.v1.RegisterLibraryOp
-	(*AddCartridgeOp)(nil),        // 15: ferry.v1.AddCartridgeOp
-	(*RemoveDeviceOp)(nil),        // 16: ferry.v1.RemoveDeviceOp
-	(*EraseCartridgeOp)(nil),      // 17: ferry.v1.EraseCartridgeOp
-	(*ReserveOp)(nil),             // 18: ferry.v1.ReserveOp
-	(*MoveMediumOp)(nil),          // 19: ferry.v1.MoveMediumOp
-	(*OpenNdmpSessionOp)(nil),     // 20: ferry.v1.OpenNdmpSessionOp
-	(*EndNdmpSessionOp)(nil),      // 21: ferry.v1.EndNdmpSessionOp
-	(*ProtectCartridgeOp)(nil),    // 22: ferry.v1.ProtectCartridgeOp
-	(*PlaceJobOp)(nil),            // 23: ferry.v1.PlaceJobOp
-	(*PlaceJobsOp)(nil),           // 24: ferry.v1.PlaceJobsOp
-	(*WaitJobOp)(nil),             // 25: ferry.v1.WaitJobOp
-	(*WaitJobsOp)(nil),            // 26: ferry.v1.WaitJobsOp
-	(*StartJobOp)(nil),            // 27: ferry.v1.StartJobOp
-	(*CheckpointJobsOp)(nil),      // 28: ferry.v1.CheckpointJobsOp
-	(*SetNodeOp)(nil),             // 29: ferry.v1.SetNodeOp
-	(*CheckpointJobOp)(nil),       // 30: ferry.v1.CheckpointJobOp
-	(*FinishJobOp)(nil),           // 31: ferry.v1.FinishJobOp
-	(*SubmitJobOp)(nil),           // 32: ferry.v1.SubmitJobOp
-	(*CancelJobOp)(nil),           // 33: ferry.v1.CancelJobOp
-	(*StateSnapshot)(nil),         // 34: ferry.v1.StateSnapshot
-	(*timestamppb.Timestamp)(nil), // 35: google.protobuf.Timestamp
-	(*BootstrapAclOp)(nil),        // 36: ferry.v1.BootstrapAclOp
-	(*CreateTokenOp)(nil),         // 37: ferry.v1.CreateTokenOp
-	(*RevokeTokenOp)(nil),         // 38: ferry.v1.RevokeTokenOp
-	(*SetSecretOp)(nil),           // 39: ferry.v1.SetSecretOp
-	(*Pool)(nil),                  // 40: ferry.v1.Pool
-	(*TapeVolume)(nil),            // 41: ferry.v1.TapeVolume
-	(*TapeWrite)(nil),             // 42: ferry.v1.TapeWrite
-	(*Disk)(nil),                  // 43: ferry.v1.Disk
-	(*Library)(nil),               // 44: ferry.v1.Library
-	(*Cartridge)(nil),             // 45: ferry.v1.Cartridge
-	(*PRNexus)(nil),               // 46: ferry.v1.PRNexus
-	(*Element)(nil),               // 47: ferry.v1.Element
-	(*NdmpSession)(nil),           // 48: ferry.v1.NdmpSession
-	(*TapeAssignment)(nil),        // 49: ferry.v1.TapeAssignment
-	(*JobProgress)(nil),           // 50: ferry.v1.JobProgress
-	(JobState)(0),                 // 51: ferry.v1.JobState
-	(*JobResult)(nil),             // 52: ferry.v1.JobResult
-	(*JobError)(nil),              // 53: ferry.v1.JobError
-	(*JobSpec)(nil),               // 54: ferry.v1.JobSpec
-	(*Job)(nil),                   // 55: ferry.v1.Job
-	(*AclToken)(nil),              // 56: ferry.v1.AclToken
-	(*Secret)(nil),                // 57: ferry.v1.Secret
+	(*SpanWaitOp)(nil),            // 13: ferry.v1.SpanWaitOp
+	(*RegisterDiskOp)(nil),        // 14: ferry.v1.RegisterDiskOp
+	(*RegisterLibraryOp)(nil),     // 15: ferry.v1.RegisterLibraryOp
+	(*AddCartridgeOp)(nil),        // 16: ferry.v1.AddCartridgeOp
+	(*RemoveDeviceOp)(nil),        // 17: ferry.v1.RemoveDeviceOp
+	(*EraseCartridgeOp)(nil),      // 18: ferry.v1.EraseCartridgeOp
+	(*ReserveOp)(nil),             // 19: ferry.v1.ReserveOp
+	(*MoveMediumOp)(nil),          // 20: ferry.v1.MoveMediumOp
+	(*OpenNdmpSessionOp)(nil),     // 21: ferry.v1.OpenNdmpSessionOp
+	(*EndNdmpSessionOp)(nil),      // 22: ferry.v1.EndNdmpSessionOp
+	(*ProtectCartridgeOp)(nil),    // 23: ferry.v1.ProtectCartridgeOp
+	(*PlaceJobOp)(nil),            // 24: ferry.v1.PlaceJobOp
+	(*PlaceJobsOp)(nil),           // 25: ferry.v1.PlaceJobsOp
+	(*WaitJobOp)(nil),             // 26: ferry.v1.WaitJobOp
+	(*WaitJobsOp)(nil),            // 27: ferry.v1.WaitJobsOp
+	(*StartJobOp)(nil),            // 28: ferry.v1.StartJobOp
+	(*CheckpointJobsOp)(nil),      // 29: ferry.v1.CheckpointJobsOp
+	(*SetNodeOp)(nil),             // 30: ferry.v1.SetNodeOp
+	(*CheckpointJobOp)(nil),       // 31: ferry.v1.CheckpointJobOp
+	(*FinishJobOp)(nil),           // 32: ferry.v1.FinishJobOp
+	(*SubmitJobOp)(nil),           // 33: ferry.v1.SubmitJobOp
+	(*CancelJobOp)(nil),           // 34: ferry.v1.CancelJobOp
+	(*StateSnapshot)(nil),         // 35: ferry.v1.StateSnapshot
+	(*timestamppb.Timestamp)(nil), // 36: google.protobuf.Timestamp
+	(*BootstrapAclOp)(nil),        // 37: ferry.v1.BootstrapAclOp
+	(*CreateTokenOp)(nil),         // 38: ferry.v1.CreateTokenOp
+	(*RevokeTokenOp)(nil),         // 39: ferry.v1.RevokeTokenOp
+	(*SetSecretOp)(nil),           // 40: ferry.v1.SetSecretOp
+	(*Pool)(nil),                  // 41: ferry.v1.Pool
+	(*TapeVolume)(nil),            // 42: ferry.v1.TapeVolume
+	(*TapeWrite)(nil),             // 43: ferry.v1.TapeWrite
+	(*Disk)(nil),                  // 44: ferry.v1.Disk
+	(*Library)(nil),               // 45: ferry.v1.Library
+	(*Cartridge)(nil),             // 46: ferry.v1.Cartridge
+	(*PRNexus)(nil),               // 47: ferry.v1.PRNexus
+	(*Element)(nil),               // 48: ferry.v1.Element
+	(*NdmpSession)(nil),           // 49: ferry.v1.NdmpSession
+	(*TapeAssignment)(nil),        // 50: ferry.v1.TapeAssignment
+	(*JobProgress)(nil),           // 51: ferry.v1.JobProgress
+	(JobState)(0),                 // 52: ferry.v1.JobState
+	(*JobResult)(nil),             // 53: ferry.v1.JobResult
+	(*JobError)(nil),              // 54: ferry.v1.JobError
+	(*JobSpec)(nil),               // 55: ferry.v1.JobSpec
+	(*Job)(nil),                   // 56: ferry.v1.Job
+	(*AclToken)(nil),              // 57: ferry.v1.AclToken
+	(*Secret)(nil),                // 58: ferry.v1.Secret
 }
 var file_ferry_v1_internal_proto_depIdxs = []int32{
 	2,  // 0: ferry.v1.ProgressResponse.jobs:type_name -> ferry.v1.JobLiveProgress
-	35, // 1: ferry.v1.JobLiveProgress.reported_at:type_name -> google.protobuf.Timestamp
+	36, // 1: ferry.v1.JobLiveProgress.reported_at:type_name -> google.protobuf.Timestamp
 	4,  // 2: ferry.v1.RenewLeaseRequest.jobs:type_name -> ferry.v1.JobLease
-	35, // 3: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
-	32, // 4: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
-	33, // 5: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
-	13, // 6: ferry.v1.Command.register_disk:type_name -> ferry.v1.RegisterDiskOp
-	14, // 7: ferry.v1.Command.register_library:type_name -> ferry.v1.RegisterLibraryOp
-	15, // 8: ferry.v1.Command.add_cartridge:type_name -> ferry.v1.AddCartridgeOp
-	27, // 9: ferry.v1.Command.start_job:type_name -> ferry.v1.StartJobOp
-	30, // 10: ferry.v1.Command.checkpoint_job:type_name -> ferry.v1.CheckpointJobOp
-	31, // 11: ferry.v1.Command.finish_job:type_name -> ferry.v1.FinishJobOp
-	22, // 12: ferry.v1.Command.protect_cartridge:type_name -> ferry.v1.ProtectCartridgeOp
-	23, // 13: ferry.v1.Command.place_job:type_name -> ferry.v1.PlaceJobOp
-	25, // 14: ferry.v1.Command.wait_job:type_name -> ferry.v1.WaitJobOp
-	28, // 15: ferry.v1.Command.checkpoint_jobs:type_name -> ferry.v1.CheckpointJobsOp
-	29, // 16: ferry.v1.Command.set_node:type_name -> ferry.v1.SetNodeOp
-	26, // 17: ferry.v1.Command.wait_jobs:type_name -> ferry.v1.WaitJobsOp
-	16, // 18: ferry.v1.Command.remove_device:type_name -> ferry.v1.RemoveDeviceOp
-	17, // 19: ferry.v1.Command.erase_cartridge:type_name -> ferry.v1.EraseCartridgeOp
-	18, // 20: ferry.v1.Command.reserve:type_name -> ferry.v1.ReserveOp
-	19, // 21: ferry.v1.Command.move_medium:type_name -> ferry.v1.MoveMediumOp
-	20, // 22: ferry.v1.Command.open_ndmp_session:type_name -> ferry.v1.OpenNdmpSessionOp
-	21, // 23: ferry.v1.Command.end_ndmp_session:type_name -> ferry.v1.EndNdmpSessionOp
+	36, // 3: ferry.v1.Command.time:type_name -> google.protobuf.Timestamp
+	33, // 4: ferry.v1.Command.submit_job:type_name -> ferry.v1.SubmitJobOp
+	34, // 5: ferry.v1.Command.cancel_job:type_name -> ferry.v1.CancelJobOp
+	14, // 6: ferry.v1.Command.register_disk:type_name -> ferry.v1.RegisterDiskOp
+	15, // 7: ferry.v1.Command.register_library:type_name -> ferry.v1.RegisterLibraryOp
+	16, // 8: ferry.v1.Command.add_cartridge:type_name -> ferry.v1.AddCartridgeOp
+	28, // 9: ferry.v1.Command.start_job:type_name -> ferry.v1.StartJobOp
+	31, // 10: ferry.v1.Command.checkpoint_job:type_name -> ferry.v1.CheckpointJobOp
+	32, // 11: ferry.v1.Command.finish_job:type_name -> ferry.v1.FinishJobOp
+	23, // 12: ferry.v1.Command.protect_cartridge:type_name -> ferry.v1.ProtectCartridgeOp
+	24, // 13: ferry.v1.Command.place_job:type_name -> ferry.v1.PlaceJobOp
+	26, // 14: ferry.v1.Command.wait_job:type_name -> ferry.v1.WaitJobOp
+	29, // 15: ferry.v1.Command.checkpoint_jobs:type_name -> ferry.v1.CheckpointJobsOp
+	30, // 16: ferry.v1.Command.set_node:type_name -> ferry.v1.SetNodeOp
+	27, // 17: ferry.v1.Command.wait_jobs:type_name -> ferry.v1.WaitJobsOp
+	17, // 18: ferry.v1.Command.remove_device:type_name -> ferry.v1.RemoveDeviceOp
+	18, // 19: ferry.v1.Command.erase_cartridge:type_name -> ferry.v1.EraseCartridgeOp
+	19, // 20: ferry.v1.Command.reserve:type_name -> ferry.v1.ReserveOp
+	20, // 21: ferry.v1.Command.move_medium:type_name -> ferry.v1.MoveMediumOp
+	21, // 22: ferry.v1.Command.open_ndmp_session:type_name -> ferry.v1.OpenNdmpSessionOp
+	22, // 23: ferry.v1.Command.end_ndmp_session:type_name -> ferry.v1.EndNdmpSessionOp
 	11, // 24: ferry.v1.Command.create_pool:type_name -> ferry.v1.CreatePoolOp
 	12, // 25: ferry.v1.Command.span_job:type_name -> ferry.v1.SpanJobOp
-	36, // 26: ferry.v1.Command.bootstrap_acl:type_name -> ferry.v1.BootstrapAclOp
-	37, // 27: ferry.v1.Command.create_token:type_name -> ferry.v1.CreateTokenOp
-	38, // 28: ferry.v1.Command.revoke_token:type_name -> ferry.v1.RevokeTokenOp
-	39, // 29: ferry.v1.Command.set_secret:type_name -> ferry.v1.SetSecretOp
-	24, // 30: ferry.v1.Command.place_jobs:type_name -> ferry.v1.PlaceJobsOp
-	40, // 31: ferry.v1.CreatePoolOp.pool:type_name -> ferry.v1.Pool
-	30, // 32: ferry.v1.SpanJobOp.checkpoint:type_name -> ferry.v1.CheckpointJobOp
-	41, // 33: ferry.v1.SpanJobOp.full_volume:type_name -> ferry.v1.TapeVolume
-	42, // 34: ferry.v1.SpanJobOp.full_write:type_name -> ferry.v1.TapeWrite
-	43, // 35: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
-	44, // 36: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
-	45, // 37: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
-	46, // 38: ferry.v1.ReserveOp.nexus:type_name -> ferry.v1.PRNexus
-	47, // 39: ferry.v1.MoveMediumOp.from:type_name -> ferry.v1.Element
-	47, // 40: ferry.v1.MoveMediumOp.to:type_name -> ferry.v1.Element
-	48, // 41: ferry.v1.OpenNdmpSessionOp.session:type_name -> ferry.v1.NdmpSession
-	49, // 42: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
-	23, // 43: ferry.v1.PlaceJobsOp.places:type_name -> ferry.v1.PlaceJobOp
-	25, // 44: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
-	30, // 45: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
-	9,  // 46: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
-	50, // 47: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
-	51, // 48: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
-	52, // 49: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
-	53, // 50: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
-	54, // 51: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
-	54, // 52: ferry.v1.SubmitJobOp.streams:type_name -> ferry.v1.JobSpec
-	55, // 53: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
-	9,  // 54: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
-	43, // 55: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
-	44, // 56: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
-	45, // 57: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
-	40, // 58: ferry.v1.StateSnapshot.pools:type_name -> ferry.v1.Pool
-	56, // 59: ferry.v1.StateSnapshot.acl_tokens:type_name -> ferry.v1.AclToken
-	57, // 60: ferry.v1.StateSnapshot.secrets:type_name -> ferry.v1.Secret
-	6,  // 61: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
-	7,  // 62: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
-	3,  // 63: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
-	0,  // 64: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
-	8,  // 65: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
-	8,  // 66: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
-	5,  // 67: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
-	1,  // 68: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
-	65, // [65:69] is the sub-list for method output_type
-	61, // [61:65] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	13, // 26: ferry.v1.Command.span_wait:type_name -> ferry.v1.SpanWaitOp
+	37, // 27: ferry.v1.Command.bootstrap_acl:type_name -> ferry.v1.BootstrapAclOp
+	38, // 28: ferry.v1.Command.create_token:type_name -> ferry.v1.CreateTokenOp
+	39, // 29: ferry.v1.Command.revoke_token:type_name -> ferry.v1.RevokeTokenOp
+	40, // 30: ferry.v1.Command.set_secret:type_name -> ferry.v1.SetSecretOp
+	25, // 31: ferry.v1.Command.place_jobs:type_name -> ferry.v1.PlaceJobsOp
+	41, // 32: ferry.v1.CreatePoolOp.pool:type_name -> ferry.v1.Pool
+	31, // 33: ferry.v1.SpanJobOp.checkpoint:type_name -> ferry.v1.CheckpointJobOp
+	42, // 34: ferry.v1.SpanJobOp.full_volume:type_name -> ferry.v1.TapeVolume
+	43, // 35: ferry.v1.SpanJobOp.full_write:type_name -> ferry.v1.TapeWrite
+	44, // 36: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
+	45, // 37: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
+	46, // 38: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
+	47, // 39: ferry.v1.ReserveOp.nexus:type_name -> ferry.v1.PRNexus
+	48, // 40: ferry.v1.MoveMediumOp.from:type_name -> ferry.v1.Element
+	48, // 41: ferry.v1.MoveMediumOp.to:type_name -> ferry.v1.Element
+	49, // 42: ferry.v1.OpenNdmpSessionOp.session:type_name -> ferry.v1.NdmpSession
+	50, // 43: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
+	24, // 44: ferry.v1.PlaceJobsOp.places:type_name -> ferry.v1.PlaceJobOp
+	26, // 45: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
+	31, // 46: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
+	9,  // 47: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
+	51, // 48: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
+	52, // 49: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
+	53, // 50: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
+	54, // 51: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
+	55, // 52: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
+	55, // 53: ferry.v1.SubmitJobOp.streams:type_name -> ferry.v1.JobSpec
+	56, // 54: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
+	9,  // 55: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
+	44, // 56: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
+	45, // 57: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
+	46, // 58: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
+	41, // 59: ferry.v1.StateSnapshot.pools:type_name -> ferry.v1.Pool
+	57, // 60: ferry.v1.StateSnapshot.acl_tokens:type_name -> ferry.v1.AclToken
+	58, // 61: ferry.v1.StateSnapshot.secrets:type_name -> ferry.v1.Secret
+	6,  // 62: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
+	7,  // 63: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
+	3,  // 64: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
+	0,  // 65: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
+	8,  // 66: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
+	8,  // 67: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
+	5,  // 68: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
+	1,  // 69: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
+	66, // [66:70] is the sub-list for method output_type
+	62, // [62:66] is the sub-list for method input_type
+	62, // [62:62] is the sub-list for extension type_name
+	62, // [62:62] is the sub-list for extension extendee
+	0,  // [0:62] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_internal_proto_init() }
@@ -3144,6 +3234,7 @@ func file_ferry_v1_internal_proto_init() {
 		(*Command_EndNdmpSession)(nil),
 		(*Command_CreatePool)(nil),
 		(*Command_SpanJob)(nil),
+		(*Command_SpanWait)(nil),
 		(*Command_BootstrapAcl)(nil),
 		(*Command_CreateToken)(nil),
 		(*Command_RevokeToken)(nil),
@@ -3156,7 +3247,7 @@ func file_ferry_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_internal_proto_rawDesc), len(file_ferry_v1_internal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   35,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
