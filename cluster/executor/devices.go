@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strings"
 
@@ -192,9 +193,21 @@ func DiskRange(lun *disk.LUN, ep *ferryv1.Endpoint) (off, length int64, err erro
 }
 
 func hashTape(ctx context.Context, c *ferryv1.Cartridge, ep *ferryv1.Endpoint) (*ferryv1.HashResponse, error) {
+	h := sha256.New()
+	resp := &ferryv1.HashResponse{}
+	if err := hashTapeInto(ctx, c, ep, h, resp); err != nil {
+		return nil, err
+	}
+	resp.Sha256 = hex.EncodeToString(h.Sum(nil))
+	return resp, nil
+}
+
+// hashTapeInto feeds the endpoint's tape file (or every data file) to h,
+// counting bytes and records in resp.
+func hashTapeInto(ctx context.Context, c *ferryv1.Cartridge, ep *ferryv1.Endpoint, h hash.Hash, resp *ferryv1.HashResponse) error {
 	t, err := OpenCartridge(c, true)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer t.Close()
 	oneFile := ep.TapeFile != nil
@@ -203,22 +216,53 @@ func hashTape(ctx context.Context, c *ferryv1.Cartridge, ep *ferryv1.Endpoint) (
 		file = ep.GetTapeFile()
 	}
 	if err := PositionAtFile(t, file, !oneFile); err != nil {
-		return nil, fmt.Errorf("cartridge %s: %w", c.GetBarcode(), err)
+		return fmt.Errorf("cartridge %s: %w", c.GetBarcode(), err)
 	}
-	h := sha256.New()
 	buf := make([]byte, tape.MaxRecordSize)
-	resp := &ferryv1.HashResponse{}
 	for {
 		n, records, atMark, err := ReadTapeFile(ctx, t, buf, h)
 		if err != nil {
-			return nil, fmt.Errorf("cartridge %s: %w", c.GetBarcode(), err)
+			return fmt.Errorf("cartridge %s: %w", c.GetBarcode(), err)
 		}
 		resp.Bytes += n
 		resp.Records += records
 		if !atMark || oneFile {
-			break
+			return nil
+		}
+	}
+}
+
+// HashParts hashes tape files one after the other as one stream of bytes:
+// the volumes of a copy that spanned cartridges, in order, give the
+// SHA-256 of what the copy read. Each part names a cartridge and its file.
+func HashParts(ctx context.Context, reg *fsm.FSM, parts []*ferryv1.Endpoint) (*ferryv1.HashResponse, error) {
+	h := sha256.New()
+	resp := &ferryv1.HashResponse{}
+	for i, ep := range parts {
+		if ep.GetKind() != ferryv1.DeviceKind_DEVICE_KIND_TAPE || ep.TapeFile == nil {
+			return nil, fmt.Errorf("%w: parts[%d]: a part is one tape file (tape:BARCODE#FILE)", fsm.ErrInvalid, i)
+		}
+		dev, err := reg.ResolveDevice(ep.GetDevice())
+		if err != nil {
+			return nil, fmt.Errorf("parts[%d]: %w", i, err)
+		}
+		if dev.Cartridge == nil {
+			return nil, fmt.Errorf("%w: parts[%d] names a disk, not a cartridge", fsm.ErrInvalid, i)
+		}
+		if err := hashTapeInto(ctx, dev.Cartridge, ep, h, resp); err != nil {
+			return nil, err
 		}
 	}
 	resp.Sha256 = hex.EncodeToString(h.Sum(nil))
 	return resp, nil
+}
+
+// VolumeParts are the tape files of a copy's volumes, in order, as
+// HashParts and a restore read them.
+func VolumeParts(vols []*ferryv1.TapeVolume) []*ferryv1.Endpoint {
+	out := make([]*ferryv1.Endpoint, 0, len(vols))
+	for _, v := range vols {
+		out = append(out, fsm.VolumeEndpoint(v))
+	}
+	return out
 }

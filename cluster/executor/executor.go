@@ -469,18 +469,29 @@ func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job,
 	if n := spec.GetOptions().GetCheckpointIntervalBytes(); n > 0 {
 		cfg.CheckpointBytes = int64(n)
 	}
+	progress := func(cp mover.Checkpoint) *ferryv1.JobProgress {
+		return &ferryv1.JobProgress{BytesDone: uint64(cp.BytesDone), BytesTotal: uint64(max(total, 0)), SegmentsDone: uint32(cp.Segment),
+			SegmentsTotal: segments, CheckpointOffset: uint64(cp.BytesDone)}
+	}
 	cfg.OnCheckpoint = func(ctx context.Context, cp mover.Checkpoint) error {
 		b, err := cp.MarshalBinary()
 		if err != nil {
 			return err
 		}
-		err = e.batch.commit(ctx, &ferryv1.CheckpointJobOp{
-			JobId: job.GetId(), Epoch: epoch, Checkpoint: b,
-			Progress: &ferryv1.JobProgress{BytesDone: uint64(cp.BytesDone), BytesTotal: uint64(max(total, 0)), SegmentsDone: uint32(cp.Segment),
-				SegmentsTotal: segments, CheckpointOffset: uint64(cp.BytesDone)},
-		})
+		err = e.batch.commit(ctx, &ferryv1.CheckpointJobOp{JobId: job.GetId(), Epoch: epoch, Checkpoint: b, Progress: progress(cp)})
 		e.metrics.checkpoints.WithLabelValues(outcome(err)).Inc()
 		return err
+	}
+	var sp *spanner
+	if spanning(spec) {
+		sp = &spanner{e: e, log: log, jobID: job.GetId(), epoch: epoch, pool: spec.GetDestination().GetPool(), o: o,
+			total: max(total, 0), progress: progress}
+		cfg.Span = sp.span
+		if resume != nil {
+			if err := sp.resume(ctx, job, resume, 1); err != nil {
+				return mover.Result{}, nil, err
+			}
+		}
 	}
 	var last int64
 	cfg.OnProgress = func(p mover.Progress) {
@@ -493,21 +504,29 @@ func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job,
 		r.bytes.Store(resume.BytesDone)
 	}
 	res, err := mover.Run(ctx, cfg, plan, o.devs, resume)
+	// A copy that spanned, in this run or before it, wrote only its last
+	// part on the cartridge it ends on.
+	spanned := sp != nil && (sp.spanned || resume != nil && resume.Volumes[1].Number > 1)
 	if err == nil && spec.GetOptions().GetVerify() && len(spec.GetXcopyParameterList()) == 0 {
-		err = verifyCopy(plan, unguarded(o.devs[1]), res)
+		if spanned {
+			err = e.verifySpanned(ctx, job.GetId(), o.devs[1], res)
+		} else {
+			err = verifyCopy(plan, unguarded(o.devs[1]), res)
+		}
 	}
-	return res, catalog(ctx, log, job.GetId(), spec, plan, o.devs, res, err), err
+	return res, catalog(ctx, log, job.GetId(), spec, plan, o.devs, res, err, spanned), err
 }
 
 // catalog is tapeWrites for a copy that ended with err.
-func catalog(ctx context.Context, log *slog.Logger, jobID string, spec *ferryv1.JobSpec, plan mover.Plan, devs []mover.Device, res mover.Result, err error) []*ferryv1.TapeWrite {
+func catalog(ctx context.Context, log *slog.Logger, jobID string, spec *ferryv1.JobSpec, plan mover.Plan, devs []mover.Device, res mover.Result, err error, spanned bool) []*ferryv1.TapeWrite {
 	if len(res.Written) == 0 || ctx.Err() != nil {
 		return nil
 	}
 	var last *ferryv1.TapeFile
 	isImage := slices.ContainsFunc(plan.Segments, func(s mover.Segment) bool { return s.Kind == mover.TapeImage })
-	if err == nil && len(spec.GetXcopyParameterList()) == 0 && !isImage {
-		// A source → destination plan writes one file, hashed as it went.
+	if err == nil && len(spec.GetXcopyParameterList()) == 0 && !isImage && !spanned {
+		// A source → destination plan writes one file, hashed as it went
+		// (of a copy that spanned, the last volume holds a part: read back).
 		last = &ferryv1.TapeFile{Bytes: uint64(res.Bytes), Sha256: hex.EncodeToString(res.SHA256[:])}
 	}
 	writes, werr := tapeWrites(ctx, jobID, devs, res.Written, err != nil, last)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -75,6 +76,17 @@ func (g *writeGuard) close() error {
 	}
 	g.fences = nil
 	return errors.Join(errs...)
+}
+
+// release closes one fence claimed, of a device the job is done with.
+func (g *writeGuard) release(f *fence.Fence) error {
+	if f == nil {
+		return nil
+	}
+	g.mu.Lock()
+	g.fences = slices.DeleteFunc(g.fences, func(x *fence.Fence) bool { return x == f })
+	g.mu.Unlock()
+	return f.Close()
 }
 
 // do runs one device write under the lease and the device's fence.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ferry-san/ferry/cluster/fsm"
 	"github.com/ferry-san/ferry/mover"
@@ -85,6 +86,17 @@ func (o *opened) closeWritten(t *tape.Cartridge, f *fence.Fence) func() error {
 	return func() error { return o.guard.closeTape(t, f) }
 }
 
+// closeDevice closes device i before the job ends (the cartridge a span
+// filled) and drops its fence; the job's end closes it no more.
+func (o *opened) closeDevice(i int) error {
+	err := o.closers[i]()
+	o.closers[i] = func() error { return nil }
+	if g, ok := o.devs[i].Tape.(*guardedTape); ok && o.guard != nil {
+		err = errors.Join(err, o.guard.release(g.f))
+	}
+	return err
+}
+
 func (o *opened) close() error {
 	var errs []error
 	for _, c := range o.closers {
@@ -94,44 +106,58 @@ func (o *opened) close() error {
 }
 
 // openEndpoint opens the registered device an endpoint names, writable when
-// it is a destination.
+// it is a destination, and adds it to the job's devices.
 func (o *opened) openEndpoint(reg *fsm.FSM, ep *ferryv1.Endpoint, write bool) error {
-	dev, err := reg.ResolveDevice(ep.GetDevice())
+	d, closer, err := o.openDevice(reg, ep, write)
 	if err != nil {
 		return err
+	}
+	o.devs = append(o.devs, d)
+	if d.Tape != nil {
+		o.cartridges = append(o.cartridges, strings.TrimPrefix(d.Name, "tape:"))
+	}
+	o.closers = append(o.closers, closer)
+	return nil
+}
+
+// openDevice opens the registered device an endpoint names, writable when
+// it is a destination (claimed and guarded), and returns how to close it.
+func (o *opened) openDevice(reg *fsm.FSM, ep *ferryv1.Endpoint, write bool) (mover.Device, func() error, error) {
+	dev, err := reg.ResolveDevice(ep.GetDevice())
+	if err != nil {
+		return mover.Device{}, nil, err
 	}
 	var f *fence.Fence
 	switch {
 	case dev.Disk != nil && ep.GetKind() == ferryv1.DeviceKind_DEVICE_KIND_DISK:
 		if write {
 			if f, err = o.claim(dev.Disk.GetPath()); err != nil {
-				return err
+				return mover.Device{}, nil, err
 			}
 		}
 		lun, err := OpenDisk(dev.Disk, !write)
 		if err != nil {
-			return err
+			return mover.Device{}, nil, err
 		}
 		d := mover.Device{Name: "disk:" + dev.Disk.GetName(), Block: lun}
 		if write {
 			d = o.guarded(d, f)
 		}
-		o.devs = append(o.devs, d)
-		o.closers = append(o.closers, lun.Close)
+		return d, lun.Close, nil
 	case dev.Cartridge != nil && ep.GetKind() == ferryv1.DeviceKind_DEVICE_KIND_TAPE:
 		if write {
 			if f, err = o.claim(dev.Cartridge.GetPath()); err != nil {
-				return err
+				return mover.Device{}, nil, err
 			}
 		}
 		t, err := OpenCartridge(dev.Cartridge, !write)
 		if err != nil {
-			return err
+			return mover.Device{}, nil, err
 		}
 		var td mover.TapeDrive = t
 		drive, err := loadDrive(o.ctx, reg, o.drives, o.tapes, dev.Cartridge.GetBarcode())
 		if err != nil {
-			return errors.Join(err, t.Close())
+			return mover.Device{}, nil, errors.Join(err, t.Close())
 		}
 		if drive != nil {
 			td = drive.Tape(o.ctx, t)
@@ -142,13 +168,10 @@ func (o *opened) openEndpoint(reg *fsm.FSM, ep *ferryv1.Endpoint, write bool) er
 			d = o.guarded(d, f)
 			closer = o.closeWritten(t, f)
 		}
-		o.devs = append(o.devs, d)
-		o.cartridges = append(o.cartridges, dev.Cartridge.GetBarcode())
-		o.closers = append(o.closers, closer)
+		return d, closer, nil
 	default:
-		return fmt.Errorf("%w: %s names a %s", fsm.ErrInvalid, describe(ep), kindOf(dev))
+		return mover.Device{}, nil, fmt.Errorf("%w: %s names a %s", fsm.ErrInvalid, describe(ep), kindOf(dev))
 	}
-	return nil
 }
 
 func kindOf(d fsm.Device) string {

@@ -202,3 +202,12 @@ func resultVolumes(j *ferryv1.Job, res *ferryv1.JobResult, last uint32) []*ferry
 	}
 	return append(out, &ferryv1.TapeVolume{Volume: last, Barcode: barcode, File: file, Bytes: res.GetBytes() - offset, Offset: offset})
 }
+
+// VolumeEndpoint is the tape file holding a volume's part, as a source: a
+// restore reads the volumes of a copy in order, and a verify hashes them
+// as one stream.
+func VolumeEndpoint(v *ferryv1.TapeVolume) *ferryv1.Endpoint {
+	file := v.GetFile()
+	return &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_TAPE,
+		Device: &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: v.GetBarcode()}}, TapeFile: &file}
+}

@@ -274,6 +274,9 @@ func copyOutcome(w io.Writer, id string, j *ferryv1.Job) error {
 		if len(r.GetStreams()) > 0 {
 			return printManifest(w, r)
 		}
+		if err := printVolumes(w, r.GetVolumes()); err != nil {
+			return err
+		}
 		if where := wroteText(j); where != "" {
 			_, err := fmt.Fprintf(w, "job %s wrote %s\n", id, where)
 			return err
@@ -296,6 +299,12 @@ func wroteText(j *ferryv1.Job) string {
 	for _, tw := range j.GetResult().GetTapeWrites() {
 		parts = append(parts, tapeWriteText(dataFiles(j, tw)))
 	}
+	if vols := j.GetResult().GetVolumes(); len(vols) > 1 {
+		parts = parts[:0]
+		for _, v := range vols {
+			parts = append(parts, fmt.Sprintf("tape %s file %d", v.GetBarcode(), v.GetFile()))
+		}
+	}
 	switch {
 	case len(parts) > 0 && j.GetSpec().GetDestination().GetPool() != "":
 		return strings.Join(parts, ", ") + " (chosen from pool " + j.GetSpec().GetDestination().GetPool() + ")"
@@ -307,6 +316,24 @@ func wroteText(j *ferryv1.Job) string {
 		return ""
 	}
 	return endpointArg(j.GetSpec().GetDestination())
+}
+
+// printVolumes lists the cartridges of a copy that spanned, one line each:
+// "volume 2: tape A00002L9 file 1  100663296 bytes from byte 98566144".
+func printVolumes(w io.Writer, vols []*ferryv1.TapeVolume) error {
+	if len(vols) < 2 {
+		return nil
+	}
+	for _, v := range vols {
+		if _, err := fmt.Fprintln(w, volumeText(v)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func volumeText(v *ferryv1.TapeVolume) string {
+	return fmt.Sprintf("volume %d: tape %s file %d  %d bytes from byte %d", v.GetVolume(), v.GetBarcode(), v.GetFile(), v.GetBytes(), v.GetOffset())
 }
 
 // dataFiles is what a source → destination copy wrote to one cartridge

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ferry-san/ferry/cluster/fsm"
 	"github.com/ferry-san/ferry/proto/ferryv1"
 )
 
@@ -17,7 +18,8 @@ const streamsDetails = "With -streams N (or a destination of several cartridges,
 	"stream: name them, or a pool). The job succeeds when every stream has, with one SHA-256 per\n" +
 	"stream; one failing or cancelled ends it and cancels the others. SRC job:ID restores such a\n" +
 	"job: each stream's tape file is read back into its place in DST, the streams at once (each\n" +
-	"writes its own range of DST, fenced by its own epoch; no other job uses DST meanwhile).\n" +
+	"writes its own range of DST, fenced by its own epoch; no other job uses DST meanwhile). A\n" +
+	"copy to a pool that spanned cartridges restores the same way, one stream per volume.\n" +
 	"  ferry copy disk:db01 tape:A00001L9,A00002L9,A00003L9,A00004L9\n" +
 	"  ferry copy disk:db01 disk:db02 -streams 4\n" +
 	"  ferry copy job:7b0c… disk:db03\n"
@@ -72,6 +74,8 @@ func streamsSpec(src *ferryv1.Endpoint, dstArg string, streams int) (*ferryv1.En
 // restoreStreams builds the restore of multi-stream job id into dst: one
 // stream per stream of the job, reading its tape file back into its part
 // of dst, at the same offset from dst's start as it had from the source's.
+// A copy that spanned cartridges restores the same way, one stream per
+// volume (restoreVolumes).
 func restoreStreams(ctx context.Context, c *client, id string, dst *ferryv1.Endpoint) (*ferryv1.JobSpec, []*ferryv1.JobSpec, error) {
 	rctx, cancel := c.rpcContext(ctx)
 	defer cancel()
@@ -79,7 +83,68 @@ func restoreStreams(ctx context.Context, c *client, id string, dst *ferryv1.Endp
 	if err != nil {
 		return nil, nil, err
 	}
+	if len(j.GetResult().GetVolumes()) > 0 && len(j.GetResult().GetStreams()) == 0 {
+		bs, err := diskBlockSize(rctx, c, dst)
+		if err != nil {
+			return nil, nil, err
+		}
+		return restoreVolumes(j, dst, bs)
+	}
 	return restoreSpecs(j, dst)
+}
+
+// diskBlockSize is the block size of the disk an endpoint names.
+func diskBlockSize(ctx context.Context, c *client, ep *ferryv1.Endpoint) (uint32, error) {
+	if ep.GetKind() != ferryv1.DeviceKind_DEVICE_KIND_DISK {
+		return 0, usageError{"a copy restored from job:ID goes to a disk: DST is disk:NAME[@LBA]"}
+	}
+	resp, err := ferryv1.NewDeviceServiceClient(c.conn).ListDisks(ctx, &ferryv1.ListDisksRequest{})
+	if err != nil {
+		return 0, err
+	}
+	for _, d := range resp.GetDisks() {
+		if d.GetName() == ep.GetDevice().GetName() || ep.GetDevice().GetNaa() != "" && strings.EqualFold(d.GetNaa(), ep.GetDevice().GetNaa()) {
+			return d.GetBlockSize(), nil
+		}
+	}
+	return 0, fmt.Errorf("no disk %s", endpointArg(ep))
+}
+
+// restoreVolumes builds the restore of a copy to a pool into dst: its
+// volumes read back in order, each part into dst at its offset in the copy
+// (one stream per volume; a copy that did not span is one ordinary copy of
+// its tape file). bs is dst's block size: parts begin on record
+// boundaries, which are whole blocks of the disk the copy read.
+func restoreVolumes(j *ferryv1.Job, dst *ferryv1.Endpoint, bs uint32) (*ferryv1.JobSpec, []*ferryv1.JobSpec, error) {
+	vols := j.GetResult().GetVolumes()
+	switch {
+	case j.GetState() != ferryv1.JobState_JOB_STATE_SUCCEEDED:
+		return nil, nil, fmt.Errorf("job %s is %s: only a job that succeeded can be restored", j.GetId(), jobStateText(j.GetState()))
+	case dst.GetKind() != ferryv1.DeviceKind_DEVICE_KIND_DISK:
+		return nil, nil, usageError{"a copy restored from job:ID goes to a disk: DST is disk:NAME[@LBA]"}
+	case dst.GetBlocks() != 0:
+		return nil, nil, usageError{"a restore from job:ID writes the whole copy: DST is disk:NAME[@LBA], without +BLOCKS"}
+	case bs == 0:
+		return nil, nil, fmt.Errorf("disk %s has no block size", endpointArg(dst))
+	}
+	name := fmt.Sprintf("restore of job %s", j.GetId())
+	var given []*ferryv1.JobSpec
+	for _, v := range vols {
+		if v.GetOffset()%uint64(bs) != 0 {
+			return nil, nil, fmt.Errorf("job %s: volume %d begins at byte %d, inside a %d-byte block of %s", j.GetId(), v.GetVolume(), v.GetOffset(), bs, endpointArg(dst))
+		}
+		src := fsm.VolumeEndpoint(v)
+		d := &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: dst.GetDevice(),
+			Lba: dst.GetLba() + v.GetOffset()/uint64(bs), Blocks: (v.GetBytes() + uint64(bs) - 1) / uint64(bs)}
+		given = append(given, &ferryv1.JobSpec{Source: src, Destination: d})
+	}
+	switch len(given) {
+	case 0:
+		return nil, nil, fmt.Errorf("job %s lists no volumes", j.GetId())
+	case 1:
+		return &ferryv1.JobSpec{Name: name, Source: given[0].GetSource(), Destination: given[0].GetDestination()}, nil, nil
+	}
+	return &ferryv1.JobSpec{Name: name, Source: given[0].GetSource(), Destination: dst, Streams: uint32(len(given))}, given, nil
 }
 
 // restoreSpecs is restoreStreams' pure part.
@@ -89,7 +154,7 @@ func restoreSpecs(j *ferryv1.Job, dst *ferryv1.Endpoint) (*ferryv1.JobSpec, []*f
 	case j.GetState() != ferryv1.JobState_JOB_STATE_SUCCEEDED:
 		return nil, nil, fmt.Errorf("job %s is %s: only a job that succeeded can be restored", j.GetId(), jobStateText(j.GetState()))
 	case len(m) == 0:
-		return nil, nil, fmt.Errorf("job %s is not a multi-stream copy: restore it from its tape file (ferry job get %s says where it went)", j.GetId(), j.GetId())
+		return nil, nil, fmt.Errorf("job %s is neither a multi-stream copy nor a copy to a pool: restore it from its tape file (ferry job get %s says where it went)", j.GetId(), j.GetId())
 	case dst.GetKind() != ferryv1.DeviceKind_DEVICE_KIND_DISK:
 		return nil, nil, usageError{"a multi-stream job restores to a disk: DST is disk:NAME[@LBA]"}
 	case dst.GetBlocks() != 0:

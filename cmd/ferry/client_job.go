@@ -262,6 +262,15 @@ func printJob(w io.Writer, j *ferryv1.Job) error {
 	} else {
 		row(tw, "source:", endpointText(spec.GetSource(), true))
 		row(tw, "destination:", destinationText(j))
+		vols := j.GetResult().GetVolumes()
+		if len(vols) == 0 {
+			vols = j.GetVolumes() // filled so far, while it runs
+		}
+		if len(vols) > 1 || len(j.GetVolumes()) > 0 {
+			for _, v := range vols {
+				row(tw, "volume:", volumeText(v))
+			}
+		}
 	}
 	row(tw, "options:", optionsText(spec.GetOptions()))
 	if err := tw.Flush(); err != nil {

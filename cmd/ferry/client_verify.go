@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"strings"
 	"sync"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/ferry-san/ferry/cluster/fsm"
 	"github.com/ferry-san/ferry/proto/ferryv1"
 )
 
@@ -22,16 +24,26 @@ func verifyCommand() *clientCommand {
 		summary: "compare the SHA-256 of two disk ranges or tape files",
 		details: "SRC and DST are endpoints as \"ferry copy\" takes them. The node hashes both sides (at the\n" +
 			"same time) and ferry prints both digests; the exit status is 1 if they differ. Hashing reads\n" +
-			"every byte: raise -timeout for large devices.",
+			"every byte: raise -timeout for large devices. job:ID is what a copy to a pool wrote: its\n" +
+			"volumes read in order as one stream, however many cartridges it spanned:\n" +
+			"  ferry verify disk:db01 job:7b0c…",
 		flags: func(*flag.FlagSet) action {
 			return func(ctx context.Context, c *client, args []string) error {
-				var eps [2]*ferryv1.Endpoint
+				var eps [2]*ferryv1.HashRequest
 				for i, a := range args {
+					if id, ok := strings.CutPrefix(a, jobSourcePrefix); ok {
+						parts, err := jobParts(ctx, c, id)
+						if err != nil {
+							return err
+						}
+						eps[i] = &ferryv1.HashRequest{Parts: parts}
+						continue
+					}
 					e, err := parseEndpoint(a)
 					if err != nil {
 						return err
 					}
-					eps[i] = e
+					eps[i] = &ferryv1.HashRequest{Endpoint: e}
 				}
 				hashes, err := hashBoth(ctx, c, args, eps)
 				if err != nil {
@@ -60,7 +72,7 @@ func verifyCommand() *clientCommand {
 }
 
 // hashBoth asks for the two hashes at once: each reads a whole device range.
-func hashBoth(ctx context.Context, c *client, args []string, eps [2]*ferryv1.Endpoint) ([2]*ferryv1.HashResponse, error) {
+func hashBoth(ctx context.Context, c *client, args []string, eps [2]*ferryv1.HashRequest) ([2]*ferryv1.HashResponse, error) {
 	ctx, cancel := c.rpcContext(ctx)
 	defer cancel()
 	devices := ferryv1.NewDeviceServiceClient(c.conn)
@@ -69,7 +81,7 @@ func hashBoth(ctx context.Context, c *client, args []string, eps [2]*ferryv1.End
 	var wg sync.WaitGroup
 	for i, e := range eps {
 		wg.Go(func() {
-			hashes[i], errs[i] = devices.Hash(ctx, &ferryv1.HashRequest{Endpoint: e})
+			hashes[i], errs[i] = devices.Hash(ctx, e)
 			if errs[i] != nil {
 				cancel() // the answer is an error already: stop the other read
 			}
@@ -92,6 +104,26 @@ func hashBoth(ctx context.Context, c *client, args []string, eps [2]*ferryv1.End
 		}
 	}
 	return hashes, first
+}
+
+// jobParts are the tape files a copy to a pool wrote, its volumes in
+// order, as one Hash reads them.
+func jobParts(ctx context.Context, c *client, id string) ([]*ferryv1.Endpoint, error) {
+	rctx, cancel := c.rpcContext(ctx)
+	defer cancel()
+	j, err := c.jobs.Get(rctx, &ferryv1.GetJobRequest{Id: id})
+	if err != nil {
+		return nil, err
+	}
+	vols := j.GetResult().GetVolumes()
+	if len(vols) == 0 {
+		return nil, fmt.Errorf("job %s lists no volumes: only a copy to a pool that succeeded does (verify its tape file, tape:BARCODE#FILE)", id)
+	}
+	var parts []*ferryv1.Endpoint
+	for _, v := range vols {
+		parts = append(parts, fsm.VolumeEndpoint(v))
+	}
+	return parts, nil
 }
 
 // writeVerifyJSON prints both hashes and the verdict as one JSON object.

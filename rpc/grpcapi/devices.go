@@ -478,6 +478,9 @@ func (s *DeviceServer) ListCartridges(ctx context.Context, req *ferryv1.ListCart
 }
 
 func (s *DeviceServer) Hash(ctx context.Context, req *ferryv1.HashRequest) (*ferryv1.HashResponse, error) {
+	if parts := req.GetParts(); len(parts) > 0 {
+		return s.hashParts(ctx, req)
+	}
 	if bad := fsm.ValidateEndpoint("endpoint", req.GetEndpoint()); len(bad) > 0 {
 		return nil, invalid(bad...)
 	}
@@ -489,6 +492,39 @@ func (s *DeviceServer) Hash(ctx context.Context, req *ferryv1.HashRequest) (*fer
 		return nil, err
 	}
 	resp, err := executor.Hash(ctx, s.node.FSM(), req.GetEndpoint())
+	if err != nil {
+		return nil, deviceError(err)
+	}
+	return resp, nil
+}
+
+// maxHashParts bounds the volumes one Hash reads.
+const maxHashParts = 1024
+
+// hashParts answers a Hash of tape files read as one stream: the volumes
+// of a copy that spanned cartridges.
+func (s *DeviceServer) hashParts(ctx context.Context, req *ferryv1.HashRequest) (*ferryv1.HashResponse, error) {
+	var bad []fsm.FieldViolation
+	if req.GetEndpoint() != nil {
+		bad = append(bad, fsm.FieldViolation{Field: "endpoint", Description: "give endpoint or parts, not both"})
+	}
+	if len(req.GetParts()) > maxHashParts {
+		bad = append(bad, fsm.FieldViolation{Field: "parts", Description: fmt.Sprintf("at most %d", maxHashParts)})
+	}
+	for i, ep := range req.GetParts() {
+		field := fmt.Sprintf("parts[%d]", i)
+		bad = append(bad, fsm.ValidateEndpoint(field, ep)...)
+		if ep.GetKind() != ferryv1.DeviceKind_DEVICE_KIND_TAPE || ep.TapeFile == nil || ep.GetDevice().GetRef() == nil {
+			bad = append(bad, fsm.FieldViolation{Field: field, Description: "a part is one file of a named cartridge (tape:BARCODE#FILE)"})
+		}
+	}
+	if len(bad) > 0 {
+		return nil, invalid(bad...)
+	}
+	if err := linearize(ctx, s.node, false); err != nil {
+		return nil, err
+	}
+	resp, err := executor.HashParts(ctx, s.node.FSM(), req.GetParts())
 	if err != nil {
 		return nil, deviceError(err)
 	}
