@@ -67,7 +67,42 @@ func TestRestoreSpecs(t *testing.T) {
 		}
 	}
 	j.Result.Streams = nil
-	if _, _, err := restoreSpecs(j, dst); err == nil || !strings.Contains(err.Error(), "not a multi-stream copy") {
+	if _, _, err := restoreSpecs(j, dst); err == nil || !strings.Contains(err.Error(), "neither a multi-stream copy") {
 		t.Fatalf("single-stream job: %v", err)
+	}
+}
+
+// A copy that spanned cartridges restores as one stream per volume, each
+// part at its offset; one volume is an ordinary copy of its tape file.
+func TestRestoreVolumes(t *testing.T) {
+	j := &ferryv1.Job{Id: "p", State: ferryv1.JobState_JOB_STATE_SUCCEEDED, Result: &ferryv1.JobResult{Volumes: []*ferryv1.TapeVolume{
+		{Volume: 1, Barcode: "A1", File: 3, Bytes: 1 << 20},
+		{Volume: 2, Barcode: "A2", File: 1, Bytes: 1<<20 + 512, Offset: 1 << 20},
+	}}}
+	dst, _ := parseEndpoint("disk:db09@1000")
+	spec, given, err := restoreVolumes(j, dst, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.GetStreams() != 2 || len(given) != 2 {
+		t.Fatalf("spec %v given %v", spec, given)
+	}
+	want := []string{"tape:A1#3 → disk:db09@1000+2048", "tape:A2#1 → disk:db09@3048+2049"}
+	for i, g := range given {
+		if got := endpointArg(g.GetSource()) + " → " + endpointArg(g.GetDestination()); got != want[i] {
+			t.Errorf("volume %d: %s, want %s", i+1, got, want[i])
+		}
+	}
+	if _, _, err := restoreVolumes(j, dst, 4096<<10); err == nil || !strings.Contains(err.Error(), "inside a") {
+		t.Errorf("a part inside a block: %v", err)
+	}
+	withBlocks, _ := parseEndpoint("disk:db09@1000+5")
+	if _, _, err := restoreVolumes(j, withBlocks, 512); err == nil {
+		t.Error("a restore with +BLOCKS was accepted")
+	}
+	j.Result.Volumes = j.Result.Volumes[:1]
+	spec, given, err = restoreVolumes(j, dst, 512)
+	if err != nil || given != nil || spec.GetStreams() != 0 || endpointArg(spec.GetSource()) != "tape:A1#3" {
+		t.Fatalf("one volume: %v %v %v", spec, given, err)
 	}
 }
