@@ -66,7 +66,13 @@ func (s *spanner) span(ctx context.Context, end mover.VolumeEnd) (mover.Device, 
 	if err != nil {
 		return mover.Device{}, err
 	}
-	op := &ferryv1.SpanJobOp{JobId: s.jobID, Epoch: s.epoch, FullBarcode: barcode, FullUsedBytes: uint64(cart.Used()),
+	used := uint64(cart.Used())
+	if c, ok := reg.Cartridge(barcode); ok && c.GetCapacityBytes() > 0 {
+		// The copy met early warning on it: it is full, though the cut
+		// left a chunk's room before the zone (UseOf counts it full).
+		used = max(used, fsm.EarlyWarningAt(c))
+	}
+	op := &ferryv1.SpanJobOp{JobId: s.jobID, Epoch: s.epoch, FullBarcode: barcode, FullUsedBytes: used,
 		Checkpoint: &ferryv1.CheckpointJobOp{JobId: s.jobID, Epoch: s.epoch, Checkpoint: b, Progress: s.progress(end.Checkpoint)}}
 	if end.Bytes > 0 {
 		op.FullVolume = &ferryv1.TapeVolume{File: uint32(end.File), Bytes: uint64(end.Bytes), Offset: uint64(end.Offset)}

@@ -75,15 +75,22 @@ func UseOf(c *ferryv1.Cartridge) CartridgeUse {
 // zone (full). A cartridge of capacity 0 (unlimited) has all the room
 // there is.
 func RoomLeft(c *ferryv1.Cartridge) uint64 {
-	capacity := c.GetCapacityBytes()
-	if capacity == 0 {
-		return ^uint64(0)
-	}
-	ew := capacity - uint64(tapestore.DefaultEarlyWarning(int64(capacity)))
+	ew := EarlyWarningAt(c)
 	if c.GetUsedBytes() >= ew {
 		return 0
 	}
 	return ew - c.GetUsedBytes()
+}
+
+// EarlyWarningAt is where a cartridge's early-warning zone begins, in
+// image bytes (the most there is for a cartridge of unlimited capacity).
+// A copy that reached it left the cartridge full.
+func EarlyWarningAt(c *ferryv1.Cartridge) uint64 {
+	capacity := c.GetCapacityBytes()
+	if capacity == 0 {
+		return ^uint64(0)
+	}
+	return capacity - uint64(tapestore.DefaultEarlyWarning(int64(capacity)))
 }
 
 // createPool defines a pool: see CreatePoolOp.
