@@ -319,6 +319,18 @@ func (r *runner) checkpoint(ctx context.Context, snk sink, st checkpointState) e
 		st.jobHash, st.segHash = r.hashes.states()
 	}
 	r.settle()
+	cp := r.state(st)
+	r.lastCheckpoint, r.sinceBytes = time.Now(), 0
+	r.cfg.Logger.Debug("checkpoint", "segment", cp.Segment, "segment_bytes", cp.SegmentDone, "bytes", cp.BytesDone)
+	if err := r.cfg.OnCheckpoint(ctx, cp); err != nil {
+		return fmt.Errorf("mover: checkpoint at segment %d, %d bytes: %w", cp.Segment, cp.BytesDone, err)
+	}
+	return nil
+}
+
+// state is the checkpoint of where the run stands, with the hash states
+// and position overrides of st.
+func (r *runner) state(st checkpointState) Checkpoint {
 	cp := Checkpoint{
 		Segment:        r.seg,
 		SegmentDone:    r.segBytes,
@@ -326,19 +338,14 @@ func (r *runner) checkpoint(ctx context.Context, snk sink, st checkpointState) e
 		SegmentFiles:   r.segFiles,
 		BytesDone:      r.jobBytes,
 		Positions:      maps.Clone(r.positions),
-		Hash:           st.jobHash,
-		SegmentHash:    st.segHash,
+		Hash:           slices.Clone(st.jobHash),
+		SegmentHash:    slices.Clone(st.segHash),
 		Done:           slices.Clone(r.done),
 		Written:        maps.Clone(r.written),
 		Volumes:        maps.Clone(r.volumes),
 	}
 	maps.Copy(cp.Positions, st.positions)
-	r.lastCheckpoint, r.sinceBytes = time.Now(), 0
-	r.cfg.Logger.Debug("checkpoint", "segment", cp.Segment, "segment_bytes", cp.SegmentDone, "bytes", cp.BytesDone)
-	if err := r.cfg.OnCheckpoint(ctx, cp); err != nil {
-		return fmt.Errorf("mover: checkpoint at segment %d, %d bytes: %w", cp.Segment, cp.BytesDone, err)
-	}
-	return nil
+	return cp
 }
 
 // flushDirty flushes every device written since the last flush, except

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"time"
 )
 
@@ -97,19 +95,7 @@ func (r *runner) span(ctx context.Context, s Segment) error {
 	}
 	end.Written, end.HasWritten = r.written[s.Dst]
 	next := Volume{Number: vol.Number + 1, From: r.jobBytes}
-	end.Checkpoint = Checkpoint{
-		Segment:        r.seg,
-		SegmentDone:    r.segBytes,
-		SegmentRecords: r.segRecs,
-		SegmentFiles:   r.segFiles,
-		BytesDone:      r.jobBytes,
-		Positions:      maps.Clone(r.positions),
-		Hash:           slices.Clone(r.committed.jobHash),
-		SegmentHash:    slices.Clone(r.committed.segHash),
-		Done:           slices.Clone(r.done),
-		Written:        maps.Clone(r.written),
-		Volumes:        maps.Clone(r.volumes),
-	}
+	end.Checkpoint = r.state(r.committed)
 	delete(end.Checkpoint.Positions, s.Dst)
 	delete(end.Checkpoint.Written, s.Dst)
 	if end.Checkpoint.Volumes == nil {

@@ -45,17 +45,7 @@ func TestSpanKillOwnerAfterCrossing(t *testing.T) {
 	barcodes := []string{"A00001L9", "A00002L9", "A00003L9", "A00004L9"}
 	m.addLibrary(ctx, "lib", 2, capacity, barcodes...)
 	m.addEmptyDisk(ctx, "back", size)
-	err := m.call(ctx, "create pool", func(ctx context.Context, node string) error {
-		dev, err := m.devices(node)
-		if err != nil {
-			return err
-		}
-		_, err = dev.CreatePool(ctx, &ferryv1.CreatePoolRequest{Name: "east-daily", Library: "lib", Barcodes: barcodes})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m.createPool(ctx, "east-daily", "lib", barcodes...)
 	c := m.cli()
 	// Another job's file on the first scratch cartridge.
 	if r := c.ok("copy", "disk:small", "tape:pool:east-daily"); !strings.Contains(r.stdout, "tape A00001L9 file 1") {

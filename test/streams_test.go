@@ -44,17 +44,7 @@ func TestStreamsKillOneStreamsNode(t *testing.T) {
 	m.addEmptyDisk(ctx, "back", size)
 	bystander := sum(m.addDisk(ctx, "keep", 4<<20))
 
-	err := m.call(ctx, "create pool", func(ctx context.Context, node string) error {
-		dev, err := m.devices(node)
-		if err != nil {
-			return err
-		}
-		_, err = dev.CreatePool(ctx, &ferryv1.CreatePoolRequest{Name: "east", Library: "lib", Barcodes: barcodes})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m.createPool(ctx, "east", "lib", barcodes...)
 	c := m.cli()
 	// As the issue writes it: a pool, four streams.
 	id := strings.TrimSpace(c.ok("copy", "-detach", "-streams", "4", "-bwlimit", strconv.Itoa(rate), "disk:db01", "tape:pool:east").stdout)
@@ -224,6 +214,22 @@ func maxStreamsAtOnce(p *ferryv1.Job) int {
 		most = max(most, len(running))
 	}
 	return most
+}
+
+// createPool makes a pool of a library's cartridges, through any node.
+func (m *moverCluster) createPool(ctx context.Context, name, library string, barcodes ...string) {
+	m.t.Helper()
+	err := m.call(ctx, "create pool "+name, func(ctx context.Context, node string) error {
+		dev, err := m.devices(node)
+		if err != nil {
+			return err
+		}
+		_, err = dev.CreatePool(ctx, &ferryv1.CreatePoolRequest{Name: name, Library: library, Barcodes: barcodes})
+		return err
+	})
+	if err != nil {
+		m.t.Fatal(err)
+	}
 }
 
 // eventsContaining returns the job's events whose message contains s.
