@@ -179,10 +179,9 @@ func resultVolumes(j *ferryv1.Job, res *ferryv1.JobResult, last uint32) []*ferry
 	if dst.GetPool() == "" || j.GetSpec().GetStreams() > 1 {
 		return nil
 	}
-	out := make([]*ferryv1.TapeVolume, 0, len(j.GetVolumes())+1)
+	out := cloneVolumes(j.GetVolumes())
 	var offset uint64
-	for _, v := range j.GetVolumes() {
-		out = append(out, proto.Clone(v).(*ferryv1.TapeVolume))
+	for _, v := range out {
 		offset += v.GetBytes()
 	}
 	barcode := dst.GetDevice().GetName()

@@ -392,6 +392,7 @@ func (s *state) manifest(p *ferryv1.Job) *ferryv1.JobResult {
 			Bytes:       r.GetBytes(),
 			Sha256:      r.GetSha256(),
 			TapeWrites:  cloneTapeWrites(r.GetTapeWrites()),
+			Volumes:     cloneVolumes(r.GetVolumes()),
 		})
 	}
 	return res
@@ -401,6 +402,14 @@ func cloneTapeWrites(tws []*ferryv1.TapeWrite) []*ferryv1.TapeWrite {
 	out := make([]*ferryv1.TapeWrite, 0, len(tws))
 	for _, tw := range tws {
 		out = append(out, proto.Clone(tw).(*ferryv1.TapeWrite))
+	}
+	return out
+}
+
+func cloneVolumes(vs []*ferryv1.TapeVolume) []*ferryv1.TapeVolume {
+	out := make([]*ferryv1.TapeVolume, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, proto.Clone(v).(*ferryv1.TapeVolume))
 	}
 	return out
 }

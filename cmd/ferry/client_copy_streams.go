@@ -124,19 +124,11 @@ func restoreVolumes(j *ferryv1.Job, dst *ferryv1.Endpoint, bs uint32) (*ferryv1.
 		return nil, nil, usageError{"a copy restored from job:ID goes to a disk: DST is disk:NAME[@LBA]"}
 	case dst.GetBlocks() != 0:
 		return nil, nil, usageError{"a restore from job:ID writes the whole copy: DST is disk:NAME[@LBA], without +BLOCKS"}
-	case bs == 0:
-		return nil, nil, fmt.Errorf("disk %s has no block size", endpointArg(dst))
 	}
 	name := fmt.Sprintf("restore of job %s", j.GetId())
-	var given []*ferryv1.JobSpec
-	for _, v := range vols {
-		if v.GetOffset()%uint64(bs) != 0 {
-			return nil, nil, fmt.Errorf("job %s: volume %d begins at byte %d, inside a %d-byte block of %s", j.GetId(), v.GetVolume(), v.GetOffset(), bs, endpointArg(dst))
-		}
-		src := fsm.VolumeEndpoint(v)
-		d := &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: dst.GetDevice(),
-			Lba: dst.GetLba() + v.GetOffset()/uint64(bs), Blocks: (v.GetBytes() + uint64(bs) - 1) / uint64(bs)}
-		given = append(given, &ferryv1.JobSpec{Source: src, Destination: d})
+	given, err := volumeSpecs(vols, dst, bs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("job %s: %w", j.GetId(), err)
 	}
 	switch len(given) {
 	case 0:
@@ -145,6 +137,33 @@ func restoreVolumes(j *ferryv1.Job, dst *ferryv1.Endpoint, bs uint32) (*ferryv1.
 		return &ferryv1.JobSpec{Name: name, Source: given[0].GetSource(), Destination: given[0].GetDestination()}, nil, nil
 	}
 	return &ferryv1.JobSpec{Name: name, Source: given[0].GetSource(), Destination: dst, Streams: uint32(len(given))}, given, nil
+}
+
+// volumeSpecs reads volumes back into dst (a disk range from dst's LBA),
+// each part at its offset: one copy per volume. bs is dst's block size.
+func volumeSpecs(vols []*ferryv1.TapeVolume, dst *ferryv1.Endpoint, bs uint32) ([]*ferryv1.JobSpec, error) {
+	if bs == 0 {
+		return nil, fmt.Errorf("disk %s has no block size", endpointArg(dst))
+	}
+	var out []*ferryv1.JobSpec
+	for _, v := range vols {
+		if v.GetOffset()%uint64(bs) != 0 {
+			return nil, fmt.Errorf("volume %d begins at byte %d, inside a %d-byte block of %s", v.GetVolume(), v.GetOffset(), bs, endpointArg(dst))
+		}
+		d := &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: dst.GetDevice(),
+			Lba: dst.GetLba() + v.GetOffset()/uint64(bs), Blocks: (v.GetBytes() + uint64(bs) - 1) / uint64(bs)}
+		out = append(out, &ferryv1.JobSpec{Source: fsm.VolumeEndpoint(v), Destination: d})
+	}
+	return out, nil
+}
+
+// streamBlockSize is the block size of the disk a stream read: its bytes
+// over its blocks (a stream restores into a disk of that block size).
+func streamBlockSize(s *ferryv1.StreamResult) uint32 {
+	if b := s.GetSource().GetBlocks(); b > 0 {
+		return uint32(s.GetBytes() / b)
+	}
+	return 0
 }
 
 // restoreSpecs is restoreStreams' pure part.
@@ -163,15 +182,25 @@ func restoreSpecs(j *ferryv1.Job, dst *ferryv1.Endpoint) (*ferryv1.JobSpec, []*f
 	first := m[0].GetSource().GetLba()
 	var given []*ferryv1.JobSpec
 	for _, s := range m {
-		src, err := streamTapeFile(s)
-		if err != nil {
-			return nil, nil, fmt.Errorf("job %s: %w", j.GetId(), err)
-		}
 		if s.GetSource().GetKind() != ferryv1.DeviceKind_DEVICE_KIND_DISK || s.GetSource().GetLba() < first {
 			return nil, nil, fmt.Errorf("job %s: stream %d did not copy a disk range after stream 1's", j.GetId(), s.GetIndex())
 		}
 		d := &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: dst.GetDevice(),
 			Lba: dst.GetLba() + s.GetSource().GetLba() - first, Blocks: s.GetSource().GetBlocks()}
+		if len(s.GetVolumes()) > 1 {
+			// The stream spanned cartridges: each volume is read back
+			// into its part of the stream's range.
+			parts, err := volumeSpecs(s.GetVolumes(), d, streamBlockSize(s))
+			if err != nil {
+				return nil, nil, fmt.Errorf("job %s: stream %d: %w", j.GetId(), s.GetIndex(), err)
+			}
+			given = append(given, parts...)
+			continue
+		}
+		src, err := streamTapeFile(s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("job %s: %w", j.GetId(), err)
+		}
 		given = append(given, &ferryv1.JobSpec{Source: src, Destination: d})
 	}
 	spec := &ferryv1.JobSpec{

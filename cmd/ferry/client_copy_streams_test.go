@@ -106,3 +106,34 @@ func TestRestoreVolumes(t *testing.T) {
 		t.Fatalf("one volume: %v %v %v", spec, given, err)
 	}
 }
+
+// A stream that spanned cartridges restores as one copy per volume, inside
+// the stream's range.
+func TestRestoreSpannedStream(t *testing.T) {
+	disk := func(lba, blocks uint64) *ferryv1.Endpoint {
+		return &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: "db01"}}, Lba: lba, Blocks: blocks}
+	}
+	file := uint32(2)
+	j := &ferryv1.Job{Id: "p", State: ferryv1.JobState_JOB_STATE_SUCCEEDED, Result: &ferryv1.JobResult{Streams: []*ferryv1.StreamResult{
+		{Index: 1, JobId: "s1", Source: disk(0, 100), Bytes: 100 * 512, TapeWrites: []*ferryv1.TapeWrite{{Barcode: "A1", FromFile: file,
+			Files: []*ferryv1.TapeFile{{Number: file, JobId: "s1"}}}}},
+		{Index: 2, JobId: "s2", Source: disk(100, 100), Bytes: 100 * 512, Volumes: []*ferryv1.TapeVolume{
+			{Volume: 1, Barcode: "A2", File: 1, Bytes: 60 * 512},
+			{Volume: 2, Barcode: "A3", File: 4, Bytes: 40 * 512, Offset: 60 * 512},
+		}},
+	}}}
+	dst, _ := parseEndpoint("disk:db09@1000")
+	spec, given, err := restoreSpecs(j, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"tape:A1#2 → disk:db09@1000+100", "tape:A2#1 → disk:db09@1100+60", "tape:A3#4 → disk:db09@1160+40"}
+	if spec.GetStreams() != uint32(len(want)) || len(given) != len(want) {
+		t.Fatalf("spec %v given %v", spec, given)
+	}
+	for i, g := range given {
+		if got := endpointArg(g.GetSource()) + " → " + endpointArg(g.GetDestination()); got != want[i] {
+			t.Errorf("part %d: %s, want %s", i+1, got, want[i])
+		}
+	}
+}

@@ -1295,7 +1295,10 @@ type StreamResult struct {
 	Bytes       uint64    `protobuf:"varint,5,opt,name=bytes,proto3" json:"bytes,omitempty"`
 	Sha256      string    `protobuf:"bytes,6,opt,name=sha256,proto3" json:"sha256,omitempty"`
 	// Where the stream's data landed on tape.
-	TapeWrites    []*TapeWrite `protobuf:"bytes,7,rep,name=tape_writes,json=tapeWrites,proto3" json:"tape_writes,omitempty"`
+	TapeWrites []*TapeWrite `protobuf:"bytes,7,rep,name=tape_writes,json=tapeWrites,proto3" json:"tape_writes,omitempty"`
+	// A stream to a pool: its volumes (JobResult.volumes of its job); more
+	// than one when it spanned cartridges.
+	Volumes       []*TapeVolume `protobuf:"bytes,8,rep,name=volumes,proto3" json:"volumes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1375,6 +1378,13 @@ func (x *StreamResult) GetSha256() string {
 func (x *StreamResult) GetTapeWrites() []*TapeWrite {
 	if x != nil {
 		return x.TapeWrites
+	}
+	return nil
+}
+
+func (x *StreamResult) GetVolumes() []*TapeVolume {
+	if x != nil {
+		return x.Volumes
 	}
 	return nil
 }
@@ -2358,7 +2368,7 @@ const file_ferry_v1_job_proto_rawDesc = "" +
 	"\vtape_writes\x18\x04 \x03(\v2\x13.ferry.v1.TapeWriteR\n" +
 	"tapeWrites\x120\n" +
 	"\astreams\x18\x05 \x03(\v2\x16.ferry.v1.StreamResultR\astreams\x12.\n" +
-	"\avolumes\x18\x06 \x03(\v2\x14.ferry.v1.TapeVolumeR\avolumes\"\x81\x02\n" +
+	"\avolumes\x18\x06 \x03(\v2\x14.ferry.v1.TapeVolumeR\avolumes\"\xb1\x02\n" +
 	"\fStreamResult\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\x15\n" +
 	"\x06job_id\x18\x02 \x01(\tR\x05jobId\x12*\n" +
@@ -2367,7 +2377,8 @@ const file_ferry_v1_job_proto_rawDesc = "" +
 	"\x05bytes\x18\x05 \x01(\x04R\x05bytes\x12\x16\n" +
 	"\x06sha256\x18\x06 \x01(\tR\x06sha256\x124\n" +
 	"\vtape_writes\x18\a \x03(\v2\x13.ferry.v1.TapeWriteR\n" +
-	"tapeWrites\"\x8b\x01\n" +
+	"tapeWrites\x12.\n" +
+	"\avolumes\x18\b \x03(\v2\x14.ferry.v1.TapeVolumeR\avolumes\"\x8b\x01\n" +
 	"\tTapeWrite\x12\x18\n" +
 	"\abarcode\x18\x01 \x01(\tR\abarcode\x12\x1b\n" +
 	"\tfrom_file\x18\x02 \x01(\rR\bfromFile\x12(\n" +
@@ -2530,32 +2541,33 @@ var file_ferry_v1_job_proto_depIdxs = []int32{
 	4,  // 24: ferry.v1.StreamResult.source:type_name -> ferry.v1.Endpoint
 	4,  // 25: ferry.v1.StreamResult.destination:type_name -> ferry.v1.Endpoint
 	15, // 26: ferry.v1.StreamResult.tape_writes:type_name -> ferry.v1.TapeWrite
-	16, // 27: ferry.v1.TapeWrite.files:type_name -> ferry.v1.TapeFile
-	29, // 28: ferry.v1.TapeFile.written_at:type_name -> google.protobuf.Timestamp
-	15, // 29: ferry.v1.JobError.tape_writes:type_name -> ferry.v1.TapeWrite
-	7,  // 30: ferry.v1.SubmitJobRequest.spec:type_name -> ferry.v1.JobSpec
-	7,  // 31: ferry.v1.SubmitJobRequest.streams:type_name -> ferry.v1.JobSpec
-	11, // 32: ferry.v1.SubmitJobResponse.job:type_name -> ferry.v1.Job
-	1,  // 33: ferry.v1.ListJobsRequest.state:type_name -> ferry.v1.JobState
-	11, // 34: ferry.v1.ListJobsResponse.jobs:type_name -> ferry.v1.Job
-	2,  // 35: ferry.v1.CopyResultsRequest.action:type_name -> ferry.v1.CopyResultsAction
-	20, // 36: ferry.v1.JobService.Submit:input_type -> ferry.v1.SubmitJobRequest
-	22, // 37: ferry.v1.JobService.Get:input_type -> ferry.v1.GetJobRequest
-	23, // 38: ferry.v1.JobService.List:input_type -> ferry.v1.ListJobsRequest
-	25, // 39: ferry.v1.JobService.Cancel:input_type -> ferry.v1.CancelJobRequest
-	26, // 40: ferry.v1.JobService.Watch:input_type -> ferry.v1.WatchJobRequest
-	27, // 41: ferry.v1.JobService.CopyResults:input_type -> ferry.v1.CopyResultsRequest
-	21, // 42: ferry.v1.JobService.Submit:output_type -> ferry.v1.SubmitJobResponse
-	11, // 43: ferry.v1.JobService.Get:output_type -> ferry.v1.Job
-	24, // 44: ferry.v1.JobService.List:output_type -> ferry.v1.ListJobsResponse
-	11, // 45: ferry.v1.JobService.Cancel:output_type -> ferry.v1.Job
-	11, // 46: ferry.v1.JobService.Watch:output_type -> ferry.v1.Job
-	28, // 47: ferry.v1.JobService.CopyResults:output_type -> ferry.v1.CopyResultsResponse
-	42, // [42:48] is the sub-list for method output_type
-	36, // [36:42] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	12, // 27: ferry.v1.StreamResult.volumes:type_name -> ferry.v1.TapeVolume
+	16, // 28: ferry.v1.TapeWrite.files:type_name -> ferry.v1.TapeFile
+	29, // 29: ferry.v1.TapeFile.written_at:type_name -> google.protobuf.Timestamp
+	15, // 30: ferry.v1.JobError.tape_writes:type_name -> ferry.v1.TapeWrite
+	7,  // 31: ferry.v1.SubmitJobRequest.spec:type_name -> ferry.v1.JobSpec
+	7,  // 32: ferry.v1.SubmitJobRequest.streams:type_name -> ferry.v1.JobSpec
+	11, // 33: ferry.v1.SubmitJobResponse.job:type_name -> ferry.v1.Job
+	1,  // 34: ferry.v1.ListJobsRequest.state:type_name -> ferry.v1.JobState
+	11, // 35: ferry.v1.ListJobsResponse.jobs:type_name -> ferry.v1.Job
+	2,  // 36: ferry.v1.CopyResultsRequest.action:type_name -> ferry.v1.CopyResultsAction
+	20, // 37: ferry.v1.JobService.Submit:input_type -> ferry.v1.SubmitJobRequest
+	22, // 38: ferry.v1.JobService.Get:input_type -> ferry.v1.GetJobRequest
+	23, // 39: ferry.v1.JobService.List:input_type -> ferry.v1.ListJobsRequest
+	25, // 40: ferry.v1.JobService.Cancel:input_type -> ferry.v1.CancelJobRequest
+	26, // 41: ferry.v1.JobService.Watch:input_type -> ferry.v1.WatchJobRequest
+	27, // 42: ferry.v1.JobService.CopyResults:input_type -> ferry.v1.CopyResultsRequest
+	21, // 43: ferry.v1.JobService.Submit:output_type -> ferry.v1.SubmitJobResponse
+	11, // 44: ferry.v1.JobService.Get:output_type -> ferry.v1.Job
+	24, // 45: ferry.v1.JobService.List:output_type -> ferry.v1.ListJobsResponse
+	11, // 46: ferry.v1.JobService.Cancel:output_type -> ferry.v1.Job
+	11, // 47: ferry.v1.JobService.Watch:output_type -> ferry.v1.Job
+	28, // 48: ferry.v1.JobService.CopyResults:output_type -> ferry.v1.CopyResultsResponse
+	43, // [43:49] is the sub-list for method output_type
+	37, // [37:43] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_job_proto_init() }
