@@ -38,6 +38,18 @@
 // that reached the tape (a refused write is none); checkpoints carry it, so
 // a resumed copy reports where the job began, for the cartridges' catalogs.
 //
+// A copy that spans tapes (Config.Span, span.go): when a tape destination
+// of a block → stream or stream → stream segment reports early warning,
+// Run cuts the segment after the last chunk it committed (the writer's
+// reports of chunks already written are taken in; the rest of the chunk
+// that met early warning is discarded by the filemark written at the cut),
+// so the part on the full volume is exactly the bytes counted and hashed.
+// It flushes, hands Span the checkpoint at the cut (Checkpoint.Volumes
+// names the next volume, with no position on it yet), and goes on from the
+// cut on the device Span returns. A checkpoint always says which volume
+// its positions are on; resuming one taken at a cut needs the caller to
+// position the new volume first.
+//
 // A tape read into a disk (StreamToBlock) whose data ends inside a disk
 // block has the rest of that block written with zeros, as SPC-4's PAD bit
 // does for a copy manager, so a disk never keeps half a block from the copy

@@ -124,6 +124,7 @@ func TestSpanKillOwnerAfterCrossing(t *testing.T) {
 
 	c = m.cli() // not the node killed
 	out := c.ok("job", "get", id).stdout
+	t.Logf("ferry job get %s:\n%s", id, out)
 	if strings.Count(out, "volume:") != 3 || !strings.Contains(out, "spanned: ") {
 		t.Errorf("job get does not list the volumes and spans:\n%s", out)
 	}

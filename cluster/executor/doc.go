@@ -25,6 +25,15 @@
 // (storage/drivemodel): a copy or an NDMP session waits the load time,
 // streams and locates at the drive's rates, and the drive's stalls count
 // in ferry_drive_stalls_total; reading a cartridge back for the catalog or
-// verify looks at the medium, untimed. The mover and the
+// verify looks at the medium, untimed. A copy to a pool spans cartridges
+// (span.go): at early warning the mover cuts the copy at a record boundary
+// behind a filemark, the executor reads the full cartridge back for its
+// catalog, chooses the next member with the scheduler's rule
+// (scheduler.ChoosePoolCartridge), commits SpanJobOp, closes the full one
+// (dropping its fence), claims and opens the next, positions it as a new
+// file and commits that position before the copy writes a byte there; a
+// copy taken over on a volume is checked against its tape assignment and
+// positioned the same way. With no member left the copy waits holding its
+// drive, its state reason naming the pool (SpanWaitOp). The mover and the
 // devices know nothing of Raft; this package is the seam.
 package executor

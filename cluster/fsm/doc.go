@@ -54,8 +54,10 @@
 // every later reader sees a named cartridge. A copy that fills its
 // cartridge continues on another member (SpanJobOp, fenced like a
 // checkpoint): the full one goes home, the next takes its drive, the spec
-// and the tape assignment (its volume number) follow, and a takeover
-// resumes on the volume the spec names. UseOf is the one rule for what a
+// and the tape assignment (its volume number) follow, the part on the full
+// cartridge joins Job.volumes and its catalog, and a takeover resumes on
+// the volume the spec names; the result lists every volume
+// (JobResult.volumes). A copy with no member left says so (SpanWaitOp). UseOf is the one rule for what a
 // member can take (scratch, appendable, full, offline).
 //
 // A disk carries its SCSI reservations (reservations.go): the PERSISTENT

@@ -173,5 +173,9 @@ func endpointArg(e *ferryv1.Endpoint) string {
 // copyName is the name ferry copy gives a job when -name is not set:
 // "db01 → A00001L9", the devices without ranges or files.
 func copyName(src, dst *ferryv1.Endpoint) string {
-	return deviceText(src.GetDevice()) + " → " + deviceText(dst.GetDevice())
+	to := deviceText(dst.GetDevice())
+	if dst.GetPool() != "" && dst.GetDevice().GetRef() == nil {
+		to = poolPrefix + dst.GetPool() // the cartridge is chosen at placement
+	}
+	return deviceText(src.GetDevice()) + " → " + to
 }
