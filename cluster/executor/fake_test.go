@@ -346,7 +346,14 @@ func setup(t *testing.T, opt clusterOptions) *fixture {
 // slot, returning its image's path.
 func (f *fixture) addCartridge(t *testing.T, barcode, naa string, slot uint32) string {
 	t.Helper()
-	path := filepath.Join(f.dir, barcode+".tap")
+	return f.addCartridgeTo(t, "libA", f.dir, barcode, naa, slot, 1<<30)
+}
+
+// addCartridgeTo labels a new cartridge of a capacity in dir and adds it
+// to the library's slot (a pool listing its barcode takes it).
+func (f *fixture) addCartridgeTo(t *testing.T, library, dir, barcode, naa string, slot uint32, capacity uint64) string {
+	t.Helper()
+	path := filepath.Join(dir, barcode+".tap")
 	c, err := tape.Create(path, tape.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -358,7 +365,7 @@ func (f *fixture) addCartridge(t *testing.T, barcode, naa string, slot uint32) s
 		t.Fatal(err)
 	}
 	f.must(t, &ferryv1.Command{Op: &ferryv1.Command_AddCartridge{AddCartridge: &ferryv1.AddCartridgeOp{Cartridge: &ferryv1.Cartridge{
-		Barcode: barcode, Library: "libA", Naa: naa, Path: path, HomeSlot: slot, CapacityBytes: 1 << 30,
+		Barcode: barcode, Library: library, Naa: naa, Path: path, HomeSlot: slot, CapacityBytes: capacity,
 		Location: &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: slot}}}}})
 	return path
 }

@@ -24,23 +24,11 @@ const spanCapacity = 3 << 20
 // that lists its barcode takes it.
 func (f *fixture) addPoolCartridge(t *testing.T, barcode string, slot uint32) {
 	t.Helper()
-	path := filepath.Join(f.dir, "libP", barcode+".tap")
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	dir := filepath.Join(f.dir, "libP")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	c, err := tape.Create(path, tape.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tape.WriteLabel(c, barcode); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f.must(t, &ferryv1.Command{Op: &ferryv1.Command_AddCartridge{AddCartridge: &ferryv1.AddCartridgeOp{Cartridge: &ferryv1.Cartridge{
-		Barcode: barcode, Library: "libP", Naa: fmt.Sprintf("40000000000000%02d", slot), Path: path, HomeSlot: slot, CapacityBytes: spanCapacity,
-		Location: &ferryv1.Element{Kind: ferryv1.ElementKind_ELEMENT_KIND_SLOT, Index: slot}}}}})
+	f.addCartridgeTo(t, "libP", dir, barcode, fmt.Sprintf("40000000000000%02d", slot), slot, spanCapacity)
 }
 
 // readPart reads one file of a cartridge image.
