@@ -27,6 +27,15 @@
 //     job, device, node, eligibility or lost owner) reads nothing and
 //     plans nothing, so a backlog that cannot run costs the leader next to
 //     nothing; a wait reason the scheduler recorded itself is no change.
+//   - Waking (wake.go): a round decides only the queued jobs that are new,
+//     changed or woken, beside the running ones. A job left waiting is
+//     parked under what can end its wait: the devices it uses (a job
+//     starting or ending on them, the disk's record), the libraries and
+//     cartridges if it needs tapes, and the nodes' load if the nodes were
+//     why. A change wakes the jobs parked under it, so a round's work
+//     follows what changed, not the size of the backlog; the woken jobs go
+//     in their order (priority, then age) like any, so an old job is never
+//     overtaken by newer ones that need what it waits for.
 //
 // Balancing: among the nodes that can run a job, placement picks the one
 // that would be done soonest: the bytes it has in flight (what its jobs have

@@ -105,6 +105,10 @@ type View struct {
 	Jobs  []JobView
 	// Disks is the registry (site of each).
 	Disks []*ferryv1.Disk
+	// DiskIndex, when set, stands for Disks: the disks by name, kept by
+	// the caller from round to round so that a site's thousands of disks
+	// are not indexed again for every call.
+	DiskIndex map[string]*ferryv1.Disk
 	// Libraries carry their Elements: drives (Barcode set when loaded,
 	// JobId of the holder).
 	Libraries []*ferryv1.Library
@@ -136,6 +140,11 @@ type Decision struct {
 	// Reason: why the job waits, or (takeover) why it moved, e.g. "owner n1
 	// lost: lease expired".
 	Reason string
+	// NodeBound says a wait came from the nodes: none eligible, none
+	// reaching the devices, none with room or a free drive it reaches.
+	// Only a change of the nodes or their load can end it, beside one of
+	// the job's devices (see waitKeys).
+	NodeBound bool
 }
 
 // Place decides, for every lost running job and every queued job, where it
@@ -288,7 +297,7 @@ func newPlanner(cfg PlaceConfig, v View) *planner {
 	p := &planner{
 		cfg:        cfg,
 		nodes:      eligibleMovers(v.Nodes),
-		disks:      byName(v.Disks, (*ferryv1.Disk).GetName),
+		disks:      v.DiskIndex,
 		libraries:  byName(v.Libraries, (*ferryv1.Library).GetName),
 		cartridges: byName(v.Cartridges, (*ferryv1.Cartridge).GetBarcode),
 		dupJobs:    make(map[string]bool),
@@ -304,6 +313,9 @@ func newPlanner(cfg PlaceConfig, v View) *planner {
 		libJobs:    make(map[string]jobSet),
 		running:    make(map[string]*ferryv1.Job),
 		ndmpDrives: make(map[driveKey]string),
+	}
+	if p.disks == nil {
+		p.disks = byName(v.Disks, (*ferryv1.Disk).GetName)
 	}
 	for _, lib := range v.Libraries {
 		p.noteDrives(lib)
@@ -516,12 +528,12 @@ func (p *planner) decide(jv JobView) Decision {
 			return d
 		}
 	}
-	node, tapes, wait := p.choose(jv)
+	node, tapes, wait, nodeBound := p.choose(jv)
 	if node == "" {
 		if moved != "" {
 			wait = moved + "; " + wait
 		}
-		d.Reason = wait
+		d.Reason, d.NodeBound = wait, nodeBound
 		return d
 	}
 	d.Node, d.Tapes, d.Reason = node, tapes, moved
@@ -548,10 +560,11 @@ func entering(c *ferryv1.Cartridge) bool {
 	return c.GetLocation().GetKind() == ferryv1.ElementKind_ELEMENT_KIND_IMPORT_EXPORT
 }
 
-// choose returns the node and tapes for the job, or why it must wait.
-// Problems that no node could solve (unknown devices, contention) are
-// reported before the ones that depend on the nodes.
-func (p *planner) choose(jv JobView) (string, []*ferryv1.TapeAssignment, string) {
+// choose returns the node and tapes for the job, or why it must wait and
+// whether the nodes are why (nodeBound). Problems that no node could solve
+// (unknown devices, contention) are reported before the ones that depend
+// on the nodes.
+func (p *planner) choose(jv JobView) (node string, tapes []*ferryv1.TapeAssignment, wait string, nodeBound bool) {
 	var owner string
 	if isTakeover(jv) {
 		owner = jv.Job.GetOwner()
@@ -559,43 +572,43 @@ func (p *planner) choose(jv JobView) (string, []*ferryv1.TapeAssignment, string)
 	eligible := slices.DeleteFunc(slices.Clone(p.nodes), func(n *NodeView) bool { return n.Name == owner })
 	if len(eligible) == 0 {
 		if owner != "" {
-			return "", nil, fmt.Sprintf("no eligible node other than %s", owner)
+			return "", nil, fmt.Sprintf("no eligible node other than %s", owner), true
 		}
-		return "", nil, "no eligible node"
+		return "", nil, "no eligible node", true
 	}
 	if jv.Unresolvable {
 		free := p.belowLimit(eligible)
 		if len(free) == 0 {
-			return "", nil, p.atLimit(true)
+			return "", nil, p.atLimit(true), true
 		}
-		return p.byLoad(free, jv.bytesLeft())[0].Name, nil, ""
+		return p.byLoad(free, jv.bytesLeft())[0].Name, nil, "", false
 	}
 	need, wait := p.resolve(jv)
 	if wait != "" {
-		return "", nil, wait
+		return "", nil, wait, false
 	}
 	if wait := p.contention(jv, need); wait != "" {
-		return "", nil, wait
+		return "", nil, wait, false
 	}
 	able, wait := p.reaching(eligible, jv, need)
 	if wait != "" {
-		return "", nil, wait
+		return "", nil, wait, true
 	}
 	free := p.belowLimit(able)
 	if len(free) == 0 {
-		return "", nil, p.atLimit(len(able) == len(eligible))
+		return "", nil, p.atLimit(len(able) == len(eligible)), true
 	}
 	var first string
 	for _, n := range p.byLoad(free, jv.bytesLeft()) {
 		tapes, wait := p.assignTapes(n, need)
 		if wait == "" {
-			return n.Name, tapes, ""
+			return n.Name, tapes, "", false
 		}
 		if first == "" {
 			first = wait
 		}
 	}
-	return "", nil, first
+	return "", nil, first, true
 }
 
 // cartridgeNeed is a cartridge the job needs and where it is now.

@@ -109,8 +109,9 @@ type Scheduler struct {
 	// retry asks for a round although nothing changed: a proposal of the
 	// last one failed without the state changing.
 	retry bool
-	// planned counts the rounds that ran Place, for tests.
-	planned int
+	// planned counts the rounds that ran Place, and decided the queued
+	// jobs they decided, for tests.
+	planned, decided int
 }
 
 // New returns a scheduler for node; Run starts it.
@@ -180,9 +181,16 @@ func (s *Scheduler) tick(ctx context.Context) {
 	in := s.inputs(leases, now)
 	s.mu.Unlock()
 	retry := s.retry
-	if !changed && !retry && in.equal(s.last) && s.last.nodes != nil {
-		// Nothing placement decides on changed: the same round would
-		// make the same decisions, all of them waits already recorded.
+	if s.last.nodes == nil || !in.equal(s.last) {
+		// The nodes or the lost jobs changed: any wait may end.
+		s.track.wakeAll()
+		changed = true
+	}
+	if !changed && !retry || len(s.track.candidates) == 0 && len(in.lost) == 0 && !retry {
+		// Nothing placement decides on changed, or nothing woke: the
+		// same round would make the same decisions, all of them waits
+		// already recorded.
+		s.last = in
 		s.cfg.Metrics.rounds.WithLabelValues("skipped").Inc()
 		return
 	}
@@ -202,7 +210,10 @@ func (s *Scheduler) tick(ctx context.Context) {
 	}
 	var waits []*ferryv1.WaitJobOp
 	var places []Decision
-	for _, d := range Place(s.cfg.Place, v.View) {
+	decisions := Place(s.cfg.Place, v.View)
+	s.decided += len(decisions)
+	s.track.settle(decisions)
+	for _, d := range decisions {
 		if d.Node == "" {
 			if w := s.waitFor(d, v); w != nil {
 				waits = append(waits, w)
@@ -245,6 +256,10 @@ func (s *Scheduler) tick(ctx context.Context) {
 		cancel()
 		if err != nil {
 			s.retry = true
+			// Their reasons are not recorded: decide them again.
+			for _, w := range batch {
+				s.track.unpark(w.GetJobId())
+			}
 			s.log.Debug("recording why jobs wait", "jobs", len(batch), "err", err)
 		}
 	}
@@ -347,13 +362,16 @@ func (s *Scheduler) inputs(leases *leaseTable, now time.Time) roundInputs {
 	return in
 }
 
-// view puts the tracked state and the round's inputs together for Place.
+// view puts the tracked state and the round's inputs together for Place:
+// the running jobs (they hold what they use) and the queued jobs the round
+// decides (the tracker's candidates), not the parked backlog.
 func (s *Scheduler) view(in roundInputs) builtView {
 	t := s.track
 	v := builtView{jobs: t.jobs, lostKind: map[string]string{}}
 	v.Nodes = in.nodes
-	v.Jobs = make([]JobView, 0, len(t.jobs))
-	for id, jv := range t.jobs {
+	v.Jobs = make([]JobView, 0, len(t.running)+len(t.candidates))
+	add := func(id string) {
+		jv := t.jobs[id]
 		if l, ok := in.lost[id]; ok {
 			jv.Lost, jv.LostReason = true, l.reason
 			v.lostKind[id] = l.kind
@@ -361,7 +379,13 @@ func (s *Scheduler) view(in roundInputs) builtView {
 		jv.LiveBytesDone = in.live[id]
 		v.Jobs = append(v.Jobs, jv)
 	}
-	v.Disks, v.Libraries, v.Cartridges = t.disks, t.libraries, t.cartridges
+	for id := range t.running {
+		add(id)
+	}
+	for id := range t.candidates {
+		add(id)
+	}
+	v.DiskIndex, v.Libraries, v.Cartridges = t.disks, t.libraries, t.cartridges
 	v.DriveRates = t.driveRates
 	return v
 }

@@ -19,6 +19,11 @@ import (
 // round in which nothing changed reads nothing. Jobs are kept slim (no
 // history, checkpoint or copy plan): a backlog of 100,000 jobs must not
 // cost the leader a second copy of the state.
+//
+// It also says which queued jobs the next round must decide (candidates):
+// new and changed ones, and those a change woke. The others are parked
+// under the keys that can end their wait (wake.go): a round decides what
+// changed, not the whole backlog again.
 type tracker struct {
 	reg    *fsm.FSM
 	cursor fsm.Cursor
@@ -27,7 +32,7 @@ type tracker struct {
 	jobs    map[string]JobView
 	running map[string]bool
 
-	disks      []*ferryv1.Disk
+	disks      map[string]*ferryv1.Disk
 	libraries  []*ferryv1.Library
 	cartridges []*ferryv1.Cartridge
 	// driveRates are the libraries' drive rates (View.DriveRates), from
@@ -38,6 +43,14 @@ type tracker struct {
 	// lists (slim, intern).
 	specs map[int32]*ferryv1.JobSpec
 	names map[string][]string
+
+	// candidates are the queued jobs the next round decides; parked the
+	// others, until a change wakes them.
+	candidates map[string]bool
+	parked     parking
+	// unresolvable are the jobs whose devices did not resolve: a
+	// registration reads them again.
+	unresolvable map[string]bool
 
 	// rebuilt is how many jobs the last rebuild read, until the driver
 	// has dealt with the garbage that left (see tick).
@@ -50,6 +63,7 @@ type tracker struct {
 
 func newTracker(reg *fsm.FSM) *tracker {
 	return &tracker{reg: reg, jobs: map[string]JobView{}, running: map[string]bool{},
+		disks: map[string]*ferryv1.Disk{}, candidates: map[string]bool{}, parked: newParking(), unresolvable: map[string]bool{},
 		specs: map[int32]*ferryv1.JobSpec{}, names: map[string][]string{}}
 }
 
@@ -63,14 +77,24 @@ func (t *tracker) update() (changed bool) {
 		t.rebuild()
 		return true
 	}
-	if ch.Devices {
-		t.readDevices()
+	for _, name := range ch.Disks {
+		t.readDisk(name)
+		t.wake(writersOf(name))
+		t.wake(usersOf(name))
+		changed = true
+	}
+	if ch.Tapes {
+		t.readTapes()
+		t.wake(wakeTapes)
 		changed = true
 	}
 	read := make(map[string]bool, len(ch.Jobs))
 	if ch.Registry {
-		// What specs resolve to may have changed: every job again.
-		for _, id := range slices.Sorted(maps.Keys(t.jobs)) {
+		// A device registered may resolve what did not; one removed was
+		// named by no job that has not ended (the state machine refuses
+		// that), so the jobs that resolved still do. The devices named
+		// woke their jobs above, libraries and cartridges with Tapes.
+		for _, id := range slices.Sorted(maps.Keys(t.unresolvable)) {
 			read[id] = true
 			t.readJob(id)
 		}
@@ -101,7 +125,13 @@ func (t *tracker) update() (changed bool) {
 // when this node starts to lead, or after the feed lost track.
 func (t *tracker) rebuild() {
 	t.jobs, t.running = map[string]JobView{}, map[string]bool{}
-	t.readDevices()
+	t.candidates, t.parked, t.unresolvable = map[string]bool{}, newParking(), map[string]bool{}
+	t.reads++
+	t.disks = map[string]*ferryv1.Disk{}
+	for _, d := range t.reg.Disks() {
+		t.disks[d.GetName()] = d
+	}
+	t.readTapes()
 	for _, st := range []ferryv1.JobState{ferryv1.JobState_JOB_STATE_RUNNING, ferryv1.JobState_JOB_STATE_QUEUED} {
 		for _, id := range t.reg.JobIDs(st) {
 			t.readJob(id)
@@ -110,9 +140,67 @@ func (t *tracker) rebuild() {
 	t.rebuilt = len(t.jobs)
 }
 
-func (t *tracker) readDevices() {
+// wake makes the jobs parked under the key candidates again.
+func (t *tracker) wake(k wakeKey) {
+	t.parked.wake(k, func(id string) { t.candidates[id] = true })
+}
+
+// wakeAll makes every queued job a candidate: the nodes or the lost jobs
+// changed, or what specs resolve to.
+func (t *tracker) wakeAll() {
+	for id := range t.parked.on {
+		t.candidates[id] = true
+	}
+	t.parked = newParking()
+}
+
+// settle parks the candidates the round left waiting (a stream's parent,
+// never decided itself, waits for its own change) and keeps the others
+// (placed, or not decided: the next round tries them again).
+func (t *tracker) settle(decided []Decision) {
+	waits := make(map[string]Decision, len(decided))
+	for _, d := range decided {
+		if d.Node == "" {
+			waits[d.JobID] = d
+		}
+	}
+	for id := range t.candidates {
+		jv, ok := t.jobs[id]
+		if !ok || jv.Job.GetState() != ferryv1.JobState_JOB_STATE_QUEUED {
+			delete(t.candidates, id)
+			continue
+		}
+		if d, waited := waits[id]; waited {
+			t.parked.park(id, waitKeys(jv, d.NodeBound))
+			delete(t.candidates, id)
+		} else if fsm.IsStreamParent(jv.Job) {
+			t.parked.park(id, nil)
+			delete(t.candidates, id)
+		}
+	}
+}
+
+// unpark makes a queued job a candidate again.
+func (t *tracker) unpark(id string) {
+	if jv, ok := t.jobs[id]; ok && jv.Job.GetState() == ferryv1.JobState_JOB_STATE_QUEUED {
+		t.parked.unpark(id)
+		t.candidates[id] = true
+	}
+}
+
+// readDisk reads one disk again (gone: removed).
+func (t *tracker) readDisk(name string) {
 	t.reads++
-	t.disks = t.reg.Disks()
+	if d, ok := t.reg.Disk(name); ok {
+		t.disks[name] = d
+	} else {
+		delete(t.disks, name)
+	}
+}
+
+// readTapes reads the libraries and cartridges again.
+func (t *tracker) readTapes() {
+	t.reads++
 	t.libraries = t.libraries[:0]
 	t.driveRates = map[string]uint64{}
 	for _, l := range t.reg.Libraries() {
@@ -136,18 +224,54 @@ func (t *tracker) readJob(id string) (changed bool) {
 	if !ok || st != ferryv1.JobState_JOB_STATE_QUEUED && st != ferryv1.JobState_JOB_STATE_RUNNING {
 		delete(t.jobs, id)
 		delete(t.running, id)
+		delete(t.candidates, id)
+		delete(t.unresolvable, id)
+		t.parked.unpark(id)
+		if had {
+			// Queued when last read, it may have run since: what it
+			// would have held is free in any case.
+			t.wakeHeld(old)
+		}
 		return had
 	}
 	jv := jobView(t.reg, j)
 	jv.Job = t.slim(j)
 	jv.Disks, jv.Cartridges, jv.Writes = t.intern(jv.Disks), t.intern(jv.Cartridges), t.intern(jv.Writes)
 	t.jobs[id] = jv
+	if jv.Unresolvable {
+		t.unresolvable[id] = true
+	} else {
+		delete(t.unresolvable, id)
+	}
 	if st == ferryv1.JobState_JOB_STATE_RUNNING {
 		t.running[id] = true
 	} else {
 		delete(t.running, id)
 	}
-	return !had || !samePlacement(old, jv)
+	changed = !had || !samePlacement(old, jv)
+	if !changed {
+		return false
+	}
+	// What a running job held (or now holds) may end other jobs' waits.
+	if had && old.Job.GetState() == ferryv1.JobState_JOB_STATE_RUNNING {
+		t.wakeHeld(old)
+	}
+	if st == ferryv1.JobState_JOB_STATE_RUNNING {
+		t.wakeHeld(jv)
+		t.parked.unpark(id)
+		delete(t.candidates, id)
+	} else {
+		t.parked.unpark(id)
+		t.candidates[id] = true
+	}
+	return true
+}
+
+// wakeHeld wakes the jobs a running job's start, move or end may let run.
+func (t *tracker) wakeHeld(jv JobView) {
+	for _, k := range holdKeys(jv) {
+		t.wake(k)
+	}
 }
 
 // slim keeps of a job what placement and the driver read: a copy without

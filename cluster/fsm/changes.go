@@ -12,16 +12,16 @@ import (
 // every job each time. It is derived from the commands applied, like the
 // state's indexes, and is not part of a snapshot.
 
-// feedSize is how many job changes the feed remembers: more than the wait
-// reasons of a large backlog recorded at once. A reader that falls further
-// behind is told to read everything again: a bound on memory (6 MiB, kept
-// only once someone reads the feed), not a loss of correctness.
+// feedSize is how many job and disk changes the feed remembers: more than
+// the wait reasons of a large backlog recorded at once. A reader that falls
+// further behind is told to read everything again: a bound on memory (6
+// MiB, kept only once someone reads the feed), not a loss of correctness.
 const feedSize = 1 << 18
 
 // Cursor marks a point of the change feed. The zero Cursor is before
 // everything: ChangesSince answers it with All.
 type Cursor struct {
-	gen, jobs, devices, registry uint64
+	gen, entries, tapes, registry uint64
 }
 
 // Changes is what changed between two cursors.
@@ -32,9 +32,13 @@ type Changes struct {
 	// Reasons are the ids of queued jobs whose wait reason alone changed
 	// (WaitJobOp): a reader that keeps no reasons has nothing to read.
 	Reasons []string
-	// Devices is set when a disk, library or cartridge may have changed
-	// (registered, removed, loaded, reserved...).
-	Devices bool
+	// Disks are the names of the disks registered, removed or reserved, in
+	// the order of the changes (a site may have thousands of disks: a
+	// reader re-reads those it names, not all).
+	Disks []string
+	// Tapes is set when a library or cartridge may have changed
+	// (registered, removed, loaded, protected...).
+	Tapes bool
 	// Registry is set when a device was registered or removed: what a
 	// job's spec resolves to (JobAccess) may have changed with it.
 	Registry bool
@@ -48,35 +52,53 @@ type Changes struct {
 type feed struct {
 	// gen changes when Restore replaces the whole state.
 	gen uint64
-	// jobs counts job changes of this generation; ring holds the last
-	// size of them, the change numbered n at ring[n%size], once a reader
-	// asked (a follower's state machine, read by no one, keeps none).
-	jobs uint64
-	ring []feedEntry
-	size uint64
-	// devices counts commands that may have changed a device, registry
-	// those that registered or removed one.
-	devices, registry uint64
+	// entries counts job and disk changes of this generation; ring holds
+	// the last size of them, the change numbered n at ring[n%size], once a
+	// reader asked (a follower's state machine, read by no one, keeps
+	// none).
+	entries uint64
+	ring    []feedEntry
+	size    uint64
+	// tapes counts commands that may have changed a library or cartridge,
+	// registry those that registered or removed a device.
+	tapes, registry uint64
 }
 
-// feedEntry is one job change.
+// feedEntry is one job or disk change.
 type feedEntry struct {
-	id string
-	// reason: only the job's wait reason changed.
-	reason bool
+	id   string
+	kind entryKind
 }
+
+type entryKind uint8
+
+const (
+	jobEntry entryKind = iota
+	// reasonEntry: only the job's wait reason changed.
+	reasonEntry
+	diskEntry
+)
 
 // noteJob records that the job changed.
 func (f *feed) noteJob(id string, reason bool) {
-	if f.ring != nil {
-		f.ring[f.jobs%f.size] = feedEntry{id, reason}
+	kind := jobEntry
+	if reason {
+		kind = reasonEntry
 	}
-	f.jobs++
+	f.noteEntry(feedEntry{id, kind})
+}
+
+func (f *feed) noteEntry(e feedEntry) {
+	if f.ring != nil {
+		f.ring[f.entries%f.size] = e
+	}
+	f.entries++
 }
 
 // note records what an applied command changed: the jobs of its result,
-// and the devices unless it is one that only touches jobs. A refused
-// command changed nothing.
+// the disk a disk's registration, removal or reservation names, and the
+// tapes unless it is one that touches only jobs or disks (disks change by
+// those three commands alone). A refused command changed nothing.
 func (f *feed) note(st *state, cmd *ferryv1.Command, r Result) {
 	if r.Err != nil {
 		return
@@ -94,17 +116,28 @@ func (f *feed) note(st *state, cmd *ferryv1.Command, r Result) {
 			f.noteFamily(st, b.Job, reason)
 		}
 	}
-	switch cmd.GetOp().(type) {
+	switch op := cmd.GetOp().(type) {
 	case *ferryv1.Command_SubmitJob, *ferryv1.Command_WaitJob, *ferryv1.Command_WaitJobs,
 		*ferryv1.Command_StartJob, *ferryv1.Command_CheckpointJob, *ferryv1.Command_CheckpointJobs, *ferryv1.Command_SpanWait:
 	case *ferryv1.Command_BootstrapAcl, *ferryv1.Command_CreateToken, *ferryv1.Command_RevokeToken, *ferryv1.Command_SetSecret:
 		// ACLs and secrets: nothing a job or a device depends on.
-	case *ferryv1.Command_RegisterDisk, *ferryv1.Command_RegisterLibrary, *ferryv1.Command_AddCartridge,
-		*ferryv1.Command_RemoveDevice:
-		f.devices++
+	case *ferryv1.Command_RegisterDisk:
+		f.noteEntry(feedEntry{r.Disk.GetName(), diskEntry})
+		f.registry++
+	case *ferryv1.Command_Reserve:
+		f.noteEntry(feedEntry{op.Reserve.GetDisk(), diskEntry})
+	case *ferryv1.Command_RemoveDevice:
+		if d := op.RemoveDevice.GetDisk(); d != "" {
+			f.noteEntry(feedEntry{d, diskEntry})
+		} else {
+			f.tapes++
+		}
+		f.registry++
+	case *ferryv1.Command_RegisterLibrary, *ferryv1.Command_AddCartridge:
+		f.tapes++
 		f.registry++
 	default:
-		f.devices++
+		f.tapes++
 	}
 }
 
@@ -151,15 +184,18 @@ func (f *FSM) ChangesSince(c Cursor) (Changes, Cursor) {
 		c = Cursor{} // the changes before were not kept
 	}
 	defer f.mu.RUnlock()
-	now := Cursor{gen: fd.gen + 1, jobs: fd.jobs, devices: fd.devices, registry: fd.registry}
-	if c.gen != now.gen || c.jobs > fd.jobs || fd.jobs-c.jobs > fd.size {
+	now := Cursor{gen: fd.gen + 1, entries: fd.entries, tapes: fd.tapes, registry: fd.registry}
+	if c.gen != now.gen || c.entries > fd.entries || fd.entries-c.entries > fd.size {
 		return Changes{All: true}, now
 	}
-	ch := Changes{Devices: c.devices != fd.devices, Registry: c.registry != fd.registry}
-	for n := c.jobs; n < fd.jobs; n++ {
-		if e := fd.ring[n%fd.size]; e.reason {
+	ch := Changes{Tapes: c.tapes != fd.tapes, Registry: c.registry != fd.registry}
+	for n := c.entries; n < fd.entries; n++ {
+		switch e := fd.ring[n%fd.size]; e.kind {
+		case reasonEntry:
 			ch.Reasons = append(ch.Reasons, e.id)
-		} else {
+		case diskEntry:
+			ch.Disks = append(ch.Disks, e.id)
+		default:
 			ch.Jobs = append(ch.Jobs, e.id)
 		}
 	}

@@ -18,7 +18,7 @@ func TestChangesSince(t *testing.T) {
 	}
 	f.Apply(1, diskCmd(1, validDisk("db01", 1)))
 	ch, cur = f.ChangesSince(cur)
-	if ch.All || !ch.Devices || !ch.Registry || len(ch.Jobs) != 0 {
+	if ch.All || ch.Tapes || !ch.Registry || len(ch.Jobs) != 0 || !slices.Equal(ch.Disks, []string{"db01"}) {
 		t.Fatalf("after a registration: %+v", ch)
 	}
 	f.Apply(2, submitCmd(2, "j1", "", validSpec()))
@@ -26,19 +26,19 @@ func TestChangesSince(t *testing.T) {
 	f.Apply(4, cancelCmd(4, "j1", ""))
 	f.Apply(5, cancelCmd(5, "nope", "")) // refused: no change
 	ch, cur = f.ChangesSince(cur)
-	if ch.All || ch.Registry || !slices.Equal(ch.Jobs, []string{"j1", "j2", "j1"}) {
+	if ch.All || ch.Registry || len(ch.Disks) != 0 || !slices.Equal(ch.Jobs, []string{"j1", "j2", "j1"}) {
 		t.Fatalf("after submissions and a cancel: %+v", ch)
 	}
-	if !ch.Devices {
-		t.Fatalf("a cancel may send cartridges home: Devices not set")
+	if !ch.Tapes {
+		t.Fatalf("a cancel may send cartridges home: Tapes not set")
 	}
-	if ch, _ := f.ChangesSince(cur); ch.All || ch.Devices || ch.Registry || len(ch.Jobs) != 0 {
+	if ch, _ := f.ChangesSince(cur); ch.All || ch.Tapes || ch.Registry || len(ch.Jobs) != 0 || len(ch.Disks) != 0 {
 		t.Fatalf("nothing changed: %+v", ch)
 	}
 	f.Apply(6, waitCmd(6, "j2", "no eligible node"))
 	f.Apply(7, waitCmd(7, "j2", "no eligible node")) // the same reason: no change
 	ch, cur = f.ChangesSince(cur)
-	if ch.All || ch.Devices || len(ch.Jobs) != 0 || !slices.Equal(ch.Reasons, []string{"j2"}) {
+	if ch.All || ch.Tapes || len(ch.Jobs) != 0 || !slices.Equal(ch.Reasons, []string{"j2"}) {
 		t.Fatalf("after a wait reason: %+v", ch)
 	}
 	again := cur

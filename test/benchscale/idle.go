@@ -105,6 +105,11 @@ func runIdle(ctx context.Context, o options, log *slog.Logger, w io.Writer, f *i
 	if after != leader {
 		return fmt.Errorf("the leader changed from %s to %s during the window", leader, after)
 	}
+	for _, n := range names {
+		if err := saveProfile(ctx, o, c, n, "heap", "idle-"+n+"-heap.pprof"); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(w, "3 nodes, -run-jobs=false, %d queued jobs (submitted in %v%s), CPU over %v after %v\n\n",
 		f.jobs, took.Round(time.Second), map[bool]string{true: ", then every node restarted", false: ""}[f.restart], f.window, f.settle)
 	fmt.Fprintln(w, "| node | role | CPU (% of a core) | RSS (MiB) |")
@@ -132,6 +137,9 @@ func runIdle(ctx context.Context, o options, log *slog.Logger, w io.Writer, f *i
 // others join it) under o.dir/name with extra agent flags, waits for them
 // to be voters and registers the sample devices.
 func startBenchCluster(ctx context.Context, o options, log *slog.Logger, name string, names []string, extra ...string) (*localcluster.Cluster, error) {
+	if o.profile != "" {
+		extra = append(extra, "-pprof")
+	}
 	c, err := localcluster.New(localcluster.Config{
 		Binary:    o.ferryBinary,
 		Dir:       filepath.Join(o.dir, name),

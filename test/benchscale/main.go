@@ -17,7 +17,9 @@
 //     100,000 queued jobs that no node can run (goal: CPU < 5% of a core,
 //     RSS within 1.5× a follower's).
 //
-// -only runs some sections: -only placement,idle.
+// -only runs some sections: -only placement,idle. -profile DIR saves the
+// leader's CPU profile while it places (placement) and every node's heap
+// profile (idle), for go tool pprof.
 //
 //	go run ./test/benchscale -ferry bin/ferry
 package main
@@ -39,6 +41,9 @@ type options struct {
 	dir         string
 	keep        bool
 	only        []string
+	// profile is a directory for the nodes' profiles (pprof): empty takes
+	// none. The nodes then serve /debug/pprof (-pprof).
+	profile string
 }
 
 // section is one measurement of the benchmark: its own flags (registered
@@ -55,6 +60,7 @@ func main() {
 	flag.StringVar(&o.ferryBinary, "ferry", "bin/ferry", "the ferry binary the nodes run")
 	flag.StringVar(&o.dir, "dir", "", "directory for the nodes and their devices (default: a new temp dir under /var/tmp)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the directory")
+	flag.StringVar(&o.profile, "profile", "", "directory for profiles: the leader's CPU while placing (placement), every node's heap (idle)")
 	flag.StringVar(&only, "only", "", "comma-separated sections to run (default all: throughput,streams,placement,idle)")
 	// In the order they run.
 	sections := []section{throughputSection(), streamsSection(), placementSection(), idleSection()}

@@ -148,6 +148,7 @@ func runPlacement(ctx context.Context, o options, log *slog.Logger, w io.Writer,
 	}
 	log.Info("placement: cancelling the blocker", "leader", leader)
 	cancelled := time.Now()
+	profiled := profileCPU(ctx, o, c, leader, "placement-leader-cpu.pprof", 10*time.Second)
 	if _, err := cl.Jobs.Cancel(ctx, &ferryv1.CancelJobRequest{Id: bid, Reason: "placement benchmark: the backlog goes"}); err != nil {
 		return err
 	}
@@ -158,6 +159,9 @@ func runPlacement(ctx context.Context, o options, log *slog.Logger, w io.Writer,
 		return err
 	}
 	wall := time.Since(cancelled)
+	if err := profiled(); err != nil {
+		return err
+	}
 	var placed []time.Time
 	if err := listJobs(ctx, cl.Jobs, ferryv1.JobState_JOB_STATE_UNSPECIFIED, func(j *ferryv1.Job) {
 		if j.GetSpec().GetName() != "placement" {
