@@ -62,6 +62,8 @@ type feed struct {
 	// tapes counts commands that may have changed a library or cartridge,
 	// registry those that registered or removed a device.
 	tapes, registry uint64
+	// disks counts the changes of disks, across generations (DisksVersion).
+	disks uint64
 }
 
 // feedEntry is one job or disk change.
@@ -89,6 +91,9 @@ func (f *feed) noteJob(id string, reason bool) {
 }
 
 func (f *feed) noteEntry(e feedEntry) {
+	if e.kind == diskEntry {
+		f.disks++
+	}
 	if f.ring != nil {
 		f.ring[f.entries%f.size] = e
 	}
@@ -163,7 +168,17 @@ func (f *feed) noteFamily(st *state, j *ferryv1.Job, reason bool) {
 
 // restored starts a new generation: every reader reads everything again.
 func (f *feed) restored() {
-	*f = feed{gen: f.gen + 1, ring: f.ring, size: f.size}
+	*f = feed{gen: f.gen + 1, ring: f.ring, size: f.size, disks: f.disks + 1}
+}
+
+// DisksVersion is a number that changes whenever a disk may have changed
+// (registered, removed, reserved, or the state restored): a reader that
+// keeps every disk (the iSCSI target's LUNs) reads them again only then,
+// not after every applied entry.
+func (f *FSM) DisksVersion() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.feed.disks
 }
 
 // ChangesSince returns what changed after the cursor, and the cursor of

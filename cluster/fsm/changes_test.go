@@ -21,7 +21,11 @@ func TestChangesSince(t *testing.T) {
 	if ch.All || ch.Tapes || !ch.Registry || len(ch.Jobs) != 0 || !slices.Equal(ch.Disks, []string{"db01"}) {
 		t.Fatalf("after a registration: %+v", ch)
 	}
+	v := f.DisksVersion()
 	f.Apply(2, submitCmd(2, "j1", "", validSpec()))
+	if f.DisksVersion() != v {
+		t.Fatalf("a submission changed DisksVersion")
+	}
 	f.Apply(3, submitCmd(3, "j2", "", validSpec()))
 	f.Apply(4, cancelCmd(4, "j1", ""))
 	f.Apply(5, cancelCmd(5, "nope", "")) // refused: no change

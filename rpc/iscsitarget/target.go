@@ -116,15 +116,26 @@ func (t *Target) followDisks(ctx context.Context, applied <-chan struct{}) {
 	defer t.luns.close()
 	retry := time.NewTicker(lunRetry)
 	defer retry.Stop()
+	// The first change syncs: the disks were read before this version.
+	version := ^uint64(0)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-applied:
+			// Watch before reading, so that no change slips in between.
+			applied = t.node.WatchApplied()
+			v := t.node.FSM().DisksVersion()
+			if v == version {
+				// Most entries change no disk: a site's thousands of
+				// disks are not copied for each of them.
+				continue
+			}
+			version = v
 		case <-retry.C:
+			applied = t.node.WatchApplied()
+			version = t.node.FSM().DisksVersion()
 		}
-		// Watch before reading, so that no change slips in between.
-		applied = t.node.WatchApplied()
 		t.luns.sync(t.node.FSM().Disks())
 	}
 }
