@@ -20,9 +20,9 @@ type VolumeEnd struct {
 	Volume uint32
 	// File is the tape file of the part the copy wrote on the volume, and
 	// Bytes its bytes; Offset is the job's bytes before it. Bytes is 0
-	// when early warning came before any of the part was committed: then
-	// the volume holds no file of it (no filemark was written) and File
-	// is where it would have begun.
+	// when early warning came before any of the part was committed: the
+	// file is then empty (its filemark still cut off the records written
+	// past the cut, which no one may take for data).
 	File   uint64
 	Bytes  int64
 	Offset int64
@@ -73,12 +73,12 @@ func (r *runner) span(ctx context.Context, s Segment) error {
 	if err := t.Locate(cut.ObjectID); err != nil {
 		return &stageError{op: "locate", device: s.Dst, err: err}
 	}
-	if end.Bytes > 0 {
-		// The filemark discards everything after the cut. (It is written
-		// in the early-warning zone or before it: both hold it.)
-		if _, err := t.WriteFilemarks(1); err != nil {
-			return &stageError{op: "write filemark", device: s.Dst, write: true, err: err}
-		}
+	// The filemark discards everything after the cut, even when nothing
+	// of the part was committed: records past the cut must not stay on
+	// the tape as an unterminated file. (It is written in the
+	// early-warning zone or before it: both hold it.)
+	if _, err := t.WriteFilemarks(1); err != nil {
+		return &stageError{op: "write filemark", device: s.Dst, write: true, err: err}
 	}
 	if err := t.Flush(); err != nil {
 		return &stageError{op: "flush", device: s.Dst, write: true, err: err}

@@ -53,9 +53,29 @@ func (g *spanRig) config() Config {
 		if g.crashAt == "after span" {
 			return Device{}, errCrash // committed, nothing on the next volume yet
 		}
-		return g.nextVolume(), nil
+		d := g.nextVolume()
+		if g.crashAt == "on the next volume" {
+			// The owner dies after writing a few records there.
+			d.Tape = &crashAfter{TapeDrive: d.Tape, records: 12}
+		}
+		return d, nil
 	}
 	return cfg
+}
+
+// crashAfter fails every write after its first records, as a dead owner
+// writes nothing more.
+type crashAfter struct {
+	TapeDrive
+	records int
+}
+
+func (c *crashAfter) WriteRecord(p []byte) (bool, error) {
+	if c.records == 0 {
+		return false, errCrash
+	}
+	c.records--
+	return c.TapeDrive.WriteRecord(p)
 }
 
 // nextVolume loads a new cartridge, positions it where the part begins and
@@ -188,21 +208,6 @@ func TestSpanCrashPoints(t *testing.T) {
 			g.crashAt = crash
 			ctx, cancel := context.WithCancelCause(context.Background())
 			defer cancel(nil)
-			if crash == "on the next volume" {
-				seen := 0
-				on := cfg.OnCheckpoint
-				cfg.OnCheckpoint = func(ctx context.Context, cp Checkpoint) error {
-					if err := on(ctx, cp); err != nil {
-						return err
-					}
-					if cp.Volumes[1].Number == 2 {
-						if seen++; seen == 1 {
-							return errCrash
-						}
-					}
-					return nil
-				}
-			}
 			devs := g.devs()
 			if _, err := Run(ctx, cfg, g.plan(), devs, nil); !errors.Is(err, errCrash) {
 				t.Fatalf("err = %v, want the crash", err)
@@ -231,5 +236,51 @@ func TestSpanCrashPoints(t *testing.T) {
 			}
 			g.check(res)
 		})
+	}
+}
+
+// A volume whose room ends before the copy's first chunk on it holds an
+// empty part, closed by a filemark at the cut: none of the records written
+// past the cut stays on it, and the copy goes on on the next volume.
+func TestSpanEmptyPart(t *testing.T) {
+	g := newSpanRig(t, 10<<20)
+	cfg := g.config()
+	span := cfg.Span
+	cfg.Span = func(ctx context.Context, end VolumeEnd) (Device, error) {
+		d, err := span(ctx, end)
+		if err == nil && len(g.carts) == 2 {
+			// Another job nearly filled volume 2: a few KiB are left
+			// before early warning.
+			c := g.carts[1]
+			if _, err := c.WriteRecord(make([]byte, spanCapacity-(1<<20)-int(c.Used())-(16<<10))); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.WriteFilemarks(1); err != nil {
+				t.Fatal(err)
+			}
+			g.pin(c)
+		}
+		return d, err
+	}
+	res, err := Run(context.Background(), cfg, g.plan(), g.devs(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.ends) < 2 || g.ends[1].Bytes != 0 {
+		t.Fatalf("ends %+v: want an empty part on volume 2", g.ends)
+	}
+	files := readTape(t, g.carts[1])
+	if len(files) != 3 || len(files[2]) != 0 {
+		t.Fatalf("volume 2 holds %d files (last %d records), want the two others' and an empty one", len(files), len(files[len(files)-1]))
+	}
+	var got []byte
+	for i, c := range g.carts {
+		files := readTape(t, c)
+		if i != 1 {
+			got = append(got, concat(files[len(files)-1])...)
+		}
+	}
+	if res.SHA256 != sum(g.src) || !bytes.Equal(got, g.src) {
+		t.Fatal("the parts are not the source")
 	}
 }
