@@ -43,6 +43,7 @@ type tracker struct {
 	// lists (slim, intern).
 	specs map[int32]*ferryv1.JobSpec
 	names map[string][]string
+	keys  map[string][]wakeKey
 
 	// candidates are the queued jobs the next round decides; parked the
 	// others, until a change wakes them.
@@ -64,7 +65,7 @@ type tracker struct {
 func newTracker(reg *fsm.FSM) *tracker {
 	return &tracker{reg: reg, jobs: map[string]JobView{}, running: map[string]bool{},
 		disks: map[string]*ferryv1.Disk{}, candidates: map[string]bool{}, parked: newParking(), unresolvable: map[string]bool{},
-		specs: map[int32]*ferryv1.JobSpec{}, names: map[string][]string{}}
+		specs: map[int32]*ferryv1.JobSpec{}, names: map[string][]string{}, keys: map[string][]wakeKey{}}
 }
 
 // update reads what changed since the last call and reports whether
@@ -171,7 +172,7 @@ func (t *tracker) settle(decided []Decision) {
 			continue
 		}
 		if d, waited := waits[id]; waited {
-			t.parked.park(id, waitKeys(jv, d.NodeBound))
+			t.parked.park(id, t.internKeys(waitKeys(jv, d.NodeBound)))
 			delete(t.candidates, id)
 		} else if fsm.IsStreamParent(jv.Job) {
 			t.parked.park(id, nil)
@@ -313,6 +314,25 @@ func (t *tracker) intern(names []string) []string {
 	}
 	t.names[key] = names
 	return names
+}
+
+// internKeys returns one shared copy of each list of wake keys: a parked
+// backlog waits for the same few things again and again (100,000 parked
+// jobs held 20 MiB of copies of the same keys).
+func (t *tracker) internKeys(keys []wakeKey) []wakeKey {
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(string(k))
+		b.WriteByte(0)
+	}
+	if shared, ok := t.keys[b.String()]; ok {
+		return shared
+	}
+	if len(t.keys) >= maxInterned {
+		clear(t.keys)
+	}
+	t.keys[b.String()] = keys
+	return keys
 }
 
 // maxInterned bounds the interned lists: jobs that each name their own
