@@ -24,7 +24,7 @@ var tokenRE = regexp.MustCompile(`(?m)^ferry_[A-Za-z0-9_-]{43}$`)
 // certificate without a token, and a second bootstrap.
 func TestACLTokens(t *testing.T) {
 	dir := t.TempDir()
-	c, err := localcluster.New(localcluster.Config{Binary: ferryBinary, Dir: dir, Secure: true, ACL: true, ExtraArgs: []string{"-device-dirs", dir}})
+	c, err := localcluster.New(localcluster.Config{Binary: ferryBinary, Dir: dir, ACL: true, ExtraArgs: []string{"-device-dirs", dir}})
 	if err != nil {
 		t.Fatal(err)
 	}

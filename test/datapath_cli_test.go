@@ -44,6 +44,20 @@ type cli struct {
 	addr string
 	// netns runs the client in that network namespace, where addr is.
 	netns string
+	// env is added to the client's environment: the cluster's client
+	// certificate (localcluster's ClientEnv) on a secure cluster.
+	env []string
+}
+
+// nodeCLI is a cli for the cluster's node, with the harness's client
+// certificate when the cluster is secure.
+func nodeCLI(t *testing.T, c *localcluster.Cluster, n *localcluster.Node) cli {
+	t.Helper()
+	env, err := c.ClientEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cli{t: t, addr: n.GRPCAddr(), netns: n.Netns, env: env}
 }
 
 func (c cli) run(args ...string) cliResult {
@@ -60,6 +74,7 @@ func (c cli) run(args ...string) cliResult {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
+	cmd.Env = append(cmd.Env, c.env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -132,16 +147,9 @@ func (c cli) verified(wantSum string, src, dst string) {
 	}
 }
 
-// startDataNode starts a one-node cluster that runs its jobs (newCluster's
+// startDataCluster starts a one-node cluster that runs its jobs (newCluster's
 // nodes do not), without the sample devices, whose names (db01, A00001L9)
-// this test creates itself.
-func startDataNode(t *testing.T) *localcluster.Node {
-	t.Helper()
-	_, n := startDataCluster(t)
-	return n
-}
-
-// startDataCluster is startDataNode that returns the node's cluster too.
+// the tests create themselves, and returns it with its node.
 func startDataCluster(t *testing.T) (*localcluster.Cluster, *localcluster.Node) {
 	t.Helper()
 	c := newCluster(t)
@@ -182,8 +190,8 @@ func sum(b []byte) string {
 // their SHA-256 checked against the files, verify, and the exit status and
 // message of each kind of bad input.
 func TestDataPathCLI(t *testing.T) {
-	node := startDataNode(t)
-	f := cli{t: t, addr: node.GRPCAddr()}
+	c, node := startDataCluster(t)
+	f := nodeCLI(t, c, node)
 	dir := t.TempDir()
 	path := func(name string) string { return filepath.Join(dir, name) }
 

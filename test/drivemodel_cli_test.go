@@ -13,7 +13,7 @@ import (
 // drive (--bwlimit) makes it stall, as ferry_drive_stalls_total shows.
 func TestDriveModelCLI(t *testing.T) {
 	c, node := startDataCluster(t)
-	f := cli{t: t, addr: node.GRPCAddr()}
+	f := nodeCLI(t, c, node)
 	dir := t.TempDir()
 	path := func(name string) string { return filepath.Join(dir, name) }
 	const (

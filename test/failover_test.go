@@ -279,7 +279,7 @@ func TestFailoverKillOwnerRepeatedly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cli{t: t, addr: node.GRPCAddr()}.verified(want, "disk:src", "tape:"+tapeA+"#1")
+	nodeCLI(t, m.c, node).verified(want, "disk:src", "tape:"+tapeA+"#1")
 }
 
 // isolate is how a test cuts an owner off: it returns the undo.

@@ -20,7 +20,7 @@ func TestImportFromAnotherCluster(t *testing.T) {
 	path := func(name string) string { return filepath.Join(dir, name) }
 
 	c1, n1 := startDataCluster(t)
-	one := cli{t: t, addr: n1.GRPCAddr()}
+	one := nodeCLI(t, c1, n1)
 	one.ok("disk", "create", "--name", "db01", "--size", "4MiB", "--path", path("db01.img"), "--site", "east")
 	db01 := fillRandom(t, path("db01.img"), diskBytes)
 	one.ok("library", "create", "--name", "libA", "--slots", "4", "--drives", "1", "--dir", path("libA"), "--site", "east", "--capacity", "64MiB")
@@ -45,8 +45,8 @@ func TestImportFromAnotherCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	_, n2 := startDataCluster(t)
-	two := cli{t: t, addr: n2.GRPCAddr()}
+	c2, n2 := startDataCluster(t)
+	two := nodeCLI(t, c2, n2)
 	if id2 := clusterID(two); id2 == id1 {
 		t.Fatalf("both clusters have id %s", id1)
 	}

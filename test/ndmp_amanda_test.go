@@ -899,7 +899,7 @@ func startFerryTarget(t *testing.T) amandaTarget {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := cli{t: t, addr: n1.GRPCAddr()}
+	client := nodeCLI(t, m.c, n1)
 	heldBarcode := "" // the cartridge Amanda left in the drive
 	inventory := func() map[string]string {
 		inv := ferryInventory(t, client, amandaLibrary)

@@ -246,7 +246,7 @@ func (nc *ndmpCluster) inventory(node string) ([]string, string) {
 	if err != nil {
 		nc.t.Fatal(err)
 	}
-	r := cli{t: nc.t, addr: n.GRPCAddr()}.ok("library", "inventory", ndmpLibrary)
+	r := nodeCLI(nc.t, nc.c, n).ok("library", "inventory", ndmpLibrary)
 	var out []string
 	sc := bufio.NewScanner(strings.NewReader(r.stdout))
 	for sc.Scan() {

@@ -667,7 +667,7 @@ func testNDMPCartridge(ctx context.Context, s *step, nc *ndmpCluster, tree filet
 	if err != nil {
 		s.fatalf("%v", err)
 	}
-	c := cli{t: s.t, addr: node.GRPCAddr()}
+	c := nodeCLI(s.t, nc.c, node)
 	s.t.Logf("ferry tape files %s:\n%s", b.barcode, c.run("tape", "files", b.barcode).stdout)
 	size := files[n].bytes
 	if size%512 != 0 {

@@ -202,7 +202,7 @@ func TestPartitionHealsGossip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := cli{t: t, addr: n.GRPCAddr(), netns: n.Netns}.ok("members", "-o", "json")
+		r := nodeCLI(t, m.c, n).ok("members", "-o", "json")
 		var resp ferryv1.MembersResponse
 		if err := protojson.Unmarshal([]byte(r.stdout), &resp); err != nil {
 			t.Fatalf("ferry members on %s: %v\n%s", node, err, r)

@@ -17,7 +17,7 @@ import (
 func TestPoolExhaustionCLI(t *testing.T) {
 	c, node := startDataCluster(t)
 	m := &moverCluster{t: t, c: c}
-	f := cli{t: t, addr: node.GRPCAddr()}
+	f := nodeCLI(t, c, node)
 	dir := t.TempDir()
 	path := func(name string) string { return filepath.Join(dir, name) }
 	ctx, cancel := context.WithTimeout(context.Background(), failoverTimeout)

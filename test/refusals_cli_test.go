@@ -16,8 +16,8 @@ import (
 // and leave every device file (disk images and cartridge images) exactly as
 // it was.
 func TestCopiesThatCannotBeRightAreRefused(t *testing.T) {
-	node := startDataNode(t)
-	f := cli{t: t, addr: node.GRPCAddr()}
+	c, node := startDataCluster(t)
+	f := nodeCLI(t, c, node)
 	dir := t.TempDir()
 	path := func(name string) string { return filepath.Join(dir, name) }
 

@@ -15,8 +15,8 @@ import (
 // source disk), changing nothing; after the copy they succeed, touching
 // no other device file. The catalog shows where each copy landed.
 func TestEraseAndRemoveRefusedWhileInUse(t *testing.T) {
-	node := startDataNode(t)
-	f := cli{t: t, addr: node.GRPCAddr()}
+	c, node := startDataCluster(t)
+	f := nodeCLI(t, c, node)
 	dir := t.TempDir()
 	path := func(name string) string { return filepath.Join(dir, name) }
 

@@ -251,7 +251,7 @@ func (m *moverCluster) cli() cli {
 		if err != nil {
 			m.t.Fatal(err)
 		}
-		return cli{t: m.t, addr: node.GRPCAddr()}
+		return nodeCLI(m.t, m.c, node)
 	}
 	m.t.Fatal("no node to ask")
 	return cli{}

@@ -30,7 +30,7 @@ import (
 // node with another gossip key, or none, cannot join, and its log says why.
 func TestMutualTLS(t *testing.T) {
 	dir := t.TempDir()
-	c, err := localcluster.New(localcluster.Config{Binary: ferryBinary, Dir: dir, Secure: true, ExtraArgs: []string{"-run-jobs=false", "-device-dirs", dir}})
+	c, err := localcluster.New(localcluster.Config{Binary: ferryBinary, Dir: dir, ExtraArgs: []string{"-run-jobs=false", "-device-dirs", dir}})
 	if err != nil {
 		t.Fatal(err)
 	}

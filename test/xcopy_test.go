@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/scsi/xcopy"
@@ -23,12 +21,11 @@ import (
 // with an offset, then block→stream and stream→block through a tape, and
 // checks the bytes, the job's SHA-256 and RECEIVE COPY RESULTS.
 func TestExtendedCopyParameterList(t *testing.T) {
-	node := startDataNode(t)
-	conn, err := grpc.NewClient(node.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	c, _ := startDataCluster(t)
+	conn, err := c.Conn("n1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
 	dev, jobs := ferryv1.NewDeviceServiceClient(conn), ferryv1.NewJobServiceClient(conn)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

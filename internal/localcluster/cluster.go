@@ -38,7 +38,7 @@ type Cluster struct {
 	aclToken string
 
 	pkiMu   sync.Mutex
-	caCache *pki.CA // a Secure cluster's CA, once made
+	caCache *pki.CA // a secure cluster's CA, once made
 }
 
 // New prepares a cluster in cfg.Dir; it starts nothing.

@@ -79,7 +79,9 @@ func newFakeCluster(t *testing.T) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Config{Binary: bin, Dir: t.TempDir()})
+	// The fake agent serves plaintext: the harness's TLS is the real
+	// agent's to test (test/).
+	c, err := New(Config{Binary: bin, Dir: t.TempDir(), Insecure: true})
 	if err != nil {
 		t.Fatal(err)
 	}

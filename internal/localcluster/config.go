@@ -31,12 +31,14 @@ type Config struct {
 	LogLevel string
 	// ExtraArgs are appended to every agent's command line.
 	ExtraArgs []string
-	// Secure runs the nodes with mutual TLS: a CA made in Dir/pki, a node
-	// certificate each (-tls-ca, -tls-cert, -tls-key), and a client
-	// certificate for the harness's own connections (TLSFiles gives
-	// tests theirs). Otherwise the nodes run -insecure. A node given
-	// -tls-ca or -insecure in its extra arguments keeps them.
-	Secure bool
+	// Insecure runs the nodes -insecure: plaintext gRPC and Raft, gossip
+	// unencrypted. By default (false) a cluster is secure, as a real one
+	// is: a CA made in Dir/pki, a node certificate each (-tls-ca,
+	// -tls-cert, -tls-key), one gossip key (-gossip-key), and a client
+	// certificate for the harness's own connections (ClientEnv gives the
+	// ferry CLI the same; TLSFiles gives tests certificates of their own).
+	// A node given -tls-ca or -insecure in its extra arguments keeps them.
+	Insecure bool
 	// ACL bootstraps the cluster's ACLs in the first WaitReady that
 	// succeeds; ACLToken then gives the management token, which the
 	// harness's own connections send. Default: off (every caller admin).

@@ -15,7 +15,7 @@ import (
 	"github.com/ferry-san/ferry/security/pki"
 )
 
-// The files of a Secure cluster, in Dir/pki: the CA (ca.pem, ca-key.pem),
+// The files of a secure cluster, in Dir/pki: the CA (ca.pem, ca-key.pem),
 // node-NAME.pem and client-NAME.pem with their -key.pem.
 const pkiDir = "pki"
 
@@ -23,7 +23,7 @@ const pkiDir = "pki"
 // (Conn, Client) present.
 const harnessClient = "localcluster"
 
-// CA returns the cluster's CA (Secure clusters), made on first use: tests
+// CA returns the cluster's CA (secure clusters), made on first use: tests
 // sign certificates of their own with it.
 func (c *Cluster) CA() (*pki.CA, error) {
 	c.pkiMu.Lock()
@@ -62,7 +62,7 @@ func (c *Cluster) CA() (*pki.CA, error) {
 }
 
 // TLSFiles are the CA, certificate and key files of a node or client of a
-// Secure cluster, issued on first use (a restarted node keeps its own).
+// secure cluster, issued on first use (a restarted node keeps its own).
 func (c *Cluster) TLSFiles(role pki.Role, name string) (mtls.Files, error) {
 	ca, err := c.CA()
 	if err != nil {
@@ -89,15 +89,15 @@ func (c *Cluster) TLSFiles(role pki.Role, name string) (mtls.Files, error) {
 	return f, nil
 }
 
-// tlsArgs are the agent flags of node nodeName: its certificate on a Secure
-// cluster, -insecure otherwise (the agent refuses plaintext unless told).
+// tlsArgs are the agent flags of node nodeName: its certificate and the
+// gossip key on a secure cluster, -insecure otherwise (the agent refuses plaintext unless told).
 func (c *Cluster) tlsArgs(nodeName string, args []string) ([]string, error) {
 	for _, a := range args {
 		if a == "-tls-ca" || a == "-insecure" {
 			return nil, nil // the test chose
 		}
 	}
-	if !c.cfg.Secure {
+	if c.cfg.Insecure {
 		return []string{"-insecure"}, nil
 	}
 	f, err := c.TLSFiles(pki.RoleNode, nodeName)
@@ -111,7 +111,7 @@ func (c *Cluster) tlsArgs(nodeName string, args []string) ([]string, error) {
 	return []string{"-tls-ca", f.CA, "-tls-cert", f.Cert, "-tls-key", f.Key, "-gossip-key", key}, nil
 }
 
-// GossipKey is a Secure cluster's gossip encryption key (base64), made on
+// GossipKey is a secure cluster's gossip encryption key (base64), made on
 // first use and kept in Dir/pki/gossip.key.
 func (c *Cluster) GossipKey() (string, error) {
 	if _, err := c.CA(); err != nil { // makes the directory
@@ -136,7 +136,7 @@ func (c *Cluster) GossipKey() (string, error) {
 
 // clientCredentials secure the harness's own connections.
 func (c *Cluster) clientCredentials() (credentials.TransportCredentials, error) {
-	if !c.cfg.Secure {
+	if c.cfg.Insecure {
 		return insecure.NewCredentials(), nil
 	}
 	f, err := c.TLSFiles(pki.RoleClient, harnessClient)
@@ -149,3 +149,21 @@ func (c *Cluster) clientCredentials() (credentials.TransportCredentials, error) 
 	}
 	return s.NodeCredentials(""), nil
 }
+
+// ClientEnv is the environment (FERRY_CACERT, FERRY_CERT, FERRY_KEY) that
+// gives the ferry CLI the harness's client certificate on a secure
+// cluster; nil on an insecure one.
+func (c *Cluster) ClientEnv() ([]string, error) {
+	if c.cfg.Insecure {
+		return nil, nil
+	}
+	f, err := c.TLSFiles(pki.RoleClient, harnessClient)
+	if err != nil {
+		return nil, err
+	}
+	return []string{"FERRY_CACERT=" + f.CA, "FERRY_CERT=" + f.Cert, "FERRY_KEY=" + f.Key}, nil
+}
+
+// Secure reports whether the cluster's nodes serve mutual TLS (unless a
+// node's own flags said otherwise).
+func (c *Cluster) Secure() bool { return !c.cfg.Insecure }
