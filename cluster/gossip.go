@@ -28,7 +28,9 @@ type GossipMember struct {
 	GRPCAddr   string
 	HTTPAddr   string
 	GossipAddr string
-	State      ferryv1.GossipState
+	// Transport is how the member serves gRPC and Raft, as it says.
+	Transport ferryv1.Transport
+	State     ferryv1.GossipState
 	// Since is when the member entered State, as this node observed it.
 	Since time.Time
 }
@@ -40,6 +42,9 @@ type nodeMeta struct {
 	Site      string `json:"s,omitempty"`
 	GRPC      string `json:"g,omitempty"`
 	HTTP      string `json:"h,omitempty"`
+	// Transport says whether the node serves mutual TLS or plaintext,
+	// so that every member list shows a plaintext node as such.
+	Transport ferryv1.Transport `json:"t,omitempty"`
 }
 
 type gossipConfig struct {
@@ -66,7 +71,7 @@ func (n *Node) gossipConfig() gossipConfig {
 		port:      n.cfg.GossipPort,
 		adPort:    n.cfg.GossipAdvertisePort,
 		meta: nodeMeta{
-			RaftID: n.id, Site: n.cfg.Site, GRPC: n.cfg.GRPCAddr, HTTP: n.cfg.HTTPAddr,
+			RaftID: n.id, Site: n.cfg.Site, GRPC: n.cfg.GRPCAddr, HTTP: n.cfg.HTTPAddr, Transport: n.Serving(),
 		},
 		keys:   n.cfg.GossipKeys,
 		logger: n.log.With("component", "gossip"),
@@ -272,7 +277,7 @@ func (g *Gossip) record(n *memberlist.Node, state ferryv1.GossipState) {
 	prev, ok := g.members[n.Name]
 	m := &GossipMember{
 		Name: n.Name, RaftID: meta.RaftID, ClusterID: meta.ClusterID, Site: meta.Site,
-		GRPCAddr: meta.GRPC, HTTPAddr: meta.HTTP,
+		GRPCAddr: meta.GRPC, HTTPAddr: meta.HTTP, Transport: meta.Transport,
 		GossipAddr: net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port))),
 		State:      state, Since: time.Now(),
 	}

@@ -301,6 +301,15 @@ func (n *Node) ID() uint64 { return n.id }
 // Name returns this node's name.
 func (n *Node) Name() string { return n.cfg.NodeName }
 
+// Serving is how this node serves gRPC and Raft: mutual TLS when it has
+// a TLS store (Config.TLS), plaintext otherwise.
+func (n *Node) Serving() ferryv1.Transport {
+	if n.cfg.TLS == nil {
+		return ferryv1.Transport_TRANSPORT_PLAINTEXT
+	}
+	return ferryv1.Transport_TRANSPORT_MTLS
+}
+
 // ClusterID returns the id of the cluster this node belongs to.
 func (n *Node) ClusterID() string { return n.clusterID }
 

@@ -113,7 +113,7 @@ func (n *Node) Members() []*ferryv1.Member {
 		}
 		byID[gm.RaftID] = &ferryv1.Member{
 			Node: gm.Name, RaftId: gm.RaftID, Site: gm.Site, GossipState: gm.State,
-			GrpcAddr: gm.GRPCAddr, HttpAddr: gm.HTTPAddr, GossipAddr: gm.GossipAddr,
+			GrpcAddr: gm.GRPCAddr, HttpAddr: gm.HTTPAddr, GossipAddr: gm.GossipAddr, Transport: gm.Transport,
 		}
 	}
 	for _, ni := range n.fsm.Nodes() {

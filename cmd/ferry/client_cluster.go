@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/ferry-san/ferry/proto/ferryv1"
 )
@@ -36,12 +37,37 @@ func printMembers(c *client, resp *ferryv1.MembersResponse) error {
 	members := slices.Clone(resp.GetMembers())
 	slices.SortFunc(members, func(a, b *ferryv1.Member) int { return cmp.Compare(a.GetNode(), b.GetNode()) })
 	tw := newTable(c.stdout)
-	row(tw, "NODE", "SITE", "GOSSIP", "RAFT", "GRPC", "HTTP", "GOSSIP-ADDR")
+	row(tw, "NODE", "SITE", "GOSSIP", "RAFT", "TRANSPORT", "GRPC", "HTTP", "GOSSIP-ADDR")
+	var plaintext []string
 	for _, m := range members {
+		if m.GetTransport() == ferryv1.Transport_TRANSPORT_PLAINTEXT {
+			plaintext = append(plaintext, m.GetNode())
+		}
 		row(tw, m.GetNode(), orDash(m.GetSite()), gossipStateText(m.GetGossipState()), raftRoleText(m.GetRaftRole()),
-			orDash(m.GetGrpcAddr()), orDash(m.GetHttpAddr()), orDash(m.GetGossipAddr()))
+			transportText(m.GetTransport()), orDash(m.GetGrpcAddr()), orDash(m.GetHttpAddr()), orDash(m.GetGossipAddr()))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(plaintext) > 0 {
+		// Said below the table too, where it cannot be missed.
+		_, err := fmt.Fprintf(c.stdout, "\nPLAINTEXT (no TLS: -insecure or -dev): %s; anyone who reaches such a node can register devices, copy over them and join the cluster\n",
+			strings.Join(plaintext, ", "))
+		return err
+	}
+	return nil
+}
+
+// transportText is a member's transport for the table: mTLS, PLAINTEXT
+// (in capitals, as the agent logs it), or "-" when not known.
+func transportText(t ferryv1.Transport) string {
+	switch t {
+	case ferryv1.Transport_TRANSPORT_MTLS:
+		return "mTLS"
+	case ferryv1.Transport_TRANSPORT_PLAINTEXT:
+		return "PLAINTEXT"
+	}
+	return "-"
 }
 
 func membersRemoveCommand() *clientCommand {

@@ -273,9 +273,11 @@ func (f *fakeServer) Members(context.Context, *ferryv1.MembersRequest) (*ferryv1
 		AnsweredBy: "node-1",
 		Members: []*ferryv1.Member{
 			{Node: "node-3", RaftId: 3, Site: "b", GossipState: ferryv1.GossipState_GOSSIP_STATE_SUSPECT,
-				RaftRole: ferryv1.RaftRole_RAFT_ROLE_LEARNER, GrpcAddr: "10.0.0.3:7101", GossipAddr: "10.0.0.3:7102"},
+				RaftRole: ferryv1.RaftRole_RAFT_ROLE_LEARNER, GrpcAddr: "10.0.0.3:7101", GossipAddr: "10.0.0.3:7102",
+				Transport: ferryv1.Transport_TRANSPORT_PLAINTEXT},
 			{Node: "node-1", RaftId: 1, Site: "a", GossipState: ferryv1.GossipState_GOSSIP_STATE_ALIVE,
-				RaftRole: ferryv1.RaftRole_RAFT_ROLE_LEADER, GrpcAddr: "10.0.0.1:7101", HttpAddr: "10.0.0.1:7180", GossipAddr: "10.0.0.1:7102"},
+				RaftRole: ferryv1.RaftRole_RAFT_ROLE_LEADER, GrpcAddr: "10.0.0.1:7101", HttpAddr: "10.0.0.1:7180", GossipAddr: "10.0.0.1:7102",
+				Transport: ferryv1.Transport_TRANSPORT_MTLS},
 			{Node: "node-4", GossipState: ferryv1.GossipState_GOSSIP_STATE_ALIVE, RaftRole: ferryv1.RaftRole_RAFT_ROLE_NONE},
 		},
 	}, nil

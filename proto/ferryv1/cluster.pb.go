@@ -76,6 +76,59 @@ func (GossipState) EnumDescriptor() ([]byte, []int) {
 	return file_ferry_v1_cluster_proto_rawDescGZIP(), []int{0}
 }
 
+// Transport is how a node serves gRPC and Raft, as it says in gossip.
+type Transport int32
+
+const (
+	// Not known: a member that gossip has not seen since this node started.
+	Transport_TRANSPORT_UNSPECIFIED Transport = 0
+	// Mutual TLS 1.3 with the cluster's CA (-tls-ca, -tls-cert, -tls-key).
+	Transport_TRANSPORT_MTLS Transport = 1
+	// No TLS (-insecure or -dev): anyone who reaches the node may act on it.
+	Transport_TRANSPORT_PLAINTEXT Transport = 2
+)
+
+// Enum value maps for Transport.
+var (
+	Transport_name = map[int32]string{
+		0: "TRANSPORT_UNSPECIFIED",
+		1: "TRANSPORT_MTLS",
+		2: "TRANSPORT_PLAINTEXT",
+	}
+	Transport_value = map[string]int32{
+		"TRANSPORT_UNSPECIFIED": 0,
+		"TRANSPORT_MTLS":        1,
+		"TRANSPORT_PLAINTEXT":   2,
+	}
+)
+
+func (x Transport) Enum() *Transport {
+	p := new(Transport)
+	*p = x
+	return p
+}
+
+func (x Transport) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Transport) Descriptor() protoreflect.EnumDescriptor {
+	return file_ferry_v1_cluster_proto_enumTypes[1].Descriptor()
+}
+
+func (Transport) Type() protoreflect.EnumType {
+	return &file_ferry_v1_cluster_proto_enumTypes[1]
+}
+
+func (x Transport) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Transport.Descriptor instead.
+func (Transport) EnumDescriptor() ([]byte, []int) {
+	return file_ferry_v1_cluster_proto_rawDescGZIP(), []int{1}
+}
+
 type RaftRole int32
 
 const (
@@ -119,11 +172,11 @@ func (x RaftRole) String() string {
 }
 
 func (RaftRole) Descriptor() protoreflect.EnumDescriptor {
-	return file_ferry_v1_cluster_proto_enumTypes[1].Descriptor()
+	return file_ferry_v1_cluster_proto_enumTypes[2].Descriptor()
 }
 
 func (RaftRole) Type() protoreflect.EnumType {
-	return &file_ferry_v1_cluster_proto_enumTypes[1]
+	return &file_ferry_v1_cluster_proto_enumTypes[2]
 }
 
 func (x RaftRole) Number() protoreflect.EnumNumber {
@@ -132,7 +185,7 @@ func (x RaftRole) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RaftRole.Descriptor instead.
 func (RaftRole) EnumDescriptor() ([]byte, []int) {
-	return file_ferry_v1_cluster_proto_rawDescGZIP(), []int{1}
+	return file_ferry_v1_cluster_proto_rawDescGZIP(), []int{2}
 }
 
 type Member struct {
@@ -146,8 +199,9 @@ type Member struct {
 	HttpAddr    string                 `protobuf:"bytes,7,opt,name=http_addr,json=httpAddr,proto3" json:"http_addr,omitempty"`
 	GossipAddr  string                 `protobuf:"bytes,8,opt,name=gossip_addr,json=gossipAddr,proto3" json:"gossip_addr,omitempty"`
 	// The node's iSCSI portal and target name; empty when it serves none.
-	IscsiPortal   string `protobuf:"bytes,9,opt,name=iscsi_portal,json=iscsiPortal,proto3" json:"iscsi_portal,omitempty"`
-	IscsiTarget   string `protobuf:"bytes,10,opt,name=iscsi_target,json=iscsiTarget,proto3" json:"iscsi_target,omitempty"`
+	IscsiPortal   string    `protobuf:"bytes,9,opt,name=iscsi_portal,json=iscsiPortal,proto3" json:"iscsi_portal,omitempty"`
+	IscsiTarget   string    `protobuf:"bytes,10,opt,name=iscsi_target,json=iscsiTarget,proto3" json:"iscsi_target,omitempty"`
+	Transport     Transport `protobuf:"varint,11,opt,name=transport,proto3,enum=ferry.v1.Transport" json:"transport,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -250,6 +304,13 @@ func (x *Member) GetIscsiTarget() string {
 		return x.IscsiTarget
 	}
 	return ""
+}
+
+func (x *Member) GetTransport() Transport {
+	if x != nil {
+		return x.Transport
+	}
+	return Transport_TRANSPORT_UNSPECIFIED
 }
 
 type MembersRequest struct {
@@ -625,7 +686,7 @@ var File_ferry_v1_cluster_proto protoreflect.FileDescriptor
 
 const file_ferry_v1_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\x16ferry/v1/cluster.proto\x12\bferry.v1\"\xd5\x02\n" +
+	"\x16ferry/v1/cluster.proto\x12\bferry.v1\"\x88\x03\n" +
 	"\x06Member\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x17\n" +
 	"\araft_id\x18\x02 \x01(\x04R\x06raftId\x12\x12\n" +
@@ -638,7 +699,8 @@ const file_ferry_v1_cluster_proto_rawDesc = "" +
 	"gossipAddr\x12!\n" +
 	"\fiscsi_portal\x18\t \x01(\tR\viscsiPortal\x12!\n" +
 	"\fiscsi_target\x18\n" +
-	" \x01(\tR\viscsiTarget\"\x10\n" +
+	" \x01(\tR\viscsiTarget\x121\n" +
+	"\ttransport\x18\v \x01(\x0e2\x13.ferry.v1.TransportR\ttransport\"\x10\n" +
 	"\x0eMembersRequest\"^\n" +
 	"\x0fMembersResponse\x12*\n" +
 	"\amembers\x18\x01 \x03(\v2\x10.ferry.v1.MemberR\amembers\x12\x1f\n" +
@@ -674,7 +736,11 @@ const file_ferry_v1_cluster_proto_rawDesc = "" +
 	"\x12GOSSIP_STATE_ALIVE\x10\x01\x12\x18\n" +
 	"\x14GOSSIP_STATE_SUSPECT\x10\x02\x12\x15\n" +
 	"\x11GOSSIP_STATE_DEAD\x10\x03\x12\x15\n" +
-	"\x11GOSSIP_STATE_LEFT\x10\x04*\x97\x01\n" +
+	"\x11GOSSIP_STATE_LEFT\x10\x04*S\n" +
+	"\tTransport\x12\x19\n" +
+	"\x15TRANSPORT_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eTRANSPORT_MTLS\x10\x01\x12\x17\n" +
+	"\x13TRANSPORT_PLAINTEXT\x10\x02*\x97\x01\n" +
 	"\bRaftRole\x12\x19\n" +
 	"\x15RAFT_ROLE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eRAFT_ROLE_NONE\x10\x01\x12\x15\n" +
@@ -700,35 +766,37 @@ func file_ferry_v1_cluster_proto_rawDescGZIP() []byte {
 	return file_ferry_v1_cluster_proto_rawDescData
 }
 
-var file_ferry_v1_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_ferry_v1_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_ferry_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_ferry_v1_cluster_proto_goTypes = []any{
 	(GossipState)(0),             // 0: ferry.v1.GossipState
-	(RaftRole)(0),                // 1: ferry.v1.RaftRole
-	(*Member)(nil),               // 2: ferry.v1.Member
-	(*MembersRequest)(nil),       // 3: ferry.v1.MembersRequest
-	(*MembersResponse)(nil),      // 4: ferry.v1.MembersResponse
-	(*RaftStatusRequest)(nil),    // 5: ferry.v1.RaftStatusRequest
-	(*RaftStatusResponse)(nil),   // 6: ferry.v1.RaftStatusResponse
-	(*RemoveMemberRequest)(nil),  // 7: ferry.v1.RemoveMemberRequest
-	(*RemoveMemberResponse)(nil), // 8: ferry.v1.RemoveMemberResponse
+	(Transport)(0),               // 1: ferry.v1.Transport
+	(RaftRole)(0),                // 2: ferry.v1.RaftRole
+	(*Member)(nil),               // 3: ferry.v1.Member
+	(*MembersRequest)(nil),       // 4: ferry.v1.MembersRequest
+	(*MembersResponse)(nil),      // 5: ferry.v1.MembersResponse
+	(*RaftStatusRequest)(nil),    // 6: ferry.v1.RaftStatusRequest
+	(*RaftStatusResponse)(nil),   // 7: ferry.v1.RaftStatusResponse
+	(*RemoveMemberRequest)(nil),  // 8: ferry.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil), // 9: ferry.v1.RemoveMemberResponse
 }
 var file_ferry_v1_cluster_proto_depIdxs = []int32{
 	0, // 0: ferry.v1.Member.gossip_state:type_name -> ferry.v1.GossipState
-	1, // 1: ferry.v1.Member.raft_role:type_name -> ferry.v1.RaftRole
-	2, // 2: ferry.v1.MembersResponse.members:type_name -> ferry.v1.Member
-	1, // 3: ferry.v1.RaftStatusResponse.role:type_name -> ferry.v1.RaftRole
-	3, // 4: ferry.v1.ClusterService.Members:input_type -> ferry.v1.MembersRequest
-	5, // 5: ferry.v1.ClusterService.RaftStatus:input_type -> ferry.v1.RaftStatusRequest
-	7, // 6: ferry.v1.ClusterService.RemoveMember:input_type -> ferry.v1.RemoveMemberRequest
-	4, // 7: ferry.v1.ClusterService.Members:output_type -> ferry.v1.MembersResponse
-	6, // 8: ferry.v1.ClusterService.RaftStatus:output_type -> ferry.v1.RaftStatusResponse
-	8, // 9: ferry.v1.ClusterService.RemoveMember:output_type -> ferry.v1.RemoveMemberResponse
-	7, // [7:10] is the sub-list for method output_type
-	4, // [4:7] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	2, // 1: ferry.v1.Member.raft_role:type_name -> ferry.v1.RaftRole
+	1, // 2: ferry.v1.Member.transport:type_name -> ferry.v1.Transport
+	3, // 3: ferry.v1.MembersResponse.members:type_name -> ferry.v1.Member
+	2, // 4: ferry.v1.RaftStatusResponse.role:type_name -> ferry.v1.RaftRole
+	4, // 5: ferry.v1.ClusterService.Members:input_type -> ferry.v1.MembersRequest
+	6, // 6: ferry.v1.ClusterService.RaftStatus:input_type -> ferry.v1.RaftStatusRequest
+	8, // 7: ferry.v1.ClusterService.RemoveMember:input_type -> ferry.v1.RemoveMemberRequest
+	5, // 8: ferry.v1.ClusterService.Members:output_type -> ferry.v1.MembersResponse
+	7, // 9: ferry.v1.ClusterService.RaftStatus:output_type -> ferry.v1.RaftStatusResponse
+	9, // 10: ferry.v1.ClusterService.RemoveMember:output_type -> ferry.v1.RemoveMemberResponse
+	8, // [8:11] is the sub-list for method output_type
+	5, // [5:8] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_cluster_proto_init() }
@@ -741,7 +809,7 @@ func file_ferry_v1_cluster_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ferry_v1_cluster_proto_rawDesc), len(file_ferry_v1_cluster_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
