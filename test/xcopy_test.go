@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 	"github.com/ferry-san/ferry/scsi/xcopy"
 	"github.com/ferry-san/ferry/storage/tape"

@@ -73,7 +73,37 @@ type Config struct {
 	// DriveClock paces the modelled drives (storage/drivemodel); nil is
 	// the machine's clock.
 	DriveClock drivemodel.Clock
+	// DeviceDirs refuses to open a device whose path this node's
+	// -device-dirs exclude (security/devicedirs.Policy): the registry is
+	// the cluster's, and a disk registered through another node was
+	// checked against that node's directories, not this one's. Nil: any
+	// path.
+	DeviceDirs PathChecker
 }
+
+// PathChecker refuses paths this node must not open as devices.
+type PathChecker interface {
+	Check(path string) error
+}
+
+// checkPath refuses a device's path that this node's -device-dirs
+// exclude, naming the device and the node, before anything is claimed or
+// opened: nothing is written to or beside it.
+func (e *Executor) checkPath(device, path string) error {
+	if e.cfg.DeviceDirs == nil {
+		return nil
+	}
+	if err := e.cfg.DeviceDirs.Check(path); err != nil {
+		return fmt.Errorf("%w: %s: node %s will not open it: %w", ErrDeviceDirs, device, e.node.Name(), err)
+	}
+	return nil
+}
+
+// ErrDeviceDirs: a copy needs a device that this node's -device-dirs
+// exclude. The job fails with the reason rather than wait, since nothing
+// on this node will change it (the operator moves the device, registers it
+// under an allowed directory, or widens -device-dirs).
+var ErrDeviceDirs = errors.New("device outside this node's -device-dirs")
 
 // Executor runs the jobs the scheduler placed on this node, and keeps this
 // node's lease. A copy writes only while the lease is valid, and every
@@ -417,7 +447,7 @@ func (e *Executor) copy(ctx context.Context, log *slog.Logger, job *ferryv1.Job,
 			log.Warn("closing fences", "err", err)
 		}
 	}()
-	o := &opened{guard: guard, ctx: ctx, tapes: job.GetTapes(), drives: e.drives}
+	o := &opened{guard: guard, ctx: ctx, tapes: job.GetTapes(), drives: e.drives, checkPath: e.checkPath}
 	defer func() {
 		if err := o.close(); err != nil {
 			log.Warn("closing devices", "err", err)

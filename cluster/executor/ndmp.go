@@ -110,6 +110,9 @@ func (e *Executor) OpenSession(ctx context.Context, job *ferryv1.Job) (_ *Sessio
 			err = errors.Join(err, s.g.close())
 		}
 	}()
+	if err = e.checkPath("tape:"+c.GetBarcode(), c.GetPath()); err != nil {
+		return nil, err
+	}
 	if sess.GetReadWrite() {
 		if s.f, err = s.g.claim(c.GetPath()); err != nil {
 			return nil, err

@@ -30,6 +30,9 @@ type opened struct {
 	ctx    context.Context
 	tapes  []*ferryv1.TapeAssignment
 	drives *drivemodel.Set
+	// checkPath, if set, refuses a device this node may not open
+	// (Executor.checkPath), before it is claimed.
+	checkPath func(device, path string) error
 }
 
 // loadDrive returns the modelled drive of drives that the job's tape
@@ -126,6 +129,11 @@ func (o *opened) openDevice(reg *fsm.FSM, ep *ferryv1.Endpoint, write bool) (mov
 	dev, err := reg.ResolveDevice(ep.GetDevice())
 	if err != nil {
 		return mover.Device{}, nil, err
+	}
+	if o.checkPath != nil {
+		if err := o.checkPath(describe(ep), dev.Path()); err != nil {
+			return mover.Device{}, nil, err
+		}
 	}
 	var f *fence.Fence
 	switch {

@@ -193,3 +193,52 @@ func mustWrite(t *testing.T, path string, b []byte) {
 		t.Fatal(err)
 	}
 }
+
+// refusePaths is a PathChecker that refuses the paths it holds.
+type refusePaths map[string]bool
+
+func (r refusePaths) Check(path string) error {
+	if r[path] {
+		return fmt.Errorf("%s: %w", path, errors.New("outside this node's device directories (-device-dirs /san)"))
+	}
+	return nil
+}
+
+// TestDeviceDirsFailTheJob: a copy whose source or destination lies
+// outside this node's -device-dirs (a device registered through another
+// node, whose directories differ) fails with the reason, naming the
+// device and the node; the destination is not opened, claimed or written.
+func TestDeviceDirsFailTheJob(t *testing.T) {
+	tests := []struct {
+		name   string
+		refuse func(*fixture) refusePaths
+		want   string
+	}{
+		{"the source", func(f *fixture) refusePaths { return refusePaths{f.dir + "/db01.img": true} }, "disk:db01"},
+		{"the destination", func(f *fixture) refusePaths { return refusePaths{f.dir + "/db02.img": true} }, "disk:db02"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := setup(t, clusterOptions{})
+			run(t, f.node("n1"), Config{DeviceDirs: tc.refuse(f)})
+			f.submit(t, "j", diskEP("db01"), diskEP("db02"))
+			j := f.waitState(t, "j", ferryv1.JobState_JOB_STATE_FAILED)
+			msg := j.GetError().GetMessage()
+			for _, w := range []string{tc.want, "node n1 will not open it", "outside this node's device directories"} {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q lacks %q", msg, w)
+				}
+			}
+			got, err := os.ReadFile(f.dir + "/db02.img")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, make([]byte, diskSize)) {
+				t.Error("the destination was written")
+			}
+			if _, err := os.Stat(f.dir + "/db02.img.fence"); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the destination's fence: %v, want none claimed", err)
+			}
+		})
+	}
+}

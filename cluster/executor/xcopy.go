@@ -42,10 +42,7 @@ func (o *opened) openNAA(reg *fsm.FSM, naa []byte, write bool, paths map[string]
 	if err != nil {
 		return mover.Device{}, fmt.Errorf("%w: no device has NAA %x", sense.New(sense.CopyAborted, sense.CopyTargetNotReachable), naa)
 	}
-	path := dev.Cartridge.GetPath()
-	if dev.Disk != nil {
-		path = dev.Disk.GetPath()
-	}
+	path := dev.Path()
 	if other, ok := paths[path]; ok {
 		return mover.Device{}, fmt.Errorf("%w: NAA %x and %s name one device, %s", sense.New(sense.CopyAborted, sense.CopyTargetNotReachable), naa, other, path)
 	}

@@ -16,6 +16,14 @@ type Device struct {
 	Cartridge *ferryv1.Cartridge
 }
 
+// Path is the device's file: the disk's, or the cartridge's image.
+func (d Device) Path() string {
+	if d.Disk != nil {
+		return d.Disk.GetPath()
+	}
+	return d.Cartridge.GetPath()
+}
+
 // Disk returns a copy of the disk with the name.
 func (f *FSM) Disk(name string) (*ferryv1.Disk, bool) {
 	f.mu.RLock()

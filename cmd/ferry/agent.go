@@ -35,6 +35,7 @@ import (
 	"github.com/ferry-san/ferry/rpc/iscsitarget"
 	"github.com/ferry-san/ferry/rpc/ndmpserver"
 	"github.com/ferry-san/ferry/scheduler"
+	"github.com/ferry-san/ferry/security/devicedirs"
 	"github.com/ferry-san/ferry/security/mtls"
 	"github.com/ferry-san/ferry/security/pki"
 )
@@ -318,7 +319,7 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 	api := grpcapi.New(node, log)
 	ferryv1.RegisterJobServiceServer(gs, api)
 	ferryv1.RegisterClusterServiceServer(gs, api)
-	paths, err := grpcapi.NewPathPolicy(splitList(f.deviceDirs), []string{f.dataDir})
+	paths, err := devicedirs.New(splitList(f.deviceDirs), []string{f.dataDir})
 	if err != nil {
 		return fmt.Errorf("-device-dirs: %w", err)
 	}
@@ -384,7 +385,7 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 	defer hs.Close()
 
 	execCtx, stopExec := context.WithCancel(context.Background())
-	exec := executor.New(node, executor.Config{Logger: log, Registerer: reg, Mover: mover.Config{
+	exec := executor.New(node, executor.Config{Logger: log, Registerer: reg, DeviceDirs: paths, Mover: mover.Config{
 		CheckpointBytes: f.checkpointBytes, CheckpointEvery: f.checkpointEvery,
 	}, RenewInterval: f.renewInterval, RenewDeadline: f.renewDeadline})
 	execDone := make(chan struct{})

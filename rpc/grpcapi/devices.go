@@ -16,6 +16,7 @@ import (
 	"github.com/ferry-san/ferry/cluster/executor"
 	"github.com/ferry-san/ferry/cluster/fsm"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/security/devicedirs"
 	"github.com/ferry-san/ferry/storage/disk"
 	"github.com/ferry-san/ferry/storage/drivemodel"
 	"github.com/ferry-san/ferry/storage/fence"
@@ -29,12 +30,12 @@ import (
 type DeviceServer struct {
 	ferryv1.UnimplementedDeviceServiceServer
 	node  Node
-	paths PathPolicy
+	paths devicedirs.Policy
 }
 
 // NewDeviceServer returns a DeviceServer on node that registers devices
 // where paths allows.
-func NewDeviceServer(node Node, paths PathPolicy) *DeviceServer {
+func NewDeviceServer(node Node, paths devicedirs.Policy) *DeviceServer {
 	return &DeviceServer{node: node, paths: paths}
 }
 
@@ -139,7 +140,7 @@ func (s *DeviceServer) CreateDisk(ctx context.Context, req *ferryv1.CreateDiskRe
 	if _, ok := s.node.FSM().Disk(req.GetName()); ok {
 		return nil, status.Errorf(codes.AlreadyExists, "a disk named %q exists", req.GetName())
 	}
-	if err := s.paths.checkFuture("path", req.GetPath()); err != nil {
+	if err := checkPath(s.paths, "path", req.GetPath()); err != nil {
 		return nil, err
 	}
 	path, err := canonicalNewPath(req.GetPath())
@@ -195,7 +196,7 @@ func (s *DeviceServer) AddDisk(ctx context.Context, req *ferryv1.AddDiskRequest)
 	if err != nil {
 		return nil, fileError("path", err)
 	}
-	if err := s.paths.check("path", path); err != nil {
+	if err := checkPath(s.paths, "path", path); err != nil {
 		return nil, err
 	}
 	if err := s.reachedByPath(id); err != nil {
@@ -275,7 +276,7 @@ func (s *DeviceServer) CreateLibrary(ctx context.Context, req *ferryv1.CreateLib
 	if _, ok := s.node.FSM().Library(req.GetName()); ok {
 		return nil, status.Errorf(codes.AlreadyExists, "a library named %q exists", req.GetName())
 	}
-	if err := s.paths.checkFuture("dir", req.GetDir()); err != nil {
+	if err := checkPath(s.paths, "dir", req.GetDir()); err != nil {
 		return nil, err
 	}
 	created, err := mkdirAll(req.GetDir())
@@ -490,6 +491,13 @@ func (s *DeviceServer) Hash(ctx context.Context, req *ferryv1.HashRequest) (*fer
 	}
 	if err := linearize(ctx, s.node, false); err != nil {
 		return nil, err
+	}
+	// This node reads the device: its own -device-dirs decide, whichever
+	// node registered it.
+	if dev, err := s.node.FSM().ResolveDevice(req.GetEndpoint().GetDevice()); err == nil {
+		if err := checkPath(s.paths, "endpoint.device", dev.Path()); err != nil {
+			return nil, err
+		}
 	}
 	resp, err := executor.Hash(ctx, s.node.FSM(), req.GetEndpoint())
 	if err != nil {

@@ -18,17 +18,18 @@ import (
 
 	"github.com/ferry-san/ferry/cluster/fsm"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/security/devicedirs"
 	"github.com/ferry-san/ferry/storage/disk"
 	"github.com/ferry-san/ferry/storage/fence"
 )
 
 // serveDevices serves a DeviceService on node over loopback.
 func serveDevices(t *testing.T, node Node) ferryv1.DeviceServiceClient {
-	return serveDevicesWith(t, node, PathPolicy{})
+	return serveDevicesWith(t, node, devicedirs.Policy{})
 }
 
 // serveDevicesWith serves a DeviceService with a path policy.
-func serveDevicesWith(t *testing.T, node Node, paths PathPolicy) ferryv1.DeviceServiceClient {
+func serveDevicesWith(t *testing.T, node Node, paths devicedirs.Policy) ferryv1.DeviceServiceClient {
 	t.Helper()
 	conn := serveGRPC(t, func(gs *grpc.Server) { ferryv1.RegisterDeviceServiceServer(gs, NewDeviceServer(node, paths)) })
 	return ferryv1.NewDeviceServiceClient(conn)

@@ -9,25 +9,14 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/security/devicedirs"
 )
 
-// canonicalPath is the one spelling of an existing file the registry keeps:
-// absolute, with every symlink (of the file and of its directories)
-// resolved, so that fences, which sit beside a device's path, are found by
-// every node under one name.
-func canonicalPath(path string) (string, error) {
-	p, err := filepath.EvalSymlinks(filepath.Clean(path))
-	if err != nil {
-		return "", err
-	}
-	return filepath.Abs(p)
-}
-
-// canonicalNewPath is canonicalPath for a file about to be created: its
+// canonicalNewPath is devicedirs.Canonical for a file about to be created: its
 // directory must exist, and is resolved; the name is kept as given (a
 // dangling symlink there is refused, as O_EXCL would refuse it).
 func canonicalNewPath(path string) (string, error) {
-	dir, err := canonicalPath(filepath.Dir(filepath.Clean(path)))
+	dir, err := devicedirs.Canonical(filepath.Dir(filepath.Clean(path)))
 	if err != nil {
 		return "", err
 	}
@@ -38,7 +27,7 @@ func canonicalNewPath(path string) (string, error) {
 // canonical path and its identity. A directory is identified like a file
 // (a library is one).
 func identify(path string) (string, *ferryv1.FileIdentity, error) {
-	canon, err := canonicalPath(path)
+	canon, err := devicedirs.Canonical(path)
 	if err != nil {
 		return "", nil, err
 	}

@@ -44,7 +44,7 @@ func (s *DeviceServer) ImportTape(ctx context.Context, req *ferryv1.ImportTapeRe
 	if err != nil {
 		return nil, fileError("path", err)
 	}
-	if err := s.paths.check("path", path); err != nil {
+	if err := checkPath(s.paths, "path", path); err != nil {
 		return nil, err
 	}
 	if err := s.reachedByPath(id); err != nil {

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/security/devicedirs"
 	"github.com/ferry-san/ferry/storage/disk"
 )
 
@@ -29,7 +30,7 @@ func TestPathPolicy(t *testing.T) {
 		mustDo(t, disk.Create(f, 1<<20, 512))
 	}
 	mustDo(t, os.Symlink(filepath.Join(outside, "shadow"), filepath.Join(san, "escape.img")))
-	policy, err := NewPathPolicy([]string{san}, []string{data})
+	policy, err := devicedirs.New([]string{san}, []string{data})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestPathPolicyNoDirs(t *testing.T) {
 	mustDo(t, os.MkdirAll(data, 0o755))
 	mustDo(t, disk.Create(filepath.Join(data, "raft.db"), 1<<20, 512))
 	mustDo(t, disk.Create(filepath.Join(root, "x.img"), 1<<20, 512))
-	policy, err := NewPathPolicy(nil, []string{data})
+	policy, err := devicedirs.New(nil, []string{data})
 	if err != nil {
 		t.Fatal(err)
 	}
