@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -71,9 +72,12 @@ func TestMutualTLS(t *testing.T) {
 	}
 	out := run.ok(with(ops, "members")...)
 	for _, n := range []string{"n1", "n2", "n3"} {
-		if !strings.Contains(out.stdout, n) {
-			t.Fatalf("members does not list %s:\n%s", n, out)
+		if !regexp.MustCompile(`(?m)^` + n + ` .* mTLS `).MatchString(out.stdout) {
+			t.Fatalf("members does not list %s serving mTLS:\n%s", n, out)
 		}
+	}
+	if strings.Contains(out.stdout, "PLAINTEXT") {
+		t.Errorf("members says PLAINTEXT on a secure cluster:\n%s", out)
 	}
 	run.ok(with(ops, "library", "create", "--name", "lib1", "--dir", filepath.Join(dir, "lib1"), "--slots", "2", "--drives", "1", "--capacity", "64MiB")...)
 
@@ -201,5 +205,45 @@ func TestMutualTLS(t *testing.T) {
 	}
 	if tail := c.Tails(12); strings.Count(tail, "the gossip keys differ: every node needs the cluster's -gossip-key") < 2 {
 		t.Fatalf("n5's and n6's logs do not say why they could not join:\n%s", tail)
+	}
+}
+
+// TestPlaintextIsLoud: a cluster that opts out of TLS (-insecure) says so
+// in its log at start and in `ferry members`, for every node.
+func TestPlaintextIsLoud(t *testing.T) {
+	dir := t.TempDir()
+	// Plaintext is what this test is about.
+	c, err := localcluster.New(localcluster.Config{Binary: ferryBinary, Dir: dir, Insecure: true, ExtraArgs: []string{"-run-jobs=false"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log("\n" + c.Tails(logTail))
+		}
+		c.Close()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	n1, err := c.Start(ctx, "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitReady(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	log, err := os.ReadFile(n1.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"level=WARN msg=\"gRPC and Raft in PLAINTEXT", "transport=\"PLAINTEXT"} {
+		if !strings.Contains(string(log), want) {
+			t.Errorf("the log lacks %q:\n%s", want, log)
+		}
+	}
+	run := nodeCLI(t, c, n1)
+	out := run.ok("members")
+	if !regexp.MustCompile(`(?m)^n1 .* PLAINTEXT `).MatchString(out.stdout) || !strings.Contains(out.stdout, "PLAINTEXT (no TLS: -insecure or -dev): n1;") {
+		t.Errorf("members does not say n1 serves plaintext:\n%s", out)
 	}
 }
