@@ -20,6 +20,7 @@ import (
 	"github.com/ferry-san/ferry/cluster/fsm"
 	"github.com/ferry-san/ferry/internal/localcluster"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
+	"github.com/ferry-san/ferry/security/pki"
 )
 
 // The demo's devices and copy. 512 MiB at 60 MiB/s lasts about 8.5 s: long
@@ -133,7 +134,8 @@ type demo struct {
 	step    int
 
 	names   []string
-	dataSum string // SHA-256 of the disk's random data, in hex
+	env     []string // the client certificate's FERRY_CACERT, FERRY_CERT, FERRY_KEY
+	dataSum string   // SHA-256 of the disk's random data, in hex
 	jobID   string
 }
 
@@ -146,7 +148,10 @@ type takeover struct {
 
 func (d *demo) run(ctx context.Context) error {
 	d.names = []string{"n1", "n2", "n3"}
-	d.say("Starting three Ferry nodes on 127.0.0.1; each one runs copy jobs (data in %s)", d.dir)
+	if err := d.secure(ctx); err != nil {
+		return err
+	}
+	d.say("Starting three Ferry nodes on 127.0.0.1 with mutual TLS and encrypted gossip; each one runs copy jobs (data in %s)", d.dir)
 	if err := d.startCluster(ctx); err != nil {
 		return err
 	}
@@ -224,6 +229,50 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	d.say("Done in %.1f s; stopping the nodes and removing their data and devices.", time.Since(d.started).Seconds())
+	return nil
+}
+
+// demoClient is the client certificate the demo's ferry commands present.
+const demoClient = "admin"
+
+// secure makes the cluster's CA, a certificate per node, the demo's client
+// certificate and the gossip key with the ferry commands an administrator
+// runs, in the directory the nodes take them from (localcluster's PKIDir),
+// and points the demo's later commands at the client certificate.
+func (d *demo) secure(ctx context.Context) error {
+	dir := d.c.PKIDir()
+	d.say("Securing the cluster as an administrator would: its own CA, a certificate per node and one for\n"+
+		"   this demo's commands, and a gossip encryption key (in %s)", dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := d.cli(ctx, "tls", "ca", "create", "-dir", dir); err != nil {
+		return err
+	}
+	for _, n := range d.names {
+		if err := d.cli(ctx, "tls", "cert", "create", "-node", n, "-dir", dir); err != nil {
+			return err
+		}
+	}
+	if err := d.cli(ctx, "tls", "cert", "create", "-client", demoClient, "-dir", dir); err != nil {
+		return err
+	}
+	key, err := d.cliOutput(ctx, "keygen")
+	if err != nil {
+		return err
+	}
+	if err := pki.WriteNew(filepath.Join(dir, "gossip.key"), []byte(key)); err != nil {
+		return err
+	}
+	f, err := d.c.TLSFiles(pki.RoleClient, demoClient)
+	if err != nil {
+		return err
+	}
+	d.env = []string{"FERRY_CACERT=" + f.CA, "FERRY_CERT=" + f.Cert, "FERRY_KEY=" + f.Key}
+	fmt.Fprintf(d.out, "\n  Each node starts with -tls-ca, -tls-cert, -tls-key and -gossip-key; the commands below run with\n")
+	for _, kv := range d.env {
+		fmt.Fprintf(d.out, "    export %s\n", kv)
+	}
 	return nil
 }
 
@@ -680,6 +729,7 @@ func (d *demo) cliOutput(ctx context.Context, args ...string) (string, error) {
 	var all bytes.Buffer
 	shown := &indenter{w: d.out, prefix: "    "}
 	cmd := exec.CommandContext(ctx, d.bin, args...)
+	cmd.Env = append(os.Environ(), d.env...)
 	cmd.Stdout = io.MultiWriter(shown, &all)
 	cmd.Stderr = cmd.Stdout
 	err := cmd.Run()

@@ -14,13 +14,6 @@ import (
 	"github.com/ferry-san/ferry/security/pki"
 )
 
-// File names the tls commands write, in -dir; the agent and client flags
-// (-tls-ca, -tls-cert, -tls-key; -ca, -cert, -key) name them.
-const (
-	caCertFile = "ferry-ca.pem"
-	caKeyFile  = "ferry-ca-key.pem"
-)
-
 // runTLS is "ferry tls ca create" and "ferry tls cert create": they make a
 // cluster's CA and its certificates as local files, talking to no node.
 func runTLS(_ context.Context, args []string, stdout, stderr io.Writer) int {
@@ -69,7 +62,7 @@ func runTLSCACreate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ferry tls ca create: %v\n", err)
 		return exitUsage
 	}
-	return writePair(stdout, stderr, "ferry tls ca create", filepath.Join(*dir, caCertFile), certPEM, filepath.Join(*dir, caKeyFile), keyPEM)
+	return writePair(stdout, stderr, "ferry tls ca create", filepath.Join(*dir, pki.CACertFile), certPEM, filepath.Join(*dir, pki.CAKeyFile), keyPEM)
 }
 
 func runTLSCertCreate(args []string, stdout, stderr io.Writer) int {
@@ -108,10 +101,10 @@ func runTLSCertCreate(args []string, stdout, stderr io.Writer) int {
 	}
 	certPath, keyPath := *caCert, *caKey
 	if certPath == "" {
-		certPath = filepath.Join(*dir, caCertFile)
+		certPath = filepath.Join(*dir, pki.CACertFile)
 	}
 	if keyPath == "" {
-		keyPath = filepath.Join(*dir, caKeyFile)
+		keyPath = filepath.Join(*dir, pki.CAKeyFile)
 	}
 	certPEM, err := os.ReadFile(certPath)
 	if err != nil {
@@ -127,19 +120,20 @@ func runTLSCertCreate(args []string, stdout, stderr io.Writer) int {
 	}
 	var (
 		leaf, key []byte
-		base      string
+		certFile  string
+		keyFile   string
 	)
 	if *node != "" {
-		base = "node-" + *node
+		certFile, keyFile = pki.CertFiles(pki.RoleNode, *node)
 		leaf, key, err = ca.IssueNode(pki.NodeConfig{Name: *node, DNS: splitList(*dns), IPs: addrs}, pki.Config{Days: *days})
 	} else {
-		base = "client-" + *client
+		certFile, keyFile = pki.CertFiles(pki.RoleClient, *client)
 		leaf, key, err = ca.IssueClient(*client, pki.Config{Days: *days})
 	}
 	if err != nil {
 		return bad("%v", err)
 	}
-	return writePair(stdout, stderr, cmd, filepath.Join(*dir, base+".pem"), leaf, filepath.Join(*dir, base+"-key.pem"), key)
+	return writePair(stdout, stderr, cmd, filepath.Join(*dir, certFile), leaf, filepath.Join(*dir, keyFile), key)
 }
 
 // writePair writes a certificate and its key as new 0600 files, neither

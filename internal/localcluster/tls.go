@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -15,9 +16,14 @@ import (
 	"github.com/ferry-san/ferry/security/pki"
 )
 
-// The files of a secure cluster, in Dir/pki: the CA (ca.pem, ca-key.pem),
-// node-NAME.pem and client-NAME.pem with their -key.pem.
+// The files of a secure cluster are in Dir/pki, laid out as `ferry tls`
+// writes them (pki.CACertFile, pki.CertFiles), and the gossip key in
+// gossip.key: files put there before a node starts (the demo makes them
+// with the ferry commands) are used, missing ones are made.
 const pkiDir = "pki"
+
+// PKIDir is the directory of the cluster's CA, certificates and gossip key.
+func (c *Cluster) PKIDir() string { return filepath.Join(c.cfg.Dir, pkiDir) }
 
 // harnessClient is the client certificate the harness's own connections
 // (Conn, Client) present.
@@ -31,11 +37,11 @@ func (c *Cluster) CA() (*pki.CA, error) {
 	if c.caCache != nil {
 		return c.caCache, nil
 	}
-	dir := filepath.Join(c.cfg.Dir, pkiDir)
+	dir := c.PKIDir()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("localcluster: %w", err)
 	}
-	certPath, keyPath := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem")
+	certPath, keyPath := filepath.Join(dir, pki.CACertFile), filepath.Join(dir, pki.CAKeyFile)
 	if _, err := os.Stat(certPath); errors.Is(err, os.ErrNotExist) {
 		certPEM, keyPEM, err := pki.NewCA(c.cfg.ClusterName, pki.Config{})
 		if err != nil {
@@ -68,9 +74,9 @@ func (c *Cluster) TLSFiles(role pki.Role, name string) (mtls.Files, error) {
 	if err != nil {
 		return mtls.Files{}, err
 	}
-	dir := filepath.Join(c.cfg.Dir, pkiDir)
-	base := string(role) + "-" + name
-	f := mtls.Files{CA: filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, base+".pem"), Key: filepath.Join(dir, base+"-key.pem")}
+	dir := c.PKIDir()
+	certFile, keyFile := pki.CertFiles(role, name)
+	f := mtls.Files{CA: filepath.Join(dir, pki.CACertFile), Cert: filepath.Join(dir, certFile), Key: filepath.Join(dir, keyFile)}
 	if _, err := os.Stat(f.Cert); err == nil {
 		return f, nil
 	}
@@ -117,11 +123,11 @@ func (c *Cluster) GossipKey() (string, error) {
 	if _, err := c.CA(); err != nil { // makes the directory
 		return "", err
 	}
-	path := filepath.Join(c.cfg.Dir, pkiDir, "gossip.key")
+	path := filepath.Join(c.PKIDir(), "gossip.key")
 	c.pkiMu.Lock()
 	defer c.pkiMu.Unlock()
 	if b, err := os.ReadFile(path); err == nil {
-		return string(b), nil
+		return strings.TrimSpace(string(b)), nil // as ferry keygen prints it
 	}
 	k := make([]byte, 32)
 	if _, err := rand.Read(k); err != nil {

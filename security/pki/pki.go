@@ -354,3 +354,18 @@ func WriteNew(path string, data []byte) error {
 	}
 	return f.Close()
 }
+
+// The file layout of a directory of a cluster's PKI, as `ferry tls`
+// writes it and internal/localcluster keeps it: the CA, then a
+// certificate and key per node and client.
+const (
+	CACertFile = "ferry-ca.pem"
+	CAKeyFile  = "ferry-ca-key.pem"
+)
+
+// CertFiles are the names of the certificate and key files of role's
+// name in that layout: node-n1.pem and node-n1-key.pem.
+func CertFiles(role Role, name string) (cert, key string) {
+	base := string(role) + "-" + name
+	return base + ".pem", base + "-key.pem"
+}
