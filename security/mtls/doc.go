@@ -1,7 +1,9 @@
 // Package mtls gives a Ferry node and its clients mutual TLS 1.3 with the
 // cluster's own CA (security/pki), and tells a server who called it.
 //
-// A Store holds the CA certificate, this process's certificate and its key,
+// A Store holds the CA certificate (or a bundle of the cluster's CAs, for a
+// rollover: trust the old and the new CA, reissue every certificate, drop
+// the old CA), this process's certificate and its key,
 // read from files (Files), and re-reads them when asked (Reload), on
 // SIGHUP, or when a file's modification time changes (Watch polls): a
 // certificate is replaced without a restart, and connections made after

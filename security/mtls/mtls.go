@@ -117,15 +117,25 @@ func (s *Store) read() (*material, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mtls: %w", err)
 	}
-	ca, err := pki.ParseCert(caPEM)
+	cas, err := pki.ParseCerts(caPEM)
 	if err != nil {
 		return nil, fmt.Errorf("mtls: %s: %w", s.cfg.CA, err)
 	}
-	if !ca.IsCA {
-		return nil, fmt.Errorf("mtls: %s is not a CA certificate", s.cfg.CA)
-	}
 	m.roots = x509.NewCertPool()
-	m.roots.AddCert(ca)
+	for i, ca := range cas {
+		if !ca.IsCA {
+			return nil, fmt.Errorf("mtls: %s: certificate %d is not a CA certificate", s.cfg.CA, i+1)
+		}
+		// A bundle (a CA rollover) trusts CAs of this cluster only.
+		cluster, err := pki.ClusterOf(ca)
+		if err != nil {
+			return nil, fmt.Errorf("mtls: %s: certificate %d: %w", s.cfg.CA, i+1, err)
+		}
+		if cluster != s.cfg.Cluster {
+			return nil, fmt.Errorf("mtls: %s: certificate %d is the CA of cluster %q, not %q", s.cfg.CA, i+1, cluster, s.cfg.Cluster)
+		}
+		m.roots.AddCert(ca)
+	}
 	m.cert, err = tls.LoadX509KeyPair(s.cfg.Cert, s.cfg.Key)
 	if err != nil {
 		return nil, fmt.Errorf("mtls: %s and %s: %w", s.cfg.Cert, s.cfg.Key, err)

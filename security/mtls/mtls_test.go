@@ -289,3 +289,43 @@ func TestGRPC(t *testing.T) {
 		t.Fatal("a plaintext call was served")
 	}
 }
+
+// TestCABundle: a CA file holding the old and the new CA of a rollover
+// admits certificates of both; once the old CA is dropped, its
+// certificates are refused. A bundle holding another cluster's CA is not
+// loaded.
+func TestCABundle(t *testing.T) {
+	old, next := newPKI(t, "ferry"), newPKI(t, "ferry")
+	oldPEM, _ := os.ReadFile(filepath.Join(old.dir, "ca.pem"))
+	nextPEM, _ := os.ReadFile(filepath.Join(next.dir, "ca.pem"))
+	n1 := next.files("n1", false, pki.Config{})
+	writeFile(t, n1.CA, append(append([]byte{}, oldPEM...), nextPEM...))
+	server := load(t, n1)
+	opsOld, opsNext := load(t, old.files("ops", true, pki.Config{})), load(t, next.files("ops", true, pki.Config{}))
+	// The old client trusts the new server's CA too once its bundle has it.
+	writeFile(t, filepath.Join(old.dir, "ca.pem"), append(append([]byte{}, oldPEM...), nextPEM...))
+	if err := opsOld.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]*Store{"old CA's client": opsOld, "new CA's client": opsNext} {
+		if _, err := dial(t, server.ServerTLS(), c.ClientTLS("n1")); err != nil {
+			t.Errorf("%s refused during the rollover: %v", name, err)
+		}
+	}
+	writeFile(t, n1.CA, nextPEM)
+	if err := server.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dial(t, server.ServerTLS(), opsOld.ClientTLS("n1")); err == nil {
+		t.Error("the old CA's client was admitted after the old CA was dropped")
+	}
+	if _, err := dial(t, server.ServerTLS(), opsNext.ClientTLS("n1")); err != nil {
+		t.Errorf("the new CA's client refused: %v", err)
+	}
+	west := newPKI(t, "west")
+	westPEM, _ := os.ReadFile(filepath.Join(west.dir, "ca.pem"))
+	writeFile(t, n1.CA, append(append([]byte{}, nextPEM...), westPEM...))
+	if err := server.Reload(); err == nil || !strings.Contains(err.Error(), `the CA of cluster "west", not "ferry"`) {
+		t.Errorf("a bundle with another cluster's CA: %v", err)
+	}
+}

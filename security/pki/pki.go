@@ -304,6 +304,32 @@ func cutPath(p string) (role, name string, ok bool) {
 	return "", "", false
 }
 
+// ParseCerts reads every PEM certificate of a bundle, in order (other PEM
+// blocks are skipped); it needs at least one. A CA file that holds two
+// CAs lets a cluster roll over to a new CA: trust both, reissue, drop the
+// old one.
+func ParseCerts(bundle []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for {
+		var b *pem.Block
+		if b, bundle = pem.Decode(bundle); b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%w: certificate %d: %v", ErrInvalid, len(out)+1, err)
+		}
+		out = append(out, cert)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: not a PEM CERTIFICATE", ErrInvalid)
+	}
+	return out, nil
+}
+
 // ParseCert reads one PEM certificate.
 func ParseCert(certPEM []byte) (*x509.Certificate, error) {
 	b, _ := pem.Decode(certPEM)
