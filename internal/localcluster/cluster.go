@@ -15,6 +15,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/ferry-san/ferry/security/mtls"
 	"github.com/ferry-san/ferry/security/pki"
 )
 
@@ -38,7 +39,8 @@ type Cluster struct {
 	aclToken string
 
 	pkiMu   sync.Mutex
-	caCache *pki.CA // a secure cluster's CA, once made
+	caCache *pki.CA     // a secure cluster's CA, once made
+	client  *mtls.Store // the harness's client certificate, once loaded
 }
 
 // New prepares a cluster in cfg.Dir; it starts nothing.
@@ -215,6 +217,19 @@ func (c *Cluster) Kill(name string) error {
 		return fmt.Errorf("localcluster: %s (pid %d) still alive %s after SIGKILL", name, p.cmd.Process.Pid, killWait)
 	}
 	c.cfg.Logger.Info("killed node", "node", name, "pid", p.cmd.Process.Pid)
+	return nil
+}
+
+// Signal sends sig to the node's process if it runs: SIGHUP makes an
+// agent reload its TLS certificates.
+func (c *Cluster) Signal(name string, sig os.Signal) error {
+	n, err := c.Node(name)
+	if err != nil {
+		return err
+	}
+	if p := n.current(); p != nil {
+		return p.signal(sig)
+	}
 	return nil
 }
 

@@ -140,20 +140,46 @@ func (c *Cluster) GossipKey() (string, error) {
 	return key, nil
 }
 
-// clientCredentials secure the harness's own connections.
+// clientCredentials secure the harness's own connections, all with one
+// Store (ReloadTLS re-reads it).
 func (c *Cluster) clientCredentials() (credentials.TransportCredentials, error) {
 	if c.cfg.Insecure {
 		return insecure.NewCredentials(), nil
 	}
-	f, err := c.TLSFiles(pki.RoleClient, harnessClient)
-	if err != nil {
-		return nil, err
-	}
-	s, err := mtls.Load(mtls.Config{Files: f, Cluster: c.cfg.ClusterName})
+	s, err := c.clientStore()
 	if err != nil {
 		return nil, err
 	}
 	return s.NodeCredentials(""), nil
+}
+
+func (c *Cluster) clientStore() (*mtls.Store, error) {
+	f, err := c.TLSFiles(pki.RoleClient, harnessClient)
+	if err != nil {
+		return nil, err
+	}
+	c.pkiMu.Lock()
+	defer c.pkiMu.Unlock()
+	if c.client == nil {
+		if c.client, err = mtls.Load(mtls.Config{Files: f, Cluster: c.cfg.ClusterName}); err != nil {
+			return nil, err
+		}
+	}
+	return c.client, nil
+}
+
+// ReloadTLS re-reads the CA and the harness's client certificate after a
+// test replaced them (a rotation): the harness's connections made from
+// then on present the new certificate and trust the new CA.
+func (c *Cluster) ReloadTLS() error {
+	if c.cfg.Insecure {
+		return nil
+	}
+	s, err := c.clientStore()
+	if err != nil {
+		return err
+	}
+	return s.Reload()
 }
 
 // ClientEnv is the environment (FERRY_CACERT, FERRY_CERT, FERRY_KEY) that
