@@ -16,9 +16,10 @@ import (
 // startTimeout bounds starting either cluster.
 const startTimeout = time.Minute
 
-// benchFerry starts a three-node Ferry cluster under dir, submits jobs at
-// every concurrency level, and stops it.
-func benchFerry(ctx context.Context, o options, dir string, log *slog.Logger) ([]result, error) {
+// benchFerry starts a three-node Ferry cluster under dir, secure (mutual
+// TLS between the nodes and from the clients, encrypted gossip) unless
+// plaintext, submits jobs at every concurrency level, and stops it.
+func benchFerry(ctx context.Context, o options, dir string, plaintext bool, log *slog.Logger) ([]result, error) {
 	bin := o.ferryBinary
 	if bin == "" {
 		bin = filepath.Join(dir, "ferry")
@@ -29,9 +30,14 @@ func benchFerry(ctx context.Context, o options, dir string, log *slog.Logger) ([
 			return nil, fmt.Errorf("go build ./cmd/ferry: %w", err)
 		}
 	}
+	name := "ferry-cluster"
+	if plaintext {
+		name = "ferry-plaintext-cluster"
+	}
 	c, err := localcluster.New(localcluster.Config{
 		Binary:   bin,
-		Dir:      filepath.Join(dir, "ferry-cluster"),
+		Dir:      filepath.Join(dir, name),
+		Insecure: plaintext, // the baseline the secure path is measured against
 		LogLevel: "warn",
 		Logger:   log,
 		// Submissions are measured, not copies: the nodes run no jobs.
@@ -64,12 +70,12 @@ func benchFerry(ctx context.Context, o options, dir string, log *slog.Logger) ([
 		})
 		return err
 	}
-	log.Info("ferry warm-up", "for", o.warmup)
+	log.Info("ferry warm-up", "plaintext", plaintext, "for", o.warmup)
 	drive(ctx, 16, o.warmup, submit)
 	var results []result
 	for i, n := range o.clients {
 		level = i + 1
-		log.Info("ferry load", "clients", n, "for", o.duration)
+		log.Info("ferry load", "plaintext", plaintext, "clients", n, "for", o.duration)
 		results = append(results, drive(ctx, n, o.duration, submit))
 	}
 	return results, nil

@@ -1,10 +1,13 @@
 // Command bench measures job submissions per second and their latency on a
-// three-node loopback Ferry cluster, beside etcd's put throughput measured
-// the same way in the same run, and prints both with their ratio.
+// three-node loopback Ferry cluster, secure (mutual TLS, encrypted gossip:
+// how a cluster runs) and in plaintext (-insecure), beside etcd's put
+// throughput measured the same way in the same run, and prints them with
+// the ratios secure/plaintext (what security costs) and Ferry/etcd (both
+// in plaintext, as etcd runs here).
 //
 // Usage (from the repository root; `make bench` does this):
 //
-//	go run ./test/bench -ferry bin/ferry [-duration 5s] [-clients 1,16,128]
+//	go run ./test/bench -ferry bin/ferry [-duration 5s] [-clients 1,16,128] [-systems ferry,ferry-plaintext,etcd]
 //
 // etcd comes from Debian's etcd-server package; when the etcd binary is
 // missing and bench runs as root it installs the package with apt-get.
@@ -39,7 +42,7 @@ type options struct {
 	clients     []int
 	valueSize   int
 	keepDir     bool
-	ferry, etcd bool
+	ferry, plaintext, etcd bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -54,7 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&clients, "clients", "1,16,128", "comma-separated numbers of concurrent clients")
 	fs.IntVar(&o.valueSize, "value-size", 0, "etcd value size in bytes (default: the size of the Ferry job spec)")
 	fs.BoolVar(&o.keepDir, "keep", false, "keep the temp dir with data and logs")
-	fs.StringVar(&systems, "systems", "ferry,etcd", "comma-separated systems to measure: ferry, etcd")
+	fs.StringVar(&systems, "systems", "ferry,ferry-plaintext,etcd", "comma-separated systems to measure: ferry (mutual TLS), ferry-plaintext (-insecure), etcd")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -69,10 +72,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		switch strings.TrimSpace(s) {
 		case "ferry":
 			o.ferry = true
+		case "ferry-plaintext":
+			o.plaintext = true
 		case "etcd":
 			o.etcd = true
 		default:
-			return o, fmt.Errorf("-systems: unknown system %q (want ferry or etcd)", s)
+			return o, fmt.Errorf("-systems: unknown system %q (want ferry, ferry-plaintext or etcd)", s)
 		}
 	}
 	if o.duration <= 0 {
@@ -98,19 +103,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer os.RemoveAll(dir)
 	}
 
-	var ferry, etcd []result
+	var m measured
 	if o.ferry {
-		if ferry, err = benchFerry(ctx, o, dir, log); err != nil {
+		if m.ferry, err = benchFerry(ctx, o, dir, false, log); err != nil {
 			fmt.Fprintln(stderr, "bench: ferry:", err)
 			return 1
 		}
 	}
+	if o.plaintext {
+		if m.plaintext, err = benchFerry(ctx, o, dir, true, log); err != nil {
+			fmt.Fprintln(stderr, "bench: ferry-plaintext:", err)
+			return 1
+		}
+	}
 	if o.etcd {
-		if etcd, err = benchEtcd(ctx, o, dir, log); err != nil {
+		if m.etcd, err = benchEtcd(ctx, o, dir, log); err != nil {
 			fmt.Fprintln(stderr, "bench: etcd:", err)
 			return 1
 		}
 	}
-	printReport(stdout, o, ferry, etcd)
+	printReport(stdout, o, m)
 	return 0
 }

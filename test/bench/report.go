@@ -13,44 +13,57 @@ import (
 
 func sampleSpecSize() int { return proto.Size(localcluster.SampleSpec(0)) }
 
+// measured is every system's results, one per concurrency level; a system
+// not measured has none.
+type measured struct {
+	ferry, plaintext, etcd []result
+}
+
 // row is one line of the report.
 type row struct {
 	name string
 	r    result
 }
 
-// rows pairs the systems measured at concurrency level i.
-func rows(i int, ferry, etcd []result) []row {
+// rows lists the systems measured at concurrency level i.
+func (m measured) rows(i int) []row {
 	var out []row
-	if i < len(ferry) {
-		out = append(out, row{"ferry", ferry[i]})
-	}
-	if i < len(etcd) {
-		out = append(out, row{"etcd", etcd[i]})
+	for _, s := range []struct {
+		name string
+		rs   []result
+	}{{"ferry (mTLS)", m.ferry}, {"ferry (plaintext)", m.plaintext}, {"etcd", m.etcd}} {
+		if i < len(s.rs) {
+			out = append(out, row{s.name, s.rs[i]})
+		}
 	}
 	return out
 }
 
-// printReport prints one row per system and concurrency, then the Ferry to
-// etcd ratio at each concurrency when both were measured.
-func printReport(w io.Writer, o options, ferry, etcd []result) {
-	fmt.Fprintf(w, "\n3-node loopback clusters, %v per level; Ferry: JobService.Submit (~%d-byte spec, idempotency key); etcd: Put\n\n",
+// printReport prints one row per system and concurrency, then the ratios
+// of the systems measured: secure to plaintext Ferry, and plaintext Ferry
+// to etcd (which runs in plaintext here).
+func printReport(w io.Writer, o options, m measured) {
+	fmt.Fprintf(w, "\n3-node loopback clusters, %v per level; Ferry: JobService.Submit (~%d-byte spec, idempotency key), "+
+		"with mutual TLS and encrypted gossip (mTLS) and with -insecure (plaintext); etcd: Put, plaintext\n\n",
 		o.duration, sampleSpecSize())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "system\tclients\tops\terrors\tops/s\tp50\tp99\t")
 	for i := range o.clients {
-		for _, row := range rows(i, ferry, etcd) {
+		for _, row := range m.rows(i) {
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%s\t%s\t\n", row.name, row.r.clients, row.r.ops, row.r.errors,
 				row.r.perSecond(), ms(row.r.p50), ms(row.r.p99))
 		}
 	}
 	tw.Flush()
 
-	if len(ferry) > 0 && len(etcd) > 0 {
-		printRatios(w, o, ferry, etcd)
+	if len(m.ferry) > 0 && len(m.plaintext) > 0 {
+		printRatios(w, o, "mTLS", m.ferry, "plaintext", m.plaintext, "the secure path's cost: goal mTLS/plaintext >= 0.90")
+	}
+	if len(m.plaintext) > 0 && len(m.etcd) > 0 {
+		printRatios(w, o, "ferry", m.plaintext, "etcd", m.etcd, "both plaintext")
 	}
 	for i := range o.clients {
-		for _, row := range rows(i, ferry, etcd) {
+		for _, row := range m.rows(i) {
 			if row.r.firstErr != nil {
 				fmt.Fprintf(w, "%s, %d clients: first error: %v\n", row.name, row.r.clients, row.r.firstErr)
 			}
@@ -58,14 +71,15 @@ func printReport(w io.Writer, o options, ferry, etcd []result) {
 	}
 }
 
-func printRatios(w io.Writer, o options, ferry, etcd []result) {
-	fmt.Fprintln(w)
+// printRatios prints a's throughput and p99 against b's at each level.
+func printRatios(w io.Writer, o options, aName string, a []result, bName string, b []result, note string) {
+	fmt.Fprintf(w, "\n%s against %s (%s)\n", aName, bName, note)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "clients\tferry ops/s\tetcd ops/s\tferry/etcd\tp99 ferry/etcd\t")
+	fmt.Fprintf(tw, "clients\t%s ops/s\t%s ops/s\t%s/%s\tp99 %s/%s\t\n", aName, bName, aName, bName, aName, bName)
 	for i, n := range o.clients {
-		f, e := ferry[i], etcd[i]
-		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%s\t%s\t\n", n, f.perSecond(), e.perSecond(),
-			ratio(f.perSecond(), e.perSecond()), ratio(float64(f.p99), float64(e.p99)))
+		x, y := a[i], b[i]
+		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%s\t%s\t\n", n, x.perSecond(), y.perSecond(),
+			ratio(x.perSecond(), y.perSecond()), ratio(float64(x.p99), float64(y.p99)))
 	}
 	tw.Flush()
 }
