@@ -34,15 +34,16 @@ func TestCertificateRotationWhileCopying(t *testing.T) {
 	defer cancel()
 	names := nodeNames(3)
 
-	// Two 3 MiB copies at 256 KiB/s: about 12 s each, through the rotation.
-	const size = 3 << 20
+	// Two 16 MiB copies at 1 MiB/s: about 12 s each (the mover reads 4 MiB
+	// ahead of its pace), through the rotation.
+	const size = 16 << 20
 	type copyJob struct{ id, sum string }
 	var jobs []copyJob
 	for i := range 2 {
 		src, dst := fmt.Sprintf("src%d", i), fmt.Sprintf("dst%d", i)
 		data := m.addDisk(ctx, src, size)
 		m.addEmptyDisk(ctx, dst, size)
-		j := m.submit(ctx, "rotate-"+src, copySpec(src+" to "+dst, diskEndpoint(src, 0, 0), diskEndpoint(dst, 0, 0), 256<<10))
+		j := m.submit(ctx, "rotate-"+src, copySpec(src+" to "+dst, diskEndpoint(src, 0, 0), diskEndpoint(dst, 0, 0), 1<<20))
 		jobs = append(jobs, copyJob{j.GetId(), sum(data)})
 	}
 	for _, j := range jobs {
@@ -138,6 +139,11 @@ func TestCertificateRotationWhileCopying(t *testing.T) {
 		})
 	}
 
+	for _, j := range jobs {
+		if got, err := m.job(ctx, j.id); err != nil || got.GetState() != ferryv1.JobState_JOB_STATE_RUNNING {
+			t.Logf("job %s ended before the rotation did (%v, %v): the rotation raced no copy", j.id, got.GetState(), err)
+		}
+	}
 	for _, j := range jobs {
 		m.waitSucceeded(ctx, j.id, j.sum, size)
 	}
