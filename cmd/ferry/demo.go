@@ -56,7 +56,8 @@ const (
 	demoPoll       = 50 * time.Millisecond
 )
 
-// runDemo starts three local nodes, copies a disk LUN to tape, kills the
+// runDemo secures and starts three local nodes (a CA, certificates, a
+// gossip key, ACLs), copies a disk LUN to tape, kills the
 // node running the copy half way, shows another node take it over from the
 // last checkpoint and finish it, verifies the tape, restarts the killed
 // node, and removes everything it made.
@@ -66,7 +67,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	keep := fs.Bool("keep", false, "keep the demo's data dirs, devices and node logs instead of removing them")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: ferry demo [-keep]\n\n"+
-			"Starts three Ferry nodes on 127.0.0.1 (free ports, a temporary dir), writes a 512 MiB\n"+
+			"Makes a CA, node and client certificates and a gossip key with the ferry commands, starts\n"+
+			"three Ferry nodes on 127.0.0.1 with mutual TLS (free ports, a temporary dir), bootstraps\n"+
+			"ACLs and runs every later command with the management token. It writes a 512 MiB\n"+
 			"disk LUN of random data, creates a tape library with 4 drives and a labelled cartridge,\n"+
 			"and copies the disk to tape at %s. Half way, it kills the node running the copy\n"+
 			"with SIGKILL and shows another node take the copy over from its last checkpoint: who,\n"+
@@ -156,6 +159,9 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	if err := d.cli(ctx, "members", "-addr", d.addr("n1")); err != nil {
+		return err
+	}
+	if err := d.bootstrapACLs(ctx); err != nil {
 		return err
 	}
 
@@ -273,6 +279,26 @@ func (d *demo) secure(ctx context.Context) error {
 	for _, kv := range d.env {
 		fmt.Fprintf(d.out, "    export %s\n", kv)
 	}
+	return nil
+}
+
+// bootstrapACLs turns ACLs on and gives the management token to the
+// demo's later commands and to the harness's own calls: from then on
+// every call needs a token.
+func (d *demo) bootstrapACLs(ctx context.Context) error {
+	d.say("Bootstrapping ACLs: from now on every call needs a token as well as a certificate")
+	out, err := d.cliOutput(ctx, "acl", "bootstrap", "-addr", d.addr("n1"))
+	if err != nil {
+		return err
+	}
+	lines := strings.Fields(strings.TrimSpace(out))
+	if len(lines) == 0 {
+		return errors.New("ferry acl bootstrap printed no token")
+	}
+	secret := lines[len(lines)-1]
+	d.env = append(d.env, "FERRY_TOKEN="+secret)
+	d.c.SetACLToken(secret)
+	fmt.Fprintf(d.out, "\n  The commands below run with\n    export FERRY_TOKEN=%s\n", secret)
 	return nil
 }
 

@@ -16,6 +16,15 @@ func (c *Cluster) ACLToken() string {
 	return c.aclToken
 }
 
+// SetACLToken gives the harness the management token of ACLs bootstrapped
+// from outside it (the demo runs ferry acl bootstrap as a person would):
+// its calls, and the CLI that ClientEnv configures, send it from then on.
+func (c *Cluster) SetACLToken(secret string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.aclToken = secret
+}
+
 // bootstrapACL turns ACLs on through node name, once.
 func (c *Cluster) bootstrapACL(ctx context.Context, name string) error {
 	if c.ACLToken() != "" {

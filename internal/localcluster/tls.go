@@ -182,18 +182,22 @@ func (c *Cluster) ReloadTLS() error {
 	return s.Reload()
 }
 
-// ClientEnv is the environment (FERRY_CACERT, FERRY_CERT, FERRY_KEY) that
-// gives the ferry CLI the harness's client certificate on a secure
-// cluster; nil on an insecure one.
+// ClientEnv is the environment that gives the ferry CLI the harness's
+// client certificate on a secure cluster (FERRY_CACERT, FERRY_CERT,
+// FERRY_KEY) and its ACL token once set (FERRY_TOKEN).
 func (c *Cluster) ClientEnv() ([]string, error) {
-	if c.cfg.Insecure {
-		return nil, nil
+	var env []string
+	if !c.cfg.Insecure {
+		f, err := c.TLSFiles(pki.RoleClient, harnessClient)
+		if err != nil {
+			return nil, err
+		}
+		env = []string{"FERRY_CACERT=" + f.CA, "FERRY_CERT=" + f.Cert, "FERRY_KEY=" + f.Key}
 	}
-	f, err := c.TLSFiles(pki.RoleClient, harnessClient)
-	if err != nil {
-		return nil, err
+	if tok := c.ACLToken(); tok != "" {
+		env = append(env, "FERRY_TOKEN="+tok)
 	}
-	return []string{"FERRY_CACERT=" + f.CA, "FERRY_CERT=" + f.Cert, "FERRY_KEY=" + f.Key}, nil
+	return env, nil
 }
 
 // Secure reports whether the cluster's nodes serve mutual TLS (unless a
