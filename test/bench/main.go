@@ -35,13 +35,13 @@ func main() {
 
 // options are bench's flags.
 type options struct {
-	ferryBinary string
-	etcdBinary  string
-	duration    time.Duration
-	warmup      time.Duration
-	clients     []int
-	valueSize   int
-	keepDir     bool
+	ferryBinary            string
+	etcdBinary             string
+	duration               time.Duration
+	warmup                 time.Duration
+	clients                []int
+	valueSize              int
+	keepDir                bool
 	ferry, plaintext, etcd bool
 }
 
