@@ -17,8 +17,9 @@ import (
 const startTimeout = time.Minute
 
 // benchFerry starts a three-node Ferry cluster under dir, secure (mutual
-// TLS between the nodes and from the clients, encrypted gossip) unless
-// plaintext, submits jobs at every concurrency level, and stops it.
+// TLS between the nodes and from the clients, encrypted gossip, ACLs
+// bootstrapped and every call carrying the token) unless plaintext,
+// submits jobs at every concurrency level, and stops it.
 func benchFerry(ctx context.Context, o options, dir string, plaintext bool, log *slog.Logger) ([]result, error) {
 	bin := o.ferryBinary
 	if bin == "" {
@@ -51,6 +52,11 @@ func benchFerry(ctx context.Context, o options, dir string, plaintext bool, log 
 	if err := startFerry(ctx, c, nodes); err != nil {
 		fmt.Fprint(os.Stderr, c.Tails(30))
 		return nil, err
+	}
+	if !plaintext {
+		if err := bootstrapACLs(ctx, c, nodes[0]); err != nil {
+			return nil, err
+		}
 	}
 	clients := make([]ferryv1.JobServiceClient, len(nodes))
 	for i, name := range nodes {
@@ -102,4 +108,21 @@ func startFerry(ctx context.Context, c *localcluster.Cluster, nodes []string) er
 		return err
 	}
 	return c.RegisterSampleDevices(ctx, nodes[0])
+}
+
+// bootstrapACLs turns ACLs on, as a secure cluster runs, and makes every
+// call of the harness carry the management token.
+func bootstrapACLs(ctx context.Context, c *localcluster.Cluster, node string) error {
+	conn, err := c.Conn(node)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	resp, err := ferryv1.NewAclServiceClient(conn).Bootstrap(ctx, &ferryv1.AclBootstrapRequest{})
+	if err != nil {
+		return fmt.Errorf("acl bootstrap: %w", err)
+	}
+	c.SetToken(resp.GetSecret())
+	return nil
 }

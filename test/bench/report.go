@@ -44,7 +44,7 @@ func (m measured) rows(i int) []row {
 // to etcd (which runs in plaintext here).
 func printReport(w io.Writer, o options, m measured) {
 	fmt.Fprintf(w, "\n3-node loopback clusters, %v per level; Ferry: JobService.Submit (~%d-byte spec, idempotency key), "+
-		"with mutual TLS and encrypted gossip (mTLS) and with -insecure (plaintext); etcd: Put, plaintext\n\n",
+		"with mutual TLS, encrypted gossip and an ACL token (mTLS) and with -insecure, no ACLs (plaintext); etcd: Put, plaintext\n\n",
 		o.duration, sampleSpecSize())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "system\tclients\tops\terrors\tops/s\tp50\tp99\t")
