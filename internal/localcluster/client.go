@@ -50,4 +50,3 @@ func (c *Cluster) Client(name string) (Client, error) {
 	}
 	return Client{Jobs: ferryv1.NewJobServiceClient(conn), Cluster: ferryv1.NewClusterServiceClient(conn)}, nil
 }
-

@@ -39,6 +39,7 @@ func benchFerry(ctx context.Context, o options, dir string, plaintext bool, log 
 		Binary:   bin,
 		Dir:      filepath.Join(dir, name),
 		Insecure: plaintext, // the baseline the secure path is measured against
+		ACL:      !plaintext, // a secure cluster bootstraps ACLs: every call sends the token
 		LogLevel: "warn",
 		Logger:   log,
 		// Submissions are measured, not copies: the nodes run no jobs.
@@ -52,11 +53,6 @@ func benchFerry(ctx context.Context, o options, dir string, plaintext bool, log 
 	if err := startFerry(ctx, c, nodes); err != nil {
 		fmt.Fprint(os.Stderr, c.Tails(30))
 		return nil, err
-	}
-	if !plaintext {
-		if err := bootstrapACLs(ctx, c, nodes[0]); err != nil {
-			return nil, err
-		}
 	}
 	clients := make([]ferryv1.JobServiceClient, len(nodes))
 	for i, name := range nodes {
@@ -108,21 +104,4 @@ func startFerry(ctx context.Context, c *localcluster.Cluster, nodes []string) er
 		return err
 	}
 	return c.RegisterSampleDevices(ctx, nodes[0])
-}
-
-// bootstrapACLs turns ACLs on, as a secure cluster runs, and makes every
-// call of the harness carry the management token.
-func bootstrapACLs(ctx context.Context, c *localcluster.Cluster, node string) error {
-	conn, err := c.Conn(node)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
-	defer cancel()
-	resp, err := ferryv1.NewAclServiceClient(conn).Bootstrap(ctx, &ferryv1.AclBootstrapRequest{})
-	if err != nil {
-		return fmt.Errorf("acl bootstrap: %w", err)
-	}
-	c.SetToken(resp.GetSecret())
-	return nil
 }
