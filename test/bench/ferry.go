@@ -38,7 +38,7 @@ func benchFerry(ctx context.Context, o options, dir string, plaintext bool, log 
 	c, err := localcluster.New(localcluster.Config{
 		Binary:   bin,
 		Dir:      filepath.Join(dir, name),
-		Insecure: plaintext, // the baseline the secure path is measured against
+		Insecure: plaintext,  // the baseline the secure path is measured against
 		ACL:      !plaintext, // a secure cluster bootstraps ACLs: every call sends the token
 		LogLevel: "warn",
 		Logger:   log,
