@@ -29,6 +29,15 @@ const (
 // whose logs are printed if the test fails.
 func newCluster(t *testing.T) *localcluster.Cluster {
 	t.Helper()
+	// These tests are about the cluster core: the nodes replicate jobs but
+	// run none, so that copies do not compete with the load under test.
+	return newClusterWith(t, localcluster.Config{ExtraArgs: []string{"-run-jobs=false"}})
+}
+
+// newClusterWith is newCluster with cfg (its Binary, Dir and LogLevel are
+// the test's).
+func newClusterWith(t *testing.T, cfg localcluster.Config) *localcluster.Cluster {
+	t.Helper()
 	dir := t.TempDir()
 	if keep := os.Getenv(keepDirEnv); keep != "" {
 		dir = filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"))
@@ -36,9 +45,8 @@ func newCluster(t *testing.T) *localcluster.Cluster {
 			t.Fatal(err)
 		}
 	}
-	// These tests are about the cluster core: the nodes replicate jobs but
-	// run none, so that copies do not compete with the load under test.
-	c, err := localcluster.New(localcluster.Config{Binary: ferryBinary, Dir: dir, LogLevel: os.Getenv(logLevelEnv), ExtraArgs: []string{"-run-jobs=false"}})
+	cfg.Binary, cfg.Dir, cfg.LogLevel = ferryBinary, dir, os.Getenv(logLevelEnv)
+	c, err := localcluster.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

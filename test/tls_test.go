@@ -211,18 +211,8 @@ func TestMutualTLS(t *testing.T) {
 // TestPlaintextIsLoud: a cluster that opts out of TLS (-insecure) says so
 // in its log at start and in `ferry members`, for every node.
 func TestPlaintextIsLoud(t *testing.T) {
-	dir := t.TempDir()
 	// Plaintext is what this test is about.
-	c, err := localcluster.New(localcluster.Config{Binary: ferryBinary, Dir: dir, Insecure: true, ExtraArgs: []string{"-run-jobs=false"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log("\n" + c.Tails(logTail))
-		}
-		c.Close()
-	})
+	c := newClusterWith(t, localcluster.Config{Insecure: true, ExtraArgs: []string{"-run-jobs=false"}})
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	n1, err := c.Start(ctx, "n1")
