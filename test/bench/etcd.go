@@ -21,16 +21,16 @@ import (
 	"github.com/ferry-san/ferry/internal/localcluster"
 )
 
-// benchEtcd starts a three-member etcd cluster under dir, puts values of the
-// Ferry job spec's size at every concurrency level, and stops it.
-func benchEtcd(ctx context.Context, o options, dir string, log *slog.Logger) ([]result, error) {
+// etcdSystem starts a three-member etcd cluster under dir and returns it as
+// a system whose op puts a value of the Ferry job spec's size.
+func etcdSystem(ctx context.Context, o options, dir string, log *slog.Logger) (*system, error) {
 	bin, err := etcdBinary(ctx, o.etcdBinary, log)
 	if err != nil {
 		return nil, err
 	}
 	members, err := startEtcd(ctx, bin, filepath.Join(dir, "etcd-cluster"), 3, log)
-	defer stopEtcd(members)
 	if err != nil {
+		stopEtcd(members)
 		return nil, err
 	}
 	var endpoints []string
@@ -39,32 +39,24 @@ func benchEtcd(ctx context.Context, o options, dir string, log *slog.Logger) ([]
 	}
 	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
+		stopEtcd(members)
 		return nil, fmt.Errorf("etcd client: %w", err)
 	}
-	defer cli.Close()
 	if err := waitEtcdLeader(ctx, cli, endpoints); err != nil {
+		cli.Close()
+		stopEtcd(members)
 		return nil, errors.Join(err, etcdLogs(members))
 	}
-
 	size := o.valueSize
 	if size == 0 {
 		size = proto.Size(localcluster.SampleSpec(0))
 	}
 	value := strings.Repeat("v", size)
-	level := 0
-	put := func(ctx context.Context, worker, seq int) error {
-		_, err := cli.Put(ctx, fmt.Sprintf("bench/%d/%d/%d", level, worker, seq), value)
+	put := func(ctx context.Context, run, worker, seq int) error {
+		_, err := cli.Put(ctx, fmt.Sprintf("bench/%d/%d/%d", run, worker, seq), value)
 		return err
 	}
-	log.Info("etcd warm-up", "for", o.warmup, "value bytes", size)
-	drive(ctx, 16, o.warmup, put)
-	var results []result
-	for i, n := range o.clients {
-		level = i + 1
-		log.Info("etcd load", "clients", n, "for", o.duration)
-		results = append(results, drive(ctx, n, o.duration, put))
-	}
-	return results, nil
+	return &system{name: etcdName, do: put, close: func() { cli.Close(); stopEtcd(members) }}, nil
 }
 
 // etcdBinary finds etcd, installing Debian's etcd-server package when it is

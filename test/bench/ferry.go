@@ -16,24 +16,26 @@ import (
 // startTimeout bounds starting either cluster.
 const startTimeout = time.Minute
 
-// benchFerry starts a three-node Ferry cluster under dir, secure (mutual
+// ferrySystem starts a three-node Ferry cluster under dir, secure (mutual
 // TLS between the nodes and from the clients, encrypted gossip, ACLs
-// bootstrapped and every call carrying the token) unless plaintext,
-// submits jobs at every concurrency level, and stops it.
-func benchFerry(ctx context.Context, o options, dir string, plaintext bool, log *slog.Logger) ([]result, error) {
+// bootstrapped and every call carrying the token) unless plaintext, and
+// returns it as a system whose op submits a job through the nodes in turn.
+func ferrySystem(ctx context.Context, o options, dir string, plaintext bool, log *slog.Logger) (*system, error) {
 	bin := o.ferryBinary
 	if bin == "" {
 		bin = filepath.Join(dir, "ferry")
-		log.Info("building ferry", "out", bin)
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ferry")
-		build.Stderr = os.Stderr
-		if err := build.Run(); err != nil {
-			return nil, fmt.Errorf("go build ./cmd/ferry: %w", err)
+		if _, err := os.Stat(bin); err != nil {
+			log.Info("building ferry", "out", bin)
+			build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ferry")
+			build.Stderr = os.Stderr
+			if err := build.Run(); err != nil {
+				return nil, fmt.Errorf("go build ./cmd/ferry: %w", err)
+			}
 		}
 	}
-	name := "ferry-cluster"
+	name, label := "ferry-cluster", ferryName
 	if plaintext {
-		name = "ferry-plaintext-cluster"
+		name, label = "ferry-plaintext-cluster", plaintextName
 	}
 	c, err := localcluster.New(localcluster.Config{
 		Binary:   bin,
@@ -48,39 +50,31 @@ func benchFerry(ctx context.Context, o options, dir string, plaintext bool, log 
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
 	nodes := []string{"n1", "n2", "n3"}
 	if err := startFerry(ctx, c, nodes); err != nil {
 		fmt.Fprint(os.Stderr, c.Tails(30))
+		c.Close()
 		return nil, err
 	}
 	clients := make([]ferryv1.JobServiceClient, len(nodes))
 	for i, name := range nodes {
 		cl, err := c.Client(name)
 		if err != nil {
+			c.Close()
 			return nil, err
 		}
 		clients[i] = cl.Jobs
 	}
-	level := 0
-	submit := func(ctx context.Context, worker, seq int) error {
+	submit := func(ctx context.Context, run, worker, seq int) error {
 		// Every request goes to the next node, as etcd's client balances
 		// round robin over its endpoints.
 		_, err := clients[(worker+seq)%len(clients)].Submit(ctx, &ferryv1.SubmitJobRequest{
 			Spec:           localcluster.SampleSpec(seq),
-			IdempotencyKey: fmt.Sprintf("bench-%d-%d-%d", level, worker, seq),
+			IdempotencyKey: fmt.Sprintf("bench-%d-%d-%d", run, worker, seq),
 		})
 		return err
 	}
-	log.Info("ferry warm-up", "plaintext", plaintext, "for", o.warmup)
-	drive(ctx, 16, o.warmup, submit)
-	var results []result
-	for i, n := range o.clients {
-		level = i + 1
-		log.Info("ferry load", "plaintext", plaintext, "clients", n, "for", o.duration)
-		results = append(results, drive(ctx, n, o.duration, submit))
-	}
-	return results, nil
+	return &system{name: label, do: submit, close: func() { c.Close() }}, nil
 }
 
 func startFerry(ctx context.Context, c *localcluster.Cluster, nodes []string) error {

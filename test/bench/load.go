@@ -7,9 +7,17 @@ import (
 	"time"
 )
 
-// op is one request of a benchmark: worker is the client's number, seq
-// counts that client's requests.
-type op func(ctx context.Context, worker, seq int) error
+// op is one request of a benchmark: run numbers the measurement (keys and
+// idempotency keys stay unique across runs), worker is the client's
+// number, seq counts that client's requests.
+type op func(ctx context.Context, run, worker, seq int) error
+
+// system is one cluster under test, started and ready for its op.
+type system struct {
+	name  string
+	do    op
+	close func()
+}
 
 // result is what one concurrency level measured.
 type result struct {
@@ -35,7 +43,7 @@ const opTimeout = 10 * time.Second
 // drive runs clients goroutines calling do back to back for d, and measures
 // the latency of every successful call. Calls that fail count as errors and
 // are left out of the latencies.
-func drive(ctx context.Context, clients int, d time.Duration, do op) result {
+func drive(ctx context.Context, run, clients int, d time.Duration, do op) result {
 	type workerResult struct {
 		latencies []time.Duration
 		errors    int
@@ -51,7 +59,7 @@ func drive(ctx context.Context, clients int, d time.Duration, do op) result {
 			for seq := 0; time.Now().Before(deadline) && ctx.Err() == nil; seq++ {
 				octx, cancel := context.WithTimeout(ctx, opTimeout)
 				t0 := time.Now()
-				err := do(octx, w, seq)
+				err := do(octx, run, w, seq)
 				lat := time.Since(t0)
 				cancel()
 				if err != nil {

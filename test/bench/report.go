@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -13,10 +15,17 @@ import (
 
 func sampleSpecSize() int { return proto.Size(localcluster.SampleSpec(0)) }
 
-// measured is every system's results, one per concurrency level; a system
-// not measured has none.
+// The systems' names in reports.
+const (
+	ferryName     = "ferry (mTLS)"
+	plaintextName = "ferry (plaintext)"
+	etcdName      = "etcd"
+)
+
+// measured is every system's results by name, one per concurrency level; a
+// system not measured has none.
 type measured struct {
-	ferry, plaintext, etcd []result
+	byName map[string][]result
 }
 
 // row is one line of the report.
@@ -31,7 +40,7 @@ func (m measured) rows(i int) []row {
 	for _, s := range []struct {
 		name string
 		rs   []result
-	}{{"ferry (mTLS)", m.ferry}, {"ferry (plaintext)", m.plaintext}, {"etcd", m.etcd}} {
+	}{{ferryName, m.byName[ferryName]}, {plaintextName, m.byName[plaintextName]}, {etcdName, m.byName[etcdName]}} {
 		if i < len(s.rs) {
 			out = append(out, row{s.name, s.rs[i]})
 		}
@@ -43,9 +52,9 @@ func (m measured) rows(i int) []row {
 // of the systems measured: secure to plaintext Ferry, and plaintext Ferry
 // to etcd (which runs in plaintext here).
 func printReport(w io.Writer, o options, m measured) {
-	fmt.Fprintf(w, "\n3-node loopback clusters, %v per level; Ferry: JobService.Submit (~%d-byte spec, idempotency key), "+
+	fmt.Fprintf(w, "\n3-node loopback clusters, %v per level, median of %d interleaved runs; Ferry: JobService.Submit (~%d-byte spec, idempotency key), "+
 		"with mutual TLS, encrypted gossip and an ACL token (mTLS) and with -insecure, no ACLs (plaintext); etcd: Put, plaintext\n\n",
-		o.duration, sampleSpecSize())
+		o.duration, o.reps, sampleSpecSize())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "system\tclients\tops\terrors\tops/s\tp50\tp99\t")
 	for i := range o.clients {
@@ -56,11 +65,12 @@ func printReport(w io.Writer, o options, m measured) {
 	}
 	tw.Flush()
 
-	if len(m.ferry) > 0 && len(m.plaintext) > 0 {
-		printRatios(w, o, "mTLS", m.ferry, "plaintext", m.plaintext, "the secure path's cost: goal mTLS/plaintext >= 0.90")
+	secure, plain, etcd := m.byName[ferryName], m.byName[plaintextName], m.byName[etcdName]
+	if len(secure) > 0 && len(plain) > 0 {
+		printRatios(w, o, "mTLS", secure, "plaintext", plain, "the secure path's cost: goal mTLS/plaintext >= 0.90")
 	}
-	if len(m.plaintext) > 0 && len(m.etcd) > 0 {
-		printRatios(w, o, "ferry", m.plaintext, "etcd", m.etcd, "both plaintext")
+	if len(plain) > 0 && len(etcd) > 0 {
+		printRatios(w, o, "ferry", plain, "etcd", etcd, "both plaintext")
 	}
 	for i := range o.clients {
 		for _, row := range m.rows(i) {
@@ -93,4 +103,12 @@ func ratio(a, b float64) string {
 		return "n/a"
 	}
 	return fmt.Sprintf("%.2f", a/b)
+}
+
+// median is the run of rs with the median throughput (the lower middle one
+// of an even number), so that its latencies are those of a real run.
+func median(rs []result) result {
+	sorted := slices.Clone(rs)
+	slices.SortFunc(sorted, func(a, b result) int { return cmp.Compare(a.perSecond(), b.perSecond()) })
+	return sorted[(len(sorted)-1)/2]
 }
