@@ -63,6 +63,12 @@ type state struct {
 	tokens          map[string]*ferryv1.AclToken
 	tokenByHash     map[acl.Hash]string
 	secrets         map[string]*ferryv1.Secret
+	// The audit trail (audit.go): records in seq order, the ids of those
+	// kept, the last seq given and how many records the cap dropped.
+	auditRecords []*ferryv1.AuditRecord
+	auditIDs     map[auditID]struct{}
+	auditSeq     uint64
+	auditCapped  uint64
 }
 
 func newState() *state {
@@ -85,6 +91,8 @@ func newState() *state {
 		tokens:      make(map[string]*ferryv1.AclToken),
 		tokenByHash: make(map[acl.Hash]string),
 		secrets:     make(map[string]*ferryv1.Secret),
+
+		auditIDs: make(map[auditID]struct{}),
 	}
 }
 
@@ -95,7 +103,8 @@ func New() *FSM {
 
 // Result is the outcome of applying one command. When Err is nil exactly
 // one of Job, Disk, Library, Cartridge, Pool, Token, Secret and Batch is set, matching the
-// command's op, except after a SetNodeOp, which returns none of them. When
+// command's op, except after a SetNodeOp, an AuditOp or a PruneAuditOp,
+// which return none of them. When
 // Err is set, none is.
 type Result struct {
 	// Job is a copy of the job after a job command.
@@ -313,6 +322,16 @@ func (f *FSM) apply(index uint64, cmd *ferryv1.Command) Result {
 		if r.Err == nil {
 			r.Secret = SecretInfo(sec)
 		}
+	case *ferryv1.Command_Audit:
+		if op.Audit == nil {
+			return Result{Err: noBody("audit")}
+		}
+		r.Err = f.st.audit(op.Audit)
+	case *ferryv1.Command_PruneAudit:
+		if op.PruneAudit == nil {
+			return Result{Err: noBody("prune_audit")}
+		}
+		r.Err = f.st.pruneAudit(op.PruneAudit)
 	case *ferryv1.Command_SetNode:
 		if op.SetNode == nil {
 			return Result{Err: noBody("set_node")}

@@ -136,6 +136,14 @@ func FuzzApply(f *testing.F) {
 		{Time: stamp(1), Op: &ferryv1.Command_RemoveDevice{}},
 		eraseCmd(1, "A00003L9", 92),
 		{Time: stamp(1), Op: &ferryv1.Command_EraseCartridge{}},
+		auditCmd(1, auditRec(1, "token:ops", "OK"), auditRec(2, "anonymous", "PERMISSION_DENIED")),
+		auditCmd(1, auditRec(1, "token:ops", "OK"), auditRec(1, "token:ops", "OK")),
+		auditCmd(1, &ferryv1.AuditRecord{Id: []byte{1}}),
+		auditCmd(1),
+		{Time: stamp(1), Op: &ferryv1.Command_Audit{}},
+		pruneAuditCmd(1, stamp(5)),
+		pruneAuditCmd(1, nil),
+		{Time: stamp(1), Op: &ferryv1.Command_PruneAudit{}},
 		finishCmd(1, "node-a", "j3", fuzzEpoch, &ferryv1.FinishJobOp{State: ferryv1.JobState_JOB_STATE_FAILED, Error: &ferryv1.JobError{
 			Message: "cut off", TapeWrites: []*ferryv1.TapeWrite{{Barcode: "A00001L9", FromFile: 3, Files: []*ferryv1.TapeFile{{Number: 3, Incomplete: true}}}}}}),
 	}
@@ -162,7 +170,7 @@ func FuzzApply(f *testing.F) {
 		}
 		res := results[0]
 		set := 0
-		for _, m := range []proto.Message{res.Job, res.Disk, res.Library, res.Cartridge} {
+		for _, m := range []proto.Message{res.Job, res.Disk, res.Library, res.Cartridge, res.Pool, res.Token, res.Secret} {
 			if !reflect.ValueOf(m).IsNil() {
 				set++
 			}
@@ -171,7 +179,7 @@ func FuzzApply(f *testing.F) {
 			set++
 		}
 		wantSet := 1
-		if cmd.GetSetNode() != nil {
+		if cmd.GetSetNode() != nil || cmd.GetAudit() != nil || cmd.GetPruneAudit() != nil {
 			wantSet = 0
 		}
 		switch {

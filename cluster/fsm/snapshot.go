@@ -46,6 +46,7 @@ func (f *FSM) Snapshot() (data []byte, appliedIndex uint64, err error) {
 		snap.Pools = append(snap.Pools, f.st.pools[name])
 	}
 	f.st.snapshotACL(snap)
+	f.st.snapshotAudit(snap)
 	data, err = proto.MarshalOptions{Deterministic: true}.Marshal(snap)
 	if err != nil {
 		return nil, 0, fmt.Errorf("marshal state snapshot: %w", err)
@@ -119,6 +120,9 @@ func stateFromSnapshot(snap *ferryv1.StateSnapshot) (*state, error) {
 		return nil, err
 	}
 	if err := st.restoreACL(snap); err != nil {
+		return nil, err
+	}
+	if err := st.restoreAudit(snap); err != nil {
 		return nil, err
 	}
 	st.lastLUN = snap.GetLastLun()

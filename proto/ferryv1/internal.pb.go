@@ -711,6 +711,8 @@ type Command struct {
 	//	*Command_CreateToken
 	//	*Command_RevokeToken
 	//	*Command_SetSecret
+	//	*Command_Audit
+	//	*Command_PruneAudit
 	//	*Command_PlaceJobs
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
@@ -1018,6 +1020,24 @@ func (x *Command) GetSetSecret() *SetSecretOp {
 	return nil
 }
 
+func (x *Command) GetAudit() *AuditOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_Audit); ok {
+			return x.Audit
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetPruneAudit() *PruneAuditOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PruneAudit); ok {
+			return x.PruneAudit
+		}
+	}
+	return nil
+}
+
 func (x *Command) GetPlaceJobs() *PlaceJobsOp {
 	if x != nil {
 		if x, ok := x.Op.(*Command_PlaceJobs); ok {
@@ -1140,6 +1160,15 @@ type Command_SetSecret struct {
 	SetSecret *SetSecretOp `protobuf:"bytes,38,opt,name=set_secret,json=setSecret,proto3,oneof"`
 }
 
+type Command_Audit struct {
+	// 39-41: the audit trail (audit.proto); 41 is spare.
+	Audit *AuditOp `protobuf:"bytes,39,opt,name=audit,proto3,oneof"`
+}
+
+type Command_PruneAudit struct {
+	PruneAudit *PruneAuditOp `protobuf:"bytes,40,opt,name=prune_audit,json=pruneAudit,proto3,oneof"`
+}
+
 type Command_PlaceJobs struct {
 	// 45-49 are the scheduler's.
 	PlaceJobs *PlaceJobsOp `protobuf:"bytes,45,opt,name=place_jobs,json=placeJobs,proto3,oneof"`
@@ -1198,6 +1227,10 @@ func (*Command_CreateToken) isCommand_Op() {}
 func (*Command_RevokeToken) isCommand_Op() {}
 
 func (*Command_SetSecret) isCommand_Op() {}
+
+func (*Command_Audit) isCommand_Op() {}
+
+func (*Command_PruneAudit) isCommand_Op() {}
 
 func (*Command_PlaceJobs) isCommand_Op() {}
 
@@ -2710,8 +2743,13 @@ type StateSnapshot struct {
 	AclBootstrapped bool        `protobuf:"varint,9,opt,name=acl_bootstrapped,json=aclBootstrapped,proto3" json:"acl_bootstrapped,omitempty"`
 	AclTokens       []*AclToken `protobuf:"bytes,10,rep,name=acl_tokens,json=aclTokens,proto3" json:"acl_tokens,omitempty"`
 	Secrets         []*Secret   `protobuf:"bytes,11,rep,name=secrets,proto3" json:"secrets,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The audit trail, in seq order; the last seq given (records may have
+	// been pruned since); how many records the cap has dropped.
+	AuditRecords  []*AuditRecord `protobuf:"bytes,12,rep,name=audit_records,json=auditRecords,proto3" json:"audit_records,omitempty"`
+	AuditSeq      uint64         `protobuf:"varint,13,opt,name=audit_seq,json=auditSeq,proto3" json:"audit_seq,omitempty"`
+	AuditCapped   uint64         `protobuf:"varint,14,opt,name=audit_capped,json=auditCapped,proto3" json:"audit_capped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StateSnapshot) Reset() {
@@ -2821,11 +2859,32 @@ func (x *StateSnapshot) GetSecrets() []*Secret {
 	return nil
 }
 
+func (x *StateSnapshot) GetAuditRecords() []*AuditRecord {
+	if x != nil {
+		return x.AuditRecords
+	}
+	return nil
+}
+
+func (x *StateSnapshot) GetAuditSeq() uint64 {
+	if x != nil {
+		return x.AuditSeq
+	}
+	return 0
+}
+
+func (x *StateSnapshot) GetAuditCapped() uint64 {
+	if x != nil {
+		return x.AuditCapped
+	}
+	return 0
+}
+
 var File_ferry_v1_internal_proto protoreflect.FileDescriptor
 
 const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\n" +
-	"\x17ferry/v1/internal.proto\x12\bferry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x12ferry/v1/acl.proto\x1a\x15ferry/v1/device.proto\x1a\x12ferry/v1/job.proto\"I\n" +
+	"\x17ferry/v1/internal.proto\x12\bferry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x12ferry/v1/acl.proto\x1a\x14ferry/v1/audit.proto\x1a\x15ferry/v1/device.proto\x1a\x12ferry/v1/job.proto\"I\n" +
 	"\x0fProgressRequest\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x17\n" +
@@ -2878,7 +2937,7 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\x05mover\x18\b \x01(\bR\x05mover\x12!\n" +
 	"\fiscsi_portal\x18\t \x01(\tR\viscsiPortal\x12!\n" +
 	"\fiscsi_target\x18\n" +
-	" \x01(\tR\viscsiTarget\"\x97\x0e\n" +
+	" \x01(\tR\viscsiTarget\"\xfd\x0e\n" +
 	"\aCommand\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12.\n" +
@@ -2917,7 +2976,10 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\fcreate_token\x18$ \x01(\v2\x17.ferry.v1.CreateTokenOpH\x00R\vcreateToken\x12<\n" +
 	"\frevoke_token\x18% \x01(\v2\x17.ferry.v1.RevokeTokenOpH\x00R\vrevokeToken\x126\n" +
 	"\n" +
-	"set_secret\x18& \x01(\v2\x15.ferry.v1.SetSecretOpH\x00R\tsetSecret\x126\n" +
+	"set_secret\x18& \x01(\v2\x15.ferry.v1.SetSecretOpH\x00R\tsetSecret\x12)\n" +
+	"\x05audit\x18' \x01(\v2\x11.ferry.v1.AuditOpH\x00R\x05audit\x129\n" +
+	"\vprune_audit\x18( \x01(\v2\x16.ferry.v1.PruneAuditOpH\x00R\n" +
+	"pruneAudit\x126\n" +
 	"\n" +
 	"place_jobs\x18- \x01(\v2\x15.ferry.v1.PlaceJobsOpH\x00R\tplaceJobsB\x04\n" +
 	"\x02op\"2\n" +
@@ -3027,7 +3089,7 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\astreams\x18\x04 \x03(\v2\x11.ferry.v1.JobSpecR\astreams\"<\n" +
 	"\vCancelJobOp\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xcd\x03\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xc9\x04\n" +
 	"\rStateSnapshot\x12!\n" +
 	"\x04jobs\x18\x01 \x03(\v2\r.ferry.v1.JobR\x04jobs\x12(\n" +
 	"\x05nodes\x18\x02 \x03(\v2\x12.ferry.v1.NodeInfoR\x05nodes\x12\x18\n" +
@@ -3043,7 +3105,10 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\n" +
 	"acl_tokens\x18\n" +
 	" \x03(\v2\x12.ferry.v1.AclTokenR\taclTokens\x12*\n" +
-	"\asecrets\x18\v \x03(\v2\x10.ferry.v1.SecretR\asecrets2{\n" +
+	"\asecrets\x18\v \x03(\v2\x10.ferry.v1.SecretR\asecrets\x12:\n" +
+	"\raudit_records\x18\f \x03(\v2\x15.ferry.v1.AuditRecordR\fauditRecords\x12\x1b\n" +
+	"\taudit_seq\x18\r \x01(\x04R\bauditSeq\x12!\n" +
+	"\faudit_capped\x18\x0e \x01(\x04R\vauditCapped2{\n" +
 	"\rRaftTransport\x120\n" +
 	"\x04Send\x12\x13.ferry.v1.RaftBatch\x1a\x11.ferry.v1.RaftAck(\x01\x128\n" +
 	"\bSnapshot\x12\x17.ferry.v1.SnapshotChunk\x1a\x11.ferry.v1.RaftAck(\x012\x95\x01\n" +
@@ -3106,24 +3171,27 @@ var file_ferry_v1_internal_proto_goTypes = []any{
 	(*CreateTokenOp)(nil),         // 38: ferry.v1.CreateTokenOp
 	(*RevokeTokenOp)(nil),         // 39: ferry.v1.RevokeTokenOp
 	(*SetSecretOp)(nil),           // 40: ferry.v1.SetSecretOp
-	(*Pool)(nil),                  // 41: ferry.v1.Pool
-	(*TapeVolume)(nil),            // 42: ferry.v1.TapeVolume
-	(*TapeWrite)(nil),             // 43: ferry.v1.TapeWrite
-	(*Disk)(nil),                  // 44: ferry.v1.Disk
-	(*Library)(nil),               // 45: ferry.v1.Library
-	(*Cartridge)(nil),             // 46: ferry.v1.Cartridge
-	(*PRNexus)(nil),               // 47: ferry.v1.PRNexus
-	(*Element)(nil),               // 48: ferry.v1.Element
-	(*NdmpSession)(nil),           // 49: ferry.v1.NdmpSession
-	(*TapeAssignment)(nil),        // 50: ferry.v1.TapeAssignment
-	(*JobProgress)(nil),           // 51: ferry.v1.JobProgress
-	(JobState)(0),                 // 52: ferry.v1.JobState
-	(*JobResult)(nil),             // 53: ferry.v1.JobResult
-	(*JobError)(nil),              // 54: ferry.v1.JobError
-	(*JobSpec)(nil),               // 55: ferry.v1.JobSpec
-	(*Job)(nil),                   // 56: ferry.v1.Job
-	(*AclToken)(nil),              // 57: ferry.v1.AclToken
-	(*Secret)(nil),                // 58: ferry.v1.Secret
+	(*AuditOp)(nil),               // 41: ferry.v1.AuditOp
+	(*PruneAuditOp)(nil),          // 42: ferry.v1.PruneAuditOp
+	(*Pool)(nil),                  // 43: ferry.v1.Pool
+	(*TapeVolume)(nil),            // 44: ferry.v1.TapeVolume
+	(*TapeWrite)(nil),             // 45: ferry.v1.TapeWrite
+	(*Disk)(nil),                  // 46: ferry.v1.Disk
+	(*Library)(nil),               // 47: ferry.v1.Library
+	(*Cartridge)(nil),             // 48: ferry.v1.Cartridge
+	(*PRNexus)(nil),               // 49: ferry.v1.PRNexus
+	(*Element)(nil),               // 50: ferry.v1.Element
+	(*NdmpSession)(nil),           // 51: ferry.v1.NdmpSession
+	(*TapeAssignment)(nil),        // 52: ferry.v1.TapeAssignment
+	(*JobProgress)(nil),           // 53: ferry.v1.JobProgress
+	(JobState)(0),                 // 54: ferry.v1.JobState
+	(*JobResult)(nil),             // 55: ferry.v1.JobResult
+	(*JobError)(nil),              // 56: ferry.v1.JobError
+	(*JobSpec)(nil),               // 57: ferry.v1.JobSpec
+	(*Job)(nil),                   // 58: ferry.v1.Job
+	(*AclToken)(nil),              // 59: ferry.v1.AclToken
+	(*Secret)(nil),                // 60: ferry.v1.Secret
+	(*AuditRecord)(nil),           // 61: ferry.v1.AuditRecord
 }
 var file_ferry_v1_internal_proto_depIdxs = []int32{
 	2,  // 0: ferry.v1.ProgressResponse.jobs:type_name -> ferry.v1.JobLiveProgress
@@ -3157,50 +3225,53 @@ var file_ferry_v1_internal_proto_depIdxs = []int32{
 	38, // 28: ferry.v1.Command.create_token:type_name -> ferry.v1.CreateTokenOp
 	39, // 29: ferry.v1.Command.revoke_token:type_name -> ferry.v1.RevokeTokenOp
 	40, // 30: ferry.v1.Command.set_secret:type_name -> ferry.v1.SetSecretOp
-	25, // 31: ferry.v1.Command.place_jobs:type_name -> ferry.v1.PlaceJobsOp
-	41, // 32: ferry.v1.CreatePoolOp.pool:type_name -> ferry.v1.Pool
-	31, // 33: ferry.v1.SpanJobOp.checkpoint:type_name -> ferry.v1.CheckpointJobOp
-	42, // 34: ferry.v1.SpanJobOp.full_volume:type_name -> ferry.v1.TapeVolume
-	43, // 35: ferry.v1.SpanJobOp.full_write:type_name -> ferry.v1.TapeWrite
-	44, // 36: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
-	45, // 37: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
-	46, // 38: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
-	47, // 39: ferry.v1.ReserveOp.nexus:type_name -> ferry.v1.PRNexus
-	48, // 40: ferry.v1.MoveMediumOp.from:type_name -> ferry.v1.Element
-	48, // 41: ferry.v1.MoveMediumOp.to:type_name -> ferry.v1.Element
-	49, // 42: ferry.v1.OpenNdmpSessionOp.session:type_name -> ferry.v1.NdmpSession
-	50, // 43: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
-	24, // 44: ferry.v1.PlaceJobsOp.places:type_name -> ferry.v1.PlaceJobOp
-	26, // 45: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
-	31, // 46: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
-	9,  // 47: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
-	51, // 48: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
-	52, // 49: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
-	53, // 50: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
-	54, // 51: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
-	55, // 52: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
-	55, // 53: ferry.v1.SubmitJobOp.streams:type_name -> ferry.v1.JobSpec
-	56, // 54: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
-	9,  // 55: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
-	44, // 56: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
-	45, // 57: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
-	46, // 58: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
-	41, // 59: ferry.v1.StateSnapshot.pools:type_name -> ferry.v1.Pool
-	57, // 60: ferry.v1.StateSnapshot.acl_tokens:type_name -> ferry.v1.AclToken
-	58, // 61: ferry.v1.StateSnapshot.secrets:type_name -> ferry.v1.Secret
-	6,  // 62: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
-	7,  // 63: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
-	3,  // 64: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
-	0,  // 65: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
-	8,  // 66: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
-	8,  // 67: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
-	5,  // 68: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
-	1,  // 69: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
-	66, // [66:70] is the sub-list for method output_type
-	62, // [62:66] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	41, // 31: ferry.v1.Command.audit:type_name -> ferry.v1.AuditOp
+	42, // 32: ferry.v1.Command.prune_audit:type_name -> ferry.v1.PruneAuditOp
+	25, // 33: ferry.v1.Command.place_jobs:type_name -> ferry.v1.PlaceJobsOp
+	43, // 34: ferry.v1.CreatePoolOp.pool:type_name -> ferry.v1.Pool
+	31, // 35: ferry.v1.SpanJobOp.checkpoint:type_name -> ferry.v1.CheckpointJobOp
+	44, // 36: ferry.v1.SpanJobOp.full_volume:type_name -> ferry.v1.TapeVolume
+	45, // 37: ferry.v1.SpanJobOp.full_write:type_name -> ferry.v1.TapeWrite
+	46, // 38: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
+	47, // 39: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
+	48, // 40: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
+	49, // 41: ferry.v1.ReserveOp.nexus:type_name -> ferry.v1.PRNexus
+	50, // 42: ferry.v1.MoveMediumOp.from:type_name -> ferry.v1.Element
+	50, // 43: ferry.v1.MoveMediumOp.to:type_name -> ferry.v1.Element
+	51, // 44: ferry.v1.OpenNdmpSessionOp.session:type_name -> ferry.v1.NdmpSession
+	52, // 45: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
+	24, // 46: ferry.v1.PlaceJobsOp.places:type_name -> ferry.v1.PlaceJobOp
+	26, // 47: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
+	31, // 48: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
+	9,  // 49: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
+	53, // 50: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
+	54, // 51: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
+	55, // 52: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
+	56, // 53: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
+	57, // 54: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
+	57, // 55: ferry.v1.SubmitJobOp.streams:type_name -> ferry.v1.JobSpec
+	58, // 56: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
+	9,  // 57: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
+	46, // 58: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
+	47, // 59: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
+	48, // 60: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
+	43, // 61: ferry.v1.StateSnapshot.pools:type_name -> ferry.v1.Pool
+	59, // 62: ferry.v1.StateSnapshot.acl_tokens:type_name -> ferry.v1.AclToken
+	60, // 63: ferry.v1.StateSnapshot.secrets:type_name -> ferry.v1.Secret
+	61, // 64: ferry.v1.StateSnapshot.audit_records:type_name -> ferry.v1.AuditRecord
+	6,  // 65: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
+	7,  // 66: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
+	3,  // 67: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
+	0,  // 68: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
+	8,  // 69: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
+	8,  // 70: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
+	5,  // 71: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
+	1,  // 72: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
+	69, // [69:73] is the sub-list for method output_type
+	65, // [65:69] is the sub-list for method input_type
+	65, // [65:65] is the sub-list for extension type_name
+	65, // [65:65] is the sub-list for extension extendee
+	0,  // [0:65] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_internal_proto_init() }
@@ -3209,6 +3280,7 @@ func file_ferry_v1_internal_proto_init() {
 		return
 	}
 	file_ferry_v1_acl_proto_init()
+	file_ferry_v1_audit_proto_init()
 	file_ferry_v1_device_proto_init()
 	file_ferry_v1_job_proto_init()
 	file_ferry_v1_internal_proto_msgTypes[10].OneofWrappers = []any{
@@ -3239,6 +3311,8 @@ func file_ferry_v1_internal_proto_init() {
 		(*Command_CreateToken)(nil),
 		(*Command_RevokeToken)(nil),
 		(*Command_SetSecret)(nil),
+		(*Command_Audit)(nil),
+		(*Command_PruneAudit)(nil),
 		(*Command_PlaceJobs)(nil),
 	}
 	type x struct{}

@@ -58,7 +58,10 @@ const tokenHint = "pass -token or FERRY_TOKEN"
 // the refusal as a gRPC status error — UNAUTHENTICATED for a missing,
 // malformed, unknown, revoked or expired token, PERMISSION_DENIED for a
 // token whose role is below the method's (MethodRole) or a method the
-// table does not know.
+// table does not know. A refused caller is returned too, as far as it is
+// known, with role None, for the audit trail: the token's name when the
+// token was found (expired, or its role too low), else the certificate's
+// identity, else anonymous.
 //
 // Before ACLs are bootstrapped every caller that reached the API (past
 // mutual TLS, if the server has it) is an admin. After, every call needs
@@ -67,13 +70,13 @@ const tokenHint = "pass -token or FERRY_TOKEN"
 // with its certificate alone — and on a plaintext server, where any
 // process could claim to be a node, with nothing.
 func Authorize(st Tokens, req Request, now time.Time) (Caller, error) {
-	need, known := MethodRole(req.Method)
-	if !known {
-		return Caller{}, status.Errorf(codes.PermissionDenied, "%s is not a method of the client API: refused", req.Method)
-	}
 	who := Caller{Kind: Anonymous, Addr: req.Addr}
 	if req.Cert != "" {
 		who.Kind, who.Name = Certificate, req.Cert
+	}
+	need, known := MethodRole(req.Method)
+	if !known {
+		return who, status.Errorf(codes.PermissionDenied, "%s is not a method of the client API: refused", req.Method)
 	}
 	if !st.ACLBootstrapped() {
 		who.Role = Admin
@@ -81,7 +84,7 @@ func Authorize(st Tokens, req Request, now time.Time) (Caller, error) {
 	}
 	secret, err := TokenFromHeader(req.Header)
 	if err != nil {
-		return Caller{}, status.Errorf(codes.Unauthenticated, "%v; %s", err, tokenHint)
+		return who, status.Errorf(codes.Unauthenticated, "%v; %s", err, tokenHint)
 	}
 	if secret == "" {
 		switch {
@@ -91,22 +94,23 @@ func Authorize(st Tokens, req Request, now time.Time) (Caller, error) {
 			who.Role = Read
 			return who, nil
 		}
-		return Caller{}, status.Errorf(codes.Unauthenticated, "no ACL token: this cluster's ACLs are bootstrapped and %s needs a token of role %s or higher; %s", req.Method, need, tokenHint)
+		return who, status.Errorf(codes.Unauthenticated, "no ACL token: this cluster's ACLs are bootstrapped and %s needs a token of role %s or higher; %s", req.Method, need, tokenHint)
 	}
 	h, err := ParseToken(secret)
 	if err != nil {
-		return Caller{}, status.Errorf(codes.Unauthenticated, "%v; %s", err, tokenHint)
+		return who, status.Errorf(codes.Unauthenticated, "%v; %s", err, tokenHint)
 	}
 	tok, ok := st.ACLToken(h)
 	if !ok {
-		return Caller{}, status.Errorf(codes.Unauthenticated, "unknown or revoked ACL token; %s with a valid one", tokenHint)
+		return who, status.Errorf(codes.Unauthenticated, "unknown or revoked ACL token; %s with a valid one", tokenHint)
 	}
+	caller := Caller{Kind: Token, Name: tok.Name, Addr: req.Addr}
 	if tok.Expired(now) {
-		return Caller{}, status.Errorf(codes.Unauthenticated, "ACL token %q expired at %s; %s with a valid one", tok.Name, tok.Expires.UTC().Format(time.RFC3339), tokenHint)
+		return caller, status.Errorf(codes.Unauthenticated, "ACL token %q expired at %s; %s with a valid one", tok.Name, tok.Expires.UTC().Format(time.RFC3339), tokenHint)
 	}
-	caller := Caller{Kind: Token, Name: tok.Name, Role: tok.Role, Addr: req.Addr}
 	if req.Method != BootstrapMethod && !tok.Role.Allows(need) {
-		return Caller{}, status.Errorf(codes.PermissionDenied, "ACL token %q has role %s; %s needs role %s", tok.Name, tok.Role, req.Method, need)
+		return caller, status.Errorf(codes.PermissionDenied, "ACL token %q has role %s; %s needs role %s", tok.Name, tok.Role, req.Method, need)
 	}
+	caller.Role = tok.Role
 	return caller, nil
 }

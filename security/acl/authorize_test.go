@@ -57,30 +57,30 @@ func TestAuthorize(t *testing.T) {
 		st   fakeTokens
 		req  Request
 		code codes.Code
-		want Caller // when code is OK
+		want Caller // refused (role None) or not
 		msg  string // a part of the refusal
 	}{
 		{"before bootstrap a certificate is admin", off, Request{Method: addDisk, Cert: client}, codes.OK, Caller{Kind: Certificate, Name: client, Role: Admin}, ""},
 		{"before bootstrap plaintext is anonymous admin", off, Request{Method: addDisk, Plaintext: true}, codes.OK, Caller{Kind: Anonymous, Role: Admin}, ""},
 		{"before bootstrap a bad token is ignored", off, Request{Method: addDisk, Header: []string{"junk"}}, codes.OK, Caller{Kind: Anonymous, Role: Admin}, ""},
-		{"unknown method", off, Request{Method: "/ferry.v1.Nope/Call"}, codes.PermissionDenied, Caller{}, "not a method"},
-		{"unknown method with admin token", on, Request{Method: "/x/y", Header: bearer(admin)}, codes.PermissionDenied, Caller{}, "not a method"},
-		{"no token", on, Request{Method: list, Cert: client}, codes.Unauthenticated, Caller{}, "pass -token or FERRY_TOKEN"},
+		{"unknown method", off, Request{Method: "/ferry.v1.Nope/Call"}, codes.PermissionDenied, Caller{Kind: Anonymous}, "not a method"},
+		{"unknown method with admin token", on, Request{Method: "/x/y", Header: bearer(admin), Cert: client}, codes.PermissionDenied, Caller{Kind: Certificate, Name: client}, "not a method"},
+		{"no token", on, Request{Method: list, Cert: client, Addr: "10.0.0.1:5"}, codes.Unauthenticated, Caller{Kind: Certificate, Name: client, Addr: "10.0.0.1:5"}, "pass -token or FERRY_TOKEN"},
 		{"admin adds a disk", on, Request{Method: addDisk, Header: bearer(admin), Addr: "10.0.0.1:5"}, codes.OK, Caller{Kind: Token, Name: "root", Role: Admin, Addr: "10.0.0.1:5"}, ""},
-		{"operator may not add a disk", on, Request{Method: addDisk, Header: bearer(oper)}, codes.PermissionDenied, Caller{}, `"backup-app" has role operator; /ferry.v1.DeviceService/AddDisk needs role admin`},
+		{"operator may not add a disk", on, Request{Method: addDisk, Header: bearer(oper), Cert: client}, codes.PermissionDenied, Caller{Kind: Token, Name: "backup-app"}, `"backup-app" has role operator; /ferry.v1.DeviceService/AddDisk needs role admin`},
 		{"operator submits", on, Request{Method: submit, Header: bearer(oper)}, codes.OK, Caller{Kind: Token, Name: "backup-app", Role: Operator}, ""},
-		{"read may not copy", on, Request{Method: submit, Header: bearer(read)}, codes.PermissionDenied, Caller{}, "has role read; /ferry.v1.JobService/Submit needs role operator"},
+		{"read may not copy", on, Request{Method: submit, Header: bearer(read)}, codes.PermissionDenied, Caller{Kind: Token, Name: "monitor"}, "has role read; /ferry.v1.JobService/Submit needs role operator"},
 		{"read lists", on, Request{Method: list, Header: bearer(read)}, codes.OK, Caller{Kind: Token, Name: "monitor", Role: Read}, ""},
-		{"expired", on, Request{Method: list, Header: bearer(old)}, codes.Unauthenticated, Caller{}, `"old" expired`},
-		{"revoked or unknown", on, Request{Method: list, Header: bearer(revoked)}, codes.Unauthenticated, Caller{}, "unknown or revoked"},
-		{"malformed", on, Request{Method: list, Header: bearer("ferry_short")}, codes.Unauthenticated, Caller{}, "malformed"},
-		{"not bearer", on, Request{Method: list, Header: []string{admin}}, codes.Unauthenticated, Caller{}, "Bearer"},
-		{"two headers", on, Request{Method: list, Header: []string{BearerValue(admin), BearerValue(read)}}, codes.Unauthenticated, Caller{}, "2 authorization headers"},
+		{"expired", on, Request{Method: list, Header: bearer(old)}, codes.Unauthenticated, Caller{Kind: Token, Name: "old"}, `"old" expired`},
+		{"revoked or unknown", on, Request{Method: list, Header: bearer(revoked), Cert: client}, codes.Unauthenticated, Caller{Kind: Certificate, Name: client}, "unknown or revoked"},
+		{"malformed", on, Request{Method: list, Header: bearer("ferry_short")}, codes.Unauthenticated, Caller{Kind: Anonymous}, "malformed"},
+		{"not bearer", on, Request{Method: list, Header: []string{admin}}, codes.Unauthenticated, Caller{Kind: Anonymous}, "Bearer"},
+		{"two headers", on, Request{Method: list, Header: []string{BearerValue(admin), BearerValue(read)}}, codes.Unauthenticated, Caller{Kind: Anonymous}, "2 authorization headers"},
 		{"bootstrap without token after bootstrap reaches the service", on, Request{Method: BootstrapMethod, Cert: client}, codes.OK, Caller{Kind: Certificate, Name: client}, ""},
 		{"node certificate asks RaftStatus", on, Request{Method: status_, Cert: node, Node: true}, codes.OK, Caller{Kind: Certificate, Name: node, Role: Read}, ""},
 		{"plaintext node asks RaftStatus", on, Request{Method: status_, Plaintext: true}, codes.OK, Caller{Kind: Anonymous, Role: Read}, ""},
-		{"client certificate may not ask RaftStatus without token", on, Request{Method: status_, Cert: client}, codes.Unauthenticated, Caller{}, "no ACL token"},
-		{"node certificate is no skeleton key", on, Request{Method: addDisk, Cert: node, Node: true}, codes.Unauthenticated, Caller{}, "no ACL token"},
+		{"client certificate may not ask RaftStatus without token", on, Request{Method: status_, Cert: client}, codes.Unauthenticated, Caller{Kind: Certificate, Name: client}, "no ACL token"},
+		{"node certificate is no skeleton key", on, Request{Method: addDisk, Cert: node, Node: true}, codes.Unauthenticated, Caller{Kind: Certificate, Name: node}, "no ACL token"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Authorize(tc.st, tc.req, now)
@@ -94,7 +94,6 @@ func TestAuthorize(t *testing.T) {
 				if strings.Contains(err.Error(), admin) || strings.Contains(err.Error(), oper) {
 					t.Errorf("error %q repeats a token", err)
 				}
-				return
 			}
 			if got != tc.want {
 				t.Errorf("caller %+v, want %+v", got, tc.want)
