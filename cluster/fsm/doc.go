@@ -81,6 +81,13 @@
 // session whose node is gone (EndNdmpSessionOp) sends it home. Sessions are
 // never submitted, placed or taken over: NDMP has no reconnect.
 //
+// ACLs (acl.go): tokens, by the SHA-256 of their secret, and the secrets
+// the nodes serve with. The audit trail (audit.go): AuditOp appends the
+// records of mutating API calls, numbered as applied and kept once by
+// their id (a batch proposed again after a leader change adds nothing);
+// PruneAuditOp deletes those older than the time the leader chose; past
+// MaxAuditRecords the oldest tenth goes at once, and is counted.
+//
 // A change feed (changes.go, ChangesSince) tells a reader that keeps
 // something derived from the state, such as the leader's scheduler, which
 // jobs changed, and whether devices did, since it last asked, so that it

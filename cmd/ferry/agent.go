@@ -60,7 +60,7 @@ type agentFlags struct {
 	ndmpUser, ndmpPassword, ndmpAuth, ndmpDataRoots         string
 	lease, renewInterval, renewDeadline                     time.Duration
 	maxJobsPerNode, maxJobsPerLibrary                       int
-	reconnectInterval                                       time.Duration
+	reconnectInterval, auditRetention                       time.Duration
 	tlsCA, tlsCert, tlsKey, gossipKey, deviceDirs           string
 	insecure                                                bool
 }
@@ -119,6 +119,7 @@ func agentFlagSet() (*flag.FlagSet, *agentFlags) {
 	fs.StringVar(&f.tlsKey, "tls-key", "", "this node's private key")
 	fs.StringVar(&f.gossipKey, "gossip-key", "", "base64 key that encrypts gossip (ferry keygen; 16, 24 or 32 bytes), the same on every node: a node without it cannot join; better in FERRY_GOSSIP_KEY or -config")
 	fs.StringVar(&f.deviceDirs, "device-dirs", "", "comma-separated directories this node registers devices under (disk images, block devices, library directories), e.g. /san,/vtl; none means any path (logged as a warning); the node's -data-dir is never a device")
+	fs.DurationVar(&f.auditRetention, "audit-retention", grpcapi.DefaultAuditRetention, "how long the audit trail keeps the record of a call (the leader's setting decides; the same on every node); at least 1m")
 	fs.BoolVar(&f.insecure, "insecure", false, "serve gRPC and Raft in plaintext, without TLS: anyone who reaches the port can register devices, copy over them and join the cluster; for a trusted network or a test only")
 	fs.String(flagenv.ConfigFlag, "", "config file: one 'flag-name = value' per line")
 	// Errors are reported once by runAgent; -h prints printAgentUsage.
@@ -307,15 +308,25 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 		serverOpts = append(serverOpts, grpc.Creds(tlsStore.ServerCredentials()))
 		serverOpts = append(serverOpts, cluster.PeerAuth(f.clusterName)...)
 	}
+	// The audit trail proposes the records of mutating calls after they
+	// were answered; it stops after the gRPC server (deferred later, run
+	// earlier), so that it flushes what the last calls queued.
+	auditor := grpcapi.NewAuditor(node, grpcapi.AuditConfig{Retention: f.auditRetention, Logger: log, Registerer: reg})
+	auditCtx, stopAudit := context.WithCancel(context.Background())
+	auditDone := make(chan struct{})
+	go func() { auditor.Run(auditCtx); close(auditDone) }()
+	defer func() { stopAudit(); <-auditDone }()
 	// The ACL check resolves every client call's caller: it comes before
-	// every interceptor that reads it (the audit trail's).
-	auth := grpcapi.NewAuth(grpcapi.AuthConfig{Tokens: node.FSM(), Cluster: f.clusterName, TLS: tlsStore != nil, Skip: cluster.NodeOnly, Logger: log})
+	// every interceptor that reads it, and hands mutating calls to the
+	// audit trail.
+	auth := grpcapi.NewAuth(grpcapi.AuthConfig{Tokens: node.FSM(), Cluster: f.clusterName, TLS: tlsStore != nil, Skip: cluster.NodeOnly, Logger: log, Audit: auditor})
 	serverOpts = append(serverOpts, auth.ServerOptions()...)
 	gs := grpc.NewServer(serverOpts...)
 	if !node.FSM().ACLBootstrapped() {
 		log.Warn("ACLs are not bootstrapped: every caller that reaches the gRPC API (past mutual TLS, if on) is an admin; run \"ferry acl bootstrap\" right after the cluster starts")
 	}
 	ferryv1.RegisterAclServiceServer(gs, grpcapi.NewAclServer(node))
+	ferryv1.RegisterAuditServiceServer(gs, grpcapi.NewAuditServer(node))
 	api := grpcapi.New(node, log)
 	ferryv1.RegisterJobServiceServer(gs, api)
 	ferryv1.RegisterClusterServiceServer(gs, api)

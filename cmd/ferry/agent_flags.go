@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ferry-san/ferry/rpc/grpcapi"
 	"github.com/ferry-san/ferry/rpc/ndmpserver"
 )
 
@@ -46,6 +47,9 @@ func (f *agentFlags) validate() (warnings []string, err error) {
 		if n.v <= 0 {
 			errs = append(errs, fmt.Errorf("-%s %d: must be positive", n.name, n.v))
 		}
+	}
+	if f.auditRetention < time.Minute {
+		errs = append(errs, fmt.Errorf("-audit-retention %s: must be at least 1m (default %s: 90 days)", f.auditRetention, grpcapi.DefaultAuditRetention))
 	}
 	if f.maxJobsPerLibrary < 0 {
 		errs = append(errs, fmt.Errorf("-max-jobs-per-library %d: must be 0 (as many as drives) or more", f.maxJobsPerLibrary))

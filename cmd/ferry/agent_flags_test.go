@@ -33,6 +33,8 @@ func TestAgentFlagsValidate(t *testing.T) {
 		{args: []string{"-reconnect-interval", "0s"}, wantErr: "-reconnect-interval 0s: must be positive"},
 		{args: []string{"-election-ticks", "0"}, wantErr: "-election-ticks 0: must be positive"},
 		{args: []string{"-max-jobs-per-library", "-1"}, wantErr: "-max-jobs-per-library -1: must be 0"},
+		{args: []string{"-audit-retention", "30s"}, wantErr: "-audit-retention 30s: must be at least 1m (default 2160h0m0s: 90 days)"},
+		{args: []string{"-audit-retention", "720h"}, wantBytes: 64 << 20},
 		{args: []string{"-grpc-port", "70000"}, wantErr: "-grpc-port 70000: not a port"},
 		// The lease rules of README "Settings that trade takeover time".
 		{args: []string{"-renew-deadline", "1.1s"}, wantErr: "-renew-deadline 1.1s: must be at most 2/3 of -lease 1.5s (1s)"},

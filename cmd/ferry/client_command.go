@@ -77,6 +77,7 @@ func clientCommands() []*clientCommand {
 		aclTokenRevokeCommand(),
 		aclSecretSetCommand(),
 		aclSecretListCommand(),
+		auditListCommand(),
 	}
 }
 

@@ -31,12 +31,17 @@ type AuthConfig struct {
 	Now func() time.Time
 	// Logger records refusals. Default: slog.Default().
 	Logger *slog.Logger
+	// Audit is told of every mutating call (acl.Mutating) once it is
+	// answered, refused or not (an *Auditor). Default: none.
+	Audit interface{ Record(AuditedCall) }
 }
 
 // Auth resolves the caller of every call of the client API, checks it
 // (security/acl.Authorize) and passes it down the call's context
-// (acl.WithCaller), where handlers and the audit trail read it: it must
-// come before every interceptor that reads the caller. Every node checks
+// (acl.WithCaller), where handlers read it: it must come before every
+// interceptor that reads the caller. Once a mutating call is answered, Auth
+// hands it to the audit trail (AuthConfig.Audit) with its caller and
+// outcome: the one place that knows both, refusals included. Every node checks
 // the calls it serves; none forwards a client's call to another node
 // (writes reach the leader inside Raft), so a token never needs to travel
 // further and a node's certificate never stands in for it.
@@ -61,8 +66,8 @@ func (a *Auth) ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(a.unary), grpc.ChainStreamInterceptor(a.stream)}
 }
 
-// authorize is the call's context with its caller, or the refusal.
-func (a *Auth) authorize(ctx context.Context, method string) (context.Context, error) {
+// authorize resolves the call's caller, and refuses it or not.
+func (a *Auth) authorize(ctx context.Context, method string) (acl.Caller, error) {
 	req := acl.Request{Method: method, Plaintext: !a.cfg.TLS}
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		req.Addr = p.Addr.String()
@@ -78,31 +83,42 @@ func (a *Auth) authorize(ctx context.Context, method string) (context.Context, e
 	caller, err := acl.Authorize(a.cfg.Tokens, req, a.cfg.Now())
 	if err != nil {
 		a.cfg.Logger.Info("call refused", "method", method, "addr", req.Addr, "certificate", req.Cert, "err", err)
-		return nil, err
 	}
-	return acl.WithCaller(ctx, caller), nil
+	return caller, err
+}
+
+// audit hands a mutating call to the audit trail.
+func (a *Auth) audit(method string, caller acl.Caller, req any, start time.Time, err error) {
+	if a.cfg.Audit != nil && acl.Mutating(method) {
+		a.cfg.Audit.Record(AuditedCall{Method: method, Caller: caller, Request: req, Start: start, Err: err})
+	}
 }
 
 func (a *Auth) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	if a.cfg.Skip(info.FullMethod) {
 		return h(ctx, req)
 	}
-	ctx, err := a.authorize(ctx, info.FullMethod)
-	if err != nil {
-		return nil, err
+	start := a.cfg.Now()
+	caller, err := a.authorize(ctx, info.FullMethod)
+	var resp any
+	if err == nil {
+		resp, err = h(acl.WithCaller(ctx, caller), req)
 	}
-	return h(ctx, req)
+	a.audit(info.FullMethod, caller, req, start, err)
+	return resp, err
 }
 
 func (a *Auth) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	if a.cfg.Skip(info.FullMethod) {
 		return h(srv, ss)
 	}
-	ctx, err := a.authorize(ss.Context(), info.FullMethod)
-	if err != nil {
-		return err
+	start := a.cfg.Now()
+	caller, err := a.authorize(ss.Context(), info.FullMethod)
+	if err == nil {
+		err = h(srv, callerStream{ss, acl.WithCaller(ss.Context(), caller)})
 	}
-	return h(srv, callerStream{ss, ctx})
+	a.audit(info.FullMethod, caller, nil, start, err)
+	return err
 }
 
 // callerStream is a server stream whose context carries the caller.

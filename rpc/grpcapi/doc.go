@@ -19,4 +19,10 @@
 // neither an older writer nor a job placed later is overwritten
 // (erase.go); RemoveDisk/RemoveTape/RemoveLibrary delete files only when
 // asked and after the removal committed (remove.go).
+//
+// Auth (auth.go) resolves and checks the caller of every client call
+// (security/acl) and hands each mutating call, once answered and refusals
+// included, to the Auditor (audit.go), which proposes the records in
+// batches after the answers (requestSummary redacts the requests,
+// audit_request.go); AuditService serves the trail (audit_server.go).
 package grpcapi

@@ -13,7 +13,7 @@ import (
 // TestEveryClientMethodHasARole fails when an RPC is added to a client
 // service without deciding who may call it.
 func TestEveryClientMethodHasARole(t *testing.T) {
-	for _, sd := range []grpc.ServiceDesc{ferryv1.ClusterService_ServiceDesc, ferryv1.DeviceService_ServiceDesc, ferryv1.JobService_ServiceDesc, ferryv1.AclService_ServiceDesc} {
+	for _, sd := range []grpc.ServiceDesc{ferryv1.ClusterService_ServiceDesc, ferryv1.DeviceService_ServiceDesc, ferryv1.JobService_ServiceDesc, ferryv1.AclService_ServiceDesc, ferryv1.AuditService_ServiceDesc} {
 		var names []string
 		for _, m := range sd.Methods {
 			names = append(names, m.MethodName)
