@@ -62,16 +62,26 @@ func MethodRole(fullMethod string) (Role, bool) {
 	return r, ok
 }
 
+// adminReads are the methods above Read that change nothing: they are
+// not audited.
+var adminReads = map[string]bool{
+	"/ferry.v1.AclService/ListTokens":  true,
+	"/ferry.v1.AclService/ListSecrets": true,
+	"/ferry.v1.AuditService/List":      true,
+	"/ferry.v1.KeyringService/List":    true,
+}
+
 // Mutating reports whether a method may change the cluster's state: every
-// known method that needs more than Read, and every unknown one (refused,
-// but a refused attempt to change something is worth recording).
-// AclService/Bootstrap mutates though anyone may try it.
+// known method that needs more than Read but adminReads, and every unknown
+// one (refused, but a refused attempt to change something is worth
+// recording). AclService/Bootstrap mutates though anyone may try it. The
+// audit trail records exactly these calls.
 func Mutating(fullMethod string) bool {
-	if fullMethod == "/ferry.v1.AclService/Bootstrap" {
+	if fullMethod == BootstrapMethod {
 		return true
 	}
 	r, ok := methodRoles[fullMethod]
-	return !ok || r > Read
+	return !ok || (r > Read && !adminReads[fullMethod])
 }
 
 // nodeCalls are the client-API methods nodes call on each other with
