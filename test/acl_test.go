@@ -16,6 +16,16 @@ import (
 // tokenRE finds a token's secret in the CLI's output.
 var tokenRE = regexp.MustCompile(`(?m)^ferry_[A-Za-z0-9_-]{43}$`)
 
+// tokenIn is the token's secret a command printed.
+func tokenIn(t *testing.T, r cliResult) string {
+	t.Helper()
+	s := tokenRE.FindString(r.stdout)
+	if s == "" {
+		t.Fatalf("no token in the output:\n%s", r)
+	}
+	return s
+}
+
 // TestACLTokens: a secure 3-node cluster with ACLs bootstrapped. The admin
 // token registers devices and makes tokens; an operator token copies, a
 // read token lists, on every node. Refused, each with a clear message and
@@ -80,14 +90,6 @@ func TestACLTokens(t *testing.T) {
 		return args
 	}
 	path := func(name string) string { return filepath.Join(dir, name) }
-	secret := func(r cliResult) string {
-		t.Helper()
-		s := tokenRE.FindString(r.stdout)
-		if s == "" {
-			t.Fatalf("no token in the output:\n%s", r)
-		}
-		return s
-	}
 
 	// The administrator's sequence.
 	if r := run.ok(as(admin, "acl", "whoami")...); !regexp.MustCompile(`token +management +admin +bootstrapped`).MatchString(r.stdout) {
@@ -97,9 +99,9 @@ func TestACLTokens(t *testing.T) {
 	run.ok(as(admin, "disk", "add", "--name", "src", "--path", path("src.img"))...)
 	run.ok(as(admin, "disk", "create", "--name", "dst", "--size", "4MiB", "--path", path("dst.img"))...)
 	run.ok(as(admin, "library", "create", "--name", "lib1", "--dir", path("lib1"), "--slots", "2", "--drives", "1", "--capacity", "64MiB")...)
-	operator := secret(run.ok(as(admin, "acl", "token", "create", "--name", "backup-app", "--role", "operator", "--ttl", "720h")...))
-	reader := secret(run.ok(as(admin, "acl", "token", "create", "--name", "monitor", "--role", "read")...))
-	short := secret(run.ok(as(admin, "acl", "token", "create", "--name", "short", "--role", "admin", "--ttl", "1s")...))
+	operator := tokenIn(t, run.ok(as(admin, "acl", "token", "create", "--name", "backup-app", "--role", "operator", "--ttl", "720h")...))
+	reader := tokenIn(t, run.ok(as(admin, "acl", "token", "create", "--name", "monitor", "--role", "read")...))
+	short := tokenIn(t, run.ok(as(admin, "acl", "token", "create", "--name", "short", "--role", "admin", "--ttl", "1s")...))
 	r := run.ok(as(admin, "acl", "token", "list")...)
 	for _, want := range []string{"backup-app", "operator", "monitor", "management"} {
 		if !strings.Contains(r.stdout, want) {
@@ -161,7 +163,7 @@ func TestACLTokens(t *testing.T) {
 	}
 	// The read token's copy was refused as unknown (it was revoked first);
 	// a live read token is refused by role.
-	reader2 := secret(run.ok(as(admin, "acl", "token", "create", "--name", "monitor2", "--role", "read")...))
+	reader2 := tokenIn(t, run.ok(as(admin, "acl", "token", "create", "--name", "monitor2", "--role", "read")...))
 	run.fails(1, []string{"permission denied", `"monitor2" has role read`, "Submit needs role operator"}, as(reader2, "copy", "disk:dst", "disk:src")...)
 
 	if got := run.ok(as(admin, "job", "list")...).stdout; got != jobsBefore {

@@ -1,7 +1,6 @@
 package test
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -45,26 +44,8 @@ func TestAuditTrail(t *testing.T) {
 	// Copies stay queued (no node runs jobs), so that the cancel's outcome
 	// is known.
 	c := newClusterWith(t, localcluster.Config{ExtraArgs: []string{"-device-dirs", devs, "-run-jobs=false"}})
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
 	names := nodeNames(3)
-	if _, err := c.Start(ctx, names[0]); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.WaitReady(ctx, names[0]); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range names[1:] {
-		if _, err := c.Start(ctx, n, names[0]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := c.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.WaitVoters(ctx, names...); err != nil {
-		t.Fatal(err)
-	}
+	startNodes(t, c, names)
 	clis := map[string]cli{}
 	for _, name := range names {
 		n, _ := c.Node(name)
@@ -80,14 +61,6 @@ func TestAuditTrail(t *testing.T) {
 			args = append(args, "-token", token)
 		}
 		return args
-	}
-	secretOf := func(r cliResult) string {
-		t.Helper()
-		s := tokenRE.FindString(r.stdout)
-		if s == "" {
-			t.Fatalf("no token in the output:\n%s", r)
-		}
-		return s
 	}
 	unknown, _, err := acl.NewToken()
 	if err != nil {
@@ -190,11 +163,11 @@ func TestAuditTrail(t *testing.T) {
 		}
 		switch i {
 		case 0:
-			admin = secretOf(r)
+			admin = tokenIn(t, r)
 		case 1:
-			operator = secretOf(r)
+			operator = tokenIn(t, r)
 		case 2:
-			reader = secretOf(r)
+			reader = tokenIn(t, r)
 		case 8:
 			jobID = strings.TrimSpace(r.stdout)
 		}

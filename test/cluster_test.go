@@ -70,14 +70,28 @@ func nodeNames(n int) []string {
 	return names
 }
 
-// startCluster starts n nodes (n1 bootstraps, the rest join it) and waits
-// until all are ready and, for up to three nodes, all are voters.
+// startCluster starts n nodes (startNodes) and registers the sample
+// devices through n1.
 func startCluster(t *testing.T, n int) *localcluster.Cluster {
 	t.Helper()
 	c := newCluster(t)
+	names := nodeNames(n)
+	startNodes(t, c, names)
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	names := nodeNames(n)
+	if err := c.RegisterSampleDevices(ctx, names[0]); err != nil {
+		t.Fatalf("register the sample devices: %v", err)
+	}
+	return c
+}
+
+// startNodes starts the named nodes of c (the first bootstraps, the rest
+// join it) and waits until all are ready and, for up to three nodes, all
+// are voters.
+func startNodes(t *testing.T, c *localcluster.Cluster, names []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
 	if _, err := c.Start(ctx, names[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -92,15 +106,11 @@ func startCluster(t *testing.T, n int) *localcluster.Cluster {
 	if err := c.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n <= 3 {
+	if len(names) <= 3 {
 		if _, err := c.WaitVoters(ctx, names...); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := c.RegisterSampleDevices(ctx, names[0]); err != nil {
-		t.Fatalf("register the sample devices: %v", err)
-	}
-	return c
 }
 
 // others is names without skip.
