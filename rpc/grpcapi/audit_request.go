@@ -45,10 +45,10 @@ func isSecret(fd protoreflect.FieldDescriptor) bool {
 }
 
 // requestSummary is what the audit trail keeps of a request: its set
-// fields as path=value, in field-number order (map entries by key), with
-// secrets redacted (isSecret, secretValues), bytes as their length, and at
-// most fsm.MaxAuditText bytes. A request that is not a protobuf message
-// (none is) is summarised by its type.
+// scalar fields (nested ones by their path) as path=value, in field-number
+// order (map entries by key), secrets redacted (isSecret, secretValues),
+// bytes as their length, at most fsm.MaxAuditText bytes. A request that is
+// not a protobuf message (none is) is summarised by its type.
 func requestSummary(req any) string {
 	m, ok := req.(proto.Message)
 	if !ok || m == nil {
@@ -110,11 +110,7 @@ func summarizeValue(parts *[]string, path string, fd protoreflect.FieldDescripto
 		case *timestamppb.Timestamp:
 			*parts = append(*parts, path+"="+m.AsTime().UTC().Format("2006-01-02T15:04:05Z07:00"))
 		default:
-			before := len(*parts)
 			summarize(parts, path+".", v.Message())
-			if len(*parts) == before {
-				*parts = append(*parts, path+"={}")
-			}
 		}
 	case protoreflect.BytesKind:
 		*parts = append(*parts, fmt.Sprintf("%s=<%d bytes>", path, len(v.Bytes())))
