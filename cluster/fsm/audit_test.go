@@ -3,6 +3,7 @@ package fsm
 import (
 	"bytes"
 	"errors"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -152,19 +153,35 @@ func TestAuditPrune(t *testing.T) {
 	}
 }
 
+// TestAuditCap fills the trail to the cap with records of a copy's submit
+// (what it costs is logged: go test -v -run TestAuditCap ./cluster/fsm/),
+// then goes past it.
 func TestAuditCap(t *testing.T) {
 	f := New()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
 	n := 0
 	for n < MaxAuditRecords {
 		var batch []*ferryv1.AuditRecord
 		for range min(MaxAuditBatch, MaxAuditRecords-n) {
 			n++
-			batch = append(batch, auditRec(n, "token:x", "OK"))
+			r := auditRec(n, "token:backup-app", "OK")
+			r.Addr = "10.20.30.40:51234"
+			r.Request = `spec.name="db01 → A00001L9" spec.source.kind=DEVICE_KIND_DISK spec.source.device.name=db01 ` +
+				`spec.destination.kind=DEVICE_KIND_TAPE spec.destination.device.name=A00001L9 idempotency_key=cli-PPCXHLEXC2XKXRBN2MCWRJ7CNG`
+			batch = append(batch, r)
 		}
 		applyAll(t, f, auditCmd(1, batch...))
 	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
 	if page := f.AuditRecords(AuditFilter{Limit: 1}); page.Omitted != MaxAuditRecords-1 || page.Capped != 0 {
 		t.Fatalf("at the cap: omitted %d capped %d", page.Omitted, page.Capped)
+	}
+	if data, _, err := f.Snapshot(); err == nil {
+		t.Logf("%d records: a snapshot of %.1f MB (%d bytes a record), %.1f MB more heap", MaxAuditRecords,
+			float64(len(data))/1e6, len(data)/MaxAuditRecords, float64(after.HeapAlloc-before.HeapAlloc)/1e6)
 	}
 	// One more drops the oldest tenth.
 	applyAll(t, f, auditCmd(2, auditRec(n+1, "token:x", "OK")))
