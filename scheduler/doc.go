@@ -20,8 +20,9 @@
 //     from the replicated state, gossip and the lease table, proposes the
 //     decisions through Raft (PlaceJobOp, WaitJobsOp) and answers renewals.
 //     It does not read the whole state each round: the tracker (track.go)
-//     keeps the queued and running jobs, slim and with their devices
-//     resolved, and the device registry, current from the state machine's
+//     keeps the running jobs and the queued ones a round decides, slim and
+//     with their devices resolved (a parked job as its id alone, read
+//     again when it wakes), and the device registry, current from the state machine's
 //     change feed (fsm.FSM.ChangesSince), reading only the jobs that
 //     changed. A round in which nothing placement decides on changed (no
 //     job, device, node, eligibility or lost owner) reads nothing and

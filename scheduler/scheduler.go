@@ -212,7 +212,6 @@ func (s *Scheduler) tick(ctx context.Context) {
 	var places []Decision
 	decisions := Place(s.cfg.Place, v.View)
 	s.decided += len(decisions)
-	s.track.settle(decisions)
 	for _, d := range decisions {
 		if d.Node == "" {
 			if w := s.waitFor(d, v); w != nil {
@@ -222,6 +221,9 @@ func (s *Scheduler) tick(ctx context.Context) {
 		}
 		places = append(places, d)
 	}
+	// After waitFor, which reads the jobs that settle drops as it parks
+	// them; the placed stay.
+	s.track.settle(decisions)
 	// The decisions of one round never contend with each other (the
 	// planner booked what each takes), and the state machine re-checks
 	// each: they go in batches of one entry each, several batches at once.
@@ -241,11 +243,12 @@ func (s *Scheduler) tick(ctx context.Context) {
 		s.retry = true
 		return
 	}
-	if s.track.rebuilt >= bigRebuild {
-		// Reading a large backlog from scratch (this node just became the
-		// leader) copied every job once: give that memory back now rather
-		// than keep the peak for as long as the node leads.
-		s.track.rebuilt = 0
+	if s.track.bulk >= bigRebuild {
+		// Reading a large backlog at once (this node just became the
+		// leader, or every parked job woke) copied every job once: give
+		// that memory back now rather than keep the peak for as long as
+		// the node leads.
+		s.track.bulk = 0
 		defer debug.FreeOSMemory()
 	}
 	for len(waits) > 0 {

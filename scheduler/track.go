@@ -17,20 +17,25 @@ import (
 // registry. The state machine's change feed (fsm.FSM.ChangesSince) says
 // what changed since the last round, so a round reads only that, and a
 // round in which nothing changed reads nothing. Jobs are kept slim (no
-// history, checkpoint or copy plan): a backlog of 100,000 jobs must not
-// cost the leader a second copy of the state.
+// history, checkpoint or copy plan), and a parked job not at all: a
+// backlog of 100,000 jobs must not cost the leader a second copy of the
+// state.
 //
 // It also says which queued jobs the next round must decide (candidates):
 // new and changed ones, and those a change woke. The others are parked
-// under the keys that can end their wait (wake.go): a round decides what
-// changed, not the whole backlog again.
+// under the keys that can end their wait (wake.go), as their ids only,
+// and read again when they wake: a round decides what changed, not the
+// whole backlog again.
 type tracker struct {
 	reg    *fsm.FSM
 	cursor fsm.Cursor
-	// jobs are the queued and running jobs by id; running the ids of the
-	// running ones, whose owners the driver watches.
+	// jobs are the running jobs and the queued candidates by id (not the
+	// parked ones); running the ids of the running ones, whose owners the
+	// driver watches. dropped counts the jobs deleted from jobs since it
+	// was last copied (compacted).
 	jobs    map[string]JobView
 	running map[string]bool
+	dropped int
 
 	disks      map[string]*ferryv1.Disk
 	libraries  []*ferryv1.Library
@@ -43,7 +48,6 @@ type tracker struct {
 	// lists (slim, intern).
 	specs map[int32]*ferryv1.JobSpec
 	names map[string][]string
-	keys  map[string][]wakeKey
 
 	// candidates are the queued jobs the next round decides; parked the
 	// others, until a change wakes them.
@@ -53,9 +57,9 @@ type tracker struct {
 	// registration reads them again.
 	unresolvable map[string]bool
 
-	// rebuilt is how many jobs the last rebuild read, until the driver
-	// has dealt with the garbage that left (see tick).
-	rebuilt int
+	// bulk is how many jobs the last rebuild or wakeAll read at once,
+	// until the driver has dealt with the garbage that left (see tick).
+	bulk int
 
 	// reads counts what was read from the state machine (a job, or the
 	// whole registry): the work a round did, for tests.
@@ -65,7 +69,7 @@ type tracker struct {
 func newTracker(reg *fsm.FSM) *tracker {
 	return &tracker{reg: reg, jobs: map[string]JobView{}, running: map[string]bool{},
 		disks: map[string]*ferryv1.Disk{}, candidates: map[string]bool{}, parked: newParking(), unresolvable: map[string]bool{},
-		specs: map[int32]*ferryv1.JobSpec{}, names: map[string][]string{}, keys: map[string][]wakeKey{}}
+		specs: map[int32]*ferryv1.JobSpec{}, names: map[string][]string{}}
 }
 
 // update reads what changed since the last call and reports whether
@@ -96,6 +100,9 @@ func (t *tracker) update() (changed bool) {
 		// that), so the jobs that resolved still do. The devices named
 		// woke their jobs above, libraries and cartridges with Tapes.
 		for _, id := range slices.Sorted(maps.Keys(t.unresolvable)) {
+			if !t.resolves(id) {
+				continue // parked, and waits as it did
+			}
 			read[id] = true
 			t.readJob(id)
 		}
@@ -138,26 +145,29 @@ func (t *tracker) rebuild() {
 			t.readJob(id)
 		}
 	}
-	t.rebuilt = len(t.jobs)
+	t.bulk = len(t.jobs)
 }
 
-// wake makes the jobs parked under the key candidates again.
+// wake reads the jobs parked under the key again: candidates, unless
+// they ended meanwhile.
 func (t *tracker) wake(k wakeKey) {
-	t.parked.wake(k, func(id string) { t.candidates[id] = true })
+	t.parked.wake(k, func(id string) { t.readJob(id) })
 }
 
-// wakeAll makes every queued job a candidate: the nodes or the lost jobs
-// changed, or what specs resolve to.
+// wakeAll reads every parked job again: the nodes or the lost jobs
+// changed, and any wait may end.
 func (t *tracker) wakeAll() {
-	for id := range t.parked.on {
-		t.candidates[id] = true
+	ids := t.parked.all()
+	for _, id := range ids {
+		t.readJob(id)
 	}
-	t.parked = newParking()
+	t.bulk = max(t.bulk, len(ids))
 }
 
 // settle parks the candidates the round left waiting (a stream's parent,
-// never decided itself, waits for its own change) and keeps the others
-// (placed, or not decided: the next round tries them again).
+// never decided itself, waits for its own change), dropping what it kept
+// of them, and keeps the others (placed, or not decided: the next round
+// tries them again).
 func (t *tracker) settle(decided []Decision) {
 	waits := make(map[string]Decision, len(decided))
 	for _, d := range decided {
@@ -165,28 +175,53 @@ func (t *tracker) settle(decided []Decision) {
 			waits[d.JobID] = d
 		}
 	}
+	// A new set: the old one may have held a whole backlog.
+	next := map[string]bool{}
 	for id := range t.candidates {
-		jv, ok := t.jobs[id]
-		if !ok || jv.Job.GetState() != ferryv1.JobState_JOB_STATE_QUEUED {
-			delete(t.candidates, id)
+		jv := t.jobs[id]
+		if jv.Job.GetState() != ferryv1.JobState_JOB_STATE_QUEUED {
 			continue
 		}
 		if d, waited := waits[id]; waited {
-			t.parked.park(id, t.internKeys(waitKeys(jv, d.NodeBound)))
-			delete(t.candidates, id)
+			t.parked.park(id, waitKeys(jv, d.NodeBound))
+			t.drop(id)
 		} else if fsm.IsStreamParent(jv.Job) {
 			t.parked.park(id, nil)
-			delete(t.candidates, id)
+			t.drop(id)
+		} else {
+			next[id] = true
 		}
+	}
+	t.candidates = next
+}
+
+// drop deletes a job from jobs, which is copied when the deleted
+// outnumber the kept (compacted).
+func (t *tracker) drop(id string) {
+	delete(t.jobs, id)
+	t.dropped++
+	t.jobs = compacted(t.jobs, &t.dropped)
+}
+
+// unpark reads a parked job again, a candidate (its wait reason could not
+// be recorded: the next round decides it again).
+func (t *tracker) unpark(id string) {
+	if _, ok := t.parked.on[id]; ok {
+		t.parked.unpark(id)
+		t.readJob(id)
 	}
 }
 
-// unpark makes a queued job a candidate again.
-func (t *tracker) unpark(id string) {
-	if jv, ok := t.jobs[id]; ok && jv.Job.GetState() == ferryv1.JobState_JOB_STATE_QUEUED {
-		t.parked.unpark(id)
-		t.candidates[id] = true
+// resolves reports whether an unresolvable job may have changed: it is
+// not parked, or its devices resolve now (a device registered). A parked
+// job that still does not resolve waits as it did, and is not read.
+func (t *tracker) resolves(id string) bool {
+	if _, ok := t.parked.on[id]; !ok {
+		return true
 	}
+	t.reads++
+	j, ok := t.reg.Job(id)
+	return !ok || !jobView(t.reg, j).Unresolvable
 }
 
 // readDisk reads one disk again (gone: removed).
@@ -219,16 +254,18 @@ func (t *tracker) readTapes() {
 // difference.
 func (t *tracker) readJob(id string) (changed bool) {
 	t.reads++
+	// A parked job is not in jobs: it is read as new. It was queued, and
+	// held nothing: only a candidate is placed.
 	old, had := t.jobs[id]
 	j, ok := t.reg.Job(id)
 	st := j.GetState()
 	if !ok || st != ferryv1.JobState_JOB_STATE_QUEUED && st != ferryv1.JobState_JOB_STATE_RUNNING {
-		delete(t.jobs, id)
 		delete(t.running, id)
 		delete(t.candidates, id)
 		delete(t.unresolvable, id)
 		t.parked.unpark(id)
 		if had {
+			t.drop(id)
 			// Queued when last read, it may have run since: what it
 			// would have held is free in any case.
 			t.wakeHeld(old)
@@ -314,25 +351,6 @@ func (t *tracker) intern(names []string) []string {
 	}
 	t.names[key] = names
 	return names
-}
-
-// internKeys returns one shared copy of each list of wake keys: a parked
-// backlog waits for the same few things again and again (100,000 parked
-// jobs held 20 MiB of copies of the same keys).
-func (t *tracker) internKeys(keys []wakeKey) []wakeKey {
-	var b strings.Builder
-	for _, k := range keys {
-		b.WriteString(string(k))
-		b.WriteByte(0)
-	}
-	if shared, ok := t.keys[b.String()]; ok {
-		return shared
-	}
-	if len(t.keys) >= maxInterned {
-		clear(t.keys)
-	}
-	t.keys[b.String()] = keys
-	return keys
 }
 
 // maxInterned bounds the interned lists: jobs that each name their own

@@ -16,12 +16,24 @@ import (
 // trackNodes are the nodes of the tracker tests' views.
 var trackNodes = []NodeView{mover("n2", "east"), mover("n3", "east"), mover("n4", "east")}
 
+// viewOf is a view of every job the tracker follows (trackedOf).
 func viewOf(t *tracker) View {
 	v := View{Nodes: trackNodes, DiskIndex: t.disks, Libraries: t.libraries, Cartridges: t.cartridges}
-	for _, jv := range t.jobs {
+	for _, jv := range trackedOf(t) {
 		v.Jobs = append(v.Jobs, jv)
 	}
 	return v
+}
+
+// trackedOf is every job the tracker follows: those it keeps, and the
+// parked ones (their ids only) as it reads them when they wake.
+func trackedOf(t *tracker) map[string]JobView {
+	all := maps.Clone(t.jobs)
+	for id := range t.parked.on {
+		j, _ := t.reg.Job(id)
+		all[id] = jobView(t.reg, j)
+	}
+	return all
 }
 
 // roundOf is a round as the driver plans it: the running jobs and the
@@ -170,7 +182,7 @@ func TestTrackerMatchesAFullRebuild(t *testing.T) {
 		inc.update()
 		full = newTracker(f.fsm)
 		full.update()
-		if a, b := slices.Sorted(maps.Keys(inc.jobs)), slices.Sorted(maps.Keys(full.jobs)); !slices.Equal(a, b) {
+		if a, b := slices.Sorted(maps.Keys(trackedOf(inc))), slices.Sorted(maps.Keys(full.jobs)); !slices.Equal(a, b) {
 			t.Fatalf("step %d: tracked jobs %v, a rebuild reads %v", step, a, b)
 		}
 		fullDecisions := Place(cfg, viewOf(full))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"slices"
 	"testing"
 
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
@@ -124,5 +126,111 @@ func TestARoundDecidesOnlyWhatChanged(t *testing.T) {
 	}
 	if j := job(t, f, "q1999"); j.GetState() != ferryv1.JobState_JOB_STATE_RUNNING {
 		t.Fatalf("q1999 %v (%q) once the blocker ended", j.GetState(), j.GetStateReason())
+	}
+}
+
+// Jobs that wait for the same keys share one group; a key wakes every
+// group under it and no other, and a group goes with its last job.
+func TestParkingGroupsJobsThatWaitAlike(t *testing.T) {
+	p := newParking()
+	p.park("a", []wakeKey{wakeNodes, writersOf("db01")})
+	p.park("b", []wakeKey{wakeNodes, writersOf("db01")})
+	p.park("c", []wakeKey{writersOf("db01"), wakeTapes})
+	p.park("d", nil)
+	if len(p.groups) != 3 || len(p.by[writersOf("db01")]) != 2 {
+		t.Fatalf("%d groups, %d under w:db01: want 3 and 2", len(p.groups), len(p.by[writersOf("db01")]))
+	}
+	wake := func(k wakeKey) []string {
+		var ids []string
+		p.wake(k, func(id string) { ids = append(ids, id) })
+		slices.Sort(ids)
+		return ids
+	}
+	if got := wake(wakeTapes); !slices.Equal(got, []string{"c"}) {
+		t.Fatalf("tapes woke %v, want [c]", got)
+	}
+	p.unpark("a")
+	if got := wake(writersOf("db01")); !slices.Equal(got, []string{"b"}) {
+		t.Fatalf("w:db01 woke %v, want [b]", got)
+	}
+	if got := wake(wakeNodes); got != nil {
+		t.Fatalf("nodes woke %v: its group went with b", got)
+	}
+	if len(p.on) != 1 || len(p.groups) != 1 || len(p.by) != 0 {
+		t.Fatalf("left %d jobs, %d groups, %d keys: want d alone, under no key", len(p.on), len(p.groups), len(p.by))
+	}
+	if got := p.all(); !slices.Equal(got, []string{"d"}) || len(p.on) != 0 {
+		t.Fatalf("all gave %v, leaving %d", got, len(p.on))
+	}
+}
+
+// A map is copied once as many entries were deleted from it as are left,
+// and not before.
+func TestCompacted(t *testing.T) {
+	m := map[int]bool{}
+	for i := range 3 * minCompacted {
+		m[i] = true
+	}
+	dropped := 0
+	half := 3 * minCompacted / 2
+	for i := range half - 1 {
+		delete(m, i)
+		dropped++
+		if compacted(m, &dropped); dropped == 0 {
+			t.Fatalf("copied with %d deleted and %d left", i+1, len(m))
+		}
+	}
+	delete(m, half-1)
+	dropped++
+	if c := compacted(m, &dropped); len(c) != half || dropped != 0 {
+		t.Fatalf("not copied with %d deleted and %d left", half, len(m))
+	}
+}
+
+// A backlog that cannot run costs the leader its ids and wait keys, not a
+// copy of each job: 10,000 parked jobs keep nothing in the tracker's jobs,
+// and all it holds stays under 200 bytes a job (it was 866 with slim
+// copies); when a node comes, every job is read again and placed.
+func TestAParkedBacklogKeepsOnlyIDs(t *testing.T) {
+	f, _ := newFixture(t)
+	finish(t, f, "j1")
+	f.gossip["n2"] = ferryv1.GossipState_GOSSIP_STATE_DEAD
+	f.gossip["n3"] = ferryv1.GossipState_GOSSIP_STATE_DEAD
+	const n = 10000
+	for i := range n {
+		diskCopy(t, f, fmt.Sprintf("backlog-job-%06d", i), "src", "dst")
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	ctx := context.Background()
+	cfg := Config{Logger: slog.New(slog.DiscardHandler), now: f.now, Place: PlaceConfig{MaxJobsPerNode: 1}}
+	// A first leader records why the jobs wait (and has the state machine
+	// keep its change feed); the next one, measured, finds the backlog
+	// as a leader does after a restart.
+	first := New(f, cfg)
+	first.tick(ctx)
+	first.tick(ctx)
+	first = nil
+	before := heap()
+	s := New(f, cfg)
+	s.tick(ctx)
+	s.tick(ctx)
+	if len(s.track.parked.on) != n || len(s.track.jobs) != 0 {
+		t.Fatalf("%d parked, %d kept: want %d parked, none kept", len(s.track.parked.on), len(s.track.jobs), n)
+	}
+	per := (int64(heap()) - int64(before)) / n
+	t.Logf("the leader holds %d bytes a parked job", per)
+	if per > 200 {
+		t.Fatalf("the leader holds %d bytes a parked job, want at most 200", per)
+	}
+	f.gossip["n2"] = ferryv1.GossipState_GOSSIP_STATE_ALIVE
+	renew(t, s, "n2")
+	s.tick(ctx)
+	if running := len(f.fsm.JobIDs(ferryv1.JobState_JOB_STATE_RUNNING)); running != 1 || len(s.track.parked.on) != n-1 {
+		t.Fatalf("once n2 came, %d jobs run and %d are parked: want 1 and %d", running, len(s.track.parked.on), n-1)
 	}
 }
