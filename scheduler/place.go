@@ -403,6 +403,17 @@ func eligibleMovers(nodes []NodeView) []*NodeView {
 	return out
 }
 
+// sameToPlacement reports whether placement sees two versions of a node
+// alike. Of a node that runs no jobs it reads the name alone
+// (eligibleMovers), so a non-mover's gossip state or lease, which change
+// as it starts and as its lease lapses (it renews none), ends no wait.
+func sameToPlacement(x, y NodeView) bool {
+	if x.Name != y.Name || x.Mover != y.Mover {
+		return false
+	}
+	return !x.Mover || x.Site == y.Site && x.Eligible == y.Eligible && slices.Equal(x.Reach, y.Reach)
+}
+
 // noteDrives records the library's loaded and held drives.
 func (p *planner) noteDrives(lib *ferryv1.Library) {
 	name := lib.GetName()

@@ -324,9 +324,7 @@ type roundInputs struct {
 type lostJob struct{ reason, kind string }
 
 func (a roundInputs) equal(b roundInputs) bool {
-	return slices.EqualFunc(a.nodes, b.nodes, func(x, y NodeView) bool {
-		return x.Name == y.Name && x.Site == y.Site && x.Mover == y.Mover && x.Eligible == y.Eligible && slices.Equal(x.Reach, y.Reach)
-	}) && maps.Equal(a.lost, b.lost)
+	return slices.EqualFunc(a.nodes, b.nodes, sameToPlacement) && maps.Equal(a.lost, b.lost)
 }
 
 // inputs reads the nodes from the state machine, gossip and the lease

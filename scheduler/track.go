@@ -220,7 +220,7 @@ func (t *tracker) resolves(id string) bool {
 		return true
 	}
 	t.reads++
-	j, ok := t.reg.Job(id)
+	j, ok := t.reg.JobBrief(id)
 	return !ok || !jobView(t.reg, j).Unresolvable
 }
 
@@ -257,7 +257,7 @@ func (t *tracker) readJob(id string) (changed bool) {
 	// A parked job is not in jobs: it is read as new. It was queued, and
 	// held nothing: only a candidate is placed.
 	old, had := t.jobs[id]
-	j, ok := t.reg.Job(id)
+	j, ok := t.reg.JobBrief(id)
 	st := j.GetState()
 	if !ok || st != ferryv1.JobState_JOB_STATE_QUEUED && st != ferryv1.JobState_JOB_STATE_RUNNING {
 		delete(t.running, id)

@@ -234,3 +234,34 @@ func TestAParkedBacklogKeepsOnlyIDs(t *testing.T) {
 		t.Fatalf("once n2 came, %d jobs run and %d are parked: want 1 and %d", running, len(s.track.parked.on), n-1)
 	}
 }
+
+// A node that runs no jobs changing (its gossip state, its lease lapsing:
+// it renews none) wakes no parked job: placement reads only its name. A
+// mover coming wakes them.
+func TestANonMoverChangingWakesNothing(t *testing.T) {
+	f, _ := newFixture(t)
+	f.gossip["n2"] = ferryv1.GossipState_GOSSIP_STATE_DEAD
+	f.gossip["n3"] = ferryv1.GossipState_GOSSIP_STATE_DEAD
+	s := New(f, Config{Logger: slog.New(slog.DiscardHandler), now: f.now})
+	ctx := context.Background()
+	s.tick(ctx)
+	s.tick(ctx) // the wait reason comes back
+	if _, parked := s.track.parked.on["j1"]; !parked {
+		t.Fatalf("j1 is not parked")
+	}
+	decided := s.decided
+	f.gossip["n1"] = ferryv1.GossipState_GOSSIP_STATE_SUSPECT
+	f.advance(2 * DefaultLease)
+	s.tick(ctx)
+	f.gossip["n1"] = ferryv1.GossipState_GOSSIP_STATE_DEAD
+	s.tick(ctx)
+	if s.decided != decided {
+		t.Fatalf("the non-mover n1 changing made rounds decide %d jobs", s.decided-decided)
+	}
+	f.gossip["n2"] = ferryv1.GossipState_GOSSIP_STATE_ALIVE
+	renew(t, s, "n2")
+	s.tick(ctx)
+	if j := job(t, f, "j1"); j.GetState() != ferryv1.JobState_JOB_STATE_RUNNING || j.GetOwner() != "n2" {
+		t.Fatalf("j1 %v on %q (%q) once n2 came", j.GetState(), j.GetOwner(), j.GetStateReason())
+	}
+}

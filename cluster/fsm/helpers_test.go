@@ -86,6 +86,12 @@ func applyAll(t *testing.T, f *FSM, cmds ...*ferryv1.Command) {
 // lifecycle (no owner, epoch or tapes), by editing a snapshot.
 func setJobState(t *testing.T, f *FSM, id string, st ferryv1.JobState) {
 	t.Helper()
+	editJob(t, f, id, func(j *ferryv1.Job) { j.State = st })
+}
+
+// editJob changes the stored job through a snapshot and its restore.
+func editJob(t *testing.T, f *FSM, id string, edit func(*ferryv1.Job)) {
+	t.Helper()
 	data, idx, err := f.Snapshot()
 	if err != nil {
 		t.Fatal(err)
@@ -97,12 +103,12 @@ func setJobState(t *testing.T, f *FSM, id string, st ferryv1.JobState) {
 	found := false
 	for _, j := range snap.GetJobs() {
 		if j.GetId() == id {
-			j.State = st
+			edit(j)
 			found = true
 		}
 	}
 	if !found {
-		t.Fatalf("no job %q to put in state %v", id, st)
+		t.Fatalf("no job %q to edit", id)
 	}
 	data, err = proto.Marshal(&snap)
 	if err != nil {

@@ -37,6 +37,29 @@ func (f *FSM) Job(id string) (*ferryv1.Job, bool) {
 	return cloneJob(j), true
 }
 
+// JobBrief returns a copy of the job without its history, checkpoint,
+// result, error and tape volumes, and with its spec shared, not copied:
+// what a reader that keeps many jobs has no use for, and what costs the
+// most to copy (the leader's scheduler reads a waiting job again each time
+// what it waits for changes, 100,000 of them when a mover comes). A stored
+// spec is never changed, only replaced (a pool bound at placement, a span
+// to the next cartridge): the caller reads it and must not change it.
+func (f *FSM) JobBrief(id string) (*ferryv1.Job, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	j, ok := f.st.jobs[id]
+	if !ok {
+		return nil, false
+	}
+	brief := cloneJob(&ferryv1.Job{
+		Id: j.GetId(), IdempotencyKey: j.GetIdempotencyKey(), State: j.GetState(), StateReason: j.GetStateReason(),
+		Owner: j.GetOwner(), Epoch: j.GetEpoch(), Progress: j.GetProgress(), CreatedAt: j.GetCreatedAt(), UpdatedAt: j.GetUpdatedAt(),
+		CreatedIndex: j.GetCreatedIndex(), SubmittedVia: j.GetSubmittedVia(), Tapes: j.GetTapes(), Streams: j.GetStreams(), Parent: j.GetParent(),
+	})
+	brief.Spec = j.GetSpec()
+	return brief, true
+}
+
 // Jobs returns copies of the jobs matching q, ordered by created_index. When
 // more matching jobs remain after the page, next is the cursor to pass as
 // AfterIndex for the following page; otherwise next is 0. The cursor is a

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
 
@@ -163,5 +165,39 @@ func TestReadsReturnCopies(t *testing.T) {
 	}
 	if n := f.JobCounts()[ferryv1.JobState_JOB_STATE_QUEUED]; n != 4 {
 		t.Errorf("queued count = %d after mutating a returned map, want 4", n)
+	}
+}
+
+// JobBrief is Job without the history, checkpoint, result, error and
+// volumes, and a copy but for the spec: changing it changes nothing
+// stored.
+func TestJobBrief(t *testing.T) {
+	f := New()
+	applyAll(t, f, submitCmd(1, "j1", "k1", validSpec()))
+	editJob(t, f, "j1", func(j *ferryv1.Job) {
+		j.State, j.Owner, j.Epoch = ferryv1.JobState_JOB_STATE_RUNNING, "n1", 7
+		j.Checkpoint = []byte("state")
+		j.Progress = &ferryv1.JobProgress{BytesDone: 5, BytesTotal: 10}
+		j.Result = &ferryv1.JobResult{}
+		j.Error = &ferryv1.JobError{Message: "x"}
+		j.Volumes = []*ferryv1.TapeVolume{{Barcode: "A00001L9"}}
+	})
+	full, _ := f.Job("j1")
+	brief, ok := f.JobBrief("j1")
+	if !ok {
+		t.Fatal("no brief of j1")
+	}
+	want := proto.Clone(full).(*ferryv1.Job)
+	want.History, want.Checkpoint, want.Result, want.Error, want.Volumes = nil, nil, nil, nil, nil
+	if len(full.GetHistory()) == 0 || !proto.Equal(brief, want) {
+		t.Fatalf("JobBrief = %v\nwant %v", brief, want)
+	}
+	brief.Progress.BytesDone = 9
+	brief.Tapes = append(brief.Tapes, &ferryv1.TapeAssignment{Barcode: "B00001L9"})
+	if again, _ := f.JobBrief("j1"); !proto.Equal(again, want) {
+		t.Fatalf("changing a brief changed the stored job: %v", again)
+	}
+	if _, ok := f.JobBrief("nope"); ok {
+		t.Fatal("a brief of a job that does not exist")
 	}
 }

@@ -110,6 +110,11 @@ func runIdle(ctx context.Context, o options, log *slog.Logger, w io.Writer, f *i
 			return err
 		}
 	}
+	// After the window, not in it: the profiler's own cost stays out of
+	// the figures.
+	if err := profileCPU(ctx, o, c, leader, "idle-leader-cpu.pprof", 10*time.Second)(); err != nil {
+		return err
+	}
 	fmt.Fprintf(w, "3 nodes, -run-jobs=false, %d queued jobs (submitted in %v%s), CPU over %v after %v\n\n",
 		f.jobs, took.Round(time.Second), map[bool]string{true: ", then every node restarted", false: ""}[f.restart], f.window, f.settle)
 	fmt.Fprintln(w, "| node | role | CPU (% of a core) | RSS (MiB) |")

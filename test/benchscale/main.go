@@ -18,8 +18,9 @@
 //     RSS within 1.5× a follower's).
 //
 // -only runs some sections: -only placement,idle. -profile DIR saves the
-// leader's CPU profile while it places (placement) and every node's heap
-// profile (idle), for go tool pprof.
+// leader's CPU profile while it places (placement), and every node's heap
+// profile and the leader's CPU profile over 10 s after the window (idle),
+// for go tool pprof.
 //
 //	go run ./test/benchscale -ferry bin/ferry
 package main
@@ -60,7 +61,7 @@ func main() {
 	flag.StringVar(&o.ferryBinary, "ferry", "bin/ferry", "the ferry binary the nodes run")
 	flag.StringVar(&o.dir, "dir", "", "directory for the nodes and their devices (default: a new temp dir under /var/tmp)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the directory")
-	flag.StringVar(&o.profile, "profile", "", "directory for profiles: the leader's CPU while placing (placement), every node's heap (idle)")
+	flag.StringVar(&o.profile, "profile", "", "directory for profiles: the leader's CPU while placing (placement), every node's heap and the leader's CPU after the window (idle)")
 	flag.StringVar(&only, "only", "", "comma-separated sections to run (default all: throughput,streams,placement,idle)")
 	// In the order they run.
 	sections := []section{throughputSection(), streamsSection(), placementSection(), idleSection()}
