@@ -22,12 +22,13 @@
 //     It does not read the whole state each round: the tracker (track.go)
 //     keeps the running jobs and the queued ones a round decides, slim and
 //     with their devices resolved (a parked job as its id alone, read
-//     again when it wakes), and the device registry, current from the state machine's
-//     change feed (fsm.FSM.ChangesSince), reading only the jobs that
-//     changed. A round in which nothing placement decides on changed (no
-//     job, device, node, eligibility or lost owner) reads nothing and
-//     plans nothing, so a backlog that cannot run costs the leader next to
-//     nothing; a wait reason the scheduler recorded itself is no change.
+//     again when it wakes), and the device registry, current from the
+//     state machine's change feed (fsm.FSM.ChangesSince), reading only
+//     the jobs that changed. A round in which nothing placement decides on
+//     changed (no job, device, mover, eligibility or lost owner) reads
+//     nothing and plans nothing, so a backlog that cannot run costs the
+//     leader next to nothing; a wait reason the scheduler recorded itself
+//     is no change, nor is a change of a node that runs no jobs.
 //   - Waking (wake.go): a round decides only the queued jobs that are new,
 //     changed or woken, beside the running ones. A job left waiting is
 //     parked under what can end its wait: the devices it uses (a job
