@@ -99,3 +99,14 @@ func fieldByName(t *testing.T, full string) protoreflect.FieldDescriptor {
 	}
 	return fd
 }
+
+// BenchmarkRequestSummary: what summarising a submit costs each call.
+func BenchmarkRequestSummary(b *testing.B) {
+	req := &ferryv1.SubmitJobRequest{Spec: &ferryv1.JobSpec{Name: "db01 → A00001L9",
+		Source:      &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_DISK, Device: &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: "db01"}}, Lba: 2048, Blocks: 2048},
+		Destination: &ferryv1.Endpoint{Kind: ferryv1.DeviceKind_DEVICE_KIND_TAPE, Device: &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: "A00001L9"}}},
+		Options:     &ferryv1.JobOptions{Priority: 5}}, IdempotencyKey: "bench-1-2-3"}
+	for b.Loop() {
+		requestSummary(req)
+	}
+}

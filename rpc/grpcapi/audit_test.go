@@ -192,6 +192,9 @@ func TestAuditorRetries(t *testing.T) {
 	if n := counterValue(t, a.records); n != 1 {
 		t.Errorf("ferry_audit_records_total = %v", n)
 	}
+	if n := counterValue(t, a.batches); n != 1 {
+		t.Errorf("ferry_audit_batches_total = %v", n)
+	}
 	for _, reason := range []string{"queue_full", "failed", "stopping"} {
 		if n := counterValue(t, a.dropped.WithLabelValues(reason)); n != 0 {
 			t.Errorf("ferry_audit_dropped_total{reason=%q} = %v", reason, n)

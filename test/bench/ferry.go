@@ -74,7 +74,32 @@ func ferrySystem(ctx context.Context, o options, dir string, plaintext bool, log
 		})
 		return err
 	}
-	return &system{name: label, do: submit, close: func() { c.Close() }}, nil
+	closeCluster := func() {
+		logAudit(ctx, c, nodes, label, log)
+		c.Close()
+	}
+	return &system{name: label, do: submit, close: closeCluster}, nil
+}
+
+// logAudit logs what the audit trail cost the run: the records of the
+// submissions, and the Raft entries they took (the nodes batch them).
+func logAudit(ctx context.Context, c *localcluster.Cluster, nodes []string, label string, log *slog.Logger) {
+	sums := map[string]float64{}
+	for _, n := range nodes {
+		for _, m := range []string{"ferry_audit_records_total", "ferry_audit_batches_total", "ferry_audit_dropped_total"} {
+			mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			v, err := c.Metric(mctx, n, m)
+			cancel()
+			if err != nil {
+				log.Warn("audit metrics", "system", label, "err", err)
+				return
+			}
+			sums[m] += v
+		}
+	}
+	records, entries := sums["ferry_audit_records_total"], sums["ferry_audit_batches_total"]
+	log.Info("audit trail", "system", label, "records", records, "raft_entries", entries,
+		"records_per_entry", fmt.Sprintf("%.1f", records/max(entries, 1)), "dropped", sums["ferry_audit_dropped_total"])
 }
 
 func startFerry(ctx context.Context, c *localcluster.Cluster, nodes []string) error {
