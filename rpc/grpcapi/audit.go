@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ferry-san/ferry/cluster/fsm"
@@ -33,6 +34,8 @@ const (
 	// the entries (and the fsyncs every call waits behind); with it a node
 	// proposes at most five entries a second, however busy.
 	auditLinger = 200 * time.Millisecond
+	// auditBatchBytes bounds the records of one entry by their size.
+	auditBatchBytes = 256 << 10
 	// auditFlush bounds what a stopping node spends proposing what is
 	// still queued.
 	auditFlush = 3 * time.Second
@@ -180,16 +183,16 @@ func (a *Auditor) Run(ctx context.Context) {
 	}
 }
 
-// batch is first and what is queued within auditLinger of it, up to
-// fsm.MaxAuditBatch, or until ctx ends.
+// batch is first and what is queued within auditLinger of it, until the
+// batch is full or ctx ends.
 func (a *Auditor) batch(ctx context.Context, first *ferryv1.AuditRecord) []*ferryv1.AuditRecord {
-	b := []*ferryv1.AuditRecord{first}
+	b, size := []*ferryv1.AuditRecord{first}, proto.Size(first)
 	linger := time.NewTimer(auditLinger)
 	defer linger.Stop()
-	for len(b) < fsm.MaxAuditBatch {
+	for !batchFull(len(b), size) {
 		select {
 		case r := <-a.queue:
-			b = append(b, r)
+			b, size = append(b, r), size+proto.Size(r)
 		case <-linger.C:
 			return b
 		case <-ctx.Done():
@@ -199,18 +202,27 @@ func (a *Auditor) batch(ctx context.Context, first *ferryv1.AuditRecord) []*ferr
 	return b
 }
 
-// fill adds to b what is queued, up to fsm.MaxAuditBatch, without waiting.
+// fill adds to b what is queued, until the batch is full, without waiting.
 func (a *Auditor) fill(b []*ferryv1.AuditRecord) []*ferryv1.AuditRecord {
-	for len(b) < fsm.MaxAuditBatch {
+	size := 0
+	for _, r := range b {
+		size += proto.Size(r)
+	}
+	for !batchFull(len(b), size) {
 		select {
 		case r := <-a.queue:
-			b = append(b, r)
+			b, size = append(b, r), size+proto.Size(r)
 		default:
 			return b
 		}
 	}
 	return b
 }
+
+// batchFull reports whether a batch of n records of size bytes takes no
+// more: fsm.MaxAuditBatch records, or auditBatchBytes, which keeps the
+// entry well inside a Raft message (1 MiB) however long the records.
+func batchFull(n, size int) bool { return n >= fsm.MaxAuditBatch || size >= auditBatchBytes }
 
 // propose commits a batch, trying again (the same records: the state
 // machine keeps each once) until it succeeds, its oldest record has waited

@@ -319,3 +319,26 @@ func callerOf(s string) acl.Caller {
 	kind, name, _ := strings.Cut(s, ":")
 	return acl.Caller{Kind: acl.Kind(kind), Name: name}
 }
+
+// TestAuditorBatchBytes: long records share entries of at most about
+// auditBatchBytes.
+func TestAuditorBatchBytes(t *testing.T) {
+	node := newAuditFakeNode()
+	a := NewAuditor(node, AuditConfig{Logger: quietLogger()})
+	long := strings.Repeat("x", 400)
+	n := 2 * auditBatchBytes / 500
+	for range n {
+		a.Record(AuditedCall{Method: "/ferry.v1.JobService/Submit", Request: &ferryv1.CancelJobRequest{Id: long, Reason: long}, Start: time.Now()})
+	}
+	runAuditor(t, a)
+	waitRecords(t, node, n)
+	got := node.appliedAudits()
+	if len(got) < 2 {
+		t.Fatalf("AuditOps of %v records: one entry of %d long records", got, n)
+	}
+	for _, k := range got {
+		if k*500 > auditBatchBytes+2000 || k >= fsm.MaxAuditBatch {
+			t.Errorf("an AuditOp of %d long records", k)
+		}
+	}
+}
