@@ -125,9 +125,10 @@ func (f *feed) note(st *state, cmd *ferryv1.Command, r Result) {
 	case *ferryv1.Command_SubmitJob, *ferryv1.Command_WaitJob, *ferryv1.Command_WaitJobs,
 		*ferryv1.Command_StartJob, *ferryv1.Command_CheckpointJob, *ferryv1.Command_CheckpointJobs, *ferryv1.Command_SpanWait:
 	case *ferryv1.Command_BootstrapAcl, *ferryv1.Command_CreateToken, *ferryv1.Command_RevokeToken, *ferryv1.Command_SetSecret,
-		*ferryv1.Command_Audit, *ferryv1.Command_PruneAudit:
-		// ACLs, secrets and the audit trail: nothing a job or a device
-		// depends on.
+		*ferryv1.Command_Audit, *ferryv1.Command_PruneAudit,
+		*ferryv1.Command_InstallGossipKey, *ferryv1.Command_UseGossipKey, *ferryv1.Command_RemoveGossipKey:
+		// ACLs, secrets, the audit trail and the gossip keyring: nothing a
+		// job or a device depends on.
 	case *ferryv1.Command_RegisterDisk:
 		f.noteEntry(feedEntry{r.Disk.GetName(), diskEntry})
 		f.registry++

@@ -88,6 +88,11 @@
 // PruneAuditOp deletes those older than the time the leader chose; past
 // MaxAuditRecords the oldest tenth goes at once, and is counted.
 //
+// The gossip keyring (keyring.go): the keys gossip is encrypted with,
+// primary first, installed, used and removed by GossipKeyOps, the first of
+// which starts it from the proposer's own keys (its seed). Every node
+// applies it to its own gossip.
+//
 // A change feed (changes.go, ChangesSince) tells a reader that keeps
 // something derived from the state, such as the leader's scheduler, which
 // jobs changed, and whether devices did, since it last asked, so that it

@@ -69,6 +69,8 @@ type state struct {
 	auditIDs     map[auditID]struct{}
 	auditSeq     uint64
 	auditCapped  uint64
+	// gossipKeys is the gossip keyring, primary first (keyring.go).
+	gossipKeys [][]byte
 }
 
 func newState() *state {
@@ -103,8 +105,8 @@ func New() *FSM {
 
 // Result is the outcome of applying one command. When Err is nil exactly
 // one of Job, Disk, Library, Cartridge, Pool, Token, Secret and Batch is set, matching the
-// command's op, except after a SetNodeOp, an AuditOp or a PruneAuditOp,
-// which return none of them. When
+// command's op, except after a SetNodeOp, an AuditOp, a PruneAuditOp or
+// a GossipKeyOp, which return none of them. When
 // Err is set, none is.
 type Result struct {
 	// Job is a copy of the job after a job command.
@@ -332,6 +334,21 @@ func (f *FSM) apply(index uint64, cmd *ferryv1.Command) Result {
 			return Result{Err: noBody("prune_audit")}
 		}
 		r.Err = f.st.pruneAudit(op.PruneAudit)
+	case *ferryv1.Command_InstallGossipKey:
+		if op.InstallGossipKey == nil {
+			return Result{Err: noBody("install_gossip_key")}
+		}
+		r.Existing, r.Err = f.st.changeGossipKeys(cmd, installGossipKey, op.InstallGossipKey)
+	case *ferryv1.Command_UseGossipKey:
+		if op.UseGossipKey == nil {
+			return Result{Err: noBody("use_gossip_key")}
+		}
+		r.Existing, r.Err = f.st.changeGossipKeys(cmd, useGossipKey, op.UseGossipKey)
+	case *ferryv1.Command_RemoveGossipKey:
+		if op.RemoveGossipKey == nil {
+			return Result{Err: noBody("remove_gossip_key")}
+		}
+		r.Existing, r.Err = f.st.changeGossipKeys(cmd, removeGossipKey, op.RemoveGossipKey)
 	case *ferryv1.Command_SetNode:
 		if op.SetNode == nil {
 			return Result{Err: noBody("set_node")}

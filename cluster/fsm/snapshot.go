@@ -47,6 +47,7 @@ func (f *FSM) Snapshot() (data []byte, appliedIndex uint64, err error) {
 	}
 	f.st.snapshotACL(snap)
 	f.st.snapshotAudit(snap)
+	snap.GossipKeys = f.st.gossipKeys
 	data, err = proto.MarshalOptions{Deterministic: true}.Marshal(snap)
 	if err != nil {
 		return nil, 0, fmt.Errorf("marshal state snapshot: %w", err)
@@ -123,6 +124,9 @@ func stateFromSnapshot(snap *ferryv1.StateSnapshot) (*state, error) {
 		return nil, err
 	}
 	if err := st.restoreAudit(snap); err != nil {
+		return nil, err
+	}
+	if err := st.restoreGossipKeys(snap); err != nil {
 		return nil, err
 	}
 	st.lastLUN = snap.GetLastLun()

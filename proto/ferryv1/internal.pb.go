@@ -713,6 +713,9 @@ type Command struct {
 	//	*Command_SetSecret
 	//	*Command_Audit
 	//	*Command_PruneAudit
+	//	*Command_InstallGossipKey
+	//	*Command_UseGossipKey
+	//	*Command_RemoveGossipKey
 	//	*Command_PlaceJobs
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
@@ -1038,6 +1041,33 @@ func (x *Command) GetPruneAudit() *PruneAuditOp {
 	return nil
 }
 
+func (x *Command) GetInstallGossipKey() *GossipKeyOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_InstallGossipKey); ok {
+			return x.InstallGossipKey
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetUseGossipKey() *GossipKeyOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_UseGossipKey); ok {
+			return x.UseGossipKey
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRemoveGossipKey() *GossipKeyOp {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RemoveGossipKey); ok {
+			return x.RemoveGossipKey
+		}
+	}
+	return nil
+}
+
 func (x *Command) GetPlaceJobs() *PlaceJobsOp {
 	if x != nil {
 		if x, ok := x.Op.(*Command_PlaceJobs); ok {
@@ -1169,6 +1199,19 @@ type Command_PruneAudit struct {
 	PruneAudit *PruneAuditOp `protobuf:"bytes,40,opt,name=prune_audit,json=pruneAudit,proto3,oneof"`
 }
 
+type Command_InstallGossipKey struct {
+	// 42-44: the gossip keyring (keyring.proto).
+	InstallGossipKey *GossipKeyOp `protobuf:"bytes,42,opt,name=install_gossip_key,json=installGossipKey,proto3,oneof"`
+}
+
+type Command_UseGossipKey struct {
+	UseGossipKey *GossipKeyOp `protobuf:"bytes,43,opt,name=use_gossip_key,json=useGossipKey,proto3,oneof"`
+}
+
+type Command_RemoveGossipKey struct {
+	RemoveGossipKey *GossipKeyOp `protobuf:"bytes,44,opt,name=remove_gossip_key,json=removeGossipKey,proto3,oneof"`
+}
+
 type Command_PlaceJobs struct {
 	// 45-49 are the scheduler's.
 	PlaceJobs *PlaceJobsOp `protobuf:"bytes,45,opt,name=place_jobs,json=placeJobs,proto3,oneof"`
@@ -1231,6 +1274,12 @@ func (*Command_SetSecret) isCommand_Op() {}
 func (*Command_Audit) isCommand_Op() {}
 
 func (*Command_PruneAudit) isCommand_Op() {}
+
+func (*Command_InstallGossipKey) isCommand_Op() {}
+
+func (*Command_UseGossipKey) isCommand_Op() {}
+
+func (*Command_RemoveGossipKey) isCommand_Op() {}
 
 func (*Command_PlaceJobs) isCommand_Op() {}
 
@@ -2745,9 +2794,12 @@ type StateSnapshot struct {
 	Secrets         []*Secret   `protobuf:"bytes,11,rep,name=secrets,proto3" json:"secrets,omitempty"`
 	// The audit trail, in seq order; the last seq given (records may have
 	// been pruned since); how many records the cap has dropped.
-	AuditRecords  []*AuditRecord `protobuf:"bytes,12,rep,name=audit_records,json=auditRecords,proto3" json:"audit_records,omitempty"`
-	AuditSeq      uint64         `protobuf:"varint,13,opt,name=audit_seq,json=auditSeq,proto3" json:"audit_seq,omitempty"`
-	AuditCapped   uint64         `protobuf:"varint,14,opt,name=audit_capped,json=auditCapped,proto3" json:"audit_capped,omitempty"`
+	AuditRecords []*AuditRecord `protobuf:"bytes,12,rep,name=audit_records,json=auditRecords,proto3" json:"audit_records,omitempty"`
+	AuditSeq     uint64         `protobuf:"varint,13,opt,name=audit_seq,json=auditSeq,proto3" json:"audit_seq,omitempty"`
+	AuditCapped  uint64         `protobuf:"varint,14,opt,name=audit_capped,json=auditCapped,proto3" json:"audit_capped,omitempty"`
+	// The gossip keyring, primary first; empty until the first change
+	// (GossipKeyOp). The keys are secrets, as the ACL secrets are.
+	GossipKeys    [][]byte `protobuf:"bytes,15,rep,name=gossip_keys,json=gossipKeys,proto3" json:"gossip_keys,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2880,11 +2932,18 @@ func (x *StateSnapshot) GetAuditCapped() uint64 {
 	return 0
 }
 
+func (x *StateSnapshot) GetGossipKeys() [][]byte {
+	if x != nil {
+		return x.GossipKeys
+	}
+	return nil
+}
+
 var File_ferry_v1_internal_proto protoreflect.FileDescriptor
 
 const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\n" +
-	"\x17ferry/v1/internal.proto\x12\bferry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x12ferry/v1/acl.proto\x1a\x14ferry/v1/audit.proto\x1a\x15ferry/v1/device.proto\x1a\x12ferry/v1/job.proto\"I\n" +
+	"\x17ferry/v1/internal.proto\x12\bferry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x12ferry/v1/acl.proto\x1a\x14ferry/v1/audit.proto\x1a\x15ferry/v1/device.proto\x1a\x12ferry/v1/job.proto\x1a\x16ferry/v1/keyring.proto\"I\n" +
 	"\x0fProgressRequest\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x17\n" +
@@ -2937,7 +2996,7 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\x05mover\x18\b \x01(\bR\x05mover\x12!\n" +
 	"\fiscsi_portal\x18\t \x01(\tR\viscsiPortal\x12!\n" +
 	"\fiscsi_target\x18\n" +
-	" \x01(\tR\viscsiTarget\"\xfd\x0e\n" +
+	" \x01(\tR\viscsiTarget\"\xc8\x10\n" +
 	"\aCommand\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12.\n" +
@@ -2979,7 +3038,10 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"set_secret\x18& \x01(\v2\x15.ferry.v1.SetSecretOpH\x00R\tsetSecret\x12)\n" +
 	"\x05audit\x18' \x01(\v2\x11.ferry.v1.AuditOpH\x00R\x05audit\x129\n" +
 	"\vprune_audit\x18( \x01(\v2\x16.ferry.v1.PruneAuditOpH\x00R\n" +
-	"pruneAudit\x126\n" +
+	"pruneAudit\x12E\n" +
+	"\x12install_gossip_key\x18* \x01(\v2\x15.ferry.v1.GossipKeyOpH\x00R\x10installGossipKey\x12=\n" +
+	"\x0euse_gossip_key\x18+ \x01(\v2\x15.ferry.v1.GossipKeyOpH\x00R\fuseGossipKey\x12C\n" +
+	"\x11remove_gossip_key\x18, \x01(\v2\x15.ferry.v1.GossipKeyOpH\x00R\x0fremoveGossipKey\x126\n" +
 	"\n" +
 	"place_jobs\x18- \x01(\v2\x15.ferry.v1.PlaceJobsOpH\x00R\tplaceJobsB\x04\n" +
 	"\x02op\"2\n" +
@@ -3089,7 +3151,7 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\astreams\x18\x04 \x03(\v2\x11.ferry.v1.JobSpecR\astreams\"<\n" +
 	"\vCancelJobOp\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xc9\x04\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xea\x04\n" +
 	"\rStateSnapshot\x12!\n" +
 	"\x04jobs\x18\x01 \x03(\v2\r.ferry.v1.JobR\x04jobs\x12(\n" +
 	"\x05nodes\x18\x02 \x03(\v2\x12.ferry.v1.NodeInfoR\x05nodes\x12\x18\n" +
@@ -3108,7 +3170,9 @@ const file_ferry_v1_internal_proto_rawDesc = "" +
 	"\asecrets\x18\v \x03(\v2\x10.ferry.v1.SecretR\asecrets\x12:\n" +
 	"\raudit_records\x18\f \x03(\v2\x15.ferry.v1.AuditRecordR\fauditRecords\x12\x1b\n" +
 	"\taudit_seq\x18\r \x01(\x04R\bauditSeq\x12!\n" +
-	"\faudit_capped\x18\x0e \x01(\x04R\vauditCapped2{\n" +
+	"\faudit_capped\x18\x0e \x01(\x04R\vauditCapped\x12\x1f\n" +
+	"\vgossip_keys\x18\x0f \x03(\fR\n" +
+	"gossipKeys2{\n" +
 	"\rRaftTransport\x120\n" +
 	"\x04Send\x12\x13.ferry.v1.RaftBatch\x1a\x11.ferry.v1.RaftAck(\x01\x128\n" +
 	"\bSnapshot\x12\x17.ferry.v1.SnapshotChunk\x1a\x11.ferry.v1.RaftAck(\x012\x95\x01\n" +
@@ -3173,25 +3237,26 @@ var file_ferry_v1_internal_proto_goTypes = []any{
 	(*SetSecretOp)(nil),           // 40: ferry.v1.SetSecretOp
 	(*AuditOp)(nil),               // 41: ferry.v1.AuditOp
 	(*PruneAuditOp)(nil),          // 42: ferry.v1.PruneAuditOp
-	(*Pool)(nil),                  // 43: ferry.v1.Pool
-	(*TapeVolume)(nil),            // 44: ferry.v1.TapeVolume
-	(*TapeWrite)(nil),             // 45: ferry.v1.TapeWrite
-	(*Disk)(nil),                  // 46: ferry.v1.Disk
-	(*Library)(nil),               // 47: ferry.v1.Library
-	(*Cartridge)(nil),             // 48: ferry.v1.Cartridge
-	(*PRNexus)(nil),               // 49: ferry.v1.PRNexus
-	(*Element)(nil),               // 50: ferry.v1.Element
-	(*NdmpSession)(nil),           // 51: ferry.v1.NdmpSession
-	(*TapeAssignment)(nil),        // 52: ferry.v1.TapeAssignment
-	(*JobProgress)(nil),           // 53: ferry.v1.JobProgress
-	(JobState)(0),                 // 54: ferry.v1.JobState
-	(*JobResult)(nil),             // 55: ferry.v1.JobResult
-	(*JobError)(nil),              // 56: ferry.v1.JobError
-	(*JobSpec)(nil),               // 57: ferry.v1.JobSpec
-	(*Job)(nil),                   // 58: ferry.v1.Job
-	(*AclToken)(nil),              // 59: ferry.v1.AclToken
-	(*Secret)(nil),                // 60: ferry.v1.Secret
-	(*AuditRecord)(nil),           // 61: ferry.v1.AuditRecord
+	(*GossipKeyOp)(nil),           // 43: ferry.v1.GossipKeyOp
+	(*Pool)(nil),                  // 44: ferry.v1.Pool
+	(*TapeVolume)(nil),            // 45: ferry.v1.TapeVolume
+	(*TapeWrite)(nil),             // 46: ferry.v1.TapeWrite
+	(*Disk)(nil),                  // 47: ferry.v1.Disk
+	(*Library)(nil),               // 48: ferry.v1.Library
+	(*Cartridge)(nil),             // 49: ferry.v1.Cartridge
+	(*PRNexus)(nil),               // 50: ferry.v1.PRNexus
+	(*Element)(nil),               // 51: ferry.v1.Element
+	(*NdmpSession)(nil),           // 52: ferry.v1.NdmpSession
+	(*TapeAssignment)(nil),        // 53: ferry.v1.TapeAssignment
+	(*JobProgress)(nil),           // 54: ferry.v1.JobProgress
+	(JobState)(0),                 // 55: ferry.v1.JobState
+	(*JobResult)(nil),             // 56: ferry.v1.JobResult
+	(*JobError)(nil),              // 57: ferry.v1.JobError
+	(*JobSpec)(nil),               // 58: ferry.v1.JobSpec
+	(*Job)(nil),                   // 59: ferry.v1.Job
+	(*AclToken)(nil),              // 60: ferry.v1.AclToken
+	(*Secret)(nil),                // 61: ferry.v1.Secret
+	(*AuditRecord)(nil),           // 62: ferry.v1.AuditRecord
 }
 var file_ferry_v1_internal_proto_depIdxs = []int32{
 	2,  // 0: ferry.v1.ProgressResponse.jobs:type_name -> ferry.v1.JobLiveProgress
@@ -3227,51 +3292,54 @@ var file_ferry_v1_internal_proto_depIdxs = []int32{
 	40, // 30: ferry.v1.Command.set_secret:type_name -> ferry.v1.SetSecretOp
 	41, // 31: ferry.v1.Command.audit:type_name -> ferry.v1.AuditOp
 	42, // 32: ferry.v1.Command.prune_audit:type_name -> ferry.v1.PruneAuditOp
-	25, // 33: ferry.v1.Command.place_jobs:type_name -> ferry.v1.PlaceJobsOp
-	43, // 34: ferry.v1.CreatePoolOp.pool:type_name -> ferry.v1.Pool
-	31, // 35: ferry.v1.SpanJobOp.checkpoint:type_name -> ferry.v1.CheckpointJobOp
-	44, // 36: ferry.v1.SpanJobOp.full_volume:type_name -> ferry.v1.TapeVolume
-	45, // 37: ferry.v1.SpanJobOp.full_write:type_name -> ferry.v1.TapeWrite
-	46, // 38: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
-	47, // 39: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
-	48, // 40: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
-	49, // 41: ferry.v1.ReserveOp.nexus:type_name -> ferry.v1.PRNexus
-	50, // 42: ferry.v1.MoveMediumOp.from:type_name -> ferry.v1.Element
-	50, // 43: ferry.v1.MoveMediumOp.to:type_name -> ferry.v1.Element
-	51, // 44: ferry.v1.OpenNdmpSessionOp.session:type_name -> ferry.v1.NdmpSession
-	52, // 45: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
-	24, // 46: ferry.v1.PlaceJobsOp.places:type_name -> ferry.v1.PlaceJobOp
-	26, // 47: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
-	31, // 48: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
-	9,  // 49: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
-	53, // 50: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
-	54, // 51: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
-	55, // 52: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
-	56, // 53: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
-	57, // 54: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
-	57, // 55: ferry.v1.SubmitJobOp.streams:type_name -> ferry.v1.JobSpec
-	58, // 56: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
-	9,  // 57: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
-	46, // 58: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
-	47, // 59: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
-	48, // 60: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
-	43, // 61: ferry.v1.StateSnapshot.pools:type_name -> ferry.v1.Pool
-	59, // 62: ferry.v1.StateSnapshot.acl_tokens:type_name -> ferry.v1.AclToken
-	60, // 63: ferry.v1.StateSnapshot.secrets:type_name -> ferry.v1.Secret
-	61, // 64: ferry.v1.StateSnapshot.audit_records:type_name -> ferry.v1.AuditRecord
-	6,  // 65: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
-	7,  // 66: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
-	3,  // 67: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
-	0,  // 68: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
-	8,  // 69: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
-	8,  // 70: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
-	5,  // 71: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
-	1,  // 72: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
-	69, // [69:73] is the sub-list for method output_type
-	65, // [65:69] is the sub-list for method input_type
-	65, // [65:65] is the sub-list for extension type_name
-	65, // [65:65] is the sub-list for extension extendee
-	0,  // [0:65] is the sub-list for field type_name
+	43, // 33: ferry.v1.Command.install_gossip_key:type_name -> ferry.v1.GossipKeyOp
+	43, // 34: ferry.v1.Command.use_gossip_key:type_name -> ferry.v1.GossipKeyOp
+	43, // 35: ferry.v1.Command.remove_gossip_key:type_name -> ferry.v1.GossipKeyOp
+	25, // 36: ferry.v1.Command.place_jobs:type_name -> ferry.v1.PlaceJobsOp
+	44, // 37: ferry.v1.CreatePoolOp.pool:type_name -> ferry.v1.Pool
+	31, // 38: ferry.v1.SpanJobOp.checkpoint:type_name -> ferry.v1.CheckpointJobOp
+	45, // 39: ferry.v1.SpanJobOp.full_volume:type_name -> ferry.v1.TapeVolume
+	46, // 40: ferry.v1.SpanJobOp.full_write:type_name -> ferry.v1.TapeWrite
+	47, // 41: ferry.v1.RegisterDiskOp.disk:type_name -> ferry.v1.Disk
+	48, // 42: ferry.v1.RegisterLibraryOp.library:type_name -> ferry.v1.Library
+	49, // 43: ferry.v1.AddCartridgeOp.cartridge:type_name -> ferry.v1.Cartridge
+	50, // 44: ferry.v1.ReserveOp.nexus:type_name -> ferry.v1.PRNexus
+	51, // 45: ferry.v1.MoveMediumOp.from:type_name -> ferry.v1.Element
+	51, // 46: ferry.v1.MoveMediumOp.to:type_name -> ferry.v1.Element
+	52, // 47: ferry.v1.OpenNdmpSessionOp.session:type_name -> ferry.v1.NdmpSession
+	53, // 48: ferry.v1.PlaceJobOp.tapes:type_name -> ferry.v1.TapeAssignment
+	24, // 49: ferry.v1.PlaceJobsOp.places:type_name -> ferry.v1.PlaceJobOp
+	26, // 50: ferry.v1.WaitJobsOp.waits:type_name -> ferry.v1.WaitJobOp
+	31, // 51: ferry.v1.CheckpointJobsOp.checkpoints:type_name -> ferry.v1.CheckpointJobOp
+	9,  // 52: ferry.v1.SetNodeOp.node:type_name -> ferry.v1.NodeInfo
+	54, // 53: ferry.v1.CheckpointJobOp.progress:type_name -> ferry.v1.JobProgress
+	55, // 54: ferry.v1.FinishJobOp.state:type_name -> ferry.v1.JobState
+	56, // 55: ferry.v1.FinishJobOp.result:type_name -> ferry.v1.JobResult
+	57, // 56: ferry.v1.FinishJobOp.error:type_name -> ferry.v1.JobError
+	58, // 57: ferry.v1.SubmitJobOp.spec:type_name -> ferry.v1.JobSpec
+	58, // 58: ferry.v1.SubmitJobOp.streams:type_name -> ferry.v1.JobSpec
+	59, // 59: ferry.v1.StateSnapshot.jobs:type_name -> ferry.v1.Job
+	9,  // 60: ferry.v1.StateSnapshot.nodes:type_name -> ferry.v1.NodeInfo
+	47, // 61: ferry.v1.StateSnapshot.disks:type_name -> ferry.v1.Disk
+	48, // 62: ferry.v1.StateSnapshot.libraries:type_name -> ferry.v1.Library
+	49, // 63: ferry.v1.StateSnapshot.cartridges:type_name -> ferry.v1.Cartridge
+	44, // 64: ferry.v1.StateSnapshot.pools:type_name -> ferry.v1.Pool
+	60, // 65: ferry.v1.StateSnapshot.acl_tokens:type_name -> ferry.v1.AclToken
+	61, // 66: ferry.v1.StateSnapshot.secrets:type_name -> ferry.v1.Secret
+	62, // 67: ferry.v1.StateSnapshot.audit_records:type_name -> ferry.v1.AuditRecord
+	6,  // 68: ferry.v1.RaftTransport.Send:input_type -> ferry.v1.RaftBatch
+	7,  // 69: ferry.v1.RaftTransport.Snapshot:input_type -> ferry.v1.SnapshotChunk
+	3,  // 70: ferry.v1.LeaseService.Renew:input_type -> ferry.v1.RenewLeaseRequest
+	0,  // 71: ferry.v1.LeaseService.Progress:input_type -> ferry.v1.ProgressRequest
+	8,  // 72: ferry.v1.RaftTransport.Send:output_type -> ferry.v1.RaftAck
+	8,  // 73: ferry.v1.RaftTransport.Snapshot:output_type -> ferry.v1.RaftAck
+	5,  // 74: ferry.v1.LeaseService.Renew:output_type -> ferry.v1.RenewLeaseResponse
+	1,  // 75: ferry.v1.LeaseService.Progress:output_type -> ferry.v1.ProgressResponse
+	72, // [72:76] is the sub-list for method output_type
+	68, // [68:72] is the sub-list for method input_type
+	68, // [68:68] is the sub-list for extension type_name
+	68, // [68:68] is the sub-list for extension extendee
+	0,  // [0:68] is the sub-list for field type_name
 }
 
 func init() { file_ferry_v1_internal_proto_init() }
@@ -3283,6 +3351,7 @@ func file_ferry_v1_internal_proto_init() {
 	file_ferry_v1_audit_proto_init()
 	file_ferry_v1_device_proto_init()
 	file_ferry_v1_job_proto_init()
+	file_ferry_v1_keyring_proto_init()
 	file_ferry_v1_internal_proto_msgTypes[10].OneofWrappers = []any{
 		(*Command_SubmitJob)(nil),
 		(*Command_CancelJob)(nil),
@@ -3313,6 +3382,9 @@ func file_ferry_v1_internal_proto_init() {
 		(*Command_SetSecret)(nil),
 		(*Command_Audit)(nil),
 		(*Command_PruneAudit)(nil),
+		(*Command_InstallGossipKey)(nil),
+		(*Command_UseGossipKey)(nil),
+		(*Command_RemoveGossipKey)(nil),
 		(*Command_PlaceJobs)(nil),
 	}
 	type x struct{}
