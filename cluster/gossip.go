@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/ferry-san/ferry/cluster/fsm"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
 
@@ -30,7 +33,10 @@ type GossipMember struct {
 	GossipAddr string
 	// Transport is how the member serves gRPC and Raft, as it says.
 	Transport ferryv1.Transport
-	State     ferryv1.GossipState
+	// Keys are the fingerprints of the member's gossip keys, primary
+	// first, as it says.
+	Keys  []string
+	State ferryv1.GossipState
 	// Since is when the member entered State, as this node observed it.
 	Since time.Time
 }
@@ -45,6 +51,9 @@ type nodeMeta struct {
 	// Transport says whether the node serves mutual TLS or plaintext,
 	// so that every member list shows a plaintext node as such.
 	Transport ferryv1.Transport `json:"t,omitempty"`
+	// Keys are the fingerprints of the node's gossip keys, primary first:
+	// a key change waits for every live member to report it.
+	Keys []string `json:"k,omitempty"`
 }
 
 type gossipConfig struct {
@@ -62,7 +71,7 @@ type gossipConfig struct {
 	logger *slog.Logger
 }
 
-func (n *Node) gossipConfig() gossipConfig {
+func (n *Node) gossipConfig(keys [][]byte) gossipConfig {
 	return gossipConfig{
 		name:      n.cfg.NodeName,
 		label:     n.cfg.ClusterName,
@@ -73,7 +82,7 @@ func (n *Node) gossipConfig() gossipConfig {
 		meta: nodeMeta{
 			RaftID: n.id, Site: n.cfg.Site, GRPC: n.cfg.GRPCAddr, HTTP: n.cfg.HTTPAddr, Transport: n.Serving(),
 		},
-		keys:   n.cfg.GossipKeys,
+		keys:   keys,
 		logger: n.log.With("component", "gossip"),
 	}
 }
@@ -88,6 +97,10 @@ type Gossip struct {
 	// established member keeps running and the newcomer is the one refused.
 	newcomer atomic.Bool
 
+	// keyring is memberlist's, nil for plaintext gossip.
+	keyring *memberlist.Keyring
+
+	// metaMu guards meta and orders keyring changes.
 	metaMu sync.Mutex
 	meta   nodeMeta
 
@@ -125,6 +138,8 @@ func startGossip(cfg gossipConfig) (*Gossip, error) {
 		// Every packet in and out is encrypted and authenticated: a
 		// node without the key can neither join nor be heard.
 		mc.Keyring, mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = kr, true, true
+		g.keyring = kr
+		g.meta.Keys = fingerprints(kr.GetKeys())
 	}
 	list, err := memberlist.Create(mc)
 	if err != nil {
@@ -132,6 +147,66 @@ func startGossip(cfg gossipConfig) (*Gossip, error) {
 	}
 	g.list = list
 	return g, nil
+}
+
+// errPlaintextGossip: a keyring change on a node that gossips in
+// plaintext, which memberlist cannot encrypt once it runs.
+var errPlaintextGossip = errors.New("this node gossips in plaintext (no -gossip-key at start)")
+
+// Keys returns a copy of the gossip keyring, primary first.
+func (g *Gossip) Keys() [][]byte {
+	if g.keyring == nil {
+		return nil
+	}
+	var out [][]byte
+	for _, k := range g.keyring.GetKeys() {
+		out = append(out, bytes.Clone(k))
+	}
+	return out
+}
+
+// SetKeys makes the keyring keys, the first primary: it adds the new keys
+// before it switches the primary, and drops the others last, so that
+// this node reads every key a member may still encrypt with. The members
+// learn the keys' fingerprints from this node's metadata.
+func (g *Gossip) SetKeys(keys [][]byte) error {
+	if g.keyring == nil {
+		return errPlaintextGossip
+	}
+	g.metaMu.Lock()
+	defer g.metaMu.Unlock()
+	for _, k := range keys {
+		if err := g.keyring.AddKey(k); err != nil {
+			return err
+		}
+	}
+	if err := g.keyring.UseKey(keys[0]); err != nil {
+		return err
+	}
+	for _, k := range g.Keys() {
+		if !slices.ContainsFunc(keys, func(w []byte) bool { return bytes.Equal(w, k) }) {
+			if err := g.keyring.RemoveKey(k); err != nil {
+				return err
+			}
+		}
+	}
+	g.meta.Keys = fingerprints(g.keyring.GetKeys())
+	// The new metadata takes effect locally at once and spreads by gossip:
+	// nothing waits for the broadcast (the apply loop calls this).
+	go func() {
+		if err := g.list.UpdateNode(time.Second); err != nil {
+			g.cfg.logger.Debug("metadata broadcast still pending", "err", err)
+		}
+	}()
+	return nil
+}
+
+func fingerprints(keys [][]byte) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = fsm.GossipKeyFingerprint(k)
+	}
+	return out
 }
 
 // ErrNameTaken means another live node already gossips under this node's name.
@@ -277,7 +352,7 @@ func (g *Gossip) record(n *memberlist.Node, state ferryv1.GossipState) {
 	prev, ok := g.members[n.Name]
 	m := &GossipMember{
 		Name: n.Name, RaftID: meta.RaftID, ClusterID: meta.ClusterID, Site: meta.Site,
-		GRPCAddr: meta.GRPC, HTTPAddr: meta.HTTP, Transport: meta.Transport,
+		GRPCAddr: meta.GRPC, HTTPAddr: meta.HTTP, Transport: meta.Transport, Keys: meta.Keys,
 		GossipAddr: net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port))),
 		State:      state, Since: time.Now(),
 	}

@@ -66,6 +66,10 @@ type Node struct {
 
 	readSeq atomic.Uint64
 
+	// keyringIndex is the index of the entry that made this node's gossip
+	// keyring (gossip.keyring), owned by the apply loop (keyring.go).
+	keyringIndex uint64
+
 	// applyMu orders applying entries and installing a snapshot, which run
 	// on the apply and append loops.
 	applyMu sync.Mutex
@@ -138,7 +142,11 @@ func (n *Node) start(ctx context.Context) error {
 	n.metrics = newMetrics(n)
 	n.transport = newTransport(n)
 
-	n.gossip, err = startGossip(n.gossipConfig())
+	keys, err := n.startingGossipKeys()
+	if err != nil {
+		return err
+	}
+	n.gossip, err = startGossip(n.gossipConfig(keys))
 	if err != nil {
 		return fmt.Errorf("start gossip: %w", err)
 	}
@@ -159,7 +167,9 @@ func (n *Node) start(ctx context.Context) error {
 	case len(n.cfg.Join) > 0:
 		// A known node told to join: make sure it is its own cluster. If
 		// nobody answers (a whole-cluster restart), the reconnector keeps trying.
-		if err := n.gossip.Join(n.cfg.Join); err == nil {
+		if err := n.gossip.Join(n.cfg.Join); err != nil {
+			n.log.Warn("no member answered; reconnecting in the background", "join", strings.Join(n.cfg.Join, ","), "err", err.Error()+keyHint(err))
+		} else {
 			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			other, err := n.gossip.WaitClusterID(wctx)
 			cancel()
@@ -211,6 +221,9 @@ func (n *Node) start(ctx context.Context) error {
 		if err := n.restoreFromSnapshot(); err != nil {
 			return err
 		}
+		// A snapshot newer than the keyring file (a crash between the
+		// two): the replayed entries after it follow.
+		n.syncGossipKeys(n.applied.get())
 		rc.Applied = n.applied.get()
 		n.raft = raft.RestartNode(rc)
 		n.log.Info("started raft", "cluster_id", n.clusterID, "raft_id", fmt.Sprintf("%x", n.id), "applied", rc.Applied)

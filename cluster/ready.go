@@ -282,6 +282,7 @@ func (n *Node) installSnapshot(snap *raftpb.Snapshot) error {
 	n.confState = proto.Clone(snap.GetMetadata().GetConfState()).(*raftpb.ConfState)
 	n.snapshotIndex = idx
 	n.mu.Unlock()
+	n.syncGossipKeys(idx)
 	n.observers.call(Applied{Index: idx})
 	n.applied.set(idx)
 	n.metrics.snapshots.WithLabelValues("installed").Inc()
@@ -291,6 +292,15 @@ func (n *Node) installSnapshot(snap *raftpb.Snapshot) error {
 }
 
 func (n *Node) applyEntries(ents []*raftpb.Entry) error {
+	// A node catching up applies the keyring the batch ends with, not each
+	// older one on the way: each would be a moment of encrypting with a
+	// key the others may have dropped.
+	keyring := false
+	defer func() {
+		if keyring {
+			n.syncGossipKeys(n.applied.get())
+		}
+	}()
 	for _, e := range ents {
 		idx := e.GetIndex()
 		if idx <= n.applied.get() {
@@ -299,7 +309,7 @@ func (n *Node) applyEntries(ents []*raftpb.Entry) error {
 		switch e.GetType() {
 		case raftpb.EntryNormal:
 			if len(e.GetData()) > 0 {
-				n.applyCommand(idx, e.GetData())
+				keyring = n.applyCommand(idx, e.GetData()) || keyring
 			}
 		case raftpb.EntryConfChange:
 			var cc raftpb.ConfChange
@@ -322,12 +332,14 @@ func (n *Node) applyEntries(ents []*raftpb.Entry) error {
 	return nil
 }
 
-func (n *Node) applyCommand(idx uint64, data []byte) {
+// applyCommand applies one entry and reports whether it changed the
+// gossip keyring.
+func (n *Node) applyCommand(idx uint64, data []byte) (keyring bool) {
 	var cmd ferryv1.Command
 	if err := proto.Unmarshal(data, &cmd); err != nil {
 		// Every replica skips the same undecodable entry, so they stay equal.
 		n.log.Error("skipping undecodable log entry", "index", idx, "err", err)
-		return
+		return false
 	}
 	res := n.fsm.Apply(idx, &cmd)
 	n.observers.call(Applied{Index: idx, Command: &cmd, Result: res})
@@ -352,6 +364,7 @@ func (n *Node) applyCommand(idx uint64, data []byte) {
 			n.jobs.publishRelated(r.Job)
 		}
 	}
+	return isGossipKeyOp(&cmd) && res.Err == nil && !res.Existing
 }
 
 func (n *Node) applyConfChange(idx uint64, cc *raftpb.ConfChangeV2) {

@@ -327,6 +327,7 @@ func serveAgent(ctx context.Context, f *agentFlags, log *slog.Logger) error {
 	}
 	ferryv1.RegisterAclServiceServer(gs, grpcapi.NewAclServer(node))
 	ferryv1.RegisterAuditServiceServer(gs, grpcapi.NewAuditServer(node))
+	ferryv1.RegisterKeyringServiceServer(gs, grpcapi.NewKeyringServer(node))
 	api := grpcapi.New(node, log)
 	ferryv1.RegisterJobServiceServer(gs, api)
 	ferryv1.RegisterClusterServiceServer(gs, api)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ferry-san/ferry/cluster/fsm"
 	"github.com/ferry-san/ferry/rpc/grpcapi"
 	"github.com/ferry-san/ferry/rpc/ndmpserver"
 )
@@ -117,8 +118,8 @@ func decodeGossipKey(s string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-gossip-key: not base64 (make one with \"ferry keygen\"): %v", err)
 	}
-	if n := len(k); n != 16 && n != 24 && n != 32 {
-		return nil, fmt.Errorf("-gossip-key: %d bytes, want 16, 24 or 32 (\"ferry keygen\" makes 32)", n)
+	if err := fsm.CheckGossipKey(k); err != nil {
+		return nil, fmt.Errorf("-gossip-key: %w", err)
 	}
 	return k, nil
 }

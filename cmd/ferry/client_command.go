@@ -78,6 +78,10 @@ func clientCommands() []*clientCommand {
 		aclSecretSetCommand(),
 		aclSecretListCommand(),
 		auditListCommand(),
+		keyringListCommand(),
+		keyringInstallCommand(),
+		keyringUseCommand(),
+		keyringRemoveCommand(),
 	}
 }
 

@@ -48,7 +48,8 @@ func toStatus(err error) error {
 		return status.Error(codes.AlreadyExists, err.Error())
 	case errors.Is(err, fsm.ErrJobEnded), errors.Is(err, cluster.ErrLastVoter),
 		errors.Is(err, fsm.ErrBusy), errors.Is(err, fsm.ErrFenced),
-		errors.Is(err, fsm.ErrAlreadyBootstrapped), errors.Is(err, fsm.ErrNotBootstrapped), errors.Is(err, fsm.ErrLastAdmin):
+		errors.Is(err, fsm.ErrAlreadyBootstrapped), errors.Is(err, fsm.ErrNotBootstrapped), errors.Is(err, fsm.ErrLastAdmin),
+		errors.Is(err, fsm.ErrPrimaryKey), errors.Is(err, fsm.ErrKeyringFull):
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, cluster.ErrNoLeader):
 		return status.Error(codes.Unavailable, err.Error())
