@@ -143,6 +143,10 @@ func (n *Node) syncGossipKeys(index uint64) {
 		n.log.Error("cannot apply the cluster's gossip keyring: it takes effect at the next start", "err", err, "keys", fps)
 	} else {
 		n.log.Info("gossip keyring changed", "keys", fps, "primary", fps[0], "index", index)
+		select {
+		case n.keyringChanged <- struct{}{}:
+		default:
+		}
 	}
 	if err := writeKeyringFile(n.keyringPath(), keyringFile{Index: index, Keys: keys}); err != nil {
 		n.log.Error("cannot save the gossip keyring: a restart starts from the older one and catches up through Raft", "file", n.keyringPath(), "err", err)

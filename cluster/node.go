@@ -69,6 +69,8 @@ type Node struct {
 	// keyringIndex is the index of the entry that made this node's gossip
 	// keyring (gossip.keyring), owned by the apply loop (keyring.go).
 	keyringIndex uint64
+	// keyringChanged wakes the reconnector after a keyring change.
+	keyringChanged chan struct{}
 
 	// applyMu orders applying entries and installing a snapshot, which run
 	// on the apply and append loops.
@@ -115,6 +117,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		confChanged: newWatched[uint64](),
 		stopc:       make(chan struct{}),
 		done:        make(chan struct{}),
+
+		keyringChanged: make(chan struct{}, 1),
 	}
 	if err := n.start(ctx); err != nil {
 		n.shutdownResources()
@@ -285,6 +289,7 @@ func (n *Node) startReconnect() {
 			}
 		},
 		join:     n.gossip.rejoin,
+		wake:     n.keyringChanged,
 		attempts: n.metrics.gossipReconnects,
 		log:      n.log.With("component", "gossip"),
 	}

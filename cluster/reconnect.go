@@ -140,7 +140,10 @@ type reconnector struct {
 	// filled in by run.
 	view func() reconnectView
 	// join contacts the addresses and returns how many answered.
-	join     func(addrs []string) (int, error)
+	join func(addrs []string) (int, error)
+	// wake makes the next attempt now: the gossip keyring changed, so a
+	// member this node could not hear before may answer.
+	wake     <-chan struct{}
 	attempts *prometheus.CounterVec
 	log      *slog.Logger
 }
@@ -169,6 +172,8 @@ func (r *reconnector) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-r.wake:
+			backoff = 0
 		case <-time.After(wait):
 		}
 	}

@@ -10,7 +10,7 @@ import (
 func keyringListCommand() *clientCommand {
 	return &clientCommand{
 		name:    "keyring list",
-		summary: "list the gossip keys by fingerprint, and which live members hold and encrypt with each",
+		summary: "list the gossip keys (fingerprints) and the members holding each",
 		details: "A fingerprint is the first 8 bytes of the key's SHA-256, base64: the keys themselves are never shown.\n" +
 			"INSTALLED and ENCRYPTING count the live members that decrypt and encrypt with the key.",
 		flags: func(fs *flag.FlagSet) action {

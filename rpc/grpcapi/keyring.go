@@ -155,7 +155,12 @@ func (s *KeyringServer) propose(ctx context.Context, req *ferryv1.KeyringKeyRequ
 // returns the members as they last reported and the names of those ok
 // does not hold for.
 func (s *KeyringServer) await(ctx context.Context, ok func(cluster.MemberKeys) bool) (members []cluster.MemberKeys, failing []string) {
-	ctx, cancel := context.WithTimeout(ctx, s.settle)
+	wait := s.settle
+	if d, ok := ctx.Deadline(); ok {
+		// Leave the caller time to hear the answer.
+		wait = min(wait, time.Until(d)*3/4)
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	for {
 		members, changed := s.node.MemberKeys()
