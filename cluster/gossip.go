@@ -103,6 +103,9 @@ type Gossip struct {
 	// metaMu guards meta and orders keyring changes.
 	metaMu sync.Mutex
 	meta   nodeMeta
+	// metaChanged asks publishMeta to broadcast meta; stopMeta ends it.
+	metaChanged, stopMeta chan struct{}
+	metaDone              chan struct{}
 
 	mu      sync.Mutex
 	members map[string]*GossipMember
@@ -113,7 +116,8 @@ type Gossip struct {
 }
 
 func startGossip(cfg gossipConfig) (*Gossip, error) {
-	g := &Gossip{cfg: cfg, meta: cfg.meta, members: map[string]*GossipMember{}, conflicts: make(chan struct{}, 1)}
+	g := &Gossip{cfg: cfg, meta: cfg.meta, members: map[string]*GossipMember{}, conflicts: make(chan struct{}, 1),
+		metaChanged: make(chan struct{}, 1), stopMeta: make(chan struct{}), metaDone: make(chan struct{})}
 	ch := make(chan struct{})
 	g.changed.Store(&ch)
 	mc := memberlist.DefaultLANConfig()
@@ -146,7 +150,26 @@ func startGossip(cfg gossipConfig) (*Gossip, error) {
 		return nil, fmt.Errorf("gossip on %s:%d: %w", cfg.bindAddr, cfg.port, err)
 	}
 	g.list = list
+	go g.publishMeta()
 	return g, nil
+}
+
+// publishMeta broadcasts this node's metadata after each change, one
+// broadcast at a time: two at once could reach the others in the wrong
+// order, the older metadata with the newer incarnation, and stay there.
+// Nothing waits for it (a keyring change comes from the apply loop).
+func (g *Gossip) publishMeta() {
+	defer close(g.metaDone)
+	for {
+		select {
+		case <-g.stopMeta:
+			return
+		case <-g.metaChanged:
+		}
+		if err := g.list.UpdateNode(time.Second); err != nil {
+			g.cfg.logger.Debug("metadata broadcast still pending", "err", err)
+		}
+	}
 }
 
 // errPlaintextGossip: a keyring change on a node that gossips in
@@ -191,13 +214,10 @@ func (g *Gossip) SetKeys(keys [][]byte) error {
 		}
 	}
 	g.meta.Keys = fingerprints(g.keyring.GetKeys())
-	// The new metadata takes effect locally at once and spreads by gossip:
-	// nothing waits for the broadcast (the apply loop calls this).
-	go func() {
-		if err := g.list.UpdateNode(time.Second); err != nil {
-			g.cfg.logger.Debug("metadata broadcast still pending", "err", err)
-		}
-	}()
+	select {
+	case g.metaChanged <- struct{}{}:
+	default: // a broadcast is due anyway, and reads the metadata then
+	}
 	return nil
 }
 
@@ -224,12 +244,13 @@ func (g *Gossip) Join(addrs []string) error {
 	return nil
 }
 
-// keyHint says what a join refused for its encryption means: memberlist's
-// own words ("no installed keys could decrypt the message", "remote state
-// is encrypted and encryption is not configured") do not name the flag.
-func keyHint(err error) string {
-	if s := err.Error(); strings.Contains(s, "decrypt") || strings.Contains(s, "encrypt") {
-		return " (the gossip keys differ: every node needs the cluster's -gossip-key)"
+// keyHint says what a message refused for its encryption means, on the
+// joining side and the refusing one: memberlist's own words ("no installed
+// keys could decrypt the message", "remote state is encrypted and
+// encryption is not configured") name neither the flag nor the keyring.
+func keyHint(msg string) string {
+	if strings.Contains(msg, "decrypt") || strings.Contains(msg, "encrypt") {
+		return " (the gossip keys differ: every node needs the cluster's -gossip-key, or its current key after a rotation: see ferry keyring list)"
 	}
 	return ""
 }
@@ -332,6 +353,8 @@ func (g *Gossip) rejoin(addrs []string) (int, error) { return g.list.Join(addrs)
 
 // Leave tells the others this node is leaving, then stops gossiping.
 func (g *Gossip) Leave(timeout time.Duration) {
+	close(g.stopMeta)
+	<-g.metaDone
 	if err := g.list.Leave(timeout); err != nil {
 		g.cfg.logger.Warn("leave gossip", "err", err)
 	}
@@ -433,6 +456,7 @@ func (w *memberlistLog) Write(p []byte) (int, error) {
 	if i := strings.Index(line, "] "); i >= 0 && strings.HasPrefix(line, "[") {
 		line = line[i+2:]
 	}
-	w.l.Log(context.Background(), level, strings.TrimPrefix(line, "memberlist: "))
+	line = strings.TrimPrefix(line, "memberlist: ")
+	w.l.Log(context.Background(), level, line+keyHint(line))
 	return len(p), nil
 }

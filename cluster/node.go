@@ -162,7 +162,7 @@ func (n *Node) start(ctx context.Context) error {
 		n.clusterID = ident.ClusterID
 	case !known:
 		if err := n.gossip.JoinAsNewcomer(n.cfg.Join); err != nil {
-			return fmt.Errorf("join %s: %w%s", strings.Join(n.cfg.Join, ","), err, keyHint(err))
+			return fmt.Errorf("join %s: %w%s", strings.Join(n.cfg.Join, ","), err, keyHint(err.Error()))
 		}
 		if ident.ClusterID, err = n.gossip.WaitClusterID(ctx); err != nil {
 			return err
@@ -172,7 +172,7 @@ func (n *Node) start(ctx context.Context) error {
 		// A known node told to join: make sure it is its own cluster. If
 		// nobody answers (a whole-cluster restart), the reconnector keeps trying.
 		if err := n.gossip.Join(n.cfg.Join); err != nil {
-			n.log.Warn("no member answered; reconnecting in the background", "join", strings.Join(n.cfg.Join, ","), "err", err.Error()+keyHint(err))
+			n.log.Warn("no member answered; reconnecting in the background", "join", strings.Join(n.cfg.Join, ","), "err", err.Error()+keyHint(err.Error()))
 		} else {
 			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			other, err := n.gossip.WaitClusterID(wctx)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferry-san/ferry/cluster"
 	"github.com/ferry-san/ferry/cluster/fsm"
+	"github.com/ferry-san/ferry/internal/localcluster"
 	ferryv1 "github.com/ferry-san/ferry/proto/ferryv1"
 )
 
@@ -22,7 +23,8 @@ import (
 // (install a new key, use it, remove the old one), each step through a
 // different node. Using a key before it is installed and removing the
 // primary are refused. No member is ever anything but alive on any node
-// during the rotation, the copy completes with the right bytes, and every
+// during the rotation, no node's gossip suspects a member or fails to
+// decrypt a message, the copy completes with the right bytes, and every
 // node lists the new key only and keeps it in gossip.keyring (0600). A
 // node restarted with its old -gossip-key starts from that file and
 // rejoins. A node that is down through a second rotation comes back with
@@ -48,9 +50,16 @@ func TestKeyringRotation(t *testing.T) {
 	newKey, newerKey := randomGossipKey(t), randomGossipKey(t)
 	oldFP, newFP, newerFP := fingerprint(t, oldKey), fingerprint(t, newKey), fingerprint(t, newerKey)
 
-	// A 12 MiB copy at 1 MiB/s: about 8 s (the mover reads 4 MiB ahead
+	out := clis["n1"].ok("keyring", "list")
+	if !strings.Contains(out.stdout, oldFP) || !strings.Contains(out.stdout, "has not changed since the cluster started") {
+		t.Fatalf("keyring list before any change:\n%s", out)
+	}
+	clis["n1"].fails(1, []string{"gossip key " + newFP + " is not installed: install it first"}, "keyring", "use", "-gossip-key", newKey)
+	clis["n1"].fails(2, []string{"-gossip-key: 5 bytes, want 16, 24 or 32"}, "keyring", "install", "-gossip-key", "c2hvcnQ=")
+
+	// A 16 MiB copy at 1 MiB/s: about 12 s (the mover reads 4 MiB ahead
 	// of its pace), through the rotation.
-	const size = 12 << 20
+	const size = 16 << 20
 	data := m.addDisk(ctx, "src", size)
 	m.addEmptyDisk(ctx, "dst", size)
 	job := m.submit(ctx, "keyring-copy", copySpec("src to dst", diskEndpoint("src", 0, 0), diskEndpoint("dst", 0, 0), 1<<20))
@@ -58,13 +67,7 @@ func TestKeyringRotation(t *testing.T) {
 
 	// Every node's view of every member, polled until the rotation ends.
 	watch := watchMembers(t, m, names)
-
-	out := clis["n1"].ok("keyring", "list")
-	if !strings.Contains(out.stdout, oldFP) || !strings.Contains(out.stdout, "has not changed since the cluster started") {
-		t.Fatalf("keyring list before any change:\n%s", out)
-	}
-	clis["n1"].fails(1, []string{"gossip key " + newFP + " is not installed: install it first"}, "keyring", "use", "-gossip-key", newKey)
-	clis["n1"].fails(2, []string{"-gossip-key: 5 bytes, want 16, 24 or 32"}, "keyring", "install", "-gossip-key", "c2hvcnQ=")
+	rotationStart := time.Now()
 
 	// 1. Install, through n2: every member holds the new key.
 	out = clis["n2"].ok("keyring", "install", "-gossip-key", newKey)
@@ -84,6 +87,9 @@ func TestKeyringRotation(t *testing.T) {
 	if strings.Contains(out.stdout, oldFP) || !keyRow(out.stdout, newFP, "yes", "3/3", "3/3") {
 		t.Fatalf("after remove:\n%s", out)
 	}
+	if got, err := m.job(ctx, job.GetId()); err != nil || got.GetState() != ferryv1.JobState_JOB_STATE_RUNNING {
+		t.Logf("the copy ended before the rotation did (%v, %v): the rotation raced no copy", got.GetState(), err)
+	}
 	for _, n := range names {
 		out := clis[n].ok("keyring", "list")
 		if strings.Contains(out.stdout, oldFP) || !keyRow(out.stdout, newFP, "yes", "3/3", "3/3") || strings.Contains(out.stdout, "has not changed") {
@@ -93,8 +99,12 @@ func TestKeyringRotation(t *testing.T) {
 	if bad := watch.stop(); len(bad) > 0 {
 		t.Errorf("members not alive during the rotation:\n%s", strings.Join(bad, "\n"))
 	}
-	if got, err := m.job(ctx, job.GetId()); err != nil || got.GetState() != ferryv1.JobState_JOB_STATE_RUNNING {
-		t.Logf("the copy ended before the rotation did (%v, %v): the rotation raced no copy", got.GetState(), err)
+	// The member lists show deaths; a suspicion, or a packet no key
+	// could open, only memberlist's log lines do.
+	for _, n := range names {
+		if bad := gossipTrouble(t, m, n, rotationStart, time.Now()); len(bad) > 0 {
+			t.Errorf("%s's gossip during the rotation:\n%s", n, strings.Join(bad, "\n"))
+		}
 	}
 	m.waitSucceeded(ctx, job.GetId(), sum(data), size)
 
@@ -145,6 +155,27 @@ func TestKeyringRotation(t *testing.T) {
 	if err := m.c.WaitReady(ctx, "n3"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// gossipTrouble returns the node's log lines between from and to that
+// say gossip suspected a member or could not decrypt a message.
+func gossipTrouble(t *testing.T, m *moverCluster, node string, from, to time.Time) []string {
+	t.Helper()
+	tail, err := m.c.Tail(node, 5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bad []string
+	for _, line := range strings.Split(tail, "\n") {
+		at, err := localcluster.LogTime(line)
+		if err != nil || at.Before(from) || at.After(to) {
+			continue
+		}
+		if strings.Contains(line, "component=gossip") && (strings.Contains(line, "Suspect ") || strings.Contains(line, "Marking ") || strings.Contains(strings.ToLower(line), "decrypt")) {
+			bad = append(bad, line)
+		}
+	}
+	return bad
 }
 
 // keyRow reports whether the keyring table has the key's row with the

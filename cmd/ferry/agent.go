@@ -117,7 +117,7 @@ func agentFlagSet() (*flag.FlagSet, *agentFlags) {
 	fs.StringVar(&f.tlsCA, "tls-ca", "", "the cluster CA's certificate (ferry tls ca create): peers and clients must present certificates it signed")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "this node's certificate (ferry tls cert create -node NAME); reloaded on SIGHUP or when the file changes")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "this node's private key")
-	fs.StringVar(&f.gossipKey, "gossip-key", "", "base64 key that encrypts gossip (ferry keygen; 16, 24 or 32 bytes), the same on every node: a node without it cannot join; better in FERRY_GOSSIP_KEY or -config")
+	fs.StringVar(&f.gossipKey, "gossip-key", "", "base64 key that encrypts gossip (ferry keygen; 16, 24 or 32 bytes), the same on every node: a node without it cannot join; better in FERRY_GOSSIP_KEY or -config. Once the cluster has rotated keys (ferry keyring), the node's DATA_DIR/gossip.keyring takes its place")
 	fs.StringVar(&f.deviceDirs, "device-dirs", "", "comma-separated directories this node registers devices under (disk images, block devices, library directories), e.g. /san,/vtl; none means any path (logged as a warning); the node's -data-dir is never a device")
 	fs.DurationVar(&f.auditRetention, "audit-retention", grpcapi.DefaultAuditRetention, "how long the audit trail keeps the record of a call (the leader's setting decides; the same on every node); at least 1m")
 	fs.BoolVar(&f.insecure, "insecure", false, "serve gRPC and Raft in plaintext, without TLS: anyone who reaches the port can register devices, copy over them and join the cluster; for a trusted network or a test only")
