@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -57,24 +58,47 @@ func requestSummary(req any) string {
 		}
 		return fmt.Sprintf("%T", req)
 	}
-	var parts []string
-	summarize(&parts, "", m.ProtoReflect())
-	return truncateText(strings.Join(parts, " "), fsm.MaxAuditText)
+	var s summary
+	s.message(m.ProtoReflect())
+	return truncateText(s.out.String(), fsm.MaxAuditText)
 }
 
-// summarize appends the set fields of m under the path prefix.
-func summarize(parts *[]string, prefix string, m protoreflect.Message) {
+// summary writes a request's fields as path=value pairs.
+type summary struct {
+	out strings.Builder
+	// path is the path of the field being written, e.g. spec.source.kind.
+	path []byte
+}
+
+// full reports whether the summary is already too long to keep whole: the
+// rest of a large request is not walked.
+func (s *summary) full() bool { return s.out.Len() > fsm.MaxAuditText }
+
+// pair writes the current path with value.
+func (s *summary) pair(value string) {
+	if s.out.Len() > 0 {
+		s.out.WriteByte(' ')
+	}
+	s.out.Write(s.path)
+	s.out.WriteByte('=')
+	s.out.WriteString(value)
+}
+
+// message writes the set fields of m under the current path.
+func (s *summary) message(m protoreflect.Message) {
 	fields := m.Descriptor().Fields()
-	for i := range fields.Len() {
+	for i := 0; i < fields.Len() && !s.full(); i++ {
 		fd := fields.Get(i)
 		if !m.Has(fd) {
 			continue
 		}
-		path := prefix + string(fd.Name())
+		parent := len(s.path)
+		s.path = append(s.path, fd.Name()...)
+		field := len(s.path)
 		v := m.Get(fd)
 		switch {
 		case isSecret(fd):
-			*parts = append(*parts, path+"="+redacted)
+			s.pair(redacted)
 		case fd.IsMap():
 			var keys []protoreflect.MapKey
 			v.Map().Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
@@ -83,47 +107,51 @@ func summarize(parts *[]string, prefix string, m protoreflect.Message) {
 			})
 			slices.SortFunc(keys, func(a, b protoreflect.MapKey) int { return strings.Compare(a.String(), b.String()) })
 			for _, k := range keys {
-				p := path + "[" + k.String() + "]"
+				s.path = append(append(append(s.path[:field], '['), k.String()...), ']')
 				if secretValues[fd.FullName()] {
-					*parts = append(*parts, p+"="+redacted)
-					continue
+					s.pair(redacted)
+				} else {
+					s.value(fd.MapValue(), v.Map().Get(k))
 				}
-				summarizeValue(parts, p, fd.MapValue(), v.Map().Get(k))
 			}
 		case fd.IsList():
-			for j := range v.List().Len() {
-				summarizeValue(parts, fmt.Sprintf("%s[%d]", path, j), fd, v.List().Get(j))
+			for j := 0; j < v.List().Len() && !s.full(); j++ {
+				s.path = append(strconv.AppendInt(append(s.path[:field], '['), int64(j), 10), ']')
+				s.value(fd, v.List().Get(j))
 			}
 		default:
-			summarizeValue(parts, path, fd, v)
+			s.value(fd, v)
 		}
+		s.path = s.path[:parent]
 	}
 }
 
-// summarizeValue appends one value of field fd (not a list or map itself).
-func summarizeValue(parts *[]string, path string, fd protoreflect.FieldDescriptor, v protoreflect.Value) {
+// value writes one value of field fd (not a list or map itself) under the
+// current path.
+func (s *summary) value(fd protoreflect.FieldDescriptor, v protoreflect.Value) {
 	switch fd.Kind() {
 	case protoreflect.MessageKind, protoreflect.GroupKind:
 		switch m := v.Message().Interface().(type) {
 		case *durationpb.Duration:
-			*parts = append(*parts, path+"="+m.AsDuration().String())
+			s.pair(m.AsDuration().String())
 		case *timestamppb.Timestamp:
-			*parts = append(*parts, path+"="+m.AsTime().UTC().Format("2006-01-02T15:04:05Z07:00"))
+			s.pair(m.AsTime().UTC().Format(time.RFC3339))
 		default:
-			summarize(parts, path+".", v.Message())
+			s.path = append(s.path, '.')
+			s.message(v.Message())
 		}
 	case protoreflect.BytesKind:
-		*parts = append(*parts, fmt.Sprintf("%s=<%d bytes>", path, len(v.Bytes())))
+		s.pair("<" + strconv.Itoa(len(v.Bytes())) + " bytes>")
 	case protoreflect.StringKind:
-		*parts = append(*parts, path+"="+quoteIfNeeded(v.String()))
+		s.pair(quoteIfNeeded(v.String()))
 	case protoreflect.EnumKind:
 		if ev := fd.Enum().Values().ByNumber(v.Enum()); ev != nil {
-			*parts = append(*parts, path+"="+string(ev.Name()))
+			s.pair(string(ev.Name()))
 		} else {
-			*parts = append(*parts, fmt.Sprintf("%s=%d", path, v.Enum()))
+			s.pair(strconv.Itoa(int(v.Enum())))
 		}
 	default:
-		*parts = append(*parts, path+"="+v.String())
+		s.pair(v.String())
 	}
 }
 

@@ -59,10 +59,23 @@ func TestRequestSummary(t *testing.T) {
 }
 
 func TestRequestSummaryIsShort(t *testing.T) {
-	long := &ferryv1.SubmitJobRequest{Spec: &ferryv1.JobSpec{Name: strings.Repeat("é", fsm.MaxAuditText)}}
-	got := requestSummary(long)
-	if len(got) > fsm.MaxAuditText || !utf8.ValidString(got) || !strings.HasSuffix(got, "…") {
-		t.Fatalf("%d bytes, valid UTF-8 %v: %q", len(got), utf8.ValidString(got), got[len(got)-10:])
+	many := &ferryv1.JobSpec{}
+	for i := range 100_000 {
+		many.Segments = append(many.Segments, &ferryv1.Segment{SourceOffset: uint64(i), Length: 1})
+	}
+	for _, req := range []*ferryv1.SubmitJobRequest{
+		{Spec: &ferryv1.JobSpec{Name: strings.Repeat("é", fsm.MaxAuditText)}},
+		// Its walk stops once the summary is long enough: a huge request
+		// costs no more than a long one.
+		{Spec: many},
+	} {
+		got := requestSummary(req)
+		if len(got) > fsm.MaxAuditText || !utf8.ValidString(got) || !strings.HasSuffix(got, "…") {
+			t.Fatalf("%d bytes, valid UTF-8 %v: %q", len(got), utf8.ValidString(got), got[len(got)-10:])
+		}
+	}
+	if n := testing.AllocsPerRun(10, func() { requestSummary(&ferryv1.SubmitJobRequest{Spec: many}) }); n > 200 {
+		t.Errorf("summarising 100,000 segments allocates %v times: the walk did not stop", n)
 	}
 }
 
