@@ -41,6 +41,7 @@ func TestRequestSummary(t *testing.T) {
 		// the word rule catches it (ListJobsRequest's page_token stands in
 		// for it here).
 		{"secret by its name", &ferryv1.ListJobsRequest{PageToken: "ferry_secret", PageSize: 3}, "page_size=3 page_token=<redacted>", []string{"ferry_secret"}},
+		{"keyring: the gossip key", &ferryv1.KeyringKeyRequest{Key: []byte("0123456789abcdef")}, "key=<redacted>", []string{"0123456789abcdef", "16 bytes"}},
 		{"not a message", 42, "int", nil},
 		{"nil", nil, "", nil},
 	} {
