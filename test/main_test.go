@@ -38,10 +38,12 @@ func run(m *testing.M) int {
 	if raceBuild {
 		// Under -race the agents run under the detector too, and stop at
 		// the first race: the test that started them then fails with the
-		// report in the node's log tail.
+		// report in the node's log tail. A binary built with -race also
+		// sleeps a second as it exits unless told not to, and the tests
+		// run the CLI hundreds of times.
 		args = append(args, "-race")
 		if os.Getenv("GORACE") == "" {
-			os.Setenv("GORACE", "halt_on_error=1")
+			os.Setenv("GORACE", "halt_on_error=1 atexit_sleep_ms=0")
 		}
 	}
 	build := exec.Command("go", append(args, "../cmd/ferry")...)
