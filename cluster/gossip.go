@@ -99,6 +99,8 @@ type Gossip struct {
 
 	// keyring is memberlist's, nil for plaintext gossip.
 	keyring *memberlist.Keyring
+	// localAddr is this node's gossip address, read once at start.
+	localAddr string
 
 	// metaMu guards meta and orders keyring changes.
 	metaMu sync.Mutex
@@ -150,6 +152,10 @@ func startGossip(cfg gossipConfig) (*Gossip, error) {
 		return nil, fmt.Errorf("gossip on %s:%d: %w", cfg.bindAddr, cfg.port, err)
 	}
 	g.list = list
+	// Read once, before anything else can touch the local node: later
+	// reads would race with UpdateNode (publishMeta), which rewrites the
+	// local node's fields without a lock its callers can take.
+	g.localAddr = list.LocalNode().Address()
 	go g.publishMeta()
 	return g, nil
 }
@@ -344,7 +350,7 @@ func (g *Gossip) MemberByID(id uint64) (GossipMember, bool) {
 }
 
 // LocalAddr is the gossip address other members reach this node at.
-func (g *Gossip) LocalAddr() string { return g.list.LocalNode().Address() }
+func (g *Gossip) LocalAddr() string { return g.localAddr }
 
 // rejoin contacts failed members' addresses for the reconnector and returns
 // how many answered. Unlike Join it is no newcomer's check: an established
