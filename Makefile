@@ -52,12 +52,16 @@ test-tools:
 test-unit:
 	$(GO) test -race -count=1 -short ./cluster/... ./rpc/... ./cmd/... ./internal/...
 
-# Fuzz each parser of untrusted bytes for a while (FUZZTIME each); their
-# seed corpora run in every `make test`.
+# Fuzz each parser of untrusted bytes for a while (FUZZTIME each): every
+# Fuzz function of the tree; their seed corpora run in every `make test`.
 FUZZTIME ?= 30s
-FUZZ_TARGETS := ./cluster/fsm:FuzzApply ./scsi/xcopy:FuzzDecode ./scsi/xcopy:FuzzDecodeResults \
-	./scsi/sense:FuzzParseSense ./storage/tape:FuzzOpen ./storage/tape:FuzzAgainstModel ./mover:FuzzCheckpoint \
-	./scheduler:FuzzPlace ./storage/fence:FuzzDecode ./iscsi/pdu:FuzzDecode ./iscsi/pdu:FuzzParseText ./scsi/sbc:FuzzCDB
+FUZZ_TARGETS := ./cluster/fsm:FuzzApply ./internal/tarbackup:FuzzRecover ./iscsi/pdu:FuzzDecode \
+	./iscsi/pdu:FuzzParseText ./mover:FuzzCheckpoint ./mover:FuzzRunList ./ndmp:FuzzDecode \
+	./rpc/ndmpserver:FuzzDispatch ./scheduler:FuzzPlace ./scsi/pr:FuzzApply ./scsi/pr:FuzzRead ./scsi/sbc:FuzzCDB \
+	./scsi/sbc:FuzzUnmapList ./scsi/sense:FuzzParseSense ./scsi/smc:FuzzCDB ./scsi/xcopy:FuzzDecode \
+	./scsi/xcopy:FuzzDecodeResults ./security/acl:FuzzParseToken ./security/pki:FuzzIdentify \
+	./storage/fence:FuzzDecode ./storage/fence:FuzzDecodeFile ./storage/library:FuzzExpandBarcodes \
+	./storage/tape:FuzzAgainstModel ./storage/tape:FuzzDecodeIndex ./storage/tape:FuzzOpen
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  echo "fuzz $${t#*:} in $${t%%:*}"; \
