@@ -68,8 +68,11 @@ func TokenFromHeader(values []string) (string, error) {
 		return "", fmt.Errorf("%w: %d %s headers, want one", ErrMalformed, len(values), AuthorizationHeader)
 	}
 	scheme, tok, ok := strings.Cut(values[0], " ")
+	// Trimmed before the check: "Bearer " and spaces is no token either,
+	// and must not pass for a call that sent none.
+	tok = strings.TrimSpace(tok)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
 		return "", fmt.Errorf("%w: the %s header is not \"Bearer TOKEN\"", ErrMalformed, AuthorizationHeader)
 	}
-	return strings.TrimSpace(tok), nil
+	return tok, nil
 }
