@@ -127,14 +127,7 @@ func TestGossipKeyringSnapshot(t *testing.T) {
 	k1, k2 := testKey(1, 32), testKey(2, 32)
 	apply(f, keyCmd(installGossipKey, k2, k1))
 	apply(f, keyCmd(useGossipKey, k2))
-	data, idx, err := f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := New()
-	if err := g.Restore(data, idx); err != nil {
-		t.Fatal(err)
-	}
+	g := restored(t, f)
 	if got := g.GossipKeys(); !equalKeys(got, [][]byte{k2, k1}) {
 		t.Fatalf("restored keyring %x", got)
 	}
