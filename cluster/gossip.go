@@ -35,7 +35,13 @@ type GossipMember struct {
 	Transport ferryv1.Transport
 	// Keys are the fingerprints of the member's gossip keys, primary
 	// first, as it says.
-	Keys  []string
+	Keys []string
+	// State is ALIVE, DEAD or LEFT, never SUSPECT: memberlist keeps its
+	// suspicions to itself. It marks them only in its private nodeState
+	// (the State of every Node it hands out stays zero, StateAlive), and no
+	// delegate is told of one (a merge delegate sees a peer's view, and
+	// only at a push-pull sync). A suspected member shows ALIVE until it is
+	// declared dead.
 	State ferryv1.GossipState
 	// Since is when the member entered State, as this node observed it.
 	Since time.Time
@@ -54,6 +60,11 @@ type nodeMeta struct {
 	// Keys are the fingerprints of the node's gossip keys, primary first:
 	// a key change waits for every live member to report it.
 	Keys []string `json:"k,omitempty"`
+	// Leaving says the node is leaving gracefully: it says so just before
+	// memberlist's leave, as Serf does, so that the others record it LEFT
+	// rather than DEAD once it is gone (memberlist tells a leave from a
+	// death only in its private state, see GossipMember.State).
+	Leaving bool `json:"l,omitempty"`
 }
 
 type gossipConfig struct {
@@ -318,21 +329,11 @@ func (g *Gossip) notifyChanged() {
 
 // Members returns every member ever seen since start, with its latest state.
 func (g *Gossip) Members() []GossipMember {
-	suspect := map[string]bool{}
-	for _, n := range g.list.Members() {
-		if n.State == memberlist.StateSuspect {
-			suspect[n.Name] = true
-		}
-	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	out := make([]GossipMember, 0, len(g.members))
 	for _, m := range g.members {
-		c := *m
-		if c.State == ferryv1.GossipState_GOSSIP_STATE_ALIVE && suspect[c.Name] {
-			c.State = ferryv1.GossipState_GOSSIP_STATE_SUSPECT
-		}
-		out = append(out, c)
+		out = append(out, *m)
 	}
 	return out
 }
@@ -357,11 +358,15 @@ func (g *Gossip) LocalAddr() string { return g.localAddr }
 // member keeps its name.
 func (g *Gossip) rejoin(addrs []string) (int, error) { return g.list.Join(addrs) }
 
-// Leave tells the others this node is leaving, then stops gossiping.
+// Leave tells the others this node is leaving, then stops gossiping. It
+// takes about timeout at most: half for the announcement, the rest for
+// memberlist's leave.
 func (g *Gossip) Leave(timeout time.Duration) {
 	close(g.stopMeta)
 	<-g.metaDone
-	if err := g.list.Leave(timeout); err != nil {
+	deadline := time.Now().Add(timeout)
+	g.announceLeaving(timeout / 2)
+	if err := g.list.Leave(time.Until(deadline)); err != nil {
 		g.cfg.logger.Warn("leave gossip", "err", err)
 	}
 	if err := g.list.Shutdown(); err != nil {
@@ -369,7 +374,37 @@ func (g *Gossip) Leave(timeout time.Duration) {
 	}
 }
 
-func (g *Gossip) record(n *memberlist.Node, state ferryv1.GossipState) {
+// announceLeaving puts Leaving in this node's metadata and waits up to
+// timeout for the broadcast to go out. It must go out before the leave:
+// memberlist keeps one broadcast per node, so the leave's would replace
+// it. A member that misses it records this node DEAD, as after a crash.
+func (g *Gossip) announceLeaving(timeout time.Duration) {
+	g.metaMu.Lock()
+	g.meta.Leaving = true
+	g.metaMu.Unlock()
+	if err := g.list.UpdateNode(timeout); err != nil {
+		g.cfg.logger.Warn("leave announcement not sent in time: members that missed it will see this node dead, not left", "err", err)
+	}
+}
+
+// memberState is what a member is recorded as: ALIVE while memberlist
+// counts it in, and once it is out LEFT if its latest metadata said it
+// was leaving, DEAD otherwise. A node back after a leave says it is not
+// leaving any more.
+func memberState(meta nodeMeta, in bool) ferryv1.GossipState {
+	switch {
+	case in:
+		return ferryv1.GossipState_GOSSIP_STATE_ALIVE
+	case meta.Leaving:
+		return ferryv1.GossipState_GOSSIP_STATE_LEFT
+	default:
+		return ferryv1.GossipState_GOSSIP_STATE_DEAD
+	}
+}
+
+// record notes a member's latest metadata and state; in says whether
+// memberlist counts it in (joined or updated) or out (left or dead).
+func (g *Gossip) record(n *memberlist.Node, in bool) {
 	var meta nodeMeta
 	if len(n.Meta) > 0 {
 		if err := json.Unmarshal(n.Meta, &meta); err != nil {
@@ -377,6 +412,7 @@ func (g *Gossip) record(n *memberlist.Node, state ferryv1.GossipState) {
 			return
 		}
 	}
+	state := memberState(meta, in)
 	g.mu.Lock()
 	prev, ok := g.members[n.Name]
 	m := &GossipMember{
@@ -414,19 +450,12 @@ func (d *gossipDelegate) MergeRemoteState(buf []byte, join bool)     {}
 
 type gossipEvents Gossip
 
-func (e *gossipEvents) NotifyJoin(n *memberlist.Node) {
-	(*Gossip)(e).record(n, ferryv1.GossipState_GOSSIP_STATE_ALIVE)
-}
-func (e *gossipEvents) NotifyUpdate(n *memberlist.Node) {
-	(*Gossip)(e).record(n, ferryv1.GossipState_GOSSIP_STATE_ALIVE)
-}
-func (e *gossipEvents) NotifyLeave(n *memberlist.Node) {
-	state := ferryv1.GossipState_GOSSIP_STATE_DEAD
-	if n.State == memberlist.StateLeft {
-		state = ferryv1.GossipState_GOSSIP_STATE_LEFT
-	}
-	(*Gossip)(e).record(n, state)
-}
+func (e *gossipEvents) NotifyJoin(n *memberlist.Node)   { (*Gossip)(e).record(n, true) }
+func (e *gossipEvents) NotifyUpdate(n *memberlist.Node) { (*Gossip)(e).record(n, true) }
+
+// NotifyLeave is called for a leave and a death alike: n.State does not
+// say which (see GossipMember.State), the metadata does.
+func (e *gossipEvents) NotifyLeave(n *memberlist.Node) { (*Gossip)(e).record(n, false) }
 
 type gossipConflicts Gossip
 

@@ -167,14 +167,14 @@ type MemberKeys struct {
 // plaintext gossip).
 func (n *Node) GossipKeys() [][]byte { return n.gossip.Keys() }
 
-// MemberKeys returns what every live member of this cluster (alive or
-// suspect in gossip) says of its gossip keyring, sorted by name, and a
+// MemberKeys returns what every live member of this cluster (alive in
+// gossip) says of its gossip keyring, sorted by name, and a
 // channel closed at the next change.
 func (n *Node) MemberKeys() ([]MemberKeys, <-chan struct{}) {
 	changed := n.gossip.Changed()
 	var out []MemberKeys
 	for _, m := range n.gossip.Members() {
-		if m.ClusterID != n.clusterID || (m.State != ferryv1.GossipState_GOSSIP_STATE_ALIVE && m.State != ferryv1.GossipState_GOSSIP_STATE_SUSPECT) {
+		if m.ClusterID != n.clusterID || m.State != ferryv1.GossipState_GOSSIP_STATE_ALIVE {
 			continue
 		}
 		out = append(out, MemberKeys{Node: m.Name, Keys: m.Keys})

@@ -65,13 +65,14 @@ type reconnectPlan struct {
 // planReconnect decides which gossip addresses to join now. pick(n) chooses
 // one of n failed members (rand.IntN in the node, fixed in tests).
 //
-// Failed members are members of the Raft state that gossip saw die (not
-// leave: a member that left gracefully said it would not be back) or has not
-// seen at all; each is tried for the timeout after it failed. A node that
-// sees no other live member tries its join addresses and all of them, however
-// long ago they failed: it has nobody else to learn the cluster from.
-// Members removed from Raft, and gossip members Raft never knew, are never
-// tried.
+// Failed members are members of the Raft state that gossip saw die or has
+// not seen at all; each is tried for the timeout after it failed. A node
+// that sees no other live member tries its join addresses and all of them,
+// however long ago they failed: it has nobody else to learn the cluster
+// from. Members that left gracefully, members removed from Raft, and gossip
+// members Raft never knew, are never tried: a member that left said so, and
+// when it starts again it joins by itself, through its join addresses and
+// the members its Raft state knows.
 func planReconnect(v reconnectView, pick func(n int) int) reconnectPlan {
 	known := map[uint64]bool{}
 	for _, ni := range v.known {
@@ -88,7 +89,7 @@ func planReconnect(v reconnectView, pick func(n int) int) reconnectPlan {
 		}
 		seenID[m.RaftID], seenName[m.Name] = true, true
 		switch m.State {
-		case ferryv1.GossipState_GOSSIP_STATE_ALIVE, ferryv1.GossipState_GOSSIP_STATE_SUSPECT:
+		case ferryv1.GossipState_GOSSIP_STATE_ALIVE:
 			alone = false
 			aliveAddr[m.GossipAddr] = true
 		case ferryv1.GossipState_GOSSIP_STATE_DEAD:

@@ -19,10 +19,9 @@ import (
 func TestPlanReconnect(t *testing.T) {
 	now := time.Date(2026, 12, 2, 4, 0, 0, 0, time.UTC)
 	const (
-		alive   = ferryv1.GossipState_GOSSIP_STATE_ALIVE
-		suspect = ferryv1.GossipState_GOSSIP_STATE_SUSPECT
-		dead    = ferryv1.GossipState_GOSSIP_STATE_DEAD
-		left    = ferryv1.GossipState_GOSSIP_STATE_LEFT
+		alive = ferryv1.GossipState_GOSSIP_STATE_ALIVE
+		dead  = ferryv1.GossipState_GOSSIP_STATE_DEAD
+		left  = ferryv1.GossipState_GOSSIP_STATE_LEFT
 	)
 	member := func(name string, id uint64, state ferryv1.GossipState, ago time.Duration) GossipMember {
 		return GossipMember{Name: name, RaftID: id, ClusterID: "c1", GossipAddr: "10.0.0." + name + ":7201", State: state, Since: now.Add(-ago)}
@@ -44,7 +43,7 @@ func TestPlanReconnect(t *testing.T) {
 	}{
 		{
 			name:    "everyone alive: nothing to do",
-			members: []GossipMember{self, member("2", 2, alive, time.Minute), member("3", 3, suspect, time.Second), member("4", 4, alive, time.Minute)},
+			members: []GossipMember{self, member("2", 2, alive, time.Minute), member("3", 3, alive, time.Second), member("4", 4, alive, time.Minute)},
 			known:   known,
 		},
 		{
@@ -216,12 +215,7 @@ func TestReconnectorCountsAttemptsAndStops(t *testing.T) {
 	for _, ok := range []bool{true, false} {
 		j := &fakeJoiner{ok: ok}
 		r := newTestReconnector(view, j)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { r.run(ctx); close(done) }()
-		eventually(t, 10*time.Second, "three joins", func() bool { return j.count() >= 3 })
-		cancel()
-		<-done
+		runFor(t, r, func() bool { return j.count() >= 3 })
 		result := map[bool]string{true: "ok", false: "error"}
 		if got := counted(t, r, result[ok]); got < 3 {
 			t.Errorf("ok=%v: %s attempts = %v, want at least 3", ok, result[ok], got)
@@ -238,6 +232,16 @@ func TestReconnectorCountsAttemptsAndStops(t *testing.T) {
 			}
 		}
 	}
+}
+
+// runFor runs r until enough() holds, and stops it.
+func runFor(t *testing.T, r *reconnector, enough func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	eventually(t, 10*time.Second, "enough joins", enough)
 }
 
 func TestReconnectorStopsDuringAJoin(t *testing.T) {
@@ -274,41 +278,18 @@ func counted(t *testing.T, r *reconnector, result string) float64 {
 // knowing nobody. Memberlist alone leaves it there, since a never contacts
 // a dead member and b knows no one to join; a's reconnector heals it.
 func TestReconnectRejoinsADeadMember(t *testing.T) {
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	start := func(name string, port int, id uint64) *Gossip {
-		t.Helper()
-		g, err := startGossip(gossipConfig{name: name, label: "reconnect-test", bindAddr: "127.0.0.1", advertise: "127.0.0.1",
-			port: port, adPort: port, meta: nodeMeta{RaftID: id}, logger: logger})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := g.SetClusterID("c"); err != nil {
-			t.Fatal(err)
-		}
-		return g
-	}
-	state := func(g *Gossip, name string) ferryv1.GossipState {
-		for _, m := range g.Members() {
-			if m.Name == name {
-				return m.State
-			}
-		}
-		return ferryv1.GossipState_GOSSIP_STATE_UNSPECIFIED
-	}
 	portA, portB := freePort(t), freePort(t)
-	a := start("a", portA, 1)
+	a := startTestGossip(t, "a", portA, 1)
 	defer a.Leave(time.Second)
-	b := start("b", portB, 2)
+	b := startTestGossip(t, "b", portB, 2)
 	if err := a.Join([]string{b.LocalAddr()}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "a to see b alive", func() bool { return state(a, "b") == ferryv1.GossipState_GOSSIP_STATE_ALIVE })
+	eventually(t, 30*time.Second, "a to see b alive", func() bool { return gossipState(a, "b") == ferryv1.GossipState_GOSSIP_STATE_ALIVE })
 
-	if err := b.list.Shutdown(); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 30*time.Second, "a to see b dead", func() bool { return state(a, "b") == ferryv1.GossipState_GOSSIP_STATE_DEAD })
-	b = start("b", portB, 2)
+	killGossip(t, b)
+	eventually(t, 30*time.Second, "a to see b dead", func() bool { return gossipState(a, "b") == ferryv1.GossipState_GOSSIP_STATE_DEAD })
+	b = startTestGossip(t, "b", portB, 2)
 	defer b.Leave(time.Second)
 
 	r := &reconnector{
@@ -322,14 +303,14 @@ func TestReconnectRejoinsADeadMember(t *testing.T) {
 		},
 		join:     a.rejoin,
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "t"}, []string{"result"}),
-		log:      logger,
+		log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
 	eventually(t, 30*time.Second, "a and b to see each other alive again", func() bool {
-		return state(a, "b") == ferryv1.GossipState_GOSSIP_STATE_ALIVE && state(b, "a") == ferryv1.GossipState_GOSSIP_STATE_ALIVE
+		return gossipState(a, "b") == ferryv1.GossipState_GOSSIP_STATE_ALIVE && gossipState(b, "a") == ferryv1.GossipState_GOSSIP_STATE_ALIVE
 	})
 	if counted(t, r, "ok") == 0 {
 		t.Error("the healing join was not counted")

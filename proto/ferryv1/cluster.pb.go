@@ -21,14 +21,19 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// GossipState is what a node's gossip says of a member.
 type GossipState int32
 
 const (
 	GossipState_GOSSIP_STATE_UNSPECIFIED GossipState = 0
 	GossipState_GOSSIP_STATE_ALIVE       GossipState = 1
-	GossipState_GOSSIP_STATE_SUSPECT     GossipState = 2
-	GossipState_GOSSIP_STATE_DEAD        GossipState = 3
-	GossipState_GOSSIP_STATE_LEFT        GossipState = 4
+	// Unused: memberlist does not tell its users which members it suspects,
+	// so a suspected member is ALIVE until it is declared DEAD.
+	GossipState_GOSSIP_STATE_SUSPECT GossipState = 2
+	// Gone without saying it was leaving: crashed, killed or cut off.
+	GossipState_GOSSIP_STATE_DEAD GossipState = 3
+	// Gone after saying it was leaving (a graceful stop).
+	GossipState_GOSSIP_STATE_LEFT GossipState = 4
 )
 
 // Enum value maps for GossipState.
