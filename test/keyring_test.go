@@ -140,6 +140,8 @@ func TestKeyringRotation(t *testing.T) {
 	if err := m.c.Stop(ctx, "n3"); err != nil {
 		t.Fatal(err)
 	}
+	// A graceful stop: the others record n3 left, not dead.
+	waitSees(t, ctx, m, []string{"n1", "n2"}, []string{"n3"}, ferryv1.GossipState_GOSSIP_STATE_LEFT)
 	clis["n1"].ok("keyring", "install", "-gossip-key", newerKey)
 	clis["n2"].ok("keyring", "use", "-gossip-key", newerKey)
 	clis["n1"].ok("keyring", "remove", "-gossip-key", newKey)
