@@ -249,4 +249,10 @@ func TestSampleSpecSize(t *testing.T) {
 	if size < 150 || size > 260 {
 		t.Errorf("SampleSpec is %d bytes, want about 200", size)
 	}
+	for _, i := range []int{0, 999, 1000, 123456} {
+		src := SampleSpec(i).GetSource()
+		if end := src.GetLba() + src.GetBlocks(); end > sampleDiskBlocks {
+			t.Errorf("SampleSpec(%d) reads up to block %d of the sample disk's %d", i, end, sampleDiskBlocks)
+		}
+	}
 }

@@ -14,13 +14,15 @@ import (
 
 // SampleSpec is a valid disk-to-tape job of about 200 bytes, numbered i so
 // that jobs can be told apart; tests, the demo and the benchmark submit it.
+// Its extent is the (i mod sampleExtents)th of the sample disk, so that any
+// i is valid (a benchmark's client submits thousands).
 func SampleSpec(i int) *ferryv1.JobSpec {
 	return &ferryv1.JobSpec{
 		Name: fmt.Sprintf("nightly backup of database volume db01, extent %06d, to the offsite LTO tape pool", i),
 		Source: &ferryv1.Endpoint{
 			Kind:   ferryv1.DeviceKind_DEVICE_KIND_DISK,
 			Device: &ferryv1.DeviceRef{Ref: &ferryv1.DeviceRef_Name{Name: SampleDisk}},
-			Lba:    uint64(i) * 2048,
+			Lba:    uint64(i%sampleExtents) * 2048,
 			Blocks: 2048,
 		},
 		Destination: &ferryv1.Endpoint{
@@ -42,9 +44,10 @@ const (
 	SampleDisk    = "db01"
 	SampleTape    = "A00001L9"
 	SampleLibrary = "vault"
-	// sampleDiskBlocks covers every LBA range SampleSpec(i) uses for
-	// i < 1000; the file is sparse.
-	sampleDiskBlocks = 1000 * 2048
+	// sampleDiskBlocks covers every LBA range SampleSpec uses; the file
+	// is sparse.
+	sampleExtents    = 1000
+	sampleDiskBlocks = sampleExtents * 2048
 )
 
 // RegisterSampleDevices creates, through the named node, the disk, library
