@@ -24,7 +24,7 @@ const (
 	// helperRange, if set ("OFFSET+LENGTH"), makes the helper's Fence one
 	// of that range (OpenRange).
 	helperRange = "FENCE_HELPER_RANGE"
-	holdingLine  = "holding"
+	holdingLine = "holding"
 )
 
 // TestHelperProcess is not a test: it is the second process. "claim" claims
